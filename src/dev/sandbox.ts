@@ -1,0 +1,175 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { type Config, parseConfig } from '../config.js';
+import { type Rolecall, type RolecallOverrides, startRolecall } from '../main.js';
+import { type AtlasSimulator, startAtlasSimulator } from './atlas-simulator.js';
+import { createSlackDriver, type SlackDriver } from './slack-driver.js';
+import { type SimulatedSlackUser, type SlackSimulator, startSlackSimulator } from './slack-simulator.js';
+
+/** The cast of the demo and the tests. */
+export const PEOPLE = {
+  alice: { id: 'U0ALICE', name: 'alice', email: 'alice@example.com' },
+  bob: { id: 'U0BOB', name: 'bob', email: 'bob@example.com' },
+  carol: { id: 'U0CAROL', name: 'carol', email: 'carol@example.com' },
+  mallory: { id: 'U0MALLORY', name: 'mallory', email: 'mallory@example.com' },
+  dave: { id: 'U0DAVE', name: 'dave', email: 'dave@example.com' },
+} as const satisfies Record<string, SimulatedSlackUser>;
+
+/** Slack channels of the sandbox workspace. */
+export const CHANNELS = { approvals: 'C0APPROVALS', general: 'C0GENERAL' } as const;
+
+/** The sandbox's Atlas organization and project. */
+export const ATLAS = {
+  org: { id: '5f1a2b3c4d5e6f7a8b9c0d10', name: 'acme' },
+  project: { id: '5f1a2b3c4d5e6f7a8b9c0d1e', name: 'payments-prod' },
+  apiKey: { publicKey: 'sandboxpub', privateKey: '8d2c7f1e-sandbox-private-key' },
+  userIds: {
+    alice: '64b000000000000000000a11',
+    bob: '64b000000000000000000b0b',
+    carol: '64b000000000000000000ca1',
+    mallory: '64b000000000000000000ba0',
+  },
+} as const;
+
+/** The sandbox's policy file. */
+export const SANDBOX_POLICY = `# Rolecall sandbox policy
+approvalsChannel: ${CHANNELS.approvals}
+targets:
+  - name: ${ATLAS.project.name}
+    project: ${ATLAS.project.id}
+    approvers: [${PEOPLE.bob.id}, ${PEOPLE.carol.id}]
+    roles: [GROUP_READ_ONLY, GROUP_DATA_ACCESS_READ_ONLY, GROUP_DATA_ACCESS_READ_WRITE]
+  - name: ${ATLAS.org.name}
+    org: ${ATLAS.org.id}
+    approvers: [${PEOPLE.carol.id}]
+    roles: [ORG_READ_ONLY, ORG_BILLING_READ_ONLY, ORG_GROUP_CREATOR]
+`;
+
+/** Options for {@link startSandbox}. */
+export interface SandboxOptions {
+  readonly redisUrl: string;
+  /** @defaultValue a random `rolecall-sandbox-…` prefix */
+  readonly prefix?: string;
+  /** Extra or replacement environment variables for Rolecall. */
+  readonly env?: Readonly<Record<string, string>>;
+  readonly overrides?: RolecallOverrides;
+  /** @defaultValue 0 (any free port) */
+  readonly port?: number;
+  readonly slackPort?: number;
+  readonly atlasPort?: number;
+}
+
+/** Rolecall wired to local Slack and Atlas simulators, plus a driver that speaks for the people. */
+export interface Sandbox {
+  readonly config: Config;
+  readonly rolecall: Rolecall;
+  readonly slack: SlackSimulator;
+  readonly atlas: AtlasSimulator;
+  readonly driver: SlackDriver;
+  readonly eventsUrl: string;
+  readonly signingSecret: string;
+  /** Stops Rolecall and the simulators and deletes every Redis key under the prefix. */
+  stop(): Promise<void>;
+}
+
+/** Starts simulators and the real application (same composition root as `npm start`). */
+export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
+  const prefix = options.prefix ?? `rolecall-sandbox-${randomBytes(4).toString('hex')}`;
+  const signingSecret = randomBytes(16).toString('hex');
+  const slack = await startSlackSimulator({
+    botToken: 'xoxb-sandbox-token',
+    users: Object.values(PEOPLE),
+    channels: [CHANNELS.approvals, CHANNELS.general],
+    ...(options.slackPort === undefined ? {} : { port: options.slackPort }),
+  });
+  const atlas = await startAtlasSimulator({
+    apiKeys: [ATLAS.apiKey],
+    orgs: [ATLAS.org],
+    projects: [{ ...ATLAS.project, orgId: ATLAS.org.id }],
+    users: [
+      {
+        id: ATLAS.userIds.alice,
+        username: PEOPLE.alice.email,
+        orgRoles: { [ATLAS.org.id]: ['ORG_MEMBER'] },
+        groupRoles: { [ATLAS.project.id]: ['GROUP_READ_ONLY'] },
+      },
+      {
+        id: ATLAS.userIds.bob,
+        username: PEOPLE.bob.email,
+        orgRoles: { [ATLAS.org.id]: ['ORG_OWNER'] },
+        groupRoles: { [ATLAS.project.id]: ['GROUP_OWNER'] },
+      },
+      { id: ATLAS.userIds.carol, username: PEOPLE.carol.email, orgRoles: { [ATLAS.org.id]: ['ORG_OWNER'] } },
+      {
+        id: ATLAS.userIds.mallory,
+        username: PEOPLE.mallory.email,
+        orgRoles: { [ATLAS.org.id]: ['ORG_MEMBER'] },
+      },
+    ],
+    ...(options.atlasPort === undefined ? {} : { port: options.atlasPort }),
+  });
+  const dir = await mkdtemp(join(tmpdir(), 'rolecall-sandbox-'));
+  const policyFile = join(dir, 'policy.yml');
+  await writeFile(policyFile, SANDBOX_POLICY);
+  const cleanup = async () => {
+    await Promise.all([slack.close(), atlas.close()]);
+    await rm(dir, { recursive: true, force: true });
+    await deleteKeys(options.redisUrl, prefix);
+  };
+  let rolecall: Rolecall;
+  let config: Config;
+  try {
+    config = parseConfig({
+      SLACK_BOT_TOKEN: 'xoxb-sandbox-token',
+      SLACK_SIGNING_SECRET: signingSecret,
+      SLACK_API_URL: slack.apiUrl,
+      PORT: String(options.port ?? 0),
+      REDIS_URL: options.redisUrl,
+      QUEUE_PREFIX: prefix,
+      ATLAS_BASE_URL: atlas.url,
+      ATLAS_PUBLIC_KEY: ATLAS.apiKey.publicKey,
+      ATLAS_PRIVATE_KEY: ATLAS.apiKey.privateKey,
+      POLICY_FILE: policyFile,
+      LOG_LEVEL: 'warn',
+      ...options.env,
+    });
+    rolecall = await startRolecall(config, options.overrides);
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+  const eventsUrl = `http://127.0.0.1:${rolecall.port}/slack/events`;
+  return {
+    config,
+    rolecall,
+    slack,
+    atlas,
+    eventsUrl,
+    signingSecret,
+    driver: createSlackDriver({ eventsUrl, signingSecret, slack }),
+    async stop() {
+      await rolecall.stop();
+      await cleanup();
+    },
+  };
+}
+
+/** Deletes every key under `prefix:` (SCAN, never KEYS). */
+export async function deleteKeys(redisUrl: string, prefix: string): Promise<number> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
+  let deleted = 0;
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) deleted += await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
+}

@@ -1,0 +1,186 @@
+import { createHmac } from 'node:crypto';
+import type { SimulatedMessage, SimulatedSlackUser, SlackSimulator } from './slack-simulator.js';
+
+/** The HTTP answer Rolecall gave to one signed request. */
+export interface DriverResponse {
+  readonly status: number;
+  readonly text: string;
+  /** The body parsed as JSON, when it is JSON. */
+  readonly json: Record<string, unknown> | undefined;
+}
+
+/** Values typed into a modal, by block id: what Slack puts in `view.state.values`. */
+export type ViewValues = Record<string, Record<string, Record<string, unknown>>>;
+
+/** Options for {@link createSlackDriver}. */
+export interface SlackDriverOptions {
+  /** Rolecall's `POST /slack/events` URL. */
+  readonly eventsUrl: string;
+  readonly signingSecret: string;
+  readonly slack: SlackSimulator;
+  /** @defaultValue 'T0ROLECALL' */
+  readonly teamId?: string;
+}
+
+/** Sends requests to Rolecall exactly as Slack does: form-encoded, `payload=`, signed with v0 HMAC-SHA256. */
+export interface SlackDriver {
+  /** A person types `/atlas-access <text>` in a channel. */
+  command(user: SimulatedSlackUser, text: string, channelId: string): Promise<DriverResponse>;
+  /** A person clicks a button on a message. */
+  clickButton(user: SimulatedSlackUser, message: SimulatedMessage, actionId: string): Promise<DriverResponse>;
+  /** A person submits a modal that Rolecall opened, with these input values. */
+  submitView(
+    user: SimulatedSlackUser,
+    view: Record<string, unknown>,
+    values: ViewValues,
+  ): Promise<DriverResponse>;
+  /** Sends a raw body with a chosen signature (for testing verification). */
+  sendRaw(body: string, headers: Readonly<Record<string, string>>): Promise<DriverResponse>;
+  /** The headers Slack would send for this body. */
+  sign(body: string, timestamp?: number): Record<string, string>;
+}
+
+/** Creates a driver for one Rolecall instance. */
+export function createSlackDriver(options: SlackDriverOptions): SlackDriver {
+  const team = { id: options.teamId ?? 'T0ROLECALL', domain: 'rolecall' };
+  const { slack } = options;
+
+  const sign = (body: string, timestamp = Math.floor(Date.now() / 1000)) => {
+    const signature = createHmac('sha256', options.signingSecret)
+      .update(`v0:${timestamp}:${body}`)
+      .digest('hex');
+    return {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-slack-request-timestamp': String(timestamp),
+      'x-slack-signature': `v0=${signature}`,
+    };
+  };
+
+  const sendRaw = async (
+    body: string,
+    headers: Readonly<Record<string, string>>,
+  ): Promise<DriverResponse> => {
+    const response = await fetch(options.eventsUrl, { method: 'POST', headers, body });
+    const text = await response.text();
+    let json: Record<string, unknown> | undefined;
+    try {
+      json = text === '' ? undefined : (JSON.parse(text) as Record<string, unknown>);
+    } catch {
+      json = undefined;
+    }
+    return { status: response.status, text, json };
+  };
+
+  const send = (form: Record<string, string>) => {
+    const body = new URLSearchParams(form).toString();
+    return sendRaw(body, sign(body));
+  };
+
+  const userOf = (user: SimulatedSlackUser) => ({
+    id: user.id,
+    username: user.name,
+    name: user.name,
+    team_id: team.id,
+  });
+
+  return {
+    sign,
+    sendRaw,
+
+    async command(user, text, channelId) {
+      const response = await send({
+        token: 'deprecated-verification-token',
+        team_id: team.id,
+        team_domain: team.domain,
+        channel_id: channelId,
+        channel_name: channelId.startsWith('D') ? 'directmessage' : 'general',
+        user_id: user.id,
+        user_name: user.name,
+        command: '/atlas-access',
+        text,
+        api_app_id: 'A0ROLECALL',
+        is_enterprise_install: 'false',
+        response_url: slack.newResponseUrl(user.id, channelId),
+        trigger_id: slack.newTriggerId(),
+      });
+      const reply = response.json;
+      if (reply && typeof reply.text === 'string') {
+        slack.recordEphemeral(user.id, channelId, reply.text, reply.blocks as unknown[] | undefined);
+      }
+      return response;
+    },
+
+    clickButton(user, message, actionId) {
+      const blocks = (message.blocks ?? []) as {
+        type: string;
+        block_id?: string;
+        elements?: Record<string, unknown>[];
+      }[];
+      for (const block of blocks) {
+        const button = block.elements?.find((e) => e.action_id === actionId);
+        if (block.type !== 'actions' || !button) continue;
+        const payload = {
+          type: 'block_actions',
+          user: userOf(user),
+          api_app_id: 'A0ROLECALL',
+          token: 'deprecated-verification-token',
+          container: {
+            type: 'message',
+            message_ts: message.ts,
+            channel_id: message.channel,
+            is_ephemeral: false,
+          },
+          trigger_id: slack.newTriggerId(),
+          team,
+          enterprise: null,
+          is_enterprise_install: false,
+          channel: { id: message.channel, name: 'approvals' },
+          message: {
+            type: 'message',
+            user: 'U0ROLECALL',
+            ts: message.ts,
+            text: message.text,
+            blocks: message.blocks,
+          },
+          state: { values: {} },
+          response_url: slack.newResponseUrl(user.id, message.channel),
+          actions: [
+            {
+              action_id: actionId,
+              block_id: block.block_id ?? '',
+              text: button.text,
+              value: button.value,
+              ...(button.style ? { style: button.style } : {}),
+              type: 'button',
+              action_ts: `${Date.now() / 1000}`,
+            },
+          ],
+        };
+        return send({ payload: JSON.stringify(payload) });
+      }
+      throw new Error(`message ${message.ts} has no button ${actionId}`);
+    },
+
+    submitView(user, view, values) {
+      const payload = {
+        type: 'view_submission',
+        team,
+        user: userOf(user),
+        api_app_id: 'A0ROLECALL',
+        token: 'deprecated-verification-token',
+        trigger_id: slack.newTriggerId(),
+        view: {
+          ...view,
+          team_id: team.id,
+          state: { values },
+          hash: `${Date.now()}.abc`,
+          app_id: 'A0ROLECALL',
+        },
+        response_urls: [],
+        is_enterprise_install: false,
+        enterprise: null,
+      };
+      return send({ payload: JSON.stringify(payload) });
+    },
+  };
+}

@@ -1,0 +1,292 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readBody, sendJson } from './http-util.js';
+
+/** A person in the simulated workspace. */
+export interface SimulatedSlackUser {
+  readonly id: string;
+  readonly name: string;
+  readonly email?: string;
+}
+
+/** One Web API call as the simulator received and answered it. */
+export interface RecordedSlackCall {
+  readonly method: string;
+  readonly args: Readonly<Record<string, unknown>>;
+  readonly ok: boolean;
+  readonly error?: string;
+  readonly at: number;
+}
+
+/** A message as it stands in the simulated workspace. */
+export interface SimulatedMessage {
+  readonly channel: string;
+  readonly ts: string;
+  readonly threadTs: string | undefined;
+  text: string;
+  blocks: unknown[] | undefined;
+  /** How many times chat.update changed it. */
+  updates: number;
+}
+
+/** Something a person would have seen, in order: the stuff of the demo transcript. */
+export type SlackEvent =
+  | { kind: 'message'; message: SimulatedMessage }
+  | { kind: 'update'; message: SimulatedMessage }
+  | {
+      kind: 'ephemeral';
+      user: string;
+      channel: string | undefined;
+      text: string;
+      blocks: unknown[] | undefined;
+    }
+  | { kind: 'view'; user: string | undefined; view: Record<string, unknown> };
+
+/** A scripted failure for the next calls of one method. */
+export interface SlackFailure {
+  readonly method: string;
+  /** Slack error string, e.g. `ratelimited`, `channel_not_found`, `internal_error`. */
+  readonly error: string;
+  /** @defaultValue 200 (Slack reports most errors with ok:false and HTTP 200); use 429 with retryAfter. */
+  readonly status?: number;
+  readonly retryAfter?: number;
+  /** @defaultValue 1 */
+  readonly times?: number;
+}
+
+/** Options for {@link startSlackSimulator}. */
+export interface SlackSimulatorOptions {
+  readonly botToken: string;
+  readonly users: readonly SimulatedSlackUser[];
+  /** Channels the bot is a member of; posting elsewhere fails with `not_in_channel`. */
+  readonly channels: readonly string[];
+  /** @defaultValue 0 (any free port) */
+  readonly port?: number;
+}
+
+/** A local stand-in for the Slack Web API and for response_url, recording everything. */
+export interface SlackSimulator {
+  /** Base URL to use as SLACK_API_URL. */
+  readonly apiUrl: string;
+  /** A fresh response_url for a person in a channel, as Slack puts in command and action payloads. */
+  newResponseUrl(userId: string, channelId: string): string;
+  /** A fresh trigger_id, as Slack puts in interactive payloads. */
+  newTriggerId(): string;
+  readonly calls: readonly RecordedSlackCall[];
+  readonly events: readonly SlackEvent[];
+  /** Adds an event a person saw that did not go through the Web API (an HTTP ack body). */
+  recordEphemeral(user: string, channel: string | undefined, text: string, blocks?: unknown[]): void;
+  callsTo(method: string): RecordedSlackCall[];
+  message(channel: string, ts: string): SimulatedMessage | undefined;
+  messagesIn(channel: string): SimulatedMessage[];
+  /** The DM channel id the simulator uses for a user. */
+  dmChannelOf(userId: string): string;
+  fail(failure: SlackFailure): void;
+  close(): Promise<void>;
+}
+
+const BOT = { user_id: 'U0ROLECALL', bot_id: 'B0ROLECALL', team_id: 'T0ROLECALL' } as const;
+
+/** Starts the Slack simulator on a local port. */
+export async function startSlackSimulator(options: SlackSimulatorOptions): Promise<SlackSimulator> {
+  const calls: RecordedSlackCall[] = [];
+  const events: SlackEvent[] = [];
+  const messages = new Map<string, SimulatedMessage>();
+  const failures: (SlackFailure & { left: number })[] = [];
+  const users = new Map(options.users.map((u) => [u.id, u]));
+  const channels = new Set(options.channels);
+  let clock = 1_700_000_000_000;
+  let base = '';
+  const nextTs = () => {
+    clock = Math.max(clock + 1, Date.now() * 1000);
+    return `${Math.floor(clock / 1_000_000)}.${String(clock % 1_000_000).padStart(6, '0')}`;
+  };
+  const dmChannelOf = (userId: string) => `D${userId.slice(1)}`;
+  const canPost = (channel: string) => channel.startsWith('D') || channels.has(channel);
+
+  type Handler = (args: Record<string, unknown>) => Record<string, unknown>;
+  const fail = (error: string) => ({ ok: false, error });
+  const parseBlocks = (value: unknown): unknown[] | undefined =>
+    typeof value === 'string' ? (JSON.parse(value) as unknown[]) : (value as unknown[] | undefined);
+
+  const methods: Record<string, Handler> = {
+    'auth.test': () => ({
+      ok: true,
+      url: 'https://rolecall-sim.slack.com/',
+      team: 'Rolecall',
+      user: 'rolecall',
+      ...BOT,
+    }),
+    'users.info': (args) => {
+      const user = users.get(String(args.user));
+      if (!user) return fail('user_not_found');
+      return {
+        ok: true,
+        user: {
+          id: user.id,
+          name: user.name,
+          real_name: user.name,
+          profile: {
+            real_name: user.name,
+            display_name: user.name,
+            ...(user.email ? { email: user.email } : {}),
+          },
+        },
+      };
+    },
+    'conversations.open': (args) => {
+      const id = String(args.users ?? '').split(',')[0] ?? '';
+      if (!users.has(id)) return fail('user_not_found');
+      return { ok: true, channel: { id: dmChannelOf(id) } };
+    },
+    'chat.postMessage': (args) => {
+      const channel = String(args.channel ?? '');
+      if (!canPost(channel)) return fail('not_in_channel');
+      const blocks = parseBlocks(args.blocks);
+      if (blocks && blocks.length > 50) return fail('invalid_blocks');
+      if (args.text === undefined && blocks === undefined) return fail('no_text');
+      const message: SimulatedMessage = {
+        channel,
+        ts: nextTs(),
+        threadTs: typeof args.thread_ts === 'string' ? args.thread_ts : undefined,
+        text: String(args.text ?? ''),
+        blocks,
+        updates: 0,
+      };
+      messages.set(`${channel}/${message.ts}`, message);
+      events.push({ kind: 'message', message });
+      return {
+        ok: true,
+        channel,
+        ts: message.ts,
+        message: { text: message.text, blocks, user: BOT.user_id },
+      };
+    },
+    'chat.update': (args) => {
+      const message = messages.get(`${String(args.channel)}/${String(args.ts)}`);
+      if (!message) return fail('message_not_found');
+      const blocks = parseBlocks(args.blocks);
+      if (blocks && blocks.length > 50) return fail('invalid_blocks');
+      message.text = String(args.text ?? message.text);
+      message.blocks = blocks ?? message.blocks;
+      message.updates += 1;
+      events.push({ kind: 'update', message: { ...message } });
+      return { ok: true, channel: message.channel, ts: message.ts, text: message.text };
+    },
+    'chat.postEphemeral': (args) => {
+      const channel = String(args.channel ?? '');
+      if (!canPost(channel)) return fail('not_in_channel');
+      events.push({
+        kind: 'ephemeral',
+        user: String(args.user),
+        channel,
+        text: String(args.text ?? ''),
+        blocks: parseBlocks(args.blocks),
+      });
+      return { ok: true, message_ts: nextTs() };
+    },
+    'views.open': (args) => {
+      if (!/^\d+\.\d+\.[a-f0-9]+$/.test(String(args.trigger_id ?? ''))) return fail('invalid_trigger_id');
+      const view = typeof args.view === 'string' ? (JSON.parse(args.view) as Record<string, unknown>) : {};
+      const opened = {
+        ...view,
+        id: `V${randomBytes(5).toString('hex').toUpperCase()}`,
+        state: { values: {} },
+      };
+      events.push({ kind: 'view', user: undefined, view: opened });
+      return { ok: true, view: opened };
+    },
+    'views.update': (args) => {
+      const view = typeof args.view === 'string' ? (JSON.parse(args.view) as Record<string, unknown>) : {};
+      const updated = { ...view, id: String(args.view_id ?? '') };
+      events.push({ kind: 'view', user: undefined, view: updated });
+      return { ok: true, view: updated };
+    },
+  };
+
+  const handleApi = async (req: IncomingMessage, res: ServerResponse, method: string) => {
+    const raw = await readBody(req);
+    const type = req.headers['content-type'] ?? '';
+    const args: Record<string, unknown> = type.includes('application/json')
+      ? (JSON.parse(raw || '{}') as Record<string, unknown>)
+      : Object.fromEntries(new URLSearchParams(raw));
+    const token = (req.headers.authorization ?? '').replace(/^Bearer /, '') || String(args.token ?? '');
+    const failure = failures.find((f) => f.method === method && f.left > 0);
+    let status = 200;
+    let answer: Record<string, unknown>;
+    const headers: Record<string, string> = {};
+    if (token !== options.botToken) {
+      answer = fail('invalid_auth');
+    } else if (failure) {
+      failure.left -= 1;
+      status = failure.status ?? 200;
+      if (failure.retryAfter !== undefined) headers['retry-after'] = String(failure.retryAfter);
+      answer = fail(failure.error);
+    } else {
+      const handler = methods[method];
+      answer = handler ? handler(args) : fail('unknown_method');
+    }
+    calls.push({
+      method,
+      args,
+      ok: answer.ok === true,
+      ...(typeof answer.error === 'string' ? { error: answer.error } : {}),
+      at: Date.now(),
+    });
+    sendJson(res, status, answer, headers);
+  };
+
+  const handleResponseUrl = async (req: IncomingMessage, res: ServerResponse, id: string) => {
+    const body = JSON.parse((await readBody(req)) || '{}') as Record<string, unknown>;
+    const [user = 'unknown', channel] = id.split('.');
+    calls.push({ method: 'response_url', args: { ...body, response_url_id: id }, ok: true, at: Date.now() });
+    events.push({
+      kind: 'ephemeral',
+      user,
+      channel,
+      text: String(body.text ?? ''),
+      blocks: body.blocks as unknown[] | undefined,
+    });
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end('ok');
+  };
+
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const api = /^\/api\/([a-zA-Z.]+)$/.exec(path);
+    const response = /^\/response\/([A-Za-z0-9.]+)$/.exec(path);
+    const work = api?.[1]
+      ? handleApi(req, res, api[1])
+      : response?.[1]
+        ? handleResponseUrl(req, res, response[1])
+        : Promise.resolve(sendJson(res, 404, { ok: false, error: 'unknown_path' }));
+    work.catch((error: unknown) => sendJson(res, 500, { ok: false, error: String(error) }));
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  let responseCounter = 0;
+  return {
+    apiUrl: `${base}/api/`,
+    newResponseUrl: (userId, channelId) => {
+      responseCounter += 1;
+      return `${base}/response/${userId}.${channelId}.${responseCounter}`;
+    },
+    newTriggerId: () => `${Date.now()}.${Math.floor(Math.random() * 1e6)}.${randomBytes(8).toString('hex')}`,
+    calls,
+    events,
+    recordEphemeral: (user, channel, text, blocks) =>
+      events.push({ kind: 'ephemeral', user, channel, text, blocks }),
+    callsTo: (method) => calls.filter((c) => c.method === method),
+    message: (channel, ts) => messages.get(`${channel}/${ts}`),
+    messagesIn: (channel) => [...messages.values()].filter((m) => m.channel === channel),
+    dmChannelOf,
+    fail: (failure) => failures.push({ ...failure, left: failure.times ?? 1 }),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,171 @@
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { WebClient } from '@slack/web-api';
+import { createAtlasV2RolesApi } from './atlas/atlas-v2.js';
+import { createAtlasHttp } from './atlas/http-client.js';
+import { type Config, loadConfig, type RunMode } from './config.js';
+import { isAppError } from './errors.js';
+import { createApplyProcessor } from './jobs/apply-processor.js';
+import { createNotifyProcessor } from './jobs/notify-processor.js';
+import { createQueues } from './jobs/queues.js';
+import { createRevokeProcessor } from './jobs/revoke-processor.js';
+import { createJobScheduler } from './jobs/work-queue.js';
+import { createWorkers } from './jobs/workers.js';
+import { createHttpServer } from './ops/http-server.js';
+import { createLogger, type Logger } from './ops/logger.js';
+import { connectRedis } from './ops/redis.js';
+import { createShutdownStack } from './ops/shutdown.js';
+import { loadPolicy } from './policy/load-policy.js';
+import type { Policy } from './policy/policy.js';
+import { createRequestService, type RoleReader } from './requests/request-service.js';
+import { createRequestStore } from './requests/request-store.js';
+import { createSlackApp } from './slack/app.js';
+import { createSlackNotifier } from './slack/notifier.js';
+
+/** A running Rolecall process. */
+export interface Rolecall {
+  /** The port the HTTP server is bound to. */
+  readonly port: number;
+  /** Re-reads the policy file; a broken file keeps the current policy and throws. */
+  reloadPolicy(): Promise<void>;
+  /** Stops everything in the reverse order of start-up. */
+  stop(): Promise<void>;
+}
+
+/** Things a caller (the demo, a test) may supply instead of the defaults. */
+export interface RolecallOverrides {
+  logger?: Logger;
+}
+
+/**
+ * The composition root: config -> logger -> redis -> policy -> atlas -> queues -> workers -> slack -> http.
+ * Everything is built here and passed down; nothing is created at import time.
+ */
+export async function startRolecall(config: Config, overrides: RolecallOverrides = {}): Promise<Rolecall> {
+  const logger =
+    overrides.logger ??
+    createLogger({
+      level: config.logLevel,
+      secrets: [
+        config.slack.botToken,
+        config.slack.signingSecret ?? '',
+        config.slack.appToken ?? '',
+        config.atlas.auth.privateKey,
+      ],
+    });
+  const shutdown = createShutdownStack(logger);
+  try {
+    const redis = await connectRedis(config.redis.url, 'commands');
+    shutdown.push('redis', async () => {
+      await redis.quit();
+    });
+    const workerRedis = await connectRedis(config.redis.url, 'worker');
+    shutdown.push('worker redis', async () => {
+      await workerRedis.quit();
+    });
+
+    let policy: Policy = await loadPolicy(config.policyFile);
+    const currentPolicy = () => policy;
+
+    const atlasHttp = createAtlasHttp({
+      baseUrl: config.atlas.baseUrl,
+      publicKey: config.atlas.auth.publicKey,
+      privateKey: config.atlas.auth.privateKey,
+      logger: logger.child({ component: 'atlas' }),
+    });
+    shutdown.push('atlas client', () => atlasHttp.close());
+    const atlas = createAtlasV2RolesApi(atlasHttp);
+
+    const store = createRequestStore(redis, { prefix: config.redis.prefix });
+    const queues = createQueues(redis, config.redis.prefix);
+    shutdown.push('queues', () => queues.close());
+    const scheduler = createJobScheduler(queues, (id) => store.require(id));
+
+    const slackClient = new WebClient(config.slack.botToken, {
+      slackApiUrl: config.slack.apiUrl,
+      retryConfig: { retries: 0 },
+      rejectRateLimitedCalls: true,
+    });
+    const processorDeps = { store, atlas, scheduler, logger: logger.child({ component: 'worker' }) };
+    const workers = createWorkers({
+      connection: workerRedis,
+      prefix: config.redis.prefix,
+      logger: processorDeps.logger,
+      concurrency: config.worker.concurrency,
+      processors: {
+        apply: createApplyProcessor(processorDeps),
+        revoke: createRevokeProcessor(processorDeps),
+        notify: createNotifyProcessor({ store, notifier: createSlackNotifier(slackClient), logger }),
+      },
+    });
+    shutdown.push('workers', () => workers.close());
+
+    let slackListener: ReturnType<typeof createSlackApp>['requestListener'];
+    if (config.mode === 'all') {
+      const roles: RoleReader = {
+        currentRoles: async (email, target) =>
+          (await atlas.readUser(email, { kind: target.scope, id: target.id })).roles,
+      };
+      const service = createRequestService({ store, policy: currentPolicy, roles, queue: scheduler, logger });
+      const slack = createSlackApp(config.slack, { service, policy: currentPolicy, logger });
+      await slack.start();
+      shutdown.push('slack', () => slack.stop());
+      slackListener = slack.requestListener;
+    }
+
+    const http = createHttpServer({
+      port: config.http.port,
+      logger,
+      slack: slackListener,
+      healthy: async () => (await redis.ping()) === 'PONG',
+    });
+    const port = await http.listen();
+    shutdown.push('http', () => http.close());
+    logger.info('rolecall started', { mode: config.mode, port, prefix: config.redis.prefix });
+
+    return {
+      port,
+      async reloadPolicy() {
+        policy = await loadPolicy(config.policyFile);
+        logger.info('policy reloaded', { targets: policy.targets.length });
+      },
+      stop: () => shutdown.run(),
+    };
+  } catch (error) {
+    await shutdown.run();
+    throw error;
+  }
+}
+
+/** Runs Rolecall as a process: `node dist/main.js` (bot + worker) or `node dist/main.js worker`. */
+export async function main(argv: readonly string[]): Promise<void> {
+  const mode: RunMode = argv.includes('worker') ? 'worker' : 'all';
+  let rolecall: Rolecall;
+  try {
+    rolecall = await startRolecall(loadConfig({ mode }));
+  } catch (error) {
+    process.stderr.write(`${isAppError(error) ? error.message : String(error)}\n`);
+    process.exit(1);
+  }
+  const stop = (signal: string) => {
+    process.stderr.write(`received ${signal}, shutting down\n`);
+    rolecall.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    rolecall.reloadPolicy().catch((error: unknown) => {
+      process.stderr.write(
+        `policy not reloaded, keeping the current one: ${isAppError(error) ? error.message : String(error)}\n`,
+      );
+    });
+  });
+}
+
+const entry = process.argv[1];
+if (entry !== undefined && import.meta.url === pathToFileURL(realpathSync(entry)).href) {
+  void main(process.argv.slice(2));
+}

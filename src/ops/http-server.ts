@@ -1,0 +1,72 @@
+import { createServer, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from './logger.js';
+
+/** Options for {@link createHttpServer}. */
+export interface HttpServerOptions {
+  port: number;
+  logger: Logger;
+  /** Bolt's listener for `POST /slack/events`; absent in Socket Mode and worker-only processes. */
+  slack: RequestListener | undefined;
+  /** True when the process can do its work (Redis answers). */
+  healthy: () => Promise<boolean>;
+}
+
+/** The process's HTTP server. */
+export interface HttpServer {
+  /** Starts listening; resolves to the bound port (useful with port 0). */
+  listen(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Serves Slack's events endpoint and `GET /healthz`; everything else is 404. */
+export function createHttpServer(options: HttpServerOptions): HttpServer {
+  const { logger } = options;
+  let server: Server | undefined;
+
+  const listener: RequestListener = (req, res) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (path === '/healthz' && req.method === 'GET') {
+      options
+        .healthy()
+        .catch(() => false)
+        .then((ok) => {
+          res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ status: ok ? 'ok' : 'unavailable' }));
+        });
+      return;
+    }
+    if (path === '/slack/events' && req.method === 'POST' && options.slack) {
+      options.slack(req, res);
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' });
+    res.end('Not found\n');
+  };
+
+  return {
+    listen() {
+      return new Promise((resolve, reject) => {
+        const created = createServer(listener);
+        created.keepAliveTimeout = 65_000;
+        created.once('error', reject);
+        created.listen(options.port, () => {
+          server = created;
+          const port = (created.address() as AddressInfo).port;
+          logger.info('http server listening', { port });
+          resolve(port);
+        });
+      });
+    },
+    close() {
+      return new Promise((resolve) => {
+        if (!server) {
+          resolve();
+          return;
+        }
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+    },
+  };
+}

@@ -1,0 +1,100 @@
+import { AppError } from '../errors.js';
+import { parseDuration } from '../lib/duration.js';
+import { type Scope, scopeOfRole } from '../policy/policy.js';
+
+/** The longest reason Rolecall stores; longer text is refused, not cut. */
+export const MAX_REASON_LENGTH = 500;
+
+/** A correct one-line request, shown next to every parse error. */
+export const REQUEST_EXAMPLE =
+  '/atlas-access request GROUP_READ_ONLY on payments-prod for 4h because incident 42';
+
+/** A request as typed on one line, before the policy has looked at it. */
+export interface RequestLine {
+  readonly roles: readonly string[];
+  readonly scope: Scope;
+  readonly target: string;
+  readonly durationSeconds: number | undefined;
+  readonly reason: string;
+}
+
+/** What `/atlas-access <text>` asks for. */
+export type Command = { kind: 'modal' } | { kind: 'help' } | ({ kind: 'request' } & RequestLine);
+
+const ROLE = /^(ORG|GROUP)_[A-Z0-9_]+$/;
+
+/** Parses the text after `/atlas-access`; throws COMMAND_INVALID with what is wrong and an example. */
+export function parseCommand(text: string): Command {
+  const trimmed = text.trim();
+  if (trimmed === '') return { kind: 'modal' };
+  const [word = '', ...rest] = trimmed.split(/\s+/);
+  switch (word.toLowerCase()) {
+    case 'help':
+      return { kind: 'help' };
+    case 'request':
+      return { kind: 'request', ...parseRequestLine(rest.join(' ')) };
+    default:
+      throw invalid(`"${word}" is not something /atlas-access knows. Try /atlas-access help.`);
+  }
+}
+
+/** Parses `ROLE[,ROLE...] on TARGET [for DURATION] because REASON`. */
+export function parseRequestLine(text: string): RequestLine {
+  const match =
+    /^(?<roles>.*?)\s+on\s+(?<target>\S+)(?:\s+for\s+(?<duration>\S+))?\s+because\s+(?<reason>[\s\S]+)$/i.exec(
+      text.trim(),
+    );
+  if (!match?.groups) {
+    if (!/\son\s/i.test(` ${text} `))
+      throw invalid('Say which org or project the roles are for: "on TARGET".');
+    if (!/\sbecause\s/i.test(` ${text} `)) throw invalid('Say why you need access: "because REASON".');
+    throw invalid('The request must read: ROLE[,ROLE...] on TARGET [for DURATION] because REASON.');
+  }
+  const { roles: roleText = '', target = '', duration, reason = '' } = match.groups;
+  const roles = parseRoles(roleText);
+  let durationSeconds: number | undefined;
+  if (duration !== undefined) {
+    durationSeconds = parseDuration(duration);
+    if (durationSeconds === undefined) {
+      throw invalid(`"${duration}" is not a duration. Use a number and a unit: 30m, 4h, 2d (or 45s).`);
+    }
+  }
+  return { ...roles, target, durationSeconds, reason: checkReason(reason) };
+}
+
+/** Parses a comma-separated role list and the one scope all its roles share. */
+export function parseRoles(text: string): { roles: string[]; scope: Scope } {
+  const roles = [
+    ...new Set(
+      text
+        .split(/[\s,]+/)
+        .map((r) => r.trim().toUpperCase())
+        .filter((r) => r !== ''),
+    ),
+  ];
+  if (roles.length === 0) throw invalid('Name at least one role, e.g. GROUP_READ_ONLY.');
+  const bad = roles.filter((r) => !ROLE.test(r));
+  if (bad.length > 0) {
+    throw invalid(
+      `${bad.join(', ')} ${bad.length === 1 ? 'is not an Atlas role name' : 'are not Atlas role names'}: roles start with ORG_ (organization) or GROUP_ (project).`,
+    );
+  }
+  const scopes = new Set(roles.map(scopeOfRole));
+  if (scopes.size > 1)
+    throw invalid('Ask for organization (ORG_) and project (GROUP_) roles in separate requests.');
+  return { roles, scope: scopeOfRole(roles[0] as string) as Scope };
+}
+
+/** Trims a reason and checks it is present and not too long. */
+export function checkReason(text: string): string {
+  const reason = text.trim();
+  if (reason === '') throw invalid('Say why you need access: "because REASON".');
+  if (reason.length > MAX_REASON_LENGTH) {
+    throw invalid(`The reason is ${reason.length} characters long; keep it under ${MAX_REASON_LENGTH}.`);
+  }
+  return reason;
+}
+
+function invalid(message: string): AppError {
+  return new AppError('COMMAND_INVALID', message);
+}

@@ -1,0 +1,48 @@
+import type { RequestState } from './model.js';
+
+/**
+ * The only moves a request can make. Every write to a request's state goes through the store's atomic
+ * transition, which checks the current state against this table.
+ *
+ * | from          | to                                   |
+ * |---------------|--------------------------------------|
+ * | pending       | approved, denied, expired, cancelled |
+ * | approved      | applying                             |
+ * | applying      | applied, failed                      |
+ * | applied       | revoking                             |
+ * | revoking      | revoked, revoke_failed               |
+ * | failed        | approved (an approver pressed Retry) |
+ * | revoke_failed | revoking (an approver pressed Retry) |
+ */
+export const TRANSITIONS: Readonly<Record<RequestState, readonly RequestState[]>> = {
+  pending: ['approved', 'denied', 'expired', 'cancelled'],
+  approved: ['applying'],
+  applying: ['applied', 'failed'],
+  applied: ['revoking'],
+  revoking: ['revoked', 'revoke_failed'],
+  failed: ['approved'],
+  revoke_failed: ['revoking'],
+  revoked: [],
+  denied: [],
+  expired: [],
+  cancelled: [],
+};
+
+/** True when a request in `state` will not change any more. */
+export function isFinal(state: RequestState): boolean {
+  return TRANSITIONS[state].length === 0;
+}
+
+/** True when the table allows `from` -> `to`. */
+export function canTransition(from: RequestState, to: RequestState): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/** States in which a request still waits for someone or something. */
+export const OPEN_STATES: readonly RequestState[] = [
+  'pending',
+  'approved',
+  'applying',
+  'applied',
+  'revoking',
+];

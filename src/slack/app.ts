@@ -1,0 +1,73 @@
+import type { RequestListener } from 'node:http';
+import { App, HTTPReceiver, SocketModeReceiver } from '@slack/bolt';
+import type { Config } from '../config.js';
+import { createBoltLogger } from './bolt-logger.js';
+import { describeErrorForSlack } from './error-reply.js';
+import { registerAccessCommand } from './handlers/access-command.js';
+import { registerDecisionHandlers } from './handlers/decide-request.js';
+import type { HandlerDeps } from './handlers/submit-request.js';
+import { postToResponseUrl } from './respond.js';
+
+/** The Bolt app and how to run it. */
+export interface SlackApp {
+  /** HTTP mode: serves `POST /slack/events` (signature verified); undefined in Socket Mode. */
+  readonly requestListener: RequestListener | undefined;
+  /** Verifies the bot token (auth.test) and, in Socket Mode, connects. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Builds the Bolt app with the receiver the configuration asks for and every handler registered. */
+export function createSlackApp(config: Config['slack'], deps: HandlerDeps): SlackApp {
+  const logger = deps.logger.child({ component: 'slack' });
+  const boltLogger = createBoltLogger(logger);
+  const clientOptions = {
+    slackApiUrl: config.apiUrl,
+    retryConfig: { retries: 2, factor: 2, minTimeout: 200, maxTimeout: 1_000 },
+  };
+  const socketMode = config.appToken !== undefined;
+  const receiver = socketMode
+    ? new SocketModeReceiver({
+        appToken: config.appToken ?? '',
+        logger: boltLogger,
+        installerOptions: { clientOptions },
+      })
+    : new HTTPReceiver({
+        signingSecret: config.signingSecret ?? '',
+        endpoints: '/slack/events',
+        logger: boltLogger,
+        signatureVerification: true,
+      });
+  const app = new App({
+    token: config.botToken,
+    receiver,
+    logger: boltLogger,
+    clientOptions,
+    deferInitialization: true,
+    extendedErrorHandler: true,
+  });
+
+  registerAccessCommand(app, { ...deps, logger });
+  registerDecisionHandlers(app, { ...deps, logger });
+
+  app.error(async ({ error, body }: { error: Error & { original?: unknown }; body?: unknown }) => {
+    const text = describeErrorForSlack(error.original ?? error, logger);
+    const responseUrl = (body as { response_url?: unknown } | undefined)?.response_url;
+    if (typeof responseUrl === 'string') {
+      await postToResponseUrl(responseUrl, { text }).catch((e: unknown) =>
+        logger.warn('could not tell the user about an error', { error: e }),
+      );
+    }
+  });
+
+  return {
+    requestListener: receiver instanceof HTTPReceiver ? receiver.requestListener : undefined,
+    async start() {
+      await app.init();
+      if (socketMode) await app.start();
+    },
+    async stop() {
+      if (socketMode) await app.stop();
+    },
+  };
+}

@@ -1,0 +1,33 @@
+import type { KnownBlock } from '@slack/types';
+import type { Policy } from '../../policy/policy.js';
+import { REQUEST_EXAMPLE } from '../../requests/parse-command.js';
+import { escapeMrkdwn, truncate } from '../mrkdwn.js';
+
+/** `/atlas-access help`: every form of the command, and the targets the policy offers. */
+export function buildHelpMessage(policy: Policy): { text: string; blocks: KnownBlock[] } {
+  const targets = policy.targets
+    .map(
+      (t) =>
+        `• *${escapeMrkdwn(t.name)}* (${t.scope === 'org' ? 'organization' : 'project'}): ${t.roles.map((r) => `\`${r}\``).join(', ')}`,
+    )
+    .join('\n');
+  const usage = [
+    '*Ask for MongoDB Atlas roles.* An approver of the target decides; Rolecall then changes the roles in Atlas and tells you.',
+    '',
+    '`/atlas-access` opens a form.',
+    '`/atlas-access request ROLE[,ROLE...] on TARGET [for DURATION] because REASON` asks in one line, for example:',
+    `\`${REQUEST_EXAMPLE}\``,
+    '',
+    '• *ROLE*: ORG_... roles for an organization, GROUP_... roles for a project.',
+    '• *TARGET*: a name below, or the 24-character Atlas id.',
+    '• *DURATION*: 30m, 4h, 2d (or 45s). Without it, access is permanent. Temporary access is revoked on time.',
+    '• `/atlas-access help` shows this.',
+  ].join('\n');
+  return {
+    text: 'How to use /atlas-access',
+    blocks: [
+      { type: 'section', text: { type: 'mrkdwn', text: usage } },
+      { type: 'section', text: { type: 'mrkdwn', text: truncate(`*Targets*\n${targets}`, 3000) } },
+    ],
+  };
+}

@@ -1,0 +1,33 @@
+import { randomBytes } from 'node:crypto';
+import { isAppError } from '../errors.js';
+import type { Logger } from '../ops/logger.js';
+import { REQUEST_EXAMPLE } from '../requests/parse-command.js';
+import { escapeMrkdwn, mention } from './mrkdwn.js';
+
+/**
+ * Turns any error into one sentence for Slack. AppErrors say what went wrong; anything else is
+ * logged with a reference the person can quote, and never shows a stack.
+ */
+export function describeErrorForSlack(error: unknown, logger: Logger): string {
+  if (isAppError(error)) {
+    const text = escapeMrkdwn(error.message);
+    switch (error.code) {
+      case 'COMMAND_INVALID':
+        return `:warning: ${text}\nFor example: \`${REQUEST_EXAMPLE}\`\nSee \`/atlas-access help\` for more.`;
+      case 'REQUEST_STATE_CONFLICT': {
+        const by = error.details.decidedBy;
+        return typeof by === 'string'
+          ? `:information_source: ${text.replace(/\.$/, '')} by ${mention(by)}.`
+          : `:information_source: ${text}`;
+      }
+      case 'STORAGE_UNAVAILABLE':
+      case 'ATLAS_UNAVAILABLE':
+        return `:hourglass: ${text} Please try again in a minute.`;
+      default:
+        return `:warning: ${text}`;
+    }
+  }
+  const reference = randomBytes(4).toString('hex');
+  logger.error('unexpected error in a Slack handler', { reference, error });
+  return `:x: Something went wrong on Rolecall's side (reference ${reference}). Nothing was changed; the details are in its logs.`;
+}

@@ -1,0 +1,153 @@
+import type { App, ViewStateValue } from '@slack/bolt';
+import { type AppError, isAppError } from '../../errors.js';
+import { parseDuration } from '../../lib/duration.js';
+import { checkReason, parseCommand, parseRoles, type RequestLine } from '../../requests/parse-command.js';
+import { buildHelpMessage } from '../blocks/help-message.js';
+import {
+  buildRequestModal,
+  REQUEST_FIELDS,
+  REQUEST_MODAL,
+  type RequestModalContext,
+} from '../blocks/request-modal.js';
+import { describeErrorForSlack } from '../error-reply.js';
+import { postToResponseUrl } from '../respond.js';
+import { type HandlerDeps, submitRequest } from './submit-request.js';
+
+/** The slash command name, as in manifest.yml. */
+export const COMMAND = '/atlas-access';
+
+/** `/atlas-access` in all its forms, and the request modal's submission. */
+export function registerAccessCommand(app: App, deps: HandlerDeps): void {
+  const { logger } = deps;
+
+  app.command(COMMAND, async ({ command, ack, respond, client }) => {
+    let parsed: ReturnType<typeof parseCommand>;
+    try {
+      parsed = parseCommand(command.text);
+    } catch (error) {
+      await ack({ response_type: 'ephemeral', text: describeErrorForSlack(error, logger) });
+      return;
+    }
+    if (parsed.kind === 'help') {
+      await ack({ response_type: 'ephemeral', ...buildHelpMessage(deps.policy()) });
+      return;
+    }
+    if (parsed.kind === 'modal') {
+      await ack();
+      const context: RequestModalContext = {
+        channelId: command.channel_id,
+        responseUrl: command.response_url,
+      };
+      try {
+        await client.views.open({
+          trigger_id: command.trigger_id,
+          view: buildRequestModal(deps.policy(), command.user_id, context),
+        });
+      } catch (error) {
+        await respond({ response_type: 'ephemeral', text: describeErrorForSlack(error, logger) });
+      }
+      return;
+    }
+    await ack();
+    const { kind: _kind, ...line } = parsed;
+    try {
+      const { confirmation } = await submitRequest(
+        deps,
+        client,
+        { requesterId: command.user_id, granteeId: command.user_id, sourceChannelId: command.channel_id },
+        line,
+      );
+      await respond({ response_type: 'ephemeral', text: confirmation });
+    } catch (error) {
+      await respond({ response_type: 'ephemeral', text: describeErrorForSlack(error, logger) });
+    }
+  });
+
+  app.view(REQUEST_MODAL, async ({ ack, view, body, client }) => {
+    const form = readRequestForm(view.state.values);
+    if ('errors' in form) {
+      await ack({ response_action: 'errors', errors: form.errors });
+      return;
+    }
+    try {
+      deps.service.check(form.line);
+    } catch (error) {
+      if (!isAppError(error)) throw error;
+      await ack({ response_action: 'errors', errors: { [fieldFor(error)]: error.message.slice(0, 150) } });
+      return;
+    }
+    await ack();
+    const context = parseContext(view.private_metadata);
+    const reply = async (text: string) => {
+      if (context.responseUrl) {
+        await postToResponseUrl(context.responseUrl, { text });
+      } else {
+        const dm = await client.conversations.open({ users: body.user.id });
+        if (dm.channel?.id) await client.chat.postMessage({ channel: dm.channel.id, text });
+      }
+    };
+    try {
+      const { confirmation } = await submitRequest(
+        deps,
+        client,
+        { requesterId: body.user.id, granteeId: form.granteeId, sourceChannelId: context.channelId },
+        form.line,
+      );
+      await reply(confirmation);
+    } catch (error) {
+      await reply(describeErrorForSlack(error, logger));
+    }
+  });
+}
+
+type FormResult = { line: RequestLine; granteeId: string } | { errors: Record<string, string> };
+
+/** Reads and checks the request modal's inputs; field errors are keyed by block id, as Slack wants. */
+export function readRequestForm(values: Record<string, Record<string, ViewStateValue>>): FormResult {
+  const value = (block: string) => values[block]?.value;
+  const errors: Record<string, string> = {};
+  const attempt = <T>(block: string, read: () => T): T | undefined => {
+    try {
+      return read();
+    } catch (error) {
+      errors[block] = error instanceof Error ? error.message.slice(0, 150) : 'Invalid value';
+      return undefined;
+    }
+  };
+  const target = value(REQUEST_FIELDS.target)?.selected_option?.value;
+  if (!target) errors[REQUEST_FIELDS.target] = 'Choose an organization or project.';
+  const granteeId = value(REQUEST_FIELDS.grantee)?.selected_user;
+  if (!granteeId) errors[REQUEST_FIELDS.grantee] = 'Choose who needs access.';
+  const roles = attempt(REQUEST_FIELDS.roles, () =>
+    parseRoles((value(REQUEST_FIELDS.roles)?.selected_options ?? []).map((o) => o.value).join(',')),
+  );
+  const durationText = value(REQUEST_FIELDS.duration)?.value?.trim() ?? '';
+  const durationSeconds = durationText === '' ? undefined : parseDuration(durationText);
+  if (durationText !== '' && durationSeconds === undefined) {
+    errors[REQUEST_FIELDS.duration] = 'Use a number and a unit: 30m, 4h, 2d.';
+  }
+  const reason = attempt(REQUEST_FIELDS.reason, () => checkReason(value(REQUEST_FIELDS.reason)?.value ?? ''));
+  if (Object.keys(errors).length > 0 || !target || !granteeId || !roles || reason === undefined)
+    return { errors };
+  return { line: { ...roles, target, durationSeconds, reason }, granteeId };
+}
+
+function fieldFor(error: AppError): string {
+  switch (error.code) {
+    case 'DURATION_INVALID':
+      return REQUEST_FIELDS.duration;
+    case 'TARGET_UNKNOWN':
+      return REQUEST_FIELDS.target;
+    default:
+      return REQUEST_FIELDS.roles;
+  }
+}
+
+function parseContext(metadata: string): RequestModalContext {
+  try {
+    const parsed = JSON.parse(metadata) as Partial<RequestModalContext>;
+    return { channelId: parsed.channelId ?? null, responseUrl: parsed.responseUrl ?? null };
+  } catch {
+    return { channelId: null, responseUrl: null };
+  }
+}

@@ -1,0 +1,27 @@
+/** Escapes user text for mrkdwn so it cannot ping (`<!channel>`), mention or hide a link. */
+export function escapeMrkdwn(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** Cuts text to `max` characters, marking the cut with an ellipsis. */
+export function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, Math.max(0, max - 1))}…`;
+}
+
+/** A Slack user mention from a user id Slack gave us (never from typed text). */
+export function mention(userId: string): string {
+  return /^[UW][A-Z0-9]+$/.test(userId) ? `<@${userId}>` : escapeMrkdwn(userId);
+}
+
+/** A date Slack renders in the reader's time zone, with a plain fallback. */
+export function slackDate(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  return `<!date^${seconds}^{date_short_pretty} {time}|${new Date(ms).toISOString()}>`;
+}
+
+/** A list of role names as inline code, escaped. */
+export function formatRoles(roles: readonly string[] | null): string {
+  if (roles === null) return '_unknown: Atlas could not be read_';
+  if (roles.length === 0) return '_none_';
+  return roles.map((role) => `\`${escapeMrkdwn(role)}\``).join(', ');
+}
