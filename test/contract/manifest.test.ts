@@ -1,0 +1,48 @@
+import { readFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { COMMAND } from '../../src/slack/handlers/access-command.js';
+
+const SCHEMA_BASE = 'https://github.com/slackapi/manifest-schema/blob/main';
+
+function fixture(name: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(new URL(`../fixtures/slack/manifest/${name}`, import.meta.url), 'utf8'));
+}
+
+function compileManifestSchema() {
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  addFormats.default(ajv);
+  ajv.addSchema(fixture('manifest.schema.1.0.0.json'), `${SCHEMA_BASE}/manifest.schema.1.0.0.json`);
+  ajv.addSchema(fixture('manifest.schema.2.0.0.json'), `${SCHEMA_BASE}/manifest.schema.2.0.0.json`);
+  return ajv.compile(fixture('manifest.schema.local.json'));
+}
+
+interface Manifest {
+  features: { slash_commands: { command: string }[] };
+  oauth_config: { scopes: { bot: string[] } };
+  settings: { interactivity: { is_enabled: boolean } };
+}
+
+describe('manifest.yml', () => {
+  const manifest = parse(readFileSync(new URL('../../manifest.yml', import.meta.url), 'utf8')) as Manifest;
+  const validate = compileManifestSchema();
+
+  it('validates against the official Slack app manifest schema', () => {
+    const valid = validate(manifest);
+    expect(valid ? [] : validate.errors).toEqual([]);
+  });
+
+  it('declares the command the app listens to and the scopes it calls', () => {
+    expect(manifest.features.slash_commands.map((c) => c.command)).toEqual([COMMAND]);
+    expect(manifest.oauth_config.scopes.bot).toEqual(
+      expect.arrayContaining(['commands', 'chat:write', 'im:write', 'users:read', 'users:read.email']),
+    );
+    expect(manifest.settings.interactivity.is_enabled).toBe(true);
+  });
+
+  it('rejects a manifest the schema forbids, so the check has teeth', () => {
+    expect(validate({ ...manifest, display_information: { name: '' } })).toBe(false);
+  });
+});

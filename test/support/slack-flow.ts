@@ -1,0 +1,78 @@
+import { waitUntil } from '../../src/dev/http-util.js';
+import { CHANNELS } from '../../src/dev/sandbox.js';
+import type { SimulatedMessage, SlackEvent, SlackSimulator } from '../../src/dev/slack-simulator.js';
+
+/** The approval message whose header names `requestId`. */
+export function waitForApprovalMessage(slack: SlackSimulator, requestId: string): Promise<SimulatedMessage> {
+  return waitUntil(
+    () =>
+      slack
+        .messagesIn(CHANNELS.approvals)
+        .find((m) => !m.threadTs && m.text.includes(`Access request ${requestId}:`)),
+    5_000,
+    `approval message for ${requestId}`,
+  );
+}
+
+/** Texts of all ephemeral replies shown to `userId`. */
+export function ephemeralTexts(slack: SlackSimulator, userId: string): string[] {
+  return slack.events
+    .filter(
+      (e): e is Extract<SlackEvent, { kind: 'ephemeral' }> => e.kind === 'ephemeral' && e.user === userId,
+    )
+    .map((e) => e.text);
+}
+
+/** Waits for an ephemeral reply to `userId` that matches. */
+export function waitForEphemeral(slack: SlackSimulator, userId: string, pattern: RegExp): Promise<string> {
+  return waitUntil(
+    () => ephemeralTexts(slack, userId).find((t) => pattern.test(t)),
+    5_000,
+    `ephemeral ${pattern}`,
+  );
+}
+
+/** Messages posted in a channel or thread, in order. */
+export function postedIn(slack: SlackSimulator, channel: string, threadTs?: string): SimulatedMessage[] {
+  return slack.messagesIn(channel).filter((m) => (threadTs === undefined ? true : m.threadTs === threadTs));
+}
+
+/** Waits for a direct message to `userId` that matches. */
+export function waitForDm(
+  slack: SlackSimulator,
+  userId: string,
+  pattern: RegExp,
+  timeoutMs = 10_000,
+): Promise<SimulatedMessage> {
+  return waitUntil(
+    () => slack.messagesIn(slack.dmChannelOf(userId)).find((m) => pattern.test(m.text)),
+    timeoutMs,
+    `DM to ${userId} matching ${pattern}`,
+  );
+}
+
+/** Waits for a reply in the approval message's thread that matches. */
+export function waitForThreadReply(
+  slack: SlackSimulator,
+  approval: SimulatedMessage,
+  pattern: RegExp,
+  timeoutMs = 10_000,
+): Promise<SimulatedMessage> {
+  return waitUntil(
+    () => postedIn(slack, approval.channel, approval.ts).find((m) => pattern.test(m.text)),
+    timeoutMs,
+    `thread reply matching ${pattern}`,
+  );
+}
+
+/** The request id in a confirmation text. */
+export function requestIdIn(text: string): string {
+  const match = /AR-\d+/.exec(text);
+  if (!match) throw new Error(`no request id in: ${text}`);
+  return match[0];
+}
+
+/** Every text in a message's blocks, joined: what a reader sees. */
+export function blockText(message: SimulatedMessage): string {
+  return JSON.stringify(message.blocks ?? []);
+}

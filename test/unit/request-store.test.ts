@@ -1,0 +1,115 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deleteKeys } from '../../src/dev/sandbox.js';
+import { isAppError } from '../../src/errors.js';
+import type { RequestDraft } from '../../src/requests/model.js';
+import { createRequestStore, type RequestStore } from '../../src/requests/request-store.js';
+import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
+
+const DRAFT: RequestDraft = {
+  requesterId: 'U0ALICE',
+  granteeId: 'U0ALICE',
+  granteeEmail: 'alice@example.com',
+  target: { name: 'payments-prod', scope: 'project', id: '5f1a2b3c4d5e6f7a8b9c0d1e' },
+  roles: ['GROUP_READ_ONLY'],
+  durationSeconds: 3600,
+  reason: 'incident 42',
+  sourceChannelId: 'C0GENERAL',
+  rolesAtRequest: [],
+};
+
+describe('request store (real Redis)', () => {
+  const prefix = uniquePrefix('store');
+  let redis: Redis;
+  let store: RequestStore;
+
+  beforeAll(() => {
+    redis = new Redis(TEST_REDIS_URL);
+    store = createRequestStore(redis, { prefix });
+  });
+
+  afterAll(async () => {
+    await deleteKeys(TEST_REDIS_URL, prefix);
+    await redis.quit();
+  });
+
+  it('creates pending requests with sequential ids and round-trips every field', async () => {
+    const first = await store.create(DRAFT, 'U0ALICE');
+    const second = await store.create(DRAFT, 'U0ALICE');
+    expect(first.state).toBe('pending');
+    expect(Number(second.id.slice(3))).toBe(Number(first.id.slice(3)) + 1);
+    expect(await store.get(first.id)).toEqual(first);
+    expect(first).toMatchObject({ ...DRAFT, approvalMessage: null, plan: null });
+  });
+
+  it('moves a request when it is in an expected state, and reports the current state when not', async () => {
+    const request = await store.create(DRAFT, 'U0ALICE');
+    const approved = await store.transition(request.id, {
+      from: 'pending',
+      to: 'approved',
+      actor: 'U0BOB',
+      patch: { decision: { by: 'U0BOB', at: 1, note: null } },
+    });
+    expect(approved.ok && approved.request.decision).toEqual({ by: 'U0BOB', at: 1, note: null });
+    const late = await store.transition(request.id, { from: 'pending', to: 'denied', actor: 'U0CAROL' });
+    expect(late.ok).toBe(false);
+    expect(!late.ok && late.current.state).toBe('approved');
+  });
+
+  it('lets exactly one of 50 concurrent decisions win', async () => {
+    const request = await store.create(DRAFT, 'U0ALICE');
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        store.transition(request.id, {
+          from: 'pending',
+          to: i % 2 === 0 ? 'approved' : 'denied',
+          actor: `U0${i}`,
+        }),
+      ),
+    );
+    expect(results.filter((r) => r.ok)).toHaveLength(1);
+    const audit = await store.audit(request.id);
+    expect(audit.map((e) => e.to)).toEqual(['pending', results.find((r) => r.ok)?.request?.state]);
+  });
+
+  it('refuses moves the state machine does not allow, before touching Redis', async () => {
+    const request = await store.create(DRAFT, 'U0ALICE');
+    await expect(
+      store.transition(request.id, { from: 'pending', to: 'applied', actor: 'system' }),
+    ).rejects.toSatisfy((e: unknown) => isAppError(e, 'INTERNAL'));
+    expect((await store.require(request.id)).state).toBe('pending');
+  });
+
+  it('writes an audit entry per transition, to the request trail and the global stream', async () => {
+    const request = await store.create(DRAFT, 'U0ALICE');
+    await store.transition(request.id, {
+      from: 'pending',
+      to: 'denied',
+      actor: 'U0BOB',
+      detail: 'not today',
+    });
+    const trail = await store.audit(request.id);
+    expect(trail.map(({ from, to, actor, detail }) => ({ from, to, actor, detail }))).toEqual([
+      { from: null, to: 'pending', actor: 'U0ALICE', detail: 'requested' },
+      { from: 'pending', to: 'denied', actor: 'U0BOB', detail: 'not today' },
+    ]);
+    const global = await redis.xrange(`${prefix}:audit`, '-', '+');
+    expect(global.filter(([, fields]) => fields.includes(request.id))).toHaveLength(2);
+    expect(await redis.pttl(`${prefix}:request:${request.id}`)).toBeGreaterThan(0);
+  });
+
+  it('patches fields only while the request is in an allowed state', async () => {
+    const request = await store.create(DRAFT, 'U0ALICE');
+    const patched = await store.patch(request.id, ['pending'], {
+      approvalMessage: { channelId: 'C1', ts: '1.2' },
+    });
+    expect(patched.ok && patched.request.approvalMessage).toEqual({ channelId: 'C1', ts: '1.2' });
+    const refused = await store.patch(request.id, ['applying'], { approvalMessage: null });
+    expect(refused.ok).toBe(false);
+    expect((await store.require(request.id)).approvalMessage).toEqual({ channelId: 'C1', ts: '1.2' });
+  });
+
+  it('says a missing request does not exist', async () => {
+    await expect(store.require('AR-999999')).rejects.toThrow('There is no request AR-999999.');
+  });
+});
