@@ -55,11 +55,11 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     });
   const shutdown = createShutdownStack(logger);
   try {
-    const redis = await connectRedis(config.redis.url, 'commands');
+    const redis = await connectRedis(config.redis.url, 'commands', logger);
     shutdown.push('redis', async () => {
       await redis.quit();
     });
-    const workerRedis = await connectRedis(config.redis.url, 'worker');
+    const workerRedis = await connectRedis(config.redis.url, 'worker', logger);
     shutdown.push('worker redis', async () => {
       await workerRedis.quit();
     });

@@ -1,30 +1,33 @@
 import { Redis } from 'ioredis';
 import { AppError } from '../errors.js';
+import type { Logger } from './logger.js';
 
 /** Which kind of connection: commands fail fast; workers block and wait forever, as BullMQ needs. */
 export type RedisRole = 'commands' | 'worker';
 
 /** Opens a Redis connection and waits until it answers; a start-up failure is an AppError. */
-export async function connectRedis(url: string, role: RedisRole): Promise<Redis> {
+export async function connectRedis(url: string, role: RedisRole, logger: Logger): Promise<Redis> {
   const redis = new Redis(url, {
     lazyConnect: true,
     maxRetriesPerRequest: role === 'worker' ? null : 3,
     enableReadyCheck: true,
     retryStrategy: (times) => Math.min(times * 200, 2_000),
   });
+  let lastError: Error | undefined;
+  let started = false;
+  redis.on('error', (error: Error) => {
+    lastError = error;
+    if (started) logger.warn('redis connection error; retrying', { role, error: error.message });
+  });
   try {
     await redis.connect();
     await redis.ping();
   } catch (cause) {
     redis.disconnect();
-    throw new AppError(
-      'STORAGE_UNAVAILABLE',
-      `Cannot reach Redis at ${redactUrl(url)}: ${(cause as Error).message}`,
-      {
-        cause,
-      },
-    );
+    const why = lastError?.message ?? (cause as Error).message;
+    throw new AppError('STORAGE_UNAVAILABLE', `Cannot reach Redis at ${redactUrl(url)}: ${why}`, { cause });
   }
+  started = true;
   return redis;
 }
 

@@ -1,6 +1,7 @@
 import type { RequestListener } from 'node:http';
 import { App, HTTPReceiver, SocketModeReceiver } from '@slack/bolt';
 import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
 import { createBoltLogger } from './bolt-logger.js';
 import { describeErrorForSlack } from './error-reply.js';
 import { registerAccessCommand } from './handlers/access-command.js';
@@ -63,7 +64,18 @@ export function createSlackApp(config: Config['slack'], deps: HandlerDeps): Slac
   return {
     requestListener: receiver instanceof HTTPReceiver ? receiver.requestListener : undefined,
     async start() {
-      await app.init();
+      try {
+        await app.init();
+      } catch (cause) {
+        const code = (cause as { data?: { error?: string } }).data?.error;
+        throw new AppError(
+          'SLACK_FAILED',
+          code === undefined
+            ? `Cannot reach Slack at ${config.apiUrl} to check SLACK_BOT_TOKEN: ${(cause as Error).message}`
+            : `Slack rejected SLACK_BOT_TOKEN (${code}); copy the Bot User OAuth Token from the app's OAuth & Permissions page.`,
+          { cause },
+        );
+      }
       if (socketMode) await app.start();
     },
     async stop() {
