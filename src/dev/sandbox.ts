@@ -34,6 +34,8 @@ export const ATLAS = {
   },
 } as const;
 
+const SANDBOX_APP_TOKEN = 'xapp-sandbox-token';
+
 /** The sandbox's policy file. */
 export const SANDBOX_POLICY = `# Rolecall sandbox policy
 approvalsChannel: ${CHANNELS.approvals}
@@ -60,17 +62,22 @@ export interface SandboxOptions {
   readonly port?: number;
   readonly slackPort?: number;
   readonly atlasPort?: number;
+  /** Socket Mode instead of HTTP: the WebSocket URL apps.connections.open hands out. */
+  readonly socketModeUrl?: string;
 }
 
 /** Rolecall wired to local Slack and Atlas simulators, plus a driver that speaks for the people. */
 export interface Sandbox {
   readonly config: Config;
+  /** The running application; replaced by {@link Sandbox.restart}. */
   readonly rolecall: Rolecall;
   readonly slack: SlackSimulator;
   readonly atlas: AtlasSimulator;
   readonly driver: SlackDriver;
   readonly eventsUrl: string;
   readonly signingSecret: string;
+  /** Stops the application and starts a new one on the same Redis prefix and simulators. */
+  restart(): Promise<void>;
   /** Stops Rolecall and the simulators and deletes every Redis key under the prefix. */
   stop(): Promise<void>;
 }
@@ -84,6 +91,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     users: Object.values(PEOPLE),
     channels: [CHANNELS.approvals, CHANNELS.general],
     ...(options.slackPort === undefined ? {} : { port: options.slackPort }),
+    ...(options.socketModeUrl === undefined
+      ? {}
+      : { socketMode: { appToken: SANDBOX_APP_TOKEN, url: options.socketModeUrl } }),
   });
   const atlas = await startAtlasSimulator({
     apiKeys: [ATLAS.apiKey],
@@ -124,7 +134,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   try {
     config = parseConfig({
       SLACK_BOT_TOKEN: 'xoxb-sandbox-token',
-      SLACK_SIGNING_SECRET: signingSecret,
+      ...(options.socketModeUrl === undefined
+        ? { SLACK_SIGNING_SECRET: signingSecret }
+        : { SLACK_APP_TOKEN: SANDBOX_APP_TOKEN }),
       SLACK_API_URL: slack.apiUrl,
       PORT: String(options.port ?? 0),
       REDIS_URL: options.redisUrl,
@@ -141,15 +153,23 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     await cleanup();
     throw error;
   }
-  const eventsUrl = `http://127.0.0.1:${rolecall.port}/slack/events`;
+  const eventsUrl = () => `http://127.0.0.1:${rolecall.port}/slack/events`;
   return {
     config,
-    rolecall,
+    get rolecall() {
+      return rolecall;
+    },
     slack,
     atlas,
-    eventsUrl,
+    get eventsUrl() {
+      return eventsUrl();
+    },
     signingSecret,
     driver: createSlackDriver({ eventsUrl, signingSecret, slack }),
+    async restart() {
+      await rolecall.stop();
+      rolecall = await startRolecall(config, options.overrides);
+    },
     async stop() {
       await rolecall.stop();
       await cleanup();

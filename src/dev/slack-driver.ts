@@ -14,12 +14,10 @@ export type ViewValues = Record<string, Record<string, Record<string, unknown>>>
 
 /** Options for {@link createSlackDriver}. */
 export interface SlackDriverOptions {
-  /** Rolecall's `POST /slack/events` URL. */
-  readonly eventsUrl: string;
+  /** Rolecall's `POST /slack/events` URL (a function: it changes when the app restarts on another port). */
+  readonly eventsUrl: () => string;
   readonly signingSecret: string;
   readonly slack: SlackSimulator;
-  /** @defaultValue 'T0ROLECALL' */
-  readonly teamId?: string;
 }
 
 /** Sends requests to Rolecall exactly as Slack does: form-encoded, `payload=`, signed with v0 HMAC-SHA256. */
@@ -40,9 +38,115 @@ export interface SlackDriver {
   sign(body: string, timestamp?: number): Record<string, string>;
 }
 
-/** Creates a driver for one Rolecall instance. */
+const TEAM = { id: 'T0ROLECALL', domain: 'rolecall' } as const;
+
+function userOf(user: SimulatedSlackUser) {
+  return { id: user.id, username: user.name, name: user.name, team_id: TEAM.id };
+}
+
+/** The fields of a slash command, as Slack sends them (form fields over HTTP, an object in Socket Mode). */
+export function buildCommandPayload(
+  slack: SlackSimulator,
+  user: SimulatedSlackUser,
+  text: string,
+  channelId: string,
+): Record<string, string> {
+  return {
+    token: 'deprecated-verification-token',
+    team_id: TEAM.id,
+    team_domain: TEAM.domain,
+    channel_id: channelId,
+    channel_name: channelId.startsWith('D') ? 'directmessage' : 'general',
+    user_id: user.id,
+    user_name: user.name,
+    command: '/atlas-access',
+    text,
+    api_app_id: 'A0ROLECALL',
+    is_enterprise_install: 'false',
+    response_url: slack.newResponseUrl(user.id, channelId),
+    trigger_id: slack.newTriggerId(),
+  };
+}
+
+/** A `block_actions` payload for a click on the button `actionId` of `message`. */
+export function buildButtonPayload(
+  slack: SlackSimulator,
+  user: SimulatedSlackUser,
+  message: SimulatedMessage,
+  actionId: string,
+): Record<string, unknown> {
+  const blocks = (message.blocks ?? []) as {
+    type: string;
+    block_id?: string;
+    elements?: Record<string, unknown>[];
+  }[];
+  for (const block of blocks) {
+    const button = block.elements?.find((e) => e.action_id === actionId);
+    if (block.type !== 'actions' || !button) continue;
+    return {
+      type: 'block_actions',
+      user: userOf(user),
+      api_app_id: 'A0ROLECALL',
+      token: 'deprecated-verification-token',
+      container: {
+        type: 'message',
+        message_ts: message.ts,
+        channel_id: message.channel,
+        is_ephemeral: false,
+      },
+      trigger_id: slack.newTriggerId(),
+      team: TEAM,
+      enterprise: null,
+      is_enterprise_install: false,
+      channel: { id: message.channel, name: 'approvals' },
+      message: {
+        type: 'message',
+        user: 'U0ROLECALL',
+        ts: message.ts,
+        text: message.text,
+        blocks: message.blocks,
+      },
+      state: { values: {} },
+      response_url: slack.newResponseUrl(user.id, message.channel),
+      actions: [
+        {
+          action_id: actionId,
+          block_id: block.block_id ?? '',
+          text: button.text,
+          value: button.value,
+          ...(button.style ? { style: button.style } : {}),
+          type: 'button',
+          action_ts: `${Date.now() / 1000}`,
+        },
+      ],
+    };
+  }
+  throw new Error(`message ${message.ts} has no button ${actionId}`);
+}
+
+/** A `view_submission` payload for a modal Rolecall opened, filled in with `values`. */
+export function buildViewSubmissionPayload(
+  slack: SlackSimulator,
+  user: SimulatedSlackUser,
+  view: Record<string, unknown>,
+  values: ViewValues,
+): Record<string, unknown> {
+  return {
+    type: 'view_submission',
+    team: TEAM,
+    user: userOf(user),
+    api_app_id: 'A0ROLECALL',
+    token: 'deprecated-verification-token',
+    trigger_id: slack.newTriggerId(),
+    view: { ...view, team_id: TEAM.id, state: { values }, hash: `${Date.now()}.abc`, app_id: 'A0ROLECALL' },
+    response_urls: [],
+    is_enterprise_install: false,
+    enterprise: null,
+  };
+}
+
+/** Creates a driver for one Rolecall instance in HTTP mode. */
 export function createSlackDriver(options: SlackDriverOptions): SlackDriver {
-  const team = { id: options.teamId ?? 'T0ROLECALL', domain: 'rolecall' };
   const { slack } = options;
 
   const sign = (body: string, timestamp = Math.floor(Date.now() / 1000)) => {
@@ -60,7 +164,7 @@ export function createSlackDriver(options: SlackDriverOptions): SlackDriver {
     body: string,
     headers: Readonly<Record<string, string>>,
   ): Promise<DriverResponse> => {
-    const response = await fetch(options.eventsUrl, { method: 'POST', headers, body });
+    const response = await fetch(options.eventsUrl(), { method: 'POST', headers, body });
     const text = await response.text();
     let json: Record<string, unknown> | undefined;
     try {
@@ -76,33 +180,12 @@ export function createSlackDriver(options: SlackDriverOptions): SlackDriver {
     return sendRaw(body, sign(body));
   };
 
-  const userOf = (user: SimulatedSlackUser) => ({
-    id: user.id,
-    username: user.name,
-    name: user.name,
-    team_id: team.id,
-  });
-
   return {
     sign,
     sendRaw,
 
     async command(user, text, channelId) {
-      const response = await send({
-        token: 'deprecated-verification-token',
-        team_id: team.id,
-        team_domain: team.domain,
-        channel_id: channelId,
-        channel_name: channelId.startsWith('D') ? 'directmessage' : 'general',
-        user_id: user.id,
-        user_name: user.name,
-        command: '/atlas-access',
-        text,
-        api_app_id: 'A0ROLECALL',
-        is_enterprise_install: 'false',
-        response_url: slack.newResponseUrl(user.id, channelId),
-        trigger_id: slack.newTriggerId(),
-      });
+      const response = await send(buildCommandPayload(slack, user, text, channelId));
       const reply = response.json;
       if (reply && typeof reply.text === 'string') {
         slack.recordEphemeral(user.id, channelId, reply.text, reply.blocks as unknown[] | undefined);
@@ -110,77 +193,10 @@ export function createSlackDriver(options: SlackDriverOptions): SlackDriver {
       return response;
     },
 
-    clickButton(user, message, actionId) {
-      const blocks = (message.blocks ?? []) as {
-        type: string;
-        block_id?: string;
-        elements?: Record<string, unknown>[];
-      }[];
-      for (const block of blocks) {
-        const button = block.elements?.find((e) => e.action_id === actionId);
-        if (block.type !== 'actions' || !button) continue;
-        const payload = {
-          type: 'block_actions',
-          user: userOf(user),
-          api_app_id: 'A0ROLECALL',
-          token: 'deprecated-verification-token',
-          container: {
-            type: 'message',
-            message_ts: message.ts,
-            channel_id: message.channel,
-            is_ephemeral: false,
-          },
-          trigger_id: slack.newTriggerId(),
-          team,
-          enterprise: null,
-          is_enterprise_install: false,
-          channel: { id: message.channel, name: 'approvals' },
-          message: {
-            type: 'message',
-            user: 'U0ROLECALL',
-            ts: message.ts,
-            text: message.text,
-            blocks: message.blocks,
-          },
-          state: { values: {} },
-          response_url: slack.newResponseUrl(user.id, message.channel),
-          actions: [
-            {
-              action_id: actionId,
-              block_id: block.block_id ?? '',
-              text: button.text,
-              value: button.value,
-              ...(button.style ? { style: button.style } : {}),
-              type: 'button',
-              action_ts: `${Date.now() / 1000}`,
-            },
-          ],
-        };
-        return send({ payload: JSON.stringify(payload) });
-      }
-      throw new Error(`message ${message.ts} has no button ${actionId}`);
-    },
+    clickButton: (user, message, actionId) =>
+      send({ payload: JSON.stringify(buildButtonPayload(slack, user, message, actionId)) }),
 
-    submitView(user, view, values) {
-      const payload = {
-        type: 'view_submission',
-        team,
-        user: userOf(user),
-        api_app_id: 'A0ROLECALL',
-        token: 'deprecated-verification-token',
-        trigger_id: slack.newTriggerId(),
-        view: {
-          ...view,
-          team_id: team.id,
-          state: { values },
-          hash: `${Date.now()}.abc`,
-          app_id: 'A0ROLECALL',
-        },
-        response_urls: [],
-        is_enterprise_install: false,
-        enterprise: null,
-      };
-      return send({ payload: JSON.stringify(payload) });
-    },
+    submitView: (user, view, values) =>
+      send({ payload: JSON.stringify(buildViewSubmissionPayload(slack, user, view, values)) }),
   };
 }

@@ -63,6 +63,8 @@ export interface SlackSimulatorOptions {
   readonly channels: readonly string[];
   /** @defaultValue 0 (any free port) */
   readonly port?: number;
+  /** Socket Mode: the app-level token apps.connections.open accepts, and the WebSocket URL it returns. */
+  readonly socketMode?: { readonly appToken: string; readonly url: string };
 }
 
 /** A local stand-in for the Slack Web API and for response_url, recording everything. */
@@ -216,7 +218,12 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
     let status = 200;
     let answer: Record<string, unknown>;
     const headers: Record<string, string> = {};
-    if (token !== options.botToken) {
+    if (method === 'apps.connections.open') {
+      answer =
+        options.socketMode && token === options.socketMode.appToken
+          ? { ok: true, url: options.socketMode.url }
+          : fail('invalid_auth');
+    } else if (token !== options.botToken) {
       answer = fail('invalid_auth');
     } else if (failure) {
       failure.left -= 1;

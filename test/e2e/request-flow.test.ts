@@ -273,6 +273,55 @@ describe('request flow (end to end, HTTP mode)', () => {
     expect(shown).not.toContain('<!channel>');
   });
 
+  it('keeps requests across a restart: a request made before it is approved and applied after', async () => {
+    const id = await requestAs(PEOPLE.alice, 'GROUP_DATA_ACCESS_READ_ONLY on payments-prod because restart');
+    const approval = await waitForApprovalMessage(sandbox.slack, id);
+    await sandbox.restart();
+    await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
+    await waitForDm(sandbox.slack, PEOPLE.alice.id, /applied/);
+    expect(sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT)).toContain('GROUP_DATA_ACCESS_READ_ONLY');
+  });
+
+  it('withdraws the request and says why when the approvals channel cannot be posted to', async () => {
+    sandbox.slack.fail({ method: 'chat.postMessage', error: 'not_in_channel' });
+    await sandbox.driver.command(
+      PEOPLE.alice,
+      'request GROUP_DATA_ACCESS_READ_ONLY on payments-prod because x',
+      CHANNELS.general,
+    );
+    const reply = await waitForEphemeral(sandbox.slack, PEOPLE.alice.id, /could not post/);
+    expect(reply).toContain('(not_in_channel), so the request was withdrawn');
+    expect(sandbox.slack.callsTo('chat.postMessage').map((c) => c.ok)).toEqual([false]);
+  });
+
+  it('tells the requester at once when they have no Atlas user or are not a member of the target', async () => {
+    await sandbox.driver.command(
+      PEOPLE.dave,
+      'request GROUP_READ_ONLY on payments-prod because x',
+      CHANNELS.general,
+    );
+    expect(await waitForEphemeral(sandbox.slack, PEOPLE.dave.id, /No Atlas user/)).toContain(
+      'USERNAME_NOT_FOUND',
+    );
+    await sandbox.driver.command(
+      PEOPLE.mallory,
+      'request GROUP_READ_ONLY on payments-prod because x',
+      CHANNELS.general,
+    );
+    expect(await waitForEphemeral(sandbox.slack, PEOPLE.mallory.id, /not a member/)).toContain(
+      'mallory@example.com is not a member of the project payments-prod in Atlas',
+    );
+    await sandbox.driver.command(
+      PEOPLE.alice,
+      'request GROUP_READ_ONLY on payments-staging because x',
+      CHANNELS.general,
+    );
+    expect(await waitForEphemeral(sandbox.slack, PEOPLE.alice.id, /no target/)).toContain(
+      'Known targets: payments-prod, acme',
+    );
+    expect(sandbox.slack.callsTo('chat.postMessage')).toEqual([]);
+  });
+
   it('rejects a request whose signature is forged, before any handler runs', async () => {
     const body = new URLSearchParams({
       command: '/atlas-access',

@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import { SANDBOX_POLICY } from '../../src/dev/sandbox.js';
+import { parsePolicy } from '../../src/policy/load-policy.js';
+import type { AccessRequest, RequestState } from '../../src/requests/model.js';
+import type { RequestEvent } from '../../src/requests/request-service.js';
+import { buildApprovalMessage } from '../../src/slack/blocks/approval-message.js';
+import { buildDenyModal, buildNoticeModal } from '../../src/slack/blocks/deny-modal.js';
+import { buildHelpMessage } from '../../src/slack/blocks/help-message.js';
+import { buildOutcomeText } from '../../src/slack/blocks/outcome-message.js';
+import { buildRequestModal } from '../../src/slack/blocks/request-modal.js';
+import { escapeMrkdwn } from '../../src/slack/mrkdwn.js';
+import { expectValidMessageBlocks, expectValidModal } from '../support/block-kit.js';
+
+const HOSTILE = '<!channel> <@U0BOSS> & <https://evil.example|click me>';
+
+function request(state: RequestState, overrides: Partial<AccessRequest> = {}): AccessRequest {
+  return {
+    id: 'AR-0042',
+    state,
+    requesterId: 'U0ALICE',
+    granteeId: 'U0DAVE',
+    granteeEmail: 'dave+<!here>@example.com',
+    target: { name: 'payments-prod', scope: 'project', id: '5f1a2b3c4d5e6f7a8b9c0d1e' },
+    roles: ['GROUP_READ_ONLY'],
+    durationSeconds: 4 * 3600,
+    reason: HOSTILE.repeat(20),
+    createdAt: 1_790_000_000_000,
+    updatedAt: 1_790_000_100_000,
+    sourceChannelId: 'C0GENERAL',
+    rolesAtRequest: ['GROUP_DATA_ACCESS_READ_ONLY'],
+    approvalMessage: { channelId: 'C0APPROVALS', ts: '1.2' },
+    decision: state === 'pending' ? null : { by: 'U0BOB', at: 1_790_000_050_000, note: HOSTILE },
+    plan: {
+      atlasUserId: '64b000000000000000000a11',
+      rolesBefore: ['GROUP_DATA_ACCESS_READ_ONLY'],
+      added: ['GROUP_READ_ONLY'],
+    },
+    grant: {
+      rolesAfter: ['GROUP_DATA_ACCESS_READ_ONLY', 'GROUP_READ_ONLY'],
+      appliedAt: 1_790_000_060_000,
+      revokeAt: 1_790_014_460_000,
+    },
+    revocation: {
+      removed: ['GROUP_READ_ONLY'],
+      rolesAfter: ['GROUP_DATA_ACCESS_READ_ONLY'],
+      revokedAt: 1_790_014_460_000,
+    },
+    failure: { code: 'ATLAS_REJECTED', message: `Atlas said no ${HOSTILE}`, at: 1 },
+    ...overrides,
+  };
+}
+
+const STATES: RequestState[] = [
+  'pending',
+  'approved',
+  'applying',
+  'applied',
+  'revoking',
+  'revoked',
+  'denied',
+  'expired',
+  'cancelled',
+  'failed',
+  'revoke_failed',
+];
+const EVENTS: RequestEvent[] = [
+  'approved',
+  'denied',
+  'applied',
+  'failed',
+  'revoked',
+  'revoke_failed',
+  'expired',
+  'cancelled',
+];
+
+describe('Block Kit builders', () => {
+  it.each(STATES)('builds a valid approval message for a %s request with hostile text escaped', (state) => {
+    const message = buildApprovalMessage(request(state));
+    expectValidMessageBlocks(message.blocks);
+    const json = JSON.stringify(message);
+    expect(json).not.toContain('<!channel>');
+    expect(json).not.toContain('<!here>');
+    expect(json).not.toContain('<https://evil');
+    expect(json.includes('request_approve')).toBe(state === 'pending');
+  });
+
+  it('cuts a reason that would overflow a section to Slack’s 3000 characters', () => {
+    const message = buildApprovalMessage(request('pending', { reason: 'x'.repeat(500) + '&'.repeat(500) }));
+    const sections = JSON.parse(JSON.stringify(message.blocks)) as {
+      type: string;
+      text?: { text: string };
+    }[];
+    const reason = sections.find((b) => b.type === 'section' && b.text?.text.startsWith('*Reason*'));
+    expect(reason?.text?.text.length).toBeLessThanOrEqual(3000);
+    expect(reason?.text?.text.endsWith('…')).toBe(true);
+  });
+
+  it('says the current roles are unknown when Atlas could not be read', () => {
+    const json = JSON.stringify(buildApprovalMessage(request('pending', { rolesAtRequest: null })).blocks);
+    expect(json).toContain('unknown: Atlas could not be read');
+  });
+
+  it.each(EVENTS)('escapes user text in the %s outcome message', (event) => {
+    const text = buildOutcomeText(request('applied'), event);
+    expect(text).toContain('AR-0042');
+    expect(text).not.toMatch(/<!channel>|<!here>|<https:\/\/evil/);
+  });
+
+  it('builds valid modals and help', () => {
+    const policy = parsePolicy(SANDBOX_POLICY);
+    expectValidModal(
+      buildRequestModal(policy, 'U0ALICE', {
+        channelId: 'C0GENERAL',
+        responseUrl: 'https://hooks.slack.com/x',
+      }),
+    );
+    expectValidModal(buildDenyModal('AR-0042'));
+    expectValidModal(buildNoticeModal('Not denied', escapeMrkdwn(HOSTILE)));
+    expectValidMessageBlocks(buildHelpMessage(policy).blocks);
+  });
+
+  it('escapes the three characters mrkdwn treats specially, and only those', () => {
+    expect(escapeMrkdwn('a & b < c > d *e* _f_')).toBe('a &amp; b &lt; c &gt; d *e* _f_');
+  });
+});
