@@ -167,3 +167,15 @@ function isHttpUrl(value: string): boolean {
 function withTrailingSlash(url: string): string {
   return url.endsWith('/') ? url : `${url}/`;
 }
+
+/** What `npm run demo` reads from the environment: only where Redis might already be. */
+export interface DemoSettings {
+  readonly redisUrl: string;
+}
+
+/** Reads the demo's settings; the demo needs nothing else configured. */
+export function loadDemoSettings(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): DemoSettings {
+  return { redisUrl: env.REDIS_URL?.trim() || 'redis://127.0.0.1:6379' };
+}

@@ -64,7 +64,7 @@ export function buildCommandPayload(
     api_app_id: 'A0ROLECALL',
     is_enterprise_install: 'false',
     response_url: slack.newResponseUrl(user.id, channelId),
-    trigger_id: slack.newTriggerId(),
+    trigger_id: slack.newTriggerId(user.id),
   };
 }
 
@@ -94,7 +94,7 @@ export function buildButtonPayload(
         channel_id: message.channel,
         is_ephemeral: false,
       },
-      trigger_id: slack.newTriggerId(),
+      trigger_id: slack.newTriggerId(user.id),
       team: TEAM,
       enterprise: null,
       is_enterprise_install: false,
@@ -137,7 +137,7 @@ export function buildViewSubmissionPayload(
     user: userOf(user),
     api_app_id: 'A0ROLECALL',
     token: 'deprecated-verification-token',
-    trigger_id: slack.newTriggerId(),
+    trigger_id: slack.newTriggerId(user.id),
     view: { ...view, team_id: TEAM.id, state: { values }, hash: `${Date.now()}.abc`, app_id: 'A0ROLECALL' },
     response_urls: [],
     is_enterprise_install: false,

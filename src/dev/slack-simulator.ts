@@ -30,8 +30,7 @@ export interface SimulatedMessage {
   updates: number;
 }
 
-/** Something a person would have seen, in order: the stuff of the demo transcript. */
-export type SlackEvent =
+type SlackEventBody =
   | { kind: 'message'; message: SimulatedMessage }
   | { kind: 'update'; message: SimulatedMessage }
   | {
@@ -42,6 +41,9 @@ export type SlackEvent =
       blocks: unknown[] | undefined;
     }
   | { kind: 'view'; user: string | undefined; view: Record<string, unknown> };
+
+/** Something a person would have seen, in order, with when: the stuff of the demo transcript. */
+export type SlackEvent = SlackEventBody & { readonly at: number };
 
 /** A scripted failure for the next calls of one method. */
 export interface SlackFailure {
@@ -73,8 +75,8 @@ export interface SlackSimulator {
   readonly apiUrl: string;
   /** A fresh response_url for a person in a channel, as Slack puts in command and action payloads. */
   newResponseUrl(userId: string, channelId: string): string;
-  /** A fresh trigger_id, as Slack puts in interactive payloads. */
-  newTriggerId(): string;
+  /** A fresh trigger_id for a person, as Slack puts in interactive payloads. */
+  newTriggerId(userId: string): string;
   readonly calls: readonly RecordedSlackCall[];
   readonly events: readonly SlackEvent[];
   /** Adds an event a person saw that did not go through the Web API (an HTTP ack body). */
@@ -94,6 +96,8 @@ const BOT = { user_id: 'U0ROLECALL', bot_id: 'B0ROLECALL', team_id: 'T0ROLECALL'
 export async function startSlackSimulator(options: SlackSimulatorOptions): Promise<SlackSimulator> {
   const calls: RecordedSlackCall[] = [];
   const events: SlackEvent[] = [];
+  const triggers = new Map<string, string>();
+  const record = (event: SlackEventBody) => events.push({ ...event, at: Date.now() } as SlackEvent);
   const messages = new Map<string, SimulatedMessage>();
   const failures: (SlackFailure & { left: number })[] = [];
   const users = new Map(options.users.map((u) => [u.id, u]));
@@ -157,7 +161,7 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
         updates: 0,
       };
       messages.set(`${channel}/${message.ts}`, message);
-      events.push({ kind: 'message', message });
+      record({ kind: 'message', message });
       return {
         ok: true,
         channel,
@@ -173,13 +177,13 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
       message.text = String(args.text ?? message.text);
       message.blocks = blocks ?? message.blocks;
       message.updates += 1;
-      events.push({ kind: 'update', message: { ...message } });
+      record({ kind: 'update', message: { ...message } });
       return { ok: true, channel: message.channel, ts: message.ts, text: message.text };
     },
     'chat.postEphemeral': (args) => {
       const channel = String(args.channel ?? '');
       if (!canPost(channel)) return fail('not_in_channel');
-      events.push({
+      record({
         kind: 'ephemeral',
         user: String(args.user),
         channel,
@@ -189,20 +193,21 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
       return { ok: true, message_ts: nextTs() };
     },
     'views.open': (args) => {
-      if (!/^\d+\.\d+\.[a-f0-9]+$/.test(String(args.trigger_id ?? ''))) return fail('invalid_trigger_id');
+      const user = triggers.get(String(args.trigger_id ?? ''));
+      if (user === undefined) return fail('invalid_trigger_id');
       const view = typeof args.view === 'string' ? (JSON.parse(args.view) as Record<string, unknown>) : {};
       const opened = {
         ...view,
         id: `V${randomBytes(5).toString('hex').toUpperCase()}`,
         state: { values: {} },
       };
-      events.push({ kind: 'view', user: undefined, view: opened });
+      record({ kind: 'view', user, view: opened });
       return { ok: true, view: opened };
     },
     'views.update': (args) => {
       const view = typeof args.view === 'string' ? (JSON.parse(args.view) as Record<string, unknown>) : {};
       const updated = { ...view, id: String(args.view_id ?? '') };
-      events.push({ kind: 'view', user: undefined, view: updated });
+      record({ kind: 'view', user: undefined, view: updated });
       return { ok: true, view: updated };
     },
   };
@@ -248,7 +253,7 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
     const body = JSON.parse((await readBody(req)) || '{}') as Record<string, unknown>;
     const [user = 'unknown', channel] = id.split('.');
     calls.push({ method: 'response_url', args: { ...body, response_url_id: id }, ok: true, at: Date.now() });
-    events.push({
+    record({
       kind: 'ephemeral',
       user,
       channel,
@@ -280,11 +285,15 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
       responseCounter += 1;
       return `${base}/response/${userId}.${channelId}.${responseCounter}`;
     },
-    newTriggerId: () => `${Date.now()}.${Math.floor(Math.random() * 1e6)}.${randomBytes(8).toString('hex')}`,
+    newTriggerId: (userId) => {
+      const id = `${Date.now()}.${Math.floor(Math.random() * 1e6)}.${randomBytes(8).toString('hex')}`;
+      triggers.set(id, userId);
+      return id;
+    },
     calls,
     events,
     recordEphemeral: (user, channel, text, blocks) =>
-      events.push({ kind: 'ephemeral', user, channel, text, blocks }),
+      record({ kind: 'ephemeral', user, channel, text, blocks }),
     callsTo: (method) => calls.filter((c) => c.method === method),
     message: (channel, ts) => messages.get(`${channel}/${ts}`),
     messagesIn: (channel) => [...messages.values()].filter((m) => m.channel === channel),

@@ -1,8 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../src/dev/http-util.js';
 import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
-import { expectValidMessageBlocks, expectValidModal } from '../support/block-kit.js';
-import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 import {
   blockText,
   ephemeralTexts,
@@ -11,7 +9,9 @@ import {
   waitForDm,
   waitForEphemeral,
   waitForThreadReply,
-} from '../support/slack-flow.js';
+} from '../../src/dev/slack-flow.js';
+import { expectValidMessageBlocks, expectValidModal } from '../support/block-kit.js';
+import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 const PROJECT = { kind: 'project', id: ATLAS.project.id } as const;
 const V2_MEDIA_TYPE = 'application/vnd.atlas.2023-01-01+json';

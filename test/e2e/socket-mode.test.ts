@@ -2,8 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../src/dev/http-util.js';
 import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
 import { buildButtonPayload, buildCommandPayload } from '../../src/dev/slack-driver.js';
+import {
+  requestIdIn,
+  waitForApprovalMessage,
+  waitForDm,
+  waitForEphemeral,
+} from '../../src/dev/slack-flow.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
-import { requestIdIn, waitForApprovalMessage, waitForDm, waitForEphemeral } from '../support/slack-flow.js';
 import { type SocketModeServer, startSocketModeServer } from '../support/socket-mode-server.js';
 
 describe('Socket Mode (SLACK_APP_TOKEN set)', () => {

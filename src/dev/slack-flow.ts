@@ -1,6 +1,6 @@
-import { waitUntil } from '../../src/dev/http-util.js';
-import { CHANNELS } from '../../src/dev/sandbox.js';
-import type { SimulatedMessage, SlackEvent, SlackSimulator } from '../../src/dev/slack-simulator.js';
+import { waitUntil } from './http-util.js';
+import { CHANNELS } from './sandbox.js';
+import type { SimulatedMessage, SlackEvent, SlackSimulator } from './slack-simulator.js';
 
 /** The approval message whose header names `requestId`. */
 export function waitForApprovalMessage(slack: SlackSimulator, requestId: string): Promise<SimulatedMessage> {
