@@ -7,8 +7,45 @@ export type RunMode = 'all' | 'worker';
 /** Log verbosity, lowest first. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
-/** How Rolecall signs its calls to the Atlas Admin API. */
-export type AtlasAuthConfig = { kind: 'digest'; publicKey: string; privateKey: string };
+/** How Rolecall signs its calls to the Atlas Admin API: an API key pair (Digest) or a service account (OAuth). */
+export type AtlasAuthConfig =
+  | { readonly kind: 'digest'; readonly publicKey: string; readonly privateKey: string }
+  | { readonly kind: 'oauth'; readonly clientId: string; readonly clientSecret: string };
+
+/** Which family of role APIs the worker calls (README: "Atlas API flavors"). */
+export type AtlasApiFlavor = 'atlas-v2' | 'atlas-v2-2025' | 'cloud-manager' | 'ops-manager' | 'atlas-v1';
+
+/** All flavors, for validation and docs. */
+export const ATLAS_API_FLAVORS: readonly AtlasApiFlavor[] = [
+  'atlas-v2',
+  'atlas-v2-2025',
+  'cloud-manager',
+  'ops-manager',
+  'atlas-v1',
+];
+
+/** A client-side token bucket: at most `capacity` calls at once, refilled at `refillPerMinute`. */
+export interface BucketConfig {
+  readonly capacity: number;
+  readonly refillPerMinute: number;
+}
+
+/** Everything about talking to Atlas. */
+export interface AtlasConfig {
+  readonly api: AtlasApiFlavor;
+  readonly baseUrl: string;
+  readonly auth: AtlasAuthConfig;
+  /** One HTTP exchange, in ms. */
+  readonly timeoutMs: number;
+  /** Retries after the first attempt for 429, 5xx, resets and timeouts. */
+  readonly maxRetries: number;
+  /** Per endpoint set and scope (Atlas rate limits, NOTES section 9). */
+  readonly rateLimits: {
+    readonly org: BucketConfig;
+    readonly project: BucketConfig;
+    readonly user: BucketConfig;
+  };
+}
 
 /** Typed, validated configuration; the only product of reading the environment. */
 export interface Config {
@@ -24,13 +61,14 @@ export interface Config {
   };
   readonly http: { readonly port: number };
   readonly redis: { readonly url: string; readonly prefix: string };
-  readonly atlas: { readonly baseUrl: string; readonly auth: AtlasAuthConfig };
+  readonly atlas: AtlasConfig;
   readonly policyFile: string;
   readonly worker: { readonly concurrency: number };
 }
 
-const HEX_PREFIX = /^[A-Za-z0-9_-]+$/;
+const PREFIX_CHARS = /^[A-Za-z0-9_-]+$/;
 const INTEGER = /^\d+$/;
+const BUCKET = /^([1-9]\d*)\/([1-9]\d*)$/;
 
 const optionalText = z
   .string()
@@ -55,7 +93,7 @@ const envFields = z.object({
   REDIS_URL: optionalText.refine((v) => v === undefined || /^rediss?:\/\//.test(v), {
     message: 'REDIS_URL must look like redis://host:6379 (or rediss:// for TLS)',
   }),
-  QUEUE_PREFIX: optionalText.refine((v) => v === undefined || HEX_PREFIX.test(v), {
+  QUEUE_PREFIX: optionalText.refine((v) => v === undefined || PREFIX_CHARS.test(v), {
     message: 'QUEUE_PREFIX may contain only letters, digits, "_" and "-"',
   }),
   ATLAS_BASE_URL: optionalText.refine((v) => v === undefined || isHttpUrl(v), {
@@ -63,6 +101,23 @@ const envFields = z.object({
   }),
   ATLAS_PUBLIC_KEY: optionalText,
   ATLAS_PRIVATE_KEY: optionalText,
+  ATLAS_CLIENT_ID: optionalText,
+  ATLAS_CLIENT_SECRET: optionalText,
+  ATLAS_API: optionalText.refine(
+    (v) => v === undefined || (ATLAS_API_FLAVORS as readonly string[]).includes(v),
+    {
+      message: `ATLAS_API must be one of ${ATLAS_API_FLAVORS.join(', ')}`,
+    },
+  ),
+  ATLAS_TIMEOUT_MS: optionalText.refine((v) => v === undefined || (INTEGER.test(v) && Number(v) >= 100), {
+    message: 'ATLAS_TIMEOUT_MS must be a whole number of milliseconds, at least 100',
+  }),
+  ATLAS_MAX_RETRIES: optionalText.refine((v) => v === undefined || (INTEGER.test(v) && Number(v) <= 20), {
+    message: 'ATLAS_MAX_RETRIES must be a whole number from 0 to 20',
+  }),
+  ATLAS_RATE_ORG: bucketText('ATLAS_RATE_ORG'),
+  ATLAS_RATE_PROJECT: bucketText('ATLAS_RATE_PROJECT'),
+  ATLAS_RATE_USER: bucketText('ATLAS_RATE_USER'),
   POLICY_FILE: optionalText,
   LOG_LEVEL: optionalText.refine((v) => v === undefined || ['debug', 'info', 'warn', 'error'].includes(v), {
     message: 'LOG_LEVEL must be one of debug, info, warn, error',
@@ -82,8 +137,7 @@ function buildEnvSchema(mode: RunMode) {
         ctx.addIssue({ code: 'custom', path: [key], message: `${key} is required: ${why}` });
     };
     require('SLACK_BOT_TOKEN', 'the bot token from the Slack app (OAuth & Permissions page)');
-    require('ATLAS_PUBLIC_KEY', 'the public half of the Atlas programmatic API key');
-    require('ATLAS_PRIVATE_KEY', 'the private half of the Atlas programmatic API key');
+    checkAtlasCredentials(env, (message, key) => ctx.addIssue({ code: 'custom', path: [key], message }));
     if (mode === 'all' && env.SLACK_APP_TOKEN === undefined && env.SLACK_SIGNING_SECRET === undefined) {
       ctx.addIssue({
         code: 'custom',
@@ -138,11 +192,22 @@ function toConfig(env: Env, mode: RunMode): Config {
     http: { port: Number(env.PORT ?? '3000') },
     redis: { url: env.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix: env.QUEUE_PREFIX ?? 'rolecall' },
     atlas: {
+      api: (env.ATLAS_API as AtlasApiFlavor | undefined) ?? 'atlas-v2',
       baseUrl: (env.ATLAS_BASE_URL ?? 'https://cloud.mongodb.com').replace(/\/+$/, ''),
-      auth: {
-        kind: 'digest',
-        publicKey: required(env.ATLAS_PUBLIC_KEY),
-        privateKey: required(env.ATLAS_PRIVATE_KEY),
+      auth:
+        env.ATLAS_CLIENT_ID === undefined
+          ? {
+              kind: 'digest',
+              publicKey: required(env.ATLAS_PUBLIC_KEY),
+              privateKey: required(env.ATLAS_PRIVATE_KEY),
+            }
+          : { kind: 'oauth', clientId: env.ATLAS_CLIENT_ID, clientSecret: required(env.ATLAS_CLIENT_SECRET) },
+      timeoutMs: Number(env.ATLAS_TIMEOUT_MS ?? '15000'),
+      maxRetries: Number(env.ATLAS_MAX_RETRIES ?? '4'),
+      rateLimits: {
+        org: parseBucket(env.ATLAS_RATE_ORG ?? '500/250'),
+        project: parseBucket(env.ATLAS_RATE_PROJECT ?? '1200/500'),
+        user: parseBucket(env.ATLAS_RATE_USER ?? '2500/2000'),
       },
     },
     policyFile: env.POLICY_FILE ?? './policy.yml',
@@ -153,6 +218,50 @@ function toConfig(env: Env, mode: RunMode): Config {
 /** Reads the configuration of this process; the one place that touches `process.env`. */
 export function loadConfig(options: ConfigOptions = {}): Config {
   return parseConfig(process.env, options);
+}
+
+function bucketText(name: string) {
+  return optionalText.refine((v) => v === undefined || BUCKET.test(v), {
+    message: `${name} must read CAPACITY/REFILL_PER_MINUTE, e.g. 500/250`,
+  });
+}
+
+function parseBucket(text: string): BucketConfig {
+  const [, capacity = '1', refill = '1'] = BUCKET.exec(text) ?? [];
+  return { capacity: Number(capacity), refillPerMinute: Number(refill) };
+}
+
+/** Exactly one complete credential pair: an API key (Digest) or a service account (OAuth). */
+function checkAtlasCredentials(
+  env: Pick<Env, 'ATLAS_PUBLIC_KEY' | 'ATLAS_PRIVATE_KEY' | 'ATLAS_CLIENT_ID' | 'ATLAS_CLIENT_SECRET'>,
+  report: (message: string, key: keyof Env) => void,
+): void {
+  const key = env.ATLAS_PUBLIC_KEY !== undefined || env.ATLAS_PRIVATE_KEY !== undefined;
+  const account = env.ATLAS_CLIENT_ID !== undefined || env.ATLAS_CLIENT_SECRET !== undefined;
+  if (key && account) {
+    report(
+      'Atlas credentials conflict: set either ATLAS_PUBLIC_KEY/ATLAS_PRIVATE_KEY (API key) or ATLAS_CLIENT_ID/ATLAS_CLIENT_SECRET (service account), not both',
+      'ATLAS_CLIENT_ID',
+    );
+    return;
+  }
+  if (!key && !account) {
+    report(
+      'Atlas credentials are missing: set ATLAS_PUBLIC_KEY and ATLAS_PRIVATE_KEY (programmatic API key, HTTP Digest) or ATLAS_CLIENT_ID and ATLAS_CLIENT_SECRET (service account, OAuth)',
+      'ATLAS_PUBLIC_KEY',
+    );
+    return;
+  }
+  const pairs = [
+    ['ATLAS_PUBLIC_KEY', 'ATLAS_PRIVATE_KEY'],
+    ['ATLAS_PRIVATE_KEY', 'ATLAS_PUBLIC_KEY'],
+    ['ATLAS_CLIENT_ID', 'ATLAS_CLIENT_SECRET'],
+    ['ATLAS_CLIENT_SECRET', 'ATLAS_CLIENT_ID'],
+  ] as const;
+  for (const [present, missing] of pairs) {
+    if (env[present] !== undefined && env[missing] === undefined)
+      report(`${present} is set but ${missing} is missing`, missing);
+  }
 }
 
 function isHttpUrl(value: string): boolean {

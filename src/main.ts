@@ -1,10 +1,11 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { WebClient } from '@slack/web-api';
-import { createAtlasV2RolesApi } from './atlas/atlas-v2.js';
-import { createAtlasHttp } from './atlas/http-client.js';
+import { createAtlasClient } from './atlas/create-atlas-client.js';
+import { createRedisRateLimiter } from './atlas/rate-limiter.js';
+import { invalidRoles } from './atlas/validate.js';
 import { type Config, loadConfig, type RunMode } from './config.js';
-import { isAppError } from './errors.js';
+import { AppError, isAppError } from './errors.js';
 import { createApplyProcessor } from './jobs/apply-processor.js';
 import { createNotifyProcessor } from './jobs/notify-processor.js';
 import { createQueues } from './jobs/queues.js';
@@ -46,12 +47,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     overrides.logger ??
     createLogger({
       level: config.logLevel,
-      secrets: [
-        config.slack.botToken,
-        config.slack.signingSecret ?? '',
-        config.slack.appToken ?? '',
-        config.atlas.auth.privateKey,
-      ],
+      secrets: secretsOf(config),
     });
   const shutdown = createShutdownStack(logger);
   try {
@@ -64,17 +60,16 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       await workerRedis.quit();
     });
 
-    let policy: Policy = await loadPolicy(config.policyFile);
+    const readPolicy = async () => checkPolicyRoles(await loadPolicy(config.policyFile), config);
+    let policy: Policy = await readPolicy();
     const currentPolicy = () => policy;
 
-    const atlasHttp = createAtlasHttp({
-      baseUrl: config.atlas.baseUrl,
-      publicKey: config.atlas.auth.publicKey,
-      privateKey: config.atlas.auth.privateKey,
+    const atlasClient = createAtlasClient(config.atlas, {
       logger: logger.child({ component: 'atlas' }),
+      rateLimiter: createRedisRateLimiter(redis, config.redis.prefix, { buckets: config.atlas.rateLimits }),
     });
-    shutdown.push('atlas client', () => atlasHttp.close());
-    const atlas = createAtlasV2RolesApi(atlasHttp);
+    shutdown.push('atlas client', () => atlasClient.close());
+    const atlas = atlasClient.roles;
 
     const store = createRequestStore(redis, { prefix: config.redis.prefix });
     const queues = createQueues(redis, config.redis.prefix);
@@ -126,7 +121,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     return {
       port,
       async reloadPolicy() {
-        policy = await loadPolicy(config.policyFile);
+        policy = await readPolicy();
         logger.info('policy reloaded', { targets: policy.targets.length });
       },
       stop: () => shutdown.run(),
@@ -135,6 +130,34 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     await shutdown.run();
     throw error;
   }
+}
+
+/** Every value that must never appear in a log line. */
+function secretsOf(config: Config): string[] {
+  const { auth } = config.atlas;
+  return [
+    config.slack.botToken,
+    config.slack.signingSecret ?? '',
+    config.slack.appToken ?? '',
+    auth.kind === 'digest' ? auth.privateKey : auth.clientSecret,
+  ];
+}
+
+/** Refuses a policy that offers roles the configured Atlas API flavor does not have. */
+function checkPolicyRoles(policy: Policy, config: Config): Policy {
+  const problems = policy.targets.flatMap((target) => {
+    const bad = invalidRoles(config.atlas.api, target.scope, target.roles);
+    return bad.length === 0
+      ? []
+      : [`  - ${target.name}: ${bad.join(', ')} not valid for ATLAS_API=${config.atlas.api}`];
+  });
+  if (problems.length > 0) {
+    throw new AppError(
+      'POLICY_INVALID',
+      `The policy offers roles this Atlas API does not have:\n${problems.join('\n')}`,
+    );
+  }
+  return policy;
 }
 
 /** Runs Rolecall as a process: `node dist/main.js` (bot + worker) or `node dist/main.js worker`. */

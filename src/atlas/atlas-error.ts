@@ -46,8 +46,9 @@ const KNOWN: Readonly<Record<string, { code: AppErrorCode; say: string }>> = {
 export function toAtlasAppError(
   status: number,
   body: AtlasErrorBody | undefined,
-  operation: string,
+  call: { readonly operation: string; readonly requiredRole?: string },
 ): AppError {
+  const { operation } = call;
   const errorCode = body?.errorCode ?? `HTTP_${status}`;
   const detail = body?.detail ?? body?.reason ?? '';
   const known = KNOWN[errorCode];
@@ -55,9 +56,12 @@ export function toAtlasAppError(
   const suffix = ` (Atlas ${errorCode}${detail ? `: ${detail}` : ''})`;
   if (known) return new AppError(known.code, `${known.say}${suffix}`, { details });
   if (status === 401 || status === 403) {
+    const needs = call.requiredRole
+      ? `The API key or service account needs the ${call.requiredRole} role there`
+      : 'Check the API key or service account and its roles';
     return new AppError(
       'ATLAS_AUTH_FAILED',
-      `Atlas refused Rolecall's API key for ${operation}. The key needs Organization Owner for org roles, or Project Owner for project roles${suffix}.`,
+      `Atlas refused Rolecall's credentials while ${operation}. ${needs}, and Rolecall's IP address must be on its API access list${suffix}.`,
       { details },
     );
   }
@@ -67,5 +71,5 @@ export function toAtlasAppError(
       retryable: true,
     });
   }
-  return new AppError('ATLAS_REJECTED', `Atlas rejected ${operation}${suffix}.`, { details });
+  return new AppError('ATLAS_REJECTED', `Atlas refused ${operation}${suffix}.`, { details });
 }

@@ -1,8 +1,24 @@
 import { Agent, request } from 'undici';
+import type { AtlasAuthConfig } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import { type AtlasErrorBody, toAtlasAppError } from './atlas-error.js';
-import { buildDigestAuthorization, createCnonce, parseDigestChallenge } from './digest.js';
+import {
+  buildDigestAuthorization,
+  createCnonce,
+  type DigestChallenge,
+  parseDigestChallenge,
+} from './digest.js';
+import { createTokenSource, type TokenSource } from './oauth-token.js';
+import type { RateLimiter } from './rate-limiter.js';
+import { rateKeyOf } from './rate-limiter.js';
+import {
+  type BackoffOptions,
+  backoffDelay,
+  isRetryableNetworkError,
+  isRetryableStatus,
+  retryAfterMs,
+} from './retry.js';
 
 /** HTTP methods the role APIs use. */
 export type HttpMethod = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
@@ -18,6 +34,8 @@ export interface AtlasCall {
   readonly mediaType: string;
   /** Words for error messages: "updating project roles". */
   readonly operation: string;
+  /** The Atlas role the API key or service account needs for this call, named in 401/403 messages. */
+  readonly requiredRole?: string;
 }
 
 /** A successful (2xx) answer. */
@@ -27,39 +45,76 @@ export interface AtlasResponse<T> {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 
-/** Sends authenticated calls; throws AppError for every failure. */
+/** Sends authenticated calls with rate limiting and retries; throws AppError for every failure. */
 export interface AtlasHttp {
   send<T>(call: AtlasCall): Promise<AtlasResponse<T>>;
+  /** Revokes a service-account token, if any, and closes the connection pool. */
   close(): Promise<void>;
 }
 
 /** Options for {@link createAtlasHttp}. */
 export interface AtlasHttpOptions {
-  baseUrl: string;
-  publicKey: string;
-  privateKey: string;
-  logger: Logger;
+  readonly baseUrl: string;
+  readonly auth: AtlasAuthConfig;
+  readonly logger: Logger;
+  /** Takes a token per HTTP exchange (challenges included); omit to send unthrottled. */
+  readonly rateLimiter?: RateLimiter;
   /**
    * Time allowed for one HTTP exchange, in ms.
    * @defaultValue 15_000
    */
-  timeoutMs?: number;
+  readonly timeoutMs?: number;
+  /**
+   * Retries after the first attempt, for 429, 5xx, resets and timeouts.
+   * @defaultValue 4
+   */
+  readonly maxRetries?: number;
+  /**
+   * The longest wait between two attempts; a longer Retry-After is handed back as a retryable
+   * error so the job is rescheduled instead of holding a worker.
+   * @defaultValue 30_000
+   */
+  readonly maxRetryWaitMs?: number;
+  readonly backoff?: BackoffOptions;
   /**
    * Most sockets kept open to the Atlas host.
-   * @defaultValue 32
+   * @defaultValue 64
    */
-  connections?: number;
+  readonly connections?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
-/** Creates the undici-based client: one keep-alive Agent for all calls, HTTP Digest on every call. */
+interface Exchange {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly text: string;
+}
+
+/** Creates the undici-based client: one keep-alive Agent for all calls, Digest or OAuth on every call. */
 export function createAtlasHttp(options: AtlasHttpOptions): AtlasHttp {
+  const { logger } = options;
   const timeoutMs = options.timeoutMs ?? 15_000;
+  const maxRetries = options.maxRetries ?? 4;
+  const maxRetryWaitMs = options.maxRetryWaitMs ?? 30_000;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const agent = new Agent({
-    connections: options.connections ?? 32,
+    connections: options.connections ?? 64,
     keepAliveTimeout: 30_000,
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
   });
+  const tokens: TokenSource | undefined =
+    options.auth.kind === 'oauth'
+      ? createTokenSource({
+          baseUrl: options.baseUrl,
+          clientId: options.auth.clientId,
+          clientSecret: options.auth.clientSecret,
+          dispatcher: agent,
+          logger,
+          timeoutMs,
+        })
+      : undefined;
+  const warnedDeprecated = new Set<string>();
 
   const exchange = async (
     call: AtlasCall,
@@ -67,26 +122,63 @@ export function createAtlasHttp(options: AtlasHttpOptions): AtlasHttp {
     payload: string | undefined,
     authorization?: string,
   ) => {
+    await options.rateLimiter?.take(rateKeyOf(call.path));
     const headers: Record<string, string> = { accept: call.mediaType, 'user-agent': 'rolecall' };
     if (payload !== undefined) headers['content-type'] = call.mediaType;
     if (authorization !== undefined) headers.authorization = authorization;
-    try {
-      const response = await request(`${options.baseUrl}${uri}`, {
-        method: call.method,
-        headers,
-        ...(payload === undefined ? {} : { body: payload }),
-        dispatcher: agent,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      const text = await response.body.text();
-      return { status: response.statusCode, headers: response.headers, text };
-    } catch (cause) {
-      throw new AppError(
-        'ATLAS_UNAVAILABLE',
-        `Atlas could not be reached while ${call.operation} (${describeNetworkError(cause)}).`,
-        { cause, retryable: true, details: { operation: call.operation } },
-      );
+    const response = await request(`${options.baseUrl}${uri}`, {
+      method: call.method,
+      headers,
+      ...(payload === undefined ? {} : { body: payload }),
+      dispatcher: agent,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await response.body.text();
+    return { status: response.statusCode, headers: response.headers, text } satisfies Exchange;
+  };
+
+  const digest = (call: AtlasCall, uri: string, challenge: DigestChallenge) => {
+    if (options.auth.kind !== 'digest') throw new AppError('INTERNAL', 'digest auth without an API key');
+    return buildDigestAuthorization({
+      username: options.auth.publicKey,
+      password: options.auth.privateKey,
+      method: call.method,
+      uri,
+      challenge,
+      cnonce: createCnonce(),
+      nc: 1,
+    });
+  };
+
+  /** One authenticated attempt: Digest answers the 401 challenge; OAuth retries once with a fresh token. */
+  const attempt = async (call: AtlasCall, uri: string, payload: string | undefined): Promise<Exchange> => {
+    if (tokens) {
+      const token = await tokens.token();
+      const first = await exchange(call, uri, payload, `Bearer ${token}`);
+      if (first.status !== 401) return first;
+      tokens.invalidate(token);
+      return exchange(call, uri, payload, `Bearer ${await tokens.token()}`);
     }
+    let response = await exchange(call, uri, payload);
+    for (let round = 0; round < 2 && response.status === 401; round += 1) {
+      const challenge = challengeIn(response.headers);
+      if (!challenge || (round === 1 && !challenge.stale)) break;
+      response = await exchange(call, uri, payload, digest(call, uri, challenge));
+    }
+    return response;
+  };
+
+  const warnIfDeprecated = (call: AtlasCall, headers: Exchange['headers']) => {
+    if (headers.deprecation === undefined && headers.sunset === undefined) return;
+    const endpoint = `${call.method} ${templateOf(call.path)}`;
+    if (warnedDeprecated.has(endpoint)) return;
+    warnedDeprecated.add(endpoint);
+    logger.warn('Atlas says this endpoint is deprecated; plan the move to ATLAS_API=atlas-v2-2025 (README)', {
+      endpoint,
+      mediaType: call.mediaType,
+      deprecation: headers.deprecation,
+      sunset: headers.sunset,
+    });
   };
 
   return {
@@ -94,39 +186,73 @@ export function createAtlasHttp(options: AtlasHttpOptions): AtlasHttp {
       const search = call.query ? `?${new URLSearchParams(call.query).toString()}` : '';
       const uri = `${call.path}${search}`;
       const payload = call.body === undefined ? undefined : JSON.stringify(call.body);
-      let response = await exchange(call, uri, payload);
-      if (response.status === 401) {
-        const challenge = headerValues(response.headers['www-authenticate'])
-          .map(parseDigestChallenge)
-          .find((c) => c !== undefined);
-        if (challenge) {
-          const authorization = buildDigestAuthorization({
-            username: options.publicKey,
-            password: options.privateKey,
-            method: call.method,
-            uri,
-            challenge,
-            cnonce: createCnonce(),
-            nc: 1,
-          });
-          response = await exchange(call, uri, payload, authorization);
+      for (let retry = 0; ; retry += 1) {
+        let response: Exchange;
+        try {
+          response = await attempt(call, uri, payload);
+        } catch (cause) {
+          if (cause instanceof AppError) throw cause;
+          if (isRetryableNetworkError(cause) && retry < maxRetries) {
+            logger.debug('atlas call failed on the network; retrying', {
+              path: call.path,
+              retry,
+              error: describe(cause),
+            });
+            await sleep(backoffDelay(retry, options.backoff));
+            continue;
+          }
+          throw new AppError(
+            'ATLAS_UNAVAILABLE',
+            `Atlas could not be reached while ${call.operation} (${describe(cause)}${retry > 0 ? `, after ${retry + 1} attempts` : ''}).`,
+            { cause, retryable: true, details: { operation: call.operation } },
+          );
         }
-      }
-      const body = parseJson(response.text);
-      if (response.status < 200 || response.status >= 300) {
-        const error = toAtlasAppError(response.status, body as AtlasErrorBody | undefined, call.operation);
-        options.logger.warn('atlas call failed', {
+        const body = parseJson(response.text);
+        if (response.status >= 200 && response.status < 300) {
+          warnIfDeprecated(call, response.headers);
+          return { status: response.status, body: body as T, headers: response.headers };
+        }
+        const error = body as AtlasErrorBody | undefined;
+        if (isRetryableStatus(response.status) && retry < maxRetries) {
+          const asked = retryAfterMs(response.headers['retry-after'], error);
+          const wait = asked ?? backoffDelay(retry, options.backoff);
+          if (wait > maxRetryWaitMs) {
+            throw new AppError(
+              'ATLAS_UNAVAILABLE',
+              `Atlas is rate limiting ${call.operation} and asked to wait ${Math.ceil(wait / 1000)} s; Rolecall will try again later.`,
+              { retryable: true, details: { status: response.status, retryAfterMs: wait } },
+            );
+          }
+          logger.debug('atlas asked to retry', { path: call.path, status: response.status, retry, wait });
+          await sleep(wait + (asked === undefined ? 0 : Math.floor(Math.random() * 250)));
+          continue;
+        }
+        const failure = toAtlasAppError(response.status, error, call);
+        logger.warn('atlas call failed', {
           method: call.method,
           path: call.path,
           status: response.status,
-          errorCode: error.details.errorCode,
+          errorCode: failure.details.errorCode,
         });
-        throw error;
+        throw failure;
       }
-      return { status: response.status, body: body as T, headers: response.headers };
     },
-    close: () => agent.close(),
+    async close() {
+      await tokens?.revoke();
+      await agent.close();
+    },
   };
+}
+
+function challengeIn(headers: Exchange['headers']): DigestChallenge | undefined {
+  const value = headers['www-authenticate'];
+  const values = value === undefined ? [] : Array.isArray(value) ? value : [value];
+  return values.map(parseDigestChallenge).find((c) => c !== undefined);
+}
+
+/** A path with its ids replaced, so deprecation warnings are per endpoint, not per user. */
+export function templateOf(path: string): string {
+  return path.replace(/\/[a-f0-9]{24}(?=\/|:|$)/g, '/{id}').replace(/\/byName\/[^/]+/, '/byName/{name}');
 }
 
 function parseJson(text: string): unknown {
@@ -138,15 +264,10 @@ function parseJson(text: string): unknown {
   }
 }
 
-function headerValues(value: string | string[] | undefined): string[] {
-  if (value === undefined) return [];
-  return Array.isArray(value) ? value : [value];
-}
-
-function describeNetworkError(cause: unknown): string {
+function describe(cause: unknown): string {
   if (cause instanceof Error) {
-    const code = (cause as Error & { code?: unknown }).code;
     if (cause.name === 'TimeoutError' || cause.name === 'AbortError') return 'timed out';
+    const code = (cause as Error & { code?: unknown }).code;
     return typeof code === 'string' ? code : cause.message;
   }
   return 'unknown network error';

@@ -2,7 +2,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseAuthParams } from '../atlas/digest.js';
-import { ATLAS_ORG_ROLES, ATLAS_PROJECT_ROLES } from '../atlas/role-names.js';
+import {
+  ATLAS_ORG_ROLES,
+  ATLAS_PROJECT_ROLES,
+  CLOUD_MANAGER_ORG_ROLES,
+  CLOUD_MANAGER_PROJECT_ROLES,
+  OPS_MANAGER_ORG_ROLES,
+} from '../atlas/role-names.js';
 import { readBody, sendJson } from './http-util.js';
 
 /** A user in the simulated Atlas, with roles per org and per project. */
@@ -13,12 +19,31 @@ export interface SimulatedAtlasUser {
   readonly groupRoles?: Readonly<Record<string, readonly string[]>>;
 }
 
+/** A server-side token bucket, as Atlas enforces per endpoint set and scope. */
+export interface SimulatedBucket {
+  readonly capacity: number;
+  readonly refillPerMinute: number;
+}
+
 /** Options for {@link startAtlasSimulator}. */
 export interface AtlasSimulatorOptions {
-  readonly apiKeys: readonly { readonly publicKey: string; readonly privateKey: string }[];
+  /** Programmatic API keys (HTTP Digest). */
+  readonly apiKeys?: readonly { readonly publicKey: string; readonly privateKey: string }[];
+  /** Service accounts (OAuth 2.0 client credentials). */
+  readonly serviceAccounts?: readonly { readonly clientId: string; readonly clientSecret: string }[];
+  /** @defaultValue 3600 */
+  readonly tokenLifetimeSeconds?: number;
   readonly orgs: readonly { readonly id: string; readonly name: string }[];
   readonly projects: readonly { readonly id: string; readonly name: string; readonly orgId: string }[];
   readonly users: readonly SimulatedAtlasUser[];
+  /** Which product answers under /api/public/v1.0 (their org roles differ). @defaultValue 'cloud-manager' */
+  readonly publicApiProduct?: 'cloud-manager' | 'ops-manager';
+  /** Enforce rate limits like Atlas: every request takes a token; an empty bucket answers 429. */
+  readonly rateLimits?: {
+    readonly org: SimulatedBucket;
+    readonly project: SimulatedBucket;
+    readonly user: SimulatedBucket;
+  };
   /** @defaultValue 0 (any free port) */
   readonly port?: number;
 }
@@ -26,24 +51,33 @@ export interface AtlasSimulatorOptions {
 /** One HTTP exchange as the simulator saw it (challenge round trips included, marked `auth: 'none'`). */
 export interface RecordedAtlasCall {
   readonly method: string;
+  /** Path and query, as sent. */
   readonly path: string;
   readonly status: number;
-  readonly auth: 'none' | 'digest' | 'invalid';
+  readonly auth: 'none' | 'digest' | 'bearer' | 'invalid';
+  readonly accept: string | undefined;
+  readonly contentType: string | undefined;
+  /** Content-Type when there was a body, else Accept. */
   readonly mediaType: string | undefined;
   readonly body: unknown;
   readonly at: number;
 }
 
-/** A scripted answer for the next matching calls, checked before anything else. */
+/** A scripted answer for the next matching calls, checked after authentication. */
 export interface AtlasInjection {
   readonly method?: string;
   /** Matches the path (without query). */
   readonly path?: RegExp;
   /** @defaultValue 1 */
   readonly times?: number;
-  readonly status: number;
+  /** Answer with this status (and body, headers). */
+  readonly status?: number;
   readonly body?: unknown;
   readonly headers?: Readonly<Record<string, string>>;
+  /** Wait this long before answering (or before resetting). */
+  readonly delayMs?: number;
+  /** Drop the connection instead of answering. */
+  readonly reset?: boolean;
 }
 
 /** A scope in the simulated Atlas. */
@@ -52,13 +86,15 @@ export interface SimulatedScope {
   readonly id: string;
 }
 
-/** A local stand-in for the Atlas Admin API: real Digest, media-type checks, per-user role state. */
+/** A local stand-in for the Atlas Admin API, Cloud/Ops Manager and the OAuth token endpoint. */
 export interface AtlasSimulator {
   /** Base URL to use as ATLAS_BASE_URL. */
   readonly url: string;
   readonly calls: readonly RecordedAtlasCall[];
   /** Authenticated calls only (what the client really did), in order. */
   authenticatedCalls(): RecordedAtlasCall[];
+  /** Access tokens issued and revoked so far. */
+  readonly tokens: { readonly issued: number; readonly revoked: number };
   rolesOf(username: string, scope: SimulatedScope): string[];
   setRoles(username: string, scope: SimulatedScope, roles: readonly string[]): void;
   inject(injection: AtlasInjection): void;
@@ -67,7 +103,9 @@ export interface AtlasSimulator {
 
 const REALM = 'MMS Public API';
 const V2_2023 = 'application/vnd.atlas.2023-01-01+json';
-const SUNSET = 'Thu, 01 Jul 2027 00:00:00 GMT';
+const V2_2025 = 'application/vnd.atlas.2025-02-19+json';
+const JSON_TYPE = 'application/json';
+const DEPRECATED = { deprecation: '@1767225600', sunset: 'Thu, 01 Jul 2027 00:00:00 GMT' } as const;
 
 interface UserState {
   id: string;
@@ -78,9 +116,29 @@ interface UserState {
 
 type Answer = { status: number; body?: unknown; headers?: Record<string, string> };
 
+interface Route {
+  readonly method: string;
+  readonly pattern: RegExp;
+  readonly mediaType: string;
+  readonly handle: (match: RegExpExecArray, body: unknown, query: URLSearchParams) => Answer;
+}
+
+const REASONS: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  406: 'Not Acceptable',
+  409: 'Conflict',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
 /** Starts the Atlas simulator on a local port. */
 export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promise<AtlasSimulator> {
-  const keys = new Map(options.apiKeys.map((k) => [k.publicKey, k.privateKey]));
+  const keys = new Map((options.apiKeys ?? []).map((k) => [k.publicKey, k.privateKey]));
+  const accounts = new Map((options.serviceAccounts ?? []).map((a) => [a.clientId, a.clientSecret]));
   const orgs = new Map(options.orgs.map((o) => [o.id, o]));
   const projects = new Map(options.projects.map((p) => [p.id, p]));
   const users = new Map<string, UserState>(
@@ -95,8 +153,13 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     ]),
   );
   const nonces = new Map<string, { issuedAt: number; lastNc: number }>();
+  const accessTokens = new Map<string, number>();
+  const tokenCounts = { issued: 0, revoked: 0 };
+  const buckets = new Map<string, { tokens: number; at: number }>();
   const calls: RecordedAtlasCall[] = [];
   const injections: (AtlasInjection & { left: number })[] = [];
+  const publicOrgRoles: readonly string[] =
+    options.publicApiProduct === 'ops-manager' ? OPS_MANAGER_ORG_ROLES : CLOUD_MANAGER_ORG_ROLES;
 
   const error = (status: number, errorCode: string, detail: string, parameters: unknown[] = []): Answer => ({
     status,
@@ -106,6 +169,11 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     [...users.values()].find((u) => u.username.toLowerCase() === name.toLowerCase());
   const rolesMap = (user: UserState, scope: SimulatedScope) =>
     scope.kind === 'org' ? user.orgRoles : user.groupRoles;
+  const heldIn = (user: UserState, scope: SimulatedScope) =>
+    rolesMap(user, scope).get(scope.id) ?? new Set<string>();
+  const isMember = (user: UserState, scope: SimulatedScope) => heldIn(user, scope).size > 0;
+  const orgOfScope = (scope: SimulatedScope) =>
+    scope.kind === 'org' ? scope.id : projects.get(scope.id)?.orgId;
 
   const challenge = (): Answer => {
     const nonce = randomBytes(24).toString('base64');
@@ -120,7 +188,6 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
 
   /** Checks a Digest Authorization header the way a server must (RFC 7616 section 3.4). */
   const verifyDigest = (header: string, method: string, uri: string): boolean => {
-    if (!/^Digest\s/i.test(header)) return false;
     const p = parseAuthParams(header.replace(/^Digest\s+/i, ''));
     const username = p.get('username') ?? '';
     const password = keys.get(username);
@@ -141,11 +208,62 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     return true;
   };
 
-  const checkRoles = (scope: SimulatedScope, roles: unknown, scopeName: string): Answer | string[] => {
+  const verifyBearer = (header: string): boolean => {
+    const expires = accessTokens.get(header.replace(/^Bearer\s+/i, ''));
+    return expires !== undefined && Date.now() < expires;
+  };
+
+  /** Takes a token from the Atlas bucket this path counts against; returns a 429 when it is empty. */
+  const rateLimit = (path: string): Answer | undefined => {
+    const limits = options.rateLimits;
+    if (!limits) return undefined;
+    const org = /\/orgs\/([^/:]+)\/users/.exec(path);
+    const group = /\/groups\/([^/:]+)\/users/.exec(path);
+    const project = /\/groups\/([^/:]+)$/.exec(path);
+    const [key, config] = org
+      ? [`org:${org[1]}`, limits.org]
+      : group
+        ? [`group:${group[1]}`, limits.project]
+        : project
+          ? [`project:${project[1]}`, limits.project]
+          : ['user', limits.user];
+    const now = Date.now();
+    const rate = config.refillPerMinute / 60_000;
+    const state = buckets.get(key) ?? { tokens: config.capacity, at: now };
+    const tokens = Math.min(config.capacity, state.tokens + (now - state.at) * rate);
+    if (tokens >= 1) {
+      buckets.set(key, { tokens: tokens - 1, at: now });
+      return undefined;
+    }
+    buckets.set(key, { tokens, at: now });
+    const retryAfter = Math.max(1, Math.ceil((1 - tokens) / rate / 1000));
+    return {
+      ...error(
+        429,
+        'RATE_LIMITED_TOKEN_BUCKET',
+        `Rate limit exceeded for ${path}. Please retry after ${retryAfter} seconds.`,
+        [path, retryAfter, config.capacity, config.refillPerMinute, 60],
+      ),
+      headers: { 'retry-after': String(retryAfter) },
+    };
+  };
+
+  const checkRoles = (
+    scope: SimulatedScope,
+    roles: unknown,
+    product: 'atlas' | 'public',
+  ): Answer | string[] => {
     if (!Array.isArray(roles) || roles.some((r) => typeof r !== 'string')) {
       return error(400, 'INVALID_JSON_ATTRIBUTE', 'Roles must be an array of strings.');
     }
-    const allowed: readonly string[] = scope.kind === 'org' ? ATLAS_ORG_ROLES : ATLAS_PROJECT_ROLES;
+    const allowed: readonly string[] =
+      product === 'atlas'
+        ? scope.kind === 'org'
+          ? ATLAS_ORG_ROLES
+          : ATLAS_PROJECT_ROLES
+        : scope.kind === 'org'
+          ? publicOrgRoles
+          : CLOUD_MANAGER_PROJECT_ROLES;
     const bad = roles.find((r) => !allowed.includes(r as string));
     if (bad !== undefined) {
       return scope.kind === 'org'
@@ -165,54 +283,113 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
         'You cannot remove all roles from a user. Specify at least one role.',
       );
     }
-    if (new Set(roles).size !== roles.length)
-      return error(400, 'VALIDATION_ERROR', `Duplicate roles for ${scopeName}.`);
+    if (new Set(roles).size !== roles.length) return error(400, 'VALIDATION_ERROR', 'Roles must not repeat.');
     return roles as string[];
   };
 
-  const putRoles = (scope: SimulatedScope, userId: string, body: unknown): Answer => {
-    const field = scope.kind === 'org' ? 'orgRoles' : 'groupRoles';
-    const exists = scope.kind === 'org' ? orgs.has(scope.id) : projects.has(scope.id);
-    if (!exists) {
-      return scope.kind === 'org'
-        ? error(404, 'ORG_NOT_FOUND', `No organization with ID ${scope.id} exists.`, [scope.id])
-        : error(404, 'GROUP_NOT_FOUND', `No group with ID ${scope.id} exists.`, [scope.id]);
+  const scopeMissing = (scope: SimulatedScope): Answer | undefined => {
+    if (scope.kind === 'org' && !orgs.has(scope.id)) {
+      return error(404, 'ORG_NOT_FOUND', `No organization with ID ${scope.id} exists.`, [scope.id]);
     }
+    if (scope.kind === 'project' && !projects.has(scope.id)) {
+      return error(404, 'GROUP_NOT_FOUND', `No group with ID ${scope.id} exists.`, [scope.id]);
+    }
+    return undefined;
+  };
+
+  const notMember = (userId: string, scope: SimulatedScope): Answer =>
+    scope.kind === 'org'
+      ? error(404, 'USER_NOT_IN_ORG', `User ${userId} is not in organization ${scope.id}.`, [
+          userId,
+          scope.id,
+        ])
+      : error(404, 'USER_NOT_IN_GROUP', `User ${userId} is not in group ${scope.id}.`, [userId, scope.id]);
+
+  const lastOwner = (user: UserState, scope: SimulatedScope, next: readonly string[]): Answer | undefined => {
+    if (scope.kind !== 'org' || !heldIn(user, scope).has('ORG_OWNER') || next.includes('ORG_OWNER'))
+      return undefined;
+    const owners = [...users.values()].filter((u) => u.orgRoles.get(scope.id)?.has('ORG_OWNER'));
+    return owners.length <= 1
+      ? error(403, 'CANNOT_DEMOTE_LAST_ORG_OWNER', 'Cannot demote the last owner of the organization.')
+      : undefined;
+  };
+
+  /** PUT …/roles with the full list (v2 2023-01-01 and public v1.0). */
+  const putRoles = (
+    scope: SimulatedScope,
+    userId: string,
+    body: unknown,
+    product: 'atlas' | 'public',
+  ): Answer => {
+    const field = scope.kind === 'org' ? 'orgRoles' : 'groupRoles';
+    const missing = scopeMissing(scope);
+    if (missing) return missing;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       return error(400, 'INVALID_JSON', 'The request body must be a JSON object.');
     }
-    const unknown = Object.keys(body).filter((k) => k !== field && k !== 'links');
+    const unknown = Object.keys(body).filter((k) => k !== field);
     if (unknown.length > 0)
       return error(400, 'INVALID_ATTRIBUTE', `Invalid attribute ${unknown[0]} specified.`, [unknown[0]]);
     const user = users.get(userId);
     if (!user) return error(404, 'USER_NOT_FOUND', `No user with ID ${userId} exists.`, [userId]);
-    const current = rolesMap(user, scope).get(scope.id);
-    if (!current || current.size === 0) {
-      return scope.kind === 'org'
-        ? error(404, 'USER_NOT_IN_ORG', `User ${userId} is not in organization ${scope.id}.`, [
-            userId,
-            scope.id,
-          ])
-        : error(404, 'USER_NOT_IN_GROUP', `User ${userId} is not in group ${scope.id}.`, [userId, scope.id]);
-    }
-    const roles = checkRoles(scope, (body as Record<string, unknown>)[field], scope.id);
+    if (!isMember(user, scope)) return notMember(userId, scope);
+    const roles = checkRoles(scope, (body as Record<string, unknown>)[field], product);
     if (!Array.isArray(roles)) return roles;
-    if (scope.kind === 'org' && current.has('ORG_OWNER') && !roles.includes('ORG_OWNER')) {
-      const owners = [...users.values()].filter((u) => u.orgRoles.get(scope.id)?.has('ORG_OWNER'));
-      if (owners.length <= 1) {
+    const owner = lastOwner(user, scope, roles);
+    if (owner) return owner;
+    rolesMap(user, scope).set(scope.id, new Set(roles));
+    return { status: 200, body: { [field]: roles }, headers: product === 'atlas' ? { ...DEPRECATED } : {} };
+  };
+
+  /** POST …:addRole / :removeRole (v2 2025-02-19). */
+  const changeOne = (
+    scope: SimulatedScope,
+    userId: string,
+    body: unknown,
+    verb: 'addRole' | 'removeRole',
+  ): Answer => {
+    const field = scope.kind === 'org' ? 'orgRole' : 'groupRole';
+    const missing = scopeMissing(scope);
+    if (missing) return missing;
+    const record = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+    const unknown = Object.keys(record).filter((k) => k !== field);
+    if (unknown.length > 0)
+      return error(400, 'INVALID_ATTRIBUTE', `Invalid attribute ${unknown[0]} specified.`, [unknown[0]]);
+    const role = record[field];
+    if (typeof role !== 'string')
+      return error(400, 'MISSING_ATTRIBUTE', `The required attribute ${field} was not specified.`);
+    const checked = checkRoles(scope, [role], 'atlas');
+    if (!Array.isArray(checked)) return checked;
+    const user = users.get(userId);
+    const orgId = orgOfScope(scope);
+    if (!user || orgId === undefined || !isMember(user, { kind: 'org', id: orgId })) {
+      return notMember(userId, { kind: 'org', id: orgId ?? scope.id });
+    }
+    const held = new Set(heldIn(user, scope));
+    if (verb === 'addRole') {
+      if (held.has(role))
+        return error(409, 'USER_ALREADY_HAS_ROLE', `User ${userId} already has role ${role}.`);
+      held.add(role);
+    } else {
+      if (!held.has(role))
+        return error(409, 'ROLE_NOT_ASSIGNED', `User ${userId} does not have role ${role}.`);
+      if (held.size === 1) {
         return error(
           403,
-          'CANNOT_DEMOTE_LAST_ORG_OWNER',
-          'Cannot demote the last owner of the organization.',
+          'CANNOT_REMOVE_ALL_USER_ROLES',
+          'You cannot remove all roles from a user. Specify at least one role.',
         );
       }
+      const owner = lastOwner(
+        user,
+        scope,
+        [...held].filter((r) => r !== role),
+      );
+      if (owner) return owner;
+      held.delete(role);
     }
-    rolesMap(user, scope).set(scope.id, new Set(roles));
-    return {
-      status: 200,
-      body: { [field]: roles },
-      headers: { deprecation: '@1767225600', sunset: SUNSET, 'content-type': V2_2023 },
-    };
+    rolesMap(user, scope).set(scope.id, held);
+    return { status: 200, body: scope.kind === 'org' ? orgUser(user, scope.id) : groupUser(user, scope.id) };
   };
 
   const cloudAppUser = (user: UserState) => ({
@@ -228,69 +405,311 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     links: [],
   });
 
-  const route = (method: string, path: string, body: unknown): Answer => {
-    let m = /^\/api\/atlas\/v2\/users\/byName\/([^/]+)$/.exec(path);
-    if (m && method === 'GET') {
-      const name = decodeURIComponent(m[1] as string);
-      const user = byUsername(name);
-      if (!user) return error(404, 'USERNAME_NOT_FOUND', `No user with username ${name} exists.`, [name]);
+  const orgUser = (user: UserState, orgId: string) => ({
+    id: user.id,
+    username: user.username,
+    orgMembershipStatus: 'ACTIVE',
+    roles: {
+      orgRoles: [...heldIn(user, { kind: 'org', id: orgId })],
+      groupRoleAssignments: [...user.groupRoles]
+        .filter(([groupId]) => projects.get(groupId)?.orgId === orgId)
+        .map(([groupId, roles]) => ({ groupId, groupRoles: [...roles] })),
+    },
+  });
+
+  const groupUser = (user: UserState, groupId: string) => ({
+    id: user.id,
+    username: user.username,
+    orgMembershipStatus: 'ACTIVE',
+    roles: [...heldIn(user, { kind: 'project', id: groupId })],
+  });
+
+  /** PATCH /api/atlas/v1.0/users/{id}: replaces the roles of every scope present in the body. */
+  const patchV1 = (userId: string, body: unknown): Answer => {
+    const user = users.get(userId);
+    if (!user) return error(404, 'USER_NOT_FOUND', `No user with ID ${userId} exists.`, [userId]);
+    const list = (body as { roles?: unknown } | undefined)?.roles;
+    if (!Array.isArray(list)) return error(400, 'INVALID_JSON_ATTRIBUTE', 'roles must be an array.');
+    const next = new Map<string, { scope: SimulatedScope; roles: string[] }>();
+    for (const entry of list as { orgId?: string; groupId?: string; roleName?: string }[]) {
+      const scope: SimulatedScope | undefined = entry.orgId
+        ? { kind: 'org', id: entry.orgId }
+        : entry.groupId
+          ? { kind: 'project', id: entry.groupId }
+          : undefined;
+      if (!scope || typeof entry.roleName !== 'string')
+        return error(400, 'ROLE_NEEDS_GROUP_ID', 'Each role needs an orgId or a groupId.');
+      const key = `${scope.kind}:${scope.id}`;
+      next.set(key, { scope, roles: [...(next.get(key)?.roles ?? []), entry.roleName] });
+    }
+    for (const { scope, roles } of next.values()) {
+      const missing = scopeMissing(scope);
+      if (missing) return missing;
+      const checked = checkRoles(scope, roles, 'atlas');
+      if (!Array.isArray(checked)) return checked;
+      const owner = lastOwner(user, scope, checked);
+      if (owner) return owner;
+    }
+    for (const { scope, roles } of next.values()) rolesMap(user, scope).set(scope.id, new Set(roles));
+    return { status: 200, body: cloudAppUser(user) };
+  };
+
+  const byNameAnswer = (name: string, headers: Record<string, string> = {}): Answer => {
+    const user = byUsername(name);
+    if (!user) return error(404, 'USERNAME_NOT_FOUND', `No user with username ${name} exists.`, [name]);
+    return { status: 200, body: cloudAppUser(user), headers };
+  };
+
+  const routes: Route[] = [
+    {
+      method: 'GET',
+      pattern: /^\/api\/atlas\/v2\/users\/byName\/([^/]+)$/,
+      mediaType: V2_2023,
+      handle: (m) => byNameAnswer(decodeURIComponent(m[1] as string), { ...DEPRECATED }),
+    },
+    {
+      method: 'PUT',
+      pattern: /^\/api\/atlas\/v2\/orgs\/([^/]+)\/users\/([^/]+)\/roles$/,
+      mediaType: V2_2023,
+      handle: (m, body) => putRoles({ kind: 'org', id: m[1] as string }, m[2] as string, body, 'atlas'),
+    },
+    {
+      method: 'PUT',
+      pattern: /^\/api\/atlas\/v2\/groups\/([^/]+)\/users\/([^/]+)\/roles$/,
+      mediaType: V2_2023,
+      handle: (m, body) => putRoles({ kind: 'project', id: m[1] as string }, m[2] as string, body, 'atlas'),
+    },
+    {
+      method: 'GET',
+      pattern: /^\/api\/atlas\/v2\/groups\/([^/:]+)$/,
+      mediaType: V2_2023,
+      handle: (m) => {
+        const project = projects.get(m[1] as string);
+        if (!project) return error(404, 'GROUP_NOT_FOUND', `No group with ID ${m[1]} exists.`, [m[1]]);
+        return {
+          status: 200,
+          body: { id: project.id, name: project.name, orgId: project.orgId, clusterCount: 0 },
+        };
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/api\/atlas\/v2\/orgs\/([^/]+)\/users$/,
+      mediaType: V2_2025,
+      handle: (m, _body, query) => {
+        const orgId = m[1] as string;
+        const missing = scopeMissing({ kind: 'org', id: orgId });
+        if (missing) return missing;
+        const name = query.get('username');
+        const members = [...users.values()].filter(
+          (u) =>
+            isMember(u, { kind: 'org', id: orgId }) &&
+            (name === null || u.username.toLowerCase() === name.toLowerCase()),
+        );
+        return {
+          status: 200,
+          body: { links: [], results: members.map((u) => orgUser(u, orgId)), totalCount: members.length },
+        };
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/api\/atlas\/v2\/orgs\/([^/]+)\/users\/([^/:]+)$/,
+      mediaType: V2_2025,
+      handle: (m) => {
+        const scope: SimulatedScope = { kind: 'org', id: m[1] as string };
+        const user = users.get(m[2] as string);
+        return user && isMember(user, scope)
+          ? { status: 200, body: orgUser(user, scope.id) }
+          : notMember(m[2] as string, scope);
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/api\/atlas\/v2\/groups\/([^/]+)\/users\/([^/:]+)$/,
+      mediaType: V2_2025,
+      handle: (m) => {
+        const scope: SimulatedScope = { kind: 'project', id: m[1] as string };
+        const missing = scopeMissing(scope);
+        if (missing) return missing;
+        const user = users.get(m[2] as string);
+        return user && isMember(user, scope)
+          ? { status: 200, body: groupUser(user, scope.id) }
+          : notMember(m[2] as string, scope);
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/api\/atlas\/v2\/(orgs|groups)\/([^/]+)\/users\/([^/:]+):(addRole|removeRole)$/,
+      mediaType: V2_2025,
+      handle: (m, body) =>
+        changeOne(
+          { kind: m[1] === 'orgs' ? 'org' : 'project', id: m[2] as string },
+          m[3] as string,
+          body,
+          m[4] as 'addRole' | 'removeRole',
+        ),
+    },
+    {
+      method: 'GET',
+      pattern: /^\/api\/public\/v1\.0\/users\/byName\/([^/]+)$/,
+      mediaType: JSON_TYPE,
+      handle: (m) => byNameAnswer(decodeURIComponent(m[1] as string)),
+    },
+    {
+      method: 'PUT',
+      pattern: /^\/api\/public\/v1\.0\/(orgs|groups)\/([^/]+)\/users\/([^/]+)\/roles$/,
+      mediaType: JSON_TYPE,
+      handle: (m, body) =>
+        putRoles(
+          { kind: m[1] === 'orgs' ? 'org' : 'project', id: m[2] as string },
+          m[3] as string,
+          body,
+          'public',
+        ),
+    },
+    {
+      method: 'GET',
+      pattern: /^\/api\/atlas\/v1\.0\/users\/byName\/([^/]+)$/,
+      mediaType: JSON_TYPE,
+      handle: (m) => byNameAnswer(decodeURIComponent(m[1] as string)),
+    },
+    {
+      method: 'GET',
+      pattern: /^\/api\/atlas\/v1\.0\/users\/([a-f0-9]{24})$/,
+      mediaType: JSON_TYPE,
+      handle: (m) => {
+        const user = users.get(m[1] as string);
+        return user
+          ? { status: 200, body: cloudAppUser(user) }
+          : error(404, 'USER_NOT_FOUND', `No user with ID ${m[1]} exists.`);
+      },
+    },
+    {
+      method: 'PATCH',
+      pattern: /^\/api\/atlas\/v1\.0\/users\/([a-f0-9]{24})$/,
+      mediaType: JSON_TYPE,
+      handle: (m, body) => patchV1(m[1] as string, body),
+    },
+  ];
+
+  /** POST /api/oauth/token and /api/oauth/revoke, Basic-authenticated with the service account. */
+  const oauth = (path: string, authorization: string | undefined, raw: string): Answer => {
+    const [id = '', secret = ''] = Buffer.from((authorization ?? '').replace(/^Basic\s+/i, ''), 'base64')
+      .toString('utf8')
+      .split(':')
+      .map(decodeURIComponent);
+    if (!authorization?.startsWith('Basic ') || accounts.get(id) !== secret) {
       return {
-        status: 200,
-        body: cloudAppUser(user),
-        headers: { deprecation: '@1767225600', sunset: SUNSET },
+        status: 401,
+        body: { error: 'invalid_client', error_description: 'Invalid credentials provided.' },
       };
     }
-    m = /^\/api\/atlas\/v2\/orgs\/([^/]+)\/users\/([^/]+)\/roles$/.exec(path);
-    if (m && method === 'PUT') return putRoles({ kind: 'org', id: m[1] as string }, m[2] as string, body);
-    m = /^\/api\/atlas\/v2\/groups\/([^/]+)\/users\/([^/]+)\/roles$/.exec(path);
-    if (m && method === 'PUT') return putRoles({ kind: 'project', id: m[1] as string }, m[2] as string, body);
-    return error(404, 'RESOURCE_NOT_FOUND', `Cannot find resource ${path}.`, [path]);
+    const form = new URLSearchParams(raw);
+    if (path === '/api/oauth/revoke') {
+      if (accessTokens.delete(form.get('token') ?? '')) tokenCounts.revoked += 1;
+      return { status: 200, body: {} };
+    }
+    if (form.get('grant_type') !== 'client_credentials') {
+      return {
+        status: 400,
+        body: { error: 'unsupported_grant_type', error_description: 'Unsupported grant type.' },
+      };
+    }
+    const token = `sim.${randomBytes(24).toString('base64url')}`;
+    const lifetime = options.tokenLifetimeSeconds ?? 3600;
+    accessTokens.set(token, Date.now() + lifetime * 1000);
+    tokenCounts.issued += 1;
+    return { status: 200, body: { access_token: token, expires_in: lifetime, token_type: 'Bearer' } };
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const uri = req.url ?? '/';
-    const path = new URL(uri, 'http://localhost').pathname;
+    const url = new URL(uri, 'http://localhost');
+    const path = url.pathname;
     const method = (req.method ?? 'GET').toUpperCase();
     const raw = await readBody(req);
+    const accept = req.headers.accept;
+    const contentType = req.headers['content-type'];
     let body: unknown;
-    let answer: Answer;
-    let auth: RecordedAtlasCall['auth'] = 'none';
-    const authorization = req.headers.authorization;
     try {
       body = raw === '' ? undefined : JSON.parse(raw);
     } catch {
       body = raw;
     }
-    const injection = injections.find(
-      (i) =>
-        i.left > 0 &&
-        (i.method === undefined || i.method === method) &&
-        (i.path === undefined || i.path.test(path)),
-    );
-    if (authorization === undefined) {
-      answer = challenge();
-    } else if (!verifyDigest(authorization, method, uri)) {
-      auth = 'invalid';
-      answer = challenge();
+    const authorization = req.headers.authorization;
+    let auth: RecordedAtlasCall['auth'] = 'none';
+    let answer: Answer | undefined;
+    if (path.startsWith('/api/oauth/')) {
+      answer =
+        method === 'POST' ? oauth(path, authorization, raw) : error(405, 'METHOD_NOT_ALLOWED', 'POST only.');
     } else {
-      auth = 'digest';
-      const accept = req.headers.accept;
-      const contentType = req.headers['content-type'];
-      if (injection) {
-        injection.left -= 1;
+      answer = rateLimit(path);
+      if (!answer) {
+        if (authorization?.startsWith('Bearer ')) {
+          auth = verifyBearer(authorization) ? 'bearer' : 'invalid';
+        } else if (authorization?.startsWith('Digest ')) {
+          auth = verifyDigest(authorization, method, uri) ? 'digest' : 'invalid';
+        }
+        if (auth === 'none' || auth === 'invalid') {
+          answer = authorization?.startsWith('Bearer ')
+            ? {
+                ...error(401, 'UNAUTHORIZED', 'Invalid or expired access token.'),
+                headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
+              }
+            : challenge();
+        }
+      }
+    }
+    const injection =
+      answer === undefined
+        ? injections.find(
+            (i) =>
+              i.left > 0 &&
+              (i.method === undefined || i.method === method) &&
+              (i.path === undefined || i.path.test(path)),
+          )
+        : undefined;
+    if (injection) {
+      injection.left -= 1;
+      if (injection.delayMs) await new Promise((resolve) => setTimeout(resolve, injection.delayMs));
+      if (injection.reset) {
+        calls.push({
+          method,
+          path: uri,
+          status: 0,
+          auth,
+          accept,
+          contentType,
+          mediaType: contentType ?? accept,
+          body,
+          at: Date.now(),
+        });
+        req.socket.destroy();
+        return;
+      }
+      if (injection.status !== undefined) {
         answer = {
           status: injection.status,
           body: injection.body,
           ...(injection.headers ? { headers: { ...injection.headers } } : {}),
         };
-      } else if (accept !== V2_2023 || (body !== undefined && contentType !== V2_2023)) {
+      }
+    }
+    if (!answer) {
+      const route = routes.find((r) => r.method === method && r.pattern.test(path));
+      if (!route) {
+        answer = error(404, 'RESOURCE_NOT_FOUND', `Cannot find resource ${path}.`, [path]);
+      } else if (accept !== route.mediaType || (body !== undefined && contentType !== route.mediaType)) {
         answer = error(
           406,
           'NOT_ACCEPTABLE',
           `Invalid accept header or version date: ${accept ?? '(none)'}.`,
         );
       } else {
-        answer = route(method, path, body);
+        answer = route.handle(route.pattern.exec(path) as RegExpExecArray, body, url.searchParams);
+        if (answer.status < 300)
+          answer = { ...answer, headers: { 'content-type': route.mediaType, ...answer.headers } };
       }
     }
     calls.push({
@@ -298,15 +717,13 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
       path: uri,
       status: answer.status,
       auth,
-      mediaType: req.headers['content-type'] ?? req.headers.accept,
+      accept,
+      contentType,
+      mediaType: contentType ?? accept,
       body,
       at: Date.now(),
     });
-    const ok = answer.status < 400;
-    sendJson(res, answer.status, answer.body, {
-      ...(ok ? { 'content-type': V2_2023 } : {}),
-      ...answer.headers,
-    });
+    if (!res.destroyed) sendJson(res, answer.status, answer.body, answer.headers ?? {});
   };
 
   const server = createServer((req, res) => {
@@ -314,16 +731,18 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
       sendJson(res, 500, { error: 500, errorCode: 'UNEXPECTED_ERROR', detail: String(e) }),
     );
   });
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   return {
     url,
     calls,
-    authenticatedCalls: () => calls.filter((c) => c.auth !== 'none'),
+    tokens: tokenCounts,
+    authenticatedCalls: () => calls.filter((c) => c.auth === 'digest' || c.auth === 'bearer'),
     rolesOf(username, scope) {
       const user = byUsername(username);
-      return user ? [...(rolesMap(user, scope).get(scope.id) ?? [])] : [];
+      return user ? [...heldIn(user, scope)] : [];
     },
     setRoles(username, scope, roles) {
       const user = byUsername(username);
@@ -338,15 +757,3 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
       }),
   };
 }
-
-const REASONS: Readonly<Record<number, string>> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  406: 'Not Acceptable',
-  409: 'Conflict',
-  429: 'Too Many Requests',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-};

@@ -1,0 +1,40 @@
+import type { AtlasConfig } from '../config.js';
+import type { Logger } from '../ops/logger.js';
+import { createAtlasV1RolesApi } from './flavors/atlas-v1.js';
+import { createAtlasV2RolesApi } from './flavors/atlas-v2.js';
+import { createAtlasV2025RolesApi } from './flavors/atlas-v2-2025.js';
+import { createPublicApiRolesApi } from './flavors/public-api.js';
+import { type AtlasHttp, createAtlasHttp } from './http-client.js';
+import type { RateLimiter } from './rate-limiter.js';
+import type { AtlasRolesApi } from './roles-api.js';
+import { withValidation } from './validate.js';
+
+/** The Atlas client the worker uses, and its HTTP layer (for shutdown). */
+export interface AtlasClient {
+  readonly roles: AtlasRolesApi;
+  readonly http: AtlasHttp;
+  close(): Promise<void>;
+}
+
+/** Builds the client for the configured flavor and credentials, validated before every call. */
+export function createAtlasClient(
+  config: AtlasConfig,
+  deps: { logger: Logger; rateLimiter?: RateLimiter },
+): AtlasClient {
+  const http = createAtlasHttp({
+    baseUrl: config.baseUrl,
+    auth: config.auth,
+    logger: deps.logger,
+    timeoutMs: config.timeoutMs,
+    maxRetries: config.maxRetries,
+    ...(deps.rateLimiter ? { rateLimiter: deps.rateLimiter } : {}),
+  });
+  const flavors = {
+    'atlas-v2': createAtlasV2RolesApi,
+    'atlas-v2-2025': createAtlasV2025RolesApi,
+    'cloud-manager': createPublicApiRolesApi,
+    'ops-manager': createPublicApiRolesApi,
+    'atlas-v1': createAtlasV1RolesApi,
+  } as const;
+  return { roles: withValidation(config.api, flavors[config.api](http)), http, close: () => http.close() };
+}

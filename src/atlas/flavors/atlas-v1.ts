@@ -1,0 +1,57 @@
+import type { AtlasHttp } from '../http-client.js';
+import type { AtlasRolesApi, ScopedUser } from '../roles-api.js';
+import { type CloudAppUser, rolesIn } from './shared.js';
+
+type RoleAssignment = NonNullable<CloudAppUser['roles']>[number];
+
+/**
+ * `atlas-v1`: the legacy Atlas Admin API v1.0. Reads with `GET /users/byName/{name}`; writes with
+ * `PATCH /users/{USER-ID}` `{"roles":[{"orgId"|"groupId","roleName"}]}`. The PATCH carries every role
+ * the user holds, with only the target scope changed, so it is right whether Atlas replaces the
+ * whole list or only the scopes present (the docs do not say which).
+ */
+export function createAtlasV1RolesApi(http: AtlasHttp): AtlasRolesApi {
+  const read = async (path: string, what: string) =>
+    (
+      await http.send<CloudAppUser>({
+        method: 'GET',
+        path,
+        mediaType: 'application/json',
+        operation: `looking up the Atlas user ${what}`,
+        requiredRole: 'Organization Member',
+      })
+    ).body;
+
+  return {
+    async readUser(username, scope): Promise<ScopedUser> {
+      const user = await read(`/api/atlas/v1.0/users/byName/${encodeURIComponent(username)}`, username);
+      return { userId: user.id, roles: rolesIn(user, scope) };
+    },
+
+    async setRoles(scope, userId, _current, next) {
+      const user = await read(`/api/atlas/v1.0/users/${userId}`, userId);
+      const inScope = (r: RoleAssignment) =>
+        scope.kind === 'org' ? r.orgId === scope.id : r.groupId === scope.id;
+      const others = (user.roles ?? [])
+        .filter((r) => !inScope(r))
+        .map(
+          (r): RoleAssignment =>
+            r.orgId
+              ? { orgId: r.orgId, roleName: r.roleName }
+              : { groupId: r.groupId ?? '', roleName: r.roleName },
+        );
+      const changed = next.map(
+        (roleName): RoleAssignment =>
+          scope.kind === 'org' ? { orgId: scope.id, roleName } : { groupId: scope.id, roleName },
+      );
+      await http.send({
+        method: 'PATCH',
+        path: `/api/atlas/v1.0/users/${userId}`,
+        body: { roles: [...others, ...changed] },
+        mediaType: 'application/json',
+        operation: `updating ${scope.kind === 'org' ? 'organization' : 'project'} roles`,
+        requiredRole: scope.kind === 'org' ? 'Organization Owner' : 'Project Owner',
+      });
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import { AppError, isAppError } from '../../errors.js';
+import type { AtlasHttp } from '../http-client.js';
+import type { AtlasRolesApi, AtlasScope, ScopedUser } from '../roles-api.js';
+import { ATLAS_V2_2023 } from './atlas-v2.js';
+
+/** Media type of the 2025-02-19 resource version (`:addRole`, `:removeRole`, user reads). */
+export const ATLAS_V2_2025 = 'application/vnd.atlas.2025-02-19+json';
+
+interface OrgUser {
+  readonly id: string;
+  readonly username: string;
+  readonly roles?: { readonly orgRoles?: readonly string[] };
+}
+
+interface GroupUser {
+  readonly id: string;
+  readonly roles?: readonly string[];
+}
+
+/**
+ * `atlas-v2-2025`: the current v2 user endpoints. Resolves the user with
+ * `GET /orgs/{orgId}/users?username=`, reads roles with `GET /orgs/{orgId}/users/{userId}` or
+ * `GET /groups/{groupId}/users/{userId}`, and changes them with `:addRole` calls first, then
+ * `:removeRole`, so the user never has zero roles.
+ */
+export function createAtlasV2025RolesApi(http: AtlasHttp): AtlasRolesApi {
+  const orgOfGroup = new Map<string, string>();
+  const userIds = new Map<string, string>();
+
+  const orgOf = async (scope: AtlasScope): Promise<string> => {
+    if (scope.kind === 'org') return scope.id;
+    const known = orgOfGroup.get(scope.id);
+    if (known) return known;
+    const { body } = await http.send<{ orgId: string }>({
+      method: 'GET',
+      path: `/api/atlas/v2/groups/${scope.id}`,
+      mediaType: ATLAS_V2_2023,
+      operation: 'reading the project',
+      requiredRole: 'Project Read Only',
+    });
+    orgOfGroup.set(scope.id, body.orgId);
+    return body.orgId;
+  };
+
+  const resolve = async (orgId: string, username: string): Promise<string> => {
+    const key = `${orgId}/${username.toLowerCase()}`;
+    const known = userIds.get(key);
+    if (known) return known;
+    const { body } = await http.send<{ results?: readonly OrgUser[] }>({
+      method: 'GET',
+      path: `/api/atlas/v2/orgs/${orgId}/users`,
+      query: { username },
+      mediaType: ATLAS_V2_2025,
+      operation: `looking up the Atlas user ${username}`,
+      requiredRole: 'Organization Member',
+    });
+    const user = body.results?.find((u) => u.username.toLowerCase() === username.toLowerCase());
+    if (!user) {
+      throw new AppError(
+        'ATLAS_NOT_A_MEMBER',
+        `${username} is not a member of the Atlas organization ${orgId}; invite them first.`,
+      );
+    }
+    userIds.set(key, user.id);
+    return user.id;
+  };
+
+  const change = async (scope: AtlasScope, userId: string, verb: 'addRole' | 'removeRole', role: string) => {
+    const segment = scope.kind === 'org' ? 'orgs' : 'groups';
+    try {
+      await http.send({
+        method: 'POST',
+        path: `/api/atlas/v2/${segment}/${scope.id}/users/${userId}:${verb}`,
+        body: scope.kind === 'org' ? { orgRole: role } : { groupRole: role },
+        mediaType: ATLAS_V2_2025,
+        operation: `${verb === 'addRole' ? 'adding' : 'removing'} ${role}`,
+        requiredRole: scope.kind === 'org' ? 'Organization Owner' : 'Project Access Manager',
+      });
+    } catch (error) {
+      // A retried :addRole whose first try landed, or a role someone removed meanwhile: already done.
+      if (isAppError(error) && error.details.status === 409) return;
+      throw error;
+    }
+  };
+
+  return {
+    async readUser(username, scope): Promise<ScopedUser> {
+      const orgId = await orgOf(scope);
+      const userId = await resolve(orgId, username);
+      if (scope.kind === 'org') {
+        const { body } = await http.send<OrgUser>({
+          method: 'GET',
+          path: `/api/atlas/v2/orgs/${orgId}/users/${userId}`,
+          mediaType: ATLAS_V2_2025,
+          operation: `reading the organization roles of ${username}`,
+          requiredRole: 'Organization Member',
+        });
+        return { userId, roles: [...(body.roles?.orgRoles ?? [])] };
+      }
+      try {
+        const { body } = await http.send<GroupUser>({
+          method: 'GET',
+          path: `/api/atlas/v2/groups/${scope.id}/users/${userId}`,
+          mediaType: ATLAS_V2_2025,
+          operation: `reading the project roles of ${username}`,
+          requiredRole: 'Project Read Only',
+        });
+        return { userId, roles: [...(body.roles ?? [])] };
+      } catch (error) {
+        if (isAppError(error, 'ATLAS_NOT_A_MEMBER')) return { userId, roles: [] };
+        throw error;
+      }
+    },
+
+    async setRoles(scope, userId, current, next) {
+      for (const role of next.filter((r) => !current.includes(r)))
+        await change(scope, userId, 'addRole', role);
+      for (const role of current.filter((r) => !next.includes(r)))
+        await change(scope, userId, 'removeRole', role);
+    },
+  };
+}

@@ -1,0 +1,111 @@
+import type { Redis } from 'ioredis';
+import type { BucketConfig } from '../config.js';
+import { defineRedisScript } from '../lib/redis-script.js';
+
+/** Which Atlas endpoint set and scope a call counts against (Atlas rate limits, token bucket per set x scope). */
+export interface RateKey {
+  /** e.g. `users-org:5f1a…`, `users-group:5f1a…`, `users-user`. */
+  readonly key: string;
+  readonly bucket: 'org' | 'project' | 'user';
+}
+
+/** Takes tokens before calls so a burst never exceeds the configured bucket. */
+export interface RateLimiter {
+  /** Resolves when one token of `key` has been taken (waiting for the refill if needed). */
+  take(key: RateKey): Promise<void>;
+}
+
+const ID = '[a-f0-9]{24}|[^/]+';
+
+/**
+ * Maps a path of any flavor (v2, v1.0, public v1.0) to its endpoint set and scope:
+ * org users endpoints per org, project users endpoints per project, user endpoints per API principal.
+ */
+export function rateKeyOf(path: string): RateKey {
+  const org = new RegExp(`/orgs/(${ID})/users`).exec(path);
+  if (org) return { key: `users-org:${org[1]}`, bucket: 'org' };
+  const group = new RegExp(`/groups/(${ID})/users`).exec(path);
+  if (group) return { key: `users-group:${group[1]}`, bucket: 'project' };
+  const project = new RegExp(`/groups/(${ID})$`).exec(path);
+  if (project) return { key: `projects-group:${project[1]}`, bucket: 'project' };
+  return { key: 'users-user', bucket: 'user' };
+}
+
+/** Options shared by the limiters. */
+export interface RateLimiterOptions {
+  readonly buckets: {
+    readonly org: BucketConfig;
+    readonly project: BucketConfig;
+    readonly user: BucketConfig;
+  };
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+// KEYS: bucket hash. ARGV: capacity, refill per ms. Uses Redis time so every process shares one clock.
+// Returns 0 when a token was taken, else the ms until one will be there.
+const TAKE = defineRedisScript(`
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or capacity
+local at = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) / rate) end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate) + 1000)
+return wait
+`);
+
+/** A token bucket in Redis, shared by every worker process on the same prefix. */
+export function createRedisRateLimiter(
+  redis: Redis,
+  prefix: string,
+  options: RateLimiterOptions,
+): RateLimiter {
+  const sleep = options.sleep ?? defaultSleep;
+  return {
+    async take({ key, bucket }) {
+      const config = options.buckets[bucket];
+      for (;;) {
+        const wait = Number(
+          await TAKE.run(
+            redis,
+            [`${prefix}:atlas-rate:${key}`],
+            [config.capacity, config.refillPerMinute / 60_000],
+          ),
+        );
+        if (wait <= 0) return;
+        await sleep(wait + Math.floor(Math.random() * 20));
+      }
+    },
+  };
+}
+
+/** The same bucket in memory, for a single process (benchmarks, tools). */
+export function createMemoryRateLimiter(options: RateLimiterOptions & { now?: () => number }): RateLimiter {
+  const sleep = options.sleep ?? defaultSleep;
+  const now = options.now ?? Date.now;
+  const state = new Map<string, { tokens: number; at: number }>();
+  return {
+    async take({ key, bucket }) {
+      const { capacity, refillPerMinute } = options.buckets[bucket];
+      const rate = refillPerMinute / 60_000;
+      for (;;) {
+        const current = state.get(key) ?? { tokens: capacity, at: now() };
+        const t = now();
+        const tokens = Math.min(capacity, current.tokens + Math.max(0, t - current.at) * rate);
+        if (tokens >= 1) {
+          state.set(key, { tokens: tokens - 1, at: t });
+          return;
+        }
+        state.set(key, { tokens, at: t });
+        await sleep(Math.ceil((1 - tokens) / rate));
+      }
+    },
+  };
+}
