@@ -6,6 +6,7 @@ import { createAtlasV2025RolesApi } from './flavors/atlas-v2-2025.js';
 import { createPublicApiRolesApi } from './flavors/public-api.js';
 import { type AtlasHttp, createAtlasHttp } from './http-client.js';
 import type { RateLimiter } from './rate-limiter.js';
+import type { BackoffOptions } from './retry.js';
 import type { AtlasRolesApi } from './roles-api.js';
 import { withValidation } from './validate.js';
 
@@ -19,7 +20,7 @@ export interface AtlasClient {
 /** Builds the client for the configured flavor and credentials, validated before every call. */
 export function createAtlasClient(
   config: AtlasConfig,
-  deps: { logger: Logger; rateLimiter?: RateLimiter },
+  deps: { logger: Logger; rateLimiter?: RateLimiter; backoff?: BackoffOptions },
 ): AtlasClient {
   const http = createAtlasHttp({
     baseUrl: config.baseUrl,
@@ -28,6 +29,7 @@ export function createAtlasClient(
     timeoutMs: config.timeoutMs,
     maxRetries: config.maxRetries,
     ...(deps.rateLimiter ? { rateLimiter: deps.rateLimiter } : {}),
+    ...(deps.backoff ? { backoff: deps.backoff } : {}),
   });
   const flavors = {
     'atlas-v2': createAtlasV2RolesApi,

@@ -38,7 +38,21 @@ export interface RateLimiterOptions {
     readonly project: BucketConfig;
     readonly user: BucketConfig;
   };
+  /**
+   * Share of capacity and refill kept unused, so network jitter between taking a token here and the
+   * request reaching Atlas cannot empty Atlas's own bucket.
+   * @defaultValue 0.1
+   */
+  readonly headroom?: number;
   readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** The bucket actually enforced: the configured one minus the headroom. */
+function effective(config: BucketConfig, headroom: number): { capacity: number; perMs: number } {
+  return {
+    capacity: Math.max(1, Math.floor(config.capacity * (1 - headroom))),
+    perMs: (config.refillPerMinute * (1 - headroom)) / 60_000,
+  };
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -70,15 +84,9 @@ export function createRedisRateLimiter(
   const sleep = options.sleep ?? defaultSleep;
   return {
     async take({ key, bucket }) {
-      const config = options.buckets[bucket];
+      const { capacity, perMs } = effective(options.buckets[bucket], options.headroom ?? 0.1);
       for (;;) {
-        const wait = Number(
-          await TAKE.run(
-            redis,
-            [`${prefix}:atlas-rate:${key}`],
-            [config.capacity, config.refillPerMinute / 60_000],
-          ),
-        );
+        const wait = Number(await TAKE.run(redis, [`${prefix}:atlas-rate:${key}`], [capacity, perMs]));
         if (wait <= 0) return;
         await sleep(wait + Math.floor(Math.random() * 20));
       }
@@ -93,8 +101,7 @@ export function createMemoryRateLimiter(options: RateLimiterOptions & { now?: ()
   const state = new Map<string, { tokens: number; at: number }>();
   return {
     async take({ key, bucket }) {
-      const { capacity, refillPerMinute } = options.buckets[bucket];
-      const rate = refillPerMinute / 60_000;
+      const { capacity, perMs: rate } = effective(options.buckets[bucket], options.headroom ?? 0.1);
       for (;;) {
         const current = state.get(key) ?? { tokens: capacity, at: now() };
         const t = now();

@@ -1,0 +1,193 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAtlasClient } from '../../src/atlas/create-atlas-client.js';
+import { createMemoryRateLimiter, createRedisRateLimiter, rateKeyOf } from '../../src/atlas/rate-limiter.js';
+import type { AtlasConfig } from '../../src/config.js';
+import { startAtlasSimulator } from '../../src/dev/atlas-simulator.js';
+import { deleteKeys } from '../../src/dev/sandbox.js';
+import { AUTHS, createCapturingLogger, FIXTURE } from '../support/atlas-fixture.js';
+import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
+
+const BUCKET = { capacity: 100, refillPerMinute: 30_000 };
+const LIMITS = { org: BUCKET, project: BUCKET, user: BUCKET };
+
+async function pool<T>(
+  items: readonly T[],
+  concurrency: number,
+  run: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) {
+        const item = items[next] as T;
+        next += 1;
+        await run(item);
+      }
+    }),
+  );
+}
+
+describe('rate limiting', () => {
+  const prefix = uniquePrefix('rate');
+  let redis: Redis;
+
+  beforeAll(() => {
+    redis = new Redis(TEST_REDIS_URL);
+  });
+
+  afterAll(async () => {
+    await deleteKeys(TEST_REDIS_URL, prefix);
+    await redis.quit();
+  });
+
+  it('files each path under its endpoint set and scope', () => {
+    expect(rateKeyOf(`/api/atlas/v2/orgs/${FIXTURE.org}/users/${FIXTURE.alice.id}/roles`)).toEqual({
+      key: `users-org:${FIXTURE.org}`,
+      bucket: 'org',
+    });
+    expect(rateKeyOf(`/api/atlas/v2/orgs/${FIXTURE.org}/users/${FIXTURE.alice.id}:addRole`).bucket).toBe(
+      'org',
+    );
+    expect(rateKeyOf(`/api/public/v1.0/groups/${FIXTURE.project}/users/${FIXTURE.alice.id}/roles`)).toEqual({
+      key: `users-group:${FIXTURE.project}`,
+      bucket: 'project',
+    });
+    expect(rateKeyOf(`/api/atlas/v2/groups/${FIXTURE.project}`).key).toBe(
+      `projects-group:${FIXTURE.project}`,
+    );
+    expect(rateKeyOf('/api/atlas/v2/users/byName/a%40b.c')).toEqual({ key: 'users-user', bucket: 'user' });
+  });
+
+  it('grants the capacity at once, then makes callers wait for the refill (shared through Redis)', async () => {
+    const waits: number[] = [];
+    const buckets = { ...LIMITS, org: { capacity: 3, refillPerMinute: 60 } };
+    const first = createRedisRateLimiter(redis, prefix, {
+      buckets,
+      headroom: 0,
+      sleep: async (ms) => void waits.push(ms),
+    });
+    const second = createRedisRateLimiter(redis, prefix, {
+      buckets,
+      headroom: 0,
+      sleep: async () => {
+        throw new Error('stop: the bucket is empty');
+      },
+    });
+    const key = { key: 'users-org:shared', bucket: 'org' } as const;
+    for (let i = 0; i < 3; i += 1) await first.take(key);
+    expect(waits).toEqual([]);
+    await expect(second.take(key)).rejects.toThrow('stop: the bucket is empty');
+  });
+
+  it('keeps 10% of the bucket unused by default, for network jitter', async () => {
+    let clock = 0;
+    const waits: number[] = [];
+    const limiter = createMemoryRateLimiter({
+      buckets: { ...LIMITS, user: { capacity: 10, refillPerMinute: 600 } },
+      now: () => clock,
+      sleep: async (ms) => {
+        waits.push(ms);
+        clock += ms;
+      },
+    });
+    for (let i = 0; i < 10; i += 1) await limiter.take({ key: 'u', bucket: 'user' });
+    expect(waits).toEqual([Math.ceil(1 / (540 / 60_000))]);
+  });
+
+  it('keeps a single-process bucket in memory the same way', async () => {
+    let clock = 0;
+    const waits: number[] = [];
+    const limiter = createMemoryRateLimiter({
+      buckets: { ...LIMITS, user: { capacity: 2, refillPerMinute: 60 } },
+      headroom: 0,
+      now: () => clock,
+      sleep: async (ms) => {
+        waits.push(ms);
+        clock += ms;
+      },
+    });
+    for (let i = 0; i < 4; i += 1) await limiter.take({ key: 'u', bucket: 'user' });
+    expect(waits).toEqual([1_000, 1_000]);
+  });
+
+  it('runs a burst of 1,000 role changes against one org without exceeding the bucket or a 429', async () => {
+    const users = Array.from({ length: 1_000 }, (_, i) => ({
+      id: `6d${i.toString(16).padStart(22, '0')}`,
+      username: `user${i}@example.com`,
+      orgRoles: { [FIXTURE.org]: ['ORG_MEMBER'] },
+    }));
+    const simulator = await startAtlasSimulator({
+      apiKeys: [FIXTURE.apiKey],
+      orgs: [{ id: FIXTURE.org, name: 'acme' }],
+      projects: [],
+      users,
+      rateLimits: LIMITS,
+    });
+    const config: AtlasConfig = {
+      api: 'atlas-v2',
+      baseUrl: simulator.url,
+      auth: AUTHS.digest,
+      timeoutMs: 5_000,
+      maxRetries: 4,
+      rateLimits: LIMITS,
+    };
+    const client = createAtlasClient(config, {
+      logger: createCapturingLogger().logger,
+      rateLimiter: createRedisRateLimiter(redis, `${prefix}-burst`, { buckets: LIMITS }),
+    });
+    const scope = { kind: 'org', id: FIXTURE.org } as const;
+    const failures: unknown[] = [];
+    await pool(users, 64, async (user) => {
+      try {
+        const current = await client.roles.readUser(user.username, scope);
+        await client.roles.setRoles(scope, current.userId, current.roles, [
+          ...current.roles,
+          'ORG_READ_ONLY',
+        ]);
+      } catch (error) {
+        failures.push(error);
+      }
+    });
+    await client.close();
+    await deleteKeys(TEST_REDIS_URL, `${prefix}-burst`);
+
+    expect(failures).toEqual([]);
+    expect(simulator.calls.filter((c) => c.status === 429)).toHaveLength(0);
+    expect(simulator.authenticatedCalls().filter((c) => c.method === 'PUT' && c.status === 200)).toHaveLength(
+      1_000,
+    );
+    expect(users.every((u) => simulator.rolesOf(u.username, scope).includes('ORG_READ_ONLY'))).toBe(true);
+    await simulator.close();
+  }, 60_000);
+
+  it('does meet 429s in the same burst without the limiter, so the test above has teeth', async () => {
+    const simulator = await startAtlasSimulator({
+      apiKeys: [FIXTURE.apiKey],
+      orgs: [{ id: FIXTURE.org, name: 'acme' }],
+      projects: [],
+      users: [
+        { id: FIXTURE.alice.id, username: FIXTURE.alice.email, orgRoles: { [FIXTURE.org]: ['ORG_MEMBER'] } },
+      ],
+      rateLimits: LIMITS,
+    });
+    const client = createAtlasClient(
+      {
+        api: 'atlas-v2',
+        baseUrl: simulator.url,
+        auth: AUTHS.digest,
+        timeoutMs: 5_000,
+        maxRetries: 0,
+        rateLimits: LIMITS,
+      },
+      { logger: createCapturingLogger().logger },
+    );
+    const scope = { kind: 'org', id: FIXTURE.org } as const;
+    await pool(Array.from({ length: 200 }), 64, async () => {
+      await client.roles.readUser(FIXTURE.alice.email, scope).catch(() => undefined);
+    });
+    await client.close();
+    expect(simulator.calls.filter((c) => c.status === 429).length).toBeGreaterThan(0);
+    await simulator.close();
+  });
+});

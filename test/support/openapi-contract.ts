@@ -1,0 +1,169 @@
+import { readFileSync } from 'node:fs';
+import { Ajv, type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import { parse } from 'yaml';
+
+// The official Atlas Admin API v2 spec, users/orgs/projects subset (test/fixtures/atlas/SOURCE.txt).
+interface Parameter {
+  readonly name: string;
+  readonly in: 'path' | 'query' | 'header';
+  readonly required?: boolean;
+  readonly schema?: Record<string, unknown>;
+  readonly $ref?: string;
+}
+interface Operation {
+  readonly operationId: string;
+  readonly parameters?: readonly Parameter[];
+  readonly requestBody?: { readonly content: Record<string, { readonly schema: Record<string, unknown> }> };
+  readonly responses: Record<string, { readonly content?: Record<string, unknown>; readonly $ref?: string }>;
+}
+interface Spec {
+  readonly paths: Record<string, Record<string, Operation>>;
+  readonly components: {
+    readonly parameters: Record<string, Parameter>;
+    readonly schemas: Record<string, Record<string, unknown>>;
+  };
+}
+
+/** A request as it went over the wire. */
+export interface WireRequest {
+  readonly method: string;
+  /** Path and query. */
+  readonly path: string;
+  readonly accept: string | undefined;
+  readonly contentType: string | undefined;
+  readonly body: unknown;
+}
+
+const spec = parse(
+  readFileSync(
+    new URL('../fixtures/atlas/atlas-admin-api-v2.users-orgs-groups.subset.yaml', import.meta.url),
+    'utf8',
+  ),
+) as Spec;
+
+const ajv = new Ajv({ strict: false, allErrors: true });
+addFormats.default(ajv);
+for (const format of ['int32', 'int64', 'float', 'double', 'byte', 'binary']) ajv.addFormat(format, true);
+ajv.addSchema(spec as unknown as Record<string, unknown>, 'spec');
+
+const compiled = new Map<string, ValidateFunction>();
+function validatorFor(schema: Record<string, unknown>): ValidateFunction {
+  const key = JSON.stringify(schema);
+  let validate = compiled.get(key);
+  if (!validate) {
+    validate = ajv.compile(rewriteRefs(schema) as Record<string, unknown>);
+    compiled.set(key, validate);
+  }
+  return validate;
+}
+
+function rewriteRefs(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(rewriteRefs);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [
+        k,
+        k === '$ref' && typeof v === 'string' ? `spec${v}` : rewriteRefs(v),
+      ]),
+    );
+  }
+  return value;
+}
+
+function resolve<T>(value: T & { $ref?: string }): T {
+  if (!value.$ref) return value;
+  const parts = value.$ref.replace(/^#\//, '').split('/');
+  return parts.reduce<unknown>((node, part) => (node as Record<string, unknown>)[part], spec) as T;
+}
+
+/** Properties sent that the schema does not declare (Atlas rejects unknown fields with 400). */
+function undeclared(body: unknown, schema: Record<string, unknown>, at = 'body'): string[] {
+  const resolved = resolve(schema as Record<string, unknown> & { $ref?: string });
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    const items = resolved.items as Record<string, unknown> | undefined;
+    return Array.isArray(body) && items
+      ? body.flatMap((item, i) => undeclared(item, items, `${at}[${i}]`))
+      : [];
+  }
+  const properties = (resolved.properties ?? {}) as Record<string, Record<string, unknown>>;
+  return Object.entries(body).flatMap(([key, value]) => {
+    const property = properties[key];
+    if (!property) return [`${at}.${key} is not in the schema`];
+    if (
+      (resolve(property as Record<string, unknown> & { $ref?: string }) as { readOnly?: boolean }).readOnly
+    ) {
+      return [`${at}.${key} is read-only`];
+    }
+    return undeclared(value, property, `${at}.${key}`);
+  });
+}
+
+/** Everything the official spec says is wrong with a request; [] when it conforms. */
+export function checkAgainstSpec(request: WireRequest): string[] {
+  const url = new URL(request.path, 'http://spec');
+  const problems: string[] = [];
+  const match = Object.entries(spec.paths)
+    .map(([template, item]) => {
+      const names: string[] = [];
+      const pattern = template
+        .replace(/[.*+?^$()|[\]\\]/g, '\\$&')
+        .replace(/\{(\w+)\}/g, (_, name: string) => {
+          names.push(name);
+          return '([^/:]+)';
+        });
+      const found = new RegExp(`^${pattern}$`).exec(url.pathname);
+      return found
+        ? { template, item, values: Object.fromEntries(names.map((n, i) => [n, found[i + 1] ?? ''])) }
+        : undefined;
+    })
+    .find((m) => m !== undefined);
+  if (!match) return [`${url.pathname} is not a path of the spec`];
+  const operation = match.item[request.method.toLowerCase()];
+  if (!operation) return [`${request.method} is not an operation of ${match.template}`];
+  const parameters = (operation.parameters ?? []).map((p) => resolve(p as Parameter & { $ref?: string }));
+  for (const parameter of parameters.filter((p) => p.in === 'path')) {
+    const value = decodeURIComponent(match.values[parameter.name] ?? '');
+    const validate = validatorFor(parameter.schema ?? {});
+    if (!validate(value))
+      problems.push(`path parameter ${parameter.name}="${value}": ${ajv.errorsText(validate.errors)}`);
+  }
+  for (const [name, value] of url.searchParams) {
+    const parameter = parameters.find((p) => p.in === 'query' && p.name === name);
+    if (!parameter) {
+      problems.push(`query parameter ${name} is not declared by ${operation.operationId}`);
+      continue;
+    }
+    const schema = parameter.schema ?? {};
+    const typed =
+      schema.type === 'boolean' ? value === 'true' : schema.type === 'integer' ? Number(value) : value;
+    const validate = validatorFor(schema);
+    if (!validate(typed))
+      problems.push(`query parameter ${name}="${value}": ${ajv.errorsText(validate.errors)}`);
+  }
+  const success = Object.entries(operation.responses).find(([status]) => status.startsWith('2'))?.[1];
+  const accepted = Object.keys(resolve(success ?? { content: {} }).content ?? {});
+  if (success && accepted.length > 0 && !accepted.includes(request.accept ?? '')) {
+    problems.push(
+      `Accept ${request.accept} is not one of ${accepted.join(', ')} for ${operation.operationId}`,
+    );
+  }
+  if (request.body !== undefined) {
+    const content = operation.requestBody?.content ?? {};
+    const media = content[request.contentType ?? ''];
+    if (!media) {
+      problems.push(
+        `Content-Type ${request.contentType} is not one of ${Object.keys(content).join(', ') || '(no body)'}`,
+      );
+    } else {
+      const validate = validatorFor(media.schema);
+      if (!validate(request.body)) problems.push(`body: ${ajv.errorsText(validate.errors)}`);
+      problems.push(...undeclared(request.body, media.schema));
+    }
+    if (request.accept !== request.contentType)
+      problems.push('Accept and Content-Type name different versions');
+  } else if (operation.requestBody && (operation.requestBody as { required?: boolean }).required) {
+    problems.push(`${operation.operationId} requires a body`);
+  }
+  return problems;
+}
