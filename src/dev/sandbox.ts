@@ -26,6 +26,7 @@ export const ATLAS = {
   org: { id: '5f1a2b3c4d5e6f7a8b9c0d10', name: 'acme' },
   project: { id: '5f1a2b3c4d5e6f7a8b9c0d1e', name: 'payments-prod' },
   apiKey: { publicKey: 'sandboxpub', privateKey: '8d2c7f1e-sandbox-private-key' },
+  serviceAccount: { clientId: 'mdb_sa_id_sandbox', clientSecret: 'mdb_sa_sk_sandbox-secret' },
   userIds: {
     alice: '64b000000000000000000a11',
     bob: '64b000000000000000000b0b',
@@ -62,6 +63,8 @@ export interface SandboxOptions {
   readonly port?: number;
   readonly slackPort?: number;
   readonly atlasPort?: number;
+  /** Authenticate to Atlas with the sandbox service account (OAuth) instead of the API key (Digest). */
+  readonly serviceAccount?: boolean;
   /** Socket Mode instead of HTTP: the WebSocket URL apps.connections.open hands out. */
   readonly socketModeUrl?: string;
 }
@@ -97,6 +100,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   });
   const atlas = await startAtlasSimulator({
     apiKeys: [ATLAS.apiKey],
+    serviceAccounts: [ATLAS.serviceAccount],
     orgs: [ATLAS.org],
     projects: [{ ...ATLAS.project, orgId: ATLAS.org.id }],
     users: [
@@ -142,8 +146,12 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       REDIS_URL: options.redisUrl,
       QUEUE_PREFIX: prefix,
       ATLAS_BASE_URL: atlas.url,
-      ATLAS_PUBLIC_KEY: ATLAS.apiKey.publicKey,
-      ATLAS_PRIVATE_KEY: ATLAS.apiKey.privateKey,
+      ...(options.serviceAccount
+        ? {
+            ATLAS_CLIENT_ID: ATLAS.serviceAccount.clientId,
+            ATLAS_CLIENT_SECRET: ATLAS.serviceAccount.clientSecret,
+          }
+        : { ATLAS_PUBLIC_KEY: ATLAS.apiKey.publicKey, ATLAS_PRIVATE_KEY: ATLAS.apiKey.privateKey }),
       POLICY_FILE: policyFile,
       LOG_LEVEL: 'warn',
       ...options.env,

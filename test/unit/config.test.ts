@@ -28,9 +28,18 @@ describe('parseConfig', () => {
       http: { port: 3000 },
       redis: { url: 'redis://127.0.0.1:6379', prefix: 'rolecall' },
       atlas: {
+        api: 'atlas-v2',
         baseUrl: 'https://cloud.mongodb.com',
         auth: { kind: 'digest', publicKey: 'pub', privateKey: 'priv' },
+        timeoutMs: 15_000,
+        maxRetries: 4,
+        rateLimits: {
+          org: { capacity: 500, refillPerMinute: 250 },
+          project: { capacity: 1200, refillPerMinute: 500 },
+          user: { capacity: 2500, refillPerMinute: 2000 },
+        },
       },
+      worker: { concurrency: 4 },
       policyFile: './policy.yml',
     });
   });
@@ -42,14 +51,55 @@ describe('parseConfig', () => {
       REDIS_URL: 'localhost:6379',
       QUEUE_PREFIX: 'a:b',
     });
-    expect(message).toContain('configuration has 7 problem(s)');
+    expect(message).toContain('configuration has 6 problem(s)');
     expect(message).toContain('SLACK_BOT_TOKEN must be a bot token starting with "xoxb-"');
     expect(message).toContain('PORT must be a whole number');
     expect(message).toContain('REDIS_URL must look like redis://host:6379');
     expect(message).toContain('QUEUE_PREFIX may contain only');
-    expect(message).toContain('ATLAS_PUBLIC_KEY is required');
-    expect(message).toContain('ATLAS_PRIVATE_KEY is required');
+    expect(message).toContain('Atlas credentials are missing: set ATLAS_PUBLIC_KEY and ATLAS_PRIVATE_KEY');
     expect(message).toContain('SLACK_SIGNING_SECRET is required in HTTP mode');
+  });
+
+  it('reads a service account instead of an API key, and the Atlas tuning knobs', () => {
+    const { ATLAS_PUBLIC_KEY: _p, ATLAS_PRIVATE_KEY: _k, ...rest } = VALID;
+    const config = parseConfig({
+      ...rest,
+      ATLAS_CLIENT_ID: 'mdb_sa_id',
+      ATLAS_CLIENT_SECRET: 'mdb_sa_sk',
+      ATLAS_API: 'atlas-v2-2025',
+      ATLAS_TIMEOUT_MS: '5000',
+      ATLAS_MAX_RETRIES: '2',
+      ATLAS_RATE_ORG: '100/50',
+    });
+    expect(config.atlas).toMatchObject({
+      api: 'atlas-v2-2025',
+      auth: { kind: 'oauth', clientId: 'mdb_sa_id', clientSecret: 'mdb_sa_sk' },
+      timeoutMs: 5000,
+      maxRetries: 2,
+      rateLimits: {
+        org: { capacity: 100, refillPerMinute: 50 },
+        project: { capacity: 1200, refillPerMinute: 500 },
+        user: { capacity: 2500, refillPerMinute: 2000 },
+      },
+    });
+  });
+
+  it('says which Atlas credential is missing or conflicting', () => {
+    expect(problemsOf({ ...VALID, ATLAS_CLIENT_ID: 'x', ATLAS_CLIENT_SECRET: 'y' })).toContain(
+      'Atlas credentials conflict: set either ATLAS_PUBLIC_KEY/ATLAS_PRIVATE_KEY (API key) or ATLAS_CLIENT_ID/ATLAS_CLIENT_SECRET (service account), not both',
+    );
+    expect(problemsOf({ ...VALID, ATLAS_PRIVATE_KEY: '' })).toContain(
+      'ATLAS_PUBLIC_KEY is set but ATLAS_PRIVATE_KEY is missing',
+    );
+    const { ATLAS_PUBLIC_KEY: _p, ATLAS_PRIVATE_KEY: _k, ...rest } = VALID;
+    expect(problemsOf({ ...rest, ATLAS_CLIENT_SECRET: 'y' })).toContain(
+      'ATLAS_CLIENT_SECRET is set but ATLAS_CLIENT_ID is missing',
+    );
+    const flavor = problemsOf({ ...VALID, ATLAS_API: 'atlas-v3', ATLAS_RATE_PROJECT: 'lots' });
+    expect(flavor).toContain(
+      'ATLAS_API must be one of atlas-v2, atlas-v2-2025, cloud-manager, ops-manager, atlas-v1',
+    );
+    expect(flavor).toContain('ATLAS_RATE_PROJECT must read CAPACITY/REFILL_PER_MINUTE, e.g. 500/250');
   });
 
   it('uses Socket Mode instead of the signing secret when SLACK_APP_TOKEN is set', () => {
