@@ -88,6 +88,8 @@ export interface AccessRequest {
   readonly grant: GrantResult | null;
   readonly revocation: RevokeResult | null;
   readonly failure: Failure | null;
+  /** 1, plus one for every Retry an approver pressed; part of job ids so a retry is new work. */
+  readonly attempt: number;
 }
 
 /** The fields a caller provides to create a request; the store fills in the rest. */
@@ -106,7 +108,7 @@ export type RequestDraft = Pick<
 
 /** Fields that may change after creation. */
 export type RequestPatch = Partial<
-  Pick<AccessRequest, 'approvalMessage' | 'decision' | 'plan' | 'grant' | 'revocation' | 'failure'>
+  Pick<AccessRequest, 'approvalMessage' | 'decision' | 'plan' | 'grant' | 'revocation' | 'failure' | 'attempt'>
 >;
 
 /** One line of a request's audit trail. */

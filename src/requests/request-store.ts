@@ -30,6 +30,12 @@ export interface RequestStore {
   /** Changes fields without changing state, only while the request is in one of `whileIn`. */
   patch(id: string, whileIn: readonly RequestState[], patch: RequestPatch): Promise<TransitionResult>;
   audit(id: string): Promise<AuditEntry[]>;
+  /** A person's requests, newest first. */
+  listByRequester(userId: string, limit: number): Promise<AccessRequest[]>;
+  /** Pending requests on these targets (Atlas ids), oldest first. */
+  listPending(targetIds: readonly string[]): Promise<AccessRequest[]>;
+  /** Requests the system still has to move, last updated before `before` (ms), oldest first. */
+  listActive(before: number, limit: number): Promise<AccessRequest[]>;
 }
 
 /** Options for {@link createRequestStore}. */
@@ -51,7 +57,11 @@ export interface RequestStoreOptions {
 
 // KEYS: request hash, global audit stream, request audit stream
 // ARGV: allowed from-states ('' = must not exist), to-state ('' = unchanged), actor, at, detail,
-//       request id, audit max length, retention ms (0 = keep), to-state is final (1/0), then field/value pairs
+//       request id, audit max length, retention ms (0 = keep), to-state is final (1/0), key prefix,
+//       then field/value pairs.
+// Also keeps the indexes: requests per requester (zset by creation), pending requests per target (set),
+// and `active` requests the system still has to move (zset by last update), for the sweeper.
+// Index keys are derived from the request (single Redis instance, not Cluster).
 const TRANSITION = defineRedisScript(`
 local function reply(status, state)
   local out = {status, state}
@@ -69,7 +79,7 @@ else
   end
   if not allowed then return reply('conflict', current) end
 end
-if #ARGV > 9 then redis.call('HSET', KEYS[1], unpack(ARGV, 10)) end
+if #ARGV > 10 then redis.call('HSET', KEYS[1], unpack(ARGV, 11)) end
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[4])
 local to = ARGV[2]
 if to ~= '' then
@@ -80,6 +90,23 @@ if to ~= '' then
   if ARGV[9] == '1' and ARGV[8] ~= '0' then
     redis.call('PEXPIRE', KEYS[1], ARGV[8])
     redis.call('PEXPIRE', KEYS[3], ARGV[8])
+  end
+  local prefix = ARGV[10]
+  local id = ARGV[6]
+  local requester = cjson.decode(redis.call('HGET', KEYS[1], 'requesterId'))
+  local target = cjson.decode(redis.call('HGET', KEYS[1], 'target'))
+  if from == '' then redis.call('ZADD', prefix .. ':index:requester:' .. requester, ARGV[4], id) end
+  local pending = prefix .. ':index:pending:' .. target.id
+  if to == 'pending' then redis.call('SADD', pending, id) else redis.call('SREM', pending, id) end
+  local active = to == 'pending' or to == 'approved' or to == 'applying' or to == 'revoking'
+  if to == 'applied' then
+    local grant = cjson.decode(redis.call('HGET', KEYS[1], 'grant') or 'null')
+    active = type(grant) == 'table' and type(grant.revokeAt) == 'number'
+  end
+  if active then
+    redis.call('ZADD', prefix .. ':index:active', ARGV[4], id)
+  else
+    redis.call('ZREM', prefix .. ':index:active', id)
   end
 end
 return reply('ok', current or '')
@@ -103,6 +130,7 @@ const JSON_FIELDS = [
   'grant',
   'revocation',
   'failure',
+  'attempt',
 ] as const;
 
 /** Creates the Redis-backed request store. */
@@ -152,6 +180,7 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
         auditMaxLength,
         retentionMs,
         to !== null && isFinal(to) ? '1' : '0',
+        prefix,
         ...pairs,
       ],
     )) as string[];
@@ -160,6 +189,25 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
     const request = decodeRequest(id, Object.fromEntries(pairsOf(flat)));
     if (status === 'conflict') return { ok: false, current: request };
     return { ok: true, request, from: (previous || 'pending') as RequestState };
+  };
+
+  /** Reads requests by id, dropping (and unindexing) those whose retention has run out. */
+  const readMany = async (ids: readonly string[], index: string): Promise<AccessRequest[]> => {
+    if (ids.length === 0) return [];
+    const pipeline = redis.pipeline();
+    for (const id of ids) pipeline.hgetall(requestKey(id));
+    const hashes = (await pipeline.exec()) ?? [];
+    const found: AccessRequest[] = [];
+    const gone: string[] = [];
+    ids.forEach((id, i) => {
+      const hash = hashes[i]?.[1] as Record<string, string> | undefined;
+      if (hash?.state === undefined) gone.push(id);
+      else found.push(decodeRequest(id, hash));
+    });
+    if (gone.length > 0) {
+      await (index.includes(':index:pending:') ? redis.srem(index, ...gone) : redis.zrem(index, ...gone));
+    }
+    return found;
   };
 
   return {
@@ -179,6 +227,7 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
         grant: null,
         revocation: null,
         failure: null,
+        attempt: 1,
       });
       if (!result.ok) throw new AppError('INTERNAL', `Request id ${id} was already taken.`);
       return result.request;
@@ -196,6 +245,25 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
 
     async patch(id, whileIn, patch) {
       return write(id, whileIn, null, 'system', '', { ...patch });
+    },
+
+    async listByRequester(userId, limit) {
+      const ids = await redis.zrevrange(`${prefix}:index:requester:${userId}`, 0, limit - 1);
+      return readMany(ids, `${prefix}:index:requester:${userId}`);
+    },
+
+    async listPending(targetIds) {
+      const found = await Promise.all(
+        targetIds.map(async (targetId) =>
+          readMany(await redis.smembers(`${prefix}:index:pending:${targetId}`), `${prefix}:index:pending:${targetId}`),
+        ),
+      );
+      return found.flat().sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id, 'en', { numeric: true }));
+    },
+
+    async listActive(before, limit) {
+      const ids = await redis.zrangebyscore(`${prefix}:index:active`, '-inf', before, 'LIMIT', 0, limit);
+      return readMany(ids, `${prefix}:index:active`);
     },
 
     async audit(id) {

@@ -46,6 +46,7 @@ function request(state: RequestState, overrides: Partial<AccessRequest> = {}): A
       revokedAt: 1_790_014_460_000,
     },
     failure: { code: 'ATLAS_REJECTED', message: `Atlas said no ${HOSTILE}`, at: 1 },
+    attempt: 1,
     ...overrides,
   };
 }

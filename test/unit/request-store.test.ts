@@ -113,3 +113,54 @@ describe('request store (real Redis)', () => {
     await expect(store.require('AR-999999')).rejects.toThrow('There is no request AR-999999.');
   });
 });
+
+describe('request store indexes (real Redis)', () => {
+  const prefix = uniquePrefix('index');
+  let redis: Redis;
+  let store: RequestStore;
+
+  beforeAll(() => {
+    redis = new Redis(TEST_REDIS_URL);
+    store = createRequestStore(redis, { prefix });
+  });
+
+  afterAll(async () => {
+    await deleteKeys(TEST_REDIS_URL, prefix);
+    await redis.quit();
+  });
+
+  it('lists a requester’s requests newest first, pending ones per target, and active ones for the sweeper', async () => {
+    const first = await store.create(DRAFT, 'U0ALICE');
+    const second = await store.create({ ...DRAFT, requesterId: 'U0DAVE' }, 'U0DAVE');
+    const third = await store.create(DRAFT, 'U0ALICE');
+    expect((await store.listByRequester('U0ALICE', 10)).map((r) => r.id)).toEqual([third.id, first.id]);
+    expect((await store.listPending([DRAFT.target.id])).map((r) => r.id)).toEqual([first.id, second.id, third.id]);
+
+    await store.transition(first.id, { from: 'pending', to: 'denied', actor: 'U0BOB' });
+    await store.transition(second.id, { from: 'pending', to: 'approved', actor: 'U0BOB' });
+    expect((await store.listPending([DRAFT.target.id])).map((r) => r.id)).toEqual([third.id]);
+    const active = await store.listActive(Date.now() + 1, 10);
+    expect(active.map((r) => r.id).sort()).toEqual([second.id, third.id].sort());
+  });
+
+  it('keeps an applied grant active only while it has a revocation ahead', async () => {
+    const temporary = await store.create(DRAFT, 'U0ALICE');
+    const permanent = await store.create({ ...DRAFT, durationSeconds: null }, 'U0ALICE');
+    for (const [request, revokeAt] of [
+      [temporary, Date.now() + 60_000],
+      [permanent, null],
+    ] as const) {
+      await store.transition(request.id, { from: 'pending', to: 'approved', actor: 'U0BOB' });
+      await store.transition(request.id, { from: 'approved', to: 'applying', actor: 'system' });
+      await store.transition(request.id, {
+        from: 'applying',
+        to: 'applied',
+        actor: 'system',
+        patch: { grant: { rolesAfter: ['GROUP_READ_ONLY'], appliedAt: Date.now(), revokeAt } },
+      });
+    }
+    const active = (await store.listActive(Date.now() + 1, 100)).map((r) => r.id);
+    expect(active).toContain(temporary.id);
+    expect(active).not.toContain(permanent.id);
+  });
+});
