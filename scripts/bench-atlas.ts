@@ -84,7 +84,8 @@ async function measure(url: string, auth: AtlasAuthConfig, concurrency: number):
   const elapsed = (performance.now() - started) / 1000;
   await client.close();
   latencies.sort((a, b) => a - b);
-  const pick = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  const pick = (q: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
   return {
     auth: auth.kind === 'digest' ? 'Digest (2 round trips)' : 'Bearer token (1 round trip)',
     concurrency,
@@ -101,7 +102,9 @@ async function main(): Promise<void> {
     return;
   }
   const child = fork(new URL(import.meta.url).pathname, ['--simulator'], { execArgv: process.execArgv });
-  const url = await new Promise<string>((resolve) => child.once('message', (m: { url: string }) => resolve(m.url)));
+  const url = await new Promise<string>((resolve) =>
+    child.once('message', (m: { url: string }) => resolve(m.url)),
+  );
   const rows: Row[] = [];
   for (const auth of [{ kind: 'digest', ...API_KEY } as const, { kind: 'oauth', ...ACCOUNT } as const]) {
     for (const concurrency of [1, 8, 64]) rows.push(await measure(url, auth, concurrency));
@@ -118,7 +121,9 @@ async function main(): Promise<void> {
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
   const format = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  console.log(`Atlas client, PUT role changes against the local simulator (${SECONDS} s per row, node ${process.version})`);
+  console.log(
+    `Atlas client, PUT role changes against the local simulator (${SECONDS} s per row, node ${process.version})`,
+  );
   console.log(format(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const line of lines) console.log(format(line));

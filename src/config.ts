@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AppError } from './errors.js';
+import { parseDuration } from './lib/duration.js';
 
 /** What one process runs: the Slack bot with a worker (`npm start`) or only a worker (`npm run worker`). */
 export type RunMode = 'all' | 'worker';
@@ -63,7 +64,17 @@ export interface Config {
   readonly redis: { readonly url: string; readonly prefix: string };
   readonly atlas: AtlasConfig;
   readonly policyFile: string;
-  readonly worker: { readonly concurrency: number };
+  readonly worker: {
+    readonly concurrency: number;
+    /** BullMQ job lock; a dead worker's job moves to another worker after this. */
+    readonly lockDurationMs: number;
+    /** How often the sweeper looks for requests whose work went missing. */
+    readonly sweepIntervalMs: number;
+    /** First retry delay of a failed job; doubles every attempt. */
+    readonly backoffMs: number;
+  };
+  /** How long a request waits for a decision before it expires. */
+  readonly requestTtlMs: number;
 }
 
 const PREFIX_CHARS = /^[A-Za-z0-9_-]+$/;
@@ -125,6 +136,14 @@ const envFields = z.object({
   WORKER_CONCURRENCY: optionalText.refine((v) => v === undefined || (INTEGER.test(v) && Number(v) >= 1), {
     message: 'WORKER_CONCURRENCY must be a whole number of at least 1',
   }),
+  WORKER_LOCK_MS: optionalText.refine((v) => v === undefined || (INTEGER.test(v) && Number(v) >= 500), {
+    message: 'WORKER_LOCK_MS must be a whole number of milliseconds, at least 500',
+  }),
+  SWEEP_INTERVAL: durationText('SWEEP_INTERVAL'),
+  JOB_BACKOFF_MS: optionalText.refine((v) => v === undefined || (INTEGER.test(v) && Number(v) >= 10), {
+    message: 'JOB_BACKOFF_MS must be a whole number of milliseconds, at least 10',
+  }),
+  REQUEST_TTL: durationText('REQUEST_TTL'),
 });
 
 type Env = z.output<typeof envFields>;
@@ -211,13 +230,25 @@ function toConfig(env: Env, mode: RunMode): Config {
       },
     },
     policyFile: env.POLICY_FILE ?? './policy.yml',
-    worker: { concurrency: Number(env.WORKER_CONCURRENCY ?? '4') },
+    worker: {
+      concurrency: Number(env.WORKER_CONCURRENCY ?? '4'),
+      lockDurationMs: Number(env.WORKER_LOCK_MS ?? '30000'),
+      sweepIntervalMs: (parseDuration(env.SWEEP_INTERVAL ?? '60s') ?? 60) * 1000,
+      backoffMs: Number(env.JOB_BACKOFF_MS ?? '2000'),
+    },
+    requestTtlMs: (parseDuration(env.REQUEST_TTL ?? '24h') ?? 86_400) * 1000,
   };
 }
 
 /** Reads the configuration of this process; the one place that touches `process.env`. */
 export function loadConfig(options: ConfigOptions = {}): Config {
   return parseConfig(process.env, options);
+}
+
+function durationText(name: string) {
+  return optionalText.refine((v) => v === undefined || parseDuration(v) !== undefined, {
+    message: `${name} must be a duration such as 30m, 24h or 2d`,
+  });
 }
 
 function bucketText(name: string) {

@@ -7,9 +7,12 @@ import { invalidRoles } from './atlas/validate.js';
 import { type Config, loadConfig, type RunMode } from './config.js';
 import { AppError, isAppError } from './errors.js';
 import { createApplyProcessor } from './jobs/apply-processor.js';
+import { createExpireProcessor } from './jobs/expire-processor.js';
 import { createNotifyProcessor } from './jobs/notify-processor.js';
 import { createQueues } from './jobs/queues.js';
 import { createRevokeProcessor } from './jobs/revoke-processor.js';
+import { createSweepProcessor } from './jobs/sweep-processor.js';
+import { createUserLock } from './jobs/user-lock.js';
 import { createJobScheduler } from './jobs/work-queue.js';
 import { createWorkers } from './jobs/workers.js';
 import { createHttpServer } from './ops/http-server.js';
@@ -72,7 +75,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     const atlas = atlasClient.roles;
 
     const store = createRequestStore(redis, { prefix: config.redis.prefix });
-    const queues = createQueues(redis, config.redis.prefix);
+    const queues = createQueues(redis, config.redis.prefix, { backoffMs: config.worker.backoffMs });
     shutdown.push('queues', () => queues.close());
     const scheduler = createJobScheduler(queues, (id) => store.require(id));
 
@@ -81,19 +84,40 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       retryConfig: { retries: 0 },
       rejectRateLimitedCalls: true,
     });
-    const processorDeps = { store, atlas, scheduler, logger: logger.child({ component: 'worker' }) };
+    const workerLogger = logger.child({ component: 'worker' });
+    const lock = createUserLock(redis, { prefix: config.redis.prefix, ttlMs: config.worker.lockDurationMs });
+    const processorDeps = { store, atlas, scheduler, lock, logger: workerLogger };
     const workers = createWorkers({
       connection: workerRedis,
       prefix: config.redis.prefix,
-      logger: processorDeps.logger,
+      logger: workerLogger,
       concurrency: config.worker.concurrency,
+      lockDurationMs: config.worker.lockDurationMs,
       processors: {
         apply: createApplyProcessor(processorDeps),
         revoke: createRevokeProcessor(processorDeps),
-        notify: createNotifyProcessor({ store, notifier: createSlackNotifier(slackClient), logger }),
+        expire: createExpireProcessor({ store, scheduler, logger: workerLogger }),
+        notify: createNotifyProcessor({
+          store,
+          notifier: createSlackNotifier(slackClient),
+          logger: workerLogger,
+        }),
+        sweep: createSweepProcessor({
+          store,
+          queues,
+          scheduler,
+          logger: workerLogger,
+          requestTtlMs: config.requestTtlMs,
+          graceMs: config.worker.sweepIntervalMs,
+        }),
       },
     });
     shutdown.push('workers', () => workers.close());
+    await queues.sweep.upsertJobScheduler(
+      'sweep',
+      { every: config.worker.sweepIntervalMs },
+      { name: 'sweep' },
+    );
 
     let slackListener: ReturnType<typeof createSlackApp>['requestListener'];
     if (config.mode === 'all') {
@@ -101,7 +125,14 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         currentRoles: async (email, target) =>
           (await atlas.readUser(email, { kind: target.scope, id: target.id })).roles,
       };
-      const service = createRequestService({ store, policy: currentPolicy, roles, queue: scheduler, logger });
+      const service = createRequestService({
+        store,
+        policy: currentPolicy,
+        roles,
+        queue: scheduler,
+        logger,
+        requestTtlMs: config.requestTtlMs,
+      });
       const slack = createSlackApp(config.slack, { service, policy: currentPolicy, logger });
       await slack.start();
       shutdown.push('slack', () => slack.stop());

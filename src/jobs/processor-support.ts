@@ -2,17 +2,25 @@ import { type Job, UnrecoverableError } from 'bullmq';
 import type { AtlasRolesApi, AtlasScope } from '../atlas/roles-api.js';
 import { isAppError } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
-import type { TargetRef } from '../requests/model.js';
+import type { AccessRequest, TargetRef } from '../requests/model.js';
+import type { WorkQueue } from '../requests/request-service.js';
 import type { RequestStore } from '../requests/request-store.js';
-import type { JobScheduler } from './work-queue.js';
+import type { UserLock } from './user-lock.js';
 
 /** Dependencies of the apply and revoke processors. */
 export interface ProcessorDeps {
   store: RequestStore;
   atlas: AtlasRolesApi;
-  scheduler: JobScheduler;
+  scheduler: WorkQueue;
+  /** Serializes changes to one user's roles in one org or project, across worker processes. */
+  lock: UserLock;
   logger: Logger;
   now?: () => number;
+}
+
+/** The lock key of a request: one user in one org or project. */
+export function lockKeyOf(request: Pick<AccessRequest, 'target' | 'granteeEmail'>): string {
+  return `${request.target.scope}:${request.target.id}:${request.granteeEmail.toLowerCase()}`;
 }
 
 /** What a processor did, kept as the BullMQ job's return value. */

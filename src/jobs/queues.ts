@@ -3,12 +3,18 @@ import type { Redis } from 'ioredis';
 import type { RequestEvent } from '../requests/request-service.js';
 
 /** Queue names under QUEUE_PREFIX. */
-export const QUEUE_NAMES = { apply: 'apply', revoke: 'revoke', notify: 'notify' } as const;
+export const QUEUE_NAMES = {
+  apply: 'apply',
+  revoke: 'revoke',
+  expire: 'expire',
+  notify: 'notify',
+  sweep: 'sweep',
+} as const;
 
 /** Where a notice about a request goes. */
 export type Delivery = 'approval-message' | 'thread' | 'requester' | 'grantee';
 
-/** Data of an apply or revoke job: the request is the only input, everything else is read fresh. */
+/** Data of an apply, revoke or expire job: the request is the only input, everything else is read fresh. */
 export interface RequestJob {
   readonly requestId: string;
 }
@@ -20,52 +26,59 @@ export interface NotifyJob {
   readonly delivery: Delivery;
 }
 
-/** The three BullMQ queues. */
+/** The BullMQ queues. */
 export interface Queues {
   readonly apply: Queue<RequestJob>;
   readonly revoke: Queue<RequestJob>;
+  readonly expire: Queue<RequestJob>;
   readonly notify: Queue<NotifyJob>;
+  readonly sweep: Queue<Record<string, never>>;
   close(): Promise<void>;
 }
 
-/** Creates the queues on a fail-fast connection, so a Redis outage surfaces as an error, not a hang. */
-export function createQueues(connection: Redis, prefix: string): Queues {
+const DAY_SECONDS = 24 * 3600;
+
+/**
+ * Creates the queues on a fail-fast connection, so a Redis outage surfaces as an error, not a hang.
+ * Finished jobs are kept (30 days done, 90 days failed) so their deterministic ids keep deduplicating.
+ */
+export function createQueues(connection: Redis, prefix: string, options: { backoffMs?: number } = {}): Queues {
+  const keep = { removeOnComplete: { age: 30 * DAY_SECONDS }, removeOnFail: { age: 90 * DAY_SECONDS } };
+  const base = options.backoffMs ?? 2_000;
   const apply = new Queue<RequestJob>(QUEUE_NAMES.apply, {
     connection,
     prefix,
-    defaultJobOptions: {
-      attempts: 5,
-      backoff: { type: 'exponential', delay: 2_000 },
-      removeOnComplete: { age: 30 * 24 * 3600 },
-      removeOnFail: { age: 90 * 24 * 3600 },
-    },
+    defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: base }, ...keep },
   });
   const revoke = new Queue<RequestJob>(QUEUE_NAMES.revoke, {
     connection,
     prefix,
-    defaultJobOptions: {
-      attempts: 8,
-      backoff: { type: 'exponential', delay: 5_000 },
-      removeOnComplete: { age: 30 * 24 * 3600 },
-      removeOnFail: { age: 90 * 24 * 3600 },
-    },
+    defaultJobOptions: { attempts: 8, backoff: { type: 'exponential', delay: base * 2 }, ...keep },
+  });
+  const expire = new Queue<RequestJob>(QUEUE_NAMES.expire, {
+    connection,
+    prefix,
+    defaultJobOptions: { attempts: 10, backoff: { type: 'exponential', delay: base }, ...keep },
   });
   const notify = new Queue<NotifyJob>(QUEUE_NAMES.notify, {
     connection,
     prefix,
-    defaultJobOptions: {
-      attempts: 12,
-      backoff: { type: 'exponential', delay: 2_000 },
-      removeOnComplete: { age: 30 * 24 * 3600 },
-      removeOnFail: { age: 90 * 24 * 3600 },
-    },
+    defaultJobOptions: { attempts: 12, backoff: { type: 'exponential', delay: base }, ...keep },
   });
+  const sweep = new Queue<Record<string, never>>(QUEUE_NAMES.sweep, {
+    connection,
+    prefix,
+    defaultJobOptions: { attempts: 1, removeOnComplete: 100, removeOnFail: 100 },
+  });
+  const all = [apply, revoke, expire, notify, sweep];
   return {
     apply,
     revoke,
+    expire,
     notify,
+    sweep,
     async close() {
-      await Promise.all([apply.close(), revoke.close(), notify.close()]);
+      await Promise.all(all.map((q) => q.close()));
     },
   };
 }

@@ -5,6 +5,7 @@ import { rolesAfterRevoke, sameRoles } from '../requests/role-set.js';
 import {
   describeFailure,
   isLastAttempt,
+  lockKeyOf,
   type ProcessorDeps,
   type ProcessorOutcome,
   scopeOf,
@@ -13,7 +14,7 @@ import type { RequestJob } from './queues.js';
 
 /** Revokes a temporary grant: removes exactly the roles the grant added, never the user's last role. */
 export function createRevokeProcessor(deps: ProcessorDeps) {
-  const { store, atlas, scheduler, logger } = deps;
+  const { store, atlas, scheduler, lock, logger } = deps;
   const now = deps.now ?? Date.now;
 
   const start = async (id: string): Promise<AccessRequest | undefined> => {
@@ -23,6 +24,37 @@ export function createRevokeProcessor(deps: ProcessorDeps) {
     const moved = await store.transition(id, { from: 'applied', to: 'revoking', actor: 'system' });
     return moved.ok ? moved.request : undefined;
   };
+
+  const revoke = (request: AccessRequest): Promise<ProcessorOutcome> =>
+    lock.run(lockKeyOf(request), async (fence) => {
+      const plan = request.plan;
+      if (plan === null) throw new AppError('INTERNAL', `${request.id} has no record of the roles it added.`);
+      const scope = scopeOf(request.target);
+      const user = await atlas.readUser(request.granteeEmail, scope);
+      const next = rolesAfterRevoke(user.roles, plan.added);
+      if (next.length === 0 && user.roles.length > 0) {
+        throw new AppError(
+          'WOULD_REMOVE_ALL_ROLES',
+          `Removing ${plan.added.join(', ')} would leave ${request.granteeEmail} with no role on ${request.target.name}; Atlas requires one. Remove the user from ${request.target.name} in Atlas instead.`,
+        );
+      }
+      if (!sameRoles(next, user.roles)) {
+        await fence.check();
+        await atlas.setRoles(scope, user.userId, user.roles, next);
+      }
+      const removed = plan.added.filter((role) => user.roles.includes(role));
+      const done = await store.transition(request.id, {
+        from: 'revoking',
+        to: 'revoked',
+        actor: 'system',
+        detail: removed.length > 0 ? `removed ${removed.join(', ')}` : 'the added roles were already gone',
+        patch: { revocation: { removed, rolesAfter: next, revokedAt: now() } },
+      });
+      if (!done.ok) return { skipped: done.current.state };
+      await scheduler.notify(request.id, 'revoked');
+      logger.info('request revoked', { requestId: request.id, removed });
+      return { done: 'revoked' };
+    });
 
   return async (job: Job<RequestJob>): Promise<ProcessorOutcome> => {
     const { requestId } = job.data;
@@ -34,30 +66,7 @@ export function createRevokeProcessor(deps: ProcessorDeps) {
       return { skipped: current.state };
     }
     try {
-      const plan = request.plan;
-      if (plan === null) throw new AppError('INTERNAL', `${requestId} has no record of the roles it added.`);
-      const scope = scopeOf(request.target);
-      const user = await atlas.readUser(request.granteeEmail, scope);
-      const next = rolesAfterRevoke(user.roles, plan.added);
-      if (next.length === 0 && user.roles.length > 0) {
-        throw new AppError(
-          'WOULD_REMOVE_ALL_ROLES',
-          `Removing ${plan.added.join(', ')} would leave ${request.granteeEmail} with no role on ${request.target.name}; Atlas requires one. Remove the user from ${request.target.name} in Atlas instead.`,
-        );
-      }
-      if (!sameRoles(next, user.roles)) await atlas.setRoles(scope, user.userId, user.roles, next);
-      const removed = plan.added.filter((role) => user.roles.includes(role));
-      const done = await store.transition(requestId, {
-        from: 'revoking',
-        to: 'revoked',
-        actor: 'system',
-        detail: removed.length > 0 ? `removed ${removed.join(', ')}` : 'the added roles were already gone',
-        patch: { revocation: { removed, rolesAfter: next, revokedAt: now() } },
-      });
-      if (!done.ok) return { skipped: done.current.state };
-      await scheduler.notify(requestId, 'revoked');
-      logger.info('request revoked', { requestId, removed });
-      return { done: 'revoked' };
+      return await revoke(request);
     } catch (error) {
       if (!isLastAttempt(job, error)) throw error;
       const failure = describeFailure(error);

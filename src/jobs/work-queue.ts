@@ -2,12 +2,6 @@ import type { AccessRequest } from '../requests/model.js';
 import type { RequestEvent, WorkQueue } from '../requests/request-service.js';
 import type { Delivery, Queues } from './queues.js';
 
-/** The request workflow's queue port, plus what the worker itself schedules. */
-export interface JobScheduler extends WorkQueue {
-  /** Schedules the revocation of a temporary grant at `at` (ms since epoch). */
-  revokeAt(requestId: string, at: number): Promise<void>;
-}
-
 /** Where each event is told. The approval message always shows the latest state. */
 export function deliveriesFor(
   event: RequestEvent,
@@ -18,31 +12,48 @@ export function deliveriesFor(
   switch (event) {
     case 'approved':
       return ['approval-message'];
-    case 'expired':
     case 'cancelled':
-      return ['approval-message', 'requester'];
+      return ['approval-message', 'thread'];
+    case 'expired':
+      return ['approval-message', 'thread', 'requester'];
     default:
       return ['approval-message', 'thread', ...people];
   }
 }
 
+/** Job ids of a request's work; the same work always gets the same id. */
+export const jobIds = {
+  apply: (requestId: string, attempt: number) => `apply-${requestId}-${attempt}`,
+  revoke: (requestId: string, attempt: number) => `revoke-${requestId}-${attempt}`,
+  expire: (requestId: string) => `expire-${requestId}`,
+  notify: (requestId: string, attempt: number, event: RequestEvent, delivery: Delivery) =>
+    `notify-${requestId}-${attempt}-${event}-${delivery}`,
+};
+
 /**
- * Job ids derive from the request id, so adding the same work twice is a no-op while the first
- * job is kept (30 days after completion).
+ * The request workflow's queue port on BullMQ. Job ids derive from the request id and attempt, so
+ * adding the same work twice is a no-op while the first job is kept.
  */
 export function createJobScheduler(
   queues: Queues,
   readRequest: (id: string) => Promise<AccessRequest>,
-): JobScheduler {
+): WorkQueue {
   return {
-    async apply(requestId) {
-      await queues.apply.add('apply', { requestId }, { jobId: `apply-${requestId}` });
+    async apply(requestId, attempt) {
+      await queues.apply.add('apply', { requestId }, { jobId: jobIds.apply(requestId, attempt) });
     },
-    async revokeAt(requestId, at) {
+    async revoke(requestId, attempt, at) {
       await queues.revoke.add(
         'revoke',
         { requestId },
-        { jobId: `revoke-${requestId}`, delay: Math.max(0, at - Date.now()) },
+        { jobId: jobIds.revoke(requestId, attempt), delay: Math.max(0, (at ?? 0) - Date.now()) },
+      );
+    },
+    async expire(requestId, at) {
+      await queues.expire.add(
+        'expire',
+        { requestId },
+        { jobId: jobIds.expire(requestId), delay: Math.max(0, at - Date.now()) },
       );
     },
     async notify(requestId, event) {
@@ -51,7 +62,7 @@ export function createJobScheduler(
         deliveriesFor(event, request).map((delivery) => ({
           name: event,
           data: { requestId, event, delivery },
-          opts: { jobId: `notify-${requestId}-${event}-${delivery}` },
+          opts: { jobId: jobIds.notify(requestId, request.attempt, event, delivery) },
         })),
       );
     },

@@ -4,7 +4,7 @@ import type { Logger } from '../ops/logger.js';
 import { type NotifyJob, QUEUE_NAMES, type RequestJob } from './queues.js';
 
 /** A BullMQ processor function. */
-export type Processor<T> = (job: Job<T>) => Promise<unknown>;
+export type Processor<T> = (job: Job<T>, token?: string) => Promise<unknown>;
 
 /** Options for {@link createWorkers}. */
 export interface WorkersOptions {
@@ -17,10 +17,18 @@ export interface WorkersOptions {
    * @defaultValue 4
    */
   concurrency?: number;
+  /**
+   * How long a job's lock lasts without renewal; a worker that dies holding one is noticed after this
+   * (BullMQ's stalled-job check runs at the same interval) and its job goes to another worker.
+   * @defaultValue 30_000
+   */
+  lockDurationMs?: number;
   processors: {
     readonly apply: Processor<RequestJob>;
     readonly revoke: Processor<RequestJob>;
+    readonly expire: Processor<RequestJob>;
     readonly notify: Processor<NotifyJob>;
+    readonly sweep: Processor<unknown>;
   };
 }
 
@@ -32,11 +40,18 @@ export interface Workers {
 /** Starts one worker per queue; attempts are logged here, their Slack side is handled in the processors. */
 export function createWorkers(options: WorkersOptions): Workers {
   const { logger, processors } = options;
-  const start = <T>(queue: string, processor: Processor<T>): Worker<T> => {
+  const lockDuration = options.lockDurationMs ?? 30_000;
+  const start = <T>(
+    queue: string,
+    processor: Processor<T>,
+    concurrency = options.concurrency ?? 4,
+  ): Worker<T> => {
     const worker = new Worker<T>(queue, processor, {
       connection: options.connection,
       prefix: options.prefix,
-      concurrency: options.concurrency ?? 4,
+      concurrency,
+      lockDuration,
+      stalledInterval: lockDuration,
     });
     worker.on('failed', (job, error) => {
       logger.warn('job attempt failed', {
@@ -52,7 +67,9 @@ export function createWorkers(options: WorkersOptions): Workers {
   const workers = [
     start(QUEUE_NAMES.apply, processors.apply),
     start(QUEUE_NAMES.revoke, processors.revoke),
+    start(QUEUE_NAMES.expire, processors.expire),
     start(QUEUE_NAMES.notify, processors.notify),
+    start(QUEUE_NAMES.sweep, processors.sweep, 1),
   ];
   return {
     async close() {

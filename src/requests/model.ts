@@ -108,7 +108,10 @@ export type RequestDraft = Pick<
 
 /** Fields that may change after creation. */
 export type RequestPatch = Partial<
-  Pick<AccessRequest, 'approvalMessage' | 'decision' | 'plan' | 'grant' | 'revocation' | 'failure' | 'attempt'>
+  Pick<
+    AccessRequest,
+    'approvalMessage' | 'decision' | 'plan' | 'grant' | 'revocation' | 'failure' | 'attempt'
+  >
 >;
 
 /** One line of a request's audit trail. */

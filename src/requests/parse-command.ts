@@ -19,7 +19,14 @@ export interface RequestLine {
 }
 
 /** What `/atlas-access <text>` asks for. */
-export type Command = { kind: 'modal' } | { kind: 'help' } | ({ kind: 'request' } & RequestLine);
+export type Command =
+  | { kind: 'modal' }
+  | { kind: 'help' }
+  | { kind: 'list' }
+  | { kind: 'cancel' | 'status'; id: string }
+  | ({ kind: 'request' } & RequestLine);
+
+const REQUEST_ID = /^AR-\d+$/i;
 
 const ROLE = /^(ORG|GROUP)_[A-Z0-9_]+$/;
 
@@ -33,6 +40,16 @@ export function parseCommand(text: string): Command {
       return { kind: 'help' };
     case 'request':
       return { kind: 'request', ...parseRequestLine(rest.join(' ')) };
+    case 'list':
+      return { kind: 'list' };
+    case 'cancel':
+    case 'status': {
+      const id = rest[0] ?? '';
+      if (!REQUEST_ID.test(id) || rest.length > 1) {
+        throw invalid(`Say which request: /atlas-access ${word.toLowerCase()} AR-0042.`);
+      }
+      return { kind: word.toLowerCase() as 'cancel' | 'status', id: id.toUpperCase() };
+    }
     default:
       throw invalid(`"${word}" is not something /atlas-access knows. Try /atlas-access help.`);
   }

@@ -7,12 +7,13 @@ import {
   type Policy,
   type PolicyTarget,
 } from '../policy/policy.js';
-import type { AccessRequest, RequestState, TargetRef } from './model.js';
+import type { AccessRequest, AuditEntry, RequestState, TargetRef } from './model.js';
 import type { RequestLine } from './parse-command.js';
 import type { RequestStore } from './request-store.js';
 import { rolesToAdd } from './role-set.js';
+import { isFinal } from './state-machine.js';
 
-/** Something Slack should hear about a request; each is delivered once. */
+/** Something Slack should hear about a request; each is delivered once per attempt. */
 export type RequestEvent =
   | 'approved'
   | 'denied'
@@ -29,9 +30,13 @@ export interface RoleReader {
   currentRoles(email: string, target: TargetRef): Promise<readonly string[]>;
 }
 
-/** Queues background work (implemented with BullMQ). */
+/** Queues background work (implemented with BullMQ); every call is idempotent for the same arguments. */
 export interface WorkQueue {
-  apply(requestId: string): Promise<void>;
+  apply(requestId: string, attempt: number): Promise<void>;
+  /** Revokes at `at` (ms since epoch), or now. */
+  revoke(requestId: string, attempt: number, at?: number): Promise<void>;
+  /** Expires the request at `at` if nobody has decided by then. */
+  expire(requestId: string, at: number): Promise<void>;
   notify(requestId: string, event: RequestEvent): Promise<void>;
 }
 
@@ -50,10 +55,20 @@ export interface RequestServiceDeps {
   roles: RoleReader;
   queue: WorkQueue;
   logger: Logger;
+  /** How long a request may wait for a decision, in ms. */
+  requestTtlMs: number;
   now?: () => number;
 }
 
-/** The request workflow as the people in Slack see it: ask, approve, deny. */
+/** A person's view of the requests that concern them. */
+export interface RequestOverview {
+  /** Their own requests that are not finished yet. */
+  readonly mine: readonly AccessRequest[];
+  /** Pending requests on targets they approve, made by others. */
+  readonly toDecide: readonly AccessRequest[];
+}
+
+/** The request workflow as the people in Slack see it. */
 export interface RequestService {
   /** Checks a request against the policy without storing it; throws AppError saying what is wrong. */
   check(line: RequestLine): PolicyTarget;
@@ -66,7 +81,13 @@ export interface RequestService {
   checkCanDecide(id: string, deciderId: string): Promise<AccessRequest>;
   approve(id: string, deciderId: string): Promise<AccessRequest>;
   deny(id: string, deciderId: string, reason: string): Promise<AccessRequest>;
-  get(id: string): Promise<AccessRequest>;
+  /** An approver runs a failed change (or revocation) again. */
+  retry(id: string, deciderId: string): Promise<AccessRequest>;
+  /** The requester withdraws a pending request. */
+  cancel(id: string, userId: string): Promise<AccessRequest>;
+  /** The request and its audit trail, for someone it concerns. */
+  status(id: string, userId: string): Promise<{ request: AccessRequest; audit: AuditEntry[] }>;
+  overview(userId: string): Promise<RequestOverview>;
 }
 
 /** Creates the request workflow service. */
@@ -132,16 +153,18 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     return result.request;
   };
 
-  return {
-    get: (id) => store.require(id),
-    checkCanDecide,
+  const concerns = (request: AccessRequest, userId: string): boolean => {
+    if (request.requesterId === userId || request.granteeId === userId) return true;
+    return deps.policy().targets.some((t) => t.id === request.target.id && t.approvers.includes(userId));
+  };
 
+  return {
     check,
+    checkCanDecide,
 
     async submit(submission) {
       const target = check(submission);
       const ref: TargetRef = { name: target.name, scope: target.scope, id: target.id };
-
       let rolesAtRequest: readonly string[] | null = null;
       try {
         rolesAtRequest = await deps.roles.currentRoles(submission.granteeEmail, ref);
@@ -165,7 +188,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           `${submission.granteeEmail} already has ${submission.roles.join(', ')} on ${target.name}; there is nothing to request.`,
         );
       }
-      return store.create(
+      const request = await store.create(
         {
           requesterId: submission.requesterId,
           granteeId: submission.granteeId,
@@ -179,12 +202,18 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         },
         submission.requesterId,
       );
+      await queue.expire(request.id, request.createdAt + deps.requestTtlMs);
+      return request;
     },
 
     async attachApprovalMessage(id, channelId, ts) {
-      await store.patch(id, ['pending', 'approved', 'applying', 'applied', 'denied'], {
-        approvalMessage: { channelId, ts },
-      });
+      await store.patch(
+        id,
+        ['pending', 'approved', 'applying', 'applied', 'denied', 'expired', 'cancelled'],
+        {
+          approvalMessage: { channelId, ts },
+        },
+      );
     },
 
     async abandon(id, why) {
@@ -193,7 +222,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
 
     async approve(id, deciderId) {
       const request = await decide(id, deciderId, 'approved', null);
-      await queue.apply(id);
+      await queue.apply(id, request.attempt);
       await queue.notify(id, 'approved');
       return request;
     },
@@ -202,6 +231,76 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       const request = await decide(id, deciderId, 'denied', reason);
       await queue.notify(id, 'denied');
       return request;
+    },
+
+    async retry(id, deciderId) {
+      const request = await store.require(id);
+      if (request.state !== 'failed' && request.state !== 'revoke_failed') {
+        throw new AppError(
+          'REQUEST_STATE_CONFLICT',
+          `${request.id} ${STATE_WORDS[request.state]}; there is nothing to retry.`,
+          {
+            details: { state: request.state },
+          },
+        );
+      }
+      checkDecider(targetOf(request), deciderId, request);
+      const attempt = request.attempt + 1;
+      const to = request.state === 'failed' ? 'approved' : 'revoking';
+      const result = await store.transition(id, {
+        from: request.state,
+        to,
+        actor: deciderId,
+        detail: `retry ${attempt}`,
+        patch: { attempt, failure: null },
+      });
+      if (!result.ok) throw conflictError(result.current);
+      if (to === 'approved') {
+        await queue.apply(id, attempt);
+        await queue.notify(id, 'approved');
+      } else {
+        await queue.revoke(id, attempt);
+      }
+      return result.request;
+    },
+
+    async cancel(id, userId) {
+      const request = await store.require(id);
+      if (request.requesterId !== userId && request.granteeId !== userId) {
+        throw new AppError('NOT_ALLOWED', `Only the person who asked can cancel ${request.id}.`);
+      }
+      if (request.state !== 'pending') throw conflictError(request);
+      const result = await store.transition(id, {
+        from: 'pending',
+        to: 'cancelled',
+        actor: userId,
+        detail: 'cancelled by the requester',
+      });
+      if (!result.ok) throw conflictError(result.current);
+      await queue.notify(id, 'cancelled');
+      return result.request;
+    },
+
+    async status(id, userId) {
+      const request = await store.require(id);
+      if (!concerns(request, userId)) {
+        throw new AppError(
+          'NOT_ALLOWED',
+          `${request.id} is not yours to see: only its requester, its grantee and the approvers of its target can.`,
+        );
+      }
+      return { request, audit: await store.audit(id) };
+    },
+
+    async overview(userId) {
+      const mine = (await store.listByRequester(userId, 50)).filter(
+        (r) => !isFinal(r.state) && !(r.state === 'applied' && r.grant?.revokeAt === null),
+      );
+      const approving = deps.policy().targets.filter((t) => t.approvers.includes(userId));
+      const toDecide = (await store.listPending(approving.map((t) => t.id))).filter(
+        (r) => r.requesterId !== userId && r.granteeId !== userId,
+      );
+      return { mine, toDecide };
     },
   };
 }

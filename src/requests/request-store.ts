@@ -255,10 +255,15 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
     async listPending(targetIds) {
       const found = await Promise.all(
         targetIds.map(async (targetId) =>
-          readMany(await redis.smembers(`${prefix}:index:pending:${targetId}`), `${prefix}:index:pending:${targetId}`),
+          readMany(
+            await redis.smembers(`${prefix}:index:pending:${targetId}`),
+            `${prefix}:index:pending:${targetId}`,
+          ),
         ),
       );
-      return found.flat().sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id, 'en', { numeric: true }));
+      return found
+        .flat()
+        .sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id, 'en', { numeric: true }));
     },
 
     async listActive(before, limit) {

@@ -134,7 +134,11 @@ describe('request store indexes (real Redis)', () => {
     const second = await store.create({ ...DRAFT, requesterId: 'U0DAVE' }, 'U0DAVE');
     const third = await store.create(DRAFT, 'U0ALICE');
     expect((await store.listByRequester('U0ALICE', 10)).map((r) => r.id)).toEqual([third.id, first.id]);
-    expect((await store.listPending([DRAFT.target.id])).map((r) => r.id)).toEqual([first.id, second.id, third.id]);
+    expect((await store.listPending([DRAFT.target.id])).map((r) => r.id)).toEqual([
+      first.id,
+      second.id,
+      third.id,
+    ]);
 
     await store.transition(first.id, { from: 'pending', to: 'denied', actor: 'U0BOB' });
     await store.transition(second.id, { from: 'pending', to: 'approved', actor: 'U0BOB' });

@@ -5,7 +5,36 @@ import { rolesAfterGrant, rolesToAdd } from '../../requests/role-set.js';
 import { escapeMrkdwn, formatRoles, mention, slackDate, truncate } from '../mrkdwn.js';
 
 /** Action ids of the buttons on request messages. */
-export const ACTIONS = { approve: 'request_approve', deny: 'request_deny' } as const;
+export const ACTIONS = {
+  approve: 'request_approve',
+  deny: 'request_deny',
+  retry: 'request_retry',
+  cancel: 'request_cancel',
+} as const;
+
+/** The Approve and Deny buttons of a pending request. */
+export function buildDecisionActions(requestId: string): KnownBlock {
+  return {
+    type: 'actions',
+    block_id: `decide:${requestId}`,
+    elements: [
+      {
+        type: 'button',
+        action_id: ACTIONS.approve,
+        text: { type: 'plain_text', text: 'Approve' },
+        style: 'primary',
+        value: requestId,
+      },
+      {
+        type: 'button',
+        action_id: ACTIONS.deny,
+        text: { type: 'plain_text', text: 'Deny' },
+        style: 'danger',
+        value: requestId,
+      },
+    ],
+  };
+}
 
 /** A message body: fallback text for notifications plus blocks. */
 export interface SlackMessage {
@@ -43,23 +72,16 @@ export function buildApprovalMessage(request: AccessRequest): SlackMessage {
       text: { type: 'mrkdwn', text: truncate(`*Reason*\n${escapeMrkdwn(request.reason)}`, 3000) },
     },
   ];
-  if (request.state === 'pending') {
+  if (request.state === 'pending') blocks.push(buildDecisionActions(request.id));
+  if (request.state === 'failed' || request.state === 'revoke_failed') {
     blocks.push({
       type: 'actions',
-      block_id: `decide:${request.id}`,
+      block_id: `retry:${request.id}:${request.attempt}`,
       elements: [
         {
           type: 'button',
-          action_id: ACTIONS.approve,
-          text: { type: 'plain_text', text: 'Approve' },
-          style: 'primary',
-          value: request.id,
-        },
-        {
-          type: 'button',
-          action_id: ACTIONS.deny,
-          text: { type: 'plain_text', text: 'Deny' },
-          style: 'danger',
+          action_id: ACTIONS.retry,
+          text: { type: 'plain_text', text: request.state === 'failed' ? 'Retry' : 'Retry revocation' },
           value: request.id,
         },
       ],

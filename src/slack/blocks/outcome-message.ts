@@ -20,7 +20,7 @@ export function buildOutcomeText(request: AccessRequest, event: RequestEvent): s
       return `:white_check_mark: ${request.id} approved by ${by} and applied: ${what}. Roles now: ${formatRoles(request.grant?.rolesAfter ?? null)}.${until}`;
     }
     case 'failed':
-      return `:x: ${request.id} was approved by ${by} but could not be applied: ${escapeMrkdwn(request.failure?.message ?? 'unknown error')}`;
+      return `:x: ${request.id} was approved by ${by} but could not be applied: ${escapeMrkdwn(request.failure?.message ?? 'unknown error')} An approver can press Retry on the request.`;
     case 'denied': {
       const note = request.decision?.note ? `: ${escapeMrkdwn(request.decision.note)}` : '.';
       return `:no_entry: ${request.id} was denied by ${by}${note}`;
@@ -34,10 +34,10 @@ export function buildOutcomeText(request: AccessRequest, event: RequestEvent): s
       return `:lock: ${request.id} ended: ${what} ${on}. Roles now: ${formatRoles(request.revocation?.rolesAfter ?? null)}.`;
     }
     case 'revoke_failed':
-      return `:warning: ${request.id} could not be revoked: ${escapeMrkdwn(request.failure?.message ?? 'unknown error')} Remove ${formatRoles(request.plan?.added ?? [])} from ${user} ${on} by hand.`;
+      return `:warning: ${request.id} could not be revoked: ${escapeMrkdwn(request.failure?.message ?? 'unknown error')} An approver can press Retry revocation, or remove ${formatRoles(request.plan?.added ?? [])} from ${user} ${on} by hand.`;
     case 'expired':
       return `:hourglass: ${request.id} expired before anyone decided; nothing was changed.`;
     case 'cancelled':
-      return `:wastebasket: ${request.id} was cancelled; nothing was changed.`;
+      return `:wastebasket: ${request.id} was cancelled by ${mention(request.requesterId)}; nothing was changed.`;
   }
 }

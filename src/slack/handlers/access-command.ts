@@ -1,4 +1,4 @@
-import type { App, ViewStateValue } from '@slack/bolt';
+import type { App, RespondFn, ViewStateValue } from '@slack/bolt';
 import { type AppError, isAppError } from '../../errors.js';
 import { parseDuration } from '../../lib/duration.js';
 import { checkReason, parseCommand, parseRoles, type RequestLine } from '../../requests/parse-command.js';
@@ -9,8 +9,9 @@ import {
   REQUEST_MODAL,
   type RequestModalContext,
 } from '../blocks/request-modal.js';
+import { buildListMessage, buildStatusMessage } from '../blocks/status-message.js';
 import { describeErrorForSlack } from '../error-reply.js';
-import { postToResponseUrl } from '../respond.js';
+import { type EphemeralReply, postToResponseUrl } from '../respond.js';
 import { type HandlerDeps, submitRequest } from './submit-request.js';
 
 /** The slash command name, as in manifest.yml. */
@@ -18,7 +19,7 @@ export const COMMAND = '/atlas-access';
 
 /** `/atlas-access` in all its forms, and the request modal's submission. */
 export function registerAccessCommand(app: App, deps: HandlerDeps): void {
-  const { logger } = deps;
+  const { logger, service } = deps;
 
   app.command(COMMAND, async ({ command, ack, respond, client }) => {
     let parsed: ReturnType<typeof parseCommand>;
@@ -32,34 +33,48 @@ export function registerAccessCommand(app: App, deps: HandlerDeps): void {
       await ack({ response_type: 'ephemeral', ...buildHelpMessage(deps.policy()) });
       return;
     }
-    if (parsed.kind === 'modal') {
-      await ack();
-      const context: RequestModalContext = {
-        channelId: command.channel_id,
-        responseUrl: command.response_url,
-      };
-      try {
-        await client.views.open({
-          trigger_id: command.trigger_id,
-          view: buildRequestModal(deps.policy(), command.user_id, context),
-        });
-      } catch (error) {
-        await respond({ response_type: 'ephemeral', text: describeErrorForSlack(error, logger) });
-      }
-      return;
-    }
     await ack();
-    const { kind: _kind, ...line } = parsed;
+    const reply = (message: EphemeralReply) => respond({ response_type: 'ephemeral', ...message });
     try {
-      const { confirmation } = await submitRequest(
-        deps,
-        client,
-        { requesterId: command.user_id, granteeId: command.user_id, sourceChannelId: command.channel_id },
-        line,
-      );
-      await respond({ response_type: 'ephemeral', text: confirmation });
+      switch (parsed.kind) {
+        case 'modal': {
+          const context: RequestModalContext = {
+            channelId: command.channel_id,
+            responseUrl: command.response_url,
+          };
+          await client.views.open({
+            trigger_id: command.trigger_id,
+            view: buildRequestModal(deps.policy(), command.user_id, context),
+          });
+          return;
+        }
+        case 'request': {
+          const { kind: _kind, ...line } = parsed;
+          const { confirmation } = await submitRequest(
+            deps,
+            client,
+            { requesterId: command.user_id, granteeId: command.user_id, sourceChannelId: command.channel_id },
+            line,
+          );
+          await reply(confirmation);
+          return;
+        }
+        case 'cancel': {
+          const request = await service.cancel(parsed.id, command.user_id);
+          await reply({ text: `:wastebasket: ${request.id} is cancelled; nothing was changed.` });
+          return;
+        }
+        case 'status': {
+          const { request, audit } = await service.status(parsed.id, command.user_id);
+          await reply(buildStatusMessage(request, audit));
+          return;
+        }
+        case 'list':
+          await reply(buildListMessage(await service.overview(command.user_id)));
+          return;
+      }
     } catch (error) {
-      await respond({ response_type: 'ephemeral', text: describeErrorForSlack(error, logger) });
+      await replyWithError(respond, error, logger);
     }
   });
 
@@ -70,7 +85,7 @@ export function registerAccessCommand(app: App, deps: HandlerDeps): void {
       return;
     }
     try {
-      deps.service.check(form.line);
+      service.check(form.line);
     } catch (error) {
       if (!isAppError(error)) throw error;
       await ack({ response_action: 'errors', errors: { [fieldFor(error)]: error.message.slice(0, 150) } });
@@ -78,12 +93,12 @@ export function registerAccessCommand(app: App, deps: HandlerDeps): void {
     }
     await ack();
     const context = parseContext(view.private_metadata);
-    const reply = async (text: string) => {
+    const reply = async (message: EphemeralReply) => {
       if (context.responseUrl) {
-        await postToResponseUrl(context.responseUrl, { text });
+        await postToResponseUrl(context.responseUrl, message);
       } else {
         const dm = await client.conversations.open({ users: body.user.id });
-        if (dm.channel?.id) await client.chat.postMessage({ channel: dm.channel.id, text });
+        if (dm.channel?.id) await client.chat.postMessage({ channel: dm.channel.id, ...message });
       }
     };
     try {
@@ -95,9 +110,19 @@ export function registerAccessCommand(app: App, deps: HandlerDeps): void {
       );
       await reply(confirmation);
     } catch (error) {
-      await reply(describeErrorForSlack(error, logger));
+      await reply({ text: describeErrorForSlack(error, logger) });
     }
   });
+}
+
+async function replyWithError(
+  respond: RespondFn,
+  error: unknown,
+  logger: HandlerDeps['logger'],
+): Promise<void> {
+  await respond({ response_type: 'ephemeral', text: describeErrorForSlack(error, logger) }).catch(
+    (e: unknown) => logger.warn('could not send an error reply', { error: e }),
+  );
 }
 
 type FormResult = { line: RequestLine; granteeId: string } | { errors: Record<string, string> };

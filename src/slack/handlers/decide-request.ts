@@ -6,7 +6,7 @@ import { buildDenyModal, buildNoticeModal, DENY_MODAL, DENY_REASON } from '../bl
 import { describeErrorForSlack } from '../error-reply.js';
 import type { HandlerDeps } from './submit-request.js';
 
-/** Approve and Deny buttons on the approval message, and the deny-reason modal. */
+/** Approve, Deny and Retry on the approval message, the deny-reason modal, and Cancel on the confirmation. */
 export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
   const { service, logger } = deps;
 
@@ -28,6 +28,37 @@ export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
     try {
       const request = await service.checkCanDecide(action.value ?? '', body.user.id);
       await client.views.open({ trigger_id: body.trigger_id, view: buildDenyModal(request.id) });
+    } catch (error) {
+      await respond({
+        response_type: 'ephemeral',
+        replace_original: false,
+        text: describeErrorForSlack(error, logger),
+      });
+    }
+  });
+
+  app.action<BlockAction<ButtonAction>>(ACTIONS.retry, async ({ ack, body, action, respond }) => {
+    await ack();
+    try {
+      await service.retry(action.value ?? '', body.user.id);
+    } catch (error) {
+      await respond({
+        response_type: 'ephemeral',
+        replace_original: false,
+        text: describeErrorForSlack(error, logger),
+      });
+    }
+  });
+
+  app.action<BlockAction<ButtonAction>>(ACTIONS.cancel, async ({ ack, body, action, respond }) => {
+    await ack();
+    try {
+      const request = await service.cancel(action.value ?? '', body.user.id);
+      await respond({
+        response_type: 'ephemeral',
+        replace_original: true,
+        text: `:wastebasket: ${request.id} is cancelled; nothing was changed.`,
+      });
     } catch (error) {
       await respond({
         response_type: 'ephemeral',

@@ -1,13 +1,12 @@
 import type { WebClient } from '@slack/web-api';
 import { AppError } from '../../errors.js';
-import { formatDuration } from '../../lib/duration.js';
 import type { Logger } from '../../ops/logger.js';
 import type { Policy } from '../../policy/policy.js';
 import type { AccessRequest } from '../../requests/model.js';
 import type { RequestLine } from '../../requests/parse-command.js';
 import type { RequestService } from '../../requests/request-service.js';
-import { buildApprovalMessage } from '../blocks/approval-message.js';
-import { escapeMrkdwn, formatRoles } from '../mrkdwn.js';
+import { buildApprovalMessage, type SlackMessage } from '../blocks/approval-message.js';
+import { buildConfirmation } from '../blocks/status-message.js';
 
 /** Dependencies shared by the Slack handlers. */
 export interface HandlerDeps {
@@ -45,7 +44,7 @@ export async function submitRequest(
   client: WebClient,
   asker: Asker,
   line: RequestLine,
-): Promise<{ request: AccessRequest; confirmation: string }> {
+): Promise<{ request: AccessRequest; confirmation: SlackMessage }> {
   const granteeEmail = await lookupEmail(client, asker.granteeId);
   const request = await deps.service.submit({ ...line, ...asker, granteeEmail });
   const channel = deps.policy().approvalsChannel;
@@ -67,8 +66,6 @@ export async function submitRequest(
   }
   if (posted.channel && posted.ts)
     await deps.service.attachApprovalMessage(request.id, posted.channel, posted.ts);
-  const duration =
-    request.durationSeconds === null ? 'permanently' : `for ${formatDuration(request.durationSeconds)}`;
-  const confirmation = `:inbox_tray: Request *${request.id}* is waiting for approval in <#${channel}>: ${formatRoles(request.roles)} on *${escapeMrkdwn(request.target.name)}* ${duration}. You will get a message when it is decided.`;
+  const confirmation = buildConfirmation(request, channel);
   return { request, confirmation };
 }

@@ -1,0 +1,127 @@
+import type { KnownBlock } from '@slack/types';
+import { formatDuration } from '../../lib/duration.js';
+import type { AccessRequest, AuditEntry } from '../../requests/model.js';
+import type { RequestOverview } from '../../requests/request-service.js';
+import { escapeMrkdwn, formatRoles, mention, slackDate, truncate } from '../mrkdwn.js';
+import { ACTIONS, buildDecisionActions, describeStatus, type SlackMessage } from './approval-message.js';
+
+/** The confirmation a requester sees, with a button to withdraw the request. */
+export function buildConfirmation(request: AccessRequest, approvalsChannel: string): SlackMessage {
+  const duration =
+    request.durationSeconds === null ? 'permanently' : `for ${formatDuration(request.durationSeconds)}`;
+  const text = `:inbox_tray: Request *${request.id}* is waiting for approval in <#${approvalsChannel}>: ${formatRoles(request.roles)} on *${escapeMrkdwn(request.target.name)}* ${duration}. You will get a message when it is decided.`;
+  return {
+    text,
+    blocks: [
+      { type: 'section', text: { type: 'mrkdwn', text } },
+      {
+        type: 'actions',
+        block_id: `cancel:${request.id}`,
+        elements: [
+          {
+            type: 'button',
+            action_id: ACTIONS.cancel,
+            text: { type: 'plain_text', text: 'Cancel request' },
+            value: request.id,
+          },
+        ],
+      },
+    ],
+  };
+}
+
+function summary(request: AccessRequest): string {
+  const who = request.granteeId === request.requesterId ? '' : ` for ${mention(request.granteeId)}`;
+  const duration = request.durationSeconds === null ? 'permanent' : formatDuration(request.durationSeconds);
+  return `*${request.id}* ${formatRoles(request.roles)} on *${escapeMrkdwn(request.target.name)}*${who}, ${duration} · _${request.state}_`;
+}
+
+/** `/atlas-access status ID`: where the request stands and its audit trail. */
+export function buildStatusMessage(request: AccessRequest, audit: readonly AuditEntry[]): SlackMessage {
+  const lines = audit.map((entry) => {
+    const actor = entry.actor === 'system' ? 'Rolecall' : mention(entry.actor);
+    const move = entry.from === null ? entry.to : `${entry.from} → ${entry.to}`;
+    const detail = entry.detail ? `: ${escapeMrkdwn(entry.detail)}` : '';
+    return `• ${slackDate(entry.at)} ${move} by ${actor}${detail}`;
+  });
+  const kept: string[] = [];
+  let length = 0;
+  for (const line of [...lines].reverse()) {
+    if (length + line.length + 1 > 2_800) break;
+    kept.unshift(line);
+    length += line.length + 1;
+  }
+  const dropped = lines.length - kept.length;
+  return {
+    text: `${request.id} is ${request.state}`,
+    blocks: [
+      {
+        type: 'section',
+        text: {
+          type: 'mrkdwn',
+          text: truncate(
+            `${summary(request)}\nRequested by ${mention(request.requesterId)}: ${escapeMrkdwn(request.reason)}`,
+            3000,
+          ),
+        },
+      },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: truncate(describeStatus(request), 3000) }] },
+      {
+        type: 'section',
+        text: {
+          type: 'mrkdwn',
+          text: `*Audit trail*${dropped > 0 ? ` (${dropped} earlier entries not shown)` : ''}\n${kept.join('\n')}`,
+        },
+      },
+    ],
+  };
+}
+
+const MAX_LISTED = 10;
+
+/** `/atlas-access list`: the caller's open requests and, for approvers, what waits for them. */
+export function buildListMessage(overview: RequestOverview): SlackMessage {
+  const blocks: KnownBlock[] = [];
+  const mine = overview.mine.slice(0, 20).map(summary);
+  blocks.push({
+    type: 'section',
+    text: {
+      type: 'mrkdwn',
+      text: truncate(`*Your open requests*\n${mine.length > 0 ? mine.join('\n') : '_none_'}`, 3000),
+    },
+  });
+  if (overview.toDecide.length > 0) {
+    blocks.push({
+      type: 'section',
+      text: { type: 'mrkdwn', text: `*Waiting for your decision* (${overview.toDecide.length})` },
+    });
+    for (const request of overview.toDecide.slice(0, MAX_LISTED)) {
+      blocks.push({
+        type: 'section',
+        text: {
+          type: 'mrkdwn',
+          text: truncate(
+            `${summary(request)}\n${mention(request.requesterId)}: ${escapeMrkdwn(request.reason)}`,
+            3000,
+          ),
+        },
+      });
+      blocks.push(buildDecisionActions(request.id));
+    }
+    if (overview.toDecide.length > MAX_LISTED) {
+      blocks.push({
+        type: 'context',
+        elements: [
+          {
+            type: 'mrkdwn',
+            text: `…and ${overview.toDecide.length - MAX_LISTED} more in the approvals channel.`,
+          },
+        ],
+      });
+    }
+  }
+  return {
+    text: `${overview.mine.length} open request(s), ${overview.toDecide.length} waiting for you`,
+    blocks,
+  };
+}
