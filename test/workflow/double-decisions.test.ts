@@ -1,0 +1,96 @@
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { waitUntil } from '../../src/dev/http-util.js';
+import { CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
+import { ephemeralTexts, requestIdIn, waitForApprovalMessage, waitForDm, waitForEphemeral } from '../../src/dev/slack-flow.js';
+import { createRequestStore } from '../../src/requests/request-store.js';
+import { buildDenyModal } from '../../src/slack/blocks/deny-modal.js';
+import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
+
+describe('double decisions', () => {
+  let sandbox: Sandbox;
+  let redis: Redis;
+
+  beforeEach(async () => {
+    sandbox = await startSandbox({ redisUrl: TEST_REDIS_URL, prefix: uniquePrefix('double') });
+    redis = new Redis(TEST_REDIS_URL);
+  });
+
+  afterEach(async () => {
+    await sandbox.stop();
+    await redis.quit();
+  });
+
+  const request = async () => {
+    await sandbox.driver.command(PEOPLE.alice, 'request GROUP_DATA_ACCESS_READ_ONLY on payments-prod because race', CHANNELS.general);
+    const id = requestIdIn(await waitForEphemeral(sandbox.slack, PEOPLE.alice.id, /Request \*AR-\d+\*/));
+    return { id, approval: await waitForApprovalMessage(sandbox.slack, id) };
+  };
+
+  const decisionsOf = async (id: string) => {
+    const store = createRequestStore(redis, { prefix: sandbox.config.redis.prefix });
+    return (await store.audit(id)).filter((e) => e.from === 'pending');
+  };
+
+  it('turns 50 concurrent Approve clicks into one decision, one job, one Atlas call', async () => {
+    const { id, approval } = await request();
+    const clickers = Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? PEOPLE.bob : PEOPLE.carol));
+    const answers = await Promise.all(clickers.map((user) => sandbox.driver.clickButton(user, approval, 'request_approve')));
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+
+    await waitForDm(sandbox.slack, PEOPLE.alice.id, /applied/);
+    const refusals = await waitUntil(() => {
+      const texts = [...ephemeralTexts(sandbox.slack, PEOPLE.bob.id), ...ephemeralTexts(sandbox.slack, PEOPLE.carol.id)];
+      const found = texts.filter((t) => /was already approved.* by <@U0(BOB|CAROL)>/.test(t));
+      return found.length === 49 ? found : undefined;
+    }, 10_000, '49 refusals');
+    expect(refusals).toHaveLength(49);
+
+    const decisions = await decisionsOf(id);
+    expect(decisions.map((d) => d.to)).toEqual(['approved']);
+    const apply = new Queue('apply', { connection: redis, prefix: sandbox.config.redis.prefix });
+    expect(await apply.getJobCounts('completed', 'waiting', 'active', 'delayed', 'failed')).toEqual({
+      completed: 1,
+      waiting: 0,
+      active: 0,
+      delayed: 0,
+      failed: 0,
+    });
+    await apply.close();
+    expect(sandbox.atlas.authenticatedCalls().filter((c) => c.method === 'PUT')).toHaveLength(1);
+  });
+
+  it('lets exactly one of 25 Approve clicks and 25 Deny submissions win, and explains it to the others', async () => {
+    const { id, approval } = await request();
+    const denyView = { ...buildDenyModal(id), id: 'V0DENY' } as unknown as Record<string, unknown>;
+    const reason = { reason: { value: { type: 'plain_text_input', value: 'not now' } } };
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        i % 2 === 0
+          ? sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve')
+          : sandbox.driver.submitView(PEOPLE.carol, denyView, reason),
+      ),
+    );
+    const decisions = await decisionsOf(id);
+    expect(decisions).toHaveLength(1);
+    const winner = decisions[0]?.to;
+    const notDenied = answers.filter((a) => a.json?.response_action === 'update');
+    if (winner === 'approved') {
+      await waitForDm(sandbox.slack, PEOPLE.alice.id, /applied/);
+      expect(notDenied).toHaveLength(25);
+      expect(JSON.stringify(notDenied[0]?.json)).toContain('was already approved by <@U0BOB>');
+      expect(sandbox.atlas.authenticatedCalls().filter((c) => c.method === 'PUT')).toHaveLength(1);
+    } else {
+      expect(winner).toBe('denied');
+      await waitForDm(sandbox.slack, PEOPLE.alice.id, /denied/);
+      expect(notDenied).toHaveLength(24);
+      await waitUntil(
+        () => (ephemeralTexts(sandbox.slack, PEOPLE.bob.id).filter((t) => t.includes('was already denied by <@U0CAROL>')).length === 25 ? true : undefined),
+        10_000,
+        '25 refusals',
+      );
+      expect(sandbox.atlas.authenticatedCalls().filter((c) => c.method === 'PUT')).toHaveLength(0);
+    }
+  });
+});

@@ -1,0 +1,130 @@
+import { WebClient } from '@slack/web-api';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAtlasClient } from '../../src/atlas/create-atlas-client.js';
+import { type AtlasSimulator } from '../../src/dev/atlas-simulator.js';
+import { waitUntil } from '../../src/dev/http-util.js';
+import { deleteKeys } from '../../src/dev/sandbox.js';
+import { type SlackSimulator, startSlackSimulator } from '../../src/dev/slack-simulator.js';
+import { createApplyProcessor } from '../../src/jobs/apply-processor.js';
+import { createExpireProcessor } from '../../src/jobs/expire-processor.js';
+import { createNotifyProcessor } from '../../src/jobs/notify-processor.js';
+import { createQueues, type Queues } from '../../src/jobs/queues.js';
+import { createRevokeProcessor } from '../../src/jobs/revoke-processor.js';
+import { createUserLock } from '../../src/jobs/user-lock.js';
+import { createJobScheduler } from '../../src/jobs/work-queue.js';
+import { createWorkers, type Workers } from '../../src/jobs/workers.js';
+import { createRequestStore, type RequestStore } from '../../src/requests/request-store.js';
+import { createSlackNotifier } from '../../src/slack/notifier.js';
+import { AUTHS, createCapturingLogger, FIXTURE, fixtureConfig, startFixtureSimulator } from '../support/atlas-fixture.js';
+import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
+
+describe('idempotent execution after a crash', () => {
+  const prefix = uniquePrefix('idem');
+  let redis: Redis;
+  let workerRedis: Redis;
+  let atlas: AtlasSimulator;
+  let slack: SlackSimulator;
+  let store: RequestStore;
+  let queues: Queues;
+  let workers: Workers;
+  let crashes = 0;
+
+  beforeAll(async () => {
+    redis = new Redis(TEST_REDIS_URL);
+    workerRedis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+    atlas = await startFixtureSimulator();
+    slack = await startSlackSimulator({
+      botToken: 'xoxb-idem',
+      users: [{ id: 'U0ALICE', name: 'alice', email: FIXTURE.alice.email }],
+      channels: ['C0APPROVALS'],
+    });
+    store = createRequestStore(redis, { prefix });
+    // The process "dies" right after Atlas accepted the change, before the request is marked applied.
+    const crashing: RequestStore = {
+      ...store,
+      async transition(id, input) {
+        if (input.to === 'applied' && crashes === 0) {
+          crashes += 1;
+          throw new Error('the worker process died here');
+        }
+        return store.transition(id, input);
+      },
+    };
+    queues = createQueues(redis, prefix, { backoffMs: 50 });
+    const scheduler = createJobScheduler(queues, (id) => store.require(id));
+    const { logger } = createCapturingLogger();
+    const client = createAtlasClient(fixtureConfig(atlas, 'atlas-v2', AUTHS.digest), { logger });
+    const deps = { store: crashing, atlas: client.roles, scheduler, lock: createUserLock(redis, { prefix }), logger };
+    const notifier = createSlackNotifier(
+      new WebClient('xoxb-idem', { slackApiUrl: slack.apiUrl, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true }),
+    );
+    workers = createWorkers({
+      connection: workerRedis,
+      prefix,
+      logger,
+      processors: {
+        apply: createApplyProcessor(deps),
+        revoke: createRevokeProcessor(deps),
+        expire: createExpireProcessor({ store, scheduler, logger }),
+        notify: createNotifyProcessor({ store, notifier, logger }),
+        sweep: async () => undefined,
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await workers.close();
+    await queues.close();
+    await Promise.all([atlas.close(), slack.close()]);
+    await deleteKeys(TEST_REDIS_URL, prefix);
+    await Promise.all([redis.quit(), workerRedis.quit()]);
+  });
+
+  it('re-reads Atlas on the retry, changes nothing twice, and posts the outcome once', async () => {
+    const request = await store.create(
+      {
+        requesterId: 'U0ALICE',
+        granteeId: 'U0ALICE',
+        granteeEmail: FIXTURE.alice.email,
+        target: { name: 'payments-prod', scope: 'project', id: FIXTURE.project },
+        roles: ['GROUP_DATA_ACCESS_READ_ONLY'],
+        durationSeconds: 3600,
+        reason: 'crash test',
+        sourceChannelId: null,
+        rolesAtRequest: ['GROUP_READ_ONLY'],
+      },
+      'U0ALICE',
+    );
+    const posted = await new WebClient('xoxb-idem', { slackApiUrl: slack.apiUrl }).chat.postMessage({
+      channel: 'C0APPROVALS',
+      text: `Access request ${request.id}`,
+    });
+    await store.patch(request.id, ['pending'], { approvalMessage: { channelId: 'C0APPROVALS', ts: posted.ts ?? '' } });
+    await store.transition(request.id, { from: 'pending', to: 'approved', actor: 'U0BOB', patch: { decision: { by: 'U0BOB', at: 1, note: null } } });
+    await createJobScheduler(queues, (id) => store.require(id)).apply(request.id, 1);
+
+    await waitUntil(
+      () => slack.messagesIn(slack.dmChannelOf('U0ALICE')).find((m) => m.text.includes('applied')),
+      10_000,
+      'the applied DM',
+    );
+    const final = await store.require(request.id);
+    expect(crashes).toBe(1);
+    expect(final.state).toBe('applied');
+    expect(final.plan?.added).toEqual(['GROUP_DATA_ACCESS_READ_ONLY']);
+    expect(atlas.authenticatedCalls().filter((c) => c.method === 'PUT')).toHaveLength(1);
+    expect(atlas.authenticatedCalls().filter((c) => c.method === 'GET')).toHaveLength(2);
+    expect(atlas.rolesOf(FIXTURE.alice.email, { kind: 'project', id: FIXTURE.project }).sort()).toEqual([
+      'GROUP_DATA_ACCESS_READ_ONLY',
+      'GROUP_READ_ONLY',
+    ]);
+    const applyQueue = new Queue('apply', { connection: redis, prefix });
+    expect((await applyQueue.getJob(`apply-${request.id}-1`))?.attemptsMade).toBe(2);
+    await applyQueue.close();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(slack.messagesIn('C0APPROVALS').filter((m) => m.threadTs && m.text.includes('applied'))).toHaveLength(1);
+    expect(slack.messagesIn(slack.dmChannelOf('U0ALICE')).filter((m) => m.text.includes('applied'))).toHaveLength(1);
+  });
+});

@@ -1,0 +1,63 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
+import { waitUntil } from '../../src/dev/http-util.js';
+import { requestIdIn, waitForApprovalMessage, waitForDm } from '../../src/dev/slack-flow.js';
+import { type Rolecall, startRolecall } from '../../src/main.js';
+import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
+
+describe('lost updates', () => {
+  let sandbox: Sandbox;
+  let secondWorker: Rolecall;
+
+  beforeEach(async () => {
+    sandbox = await startSandbox({ redisUrl: TEST_REDIS_URL, prefix: uniquePrefix('lost') });
+    secondWorker = await startRolecall({ ...sandbox.config, mode: 'worker' });
+  });
+
+  afterEach(async () => {
+    await secondWorker.stop();
+    await sandbox.stop();
+  });
+
+  it('keeps both changes when two approved requests for the same user and project run at once', async () => {
+    const ids: string[] = [];
+    for (const role of ['GROUP_DATA_ACCESS_READ_ONLY', 'GROUP_DATA_ACCESS_READ_WRITE']) {
+      await sandbox.driver.command(PEOPLE.alice, `request ${role} on payments-prod because both`, CHANNELS.general);
+      ids.push(
+        await waitUntil(() => {
+          const found = sandbox.slack.events
+            .filter((e) => e.kind === 'ephemeral' && e.user === PEOPLE.alice.id && /Request \*AR-\d+\*/.test(e.text))
+            .map((e) => (e.kind === 'ephemeral' ? requestIdIn(e.text) : ''));
+          return found.length === ids.length + 1 ? found[ids.length] : undefined;
+        }),
+      );
+    }
+    const approvals = await Promise.all(ids.map((id) => waitForApprovalMessage(sandbox.slack, id)));
+    const before = sandbox.atlas.authenticatedCalls().length;
+    // Slow every read down, so that unserialized read-modify-writes would surely interleave.
+    sandbox.atlas.inject({ method: 'GET', path: /byName/, delayMs: 400, times: 10 });
+
+    await Promise.all(approvals.map((approval) => sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve')));
+    await waitUntil(
+      () =>
+        sandbox.slack.messagesIn(sandbox.slack.dmChannelOf(PEOPLE.alice.id)).filter((m) => /applied/.test(m.text)).length === 2
+          ? true
+          : undefined,
+      15_000,
+      'two applied DMs',
+    );
+    await waitForDm(sandbox.slack, PEOPLE.alice.id, /applied/);
+
+    const project = { kind: 'project', id: ATLAS.project.id } as const;
+    expect(sandbox.atlas.rolesOf(PEOPLE.alice.email, project).sort()).toEqual([
+      'GROUP_DATA_ACCESS_READ_ONLY',
+      'GROUP_DATA_ACCESS_READ_WRITE',
+      'GROUP_READ_ONLY',
+    ]);
+    const sequence = sandbox.atlas
+      .authenticatedCalls()
+      .slice(before)
+      .map((c) => c.method);
+    expect(sequence).toEqual(['GET', 'PUT', 'GET', 'PUT']);
+  });
+});
