@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { AppError } from './errors.js';
 import { parseDuration } from './lib/duration.js';
 
-/** What one process runs: the Slack bot with a worker (`npm start`) or only a worker (`npm run worker`). */
-export type RunMode = 'all' | 'worker';
+/** What one process runs: the Slack bot with a worker (`npm start`), only a worker (`npm run worker`), or only the bot. */
+export type RunMode = 'all' | 'worker' | 'bot';
 
 /** Log verbosity, lowest first. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -157,7 +157,7 @@ function buildEnvSchema(mode: RunMode) {
     };
     require('SLACK_BOT_TOKEN', 'the bot token from the Slack app (OAuth & Permissions page)');
     checkAtlasCredentials(env, (message, key) => ctx.addIssue({ code: 'custom', path: [key], message }));
-    if (mode === 'all' && env.SLACK_APP_TOKEN === undefined && env.SLACK_SIGNING_SECRET === undefined) {
+    if (mode !== 'worker' && env.SLACK_APP_TOKEN === undefined && env.SLACK_SIGNING_SECRET === undefined) {
       ctx.addIssue({
         code: 'custom',
         path: ['SLACK_SIGNING_SECRET'],

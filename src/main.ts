@@ -1,28 +1,30 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { WebClient } from '@slack/web-api';
+import type { Redis } from 'ioredis';
 import { createAtlasClient } from './atlas/create-atlas-client.js';
 import { createRedisRateLimiter } from './atlas/rate-limiter.js';
+import type { AtlasRolesApi } from './atlas/roles-api.js';
 import { invalidRoles } from './atlas/validate.js';
 import { type Config, loadConfig, type RunMode } from './config.js';
 import { AppError, isAppError } from './errors.js';
 import { createApplyProcessor } from './jobs/apply-processor.js';
 import { createExpireProcessor } from './jobs/expire-processor.js';
 import { createNotifyProcessor } from './jobs/notify-processor.js';
-import { createQueues } from './jobs/queues.js';
+import { createQueues, type Queues } from './jobs/queues.js';
 import { createRevokeProcessor } from './jobs/revoke-processor.js';
 import { createSweepProcessor } from './jobs/sweep-processor.js';
 import { createUserLock } from './jobs/user-lock.js';
 import { createJobScheduler } from './jobs/work-queue.js';
-import { createWorkers } from './jobs/workers.js';
+import { createWorkers, type Workers } from './jobs/workers.js';
 import { createHttpServer } from './ops/http-server.js';
 import { createLogger, type Logger } from './ops/logger.js';
 import { connectRedis } from './ops/redis.js';
 import { createShutdownStack } from './ops/shutdown.js';
 import { loadPolicy } from './policy/load-policy.js';
 import type { Policy } from './policy/policy.js';
-import { createRequestService, type RoleReader } from './requests/request-service.js';
-import { createRequestStore } from './requests/request-store.js';
+import { createRequestService, type RoleReader, type WorkQueue } from './requests/request-service.js';
+import { createRequestStore, type RequestStore } from './requests/request-store.js';
 import { createSlackApp } from './slack/app.js';
 import { createSlackNotifier } from './slack/notifier.js';
 
@@ -43,6 +45,7 @@ export interface RolecallOverrides {
 
 /**
  * The composition root: config -> logger -> redis -> policy -> atlas -> queues -> workers -> slack -> http.
+ * `mode` decides whether the workers (all, worker) and the Slack side (all, bot) run in this process.
  * Everything is built here and passed down; nothing is created at import time.
  */
 export async function startRolecall(config: Config, overrides: RolecallOverrides = {}): Promise<Rolecall> {
@@ -57,10 +60,6 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     const redis = await connectRedis(config.redis.url, 'commands', logger);
     shutdown.push('redis', async () => {
       await redis.quit();
-    });
-    const workerRedis = await connectRedis(config.redis.url, 'worker', logger);
-    shutdown.push('worker redis', async () => {
-      await workerRedis.quit();
     });
 
     const readPolicy = async () => checkPolicyRoles(await loadPolicy(config.policyFile), config);
@@ -79,48 +78,22 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     shutdown.push('queues', () => queues.close());
     const scheduler = createJobScheduler(queues, (id) => store.require(id));
 
-    const slackClient = new WebClient(config.slack.botToken, {
-      slackApiUrl: config.slack.apiUrl,
-      retryConfig: { retries: 0 },
-      rejectRateLimitedCalls: true,
-    });
-    const workerLogger = logger.child({ component: 'worker' });
-    const lock = createUserLock(redis, { prefix: config.redis.prefix, ttlMs: config.worker.lockDurationMs });
-    const processorDeps = { store, atlas, scheduler, lock, logger: workerLogger };
-    const workers = createWorkers({
-      connection: workerRedis,
-      prefix: config.redis.prefix,
-      logger: workerLogger,
-      concurrency: config.worker.concurrency,
-      lockDurationMs: config.worker.lockDurationMs,
-      processors: {
-        apply: createApplyProcessor(processorDeps),
-        revoke: createRevokeProcessor(processorDeps),
-        expire: createExpireProcessor({ store, scheduler, logger: workerLogger }),
-        notify: createNotifyProcessor({
-          store,
-          notifier: createSlackNotifier(slackClient),
-          logger: workerLogger,
-        }),
-        sweep: createSweepProcessor({
-          store,
-          queues,
-          scheduler,
-          logger: workerLogger,
-          requestTtlMs: config.requestTtlMs,
-          graceMs: config.worker.sweepIntervalMs,
-        }),
-      },
-    });
-    shutdown.push('workers', () => workers.close());
-    await queues.sweep.upsertJobScheduler(
-      'sweep',
-      { every: config.worker.sweepIntervalMs },
-      { name: 'sweep' },
-    );
+    if (config.mode !== 'bot') {
+      const workerRedis = await connectRedis(config.redis.url, 'worker', logger);
+      shutdown.push('worker redis', async () => {
+        await workerRedis.quit();
+      });
+      const workers = startWorkers(config, { store, atlas, queues, scheduler, redis, workerRedis, logger });
+      shutdown.push('workers', () => workers.close());
+      await queues.sweep.upsertJobScheduler(
+        'sweep',
+        { every: config.worker.sweepIntervalMs },
+        { name: 'sweep' },
+      );
+    }
 
     let slackListener: ReturnType<typeof createSlackApp>['requestListener'];
-    if (config.mode === 'all') {
+    if (config.mode !== 'worker') {
       const roles: RoleReader = {
         currentRoles: async (email, target) =>
           (await atlas.readUser(email, { kind: target.scope, id: target.id })).roles,
@@ -163,6 +136,51 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
   }
 }
 
+/** What the workers need from the composition root. */
+interface WorkerParts {
+  readonly store: RequestStore;
+  readonly atlas: AtlasRolesApi;
+  readonly queues: Queues;
+  readonly scheduler: WorkQueue;
+  readonly redis: Redis;
+  readonly workerRedis: Redis;
+  readonly logger: Logger;
+}
+
+/** Builds the processors and starts one BullMQ worker per queue. */
+function startWorkers(config: Config, parts: WorkerParts): Workers {
+  const { store, atlas, queues, scheduler, redis } = parts;
+  const logger = parts.logger.child({ component: 'worker' });
+  const slackClient = new WebClient(config.slack.botToken, {
+    slackApiUrl: config.slack.apiUrl,
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
+  });
+  const lock = createUserLock(redis, { prefix: config.redis.prefix, ttlMs: config.worker.lockDurationMs });
+  const deps = { store, atlas, scheduler, lock, logger };
+  return createWorkers({
+    connection: parts.workerRedis,
+    prefix: config.redis.prefix,
+    logger,
+    concurrency: config.worker.concurrency,
+    lockDurationMs: config.worker.lockDurationMs,
+    processors: {
+      apply: createApplyProcessor(deps),
+      revoke: createRevokeProcessor(deps),
+      expire: createExpireProcessor({ store, scheduler, logger }),
+      notify: createNotifyProcessor({ store, notifier: createSlackNotifier(slackClient), logger }),
+      sweep: createSweepProcessor({
+        store,
+        queues,
+        scheduler,
+        logger,
+        requestTtlMs: config.requestTtlMs,
+        graceMs: config.worker.sweepIntervalMs,
+      }),
+    },
+  });
+}
+
 /** Every value that must never appear in a log line. */
 function secretsOf(config: Config): string[] {
   const { auth } = config.atlas;
@@ -191,9 +209,12 @@ function checkPolicyRoles(policy: Policy, config: Config): Policy {
   return policy;
 }
 
-/** Runs Rolecall as a process: `node dist/main.js` (bot + worker) or `node dist/main.js worker`. */
+/**
+ * Runs Rolecall as a process: `node dist/main.js` (bot + worker), `node dist/main.js worker` (worker
+ * only) or `node dist/main.js bot` (Slack side only, when workers run elsewhere).
+ */
 export async function main(argv: readonly string[]): Promise<void> {
-  const mode: RunMode = argv.includes('worker') ? 'worker' : 'all';
+  const mode: RunMode = argv.includes('worker') ? 'worker' : argv.includes('bot') ? 'bot' : 'all';
   let rolecall: Rolecall;
   try {
     rolecall = await startRolecall(loadConfig({ mode }));

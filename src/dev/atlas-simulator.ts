@@ -91,6 +91,8 @@ export interface AtlasSimulator {
   /** Base URL to use as ATLAS_BASE_URL. */
   readonly url: string;
   readonly calls: readonly RecordedAtlasCall[];
+  /** Every request as it arrived, before any answer: method, path and arrival time. */
+  readonly received: readonly { readonly method: string; readonly path: string; readonly at: number }[];
   /** Authenticated calls only (what the client really did), in order. */
   authenticatedCalls(): RecordedAtlasCall[];
   /** Access tokens issued and revoked so far. */
@@ -157,6 +159,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
   const tokenCounts = { issued: 0, revoked: 0 };
   const buckets = new Map<string, { tokens: number; at: number }>();
   const calls: RecordedAtlasCall[] = [];
+  const received: { method: string; path: string; at: number }[] = [];
   const injections: (AtlasInjection & { left: number })[] = [];
   const publicOrgRoles: readonly string[] =
     options.publicApiProduct === 'ops-manager' ? OPS_MANAGER_ORG_ROLES : CLOUD_MANAGER_ORG_ROLES;
@@ -629,6 +632,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     const path = url.pathname;
     const method = (req.method ?? 'GET').toUpperCase();
     const raw = await readBody(req);
+    received.push({ method, path: uri, at: Date.now() });
     const accept = req.headers.accept;
     const contentType = req.headers['content-type'];
     let body: unknown;
@@ -738,6 +742,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
   return {
     url,
     calls,
+    received,
     tokens: tokenCounts,
     authenticatedCalls: () => calls.filter((c) => c.auth === 'digest' || c.auth === 'bearer'),
     rolesOf(username, scope) {

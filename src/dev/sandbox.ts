@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { type Config, parseConfig } from '../config.js';
+import { type Config, parseConfig, type RunMode } from '../config.js';
 import { type Rolecall, type RolecallOverrides, startRolecall } from '../main.js';
 import { type AtlasSimulator, startAtlasSimulator } from './atlas-simulator.js';
 import { createSlackDriver, type SlackDriver } from './slack-driver.js';
@@ -63,6 +63,8 @@ export interface SandboxOptions {
   readonly port?: number;
   readonly slackPort?: number;
   readonly atlasPort?: number;
+  /** What the in-process app runs. @defaultValue 'all' */
+  readonly mode?: RunMode;
   /** Authenticate to Atlas with the sandbox service account (OAuth) instead of the API key (Digest). */
   readonly serviceAccount?: boolean;
   /** Socket Mode instead of HTTP: the WebSocket URL apps.connections.open hands out. */
@@ -72,6 +74,8 @@ export interface SandboxOptions {
 /** Rolecall wired to local Slack and Atlas simulators, plus a driver that speaks for the people. */
 export interface Sandbox {
   readonly config: Config;
+  /** The environment Rolecall was configured from, to start more processes (workers) alike. */
+  readonly env: Readonly<Record<string, string>>;
   /** The running application; replaced by {@link Sandbox.restart}. */
   readonly rolecall: Rolecall;
   readonly slack: SlackSimulator;
@@ -135,8 +139,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   };
   let rolecall: Rolecall;
   let config: Config;
+  let env: Record<string, string>;
   try {
-    config = parseConfig({
+    env = {
       SLACK_BOT_TOKEN: 'xoxb-sandbox-token',
       ...(options.socketModeUrl === undefined
         ? { SLACK_SIGNING_SECRET: signingSecret }
@@ -155,7 +160,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       POLICY_FILE: policyFile,
       LOG_LEVEL: 'warn',
       ...options.env,
-    });
+    };
+    config = parseConfig(env, { mode: options.mode ?? 'all' });
     rolecall = await startRolecall(config, options.overrides);
   } catch (error) {
     await cleanup();
@@ -164,6 +170,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const eventsUrl = () => `http://127.0.0.1:${rolecall.port}/slack/events`;
   return {
     config,
+    env,
     get rolecall() {
       return rolecall;
     },

@@ -42,7 +42,11 @@ const DAY_SECONDS = 24 * 3600;
  * Creates the queues on a fail-fast connection, so a Redis outage surfaces as an error, not a hang.
  * Finished jobs are kept (30 days done, 90 days failed) so their deterministic ids keep deduplicating.
  */
-export function createQueues(connection: Redis, prefix: string, options: { backoffMs?: number } = {}): Queues {
+export function createQueues(
+  connection: Redis,
+  prefix: string,
+  options: { backoffMs?: number } = {},
+): Queues {
   const keep = { removeOnComplete: { age: 30 * DAY_SECONDS }, removeOnFail: { age: 90 * DAY_SECONDS } };
   const base = options.backoffMs ?? 2_000;
   const apply = new Queue<RequestJob>(QUEUE_NAMES.apply, {

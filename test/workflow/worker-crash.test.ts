@@ -1,0 +1,53 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { waitUntil } from '../../src/dev/http-util.js';
+import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
+import { postedIn, requestIdIn, waitForApprovalMessage, waitForDm, waitForEphemeral } from '../../src/dev/slack-flow.js';
+import { type RolecallProcess, spawnRolecall } from '../support/processes.js';
+import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
+
+describe('worker crash', () => {
+  let sandbox: Sandbox | undefined;
+  const workers: RolecallProcess[] = [];
+
+  afterEach(async () => {
+    await Promise.all(workers.map((w) => w.kill('SIGKILL')));
+    await sandbox?.stop();
+  });
+
+  it('finishes the change on another worker when one is SIGKILLed in the middle of the Atlas call', async () => {
+    sandbox = await startSandbox({ redisUrl: TEST_REDIS_URL, prefix: uniquePrefix('crash'), mode: 'bot' });
+    const env = { ...sandbox.env, PORT: '0', LOG_LEVEL: 'info', WORKER_LOCK_MS: '1500', JOB_BACKOFF_MS: '100' };
+    const first = spawnRolecall(['worker'], env);
+    workers.push(first);
+    await first.ready();
+
+    await sandbox.driver.command(PEOPLE.alice, 'request GROUP_DATA_ACCESS_READ_ONLY on payments-prod because crash', CHANNELS.general);
+    const id = requestIdIn(await waitForEphemeral(sandbox.slack, PEOPLE.alice.id, /Request \*AR-\d+\*/));
+    const approval = await waitForApprovalMessage(sandbox.slack, id);
+    const atlas = sandbox.atlas;
+    atlas.inject({ method: 'PUT', path: /\/roles$/, delayMs: 4_000 });
+    await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
+
+    await waitUntil(
+      () => atlas.received.find((r) => r.method === 'PUT') ?? undefined,
+      10_000,
+      'the first worker to be inside its PUT',
+    );
+    await first.kill('SIGKILL');
+    expect(first.child.signalCode).toBe('SIGKILL');
+
+    const second = spawnRolecall(['worker'], env);
+    workers.push(second);
+    await second.ready();
+
+    const dm = await waitForDm(sandbox.slack, PEOPLE.alice.id, /applied/, 20_000);
+    expect(dm.text).toContain(`${id} approved by <@${PEOPLE.bob.id}> and applied`);
+    const project = { kind: 'project', id: ATLAS.project.id } as const;
+    await waitUntil(() => (atlas.received.filter((r) => r.method === 'PUT').length >= 2 ? true : undefined), 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 4_500));
+    expect(atlas.rolesOf(PEOPLE.alice.email, project).sort()).toEqual(['GROUP_DATA_ACCESS_READ_ONLY', 'GROUP_READ_ONLY']);
+    expect(postedIn(sandbox.slack, approval.channel, approval.ts).filter((m) => /applied/.test(m.text))).toHaveLength(1);
+    expect(sandbox.slack.messagesIn(sandbox.slack.dmChannelOf(PEOPLE.alice.id)).filter((m) => /applied/.test(m.text))).toHaveLength(1);
+    expect(second.output()).toContain('"request applied"');
+  }, 60_000);
+});
