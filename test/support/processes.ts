@@ -11,7 +11,10 @@ export interface RolecallProcess {
 }
 
 /** Spawns `node --import tsx src/main.ts <args>` with exactly `env` (no inherited secrets). */
-export function spawnRolecall(args: readonly string[], env: Readonly<Record<string, string>>): RolecallProcess {
+export function spawnRolecall(
+  args: readonly string[],
+  env: Readonly<Record<string, string>>,
+): RolecallProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
     cwd: new URL('../..', import.meta.url),
     env: { PATH: process.env.PATH ?? '', ...env },

@@ -3,7 +3,13 @@ import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../src/dev/http-util.js';
 import { CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
-import { ephemeralTexts, requestIdIn, waitForApprovalMessage, waitForDm, waitForEphemeral } from '../../src/dev/slack-flow.js';
+import {
+  ephemeralTexts,
+  requestIdIn,
+  waitForApprovalMessage,
+  waitForDm,
+  waitForEphemeral,
+} from '../../src/dev/slack-flow.js';
 import { createRequestStore } from '../../src/requests/request-store.js';
 import { buildDenyModal } from '../../src/slack/blocks/deny-modal.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
@@ -23,7 +29,11 @@ describe('double decisions', () => {
   });
 
   const request = async () => {
-    await sandbox.driver.command(PEOPLE.alice, 'request GROUP_DATA_ACCESS_READ_ONLY on payments-prod because race', CHANNELS.general);
+    await sandbox.driver.command(
+      PEOPLE.alice,
+      'request GROUP_DATA_ACCESS_READ_ONLY on payments-prod because race',
+      CHANNELS.general,
+    );
     const id = requestIdIn(await waitForEphemeral(sandbox.slack, PEOPLE.alice.id, /Request \*AR-\d+\*/));
     return { id, approval: await waitForApprovalMessage(sandbox.slack, id) };
   };
@@ -36,15 +46,24 @@ describe('double decisions', () => {
   it('turns 50 concurrent Approve clicks into one decision, one job, one Atlas call', async () => {
     const { id, approval } = await request();
     const clickers = Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? PEOPLE.bob : PEOPLE.carol));
-    const answers = await Promise.all(clickers.map((user) => sandbox.driver.clickButton(user, approval, 'request_approve')));
+    const answers = await Promise.all(
+      clickers.map((user) => sandbox.driver.clickButton(user, approval, 'request_approve')),
+    );
     expect(answers.every((a) => a.status === 200)).toBe(true);
 
     await waitForDm(sandbox.slack, PEOPLE.alice.id, /applied/);
-    const refusals = await waitUntil(() => {
-      const texts = [...ephemeralTexts(sandbox.slack, PEOPLE.bob.id), ...ephemeralTexts(sandbox.slack, PEOPLE.carol.id)];
-      const found = texts.filter((t) => /was already approved.* by <@U0(BOB|CAROL)>/.test(t));
-      return found.length === 49 ? found : undefined;
-    }, 10_000, '49 refusals');
+    const refusals = await waitUntil(
+      () => {
+        const texts = [
+          ...ephemeralTexts(sandbox.slack, PEOPLE.bob.id),
+          ...ephemeralTexts(sandbox.slack, PEOPLE.carol.id),
+        ];
+        const found = texts.filter((t) => /was already approved.* by <@U0(BOB|CAROL)>/.test(t));
+        return found.length === 49 ? found : undefined;
+      },
+      10_000,
+      '49 refusals',
+    );
     expect(refusals).toHaveLength(49);
 
     const decisions = await decisionsOf(id);
@@ -86,7 +105,12 @@ describe('double decisions', () => {
       await waitForDm(sandbox.slack, PEOPLE.alice.id, /denied/);
       expect(notDenied).toHaveLength(24);
       await waitUntil(
-        () => (ephemeralTexts(sandbox.slack, PEOPLE.bob.id).filter((t) => t.includes('was already denied by <@U0CAROL>')).length === 25 ? true : undefined),
+        () =>
+          ephemeralTexts(sandbox.slack, PEOPLE.bob.id).filter((t) =>
+            t.includes('was already denied by <@U0CAROL>'),
+          ).length === 25
+            ? true
+            : undefined,
         10_000,
         '25 refusals',
       );

@@ -3,7 +3,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAtlasClient } from '../../src/atlas/create-atlas-client.js';
-import { type AtlasSimulator } from '../../src/dev/atlas-simulator.js';
+import type { AtlasSimulator } from '../../src/dev/atlas-simulator.js';
 import { waitUntil } from '../../src/dev/http-util.js';
 import { deleteKeys } from '../../src/dev/sandbox.js';
 import { type SlackSimulator, startSlackSimulator } from '../../src/dev/slack-simulator.js';
@@ -17,7 +17,13 @@ import { createJobScheduler } from '../../src/jobs/work-queue.js';
 import { createWorkers, type Workers } from '../../src/jobs/workers.js';
 import { createRequestStore, type RequestStore } from '../../src/requests/request-store.js';
 import { createSlackNotifier } from '../../src/slack/notifier.js';
-import { AUTHS, createCapturingLogger, FIXTURE, fixtureConfig, startFixtureSimulator } from '../support/atlas-fixture.js';
+import {
+  AUTHS,
+  createCapturingLogger,
+  FIXTURE,
+  fixtureConfig,
+  startFixtureSimulator,
+} from '../support/atlas-fixture.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 describe('idempotent execution after a crash', () => {
@@ -56,9 +62,19 @@ describe('idempotent execution after a crash', () => {
     const scheduler = createJobScheduler(queues, (id) => store.require(id));
     const { logger } = createCapturingLogger();
     const client = createAtlasClient(fixtureConfig(atlas, 'atlas-v2', AUTHS.digest), { logger });
-    const deps = { store: crashing, atlas: client.roles, scheduler, lock: createUserLock(redis, { prefix }), logger };
+    const deps = {
+      store: crashing,
+      atlas: client.roles,
+      scheduler,
+      lock: createUserLock(redis, { prefix }),
+      logger,
+    };
     const notifier = createSlackNotifier(
-      new WebClient('xoxb-idem', { slackApiUrl: slack.apiUrl, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true }),
+      new WebClient('xoxb-idem', {
+        slackApiUrl: slack.apiUrl,
+        retryConfig: { retries: 0 },
+        rejectRateLimitedCalls: true,
+      }),
     );
     workers = createWorkers({
       connection: workerRedis,
@@ -101,8 +117,15 @@ describe('idempotent execution after a crash', () => {
       channel: 'C0APPROVALS',
       text: `Access request ${request.id}`,
     });
-    await store.patch(request.id, ['pending'], { approvalMessage: { channelId: 'C0APPROVALS', ts: posted.ts ?? '' } });
-    await store.transition(request.id, { from: 'pending', to: 'approved', actor: 'U0BOB', patch: { decision: { by: 'U0BOB', at: 1, note: null } } });
+    await store.patch(request.id, ['pending'], {
+      approvalMessage: { channelId: 'C0APPROVALS', ts: posted.ts ?? '' },
+    });
+    await store.transition(request.id, {
+      from: 'pending',
+      to: 'approved',
+      actor: 'U0BOB',
+      patch: { decision: { by: 'U0BOB', at: 1, note: null } },
+    });
     await createJobScheduler(queues, (id) => store.require(id)).apply(request.id, 1);
 
     await waitUntil(
@@ -124,7 +147,11 @@ describe('idempotent execution after a crash', () => {
     expect((await applyQueue.getJob(`apply-${request.id}-1`))?.attemptsMade).toBe(2);
     await applyQueue.close();
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(slack.messagesIn('C0APPROVALS').filter((m) => m.threadTs && m.text.includes('applied'))).toHaveLength(1);
-    expect(slack.messagesIn(slack.dmChannelOf('U0ALICE')).filter((m) => m.text.includes('applied'))).toHaveLength(1);
+    expect(
+      slack.messagesIn('C0APPROVALS').filter((m) => m.threadTs && m.text.includes('applied')),
+    ).toHaveLength(1);
+    expect(
+      slack.messagesIn(slack.dmChannelOf('U0ALICE')).filter((m) => m.text.includes('applied')),
+    ).toHaveLength(1);
   });
 });

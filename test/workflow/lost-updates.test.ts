@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
 import { waitUntil } from '../../src/dev/http-util.js';
+import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
 import { requestIdIn, waitForApprovalMessage, waitForDm } from '../../src/dev/slack-flow.js';
 import { type Rolecall, startRolecall } from '../../src/main.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
@@ -22,11 +22,18 @@ describe('lost updates', () => {
   it('keeps both changes when two approved requests for the same user and project run at once', async () => {
     const ids: string[] = [];
     for (const role of ['GROUP_DATA_ACCESS_READ_ONLY', 'GROUP_DATA_ACCESS_READ_WRITE']) {
-      await sandbox.driver.command(PEOPLE.alice, `request ${role} on payments-prod because both`, CHANNELS.general);
+      await sandbox.driver.command(
+        PEOPLE.alice,
+        `request ${role} on payments-prod because both`,
+        CHANNELS.general,
+      );
       ids.push(
         await waitUntil(() => {
           const found = sandbox.slack.events
-            .filter((e) => e.kind === 'ephemeral' && e.user === PEOPLE.alice.id && /Request \*AR-\d+\*/.test(e.text))
+            .filter(
+              (e) =>
+                e.kind === 'ephemeral' && e.user === PEOPLE.alice.id && /Request \*AR-\d+\*/.test(e.text),
+            )
             .map((e) => (e.kind === 'ephemeral' ? requestIdIn(e.text) : ''));
           return found.length === ids.length + 1 ? found[ids.length] : undefined;
         }),
@@ -37,10 +44,14 @@ describe('lost updates', () => {
     // Slow every read down, so that unserialized read-modify-writes would surely interleave.
     sandbox.atlas.inject({ method: 'GET', path: /byName/, delayMs: 400, times: 10 });
 
-    await Promise.all(approvals.map((approval) => sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve')));
+    await Promise.all(
+      approvals.map((approval) => sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve')),
+    );
     await waitUntil(
       () =>
-        sandbox.slack.messagesIn(sandbox.slack.dmChannelOf(PEOPLE.alice.id)).filter((m) => /applied/.test(m.text)).length === 2
+        sandbox.slack
+          .messagesIn(sandbox.slack.dmChannelOf(PEOPLE.alice.id))
+          .filter((m) => /applied/.test(m.text)).length === 2
           ? true
           : undefined,
       15_000,

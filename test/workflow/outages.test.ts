@@ -26,7 +26,11 @@ describe('outages', () => {
   };
 
   it('delivers every notice once through Slack 429s and errors, respecting Retry-After, without re-running Atlas', async () => {
-    sandbox = await startSandbox({ redisUrl: TEST_REDIS_URL, prefix: uniquePrefix('slack-out'), env: { JOB_BACKOFF_MS: '100' } });
+    sandbox = await startSandbox({
+      redisUrl: TEST_REDIS_URL,
+      prefix: uniquePrefix('slack-out'),
+      env: { JOB_BACKOFF_MS: '100' },
+    });
     const { approval } = await requestAndWait('GROUP_DATA_ACCESS_READ_ONLY on payments-prod because outage');
     const { slack } = sandbox;
     slack.fail({ method: 'chat.postMessage', error: 'ratelimited', status: 429, retryAfter: 1, times: 2 });
@@ -39,8 +43,12 @@ describe('outages', () => {
     await waitUntil(() => (/applied\* in Atlas/.test(blockText(approval)) ? true : undefined), 20_000);
     await new Promise((resolve) => setTimeout(resolve, 500));
 
-    expect(postedIn(slack, approval.channel, approval.ts).filter((m) => /applied/.test(m.text))).toHaveLength(1);
-    expect(slack.messagesIn(slack.dmChannelOf(PEOPLE.alice.id)).filter((m) => /applied/.test(m.text))).toHaveLength(1);
+    expect(postedIn(slack, approval.channel, approval.ts).filter((m) => /applied/.test(m.text))).toHaveLength(
+      1,
+    );
+    expect(
+      slack.messagesIn(slack.dmChannelOf(PEOPLE.alice.id)).filter((m) => /applied/.test(m.text)),
+    ).toHaveLength(1);
     expect(sandbox.atlas.authenticatedCalls().filter((c) => c.method === 'PUT')).toHaveLength(1);
     const posts = slack.callsTo('chat.postMessage').slice(1);
     const limited = posts.filter((c) => c.error === 'ratelimited');
@@ -50,13 +58,22 @@ describe('outages', () => {
   }, 40_000);
 
   it('gives up on a notice Slack will never accept, and still delivers the others', async () => {
-    sandbox = await startSandbox({ redisUrl: TEST_REDIS_URL, prefix: uniquePrefix('slack-gone'), env: { JOB_BACKOFF_MS: '100' } });
-    const { approval } = await requestAndWait('GROUP_DATA_ACCESS_READ_ONLY on payments-prod because deleted message');
+    sandbox = await startSandbox({
+      redisUrl: TEST_REDIS_URL,
+      prefix: uniquePrefix('slack-gone'),
+      env: { JOB_BACKOFF_MS: '100' },
+    });
+    const { approval } = await requestAndWait(
+      'GROUP_DATA_ACCESS_READ_ONLY on payments-prod because deleted message',
+    );
     sandbox.slack.fail({ method: 'chat.update', error: 'message_not_found', times: 100 });
     await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
     await waitForDm(sandbox.slack, PEOPLE.alice.id, /applied/);
     await new Promise((resolve) => setTimeout(resolve, 800));
-    expect(sandbox.slack.callsTo('chat.update').map((c) => c.error)).toEqual(['message_not_found', 'message_not_found']);
+    expect(sandbox.slack.callsTo('chat.update').map((c) => c.error)).toEqual([
+      'message_not_found',
+      'message_not_found',
+    ]);
   });
 
   it('fails after the Atlas retry budget with the reason in the channel, and an approver can press Retry', async () => {
@@ -65,7 +82,9 @@ describe('outages', () => {
       prefix: uniquePrefix('atlas-out'),
       env: { ATLAS_MAX_RETRIES: '1', JOB_BACKOFF_MS: '50' },
     });
-    const { id, approval } = await requestAndWait('GROUP_DATA_ACCESS_READ_ONLY on payments-prod because atlas down');
+    const { id, approval } = await requestAndWait(
+      'GROUP_DATA_ACCESS_READ_ONLY on payments-prod because atlas down',
+    );
     sandbox.atlas.inject({
       method: 'PUT',
       status: 503,
@@ -84,10 +103,9 @@ describe('outages', () => {
 
     await sandbox.driver.clickButton(PEOPLE.carol, approval, 'request_retry');
     await waitForDm(sandbox.slack, PEOPLE.alice.id, /approved by .* and applied/, 10_000);
-    expect(sandbox.atlas.rolesOf(PEOPLE.alice.email, { kind: 'project', id: ATLAS.project.id }).sort()).toEqual([
-      'GROUP_DATA_ACCESS_READ_ONLY',
-      'GROUP_READ_ONLY',
-    ]);
+    expect(
+      sandbox.atlas.rolesOf(PEOPLE.alice.email, { kind: 'project', id: ATLAS.project.id }).sort(),
+    ).toEqual(['GROUP_DATA_ACCESS_READ_ONLY', 'GROUP_READ_ONLY']);
     await waitUntil(() => (/applied\* in Atlas/.test(blockText(approval)) ? true : undefined), 5_000);
     expect(blockText(approval)).not.toContain('request_retry');
     expect(id).toMatch(/^AR-/);

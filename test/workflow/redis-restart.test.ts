@@ -26,7 +26,9 @@ describe('Redis restart', () => {
       const before = slack.events.length;
       await driver.command(user, `request ${line}`, CHANNELS.general);
       const text = await waitUntil(() => {
-        const event = slack.events.slice(before).find((e) => e.kind === 'ephemeral' && /Request \*AR-\d+\*/.test(e.text));
+        const event = slack.events
+          .slice(before)
+          .find((e) => e.kind === 'ephemeral' && /Request \*AR-\d+\*/.test(e.text));
         return event?.kind === 'ephemeral' ? event.text : undefined;
       });
       const id = requestIdIn(text);
@@ -34,7 +36,10 @@ describe('Redis restart', () => {
     };
 
     // A temporary grant whose revocation is a delayed job across the restart.
-    const temporary = await submit(PEOPLE.alice, 'GROUP_DATA_ACCESS_READ_ONLY on payments-prod for 4s because restart');
+    const temporary = await submit(
+      PEOPLE.alice,
+      'GROUP_DATA_ACCESS_READ_ONLY on payments-prod for 4s because restart',
+    );
     await driver.clickButton(PEOPLE.bob, temporary.approval, 'request_approve');
     await waitForDm(slack, PEOPLE.alice.id, /AR-0001 approved .* applied/);
     // A pending request nobody has decided on yet.
@@ -56,6 +61,8 @@ describe('Redis restart', () => {
 
     expect(atlas.rolesOf(PEOPLE.alice.email, org).sort()).toEqual(['ORG_MEMBER', 'ORG_READ_ONLY']);
     expect(atlas.rolesOf(PEOPLE.mallory.email, org).sort()).toEqual(['ORG_BILLING_READ_ONLY', 'ORG_MEMBER']);
-    expect(atlas.rolesOf(PEOPLE.alice.email, { kind: 'project', id: ATLAS.project.id })).toEqual(['GROUP_READ_ONLY']);
+    expect(atlas.rolesOf(PEOPLE.alice.email, { kind: 'project', id: ATLAS.project.id })).toEqual([
+      'GROUP_READ_ONLY',
+    ]);
   }, 60_000);
 });

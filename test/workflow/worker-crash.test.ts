@@ -1,7 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../src/dev/http-util.js';
 import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
-import { postedIn, requestIdIn, waitForApprovalMessage, waitForDm, waitForEphemeral } from '../../src/dev/slack-flow.js';
+import {
+  postedIn,
+  requestIdIn,
+  waitForApprovalMessage,
+  waitForDm,
+  waitForEphemeral,
+} from '../../src/dev/slack-flow.js';
 import { type RolecallProcess, spawnRolecall } from '../support/processes.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
@@ -16,12 +22,22 @@ describe('worker crash', () => {
 
   it('finishes the change on another worker when one is SIGKILLed in the middle of the Atlas call', async () => {
     sandbox = await startSandbox({ redisUrl: TEST_REDIS_URL, prefix: uniquePrefix('crash'), mode: 'bot' });
-    const env = { ...sandbox.env, PORT: '0', LOG_LEVEL: 'info', WORKER_LOCK_MS: '1500', JOB_BACKOFF_MS: '100' };
+    const env = {
+      ...sandbox.env,
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      WORKER_LOCK_MS: '1500',
+      JOB_BACKOFF_MS: '100',
+    };
     const first = spawnRolecall(['worker'], env);
     workers.push(first);
     await first.ready();
 
-    await sandbox.driver.command(PEOPLE.alice, 'request GROUP_DATA_ACCESS_READ_ONLY on payments-prod because crash', CHANNELS.general);
+    await sandbox.driver.command(
+      PEOPLE.alice,
+      'request GROUP_DATA_ACCESS_READ_ONLY on payments-prod because crash',
+      CHANNELS.general,
+    );
     const id = requestIdIn(await waitForEphemeral(sandbox.slack, PEOPLE.alice.id, /Request \*AR-\d+\*/));
     const approval = await waitForApprovalMessage(sandbox.slack, id);
     const atlas = sandbox.atlas;
@@ -43,11 +59,23 @@ describe('worker crash', () => {
     const dm = await waitForDm(sandbox.slack, PEOPLE.alice.id, /applied/, 20_000);
     expect(dm.text).toContain(`${id} approved by <@${PEOPLE.bob.id}> and applied`);
     const project = { kind: 'project', id: ATLAS.project.id } as const;
-    await waitUntil(() => (atlas.received.filter((r) => r.method === 'PUT').length >= 2 ? true : undefined), 10_000);
+    await waitUntil(
+      () => (atlas.received.filter((r) => r.method === 'PUT').length >= 2 ? true : undefined),
+      10_000,
+    );
     await new Promise((resolve) => setTimeout(resolve, 4_500));
-    expect(atlas.rolesOf(PEOPLE.alice.email, project).sort()).toEqual(['GROUP_DATA_ACCESS_READ_ONLY', 'GROUP_READ_ONLY']);
-    expect(postedIn(sandbox.slack, approval.channel, approval.ts).filter((m) => /applied/.test(m.text))).toHaveLength(1);
-    expect(sandbox.slack.messagesIn(sandbox.slack.dmChannelOf(PEOPLE.alice.id)).filter((m) => /applied/.test(m.text))).toHaveLength(1);
+    expect(atlas.rolesOf(PEOPLE.alice.email, project).sort()).toEqual([
+      'GROUP_DATA_ACCESS_READ_ONLY',
+      'GROUP_READ_ONLY',
+    ]);
+    expect(
+      postedIn(sandbox.slack, approval.channel, approval.ts).filter((m) => /applied/.test(m.text)),
+    ).toHaveLength(1);
+    expect(
+      sandbox.slack
+        .messagesIn(sandbox.slack.dmChannelOf(PEOPLE.alice.id))
+        .filter((m) => /applied/.test(m.text)),
+    ).toHaveLength(1);
     expect(second.output()).toContain('"request applied"');
   }, 60_000);
 });
