@@ -21,6 +21,9 @@ export function buildHelpMessage(policy: Policy): { text: string; blocks: KnownB
     '• *ROLE*: ORG_... roles for an organization, GROUP_... roles for a project.',
     '• *TARGET*: a name below, or the 24-character Atlas id.',
     '• *DURATION*: 30m, 4h, 2d (or 45s). Without it, access is permanent. Temporary access is revoked on time.',
+    '• `/atlas-access list` shows your open requests and, for approvers, what waits for you.',
+    '• `/atlas-access status AR-0042` shows a request and its audit trail.',
+    '• `/atlas-access cancel AR-0042` withdraws your pending request.',
     '• `/atlas-access help` shows this.',
   ].join('\n');
   return {

@@ -1,0 +1,277 @@
+// npm run bench:workflow [-- --n 1000]: pushes N requests through approve -> apply (signed Approve
+// clicks into the real app, BullMQ worker, Atlas PUT with Digest, Slack notices) against the local
+// simulators, which run in a child process. Prints throughput, p50/p99 approve-to-applied latency and
+// Redis memory per request, next to the same figures for bare BullMQ no-op jobs in the same run.
+import { randomBytes } from 'node:crypto';
+import { fork } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { WebClient } from '@slack/web-api';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { parseConfig } from '../src/config.js';
+import { startAtlasSimulator } from '../src/dev/atlas-simulator.js';
+import { ATLAS, CHANNELS, deleteKeys, PEOPLE, SANDBOX_POLICY } from '../src/dev/sandbox.js';
+import { buildButtonPayload, createSlackDriver } from '../src/dev/slack-driver.js';
+import { type SlackSimulator, startSlackSimulator } from '../src/dev/slack-simulator.js';
+import { startRolecall } from '../src/main.js';
+import { createLogger } from '../src/ops/logger.js';
+import { createRequestStore } from '../src/requests/request-store.js';
+import { buildDecisionActions } from '../src/slack/blocks/approval-message.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const BOT_TOKEN = 'xoxb-bench';
+const CONCURRENCY = 64;
+const userOf = (i: number) => ({
+  slackId: `U0B${i.toString(36).toUpperCase().padStart(6, '0')}`,
+  email: `bench${i}@example.com`,
+  atlasId: `6e${i.toString(16).padStart(22, '0')}`,
+});
+
+interface Figures {
+  readonly label: string;
+  readonly n: number;
+  readonly perSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly bytesPerItem: number;
+}
+
+async function runSimulators(n: number): Promise<void> {
+  const users = Array.from({ length: n }, (_, i) => userOf(i));
+  const slack = await startSlackSimulator({
+    botToken: BOT_TOKEN,
+    users: [PEOPLE.bob, ...users.map((u) => ({ id: u.slackId, name: u.email.split('@')[0] ?? 'u', email: u.email }))],
+    channels: [CHANNELS.approvals],
+  });
+  const atlas = await startAtlasSimulator({
+    apiKeys: [ATLAS.apiKey],
+    orgs: [ATLAS.org],
+    projects: [{ ...ATLAS.project, orgId: ATLAS.org.id }],
+    users: users.map((u) => ({
+      id: u.atlasId,
+      username: u.email,
+      orgRoles: { [ATLAS.org.id]: ['ORG_MEMBER'] },
+      groupRoles: { [ATLAS.project.id]: ['GROUP_READ_ONLY'] },
+    })),
+  });
+  process.send?.({ slackUrl: slack.apiUrl, atlasUrl: atlas.url });
+  process.on('disconnect', () => {
+    void Promise.all([slack.close(), atlas.close()]).then(() => process.exit(0));
+  });
+}
+
+const quantile = (sorted: readonly number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+
+async function pool<T>(items: readonly T[], run: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < items.length) {
+        const item = items[next] as T;
+        next += 1;
+        await run(item);
+      }
+    }),
+  );
+}
+
+async function usedMemory(redis: Redis): Promise<number> {
+  const info = await redis.info('memory');
+  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
+}
+
+async function benchRolecall(n: number, slackUrl: string, atlasUrl: string, redis: Redis): Promise<Figures> {
+  const prefix = `rolecall-bench-${randomBytes(3).toString('hex')}`;
+  const dir = await mkdtemp(join(tmpdir(), 'rolecall-bench-'));
+  const policyFile = join(dir, 'policy.yml');
+  await writeFile(policyFile, SANDBOX_POLICY);
+  const signingSecret = randomBytes(16).toString('hex');
+  const config = parseConfig({
+    SLACK_BOT_TOKEN: BOT_TOKEN,
+    SLACK_SIGNING_SECRET: signingSecret,
+    SLACK_API_URL: slackUrl,
+    PORT: '0',
+    REDIS_URL,
+    QUEUE_PREFIX: prefix,
+    ATLAS_BASE_URL: atlasUrl,
+    ATLAS_PUBLIC_KEY: ATLAS.apiKey.publicKey,
+    ATLAS_PRIVATE_KEY: ATLAS.apiKey.privateKey,
+    ATLAS_RATE_ORG: '1000000/1000000',
+    ATLAS_RATE_PROJECT: '1000000/1000000',
+    ATLAS_RATE_USER: '1000000/1000000',
+    POLICY_FILE: policyFile,
+    WORKER_CONCURRENCY: '16',
+  });
+  const rolecall = await startRolecall(config, { logger: createLogger({ level: 'error' }) });
+  const store = createRequestStore(redis, { prefix });
+  const web = new WebClient(BOT_TOKEN, { slackApiUrl: slackUrl, retryConfig: { retries: 0 } });
+  const before = await usedMemory(redis);
+
+  const ids: { id: string; ts: string }[] = [];
+  await pool(
+    Array.from({ length: n }, (_, i) => i),
+    async (i) => {
+      const user = userOf(i);
+      const request = await store.create(
+        {
+          requesterId: user.slackId,
+          granteeId: user.slackId,
+          granteeEmail: user.email,
+          target: { name: ATLAS.project.name, scope: 'project', id: ATLAS.project.id },
+          roles: ['GROUP_DATA_ACCESS_READ_ONLY'],
+          durationSeconds: null,
+          reason: 'benchmark',
+          sourceChannelId: null,
+          rolesAtRequest: ['GROUP_READ_ONLY'],
+        },
+        user.slackId,
+      );
+      const posted = await web.chat.postMessage({ channel: CHANNELS.approvals, text: `Access request ${request.id}:` });
+      await store.patch(request.id, ['pending'], { approvalMessage: { channelId: CHANNELS.approvals, ts: posted.ts ?? '' } });
+      ids.push({ id: request.id, ts: posted.ts ?? '' });
+    },
+  );
+
+  // The simulator process records payloads; here the driver only needs ids for response URLs.
+  const slackStub = {
+    newResponseUrl: () => `${slackUrl.replace(/\/api\/$/, '')}/response/${PEOPLE.bob.id}.${CHANNELS.approvals}.1`,
+    newTriggerId: () => `${Date.now()}.1.${randomBytes(8).toString('hex')}`,
+  } as unknown as SlackSimulator;
+  const driver = createSlackDriver({
+    eventsUrl: () => `http://127.0.0.1:${rolecall.port}/slack/events`,
+    signingSecret,
+    slack: slackStub,
+  });
+  const started = performance.now();
+  await pool(ids, async ({ id, ts }) => {
+    const message = { channel: CHANNELS.approvals, ts, threadTs: undefined, text: '', blocks: [buildDecisionActions(id)], updates: 0 };
+    const payload = buildButtonPayload(slackStub, PEOPLE.bob, message, 'request_approve');
+    const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+    const response = await driver.sendRaw(body, driver.sign(body));
+    if (response.status !== 200) throw new Error(`approve ${id}: HTTP ${response.status}`);
+  });
+
+  const approvedAt = new Map<string, number>();
+  const appliedAt = new Map<string, number>();
+  let cursor = '0';
+  while (appliedAt.size < n) {
+    const read = (await redis.xread('COUNT', 5000, 'BLOCK', 1000, 'STREAMS', `${prefix}:audit`, cursor)) ?? [];
+    for (const [, entries] of read) {
+      for (const [entryId, flat] of entries) {
+        cursor = entryId;
+        const fields = Object.fromEntries(flat.flatMap((v, i) => (i % 2 === 0 ? [[v, flat[i + 1] ?? '']] : [])));
+        if (fields.to === 'approved') approvedAt.set(fields.request ?? '', Number(fields.at));
+        if (fields.to === 'applied') appliedAt.set(fields.request ?? '', Number(fields.at));
+        if (fields.to === 'failed') throw new Error(`${fields.request} failed: ${fields.detail}`);
+      }
+    }
+  }
+  const elapsed = (performance.now() - started) / 1000;
+  const latencies = [...appliedAt].map(([id, at]) => at - (approvedAt.get(id) ?? at)).sort((a, b) => a - b);
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  const after = await usedMemory(redis);
+  await rolecall.stop();
+  await deleteKeys(REDIS_URL, prefix);
+  await rm(dir, { recursive: true, force: true });
+  return {
+    label: 'Rolecall approve -> applied',
+    n,
+    perSecond: n / elapsed,
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    bytesPerItem: (after - before) / n,
+  };
+}
+
+async function benchBareBullmq(n: number, redis: Redis): Promise<Figures> {
+  const prefix = `rolecall-bench-noop-${randomBytes(3).toString('hex')}`;
+  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = new Queue('noop', { connection: redis, prefix });
+  const before = await usedMemory(redis);
+  const latencies: number[] = [];
+  let done = 0;
+  let finish: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  const worker = new Worker('noop', async () => undefined, { connection, prefix, concurrency: 16 });
+  worker.on('completed', (job) => {
+    latencies.push((job.finishedOn ?? Date.now()) - job.timestamp);
+    done += 1;
+    if (done === n) finish();
+  });
+  const started = performance.now();
+  await pool(
+    Array.from({ length: n }, (_, i) => i),
+    async (i) => {
+      await queue.add('noop', { i }, { jobId: `noop-${i}`, removeOnComplete: { age: 86_400 } });
+    },
+  );
+  await finished;
+  const elapsed = (performance.now() - started) / 1000;
+  const after = await usedMemory(redis);
+  await worker.close();
+  await queue.close();
+  connection.disconnect();
+  await deleteKeys(REDIS_URL, prefix);
+  latencies.sort((a, b) => a - b);
+  return {
+    label: 'bare BullMQ no-op job',
+    n,
+    perSecond: n / elapsed,
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    bytesPerItem: (after - before) / n,
+  };
+}
+
+async function main(): Promise<void> {
+  const nIndex = process.argv.indexOf('--n');
+  if (process.argv.includes('--simulators')) {
+    await runSimulators(Number(process.argv[nIndex + 1]));
+    return;
+  }
+  const sizes = nIndex >= 0 ? [Number(process.argv[nIndex + 1])] : [1_000, 10_000];
+  const redis = new Redis(REDIS_URL);
+  const rows: Figures[] = [];
+  for (const n of sizes) {
+    const child = fork(new URL(import.meta.url).pathname, ['--simulators', '--n', String(n)], { execArgv: process.execArgv });
+    const urls = await new Promise<{ slackUrl: string; atlasUrl: string }>((resolve) => child.once('message', resolve));
+    const rolecall = await benchRolecall(n, urls.slackUrl, urls.atlasUrl, redis);
+    child.disconnect();
+    const bare = await benchBareBullmq(n, redis);
+    rows.push(rolecall, bare);
+  }
+  await redis.quit();
+  const header = ['workload', 'N', 'per s', 'p50 ms', 'p99 ms', 'Redis bytes/item'];
+  const lines = rows.map((r) => [
+    r.label,
+    String(r.n),
+    r.perSecond.toFixed(0),
+    r.p50.toFixed(0),
+    r.p99.toFixed(0),
+    r.bytesPerItem.toFixed(0),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
+  const format = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  console.log(`Workflow benchmark (node ${process.version}, simulators in a child process, worker concurrency 16)`);
+  console.log(format(header));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const line of lines) console.log(format(line));
+  for (let i = 0; i + 1 < rows.length; i += 2) {
+    const [ours, bare] = [rows[i], rows[i + 1]];
+    if (!ours || !bare) continue;
+    console.log(
+      `N=${ours.n}: throughput ${(bare.perSecond / ours.perSecond).toFixed(1)}x lower, p50 ${(ours.p50 / Math.max(1, bare.p50)).toFixed(1)}x, memory ${(ours.bytesPerItem / Math.max(1, bare.bytesPerItem)).toFixed(1)}x a bare job`,
+    );
+  }
+}
+
+void main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
