@@ -2,8 +2,9 @@
 // clicks into the real app, BullMQ worker, Atlas PUT with Digest, Slack notices) against the local
 // simulators, which run in a child process. Prints throughput, p50/p99 approve-to-applied latency and
 // Redis memory per request, next to the same figures for bare BullMQ no-op jobs in the same run.
-import { randomBytes } from 'node:crypto';
+
 import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,7 +44,10 @@ async function runSimulators(n: number): Promise<void> {
   const users = Array.from({ length: n }, (_, i) => userOf(i));
   const slack = await startSlackSimulator({
     botToken: BOT_TOKEN,
-    users: [PEOPLE.bob, ...users.map((u) => ({ id: u.slackId, name: u.email.split('@')[0] ?? 'u', email: u.email }))],
+    users: [
+      PEOPLE.bob,
+      ...users.map((u) => ({ id: u.slackId, name: u.email.split('@')[0] ?? 'u', email: u.email })),
+    ],
     channels: [CHANNELS.approvals],
   });
   const atlas = await startAtlasSimulator({
@@ -130,15 +134,21 @@ async function benchRolecall(n: number, slackUrl: string, atlasUrl: string, redi
         },
         user.slackId,
       );
-      const posted = await web.chat.postMessage({ channel: CHANNELS.approvals, text: `Access request ${request.id}:` });
-      await store.patch(request.id, ['pending'], { approvalMessage: { channelId: CHANNELS.approvals, ts: posted.ts ?? '' } });
+      const posted = await web.chat.postMessage({
+        channel: CHANNELS.approvals,
+        text: `Access request ${request.id}:`,
+      });
+      await store.patch(request.id, ['pending'], {
+        approvalMessage: { channelId: CHANNELS.approvals, ts: posted.ts ?? '' },
+      });
       ids.push({ id: request.id, ts: posted.ts ?? '' });
     },
   );
 
   // The simulator process records payloads; here the driver only needs ids for response URLs.
   const slackStub = {
-    newResponseUrl: () => `${slackUrl.replace(/\/api\/$/, '')}/response/${PEOPLE.bob.id}.${CHANNELS.approvals}.1`,
+    newResponseUrl: () =>
+      `${slackUrl.replace(/\/api\/$/, '')}/response/${PEOPLE.bob.id}.${CHANNELS.approvals}.1`,
     newTriggerId: () => `${Date.now()}.1.${randomBytes(8).toString('hex')}`,
   } as unknown as SlackSimulator;
   const driver = createSlackDriver({
@@ -148,7 +158,14 @@ async function benchRolecall(n: number, slackUrl: string, atlasUrl: string, redi
   });
   const started = performance.now();
   await pool(ids, async ({ id, ts }) => {
-    const message = { channel: CHANNELS.approvals, ts, threadTs: undefined, text: '', blocks: [buildDecisionActions(id)], updates: 0 };
+    const message = {
+      channel: CHANNELS.approvals,
+      ts,
+      threadTs: undefined,
+      text: '',
+      blocks: [buildDecisionActions(id)],
+      updates: 0,
+    };
     const payload = buildButtonPayload(slackStub, PEOPLE.bob, message, 'request_approve');
     const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
     const response = await driver.sendRaw(body, driver.sign(body));
@@ -159,11 +176,14 @@ async function benchRolecall(n: number, slackUrl: string, atlasUrl: string, redi
   const appliedAt = new Map<string, number>();
   let cursor = '0';
   while (appliedAt.size < n) {
-    const read = (await redis.xread('COUNT', 5000, 'BLOCK', 1000, 'STREAMS', `${prefix}:audit`, cursor)) ?? [];
+    const read =
+      (await redis.xread('COUNT', 5000, 'BLOCK', 1000, 'STREAMS', `${prefix}:audit`, cursor)) ?? [];
     for (const [, entries] of read) {
       for (const [entryId, flat] of entries) {
         cursor = entryId;
-        const fields = Object.fromEntries(flat.flatMap((v, i) => (i % 2 === 0 ? [[v, flat[i + 1] ?? '']] : [])));
+        const fields = Object.fromEntries(
+          flat.flatMap((v, i) => (i % 2 === 0 ? [[v, flat[i + 1] ?? '']] : [])),
+        );
         if (fields.to === 'approved') approvedAt.set(fields.request ?? '', Number(fields.at));
         if (fields.to === 'applied') appliedAt.set(fields.request ?? '', Number(fields.at));
         if (fields.to === 'failed') throw new Error(`${fields.request} failed: ${fields.detail}`);
@@ -239,8 +259,12 @@ async function main(): Promise<void> {
   const redis = new Redis(REDIS_URL);
   const rows: Figures[] = [];
   for (const n of sizes) {
-    const child = fork(new URL(import.meta.url).pathname, ['--simulators', '--n', String(n)], { execArgv: process.execArgv });
-    const urls = await new Promise<{ slackUrl: string; atlasUrl: string }>((resolve) => child.once('message', resolve));
+    const child = fork(new URL(import.meta.url).pathname, ['--simulators', '--n', String(n)], {
+      execArgv: process.execArgv,
+    });
+    const urls = await new Promise<{ slackUrl: string; atlasUrl: string }>((resolve) =>
+      child.once('message', resolve),
+    );
     const rolecall = await benchRolecall(n, urls.slackUrl, urls.atlasUrl, redis);
     child.disconnect();
     const bare = await benchBareBullmq(n, redis);
@@ -258,7 +282,9 @@ async function main(): Promise<void> {
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
   const format = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  console.log(`Workflow benchmark (node ${process.version}, simulators in a child process, worker concurrency 16)`);
+  console.log(
+    `Workflow benchmark (node ${process.version}, simulators in a child process, worker concurrency 16)`,
+  );
   console.log(format(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const line of lines) console.log(format(line));

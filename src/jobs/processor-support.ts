@@ -2,10 +2,11 @@ import { type Job, UnrecoverableError } from 'bullmq';
 import type { AtlasRolesApi, AtlasScope } from '../atlas/roles-api.js';
 import { isAppError } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
-import type { AccessRequest, TargetRef } from '../requests/model.js';
-import type { WorkQueue } from '../requests/request-service.js';
+import type { AccessRequest, RequestState, TargetRef } from '../requests/model.js';
+import type { RequestEvent, WorkQueue } from '../requests/request-service.js';
 import type { RequestStore } from '../requests/request-store.js';
-import type { UserLock } from './user-lock.js';
+import type { RequestJob } from './queues.js';
+import type { Fence, UserLock } from './user-lock.js';
 
 /** Dependencies of the apply and revoke processors. */
 export interface ProcessorDeps {
@@ -18,11 +19,6 @@ export interface ProcessorDeps {
   now?: () => number;
 }
 
-/** The lock key of a request: one user in one org or project. */
-export function lockKeyOf(request: Pick<AccessRequest, 'target' | 'granteeEmail'>): string {
-  return `${request.target.scope}:${request.target.id}:${request.granteeEmail.toLowerCase()}`;
-}
-
 /** What a processor did, kept as the BullMQ job's return value. */
 export type ProcessorOutcome = { done: string } | { skipped: string };
 
@@ -31,14 +27,67 @@ export function scopeOf(target: TargetRef): AtlasScope {
   return { kind: target.scope, id: target.id };
 }
 
-/** True when this attempt is the job's last: the error is final or the retry budget is spent. */
-export function isLastAttempt(job: Job, error: unknown): boolean {
-  const retryable = isAppError(error) ? error.retryable : !(error instanceof UnrecoverableError);
-  return !retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+/** One Atlas step of a request (apply or revoke), as states and events. */
+export interface StepStates {
+  /** The state the step starts from (`approved`, `applied`). */
+  readonly ready: RequestState;
+  /** The state while it runs (`applying`, `revoking`); a retried job resumes from here. */
+  readonly working: RequestState;
+  /** Where it ends when it worked (`applied`, `revoked`) and the event that says so. */
+  readonly done: RequestState & RequestEvent;
+  /** Where it ends when it cannot work (`failed`, `revoke_failed`) and the event that says so. */
+  readonly failed: RequestState & RequestEvent;
 }
 
-/** Describes an error for the audit trail and Slack, never with a stack. */
-export function describeFailure(error: unknown): { code: string; message: string } {
-  if (isAppError(error)) return { code: error.code, message: error.message };
-  return { code: 'INTERNAL', message: 'An unexpected error stopped Rolecall; the details are in its logs.' };
+/**
+ * Runs one step of a request as a BullMQ processor: moves ready -> working (or resumes working),
+ * runs `work` under the user's lock, and after the last attempt records the failure in words and
+ * tells Slack. A job for a request already past the step re-sends the outcome notice (deduplicated).
+ */
+export function createStepProcessor(
+  deps: ProcessorDeps,
+  states: StepStates,
+  work: (request: AccessRequest, fence: Fence) => Promise<ProcessorOutcome>,
+) {
+  const { store, scheduler, lock, logger } = deps;
+  const now = deps.now ?? Date.now;
+
+  const start = async (id: string): Promise<AccessRequest | undefined> => {
+    const request = await store.require(id);
+    if (request.state === states.working) return request;
+    if (request.state !== states.ready) return undefined;
+    const moved = await store.transition(id, { from: states.ready, to: states.working, actor: 'system' });
+    return moved.ok ? moved.request : undefined;
+  };
+
+  return async (job: Job<RequestJob>): Promise<ProcessorOutcome> => {
+    const { requestId } = job.data;
+    const request = await start(requestId);
+    if (!request) {
+      const current = await store.require(requestId);
+      if (current.state === states.done || current.state === states.failed)
+        await scheduler.notify(requestId, current.state);
+      return { skipped: current.state };
+    }
+    try {
+      const key = `${request.target.scope}:${request.target.id}:${request.granteeEmail.toLowerCase()}`;
+      return await lock.run(key, (fence) => work(request, fence));
+    } catch (error) {
+      const retryable = isAppError(error) ? error.retryable : !(error instanceof UnrecoverableError);
+      if (retryable && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) throw error;
+      const failure = isAppError(error)
+        ? { code: error.code, message: error.message }
+        : { code: 'INTERNAL', message: 'An unexpected error stopped Rolecall; the details are in its logs.' };
+      logger.error(`${states.working} failed`, { requestId, error });
+      const moved = await store.transition(requestId, {
+        from: states.working,
+        to: states.failed,
+        actor: 'system',
+        detail: failure.message,
+        patch: { failure: { ...failure, at: now() } },
+      });
+      if (moved.ok) await scheduler.notify(requestId, states.failed);
+      throw new UnrecoverableError(failure.message);
+    }
+  };
 }

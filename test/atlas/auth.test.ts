@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AtlasScope } from '../../src/atlas/roles-api.js';
 import type { AtlasSimulator } from '../../src/dev/atlas-simulator.js';
-import { isAppError } from '../../src/errors.js';
 import {
   AUTHS,
   createCapturingLogger,
@@ -9,18 +8,9 @@ import {
   fixtureClient,
   startFixtureSimulator,
 } from '../support/atlas-fixture.js';
+import { appErrorOf } from '../support/errors.js';
 
 const PROJECT: AtlasScope = { kind: 'project', id: FIXTURE.project };
-
-async function failureOf(run: () => Promise<unknown>) {
-  try {
-    await run();
-  } catch (error) {
-    if (isAppError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected an AppError');
-}
 
 describe('service-account (OAuth) auth', () => {
   let simulator: AtlasSimulator;
@@ -68,7 +58,7 @@ describe('service-account (OAuth) auth', () => {
       clientId: FIXTURE.serviceAccount.clientId,
       clientSecret: 'wrong',
     });
-    const error = await failureOf(() => client.roles.readUser(FIXTURE.alice.email, PROJECT));
+    const error = await appErrorOf(() => client.roles.readUser(FIXTURE.alice.email, PROJECT));
     expect(error.code).toBe('ATLAS_AUTH_FAILED');
     expect(error.message).toContain('invalid_client: Invalid credentials provided.');
     expect(error.message).toContain('Check ATLAS_CLIENT_ID and ATLAS_CLIENT_SECRET');
@@ -108,7 +98,7 @@ describe('API key (Digest) auth', () => {
       publicKey: FIXTURE.apiKey.publicKey,
       privateKey: 'nope',
     });
-    const error = await failureOf(() =>
+    const error = await appErrorOf(() =>
       client.roles.setRoles(
         PROJECT,
         FIXTURE.alice.id,

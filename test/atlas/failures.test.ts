@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { toAtlasAppError } from '../../src/atlas/atlas-error.js';
 import { backoffDelay, retryAfterMs } from '../../src/atlas/retry.js';
 import type { AtlasSimulator } from '../../src/dev/atlas-simulator.js';
-import { type AppError, isAppError } from '../../src/errors.js';
 import { FIXTURE, fixtureHttp, startFixtureSimulator } from '../support/atlas-fixture.js';
+import { appErrorOf } from '../support/errors.js';
 
 const READ = {
   method: 'GET',
@@ -11,16 +11,6 @@ const READ = {
   mediaType: 'application/vnd.atlas.2023-01-01+json',
   operation: 'looking up a user',
 } as const;
-
-async function failureOf(run: () => Promise<unknown>): Promise<AppError> {
-  try {
-    await run();
-  } catch (error) {
-    if (isAppError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected an AppError');
-}
 
 const rateLimited = (parameters: unknown[] = []) => ({
   error: 429,
@@ -72,7 +62,7 @@ describe('Atlas HTTP client failure handling', () => {
   it('hands a very long Retry-After back as a retryable error instead of holding the worker', async () => {
     simulator.inject({ status: 429, body: rateLimited(), headers: { 'retry-after': '120' } });
     const { http, sleeps } = fixtureHttp(simulator);
-    const error = await failureOf(() => http.send(READ));
+    const error = await appErrorOf(() => http.send(READ));
     expect(error.retryable).toBe(true);
     expect(error.message).toContain('asked to wait 120 s');
     expect(sleeps).toEqual([]);
@@ -85,7 +75,7 @@ describe('Atlas HTTP client failure handling', () => {
       times: 10,
     });
     const { http, sleeps } = fixtureHttp(simulator, { maxRetries: 2 });
-    const error = await failureOf(() => http.send(READ));
+    const error = await appErrorOf(() => http.send(READ));
     expect(error.code).toBe('ATLAS_UNAVAILABLE');
     expect(error.retryable).toBe(true);
     expect(error.message).toContain('SERVICE_UNAVAILABLE: down');
@@ -110,7 +100,7 @@ describe('Atlas HTTP client failure handling', () => {
   it('reports a timeout in words when every attempt times out', async () => {
     simulator.inject({ delayMs: 600, status: 200, body: {}, times: 3 });
     const { http } = fixtureHttp(simulator, { timeoutMs: 200, maxRetries: 2 });
-    const error = await failureOf(() => http.send(READ));
+    const error = await appErrorOf(() => http.send(READ));
     expect(error.message).toBe(
       'Atlas could not be reached while looking up a user (timed out, after 3 attempts).',
     );
@@ -122,7 +112,7 @@ describe('Atlas HTTP client failure handling', () => {
       body: { error: 404, errorCode: 'USER_NOT_IN_GROUP', detail: 'User x is not in group y.' },
     });
     const { http } = fixtureHttp(simulator);
-    const error = await failureOf(() => http.send(READ));
+    const error = await appErrorOf(() => http.send(READ));
     expect(error.code).toBe('ATLAS_NOT_A_MEMBER');
     expect(error.details).toMatchObject({ status: 404, errorCode: 'USER_NOT_IN_GROUP' });
     expect(error.message).toBe(

@@ -1,18 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { invalidRoles } from '../../src/atlas/validate.js';
 import type { AtlasSimulator } from '../../src/dev/atlas-simulator.js';
-import { type AppError, isAppError } from '../../src/errors.js';
+import { isAppError } from '../../src/errors.js';
 import { AUTHS, FIXTURE, fixtureClient, startFixtureSimulator } from '../support/atlas-fixture.js';
-
-async function failureOf(run: () => Promise<unknown>): Promise<AppError> {
-  try {
-    await run();
-  } catch (error) {
-    if (isAppError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected an AppError');
-}
+import { appErrorOf } from '../support/errors.js';
 
 describe('validation before any Atlas call', () => {
   let simulator: AtlasSimulator;
@@ -28,11 +19,11 @@ describe('validation before any Atlas call', () => {
 
   it('refuses ids that are not 24 hex characters', async () => {
     const client = fixtureClient(simulator, 'atlas-v2', AUTHS.digest);
-    const badOrg = await failureOf(() =>
+    const badOrg = await appErrorOf(() =>
       client.roles.readUser(FIXTURE.alice.email, { kind: 'org', id: 'acme' }),
     );
     expect(badOrg.message).toBe('orgId "acme" is not a 24-character hex Atlas id.');
-    const badUser = await failureOf(() =>
+    const badUser = await appErrorOf(() =>
       client.roles.setRoles({ kind: 'project', id: FIXTURE.project }, '../../admin', [], ['GROUP_READ_ONLY']),
     );
     expect(badUser.code).toBe('ATLAS_INVALID_INPUT');
@@ -41,7 +32,7 @@ describe('validation before any Atlas call', () => {
 
   it('refuses roles the flavor does not have in that scope', async () => {
     const om = fixtureClient(simulator, 'ops-manager', AUTHS.digest);
-    const error = await failureOf(() =>
+    const error = await appErrorOf(() =>
       om.roles.setRoles(
         { kind: 'org', id: FIXTURE.org },
         FIXTURE.alice.id,
@@ -67,7 +58,7 @@ describe('validation before any Atlas call', () => {
 
   it('never leaves a user with zero roles in a scope', async () => {
     const client = fixtureClient(simulator, 'atlas-v2-2025', AUTHS.digest);
-    const error = await failureOf(() =>
+    const error = await appErrorOf(() =>
       client.roles.setRoles(
         { kind: 'project', id: FIXTURE.project },
         FIXTURE.alice.id,

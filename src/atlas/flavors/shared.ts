@@ -18,10 +18,3 @@ export function rolesIn(user: CloudAppUser, scope: AtlasScope): string[] {
     .map((r) => r.roleName);
   return [...new Set(roles)];
 }
-
-/** Path segment, body field and words for a scope. */
-export function scopeWords(scope: AtlasScope) {
-  return scope.kind === 'org'
-    ? ({ segment: 'orgs', field: 'orgRoles', roles: 'organization roles' } as const)
-    : ({ segment: 'groups', field: 'groupRoles', roles: 'project roles' } as const);
-}

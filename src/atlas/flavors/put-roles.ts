@@ -1,0 +1,44 @@
+import type { AtlasHttp } from '../http-client.js';
+import type { AtlasRolesApi, ScopedUser } from '../roles-api.js';
+import { type CloudAppUser, rolesIn } from './shared.js';
+
+/** What differs between the APIs that replace a scope's roles with one PUT. */
+export interface PutRolesApiShape {
+  /** `/api/atlas/v2` or `/api/public/v1.0`. */
+  readonly base: string;
+  readonly mediaType: string;
+  /** The Atlas roles the key needs to read a user, and to change roles, per scope (for 401/403 messages). */
+  readonly readRole: { readonly org: string; readonly project: string };
+  readonly writeRole: { readonly org: string; readonly project: string };
+}
+
+/**
+ * Reads with `GET {base}/users/byName/{name}`; writes with `PUT {base}/orgs/{id}/users/{userId}/roles`
+ * `{"orgRoles"}` or `PUT {base}/groups/{id}/users/{userId}/roles` `{"groupRoles"}`.
+ */
+export function createPutRolesApi(http: AtlasHttp, shape: PutRolesApiShape): AtlasRolesApi {
+  return {
+    async readUser(username, scope): Promise<ScopedUser> {
+      const { body } = await http.send<CloudAppUser>({
+        method: 'GET',
+        path: `${shape.base}/users/byName/${encodeURIComponent(username)}`,
+        mediaType: shape.mediaType,
+        operation: `looking up the user ${username}`,
+        requiredRole: shape.readRole[scope.kind],
+      });
+      return { userId: body.id, roles: rolesIn(body, scope) };
+    },
+
+    async setRoles(scope, userId, _current, next) {
+      const org = scope.kind === 'org';
+      await http.send({
+        method: 'PUT',
+        path: `${shape.base}/${org ? 'orgs' : 'groups'}/${scope.id}/users/${userId}/roles`,
+        body: org ? { orgRoles: next } : { groupRoles: next },
+        mediaType: shape.mediaType,
+        operation: `updating ${org ? 'organization' : 'project'} roles`,
+        requiredRole: shape.writeRole[scope.kind],
+      });
+    },
+  };
+}
