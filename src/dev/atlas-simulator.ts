@@ -290,6 +290,14 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     return roles as string[];
   };
 
+  /** Atlas rejects fields it does not know with 400 instead of ignoring them. */
+  const unknownAttribute = (body: object, allowed: string): Answer | undefined => {
+    const extra = Object.keys(body).find((k) => k !== allowed);
+    return extra === undefined
+      ? undefined
+      : error(400, 'INVALID_ATTRIBUTE', `Invalid attribute ${extra} specified.`, [extra]);
+  };
+
   const scopeMissing = (scope: SimulatedScope): Answer | undefined => {
     if (scope.kind === 'org' && !orgs.has(scope.id)) {
       return error(404, 'ORG_NOT_FOUND', `No organization with ID ${scope.id} exists.`, [scope.id]);
@@ -330,9 +338,8 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       return error(400, 'INVALID_JSON', 'The request body must be a JSON object.');
     }
-    const unknown = Object.keys(body).filter((k) => k !== field);
-    if (unknown.length > 0)
-      return error(400, 'INVALID_ATTRIBUTE', `Invalid attribute ${unknown[0]} specified.`, [unknown[0]]);
+    const unknown = unknownAttribute(body, field);
+    if (unknown) return unknown;
     const user = users.get(userId);
     if (!user) return error(404, 'USER_NOT_FOUND', `No user with ID ${userId} exists.`, [userId]);
     if (!isMember(user, scope)) return notMember(userId, scope);
@@ -355,9 +362,8 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     const missing = scopeMissing(scope);
     if (missing) return missing;
     const record = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
-    const unknown = Object.keys(record).filter((k) => k !== field);
-    if (unknown.length > 0)
-      return error(400, 'INVALID_ATTRIBUTE', `Invalid attribute ${unknown[0]} specified.`, [unknown[0]]);
+    const unknown = unknownAttribute(record, field);
+    if (unknown) return unknown;
     const role = record[field];
     if (typeof role !== 'string')
       return error(400, 'MISSING_ATTRIBUTE', `The required attribute ${field} was not specified.`);

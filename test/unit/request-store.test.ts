@@ -18,49 +18,61 @@ const DRAFT: RequestDraft = {
   rolesAtRequest: [],
 };
 
-describe('request store (real Redis)', () => {
-  const prefix = uniquePrefix('store');
-  let redis: Redis;
-  let store: RequestStore;
-
+/** A store on real Redis under a prefix of its own, cleaned up after the suite. */
+function useStore(label: string): {
+  readonly redis: Redis;
+  readonly store: RequestStore;
+  readonly prefix: string;
+} {
+  const prefix = uniquePrefix(label);
+  const parts = {} as { redis: Redis; store: RequestStore; prefix: string };
   beforeAll(() => {
-    redis = new Redis(TEST_REDIS_URL);
-    store = createRequestStore(redis, { prefix });
+    parts.redis = new Redis(TEST_REDIS_URL);
+    parts.store = createRequestStore(parts.redis, { prefix });
+    parts.prefix = prefix;
   });
-
   afterAll(async () => {
     await deleteKeys(TEST_REDIS_URL, prefix);
-    await redis.quit();
+    await parts.redis.quit();
   });
+  return parts;
+}
+
+describe('request store (real Redis)', () => {
+  const context = useStore('store');
 
   it('creates pending requests with sequential ids and round-trips every field', async () => {
-    const first = await store.create(DRAFT, 'U0ALICE');
-    const second = await store.create(DRAFT, 'U0ALICE');
+    const first = await context.store.create(DRAFT, 'U0ALICE');
+    const second = await context.store.create(DRAFT, 'U0ALICE');
     expect(first.state).toBe('pending');
     expect(Number(second.id.slice(3))).toBe(Number(first.id.slice(3)) + 1);
-    expect(await store.get(first.id)).toEqual(first);
+    expect(await context.store.get(first.id)).toEqual(first);
     expect(first).toMatchObject({ ...DRAFT, approvalMessage: null, plan: null });
   });
 
   it('moves a request when it is in an expected state, and reports the current state when not', async () => {
-    const request = await store.create(DRAFT, 'U0ALICE');
-    const approved = await store.transition(request.id, {
+    const request = await context.store.create(DRAFT, 'U0ALICE');
+    const approved = await context.store.transition(request.id, {
       from: 'pending',
       to: 'approved',
       actor: 'U0BOB',
       patch: { decision: { by: 'U0BOB', at: 1, note: null } },
     });
     expect(approved.ok && approved.request.decision).toEqual({ by: 'U0BOB', at: 1, note: null });
-    const late = await store.transition(request.id, { from: 'pending', to: 'denied', actor: 'U0CAROL' });
+    const late = await context.store.transition(request.id, {
+      from: 'pending',
+      to: 'denied',
+      actor: 'U0CAROL',
+    });
     expect(late.ok).toBe(false);
     expect(!late.ok && late.current.state).toBe('approved');
   });
 
   it('lets exactly one of 50 concurrent decisions win', async () => {
-    const request = await store.create(DRAFT, 'U0ALICE');
+    const request = await context.store.create(DRAFT, 'U0ALICE');
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        store.transition(request.id, {
+        context.store.transition(request.id, {
           from: 'pending',
           to: i % 2 === 0 ? 'approved' : 'denied',
           actor: `U0${i}`,
@@ -68,102 +80,93 @@ describe('request store (real Redis)', () => {
       ),
     );
     expect(results.filter((r) => r.ok)).toHaveLength(1);
-    const audit = await store.audit(request.id);
+    const audit = await context.store.audit(request.id);
     expect(audit.map((e) => e.to)).toEqual(['pending', results.find((r) => r.ok)?.request?.state]);
   });
 
   it('refuses moves the state machine does not allow, before touching Redis', async () => {
-    const request = await store.create(DRAFT, 'U0ALICE');
+    const request = await context.store.create(DRAFT, 'U0ALICE');
     await expect(
-      store.transition(request.id, { from: 'pending', to: 'applied', actor: 'system' }),
+      context.store.transition(request.id, { from: 'pending', to: 'applied', actor: 'system' }),
     ).rejects.toSatisfy((e: unknown) => isAppError(e, 'INTERNAL'));
-    expect((await store.require(request.id)).state).toBe('pending');
+    expect((await context.store.require(request.id)).state).toBe('pending');
   });
 
   it('writes an audit entry per transition, to the request trail and the global stream', async () => {
-    const request = await store.create(DRAFT, 'U0ALICE');
-    await store.transition(request.id, {
+    const request = await context.store.create(DRAFT, 'U0ALICE');
+    await context.store.transition(request.id, {
       from: 'pending',
       to: 'denied',
       actor: 'U0BOB',
       detail: 'not today',
     });
-    const trail = await store.audit(request.id);
+    const trail = await context.store.audit(request.id);
     expect(trail.map(({ from, to, actor, detail }) => ({ from, to, actor, detail }))).toEqual([
       { from: null, to: 'pending', actor: 'U0ALICE', detail: 'requested' },
       { from: 'pending', to: 'denied', actor: 'U0BOB', detail: 'not today' },
     ]);
-    const global = await redis.xrange(`${prefix}:audit`, '-', '+');
+    const global = await context.redis.xrange(`${context.prefix}:audit`, '-', '+');
     expect(global.filter(([, fields]) => fields.includes(request.id))).toHaveLength(2);
-    expect(await redis.pttl(`${prefix}:request:${request.id}`)).toBeGreaterThan(0);
+    expect(await context.redis.pttl(`${context.prefix}:request:${request.id}`)).toBeGreaterThan(0);
   });
 
   it('patches fields only while the request is in an allowed state', async () => {
-    const request = await store.create(DRAFT, 'U0ALICE');
-    const patched = await store.patch(request.id, ['pending'], {
+    const request = await context.store.create(DRAFT, 'U0ALICE');
+    const patched = await context.store.patch(request.id, ['pending'], {
       approvalMessage: { channelId: 'C1', ts: '1.2' },
     });
     expect(patched.ok && patched.request.approvalMessage).toEqual({ channelId: 'C1', ts: '1.2' });
-    const refused = await store.patch(request.id, ['applying'], { approvalMessage: null });
+    const refused = await context.store.patch(request.id, ['applying'], { approvalMessage: null });
     expect(refused.ok).toBe(false);
-    expect((await store.require(request.id)).approvalMessage).toEqual({ channelId: 'C1', ts: '1.2' });
+    expect((await context.store.require(request.id)).approvalMessage).toEqual({ channelId: 'C1', ts: '1.2' });
   });
 
   it('says a missing request does not exist', async () => {
-    await expect(store.require('AR-999999')).rejects.toThrow('There is no request AR-999999.');
+    await expect(context.store.require('AR-999999')).rejects.toThrow('There is no request AR-999999.');
   });
 });
 
 describe('request store indexes (real Redis)', () => {
-  const prefix = uniquePrefix('index');
-  let redis: Redis;
-  let store: RequestStore;
-
-  beforeAll(() => {
-    redis = new Redis(TEST_REDIS_URL);
-    store = createRequestStore(redis, { prefix });
-  });
-
-  afterAll(async () => {
-    await deleteKeys(TEST_REDIS_URL, prefix);
-    await redis.quit();
-  });
+  const context = useStore('index');
 
   it('lists a requester’s requests newest first, pending ones per target, and active ones for the sweeper', async () => {
-    const first = await store.create(DRAFT, 'U0ALICE');
-    const second = await store.create({ ...DRAFT, requesterId: 'U0DAVE' }, 'U0DAVE');
-    const third = await store.create(DRAFT, 'U0ALICE');
-    expect((await store.listByRequester('U0ALICE', 10)).map((r) => r.id)).toEqual([third.id, first.id]);
-    expect((await store.listPending([DRAFT.target.id])).map((r) => r.id)).toEqual([
+    const first = await context.store.create(DRAFT, 'U0ALICE');
+    const second = await context.store.create({ ...DRAFT, requesterId: 'U0DAVE' }, 'U0DAVE');
+    const third = await context.store.create(DRAFT, 'U0ALICE');
+    expect((await context.store.listByRequester('U0ALICE', 10)).map((r) => r.id)).toEqual([
+      third.id,
+      first.id,
+    ]);
+    expect((await context.store.listPending([DRAFT.target.id])).map((r) => r.id)).toEqual([
       first.id,
       second.id,
       third.id,
     ]);
 
-    await store.transition(first.id, { from: 'pending', to: 'denied', actor: 'U0BOB' });
-    await store.transition(second.id, { from: 'pending', to: 'approved', actor: 'U0BOB' });
-    expect((await store.listPending([DRAFT.target.id])).map((r) => r.id)).toEqual([third.id]);
-    const active = await store.listActive(Date.now() + 1, 10);
+    await context.store.transition(first.id, { from: 'pending', to: 'denied', actor: 'U0BOB' });
+    await context.store.transition(second.id, { from: 'pending', to: 'approved', actor: 'U0BOB' });
+    expect((await context.store.listPending([DRAFT.target.id])).map((r) => r.id)).toEqual([third.id]);
+    const active = await context.store.listActive(Date.now() + 1, 10);
     expect(active.map((r) => r.id).sort()).toEqual([second.id, third.id].sort());
   });
 
   it('keeps an applied grant active only while it has a revocation ahead', async () => {
-    const temporary = await store.create(DRAFT, 'U0ALICE');
-    const permanent = await store.create({ ...DRAFT, durationSeconds: null }, 'U0ALICE');
+    const temporary = await context.store.create(DRAFT, 'U0ALICE');
+    const permanent = await context.store.create({ ...DRAFT, durationSeconds: null }, 'U0ALICE');
     for (const [request, revokeAt] of [
       [temporary, Date.now() + 60_000],
       [permanent, null],
     ] as const) {
-      await store.transition(request.id, { from: 'pending', to: 'approved', actor: 'U0BOB' });
-      await store.transition(request.id, { from: 'approved', to: 'applying', actor: 'system' });
-      await store.transition(request.id, {
+      await context.store.transition(request.id, { from: 'pending', to: 'approved', actor: 'U0BOB' });
+      await context.store.transition(request.id, { from: 'approved', to: 'applying', actor: 'system' });
+      await context.store.transition(request.id, {
         from: 'applying',
         to: 'applied',
         actor: 'system',
         patch: { grant: { rolesAfter: ['GROUP_READ_ONLY'], appliedAt: Date.now(), revokeAt } },
       });
     }
-    const active = (await store.listActive(Date.now() + 1, 100)).map((r) => r.id);
+    const active = (await context.store.listActive(Date.now() + 1, 100)).map((r) => r.id);
     expect(active).toContain(temporary.id);
     expect(active).not.toContain(permanent.id);
   });
