@@ -109,5 +109,8 @@ describe('outages', () => {
     await waitUntil(() => (/applied\* in Atlas/.test(blockText(approval)) ? true : undefined), 5_000);
     expect(blockText(approval)).not.toContain('request_retry');
     expect(id).toMatch(/^AR-/);
+    const everythingSlackSaw = JSON.stringify(sandbox.slack.calls);
+    for (const secret of [ATLAS.apiKey.privateKey, sandbox.signingSecret])
+      expect(everythingSlackSaw).not.toContain(secret);
   }, 45_000);
 });
