@@ -76,7 +76,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     const store = createRequestStore(redis, { prefix: config.redis.prefix });
     const queues = createQueues(redis, config.redis.prefix, { backoffMs: config.worker.backoffMs });
     shutdown.push('queues', () => queues.close());
-    const scheduler = createJobScheduler(queues, (id) => store.require(id));
+    const scheduler = createJobScheduler(queues);
 
     if (config.mode !== 'bot') {
       const workerRedis = await connectRedis(config.redis.url, 'worker', logger);

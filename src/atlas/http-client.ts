@@ -10,8 +10,7 @@ import {
   parseDigestChallenge,
 } from './digest.js';
 import { createTokenSource, type TokenSource } from './oauth-token.js';
-import type { RateLimiter } from './rate-limiter.js';
-import { rateKeyOf } from './rate-limiter.js';
+import { type RateLimiter, rateKeyOf } from './rate-limiter.js';
 import {
   type BackoffOptions,
   backoffDelay,

@@ -48,7 +48,7 @@ export function createApplyProcessor(deps: ProcessorDeps) {
       patch: { grant: { rolesAfter: next, appliedAt, revokeAt } },
     });
     if (!done.ok) return { skipped: done.current.state };
-    await scheduler.notify(request.id, 'applied');
+    await scheduler.notify(done.request, 'applied');
     logger.info('request applied', { requestId: request.id, added: plan.added, revokeAt });
     return { done: 'applied' };
   });

@@ -16,10 +16,10 @@ export function createExpireProcessor(deps: { store: RequestStore; scheduler: Wo
       detail: 'nobody decided in time',
     });
     if (!moved.ok) {
-      if (moved.current.state === 'expired') await deps.scheduler.notify(requestId, 'expired');
+      if (moved.current.state === 'expired') await deps.scheduler.notify(moved.current, 'expired');
       return { skipped: moved.current.state };
     }
-    await deps.scheduler.notify(requestId, 'expired');
+    await deps.scheduler.notify(moved.request, 'expired');
     deps.logger.info('request expired', { requestId });
     return { done: 'expired' };
   };

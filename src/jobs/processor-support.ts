@@ -52,22 +52,21 @@ export function createStepProcessor(
   const { store, scheduler, lock, logger } = deps;
   const now = deps.now ?? Date.now;
 
-  const start = async (id: string): Promise<AccessRequest | undefined> => {
+  /** The request once it is in the working state, or where it stands when the step is not for it (any more). */
+  const start = async (id: string): Promise<{ request: AccessRequest; working: boolean }> => {
     const request = await store.require(id);
-    if (request.state === states.working) return request;
-    if (request.state !== states.ready) return undefined;
+    if (request.state !== states.ready) return { request, working: request.state === states.working };
     const moved = await store.transition(id, { from: states.ready, to: states.working, actor: 'system' });
-    return moved.ok ? moved.request : undefined;
+    return moved.ok ? { request: moved.request, working: true } : { request: moved.current, working: false };
   };
 
   return async (job: Job<RequestJob>): Promise<ProcessorOutcome> => {
     const { requestId } = job.data;
-    const request = await start(requestId);
-    if (!request) {
-      const current = await store.require(requestId);
-      if (current.state === states.done || current.state === states.failed)
-        await scheduler.notify(requestId, current.state);
-      return { skipped: current.state };
+    const { request, working } = await start(requestId);
+    if (!working) {
+      if (request.state === states.done || request.state === states.failed)
+        await scheduler.notify(request, request.state);
+      return { skipped: request.state };
     }
     try {
       const key = `${request.target.scope}:${request.target.id}:${request.granteeEmail.toLowerCase()}`;
@@ -86,7 +85,7 @@ export function createStepProcessor(
         detail: failure.message,
         patch: { failure: { ...failure, at: now() } },
       });
-      if (moved.ok) await scheduler.notify(requestId, states.failed);
+      if (moved.ok) await scheduler.notify(moved.request, states.failed);
       throw new UnrecoverableError(failure.message);
     }
   };

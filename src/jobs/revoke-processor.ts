@@ -33,7 +33,7 @@ export function createRevokeProcessor(deps: ProcessorDeps) {
       patch: { revocation: { removed, rolesAfter: next, revokedAt: now() } },
     });
     if (!done.ok) return { skipped: done.current.state };
-    await scheduler.notify(request.id, 'revoked');
+    await scheduler.notify(done.request, 'revoked');
     logger.info('request revoked', { requestId: request.id, removed });
     return { done: 'revoked' };
   });

@@ -34,10 +34,7 @@ export const jobIds = {
  * The request workflow's queue port on BullMQ. Job ids derive from the request id and attempt, so
  * adding the same work twice is a no-op while the first job is kept.
  */
-export function createJobScheduler(
-  queues: Queues,
-  readRequest: (id: string) => Promise<AccessRequest>,
-): WorkQueue {
+export function createJobScheduler(queues: Queues): WorkQueue {
   return {
     async apply(requestId, attempt) {
       await queues.apply.add('apply', { requestId }, { jobId: jobIds.apply(requestId, attempt) });
@@ -56,13 +53,12 @@ export function createJobScheduler(
         { jobId: jobIds.expire(requestId), delay: Math.max(0, at - Date.now()) },
       );
     },
-    async notify(requestId, event) {
-      const request = await readRequest(requestId);
+    async notify(request, event) {
       await queues.notify.addBulk(
         deliveriesFor(event, request).map((delivery) => ({
           name: event,
-          data: { requestId, event, delivery },
-          opts: { jobId: jobIds.notify(requestId, request.attempt, event, delivery) },
+          data: { requestId: request.id, event, delivery },
+          opts: { jobId: jobIds.notify(request.id, request.attempt, event, delivery) },
         })),
       );
     },

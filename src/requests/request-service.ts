@@ -37,7 +37,8 @@ export interface WorkQueue {
   revoke(requestId: string, attempt: number, at?: number): Promise<void>;
   /** Expires the request at `at` if nobody has decided by then. */
   expire(requestId: string, at: number): Promise<void>;
-  notify(requestId: string, event: RequestEvent): Promise<void>;
+  /** Tells Slack about `event`, for the request as it stands after the event. */
+  notify(request: AccessRequest, event: RequestEvent): Promise<void>;
 }
 
 /** What a person submits, from the text form or the modal. */
@@ -223,13 +224,13 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     async approve(id, deciderId) {
       const request = await decide(id, deciderId, 'approved', null);
       await queue.apply(id, request.attempt);
-      await queue.notify(id, 'approved');
+      await queue.notify(request, 'approved');
       return request;
     },
 
     async deny(id, deciderId, reason) {
       const request = await decide(id, deciderId, 'denied', reason);
-      await queue.notify(id, 'denied');
+      await queue.notify(request, 'denied');
       return request;
     },
 
@@ -257,7 +258,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       if (!result.ok) throw conflictError(result.current);
       if (to === 'approved') {
         await queue.apply(id, attempt);
-        await queue.notify(id, 'approved');
+        await queue.notify(result.request, 'approved');
       } else {
         await queue.revoke(id, attempt);
       }
@@ -277,7 +278,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         detail: 'cancelled by the requester',
       });
       if (!result.ok) throw conflictError(result.current);
-      await queue.notify(id, 'cancelled');
+      await queue.notify(result.request, 'cancelled');
       return result.request;
     },
 

@@ -37,12 +37,3 @@ export function isFinal(state: RequestState): boolean {
 export function canTransition(from: RequestState, to: RequestState): boolean {
   return TRANSITIONS[from].includes(to);
 }
-
-/** States in which a request still waits for someone or something. */
-export const OPEN_STATES: readonly RequestState[] = [
-  'pending',
-  'approved',
-  'applying',
-  'applied',
-  'revoking',
-];

@@ -6,9 +6,6 @@ export interface EphemeralReply {
   readonly blocks?: KnownBlock[];
 }
 
-/** Something that can show a reply only to the person who acted. */
-export type Reply = (message: EphemeralReply) => Promise<void>;
-
 /**
  * Posts an ephemeral message to a `response_url` Slack gave us (valid for 30 minutes, 5 uses).
  * Used after a modal closes, when Bolt's own `respond` is not available.

@@ -59,7 +59,7 @@ describe('idempotent execution after a crash', () => {
       },
     };
     queues = createQueues(redis, prefix, { backoffMs: 50 });
-    const scheduler = createJobScheduler(queues, (id) => store.require(id));
+    const scheduler = createJobScheduler(queues);
     const { logger } = createCapturingLogger();
     const client = createAtlasClient(fixtureConfig(atlas, 'atlas-v2', AUTHS.digest), { logger });
     const deps = {
@@ -126,7 +126,7 @@ describe('idempotent execution after a crash', () => {
       actor: 'U0BOB',
       patch: { decision: { by: 'U0BOB', at: 1, note: null } },
     });
-    await createJobScheduler(queues, (id) => store.require(id)).apply(request.id, 1);
+    await createJobScheduler(queues).apply(request.id, 1);
 
     await waitUntil(
       () => slack.messagesIn(slack.dmChannelOf('U0ALICE')).find((m) => m.text.includes('applied')),
