@@ -131,6 +131,9 @@ async function benchRolecall(n: number, slackUrl: string, atlasUrl: string, redi
           reason: 'benchmark',
           sourceChannelId: null,
           rolesAtRequest: ['GROUP_READ_ONLY'],
+          holdersAtRequest: [],
+          addsToProject: false,
+          extends: null,
         },
         user.slackId,
       );

@@ -75,6 +75,17 @@ export interface Config {
   };
   /** How long a request waits for a decision before it expires. */
   readonly requestTtlMs: number;
+  /** Time-boxed access: how grants end, and what happens when ending them fails. */
+  readonly grants: {
+    /** After a revocation's job attempts failed, the next try comes this much later, forever (ms). */
+    readonly revokeRetryIntervalMs: number;
+    /** While a revocation keeps failing, approvers hear about it again this often (ms). */
+    readonly revokeEscalateEveryMs: number;
+    /** How often reconciliation compares grants past their end with Atlas (ms). */
+    readonly reconcileIntervalMs: number;
+    /** How long before a grant ends the grantee is reminded (ms); 0 = no reminders. */
+    readonly remindBeforeMs: number;
+  };
 }
 
 const PREFIX_CHARS = /^[A-Za-z0-9_-]+$/;
@@ -144,6 +155,12 @@ const envFields = z.object({
     message: 'JOB_BACKOFF_MS must be a whole number of milliseconds, at least 10',
   }),
   REQUEST_TTL: durationText('REQUEST_TTL'),
+  REVOKE_RETRY_INTERVAL: durationText('REVOKE_RETRY_INTERVAL'),
+  REVOKE_ESCALATE_EVERY: durationText('REVOKE_ESCALATE_EVERY'),
+  RECONCILE_INTERVAL: durationText('RECONCILE_INTERVAL'),
+  REMIND_BEFORE: optionalText.refine((v) => v === undefined || v === '0' || parseDuration(v) !== undefined, {
+    message: 'REMIND_BEFORE must be a duration such as 15m, or 0 to turn reminders off',
+  }),
 });
 
 type Env = z.output<typeof envFields>;
@@ -233,11 +250,22 @@ function toConfig(env: Env, mode: RunMode): Config {
     worker: {
       concurrency: Number(env.WORKER_CONCURRENCY ?? '4'),
       lockDurationMs: Number(env.WORKER_LOCK_MS ?? '30000'),
-      sweepIntervalMs: (parseDuration(env.SWEEP_INTERVAL ?? '60s') ?? 60) * 1000,
+      sweepIntervalMs: seconds(env.SWEEP_INTERVAL, '60s') * 1000,
       backoffMs: Number(env.JOB_BACKOFF_MS ?? '2000'),
     },
-    requestTtlMs: (parseDuration(env.REQUEST_TTL ?? '24h') ?? 86_400) * 1000,
+    requestTtlMs: seconds(env.REQUEST_TTL, '24h') * 1000,
+    grants: {
+      revokeRetryIntervalMs: seconds(env.REVOKE_RETRY_INTERVAL, '10m') * 1000,
+      revokeEscalateEveryMs: seconds(env.REVOKE_ESCALATE_EVERY, '1h') * 1000,
+      reconcileIntervalMs: seconds(env.RECONCILE_INTERVAL, '15m') * 1000,
+      remindBeforeMs: env.REMIND_BEFORE === '0' ? 0 : seconds(env.REMIND_BEFORE, '15m') * 1000,
+    },
   };
+}
+
+/** A validated duration variable in seconds, or its default. */
+function seconds(value: string | undefined, fallback: string): number {
+  return parseDuration(value ?? fallback) ?? parseDuration(fallback) ?? 0;
 }
 
 /** Reads the configuration of this process; the one place that touches `process.env`. */

@@ -8,22 +8,32 @@ import type { AtlasRolesApi } from './atlas/roles-api.js';
 import { invalidRoles } from './atlas/validate.js';
 import { type Config, loadConfig, type RunMode } from './config.js';
 import { AppError, isAppError } from './errors.js';
+import { createLedgerStore, type LedgerStore } from './grants/ledger-store.js';
 import { createApplyProcessor } from './jobs/apply-processor.js';
 import { createExpireProcessor } from './jobs/expire-processor.js';
 import { createNotifyProcessor } from './jobs/notify-processor.js';
 import { createQueues, type Queues } from './jobs/queues.js';
+import { createReconcileProcessor } from './jobs/reconcile-processor.js';
+import { createRemindProcessor } from './jobs/remind-processor.js';
 import { createRevokeProcessor } from './jobs/revoke-processor.js';
 import { createSweepProcessor } from './jobs/sweep-processor.js';
 import { createUserLock } from './jobs/user-lock.js';
 import { createJobScheduler } from './jobs/work-queue.js';
 import { createWorkers, type Workers } from './jobs/workers.js';
+import { redisKeys } from './lib/redis-keys.js';
 import { createHttpServer } from './ops/http-server.js';
 import { createLogger, type Logger } from './ops/logger.js';
 import { connectRedis } from './ops/redis.js';
 import { createShutdownStack } from './ops/shutdown.js';
 import { loadPolicy } from './policy/load-policy.js';
 import type { Policy } from './policy/policy.js';
-import { createRequestService, type RoleReader, type WorkQueue } from './requests/request-service.js';
+import type { TargetRef } from './requests/model.js';
+import {
+  type AccessReader,
+  createRequestService,
+  type GranteeAccess,
+  type WorkQueue,
+} from './requests/request-service.js';
 import { createRequestStore, type RequestStore } from './requests/request-store.js';
 import { createSlackApp } from './slack/app.js';
 import { createSlackNotifier } from './slack/notifier.js';
@@ -74,34 +84,47 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     const atlas = atlasClient.roles;
 
     const store = createRequestStore(redis, { prefix: config.redis.prefix });
+    const ledgers = createLedgerStore(redis, redisKeys(config.redis.prefix));
     const queues = createQueues(redis, config.redis.prefix, { backoffMs: config.worker.backoffMs });
     shutdown.push('queues', () => queues.close());
-    const scheduler = createJobScheduler(queues);
+    const scheduler = createJobScheduler(queues, { remindBeforeMs: config.grants.remindBeforeMs });
 
     if (config.mode !== 'bot') {
       const workerRedis = await connectRedis(config.redis.url, 'worker', logger);
       shutdown.push('worker redis', async () => {
         await workerRedis.quit();
       });
-      const workers = startWorkers(config, { store, atlas, queues, scheduler, redis, workerRedis, logger });
+      const workers = startWorkers(config, {
+        store,
+        ledgers,
+        atlas,
+        queues,
+        scheduler,
+        redis,
+        workerRedis,
+        logger,
+        policy: currentPolicy,
+      });
       shutdown.push('workers', () => workers.close());
       await queues.sweep.upsertJobScheduler(
         'sweep',
         { every: config.worker.sweepIntervalMs },
         { name: 'sweep' },
       );
+      await queues.reconcile.upsertJobScheduler(
+        'reconcile',
+        { every: config.grants.reconcileIntervalMs },
+        { name: 'reconcile' },
+      );
     }
 
     let slackListener: ReturnType<typeof createSlackApp>['requestListener'];
     if (config.mode !== 'worker') {
-      const roles: RoleReader = {
-        currentRoles: async (email, target) =>
-          (await atlas.readUser(email, { kind: target.scope, id: target.id })).roles,
-      };
       const service = createRequestService({
         store,
+        ledgers,
         policy: currentPolicy,
-        roles,
+        access: createAccessReader(atlas),
         queue: scheduler,
         logger,
         requestTtlMs: config.requestTtlMs,
@@ -136,20 +159,35 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
   }
 }
 
+/** The request workflow's view of a person's Atlas access, over the Atlas client. */
+function createAccessReader(atlas: AtlasRolesApi): AccessReader {
+  return {
+    async read(email: string, target: TargetRef): Promise<GranteeAccess> {
+      const { roles } = await atlas.readUser(email, { kind: target.scope, id: target.id });
+      if (roles.length > 0 || target.scope === 'org') return { roles, join: null };
+      if (!atlas.projectMembership) return { roles, join: 'unsupported' };
+      const status = await atlas.projectMembership.orgStatus(email, target.id);
+      return { roles, join: status === 'ACTIVE' ? 'possible' : 'not-org-member' };
+    },
+  };
+}
+
 /** What the workers need from the composition root. */
 interface WorkerParts {
   readonly store: RequestStore;
+  readonly ledgers: LedgerStore;
   readonly atlas: AtlasRolesApi;
   readonly queues: Queues;
   readonly scheduler: WorkQueue;
   readonly redis: Redis;
   readonly workerRedis: Redis;
   readonly logger: Logger;
+  readonly policy: () => Policy;
 }
 
 /** Builds the processors and starts one BullMQ worker per queue. */
 function startWorkers(config: Config, parts: WorkerParts): Workers {
-  const { store, atlas, queues, scheduler, redis } = parts;
+  const { store, ledgers, atlas, queues, scheduler, redis } = parts;
   const logger = parts.logger.child({ component: 'worker' });
   const slackClient = new WebClient(config.slack.botToken, {
     slackApiUrl: config.slack.apiUrl,
@@ -157,7 +195,7 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
     rejectRateLimitedCalls: true,
   });
   const lock = createUserLock(redis, { prefix: config.redis.prefix, ttlMs: config.worker.lockDurationMs });
-  const deps = { store, atlas, scheduler, lock, logger };
+  const deps = { store, ledgers, atlas, scheduler, lock, logger };
   return createWorkers({
     connection: parts.workerRedis,
     prefix: config.redis.prefix,
@@ -166,9 +204,22 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
     lockDurationMs: config.worker.lockDurationMs,
     processors: {
       apply: createApplyProcessor(deps),
-      revoke: createRevokeProcessor(deps),
+      revoke: createRevokeProcessor({
+        ...deps,
+        retryIntervalMs: config.grants.revokeRetryIntervalMs,
+        escalateEveryMs: config.grants.revokeEscalateEveryMs,
+      }),
       expire: createExpireProcessor({ store, scheduler, logger }),
-      notify: createNotifyProcessor({ store, notifier: createSlackNotifier(slackClient), logger }),
+      remind: createRemindProcessor({ store, scheduler, logger }),
+      notify: createNotifyProcessor({
+        store,
+        notifier: createSlackNotifier(slackClient, {
+          approversOf: (request) =>
+            parts.policy().targets.find((t) => t.id === request.target.id && t.scope === request.target.scope)
+              ?.approvers ?? [],
+        }),
+        logger,
+      }),
       sweep: createSweepProcessor({
         store,
         queues,
@@ -176,6 +227,17 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
         logger,
         requestTtlMs: config.requestTtlMs,
         graceMs: config.worker.sweepIntervalMs,
+      }),
+      reconcile: createReconcileProcessor({
+        store,
+        ledgers,
+        atlas,
+        queues,
+        scheduler,
+        redis,
+        keys: redisKeys(config.redis.prefix),
+        logger,
+        graceMs: Math.min(60_000, config.grants.reconcileIntervalMs),
       }),
     },
   });

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { BucketConfig } from '../config.js';
+import { redisKeys } from '../lib/redis-keys.js';
 import { defineRedisScript } from '../lib/redis-script.js';
 
 /** Which Atlas endpoint set and scope a call counts against (Atlas rate limits, token bucket per set x scope). */
@@ -82,11 +83,12 @@ export function createRedisRateLimiter(
   options: RateLimiterOptions,
 ): RateLimiter {
   const sleep = options.sleep ?? defaultSleep;
+  const keys = redisKeys(prefix);
   return {
     async take({ key, bucket }) {
       const { capacity, perMs } = effective(options.buckets[bucket], options.headroom ?? 0.1);
       for (;;) {
-        const wait = Number(await TAKE.run(redis, [`${prefix}:atlas-rate:${key}`], [capacity, perMs]));
+        const wait = Number(await TAKE.run(redis, [keys.atlasRate(key)], [capacity, perMs]));
         if (wait <= 0) return;
         await sleep(wait + Math.floor(Math.random() * 20));
       }

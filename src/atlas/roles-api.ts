@@ -12,11 +12,39 @@ export interface ScopedUser {
   readonly roles: readonly string[];
 }
 
+/** A person's membership in the organization that owns a project (spec `OrgUserResponse.orgMembershipStatus`). */
+export type OrgMembershipStatus =
+  | 'ACTIVE'
+  | 'PENDING'
+  | 'INVITATION_EXPIRED'
+  | 'INVITATION_REJECTED'
+  | 'NONE';
+
+/**
+ * Temporary project membership: adding an organization member to a project with roles, and removing
+ * them again. Only the Atlas Admin API v2 resource version 2025-02-19 has these calls.
+ */
+export interface ProjectMembershipApi {
+  /** The person's status in the organization that owns `groupId`; `NONE` when not a member (listOrgUsers). */
+  orgStatus(username: string, groupId: string): Promise<OrgMembershipStatus>;
+  /** Adds an active organization member to the project with `roles` (addGroupUsers, 201). */
+  addToProject(groupId: string, username: string, roles: readonly string[]): Promise<void>;
+  /** Removes the person from the project (removeGroupUser, 204); already gone is not an error. */
+  removeFromProject(groupId: string, userId: string): Promise<void>;
+}
+
 /**
  * The operations the worker needs, whatever API flavor carries them out.
  * Every method throws AppError (retryable for outages, with Atlas errorCode and detail otherwise).
  */
 export interface AtlasRolesApi {
+  /**
+   * What one role write touches, so no two overlapping writes interleave: `user` when a write
+   * rewrites every scope of the user (atlas-v1 PATCH), `scope` when it touches one org or project.
+   */
+  readonly writeScope: 'user' | 'scope';
+  /** Present on the Atlas v2 flavors; absent where the API cannot add someone to a project. */
+  readonly projectMembership?: ProjectMembershipApi;
   /** Finds a user by username (their email) and reads their roles in `scope`. */
   readUser(username: string, scope: AtlasScope): Promise<ScopedUser>;
   /** Makes the user's roles in `scope` exactly `next`; `current` is what was just read. */

@@ -50,7 +50,44 @@ export function invalidRoles(
  * scope, and no change leaves a user with zero roles in a scope.
  */
 export function withValidation(flavor: AtlasApiFlavor, api: AtlasRolesApi): AtlasRolesApi {
+  const checkRoles = (kind: AtlasScope['kind'], roles: readonly string[]): void => {
+    const bad = invalidRoles(flavor, kind, roles);
+    if (bad.length === 0) return;
+    const accepted = rolesAcceptedBy(flavor, kind);
+    throw new AppError(
+      'ATLAS_INVALID_INPUT',
+      `${bad.join(', ')} ${bad.length === 1 ? 'is not' : 'are not'} ${kind === 'org' ? 'an organization' : 'a project'} role of ${flavor}${accepted === 'open' ? '' : ` (accepted: ${accepted.join(', ')})`}.`,
+    );
+  };
+  const membership = api.projectMembership;
   return {
+    writeScope: api.writeScope,
+    ...(membership
+      ? {
+          projectMembership: {
+            async orgStatus(username, groupId) {
+              checkAtlasId(groupId, 'groupId');
+              return membership.orgStatus(username, groupId);
+            },
+            async addToProject(groupId, username, roles) {
+              checkAtlasId(groupId, 'groupId');
+              checkRoles('project', roles);
+              if (roles.length === 0) {
+                throw new AppError(
+                  'ATLAS_INVALID_INPUT',
+                  'Adding someone to a project needs at least one role.',
+                );
+              }
+              return membership.addToProject(groupId, username, roles);
+            },
+            async removeFromProject(groupId, userId) {
+              checkAtlasId(groupId, 'groupId');
+              checkAtlasId(userId, 'userId');
+              return membership.removeFromProject(groupId, userId);
+            },
+          },
+        }
+      : {}),
     async readUser(username, scope) {
       checkAtlasId(scope.id, scope.kind === 'org' ? 'orgId' : 'groupId');
       return api.readUser(username, scope);
@@ -58,14 +95,7 @@ export function withValidation(flavor: AtlasApiFlavor, api: AtlasRolesApi): Atla
     async setRoles(scope, userId, current, next) {
       checkAtlasId(scope.id, scope.kind === 'org' ? 'orgId' : 'groupId');
       checkAtlasId(userId, 'userId');
-      const bad = invalidRoles(flavor, scope.kind, next);
-      if (bad.length > 0) {
-        const accepted = rolesAcceptedBy(flavor, scope.kind);
-        throw new AppError(
-          'ATLAS_INVALID_INPUT',
-          `${bad.join(', ')} ${bad.length === 1 ? 'is not' : 'are not'} ${scope.kind === 'org' ? 'an organization' : 'a project'} role of ${flavor}${accepted === 'open' ? '' : ` (accepted: ${accepted.join(', ')})`}.`,
-        );
-      }
+      checkRoles(scope.kind, next);
       if (next.length === 0) {
         throw new AppError(
           'WOULD_REMOVE_ALL_ROLES',

@@ -68,8 +68,10 @@ export interface AtlasInjection {
   readonly method?: string;
   /** Matches the path (without query). */
   readonly path?: RegExp;
-  /** @defaultValue 1 */
+  /** @defaultValue 1, or unlimited when `untilMs` is set */
   readonly times?: number;
+  /** Answer this way until this time (ms since epoch), then stop: an outage of a known length. */
+  readonly untilMs?: number;
   /** Answer with this status (and body, headers). */
   readonly status?: number;
   readonly body?: unknown;
@@ -86,6 +88,12 @@ export interface SimulatedScope {
   readonly id: string;
 }
 
+/** One moment in a person's roles on one scope: what they held from `at` on ([] = not a member). */
+export interface RoleChange {
+  readonly at: number;
+  readonly roles: readonly string[];
+}
+
 /** A local stand-in for the Atlas Admin API, Cloud/Ops Manager and the OAuth token endpoint. */
 export interface AtlasSimulator {
   /** Base URL to use as ATLAS_BASE_URL. */
@@ -98,7 +106,13 @@ export interface AtlasSimulator {
   /** Access tokens issued and revoked so far. */
   readonly tokens: { readonly issued: number; readonly revoked: number };
   rolesOf(username: string, scope: SimulatedScope): string[];
+  /** Changes roles by hand, as an owner would in the Atlas UI; [] removes the person from the scope. */
   setRoles(username: string, scope: SimulatedScope, roles: readonly string[]): void;
+  /**
+   * Every state a person's roles on a scope went through, with when (roles sorted): the first entry is
+   * the state at start-up, then one per change, by the API or by hand.
+   */
+  timeline(username: string, scope: SimulatedScope): RoleChange[];
   inject(injection: AtlasInjection): void;
   close(): Promise<void>;
 }
@@ -158,9 +172,12 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
   const accessTokens = new Map<string, number>();
   const tokenCounts = { issued: 0, revoked: 0 };
   const buckets = new Map<string, { tokens: number; at: number }>();
+  const startedAt = Date.now();
+  const changes: { userId: string; key: string; at: number; roles: string[] }[] = [];
   const calls: RecordedAtlasCall[] = [];
   const received: { method: string; path: string; at: number }[] = [];
   const injections: (AtlasInjection & { left: number })[] = [];
+  const invitations: { username: string; groupId: string; roles: string[]; at: number }[] = [];
   const publicOrgRoles: readonly string[] =
     options.publicApiProduct === 'ops-manager' ? OPS_MANAGER_ORG_ROLES : CLOUD_MANAGER_ORG_ROLES;
 
@@ -175,6 +192,16 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
   const heldIn = (user: UserState, scope: SimulatedScope) =>
     rolesMap(user, scope).get(scope.id) ?? new Set<string>();
   const isMember = (user: UserState, scope: SimulatedScope) => heldIn(user, scope).size > 0;
+  /** The one place roles change: keeps the timeline. An empty list removes the person from the scope. */
+  const writeRoles = (user: UserState, scope: SimulatedScope, roles: Iterable<string>) => {
+    const next = new Set(roles);
+    const before = [...heldIn(user, scope)].sort();
+    if (next.size === 0) rolesMap(user, scope).delete(scope.id);
+    else rolesMap(user, scope).set(scope.id, next);
+    const after = [...next].sort();
+    if (before.join() !== after.join())
+      changes.push({ userId: user.id, key: `${scope.kind}:${scope.id}`, at: Date.now(), roles: after });
+  };
   const orgOfScope = (scope: SimulatedScope) =>
     scope.kind === 'org' ? scope.id : projects.get(scope.id)?.orgId;
 
@@ -347,7 +374,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     if (!Array.isArray(roles)) return roles;
     const owner = lastOwner(user, scope, roles);
     if (owner) return owner;
-    rolesMap(user, scope).set(scope.id, new Set(roles));
+    writeRoles(user, scope, roles);
     return { status: 200, body: { [field]: roles }, headers: product === 'atlas' ? { ...DEPRECATED } : {} };
   };
 
@@ -397,7 +424,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
       if (owner) return owner;
       held.delete(role);
     }
-    rolesMap(user, scope).set(scope.id, held);
+    writeRoles(user, scope, held);
     return { status: 200, body: scope.kind === 'org' ? orgUser(user, scope.id) : groupUser(user, scope.id) };
   };
 
@@ -459,8 +486,51 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
       const owner = lastOwner(user, scope, checked);
       if (owner) return owner;
     }
-    for (const { scope, roles } of next.values()) rolesMap(user, scope).set(scope.id, new Set(roles));
+    for (const { scope, roles } of next.values()) writeRoles(user, scope, roles);
     return { status: 200, body: cloudAppUser(user) };
+  };
+
+  /** POST /api/atlas/v2/groups/{groupId}/users (addGroupUsers, 2025-02-19). */
+  const addGroupUser = (groupId: string, body: unknown): Answer => {
+    const scope: SimulatedScope = { kind: 'project', id: groupId };
+    const missing = scopeMissing(scope);
+    if (missing) return missing;
+    const record = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+    const extra = Object.keys(record).find((k) => k !== 'username' && k !== 'roles');
+    if (extra !== undefined)
+      return error(400, 'INVALID_ATTRIBUTE', `Invalid attribute ${extra} specified.`, [extra]);
+    if (typeof record.username !== 'string')
+      return error(400, 'MISSING_ATTRIBUTE', 'The required attribute username was not specified.');
+    const roles = checkRoles(scope, record.roles, 'atlas');
+    if (!Array.isArray(roles)) return roles;
+    const user = byUsername(record.username);
+    const orgId = orgOfScope(scope) ?? '';
+    if (!user || !isMember(user, { kind: 'org', id: orgId })) {
+      invitations.push({ username: record.username, groupId, roles, at: Date.now() });
+      return {
+        status: 201,
+        body: { id: '0'.repeat(24), username: record.username, orgMembershipStatus: 'PENDING', roles },
+      };
+    }
+    if (isMember(user, scope)) {
+      return error(409, 'USER_ALREADY_IN_GROUP', `User ${user.username} is already in group ${groupId}.`, [
+        user.username,
+        groupId,
+      ]);
+    }
+    writeRoles(user, scope, roles);
+    return { status: 201, body: groupUser(user, groupId) };
+  };
+
+  /** DELETE /api/atlas/v2/groups/{groupId}/users/{userId} (removeGroupUser). */
+  const removeGroupUser = (groupId: string, userId: string): Answer => {
+    const scope: SimulatedScope = { kind: 'project', id: groupId };
+    const missing = scopeMissing(scope);
+    if (missing) return missing;
+    const user = users.get(userId);
+    if (!user || !isMember(user, scope)) return notMember(userId, scope);
+    writeRoles(user, scope, []);
+    return { status: 204 };
   };
 
   const byNameAnswer = (name: string, headers: Record<string, string> = {}): Answer => {
@@ -558,6 +628,18 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
           body,
           m[4] as 'addRole' | 'removeRole',
         ),
+    },
+    {
+      method: 'POST',
+      pattern: /^\/api\/atlas\/v2\/groups\/([^/]+)\/users$/,
+      mediaType: V2_2025,
+      handle: (m, body) => addGroupUser(m[1] as string, body),
+    },
+    {
+      method: 'DELETE',
+      pattern: /^\/api\/atlas\/v2\/groups\/([^/]+)\/users\/([^/:]+)$/,
+      mediaType: V2_2025,
+      handle: (m) => removeGroupUser(m[1] as string, m[2] as string),
     },
     {
       method: 'GET',
@@ -676,6 +758,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
         ? injections.find(
             (i) =>
               i.left > 0 &&
+              (i.untilMs === undefined || Date.now() < i.untilMs) &&
               (i.method === undefined || i.method === method) &&
               (i.path === undefined || i.path.test(path)),
           )
@@ -758,9 +841,22 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     setRoles(username, scope, roles) {
       const user = byUsername(username);
       if (!user) throw new Error(`no simulated user ${username}`);
-      rolesMap(user, scope).set(scope.id, new Set(roles));
+      writeRoles(user, scope, roles);
     },
-    inject: (injection) => injections.push({ ...injection, left: injection.times ?? 1 }),
+    timeline(username, scope) {
+      const user = byUsername(username);
+      if (!user) return [];
+      const key = `${scope.kind}:${scope.id}`;
+      const mine = changes.filter((c) => c.userId === user.id && c.key === key);
+      const initial = options.users.find((u) => u.id === user.id);
+      const start = [...((scope.kind === 'org' ? initial?.orgRoles : initial?.groupRoles)?.[scope.id] ?? [])];
+      return [{ at: startedAt, roles: start.sort() }, ...mine.map(({ at, roles }) => ({ at, roles }))];
+    },
+    inject: (injection) =>
+      injections.push({
+        ...injection,
+        left: injection.times ?? (injection.untilMs === undefined ? 1 : Number.POSITIVE_INFINITY),
+      }),
     close: () =>
       new Promise((resolve) => {
         server.close(() => resolve());

@@ -1,55 +1,233 @@
+import type { ScopedUser } from '../atlas/roles-api.js';
 import { AppError } from '../errors.js';
-import { rolesAfterGrant, rolesToAdd, sameRoles } from '../requests/role-set.js';
-import { createStepProcessor, type ProcessorDeps, scopeOf } from './processor-support.js';
+import { decideApply, type LedgerOp, rolesHeldBy } from '../grants/ledger.js';
+import type { AccessRequest, ChangePlan } from '../requests/model.js';
+import { sameRoles } from '../requests/role-set.js';
+import {
+  closeDrift,
+  createStepProcessor,
+  type ProcessorDeps,
+  type ProcessorOutcome,
+  scopeOf,
+} from './processor-support.js';
+import type { Fence } from './user-lock.js';
 
 /**
- * Applies an approved request: under the user's lock, fixes the plan (which roles to add) once, then
- * converges Atlas to current + added, so a retry after a crash neither adds twice nor forgets what to
- * revoke later, and two requests for the same user never overwrite each other.
+ * Applies an approved request under the person's lock. Against the ledger it decides, role by role,
+ * what to write into Atlas and what Rolecall already holds through other requests; it stores that plan
+ * before the first write (so a retry after a crash neither adds twice nor forgets what it added), then
+ * records the request's holders and its state change in one script. A person who is not in the
+ * project is added to it for a temporary grant (Atlas v2 flavors). An extension request moves the end
+ * of the grant it extends instead.
  */
 export function createApplyProcessor(deps: ProcessorDeps) {
-  const { store, atlas, scheduler, logger } = deps;
+  const { store, ledgers, atlas, scheduler, logger } = deps;
   const now = deps.now ?? Date.now;
-  const states = { ready: 'approved', working: 'applying', done: 'applied', failed: 'failed' } as const;
+  const states = { ready: ['approved'], working: 'applying', done: 'applied', failed: 'failed' } as const;
 
-  return createStepProcessor(deps, states, async (request, fence) => {
+  /** Refuses (or allows) adding someone who is not in the project, saying why in words. */
+  const checkCanJoin = async (request: AccessRequest): Promise<void> => {
+    const where = request.target.name;
+    const kind = request.target.scope === 'org' ? 'organization' : 'project';
+    if (request.target.scope === 'org' || !atlas.projectMembership) {
+      throw new AppError(
+        'ATLAS_NOT_A_MEMBER',
+        `${request.granteeEmail} is not a member of the ${kind} ${where} in Atlas; invite them first.`,
+      );
+    }
+    if (request.durationSeconds === null) {
+      throw new AppError(
+        'ATLAS_NOT_A_MEMBER',
+        `${request.granteeEmail} is not in ${where}. Rolecall adds people to a project only for temporary access; ask for a duration, or have a project owner add them.`,
+      );
+    }
+    const status = await atlas.projectMembership.orgStatus(request.granteeEmail, request.target.id);
+    if (status !== 'ACTIVE') {
+      throw new AppError(
+        'ATLAS_NOT_A_MEMBER',
+        `${request.granteeEmail} is not an active member of the organization that owns ${where} (${status === 'NONE' ? 'not a member' : status.toLowerCase().replace(/_/g, ' ')}); invite them to the organization first.`,
+      );
+    }
+  };
+
+  const grant = async (request: AccessRequest, fence: Fence): Promise<ProcessorOutcome> => {
     const scope = scopeOf(request.target);
-    const user = await atlas.readUser(request.granteeEmail, scope);
-    let plan = request.plan;
-    if (plan === null) {
-      if (user.roles.length === 0) {
-        throw new AppError(
-          'ATLAS_NOT_A_MEMBER',
-          `${request.granteeEmail} is not a member of ${request.target.name} in Atlas; invite them first.`,
-        );
-      }
-      plan = {
-        atlasUserId: user.userId,
-        rolesBefore: user.roles,
-        added: rolesToAdd(user.roles, request.roles),
-      };
+    const email = request.granteeEmail;
+    const user: ScopedUser = await atlas.readUser(email, scope);
+    const ledger = await ledgers.read(email, request.target);
+    const notInProject = user.roles.length === 0;
+    if (notInProject && !request.plan?.addsToProject) await checkCanJoin(request);
+    const decision = decideApply({
+      requestId: request.id,
+      roles: request.roles,
+      current: user.roles,
+      ledger,
+      alreadyAdded: request.plan?.added ?? [],
+      now: now(),
+    });
+    await closeDrift({ store, scheduler, logger, now }, decision.drifted, {
+      email,
+      target: request.target,
+      ledger,
+      inScope: !notInProject,
+    });
+    const plan: ChangePlan = {
+      atlasUserId: user.userId,
+      rolesBefore: request.plan?.rolesBefore ?? user.roles,
+      added: [...new Set([...(request.plan?.added ?? []), ...decision.add])],
+      addsToProject: (request.plan?.addsToProject ?? false) || notInProject,
+    };
+    if (
+      request.plan === null ||
+      !sameRoles(plan.added, request.plan.added) ||
+      plan.addsToProject !== request.plan.addsToProject
+    ) {
       const saved = await store.patch(request.id, ['applying'], { plan });
       if (!saved.ok) return { skipped: saved.current.state };
     }
-    const next = rolesAfterGrant(user.roles, plan.added);
-    if (!sameRoles(next, user.roles)) {
+    if (decision.add.length > 0) {
       await fence.check();
-      await atlas.setRoles(scope, user.userId, user.roles, next);
+      if (notInProject && atlas.projectMembership) {
+        await atlas.projectMembership.addToProject(scope.id, email, decision.add);
+      } else {
+        await atlas.setRoles(scope, user.userId, user.roles, decision.next);
+      }
     }
     const appliedAt = now();
-    const temporary = request.durationSeconds !== null && plan.added.length > 0;
-    const revokeAt = temporary ? appliedAt + (request.durationSeconds ?? 0) * 1000 : null;
+    const holds = decision.hold.length > 0;
+    const revokeAt =
+      request.durationSeconds !== null && holds ? appliedAt + request.durationSeconds * 1000 : null;
+    const until = request.durationSeconds === null ? null : revokeAt;
+    const ops: LedgerOp[] = decision.hold.map((role) => ({ op: 'hold', role, requestId: request.id, until }));
+    if (plan.addsToProject) ops.push({ op: 'membership', requestId: request.id });
     if (revokeAt !== null) await scheduler.revoke(request.id, request.attempt, revokeAt);
     const done = await store.transition(request.id, {
       from: 'applying',
       to: 'applied',
       actor: 'system',
-      detail: plan.added.length > 0 ? `added ${plan.added.join(', ')}` : 'already held every requested role',
-      patch: { grant: { rolesAfter: next, appliedAt, revokeAt } },
+      detail: describeApply(
+        decision.add,
+        decision.joined.map((h) => h.role),
+        decision.outside,
+        plan.addsToProject,
+      ),
+      patch: {
+        grant: {
+          rolesAfter: decision.next,
+          appliedAt,
+          revokeAt,
+          held: decision.hold,
+          joined: decision.joined,
+          outside: decision.outside,
+          addedToProject: plan.addsToProject,
+        },
+      },
+      ledger: {
+        email,
+        target: request.target,
+        ops,
+        ...(revokeAt === null ? {} : { ending: { requestId: request.id, at: revokeAt } }),
+      },
+    });
+    if (!done.ok) return { skipped: done.current.state };
+    if (revokeAt !== null) await scheduler.remind(request.id, revokeAt);
+    await scheduler.notify(done.request, 'applied');
+    logger.info('request applied', {
+      requestId: request.id,
+      added: decision.add,
+      held: decision.hold,
+      revokeAt,
+    });
+    return { done: 'applied' };
+  };
+
+  /** Moves the end of the grant an approved extension request extends, atomically with its ledger. */
+  const extend = async (request: AccessRequest): Promise<ProcessorOutcome> => {
+    const originalId = request.extends ?? '';
+    let original = await store.require(originalId);
+    let extension = original.extensions.find((e) => e.by === request.id);
+    for (let round = 0; extension === undefined; round += 1) {
+      const end = original.grant?.revokeAt ?? null;
+      if (original.state !== 'applied' || end === null || original.endedEarly !== null || round > 3) {
+        throw new AppError(
+          'EXTENSION_TOO_LATE',
+          `${original.id} ${original.endedEarly ? 'was ended early' : original.state === 'applied' ? 'is no longer temporary' : 'had already ended or was being revoked'}, so ${request.id} came too late. Ask for the access again.`,
+        );
+      }
+      const to = end + (request.durationSeconds ?? 0) * 1000;
+      const ledger = await ledgers.read(original.granteeEmail, original.target);
+      const candidate = { by: request.id, of: original.id, from: end, to };
+      const moved = await store.note(original.id, {
+        whileIn: ['applied'],
+        actor: 'system',
+        detail: `extended by ${request.id}: now ends ${new Date(to).toISOString()} instead of ${new Date(end).toISOString()}`,
+        expect: { grant: original.grant, endedEarly: null },
+        patch: {
+          grant: original.grant ? { ...original.grant, revokeAt: to } : null,
+          extensions: [...original.extensions, candidate],
+        },
+        ledger: {
+          email: original.granteeEmail,
+          target: original.target,
+          ops: rolesHeldBy(ledger, original.id).map((role) => ({
+            op: 'hold' as const,
+            role,
+            requestId: original.id,
+            until: to,
+          })),
+          ending: { requestId: original.id, at: to },
+        },
+      });
+      original = moved.ok ? moved.request : moved.current;
+      if (moved.ok) extension = candidate;
+    }
+    await scheduler.revoke(original.id, original.attempt, extension.to);
+    await scheduler.remind(original.id, extension.to);
+    const done = await store.transition(request.id, {
+      from: 'applying',
+      to: 'applied',
+      actor: 'system',
+      detail: `${original.id} now ends ${new Date(extension.to).toISOString()}`,
+      patch: {
+        extension,
+        grant: {
+          rolesAfter: original.grant?.rolesAfter ?? [],
+          appliedAt: now(),
+          revokeAt: null,
+          held: [],
+          joined: [],
+          outside: [],
+          addedToProject: false,
+        },
+      },
     });
     if (!done.ok) return { skipped: done.current.state };
     await scheduler.notify(done.request, 'applied');
-    logger.info('request applied', { requestId: request.id, added: plan.added, revokeAt });
-    return { done: 'applied' };
-  });
+    await scheduler.notify(original, 'extended', request.id);
+    logger.info('grant extended', {
+      requestId: original.id,
+      by: request.id,
+      from: extension.from,
+      to: extension.to,
+    });
+    return { done: 'extended' };
+  };
+
+  return createStepProcessor(deps, states, (request, fence) =>
+    request.extends === null ? grant(request, fence) : extend(request),
+  );
+}
+
+function describeApply(
+  added: readonly string[],
+  joined: readonly string[],
+  outside: readonly string[],
+  joinedProject: boolean,
+): string {
+  const parts: string[] = [];
+  if (joinedProject) parts.push('added to the project');
+  if (added.length > 0) parts.push(`added ${added.join(', ')}`);
+  if (joined.length > 0) parts.push(`already held through Rolecall: ${joined.join(', ')}`);
+  if (outside.length > 0) parts.push(`held outside Rolecall, left alone: ${outside.join(', ')}`);
+  return parts.join('; ') || 'nothing to change';
 }

@@ -1,8 +1,10 @@
-import { type Job, UnrecoverableError } from 'bullmq';
+import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { AtlasRolesApi, AtlasScope } from '../atlas/roles-api.js';
 import { isAppError } from '../errors.js';
+import type { Ledger, RoleHolder } from '../grants/ledger.js';
+import type { LedgerStore } from '../grants/ledger-store.js';
 import type { Logger } from '../ops/logger.js';
-import type { AccessRequest, RequestState, TargetRef } from '../requests/model.js';
+import type { AccessRequest, Failure, RequestState, TargetRef } from '../requests/model.js';
 import type { RequestEvent, WorkQueue } from '../requests/request-service.js';
 import type { RequestStore } from '../requests/request-store.js';
 import type { RequestJob } from './queues.js';
@@ -11,9 +13,10 @@ import type { Fence, UserLock } from './user-lock.js';
 /** Dependencies of the apply and revoke processors. */
 export interface ProcessorDeps {
   store: RequestStore;
+  ledgers: LedgerStore;
   atlas: AtlasRolesApi;
   scheduler: WorkQueue;
-  /** Serializes changes to one user's roles in one org or project, across worker processes. */
+  /** Serializes the Atlas writes that overlap (see {@link lockKeyOf}), across worker processes. */
   lock: UserLock;
   logger: Logger;
   now?: () => number;
@@ -27,10 +30,23 @@ export function scopeOf(target: TargetRef): AtlasScope {
   return { kind: target.scope, id: target.id };
 }
 
+/**
+ * The lock for a change to `email` on `target`: one per user when the flavor's write rewrites every
+ * scope of the user (atlas-v1), else one per user and org or project.
+ */
+export function lockKeyOf(
+  atlas: Pick<AtlasRolesApi, 'writeScope'>,
+  target: TargetRef,
+  email: string,
+): string {
+  const user = email.toLowerCase();
+  return atlas.writeScope === 'user' ? `user:${user}` : `${target.scope}:${target.id}:${user}`;
+}
+
 /** One Atlas step of a request (apply or revoke), as states and events. */
 export interface StepStates {
-  /** The state the step starts from (`approved`, `applied`). */
-  readonly ready: RequestState;
+  /** The states the step starts from (`approved`; `applied` or `revoke_failed`). */
+  readonly ready: readonly RequestState[];
   /** The state while it runs (`applying`, `revoking`); a retried job resumes from here. */
   readonly working: RequestState;
   /** Where it ends when it worked (`applied`, `revoked`) and the event that says so. */
@@ -39,46 +55,33 @@ export interface StepStates {
   readonly failed: RequestState & RequestEvent;
 }
 
+/** Ways a step differs from the plain "ready -> working -> done | failed". */
+export interface StepHooks {
+  /** When a job came too early (the grant was extended), the time to run instead (ms since epoch). */
+  readonly notBefore?: (request: AccessRequest) => number | undefined;
+  /** After the last attempt: records the failure. Default: working -> failed, and Slack is told. */
+  readonly onFailure?: (request: AccessRequest, failure: Omit<Failure, 'at'>) => Promise<void>;
+}
+
 /**
  * Runs one step of a request as a BullMQ processor: moves ready -> working (or resumes working),
- * runs `work` under the user's lock, and after the last attempt records the failure in words and
- * tells Slack. A job for a request already past the step re-sends the outcome notice (deduplicated).
+ * runs `work` under the lock of the Atlas write it makes, and after the last attempt records the
+ * failure in words and tells Slack. A job for a request already past the step re-sends the outcome
+ * notice (deduplicated).
  */
 export function createStepProcessor(
   deps: ProcessorDeps,
   states: StepStates,
   work: (request: AccessRequest, fence: Fence) => Promise<ProcessorOutcome>,
+  hooks: StepHooks = {},
 ) {
-  const { store, scheduler, lock, logger } = deps;
+  const { store, scheduler, lock, logger, atlas } = deps;
   const now = deps.now ?? Date.now;
 
-  /** The request once it is in the working state, or where it stands when the step is not for it (any more). */
-  const start = async (id: string): Promise<{ request: AccessRequest; working: boolean }> => {
-    const request = await store.require(id);
-    if (request.state !== states.ready) return { request, working: request.state === states.working };
-    const moved = await store.transition(id, { from: states.ready, to: states.working, actor: 'system' });
-    return moved.ok ? { request: moved.request, working: true } : { request: moved.current, working: false };
-  };
-
-  return async (job: Job<RequestJob>): Promise<ProcessorOutcome> => {
-    const { requestId } = job.data;
-    const { request, working } = await start(requestId);
-    if (!working) {
-      if (request.state === states.done || request.state === states.failed)
-        await scheduler.notify(request, request.state);
-      return { skipped: request.state };
-    }
-    try {
-      const key = `${request.target.scope}:${request.target.id}:${request.granteeEmail.toLowerCase()}`;
-      return await lock.run(key, (fence) => work(request, fence));
-    } catch (error) {
-      const retryable = isAppError(error) ? error.retryable : !(error instanceof UnrecoverableError);
-      if (retryable && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) throw error;
-      const failure = isAppError(error)
-        ? { code: error.code, message: error.message }
-        : { code: 'INTERNAL', message: 'An unexpected error stopped Rolecall; the details are in its logs.' };
-      logger.error(`${states.working} failed`, { requestId, error });
-      const moved = await store.transition(requestId, {
+  const recordFailure =
+    hooks.onFailure ??
+    (async (request: AccessRequest, failure: Omit<Failure, 'at'>) => {
+      const moved = await store.transition(request.id, {
         from: states.working,
         to: states.failed,
         actor: 'system',
@@ -86,7 +89,102 @@ export function createStepProcessor(
         patch: { failure: { ...failure, at: now() } },
       });
       if (moved.ok) await scheduler.notify(moved.request, states.failed);
+    });
+
+  type Start =
+    | { request: AccessRequest; working: true }
+    | { request: AccessRequest; working: false; wait?: number };
+
+  /** The request once it is in the working state, or where it stands when the step is not for it (yet). */
+  const start = async (id: string): Promise<Start> => {
+    for (let round = 0; ; round += 1) {
+      const request = await store.require(id);
+      if (request.state === states.working) return { request, working: true };
+      if (!states.ready.includes(request.state)) return { request, working: false };
+      const wait = hooks.notBefore?.(request);
+      if (wait !== undefined) return { request, working: false, wait };
+      // The grant must be the one just read: an extension that lands first moves the end instead.
+      const moved = await store.transition(id, {
+        from: request.state,
+        to: states.working,
+        actor: 'system',
+        expect: { grant: request.grant, endedEarly: request.endedEarly },
+      });
+      if (moved.ok) return { request: moved.request, working: true };
+      if (round >= 3) return { request: moved.current, working: false };
+    }
+  };
+
+  return async (job: Job<RequestJob>, token?: string): Promise<ProcessorOutcome> => {
+    const { requestId } = job.data;
+    const started = await start(requestId);
+    const { request } = started;
+    if (!started.working) {
+      if (started.wait !== undefined && token !== undefined) {
+        logger.info(`${states.working} deferred: the grant was extended`, { requestId, until: started.wait });
+        await job.moveToDelayed(started.wait, token);
+        throw new DelayedError();
+      }
+      if (request.state === states.done || request.state === states.failed)
+        await scheduler.notify(request, request.state);
+      return { skipped: request.state };
+    }
+    try {
+      return await lock.run(lockKeyOf(atlas, request.target, request.granteeEmail), (fence) =>
+        work(request, fence),
+      );
+    } catch (error) {
+      const retryable = isAppError(error) ? error.retryable : !(error instanceof UnrecoverableError);
+      if (retryable && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) throw error;
+      const failure = isAppError(error)
+        ? { code: error.code, message: error.message }
+        : { code: 'INTERNAL', message: 'An unexpected error stopped Rolecall; the details are in its logs.' };
+      logger.error(`${states.working} failed`, { requestId, error });
+      await recordFailure(await store.require(requestId), failure);
       throw new UnrecoverableError(failure.message);
     }
   };
+}
+
+/**
+ * Closes holders that Atlas contradicts (their role was removed by hand): each affected request gets
+ * an audit entry and a thread notice, and its holder leaves the ledger so it keeps nothing alive.
+ * Runs under the person's lock, before the step that found it writes anything.
+ */
+export async function closeDrift(
+  deps: Pick<ProcessorDeps, 'store' | 'scheduler' | 'logger'> & { now: () => number },
+  drifted: readonly RoleHolder[],
+  at: {
+    readonly email: string;
+    readonly target: TargetRef;
+    readonly ledger: Ledger;
+    readonly inScope: boolean;
+  },
+): Promise<void> {
+  const byRequest = new Map<string, string[]>();
+  for (const holder of drifted)
+    byRequest.set(holder.requestId, [...(byRequest.get(holder.requestId) ?? []), holder.role]);
+  let clearMembership = at.ledger.membershipBy !== null && !at.inScope;
+  for (const [requestId, roles] of byRequest) {
+    const request = await deps.store.get(requestId);
+    const when = deps.now();
+    const ops = [
+      ...roles.map((role) => ({ op: 'release' as const, role, requestId })),
+      ...(clearMembership ? [{ op: 'membership' as const, requestId: null }] : []),
+    ];
+    const noted = await deps.store.note(requestId, {
+      whileIn: ['applied', 'revoking', 'revoke_failed'],
+      actor: 'system',
+      detail: `drift: ${roles.join(', ')} ${roles.length === 1 ? 'was' : 'were'} removed in Atlas outside Rolecall`,
+      patch: { drift: [...(request?.drift ?? []), ...roles.map((role) => ({ role, at: when }))] },
+      ledger: { email: at.email, target: at.target, ops },
+    });
+    if (!noted.ok) {
+      deps.logger.warn('drift found on a request that holds nothing any more', { requestId, roles });
+      continue;
+    }
+    clearMembership = false;
+    deps.logger.warn('drift: roles removed in Atlas outside Rolecall', { requestId, roles });
+    await deps.scheduler.notify(noted.request, 'drift', String(noted.request.drift.length));
+  }
 }

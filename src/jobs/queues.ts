@@ -8,7 +8,9 @@ export const QUEUE_NAMES = {
   revoke: 'revoke',
   expire: 'expire',
   notify: 'notify',
+  remind: 'remind',
   sweep: 'sweep',
+  reconcile: 'reconcile',
 } as const;
 
 /** Where a notice about a request goes. */
@@ -26,13 +28,22 @@ export interface NotifyJob {
   readonly delivery: Delivery;
 }
 
+/** Data of a reminder: the end it warns about (a grant extended since has another end and is skipped). */
+export interface RemindJob {
+  readonly requestId: string;
+  /** ms since epoch. */
+  readonly endsAt: number;
+}
+
 /** The BullMQ queues. */
 export interface Queues {
   readonly apply: Queue<RequestJob>;
   readonly revoke: Queue<RequestJob>;
   readonly expire: Queue<RequestJob>;
   readonly notify: Queue<NotifyJob>;
+  readonly remind: Queue<RemindJob>;
   readonly sweep: Queue<Record<string, never>>;
+  readonly reconcile: Queue<Record<string, never>>;
   close(): Promise<void>;
 }
 
@@ -69,18 +80,31 @@ export function createQueues(
     prefix,
     defaultJobOptions: { attempts: 12, backoff: { type: 'exponential', delay: base }, ...keep },
   });
+  const remind = new Queue<RemindJob>(QUEUE_NAMES.remind, {
+    connection,
+    prefix,
+    defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: base }, ...keep },
+  });
+  const periodic = { attempts: 1, removeOnComplete: 100, removeOnFail: 100 };
   const sweep = new Queue<Record<string, never>>(QUEUE_NAMES.sweep, {
     connection,
     prefix,
-    defaultJobOptions: { attempts: 1, removeOnComplete: 100, removeOnFail: 100 },
+    defaultJobOptions: periodic,
   });
-  const all = [apply, revoke, expire, notify, sweep];
+  const reconcile = new Queue<Record<string, never>>(QUEUE_NAMES.reconcile, {
+    connection,
+    prefix,
+    defaultJobOptions: periodic,
+  });
+  const all = [apply, revoke, expire, notify, remind, sweep, reconcile];
   return {
     apply,
     revoke,
     expire,
     notify,
+    remind,
     sweep,
+    reconcile,
     async close() {
       await Promise.all(all.map((q) => q.close()));
     },

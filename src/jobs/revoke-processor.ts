@@ -1,40 +1,180 @@
-import { AppError } from '../errors.js';
-import { rolesAfterRevoke, sameRoles } from '../requests/role-set.js';
-import { createStepProcessor, type ProcessorDeps, scopeOf } from './processor-support.js';
+import { AppError, isAppError } from '../errors.js';
+import { decideRevoke, type LedgerOp, releaseOps } from '../grants/ledger.js';
+import type { AccessRequest, Failure, RevokePlan, RevokeTrouble } from '../requests/model.js';
+import { sameRoles } from '../requests/role-set.js';
+import { closeDrift, createStepProcessor, type ProcessorDeps, scopeOf } from './processor-support.js';
 
-/** Revokes a temporary grant: removes exactly the roles the grant added, never the user's last role. */
-export function createRevokeProcessor(deps: ProcessorDeps) {
-  const { store, atlas, scheduler, logger } = deps;
+/** Dependencies of {@link createRevokeProcessor}. */
+export interface RevokeProcessorDeps extends ProcessorDeps {
+  /** After the job's attempts, how long until the next try, in ms (REVOKE_RETRY_INTERVAL). */
+  readonly retryIntervalMs: number;
+  /** While it keeps failing, how often approvers hear about it again, in ms (REVOKE_ESCALATE_EVERY). */
+  readonly escalateEveryMs: number;
+}
+
+/**
+ * Ends a grant under the person's lock: releases the request's holders in the ledger and removes from
+ * Atlas only the roles no other holder keeps (and the person from the project Rolecall added them to).
+ * It never gives up: after the job's attempts, or at once on an error a retry cannot fix, it records
+ * revoke_failed, tries again every REVOKE_RETRY_INTERVAL, and tells the approvers when it first fails
+ * and every REVOKE_ESCALATE_EVERY after that.
+ */
+export function createRevokeProcessor(deps: RevokeProcessorDeps) {
+  const { store, ledgers, atlas, scheduler, logger } = deps;
   const now = deps.now ?? Date.now;
-  const states = { ready: 'applied', working: 'revoking', done: 'revoked', failed: 'revoke_failed' } as const;
+  const states = {
+    ready: ['applied', 'revoke_failed'],
+    working: 'revoking',
+    done: 'revoked',
+    failed: 'revoke_failed',
+  } as const;
 
-  return createStepProcessor(deps, states, async (request, fence) => {
-    const plan = request.plan;
-    if (plan === null) throw new AppError('INTERNAL', `${request.id} has no record of the roles it added.`);
-    const scope = scopeOf(request.target);
-    const user = await atlas.readUser(request.granteeEmail, scope);
-    const next = rolesAfterRevoke(user.roles, plan.added);
-    if (next.length === 0 && user.roles.length > 0) {
-      throw new AppError(
-        'WOULD_REMOVE_ALL_ROLES',
-        `Removing ${plan.added.join(', ')} would leave ${request.granteeEmail} with no role on ${request.target.name}; Atlas requires one. Remove the user from ${request.target.name} in Atlas instead.`,
-      );
-    }
-    if (!sameRoles(next, user.roles)) {
-      await fence.check();
-      await atlas.setRoles(scope, user.userId, user.roles, next);
-    }
-    const removed = plan.added.filter((role) => user.roles.includes(role));
-    const done = await store.transition(request.id, {
+  /** A revocation that comes before the grant's end (it was extended) waits for the new end. */
+  const notBefore = (request: AccessRequest): number | undefined => {
+    const end = request.grant?.revokeAt;
+    if (request.state !== 'applied' || request.endedEarly !== null) return undefined;
+    return typeof end === 'number' && end > now() ? end : undefined;
+  };
+
+  const onFailure = async (request: AccessRequest, failure: Omit<Failure, 'at'>): Promise<void> => {
+    const at = now();
+    const before = request.revokeTrouble;
+    const escalate = before === null || at - before.escalatedAt >= deps.escalateEveryMs;
+    const trouble: RevokeTrouble = {
+      since: before?.since ?? at,
+      failures: (before?.failures ?? 0) + 1,
+      escalatedAt: escalate ? at : (before?.escalatedAt ?? at),
+      nextTryAt: at + deps.retryIntervalMs,
+    };
+    const attempt = request.attempt + 1;
+    const moved = await store.transition(request.id, {
       from: 'revoking',
-      to: 'revoked',
+      to: 'revoke_failed',
       actor: 'system',
-      detail: removed.length > 0 ? `removed ${removed.join(', ')}` : 'the added roles were already gone',
-      patch: { revocation: { removed, rolesAfter: next, revokedAt: now() } },
+      detail: `${failure.message} (failure ${trouble.failures}; next try ${new Date(trouble.nextTryAt).toISOString()})`,
+      patch: { failure: { ...failure, at }, revokeTrouble: trouble, attempt },
     });
-    if (!done.ok) return { skipped: done.current.state };
-    await scheduler.notify(done.request, 'revoked');
-    logger.info('request revoked', { requestId: request.id, removed });
-    return { done: 'revoked' };
-  });
+    if (!moved.ok) return;
+    await scheduler.revoke(request.id, attempt, trouble.nextTryAt);
+    if (escalate) await scheduler.notify(moved.request, 'revoke_failed');
+  };
+
+  return createStepProcessor(
+    deps,
+    states,
+    async (request, fence) => {
+      const scope = scopeOf(request.target);
+      const email = request.granteeEmail;
+      let userId = request.plan?.atlasUserId ?? '';
+      let current: readonly string[];
+      try {
+        const user = await atlas.readUser(email, scope);
+        userId = user.userId;
+        current = user.roles;
+      } catch (error) {
+        // Gone from the organization (or Atlas altogether): nothing of this grant is left to remove.
+        if (!isAppError(error, 'ATLAS_NOT_A_MEMBER') && !isAppError(error, 'ATLAS_USER_NOT_FOUND'))
+          throw error;
+        current = [];
+      }
+      const ledger = await ledgers.read(email, request.target);
+      const decision = decideRevoke({
+        requestId: request.id,
+        scope: request.target.scope,
+        current,
+        ledger,
+        alreadyRemoving: request.revokePlan?.remove ?? [],
+        now: now(),
+      });
+      await closeDrift({ store, scheduler, logger, now }, decision.drifted, {
+        email,
+        target: request.target,
+        ledger,
+        inScope: current.length > 0,
+      });
+      if (decision.remove.length > 0 && decision.next.length === 0 && !decision.leaveProject) {
+        throw new AppError(
+          'WOULD_REMOVE_ALL_ROLES',
+          `Removing ${decision.remove.join(', ')} would leave ${email} with no role on ${request.target.name}; Atlas requires one. Give them another role there or remove them from ${request.target.name} in Atlas, and Rolecall will finish on its next try.`,
+        );
+      }
+      if (decision.remove.length > 0) {
+        const plan: RevokePlan = {
+          remove: [...new Set([...(request.revokePlan?.remove ?? []), ...decision.remove])],
+          leaveProject: decision.leaveProject || (request.revokePlan?.leaveProject ?? false),
+        };
+        if (
+          request.revokePlan === null ||
+          !sameRoles(plan.remove, request.revokePlan.remove) ||
+          plan.leaveProject !== request.revokePlan.leaveProject
+        ) {
+          const saved = await store.patch(request.id, ['revoking'], { revokePlan: plan });
+          if (!saved.ok) return { skipped: saved.current.state };
+        }
+        await fence.check();
+        if (decision.leaveProject) {
+          if (!atlas.projectMembership) {
+            throw new AppError(
+              'ATLAS_REJECTED',
+              `Rolecall added ${email} to ${request.target.name} but this Atlas API cannot remove them; remove them in Atlas by hand.`,
+            );
+          }
+          await atlas.projectMembership.removeFromProject(scope.id, userId);
+        } else {
+          await atlas.setRoles(scope, userId, current, decision.next);
+        }
+      }
+      const leftProject =
+        decision.leaveProject || ((request.revokePlan?.leaveProject ?? false) && current.length === 0);
+      const ops: LedgerOp[] = releaseOps(ledger, request.id, decision.release);
+      if (leftProject && !ops.some((op) => op.op === 'membership'))
+        ops.push({ op: 'membership', requestId: null });
+      const done = await store.transition(request.id, {
+        from: 'revoking',
+        to: 'revoked',
+        actor: request.endedEarly?.by ?? 'system',
+        detail: describeRevoke(
+          decision.removed,
+          decision.kept.map((h) => `${h.role} (${h.requestId})`),
+          decision.gone,
+          leftProject,
+        ),
+        patch: {
+          revocation: {
+            removed: decision.removed,
+            kept: decision.kept,
+            gone: decision.gone,
+            rolesAfter: leftProject ? [] : decision.next,
+            revokedAt: now(),
+            leftProject,
+          },
+        },
+        ledger: { email, target: request.target, ops, ending: { requestId: request.id, at: null } },
+      });
+      if (!done.ok) return { skipped: done.current.state };
+      await scheduler.notify(done.request, 'revoked');
+      logger.info('request revoked', {
+        requestId: request.id,
+        removed: decision.removed,
+        kept: decision.kept.map((h) => h.role),
+        leftProject,
+      });
+      return { done: 'revoked' };
+    },
+    { notBefore, onFailure },
+  );
+}
+
+function describeRevoke(
+  removed: readonly string[],
+  kept: readonly string[],
+  gone: readonly string[],
+  leftProject: boolean,
+): string {
+  const parts: string[] = [];
+  if (removed.length > 0) parts.push(`removed ${removed.join(', ')}`);
+  if (leftProject) parts.push('removed from the project');
+  if (kept.length > 0) parts.push(`kept, still held by other grants: ${kept.join(', ')}`);
+  if (gone.length > 0) parts.push(`already gone: ${gone.join(', ')}`);
+  return parts.join('; ') || 'nothing was held any more';
 }

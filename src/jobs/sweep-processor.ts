@@ -1,10 +1,9 @@
-import type { Queue } from 'bullmq';
 import type { Logger } from '../ops/logger.js';
 import type { AccessRequest } from '../requests/model.js';
 import type { WorkQueue } from '../requests/request-service.js';
 import type { RequestStore } from '../requests/request-store.js';
 import type { Queues } from './queues.js';
-import { jobIds } from './work-queue.js';
+import { ensureJobRuns, jobIds } from './work-queue.js';
 
 /** Options for {@link createSweepProcessor}. */
 export interface SweepDeps {
@@ -22,53 +21,35 @@ export interface SweepDeps {
 }
 
 /**
- * The safety net behind "nothing lost": finds requests that should be moving but have no live job (a
- * crash between a state change and queuing its job, a job that ended without moving its request) and
- * queues or retries that job. Every job id is deterministic, so this never duplicates work.
+ * The safety net behind "nothing lost" for requests in flight: finds requests that should be moving
+ * but have no live job (a crash between a state change and queuing its job, a job that ended without
+ * moving its request) and queues or retries that job. Grants past their end are reconciliation's
+ * (reconcile-processor.ts). Every job id is deterministic, so this never duplicates work.
  */
 export function createSweepProcessor(deps: SweepDeps) {
   const graceMs = deps.graceMs ?? 60_000;
   const now = deps.now ?? Date.now;
-
-  /** Makes sure a job with `jobId` will run: adds it if missing, retries it if it already finished. */
-  const ensure = async (queue: Queue, jobId: string, add: () => Promise<void>): Promise<boolean> => {
-    const job = await queue.getJob(jobId);
-    if (!job) {
-      await add();
-      return true;
-    }
-    const state = await job.getState();
-    if (state === 'completed' || state === 'failed') {
-      await job.retry(state);
-      return true;
-    }
-    return false;
-  };
 
   const repair = (request: AccessRequest, at: number): Promise<boolean> => {
     const { queues, scheduler } = deps;
     switch (request.state) {
       case 'pending':
         return at >= request.createdAt + deps.requestTtlMs
-          ? ensure(queues.expire, jobIds.expire(request.id), () => scheduler.expire(request.id, at))
+          ? ensureJobRuns(queues.expire, jobIds.expire(request.id), () => scheduler.expire(request.id, at))
           : Promise.resolve(false);
       case 'approved':
       case 'applying':
-        return ensure(queues.apply, jobIds.apply(request.id, request.attempt), () =>
+        return ensureJobRuns(queues.apply, jobIds.apply(request.id, request.attempt), () =>
           scheduler.apply(request.id, request.attempt),
         );
       case 'revoking':
-        return ensure(queues.revoke, jobIds.revoke(request.id, request.attempt), () =>
+        return ensureJobRuns(queues.revoke, jobIds.revoke(request.id, request.attempt), () =>
           scheduler.revoke(request.id, request.attempt),
         );
-      case 'applied': {
-        const revokeAt = request.grant?.revokeAt;
-        return typeof revokeAt === 'number' && revokeAt <= at - graceMs
-          ? ensure(queues.revoke, jobIds.revoke(request.id, request.attempt), () =>
-              scheduler.revoke(request.id, request.attempt),
-            )
-          : Promise.resolve(false);
-      }
+      case 'revoke_failed':
+        return ensureJobRuns(queues.revoke, jobIds.revoke(request.id, request.attempt), () =>
+          scheduler.revoke(request.id, request.attempt, request.revokeTrouble?.nextTryAt ?? at),
+        );
       default:
         return Promise.resolve(false);
     }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { AppError } from '../errors.js';
+import { redisKeys } from '../lib/redis-keys.js';
 import { defineRedisScript } from '../lib/redis-script.js';
 
 /** Proof that the holder still owns the lock; checked right before every Atlas write. */
@@ -43,10 +44,11 @@ return 0
 export function createUserLock(redis: Redis, options: UserLockOptions): UserLock {
   const ttlMs = options.ttlMs ?? 30_000;
   const waitMs = options.waitMs ?? 60_000;
+  const keys = redisKeys(options.prefix);
   return {
     async run(key, work) {
-      const lockKey = `${options.prefix}:lock:${key}`;
-      const token = await redis.incr(`${options.prefix}:lock-fence`);
+      const lockKey = keys.lock(key);
+      const token = await redis.incr(keys.lockFence);
       const deadline = Date.now() + waitMs;
       for (let pause = 20; ; pause = Math.min(pause * 2, 500)) {
         if ((await redis.set(lockKey, String(token), 'PX', ttlMs, 'NX')) === 'OK') break;

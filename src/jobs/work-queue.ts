@@ -1,3 +1,4 @@
+import type { Job, Queue } from 'bullmq';
 import type { AccessRequest } from '../requests/model.js';
 import type { RequestEvent, WorkQueue } from '../requests/request-service.js';
 import type { Delivery, Queues } from './queues.js';
@@ -13,9 +14,14 @@ export function deliveriesFor(
     case 'approved':
       return ['approval-message'];
     case 'cancelled':
+    case 'drift':
+    case 'extended':
+    case 'revoke_failed':
       return ['approval-message', 'thread'];
     case 'expired':
       return ['approval-message', 'thread', 'requester'];
+    case 'reminder':
+      return ['grantee'];
     default:
       return ['approval-message', 'thread', ...people];
   }
@@ -26,25 +32,61 @@ export const jobIds = {
   apply: (requestId: string, attempt: number) => `apply-${requestId}-${attempt}`,
   revoke: (requestId: string, attempt: number) => `revoke-${requestId}-${attempt}`,
   expire: (requestId: string) => `expire-${requestId}`,
-  notify: (requestId: string, attempt: number, event: RequestEvent, delivery: Delivery) =>
-    `notify-${requestId}-${attempt}-${event}-${delivery}`,
+  remind: (requestId: string, endsAt: number) => `remind-${requestId}-${endsAt}`,
+  notify: (requestId: string, attempt: number, event: RequestEvent, delivery: Delivery, round?: string) =>
+    `notify-${requestId}-${attempt}-${event}${round === undefined ? '' : `-${round}`}-${delivery}`,
 };
+
+/**
+ * Makes sure the job `jobId` will run: adds it when missing, retries it when it already finished. A
+ * job that waits, runs, or is delayed (backoff, a later try) is left alone.
+ * @returns true when something had to be done.
+ */
+export async function ensureJobRuns(queue: Queue, jobId: string, add: () => Promise<void>): Promise<boolean> {
+  const job = await queue.getJob(jobId);
+  if (!job) {
+    await add();
+    return true;
+  }
+  const state = await job.getState();
+  if (state === 'completed' || state === 'failed') {
+    await job.retry(state);
+    return true;
+  }
+  return false;
+}
+
+/** Options for {@link createJobScheduler}. */
+export interface JobSchedulerOptions {
+  /**
+   * How long before a grant ends the grantee is reminded, in ms; 0 turns reminders off.
+   * @defaultValue 0
+   */
+  readonly remindBeforeMs?: number;
+}
 
 /**
  * The request workflow's queue port on BullMQ. Job ids derive from the request id and attempt, so
  * adding the same work twice is a no-op while the first job is kept.
  */
-export function createJobScheduler(queues: Queues): WorkQueue {
+export function createJobScheduler(queues: Queues, options: JobSchedulerOptions = {}): WorkQueue {
+  const remindBeforeMs = options.remindBeforeMs ?? 0;
   return {
     async apply(requestId, attempt) {
       await queues.apply.add('apply', { requestId }, { jobId: jobIds.apply(requestId, attempt) });
     },
     async revoke(requestId, attempt, at) {
-      await queues.revoke.add(
-        'revoke',
-        { requestId },
-        { jobId: jobIds.revoke(requestId, attempt), delay: Math.max(0, (at ?? 0) - Date.now()) },
-      );
+      const jobId = jobIds.revoke(requestId, attempt);
+      const delay = Math.max(0, (at ?? 0) - Date.now());
+      const existing = await queues.revoke.getJob(jobId);
+      if (!existing) {
+        await queues.revoke.add('revoke', { requestId }, { jobId, delay });
+        return;
+      }
+      // An extension or an early end moves the one scheduled revocation; a running one decides for itself.
+      if ((await existing.getState()) !== 'delayed') return;
+      if (delay === 0) await promoteQuietly(existing);
+      else await existing.changeDelay(delay).catch(() => undefined);
     },
     async expire(requestId, at) {
       await queues.expire.add(
@@ -53,14 +95,33 @@ export function createJobScheduler(queues: Queues): WorkQueue {
         { jobId: jobIds.expire(requestId), delay: Math.max(0, at - Date.now()) },
       );
     },
-    async notify(request, event) {
+    async remind(requestId, endsAt) {
+      if (remindBeforeMs <= 0) return;
+      const delay = endsAt - remindBeforeMs - Date.now();
+      if (delay <= 0) return;
+      await queues.remind.add(
+        'remind',
+        { requestId, endsAt },
+        { jobId: jobIds.remind(requestId, endsAt), delay },
+      );
+    },
+    async forgetReminder(requestId, endsAt) {
+      const job = await queues.remind.getJob(jobIds.remind(requestId, endsAt));
+      if (job && (await job.getState()) === 'delayed') await job.remove().catch(() => undefined);
+    },
+    async notify(request, event, round) {
       await queues.notify.addBulk(
         deliveriesFor(event, request).map((delivery) => ({
           name: event,
           data: { requestId: request.id, event, delivery },
-          opts: { jobId: jobIds.notify(request.id, request.attempt, event, delivery) },
+          opts: { jobId: jobIds.notify(request.id, request.attempt, event, delivery, round) },
         })),
       );
     },
   };
+}
+
+/** Promotes a delayed job; one that has just started running is fine as it is. */
+async function promoteQuietly(job: Job): Promise<void> {
+  await job.promote().catch(() => undefined);
 }

@@ -1,7 +1,7 @@
 import { type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../ops/logger.js';
-import { type NotifyJob, QUEUE_NAMES, type RequestJob } from './queues.js';
+import { type NotifyJob, QUEUE_NAMES, type RemindJob, type RequestJob } from './queues.js';
 
 /** A BullMQ processor function. */
 export type Processor<T> = (job: Job<T>, token?: string) => Promise<unknown>;
@@ -28,7 +28,9 @@ export interface WorkersOptions {
     readonly revoke: Processor<RequestJob>;
     readonly expire: Processor<RequestJob>;
     readonly notify: Processor<NotifyJob>;
+    readonly remind: Processor<RemindJob>;
     readonly sweep: Processor<unknown>;
+    readonly reconcile: Processor<unknown>;
   };
 }
 
@@ -69,7 +71,9 @@ export function createWorkers(options: WorkersOptions): Workers {
     start(QUEUE_NAMES.revoke, processors.revoke),
     start(QUEUE_NAMES.expire, processors.expire),
     start(QUEUE_NAMES.notify, processors.notify),
+    start(QUEUE_NAMES.remind, processors.remind),
     start(QUEUE_NAMES.sweep, processors.sweep, 1),
+    start(QUEUE_NAMES.reconcile, processors.reconcile, 1),
   ];
   return {
     async close() {

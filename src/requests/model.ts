@@ -1,3 +1,4 @@
+import type { RoleHolder } from '../grants/ledger.js';
 import type { Scope } from '../policy/policy.js';
 
 /** Where a request is in its life; see TRANSITIONS in state-machine.ts. */
@@ -38,23 +39,77 @@ export interface Decision {
 export interface ChangePlan {
   readonly atlasUserId: string;
   readonly rolesBefore: readonly string[];
-  /** Roles the grant adds; exactly these are removed on revocation. */
+  /** Roles this grant writes into Atlas (it owns them in the ledger from then on). */
   readonly added: readonly string[];
+  /** The person was not in the project: the grant adds them to it (temporary project membership). */
+  readonly addsToProject: boolean;
 }
 
 /** The outcome of applying a grant. */
 export interface GrantResult {
   readonly rolesAfter: readonly string[];
   readonly appliedAt: number;
-  /** When a temporary grant ends (ms since epoch); null for permanent grants. */
+  /** When the grant ends (ms since epoch); null for permanent grants and for grants that hold nothing. */
   readonly revokeAt: number | null;
+  /** Roles this request holds in the ledger: the ones it added and the ones it joined. */
+  readonly held: readonly string[];
+  /** Roles that other Rolecall grants already held; this one added its own holder. */
+  readonly joined: readonly RoleHolder[];
+  /** Roles the person held outside Rolecall; left alone now and at the end. */
+  readonly outside: readonly string[];
+  /** Rolecall added the person to the project for this grant. */
+  readonly addedToProject: boolean;
 }
 
-/** The outcome of revoking a temporary grant. */
+/** A later end given to a temporary grant by an approved extension request. */
+export interface Extension {
+  /** The extension request. */
+  readonly by: string;
+  /** The request whose grant it extends. */
+  readonly of: string;
+  readonly from: number;
+  readonly to: number;
+}
+
+/** Someone ended a grant before its time (End now, Revoke now). */
+export interface EarlyEnd {
+  readonly by: string;
+  readonly at: number;
+}
+
+/** What a revocation decided to remove, fixed before its first Atlas write. */
+export interface RevokePlan {
+  readonly remove: readonly string[];
+  readonly leaveProject: boolean;
+}
+
+/** The outcome of ending a grant. */
 export interface RevokeResult {
+  /** Roles removed from Atlas. */
   readonly removed: readonly string[];
+  /** Roles that stay because another Rolecall grant still covers them, with that grant. */
+  readonly kept: readonly RoleHolder[];
+  /** Roles that were already gone from Atlas (removed outside Rolecall). */
+  readonly gone: readonly string[];
   readonly rolesAfter: readonly string[];
   readonly revokedAt: number;
+  /** Rolecall removed the person from the project it had added them to. */
+  readonly leftProject: boolean;
+}
+
+/** A revocation that keeps failing: when it started failing and when approvers were last told. */
+export interface RevokeTrouble {
+  readonly since: number;
+  readonly failures: number;
+  readonly escalatedAt: number;
+  /** When the next automatic try runs, ms since epoch. */
+  readonly nextTryAt: number;
+}
+
+/** A role someone removed in Atlas by hand while this request held it. */
+export interface Drift {
+  readonly role: string;
+  readonly at: number;
 }
 
 /** Why a request ended in failed or revoke_failed, in words for Slack. */
@@ -82,13 +137,30 @@ export interface AccessRequest {
   readonly sourceChannelId: string | null;
   /** The grantee's roles on the target when the request was made; null when Atlas could not be read. */
   readonly rolesAtRequest: readonly string[] | null;
+  /** Rolecall's temporary holders of the requested roles when the request was made ("asking again"). */
+  readonly holdersAtRequest: readonly RoleHolder[];
+  /** The grantee was not in the project: approving adds them to it for the grant's duration. */
+  readonly addsToProject: boolean;
+  /** The grant this request extends; null for an ordinary request. */
+  readonly extends: string | null;
   readonly approvalMessage: MessageRef | null;
   readonly decision: Decision | null;
   readonly plan: ChangePlan | null;
   readonly grant: GrantResult | null;
+  /** Later ends given to this grant, oldest first. */
+  readonly extensions: readonly Extension[];
+  /** For an extension request once applied: the grant it extended, its old and new end. */
+  readonly extension: Extension | null;
+  readonly endedEarly: EarlyEnd | null;
+  readonly revokePlan: RevokePlan | null;
   readonly revocation: RevokeResult | null;
+  readonly revokeTrouble: RevokeTrouble | null;
+  readonly drift: readonly Drift[];
   readonly failure: Failure | null;
-  /** 1, plus one for every Retry an approver pressed; part of job ids so a retry is new work. */
+  /**
+   * 1, plus one for every retry (an approver's Retry, or an automatic retry of a failed revocation);
+   * part of job ids so a retry is new work.
+   */
   readonly attempt: number;
 }
 
@@ -104,17 +176,32 @@ export type RequestDraft = Pick<
   | 'reason'
   | 'sourceChannelId'
   | 'rolesAtRequest'
+  | 'holdersAtRequest'
+  | 'addsToProject'
+  | 'extends'
 >;
 
 /** Fields that may change after creation. */
 export type RequestPatch = Partial<
   Pick<
     AccessRequest,
-    'approvalMessage' | 'decision' | 'plan' | 'grant' | 'revocation' | 'failure' | 'attempt'
+    | 'approvalMessage'
+    | 'decision'
+    | 'plan'
+    | 'grant'
+    | 'extensions'
+    | 'extension'
+    | 'endedEarly'
+    | 'revokePlan'
+    | 'revocation'
+    | 'revokeTrouble'
+    | 'drift'
+    | 'failure'
+    | 'attempt'
   >
 >;
 
-/** One line of a request's audit trail. */
+/** One line of a request's audit trail: a state change, or a note (from = to) such as drift or an extension. */
 export interface AuditEntry {
   readonly requestId: string;
   readonly from: RequestState | null;

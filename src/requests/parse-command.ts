@@ -23,8 +23,19 @@ export type Command =
   | { kind: 'modal' }
   | { kind: 'help' }
   | { kind: 'list' }
-  | { kind: 'cancel' | 'status'; id: string }
+  | { kind: 'cancel' | 'status' | 'end'; id: string }
+  | ({ kind: 'extend' } & ExtendLine)
   | ({ kind: 'request' } & RequestLine);
+
+/** `extend ID for DURATION because REASON`: make an active grant end later. */
+export interface ExtendLine {
+  readonly id: string;
+  readonly durationSeconds: number;
+  readonly reason: string;
+}
+
+/** A correct extension, shown next to its parse errors. */
+export const EXTEND_EXAMPLE = '/atlas-access extend AR-0042 for 2h because the migration runs late';
 
 const REQUEST_ID = /^AR-\d+$/i;
 
@@ -43,13 +54,16 @@ export function parseCommand(text: string): Command {
     case 'list':
       return { kind: 'list' };
     case 'cancel':
-    case 'status': {
+    case 'status':
+    case 'end': {
       const id = rest[0] ?? '';
       if (!REQUEST_ID.test(id) || rest.length > 1) {
         throw invalid(`Say which request: /atlas-access ${word.toLowerCase()} AR-0042.`);
       }
-      return { kind: word.toLowerCase() as 'cancel' | 'status', id: id.toUpperCase() };
+      return { kind: word.toLowerCase() as 'cancel' | 'status' | 'end', id: id.toUpperCase() };
     }
+    case 'extend':
+      return { kind: 'extend', ...parseExtendLine(rest.join(' ')) };
     default:
       throw invalid(`"${word}" is not something /atlas-access knows. Try /atlas-access help.`);
   }
@@ -77,6 +91,21 @@ export function parseRequestLine(text: string): RequestLine {
     }
   }
   return { ...roles, target, durationSeconds, reason: checkReason(reason) };
+}
+
+/** Parses `ID for DURATION because REASON`. */
+export function parseExtendLine(text: string): ExtendLine {
+  const match = /^(?<id>\S+)\s+for\s+(?<duration>\S+)\s+because\s+(?<reason>[\s\S]+)$/i.exec(text.trim());
+  const id = match?.groups?.id ?? text.trim().split(/\s+/)[0] ?? '';
+  if (!REQUEST_ID.test(id)) throw invalid(`Say which grant to extend, e.g. ${EXTEND_EXAMPLE}.`);
+  if (!match?.groups)
+    throw invalid(`An extension must read: extend ID for DURATION because REASON, e.g. ${EXTEND_EXAMPLE}.`);
+  const { duration = '', reason = '' } = match.groups;
+  const durationSeconds = parseDuration(duration);
+  if (durationSeconds === undefined) {
+    throw invalid(`"${duration}" is not a duration. Use a number and a unit: 30m, 4h, 2d (or 45s).`);
+  }
+  return { id: id.toUpperCase(), durationSeconds, reason: checkReason(reason) };
 }
 
 /** Parses a comma-separated role list and the one scope all its roles share. */

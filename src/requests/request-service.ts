@@ -1,4 +1,6 @@
 import { AppError, isAppError } from '../errors.js';
+import { type RoleHolder, type RoleStanding, standingOf } from '../grants/ledger.js';
+import type { LedgerStore } from '../grants/ledger-store.js';
 import type { Logger } from '../ops/logger.js';
 import {
   checkDecider,
@@ -10,10 +12,9 @@ import {
 import type { AccessRequest, AuditEntry, RequestState, TargetRef } from './model.js';
 import type { RequestLine } from './parse-command.js';
 import type { RequestStore } from './request-store.js';
-import { rolesToAdd } from './role-set.js';
 import { isFinal } from './state-machine.js';
 
-/** Something Slack should hear about a request; each is delivered once per attempt. */
+/** Something Slack should hear about a request; each is delivered once per attempt (and round). */
 export type RequestEvent =
   | 'approved'
   | 'denied'
@@ -22,23 +23,47 @@ export type RequestEvent =
   | 'revoked'
   | 'revoke_failed'
   | 'expired'
-  | 'cancelled';
+  | 'cancelled'
+  /** A role this request held was removed in Atlas by hand. */
+  | 'drift'
+  /** The grant ends soon (REMIND_BEFORE): Extend or End now. */
+  | 'reminder'
+  /** An extension request moved this grant's end. */
+  | 'extended';
 
-/** Reads a person's current Atlas roles on a target (implemented by the Atlas client). */
-export interface RoleReader {
-  /** The user's roles on the target; [] when they are not a member. Throws AppError. */
-  currentRoles(email: string, target: TargetRef): Promise<readonly string[]>;
+/** What a person holds on a target in Atlas right now, and whether a temporary grant could add them to it. */
+export interface GranteeAccess {
+  /** Their roles there; [] when they are not a member. */
+  readonly roles: readonly string[];
+  /**
+   * For a project they are not in: `possible` (an active organization member, on an Atlas v2 API),
+   * `not-org-member`, or `unsupported` (this Atlas API cannot add people to projects). Else null.
+   */
+  readonly join: 'possible' | 'not-org-member' | 'unsupported' | null;
+}
+
+/** Reads a person's Atlas access on a target (implemented over the Atlas client). */
+export interface AccessReader {
+  /** Throws AppError: retryable when Atlas cannot be reached, else why the person cannot be found. */
+  read(email: string, target: TargetRef): Promise<GranteeAccess>;
 }
 
 /** Queues background work (implemented with BullMQ); every call is idempotent for the same arguments. */
 export interface WorkQueue {
   apply(requestId: string, attempt: number): Promise<void>;
-  /** Revokes at `at` (ms since epoch), or now. */
+  /**
+   * Revokes at `at` (ms since epoch), or now. A revocation already scheduled for the same attempt is
+   * moved (an extension, End now), never doubled.
+   */
   revoke(requestId: string, attempt: number, at?: number): Promise<void>;
   /** Expires the request at `at` if nobody has decided by then. */
   expire(requestId: string, at: number): Promise<void>;
-  /** Tells Slack about `event`, for the request as it stands after the event. */
-  notify(request: AccessRequest, event: RequestEvent): Promise<void>;
+  /** Reminds the grantee REMIND_BEFORE ahead of `endsAt` (ms); nothing when that is already past or reminders are off. */
+  remind(requestId: string, endsAt: number): Promise<void>;
+  /** Drops the reminder for `endsAt`, if one is waiting. */
+  forgetReminder(requestId: string, endsAt: number): Promise<void>;
+  /** Tells Slack about `event`, for the request as it stands after it; `round` tells repeats of one event apart. */
+  notify(request: AccessRequest, event: RequestEvent, round?: string): Promise<void>;
 }
 
 /** What a person submits, from the text form or the modal. */
@@ -49,11 +74,23 @@ export interface Submission extends RequestLine {
   readonly sourceChannelId: string | null;
 }
 
+/** What `/atlas-access extend` or the Extend modal asks for. */
+export interface ExtensionAsk {
+  /** The grant to extend. */
+  readonly id: string;
+  readonly actorId: string;
+  /** How much later it should end, in seconds. */
+  readonly durationSeconds: number;
+  readonly reason: string;
+  readonly sourceChannelId: string | null;
+}
+
 /** Dependencies of {@link createRequestService}. */
 export interface RequestServiceDeps {
   store: RequestStore;
+  ledgers: LedgerStore;
   policy: () => Policy;
-  roles: RoleReader;
+  access: AccessReader;
   queue: WorkQueue;
   logger: Logger;
   /** How long a request may wait for a decision, in ms. */
@@ -74,6 +111,8 @@ export interface RequestService {
   /** Checks a request against the policy without storing it; throws AppError saying what is wrong. */
   check(line: RequestLine): PolicyTarget;
   submit(submission: Submission): Promise<AccessRequest>;
+  /** Files a request to make an active temporary grant end later, decided like a new request. */
+  extend(ask: ExtensionAsk): Promise<AccessRequest>;
   /** Records where the approval message was posted. */
   attachApprovalMessage(id: string, channelId: string, ts: string): Promise<void>;
   /** Withdraws a request that could not be shown to approvers. */
@@ -82,10 +121,12 @@ export interface RequestService {
   checkCanDecide(id: string, deciderId: string): Promise<AccessRequest>;
   approve(id: string, deciderId: string): Promise<AccessRequest>;
   deny(id: string, deciderId: string, reason: string): Promise<AccessRequest>;
-  /** An approver runs a failed change (or revocation) again. */
+  /** An approver runs a failed change (or revocation) again, at once. */
   retry(id: string, deciderId: string): Promise<AccessRequest>;
   /** The requester withdraws a pending request. */
   cancel(id: string, userId: string): Promise<AccessRequest>;
+  /** The grantee (End now) or an approver of the target (Revoke now) ends an active grant at once. */
+  end(id: string, userId: string): Promise<AccessRequest>;
   /** The request and its audit trail, for someone it concerns. */
   status(id: string, userId: string): Promise<{ request: AccessRequest; audit: AuditEntry[] }>;
   overview(userId: string): Promise<RequestOverview>;
@@ -108,6 +149,9 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     }
     return target;
   };
+
+  const isApprover = (request: AccessRequest, userId: string): boolean =>
+    deps.policy().targets.some((t) => t.id === request.target.id && t.approvers.includes(userId));
 
   const check = (line: RequestLine): PolicyTarget => {
     const policy = deps.policy();
@@ -154,9 +198,40 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     return result.request;
   };
 
-  const concerns = (request: AccessRequest, userId: string): boolean => {
-    if (request.requesterId === userId || request.granteeId === userId) return true;
-    return deps.policy().targets.some((t) => t.id === request.target.id && t.approvers.includes(userId));
+  const concerns = (request: AccessRequest, userId: string): boolean =>
+    request.requesterId === userId || request.granteeId === userId || isApprover(request, userId);
+
+  /**
+   * What the grantee holds and whether the request adds anything: roles held only through Rolecall's
+   * temporary grants may be asked for again; roles held outside Rolecall, or permanently through it, not.
+   */
+  const assess = async (submission: Submission, target: PolicyTarget, ref: TargetRef) => {
+    let access: GranteeAccess | null = null;
+    try {
+      access = await deps.access.read(submission.granteeEmail, ref);
+    } catch (error) {
+      if (!isAppError(error) || !error.retryable) throw error;
+      logger.warn('could not read current roles; the approval message will say so', {
+        error,
+        target: ref.name,
+      });
+    }
+    if (access === null) return { rolesAtRequest: null, holdersAtRequest: [], addsToProject: false };
+    let addsToProject = false;
+    if (access.roles.length === 0) {
+      refuseOutsider(submission, target, access);
+      addsToProject = true;
+    }
+    const ledger = await deps.ledgers.read(submission.granteeEmail, ref);
+    const standing = standingOf(submission.roles, access.roles, ledger, now());
+    if (!standing.some((s) => s.kind === 'new' || s.kind === 'temporary')) {
+      throw new AppError(
+        'NOTHING_TO_GRANT',
+        `${submission.granteeEmail} already has ${describeHeld(standing)} on ${target.name}; there is nothing to request.`,
+      );
+    }
+    const holdersAtRequest: RoleHolder[] = standing.flatMap((s) => (s.kind === 'temporary' ? s.holders : []));
+    return { rolesAtRequest: access.roles, holdersAtRequest, addsToProject };
   };
 
   return {
@@ -166,29 +241,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     async submit(submission) {
       const target = check(submission);
       const ref: TargetRef = { name: target.name, scope: target.scope, id: target.id };
-      let rolesAtRequest: readonly string[] | null = null;
-      try {
-        rolesAtRequest = await deps.roles.currentRoles(submission.granteeEmail, ref);
-      } catch (error) {
-        if (!isAppError(error) || !error.retryable) throw error;
-        logger.warn('could not read current roles; the approval message will say so', {
-          error,
-          target: ref.name,
-        });
-      }
-      if (rolesAtRequest !== null && rolesAtRequest.length === 0) {
-        const kind = target.scope === 'org' ? 'organization' : 'project';
-        throw new AppError(
-          'ATLAS_NOT_A_MEMBER',
-          `${submission.granteeEmail} is not a member of the ${kind} ${target.name} in Atlas. Ask an owner to invite them first, then request the roles again.`,
-        );
-      }
-      if (rolesAtRequest !== null && rolesToAdd(rolesAtRequest, submission.roles).length === 0) {
-        throw new AppError(
-          'NOTHING_TO_GRANT',
-          `${submission.granteeEmail} already has ${submission.roles.join(', ')} on ${target.name}; there is nothing to request.`,
-        );
-      }
+      const assessed = await assess(submission, target, ref);
       const request = await store.create(
         {
           requesterId: submission.requesterId,
@@ -199,9 +252,57 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           durationSeconds: submission.durationSeconds ?? null,
           reason: submission.reason,
           sourceChannelId: submission.sourceChannelId,
-          rolesAtRequest,
+          ...assessed,
+          extends: null,
         },
         submission.requesterId,
+      );
+      await queue.expire(request.id, request.createdAt + deps.requestTtlMs);
+      return request;
+    },
+
+    async extend(ask) {
+      let original = await store.require(ask.id);
+      if (original.extends !== null) original = await store.require(original.extends);
+      if (ask.actorId !== original.granteeId && ask.actorId !== original.requesterId) {
+        throw new AppError(
+          'NOT_ALLOWED',
+          `Only the person who holds ${original.id}, or who asked for it, can ask to extend it.`,
+        );
+      }
+      const end = original.grant?.revokeAt ?? null;
+      if (original.state !== 'applied' || original.endedEarly !== null) {
+        throw new AppError(
+          'REQUEST_STATE_CONFLICT',
+          `${original.id} ${original.endedEarly ? 'is ending now' : STATE_WORDS[original.state]}; only an active temporary grant can be extended.`,
+          { details: { state: original.state } },
+        );
+      }
+      const held = original.grant?.held ?? [];
+      if (end === null || held.length === 0) {
+        throw new AppError(
+          'NOTHING_TO_GRANT',
+          `${original.id} ${held.length === 0 ? 'holds no role through Rolecall' : 'is permanent'}; there is nothing to extend.`,
+        );
+      }
+      const target = targetOf(original);
+      checkRequestAllowed(target, held, ask.durationSeconds);
+      const request = await store.create(
+        {
+          requesterId: ask.actorId,
+          granteeId: original.granteeId,
+          granteeEmail: original.granteeEmail,
+          target: original.target,
+          roles: held,
+          durationSeconds: ask.durationSeconds,
+          reason: ask.reason,
+          sourceChannelId: ask.sourceChannelId,
+          rolesAtRequest: original.grant?.rolesAfter ?? null,
+          holdersAtRequest: held.map((role) => ({ role, requestId: original.id, until: end })),
+          addsToProject: false,
+          extends: original.id,
+        },
+        ask.actorId,
       );
       await queue.expire(request.id, request.createdAt + deps.requestTtlMs);
       return request;
@@ -246,22 +347,28 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         );
       }
       checkDecider(targetOf(request), deciderId, request);
+      if (request.state === 'revoke_failed') {
+        // The next try is already scheduled under this attempt; run it now instead of later.
+        const noted = await store.note(id, {
+          whileIn: ['revoke_failed'],
+          actor: deciderId,
+          detail: 'retry of the revocation requested',
+        });
+        if (!noted.ok) throw conflictError(noted.current);
+        await queue.revoke(id, request.attempt);
+        return noted.request;
+      }
       const attempt = request.attempt + 1;
-      const to = request.state === 'failed' ? 'approved' : 'revoking';
       const result = await store.transition(id, {
-        from: request.state,
-        to,
+        from: 'failed',
+        to: 'approved',
         actor: deciderId,
         detail: `retry ${attempt}`,
         patch: { attempt, failure: null },
       });
       if (!result.ok) throw conflictError(result.current);
-      if (to === 'approved') {
-        await queue.apply(id, attempt);
-        await queue.notify(result.request, 'approved');
-      } else {
-        await queue.revoke(id, attempt);
-      }
+      await queue.apply(id, attempt);
+      await queue.notify(result.request, 'approved');
       return result.request;
     },
 
@@ -280,6 +387,49 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       if (!result.ok) throw conflictError(result.current);
       await queue.notify(result.request, 'cancelled');
       return result.request;
+    },
+
+    async end(id, userId) {
+      const request = await store.require(id);
+      if (request.granteeId !== userId && !isApprover(request, userId)) {
+        throw new AppError(
+          'NOT_ALLOWED',
+          `Only the person who holds ${request.id}, or an approver of ${request.target.name}, can end it.`,
+        );
+      }
+      if (request.state !== 'applied' || request.endedEarly !== null) {
+        throw new AppError(
+          'REQUEST_STATE_CONFLICT',
+          `${request.id} ${request.endedEarly ? `is already ending (ended by ${request.endedEarly.by})` : STATE_WORDS[request.state]}; there is nothing to end.`,
+          { details: { state: request.state } },
+        );
+      }
+      const grant = request.grant;
+      if (grant === null || grant.held.length === 0) {
+        throw new AppError(
+          'NOTHING_TO_GRANT',
+          `${request.id} holds no role through Rolecall; there is nothing to end.`,
+        );
+      }
+      const at = now();
+      const noted = await store.note(id, {
+        whileIn: ['applied'],
+        actor: userId,
+        detail: userId === request.granteeId ? 'ended early by the grantee' : 'revoked early by an approver',
+        expect: { grant, endedEarly: null },
+        patch: { endedEarly: { by: userId, at }, grant: { ...grant, revokeAt: at } },
+        // Only the ending index, so reconciliation catches a lost job; the holders change under the lock.
+        ledger: {
+          email: request.granteeEmail,
+          target: request.target,
+          ops: [],
+          ending: { requestId: id, at },
+        },
+      });
+      if (!noted.ok) throw conflictError(noted.current);
+      await queue.revoke(id, request.attempt, at);
+      if (grant.revokeAt !== null) await queue.forgetReminder(id, grant.revokeAt);
+      return noted.request;
     },
 
     async status(id, userId) {
@@ -304,6 +454,48 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       return { mine, toDecide };
     },
   };
+}
+
+/** Refuses a request for someone who is not in the target, unless a temporary grant can add them. */
+function refuseOutsider(submission: Submission, target: PolicyTarget, access: GranteeAccess): void {
+  const who = submission.granteeEmail;
+  if (target.scope === 'org' || access.join === null) {
+    throw new AppError(
+      'ATLAS_NOT_A_MEMBER',
+      `${who} is not a member of the ${target.scope === 'org' ? 'organization' : 'project'} ${target.name} in Atlas. Ask an owner to invite them first, then request the roles again.`,
+    );
+  }
+  if (access.join === 'unsupported') {
+    throw new AppError(
+      'ATLAS_NOT_A_MEMBER',
+      `${who} is not a member of the project ${target.name} in Atlas, and this Atlas API cannot add people to projects (only the Atlas Admin API v2 can). Ask a project owner to add them first, then request the roles again.`,
+    );
+  }
+  if (access.join === 'not-org-member') {
+    throw new AppError(
+      'ATLAS_NOT_A_MEMBER',
+      `${who} is not an active member of the Atlas organization that owns ${target.name}, so Rolecall cannot add them to the project. Ask an organization owner to invite them first.`,
+    );
+  }
+  if (submission.durationSeconds === undefined) {
+    throw new AppError(
+      'ATLAS_NOT_A_MEMBER',
+      `${who} is not in the project ${target.name}. Rolecall can add them for temporary access: ask again with a duration (e.g. "for 4h"), or have a project owner add them for good.`,
+    );
+  }
+}
+
+/** "GROUP_READ_ONLY (held outside Rolecall), GROUP_OWNER (permanently, through AR-0003)". */
+function describeHeld(standing: readonly RoleStanding[]): string {
+  const words = (s: RoleStanding): string => {
+    if (s.kind === 'outside') return `${s.role} (held outside Rolecall)`;
+    if (s.kind === 'permanent') {
+      const holder = s.holders.find((h) => h.until === null) ?? s.holders[0];
+      return `${s.role} (permanently, through ${holder?.requestId ?? 'Rolecall'})`;
+    }
+    return s.role;
+  };
+  return standing.map(words).join(', ');
 }
 
 const STATE_WORDS: Record<RequestState, string> = {

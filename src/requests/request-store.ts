@@ -1,8 +1,15 @@
 import type { Redis } from 'ioredis';
 import { AppError } from '../errors.js';
+import { encodeLedgerWrite, type LedgerWrite } from '../grants/ledger-store.js';
+import { type RedisKeys, redisKeys } from '../lib/redis-keys.js';
 import { defineRedisScript } from '../lib/redis-script.js';
 import type { AccessRequest, AuditEntry, RequestDraft, RequestPatch, RequestState } from './model.js';
 import { canTransition, isFinal } from './state-machine.js';
+
+/** Fields a write can be made conditional on: it happens only while they still hold these values. */
+export type RequestExpectation = Partial<
+  Pick<AccessRequest, 'grant' | 'endedEarly' | 'attempt' | 'extensions'>
+>;
 
 /** Arguments of one atomic state change. */
 export interface TransitionInput {
@@ -13,6 +20,21 @@ export interface TransitionInput {
   readonly actor: string;
   readonly detail?: string;
   readonly patch?: RequestPatch;
+  /** Grant ledger changes, written in the same script. */
+  readonly ledger?: LedgerWrite;
+  /** Optimistic check: a field that changed since it was read makes this a conflict. */
+  readonly expect?: RequestExpectation;
+}
+
+/** An audit entry without a state change (drift, an extension, an early end), with its changes. */
+export interface NoteInput {
+  /** States the request must be in now; anything else is a conflict. */
+  readonly whileIn: readonly RequestState[];
+  readonly actor: string;
+  readonly detail: string;
+  readonly patch?: RequestPatch;
+  readonly ledger?: LedgerWrite;
+  readonly expect?: RequestExpectation;
 }
 
 /** What a transition did: the request after it, or the state that stood in the way. */
@@ -27,7 +49,9 @@ export interface RequestStore {
   /** Like get, but a missing request is an AppError the user can read. */
   require(id: string): Promise<AccessRequest>;
   transition(id: string, input: TransitionInput): Promise<TransitionResult>;
-  /** Changes fields without changing state, only while the request is in one of `whileIn`. */
+  /** Records an audit entry and changes fields (and the ledger) without changing state. */
+  note(id: string, input: NoteInput): Promise<TransitionResult>;
+  /** Changes fields without changing state or auditing, only while the request is in one of `whileIn`. */
   patch(id: string, whileIn: readonly RequestState[], patch: RequestPatch): Promise<TransitionResult>;
   audit(id: string): Promise<AuditEntry[]>;
   /** A person's requests, newest first. */
@@ -55,61 +79,83 @@ export interface RequestStoreOptions {
   now?: () => number;
 }
 
-// KEYS: request hash, global audit stream, request audit stream
-// ARGV: allowed from-states ('' = must not exist), to-state ('' = unchanged), actor, at, detail,
-//       request id, audit max length, retention ms (0 = keep), to-state is final (1/0), key prefix,
-//       then field/value pairs.
-// Also keeps the indexes: requests per requester (zset by creation), pending requests per target (set),
-// and `active` requests the system still has to move (zset by last update), for the sweeper.
-// Index keys are derived from the request (single Redis instance, not Cluster).
-const TRANSITION = defineRedisScript(`
+// KEYS: request hash, global audit stream, request audit stream, ledger hash, grants ending zset,
+//       active index zset.
+// ARGV[1]: JSON spec, every number as a string (Lua numbers would print as 1.7e+12):
+//   from (array; absent = the request must not exist yet), to ('' = unchanged), audit (bool), actor,
+//   at, detail, id, maxlen, retention ('0' = keep), final (bool), fields {name: JSON}, expect
+//   {name: JSON}, ledger {hset [[f, v]], hdel [f], ending {member, score ('' = remove)}},
+//   requesterIndex and pendingIndex key prefixes (these index keys are derived from the request: a
+//   single Redis instance, not Cluster).
+// Keeps the indexes on every write: requests per requester (zset by creation), pending requests per
+// target (set), and requests the system still has to move (zset by last update), for the sweeper.
+const WRITE = defineRedisScript(`
+local spec = cjson.decode(ARGV[1])
 local function reply(status, state)
   local out = {status, state}
   for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do out[#out + 1] = v end
   return out
 end
 local current = redis.call('HGET', KEYS[1], 'state')
-if ARGV[1] == '' then
+if spec.from == nil then
   if current then return reply('conflict', current) end
 else
   if not current then return {'missing', ''} end
   local allowed = false
-  for state in string.gmatch(ARGV[1], '[^,]+') do
+  for _, state in ipairs(spec.from) do
     if state == current then allowed = true end
   end
   if not allowed then return reply('conflict', current) end
-end
-if #ARGV > 10 then redis.call('HSET', KEYS[1], unpack(ARGV, 11)) end
-redis.call('HSET', KEYS[1], 'updatedAt', ARGV[4])
-local to = ARGV[2]
-if to ~= '' then
-  redis.call('HSET', KEYS[1], 'state', to)
-  local from = current or ''
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], '*', 'request', ARGV[6], 'from', from, 'to', to, 'actor', ARGV[3], 'at', ARGV[4], 'detail', ARGV[5])
-  redis.call('XADD', KEYS[3], '*', 'request', ARGV[6], 'from', from, 'to', to, 'actor', ARGV[3], 'at', ARGV[4], 'detail', ARGV[5])
-  if ARGV[9] == '1' and ARGV[8] ~= '0' then
-    redis.call('PEXPIRE', KEYS[1], ARGV[8])
-    redis.call('PEXPIRE', KEYS[3], ARGV[8])
+  for field, value in pairs(spec.expect) do
+    if (redis.call('HGET', KEYS[1], field) or 'null') ~= value then return reply('conflict', current) end
   end
-  local prefix = ARGV[10]
-  local id = ARGV[6]
+end
+for field, value in pairs(spec.fields) do redis.call('HSET', KEYS[1], field, value) end
+redis.call('HSET', KEYS[1], 'updatedAt', spec.at)
+local from = current or ''
+local state = current
+if spec.to ~= '' then
+  redis.call('HSET', KEYS[1], 'state', spec.to)
+  state = spec.to
+end
+if spec.audit then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', spec.maxlen, '*', 'request', spec.id, 'from', from, 'to', state, 'actor', spec.actor, 'at', spec.at, 'detail', spec.detail)
+  redis.call('XADD', KEYS[3], '*', 'request', spec.id, 'from', from, 'to', state, 'actor', spec.actor, 'at', spec.at, 'detail', spec.detail)
+end
+if spec.ledger then
+  for _, pair in ipairs(spec.ledger.hset) do redis.call('HSET', KEYS[4], pair[1], pair[2]) end
+  for _, field in ipairs(spec.ledger.hdel) do redis.call('HDEL', KEYS[4], field) end
+  local ending = spec.ledger.ending
+  if ending then
+    if ending.score == '' then
+      redis.call('ZREM', KEYS[5], ending.member)
+    else
+      redis.call('ZADD', KEYS[5], ending.score, ending.member)
+    end
+  end
+end
+if spec.final and spec.retention ~= '0' then
+  redis.call('PEXPIRE', KEYS[1], spec.retention)
+  redis.call('PEXPIRE', KEYS[3], spec.retention)
+end
+local target = cjson.decode(redis.call('HGET', KEYS[1], 'target'))
+if from == '' then
   local requester = cjson.decode(redis.call('HGET', KEYS[1], 'requesterId'))
-  local target = cjson.decode(redis.call('HGET', KEYS[1], 'target'))
-  if from == '' then redis.call('ZADD', prefix .. ':index:requester:' .. requester, ARGV[4], id) end
-  local pending = prefix .. ':index:pending:' .. target.id
-  if to == 'pending' then redis.call('SADD', pending, id) else redis.call('SREM', pending, id) end
-  local active = to == 'pending' or to == 'approved' or to == 'applying' or to == 'revoking'
-  if to == 'applied' then
-    local grant = cjson.decode(redis.call('HGET', KEYS[1], 'grant') or 'null')
-    active = type(grant) == 'table' and type(grant.revokeAt) == 'number'
-  end
-  if active then
-    redis.call('ZADD', prefix .. ':index:active', ARGV[4], id)
-  else
-    redis.call('ZREM', prefix .. ':index:active', id)
-  end
+  redis.call('ZADD', spec.requesterIndex .. requester, spec.at, spec.id)
 end
-return reply('ok', current or '')
+local pending = spec.pendingIndex .. target.id
+if state == 'pending' then redis.call('SADD', pending, spec.id) else redis.call('SREM', pending, spec.id) end
+local active = state == 'pending' or state == 'approved' or state == 'applying' or state == 'revoking' or state == 'revoke_failed'
+if state == 'applied' then
+  local grant = cjson.decode(redis.call('HGET', KEYS[1], 'grant') or 'null')
+  active = type(grant) == 'table' and type(grant.revokeAt) == 'number'
+end
+if active then
+  redis.call('ZADD', KEYS[6], spec.at, spec.id)
+else
+  redis.call('ZREM', KEYS[6], spec.id)
+end
+return reply('ok', from)
 `);
 
 const JSON_FIELDS = [
@@ -124,27 +170,53 @@ const JSON_FIELDS = [
   'updatedAt',
   'sourceChannelId',
   'rolesAtRequest',
+  'holdersAtRequest',
+  'addsToProject',
+  'extends',
   'approvalMessage',
   'decision',
   'plan',
   'grant',
+  'extensions',
+  'extension',
+  'endedEarly',
+  'revokePlan',
   'revocation',
+  'revokeTrouble',
+  'drift',
   'failure',
   'attempt',
 ] as const;
 
+/** Defaults for fields that requests stored before they existed do not have. */
+const FIELD_DEFAULTS: Partial<Record<(typeof JSON_FIELDS)[number], unknown>> = {
+  holdersAtRequest: [],
+  addsToProject: false,
+  extensions: [],
+  drift: [],
+};
+
+/** One write: the script's spec, minus what every write shares. */
+interface WriteSpec {
+  readonly from: readonly RequestState[] | null;
+  readonly to: RequestState | null;
+  readonly audit: boolean;
+  readonly actor: string;
+  readonly detail: string;
+  readonly fields: Record<string, unknown>;
+  readonly ledger?: LedgerWrite | undefined;
+  readonly expect?: RequestExpectation | undefined;
+}
+
 /** Creates the Redis-backed request store. */
 export function createRequestStore(redis: Redis, options: RequestStoreOptions): RequestStore {
-  const { prefix } = options;
+  const keys: RedisKeys = redisKeys(options.prefix);
   const retentionMs = options.retentionMs ?? 90 * 24 * 3600 * 1000;
   const auditMaxLength = options.auditMaxLength ?? 1_000_000;
   const now = options.now ?? Date.now;
-  const requestKey = (id: string) => `${prefix}:request:${id}`;
-  const auditKey = `${prefix}:audit`;
-  const requestAuditKey = (id: string) => `${prefix}:request:${id}:audit`;
 
   const get = async (id: string): Promise<AccessRequest | undefined> => {
-    const hash = await redis.hgetall(requestKey(id));
+    const hash = await redis.hgetall(keys.request(id));
     return hash.state === undefined ? undefined : decodeRequest(id, hash);
   };
 
@@ -154,35 +226,54 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
     return request;
   };
 
-  const write = async (
-    id: string,
-    from: readonly RequestState[] | null,
-    to: RequestState | null,
-    actor: string,
-    detail: string,
-    fields: Record<string, unknown>,
-  ): Promise<TransitionResult> => {
-    const at = now();
-    const pairs: string[] = [];
-    for (const [field, value] of Object.entries(fields)) {
-      if (value !== undefined) pairs.push(field, JSON.stringify(value));
+  const write = async (id: string, spec: WriteSpec): Promise<TransitionResult> => {
+    const at = String(now());
+    const fields: Record<string, string> = {};
+    for (const [field, value] of Object.entries(spec.fields)) {
+      if (value !== undefined) fields[field] = JSON.stringify(value);
     }
-    const reply = (await TRANSITION.run(
+    const expect: Record<string, string> = {};
+    for (const [field, value] of Object.entries(spec.expect ?? {})) expect[field] = JSON.stringify(value);
+    const ledger = spec.ledger ? encodeLedgerWrite(keys, spec.ledger) : undefined;
+    const payload = {
+      ...(spec.from === null ? {} : { from: spec.from }),
+      to: spec.to ?? '',
+      audit: spec.audit,
+      actor: spec.actor,
+      at,
+      detail: spec.detail,
+      id,
+      maxlen: String(auditMaxLength),
+      retention: String(retentionMs),
+      final: spec.to !== null && isFinal(spec.to),
+      fields,
+      expect,
+      ...(ledger
+        ? {
+            ledger: {
+              hset: ledger.hset,
+              hdel: ledger.hdel,
+              ...(ledger.ending
+                ? { ending: { member: ledger.ending.member, score: ledger.ending.score ?? '' } }
+                : {}),
+            },
+          }
+        : {}),
+      requesterIndex: keys.requesterIndex(''),
+      pendingIndex: keys.pendingIndex(''),
+    };
+    const reply = (await WRITE.run(
       redis,
-      [requestKey(id), auditKey, requestAuditKey(id)],
       [
-        from === null ? '' : from.join(','),
-        to ?? '',
-        actor,
-        at,
-        detail,
-        id,
-        auditMaxLength,
-        retentionMs,
-        to !== null && isFinal(to) ? '1' : '0',
-        prefix,
-        ...pairs,
+        keys.request(id),
+        keys.audit,
+        keys.requestAudit(id),
+        ledger?.key ?? keys.request(id),
+        keys.grantsEnding,
+        keys.activeIndex,
       ],
+      // cjson decodes an empty array as an empty object; both iterate the same way in the script.
+      [JSON.stringify(payload)],
     )) as string[];
     const [status, previous, ...flat] = reply;
     if (status === 'missing') throw new AppError('REQUEST_NOT_FOUND', `There is no request ${id}.`);
@@ -195,7 +286,7 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
   const readMany = async (ids: readonly string[], index: string): Promise<AccessRequest[]> => {
     if (ids.length === 0) return [];
     const pipeline = redis.pipeline();
-    for (const id of ids) pipeline.hgetall(requestKey(id));
+    for (const id of ids) pipeline.hgetall(keys.request(id));
     const hashes = (await pipeline.exec()) ?? [];
     const found: AccessRequest[] = [];
     const gone: string[] = [];
@@ -205,7 +296,9 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
       else found.push(decodeRequest(id, hash));
     });
     if (gone.length > 0) {
-      await (index.includes(':index:pending:') ? redis.srem(index, ...gone) : redis.zrem(index, ...gone));
+      await (index.startsWith(keys.pendingIndex(''))
+        ? redis.srem(index, ...gone)
+        : redis.zrem(index, ...gone));
     }
     return found;
   };
@@ -215,19 +308,31 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
     require,
 
     async create(draft, actor) {
-      const sequence = await redis.incr(`${prefix}:request:seq`);
+      const sequence = await redis.incr(keys.requestSeq);
       const id = `AR-${String(sequence).padStart(4, '0')}`;
-      const at = now();
-      const result = await write(id, null, 'pending', actor, 'requested', {
-        ...draft,
-        createdAt: at,
-        approvalMessage: null,
-        decision: null,
-        plan: null,
-        grant: null,
-        revocation: null,
-        failure: null,
-        attempt: 1,
+      const result = await write(id, {
+        from: null,
+        to: 'pending',
+        audit: true,
+        actor,
+        detail: draft.extends ? `requested (extends ${draft.extends})` : 'requested',
+        fields: {
+          ...draft,
+          createdAt: now(),
+          approvalMessage: null,
+          decision: null,
+          plan: null,
+          grant: null,
+          extensions: [],
+          extension: null,
+          endedEarly: null,
+          revokePlan: null,
+          revocation: null,
+          revokeTrouble: null,
+          drift: [],
+          failure: null,
+          attempt: 1,
+        },
       });
       if (!result.ok) throw new AppError('INTERNAL', `Request id ${id} was already taken.`);
       return result.request;
@@ -240,26 +345,53 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
           throw new AppError('INTERNAL', `The state machine does not allow ${state} -> ${input.to}.`);
         }
       }
-      return write(id, from, input.to, input.actor, input.detail ?? '', { ...input.patch });
+      return write(id, {
+        from,
+        to: input.to,
+        audit: true,
+        actor: input.actor,
+        detail: input.detail ?? '',
+        fields: { ...input.patch },
+        ledger: input.ledger,
+        expect: input.expect,
+      });
+    },
+
+    async note(id, input) {
+      return write(id, {
+        from: input.whileIn,
+        to: null,
+        audit: true,
+        actor: input.actor,
+        detail: input.detail,
+        fields: { ...input.patch },
+        ledger: input.ledger,
+        expect: input.expect,
+      });
     },
 
     async patch(id, whileIn, patch) {
-      return write(id, whileIn, null, 'system', '', { ...patch });
+      return write(id, {
+        from: whileIn,
+        to: null,
+        audit: false,
+        actor: 'system',
+        detail: '',
+        fields: { ...patch },
+      });
     },
 
     async listByRequester(userId, limit) {
-      const ids = await redis.zrevrange(`${prefix}:index:requester:${userId}`, 0, limit - 1);
-      return readMany(ids, `${prefix}:index:requester:${userId}`);
+      const index = keys.requesterIndex(userId);
+      return readMany(await redis.zrevrange(index, 0, limit - 1), index);
     },
 
     async listPending(targetIds) {
       const found = await Promise.all(
-        targetIds.map(async (targetId) =>
-          readMany(
-            await redis.smembers(`${prefix}:index:pending:${targetId}`),
-            `${prefix}:index:pending:${targetId}`,
-          ),
-        ),
+        targetIds.map(async (targetId) => {
+          const index = keys.pendingIndex(targetId);
+          return readMany(await redis.smembers(index), index);
+        }),
       );
       return found
         .flat()
@@ -267,12 +399,12 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
     },
 
     async listActive(before, limit) {
-      const ids = await redis.zrangebyscore(`${prefix}:index:active`, '-inf', before, 'LIMIT', 0, limit);
-      return readMany(ids, `${prefix}:index:active`);
+      const ids = await redis.zrangebyscore(keys.activeIndex, '-inf', before, 'LIMIT', 0, limit);
+      return readMany(ids, keys.activeIndex);
     },
 
     async audit(id) {
-      const entries = await redis.xrange(requestAuditKey(id), '-', '+');
+      const entries = await redis.xrange(keys.requestAudit(id), '-', '+');
       return entries.map(([, flat]) => {
         const f = Object.fromEntries(pairsOf(flat));
         return {
@@ -292,7 +424,7 @@ function decodeRequest(id: string, hash: Record<string, string>): AccessRequest 
   const decoded: Record<string, unknown> = { id, state: hash.state };
   for (const field of JSON_FIELDS) {
     const raw = hash[field];
-    decoded[field] = raw === undefined ? null : JSON.parse(raw);
+    decoded[field] = raw === undefined ? (FIELD_DEFAULTS[field] ?? null) : JSON.parse(raw);
   }
   return decoded as unknown as AccessRequest;
 }

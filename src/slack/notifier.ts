@@ -1,11 +1,12 @@
+import type { KnownBlock } from '@slack/types';
 import { ErrorCode, type WebClient } from '@slack/web-api';
 import { AppError } from '../errors.js';
 import type { Notifier } from '../jobs/notify-processor.js';
 import type { Delivery } from '../jobs/queues.js';
 import type { AccessRequest } from '../requests/model.js';
 import type { RequestEvent } from '../requests/request-service.js';
-import { buildApprovalMessage } from './blocks/approval-message.js';
-import { buildOutcomeText } from './blocks/outcome-message.js';
+import { buildApprovalMessage, buildGrantActions } from './blocks/approval-message.js';
+import { buildOutcomeText, type OutcomeContext } from './blocks/outcome-message.js';
 
 /** Slack errors that a later retry can fix; every other platform error is final. */
 const TRANSIENT = new Set([
@@ -45,20 +46,50 @@ export function classifySlackError(error: unknown, what: string): AppError {
   });
 }
 
+/** Options for {@link createSlackNotifier}. */
+export interface SlackNotifierOptions {
+  /** The approvers of a request's target under the current policy ([] when it left the policy). */
+  readonly approversOf?: (request: AccessRequest) => readonly string[];
+}
+
+/** True when a DM about `event` should carry Extend and End now: the grantee holds a temporary grant. */
+function offersGrantActions(request: AccessRequest, event: RequestEvent): boolean {
+  const active = request.state === 'applied' && request.endedEarly === null && request.extension === null;
+  const temporary = request.grant?.revokeAt != null && (request.grant?.held ?? []).length > 0;
+  return active && temporary && (event === 'reminder' || event === 'applied');
+}
+
 /** Delivers request notices through the Slack Web API: message updates, thread replies, DMs. */
-export function createSlackNotifier(client: WebClient): Notifier {
-  const directMessage = async (userId: string, text: string): Promise<void> => {
+export function createSlackNotifier(client: WebClient, options: SlackNotifierOptions = {}): Notifier {
+  const directMessage = async (userId: string, text: string, blocks?: KnownBlock[]): Promise<void> => {
     const opened = await client.conversations.open({ users: userId });
     const channel = opened.channel?.id;
     if (!channel)
       throw new AppError('SLACK_FAILED', `Slack opened no direct message with ${userId}.`, {
         retryable: true,
       });
-    await client.chat.postMessage({ channel, text, unfurl_links: false, unfurl_media: false });
+    await client.chat.postMessage({
+      channel,
+      text,
+      ...(blocks ? { blocks } : {}),
+      unfurl_links: false,
+      unfurl_media: false,
+    });
   };
+
+  /** A DM to the grantee: with Extend and End now while a temporary grant is active. */
+  const toGrantee = (request: AccessRequest, event: RequestEvent, text: string): Promise<void> =>
+    offersGrantActions(request, event)
+      ? directMessage(request.granteeId, text, [
+          { type: 'section', text: { type: 'mrkdwn', text } },
+          buildGrantActions(request.id),
+        ])
+      : directMessage(request.granteeId, text);
 
   const send = async (request: AccessRequest, event: RequestEvent, delivery: Delivery): Promise<void> => {
     const approval = request.approvalMessage;
+    const context: OutcomeContext =
+      event === 'revoke_failed' ? { approvers: options.approversOf?.(request) ?? [] } : {};
     switch (delivery) {
       case 'approval-message':
         if (approval)
@@ -73,17 +104,19 @@ export function createSlackNotifier(client: WebClient): Notifier {
           await client.chat.postMessage({
             channel: approval.channelId,
             thread_ts: approval.ts,
-            text: buildOutcomeText(request, event),
+            text: buildOutcomeText(request, event, context),
             unfurl_links: false,
             unfurl_media: false,
           });
         }
         return;
       case 'requester':
-        await directMessage(request.requesterId, buildOutcomeText(request, event));
+        if (request.requesterId === request.granteeId)
+          await toGrantee(request, event, buildOutcomeText(request, event));
+        else await directMessage(request.requesterId, buildOutcomeText(request, event));
         return;
       case 'grantee':
-        await directMessage(request.granteeId, buildOutcomeText(request, event));
+        await toGrantee(request, event, buildOutcomeText(request, event));
         return;
     }
   };

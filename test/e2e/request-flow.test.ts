@@ -308,8 +308,8 @@ describe('request flow (end to end, HTTP mode)', () => {
       'request GROUP_READ_ONLY on payments-prod because x',
       CHANNELS.general,
     );
-    expect(await waitForEphemeral(sandbox.slack, PEOPLE.mallory.id, /not a member/)).toContain(
-      'mallory@example.com is not a member of the project payments-prod in Atlas',
+    expect(await waitForEphemeral(sandbox.slack, PEOPLE.mallory.id, /not in the project/)).toContain(
+      'mallory@example.com is not in the project payments-prod. Rolecall can add them for temporary access',
     );
     await sandbox.driver.command(
       PEOPLE.alice,

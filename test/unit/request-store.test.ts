@@ -16,6 +16,9 @@ const DRAFT: RequestDraft = {
   reason: 'incident 42',
   sourceChannelId: 'C0GENERAL',
   rolesAtRequest: [],
+  holdersAtRequest: [],
+  addsToProject: false,
+  extends: null,
 };
 
 /** A store on real Redis under a prefix of its own, cleaned up after the suite. */
@@ -163,7 +166,17 @@ describe('request store indexes (real Redis)', () => {
         from: 'applying',
         to: 'applied',
         actor: 'system',
-        patch: { grant: { rolesAfter: ['GROUP_READ_ONLY'], appliedAt: Date.now(), revokeAt } },
+        patch: {
+          grant: {
+            rolesAfter: ['GROUP_READ_ONLY'],
+            appliedAt: Date.now(),
+            revokeAt,
+            held: ['GROUP_READ_ONLY'],
+            joined: [],
+            outside: [],
+            addedToProject: false,
+          },
+        },
       });
     }
     const active = (await context.store.listActive(Date.now() + 1, 100)).map((r) => r.id);

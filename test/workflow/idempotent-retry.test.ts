@@ -7,14 +7,17 @@ import type { AtlasSimulator } from '../../src/dev/atlas-simulator.js';
 import { waitUntil } from '../../src/dev/http-util.js';
 import { deleteKeys } from '../../src/dev/sandbox.js';
 import { type SlackSimulator, startSlackSimulator } from '../../src/dev/slack-simulator.js';
+import { createLedgerStore } from '../../src/grants/ledger-store.js';
 import { createApplyProcessor } from '../../src/jobs/apply-processor.js';
 import { createExpireProcessor } from '../../src/jobs/expire-processor.js';
 import { createNotifyProcessor } from '../../src/jobs/notify-processor.js';
 import { createQueues, type Queues } from '../../src/jobs/queues.js';
+import { createRemindProcessor } from '../../src/jobs/remind-processor.js';
 import { createRevokeProcessor } from '../../src/jobs/revoke-processor.js';
 import { createUserLock } from '../../src/jobs/user-lock.js';
 import { createJobScheduler } from '../../src/jobs/work-queue.js';
 import { createWorkers, type Workers } from '../../src/jobs/workers.js';
+import { redisKeys } from '../../src/lib/redis-keys.js';
 import { createRequestStore, type RequestStore } from '../../src/requests/request-store.js';
 import { createSlackNotifier } from '../../src/slack/notifier.js';
 import {
@@ -64,6 +67,7 @@ describe('idempotent execution after a crash', () => {
     const client = createAtlasClient(fixtureConfig(atlas, 'atlas-v2', AUTHS.digest), { logger });
     const deps = {
       store: crashing,
+      ledgers: createLedgerStore(redis, redisKeys(prefix)),
       atlas: client.roles,
       scheduler,
       lock: createUserLock(redis, { prefix }),
@@ -82,10 +86,12 @@ describe('idempotent execution after a crash', () => {
       logger,
       processors: {
         apply: createApplyProcessor(deps),
-        revoke: createRevokeProcessor(deps),
+        revoke: createRevokeProcessor({ ...deps, retryIntervalMs: 60_000, escalateEveryMs: 3_600_000 }),
         expire: createExpireProcessor({ store, scheduler, logger }),
         notify: createNotifyProcessor({ store, notifier, logger }),
+        remind: createRemindProcessor({ store, scheduler, logger }),
         sweep: async () => undefined,
+        reconcile: async () => undefined,
       },
     });
   });
@@ -110,6 +116,9 @@ describe('idempotent execution after a crash', () => {
         reason: 'crash test',
         sourceChannelId: null,
         rolesAtRequest: ['GROUP_READ_ONLY'],
+        holdersAtRequest: [],
+        addsToProject: false,
+        extends: null,
       },
       'U0ALICE',
     );

@@ -23,6 +23,8 @@ export function createAtlasV1RolesApi(http: AtlasHttp): AtlasRolesApi {
     ).body;
 
   return {
+    // The PATCH carries every scope of the user: two writes for one user must never interleave.
+    writeScope: 'user',
     async readUser(username, scope): Promise<ScopedUser> {
       const user = await read(`/api/atlas/v1.0/users/byName/${encodeURIComponent(username)}`, username);
       return { userId: user.id, roles: rolesIn(user, scope) };

@@ -1,10 +1,8 @@
 import { AppError, isAppError } from '../../errors.js';
 import type { AtlasHttp } from '../http-client.js';
 import type { AtlasRolesApi, AtlasScope, ScopedUser } from '../roles-api.js';
-import { ATLAS_V2_2023 } from './atlas-v2.js';
-
-/** Media type of the 2025-02-19 resource version (`:addRole`, `:removeRole`, user reads). */
-export const ATLAS_V2_2025 = 'application/vnd.atlas.2025-02-19+json';
+import { createProjectMembershipApi, createProjectOrgLookup } from './project-membership.js';
+import { ATLAS_V2_2025 } from './shared.js';
 
 interface OrgUser {
   readonly id: string;
@@ -24,23 +22,11 @@ interface GroupUser {
  * `:removeRole`, so the user never has zero roles.
  */
 export function createAtlasV2025RolesApi(http: AtlasHttp): AtlasRolesApi {
-  const orgOfGroup = new Map<string, string>();
+  const projectOrg = createProjectOrgLookup(http);
   const userIds = new Map<string, string>();
 
-  const orgOf = async (scope: AtlasScope): Promise<string> => {
-    if (scope.kind === 'org') return scope.id;
-    const known = orgOfGroup.get(scope.id);
-    if (known) return known;
-    const { body } = await http.send<{ orgId: string }>({
-      method: 'GET',
-      path: `/api/atlas/v2/groups/${scope.id}`,
-      mediaType: ATLAS_V2_2023,
-      operation: 'reading the project',
-      requiredRole: 'Project Read Only',
-    });
-    orgOfGroup.set(scope.id, body.orgId);
-    return body.orgId;
-  };
+  const orgOf = (scope: AtlasScope): Promise<string> =>
+    scope.kind === 'org' ? Promise.resolve(scope.id) : projectOrg(scope.id);
 
   const resolve = async (orgId: string, username: string): Promise<string> => {
     const key = `${orgId}/${username.toLowerCase()}`;
@@ -84,6 +70,8 @@ export function createAtlasV2025RolesApi(http: AtlasHttp): AtlasRolesApi {
   };
 
   return {
+    writeScope: 'scope',
+    projectMembership: createProjectMembershipApi(http, projectOrg),
     async readUser(username, scope): Promise<ScopedUser> {
       const orgId = await orgOf(scope);
       const userId = await resolve(orgId, username);

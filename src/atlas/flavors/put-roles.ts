@@ -18,6 +18,7 @@ export interface PutRolesApiShape {
  */
 export function createPutRolesApi(http: AtlasHttp, shape: PutRolesApiShape): AtlasRolesApi {
   return {
+    writeScope: 'scope',
     async readUser(username, scope): Promise<ScopedUser> {
       const { body } = await http.send<CloudAppUser>({
         method: 'GET',

@@ -1,3 +1,9 @@
+/** Media type of the 2023-01-01 resource version that carries the PUT roles endpoints (sunset 2027-07-01). */
+export const ATLAS_V2_2023 = 'application/vnd.atlas.2023-01-01+json';
+
+/** Media type of the 2025-02-19 resource version (`:addRole`, `:removeRole`, project membership, user reads). */
+export const ATLAS_V2_2025 = 'application/vnd.atlas.2025-02-19+json';
+
 import type { AtlasScope } from '../roles-api.js';
 
 /** The user document of `GET …/users/byName/{name}` (v2 2023-01-01, v1.0, public v1.0). */

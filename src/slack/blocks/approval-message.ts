@@ -3,6 +3,7 @@ import { formatDuration } from '../../lib/duration.js';
 import type { AccessRequest } from '../../requests/model.js';
 import { rolesAfterGrant, rolesToAdd } from '../../requests/role-set.js';
 import { escapeMrkdwn, formatRoles, mention, slackDate, truncate } from '../mrkdwn.js';
+import { describeUntil } from './outcome-message.js';
 
 /** Action ids of the buttons on request messages. */
 export const ACTIONS = {
@@ -10,7 +11,42 @@ export const ACTIONS = {
   deny: 'request_deny',
   retry: 'request_retry',
   cancel: 'request_cancel',
+  /** Opens the Extend modal (reminder, DM). */
+  extend: 'grant_extend',
+  /** The grantee ends their grant now (reminder, DM). */
+  end: 'grant_end',
+  /** An approver ends a grant now (applied approval message). */
+  revokeNow: 'grant_revoke_now',
 } as const;
+
+/** The Extend and End now buttons the grantee gets with a temporary grant. */
+export function buildGrantActions(requestId: string): KnownBlock {
+  return {
+    type: 'actions',
+    block_id: `grant:${requestId}`,
+    elements: [
+      {
+        type: 'button',
+        action_id: ACTIONS.extend,
+        text: { type: 'plain_text', text: 'Extend' },
+        value: requestId,
+      },
+      {
+        type: 'button',
+        action_id: ACTIONS.end,
+        text: { type: 'plain_text', text: 'End now' },
+        style: 'danger',
+        value: requestId,
+        confirm: {
+          title: { type: 'plain_text', text: 'End this access now?' },
+          text: { type: 'plain_text', text: `Rolecall removes the roles of ${requestId} right away.` },
+          confirm: { type: 'plain_text', text: 'End now' },
+          deny: { type: 'plain_text', text: 'Keep it' },
+        },
+      },
+    ],
+  };
+}
 
 /** The Approve and Deny buttons of a pending request. */
 export function buildDecisionActions(requestId: string): KnownBlock {
@@ -44,36 +80,89 @@ export interface SlackMessage {
 
 const FIELD_MAX = 2000;
 
-/** The approvers' message for a request; buttons only while it is pending. */
+/** Whether an approver can still end this grant early from the approval message. */
+function canRevokeNow(request: AccessRequest): boolean {
+  return request.state === 'applied' && request.endedEarly === null && (request.grant?.held ?? []).length > 0;
+}
+
+/** "GROUP_READ_ONLY, GROUP_X (temporary: AR-0001 until <date>)". */
+function describeCurrentRoles(request: AccessRequest): string {
+  if (request.addsToProject && (request.rolesAtRequest ?? []).length === 0) return '_not in the project_';
+  if (request.rolesAtRequest === null) return formatRoles(null);
+  if (request.rolesAtRequest.length === 0) return '_none_';
+  return request.rolesAtRequest
+    .map((role) => {
+      const holder = request.holdersAtRequest.find((h) => h.role === role);
+      return holder
+        ? `\`${escapeMrkdwn(role)}\` (temporary: ${holder.requestId} ${describeUntil(holder)})`
+        : `\`${escapeMrkdwn(role)}\``;
+    })
+    .join(', ');
+}
+
+/** The approvers' message for a request; buttons only while something can be done. */
 export function buildApprovalMessage(request: AccessRequest): SlackMessage {
+  const asks = request.extends ? 'asks to extend Atlas access' : 'asks for Atlas access';
   const who =
     request.requesterId === request.granteeId
-      ? `${mention(request.requesterId)} asks for Atlas access`
-      : `${mention(request.requesterId)} asks for Atlas access for ${mention(request.granteeId)}`;
+      ? `${mention(request.requesterId)} ${asks}`
+      : `${mention(request.requesterId)} ${asks} for ${mention(request.granteeId)}`;
   const kind = request.target.scope === 'org' ? 'organization' : 'project';
-  const after =
-    request.rolesAtRequest === null
-      ? null
-      : rolesAfterGrant(request.rolesAtRequest, rolesToAdd(request.rolesAtRequest, request.roles));
+  const duration =
+    request.durationSeconds === null
+      ? 'permanent'
+      : request.extends
+        ? `${formatDuration(request.durationSeconds)} more`
+        : `${formatDuration(request.durationSeconds)}, then revoked automatically`;
   const fields = [
     `*Target*\n${kind} *${escapeMrkdwn(request.target.name)}* (\`${request.target.id}\`)`,
     `*Atlas user*\n${escapeMrkdwn(request.granteeEmail)}`,
     `*Roles requested*\n${formatRoles(request.roles)}`,
-    `*Duration*\n${request.durationSeconds === null ? 'permanent' : `${formatDuration(request.durationSeconds)}, then revoked automatically`}`,
-    `*Current roles*\n${formatRoles(request.rolesAtRequest)}`,
-    `*Roles after approval*\n${formatRoles(after)}`,
+    `*Duration*\n${duration}`,
   ];
+  if (request.extends) {
+    const end = request.holdersAtRequest[0];
+    fields.push(`*Extends*\n${request.extends}${end ? `, which ends ${describeUntil(end)}` : ''}`);
+  } else {
+    const after =
+      request.rolesAtRequest === null
+        ? null
+        : rolesAfterGrant(request.rolesAtRequest, rolesToAdd(request.rolesAtRequest, request.roles));
+    fields.push(
+      `*Current roles*\n${describeCurrentRoles(request)}`,
+      `*Roles after approval*\n${formatRoles(after)}`,
+    );
+  }
   const blocks: KnownBlock[] = [
-    { type: 'header', text: { type: 'plain_text', text: `Access request ${request.id}`, emoji: true } },
+    {
+      type: 'header',
+      text: {
+        type: 'plain_text',
+        text: `${request.extends ? 'Extension request' : 'Access request'} ${request.id}`,
+        emoji: true,
+      },
+    },
     { type: 'section', text: { type: 'mrkdwn', text: `${who}.` } },
     { type: 'section', fields: fields.map((text) => ({ type: 'mrkdwn', text: truncate(text, FIELD_MAX) })) },
-    {
-      type: 'section',
-      text: { type: 'mrkdwn', text: truncate(`*Reason*\n${escapeMrkdwn(request.reason)}`, 3000) },
-    },
   ];
+  if (request.addsToProject) {
+    blocks.push({
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: `:door: Approving adds ${mention(request.granteeId)} to ${escapeMrkdwn(request.target.name)} for the grant's duration; they leave the project again when it ends.`,
+      },
+    });
+  }
+  blocks.push({
+    type: 'section',
+    text: { type: 'mrkdwn', text: truncate(`*Reason*\n${escapeMrkdwn(request.reason)}`, 3000) },
+  });
   if (request.state === 'pending') blocks.push(buildDecisionActions(request.id));
-  if (request.state === 'failed' || request.state === 'revoke_failed') {
+  const retryable =
+    request.state === 'revoke_failed' ||
+    (request.state === 'failed' && request.failure?.code !== 'EXTENSION_TOO_LATE');
+  if (retryable) {
     blocks.push({
       type: 'actions',
       block_id: `retry:${request.id}:${request.attempt}`,
@@ -87,12 +176,33 @@ export function buildApprovalMessage(request: AccessRequest): SlackMessage {
       ],
     });
   }
+  if (canRevokeNow(request)) {
+    blocks.push({
+      type: 'actions',
+      block_id: `revoke:${request.id}`,
+      elements: [
+        {
+          type: 'button',
+          action_id: ACTIONS.revokeNow,
+          text: { type: 'plain_text', text: 'Revoke now' },
+          style: 'danger',
+          value: request.id,
+          confirm: {
+            title: { type: 'plain_text', text: 'Revoke this access now?' },
+            text: { type: 'plain_text', text: `Rolecall removes the roles of ${request.id} right away.` },
+            confirm: { type: 'plain_text', text: 'Revoke now' },
+            deny: { type: 'plain_text', text: 'Cancel' },
+          },
+        },
+      ],
+    });
+  }
   blocks.push({
     type: 'context',
     elements: [{ type: 'mrkdwn', text: truncate(describeStatus(request), 3000) }],
   });
   return {
-    text: `Access request ${request.id}: ${request.roles.join(', ')} on ${escapeMrkdwn(request.target.name)} (${request.state})`,
+    text: `Access request ${request.id}: ${request.extends ? `extends ${request.extends}, ` : ''}${request.roles.join(', ')} on ${escapeMrkdwn(request.target.name)} (${request.state})`,
     blocks,
   };
 }
@@ -107,21 +217,34 @@ export function describeStatus(request: AccessRequest): string {
     case 'applying':
       return `:white_check_mark: Approved${by} · applying in Atlas…`;
     case 'applied': {
+      if (request.extension) {
+        return `:white_check_mark: Approved${by} · ${request.extension.of} now ends ${slackDate(request.extension.to)}`;
+      }
+      if (request.endedEarly)
+        return `:white_check_mark: Approved${by} · applied · ending now (${mention(request.endedEarly.by)})…`;
+      const extended =
+        request.extensions.length > 0
+          ? ` (extended by ${request.extensions.map((e) => e.by).join(', ')})`
+          : '';
       const until = request.grant?.revokeAt
-        ? ` · revoked automatically ${slackDate(request.grant.revokeAt)}`
+        ? ` · revoked automatically ${slackDate(request.grant.revokeAt)}${extended}`
         : '';
       return `:white_check_mark: Approved${by} · *applied* in Atlas${until}`;
     }
     case 'revoking':
       return `:white_check_mark: Approved${by} · applied · revoking now…`;
-    case 'revoked':
-      return `:white_check_mark: Approved${by} · applied · :lock: *revoked* ${slackDate(request.revocation?.revokedAt ?? request.updatedAt)}`;
+    case 'revoked': {
+      const early = request.endedEarly ? ` early by ${mention(request.endedEarly.by)}` : '';
+      return `:white_check_mark: Approved${by} · applied · :lock: *revoked*${early} ${slackDate(request.revocation?.revokedAt ?? request.updatedAt)}`;
+    }
     case 'denied':
       return `:no_entry: *Denied*${by}${request.decision?.note ? `: ${escapeMrkdwn(request.decision.note)}` : ''}`;
     case 'failed':
       return `:x: Approved${by} · *failed*: ${escapeMrkdwn(request.failure?.message ?? 'unknown error')}`;
-    case 'revoke_failed':
-      return `:warning: Approved${by} · applied · *revocation failed*: ${escapeMrkdwn(request.failure?.message ?? 'unknown error')}`;
+    case 'revoke_failed': {
+      const next = request.revokeTrouble ? ` · next try ${slackDate(request.revokeTrouble.nextTryAt)}` : '';
+      return `:rotating_light: Approved${by} · applied · *revocation failing*: ${escapeMrkdwn(request.failure?.message ?? 'unknown error')}${next}`;
+    }
     case 'expired':
       return ':hourglass: *Expired* before anyone decided';
     case 'cancelled':

@@ -20,10 +20,13 @@ export function buildHelpMessage(policy: Policy): { text: string; blocks: KnownB
     '',
     '• *ROLE*: ORG_... roles for an organization, GROUP_... roles for a project.',
     '• *TARGET*: a name below, or the 24-character Atlas id.',
-    '• *DURATION*: 30m, 4h, 2d (or 45s). Without it, access is permanent. Temporary access is revoked on time.',
+    '• *DURATION*: 30m, 4h, 2d (or 45s). Without it, access is permanent. Temporary access is revoked on time; you get a reminder with *Extend* and *End now* before it ends.',
+    '• Not in the project yet? Ask for temporary access: Rolecall adds you for its duration and takes you out again.',
     '• `/atlas-access list` shows your open requests and, for approvers, what waits for you.',
     '• `/atlas-access status AR-0042` shows a request and its audit trail.',
     '• `/atlas-access cancel AR-0042` withdraws your pending request.',
+    '• `/atlas-access extend AR-0042 for 2h because REASON` asks for a temporary grant to end later (approved like a request).',
+    '• `/atlas-access end AR-0042` ends your access now (approvers can end any grant on their targets).',
     '• `/atlas-access help` shows this.',
   ].join('\n');
   return {

@@ -1,43 +1,136 @@
+import type { RoleHolder } from '../../grants/ledger.js';
 import type { AccessRequest } from '../../requests/model.js';
 import type { RequestEvent } from '../../requests/request-service.js';
 import { escapeMrkdwn, formatRoles, mention, slackDate } from '../mrkdwn.js';
 
+/** Extra facts an outcome text may need that are not part of the request. */
+export interface OutcomeContext {
+  /** The target's approvers, mentioned when a revocation keeps failing. */
+  readonly approvers?: readonly string[];
+}
+
+/** "until <date>" or "permanently", for a holder. */
+export function describeUntil(holder: Pick<RoleHolder, 'until'>): string {
+  return holder.until === null ? 'permanently' : `until ${slackDate(holder.until)}`;
+}
+
+/** "`GROUP_X` stays: AR-0002 still covers it until <date>", one sentence per kept role. */
+function describeKept(kept: readonly RoleHolder[]): string {
+  return kept
+    .map((h) => ` ${formatRoles([h.role])} stays: ${h.requestId} still covers it ${describeUntil(h)}.`)
+    .join('');
+}
+
+function describeApplied(request: AccessRequest, by: string, user: string, on: string): string {
+  const grant = request.grant;
+  if (request.extension) {
+    const { of, from, to } = request.extension;
+    return `:white_check_mark: ${request.id} approved by ${by}: ${of} now ends ${slackDate(to)} instead of ${slackDate(from)}.`;
+  }
+  const added = request.plan?.added ?? [];
+  const parts: string[] = [];
+  if (grant?.addedToProject) parts.push(`added ${user} to ${on} with ${formatRoles(added)}`);
+  else if (added.length > 0) parts.push(`${user} now has ${formatRoles(added)} ${on}`);
+  for (const holder of grant?.joined ?? []) {
+    parts.push(
+      `${formatRoles([holder.role])} was already granted through ${holder.requestId} (${describeUntil(holder)}) and now lasts at least as long as ${request.id}`,
+    );
+  }
+  if ((grant?.outside ?? []).length > 0) {
+    parts.push(`${user} already had ${formatRoles(grant?.outside ?? [])} ${on} outside Rolecall; left alone`);
+  }
+  const what = parts.length > 0 ? parts.join('; ') : `nothing changed ${on}`;
+  const until =
+    grant?.revokeAt != null
+      ? ` Access ends ${slackDate(grant.revokeAt)}.`
+      : (grant?.held ?? []).length > 0
+        ? ' Access is permanent.'
+        : '';
+  return `:white_check_mark: ${request.id} approved by ${by} and applied: ${what}. Roles now: ${formatRoles(grant?.rolesAfter ?? null)}.${until}`;
+}
+
+function describeRevoked(request: AccessRequest, user: string, on: string): string {
+  const revocation = request.revocation;
+  const ended = request.endedEarly
+    ? request.endedEarly.by === request.granteeId
+      ? `${request.id} was ended early by ${mention(request.endedEarly.by)}`
+      : `${request.id} was revoked early by ${mention(request.endedEarly.by)}`
+    : `${request.id} ended`;
+  const removed = revocation?.removed ?? [];
+  const parts: string[] = [];
+  if (removed.length > 0) parts.push(`removed ${formatRoles(removed)} from ${user} ${on}`);
+  if (revocation?.leftProject) parts.push(`removed ${user} from ${on}, which Rolecall had added them to`);
+  if ((revocation?.gone ?? []).length > 0) {
+    parts.push(`${formatRoles(revocation?.gone ?? [])} had already been removed outside Rolecall`);
+  }
+  if (parts.length === 0 && (revocation?.kept ?? []).length === 0) parts.push('it held no role any more');
+  const what = parts.length > 0 ? `: ${parts.join('; ')}.` : '.';
+  const roles = revocation?.leftProject
+    ? ` ${user} is no longer in ${on}.`
+    : ` Roles now: ${formatRoles(revocation?.rolesAfter ?? null)}.`;
+  return `:lock: ${ended}${what}${describeKept(revocation?.kept ?? [])}${roles}`;
+}
+
+function describeRevokeFailed(
+  request: AccessRequest,
+  user: string,
+  on: string,
+  context: OutcomeContext,
+): string {
+  const trouble = request.revokeTrouble;
+  const roles = formatRoles(request.grant?.held ?? request.plan?.added ?? []);
+  const since = trouble
+    ? ` It has failed ${trouble.failures} time${trouble.failures === 1 ? '' : 's'} since ${slackDate(trouble.since)}; Rolecall tries again ${slackDate(trouble.nextTryAt)} and keeps trying.`
+    : '';
+  const cc = (context.approvers ?? []).length > 0 ? ` ${context.approvers?.map(mention).join(' ')}:` : '';
+  return `:rotating_light: ${request.id} has not been revoked yet: ${escapeMrkdwn(request.failure?.message ?? 'unknown error')}${since}${cc} an approver can press Retry revocation, or remove ${roles} from ${user} ${on} by hand.`;
+}
+
 /** The thread reply or direct message that tells people what happened to a request. */
-export function buildOutcomeText(request: AccessRequest, event: RequestEvent): string {
+export function buildOutcomeText(
+  request: AccessRequest,
+  event: RequestEvent,
+  context: OutcomeContext = {},
+): string {
   const on = `on *${escapeMrkdwn(request.target.name)}*`;
   const user = escapeMrkdwn(request.granteeEmail);
   const by = request.decision ? mention(request.decision.by) : 'an approver';
   switch (event) {
     case 'approved':
       return `:white_check_mark: ${request.id} was approved by ${by}; applying it in Atlas now.`;
-    case 'applied': {
-      const added = request.plan?.added ?? [];
-      const what =
-        added.length > 0
-          ? `${user} now has ${formatRoles(added)} ${on}`
-          : `${user} already had ${formatRoles(request.roles)} ${on}; nothing changed`;
-      const until = request.grant?.revokeAt ? ` Access ends ${slackDate(request.grant.revokeAt)}.` : '';
-      return `:white_check_mark: ${request.id} approved by ${by} and applied: ${what}. Roles now: ${formatRoles(request.grant?.rolesAfter ?? null)}.${until}`;
+    case 'applied':
+      return describeApplied(request, by, user, on);
+    case 'failed': {
+      const retry =
+        request.failure?.code === 'EXTENSION_TOO_LATE' ? '' : ' An approver can press Retry on the request.';
+      return `:x: ${request.id} was approved by ${by} but could not be applied: ${escapeMrkdwn(request.failure?.message ?? 'unknown error')}${retry}`;
     }
-    case 'failed':
-      return `:x: ${request.id} was approved by ${by} but could not be applied: ${escapeMrkdwn(request.failure?.message ?? 'unknown error')} An approver can press Retry on the request.`;
     case 'denied': {
       const note = request.decision?.note ? `: ${escapeMrkdwn(request.decision.note)}` : '.';
       return `:no_entry: ${request.id} was denied by ${by}${note}`;
     }
-    case 'revoked': {
-      const removed = request.revocation?.removed ?? [];
-      const what =
-        removed.length > 0
-          ? `removed ${formatRoles(removed)} from ${user}`
-          : 'the added roles were already gone';
-      return `:lock: ${request.id} ended: ${what} ${on}. Roles now: ${formatRoles(request.revocation?.rolesAfter ?? null)}.`;
-    }
+    case 'revoked':
+      return describeRevoked(request, user, on);
     case 'revoke_failed':
-      return `:warning: ${request.id} could not be revoked: ${escapeMrkdwn(request.failure?.message ?? 'unknown error')} An approver can press Retry revocation, or remove ${formatRoles(request.plan?.added ?? [])} from ${user} ${on} by hand.`;
+      return describeRevokeFailed(request, user, on, context);
     case 'expired':
       return `:hourglass: ${request.id} expired before anyone decided; nothing was changed.`;
     case 'cancelled':
       return `:wastebasket: ${request.id} was cancelled by ${mention(request.requesterId)}; nothing was changed.`;
+    case 'drift': {
+      const latest = request.drift[request.drift.length - 1];
+      const roles = [...new Set(request.drift.filter((d) => d.at === latest?.at).map((d) => d.role))];
+      return `:mag: ${formatRoles(roles)} was removed from ${user} ${on} in Atlas outside Rolecall${latest ? ` (noticed ${slackDate(latest.at)})` : ''}. ${request.id} no longer holds it: Rolecall will neither put it back nor keep it alive for later grants.`;
+    }
+    case 'reminder': {
+      const end = request.grant?.revokeAt;
+      return `:alarm_clock: Your Atlas access ${request.id} (${formatRoles(request.grant?.held ?? request.roles)} ${on}) ends ${end ? slackDate(end) : 'soon'}. Extend it, or end it now if you are done.`;
+    }
+    case 'extended': {
+      const last = request.extensions[request.extensions.length - 1];
+      return last
+        ? `:hourglass_flowing_sand: ${request.id} was extended by ${last.by}: access now ends ${slackDate(last.to)} instead of ${slackDate(last.from)}.`
+        : `:hourglass_flowing_sand: ${request.id} was extended.`;
+    }
   }
 }

@@ -9,7 +9,13 @@ import { ACTIONS, buildDecisionActions, describeStatus, type SlackMessage } from
 export function buildConfirmation(request: AccessRequest, approvalsChannel: string): SlackMessage {
   const duration =
     request.durationSeconds === null ? 'permanently' : `for ${formatDuration(request.durationSeconds)}`;
-  const text = `:inbox_tray: Request *${request.id}* is waiting for approval in <#${approvalsChannel}>: ${formatRoles(request.roles)} on *${escapeMrkdwn(request.target.name)}* ${duration}. You will get a message when it is decided.`;
+  const what = request.extends
+    ? `to extend ${request.extends} (${formatRoles(request.roles)} on *${escapeMrkdwn(request.target.name)}*) by ${formatDuration(request.durationSeconds ?? 0)}`
+    : `${formatRoles(request.roles)} on *${escapeMrkdwn(request.target.name)}* ${duration}`;
+  const joins = request.addsToProject
+    ? ' Approving it adds the grantee to the project until the access ends.'
+    : '';
+  const text = `:inbox_tray: Request *${request.id}* is waiting for approval in <#${approvalsChannel}>: ${what}.${joins} You will get a message when it is decided.`;
   return {
     text,
     blocks: [

@@ -12,7 +12,7 @@ import {
 import { buildListMessage, buildStatusMessage } from '../blocks/status-message.js';
 import { describeErrorForSlack } from '../error-reply.js';
 import { type EphemeralReply, postToResponseUrl } from '../respond.js';
-import { type HandlerDeps, submitRequest } from './submit-request.js';
+import { type HandlerDeps, submitExtension, submitRequest } from './submit-request.js';
 
 /** The slash command name, as in manifest.yml. */
 export const COMMAND = '/atlas-access';
@@ -57,6 +57,22 @@ export function registerAccessCommand(app: App, deps: HandlerDeps): void {
             line,
           );
           await reply(confirmation);
+          return;
+        }
+        case 'extend': {
+          const { confirmation } = await submitExtension(deps, client, {
+            id: parsed.id,
+            actorId: command.user_id,
+            durationSeconds: parsed.durationSeconds,
+            reason: parsed.reason,
+            sourceChannelId: command.channel_id,
+          });
+          await reply(confirmation);
+          return;
+        }
+        case 'end': {
+          const request = await service.end(parsed.id, command.user_id);
+          await reply({ text: endingText(request.id) });
           return;
         }
         case 'cancel': {
@@ -113,6 +129,11 @@ export function registerAccessCommand(app: App, deps: HandlerDeps): void {
       await reply({ text: describeErrorForSlack(error, logger) });
     }
   });
+}
+
+/** What the person who ends a grant sees at once; the outcome follows when Atlas is done. */
+export function endingText(requestId: string): string {
+  return `:lock: Ending ${requestId} now. You will get a message when the roles are removed.`;
 }
 
 async function replyWithError(

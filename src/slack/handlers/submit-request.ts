@@ -4,7 +4,7 @@ import type { Logger } from '../../ops/logger.js';
 import type { Policy } from '../../policy/policy.js';
 import type { AccessRequest } from '../../requests/model.js';
 import type { RequestLine } from '../../requests/parse-command.js';
-import type { RequestService } from '../../requests/request-service.js';
+import type { ExtensionAsk, RequestService } from '../../requests/request-service.js';
 import { buildApprovalMessage, type SlackMessage } from '../blocks/approval-message.js';
 import { buildConfirmation } from '../blocks/status-message.js';
 
@@ -22,10 +22,10 @@ export interface Asker {
   readonly sourceChannelId: string | null;
 }
 
-/** Reads a Slack user's email, which is their Atlas username. */
+/** Reads a Slack user's email, which is their Atlas username (Atlas usernames are lower case). */
 export async function lookupEmail(client: WebClient, userId: string): Promise<string> {
   const info = await client.users.info({ user: userId });
-  const email = info.user?.profile?.email;
+  const email = info.user?.profile?.email?.trim().toLowerCase();
   if (!email) {
     throw new AppError(
       'SLACK_USER_NO_EMAIL',
@@ -47,6 +47,24 @@ export async function submitRequest(
 ): Promise<{ request: AccessRequest; confirmation: SlackMessage }> {
   const granteeEmail = await lookupEmail(client, asker.granteeId);
   const request = await deps.service.submit({ ...line, ...asker, granteeEmail });
+  return postForApproval(deps, client, request);
+}
+
+/** Files an extension request for a grant and posts it for approval, like a new request. */
+export async function submitExtension(
+  deps: HandlerDeps,
+  client: WebClient,
+  ask: ExtensionAsk,
+): Promise<{ request: AccessRequest; confirmation: SlackMessage }> {
+  return postForApproval(deps, client, await deps.service.extend(ask));
+}
+
+/** Posts a stored request in the approvals channel; withdraws it, saying why, when that fails. */
+async function postForApproval(
+  deps: HandlerDeps,
+  client: WebClient,
+  request: AccessRequest,
+): Promise<{ request: AccessRequest; confirmation: SlackMessage }> {
   const channel = deps.policy().approvalsChannel;
   let posted: { channel?: string; ts?: string };
   try {

@@ -1,0 +1,24 @@
+import type { Job } from 'bullmq';
+import type { Logger } from '../ops/logger.js';
+import type { WorkQueue } from '../requests/request-service.js';
+import type { RequestStore } from '../requests/request-store.js';
+import type { ProcessorOutcome } from './processor-support.js';
+import type { RemindJob } from './queues.js';
+
+/**
+ * Sends the grantee a reminder before a grant ends, with Extend and End now. A reminder for an end
+ * that no longer holds (the grant was extended, ended early or is gone) is dropped.
+ */
+export function createRemindProcessor(deps: { store: RequestStore; scheduler: WorkQueue; logger: Logger }) {
+  return async (job: Job<RemindJob>): Promise<ProcessorOutcome> => {
+    const { requestId, endsAt } = job.data;
+    const request = await deps.store.get(requestId);
+    if (!request) return { skipped: 'request no longer stored' };
+    if (request.state !== 'applied' || request.endedEarly !== null || request.grant?.revokeAt !== endsAt) {
+      return { skipped: `the grant no longer ends then (${request.state})` };
+    }
+    await deps.scheduler.notify(request, 'reminder', String(endsAt));
+    deps.logger.info('reminder sent', { requestId, endsAt });
+    return { done: 'reminded' };
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * Every Redis key Rolecall writes, in one place. All of them live under QUEUE_PREFIX; BullMQ keeps its
+ * own keys under `<prefix>:<queue>:…` (see jobs/queues.ts).
+ *
+ * | key | type | what |
+ * |---|---|---|
+ * | `request:<id>` | hash | one access request (JSON fields) |
+ * | `request:<id>:audit` | stream | that request's audit trail |
+ * | `request:seq` | string | last request number |
+ * | `audit` | stream | every audit entry of every request |
+ * | `index:requester:<user>` | zset | a person's requests, by creation time |
+ * | `index:pending:<atlas id>` | set | pending requests per target |
+ * | `index:active` | zset | requests the system still has to move, by last update (sweeper) |
+ * | `grants:<org\|project>:<atlas id>:<email>` | hash | the grant ledger of one person on one target |
+ * | `grants:ending` | zset | requests holding temporary grants, by end time (reconciliation) |
+ * | `stats:reconcile` | hash | reconciliation counters |
+ * | `lock:<name>`, `lock-fence` | string | per-user Atlas write locks and their fencing counter |
+ * | `atlas-rate:<bucket>` | hash | client-side Atlas token buckets |
+ */
+export interface RedisKeys {
+  readonly prefix: string;
+  request(id: string): string;
+  requestAudit(id: string): string;
+  readonly requestSeq: string;
+  readonly audit: string;
+  requesterIndex(userId: string): string;
+  pendingIndex(targetId: string): string;
+  readonly activeIndex: string;
+  /** The ledger of `email` on one org or project; the email is normalised to lower case here. */
+  ledger(scope: 'org' | 'project', scopeId: string, email: string): string;
+  readonly grantsEnding: string;
+  readonly reconcileStats: string;
+  lock(name: string): string;
+  readonly lockFence: string;
+  atlasRate(bucket: string): string;
+}
+
+/** The key registry for one QUEUE_PREFIX. */
+export function redisKeys(prefix: string): RedisKeys {
+  return {
+    prefix,
+    request: (id) => `${prefix}:request:${id}`,
+    requestAudit: (id) => `${prefix}:request:${id}:audit`,
+    requestSeq: `${prefix}:request:seq`,
+    audit: `${prefix}:audit`,
+    requesterIndex: (userId) => `${prefix}:index:requester:${userId}`,
+    pendingIndex: (targetId) => `${prefix}:index:pending:${targetId}`,
+    activeIndex: `${prefix}:index:active`,
+    ledger: (scope, scopeId, email) => `${prefix}:grants:${scope}:${scopeId}:${email.toLowerCase()}`,
+    grantsEnding: `${prefix}:grants:ending`,
+    reconcileStats: `${prefix}:stats:reconcile`,
+    lock: (name) => `${prefix}:lock:${name}`,
+    lockFence: `${prefix}:lock-fence`,
+    atlasRate: (bucket) => `${prefix}:atlas-rate:${bucket}`,
+  };
+}
