@@ -274,7 +274,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       if (original.state !== 'applied' || original.endedEarly !== null) {
         throw new AppError(
           'REQUEST_STATE_CONFLICT',
-          `${original.id} ${original.endedEarly ? 'is ending now' : STATE_WORDS[original.state]}; only an active temporary grant can be extended.`,
+          `${original.id} ${original.state === 'applied' ? 'is ending now' : STATE_WORDS[original.state]}; only an active temporary grant can be extended.`,
           { details: { state: original.state } },
         );
       }
@@ -400,7 +400,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       if (request.state !== 'applied' || request.endedEarly !== null) {
         throw new AppError(
           'REQUEST_STATE_CONFLICT',
-          `${request.id} ${request.endedEarly ? `is already ending (ended by ${request.endedEarly.by})` : STATE_WORDS[request.state]}; there is nothing to end.`,
+          `${request.id} ${request.state === 'applied' ? 'is already ending' : STATE_WORDS[request.state]}; there is nothing to end.`,
           { details: { state: request.state } },
         );
       }

@@ -37,6 +37,39 @@ describe('Atlas v2 requests against the official OpenAPI spec', () => {
     },
   );
 
+  it.each(['atlas-v2', 'atlas-v2-2025'] as AtlasApiFlavor[])(
+    'temporary project membership on %s (status, addGroupUsers, removeGroupUser) conforms, in version 2025-02-19',
+    async (flavor) => {
+      const simulator = await startFixtureSimulator();
+      const client = fixtureClient(simulator, flavor, AUTHS.digest);
+      const membership = client.roles.projectMembership;
+      expect(membership).toBeDefined();
+      const project: AtlasScope = { kind: 'project', id: FIXTURE.project };
+      expect(await membership?.orgStatus(FIXTURE.owner.email, FIXTURE.project)).toBe('ACTIVE');
+      expect((await client.roles.readUser(FIXTURE.owner.email, project)).roles).toEqual([]);
+      await membership?.addToProject(FIXTURE.project, FIXTURE.owner.email, ['GROUP_READ_ONLY']);
+      expect(simulator.rolesOf(FIXTURE.owner.email, project)).toEqual(['GROUP_READ_ONLY']);
+      await membership?.addToProject(FIXTURE.project, FIXTURE.owner.email, ['GROUP_READ_ONLY']);
+      await membership?.removeFromProject(FIXTURE.project, FIXTURE.owner.id);
+      await membership?.removeFromProject(FIXTURE.project, FIXTURE.owner.id);
+      expect(simulator.rolesOf(FIXTURE.owner.email, project)).toEqual([]);
+      await client.close();
+      await simulator.close();
+
+      const sent = simulator.authenticatedCalls().filter((c) => c.path.startsWith('/api/atlas/v2/'));
+      const writes = sent.filter((c) => c.method === 'POST' || c.method === 'DELETE');
+      expect(writes.map((c) => `${c.method} ${c.status} ${c.mediaType}`)).toEqual([
+        'POST 201 application/vnd.atlas.2025-02-19+json',
+        'POST 409 application/vnd.atlas.2025-02-19+json',
+        'DELETE 204 application/vnd.atlas.2025-02-19+json',
+        'DELETE 404 application/vnd.atlas.2025-02-19+json',
+      ]);
+      expect(writes[0]?.body).toEqual({ username: FIXTURE.owner.email, roles: ['GROUP_READ_ONLY'] });
+      const problems = sent.flatMap((c) => checkAgainstSpec(c).map((p) => `${c.method} ${c.path}: ${p}`));
+      expect(problems).toEqual([]);
+    },
+  );
+
   it('fails requests the spec rejects, so the check has teeth', () => {
     const put = {
       method: 'PUT',
@@ -70,5 +103,14 @@ describe('Atlas v2 requests against the official OpenAPI spec', () => {
         body: undefined,
       }).join(),
     ).toContain('query parameter username="not-an-email"');
+    expect(
+      checkAgainstSpec({
+        method: 'POST',
+        path: `/api/atlas/v2/groups/${FIXTURE.project}/users`,
+        accept: 'application/vnd.atlas.2025-02-19+json',
+        contentType: 'application/vnd.atlas.2025-02-19+json',
+        body: { username: FIXTURE.owner.email, roles: [] },
+      }).join(),
+    ).toContain('must NOT have fewer than 1 items');
   });
 });

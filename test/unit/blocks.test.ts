@@ -3,8 +3,9 @@ import { SANDBOX_POLICY } from '../../src/dev/sandbox.js';
 import { parsePolicy } from '../../src/policy/load-policy.js';
 import type { AccessRequest, RequestState } from '../../src/requests/model.js';
 import type { RequestEvent } from '../../src/requests/request-service.js';
-import { buildApprovalMessage } from '../../src/slack/blocks/approval-message.js';
+import { buildApprovalMessage, buildGrantActions } from '../../src/slack/blocks/approval-message.js';
 import { buildDenyModal, buildNoticeModal } from '../../src/slack/blocks/deny-modal.js';
+import { buildExtendModal } from '../../src/slack/blocks/extend-modal.js';
 import { buildHelpMessage } from '../../src/slack/blocks/help-message.js';
 import { buildOutcomeText } from '../../src/slack/blocks/outcome-message.js';
 import { buildRequestModal } from '../../src/slack/blocks/request-modal.js';
@@ -90,6 +91,9 @@ const EVENTS: RequestEvent[] = [
   'revoke_failed',
   'expired',
   'cancelled',
+  'drift',
+  'reminder',
+  'extended',
 ];
 
 describe('Block Kit builders', () => {
@@ -101,6 +105,33 @@ describe('Block Kit builders', () => {
     expect(json).not.toContain('<!here>');
     expect(json).not.toContain('<https://evil');
     expect(json.includes('request_approve')).toBe(state === 'pending');
+  });
+
+  it.each(STATES)(
+    'builds a valid message for an extension request and a project join in state %s',
+    (state) => {
+      const extension = buildApprovalMessage(
+        request(state, {
+          extends: 'AR-0041',
+          holdersAtRequest: [{ role: 'GROUP_READ_ONLY', requestId: 'AR-0041', until: 1_790_014_460_000 }],
+          extension: state === 'applied' ? { by: 'AR-0042', of: 'AR-0041', from: 1, to: 2 } : null,
+        }),
+      );
+      expectValidMessageBlocks(extension.blocks);
+      expect(JSON.stringify(extension.blocks)).toContain('Extension request AR-0042');
+      const joins = buildApprovalMessage(request(state, { addsToProject: true, rolesAtRequest: [] }));
+      expectValidMessageBlocks(joins.blocks);
+      expect(JSON.stringify(joins.blocks)).toContain('Approving adds <@U0DAVE> to payments-prod');
+      expect(JSON.stringify(joins.blocks).includes('grant_revoke_now')).toBe(state === 'applied');
+    },
+  );
+
+  it('builds valid Extend / End now buttons and the Extend modal', () => {
+    expectValidMessageBlocks([
+      { type: 'section', text: { type: 'mrkdwn', text: 'x' } },
+      buildGrantActions('AR-0042'),
+    ]);
+    expectValidModal(buildExtendModal({ requestId: 'AR-0042', responseUrl: null }, `ends soon ${HOSTILE}`));
   });
 
   it('cuts a reason that would overflow a section to Slack’s 3000 characters', () => {

@@ -44,6 +44,31 @@ describe('parseConfig', () => {
     });
   });
 
+  it('reads the grant timings as durations, with their defaults and 0 turning reminders off', () => {
+    expect(parseConfig(VALID).grants).toEqual({
+      revokeRetryIntervalMs: 600_000,
+      revokeEscalateEveryMs: 3_600_000,
+      reconcileIntervalMs: 900_000,
+      remindBeforeMs: 900_000,
+    });
+    const tuned = parseConfig({
+      ...VALID,
+      REVOKE_RETRY_INTERVAL: '30s',
+      REVOKE_ESCALATE_EVERY: '2m',
+      RECONCILE_INTERVAL: '10s',
+      REMIND_BEFORE: '0',
+    });
+    expect(tuned.grants).toEqual({
+      revokeRetryIntervalMs: 30_000,
+      revokeEscalateEveryMs: 120_000,
+      reconcileIntervalMs: 10_000,
+      remindBeforeMs: 0,
+    });
+    const message = problemsOf({ ...VALID, REVOKE_RETRY_INTERVAL: 'often', REMIND_BEFORE: '-1' });
+    expect(message).toContain('REVOKE_RETRY_INTERVAL must be a duration such as 30m, 24h or 2d');
+    expect(message).toContain('REMIND_BEFORE must be a duration such as 15m, or 0 to turn reminders off');
+  });
+
   it('reports every problem at once, in words an operator understands', () => {
     const message = problemsOf({
       SLACK_BOT_TOKEN: 'xoxp-user',

@@ -32,6 +32,26 @@ describe('parseCommand', () => {
     });
   });
 
+  it('parses extend and end', () => {
+    expect(parseCommand('extend ar-0042 for 2h because the migration runs late')).toEqual({
+      kind: 'extend',
+      id: 'AR-0042',
+      durationSeconds: 7200,
+      reason: 'the migration runs late',
+    });
+    expect(parseCommand('end AR-7')).toEqual({ kind: 'end', id: 'AR-7' });
+    expect(errorOf(() => parseCommand('extend AR-1 for ever because x'))).toContain(
+      '"ever" is not a duration',
+    );
+    expect(errorOf(() => parseCommand('extend AR-1 because x'))).toContain(
+      'An extension must read: extend ID for DURATION because REASON',
+    );
+    expect(errorOf(() => parseCommand('extend payments for 2h because x'))).toContain(
+      'Say which grant to extend',
+    );
+    expect(errorOf(() => parseCommand('end'))).toContain('Say which request: /atlas-access end AR-0042.');
+  });
+
   it('treats a request without duration as permanent', () => {
     const parsed = parseRequestLine('ORG_READ_ONLY on acme because quarterly audit');
     expect(parsed.durationSeconds).toBeUndefined();

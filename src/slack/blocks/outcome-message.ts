@@ -9,6 +9,11 @@ export interface OutcomeContext {
   readonly approvers?: readonly string[];
 }
 
+/** The target's name in bold, escaped. */
+function place(request: AccessRequest): string {
+  return `*${escapeMrkdwn(request.target.name)}*`;
+}
+
 /** "until <date>" or "permanently", for a holder. */
 export function describeUntil(holder: Pick<RoleHolder, 'until'>): string {
   return holder.until === null ? 'permanently' : `until ${slackDate(holder.until)}`;
@@ -29,7 +34,7 @@ function describeApplied(request: AccessRequest, by: string, user: string, on: s
   }
   const added = request.plan?.added ?? [];
   const parts: string[] = [];
-  if (grant?.addedToProject) parts.push(`added ${user} to ${on} with ${formatRoles(added)}`);
+  if (grant?.addedToProject) parts.push(`added ${user} to ${place(request)} with ${formatRoles(added)}`);
   else if (added.length > 0) parts.push(`${user} now has ${formatRoles(added)} ${on}`);
   for (const holder of grant?.joined ?? []) {
     parts.push(
@@ -59,14 +64,15 @@ function describeRevoked(request: AccessRequest, user: string, on: string): stri
   const removed = revocation?.removed ?? [];
   const parts: string[] = [];
   if (removed.length > 0) parts.push(`removed ${formatRoles(removed)} from ${user} ${on}`);
-  if (revocation?.leftProject) parts.push(`removed ${user} from ${on}, which Rolecall had added them to`);
+  if (revocation?.leftProject)
+    parts.push(`removed ${user} from ${place(request)}, which Rolecall had added them to`);
   if ((revocation?.gone ?? []).length > 0) {
     parts.push(`${formatRoles(revocation?.gone ?? [])} had already been removed outside Rolecall`);
   }
   if (parts.length === 0 && (revocation?.kept ?? []).length === 0) parts.push('it held no role any more');
   const what = parts.length > 0 ? `: ${parts.join('; ')}.` : '.';
   const roles = revocation?.leftProject
-    ? ` ${user} is no longer in ${on}.`
+    ? ` ${user} is no longer in ${place(request)}.`
     : ` Roles now: ${formatRoles(revocation?.rolesAfter ?? null)}.`;
   return `:lock: ${ended}${what}${describeKept(revocation?.kept ?? [])}${roles}`;
 }

@@ -1,0 +1,177 @@
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
+import { blockText, waitForDm, waitForThreadReply } from '../../src/dev/slack-flow.js';
+import { redisKeys } from '../../src/lib/redis-keys.js';
+import {
+  ephemeralAfter,
+  expectOneSpanEnding,
+  PROJECT,
+  repliesTo,
+  requestAs,
+  rolesAt,
+  waitForState,
+} from '../support/grant-flow.js';
+import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
+
+const READ = 'GROUP_DATA_ACCESS_READ_ONLY';
+
+describe('revocation (end to end)', () => {
+  let sandbox: Sandbox;
+
+  afterEach(async () => {
+    await sandbox.stop();
+  });
+
+  const start = async (label: string, env: Record<string, string> = {}) => {
+    sandbox = await startSandbox({
+      redisUrl: TEST_REDIS_URL,
+      prefix: uniquePrefix(label),
+      env: { JOB_BACKOFF_MS: '10', ATLAS_MAX_RETRIES: '0', RECONCILE_INTERVAL: '1h', ...env },
+    });
+  };
+
+  const grant = async (line: string) => {
+    const { id, approval } = await requestAs(sandbox, PEOPLE.alice, `request ${line}`);
+    await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
+    return { id, approval, applied: await waitForState(sandbox, id, 'applied') };
+  };
+
+  it('keeps retrying a revocation through an Atlas outage, escalating while it fails, and removes the role once it is back', async () => {
+    // Scaled down: a try every second stands for every 10 minutes, approvers hear again every 3 s.
+    await start('outage', { REVOKE_RETRY_INTERVAL: '1s', REVOKE_ESCALATE_EVERY: '3s' });
+    const { id, approval, applied } = await grant(`${READ} on payments-prod for 1s because outage`);
+    const end = applied.grant?.revokeAt ?? 0;
+    const outageEnds = end + 8_000;
+    sandbox.atlas.inject({
+      method: 'PUT',
+      status: 503,
+      body: { error: 503, errorCode: 'SERVICE_UNAVAILABLE', detail: 'Atlas is down for maintenance.' },
+      untilMs: outageEnds,
+    });
+    const first = await waitForThreadReply(sandbox.slack, approval, /has not been revoked yet/, 10_000);
+    expect(first.text).toContain('Atlas SERVICE_UNAVAILABLE: Atlas is down for maintenance.');
+    expect(first.text).toContain('<@U0BOB> <@U0CAROL>');
+    expect(blockText(approval)).toContain('Retry revocation');
+    await waitForState(sandbox, id, 'revoked', 20_000);
+    const escalations = repliesTo(sandbox, approval, /has not been revoked yet/);
+    expect(escalations.length).toBeGreaterThanOrEqual(2);
+    expect(escalations[1]?.text).toMatch(/failed [2-9] times/);
+
+    const timeline = sandbox.atlas.timeline(PEOPLE.alice.email, PROJECT);
+    expect(rolesAt(timeline, outageEnds - 200)).toContain(READ);
+    expectOneSpanEnding(timeline, READ, outageEnds, outageEnds + 4_000);
+    const reply = await waitForThreadReply(sandbox.slack, approval, new RegExp(`${id} ended`));
+    expect(reply.text).toContain(`removed \`${READ}\``);
+    expect(blockText(approval)).not.toContain('Retry revocation');
+  }, 40_000);
+
+  it('retries a revocation Atlas refuses with a 4xx at once on its slow schedule, and finishes when the cause is fixed', async () => {
+    await start('refused', { REVOKE_RETRY_INTERVAL: '1s', REVOKE_ESCALATE_EVERY: '1h' });
+    const { id, approval, applied } = await grant(`${READ} on payments-prod for 1s because refused`);
+    const fixedAt = (applied.grant?.revokeAt ?? 0) + 3_500;
+    sandbox.atlas.inject({
+      method: 'PUT',
+      status: 403,
+      body: {
+        error: 403,
+        errorCode: 'IP_ADDRESS_NOT_ON_WHITELIST',
+        detail: 'IP address 203.0.113.9 is not allowed to access this resource.',
+      },
+      untilMs: fixedAt,
+    });
+    const failed = await waitForThreadReply(sandbox.slack, approval, /has not been revoked yet/, 10_000);
+    expect(failed.text).toContain("not on the API key's access list");
+    // Not retryable: the first failure is reported after one call, not after the job's attempts.
+    const puts = sandbox.atlas.authenticatedCalls().filter((c) => c.method === 'PUT' && c.status === 403);
+    expect(puts.length).toBeLessThanOrEqual(2);
+    const revoked = await waitForState(sandbox, id, 'revoked', 15_000);
+    expect(revoked.revokeTrouble?.failures).toBeGreaterThanOrEqual(2);
+    expect(repliesTo(sandbox, approval, /has not been revoked yet/)).toHaveLength(1);
+    expectOneSpanEnding(sandbox.atlas.timeline(PEOPLE.alice.email, PROJECT), READ, fixedAt, fixedAt + 3_000);
+  }, 30_000);
+
+  it('runs a failing revocation at once when an approver presses Retry revocation', async () => {
+    await start('retrynow', { REVOKE_RETRY_INTERVAL: '1h' });
+    const { id, approval, applied } = await grant(`${READ} on payments-prod for 1s because retry`);
+    sandbox.atlas.inject({
+      method: 'PUT',
+      status: 403,
+      body: { error: 403, errorCode: 'ACCESS_FORBIDDEN', detail: 'Access forbidden.' },
+      times: 1,
+    });
+    await waitForState(sandbox, id, 'revoke_failed', 10_000);
+    await waitForThreadReply(sandbox.slack, approval, /has not been revoked yet/);
+    expect(sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT)).toContain(READ);
+    const since = sandbox.slack.events.length;
+    await sandbox.driver.clickButton(PEOPLE.mallory, approval, 'request_retry');
+    await ephemeralAfter(sandbox, PEOPLE.mallory, since, /can’t approve this/);
+    const pressed = Date.now();
+    await sandbox.driver.clickButton(PEOPLE.carol, approval, 'request_retry');
+    await waitForState(sandbox, id, 'revoked', 5_000);
+    expectOneSpanEnding(
+      sandbox.atlas.timeline(PEOPLE.alice.email, PROJECT),
+      READ,
+      Math.max(pressed, applied.grant?.revokeAt ?? 0),
+      pressed + 3_000,
+    );
+  }, 30_000);
+
+  it('repairs a grant whose revocation job was deleted (reconciliation)', async () => {
+    await start('reconcile', { RECONCILE_INTERVAL: '1s', SWEEP_INTERVAL: '1h' });
+    const { id, applied } = await grant(`${READ} on payments-prod for 2s because reconcile`);
+    const redis = new Redis(TEST_REDIS_URL);
+    const revoke = new Queue('revoke', { connection: redis, prefix: sandbox.config.redis.prefix });
+    expect(await revoke.remove(`revoke-${id}-1`)).toBe(1);
+    const end = applied.grant?.revokeAt ?? 0;
+    await waitForState(sandbox, id, 'revoked', 15_000);
+    const stats = await redis.hgetall(redisKeys(sandbox.config.redis.prefix).reconcileStats);
+    await revoke.close();
+    await redis.quit();
+    expect(Number(stats.requeued)).toBeGreaterThanOrEqual(1);
+    expect(Number(stats.stillHeld)).toBeGreaterThanOrEqual(1);
+    // Found after its end plus the grace (one interval), not at the end itself.
+    const span = expectOneSpanEnding(
+      sandbox.atlas.timeline(PEOPLE.alice.email, PROJECT),
+      READ,
+      end + 900,
+      end + 6_000,
+    );
+    expect(span.to).toBeGreaterThan(end);
+  }, 30_000);
+
+  it('ends a grant now for its grantee and, with Revoke now, for an approver; anyone else is refused', async () => {
+    await start('endnow');
+    const mine = await grant(`${READ} on payments-prod for 1h because end it`);
+    let since = sandbox.slack.events.length;
+    await sandbox.driver.command(PEOPLE.mallory, `end ${mine.id}`, CHANNELS.general);
+    expect(await ephemeralAfter(sandbox, PEOPLE.mallory, since, /can end it/)).toContain(
+      `Only the person who holds ${mine.id}, or an approver of payments-prod, can end it.`,
+    );
+    await sandbox.driver.command(PEOPLE.alice, `end ${mine.id}`, CHANNELS.general);
+    await ephemeralAfter(sandbox, PEOPLE.alice, since, new RegExp(`Ending ${mine.id} now`));
+    const ended = await waitForState(sandbox, mine.id, 'revoked', 5_000);
+    expect(ended.endedEarly?.by).toBe(PEOPLE.alice.id);
+    const dm = await waitForDm(sandbox.slack, PEOPLE.alice.id, /ended early/);
+    expect(dm.text).toContain(`${mine.id} was ended early by <@U0ALICE>`);
+    expect(sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT)).toEqual(['GROUP_READ_ONLY']);
+
+    const theirs = await grant(`${READ} on payments-prod for 1h because revoke it`);
+    expect(blockText(theirs.approval)).toContain('grant_revoke_now');
+    since = sandbox.slack.events.length;
+    await sandbox.driver.clickButton(PEOPLE.mallory, theirs.approval, 'grant_revoke_now');
+    await ephemeralAfter(sandbox, PEOPLE.mallory, since, /can end it/);
+    expect((await waitForState(sandbox, theirs.id, 'applied')).endedEarly).toBeNull();
+    await sandbox.driver.clickButton(PEOPLE.carol, theirs.approval, 'grant_revoke_now');
+    await waitForState(sandbox, theirs.id, 'revoked', 5_000);
+    const reply = await waitForThreadReply(sandbox.slack, theirs.approval, /revoked early/);
+    expect(reply.text).toContain(`${theirs.id} was revoked early by <@U0CAROL>`);
+    expect(blockText(theirs.approval)).not.toContain('grant_revoke_now');
+    since = sandbox.slack.events.length;
+    await sandbox.driver.command(PEOPLE.alice, `end ${theirs.id}`, CHANNELS.general);
+    expect(await ephemeralAfter(sandbox, PEOPLE.alice, since, /nothing to end/)).toContain(
+      'has since been revoked',
+    );
+  }, 30_000);
+});
