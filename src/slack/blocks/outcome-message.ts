@@ -74,7 +74,10 @@ function describeRevoked(request: AccessRequest, user: string, on: string): stri
   const roles = revocation?.leftProject
     ? ` ${user} is no longer in ${place(request)}.`
     : ` Roles now: ${formatRoles(revocation?.rolesAfter ?? null)}.`;
-  return `:lock: ${ended}${what}${describeKept(revocation?.kept ?? [])}${roles}`;
+  const trouble = request.revokeTrouble
+    ? ` It took ${request.revokeTrouble.failures + 1} tries: revocation had been failing since ${slackDate(request.revokeTrouble.since)}.`
+    : '';
+  return `:lock: ${ended}${what}${describeKept(revocation?.kept ?? [])}${roles}${trouble}`;
 }
 
 function describeRevokeFailed(

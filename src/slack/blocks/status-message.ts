@@ -46,7 +46,13 @@ function summary(request: AccessRequest): string {
 export function buildStatusMessage(request: AccessRequest, audit: readonly AuditEntry[]): SlackMessage {
   const lines = audit.map((entry) => {
     const actor = entry.actor === 'system' ? 'Rolecall' : mention(entry.actor);
-    const move = entry.from === null ? entry.to : `${entry.from} → ${entry.to}`;
+    // A note (drift, an extension, an early end) keeps the state: the table has no X -> X move.
+    const move =
+      entry.from === null
+        ? entry.to
+        : entry.from === entry.to
+          ? `note (${entry.to})`
+          : `${entry.from} → ${entry.to}`;
     const detail = entry.detail ? `: ${escapeMrkdwn(entry.detail)}` : '';
     return `• ${slackDate(entry.at)} ${move} by ${actor}${detail}`;
   });
