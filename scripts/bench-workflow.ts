@@ -125,7 +125,7 @@ async function benchRolecall(n: number, slackUrl: string, atlasUrl: string, redi
           requesterId: user.slackId,
           granteeId: user.slackId,
           granteeEmail: user.email,
-          target: { name: ATLAS.project.name, scope: 'project', id: ATLAS.project.id },
+          target: { name: ATLAS.project.name, kind: 'project', id: ATLAS.project.id },
           roles: ['GROUP_DATA_ACCESS_READ_ONLY'],
           durationSeconds: null,
           reason: 'benchmark',

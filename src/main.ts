@@ -18,16 +18,16 @@ import { createRemindProcessor } from './jobs/remind-processor.js';
 import { createRevokeProcessor } from './jobs/revoke-processor.js';
 import { createSweepProcessor } from './jobs/sweep-processor.js';
 import { createUserLock } from './jobs/user-lock.js';
-import { createJobScheduler } from './jobs/work-queue.js';
+import { createWorkQueue } from './jobs/work-queue.js';
 import { createWorkers, type Workers } from './jobs/workers.js';
 import { redisKeys } from './lib/redis-keys.js';
+import type { TargetRef } from './lib/scope.js';
 import { createHttpServer } from './ops/http-server.js';
 import { createLogger, type Logger } from './ops/logger.js';
 import { connectRedis } from './ops/redis.js';
 import { createShutdownStack } from './ops/shutdown.js';
 import { loadPolicy } from './policy/load-policy.js';
 import type { Policy } from './policy/policy.js';
-import type { TargetRef } from './requests/model.js';
 import {
   type AccessReader,
   createRequestService,
@@ -87,7 +87,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     const ledgers = createLedgerStore(redis, redisKeys(config.redis.prefix));
     const queues = createQueues(redis, config.redis.prefix, { backoffMs: config.worker.backoffMs });
     shutdown.push('queues', () => queues.close());
-    const scheduler = createJobScheduler(queues, { remindBeforeMs: config.grants.remindBeforeMs });
+    const workQueue = createWorkQueue(queues, { remindBeforeMs: config.grants.remindBeforeMs });
 
     if (config.mode !== 'bot') {
       const workerRedis = await connectRedis(config.redis.url, 'worker', logger);
@@ -99,7 +99,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         ledgers,
         atlas,
         queues,
-        scheduler,
+        workQueue,
         redis,
         workerRedis,
         logger,
@@ -125,7 +125,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         ledgers,
         policy: currentPolicy,
         access: createAccessReader(atlas),
-        queue: scheduler,
+        workQueue,
         logger,
         requestTtlMs: config.requestTtlMs,
       });
@@ -163,8 +163,8 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
 function createAccessReader(atlas: AtlasRolesApi): AccessReader {
   return {
     async read(email: string, target: TargetRef): Promise<GranteeAccess> {
-      const { roles } = await atlas.readUser(email, { kind: target.scope, id: target.id });
-      if (roles.length > 0 || target.scope === 'org') return { roles, join: null };
+      const { roles } = await atlas.readUser(email, { kind: target.kind, id: target.id });
+      if (roles.length > 0 || target.kind === 'org') return { roles, join: null };
       if (!atlas.projectMembership) return { roles, join: 'unsupported' };
       const status = await atlas.projectMembership.orgStatus(email, target.id);
       return { roles, join: status === 'ACTIVE' ? 'possible' : 'not-org-member' };
@@ -178,7 +178,7 @@ interface WorkerParts {
   readonly ledgers: LedgerStore;
   readonly atlas: AtlasRolesApi;
   readonly queues: Queues;
-  readonly scheduler: WorkQueue;
+  readonly workQueue: WorkQueue;
   readonly redis: Redis;
   readonly workerRedis: Redis;
   readonly logger: Logger;
@@ -187,7 +187,7 @@ interface WorkerParts {
 
 /** Builds the processors and starts one BullMQ worker per queue. */
 function startWorkers(config: Config, parts: WorkerParts): Workers {
-  const { store, ledgers, atlas, queues, scheduler, redis } = parts;
+  const { store, ledgers, atlas, queues, workQueue, redis } = parts;
   const logger = parts.logger.child({ component: 'worker' });
   const slackClient = new WebClient(config.slack.botToken, {
     slackApiUrl: config.slack.apiUrl,
@@ -195,7 +195,7 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
     rejectRateLimitedCalls: true,
   });
   const lock = createUserLock(redis, { prefix: config.redis.prefix, ttlMs: config.worker.lockDurationMs });
-  const deps = { store, ledgers, atlas, scheduler, lock, logger };
+  const deps = { store, ledgers, atlas, workQueue, lock, logger };
   return createWorkers({
     connection: parts.workerRedis,
     prefix: config.redis.prefix,
@@ -209,13 +209,13 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
         retryIntervalMs: config.grants.revokeRetryIntervalMs,
         escalateEveryMs: config.grants.revokeEscalateEveryMs,
       }),
-      expire: createExpireProcessor({ store, scheduler, logger }),
-      remind: createRemindProcessor({ store, scheduler, logger }),
+      expire: createExpireProcessor({ store, workQueue, logger }),
+      remind: createRemindProcessor({ store, workQueue, logger }),
       notify: createNotifyProcessor({
         store,
         notifier: createSlackNotifier(slackClient, {
           approversOf: (request) =>
-            parts.policy().targets.find((t) => t.id === request.target.id && t.scope === request.target.scope)
+            parts.policy().targets.find((t) => t.id === request.target.id && t.kind === request.target.kind)
               ?.approvers ?? [],
         }),
         logger,
@@ -223,7 +223,7 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
       sweep: createSweepProcessor({
         store,
         queues,
-        scheduler,
+        workQueue,
         logger,
         requestTtlMs: config.requestTtlMs,
         graceMs: config.worker.sweepIntervalMs,
@@ -233,7 +233,7 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
         ledgers,
         atlas,
         queues,
-        scheduler,
+        workQueue,
         redis,
         keys: redisKeys(config.redis.prefix),
         logger,
@@ -257,7 +257,7 @@ function secretsOf(config: Config): string[] {
 /** Refuses a policy that offers roles the configured Atlas API flavor does not have. */
 function checkPolicyRoles(policy: Policy, config: Config): Policy {
   const problems = policy.targets.flatMap((target) => {
-    const bad = invalidRoles(config.atlas.api, target.scope, target.roles);
+    const bad = invalidRoles(config.atlas.api, target.kind, target.roles);
     return bad.length === 0
       ? []
       : [`  - ${target.name}: ${bad.join(', ')} not valid for ATLAS_API=${config.atlas.api}`];

@@ -1,9 +1,4 @@
-/** An organization or a project (Atlas calls projects "groups"). */
-export interface AtlasScope {
-  readonly kind: 'org' | 'project';
-  /** orgId or groupId, 24 hex. */
-  readonly id: string;
-}
+import type { AtlasScope } from '../lib/scope.js';
 
 /** A user's identity and roles in one scope, as read from Atlas. */
 export interface ScopedUser {

@@ -1,15 +1,14 @@
 import type { AtlasApiFlavor } from '../config.js';
 import { AppError } from '../errors.js';
+import { ATLAS_ID, ATLAS_PROJECT_ROLE } from '../lib/patterns.js';
+import type { AtlasScope } from '../lib/scope.js';
 import {
   ATLAS_ORG_ROLES,
   CLOUD_MANAGER_ORG_ROLES,
   CLOUD_MANAGER_PROJECT_ROLES,
   OPS_MANAGER_ORG_ROLES,
 } from './role-names.js';
-import type { AtlasRolesApi, AtlasScope } from './roles-api.js';
-
-const ATLAS_ID = /^[a-f0-9]{24}$/;
-const ATLAS_PROJECT_ROLE = /^GROUP_[A-Z_]+$/;
+import type { AtlasRolesApi } from './roles-api.js';
 
 /** Throws unless `value` is a 24-hex Atlas id (orgId, groupId, userId). */
 export function checkAtlasId(value: string, what: string): void {

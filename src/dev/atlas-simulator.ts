@@ -9,6 +9,7 @@ import {
   CLOUD_MANAGER_PROJECT_ROLES,
   OPS_MANAGER_ORG_ROLES,
 } from '../atlas/role-names.js';
+import type { AtlasScope } from '../lib/scope.js';
 import { readBody, sendJson } from './http-util.js';
 
 /** A user in the simulated Atlas, with roles per org and per project. */
@@ -82,12 +83,6 @@ export interface AtlasInjection {
   readonly reset?: boolean;
 }
 
-/** A scope in the simulated Atlas. */
-export interface SimulatedScope {
-  readonly kind: 'org' | 'project';
-  readonly id: string;
-}
-
 /** One moment in a person's roles on one scope: what they held from `at` on ([] = not a member). */
 export interface RoleChange {
   readonly at: number;
@@ -105,14 +100,14 @@ export interface AtlasSimulator {
   authenticatedCalls(): RecordedAtlasCall[];
   /** Access tokens issued and revoked so far. */
   readonly tokens: { readonly issued: number; readonly revoked: number };
-  rolesOf(username: string, scope: SimulatedScope): string[];
+  rolesOf(username: string, scope: AtlasScope): string[];
   /** Changes roles by hand, as an owner would in the Atlas UI; [] removes the person from the scope. */
-  setRoles(username: string, scope: SimulatedScope, roles: readonly string[]): void;
+  setRoles(username: string, scope: AtlasScope, roles: readonly string[]): void;
   /**
    * Every state a person's roles on a scope went through, with when (roles sorted): the first entry is
    * the state at start-up, then one per change, by the API or by hand.
    */
-  timeline(username: string, scope: SimulatedScope): RoleChange[];
+  timeline(username: string, scope: AtlasScope): RoleChange[];
   inject(injection: AtlasInjection): void;
   close(): Promise<void>;
 }
@@ -187,13 +182,13 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
   });
   const byUsername = (name: string) =>
     [...users.values()].find((u) => u.username.toLowerCase() === name.toLowerCase());
-  const rolesMap = (user: UserState, scope: SimulatedScope) =>
+  const rolesMap = (user: UserState, scope: AtlasScope) =>
     scope.kind === 'org' ? user.orgRoles : user.groupRoles;
-  const heldIn = (user: UserState, scope: SimulatedScope) =>
+  const heldIn = (user: UserState, scope: AtlasScope) =>
     rolesMap(user, scope).get(scope.id) ?? new Set<string>();
-  const isMember = (user: UserState, scope: SimulatedScope) => heldIn(user, scope).size > 0;
+  const isMember = (user: UserState, scope: AtlasScope) => heldIn(user, scope).size > 0;
   /** The one place roles change: keeps the timeline. An empty list removes the person from the scope. */
-  const writeRoles = (user: UserState, scope: SimulatedScope, roles: Iterable<string>) => {
+  const writeRoles = (user: UserState, scope: AtlasScope, roles: Iterable<string>) => {
     const next = new Set(roles);
     const before = [...heldIn(user, scope)].sort();
     if (next.size === 0) rolesMap(user, scope).delete(scope.id);
@@ -202,8 +197,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     if (before.join() !== after.join())
       changes.push({ userId: user.id, key: `${scope.kind}:${scope.id}`, at: Date.now(), roles: after });
   };
-  const orgOfScope = (scope: SimulatedScope) =>
-    scope.kind === 'org' ? scope.id : projects.get(scope.id)?.orgId;
+  const orgOfScope = (scope: AtlasScope) => (scope.kind === 'org' ? scope.id : projects.get(scope.id)?.orgId);
 
   const challenge = (): Answer => {
     const nonce = randomBytes(24).toString('base64');
@@ -278,11 +272,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     };
   };
 
-  const checkRoles = (
-    scope: SimulatedScope,
-    roles: unknown,
-    product: 'atlas' | 'public',
-  ): Answer | string[] => {
+  const checkRoles = (scope: AtlasScope, roles: unknown, product: 'atlas' | 'public'): Answer | string[] => {
     if (!Array.isArray(roles) || roles.some((r) => typeof r !== 'string')) {
       return error(400, 'INVALID_JSON_ATTRIBUTE', 'Roles must be an array of strings.');
     }
@@ -325,7 +315,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
       : error(400, 'INVALID_ATTRIBUTE', `Invalid attribute ${extra} specified.`, [extra]);
   };
 
-  const scopeMissing = (scope: SimulatedScope): Answer | undefined => {
+  const scopeMissing = (scope: AtlasScope): Answer | undefined => {
     if (scope.kind === 'org' && !orgs.has(scope.id)) {
       return error(404, 'ORG_NOT_FOUND', `No organization with ID ${scope.id} exists.`, [scope.id]);
     }
@@ -335,7 +325,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     return undefined;
   };
 
-  const notMember = (userId: string, scope: SimulatedScope): Answer =>
+  const notMember = (userId: string, scope: AtlasScope): Answer =>
     scope.kind === 'org'
       ? error(404, 'USER_NOT_IN_ORG', `User ${userId} is not in organization ${scope.id}.`, [
           userId,
@@ -343,7 +333,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
         ])
       : error(404, 'USER_NOT_IN_GROUP', `User ${userId} is not in group ${scope.id}.`, [userId, scope.id]);
 
-  const lastOwner = (user: UserState, scope: SimulatedScope, next: readonly string[]): Answer | undefined => {
+  const lastOwner = (user: UserState, scope: AtlasScope, next: readonly string[]): Answer | undefined => {
     if (scope.kind !== 'org' || !heldIn(user, scope).has('ORG_OWNER') || next.includes('ORG_OWNER'))
       return undefined;
     const owners = [...users.values()].filter((u) => u.orgRoles.get(scope.id)?.has('ORG_OWNER'));
@@ -354,7 +344,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
 
   /** PUT …/roles with the full list (v2 2023-01-01 and public v1.0). */
   const putRoles = (
-    scope: SimulatedScope,
+    scope: AtlasScope,
     userId: string,
     body: unknown,
     product: 'atlas' | 'public',
@@ -380,7 +370,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
 
   /** POST …:addRole / :removeRole (v2 2025-02-19). */
   const changeOne = (
-    scope: SimulatedScope,
+    scope: AtlasScope,
     userId: string,
     body: unknown,
     verb: 'addRole' | 'removeRole',
@@ -466,9 +456,9 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     if (!user) return error(404, 'USER_NOT_FOUND', `No user with ID ${userId} exists.`, [userId]);
     const list = (body as { roles?: unknown } | undefined)?.roles;
     if (!Array.isArray(list)) return error(400, 'INVALID_JSON_ATTRIBUTE', 'roles must be an array.');
-    const next = new Map<string, { scope: SimulatedScope; roles: string[] }>();
+    const next = new Map<string, { scope: AtlasScope; roles: string[] }>();
     for (const entry of list as { orgId?: string; groupId?: string; roleName?: string }[]) {
-      const scope: SimulatedScope | undefined = entry.orgId
+      const scope: AtlasScope | undefined = entry.orgId
         ? { kind: 'org', id: entry.orgId }
         : entry.groupId
           ? { kind: 'project', id: entry.groupId }
@@ -492,7 +482,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
 
   /** POST /api/atlas/v2/groups/{groupId}/users (addGroupUsers, 2025-02-19). */
   const addGroupUser = (groupId: string, body: unknown): Answer => {
-    const scope: SimulatedScope = { kind: 'project', id: groupId };
+    const scope: AtlasScope = { kind: 'project', id: groupId };
     const missing = scopeMissing(scope);
     if (missing) return missing;
     const record = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
@@ -524,7 +514,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
 
   /** DELETE /api/atlas/v2/groups/{groupId}/users/{userId} (removeGroupUser). */
   const removeGroupUser = (groupId: string, userId: string): Answer => {
-    const scope: SimulatedScope = { kind: 'project', id: groupId };
+    const scope: AtlasScope = { kind: 'project', id: groupId };
     const missing = scopeMissing(scope);
     if (missing) return missing;
     const user = users.get(userId);
@@ -596,7 +586,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
       pattern: /^\/api\/atlas\/v2\/orgs\/([^/]+)\/users\/([^/:]+)$/,
       mediaType: V2_2025,
       handle: (m) => {
-        const scope: SimulatedScope = { kind: 'org', id: m[1] as string };
+        const scope: AtlasScope = { kind: 'org', id: m[1] as string };
         const user = users.get(m[2] as string);
         return user && isMember(user, scope)
           ? { status: 200, body: orgUser(user, scope.id) }
@@ -608,7 +598,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
       pattern: /^\/api\/atlas\/v2\/groups\/([^/]+)\/users\/([^/:]+)$/,
       mediaType: V2_2025,
       handle: (m) => {
-        const scope: SimulatedScope = { kind: 'project', id: m[1] as string };
+        const scope: AtlasScope = { kind: 'project', id: m[1] as string };
         const missing = scopeMissing(scope);
         if (missing) return missing;
         const user = users.get(m[2] as string);

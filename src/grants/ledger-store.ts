@@ -1,14 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../lib/redis-keys.js';
-import type { Scope } from '../policy/policy.js';
+import type { AtlasScope } from '../lib/scope.js';
 import type { Ledger, LedgerOp, RoleHolder } from './ledger.js';
-
-/** The org or project a ledger is about. */
-export interface LedgerScope {
-  readonly scope: Scope;
-  /** orgId or groupId, 24 hex. */
-  readonly id: string;
-}
 
 /**
  * Ledger changes that ride along with a request's state change, so both land in one Lua script.
@@ -17,7 +10,7 @@ export interface LedgerScope {
 export interface LedgerWrite {
   /** The person's Atlas username (email); keys use it in lower case. */
   readonly email: string;
-  readonly target: LedgerScope;
+  readonly target: AtlasScope;
   readonly ops: readonly LedgerOp[];
   /** The request's place in the ending index: its end in ms, or null to drop it; omitted = unchanged. */
   readonly ending?: { readonly requestId: string; readonly at: number | null };
@@ -40,7 +33,7 @@ export interface EndedHolding {
 
 /** Reads the ledger (writes go through the request store's transitions). */
 export interface LedgerStore {
-  read(email: string, target: LedgerScope): Promise<Ledger>;
+  read(email: string, target: AtlasScope): Promise<Ledger>;
   /** Requests whose temporary grant ended before `before` (ms) and are still in the ending index, oldest first. */
   listEnded(before: number, limit: number): Promise<EndedHolding[]>;
 }
@@ -68,7 +61,7 @@ export function encodeLedgerWrite(keys: RedisKeys, write: LedgerWrite): EncodedL
     }
   }
   return {
-    key: keys.ledger(write.target.scope, write.target.id, write.email),
+    key: keys.ledger(write.target.kind, write.target.id, write.email),
     hset,
     hdel,
     ...(write.ending
@@ -98,7 +91,7 @@ export function decodeLedger(hash: Readonly<Record<string, string>>): Ledger {
 export function createLedgerStore(redis: Redis, keys: RedisKeys): LedgerStore {
   return {
     async read(email, target) {
-      return decodeLedger(await redis.hgetall(keys.ledger(target.scope, target.id, email)));
+      return decodeLedger(await redis.hgetall(keys.ledger(target.kind, target.id, email)));
     },
     async listEnded(before, limit) {
       const flat = await redis.zrangebyscore(

@@ -1,3 +1,5 @@
+import type { ScopeKind } from '../lib/scope.js';
+
 /**
  * The grant ledger: why Rolecall holds a role for a person. Atlas is the truth about what is held;
  * the ledger says which requests hold it and until when. A role Rolecall added stays while any holder
@@ -158,7 +160,7 @@ export function decideApply(input: ApplyInput): ApplyDecision {
 /** Inputs of {@link decideRevoke}. */
 export interface RevokeInput {
   readonly requestId: string;
-  readonly scope: 'org' | 'project';
+  readonly kind: ScopeKind;
   /** The person's roles in Atlas right now ([] when not in the project). */
   readonly current: readonly string[];
   readonly ledger: Ledger;
@@ -213,7 +215,7 @@ export function decideRevoke(input: RevokeInput): RevokeDecision {
   }
   const next = current.filter((role) => !remove.includes(role));
   const leaveProject =
-    input.scope === 'project' && ledger.membershipBy !== null && remove.length > 0 && next.length === 0;
+    input.kind === 'project' && ledger.membershipBy !== null && remove.length > 0 && next.length === 0;
   return { release, remove, removed, kept, gone, drifted, next, leaveProject };
 }
 

@@ -8,7 +8,6 @@ import {
   createStepProcessor,
   type ProcessorDeps,
   type ProcessorOutcome,
-  scopeOf,
 } from './processor-support.js';
 import type { Fence } from './user-lock.js';
 
@@ -21,15 +20,15 @@ import type { Fence } from './user-lock.js';
  * of the grant it extends instead.
  */
 export function createApplyProcessor(deps: ProcessorDeps) {
-  const { store, ledgers, atlas, scheduler, logger } = deps;
+  const { store, ledgers, atlas, workQueue, logger } = deps;
   const now = deps.now ?? Date.now;
   const states = { ready: ['approved'], working: 'applying', done: 'applied', failed: 'failed' } as const;
 
   /** Refuses (or allows) adding someone who is not in the project, saying why in words. */
   const checkCanJoin = async (request: AccessRequest): Promise<void> => {
     const where = request.target.name;
-    const kind = request.target.scope === 'org' ? 'organization' : 'project';
-    if (request.target.scope === 'org' || !atlas.projectMembership) {
+    const kind = request.target.kind === 'org' ? 'organization' : 'project';
+    if (request.target.kind === 'org' || !atlas.projectMembership) {
       throw new AppError(
         'ATLAS_NOT_A_MEMBER',
         `${request.granteeEmail} is not a member of the ${kind} ${where} in Atlas; invite them first.`,
@@ -51,7 +50,7 @@ export function createApplyProcessor(deps: ProcessorDeps) {
   };
 
   const grant = async (request: AccessRequest, fence: Fence): Promise<ProcessorOutcome> => {
-    const scope = scopeOf(request.target);
+    const scope = request.target;
     const email = request.granteeEmail;
     const user: ScopedUser = await atlas.readUser(email, scope);
     const ledger = await ledgers.read(email, request.target);
@@ -65,7 +64,7 @@ export function createApplyProcessor(deps: ProcessorDeps) {
       alreadyAdded: request.plan?.added ?? [],
       now: now(),
     });
-    await closeDrift({ store, scheduler, logger, now }, decision.drifted, {
+    await closeDrift({ store, workQueue, logger, now }, decision.drifted, {
       email,
       target: request.target,
       ledger,
@@ -100,7 +99,7 @@ export function createApplyProcessor(deps: ProcessorDeps) {
     const until = request.durationSeconds === null ? null : revokeAt;
     const ops: LedgerOp[] = decision.hold.map((role) => ({ op: 'hold', role, requestId: request.id, until }));
     if (plan.addsToProject) ops.push({ op: 'membership', requestId: request.id });
-    if (revokeAt !== null) await scheduler.revoke(request.id, request.attempt, revokeAt);
+    if (revokeAt !== null) await workQueue.revoke(request.id, request.attempt, revokeAt);
     const done = await store.transition(request.id, {
       from: 'applying',
       to: 'applied',
@@ -130,8 +129,8 @@ export function createApplyProcessor(deps: ProcessorDeps) {
       },
     });
     if (!done.ok) return { skipped: done.current.state };
-    if (revokeAt !== null) await scheduler.remind(request.id, revokeAt);
-    await scheduler.notify(done.request, 'applied');
+    if (revokeAt !== null) await workQueue.remind(request.id, revokeAt);
+    await workQueue.notify(done.request, 'applied');
     logger.info('request applied', {
       requestId: request.id,
       added: decision.add,
@@ -181,8 +180,8 @@ export function createApplyProcessor(deps: ProcessorDeps) {
       original = moved.ok ? moved.request : moved.current;
       if (moved.ok) extension = candidate;
     }
-    await scheduler.revoke(original.id, original.attempt, extension.to);
-    await scheduler.remind(original.id, extension.to);
+    await workQueue.revoke(original.id, original.attempt, extension.to);
+    await workQueue.remind(original.id, extension.to);
     const done = await store.transition(request.id, {
       from: 'applying',
       to: 'applied',
@@ -202,8 +201,8 @@ export function createApplyProcessor(deps: ProcessorDeps) {
       },
     });
     if (!done.ok) return { skipped: done.current.state };
-    await scheduler.notify(done.request, 'applied');
-    await scheduler.notify(original, 'extended', request.id);
+    await workQueue.notify(done.request, 'applied');
+    await workQueue.notify(original, 'extended', request.id);
     logger.info('grant extended', {
       requestId: original.id,
       by: request.id,

@@ -6,7 +6,7 @@ import type { ProcessorOutcome } from './processor-support.js';
 import type { RequestJob } from './queues.js';
 
 /** Expires a request nobody decided on in time; a decided request is left alone. */
-export function createExpireProcessor(deps: { store: RequestStore; scheduler: WorkQueue; logger: Logger }) {
+export function createExpireProcessor(deps: { store: RequestStore; workQueue: WorkQueue; logger: Logger }) {
   return async (job: Job<RequestJob>): Promise<ProcessorOutcome> => {
     const { requestId } = job.data;
     const moved = await deps.store.transition(requestId, {
@@ -16,10 +16,10 @@ export function createExpireProcessor(deps: { store: RequestStore; scheduler: Wo
       detail: 'nobody decided in time',
     });
     if (!moved.ok) {
-      if (moved.current.state === 'expired') await deps.scheduler.notify(moved.current, 'expired');
+      if (moved.current.state === 'expired') await deps.workQueue.notify(moved.current, 'expired');
       return { skipped: moved.current.state };
     }
-    await deps.scheduler.notify(moved.request, 'expired');
+    await deps.workQueue.notify(moved.request, 'expired');
     deps.logger.info('request expired', { requestId });
     return { done: 'expired' };
   };

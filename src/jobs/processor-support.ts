@@ -1,10 +1,11 @@
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
-import type { AtlasRolesApi, AtlasScope } from '../atlas/roles-api.js';
+import type { AtlasRolesApi } from '../atlas/roles-api.js';
 import { isAppError } from '../errors.js';
 import type { Ledger, RoleHolder } from '../grants/ledger.js';
 import type { LedgerStore } from '../grants/ledger-store.js';
+import type { TargetRef } from '../lib/scope.js';
 import type { Logger } from '../ops/logger.js';
-import type { AccessRequest, Failure, RequestState, TargetRef } from '../requests/model.js';
+import type { AccessRequest, Failure, RequestState } from '../requests/model.js';
 import type { RequestEvent, WorkQueue } from '../requests/request-service.js';
 import type { RequestStore } from '../requests/request-store.js';
 import type { RequestJob } from './queues.js';
@@ -15,7 +16,7 @@ export interface ProcessorDeps {
   store: RequestStore;
   ledgers: LedgerStore;
   atlas: AtlasRolesApi;
-  scheduler: WorkQueue;
+  workQueue: WorkQueue;
   /** Serializes the Atlas writes that overlap (see {@link lockKeyOf}), across worker processes. */
   lock: UserLock;
   logger: Logger;
@@ -24,11 +25,6 @@ export interface ProcessorDeps {
 
 /** What a processor did, kept as the BullMQ job's return value. */
 export type ProcessorOutcome = { done: string } | { skipped: string };
-
-/** The Atlas scope of a request's target. */
-export function scopeOf(target: TargetRef): AtlasScope {
-  return { kind: target.scope, id: target.id };
-}
 
 /**
  * The lock for a change to `email` on `target`: one per user when the flavor's write rewrites every
@@ -40,7 +36,7 @@ export function lockKeyOf(
   email: string,
 ): string {
   const user = email.toLowerCase();
-  return atlas.writeScope === 'user' ? `user:${user}` : `${target.scope}:${target.id}:${user}`;
+  return atlas.writeScope === 'user' ? `user:${user}` : `${target.kind}:${target.id}:${user}`;
 }
 
 /** One Atlas step of a request (apply or revoke), as states and events. */
@@ -75,7 +71,7 @@ export function createStepProcessor(
   work: (request: AccessRequest, fence: Fence) => Promise<ProcessorOutcome>,
   hooks: StepHooks = {},
 ) {
-  const { store, scheduler, lock, logger, atlas } = deps;
+  const { store, workQueue, lock, logger, atlas } = deps;
   const now = deps.now ?? Date.now;
 
   const recordFailure =
@@ -88,7 +84,7 @@ export function createStepProcessor(
         detail: failure.message,
         patch: { failure: { ...failure, at: now() } },
       });
-      if (moved.ok) await scheduler.notify(moved.request, states.failed);
+      if (moved.ok) await workQueue.notify(moved.request, states.failed);
     });
 
   type Start =
@@ -126,7 +122,7 @@ export function createStepProcessor(
         throw new DelayedError();
       }
       if (request.state === states.done || request.state === states.failed)
-        await scheduler.notify(request, request.state);
+        await workQueue.notify(request, request.state);
       return { skipped: request.state };
     }
     try {
@@ -152,7 +148,7 @@ export function createStepProcessor(
  * Runs under the person's lock, before the step that found it writes anything.
  */
 export async function closeDrift(
-  deps: Pick<ProcessorDeps, 'store' | 'scheduler' | 'logger'> & { now: () => number },
+  deps: Pick<ProcessorDeps, 'store' | 'workQueue' | 'logger'> & { now: () => number },
   drifted: readonly RoleHolder[],
   at: {
     readonly email: string;
@@ -185,6 +181,6 @@ export async function closeDrift(
     }
     clearMembership = false;
     deps.logger.warn('drift: roles removed in Atlas outside Rolecall', { requestId, roles });
-    await deps.scheduler.notify(noted.request, 'drift', String(noted.request.drift.length));
+    await deps.workQueue.notify(noted.request, 'drift', String(noted.request.drift.length));
   }
 }

@@ -7,7 +7,6 @@ import type { Logger } from '../ops/logger.js';
 import type { WorkQueue } from '../requests/request-service.js';
 import type { RequestStore } from '../requests/request-store.js';
 import { isFinal } from '../requests/state-machine.js';
-import { scopeOf } from './processor-support.js';
 import type { Queues } from './queues.js';
 import { ensureJobRuns, jobIds } from './work-queue.js';
 
@@ -17,7 +16,7 @@ export interface ReconcileDeps {
   readonly ledgers: LedgerStore;
   readonly atlas: AtlasRolesApi;
   readonly queues: Queues;
-  readonly scheduler: WorkQueue;
+  readonly workQueue: WorkQueue;
   readonly redis: Redis;
   readonly keys: RedisKeys;
   readonly logger: Logger;
@@ -66,7 +65,7 @@ export function createReconcileProcessor(deps: ReconcileDeps) {
       if (request.state === 'applied') {
         const roles = rolesHeldBy(await deps.ledgers.read(request.granteeEmail, request.target), requestId);
         const current = await deps.atlas
-          .readUser(request.granteeEmail, scopeOf(request.target))
+          .readUser(request.granteeEmail, request.target)
           .then((user) => user.roles)
           .catch((error: unknown) => {
             deps.logger.warn('reconciliation could not read Atlas; queuing the revocation anyway', {
@@ -88,7 +87,7 @@ export function createReconcileProcessor(deps: ReconcileDeps) {
       const repaired = await ensureJobRuns(
         deps.queues.revoke,
         jobIds.revoke(request.id, request.attempt),
-        () => deps.scheduler.revoke(request.id, request.attempt),
+        () => deps.workQueue.revoke(request.id, request.attempt),
       );
       if (repaired) requeued.push(requestId);
     }

@@ -9,7 +9,7 @@ import type { RemindJob } from './queues.js';
  * Sends the grantee a reminder before a grant ends, with Extend and End now. A reminder for an end
  * that no longer holds (the grant was extended, ended early or is gone) is dropped.
  */
-export function createRemindProcessor(deps: { store: RequestStore; scheduler: WorkQueue; logger: Logger }) {
+export function createRemindProcessor(deps: { store: RequestStore; workQueue: WorkQueue; logger: Logger }) {
   return async (job: Job<RemindJob>): Promise<ProcessorOutcome> => {
     const { requestId, endsAt } = job.data;
     const request = await deps.store.get(requestId);
@@ -17,7 +17,7 @@ export function createRemindProcessor(deps: { store: RequestStore; scheduler: Wo
     if (request.state !== 'applied' || request.endedEarly !== null || request.grant?.revokeAt !== endsAt) {
       return { skipped: `the grant no longer ends then (${request.state})` };
     }
-    await deps.scheduler.notify(request, 'reminder', String(endsAt));
+    await deps.workQueue.notify(request, 'reminder', String(endsAt));
     deps.logger.info('reminder sent', { requestId, endsAt });
     return { done: 'reminded' };
   };

@@ -2,7 +2,7 @@ import { AppError, isAppError } from '../errors.js';
 import { decideRevoke, type LedgerOp, releaseOps } from '../grants/ledger.js';
 import type { AccessRequest, Failure, RevokePlan, RevokeTrouble } from '../requests/model.js';
 import { sameRoles } from '../requests/role-set.js';
-import { closeDrift, createStepProcessor, type ProcessorDeps, scopeOf } from './processor-support.js';
+import { closeDrift, createStepProcessor, type ProcessorDeps } from './processor-support.js';
 
 /** Dependencies of {@link createRevokeProcessor}. */
 export interface RevokeProcessorDeps extends ProcessorDeps {
@@ -20,7 +20,7 @@ export interface RevokeProcessorDeps extends ProcessorDeps {
  * and every REVOKE_ESCALATE_EVERY after that.
  */
 export function createRevokeProcessor(deps: RevokeProcessorDeps) {
-  const { store, ledgers, atlas, scheduler, logger } = deps;
+  const { store, ledgers, atlas, workQueue, logger } = deps;
   const now = deps.now ?? Date.now;
   const states = {
     ready: ['applied', 'revoke_failed'],
@@ -55,15 +55,15 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
       patch: { failure: { ...failure, at }, revokeTrouble: trouble, attempt },
     });
     if (!moved.ok) return;
-    await scheduler.revoke(request.id, attempt, trouble.nextTryAt);
-    if (escalate) await scheduler.notify(moved.request, 'revoke_failed');
+    await workQueue.revoke(request.id, attempt, trouble.nextTryAt);
+    if (escalate) await workQueue.notify(moved.request, 'revoke_failed');
   };
 
   return createStepProcessor(
     deps,
     states,
     async (request, fence) => {
-      const scope = scopeOf(request.target);
+      const scope = request.target;
       const email = request.granteeEmail;
       let userId = request.plan?.atlasUserId ?? '';
       let current: readonly string[];
@@ -80,13 +80,13 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
       const ledger = await ledgers.read(email, request.target);
       const decision = decideRevoke({
         requestId: request.id,
-        scope: request.target.scope,
+        kind: request.target.kind,
         current,
         ledger,
         alreadyRemoving: request.revokePlan?.remove ?? [],
         now: now(),
       });
-      await closeDrift({ store, scheduler, logger, now }, decision.drifted, {
+      await closeDrift({ store, workQueue, logger, now }, decision.drifted, {
         email,
         target: request.target,
         ledger,
@@ -152,7 +152,7 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
         ledger: { email, target: request.target, ops, ending: { requestId: request.id, at: null } },
       });
       if (!done.ok) return { skipped: done.current.state };
-      await scheduler.notify(done.request, 'revoked');
+      await workQueue.notify(done.request, 'revoked');
       logger.info('request revoked', {
         requestId: request.id,
         removed: decision.removed,

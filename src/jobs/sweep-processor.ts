@@ -9,7 +9,7 @@ import { ensureJobRuns, jobIds } from './work-queue.js';
 export interface SweepDeps {
   readonly store: RequestStore;
   readonly queues: Queues;
-  readonly scheduler: WorkQueue;
+  readonly workQueue: WorkQueue;
   readonly logger: Logger;
   readonly requestTtlMs: number;
   /**
@@ -31,24 +31,24 @@ export function createSweepProcessor(deps: SweepDeps) {
   const now = deps.now ?? Date.now;
 
   const repair = (request: AccessRequest, at: number): Promise<boolean> => {
-    const { queues, scheduler } = deps;
+    const { queues, workQueue } = deps;
     switch (request.state) {
       case 'pending':
         return at >= request.createdAt + deps.requestTtlMs
-          ? ensureJobRuns(queues.expire, jobIds.expire(request.id), () => scheduler.expire(request.id, at))
+          ? ensureJobRuns(queues.expire, jobIds.expire(request.id), () => workQueue.expire(request.id, at))
           : Promise.resolve(false);
       case 'approved':
       case 'applying':
         return ensureJobRuns(queues.apply, jobIds.apply(request.id, request.attempt), () =>
-          scheduler.apply(request.id, request.attempt),
+          workQueue.apply(request.id, request.attempt),
         );
       case 'revoking':
         return ensureJobRuns(queues.revoke, jobIds.revoke(request.id, request.attempt), () =>
-          scheduler.revoke(request.id, request.attempt),
+          workQueue.revoke(request.id, request.attempt),
         );
       case 'revoke_failed':
         return ensureJobRuns(queues.revoke, jobIds.revoke(request.id, request.attempt), () =>
-          scheduler.revoke(request.id, request.attempt, request.revokeTrouble?.nextTryAt ?? at),
+          workQueue.revoke(request.id, request.attempt, request.revokeTrouble?.nextTryAt ?? at),
         );
       default:
         return Promise.resolve(false);

@@ -56,8 +56,8 @@ export async function ensureJobRuns(queue: Queue, jobId: string, add: () => Prom
   return false;
 }
 
-/** Options for {@link createJobScheduler}. */
-export interface JobSchedulerOptions {
+/** Options for {@link createWorkQueue}. */
+export interface WorkQueueOptions {
   /**
    * How long before a grant ends the grantee is reminded, in ms; 0 turns reminders off.
    * @defaultValue 0
@@ -69,7 +69,7 @@ export interface JobSchedulerOptions {
  * The request workflow's queue port on BullMQ. Job ids derive from the request id and attempt, so
  * adding the same work twice is a no-op while the first job is kept.
  */
-export function createJobScheduler(queues: Queues, options: JobSchedulerOptions = {}): WorkQueue {
+export function createWorkQueue(queues: Queues, options: WorkQueueOptions = {}): WorkQueue {
   const remindBeforeMs = options.remindBeforeMs ?? 0;
   return {
     async apply(requestId, attempt) {

@@ -1,3 +1,5 @@
+import type { ScopeKind } from './scope.js';
+
 /**
  * Every Redis key Rolecall writes, in one place. All of them live under QUEUE_PREFIX; BullMQ keeps its
  * own keys under `<prefix>:<queue>:…` (see jobs/queues.ts).
@@ -27,7 +29,7 @@ export interface RedisKeys {
   pendingIndex(targetId: string): string;
   readonly activeIndex: string;
   /** The ledger of `email` on one org or project; the email is normalised to lower case here. */
-  ledger(scope: 'org' | 'project', scopeId: string, email: string): string;
+  ledger(kind: ScopeKind, scopeId: string, email: string): string;
   readonly grantsEnding: string;
   readonly reconcileStats: string;
   lock(name: string): string;
@@ -46,7 +48,7 @@ export function redisKeys(prefix: string): RedisKeys {
     requesterIndex: (userId) => `${prefix}:index:requester:${userId}`,
     pendingIndex: (targetId) => `${prefix}:index:pending:${targetId}`,
     activeIndex: `${prefix}:index:active`,
-    ledger: (scope, scopeId, email) => `${prefix}:grants:${scope}:${scopeId}:${email.toLowerCase()}`,
+    ledger: (kind, scopeId, email) => `${prefix}:grants:${kind}:${scopeId}:${email.toLowerCase()}`,
     grantsEnding: `${prefix}:grants:ending`,
     reconcileStats: `${prefix}:stats:reconcile`,
     lock: (name) => `${prefix}:lock:${name}`,

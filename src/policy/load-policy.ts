@@ -3,11 +3,8 @@ import { isNode, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import { parseDuration } from '../lib/duration.js';
+import { ATLAS_ID, ROLE_NAME, SLACK_CHANNEL_ID, SLACK_USER_ID } from '../lib/patterns.js';
 import type { Policy, PolicyTarget } from './policy.js';
-
-const ATLAS_ID = /^[a-f0-9]{24}$/;
-const SLACK_USER = /^[UW][A-Z0-9]{2,}$/;
-const ROLE = /^(ORG|GROUP)_[A-Z0-9_]+$/;
 
 const targetSchema = z
   .object(
@@ -25,13 +22,13 @@ const targetSchema = z
         .regex(ATLAS_ID, 'org must be a 24-character lowercase hex Atlas organization id')
         .optional(),
       approvers: z
-        .array(z.string().regex(SLACK_USER, 'approvers must be Slack user ids such as U0123ABCD'), {
+        .array(z.string().regex(SLACK_USER_ID, 'approvers must be Slack user ids such as U0123ABCD'), {
           error: 'approvers is required: a list of Slack user ids',
         })
         .min(1, 'approvers needs at least one Slack user id'),
       roles: z
         .array(
-          z.string().regex(ROLE, 'roles must be Atlas role names such as GROUP_READ_ONLY or ORG_MEMBER'),
+          z.string().regex(ROLE_NAME, 'roles must be Atlas role names such as GROUP_READ_ONLY or ORG_MEMBER'),
           {
             error: 'roles is required: the Atlas roles that may be requested here',
           },
@@ -75,7 +72,7 @@ const policySchema = z
     {
       approvalsChannel: z
         .string({ error: 'approvalsChannel is required: the Slack channel id where approvals are posted' })
-        .regex(/^[CG][A-Z0-9]{2,}$/, 'approvalsChannel must be a Slack channel id such as C0123ABCD'),
+        .regex(SLACK_CHANNEL_ID, 'approvalsChannel must be a Slack channel id such as C0123ABCD'),
       targets: z
         .array(targetSchema, { error: 'targets is required: a list of orgs and projects' })
         .min(1, 'targets needs at least one entry'),
@@ -138,7 +135,7 @@ export function parsePolicy(text: string, source = 'policy.yml'): Policy {
     targets: result.data.targets.map(
       (t): PolicyTarget => ({
         name: t.name,
-        scope: t.project === undefined ? 'org' : 'project',
+        kind: t.project === undefined ? 'org' : 'project',
         id: t.project ?? t.org ?? '',
         approvers: t.approvers,
         roles: [...new Set(t.roles)],

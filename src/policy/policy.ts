@@ -1,15 +1,10 @@
 import { AppError } from '../errors.js';
 import { formatDuration } from '../lib/duration.js';
-
-/** Organization or project: which Atlas roles API a target uses. */
-export type Scope = 'org' | 'project';
+import { ATLAS_ID } from '../lib/patterns.js';
+import type { TargetRef } from '../lib/scope.js';
 
 /** One org or project people may ask for roles on, and who decides. */
-export interface PolicyTarget {
-  readonly name: string;
-  readonly scope: Scope;
-  /** Atlas orgId or groupId (24 hex). */
-  readonly id: string;
+export interface PolicyTarget extends TargetRef {
   /** Slack user ids allowed to approve or deny. */
   readonly approvers: readonly string[];
   /** Roles that may be requested on this target. */
@@ -22,15 +17,6 @@ export interface PolicyTarget {
 export interface Policy {
   readonly approvalsChannel: string;
   readonly targets: readonly PolicyTarget[];
-}
-
-const ATLAS_ID = /^[a-f0-9]{24}$/;
-
-/** The scope a role name belongs to, from its prefix; undefined for anything else. */
-export function scopeOfRole(role: string): Scope | undefined {
-  if (role.startsWith('ORG_')) return 'org';
-  if (role.startsWith('GROUP_')) return 'project';
-  return undefined;
 }
 
 /** Looks a target up by its policy name (case-insensitive) or its 24-hex Atlas id. */

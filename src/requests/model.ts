@@ -1,5 +1,5 @@
 import type { RoleHolder } from '../grants/ledger.js';
-import type { Scope } from '../policy/policy.js';
+import type { TargetRef } from '../lib/scope.js';
 
 /** Where a request is in its life; see TRANSITIONS in state-machine.ts. */
 export type RequestState =
@@ -14,13 +14,6 @@ export type RequestState =
   | 'cancelled'
   | 'failed'
   | 'revoke_failed';
-
-/** The org or project a request is about, copied from the policy when it was made. */
-export interface TargetRef {
-  readonly name: string;
-  readonly scope: Scope;
-  readonly id: string;
-}
 
 /** A Slack message Rolecall keeps up to date. */
 export interface MessageRef {

@@ -1,6 +1,7 @@
 import { AppError } from '../errors.js';
 import { parseDuration } from '../lib/duration.js';
-import { type Scope, scopeOfRole } from '../policy/policy.js';
+import { asRequestId, ROLE_NAME } from '../lib/patterns.js';
+import { type ScopeKind, scopeOfRole } from '../lib/scope.js';
 
 /** The longest reason Rolecall stores; longer text is refused, not cut. */
 export const MAX_REASON_LENGTH = 500;
@@ -12,7 +13,8 @@ export const REQUEST_EXAMPLE =
 /** A request as typed on one line, before the policy has looked at it. */
 export interface RequestLine {
   readonly roles: readonly string[];
-  readonly scope: Scope;
+  /** The kind of scope every role in it belongs to. */
+  readonly scope: ScopeKind;
   readonly target: string;
   readonly durationSeconds: number | undefined;
   readonly reason: string;
@@ -37,10 +39,6 @@ export interface ExtendLine {
 /** A correct extension, shown next to its parse errors. */
 export const EXTEND_EXAMPLE = '/atlas-access extend AR-0042 for 2h because the migration runs late';
 
-const REQUEST_ID = /^AR-\d+$/i;
-
-const ROLE = /^(ORG|GROUP)_[A-Z0-9_]+$/;
-
 /** Parses the text after `/atlas-access`; throws COMMAND_INVALID with what is wrong and an example. */
 export function parseCommand(text: string): Command {
   const trimmed = text.trim();
@@ -56,11 +54,11 @@ export function parseCommand(text: string): Command {
     case 'cancel':
     case 'status':
     case 'end': {
-      const id = rest[0] ?? '';
-      if (!REQUEST_ID.test(id) || rest.length > 1) {
+      const id = asRequestId(rest[0]);
+      if (id === undefined || rest.length > 1) {
         throw invalid(`Say which request: /atlas-access ${word.toLowerCase()} AR-0042.`);
       }
-      return { kind: word.toLowerCase() as 'cancel' | 'status' | 'end', id: id.toUpperCase() };
+      return { kind: word.toLowerCase() as 'cancel' | 'status' | 'end', id };
     }
     case 'extend':
       return { kind: 'extend', ...parseExtendLine(rest.join(' ')) };
@@ -96,8 +94,8 @@ export function parseRequestLine(text: string): RequestLine {
 /** Parses `ID for DURATION because REASON`. */
 export function parseExtendLine(text: string): ExtendLine {
   const match = /^(?<id>\S+)\s+for\s+(?<duration>\S+)\s+because\s+(?<reason>[\s\S]+)$/i.exec(text.trim());
-  const id = match?.groups?.id ?? text.trim().split(/\s+/)[0] ?? '';
-  if (!REQUEST_ID.test(id)) throw invalid(`Say which grant to extend, e.g. ${EXTEND_EXAMPLE}.`);
+  const id = asRequestId(match?.groups?.id ?? text.trim().split(/\s+/)[0]);
+  if (id === undefined) throw invalid(`Say which grant to extend, e.g. ${EXTEND_EXAMPLE}.`);
   if (!match?.groups)
     throw invalid(`An extension must read: extend ID for DURATION because REASON, e.g. ${EXTEND_EXAMPLE}.`);
   const { duration = '', reason = '' } = match.groups;
@@ -105,11 +103,11 @@ export function parseExtendLine(text: string): ExtendLine {
   if (durationSeconds === undefined) {
     throw invalid(`"${duration}" is not a duration. Use a number and a unit: 30m, 4h, 2d (or 45s).`);
   }
-  return { id: id.toUpperCase(), durationSeconds, reason: checkReason(reason) };
+  return { id, durationSeconds, reason: checkReason(reason) };
 }
 
 /** Parses a comma-separated role list and the one scope all its roles share. */
-export function parseRoles(text: string): { roles: string[]; scope: Scope } {
+export function parseRoles(text: string): { roles: string[]; scope: ScopeKind } {
   const roles = [
     ...new Set(
       text
@@ -119,7 +117,7 @@ export function parseRoles(text: string): { roles: string[]; scope: Scope } {
     ),
   ];
   if (roles.length === 0) throw invalid('Name at least one role, e.g. GROUP_READ_ONLY.');
-  const bad = roles.filter((r) => !ROLE.test(r));
+  const bad = roles.filter((r) => !ROLE_NAME.test(r));
   if (bad.length > 0) {
     throw invalid(
       `${bad.join(', ')} ${bad.length === 1 ? 'is not an Atlas role name' : 'are not Atlas role names'}: roles start with ORG_ (organization) or GROUP_ (project).`,
@@ -128,7 +126,7 @@ export function parseRoles(text: string): { roles: string[]; scope: Scope } {
   const scopes = new Set(roles.map(scopeOfRole));
   if (scopes.size > 1)
     throw invalid('Ask for organization (ORG_) and project (GROUP_) roles in separate requests.');
-  return { roles, scope: scopeOfRole(roles[0] as string) as Scope };
+  return { roles, scope: scopeOfRole(roles[0] as string) as ScopeKind };
 }
 
 /** Trims a reason and checks it is present and not too long. */

@@ -1,6 +1,7 @@
 import { AppError, isAppError } from '../errors.js';
 import { type RoleHolder, type RoleStanding, standingOf } from '../grants/ledger.js';
 import type { LedgerStore } from '../grants/ledger-store.js';
+import type { TargetRef } from '../lib/scope.js';
 import type { Logger } from '../ops/logger.js';
 import {
   checkDecider,
@@ -9,7 +10,7 @@ import {
   type Policy,
   type PolicyTarget,
 } from '../policy/policy.js';
-import type { AccessRequest, AuditEntry, RequestState, TargetRef } from './model.js';
+import type { AccessRequest, AuditEntry, RequestState } from './model.js';
 import type { RequestLine } from './parse-command.js';
 import type { RequestStore } from './request-store.js';
 import { isFinal } from './state-machine.js';
@@ -91,7 +92,7 @@ export interface RequestServiceDeps {
   ledgers: LedgerStore;
   policy: () => Policy;
   access: AccessReader;
-  queue: WorkQueue;
+  workQueue: WorkQueue;
   logger: Logger;
   /** How long a request may wait for a decision, in ms. */
   requestTtlMs: number;
@@ -134,13 +135,13 @@ export interface RequestService {
 
 /** Creates the request workflow service. */
 export function createRequestService(deps: RequestServiceDeps): RequestService {
-  const { store, queue, logger } = deps;
+  const { store, workQueue, logger } = deps;
   const now = deps.now ?? Date.now;
 
   const targetOf = (request: AccessRequest): PolicyTarget => {
     const target = deps
       .policy()
-      .targets.find((t) => t.id === request.target.id && t.scope === request.target.scope);
+      .targets.find((t) => t.id === request.target.id && t.kind === request.target.kind);
     if (!target) {
       throw new AppError(
         'TARGET_UNKNOWN',
@@ -162,11 +163,11 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         `There is no target called ${line.target}. Known targets: ${policy.targets.map((t) => t.name).join(', ')}.`,
       );
     }
-    if (target.scope !== line.scope) {
-      const wanted = target.scope === 'org' ? 'organization roles (ORG_...)' : 'project roles (GROUP_...)';
+    if (target.kind !== line.scope) {
+      const wanted = target.kind === 'org' ? 'organization roles (ORG_...)' : 'project roles (GROUP_...)';
       throw new AppError(
         'ROLE_INVALID',
-        `${target.name} is ${target.scope === 'org' ? 'an organization' : 'a project'}: ask for ${wanted}.`,
+        `${target.name} is ${target.kind === 'org' ? 'an organization' : 'a project'}: ask for ${wanted}.`,
       );
     }
     checkRequestAllowed(target, line.roles, line.durationSeconds);
@@ -240,7 +241,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
 
     async submit(submission) {
       const target = check(submission);
-      const ref: TargetRef = { name: target.name, scope: target.scope, id: target.id };
+      const ref: TargetRef = { name: target.name, kind: target.kind, id: target.id };
       const assessed = await assess(submission, target, ref);
       const request = await store.create(
         {
@@ -257,7 +258,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         },
         submission.requesterId,
       );
-      await queue.expire(request.id, request.createdAt + deps.requestTtlMs);
+      await workQueue.expire(request.id, request.createdAt + deps.requestTtlMs);
       return request;
     },
 
@@ -304,7 +305,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         },
         ask.actorId,
       );
-      await queue.expire(request.id, request.createdAt + deps.requestTtlMs);
+      await workQueue.expire(request.id, request.createdAt + deps.requestTtlMs);
       return request;
     },
 
@@ -324,14 +325,14 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
 
     async approve(id, deciderId) {
       const request = await decide(id, deciderId, 'approved', null);
-      await queue.apply(id, request.attempt);
-      await queue.notify(request, 'approved');
+      await workQueue.apply(id, request.attempt);
+      await workQueue.notify(request, 'approved');
       return request;
     },
 
     async deny(id, deciderId, reason) {
       const request = await decide(id, deciderId, 'denied', reason);
-      await queue.notify(request, 'denied');
+      await workQueue.notify(request, 'denied');
       return request;
     },
 
@@ -355,7 +356,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           detail: 'retry of the revocation requested',
         });
         if (!noted.ok) throw conflictError(noted.current);
-        await queue.revoke(id, request.attempt);
+        await workQueue.revoke(id, request.attempt);
         return noted.request;
       }
       const attempt = request.attempt + 1;
@@ -367,8 +368,8 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         patch: { attempt, failure: null },
       });
       if (!result.ok) throw conflictError(result.current);
-      await queue.apply(id, attempt);
-      await queue.notify(result.request, 'approved');
+      await workQueue.apply(id, attempt);
+      await workQueue.notify(result.request, 'approved');
       return result.request;
     },
 
@@ -385,7 +386,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         detail: 'cancelled by the requester',
       });
       if (!result.ok) throw conflictError(result.current);
-      await queue.notify(result.request, 'cancelled');
+      await workQueue.notify(result.request, 'cancelled');
       return result.request;
     },
 
@@ -427,8 +428,8 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         },
       });
       if (!noted.ok) throw conflictError(noted.current);
-      await queue.revoke(id, request.attempt, at);
-      if (grant.revokeAt !== null) await queue.forgetReminder(id, grant.revokeAt);
+      await workQueue.revoke(id, request.attempt, at);
+      if (grant.revokeAt !== null) await workQueue.forgetReminder(id, grant.revokeAt);
       return noted.request;
     },
 
@@ -459,10 +460,10 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
 /** Refuses a request for someone who is not in the target, unless a temporary grant can add them. */
 function refuseOutsider(submission: Submission, target: PolicyTarget, access: GranteeAccess): void {
   const who = submission.granteeEmail;
-  if (target.scope === 'org' || access.join === null) {
+  if (target.kind === 'org' || access.join === null) {
     throw new AppError(
       'ATLAS_NOT_A_MEMBER',
-      `${who} is not a member of the ${target.scope === 'org' ? 'organization' : 'project'} ${target.name} in Atlas. Ask an owner to invite them first, then request the roles again.`,
+      `${who} is not a member of the ${target.kind === 'org' ? 'organization' : 'project'} ${target.name} in Atlas. Ask an owner to invite them first, then request the roles again.`,
     );
   }
   if (access.join === 'unsupported') {

@@ -1,3 +1,5 @@
+import { SLACK_USER_ID } from '../lib/patterns.js';
+
 /** Escapes user text for mrkdwn so it cannot ping (`<!channel>`), mention or hide a link. */
 export function escapeMrkdwn(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -10,7 +12,7 @@ export function truncate(text: string, max: number): string {
 
 /** A Slack user mention from a user id Slack gave us (never from typed text). */
 export function mention(userId: string): string {
-  return /^[UW][A-Z0-9]+$/.test(userId) ? `<@${userId}>` : escapeMrkdwn(userId);
+  return SLACK_USER_ID.test(userId) ? `<@${userId}>` : escapeMrkdwn(userId);
 }
 
 /** A date Slack renders in the reader's time zone, with a plain fallback. */

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AtlasScope } from '../../src/atlas/roles-api.js';
 import type { AtlasSimulator } from '../../src/dev/atlas-simulator.js';
+import type { AtlasScope } from '../../src/lib/scope.js';
 import {
   AUTHS,
   createCapturingLogger,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { AtlasScope } from '../../src/atlas/roles-api.js';
 import type { AtlasApiFlavor } from '../../src/config.js';
+import type { AtlasScope } from '../../src/lib/scope.js';
 import { AUTHS, FIXTURE, fixtureClient, startFixtureSimulator } from '../support/atlas-fixture.js';
 import { checkAgainstSpec } from '../support/openapi-contract.js';
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AtlasScope } from '../../src/atlas/roles-api.js';
 import type { AtlasApiFlavor } from '../../src/config.js';
 import type { AtlasSimulator } from '../../src/dev/atlas-simulator.js';
+import type { AtlasScope } from '../../src/lib/scope.js';
 import { AUTHS, FIXTURE, fixtureClient, startFixtureSimulator } from '../support/atlas-fixture.js';
 
 const ORG: AtlasScope = { kind: 'org', id: FIXTURE.org };

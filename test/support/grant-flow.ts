@@ -1,10 +1,11 @@
 import { Redis } from 'ioredis';
 import { expect } from 'vitest';
-import type { RoleChange, SimulatedScope } from '../../src/dev/atlas-simulator.js';
+import type { RoleChange } from '../../src/dev/atlas-simulator.js';
 import { waitUntil } from '../../src/dev/http-util.js';
 import { ATLAS, CHANNELS, type PEOPLE, type Sandbox } from '../../src/dev/sandbox.js';
 import { requestIdIn, waitForApprovalMessage } from '../../src/dev/slack-flow.js';
 import type { SimulatedMessage } from '../../src/dev/slack-simulator.js';
+import type { AtlasScope } from '../../src/lib/scope.js';
 import type { AccessRequest, RequestState } from '../../src/requests/model.js';
 import { createRequestStore } from '../../src/requests/request-store.js';
 
@@ -12,8 +13,8 @@ import { createRequestStore } from '../../src/requests/request-store.js';
 export type Person = (typeof PEOPLE)[keyof typeof PEOPLE];
 
 /** The sandbox project and org as simulator scopes. */
-export const PROJECT: SimulatedScope = { kind: 'project', id: ATLAS.project.id };
-export const ORG: SimulatedScope = { kind: 'org', id: ATLAS.org.id };
+export const PROJECT: AtlasScope = { kind: 'project', id: ATLAS.project.id };
+export const ORG: AtlasScope = { kind: 'org', id: ATLAS.org.id };
 
 /** Types a slash command and returns the id in the confirmation, and the approval message. */
 export async function requestAs(

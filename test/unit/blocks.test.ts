@@ -21,7 +21,7 @@ function request(state: RequestState, overrides: Partial<AccessRequest> = {}): A
     requesterId: 'U0ALICE',
     granteeId: 'U0DAVE',
     granteeEmail: 'dave+<!here>@example.com',
-    target: { name: 'payments-prod', scope: 'project', id: '5f1a2b3c4d5e6f7a8b9c0d1e' },
+    target: { name: 'payments-prod', kind: 'project', id: '5f1a2b3c4d5e6f7a8b9c0d1e' },
     roles: ['GROUP_READ_ONLY'],
     durationSeconds: 4 * 3600,
     reason: HOSTILE.repeat(20),

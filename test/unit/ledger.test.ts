@@ -107,7 +107,7 @@ describe('decideRevoke', () => {
   it('removes a role when its last holder ends', () => {
     const decision = decideRevoke({
       requestId: 'AR-1',
-      scope: 'project',
+      kind: 'project',
       current: [BASE, READ],
       ledger: ledger([holder(READ, 'AR-1', NOW)]),
       alreadyRemoving: [],
@@ -125,7 +125,7 @@ describe('decideRevoke', () => {
   it('keeps a role another holder still covers, naming the one that lasts longest', () => {
     const decision = decideRevoke({
       requestId: 'AR-1',
-      scope: 'project',
+      kind: 'project',
       current: [BASE, READ],
       ledger: ledger([
         holder(READ, 'AR-1', NOW),
@@ -143,7 +143,7 @@ describe('decideRevoke', () => {
   it('lets a permanent holder outlast every temporary one', () => {
     const decision = decideRevoke({
       requestId: 'AR-1',
-      scope: 'project',
+      kind: 'project',
       current: [BASE, READ],
       ledger: ledger([
         holder(READ, 'AR-1', NOW),
@@ -159,7 +159,7 @@ describe('decideRevoke', () => {
   it('reports a role already gone, or removed by an interrupted earlier run', () => {
     const gone = decideRevoke({
       requestId: 'AR-1',
-      scope: 'project',
+      kind: 'project',
       current: [BASE],
       ledger: ledger([holder(READ, 'AR-1', NOW)]),
       alreadyRemoving: [],
@@ -168,7 +168,7 @@ describe('decideRevoke', () => {
     expect(gone).toMatchObject({ remove: [], removed: [], gone: [READ] });
     const resumed = decideRevoke({
       requestId: 'AR-1',
-      scope: 'project',
+      kind: 'project',
       current: [BASE],
       ledger: ledger([holder(READ, 'AR-1', NOW)]),
       alreadyRemoving: [READ],
@@ -180,7 +180,7 @@ describe('decideRevoke', () => {
   it('takes the person out of a project Rolecall added them to when the last role goes', () => {
     const decision = decideRevoke({
       requestId: 'AR-1',
-      scope: 'project',
+      kind: 'project',
       current: [READ],
       ledger: ledger([holder(READ, 'AR-1', NOW)], 'AR-1'),
       alreadyRemoving: [],
@@ -196,7 +196,7 @@ describe('decideRevoke', () => {
   it('keeps the person in the project when someone gave them a role of their own meanwhile', () => {
     const decision = decideRevoke({
       requestId: 'AR-1',
-      scope: 'project',
+      kind: 'project',
       current: [READ, BASE],
       ledger: ledger([holder(READ, 'AR-1', NOW)], 'AR-1'),
       alreadyRemoving: [],
@@ -232,7 +232,7 @@ describe('ledger encoding', () => {
     const keys = redisKeys('p');
     const write = encodeLedgerWrite(keys, {
       email: 'Dana.Smith@Example.com',
-      target: { scope: 'project', id: '5f1a2b3c4d5e6f7a8b9c0d1e' },
+      target: { kind: 'project', id: '5f1a2b3c4d5e6f7a8b9c0d1e' },
       ops: [
         { op: 'hold', role: READ, requestId: 'AR-0001', until: NOW },
         { op: 'hold', role: BASE, requestId: 'AR-0002', until: null },

@@ -30,7 +30,7 @@ targets:
       targets: [
         {
           name: 'payments-prod',
-          scope: 'project',
+          kind: 'project',
           id: '5f1a2b3c4d5e6f7a8b9c0d1e',
           approvers: ['U0BOB'],
           roles: ['GROUP_READ_ONLY'],
@@ -101,7 +101,7 @@ describe('policy evaluation', () => {
   const project = defined(findTarget(policy, 'PAYMENTS-PROD'));
 
   it('finds targets by name or by Atlas id', () => {
-    expect(project.scope).toBe('project');
+    expect(project.kind).toBe('project');
     expect(findTarget(policy, '5f1a2b3c4d5e6f7a8b9c0d10')?.name).toBe('acme');
     expect(findTarget(policy, 'nope')).toBeUndefined();
   });

@@ -10,7 +10,7 @@ const DRAFT: RequestDraft = {
   requesterId: 'U0ALICE',
   granteeId: 'U0ALICE',
   granteeEmail: 'alice@example.com',
-  target: { name: 'payments-prod', scope: 'project', id: '5f1a2b3c4d5e6f7a8b9c0d1e' },
+  target: { name: 'payments-prod', kind: 'project', id: '5f1a2b3c4d5e6f7a8b9c0d1e' },
   roles: ['GROUP_READ_ONLY'],
   durationSeconds: 3600,
   reason: 'incident 42',

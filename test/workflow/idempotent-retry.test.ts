@@ -15,7 +15,7 @@ import { createQueues, type Queues } from '../../src/jobs/queues.js';
 import { createRemindProcessor } from '../../src/jobs/remind-processor.js';
 import { createRevokeProcessor } from '../../src/jobs/revoke-processor.js';
 import { createUserLock } from '../../src/jobs/user-lock.js';
-import { createJobScheduler } from '../../src/jobs/work-queue.js';
+import { createWorkQueue } from '../../src/jobs/work-queue.js';
 import { createWorkers, type Workers } from '../../src/jobs/workers.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
 import { createRequestStore, type RequestStore } from '../../src/requests/request-store.js';
@@ -62,14 +62,14 @@ describe('idempotent execution after a crash', () => {
       },
     };
     queues = createQueues(redis, prefix, { backoffMs: 50 });
-    const scheduler = createJobScheduler(queues);
+    const workQueue = createWorkQueue(queues);
     const { logger } = createCapturingLogger();
     const client = createAtlasClient(fixtureConfig(atlas, 'atlas-v2', AUTHS.digest), { logger });
     const deps = {
       store: crashing,
       ledgers: createLedgerStore(redis, redisKeys(prefix)),
       atlas: client.roles,
-      scheduler,
+      workQueue,
       lock: createUserLock(redis, { prefix }),
       logger,
     };
@@ -87,9 +87,9 @@ describe('idempotent execution after a crash', () => {
       processors: {
         apply: createApplyProcessor(deps),
         revoke: createRevokeProcessor({ ...deps, retryIntervalMs: 60_000, escalateEveryMs: 3_600_000 }),
-        expire: createExpireProcessor({ store, scheduler, logger }),
+        expire: createExpireProcessor({ store, workQueue, logger }),
         notify: createNotifyProcessor({ store, notifier, logger }),
-        remind: createRemindProcessor({ store, scheduler, logger }),
+        remind: createRemindProcessor({ store, workQueue, logger }),
         sweep: async () => undefined,
         reconcile: async () => undefined,
       },
@@ -110,7 +110,7 @@ describe('idempotent execution after a crash', () => {
         requesterId: 'U0ALICE',
         granteeId: 'U0ALICE',
         granteeEmail: FIXTURE.alice.email,
-        target: { name: 'payments-prod', scope: 'project', id: FIXTURE.project },
+        target: { name: 'payments-prod', kind: 'project', id: FIXTURE.project },
         roles: ['GROUP_DATA_ACCESS_READ_ONLY'],
         durationSeconds: 3600,
         reason: 'crash test',
@@ -135,7 +135,7 @@ describe('idempotent execution after a crash', () => {
       actor: 'U0BOB',
       patch: { decision: { by: 'U0BOB', at: 1, note: null } },
     });
-    await createJobScheduler(queues).apply(request.id, 1);
+    await createWorkQueue(queues).apply(request.id, 1);
 
     await waitUntil(
       () => slack.messagesIn(slack.dmChannelOf('U0ALICE')).find((m) => m.text.includes('applied')),

@@ -1,6 +1,7 @@
 import { AppError, isAppError } from '../../errors.js';
+import type { AtlasScope } from '../../lib/scope.js';
 import type { AtlasHttp } from '../http-client.js';
-import type { AtlasRolesApi, AtlasScope, ScopedUser } from '../roles-api.js';
+import type { AtlasRolesApi, ScopedUser } from '../roles-api.js';
 import { createProjectMembershipApi, createProjectOrgLookup } from './project-membership.js';
 import { ATLAS_V2_2025 } from './shared.js';
 

@@ -4,7 +4,7 @@ export const ATLAS_V2_2023 = 'application/vnd.atlas.2023-01-01+json';
 /** Media type of the 2025-02-19 resource version (`:addRole`, `:removeRole`, project membership, user reads). */
 export const ATLAS_V2_2025 = 'application/vnd.atlas.2025-02-19+json';
 
-import type { AtlasScope } from '../roles-api.js';
+import type { AtlasScope } from '../../lib/scope.js';
 
 /** The user document of `GET …/users/byName/{name}` (v2 2023-01-01, v1.0, public v1.0). */
 export interface CloudAppUser {

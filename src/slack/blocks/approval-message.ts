@@ -107,7 +107,7 @@ export function buildApprovalMessage(request: AccessRequest): SlackMessage {
     request.requesterId === request.granteeId
       ? `${mention(request.requesterId)} ${asks}`
       : `${mention(request.requesterId)} ${asks} for ${mention(request.granteeId)}`;
-  const kind = request.target.scope === 'org' ? 'organization' : 'project';
+  const kind = request.target.kind === 'org' ? 'organization' : 'project';
   const duration =
     request.durationSeconds === null
       ? 'permanent'

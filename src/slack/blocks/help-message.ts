@@ -8,7 +8,7 @@ export function buildHelpMessage(policy: Policy): { text: string; blocks: KnownB
   const targets = policy.targets
     .map(
       (t) =>
-        `• *${escapeMrkdwn(t.name)}* (${t.scope === 'org' ? 'organization' : 'project'}): ${t.roles.map((r) => `\`${r}\``).join(', ')}`,
+        `• *${escapeMrkdwn(t.name)}* (${t.kind === 'org' ? 'organization' : 'project'}): ${t.roles.map((r) => `\`${r}\``).join(', ')}`,
     )
     .join('\n');
   const usage = [
