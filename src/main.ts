@@ -1,5 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import { WebClient } from '@slack/web-api';
 import type { Redis } from 'ioredis';
 import { createAtlasClient } from './atlas/create-atlas-client.js';
@@ -271,12 +272,38 @@ function checkPolicyRoles(policy: Policy, config: Config): Policy {
   return policy;
 }
 
+/** Usage of `node dist/main.js`, shown with every argument error. */
+export const USAGE = 'usage: node dist/main.js [bot|worker]   (no argument: bot and worker in one process)';
+
+/**
+ * Reads the command line strictly (node:util parseArgs): nothing, `bot` or `worker`; anything else
+ * (a typo such as `wroker`, an unknown option) is an AppError saying so, never a silent default.
+ */
+export function parseRunMode(argv: readonly string[]): RunMode {
+  let positionals: string[];
+  try {
+    ({ positionals } = parseArgs({ args: [...argv], options: {}, allowPositionals: true, strict: true }));
+  } catch (cause) {
+    throw new AppError('CONFIG_INVALID', `${(cause as Error).message}\n${USAGE}`, { cause });
+  }
+  if (positionals.length === 0) return 'all';
+  const [mode] = positionals;
+  if (positionals.length === 1 && (mode === 'bot' || mode === 'worker')) return mode;
+  throw new AppError('CONFIG_INVALID', `Unknown run mode "${positionals.join(' ')}".\n${USAGE}`);
+}
+
 /**
  * Runs Rolecall as a process: `node dist/main.js` (bot + worker), `node dist/main.js worker` (worker
  * only) or `node dist/main.js bot` (Slack side only, when workers run elsewhere).
  */
 export async function main(argv: readonly string[]): Promise<void> {
-  const mode: RunMode = argv.includes('worker') ? 'worker' : argv.includes('bot') ? 'bot' : 'all';
+  let mode: RunMode;
+  try {
+    mode = parseRunMode(argv);
+  } catch (error) {
+    process.stderr.write(`${isAppError(error) ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
   let rolecall: Rolecall;
   try {
     rolecall = await startRolecall(loadConfig({ mode }));
