@@ -26,7 +26,13 @@ export function backoffDelay(retry: number, options: BackoffOptions = {}): numbe
 
 /**
  * What Atlas says about waiting after a 429 (or 503): the `Retry-After` header (seconds or an
- * HTTP date), else the retry-after seconds in a RATE_LIMITED_TOKEN_BUCKET error's `parameters`.
+ * HTTP date), else what the error body says, read by its errorCode (NOTES.md sections 6 and 9):
+ * - `RATE_LIMITED_TOKEN_BUCKET`: `parameters` = [path, retryAfterSeconds, capacity, refillRate,
+ *   refillDurationSeconds]; the second one is the wait.
+ * - `RATE_LIMITED` (Cloud Manager, Ops Manager, older Atlas endpoints): `parameters` = [resource,
+ *   limit, minutes], "limited to 100 requests every 1 minutes": a quota, not a wait, so undefined.
+ * Anything else: undefined. Undefined means "back off with jitter".
+ * @returns ms, or undefined when Atlas gave no usable wait.
  */
 export function retryAfterMs(
   header: string | string[] | undefined,
@@ -39,7 +45,8 @@ export function retryAfterMs(
     const date = Date.parse(value);
     if (!Number.isNaN(date)) return Math.max(0, date - now);
   }
-  const seconds = body?.parameters?.[1];
+  if (body?.errorCode !== 'RATE_LIMITED_TOKEN_BUCKET') return undefined;
+  const seconds = body.parameters?.[1];
   if (typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
   if (typeof seconds === 'string' && /^\d+$/.test(seconds)) return Number(seconds) * 1000;
   return undefined;

@@ -261,6 +261,15 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     }
     buckets.set(key, { tokens, at: now });
     const retryAfter = Math.max(1, Math.ceil((1 - tokens) / rate / 1000));
+    if (path.startsWith('/api/public/')) {
+      // Cloud Manager / Ops Manager answer with the older RATE_LIMITED body: a quota, no wait.
+      const limit = config.refillPerMinute;
+      return error(429, 'RATE_LIMITED', `Resource ${path} is limited to ${limit} requests every 1 minutes.`, [
+        path,
+        limit,
+        1,
+      ]);
+    }
     return {
       ...error(
         429,

@@ -49,6 +49,28 @@ describe('Atlas HTTP client failure handling', () => {
     expect(sleeps[0]).toBeGreaterThanOrEqual(7_000);
   });
 
+  it.each([[['/api/atlas/v2/users', 100, 1]], [['/api/atlas/v2/users', 10, 1]]])(
+    'reads an older RATE_LIMITED body %j as a quota, not a wait, and backs off with jitter',
+    async (parameters) => {
+      simulator.inject({
+        status: 429,
+        body: {
+          error: 429,
+          errorCode: 'RATE_LIMITED',
+          detail: `Resource /api/atlas/v2/users is limited to ${parameters[1]} requests every 1 minutes.`,
+          parameters,
+        },
+        times: 2,
+      });
+      const { http, sleeps } = fixtureHttp(simulator, {
+        backoff: { baseMs: 100, capMs: 10_000, random: () => 0.999 },
+      });
+      expect((await http.send(READ)).status).toBe(200);
+      expect(sleeps).toEqual([99, 199]);
+      expect(signedStatuses()).toEqual([429, 429, 200]);
+    },
+  );
+
   it('backs off exponentially with full jitter when Atlas gives no hint', async () => {
     simulator.inject({ status: 429, body: rateLimited(), times: 3 });
     const { http, sleeps } = fixtureHttp(simulator, {
@@ -170,8 +192,14 @@ describe('retry arithmetic', () => {
     expect(
       retryAfterMs('Wed, 25 Nov 2026 10:00:30 GMT', undefined, Date.parse('Wed, 25 Nov 2026 10:00:00 GMT')),
     ).toBe(30_000);
-    expect(retryAfterMs(undefined, { parameters: ['p', 55, 10, 5, 60] })).toBe(55_000);
-    expect(retryAfterMs(undefined, { parameters: [] })).toBeUndefined();
+    expect(
+      retryAfterMs(undefined, { errorCode: 'RATE_LIMITED_TOKEN_BUCKET', parameters: ['p', 55, 10, 5, 60] }),
+    ).toBe(55_000);
+    expect(
+      retryAfterMs(undefined, { errorCode: 'RATE_LIMITED_TOKEN_BUCKET', parameters: [] }),
+    ).toBeUndefined();
+    expect(retryAfterMs(undefined, { errorCode: 'RATE_LIMITED', parameters: ['p', 100, 1] })).toBeUndefined();
+    expect(retryAfterMs(undefined, { parameters: ['p', 55, 10, 5, 60] })).toBeUndefined();
   });
 
   it('caps the backoff ceiling', () => {
