@@ -42,7 +42,11 @@ const KNOWN: Readonly<Record<string, { code: AppErrorCode; say: string }>> = {
   },
 };
 
-/** Turns an Atlas error response into an AppError that says what happened, with errorCode and detail. */
+/**
+ * Turns an Atlas error response into an AppError that says what happened, with the errorCode. Atlas's
+ * `detail` can carry Rolecall's egress IP and internal ids, so it stays out of the message (which
+ * requesters see) and goes to `details.detail`, for approvers and logs.
+ */
 export function toAtlasAppError(
   status: number,
   body: AtlasErrorBody | undefined,
@@ -52,8 +56,8 @@ export function toAtlasAppError(
   const errorCode = body?.errorCode ?? `HTTP_${status}`;
   const detail = body?.detail ?? body?.reason ?? '';
   const known = KNOWN[errorCode];
-  const details = { status, errorCode, operation };
-  const suffix = ` (Atlas ${errorCode}${detail ? `: ${detail}` : ''})`;
+  const details = { status, errorCode, operation, ...(detail ? { detail } : {}) };
+  const suffix = ` (Atlas ${errorCode})`;
   if (known) return new AppError(known.code, `${known.say}${suffix}`, { details });
   if (status === 401 || status === 403) {
     const needs = call.requiredRole

@@ -533,6 +533,12 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
   };
 
   const byNameAnswer = (name: string, headers: Record<string, string> = {}): Answer => {
+    // The spec's userName pattern allows lower case only; Atlas usernames are stored that way.
+    if (name !== name.toLowerCase()) {
+      return error(400, 'INVALID_PARAMETER', `Invalid parameter userName: ${name} is not a valid username.`, [
+        'userName',
+      ]);
+    }
     const user = byUsername(name);
     if (!user) return error(404, 'USERNAME_NOT_FOUND', `No user with username ${name} exists.`, [name]);
     return { status: 200, body: cloudAppUser(user), headers };

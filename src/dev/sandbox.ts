@@ -16,6 +16,8 @@ export const PEOPLE = {
   carol: { id: 'U0CAROL', name: 'carol', email: 'carol@example.com' },
   mallory: { id: 'U0MALLORY', name: 'mallory', email: 'mallory@example.com' },
   dave: { id: 'U0DAVE', name: 'dave', email: 'dave@example.com' },
+  /** Her Slack profile email has capitals; her Atlas username, like every Atlas username, does not. */
+  dana: { id: 'U0DANA', name: 'dana', email: 'Dana.Smith@Example.com' },
 } as const satisfies Record<string, SimulatedSlackUser>;
 
 /** Slack channels of the sandbox workspace. */
@@ -32,6 +34,7 @@ export const ATLAS = {
     bob: '64b000000000000000000b0b',
     carol: '64b000000000000000000ca1',
     mallory: '64b000000000000000000ba0',
+    dana: '64b000000000000000000da0',
   },
 } as const;
 
@@ -125,6 +128,12 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         id: ATLAS.userIds.mallory,
         username: PEOPLE.mallory.email,
         orgRoles: { [ATLAS.org.id]: ['ORG_MEMBER'] },
+      },
+      {
+        id: ATLAS.userIds.dana,
+        username: PEOPLE.dana.email.toLowerCase(),
+        orgRoles: { [ATLAS.org.id]: ['ORG_MEMBER'] },
+        groupRoles: { [ATLAS.project.id]: ['GROUP_READ_ONLY'] },
       },
     ],
     ...(options.atlasPort === undefined ? {} : { port: options.atlasPort }),

@@ -44,7 +44,15 @@ function userOf(user: SimulatedSlackUser) {
   return { id: user.id, username: user.name, name: user.name, team_id: TEAM.id };
 }
 
-/** The fields of a slash command, as Slack sends them (form fields over HTTP, an object in Socket Mode). */
+/** Encodes text the way Slack does in slash commands: `&`, `<`, `>` become entities. */
+export function encodeLikeSlack(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/**
+ * The fields of a slash command, as Slack sends them (form fields over HTTP, an object in Socket
+ * Mode), with the typed text encoded as Slack encodes it.
+ */
 export function buildCommandPayload(
   slack: SlackSimulator,
   user: SimulatedSlackUser,
@@ -60,7 +68,7 @@ export function buildCommandPayload(
     user_id: user.id,
     user_name: user.name,
     command: '/atlas-access',
-    text,
+    text: encodeLikeSlack(text),
     api_app_id: 'A0ROLECALL',
     is_enterprise_install: 'false',
     response_url: slack.newResponseUrl(user.id, channelId),

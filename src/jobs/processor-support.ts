@@ -132,8 +132,9 @@ export function createStepProcessor(
     } catch (error) {
       const retryable = isAppError(error) ? error.retryable : !(error instanceof UnrecoverableError);
       if (retryable && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) throw error;
+      const detail = isAppError(error) ? error.details.detail : undefined;
       const failure = isAppError(error)
-        ? { code: error.code, message: error.message }
+        ? { code: error.code, message: error.message, ...(typeof detail === 'string' ? { detail } : {}) }
         : { code: 'INTERNAL', message: 'An unexpected error stopped Rolecall; the details are in its logs.' };
       logger.error(`${states.working} failed`, { requestId, error });
       await recordFailure(await store.require(requestId), failure);

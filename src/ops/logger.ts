@@ -61,6 +61,9 @@ function serialize(_key: string, value: unknown): unknown {
       name: value.name,
       message: value.message,
       ...(coded.code === undefined ? {} : { code: coded.code }),
+      ...((value as Error & { details?: unknown }).details === undefined
+        ? {}
+        : { details: (value as Error & { details?: unknown }).details }),
       stack: value.stack,
       ...(value.cause === undefined ? {} : { cause: value.cause }),
     };

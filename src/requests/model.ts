@@ -108,8 +108,11 @@ export interface Drift {
 /** Why a request ended in failed or revoke_failed, in words for Slack. */
 export interface Failure {
   readonly code: string;
+  /** In words, safe for everyone the request concerns. */
   readonly message: string;
   readonly at: number;
+  /** The service's own words (Atlas `detail`: may name IP addresses and ids): approvers and logs only. */
+  readonly detail?: string;
 }
 
 /** One access request, as stored in Redis. */

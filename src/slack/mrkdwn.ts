@@ -1,5 +1,13 @@
 import { SLACK_USER_ID } from '../lib/patterns.js';
 
+/**
+ * Decodes the three entities Slack puts in slash-command text (`&amp;`, `&lt;`, `&gt;`), once, on the
+ * way in (api.slack.com/reference/surfaces/formatting#escaping). Modal inputs arrive unencoded.
+ */
+export function decodeSlackText(text: string): string {
+  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+}
+
 /** Escapes user text for mrkdwn so it cannot ping (`<!channel>`), mention or hide a link. */
 export function escapeMrkdwn(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

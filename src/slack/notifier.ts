@@ -88,8 +88,10 @@ export function createSlackNotifier(client: WebClient, options: SlackNotifierOpt
 
   const send = async (request: AccessRequest, event: RequestEvent, delivery: Delivery): Promise<void> => {
     const approval = request.approvalMessage;
-    const context: OutcomeContext =
-      event === 'revoke_failed' ? { approvers: options.approversOf?.(request) ?? [] } : {};
+    const context: OutcomeContext = {
+      forApprovers: delivery === 'thread',
+      ...(event === 'revoke_failed' ? { approvers: options.approversOf?.(request) ?? [] } : {}),
+    };
     switch (delivery) {
       case 'approval-message':
         if (approval)

@@ -100,7 +100,7 @@ describe('Atlas HTTP client failure handling', () => {
     const error = await appErrorOf(() => http.send(READ));
     expect(error.code).toBe('ATLAS_UNAVAILABLE');
     expect(error.retryable).toBe(true);
-    expect(error.message).toContain('SERVICE_UNAVAILABLE: down');
+    expect(error.message).toContain('(Atlas SERVICE_UNAVAILABLE)');
     expect(signedStatuses()).toEqual([503, 503, 503]);
     expect(sleeps).toHaveLength(2);
   });
@@ -128,7 +128,7 @@ describe('Atlas HTTP client failure handling', () => {
     );
   });
 
-  it('does not retry other 4xx, and carries errorCode and detail', async () => {
+  it('does not retry other 4xx, and keeps the detail out of the message (it can name IPs and ids)', async () => {
     simulator.inject({
       status: 404,
       body: { error: 404, errorCode: 'USER_NOT_IN_GROUP', detail: 'User x is not in group y.' },
@@ -136,10 +136,12 @@ describe('Atlas HTTP client failure handling', () => {
     const { http } = fixtureHttp(simulator);
     const error = await appErrorOf(() => http.send(READ));
     expect(error.code).toBe('ATLAS_NOT_A_MEMBER');
-    expect(error.details).toMatchObject({ status: 404, errorCode: 'USER_NOT_IN_GROUP' });
-    expect(error.message).toBe(
-      'The user is not a member of this project. (Atlas USER_NOT_IN_GROUP: User x is not in group y.)',
-    );
+    expect(error.details).toMatchObject({
+      status: 404,
+      errorCode: 'USER_NOT_IN_GROUP',
+      detail: 'User x is not in group y.',
+    });
+    expect(error.message).toBe('The user is not a member of this project. (Atlas USER_NOT_IN_GROUP)');
     expect(signedStatuses()).toEqual([404]);
   });
 
@@ -181,7 +183,9 @@ describe('human messages for Atlas errors', () => {
       },
     );
     expect(error.message).toMatch(words);
-    expect(error.message).toContain(`(Atlas ${errorCode}: the detail)`);
+    expect(error.message).toContain(`(Atlas ${errorCode})`);
+    expect(error.message).not.toContain('the detail');
+    expect(error.details.detail).toBe('the detail');
     expect(error.retryable).toBe(false);
   });
 });

@@ -213,7 +213,7 @@ describe('request flow (end to end, HTTP mode)', () => {
     ]);
   });
 
-  it('shows the Atlas errorCode and detail when Atlas rejects the change', async () => {
+  it('shows the requester the Atlas errorCode in words, and the approvers also its detail', async () => {
     sandbox.atlas.inject({
       method: 'PUT',
       path: /\/roles$/,
@@ -221,7 +221,7 @@ describe('request flow (end to end, HTTP mode)', () => {
       body: {
         error: 400,
         errorCode: 'INVALID_ROLE_FOR_GROUP',
-        detail: 'Role GROUP_DATA_ACCESS_READ_ONLY is invalid for group x.',
+        detail: 'Role GROUP_DATA_ACCESS_READ_ONLY is invalid for group x (request from 203.0.113.9).',
       },
     });
     const id = await requestAs(
@@ -233,10 +233,13 @@ describe('request flow (end to end, HTTP mode)', () => {
 
     const dm = await waitForDm(sandbox.slack, PEOPLE.alice.id, /could not be applied/);
     expect(dm.text).toContain(
-      'Atlas INVALID_ROLE_FOR_GROUP: Role GROUP_DATA_ACCESS_READ_ONLY is invalid for group x.',
+      'Atlas does not accept this role for a project. (Atlas INVALID_ROLE_FOR_GROUP)',
     );
-    await waitForThreadReply(sandbox.slack, approval, /could not be applied/);
+    expect(dm.text).not.toContain('203.0.113.9');
+    const thread = await waitForThreadReply(sandbox.slack, approval, /could not be applied/);
+    expect(thread.text).toContain('Atlas said: “Role GROUP_DATA_ACCESS_READ_ONLY is invalid for group x');
     expect(blockText(approval)).toContain('*failed*');
+    expect(blockText(approval)).toContain('203.0.113.9');
   });
 
   it('answers a malformed line with what is wrong and an example, storing nothing', async () => {

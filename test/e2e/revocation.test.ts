@@ -51,7 +51,7 @@ describe('revocation (end to end)', () => {
       untilMs: outageEnds,
     });
     const first = await waitForThreadReply(sandbox.slack, approval, /has not been revoked yet/, 10_000);
-    expect(first.text).toContain('Atlas SERVICE_UNAVAILABLE: Atlas is down for maintenance.');
+    expect(first.text).toContain('(Atlas SERVICE_UNAVAILABLE) Atlas said: “Atlas is down for maintenance.”');
     expect(first.text).toContain('<@U0BOB> <@U0CAROL>');
     expect(blockText(approval)).toContain('Retry revocation');
     await waitForState(sandbox, id, 'revoked', 20_000);

@@ -3,7 +3,7 @@ import { formatDuration } from '../../lib/duration.js';
 import type { AccessRequest } from '../../requests/model.js';
 import { rolesAfterGrant, rolesToAdd } from '../../requests/role-set.js';
 import { escapeMrkdwn, formatRoles, mention, slackDate, truncate } from '../mrkdwn.js';
-import { describeUntil } from './outcome-message.js';
+import { describeFailure, describeUntil } from './outcome-message.js';
 
 /** Action ids of the buttons on request messages. */
 export const ACTIONS = {
@@ -207,8 +207,11 @@ export function buildApprovalMessage(request: AccessRequest): SlackMessage {
   };
 }
 
-/** One line saying where the request stands, who decided and what happened. */
-export function describeStatus(request: AccessRequest): string {
+/**
+ * One line saying where the request stands, who decided and what happened. `forApprovers` adds
+ * Atlas's own detail of a failure (the approvals channel); elsewhere the words and the code only.
+ */
+export function describeStatus(request: AccessRequest, forApprovers = true): string {
   const by = request.decision ? ` by ${mention(request.decision.by)}` : '';
   switch (request.state) {
     case 'pending':
@@ -240,10 +243,10 @@ export function describeStatus(request: AccessRequest): string {
     case 'denied':
       return `:no_entry: *Denied*${by}${request.decision?.note ? `: ${escapeMrkdwn(request.decision.note)}` : ''}`;
     case 'failed':
-      return `:x: Approved${by} · *failed*: ${escapeMrkdwn(request.failure?.message ?? 'unknown error')}`;
+      return `:x: Approved${by} · *failed*: ${describeFailure(request.failure, forApprovers)}`;
     case 'revoke_failed': {
       const next = request.revokeTrouble ? ` · next try ${slackDate(request.revokeTrouble.nextTryAt)}` : '';
-      return `:rotating_light: Approved${by} · applied · *revocation failing*: ${escapeMrkdwn(request.failure?.message ?? 'unknown error')}${next}`;
+      return `:rotating_light: Approved${by} · applied · *revocation failing*: ${describeFailure(request.failure, forApprovers)}${next}`;
     }
     case 'expired':
       return ':hourglass: *Expired* before anyone decided';

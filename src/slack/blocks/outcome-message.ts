@@ -1,5 +1,5 @@
 import type { RoleHolder } from '../../grants/ledger.js';
-import type { AccessRequest } from '../../requests/model.js';
+import type { AccessRequest, Failure } from '../../requests/model.js';
 import type { RequestEvent } from '../../requests/request-service.js';
 import { escapeMrkdwn, formatRoles, mention, slackDate } from '../mrkdwn.js';
 
@@ -7,6 +7,18 @@ import { escapeMrkdwn, formatRoles, mention, slackDate } from '../mrkdwn.js';
 export interface OutcomeContext {
   /** The target's approvers, mentioned when a revocation keeps failing. */
   readonly approvers?: readonly string[];
+  /**
+   * The text goes to the approvals channel: it may carry Atlas's own detail of a failure.
+   * @defaultValue false
+   */
+  readonly forApprovers?: boolean;
+}
+
+/** A failure in words; for approvers with the service's own detail (which may name IPs and ids), quoted. */
+export function describeFailure(failure: Failure | null, forApprovers: boolean): string {
+  if (failure === null) return 'unknown error';
+  const detail = forApprovers && failure.detail ? ` Atlas said: “${escapeMrkdwn(failure.detail)}”` : '';
+  return `${escapeMrkdwn(failure.message)}${detail}`;
 }
 
 /** The target's name in bold, escaped. */
@@ -92,7 +104,7 @@ function describeRevokeFailed(
     ? ` It has failed ${trouble.failures} time${trouble.failures === 1 ? '' : 's'} since ${slackDate(trouble.since)}; Rolecall tries again ${slackDate(trouble.nextTryAt)} and keeps trying.`
     : '';
   const cc = (context.approvers ?? []).length > 0 ? ` ${context.approvers?.map(mention).join(' ')}:` : '';
-  return `:rotating_light: ${request.id} has not been revoked yet: ${escapeMrkdwn(request.failure?.message ?? 'unknown error')}${since}${cc} an approver can press Retry revocation, or remove ${roles} from ${user} ${on} by hand.`;
+  return `:rotating_light: ${request.id} has not been revoked yet: ${describeFailure(request.failure, context.forApprovers ?? false)}${since}${cc} an approver can press Retry revocation, or remove ${roles} from ${user} ${on} by hand.`;
 }
 
 /** The thread reply or direct message that tells people what happened to a request. */
@@ -112,7 +124,7 @@ export function buildOutcomeText(
     case 'failed': {
       const retry =
         request.failure?.code === 'EXTENSION_TOO_LATE' ? '' : ' An approver can press Retry on the request.';
-      return `:x: ${request.id} was approved by ${by} but could not be applied: ${escapeMrkdwn(request.failure?.message ?? 'unknown error')}${retry}`;
+      return `:x: ${request.id} was approved by ${by} but could not be applied: ${describeFailure(request.failure, context.forApprovers ?? false)}${retry}`;
     }
     case 'denied': {
       const note = request.decision?.note ? `: ${escapeMrkdwn(request.decision.note)}` : '.';

@@ -77,7 +77,10 @@ export function buildStatusMessage(request: AccessRequest, audit: readonly Audit
           ),
         },
       },
-      { type: 'context', elements: [{ type: 'mrkdwn', text: truncate(describeStatus(request), 3000) }] },
+      {
+        type: 'context',
+        elements: [{ type: 'mrkdwn', text: truncate(describeStatus(request, false), 3000) }],
+      },
       {
         type: 'section',
         text: {

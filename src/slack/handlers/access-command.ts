@@ -11,6 +11,7 @@ import {
 } from '../blocks/request-modal.js';
 import { buildListMessage, buildStatusMessage } from '../blocks/status-message.js';
 import { describeErrorForSlack } from '../error-reply.js';
+import { decodeSlackText } from '../mrkdwn.js';
 import { type EphemeralReply, postToResponseUrl } from '../respond.js';
 import { type HandlerDeps, submitExtension, submitRequest } from './submit-request.js';
 
@@ -24,7 +25,7 @@ export function registerAccessCommand(app: App, deps: HandlerDeps): void {
   app.command(COMMAND, async ({ command, ack, respond, client }) => {
     let parsed: ReturnType<typeof parseCommand>;
     try {
-      parsed = parseCommand(command.text);
+      parsed = parseCommand(decodeSlackText(command.text));
     } catch (error) {
       await ack({ response_type: 'ephemeral', text: describeErrorForSlack(error, logger) });
       return;
