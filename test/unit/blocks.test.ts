@@ -126,6 +126,31 @@ describe('Block Kit builders', () => {
     },
   );
 
+  it('offers every one of 250 targets in the request modal, in option groups (field report 5)', () => {
+    const targets = Array.from({ length: 250 }, (_, i) => ({
+      name: `project-${String(i).padStart(3, '0')}`,
+      kind: i < 10 ? ('org' as const) : ('project' as const),
+      id: i.toString(16).padStart(24, '0'),
+      approvers: ['U0BOB'],
+      roles: [i < 10 ? 'ORG_READ_ONLY' : 'GROUP_READ_ONLY'],
+      maxDurationSeconds: undefined,
+    }));
+    const modal = buildRequestModal({ approvalsChannel: 'C0APPROVALS', targets }, 'U0ALICE', {
+      channelId: null,
+      responseUrl: null,
+    });
+    expectValidModal(modal);
+    const select = JSON.parse(JSON.stringify(modal.blocks[0])).element as {
+      options?: unknown[];
+      option_groups: { label: { text: string }; options: { value: string }[] }[];
+    };
+    expect(select.options).toBeUndefined();
+    expect(select.option_groups.every((g) => g.options.length <= 100)).toBe(true);
+    const offered = select.option_groups.flatMap((g) => g.options.map((o) => o.value));
+    expect(new Set(offered)).toEqual(new Set(targets.map((t) => t.name)));
+    expect(select.option_groups.map((g) => g.label.text)[0]).toBe('Organizations');
+  });
+
   it('builds valid Extend / End now buttons and the Extend modal', () => {
     expectValidMessageBlocks([
       { type: 'section', text: { type: 'mrkdwn', text: 'x' } },

@@ -20,7 +20,46 @@ export interface RequestModalContext {
   readonly responseUrl: string | null;
 }
 
+/** Slack's limits for a select menu: 100 options, or 100 option groups of 100 options each. */
 const MAX_OPTIONS = 100;
+const MAX_GROUPS = 100;
+
+type Option = { text: { type: 'plain_text'; text: string }; value: string };
+
+function option(value: string): Option {
+  return { text: { type: 'plain_text', text: truncate(value, 75) }, value };
+}
+
+/**
+ * The target menu: plain options up to 100 targets; beyond that, option groups (organizations, then
+ * projects, 100 per group), so no target silently disappears (up to 10,000).
+ */
+export function targetMenu(
+  policy: Policy,
+):
+  | { options: Option[] }
+  | { option_groups: { label: { type: 'plain_text'; text: string }; options: Option[] }[] } {
+  if (policy.targets.length <= MAX_OPTIONS) return { options: policy.targets.map((t) => option(t.name)) };
+  const groups: { label: { type: 'plain_text'; text: string }; options: Option[] }[] = [];
+  for (const [kind, label] of [
+    ['org', 'Organizations'],
+    ['project', 'Projects'],
+  ] as const) {
+    const names = policy.targets
+      .filter((t) => t.kind === kind)
+      .map((t) => t.name)
+      .sort((a, b) => a.localeCompare(b));
+    for (let start = 0; start < names.length; start += MAX_OPTIONS) {
+      const chunk = names.slice(start, start + MAX_OPTIONS);
+      const range = names.length > MAX_OPTIONS ? ` ${chunk[0]} – ${chunk[chunk.length - 1]}` : '';
+      groups.push({
+        label: { type: 'plain_text', text: truncate(`${label}${range}`, 75) },
+        options: chunk.map(option),
+      });
+    }
+  }
+  return { option_groups: groups.slice(0, MAX_GROUPS) };
+}
 
 /** The request modal: target, who, roles, duration, reason. */
 export function buildRequestModal(
@@ -28,10 +67,6 @@ export function buildRequestModal(
   requesterId: string,
   context: RequestModalContext,
 ): ModalView {
-  const option = (value: string) => ({
-    text: { type: 'plain_text' as const, text: truncate(value, 75) },
-    value,
-  });
   const roles = [...new Set(policy.targets.flatMap((t) => t.roles))].sort().slice(0, MAX_OPTIONS);
   return {
     type: 'modal',
@@ -49,7 +84,7 @@ export function buildRequestModal(
           type: 'static_select',
           action_id: 'value',
           placeholder: { type: 'plain_text', text: 'Choose a target' },
-          options: policy.targets.slice(0, MAX_OPTIONS).map((t) => option(t.name)),
+          ...targetMenu(policy),
         },
       },
       {
