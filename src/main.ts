@@ -29,12 +29,8 @@ import { connectRedis } from './ops/redis.js';
 import { createShutdownStack } from './ops/shutdown.js';
 import { loadPolicy } from './policy/load-policy.js';
 import type { Policy } from './policy/policy.js';
-import {
-  type AccessReader,
-  createRequestService,
-  type GranteeAccess,
-  type WorkQueue,
-} from './requests/request-service.js';
+import type { GranteeAccess } from './requests/assess.js';
+import { type AccessReader, createRequestService, type WorkQueue } from './requests/request-service.js';
 import { createRequestStore, type RequestStore } from './requests/request-store.js';
 import { createSlackApp } from './slack/app.js';
 import { createSlackNotifier } from './slack/notifier.js';

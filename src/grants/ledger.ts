@@ -82,7 +82,10 @@ export type RoleStanding =
   /** Held, and no Rolecall holder explains it: it was there before, or someone added it by hand. */
   | { readonly kind: 'outside'; readonly role: string };
 
-/** Classifies each requested role against what the person holds in Atlas and in the ledger. */
+/**
+ * Classifies each requested role against what the person holds in Atlas and in the ledger (`now` in
+ * ms: a holder past its end counts as temporary, never as "outside Rolecall").
+ */
 export function standingOf(
   roles: readonly string[],
   current: readonly string[],
@@ -92,9 +95,10 @@ export function standingOf(
   const held = new Set(current);
   return unique(roles).map((role): RoleStanding => {
     if (!held.has(role)) return { kind: 'new', role };
-    const holders = holdersOf(ledger, role).filter((h) => isActive(h, now));
+    // Holders past their end still explain the role: their revocation is on its way.
+    const holders = holdersOf(ledger, role);
     if (holders.length === 0) return { kind: 'outside', role };
-    return holders.some((h) => h.until === null)
+    return holders.some((h) => h.until === null && isActive(h, now))
       ? { kind: 'permanent', role, holders }
       : { kind: 'temporary', role, holders };
   });
@@ -177,9 +181,9 @@ export interface RevokeDecision {
   readonly remove: readonly string[];
   /** Roles this revocation removed from Atlas, including those an interrupted earlier run removed. */
   readonly removed: readonly string[];
-  /** Roles that stay, each with the holder that keeps it the longest. */
+  /** Roles that stay, each with the active holder that keeps it the longest. */
   readonly kept: readonly RoleHolder[];
-  /** Roles this request held that Atlas had already lost, not through Rolecall. */
+  /** Roles this request held that Atlas no longer had (removed by hand, or with another grant's end). */
   readonly gone: readonly string[];
   /** Other requests' active holders whose role Atlas no longer has; closed as drift. */
   readonly drifted: readonly RoleHolder[];
@@ -205,7 +209,8 @@ export function decideRevoke(input: RevokeInput): RevokeDecision {
       (input.alreadyRemoving.includes(role) ? removed : gone).push(role);
       continue;
     }
-    const others = holdersOf(ledger, role, requestId);
+    // Only holders still inside their time keep a role; one past its end is being revoked itself.
+    const others = holdersOf(ledger, role, requestId).filter((h) => isActive(h, now));
     if (others.length > 0) {
       kept.push(others[0] as RoleHolder);
     } else {

@@ -56,6 +56,12 @@ export function createApplyProcessor(deps: ProcessorDeps) {
     const ledger = await ledgers.read(email, request.target);
     const notInProject = user.roles.length === 0;
     if (notInProject && !request.plan?.addsToProject) await checkCanJoin(request);
+    if (!notInProject && request.durationSeconds === null && ledger.membershipBy !== null) {
+      throw new AppError(
+        'ATLAS_NOT_A_MEMBER',
+        `${email} is in ${request.target.name} only for the temporary access of ${ledger.membershipBy}; a permanent grant would keep them there. Ask for temporary access, or have a project owner add them for good.`,
+      );
+    }
     const decision = decideApply({
       requestId: request.id,
       roles: request.roles,

@@ -84,10 +84,12 @@ export function createReconcileProcessor(deps: ReconcileDeps) {
           });
         }
       }
+      // An applied grant past its end must be revoking by now; a failing revocation keeps its own schedule.
       const repaired = await ensureJobRuns(
         deps.queues.revoke,
         jobIds.revoke(request.id, request.attempt),
         () => deps.workQueue.revoke(request.id, request.attempt),
+        { promoteDelayed: request.state === 'applied' },
       );
       if (repaired) requeued.push(requestId);
     }

@@ -59,6 +59,22 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
     if (escalate) await workQueue.notify(moved.request, 'revoke_failed');
   };
 
+  /** Extension requests still waiting for a decision can no longer do anything once the grant ended. */
+  const withdrawExtensions = async (request: AccessRequest): Promise<void> => {
+    const waiting = (await store.listPending([request.target.id])).filter((r) => r.extends === request.id);
+    for (const extension of waiting) {
+      const why = `${request.id} ended before it was decided`;
+      const moved = await store.transition(extension.id, {
+        from: 'pending',
+        to: 'cancelled',
+        actor: 'system',
+        detail: why,
+        patch: { decision: { by: 'system', at: now(), note: why } },
+      });
+      if (moved.ok) await workQueue.notify(moved.request, 'cancelled');
+    }
+  };
+
   return createStepProcessor(
     deps,
     states,
@@ -153,6 +169,7 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
       });
       if (!done.ok) return { skipped: done.current.state };
       await workQueue.notify(done.request, 'revoked');
+      await withdrawExtensions(done.request);
       logger.info('request revoked', {
         requestId: request.id,
         removed: decision.removed,

@@ -6,7 +6,7 @@ import type { Delivery, Queues } from './queues.js';
 /** Where each event is told. The approval message always shows the latest state. */
 export function deliveriesFor(
   event: RequestEvent,
-  request: Pick<AccessRequest, 'requesterId' | 'granteeId'>,
+  request: Pick<AccessRequest, 'requesterId' | 'granteeId' | 'decision'>,
 ): Delivery[] {
   const people: Delivery[] =
     request.granteeId === request.requesterId ? ['requester'] : ['requester', 'grantee'];
@@ -14,6 +14,10 @@ export function deliveriesFor(
     case 'approved':
       return ['approval-message'];
     case 'cancelled':
+      // Withdrawn by Rolecall (not by the person): they did not do it, so they are told.
+      return request.decision?.by === 'system'
+        ? ['approval-message', 'thread', 'requester']
+        : ['approval-message', 'thread'];
     case 'drift':
     case 'extended':
     case 'revoke_failed':
@@ -39,10 +43,17 @@ export const jobIds = {
 
 /**
  * Makes sure the job `jobId` will run: adds it when missing, retries it when it already finished. A
- * job that waits, runs, or is delayed (backoff, a later try) is left alone.
+ * job that waits or runs is left alone; a delayed one too (backoff, a later try), unless
+ * `promoteDelayed` says its time has come (a grant past its end whose revocation still waits for the
+ * old end, after an End now whose job move was lost).
  * @returns true when something had to be done.
  */
-export async function ensureJobRuns(queue: Queue, jobId: string, add: () => Promise<void>): Promise<boolean> {
+export async function ensureJobRuns(
+  queue: Queue,
+  jobId: string,
+  add: () => Promise<void>,
+  options: { readonly promoteDelayed?: boolean } = {},
+): Promise<boolean> {
   const job = await queue.getJob(jobId);
   if (!job) {
     await add();
@@ -51,6 +62,10 @@ export async function ensureJobRuns(queue: Queue, jobId: string, add: () => Prom
   const state = await job.getState();
   if (state === 'completed' || state === 'failed') {
     await job.retry(state);
+    return true;
+  }
+  if (state === 'delayed' && options.promoteDelayed) {
+    await promoteQuietly(job);
     return true;
   }
   return false;

@@ -1,4 +1,4 @@
-import { AppError } from '../errors.js';
+import { AppError, isAppError } from '../errors.js';
 import { parseDuration } from '../lib/duration.js';
 import { asRequestId, ROLE_NAME } from '../lib/patterns.js';
 import { type ScopeKind, scopeOfRole } from '../lib/scope.js';
@@ -48,7 +48,7 @@ export function parseCommand(text: string): Command {
     case 'help':
       return { kind: 'help' };
     case 'request':
-      return { kind: 'request', ...parseRequestLine(rest.join(' ')) };
+      return { kind: 'request', ...withExample(REQUEST_EXAMPLE, () => parseRequestLine(rest.join(' '))) };
     case 'list':
       return { kind: 'list' };
     case 'cancel':
@@ -61,7 +61,7 @@ export function parseCommand(text: string): Command {
       return { kind: word.toLowerCase() as 'cancel' | 'status' | 'end', id };
     }
     case 'extend':
-      return { kind: 'extend', ...parseExtendLine(rest.join(' ')) };
+      return { kind: 'extend', ...withExample(EXTEND_EXAMPLE, () => parseExtendLine(rest.join(' '))) };
     default:
       throw invalid(`"${word}" is not something /atlas-access knows. Try /atlas-access help.`);
   }
@@ -95,9 +95,9 @@ export function parseRequestLine(text: string): RequestLine {
 export function parseExtendLine(text: string): ExtendLine {
   const match = /^(?<id>\S+)\s+for\s+(?<duration>\S+)\s+because\s+(?<reason>[\s\S]+)$/i.exec(text.trim());
   const id = asRequestId(match?.groups?.id ?? text.trim().split(/\s+/)[0]);
-  if (id === undefined) throw invalid(`Say which grant to extend, e.g. ${EXTEND_EXAMPLE}.`);
-  if (!match?.groups)
-    throw invalid(`An extension must read: extend ID for DURATION because REASON, e.g. ${EXTEND_EXAMPLE}.`);
+  if (id === undefined)
+    throw invalid('Say which grant to extend: extend AR-0042 for DURATION because REASON.');
+  if (!match?.groups) throw invalid('An extension must read: extend ID for DURATION because REASON.');
   const { duration = '', reason = '' } = match.groups;
   const durationSeconds = parseDuration(duration);
   if (durationSeconds === undefined) {
@@ -141,4 +141,14 @@ export function checkReason(text: string): string {
 
 function invalid(message: string): AppError {
   return new AppError('COMMAND_INVALID', message);
+}
+
+/** Runs a sub-parser; its COMMAND_INVALID errors carry `details.example`, a correct line of that form. */
+function withExample<T>(example: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (!isAppError(error, 'COMMAND_INVALID')) throw error;
+    throw new AppError('COMMAND_INVALID', error.message, { details: { example } });
+  }
 }

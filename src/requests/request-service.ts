@@ -1,5 +1,4 @@
 import { AppError, isAppError } from '../errors.js';
-import { type RoleHolder, type RoleStanding, standingOf } from '../grants/ledger.js';
 import type { LedgerStore } from '../grants/ledger-store.js';
 import type { TargetRef } from '../lib/scope.js';
 import type { Logger } from '../ops/logger.js';
@@ -10,6 +9,7 @@ import {
   type Policy,
   type PolicyTarget,
 } from '../policy/policy.js';
+import { assessRequest, type GranteeAccess } from './assess.js';
 import type { AccessRequest, AuditEntry, RequestState } from './model.js';
 import type { RequestLine } from './parse-command.js';
 import type { RequestStore } from './request-store.js';
@@ -31,17 +31,6 @@ export type RequestEvent =
   | 'reminder'
   /** An extension request moved this grant's end. */
   | 'extended';
-
-/** What a person holds on a target in Atlas right now, and whether a temporary grant could add them to it. */
-export interface GranteeAccess {
-  /** Their roles there; [] when they are not a member. */
-  readonly roles: readonly string[];
-  /**
-   * For a project they are not in: `possible` (an active organization member, on an Atlas v2 API),
-   * `not-org-member`, or `unsupported` (this Atlas API cannot add people to projects). Else null.
-   */
-  readonly join: 'possible' | 'not-org-member' | 'unsupported' | null;
-}
 
 /** Reads a person's Atlas access on a target (implemented over the Atlas client). */
 export interface AccessReader {
@@ -202,11 +191,8 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
   const concerns = (request: AccessRequest, userId: string): boolean =>
     request.requesterId === userId || request.granteeId === userId || isApprover(request, userId);
 
-  /**
-   * What the grantee holds and whether the request adds anything: roles held only through Rolecall's
-   * temporary grants may be asked for again; roles held outside Rolecall, or permanently through it, not.
-   */
-  const assess = async (submission: Submission, target: PolicyTarget, ref: TargetRef) => {
+  /** Reads the grantee's Atlas access and the ledger, and decides whether the request adds anything. */
+  const assess = async (submission: Submission, ref: TargetRef) => {
     let access: GranteeAccess | null = null;
     try {
       access = await deps.access.read(submission.granteeEmail, ref);
@@ -218,21 +204,15 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       });
     }
     if (access === null) return { rolesAtRequest: null, holdersAtRequest: [], addsToProject: false };
-    let addsToProject = false;
-    if (access.roles.length === 0) {
-      refuseOutsider(submission, target, access);
-      addsToProject = true;
-    }
-    const ledger = await deps.ledgers.read(submission.granteeEmail, ref);
-    const standing = standingOf(submission.roles, access.roles, ledger, now());
-    if (!standing.some((s) => s.kind === 'new' || s.kind === 'temporary')) {
-      throw new AppError(
-        'NOTHING_TO_GRANT',
-        `${submission.granteeEmail} already has ${describeHeld(standing)} on ${target.name}; there is nothing to request.`,
-      );
-    }
-    const holdersAtRequest: RoleHolder[] = standing.flatMap((s) => (s.kind === 'temporary' ? s.holders : []));
-    return { rolesAtRequest: access.roles, holdersAtRequest, addsToProject };
+    return assessRequest({
+      granteeEmail: submission.granteeEmail,
+      target: ref,
+      roles: submission.roles,
+      durationSeconds: submission.durationSeconds ?? null,
+      access,
+      ledger: await deps.ledgers.read(submission.granteeEmail, ref),
+      now: now(),
+    });
   };
 
   return {
@@ -242,7 +222,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     async submit(submission) {
       const target = check(submission);
       const ref: TargetRef = { name: target.name, kind: target.kind, id: target.id };
-      const assessed = await assess(submission, target, ref);
+      const assessed = await assess(submission, ref);
       const request = await store.create(
         {
           requesterId: submission.requesterId,
@@ -320,7 +300,13 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     },
 
     async abandon(id, why) {
-      await store.transition(id, { from: 'pending', to: 'cancelled', actor: 'system', detail: why });
+      await store.transition(id, {
+        from: 'pending',
+        to: 'cancelled',
+        actor: 'system',
+        detail: why,
+        patch: { decision: { by: 'system', at: now(), note: why } },
+      });
     },
 
     async approve(id, deciderId) {
@@ -349,13 +335,26 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       }
       checkDecider(targetOf(request), deciderId, request);
       if (request.state === 'revoke_failed') {
-        // The next try is already scheduled under this attempt; run it now instead of later.
+        // The next try is already scheduled under this attempt: run it now instead of later, and
+        // reset the escalation clock so the approver hears how it went. One click wins.
+        const trouble = request.revokeTrouble;
+        const running = new AppError(
+          'REQUEST_STATE_CONFLICT',
+          `A try of ${id}'s revocation is already running.`,
+        );
+        // A try that is due (pressed a moment ago, or its time came) is running: one at a time.
+        if (trouble !== null && trouble.nextTryAt <= now()) throw running;
         const noted = await store.note(id, {
           whileIn: ['revoke_failed'],
           actor: deciderId,
           detail: 'retry of the revocation requested',
+          expect: { revokeTrouble: trouble },
+          patch: { revokeTrouble: trouble ? { ...trouble, escalatedAt: 0, nextTryAt: now() } : null },
         });
-        if (!noted.ok) throw conflictError(noted.current);
+        if (!noted.ok) {
+          if (noted.current.state === 'revoke_failed') throw running;
+          throw new AppError('REQUEST_STATE_CONFLICT', `${id} ${STATE_WORDS[noted.current.state]}.`);
+        }
         await workQueue.revoke(id, request.attempt);
         return noted.request;
       }
@@ -383,7 +382,8 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         from: 'pending',
         to: 'cancelled',
         actor: userId,
-        detail: 'cancelled by the requester',
+        detail: userId === request.requesterId ? 'cancelled by the requester' : 'cancelled by the grantee',
+        patch: { decision: { by: userId, at: now(), note: null } },
       });
       if (!result.ok) throw conflictError(result.current);
       await workQueue.notify(result.request, 'cancelled');
@@ -391,7 +391,8 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     },
 
     async end(id, userId) {
-      const request = await store.require(id);
+      let request = await store.require(id);
+      if (request.extends !== null) request = await store.require(request.extends);
       if (request.granteeId !== userId && !isApprover(request, userId)) {
         throw new AppError(
           'NOT_ALLOWED',
@@ -413,7 +414,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         );
       }
       const at = now();
-      const noted = await store.note(id, {
+      const noted = await store.note(request.id, {
         whileIn: ['applied'],
         actor: userId,
         detail: userId === request.granteeId ? 'ended early by the grantee' : 'revoked early by an approver',
@@ -424,12 +425,17 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           email: request.granteeEmail,
           target: request.target,
           ops: [],
-          ending: { requestId: id, at },
+          ending: { requestId: request.id, at },
         },
       });
-      if (!noted.ok) throw conflictError(noted.current);
-      await workQueue.revoke(id, request.attempt, at);
-      if (grant.revokeAt !== null) await workQueue.forgetReminder(id, grant.revokeAt);
+      if (!noted.ok) {
+        throw new AppError(
+          'REQUEST_STATE_CONFLICT',
+          `${request.id} ${noted.current.state === 'applied' ? 'is already ending' : STATE_WORDS[noted.current.state]}; there is nothing to end.`,
+        );
+      }
+      await workQueue.revoke(request.id, request.attempt, at);
+      if (grant.revokeAt !== null) await workQueue.forgetReminder(request.id, grant.revokeAt);
       return noted.request;
     },
 
@@ -457,48 +463,6 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
   };
 }
 
-/** Refuses a request for someone who is not in the target, unless a temporary grant can add them. */
-function refuseOutsider(submission: Submission, target: PolicyTarget, access: GranteeAccess): void {
-  const who = submission.granteeEmail;
-  if (target.kind === 'org' || access.join === null) {
-    throw new AppError(
-      'ATLAS_NOT_A_MEMBER',
-      `${who} is not a member of the ${target.kind === 'org' ? 'organization' : 'project'} ${target.name} in Atlas. Ask an owner to invite them first, then request the roles again.`,
-    );
-  }
-  if (access.join === 'unsupported') {
-    throw new AppError(
-      'ATLAS_NOT_A_MEMBER',
-      `${who} is not a member of the project ${target.name} in Atlas, and this Atlas API cannot add people to projects (only the Atlas Admin API v2 can). Ask a project owner to add them first, then request the roles again.`,
-    );
-  }
-  if (access.join === 'not-org-member') {
-    throw new AppError(
-      'ATLAS_NOT_A_MEMBER',
-      `${who} is not an active member of the Atlas organization that owns ${target.name}, so Rolecall cannot add them to the project. Ask an organization owner to invite them first.`,
-    );
-  }
-  if (submission.durationSeconds === undefined) {
-    throw new AppError(
-      'ATLAS_NOT_A_MEMBER',
-      `${who} is not in the project ${target.name}. Rolecall can add them for temporary access: ask again with a duration (e.g. "for 4h"), or have a project owner add them for good.`,
-    );
-  }
-}
-
-/** "GROUP_READ_ONLY (held outside Rolecall), GROUP_OWNER (permanently, through AR-0003)". */
-function describeHeld(standing: readonly RoleStanding[]): string {
-  const words = (s: RoleStanding): string => {
-    if (s.kind === 'outside') return `${s.role} (held outside Rolecall)`;
-    if (s.kind === 'permanent') {
-      const holder = s.holders.find((h) => h.until === null) ?? s.holders[0];
-      return `${s.role} (permanently, through ${holder?.requestId ?? 'Rolecall'})`;
-    }
-    return s.role;
-  };
-  return standing.map(words).join(', ');
-}
-
 const STATE_WORDS: Record<RequestState, string> = {
   pending: 'is still pending',
   approved: 'was already approved',
@@ -515,7 +479,11 @@ const STATE_WORDS: Record<RequestState, string> = {
 
 /** Explains why a request can no longer be decided on; `details.decidedBy` names who decided, if anyone. */
 export function conflictError(request: AccessRequest): AppError {
+  const aboutTheDecision = ['approved', 'applying', 'applied', 'denied'].includes(request.state);
   return new AppError('REQUEST_STATE_CONFLICT', `${request.id} ${STATE_WORDS[request.state]}.`, {
-    details: { state: request.state, ...(request.decision ? { decidedBy: request.decision.by } : {}) },
+    details: {
+      state: request.state,
+      ...(request.decision && aboutTheDecision ? { decidedBy: request.decision.by } : {}),
+    },
   });
 }

@@ -8,7 +8,7 @@ import { canTransition, isFinal } from './state-machine.js';
 
 /** Fields a write can be made conditional on: it happens only while they still hold these values. */
 export type RequestExpectation = Partial<
-  Pick<AccessRequest, 'grant' | 'endedEarly' | 'attempt' | 'extensions'>
+  Pick<AccessRequest, 'grant' | 'endedEarly' | 'attempt' | 'extensions' | 'revokeTrouble'>
 >;
 
 /** Arguments of one atomic state change. */

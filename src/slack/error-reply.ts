@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { isAppError } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
-import { REQUEST_EXAMPLE } from '../requests/parse-command.js';
 import { escapeMrkdwn, mention } from './mrkdwn.js';
 
 /**
@@ -12,8 +11,12 @@ export function describeErrorForSlack(error: unknown, logger: Logger): string {
   if (isAppError(error)) {
     const text = escapeMrkdwn(error.message);
     switch (error.code) {
-      case 'COMMAND_INVALID':
-        return `:warning: ${text}\nFor example: \`${REQUEST_EXAMPLE}\`\nSee \`/atlas-access help\` for more.`;
+      case 'COMMAND_INVALID': {
+        const example = error.details.example;
+        return typeof example === 'string'
+          ? `:warning: ${text}\nFor example: \`${escapeMrkdwn(example)}\`\nSee \`/atlas-access help\` for more.`
+          : `:warning: ${text}\nSee \`/atlas-access help\` for more.`;
+      }
       case 'REQUEST_STATE_CONFLICT': {
         const by = error.details.decidedBy;
         return typeof by === 'string'

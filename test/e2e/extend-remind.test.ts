@@ -104,6 +104,27 @@ describe('extend, reminders and End now (end to end)', () => {
     expectOneSpanEnding(sandbox.atlas.timeline(PEOPLE.alice.email, PROJECT), READ, end, end + 2_000);
   }, 30_000);
 
+  it('withdraws a pending extension when its grant ends, and tells the person who asked', async () => {
+    await start('extend-withdraw');
+    const { id } = await grant(60);
+    const extension = await requestAs(
+      sandbox,
+      PEOPLE.alice,
+      `extend ${id.replace('AR-000', 'AR-')} for 1h because later`,
+    );
+    await sandbox.driver.command(PEOPLE.alice, `end ${extension.id}`, CHANNELS.general);
+    await waitForState(sandbox, id, 'revoked', 5_000);
+    const withdrawn = await waitForState(sandbox, extension.id, 'cancelled', 5_000);
+    expect(withdrawn.decision).toMatchObject({ by: 'system', note: `${id} ended before it was decided` });
+    await waitForDm(
+      sandbox.slack,
+      PEOPLE.alice.id,
+      new RegExp(`${extension.id} was withdrawn: ${id} ended before it was decided`),
+    );
+    expect(blockText(extension.approval)).not.toContain('request_approve');
+    expect(blockText(extension.approval)).toContain('*Withdrawn*');
+  }, 20_000);
+
   it('reports an extension approved while the revocation is already running as too late', async () => {
     await start('extend-race');
     const { id, applied } = await grant(2);

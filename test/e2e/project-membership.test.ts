@@ -67,6 +67,28 @@ describe('temporary project membership (end to end)', () => {
     30_000,
   );
 
+  it('refuses a permanent request from someone in the project only through a temporary grant', async () => {
+    await start('perm-after-join');
+    const { id, approval } = await requestAs(
+      sandbox,
+      PEOPLE.mallory,
+      'request GROUP_READ_ONLY on payments-prod for 3s because temp',
+    );
+    await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
+    await waitForState(sandbox, id, 'applied');
+    const since = sandbox.slack.events.length;
+    await sandbox.driver.command(
+      PEOPLE.mallory,
+      'request GROUP_DATA_ACCESS_READ_ONLY on payments-prod because perm',
+      CHANNELS.general,
+    );
+    expect(await ephemeralAfter(sandbox, PEOPLE.mallory, since, /only for the temporary access/)).toContain(
+      `is in the project payments-prod only for the temporary access of ${id}`,
+    );
+    await waitForState(sandbox, id, 'revoked', 10_000);
+    expect(sandbox.atlas.rolesOf(PEOPLE.mallory.email, PROJECT)).toEqual([]);
+  }, 20_000);
+
   it('keeps someone in the project when they were in it before the grant', async () => {
     await start('stay');
     const { id, approval } = await requestAs(

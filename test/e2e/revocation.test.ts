@@ -1,16 +1,20 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitUntil } from '../../src/dev/http-util.js';
 import { CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
 import { blockText, waitForDm, waitForThreadReply } from '../../src/dev/slack-flow.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
+import { createRequestStore } from '../../src/requests/request-store.js';
 import {
   ephemeralAfter,
   expectOneSpanEnding,
   PROJECT,
+  readAudit,
   repliesTo,
   requestAs,
   rolesAt,
+  spansOf,
   waitForState,
 } from '../support/grant-flow.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
@@ -51,7 +55,7 @@ describe('revocation (end to end)', () => {
       untilMs: outageEnds,
     });
     const first = await waitForThreadReply(sandbox.slack, approval, /has not been revoked yet/, 10_000);
-    expect(first.text).toContain('(Atlas SERVICE_UNAVAILABLE) Atlas said: “Atlas is down for maintenance.”');
+    expect(first.text).toContain('(Atlas SERVICE_UNAVAILABLE). Atlas said: “Atlas is down for maintenance.”');
     expect(first.text).toContain('<@U0BOB> <@U0CAROL>');
     expect(blockText(approval)).toContain('Retry revocation');
     await waitForState(sandbox, id, 'revoked', 20_000);
@@ -139,6 +143,90 @@ describe('revocation (end to end)', () => {
       end + 6_000,
     );
     expect(span.to).toBeGreaterThan(end);
+  }, 30_000);
+
+  it('removes a role at the later grant’s end even while the earlier grant’s revocation is failing', async () => {
+    await start('stuck-holder', { REVOKE_RETRY_INTERVAL: '1h' });
+    const first = await grant(`${READ} on payments-prod for 1s because first`);
+    const second = await requestAs(
+      sandbox,
+      PEOPLE.alice,
+      `request ${READ} on payments-prod for 3s because second`,
+    );
+    // The first grant's revocation cannot read Atlas once: it fails and waits an hour for its next try.
+    sandbox.atlas.inject({
+      method: 'GET',
+      status: 403,
+      body: { error: 403, errorCode: 'ACCESS_FORBIDDEN' },
+      times: 1,
+    });
+    await waitForState(sandbox, first.id, 'revoke_failed', 10_000);
+    // Asking again while it fails is not "held outside Rolecall".
+    expect(second.approval.text).toContain(second.id);
+    await sandbox.driver.clickButton(PEOPLE.bob, second.approval, 'request_approve');
+    const applied = await waitForState(sandbox, second.id, 'applied');
+    await waitForState(sandbox, second.id, 'revoked', 10_000);
+    const end = applied.grant?.revokeAt ?? 0;
+    expect(sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT)).toEqual(['GROUP_READ_ONLY']);
+    const spans = spansOf(sandbox.atlas.timeline(PEOPLE.alice.email, PROJECT), READ);
+    expect(spans[spans.length - 1]?.to).toBeLessThanOrEqual(end + 3_000);
+    // Its own retry then finds the role gone and finishes.
+    await sandbox.driver.clickButton(PEOPLE.carol, first.approval, 'request_retry');
+    const closed = await waitForState(sandbox, first.id, 'revoked', 5_000);
+    expect(closed.revocation?.gone).toEqual([READ]);
+  }, 30_000);
+
+  it('acts on one of ten concurrent Retry revocation clicks, and tells the approvers how it went', async () => {
+    await start('retry-race', { REVOKE_RETRY_INTERVAL: '1h', REVOKE_ESCALATE_EVERY: '1h' });
+    const { id, approval } = await grant(`${READ} on payments-prod for 1s because race`);
+    sandbox.atlas.inject({
+      method: 'PUT',
+      status: 403,
+      body: { error: 403, errorCode: 'ACCESS_FORBIDDEN' },
+      times: 2,
+    });
+    await waitForState(sandbox, id, 'revoke_failed', 10_000);
+    await waitForThreadReply(sandbox.slack, approval, /has not been revoked yet/);
+    await Promise.all(
+      Array.from({ length: 10 }, () => sandbox.driver.clickButton(PEOPLE.carol, approval, 'request_retry')),
+    );
+    // The one retry fails again: the approvers hear it at once, despite the hourly escalation.
+    await waitUntil(
+      () => (repliesTo(sandbox, approval, /has not been revoked yet/).length >= 2 ? true : undefined),
+      10_000,
+    );
+    const retries = (await readAudit(sandbox, id)).filter(
+      (e) => e.detail === 'retry of the revocation requested',
+    );
+    expect(retries).toHaveLength(1);
+    expect(sandbox.slack.events.some((e) => e.kind === 'ephemeral' && /already running/.test(e.text))).toBe(
+      true,
+    );
+  }, 30_000);
+
+  it('ends a grant whose End now lost its revocation job in a crash (reconciliation)', async () => {
+    await start('endnow-crash', { RECONCILE_INTERVAL: '1s', SWEEP_INTERVAL: '1h' });
+    const { id, applied } = await grant(`${READ} on payments-prod for 1h because crash`);
+    // What RequestService.end writes, without the job move that followed it: the process died there.
+    const redis = new Redis(TEST_REDIS_URL);
+    const store = createRequestStore(redis, { prefix: sandbox.config.redis.prefix });
+    const at = Date.now();
+    const grantNow = applied.grant;
+    await store.note(id, {
+      whileIn: ['applied'],
+      actor: PEOPLE.alice.id,
+      detail: 'ended early by the grantee',
+      expect: { grant: grantNow, endedEarly: null },
+      patch: {
+        endedEarly: { by: PEOPLE.alice.id, at },
+        grant: grantNow ? { ...grantNow, revokeAt: at } : null,
+      },
+      ledger: { email: PEOPLE.alice.email, target: applied.target, ops: [], ending: { requestId: id, at } },
+    });
+    await redis.quit();
+    await sandbox.restart();
+    await waitForState(sandbox, id, 'revoked', 10_000);
+    expect(sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT)).toEqual(['GROUP_READ_ONLY']);
   }, 30_000);
 
   it('ends a grant now for its grantee and, with Revoke now, for an approver; anyone else is refused', async () => {

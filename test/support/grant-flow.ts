@@ -6,7 +6,7 @@ import { ATLAS, CHANNELS, type PEOPLE, type Sandbox } from '../../src/dev/sandbo
 import { requestIdIn, waitForApprovalMessage } from '../../src/dev/slack-flow.js';
 import type { SimulatedMessage } from '../../src/dev/slack-simulator.js';
 import type { AtlasScope } from '../../src/lib/scope.js';
-import type { AccessRequest, RequestState } from '../../src/requests/model.js';
+import type { AccessRequest, AuditEntry, RequestState } from '../../src/requests/model.js';
 import { createRequestStore } from '../../src/requests/request-store.js';
 
 /** Someone in the sandbox workspace. */
@@ -60,6 +60,16 @@ export async function readRequest(sandbox: Sandbox, id: string): Promise<AccessR
   const redis = new Redis(sandbox.config.redis.url);
   try {
     return await createRequestStore(redis, { prefix: sandbox.config.redis.prefix }).require(id);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** A request's audit trail, straight from Redis. */
+export async function readAudit(sandbox: Sandbox, id: string): Promise<AuditEntry[]> {
+  const redis = new Redis(sandbox.config.redis.url);
+  try {
+    return await createRequestStore(redis, { prefix: sandbox.config.redis.prefix }).audit(id);
   } finally {
     redis.disconnect();
   }

@@ -140,6 +140,18 @@ describe('decideRevoke', () => {
     expect(decision.release).toEqual([READ]);
   });
 
+  it('lets no holder past its end keep a role (its own revocation may be failing)', () => {
+    const decision = decideRevoke({
+      requestId: 'AR-2',
+      kind: 'project',
+      current: [BASE, READ],
+      ledger: ledger([holder(READ, 'AR-1', NOW - HOUR), holder(READ, 'AR-2', NOW)]),
+      alreadyRemoving: [],
+      now: NOW,
+    });
+    expect(decision).toMatchObject({ remove: [READ], kept: [], next: [BASE] });
+  });
+
   it('lets a permanent holder outlast every temporary one', () => {
     const decision = decideRevoke({
       requestId: 'AR-1',
@@ -207,6 +219,11 @@ describe('decideRevoke', () => {
 });
 
 describe('standingOf', () => {
+  it('counts a role whose only holder is past its end (revocation pending) as temporary, not outside', () => {
+    const [standing] = standingOf([READ], [BASE, READ], ledger([holder(READ, 'AR-1', NOW - HOUR)]), NOW);
+    expect(standing?.kind).toBe('temporary');
+  });
+
   it('tells new, temporary, permanent and outside roles apart', () => {
     const standing = standingOf(
       ['GROUP_A', 'GROUP_B', 'GROUP_C', 'GROUP_D'],

@@ -39,7 +39,9 @@ describe('parseCommand', () => {
       durationSeconds: 7200,
       reason: 'the migration runs late',
     });
-    expect(parseCommand('end AR-7')).toEqual({ kind: 'end', id: 'AR-7' });
+    expect(parseCommand('end AR-7')).toEqual({ kind: 'end', id: 'AR-0007' });
+    expect(parseCommand('status ar-12345')).toEqual({ kind: 'status', id: 'AR-12345' });
+    expect(errorOf(() => parseCommand('end AR-0'))).toContain('Say which request');
     expect(errorOf(() => parseCommand('extend AR-1 for ever because x'))).toContain(
       '"ever" is not a duration',
     );

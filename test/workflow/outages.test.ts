@@ -93,7 +93,9 @@ describe('outages', () => {
     });
     await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
     const failed = await waitForThreadReply(sandbox.slack, approval, /could not be applied/, 30_000);
-    expect(failed.text).toContain('(Atlas SERVICE_UNAVAILABLE) Atlas said: “Atlas is down for maintenance.”');
+    expect(failed.text).toContain(
+      '(Atlas SERVICE_UNAVAILABLE). Atlas said: “Atlas is down for maintenance.”',
+    );
     expect(failed.text).toContain('An approver can press Retry');
     await waitUntil(() => (blockText(approval).includes('request_retry') ? true : undefined), 5_000);
     expect(sandbox.atlas.authenticatedCalls().filter((c) => c.method === 'PUT')).toHaveLength(10);

@@ -122,7 +122,7 @@ export function buildApprovalMessage(request: AccessRequest): SlackMessage {
   ];
   if (request.extends) {
     const end = request.holdersAtRequest[0];
-    fields.push(`*Extends*\n${request.extends}${end ? `, which ends ${describeUntil(end)}` : ''}`);
+    fields.push(`*Extends*\n${request.extends}${end?.until ? `, which ends ${slackDate(end.until)}` : ''}`);
   } else {
     const after =
       request.rolesAtRequest === null
@@ -251,6 +251,8 @@ export function describeStatus(request: AccessRequest, forApprovers = true): str
     case 'expired':
       return ':hourglass: *Expired* before anyone decided';
     case 'cancelled':
-      return ':wastebasket: *Cancelled*';
+      return request.decision?.by === 'system'
+        ? `:wastebasket: *Withdrawn*: ${escapeMrkdwn(request.decision.note ?? '')}`
+        : `:wastebasket: *Cancelled*${by}`;
   }
 }

@@ -79,7 +79,7 @@ function describeRevoked(request: AccessRequest, user: string, on: string): stri
   if (revocation?.leftProject)
     parts.push(`removed ${user} from ${place(request)}, which Rolecall had added them to`);
   if ((revocation?.gone ?? []).length > 0) {
-    parts.push(`${formatRoles(revocation?.gone ?? [])} had already been removed outside Rolecall`);
+    parts.push(`${formatRoles(revocation?.gone ?? [])} was already gone from Atlas`);
   }
   if (parts.length === 0 && (revocation?.kept ?? []).length === 0) parts.push('it held no role any more');
   const what = parts.length > 0 ? `: ${parts.join('; ')}.` : '.';
@@ -104,7 +104,11 @@ function describeRevokeFailed(
     ? ` It has failed ${trouble.failures} time${trouble.failures === 1 ? '' : 's'} since ${slackDate(trouble.since)}; Rolecall tries again ${slackDate(trouble.nextTryAt)} and keeps trying.`
     : '';
   const cc = (context.approvers ?? []).length > 0 ? ` ${context.approvers?.map(mention).join(' ')}:` : '';
-  return `:rotating_light: ${request.id} has not been revoked yet: ${describeFailure(request.failure, context.forApprovers ?? false)}${since}${cc} an approver can press Retry revocation, or remove ${roles} from ${user} ${on} by hand.`;
+  const byHand =
+    request.failure?.code === 'WOULD_REMOVE_ALL_ROLES'
+      ? `give ${user} another role ${on} or remove them from ${place(request)} in Atlas, then press Retry revocation`
+      : `an approver can press Retry revocation, or remove ${roles} from ${user} ${on} by hand`;
+  return `:rotating_light: ${request.id} has not been revoked yet: ${describeFailure(request.failure, context.forApprovers ?? false)}${since}${cc} ${byHand}.`;
 }
 
 /** The thread reply or direct message that tells people what happened to a request. */
@@ -136,8 +140,12 @@ export function buildOutcomeText(
       return describeRevokeFailed(request, user, on, context);
     case 'expired':
       return `:hourglass: ${request.id} expired before anyone decided; nothing was changed.`;
-    case 'cancelled':
-      return `:wastebasket: ${request.id} was cancelled by ${mention(request.requesterId)}; nothing was changed.`;
+    case 'cancelled': {
+      const who = request.decision?.by ?? request.requesterId;
+      return who === 'system'
+        ? `:wastebasket: ${request.id} was withdrawn: ${escapeMrkdwn(request.decision?.note ?? 'by Rolecall')}; nothing was changed.`
+        : `:wastebasket: ${request.id} was cancelled by ${mention(who)}; nothing was changed.`;
+    }
     case 'drift': {
       const latest = request.drift[request.drift.length - 1];
       const roles = [...new Set(request.drift.filter((d) => d.at === latest?.at).map((d) => d.role))];

@@ -36,10 +36,18 @@ export function buildConfirmation(request: AccessRequest, approvalsChannel: stri
   };
 }
 
+/** Audit details keep ISO times (machine-readable); readers see them in their own time zone. */
+function withSlackDates(text: string): string {
+  return text.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z/g, (iso) => slackDate(Date.parse(iso)));
+}
+
 function summary(request: AccessRequest): string {
   const who = request.granteeId === request.requesterId ? '' : ` for ${mention(request.granteeId)}`;
   const duration = request.durationSeconds === null ? 'permanent' : formatDuration(request.durationSeconds);
-  return `*${request.id}* ${formatRoles(request.roles)} on *${escapeMrkdwn(request.target.name)}*${who}, ${duration} · _${request.state}_`;
+  const what = request.extends
+    ? `extends ${request.extends} by ${duration}: ${formatRoles(request.roles)}`
+    : `${formatRoles(request.roles)}`;
+  return `*${request.id}* ${what} on *${escapeMrkdwn(request.target.name)}*${who}${request.extends ? '' : `, ${duration}`} · _${request.state}_`;
 }
 
 /** `/atlas-access status ID`: where the request stands and its audit trail. */
@@ -53,7 +61,7 @@ export function buildStatusMessage(request: AccessRequest, audit: readonly Audit
         : entry.from === entry.to
           ? `note (${entry.to})`
           : `${entry.from} → ${entry.to}`;
-    const detail = entry.detail ? `: ${escapeMrkdwn(entry.detail)}` : '';
+    const detail = entry.detail ? `: ${withSlackDates(escapeMrkdwn(entry.detail))}` : '';
     return `• ${slackDate(entry.at)} ${move} by ${actor}${detail}`;
   });
   const kept: string[] = [];
