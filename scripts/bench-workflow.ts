@@ -130,6 +130,7 @@ async function benchRolecall(n: number, slackUrl: string, atlasUrl: string, redi
           durationSeconds: null,
           reason: 'benchmark',
           sourceChannelId: null,
+          replyUrl: null,
           rolesAtRequest: ['GROUP_READ_ONLY'],
           holdersAtRequest: [],
           addsToProject: false,

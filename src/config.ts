@@ -62,7 +62,15 @@ export interface Config {
   };
   readonly http: { readonly port: number };
   readonly redis: { readonly url: string; readonly prefix: string };
-  readonly atlas: AtlasConfig;
+  /** Which Atlas API flavor the policy's roles must belong to; known in every mode. */
+  readonly atlasApi: AtlasApiFlavor;
+  /**
+   * How to call Atlas; null in `bot` mode, which never calls Atlas and so holds no Atlas credential
+   * (every Atlas call runs in a worker).
+   */
+  readonly atlas: AtlasConfig | null;
+  /** Things an operator should hear about at start-up that do not stop it. */
+  readonly warnings: readonly string[];
   readonly policyFile: string;
   readonly worker: {
     readonly concurrency: number;
@@ -75,6 +83,13 @@ export interface Config {
   };
   /** How long a request waits for a decision before it expires. */
   readonly requestTtlMs: number;
+  /** Per-person limits on filing requests. */
+  readonly limits: {
+    /** Requests (and extensions) one person may file in a minute. */
+    readonly requestsPerMinute: number;
+    /** Requests one person may have waiting for a decision at once. */
+    readonly maxOpenRequests: number;
+  };
   /** Time-boxed access: how grants end, and what happens when ending them fails. */
   readonly grants: {
     /** After a revocation's job attempts failed, the next try comes this much later, forever (ms). */
@@ -155,6 +170,12 @@ const envFields = z.object({
     message: 'JOB_BACKOFF_MS must be a whole number of milliseconds, at least 10',
   }),
   REQUEST_TTL: durationText('REQUEST_TTL'),
+  REQUESTS_PER_MINUTE: optionalText.refine((v) => v === undefined || (INTEGER.test(v) && Number(v) >= 1), {
+    message: 'REQUESTS_PER_MINUTE must be a whole number of at least 1',
+  }),
+  MAX_OPEN_REQUESTS: optionalText.refine((v) => v === undefined || (INTEGER.test(v) && Number(v) >= 1), {
+    message: 'MAX_OPEN_REQUESTS must be a whole number of at least 1',
+  }),
   REVOKE_RETRY_INTERVAL: durationText('REVOKE_RETRY_INTERVAL'),
   REVOKE_ESCALATE_EVERY: durationText('REVOKE_ESCALATE_EVERY'),
   RECONCILE_INTERVAL: durationText('RECONCILE_INTERVAL'),
@@ -173,7 +194,10 @@ function buildEnvSchema(mode: RunMode) {
         ctx.addIssue({ code: 'custom', path: [key], message: `${key} is required: ${why}` });
     };
     require('SLACK_BOT_TOKEN', 'the bot token from the Slack app (OAuth & Permissions page)');
-    checkAtlasCredentials(env, (message, key) => ctx.addIssue({ code: 'custom', path: [key], message }));
+    // The bot (the internet-facing process) never calls Atlas: it needs no Atlas credential.
+    if (mode !== 'bot') {
+      checkAtlasCredentials(env, (message, key) => ctx.addIssue({ code: 'custom', path: [key], message }));
+    }
     if (mode !== 'worker' && env.SLACK_APP_TOKEN === undefined && env.SLACK_SIGNING_SECRET === undefined) {
       ctx.addIssue({
         code: 'custom',
@@ -227,25 +251,39 @@ function toConfig(env: Env, mode: RunMode): Config {
     },
     http: { port: Number(env.PORT ?? '3000') },
     redis: { url: env.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix: env.QUEUE_PREFIX ?? 'rolecall' },
-    atlas: {
-      api: (env.ATLAS_API as AtlasApiFlavor | undefined) ?? 'atlas-v2',
-      baseUrl: (env.ATLAS_BASE_URL ?? 'https://cloud.mongodb.com').replace(/\/+$/, ''),
-      auth:
-        env.ATLAS_CLIENT_ID === undefined
-          ? {
-              kind: 'digest',
-              publicKey: required(env.ATLAS_PUBLIC_KEY),
-              privateKey: required(env.ATLAS_PRIVATE_KEY),
-            }
-          : { kind: 'oauth', clientId: env.ATLAS_CLIENT_ID, clientSecret: required(env.ATLAS_CLIENT_SECRET) },
-      timeoutMs: Number(env.ATLAS_TIMEOUT_MS ?? '15000'),
-      maxRetries: Number(env.ATLAS_MAX_RETRIES ?? '4'),
-      rateLimits: {
-        org: parseBucket(env.ATLAS_RATE_ORG ?? '500/250'),
-        project: parseBucket(env.ATLAS_RATE_PROJECT ?? '1200/500'),
-        user: parseBucket(env.ATLAS_RATE_USER ?? '2500/2000'),
-      },
-    },
+    atlasApi: (env.ATLAS_API as AtlasApiFlavor | undefined) ?? 'atlas-v2',
+    warnings:
+      mode === 'bot' && [env.ATLAS_PRIVATE_KEY, env.ATLAS_CLIENT_SECRET].some((v) => v !== undefined)
+        ? [
+            "An Atlas credential is set, but a bot-mode process never calls Atlas and does not use it: remove it from this process's environment.",
+          ]
+        : [],
+    atlas:
+      mode === 'bot'
+        ? null
+        : {
+            api: (env.ATLAS_API as AtlasApiFlavor | undefined) ?? 'atlas-v2',
+            baseUrl: (env.ATLAS_BASE_URL ?? 'https://cloud.mongodb.com').replace(/\/+$/, ''),
+            auth:
+              env.ATLAS_CLIENT_ID === undefined
+                ? {
+                    kind: 'digest',
+                    publicKey: required(env.ATLAS_PUBLIC_KEY),
+                    privateKey: required(env.ATLAS_PRIVATE_KEY),
+                  }
+                : {
+                    kind: 'oauth',
+                    clientId: env.ATLAS_CLIENT_ID,
+                    clientSecret: required(env.ATLAS_CLIENT_SECRET),
+                  },
+            timeoutMs: Number(env.ATLAS_TIMEOUT_MS ?? '15000'),
+            maxRetries: Number(env.ATLAS_MAX_RETRIES ?? '4'),
+            rateLimits: {
+              org: parseBucket(env.ATLAS_RATE_ORG ?? '500/250'),
+              project: parseBucket(env.ATLAS_RATE_PROJECT ?? '1200/500'),
+              user: parseBucket(env.ATLAS_RATE_USER ?? '2500/2000'),
+            },
+          },
     policyFile: env.POLICY_FILE ?? './policy.yml',
     worker: {
       concurrency: Number(env.WORKER_CONCURRENCY ?? '4'),
@@ -254,6 +292,10 @@ function toConfig(env: Env, mode: RunMode): Config {
       backoffMs: Number(env.JOB_BACKOFF_MS ?? '2000'),
     },
     requestTtlMs: seconds(env.REQUEST_TTL, '24h') * 1000,
+    limits: {
+      requestsPerMinute: Number(env.REQUESTS_PER_MINUTE ?? '10'),
+      maxOpenRequests: Number(env.MAX_OPEN_REQUESTS ?? '20'),
+    },
     grants: {
       revokeRetryIntervalMs: seconds(env.REVOKE_RETRY_INTERVAL, '10m') * 1000,
       revokeEscalateEveryMs: seconds(env.REVOKE_ESCALATE_EVERY, '1h') * 1000,

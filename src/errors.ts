@@ -14,6 +14,7 @@ export type AppErrorCode =
   | 'NOT_AN_APPROVER'
   | 'SELF_APPROVAL'
   | 'NOT_ALLOWED'
+  | 'RATE_LIMITED'
   | 'SLACK_USER_NO_EMAIL'
   | 'ATLAS_USER_NOT_FOUND'
   | 'ATLAS_NOT_A_MEMBER'

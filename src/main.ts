@@ -11,6 +11,7 @@ import { type Config, loadConfig, type RunMode } from './config.js';
 import { AppError, isAppError } from './errors.js';
 import { createLedgerStore, type LedgerStore } from './grants/ledger-store.js';
 import { createApplyProcessor } from './jobs/apply-processor.js';
+import { createEnrichProcessor } from './jobs/enrich-processor.js';
 import { createExpireProcessor } from './jobs/expire-processor.js';
 import { createNotifyProcessor } from './jobs/notify-processor.js';
 import { createQueues, type Queues } from './jobs/queues.js';
@@ -30,10 +31,13 @@ import { createShutdownStack } from './ops/shutdown.js';
 import { loadPolicy } from './policy/load-policy.js';
 import type { Policy } from './policy/policy.js';
 import type { GranteeAccess } from './requests/assess.js';
+import { createRefusalLog } from './requests/refusal-log.js';
 import { type AccessReader, createRequestService, type WorkQueue } from './requests/request-service.js';
 import { createRequestStore, type RequestStore } from './requests/request-store.js';
+import { createSubmissionLimit } from './requests/submission-limit.js';
 import { createSlackApp } from './slack/app.js';
 import { createSlackNotifier } from './slack/notifier.js';
+import { createReplier } from './slack/respond.js';
 
 /** A running Rolecall process. */
 export interface Rolecall {
@@ -69,24 +73,28 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       await redis.quit();
     });
 
+    for (const warning of config.warnings) logger.warn(warning);
     const readPolicy = async () => checkPolicyRoles(await loadPolicy(config.policyFile), config);
     let policy: Policy = await readPolicy();
     const currentPolicy = () => policy;
 
-    const atlasClient = createAtlasClient(config.atlas, {
-      logger: logger.child({ component: 'atlas' }),
-      rateLimiter: createRedisRateLimiter(redis, config.redis.prefix, { buckets: config.atlas.rateLimits }),
-    });
-    shutdown.push('atlas client', () => atlasClient.close());
-    const atlas = atlasClient.roles;
-
+    const keys = redisKeys(config.redis.prefix);
     const store = createRequestStore(redis, { prefix: config.redis.prefix });
-    const ledgers = createLedgerStore(redis, redisKeys(config.redis.prefix));
+    const ledgers = createLedgerStore(redis, keys);
     const queues = createQueues(redis, config.redis.prefix, { backoffMs: config.worker.backoffMs });
     shutdown.push('queues', () => queues.close());
     const workQueue = createWorkQueue(queues, { remindBeforeMs: config.grants.remindBeforeMs });
 
     if (config.mode !== 'bot') {
+      // Only workers call Atlas, so only they hold its credentials.
+      const atlasConfig = config.atlas;
+      if (atlasConfig === null) throw new AppError('CONFIG_INVALID', 'A worker needs the Atlas settings.');
+      const atlasClient = createAtlasClient(atlasConfig, {
+        logger: logger.child({ component: 'atlas' }),
+        rateLimiter: createRedisRateLimiter(redis, config.redis.prefix, { buckets: atlasConfig.rateLimits }),
+      });
+      shutdown.push('atlas client', () => atlasClient.close());
+      const atlas = atlasClient.roles;
       const workerRedis = await connectRedis(config.redis.url, 'worker', logger);
       shutdown.push('worker redis', async () => {
         await workerRedis.quit();
@@ -119,10 +127,13 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     if (config.mode !== 'worker') {
       const service = createRequestService({
         store,
-        ledgers,
         policy: currentPolicy,
-        access: createAccessReader(atlas),
         workQueue,
+        refusals: createRefusalLog(redis, keys, { logger }),
+        limit: createSubmissionLimit(redis, keys, {
+          perMinute: config.limits.requestsPerMinute,
+          maxOpen: config.limits.maxOpenRequests,
+        }),
         logger,
         requestTtlMs: config.requestTtlMs,
       });
@@ -193,6 +204,7 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
   });
   const lock = createUserLock(redis, { prefix: config.redis.prefix, ttlMs: config.worker.lockDurationMs });
   const deps = { store, ledgers, atlas, workQueue, lock, logger };
+  const replier = createReplier({ client: slackClient, slackApiUrl: config.slack.apiUrl, logger });
   return createWorkers({
     connection: parts.workerRedis,
     prefix: config.redis.prefix,
@@ -200,6 +212,7 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
     concurrency: config.worker.concurrency,
     lockDurationMs: config.worker.lockDurationMs,
     processors: {
+      enrich: createEnrichProcessor({ store, ledgers, access: createAccessReader(atlas), workQueue, logger }),
       apply: createApplyProcessor(deps),
       revoke: createRevokeProcessor({
         ...deps,
@@ -210,7 +223,10 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
       remind: createRemindProcessor({ store, workQueue, logger }),
       notify: createNotifyProcessor({
         store,
+        workQueue,
         notifier: createSlackNotifier(slackClient, {
+          approvalsChannel: () => parts.policy().approvalsChannel,
+          replier,
           approversOf: (request) =>
             parts.policy().targets.find((t) => t.id === request.target.id && t.kind === request.target.kind)
               ?.approvers ?? [],
@@ -242,22 +258,22 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
 
 /** Every value that must never appear in a log line. */
 function secretsOf(config: Config): string[] {
-  const { auth } = config.atlas;
+  const auth = config.atlas?.auth;
   return [
     config.slack.botToken,
     config.slack.signingSecret ?? '',
     config.slack.appToken ?? '',
-    auth.kind === 'digest' ? auth.privateKey : auth.clientSecret,
+    auth === undefined ? '' : auth.kind === 'digest' ? auth.privateKey : auth.clientSecret,
   ];
 }
 
 /** Refuses a policy that offers roles the configured Atlas API flavor does not have. */
 function checkPolicyRoles(policy: Policy, config: Config): Policy {
   const problems = policy.targets.flatMap((target) => {
-    const bad = invalidRoles(config.atlas.api, target.kind, target.roles);
+    const bad = invalidRoles(config.atlasApi, target.kind, target.roles);
     return bad.length === 0
       ? []
-      : [`  - ${target.name}: ${bad.join(', ')} not valid for ATLAS_API=${config.atlas.api}`];
+      : [`  - ${target.name}: ${bad.join(', ')} not valid for ATLAS_API=${config.atlasApi}`];
   });
   if (problems.length > 0) {
     throw new AppError(

@@ -18,6 +18,12 @@ export const PEOPLE = {
   dave: { id: 'U0DAVE', name: 'dave', email: 'dave@example.com' },
   /** Her Slack profile email has capitals; her Atlas username, like every Atlas username, does not. */
   dana: { id: 'U0DANA', name: 'dana', email: 'Dana.Smith@Example.com' },
+  /** A multi-channel guest. */
+  gus: { id: 'U0GUS', name: 'gus', email: 'gus@example.com', guest: 'multi' },
+  /** A deactivated account. */
+  dee: { id: 'U0DEE', name: 'dee', email: 'dee@example.com', deleted: true },
+  /** Someone from a partner's workspace, in a shared channel (Slack Connect). */
+  pat: { id: 'U0PAT', name: 'pat', email: 'pat@partner.example', teamId: 'T0PARTNER' },
 } as const satisfies Record<string, SimulatedSlackUser>;
 
 /** Slack channels of the sandbox workspace. */

@@ -8,6 +8,14 @@ export interface SimulatedSlackUser {
   readonly id: string;
   readonly name: string;
   readonly email?: string;
+  /** A guest account (`is_restricted`; multi-channel) or `ultra` (`is_ultra_restricted`; single-channel). */
+  readonly guest?: 'multi' | 'ultra';
+  /** A deactivated account (`deleted`). */
+  readonly deleted?: boolean;
+  /** A bot user (`is_bot`). */
+  readonly bot?: boolean;
+  /** The person's own workspace, when it is not the app's (Slack Connect). */
+  readonly teamId?: string;
 }
 
 /** One Web API call as the simulator received and answered it. */
@@ -67,6 +75,11 @@ export interface SlackSimulatorOptions {
   readonly port?: number;
   /** Socket Mode: the app-level token apps.connections.open accepts, and the WebSocket URL it returns. */
   readonly socketMode?: { readonly appToken: string; readonly url: string };
+  /**
+   * How long a response_url works (Slack: 30 minutes) and how often (Slack: 5 times).
+   * @defaultValue { ttlMs: 1_800_000, uses: 5 }
+   */
+  readonly responseUrls?: { readonly ttlMs: number; readonly uses: number };
 }
 
 /** A local stand-in for the Slack Web API and for response_url, recording everything. */
@@ -79,6 +92,8 @@ export interface SlackSimulator {
   newTriggerId(userId: string): string;
   readonly calls: readonly RecordedSlackCall[];
   readonly events: readonly SlackEvent[];
+  /** Makes every response_url handed out so far expire, as 30 minutes would. */
+  expireResponseUrls(): void;
   /** Adds an event a person saw that did not go through the Web API (an HTTP ack body). */
   recordEphemeral(user: string, channel: string | undefined, text: string, blocks?: unknown[]): void;
   callsTo(method: string): RecordedSlackCall[];
@@ -101,6 +116,7 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
   const messages = new Map<string, SimulatedMessage>();
   const failures: (SlackFailure & { left: number })[] = [];
   const users = new Map(options.users.map((u) => [u.id, u]));
+  const responseUrls = new Map<string, { at: number; used: number }>();
   const channels = new Set(options.channels);
   let clock = 1_700_000_000_000;
   let base = '';
@@ -131,7 +147,12 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
         ok: true,
         user: {
           id: user.id,
+          team_id: user.teamId ?? BOT.team_id,
           name: user.name,
+          deleted: user.deleted ?? false,
+          is_bot: user.bot ?? false,
+          is_restricted: user.guest !== undefined,
+          is_ultra_restricted: user.guest === 'ultra',
           real_name: user.name,
           profile: {
             real_name: user.name,
@@ -252,6 +273,27 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
   const handleResponseUrl = async (req: IncomingMessage, res: ServerResponse, id: string) => {
     const body = JSON.parse((await readBody(req)) || '{}') as Record<string, unknown>;
     const [user = 'unknown', channel] = id.split('.');
+    const issued = responseUrls.get(id);
+    const limits = options.responseUrls ?? { ttlMs: 1_800_000, uses: 5 };
+    const refusal =
+      issued === undefined || Date.now() - issued.at > limits.ttlMs
+        ? 'expired_url'
+        : issued.used >= limits.uses
+          ? 'used_url'
+          : undefined;
+    if (refusal || issued === undefined) {
+      calls.push({
+        method: 'response_url',
+        args: { ...body, response_url_id: id },
+        ok: false,
+        error: refusal ?? 'expired_url',
+        at: Date.now(),
+      });
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end(refusal ?? 'expired_url');
+      return;
+    }
+    issued.used += 1;
     calls.push({ method: 'response_url', args: { ...body, response_url_id: id }, ok: true, at: Date.now() });
     record({
       kind: 'ephemeral',
@@ -283,7 +325,12 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
     apiUrl: `${base}/api/`,
     newResponseUrl: (userId, channelId) => {
       responseCounter += 1;
-      return `${base}/response/${userId}.${channelId}.${responseCounter}`;
+      const id = `${userId}.${channelId}.${responseCounter}`;
+      responseUrls.set(id, { at: Date.now(), used: 0 });
+      return `${base}/response/${id}`;
+    },
+    expireResponseUrls: () => {
+      for (const issued of responseUrls.values()) issued.at = 0;
     },
     newTriggerId: (userId) => {
       const id = `${Date.now()}.${Math.floor(Math.random() * 1e6)}.${randomBytes(8).toString('hex')}`;

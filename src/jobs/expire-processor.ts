@@ -10,7 +10,7 @@ export function createExpireProcessor(deps: { store: RequestStore; workQueue: Wo
   return async (job: Job<RequestJob>): Promise<ProcessorOutcome> => {
     const { requestId } = job.data;
     const moved = await deps.store.transition(requestId, {
-      from: 'pending',
+      from: ['pending', 'submitted'],
       to: 'expired',
       actor: 'system',
       detail: 'nobody decided in time',

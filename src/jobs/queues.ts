@@ -4,6 +4,7 @@ import type { RequestEvent } from '../requests/request-service.js';
 
 /** Queue names under QUEUE_PREFIX. */
 export const QUEUE_NAMES = {
+  enrich: 'enrich',
   apply: 'apply',
   revoke: 'revoke',
   expire: 'expire',
@@ -37,6 +38,7 @@ export interface RemindJob {
 
 /** The BullMQ queues. */
 export interface Queues {
+  readonly enrich: Queue<RequestJob>;
   readonly apply: Queue<RequestJob>;
   readonly revoke: Queue<RequestJob>;
   readonly expire: Queue<RequestJob>;
@@ -60,6 +62,11 @@ export function createQueues(
 ): Queues {
   const keep = { removeOnComplete: { age: 30 * DAY_SECONDS }, removeOnFail: { age: 90 * DAY_SECONDS } };
   const base = options.backoffMs ?? 2_000;
+  const enrich = new Queue<RequestJob>(QUEUE_NAMES.enrich, {
+    connection,
+    prefix,
+    defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: base }, ...keep },
+  });
   const apply = new Queue<RequestJob>(QUEUE_NAMES.apply, {
     connection,
     prefix,
@@ -96,8 +103,9 @@ export function createQueues(
     prefix,
     defaultJobOptions: periodic,
   });
-  const all = [apply, revoke, expire, notify, remind, sweep, reconcile];
+  const all = [enrich, apply, revoke, expire, notify, remind, sweep, reconcile];
   return {
+    enrich,
     apply,
     revoke,
     expire,

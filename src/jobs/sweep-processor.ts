@@ -33,6 +33,10 @@ export function createSweepProcessor(deps: SweepDeps) {
   const repair = (request: AccessRequest, at: number): Promise<boolean> => {
     const { queues, workQueue } = deps;
     switch (request.state) {
+      case 'submitted':
+        return at >= request.createdAt + deps.requestTtlMs
+          ? ensureJobRuns(queues.expire, jobIds.expire(request.id), () => workQueue.expire(request.id, at))
+          : ensureJobRuns(queues.enrich, jobIds.enrich(request.id), () => workQueue.enrich(request.id));
       case 'pending':
         return at >= request.createdAt + deps.requestTtlMs
           ? ensureJobRuns(queues.expire, jobIds.expire(request.id), () => workQueue.expire(request.id, at))

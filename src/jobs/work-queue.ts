@@ -11,6 +11,13 @@ export function deliveriesFor(
   const people: Delivery[] =
     request.granteeId === request.requesterId ? ['requester'] : ['requester', 'grantee'];
   switch (event) {
+    case 'pending':
+      // On behalf of someone else: they hear about it at once, with Not me / cancel.
+      return request.granteeId === request.requesterId
+        ? ['approval-message', 'requester']
+        : ['approval-message', 'requester', 'grantee'];
+    case 'refused':
+      return ['requester'];
     case 'approved':
       return ['approval-message'];
     case 'cancelled':
@@ -33,6 +40,7 @@ export function deliveriesFor(
 
 /** Job ids of a request's work; the same work always gets the same id. */
 export const jobIds = {
+  enrich: (requestId: string) => `enrich-${requestId}`,
   apply: (requestId: string, attempt: number) => `apply-${requestId}-${attempt}`,
   revoke: (requestId: string, attempt: number) => `revoke-${requestId}-${attempt}`,
   expire: (requestId: string) => `expire-${requestId}`,
@@ -87,6 +95,9 @@ export interface WorkQueueOptions {
 export function createWorkQueue(queues: Queues, options: WorkQueueOptions = {}): WorkQueue {
   const remindBeforeMs = options.remindBeforeMs ?? 0;
   return {
+    async enrich(requestId) {
+      await queues.enrich.add('enrich', { requestId }, { jobId: jobIds.enrich(requestId) });
+    },
     async apply(requestId, attempt) {
       await queues.apply.add('apply', { requestId }, { jobId: jobIds.apply(requestId, attempt) });
     },

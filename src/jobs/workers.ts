@@ -24,6 +24,7 @@ export interface WorkersOptions {
    */
   lockDurationMs?: number;
   processors: {
+    readonly enrich: Processor<RequestJob>;
     readonly apply: Processor<RequestJob>;
     readonly revoke: Processor<RequestJob>;
     readonly expire: Processor<RequestJob>;
@@ -67,6 +68,7 @@ export function createWorkers(options: WorkersOptions): Workers {
     return worker;
   };
   const workers = [
+    start(QUEUE_NAMES.enrich, processors.enrich),
     start(QUEUE_NAMES.apply, processors.apply),
     start(QUEUE_NAMES.revoke, processors.revoke),
     start(QUEUE_NAMES.expire, processors.expire),

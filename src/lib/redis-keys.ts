@@ -12,6 +12,9 @@ import type { ScopeKind } from './scope.js';
  * | `audit` | stream | every audit entry of every request |
  * | `index:requester:<user>` | zset | a person's requests, by creation time |
  * | `index:pending:<atlas id>` | set | pending requests per target |
+ * | `index:open:<user>` | set | a person's requests not decided yet (submitted, pending), for the per-user limit |
+ * | `limit:submit:<user>` | zset | a person's recent submissions, by time (the per-minute limit) |
+ * | `stats:refusals` | hash | refused actions, per action |
  * | `index:active` | zset | requests the system still has to move, by last update (sweeper) |
  * | `grants:<org\|project>:<atlas id>:<email>` | hash | the grant ledger of one person on one target |
  * | `grants:ending` | zset | requests holding temporary grants, by end time (reconciliation) |
@@ -27,6 +30,9 @@ export interface RedisKeys {
   readonly audit: string;
   requesterIndex(userId: string): string;
   pendingIndex(targetId: string): string;
+  openIndex(userId: string): string;
+  submitLimit(userId: string): string;
+  readonly refusalStats: string;
   readonly activeIndex: string;
   /** The ledger of `email` on one org or project; the email is normalised to lower case here. */
   ledger(kind: ScopeKind, scopeId: string, email: string): string;
@@ -47,6 +53,9 @@ export function redisKeys(prefix: string): RedisKeys {
     audit: `${prefix}:audit`,
     requesterIndex: (userId) => `${prefix}:index:requester:${userId}`,
     pendingIndex: (targetId) => `${prefix}:index:pending:${targetId}`,
+    openIndex: (userId) => `${prefix}:index:open:${userId}`,
+    submitLimit: (userId) => `${prefix}:limit:submit:${userId}`,
+    refusalStats: `${prefix}:stats:refusals`,
     activeIndex: `${prefix}:index:active`,
     ledger: (kind, scopeId, email) => `${prefix}:grants:${kind}:${scopeId}:${email.toLowerCase()}`,
     grantsEnding: `${prefix}:grants:ending`,

@@ -3,6 +3,7 @@ import type { TargetRef } from '../lib/scope.js';
 
 /** Where a request is in its life; see TRANSITIONS in state-machine.ts. */
 export type RequestState =
+  | 'submitted'
   | 'pending'
   | 'approved'
   | 'applying'
@@ -12,6 +13,7 @@ export type RequestState =
   | 'denied'
   | 'expired'
   | 'cancelled'
+  | 'refused'
   | 'failed'
   | 'revoke_failed';
 
@@ -131,6 +133,11 @@ export interface AccessRequest {
   readonly updatedAt: number;
   /** The channel the request was typed in, if any. */
   readonly sourceChannelId: string | null;
+  /**
+   * Where to tell the requester what became of the submission: the response_url of their slash
+   * command or form (Slack: valid 30 minutes, 5 uses); null = by direct message.
+   */
+  readonly replyUrl: string | null;
   /** The grantee's roles on the target when the request was made; null when Atlas could not be read. */
   readonly rolesAtRequest: readonly string[] | null;
   /** Rolecall's temporary holders of the requested roles when the request was made ("asking again"). */
@@ -160,27 +167,34 @@ export interface AccessRequest {
   readonly attempt: number;
 }
 
-/** The fields a caller provides to create a request; the store fills in the rest. */
-export type RequestDraft = Pick<
-  AccessRequest,
-  | 'requesterId'
-  | 'granteeId'
-  | 'granteeEmail'
-  | 'target'
-  | 'roles'
-  | 'durationSeconds'
-  | 'reason'
-  | 'sourceChannelId'
-  | 'rolesAtRequest'
-  | 'holdersAtRequest'
-  | 'addsToProject'
-  | 'extends'
->;
+/**
+ * The fields a caller provides to create a request; the store fills in the rest. What the grantee
+ * holds is known later (a worker reads Atlas), except for an extension, which knows it already.
+ */
+export type RequestDraft = Partial<
+  Pick<AccessRequest, 'rolesAtRequest' | 'holdersAtRequest' | 'addsToProject'>
+> &
+  Pick<
+    AccessRequest,
+    | 'requesterId'
+    | 'granteeId'
+    | 'granteeEmail'
+    | 'target'
+    | 'roles'
+    | 'durationSeconds'
+    | 'reason'
+    | 'sourceChannelId'
+    | 'replyUrl'
+    | 'extends'
+  >;
 
 /** Fields that may change after creation. */
 export type RequestPatch = Partial<
   Pick<
     AccessRequest,
+    | 'rolesAtRequest'
+    | 'holdersAtRequest'
+    | 'addsToProject'
     | 'approvalMessage'
     | 'decision'
     | 'plan'

@@ -1,22 +1,22 @@
-import { AppError, isAppError } from '../errors.js';
-import type { LedgerStore } from '../grants/ledger-store.js';
+import { AppError } from '../errors.js';
 import type { TargetRef } from '../lib/scope.js';
 import type { Logger } from '../ops/logger.js';
-import {
-  checkDecider,
-  checkRequestAllowed,
-  findTarget,
-  type Policy,
-  type PolicyTarget,
-} from '../policy/policy.js';
-import { assessRequest, type GranteeAccess } from './assess.js';
+import { checkRequestAllowed, findTarget, type Policy, type PolicyTarget } from '../policy/policy.js';
+import type { GranteeAccess } from './assess.js';
+import { type Action, type Actor, authorize, type Subject } from './authorize.js';
 import type { AccessRequest, AuditEntry, RequestState } from './model.js';
 import type { RequestLine } from './parse-command.js';
+import type { RefusalLog } from './refusal-log.js';
 import type { RequestStore } from './request-store.js';
 import { isFinal } from './state-machine.js';
+import type { SubmissionLimit } from './submission-limit.js';
 
 /** Something Slack should hear about a request; each is delivered once per attempt (and round). */
 export type RequestEvent =
+  /** Checked against Atlas and posted for approval (or, for an extension, posted at once). */
+  | 'pending'
+  /** Checked against Atlas and found unable to go ahead; the requester is told why. */
+  | 'refused'
   | 'approved'
   | 'denied'
   | 'applied'
@@ -32,7 +32,7 @@ export type RequestEvent =
   /** An extension request moved this grant's end. */
   | 'extended';
 
-/** Reads a person's Atlas access on a target (implemented over the Atlas client). */
+/** Reads a person's Atlas access on a target (implemented over the Atlas client, in workers only). */
 export interface AccessReader {
   /** Throws AppError: retryable when Atlas cannot be reached, else why the person cannot be found. */
   read(email: string, target: TargetRef): Promise<GranteeAccess>;
@@ -40,6 +40,8 @@ export interface AccessReader {
 
 /** Queues background work (implemented with BullMQ); every call is idempotent for the same arguments. */
 export interface WorkQueue {
+  /** Reads the grantee's Atlas access for a submitted request, then posts it or refuses it. */
+  enrich(requestId: string): Promise<void>;
   apply(requestId: string, attempt: number): Promise<void>;
   /**
    * Revokes at `at` (ms since epoch), or now. A revocation already scheduled for the same attempt is
@@ -56,32 +58,39 @@ export interface WorkQueue {
   notify(request: AccessRequest, event: RequestEvent, round?: string): Promise<void>;
 }
 
+/** Someone a request is for: who they are to Slack, and their Atlas username. */
+export interface Grantee extends Actor {
+  /** Lower case; null when Slack does not share it. */
+  readonly email: string | null;
+}
+
 /** What a person submits, from the text form or the modal. */
-export interface Submission extends RequestLine {
-  readonly requesterId: string;
-  readonly granteeId: string;
-  readonly granteeEmail: string;
+export interface Submission {
+  readonly line: RequestLine;
+  readonly grantee: Grantee;
   readonly sourceChannelId: string | null;
+  /** The response_url to answer through (slash command or form); null = by DM. */
+  readonly replyUrl: string | null;
 }
 
 /** What `/atlas-access extend` or the Extend modal asks for. */
 export interface ExtensionAsk {
-  /** The grant to extend. */
+  /** The grant to extend (an extension's id stands for the grant it extends). */
   readonly id: string;
-  readonly actorId: string;
   /** How much later it should end, in seconds. */
   readonly durationSeconds: number;
   readonly reason: string;
   readonly sourceChannelId: string | null;
+  readonly replyUrl: string | null;
 }
 
 /** Dependencies of {@link createRequestService}. */
 export interface RequestServiceDeps {
   store: RequestStore;
-  ledgers: LedgerStore;
   policy: () => Policy;
-  access: AccessReader;
   workQueue: WorkQueue;
+  refusals: RefusalLog;
+  limit: SubmissionLimit;
   logger: Logger;
   /** How long a request may wait for a decision, in ms. */
   requestTtlMs: number;
@@ -96,52 +105,54 @@ export interface RequestOverview {
   readonly toDecide: readonly AccessRequest[];
 }
 
-/** The request workflow as the people in Slack see it. */
+/**
+ * The request workflow as the people in Slack see it. Every method takes the acting person and asks
+ * the one decision point ({@link authorize}) first, under the policy in force now; a refusal is
+ * recorded (audit stream, counter, log) and thrown as an AppError in words. Nothing here calls Atlas.
+ */
 export interface RequestService {
-  /** Checks a request against the policy without storing it; throws AppError saying what is wrong. */
+  /** Checks a request line against the policy without storing it (form field errors). */
   check(line: RequestLine): PolicyTarget;
-  submit(submission: Submission): Promise<AccessRequest>;
-  /** Files a request to make an active temporary grant end later, decided like a new request. */
-  extend(ask: ExtensionAsk): Promise<AccessRequest>;
-  /** Records where the approval message was posted. */
-  attachApprovalMessage(id: string, channelId: string, ts: string): Promise<void>;
-  /** Withdraws a request that could not be shown to approvers. */
-  abandon(id: string, why: string): Promise<void>;
-  /** Throws unless `deciderId` may decide on the request now. */
-  checkCanDecide(id: string, deciderId: string): Promise<AccessRequest>;
-  approve(id: string, deciderId: string): Promise<AccessRequest>;
-  deny(id: string, deciderId: string, reason: string): Promise<AccessRequest>;
+  /** Stores a request as `submitted` and queues the Atlas reading that posts it for approval. */
+  submit(actor: Actor, submission: Submission): Promise<AccessRequest>;
+  /** Files a request to make an active temporary grant end later, posted for approval at once. */
+  extend(actor: Actor, ask: ExtensionAsk): Promise<AccessRequest>;
+  /** Throws unless `actor` may decide on the request now; returns it. */
+  checkCanDecide(id: string, actor: Actor): Promise<AccessRequest>;
+  approve(id: string, actor: Actor): Promise<AccessRequest>;
+  deny(id: string, actor: Actor, reason: string): Promise<AccessRequest>;
   /** An approver runs a failed change (or revocation) again, at once. */
-  retry(id: string, deciderId: string): Promise<AccessRequest>;
-  /** The requester withdraws a pending request. */
-  cancel(id: string, userId: string): Promise<AccessRequest>;
+  retry(id: string, actor: Actor): Promise<AccessRequest>;
+  /** The requester, or the grantee ("Not me"), withdraws a request not decided yet. */
+  cancel(id: string, actor: Actor): Promise<AccessRequest>;
   /** The grantee (End now) or an approver of the target (Revoke now) ends an active grant at once. */
-  end(id: string, userId: string): Promise<AccessRequest>;
+  end(id: string, actor: Actor): Promise<AccessRequest>;
   /** The request and its audit trail, for someone it concerns. */
-  status(id: string, userId: string): Promise<{ request: AccessRequest; audit: AuditEntry[] }>;
-  overview(userId: string): Promise<RequestOverview>;
+  status(id: string, actor: Actor): Promise<{ request: AccessRequest; audit: AuditEntry[] }>;
+  /** The request, for someone allowed to see the grantee's current roles (the grantee, an approver). */
+  viewRoles(id: string, actor: Actor): Promise<AccessRequest>;
+  overview(actor: Actor): Promise<RequestOverview>;
 }
 
 /** Creates the request workflow service. */
 export function createRequestService(deps: RequestServiceDeps): RequestService {
-  const { store, workQueue, logger } = deps;
+  const { store, workQueue } = deps;
   const now = deps.now ?? Date.now;
 
-  const targetOf = (request: AccessRequest): PolicyTarget => {
-    const target = deps
-      .policy()
-      .targets.find((t) => t.id === request.target.id && t.kind === request.target.kind);
-    if (!target) {
-      throw new AppError(
-        'TARGET_UNKNOWN',
-        `${request.target.name} is no longer in the policy, so nobody can decide on ${request.id}.`,
-      );
-    }
-    return target;
+  /** Asks the decision point; records and throws a refusal. */
+  const allow = async (action: Action, actor: Actor, subject: Subject): Promise<PolicyTarget | null> => {
+    const decision = authorize(action, actor, subject, deps.policy());
+    if (decision.allowed) return decision.target;
+    const requestId = subject !== null && 'request' in subject ? subject.request.id : null;
+    await deps.refusals.record({
+      action,
+      actorId: actor.id,
+      requestId,
+      code: decision.code,
+      reason: decision.reason,
+    });
+    throw new AppError(decision.code, decision.reason, { details: { refused: action } });
   };
-
-  const isApprover = (request: AccessRequest, userId: string): boolean =>
-    deps.policy().targets.some((t) => t.id === request.target.id && t.approvers.includes(userId));
 
   const check = (line: RequestLine): PolicyTarget => {
     const policy = deps.policy();
@@ -163,94 +174,77 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     return target;
   };
 
-  const checkCanDecide = async (id: string, deciderId: string): Promise<AccessRequest> => {
+  const checkCanDecide = async (id: string, actor: Actor, action: 'approve' | 'deny' = 'deny') => {
     const request = await store.require(id);
+    await allow(action, actor, { request });
     if (request.state !== 'pending') throw conflictError(request);
-    checkDecider(targetOf(request), deciderId, request);
     return request;
   };
 
   const decide = async (
     id: string,
-    deciderId: string,
+    actor: Actor,
     to: 'approved' | 'denied',
     note: string | null,
   ): Promise<AccessRequest> => {
-    await checkCanDecide(id, deciderId);
+    await checkCanDecide(id, actor, to === 'approved' ? 'approve' : 'deny');
     const result = await store.transition(id, {
       from: 'pending',
       to,
-      actor: deciderId,
+      actor: actor.id,
       detail: note ?? '',
-      patch: { decision: { by: deciderId, at: now(), note } },
+      patch: { decision: { by: actor.id, at: now(), note } },
     });
     if (!result.ok) throw conflictError(result.current);
     return result.request;
   };
 
-  const concerns = (request: AccessRequest, userId: string): boolean =>
-    request.requesterId === userId || request.granteeId === userId || isApprover(request, userId);
-
-  /** Reads the grantee's Atlas access and the ledger, and decides whether the request adds anything. */
-  const assess = async (submission: Submission, ref: TargetRef) => {
-    let access: GranteeAccess | null = null;
-    try {
-      access = await deps.access.read(submission.granteeEmail, ref);
-    } catch (error) {
-      if (!isAppError(error) || !error.retryable) throw error;
-      logger.warn('could not read current roles; the approval message will say so', {
-        error,
-        target: ref.name,
-      });
-    }
-    if (access === null) return { rolesAtRequest: null, holdersAtRequest: [], addsToProject: false };
-    return assessRequest({
-      granteeEmail: submission.granteeEmail,
-      target: ref,
-      roles: submission.roles,
-      durationSeconds: submission.durationSeconds ?? null,
-      access,
-      ledger: await deps.ledgers.read(submission.granteeEmail, ref),
-      now: now(),
-    });
+  /** An extension's id stands for the grant it extends. */
+  const grantOf = async (id: string): Promise<AccessRequest> => {
+    const request = await store.require(id);
+    return request.extends === null ? request : store.require(request.extends);
   };
 
   return {
     check,
-    checkCanDecide,
+    checkCanDecide: (id, actor) => checkCanDecide(id, actor, 'deny'),
 
-    async submit(submission) {
-      const target = check(submission);
-      const ref: TargetRef = { name: target.name, kind: target.kind, id: target.id };
-      const assessed = await assess(submission, ref);
+    async submit(actor, submission) {
+      const target = await allow('request', actor, { draft: submission.line, grantee: submission.grantee });
+      if (!target) throw new AppError('INTERNAL', 'a request was allowed without a target');
+      const email = submission.grantee.email;
+      if (!email) {
+        throw new AppError(
+          'SLACK_USER_NO_EMAIL',
+          'Slack did not share this person’s email address, so Rolecall cannot find their Atlas user. The app needs the users:read.email scope, and the person needs an email on their profile.',
+        );
+      }
+      await deps.limit.take(actor.id, await store.countOpen(actor.id));
+      const { line } = submission;
       const request = await store.create(
         {
-          requesterId: submission.requesterId,
-          granteeId: submission.granteeId,
-          granteeEmail: submission.granteeEmail,
-          target: ref,
-          roles: submission.roles,
-          durationSeconds: submission.durationSeconds ?? null,
-          reason: submission.reason,
+          requesterId: actor.id,
+          granteeId: submission.grantee.id,
+          granteeEmail: email,
+          target: { name: target.name, kind: target.kind, id: target.id },
+          roles: line.roles,
+          durationSeconds: line.durationSeconds ?? null,
+          reason: line.reason,
           sourceChannelId: submission.sourceChannelId,
-          ...assessed,
+          replyUrl: submission.replyUrl,
           extends: null,
         },
-        submission.requesterId,
+        actor.id,
+        'submitted',
       );
+      await workQueue.enrich(request.id);
       await workQueue.expire(request.id, request.createdAt + deps.requestTtlMs);
       return request;
     },
 
-    async extend(ask) {
-      let original = await store.require(ask.id);
-      if (original.extends !== null) original = await store.require(original.extends);
-      if (ask.actorId !== original.granteeId && ask.actorId !== original.requesterId) {
-        throw new AppError(
-          'NOT_ALLOWED',
-          `Only the person who holds ${original.id}, or who asked for it, can ask to extend it.`,
-        );
-      }
+    async extend(actor, ask) {
+      const original = await grantOf(ask.id);
+      await allow('extend', actor, { request: original, extendBySeconds: ask.durationSeconds });
       const end = original.grant?.revokeAt ?? null;
       if (original.state !== 'applied' || original.endedEarly !== null) {
         throw new AppError(
@@ -266,11 +260,10 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           `${original.id} ${held.length === 0 ? 'holds no role through Rolecall' : 'is permanent'}; there is nothing to extend.`,
         );
       }
-      const target = targetOf(original);
-      checkRequestAllowed(target, held, ask.durationSeconds);
+      await deps.limit.take(actor.id, await store.countOpen(actor.id));
       const request = await store.create(
         {
-          requesterId: ask.actorId,
+          requesterId: actor.id,
           granteeId: original.granteeId,
           granteeEmail: original.granteeEmail,
           target: original.target,
@@ -278,62 +271,43 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           durationSeconds: ask.durationSeconds,
           reason: ask.reason,
           sourceChannelId: ask.sourceChannelId,
+          replyUrl: ask.replyUrl,
           rolesAtRequest: original.grant?.rolesAfter ?? null,
           holdersAtRequest: held.map((role) => ({ role, requestId: original.id, until: end })),
           addsToProject: false,
           extends: original.id,
         },
-        ask.actorId,
+        actor.id,
+        'pending',
       );
+      await workQueue.notify(request, 'pending');
       await workQueue.expire(request.id, request.createdAt + deps.requestTtlMs);
       return request;
     },
 
-    async attachApprovalMessage(id, channelId, ts) {
-      await store.patch(
-        id,
-        ['pending', 'approved', 'applying', 'applied', 'denied', 'expired', 'cancelled'],
-        {
-          approvalMessage: { channelId, ts },
-        },
-      );
-    },
-
-    async abandon(id, why) {
-      await store.transition(id, {
-        from: 'pending',
-        to: 'cancelled',
-        actor: 'system',
-        detail: why,
-        patch: { decision: { by: 'system', at: now(), note: why } },
-      });
-    },
-
-    async approve(id, deciderId) {
-      const request = await decide(id, deciderId, 'approved', null);
+    async approve(id, actor) {
+      const request = await decide(id, actor, 'approved', null);
       await workQueue.apply(id, request.attempt);
       await workQueue.notify(request, 'approved');
       return request;
     },
 
-    async deny(id, deciderId, reason) {
-      const request = await decide(id, deciderId, 'denied', reason);
+    async deny(id, actor, reason) {
+      const request = await decide(id, actor, 'denied', reason);
       await workQueue.notify(request, 'denied');
       return request;
     },
 
-    async retry(id, deciderId) {
+    async retry(id, actor) {
       const request = await store.require(id);
+      await allow('retry', actor, { request });
       if (request.state !== 'failed' && request.state !== 'revoke_failed') {
         throw new AppError(
           'REQUEST_STATE_CONFLICT',
           `${request.id} ${STATE_WORDS[request.state]}; there is nothing to retry.`,
-          {
-            details: { state: request.state },
-          },
+          { details: { state: request.state } },
         );
       }
-      checkDecider(targetOf(request), deciderId, request);
       if (request.state === 'revoke_failed') {
         // The next try is already scheduled under this attempt: run it now instead of later, and
         // reset the escalation clock so the approver hears how it went. One click wins.
@@ -346,7 +320,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         if (trouble !== null && trouble.nextTryAt <= now()) throw running;
         const noted = await store.note(id, {
           whileIn: ['revoke_failed'],
-          actor: deciderId,
+          actor: actor.id,
           detail: 'retry of the revocation requested',
           expect: { revokeTrouble: trouble },
           patch: { revokeTrouble: trouble ? { ...trouble, escalatedAt: 0, nextTryAt: now() } : null },
@@ -362,7 +336,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       const result = await store.transition(id, {
         from: 'failed',
         to: 'approved',
-        actor: deciderId,
+        actor: actor.id,
         detail: `retry ${attempt}`,
         patch: { attempt, failure: null },
       });
@@ -372,33 +346,28 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       return result.request;
     },
 
-    async cancel(id, userId) {
+    async cancel(id, actor) {
       const request = await store.require(id);
-      if (request.requesterId !== userId && request.granteeId !== userId) {
-        throw new AppError('NOT_ALLOWED', `Only the person who asked can cancel ${request.id}.`);
-      }
-      if (request.state !== 'pending') throw conflictError(request);
+      await allow('cancel', actor, { request });
+      if (request.state !== 'pending' && request.state !== 'submitted') throw conflictError(request);
       const result = await store.transition(id, {
-        from: 'pending',
+        from: ['pending', 'submitted'],
         to: 'cancelled',
-        actor: userId,
-        detail: userId === request.requesterId ? 'cancelled by the requester' : 'cancelled by the grantee',
-        patch: { decision: { by: userId, at: now(), note: null } },
+        actor: actor.id,
+        detail:
+          actor.id === request.requesterId
+            ? 'cancelled by the requester'
+            : 'cancelled by the grantee: not me',
+        patch: { decision: { by: actor.id, at: now(), note: null } },
       });
       if (!result.ok) throw conflictError(result.current);
       await workQueue.notify(result.request, 'cancelled');
       return result.request;
     },
 
-    async end(id, userId) {
-      let request = await store.require(id);
-      if (request.extends !== null) request = await store.require(request.extends);
-      if (request.granteeId !== userId && !isApprover(request, userId)) {
-        throw new AppError(
-          'NOT_ALLOWED',
-          `Only the person who holds ${request.id}, or an approver of ${request.target.name}, can end it.`,
-        );
-      }
+    async end(id, actor) {
+      const request = await grantOf(id);
+      await allow('end', actor, { request });
       if (request.state !== 'applied' || request.endedEarly !== null) {
         throw new AppError(
           'REQUEST_STATE_CONFLICT',
@@ -416,10 +385,11 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       const at = now();
       const noted = await store.note(request.id, {
         whileIn: ['applied'],
-        actor: userId,
-        detail: userId === request.granteeId ? 'ended early by the grantee' : 'revoked early by an approver',
+        actor: actor.id,
+        detail:
+          actor.id === request.granteeId ? 'ended early by the grantee' : 'revoked early by an approver',
         expect: { grant, endedEarly: null },
-        patch: { endedEarly: { by: userId, at }, grant: { ...grant, revokeAt: at } },
+        patch: { endedEarly: { by: actor.id, at }, grant: { ...grant, revokeAt: at } },
         // Only the ending index, so reconciliation catches a lost job; the holders change under the lock.
         ledger: {
           email: request.granteeEmail,
@@ -439,31 +409,35 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       return noted.request;
     },
 
-    async status(id, userId) {
+    async status(id, actor) {
       const request = await store.require(id);
-      if (!concerns(request, userId)) {
-        throw new AppError(
-          'NOT_ALLOWED',
-          `${request.id} is not yours to see: only its requester, its grantee and the approvers of its target can.`,
-        );
-      }
+      await allow('status', actor, { request });
       return { request, audit: await store.audit(id) };
     },
 
-    async overview(userId) {
-      const mine = (await store.listByRequester(userId, 50)).filter(
+    async viewRoles(id, actor) {
+      const request = await store.require(id);
+      await allow('view-roles', actor, { request });
+      return request;
+    },
+
+    async overview(actor) {
+      await allow('list', actor, null);
+      const mine = (await store.listByRequester(actor.id, 50)).filter(
         (r) => !isFinal(r.state) && !(r.state === 'applied' && r.grant?.revokeAt === null),
       );
-      const approving = deps.policy().targets.filter((t) => t.approvers.includes(userId));
+      const approving = deps.policy().targets.filter((t) => t.approvers.includes(actor.id));
       const toDecide = (await store.listPending(approving.map((t) => t.id))).filter(
-        (r) => r.requesterId !== userId && r.granteeId !== userId,
+        (r) => authorize('approve', actor, { request: r }, deps.policy()).allowed,
       );
       return { mine, toDecide };
     },
   };
 }
 
-const STATE_WORDS: Record<RequestState, string> = {
+/** How each state reads after a request id, for refusals and conflicts. */
+export const STATE_WORDS: Record<RequestState, string> = {
+  submitted: 'is still being checked',
   pending: 'is still pending',
   approved: 'was already approved',
   applying: 'was already approved and is being applied',
@@ -473,6 +447,7 @@ const STATE_WORDS: Record<RequestState, string> = {
   denied: 'was already denied',
   expired: 'has expired',
   cancelled: 'was cancelled',
+  refused: 'was refused',
   failed: 'was approved but failed to apply',
   revoke_failed: 'was approved; its revocation failed',
 };

@@ -44,7 +44,13 @@ export type TransitionResult =
 
 /** Request persistence in Redis; every state change is one Lua script with its audit entries. */
 export interface RequestStore {
-  create(draft: RequestDraft, actor: string): Promise<AccessRequest>;
+  /**
+   * Stores a new request: `submitted` (a worker reads the grantee's Atlas access next) or, for an
+   * extension, which needs no Atlas reading, `pending`.
+   */
+  create(draft: RequestDraft, actor: string, state?: 'submitted' | 'pending'): Promise<AccessRequest>;
+  /** How many of a person's requests are not decided yet (submitted or pending). */
+  countOpen(userId: string): Promise<number>;
   get(id: string): Promise<AccessRequest | undefined>;
   /** Like get, but a missing request is an AppError the user can read. */
   require(id: string): Promise<AccessRequest>;
@@ -85,8 +91,8 @@ export interface RequestStoreOptions {
 //   from (array; absent = the request must not exist yet), to ('' = unchanged), audit (bool), actor,
 //   at, detail, id, maxlen, retention ('0' = keep), final (bool), fields {name: JSON}, expect
 //   {name: JSON}, ledger {hset [[f, v]], hdel [f], ending {member, score ('' = remove)}},
-//   requesterIndex and pendingIndex key prefixes (these index keys are derived from the request: a
-//   single Redis instance, not Cluster).
+//   requesterIndex, pendingIndex and openIndex key prefixes (these index keys are derived from the
+//   request: a single Redis instance, not Cluster).
 // Keeps the indexes on every write: requests per requester (zset by creation), pending requests per
 // target (set), and requests the system still has to move (zset by last update), for the sweeper.
 const WRITE = defineRedisScript(`
@@ -139,13 +145,13 @@ if spec.final and spec.retention ~= '0' then
   redis.call('PEXPIRE', KEYS[3], spec.retention)
 end
 local target = cjson.decode(redis.call('HGET', KEYS[1], 'target'))
-if from == '' then
-  local requester = cjson.decode(redis.call('HGET', KEYS[1], 'requesterId'))
-  redis.call('ZADD', spec.requesterIndex .. requester, spec.at, spec.id)
-end
+local requester = cjson.decode(redis.call('HGET', KEYS[1], 'requesterId'))
+if from == '' then redis.call('ZADD', spec.requesterIndex .. requester, spec.at, spec.id) end
 local pending = spec.pendingIndex .. target.id
 if state == 'pending' then redis.call('SADD', pending, spec.id) else redis.call('SREM', pending, spec.id) end
-local active = state == 'pending' or state == 'approved' or state == 'applying' or state == 'revoking' or state == 'revoke_failed'
+local open = spec.openIndex .. requester
+if state == 'submitted' or state == 'pending' then redis.call('SADD', open, spec.id) else redis.call('SREM', open, spec.id) end
+local active = state == 'submitted' or state == 'pending' or state == 'approved' or state == 'applying' or state == 'revoking' or state == 'revoke_failed'
 if state == 'applied' then
   local grant = cjson.decode(redis.call('HGET', KEYS[1], 'grant') or 'null')
   active = type(grant) == 'table' and type(grant.revokeAt) == 'number'
@@ -169,6 +175,7 @@ const JSON_FIELDS = [
   'createdAt',
   'updatedAt',
   'sourceChannelId',
+  'replyUrl',
   'rolesAtRequest',
   'holdersAtRequest',
   'addsToProject',
@@ -192,6 +199,7 @@ const JSON_FIELDS = [
 const FIELD_DEFAULTS: Partial<Record<(typeof JSON_FIELDS)[number], unknown>> = {
   holdersAtRequest: [],
   addsToProject: false,
+  replyUrl: null,
   extensions: [],
   drift: [],
 };
@@ -261,6 +269,7 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
         : {}),
       requesterIndex: keys.requesterIndex(''),
       pendingIndex: keys.pendingIndex(''),
+      openIndex: keys.openIndex(''),
     };
     const reply = (await WRITE.run(
       redis,
@@ -307,16 +316,23 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
     get,
     require,
 
-    async create(draft, actor) {
+    async countOpen(userId) {
+      return redis.scard(keys.openIndex(userId));
+    },
+
+    async create(draft, actor, state = 'submitted') {
       const sequence = await redis.incr(keys.requestSeq);
       const id = `AR-${String(sequence).padStart(4, '0')}`;
       const result = await write(id, {
         from: null,
-        to: 'pending',
+        to: state,
         audit: true,
         actor,
         detail: draft.extends ? `requested (extends ${draft.extends})` : 'requested',
         fields: {
+          rolesAtRequest: null,
+          holdersAtRequest: [],
+          addsToProject: false,
           ...draft,
           createdAt: now(),
           approvalMessage: null,

@@ -6,15 +6,20 @@ import type { RequestState } from './model.js';
  *
  * | from          | to                                   |
  * |---------------|--------------------------------------|
+ * | submitted     | pending, refused, expired, cancelled |
  * | pending       | approved, denied, expired, cancelled |
  * | approved      | applying                             |
  * | applying      | applied, failed                      |
  * | applied       | revoking                             |
  * | revoking      | revoked, revoke_failed               |
  * | failed        | approved (an approver pressed Retry) |
- * | revoke_failed | revoking (an approver pressed Retry) |
+ * | revoke_failed | revoking (the next try, or Retry)    |
+ *
+ * `submitted`: stored by the Slack-facing process, waiting for a worker to read the grantee's Atlas
+ * access; `refused`: that reading showed the request cannot go ahead (not a member, nothing to add).
  */
 export const TRANSITIONS: Readonly<Record<RequestState, readonly RequestState[]>> = {
+  submitted: ['pending', 'refused', 'expired', 'cancelled'],
   pending: ['approved', 'denied', 'expired', 'cancelled'],
   approved: ['applying'],
   applying: ['applied', 'failed'],
@@ -26,6 +31,7 @@ export const TRANSITIONS: Readonly<Record<RequestState, readonly RequestState[]>
   denied: [],
   expired: [],
   cancelled: [],
+  refused: [],
 };
 
 /** True when a request in `state` will not change any more. */

@@ -2,12 +2,22 @@ import type { RequestListener } from 'node:http';
 import { App, HTTPReceiver, SocketModeReceiver } from '@slack/bolt';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
+import type { Logger } from '../ops/logger.js';
+import type { Policy } from '../policy/policy.js';
+import type { RequestService } from '../requests/request-service.js';
 import { createBoltLogger } from './bolt-logger.js';
+import { createSlackDirectory } from './directory.js';
 import { describeErrorForSlack } from './error-reply.js';
 import { registerAccessCommand } from './handlers/access-command.js';
 import { registerDecisionHandlers } from './handlers/decide-request.js';
-import type { HandlerDeps } from './handlers/submit-request.js';
-import { postToResponseUrl } from './respond.js';
+import { createReplier } from './respond.js';
+
+/** What the Slack side needs from the composition root. */
+export interface SlackAppDeps {
+  readonly service: RequestService;
+  readonly policy: () => Policy;
+  readonly logger: Logger;
+}
 
 /** The Bolt app and how to run it. */
 export interface SlackApp {
@@ -19,7 +29,7 @@ export interface SlackApp {
 }
 
 /** Builds the Bolt app with the receiver the configuration asks for and every handler registered. */
-export function createSlackApp(config: Config['slack'], deps: HandlerDeps): SlackApp {
+export function createSlackApp(config: Config['slack'], deps: SlackAppDeps): SlackApp {
   const logger = deps.logger.child({ component: 'slack' });
   const boltLogger = createBoltLogger(logger);
   const clientOptions = {
@@ -48,16 +58,25 @@ export function createSlackApp(config: Config['slack'], deps: HandlerDeps): Slac
     extendedErrorHandler: true,
   });
 
-  registerAccessCommand(app, { ...deps, logger });
-  registerDecisionHandlers(app, { ...deps, logger });
+  const replier = createReplier({ client: app.client, slackApiUrl: config.apiUrl, logger });
+  const handlerDeps = {
+    ...deps,
+    logger,
+    replier,
+    directory: createSlackDirectory(app.client, { logger }),
+  };
+  registerAccessCommand(app, handlerDeps);
+  registerDecisionHandlers(app, handlerDeps);
 
   app.error(async ({ error, body }: { error: Error & { original?: unknown }; body?: unknown }) => {
     const text = describeErrorForSlack(error.original ?? error, logger);
-    const responseUrl = (body as { response_url?: unknown } | undefined)?.response_url;
-    if (typeof responseUrl === 'string') {
-      await postToResponseUrl(responseUrl, { text }).catch((e: unknown) =>
-        logger.warn('could not tell the user about an error', { error: e }),
-      );
+    const payload = body as
+      | { response_url?: unknown; user_id?: unknown; user?: { id?: unknown } }
+      | undefined;
+    const userId = typeof payload?.user_id === 'string' ? payload.user_id : payload?.user?.id;
+    if (typeof userId === 'string') {
+      const responseUrl = typeof payload?.response_url === 'string' ? payload.response_url : null;
+      await replier.reply(userId, responseUrl, { text });
     }
   });
 

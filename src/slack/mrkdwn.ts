@@ -13,6 +13,23 @@ export function escapeMrkdwn(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/**
+ * Someone's own words (a reason, a deny note) as a block quote: escaped once, every line quoted, so
+ * the text can never look like one of Rolecall's own lines ("*Roles after approval*"). Goes in a
+ * text object with `verbatim: true`, so Slack does not turn names or URLs in it into links either.
+ */
+export function quoteUserText(text: string): string {
+  return text
+    .split(/\r?\n/)
+    .map((line) => `> ${escapeMrkdwn(line)}`)
+    .join('\n');
+}
+
+/** Someone's own words inside a sentence: escaped once, on one line, in quotation marks. */
+export function inlineUserText(text: string): string {
+  return `“${escapeMrkdwn(text.replace(/\s+/g, ' ').trim())}”`;
+}
+
 /** Cuts text to `max` characters, marking the cut with an ellipsis. */
 export function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, Math.max(0, max - 1))}…`;

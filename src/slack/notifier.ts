@@ -3,10 +3,12 @@ import { ErrorCode, type WebClient } from '@slack/web-api';
 import { AppError } from '../errors.js';
 import type { Notifier } from '../jobs/notify-processor.js';
 import type { Delivery } from '../jobs/queues.js';
-import type { AccessRequest } from '../requests/model.js';
+import type { AccessRequest, MessageRef } from '../requests/model.js';
 import type { RequestEvent } from '../requests/request-service.js';
 import { buildApprovalMessage, buildGrantActions } from './blocks/approval-message.js';
 import { buildOutcomeText, type OutcomeContext } from './blocks/outcome-message.js';
+import { buildConfirmation, buildOnBehalfNotice } from './blocks/status-message.js';
+import type { Replier } from './respond.js';
 
 /** Slack errors that a later retry can fix; every other platform error is final. */
 const TRANSIENT = new Set([
@@ -48,9 +50,16 @@ export function classifySlackError(error: unknown, what: string): AppError {
 
 /** Options for {@link createSlackNotifier}. */
 export interface SlackNotifierOptions {
+  /** Where approval messages are posted (the policy's approvalsChannel, as it is now). */
+  readonly approvalsChannel: () => string;
+  /** Answers the requester through their response_url while it works, else by DM. */
+  readonly replier: Replier;
   /** The approvers of a request's target under the current policy ([] when it left the policy). */
   readonly approversOf?: (request: AccessRequest) => readonly string[];
 }
+
+/** Events the requester hears about right after filing: through the form's response_url when it still works. */
+const RIGHT_AFTER_FILING: readonly RequestEvent[] = ['pending', 'refused', 'cancelled'];
 
 /** True when a DM about `event` should carry Extend and End now: the grantee holds a temporary grant. */
 function offersGrantActions(request: AccessRequest, event: RequestEvent): boolean {
@@ -60,7 +69,7 @@ function offersGrantActions(request: AccessRequest, event: RequestEvent): boolea
 }
 
 /** Delivers request notices through the Slack Web API: message updates, thread replies, DMs. */
-export function createSlackNotifier(client: WebClient, options: SlackNotifierOptions = {}): Notifier {
+export function createSlackNotifier(client: WebClient, options: SlackNotifierOptions): Notifier {
   const directMessage = async (userId: string, text: string, blocks?: KnownBlock[]): Promise<void> => {
     const opened = await client.conversations.open({ users: userId });
     const channel = opened.channel?.id;
@@ -86,21 +95,35 @@ export function createSlackNotifier(client: WebClient, options: SlackNotifierOpt
         ])
       : directMessage(request.granteeId, text);
 
-  const send = async (request: AccessRequest, event: RequestEvent, delivery: Delivery): Promise<void> => {
+  const send = async (
+    request: AccessRequest,
+    event: RequestEvent,
+    delivery: Delivery,
+  ): Promise<MessageRef | undefined> => {
     const approval = request.approvalMessage;
     const context: OutcomeContext = {
       forApprovers: delivery === 'thread',
       ...(event === 'revoke_failed' ? { approvers: options.approversOf?.(request) ?? [] } : {}),
     };
     switch (delivery) {
-      case 'approval-message':
-        if (approval)
+      case 'approval-message': {
+        if (approval) {
           await client.chat.update({
             channel: approval.channelId,
             ts: approval.ts,
             ...buildApprovalMessage(request),
           });
-        return;
+          return undefined;
+        }
+        if (event !== 'pending') return undefined;
+        const posted = await client.chat.postMessage({
+          channel: options.approvalsChannel(),
+          ...buildApprovalMessage(request),
+          unfurl_links: false,
+          unfurl_media: false,
+        });
+        return posted.channel && posted.ts ? { channelId: posted.channel, ts: posted.ts } : undefined;
+      }
       case 'thread':
         if (approval) {
           await client.chat.postMessage({
@@ -113,20 +136,33 @@ export function createSlackNotifier(client: WebClient, options: SlackNotifierOpt
         }
         return;
       case 'requester':
-        if (request.requesterId === request.granteeId)
+        if (RIGHT_AFTER_FILING.includes(event)) {
+          const message =
+            event === 'pending'
+              ? buildConfirmation(request, request.approvalMessage?.channelId ?? options.approvalsChannel())
+              : { text: buildOutcomeText(request, event) };
+          await options.replier.deliver(request.requesterId, request.replyUrl, message);
+        } else if (request.requesterId === request.granteeId) {
           await toGrantee(request, event, buildOutcomeText(request, event));
-        else await directMessage(request.requesterId, buildOutcomeText(request, event));
-        return;
+        } else {
+          await directMessage(request.requesterId, buildOutcomeText(request, event));
+        }
+        return undefined;
       case 'grantee':
-        await toGrantee(request, event, buildOutcomeText(request, event));
-        return;
+        if (event === 'pending') {
+          const notice = buildOnBehalfNotice(request);
+          await directMessage(request.granteeId, notice.text, notice.blocks);
+        } else {
+          await toGrantee(request, event, buildOutcomeText(request, event));
+        }
+        return undefined;
     }
   };
 
   return {
     async deliver(request, event, delivery) {
       try {
-        await send(request, event, delivery);
+        return await send(request, event, delivery);
       } catch (error) {
         if (error instanceof AppError) throw error;
         throw classifySlackError(error, `the ${event} notice (${delivery}) for ${request.id}`);

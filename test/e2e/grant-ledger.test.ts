@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../src/dev/http-util.js';
 import { CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
-import { blockText, waitForDm, waitForThreadReply } from '../../src/dev/slack-flow.js';
+import { waitForDm, waitForThreadReply } from '../../src/dev/slack-flow.js';
 import {
   ephemeralAfter,
   expectOneSpanEnding,
@@ -76,7 +76,10 @@ describe('grant ledger (end to end)', () => {
     await waitForState(sandbox, temp.id, 'applied');
     // Held only through a temporary grant: asking again (permanently) is allowed.
     const perm = await requestAs(sandbox, PEOPLE.alice, `request ${READ} on payments-prod because for good`);
-    expect(blockText(perm.approval)).toContain(`temporary: ${temp.id} until`);
+    await sandbox.driver.clickButton(PEOPLE.bob, perm.approval, 'request_roles');
+    expect(await ephemeralAfter(sandbox, PEOPLE.bob, 0, /Current roles/)).toContain(
+      `temporary: ${temp.id} until`,
+    );
     await sandbox.driver.clickButton(PEOPLE.bob, perm.approval, 'request_approve');
     await waitForState(sandbox, perm.id, 'applied');
     await waitForState(sandbox, temp.id, 'revoked');

@@ -39,7 +39,8 @@ describe('temporary project membership (end to end)', () => {
       );
       expectValidMessageBlocks(approval.blocks);
       expect(blockText(approval)).toContain('Approving adds <@U0MALLORY> to payments-prod');
-      expect(blockText(approval)).toContain('_not in the project_');
+      await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_roles');
+      expect(await ephemeralAfter(sandbox, PEOPLE.bob, 0, /Current roles/)).toContain('_not in the project_');
       await sandbox.restart();
       await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
       const applied = await waitForState(sandbox, id, 'applied');

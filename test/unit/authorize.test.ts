@@ -58,6 +58,7 @@ function request(state: RequestState, overrides: Partial<AccessRequest> = {}): A
     createdAt: 1,
     updatedAt: 1,
     sourceChannelId: null,
+    replyUrl: null,
     rolesAtRequest: ['GROUP_READ_ONLY'],
     holdersAtRequest: [],
     addsToProject: false,

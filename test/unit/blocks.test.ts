@@ -3,7 +3,11 @@ import { SANDBOX_POLICY } from '../../src/dev/sandbox.js';
 import { parsePolicy } from '../../src/policy/load-policy.js';
 import type { AccessRequest, RequestState } from '../../src/requests/model.js';
 import type { RequestEvent } from '../../src/requests/request-service.js';
-import { buildApprovalMessage, buildGrantActions } from '../../src/slack/blocks/approval-message.js';
+import {
+  buildApprovalMessage,
+  buildGrantActions,
+  buildRolesDetails,
+} from '../../src/slack/blocks/approval-message.js';
 import { buildDenyModal, buildNoticeModal } from '../../src/slack/blocks/deny-modal.js';
 import { buildExtendModal } from '../../src/slack/blocks/extend-modal.js';
 import { buildHelpMessage } from '../../src/slack/blocks/help-message.js';
@@ -28,6 +32,7 @@ function request(state: RequestState, overrides: Partial<AccessRequest> = {}): A
     createdAt: 1_790_000_000_000,
     updatedAt: 1_790_000_100_000,
     sourceChannelId: 'C0GENERAL',
+    replyUrl: null,
     rolesAtRequest: ['GROUP_DATA_ACCESS_READ_ONLY'],
     holdersAtRequest: [],
     addsToProject: false,
@@ -170,9 +175,32 @@ describe('Block Kit builders', () => {
     expect(reason?.text?.text.endsWith('…')).toBe(true);
   });
 
+  it('keeps the grantee’s current roles out of the channel message, behind the Current roles button', () => {
+    const channel = JSON.stringify(buildApprovalMessage(request('pending')).blocks);
+    expect(channel).not.toContain('GROUP_DATA_ACCESS_READ_ONLY');
+    expect(channel).toContain('request_roles');
+    const details = buildRolesDetails(request('pending'));
+    expectValidMessageBlocks(details.blocks);
+    expect(details.text).toContain('*Current roles*: `GROUP_DATA_ACCESS_READ_ONLY`');
+    expect(details.text).toContain(
+      '*Roles after approval*: `GROUP_DATA_ACCESS_READ_ONLY`, `GROUP_READ_ONLY`',
+    );
+  });
+
   it('says the current roles are unknown when Atlas could not be read', () => {
-    const json = JSON.stringify(buildApprovalMessage(request('pending', { rolesAtRequest: null })).blocks);
-    expect(json).toContain('unknown: Atlas could not be read');
+    expect(buildRolesDetails(request('pending', { rolesAtRequest: null })).text).toContain(
+      'unknown: Atlas could not be read',
+    );
+  });
+
+  it('quotes a reason so it cannot imitate Rolecall’s own lines', () => {
+    const forged = 'need it\n*Roles after approval*\n`ORG_OWNER`';
+    const message = buildApprovalMessage(request('pending', { reason: forged }));
+    const reason = JSON.parse(JSON.stringify(message.blocks)).find((b: { text?: { text: string } }) =>
+      b.text?.text.startsWith('*Reason*'),
+    ) as { text: { text: string; verbatim: boolean } };
+    expect(reason.text.text).toBe('*Reason*\n> need it\n> *Roles after approval*\n> `ORG_OWNER`');
+    expect(reason.text.verbatim).toBe(true);
   });
 
   it.each(EVENTS)('escapes user text in the %s outcome message', (event) => {

@@ -146,6 +146,6 @@ describe('parseConfig', () => {
       ATLAS_BASE_URL: 'http://127.0.0.1:8/',
     });
     expect(config.slack.apiUrl).toBe('http://127.0.0.1:9/api/');
-    expect(config.atlas.baseUrl).toBe('http://127.0.0.1:8');
+    expect(config.atlas?.baseUrl).toBe('http://127.0.0.1:8');
   });
 });

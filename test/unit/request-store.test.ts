@@ -15,6 +15,7 @@ const DRAFT: RequestDraft = {
   durationSeconds: 3600,
   reason: 'incident 42',
   sourceChannelId: 'C0GENERAL',
+  replyUrl: null,
   rolesAtRequest: [],
   holdersAtRequest: [],
   addsToProject: false,
@@ -45,8 +46,8 @@ describe('request store (real Redis)', () => {
   const context = useStore('store');
 
   it('creates pending requests with sequential ids and round-trips every field', async () => {
-    const first = await context.store.create(DRAFT, 'U0ALICE');
-    const second = await context.store.create(DRAFT, 'U0ALICE');
+    const first = await context.store.create(DRAFT, 'U0ALICE', 'pending');
+    const second = await context.store.create(DRAFT, 'U0ALICE', 'pending');
     expect(first.state).toBe('pending');
     expect(Number(second.id.slice(3))).toBe(Number(first.id.slice(3)) + 1);
     expect(await context.store.get(first.id)).toEqual(first);
@@ -54,7 +55,7 @@ describe('request store (real Redis)', () => {
   });
 
   it('moves a request when it is in an expected state, and reports the current state when not', async () => {
-    const request = await context.store.create(DRAFT, 'U0ALICE');
+    const request = await context.store.create(DRAFT, 'U0ALICE', 'pending');
     const approved = await context.store.transition(request.id, {
       from: 'pending',
       to: 'approved',
@@ -72,7 +73,7 @@ describe('request store (real Redis)', () => {
   });
 
   it('lets exactly one of 50 concurrent decisions win', async () => {
-    const request = await context.store.create(DRAFT, 'U0ALICE');
+    const request = await context.store.create(DRAFT, 'U0ALICE', 'pending');
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
         context.store.transition(request.id, {
@@ -88,7 +89,7 @@ describe('request store (real Redis)', () => {
   });
 
   it('refuses moves the state machine does not allow, before touching Redis', async () => {
-    const request = await context.store.create(DRAFT, 'U0ALICE');
+    const request = await context.store.create(DRAFT, 'U0ALICE', 'pending');
     await expect(
       context.store.transition(request.id, { from: 'pending', to: 'applied', actor: 'system' }),
     ).rejects.toSatisfy((e: unknown) => isAppError(e, 'INTERNAL'));
@@ -96,7 +97,7 @@ describe('request store (real Redis)', () => {
   });
 
   it('writes an audit entry per transition, to the request trail and the global stream', async () => {
-    const request = await context.store.create(DRAFT, 'U0ALICE');
+    const request = await context.store.create(DRAFT, 'U0ALICE', 'pending');
     await context.store.transition(request.id, {
       from: 'pending',
       to: 'denied',
@@ -114,7 +115,7 @@ describe('request store (real Redis)', () => {
   });
 
   it('patches fields only while the request is in an allowed state', async () => {
-    const request = await context.store.create(DRAFT, 'U0ALICE');
+    const request = await context.store.create(DRAFT, 'U0ALICE', 'pending');
     const patched = await context.store.patch(request.id, ['pending'], {
       approvalMessage: { channelId: 'C1', ts: '1.2' },
     });
@@ -133,9 +134,9 @@ describe('request store indexes (real Redis)', () => {
   const context = useStore('index');
 
   it('lists a requester’s requests newest first, pending ones per target, and active ones for the sweeper', async () => {
-    const first = await context.store.create(DRAFT, 'U0ALICE');
-    const second = await context.store.create({ ...DRAFT, requesterId: 'U0DAVE' }, 'U0DAVE');
-    const third = await context.store.create(DRAFT, 'U0ALICE');
+    const first = await context.store.create(DRAFT, 'U0ALICE', 'pending');
+    const second = await context.store.create({ ...DRAFT, requesterId: 'U0DAVE' }, 'U0DAVE', 'pending');
+    const third = await context.store.create(DRAFT, 'U0ALICE', 'pending');
     expect((await context.store.listByRequester('U0ALICE', 10)).map((r) => r.id)).toEqual([
       third.id,
       first.id,
@@ -154,8 +155,8 @@ describe('request store indexes (real Redis)', () => {
   });
 
   it('keeps an applied grant active only while it has a revocation ahead', async () => {
-    const temporary = await context.store.create(DRAFT, 'U0ALICE');
-    const permanent = await context.store.create({ ...DRAFT, durationSeconds: null }, 'U0ALICE');
+    const temporary = await context.store.create(DRAFT, 'U0ALICE', 'pending');
+    const permanent = await context.store.create({ ...DRAFT, durationSeconds: null }, 'U0ALICE', 'pending');
     for (const [request, revokeAt] of [
       [temporary, Date.now() + 60_000],
       [permanent, null],

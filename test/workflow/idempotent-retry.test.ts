@@ -20,6 +20,7 @@ import { createWorkers, type Workers } from '../../src/jobs/workers.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
 import { createRequestStore, type RequestStore } from '../../src/requests/request-store.js';
 import { createSlackNotifier } from '../../src/slack/notifier.js';
+import { createReplier } from '../../src/slack/respond.js';
 import {
   AUTHS,
   createCapturingLogger,
@@ -73,22 +74,25 @@ describe('idempotent execution after a crash', () => {
       lock: createUserLock(redis, { prefix }),
       logger,
     };
-    const notifier = createSlackNotifier(
-      new WebClient('xoxb-idem', {
-        slackApiUrl: slack.apiUrl,
-        retryConfig: { retries: 0 },
-        rejectRateLimitedCalls: true,
-      }),
-    );
+    const web = new WebClient('xoxb-idem', {
+      slackApiUrl: slack.apiUrl,
+      retryConfig: { retries: 0 },
+      rejectRateLimitedCalls: true,
+    });
+    const notifier = createSlackNotifier(web, {
+      approvalsChannel: () => 'C0APPROVALS',
+      replier: createReplier({ client: web, slackApiUrl: slack.apiUrl, logger }),
+    });
     workers = createWorkers({
       connection: workerRedis,
       prefix,
       logger,
       processors: {
+        enrich: async () => undefined,
         apply: createApplyProcessor(deps),
         revoke: createRevokeProcessor({ ...deps, retryIntervalMs: 60_000, escalateEveryMs: 3_600_000 }),
         expire: createExpireProcessor({ store, workQueue, logger }),
-        notify: createNotifyProcessor({ store, notifier, logger }),
+        notify: createNotifyProcessor({ store, notifier, workQueue, logger }),
         remind: createRemindProcessor({ store, workQueue, logger }),
         sweep: async () => undefined,
         reconcile: async () => undefined,
@@ -115,12 +119,14 @@ describe('idempotent execution after a crash', () => {
         durationSeconds: 3600,
         reason: 'crash test',
         sourceChannelId: null,
+        replyUrl: null,
         rolesAtRequest: ['GROUP_READ_ONLY'],
         holdersAtRequest: [],
         addsToProject: false,
         extends: null,
       },
       'U0ALICE',
+      'pending',
     );
     const posted = await new WebClient('xoxb-idem', { slackApiUrl: slack.apiUrl }).chat.postMessage({
       channel: 'C0APPROVALS',

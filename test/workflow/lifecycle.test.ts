@@ -109,7 +109,7 @@ describe('request lifecycle', () => {
     const { id } = await requestAs(PEOPLE.alice, 'GROUP_DATA_ACCESS_READ_ONLY on payments-prod because oops');
     await sandbox.driver.command(PEOPLE.mallory, `cancel ${id}`, CHANNELS.general);
     expect((await lastEphemeral(PEOPLE.mallory, /cancel/)).text).toContain(
-      `Only the person who asked can cancel ${id}.`,
+      `Only the person who asked for ${id}, or the person it is for, can cancel it.`,
     );
     await sandbox.driver.command(PEOPLE.alice, `cancel ${id.toLowerCase()}`, CHANNELS.general);
     await lastEphemeral(PEOPLE.alice, new RegExp(`${id} is cancelled`));
@@ -130,7 +130,8 @@ describe('request lifecycle', () => {
     expectValidMessageBlocks(status.blocks);
     const shown = JSON.stringify(status.blocks);
     expect(shown).toContain(`*${id}*`);
-    expect(shown).toContain('pending by <@U0ALICE>: requested');
+    expect(shown).toContain('submitted by <@U0ALICE>: requested');
+    expect(shown).toContain('submitted → pending by Rolecall: checked against Atlas');
     expect(shown).toContain('pending → approved by <@U0BOB>');
     expect(shown).toContain('approved → applying by Rolecall');
     expect(shown).toContain('applying → applied by Rolecall: added GROUP_DATA_ACCESS_READ_ONLY');

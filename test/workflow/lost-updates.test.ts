@@ -32,7 +32,9 @@ describe('lost updates', () => {
           const found = sandbox.slack.events
             .filter(
               (e) =>
-                e.kind === 'ephemeral' && e.user === PEOPLE.alice.id && /Request \*AR-\d+\*/.test(e.text),
+                e.kind === 'ephemeral' &&
+                e.user === PEOPLE.alice.id &&
+                /Request \*AR-\d+\* received/.test(e.text),
             )
             .map((e) => (e.kind === 'ephemeral' ? requestIdIn(e.text) : ''));
           return found.length === ids.length + 1 ? found[ids.length] : undefined;

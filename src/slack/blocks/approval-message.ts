@@ -2,7 +2,15 @@ import type { KnownBlock } from '@slack/types';
 import { formatDuration } from '../../lib/duration.js';
 import type { AccessRequest } from '../../requests/model.js';
 import { rolesAfterGrant, rolesToAdd } from '../../requests/role-set.js';
-import { escapeMrkdwn, formatRoles, mention, slackDate, truncate } from '../mrkdwn.js';
+import {
+  escapeMrkdwn,
+  formatRoles,
+  inlineUserText,
+  mention,
+  quoteUserText,
+  slackDate,
+  truncate,
+} from '../mrkdwn.js';
 import { describeFailure, describeUntil } from './outcome-message.js';
 
 /** Action ids of the buttons on request messages. */
@@ -17,6 +25,10 @@ export const ACTIONS = {
   end: 'grant_end',
   /** An approver ends a grant now (applied approval message). */
   revokeNow: 'grant_revoke_now',
+  /** The grantee of a request made for them: "Not me / cancel" (DM). */
+  notMe: 'request_not_me',
+  /** Shows the grantee's current roles to an approver or the grantee, ephemerally. */
+  roles: 'request_roles',
 } as const;
 
 /** The Extend and End now buttons the grantee gets with a temporary grant. */
@@ -100,6 +112,26 @@ function describeCurrentRoles(request: AccessRequest): string {
     .join(', ');
 }
 
+/**
+ * What the grantee holds now and would hold after approval: someone's Atlas access, so shown only
+ * to them and to the target's approvers (the "Current roles" button), never to the whole channel.
+ */
+export function buildRolesDetails(request: AccessRequest): SlackMessage {
+  const after =
+    request.rolesAtRequest === null
+      ? null
+      : rolesAfterGrant(request.rolesAtRequest, rolesToAdd(request.rolesAtRequest, request.roles));
+  const text = [
+    `*${request.id}*: ${escapeMrkdwn(request.granteeEmail)} on *${escapeMrkdwn(request.target.name)}* when it was asked`,
+    `*Current roles*: ${describeCurrentRoles(request)}`,
+    `*Roles after approval*: ${formatRoles(after)}`,
+  ].join('\n');
+  return {
+    text,
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: truncate(text, 3000), verbatim: true } }],
+  };
+}
+
 /** The approvers' message for a request; buttons only while something can be done. */
 export function buildApprovalMessage(request: AccessRequest): SlackMessage {
   const asks = request.extends ? 'asks to extend Atlas access' : 'asks for Atlas access';
@@ -123,15 +155,6 @@ export function buildApprovalMessage(request: AccessRequest): SlackMessage {
   if (request.extends) {
     const end = request.holdersAtRequest[0];
     fields.push(`*Extends*\n${request.extends}${end?.until ? `, which ends ${slackDate(end.until)}` : ''}`);
-  } else {
-    const after =
-      request.rolesAtRequest === null
-        ? null
-        : rolesAfterGrant(request.rolesAtRequest, rolesToAdd(request.rolesAtRequest, request.roles));
-    fields.push(
-      `*Current roles*\n${describeCurrentRoles(request)}`,
-      `*Roles after approval*\n${formatRoles(after)}`,
-    );
   }
   const blocks: KnownBlock[] = [
     {
@@ -143,7 +166,10 @@ export function buildApprovalMessage(request: AccessRequest): SlackMessage {
       },
     },
     { type: 'section', text: { type: 'mrkdwn', text: `${who}.` } },
-    { type: 'section', fields: fields.map((text) => ({ type: 'mrkdwn', text: truncate(text, FIELD_MAX) })) },
+    {
+      type: 'section',
+      fields: fields.map((text) => ({ type: 'mrkdwn', text: truncate(text, FIELD_MAX), verbatim: true })),
+    },
   ];
   if (request.addsToProject) {
     blocks.push({
@@ -156,8 +182,26 @@ export function buildApprovalMessage(request: AccessRequest): SlackMessage {
   }
   blocks.push({
     type: 'section',
-    text: { type: 'mrkdwn', text: truncate(`*Reason*\n${escapeMrkdwn(request.reason)}`, 3000) },
+    text: {
+      type: 'mrkdwn',
+      text: truncate(`*Reason*\n${quoteUserText(request.reason)}`, 3000),
+      verbatim: true,
+    },
   });
+  if (!request.extends && request.state === 'pending') {
+    blocks.push({
+      type: 'actions',
+      block_id: `roles:${request.id}`,
+      elements: [
+        {
+          type: 'button',
+          action_id: ACTIONS.roles,
+          text: { type: 'plain_text', text: 'Current roles' },
+          value: request.id,
+        },
+      ],
+    });
+  }
   if (request.state === 'pending') blocks.push(buildDecisionActions(request.id));
   const retryable =
     request.state === 'revoke_failed' ||
@@ -214,8 +258,12 @@ export function buildApprovalMessage(request: AccessRequest): SlackMessage {
 export function describeStatus(request: AccessRequest, forApprovers = true): string {
   const by = request.decision ? ` by ${mention(request.decision.by)}` : '';
   switch (request.state) {
+    case 'submitted':
+      return `:mag: Being checked against Atlas · requested ${slackDate(request.createdAt)}`;
     case 'pending':
       return `:hourglass_flowing_sand: Waiting for an approver · requested ${slackDate(request.createdAt)}`;
+    case 'refused':
+      return `:no_entry_sign: *Refused*: ${describeFailure(request.failure, forApprovers)}`;
     case 'approved':
     case 'applying':
       return `:white_check_mark: Approved${by} · applying in Atlas…`;
@@ -241,7 +289,7 @@ export function describeStatus(request: AccessRequest, forApprovers = true): str
       return `:white_check_mark: Approved${by} · applied · :lock: *revoked*${early} ${slackDate(request.revocation?.revokedAt ?? request.updatedAt)}`;
     }
     case 'denied':
-      return `:no_entry: *Denied*${by}${request.decision?.note ? `: ${escapeMrkdwn(request.decision.note)}` : ''}`;
+      return `:no_entry: *Denied*${by}${request.decision?.note ? `: ${inlineUserText(request.decision.note)}` : ''}`;
     case 'failed':
       return `:x: Approved${by} · *failed*: ${describeFailure(request.failure, forApprovers)}`;
     case 'revoke_failed': {

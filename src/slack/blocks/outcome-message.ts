@@ -1,7 +1,7 @@
 import type { RoleHolder } from '../../grants/ledger.js';
 import type { AccessRequest, Failure } from '../../requests/model.js';
 import type { RequestEvent } from '../../requests/request-service.js';
-import { escapeMrkdwn, formatRoles, mention, slackDate } from '../mrkdwn.js';
+import { escapeMrkdwn, formatRoles, inlineUserText, mention, slackDate } from '../mrkdwn.js';
 
 /** Extra facts an outcome text may need that are not part of the request. */
 export interface OutcomeContext {
@@ -121,6 +121,10 @@ export function buildOutcomeText(
   const user = escapeMrkdwn(request.granteeEmail);
   const by = request.decision ? mention(request.decision.by) : 'an approver';
   switch (event) {
+    case 'pending':
+      return `:inbox_tray: ${request.id} is waiting for approval: ${formatRoles(request.roles)} ${on}.`;
+    case 'refused':
+      return `:no_entry_sign: ${request.id} was not filed: ${describeFailure(request.failure, context.forApprovers ?? false)}`;
     case 'approved':
       return `:white_check_mark: ${request.id} was approved by ${by}; applying it in Atlas now.`;
     case 'applied':
@@ -131,7 +135,7 @@ export function buildOutcomeText(
       return `:x: ${request.id} was approved by ${by} but could not be applied: ${describeFailure(request.failure, context.forApprovers ?? false)}${retry}`;
     }
     case 'denied': {
-      const note = request.decision?.note ? `: ${escapeMrkdwn(request.decision.note)}` : '.';
+      const note = request.decision?.note ? `: ${inlineUserText(request.decision.note)}` : '.';
       return `:no_entry: ${request.id} was denied by ${by}${note}`;
     }
     case 'revoked':

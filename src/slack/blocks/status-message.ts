@@ -2,8 +2,59 @@ import type { KnownBlock } from '@slack/types';
 import { formatDuration } from '../../lib/duration.js';
 import type { AccessRequest, AuditEntry } from '../../requests/model.js';
 import type { RequestOverview } from '../../requests/request-service.js';
-import { escapeMrkdwn, formatRoles, mention, slackDate, truncate } from '../mrkdwn.js';
+import { escapeMrkdwn, formatRoles, inlineUserText, mention, slackDate, truncate } from '../mrkdwn.js';
 import { ACTIONS, buildDecisionActions, describeStatus, type SlackMessage } from './approval-message.js';
+
+/** The direct message a grantee gets when someone asks for access on their behalf: Not me / cancel. */
+export function buildOnBehalfNotice(request: AccessRequest): SlackMessage {
+  const duration =
+    request.durationSeconds === null ? 'permanently' : `for ${formatDuration(request.durationSeconds)}`;
+  const text = `:bust_in_silhouette: ${mention(request.requesterId)} asked for Atlas access for you (${request.id}): ${formatRoles(request.roles)} on *${escapeMrkdwn(request.target.name)}* ${duration}, because ${inlineUserText(request.reason)}. If you did not expect this, press *Not me*: the request is cancelled and nothing changes.`;
+  return {
+    text,
+    blocks: [
+      { type: 'section', text: { type: 'mrkdwn', text: truncate(text, 3000), verbatim: true } },
+      {
+        type: 'actions',
+        block_id: `not-me:${request.id}`,
+        elements: [
+          {
+            type: 'button',
+            action_id: ACTIONS.notMe,
+            text: { type: 'plain_text', text: 'Not me / cancel' },
+            style: 'danger',
+            value: request.id,
+          },
+        ],
+      },
+    ],
+  };
+}
+
+/** What the requester sees at once, before a worker has checked the request against Atlas. */
+export function buildReceived(request: AccessRequest): SlackMessage {
+  const duration =
+    request.durationSeconds === null ? 'permanently' : `for ${formatDuration(request.durationSeconds)}`;
+  const text = request.extends
+    ? `:inbox_tray: Request *${request.id}* received, to extend ${request.extends} (${formatRoles(request.roles)} on *${escapeMrkdwn(request.target.name)}*) by ${formatDuration(request.durationSeconds ?? 0)}. It goes to the approvers now.`
+    : `:inbox_tray: Request *${request.id}* received: ${formatRoles(request.roles)} on *${escapeMrkdwn(request.target.name)}* ${duration}. Rolecall is checking it against Atlas; you will hear here in a moment.`;
+  return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }, cancelActions(request.id)] };
+}
+
+function cancelActions(requestId: string): KnownBlock {
+  return {
+    type: 'actions',
+    block_id: `cancel:${requestId}`,
+    elements: [
+      {
+        type: 'button',
+        action_id: ACTIONS.cancel,
+        text: { type: 'plain_text', text: 'Cancel request' },
+        value: requestId,
+      },
+    ],
+  };
+}
 
 /** The confirmation a requester sees, with a button to withdraw the request. */
 export function buildConfirmation(request: AccessRequest, approvalsChannel: string): SlackMessage {
@@ -16,24 +67,7 @@ export function buildConfirmation(request: AccessRequest, approvalsChannel: stri
     ? ' Approving it adds the grantee to the project until the access ends.'
     : '';
   const text = `:inbox_tray: Request *${request.id}* is waiting for approval in <#${approvalsChannel}>: ${what}.${joins} You will get a message when it is decided.`;
-  return {
-    text,
-    blocks: [
-      { type: 'section', text: { type: 'mrkdwn', text } },
-      {
-        type: 'actions',
-        block_id: `cancel:${request.id}`,
-        elements: [
-          {
-            type: 'button',
-            action_id: ACTIONS.cancel,
-            text: { type: 'plain_text', text: 'Cancel request' },
-            value: request.id,
-          },
-        ],
-      },
-    ],
-  };
+  return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }, cancelActions(request.id)] };
 }
 
 /** Audit details keep ISO times (machine-readable); readers see them in their own time zone. */
@@ -80,7 +114,7 @@ export function buildStatusMessage(request: AccessRequest, audit: readonly Audit
         text: {
           type: 'mrkdwn',
           text: truncate(
-            `${summary(request)}\nRequested by ${mention(request.requesterId)}: ${escapeMrkdwn(request.reason)}`,
+            `${summary(request)}\nRequested by ${mention(request.requesterId)}: ${inlineUserText(request.reason)}`,
             3000,
           ),
         },
@@ -124,7 +158,7 @@ export function buildListMessage(overview: RequestOverview): SlackMessage {
         text: {
           type: 'mrkdwn',
           text: truncate(
-            `${summary(request)}\n${mention(request.requesterId)}: ${escapeMrkdwn(request.reason)}`,
+            `${summary(request)}\n${mention(request.requesterId)}: ${inlineUserText(request.reason)}`,
             3000,
           ),
         },

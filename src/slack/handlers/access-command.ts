@@ -1,4 +1,4 @@
-import type { App, RespondFn, ViewStateValue } from '@slack/bolt';
+import type { App, ViewStateValue } from '@slack/bolt';
 import { type AppError, isAppError } from '../../errors.js';
 import { parseDuration } from '../../lib/duration.js';
 import { checkReason, parseCommand, parseRoles, type RequestLine } from '../../requests/parse-command.js';
@@ -9,20 +9,28 @@ import {
   REQUEST_MODAL,
   type RequestModalContext,
 } from '../blocks/request-modal.js';
-import { buildListMessage, buildStatusMessage } from '../blocks/status-message.js';
+import { buildListMessage, buildReceived, buildStatusMessage } from '../blocks/status-message.js';
 import { describeErrorForSlack } from '../error-reply.js';
 import { decodeSlackText } from '../mrkdwn.js';
-import { type EphemeralReply, postToResponseUrl } from '../respond.js';
-import { type HandlerDeps, submitExtension, submitRequest } from './submit-request.js';
+import type { HandlerDeps } from './handler-deps.js';
 
 /** The slash command name, as in manifest.yml. */
 export const COMMAND = '/atlas-access';
 
-/** `/atlas-access` in all its forms, and the request modal's submission. */
-export function registerAccessCommand(app: App, deps: HandlerDeps): void {
-  const { logger, service } = deps;
+/** What the person who ends a grant sees at once; the outcome follows when Atlas is done. */
+export function endingText(requestId: string): string {
+  return `:lock: Ending ${requestId} now. You will get a message when the roles are removed.`;
+}
 
-  app.command(COMMAND, async ({ command, ack, respond, client }) => {
+/**
+ * `/atlas-access` in all its forms, and the request modal's submission. Each acks first (Slack
+ * allows 3 s), then resolves who is asking, calls the service (which authorizes) and replies through
+ * the response_url, or by DM when that no longer works. Nothing here reads Atlas.
+ */
+export function registerAccessCommand(app: App, deps: HandlerDeps): void {
+  const { logger, service, directory, replier } = deps;
+
+  app.command(COMMAND, async ({ command, ack, client }) => {
     let parsed: ReturnType<typeof parseCommand>;
     try {
       parsed = parseCommand(decodeSlackText(command.text));
@@ -35,10 +43,13 @@ export function registerAccessCommand(app: App, deps: HandlerDeps): void {
       return;
     }
     await ack();
-    const reply = (message: EphemeralReply) => respond({ response_type: 'ephemeral', ...message });
+    const reply = (message: Parameters<typeof replier.reply>[2]) =>
+      replier.reply(command.user_id, command.response_url, message);
     try {
+      const actor = await directory.person(command.user_id, command.team_id);
       switch (parsed.kind) {
         case 'modal': {
+          await service.overview(actor);
           const context: RequestModalContext = {
             channelId: command.channel_id,
             responseUrl: command.response_url,
@@ -51,51 +62,51 @@ export function registerAccessCommand(app: App, deps: HandlerDeps): void {
         }
         case 'request': {
           const { kind: _kind, ...line } = parsed;
-          const { confirmation } = await submitRequest(
-            deps,
-            client,
-            { requesterId: command.user_id, granteeId: command.user_id, sourceChannelId: command.channel_id },
+          const request = await service.submit(actor, {
             line,
-          );
-          await reply(confirmation);
+            grantee: actor,
+            sourceChannelId: command.channel_id,
+            replyUrl: command.response_url,
+          });
+          await reply(buildReceived(request));
           return;
         }
         case 'extend': {
-          const { confirmation } = await submitExtension(deps, client, {
+          const request = await service.extend(actor, {
             id: parsed.id,
-            actorId: command.user_id,
             durationSeconds: parsed.durationSeconds,
             reason: parsed.reason,
             sourceChannelId: command.channel_id,
+            replyUrl: command.response_url,
           });
-          await reply(confirmation);
+          await reply(buildReceived(request));
           return;
         }
         case 'end': {
-          const request = await service.end(parsed.id, command.user_id);
+          const request = await service.end(parsed.id, actor);
           await reply({ text: endingText(request.id) });
           return;
         }
         case 'cancel': {
-          const request = await service.cancel(parsed.id, command.user_id);
+          const request = await service.cancel(parsed.id, actor);
           await reply({ text: `:wastebasket: ${request.id} is cancelled; nothing was changed.` });
           return;
         }
         case 'status': {
-          const { request, audit } = await service.status(parsed.id, command.user_id);
+          const { request, audit } = await service.status(parsed.id, actor);
           await reply(buildStatusMessage(request, audit));
           return;
         }
         case 'list':
-          await reply(buildListMessage(await service.overview(command.user_id)));
+          await reply(buildListMessage(await service.overview(actor)));
           return;
       }
     } catch (error) {
-      await replyWithError(respond, error, logger);
+      await reply({ text: describeErrorForSlack(error, logger) });
     }
   });
 
-  app.view(REQUEST_MODAL, async ({ ack, view, body, client }) => {
+  app.view(REQUEST_MODAL, async ({ ack, view, body }) => {
     const form = readRequestForm(view.state.values);
     if ('errors' in form) {
       await ack({ response_action: 'errors', errors: form.errors });
@@ -110,41 +121,22 @@ export function registerAccessCommand(app: App, deps: HandlerDeps): void {
     }
     await ack();
     const context = parseContext(view.private_metadata);
-    const reply = async (message: EphemeralReply) => {
-      if (context.responseUrl) {
-        await postToResponseUrl(context.responseUrl, message);
-      } else {
-        const dm = await client.conversations.open({ users: body.user.id });
-        if (dm.channel?.id) await client.chat.postMessage({ channel: dm.channel.id, ...message });
-      }
-    };
+    const reply = (message: Parameters<typeof replier.reply>[2]) =>
+      replier.reply(body.user.id, context.responseUrl, message);
     try {
-      const { confirmation } = await submitRequest(
-        deps,
-        client,
-        { requesterId: body.user.id, granteeId: form.granteeId, sourceChannelId: context.channelId },
-        form.line,
-      );
-      await reply(confirmation);
+      const actor = await directory.person(body.user.id, body.team?.id);
+      const grantee = form.granteeId === actor.id ? actor : await directory.person(form.granteeId);
+      const request = await service.submit(actor, {
+        line: form.line,
+        grantee,
+        sourceChannelId: context.channelId,
+        replyUrl: context.responseUrl,
+      });
+      await reply(buildReceived(request));
     } catch (error) {
       await reply({ text: describeErrorForSlack(error, logger) });
     }
   });
-}
-
-/** What the person who ends a grant sees at once; the outcome follows when Atlas is done. */
-export function endingText(requestId: string): string {
-  return `:lock: Ending ${requestId} now. You will get a message when the roles are removed.`;
-}
-
-async function replyWithError(
-  respond: RespondFn,
-  error: unknown,
-  logger: HandlerDeps['logger'],
-): Promise<void> {
-  await respond({ response_type: 'ephemeral', text: describeErrorForSlack(error, logger) }).catch(
-    (e: unknown) => logger.warn('could not send an error reply', { error: e }),
-  );
 }
 
 type FormResult = { line: RequestLine; granteeId: string } | { errors: Record<string, string> };
@@ -193,7 +185,10 @@ function fieldFor(error: AppError): string {
 function parseContext(metadata: string): RequestModalContext {
   try {
     const parsed = JSON.parse(metadata) as Partial<RequestModalContext>;
-    return { channelId: parsed.channelId ?? null, responseUrl: parsed.responseUrl ?? null };
+    return {
+      channelId: typeof parsed.channelId === 'string' ? parsed.channelId : null,
+      responseUrl: typeof parsed.responseUrl === 'string' ? parsed.responseUrl : null,
+    };
   } catch {
     return { channelId: null, responseUrl: null };
   }

@@ -1,8 +1,16 @@
-import type { App, BlockAction, ButtonAction } from '@slack/bolt';
+import type {
+  AllMiddlewareArgs,
+  App,
+  BlockAction,
+  ButtonAction,
+  SlackActionMiddlewareArgs,
+} from '@slack/bolt';
 import { AppError, isAppError } from '../../errors.js';
 import { parseDuration } from '../../lib/duration.js';
+import { asRequestId } from '../../lib/patterns.js';
+import type { Actor } from '../../requests/authorize.js';
 import { checkReason } from '../../requests/parse-command.js';
-import { ACTIONS } from '../blocks/approval-message.js';
+import { ACTIONS, buildRolesDetails } from '../blocks/approval-message.js';
 import { buildDenyModal, buildNoticeModal, DENY_MODAL, DENY_REASON } from '../blocks/deny-modal.js';
 import {
   buildExtendModal,
@@ -10,128 +18,95 @@ import {
   EXTEND_MODAL,
   type ExtendModalContext,
 } from '../blocks/extend-modal.js';
+import { buildReceived } from '../blocks/status-message.js';
 import { describeErrorForSlack } from '../error-reply.js';
-import { type EphemeralReply, postToResponseUrl } from '../respond.js';
+import type { EphemeralReply } from '../respond.js';
 import { endingText } from './access-command.js';
-import { type HandlerDeps, submitExtension } from './submit-request.js';
+import type { HandlerDeps } from './handler-deps.js';
+
+type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
+
+/** What one button does once the click is acked, the request id checked and the actor known. */
+type ButtonWork = (id: string, actor: Actor, args: ButtonArgs) => Promise<EphemeralReply | undefined>;
 
 /**
- * Approve, Deny and Retry on the approval message, the deny-reason modal, Cancel on the confirmation,
- * and for grants: Extend (modal) and End now for the grantee, Revoke now for approvers.
+ * Every button on Rolecall's messages (Approve, Deny, Retry, Cancel, Not me, Current roles, End now,
+ * Revoke now, Extend) and the Deny and Extend modals. Each acks at once, checks that the button's value
+ * is a request id before it goes near Redis, resolves the actor and lets the service authorize.
  */
 export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
-  const { service, logger } = deps;
+  const { service, logger, directory, replier } = deps;
 
-  app.action<BlockAction<ButtonAction>>(ACTIONS.approve, async ({ ack, body, action, respond }) => {
-    await ack();
-    try {
-      await service.approve(action.value ?? '', body.user.id);
-    } catch (error) {
-      await respond({
-        response_type: 'ephemeral',
-        replace_original: false,
-        text: describeErrorForSlack(error, logger),
-      });
-    }
-  });
-
-  app.action<BlockAction<ButtonAction>>(ACTIONS.deny, async ({ ack, body, action, respond, client }) => {
-    await ack();
-    try {
-      const request = await service.checkCanDecide(action.value ?? '', body.user.id);
-      await client.views.open({ trigger_id: body.trigger_id, view: buildDenyModal(request.id) });
-    } catch (error) {
-      await respond({
-        response_type: 'ephemeral',
-        replace_original: false,
-        text: describeErrorForSlack(error, logger),
-      });
-    }
-  });
-
-  app.action<BlockAction<ButtonAction>>(ACTIONS.retry, async ({ ack, body, action, respond }) => {
-    await ack();
-    try {
-      await service.retry(action.value ?? '', body.user.id);
-    } catch (error) {
-      await respond({
-        response_type: 'ephemeral',
-        replace_original: false,
-        text: describeErrorForSlack(error, logger),
-      });
-    }
-  });
-
-  app.action<BlockAction<ButtonAction>>(ACTIONS.cancel, async ({ ack, body, action, respond }) => {
-    await ack();
-    try {
-      const request = await service.cancel(action.value ?? '', body.user.id);
-      await respond({
-        response_type: 'ephemeral',
-        replace_original: true,
-        text: `:wastebasket: ${request.id} is cancelled; nothing was changed.`,
-      });
-    } catch (error) {
-      await respond({
-        response_type: 'ephemeral',
-        replace_original: false,
-        text: describeErrorForSlack(error, logger),
-      });
-    }
-  });
-
-  const endGrant = async ({
-    ack,
-    body,
-    action,
-    respond,
-  }: {
-    ack: () => Promise<void>;
-    body: BlockAction<ButtonAction>;
-    action: ButtonAction;
-    respond: (message: {
-      response_type: 'ephemeral';
-      replace_original: boolean;
-      text: string;
-    }) => Promise<unknown>;
-  }) => {
-    await ack();
-    try {
-      const request = await service.end(action.value ?? '', body.user.id);
-      await respond({ response_type: 'ephemeral', replace_original: false, text: endingText(request.id) });
-    } catch (error) {
-      await respond({
-        response_type: 'ephemeral',
-        replace_original: false,
-        text: describeErrorForSlack(error, logger),
-      });
-    }
+  const button = (actionId: string, work: ButtonWork): void => {
+    app.action<BlockAction<ButtonAction>>(actionId, async (args) => {
+      const { ack, body, action } = args;
+      await ack();
+      const reply = (message: EphemeralReply) => replier.reply(body.user.id, body.response_url, message);
+      const id = asRequestId(action.value);
+      if (id === undefined) {
+        logger.warn('a button carried something that is not a request id', { actionId });
+        await reply({ text: ':warning: That button does not point at a Rolecall request.' });
+        return;
+      }
+      try {
+        const actor = await directory.person(body.user.id, body.team?.id ?? undefined);
+        const answer = await work(id, actor, args);
+        if (answer) await reply(answer);
+      } catch (error) {
+        await reply({ text: describeErrorForSlack(error, logger) });
+      }
+    });
   };
-  app.action<BlockAction<ButtonAction>>(ACTIONS.end, endGrant);
-  app.action<BlockAction<ButtonAction>>(ACTIONS.revokeNow, endGrant);
 
-  app.action<BlockAction<ButtonAction>>(ACTIONS.extend, async ({ ack, body, action, respond, client }) => {
-    await ack();
-    try {
-      const { request } = await service.status(action.value ?? '', body.user.id);
-      const end = request.grant?.revokeAt;
-      const endsText = end
-        ? `${request.id} (${request.roles.join(', ')} on ${request.target.name}) ends ${new Date(end).toUTCString()}.`
-        : `${request.id} on ${request.target.name}.`;
-      await client.views.open({
-        trigger_id: body.trigger_id,
-        view: buildExtendModal({ requestId: request.id, responseUrl: body.response_url ?? null }, endsText),
-      });
-    } catch (error) {
-      await respond({
-        response_type: 'ephemeral',
-        replace_original: false,
-        text: describeErrorForSlack(error, logger),
-      });
-    }
+  button(ACTIONS.approve, async (id, actor) => {
+    await service.approve(id, actor);
+    return undefined;
   });
 
-  app.view(EXTEND_MODAL, async ({ ack, view, body, client }) => {
+  button(ACTIONS.deny, async (id, actor, { client, body }) => {
+    const request = await service.checkCanDecide(id, actor);
+    await client.views.open({ trigger_id: body.trigger_id, view: buildDenyModal(request.id) });
+    return undefined;
+  });
+
+  button(ACTIONS.retry, async (id, actor) => {
+    await service.retry(id, actor);
+    return undefined;
+  });
+
+  button(ACTIONS.cancel, async (id, actor) => {
+    const request = await service.cancel(id, actor);
+    return { text: `:wastebasket: ${request.id} is cancelled; nothing was changed.`, replaceOriginal: true };
+  });
+
+  button(ACTIONS.notMe, async (id, actor) => {
+    const request = await service.cancel(id, actor);
+    return {
+      text: `:wastebasket: ${request.id} is cancelled: nothing was changed, and the approvers and the person who asked can see that you said it was not you.`,
+      replaceOriginal: true,
+    };
+  });
+
+  button(ACTIONS.roles, async (id, actor) => buildRolesDetails(await service.viewRoles(id, actor)));
+
+  const endGrant: ButtonWork = async (id, actor) => ({ text: endingText((await service.end(id, actor)).id) });
+  button(ACTIONS.end, endGrant);
+  button(ACTIONS.revokeNow, endGrant);
+
+  button(ACTIONS.extend, async (id, actor, { client, body }) => {
+    const { request } = await service.status(id, actor);
+    const end = request.grant?.revokeAt;
+    const endsText = end
+      ? `${request.id} (${request.roles.join(', ')} on ${request.target.name}) ends ${new Date(end).toUTCString()}.`
+      : `${request.id} on ${request.target.name}.`;
+    await client.views.open({
+      trigger_id: body.trigger_id,
+      view: buildExtendModal({ requestId: request.id, responseUrl: body.response_url ?? null }, endsText),
+    });
+    return undefined;
+  });
+
+  app.view(EXTEND_MODAL, async ({ ack, view, body }) => {
     const values = view.state.values;
     const durationText = values[EXTEND_FIELDS.duration]?.value?.value?.trim() ?? '';
     const durationSeconds = parseDuration(durationText);
@@ -144,29 +119,22 @@ export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
     } catch (error) {
       errors[EXTEND_FIELDS.reason] = (error as Error).message.slice(0, 150);
     }
-    if (durationSeconds === undefined || Object.keys(errors).length > 0) {
+    const context = parseExtendContext(view.private_metadata);
+    if (durationSeconds === undefined || Object.keys(errors).length > 0 || context === undefined) {
       await ack({ response_action: 'errors', errors });
       return;
     }
-    const context = parseExtendContext(view.private_metadata);
-    const reply = async (message: EphemeralReply) => {
-      if (context.responseUrl) {
-        await postToResponseUrl(context.responseUrl, message);
-        return;
-      }
-      const dm = await client.conversations.open({ users: body.user.id });
-      if (dm.channel?.id) await client.chat.postMessage({ channel: dm.channel.id, ...message });
-    };
     try {
-      const { confirmation } = await submitExtension(deps, client, {
+      const actor = await directory.person(body.user.id, body.team?.id ?? undefined);
+      const request = await service.extend(actor, {
         id: context.requestId,
-        actorId: body.user.id,
         durationSeconds,
         reason,
         sourceChannelId: null,
+        replyUrl: context.responseUrl,
       });
       await ack();
-      await reply(confirmation);
+      await replier.reply(body.user.id, context.responseUrl, buildReceived(request));
     } catch (error) {
       if (!isAppError(error)) throw error;
       if (error.code === 'DURATION_INVALID') {
@@ -195,7 +163,11 @@ export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
       return;
     }
     try {
-      await service.deny(view.private_metadata, body.user.id, reason);
+      const id = asRequestId(view.private_metadata);
+      if (id === undefined)
+        throw new AppError('REQUEST_NOT_FOUND', 'This form does not point at a Rolecall request.');
+      const actor = await directory.person(body.user.id, body.team?.id ?? undefined);
+      await service.deny(id, actor, reason);
       await ack();
     } catch (error) {
       if (!isAppError(error)) throw error;
@@ -207,12 +179,14 @@ export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
   });
 }
 
-function parseExtendContext(metadata: string): ExtendModalContext {
+/** The Extend modal's metadata, or undefined when it is not a request id and a string URL. */
+function parseExtendContext(metadata: string): ExtendModalContext | undefined {
   try {
     const parsed = JSON.parse(metadata) as Partial<ExtendModalContext>;
-    if (typeof parsed.requestId !== 'string') throw new Error('no request id');
-    return { requestId: parsed.requestId, responseUrl: parsed.responseUrl ?? null };
-  } catch (cause) {
-    throw new AppError('INTERNAL', 'The Extend form lost track of its request; open it again.', { cause });
+    const requestId = asRequestId(typeof parsed.requestId === 'string' ? parsed.requestId : undefined);
+    if (requestId === undefined) return undefined;
+    return { requestId, responseUrl: typeof parsed.responseUrl === 'string' ? parsed.responseUrl : null };
+  } catch {
+    return undefined;
   }
 }

@@ -1,0 +1,97 @@
+import type { Job } from 'bullmq';
+import { isAppError } from '../errors.js';
+import type { LedgerStore } from '../grants/ledger-store.js';
+import type { Logger } from '../ops/logger.js';
+import { type Assessment, assessRequest, type GranteeAccess } from '../requests/assess.js';
+import type { AccessRequest } from '../requests/model.js';
+import type { AccessReader, WorkQueue } from '../requests/request-service.js';
+import type { RequestStore } from '../requests/request-store.js';
+import type { ProcessorOutcome } from './processor-support.js';
+import type { RequestJob } from './queues.js';
+
+/** Dependencies of {@link createEnrichProcessor}. */
+export interface EnrichDeps {
+  readonly store: RequestStore;
+  readonly ledgers: LedgerStore;
+  readonly access: AccessReader;
+  readonly workQueue: WorkQueue;
+  readonly logger: Logger;
+  readonly now?: () => number;
+}
+
+/**
+ * The Atlas half of filing a request, in a worker (the Slack-facing process holds no Atlas key): reads
+ * the grantee's access on the target and the ledger, then moves `submitted` -> `pending` (the approval
+ * message is posted and the requester told, through notify jobs) or -> `refused` with the reason in
+ * words. When Atlas stays unreachable past the job's attempts, the request goes ahead and the approval
+ * message says the current roles are unknown, as before; the worker re-reads Atlas before any change.
+ */
+export function createEnrichProcessor(deps: EnrichDeps) {
+  const now = deps.now ?? Date.now;
+
+  const refuse = async (request: AccessRequest, code: string, message: string): Promise<ProcessorOutcome> => {
+    const moved = await deps.store.transition(request.id, {
+      from: 'submitted',
+      to: 'refused',
+      actor: 'system',
+      detail: message,
+      patch: { failure: { code, message, at: now() } },
+    });
+    if (!moved.ok) return { skipped: moved.current.state };
+    await deps.workQueue.notify(moved.request, 'refused');
+    deps.logger.info('request refused after reading Atlas', { requestId: request.id, code });
+    return { done: 'refused' };
+  };
+
+  return async (job: Job<RequestJob>): Promise<ProcessorOutcome> => {
+    const request = await deps.store.get(job.data.requestId);
+    if (!request) return { skipped: 'request no longer stored' };
+    if (request.state !== 'submitted') {
+      if (request.state === 'pending') await deps.workQueue.notify(request, 'pending');
+      return { skipped: request.state };
+    }
+    let access: GranteeAccess | null = null;
+    try {
+      access = await deps.access.read(request.granteeEmail, request.target);
+    } catch (error) {
+      if (!isAppError(error)) throw error;
+      if (!error.retryable) return refuse(request, error.code, error.message);
+      if (job.attemptsMade + 1 < (job.opts.attempts ?? 1)) throw error;
+      deps.logger.warn('could not read current roles; the approval message will say so', {
+        requestId: request.id,
+        error,
+      });
+    }
+    let assessment: Assessment | { rolesAtRequest: null; holdersAtRequest: []; addsToProject: false } = {
+      rolesAtRequest: null,
+      holdersAtRequest: [],
+      addsToProject: false,
+    };
+    if (access !== null) {
+      try {
+        assessment = assessRequest({
+          granteeEmail: request.granteeEmail,
+          target: request.target,
+          roles: request.roles,
+          durationSeconds: request.durationSeconds,
+          access,
+          ledger: await deps.ledgers.read(request.granteeEmail, request.target),
+          now: now(),
+        });
+      } catch (error) {
+        if (!isAppError(error)) throw error;
+        return refuse(request, error.code, error.message);
+      }
+    }
+    const moved = await deps.store.transition(request.id, {
+      from: 'submitted',
+      to: 'pending',
+      actor: 'system',
+      detail: access === null ? 'current roles unknown: Atlas could not be read' : 'checked against Atlas',
+      patch: assessment,
+    });
+    if (!moved.ok) return { skipped: moved.current.state };
+    await deps.workQueue.notify(moved.request, 'pending');
+    return { done: 'pending' };
+  };
+}

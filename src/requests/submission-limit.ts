@@ -1,0 +1,66 @@
+import type { Redis } from 'ioredis';
+import { AppError } from '../errors.js';
+import type { RedisKeys } from '../lib/redis-keys.js';
+import { defineRedisScript } from '../lib/redis-script.js';
+
+/** Limits how fast one person can file requests. */
+export interface SubmissionLimit {
+  /** Counts one submission; throws AppError RATE_LIMITED, in words, when the person is over a limit. */
+  take(userId: string, open: number): Promise<void>;
+}
+
+/** Options for {@link createSubmissionLimit}. */
+export interface SubmissionLimitOptions {
+  /**
+   * Submissions one person may make in a minute.
+   * @defaultValue 10
+   */
+  readonly perMinute?: number;
+  /**
+   * Requests one person may have waiting (submitted or pending) at once.
+   * @defaultValue 20
+   */
+  readonly maxOpen?: number;
+  readonly now?: () => number;
+}
+
+// KEYS: the person's submission times (zset). ARGV: now ms, window ms, limit.
+// Returns 0 when counted, else the ms until the oldest submission leaves the window.
+const TAKE = defineRedisScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return math.max(1, tonumber(oldest[2]) + tonumber(ARGV[2]) - tonumber(ARGV[1]))
+end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[1] .. '-' .. redis.call('ZCARD', KEYS[1]))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 0
+`);
+
+/** A sliding one-minute window per person in Redis, shared by every bot process. */
+export function createSubmissionLimit(
+  redis: Redis,
+  keys: RedisKeys,
+  options: SubmissionLimitOptions = {},
+): SubmissionLimit {
+  const perMinute = options.perMinute ?? 10;
+  const maxOpen = options.maxOpen ?? 20;
+  const now = options.now ?? Date.now;
+  return {
+    async take(userId, open) {
+      if (open >= maxOpen) {
+        throw new AppError(
+          'RATE_LIMITED',
+          `You have ${open} requests waiting for a decision, the most Rolecall takes from one person. Cancel some (/atlas-access list) or wait for the approvers.`,
+        );
+      }
+      const wait = Number(await TAKE.run(redis, [keys.submitLimit(userId)], [now(), 60_000, perMinute]));
+      if (wait > 0) {
+        throw new AppError(
+          'RATE_LIMITED',
+          `You have filed ${perMinute} requests in the last minute, the most Rolecall takes; try again in ${Math.ceil(wait / 1000)} s.`,
+        );
+      }
+    },
+  };
+}

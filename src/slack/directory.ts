@@ -1,0 +1,95 @@
+import type { WebClient } from '@slack/web-api';
+import type { Logger } from '../ops/logger.js';
+import type { Actor, Standing } from '../requests/authorize.js';
+
+/** A Slack user as Rolecall needs them: who they are to the workspace, and their email (Atlas username). */
+export interface Person extends Actor {
+  /** Lower case (Atlas usernames are); null when Slack does not share it. */
+  readonly email: string | null;
+}
+
+/** Looks people up in Slack (users.info), cached briefly. */
+export interface Directory {
+  /**
+   * The person behind a user id. `payloadTeamId` is the team the payload came from: a payload from
+   * another team makes the person `external`. Never throws: a failed lookup is `unknown` (fail closed).
+   */
+  person(userId: string, payloadTeamId?: string): Promise<Person>;
+}
+
+/** Options for {@link createSlackDirectory}. */
+export interface DirectoryOptions {
+  readonly logger: Logger;
+  /**
+   * How long one users.info answer is trusted, in ms.
+   * @defaultValue 60_000
+   */
+  readonly ttlMs?: number;
+  readonly now?: () => number;
+}
+
+interface SlackUser {
+  readonly id?: string;
+  readonly team_id?: string;
+  readonly deleted?: boolean;
+  readonly is_bot?: boolean;
+  readonly is_app_user?: boolean;
+  readonly is_restricted?: boolean;
+  readonly is_ultra_restricted?: boolean;
+  readonly is_stranger?: boolean;
+  readonly profile?: { readonly email?: string };
+}
+
+/** The standing of a users.info user in the workspace `ownTeamId` (api.slack.com/types/user). */
+export function standingOf(user: SlackUser, ownTeamId: string): Standing {
+  if (user.deleted) return 'deactivated';
+  if (user.is_bot || user.is_app_user || user.id === 'USLACKBOT') return 'bot';
+  if (user.is_stranger || (user.team_id !== undefined && user.team_id !== ownTeamId)) return 'external';
+  if (user.is_restricted || user.is_ultra_restricted) return 'guest';
+  return 'member';
+}
+
+/** The directory over the Slack Web API; the bot's own team comes from auth.test, asked once. */
+export function createSlackDirectory(client: WebClient, options: DirectoryOptions): Directory {
+  const ttlMs = options.ttlMs ?? 60_000;
+  const now = options.now ?? Date.now;
+  const cache = new Map<string, { person: Person; at: number }>();
+  let ownTeam: Promise<string> | undefined;
+  const ownTeamId = (): Promise<string> => {
+    ownTeam ??= client.auth.test().then((answer) => String(answer.team_id ?? ''));
+    ownTeam.catch(() => {
+      ownTeam = undefined;
+    });
+    return ownTeam;
+  };
+
+  return {
+    async person(userId, payloadTeamId) {
+      const cached = cache.get(userId);
+      let person: Person;
+      try {
+        const team = await ownTeamId();
+        if (cached && now() - cached.at < ttlMs) {
+          person = cached.person;
+        } else {
+          const answer = await client.users.info({ user: userId });
+          const user = (answer.user ?? {}) as SlackUser;
+          person = {
+            id: userId,
+            standing: standingOf(user, team),
+            email: user.profile?.email?.trim().toLowerCase() || null,
+          };
+          cache.set(userId, { person, at: now() });
+        }
+        if (payloadTeamId !== undefined && payloadTeamId !== team) return { ...person, standing: 'external' };
+        return person;
+      } catch (error) {
+        options.logger.warn('could not look a person up in Slack; treating them as unknown', {
+          userId,
+          error,
+        });
+        return { id: userId, standing: 'unknown', email: null };
+      }
+    },
+  };
+}

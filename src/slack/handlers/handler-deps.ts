@@ -1,0 +1,14 @@
+import type { Logger } from '../../ops/logger.js';
+import type { Policy } from '../../policy/policy.js';
+import type { RequestService } from '../../requests/request-service.js';
+import type { Directory } from '../directory.js';
+import type { Replier } from '../respond.js';
+
+/** Dependencies shared by the Slack handlers: ack, parse, resolve the actor, call the service, reply. */
+export interface HandlerDeps {
+  readonly service: RequestService;
+  readonly policy: () => Policy;
+  readonly directory: Directory;
+  readonly replier: Replier;
+  readonly logger: Logger;
+}
