@@ -137,6 +137,7 @@ async function benchRolecall(n: number, slackUrl: string, atlasUrl: string, redi
           extends: null,
         },
         user.slackId,
+        'pending',
       );
       const posted = await web.chat.postMessage({
         channel: CHANNELS.approvals,

@@ -212,7 +212,14 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
     concurrency: config.worker.concurrency,
     lockDurationMs: config.worker.lockDurationMs,
     processors: {
-      enrich: createEnrichProcessor({ store, ledgers, access: createAccessReader(atlas), workQueue, logger }),
+      enrich: createEnrichProcessor({
+        store,
+        ledgers,
+        access: createAccessReader(atlas),
+        workQueue,
+        logger,
+        requestTtlMs: config.requestTtlMs,
+      }),
       apply: createApplyProcessor(deps),
       revoke: createRevokeProcessor({
         ...deps,

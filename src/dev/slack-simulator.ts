@@ -76,10 +76,11 @@ export interface SlackSimulatorOptions {
   /** Socket Mode: the app-level token apps.connections.open accepts, and the WebSocket URL it returns. */
   readonly socketMode?: { readonly appToken: string; readonly url: string };
   /**
-   * How long a response_url works (Slack: 30 minutes) and how often (Slack: 5 times).
-   * @defaultValue { ttlMs: 1_800_000, uses: 5 }
+   * How long a response_url works (Slack: 30 minutes) and how often (Slack: 5 times); `strict: false`
+   * also takes ids it did not hand out (a load generator in another process makes its own).
+   * @defaultValue { ttlMs: 1_800_000, uses: 5, strict: true }
    */
-  readonly responseUrls?: { readonly ttlMs: number; readonly uses: number };
+  readonly responseUrls?: { readonly ttlMs: number; readonly uses: number; readonly strict?: boolean };
 }
 
 /** A local stand-in for the Slack Web API and for response_url, recording everything. */
@@ -273,8 +274,9 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
   const handleResponseUrl = async (req: IncomingMessage, res: ServerResponse, id: string) => {
     const body = JSON.parse((await readBody(req)) || '{}') as Record<string, unknown>;
     const [user = 'unknown', channel] = id.split('.');
-    const issued = responseUrls.get(id);
     const limits = options.responseUrls ?? { ttlMs: 1_800_000, uses: 5 };
+    if (limits.strict === false && !responseUrls.has(id)) responseUrls.set(id, { at: Date.now(), used: 0 });
+    const issued = responseUrls.get(id);
     const refusal =
       issued === undefined || Date.now() - issued.at > limits.ttlMs
         ? 'expired_url'

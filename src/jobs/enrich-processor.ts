@@ -11,6 +11,8 @@ import type { RequestJob } from './queues.js';
 
 /** Dependencies of {@link createEnrichProcessor}. */
 export interface EnrichDeps {
+  /** How long a request may wait for a decision, in ms (REQUEST_TTL), from when it was made. */
+  readonly requestTtlMs: number;
   readonly store: RequestStore;
   readonly ledgers: LedgerStore;
   readonly access: AccessReader;
@@ -91,6 +93,7 @@ export function createEnrichProcessor(deps: EnrichDeps) {
       patch: assessment,
     });
     if (!moved.ok) return { skipped: moved.current.state };
+    await deps.workQueue.expire(request.id, request.createdAt + deps.requestTtlMs);
     await deps.workQueue.notify(moved.request, 'pending');
     return { done: 'pending' };
   };

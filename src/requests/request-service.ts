@@ -219,7 +219,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           'Slack did not share this person’s email address, so Rolecall cannot find their Atlas user. The app needs the users:read.email scope, and the person needs an email on their profile.',
         );
       }
-      await deps.limit.take(actor.id, await store.countOpen(actor.id));
+      await deps.limit.take(actor.id);
       const { line } = submission;
       const request = await store.create(
         {
@@ -237,8 +237,9 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         actor.id,
         'submitted',
       );
+      // The worker that reads Atlas also schedules the expiry: the Slack-facing process does as little
+      // as it can after the ack (the sweeper expires a request that is never checked).
       await workQueue.enrich(request.id);
-      await workQueue.expire(request.id, request.createdAt + deps.requestTtlMs);
       return request;
     },
 
@@ -260,7 +261,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           `${original.id} ${held.length === 0 ? 'holds no role through Rolecall' : 'is permanent'}; there is nothing to extend.`,
         );
       }
-      await deps.limit.take(actor.id, await store.countOpen(actor.id));
+      await deps.limit.take(actor.id);
       const request = await store.create(
         {
           requesterId: actor.id,

@@ -49,8 +49,6 @@ export interface RequestStore {
    * extension, which needs no Atlas reading, `pending`.
    */
   create(draft: RequestDraft, actor: string, state?: 'submitted' | 'pending'): Promise<AccessRequest>;
-  /** How many of a person's requests are not decided yet (submitted or pending). */
-  countOpen(userId: string): Promise<number>;
   get(id: string): Promise<AccessRequest | undefined>;
   /** Like get, but a missing request is an AppError the user can read. */
   require(id: string): Promise<AccessRequest>;
@@ -315,10 +313,6 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
   return {
     get,
     require,
-
-    async countOpen(userId) {
-      return redis.scard(keys.openIndex(userId));
-    },
 
     async create(draft, actor, state = 'submitted') {
       const sequence = await redis.incr(keys.requestSeq);

@@ -5,8 +5,11 @@ import { defineRedisScript } from '../lib/redis-script.js';
 
 /** Limits how fast one person can file requests. */
 export interface SubmissionLimit {
-  /** Counts one submission; throws AppError RATE_LIMITED, in words, when the person is over a limit. */
-  take(userId: string, open: number): Promise<void>;
+  /**
+   * Counts one submission; throws AppError RATE_LIMITED, in words, when the person has too many
+   * requests waiting (submitted or pending) or filed too many in the last minute.
+   */
+  take(userId: string): Promise<void>;
 }
 
 /** Options for {@link createSubmissionLimit}. */
@@ -24,17 +27,21 @@ export interface SubmissionLimitOptions {
   readonly now?: () => number;
 }
 
-// KEYS: the person's submission times (zset). ARGV: now ms, window ms, limit.
-// Returns 0 when counted, else the ms until the oldest submission leaves the window.
+// KEYS: the person's submission times (zset), their open requests (set, kept by the request store).
+// ARGV: now ms, window ms, per-window limit, most open requests.
+// Returns {open count, 0} when counted, {open count, -1} when too many are open, else {open count,
+// ms until the oldest submission leaves the window}. One round trip per submission.
 const TAKE = defineRedisScript(`
+local open = redis.call('SCARD', KEYS[2])
+if open >= tonumber(ARGV[4]) then return {open, -1} end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
   local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return math.max(1, tonumber(oldest[2]) + tonumber(ARGV[2]) - tonumber(ARGV[1]))
+  return {open, math.max(1, tonumber(oldest[2]) + tonumber(ARGV[2]) - tonumber(ARGV[1]))}
 end
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[1] .. '-' .. redis.call('ZCARD', KEYS[1]))
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 0
+return {open, 0}
 `);
 
 /** A sliding one-minute window per person in Redis, shared by every bot process. */
@@ -47,14 +54,18 @@ export function createSubmissionLimit(
   const maxOpen = options.maxOpen ?? 20;
   const now = options.now ?? Date.now;
   return {
-    async take(userId, open) {
-      if (open >= maxOpen) {
+    async take(userId) {
+      const [open, wait] = (await TAKE.run(
+        redis,
+        [keys.submitLimit(userId), keys.openIndex(userId)],
+        [now(), 60_000, perMinute, maxOpen],
+      )) as [number, number];
+      if (wait < 0) {
         throw new AppError(
           'RATE_LIMITED',
           `You have ${open} requests waiting for a decision, the most Rolecall takes from one person. Cancel some (/atlas-access list) or wait for the approvers.`,
         );
       }
-      const wait = Number(await TAKE.run(redis, [keys.submitLimit(userId)], [now(), 60_000, perMinute]));
       if (wait > 0) {
         throw new AppError(
           'RATE_LIMITED',

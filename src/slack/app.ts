@@ -1,5 +1,6 @@
 import type { RequestListener } from 'node:http';
 import { App, HTTPReceiver, SocketModeReceiver } from '@slack/bolt';
+import pLimit from 'p-limit';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
@@ -18,6 +19,9 @@ export interface SlackAppDeps {
   readonly policy: () => Policy;
   readonly logger: Logger;
 }
+
+/** How many handlers may be past their ack at once; more wait their turn (see HandlerDeps.afterAck). */
+const AFTER_ACK_CONCURRENCY = 8;
 
 /** The Bolt app and how to run it. */
 export interface SlackApp {
@@ -59,11 +63,13 @@ export function createSlackApp(config: Config['slack'], deps: SlackAppDeps): Sla
   });
 
   const replier = createReplier({ client: app.client, slackApiUrl: config.apiUrl, logger });
+  const afterAck = pLimit(AFTER_ACK_CONCURRENCY);
   const handlerDeps = {
     ...deps,
     logger,
     replier,
     directory: createSlackDirectory(app.client, { logger }),
+    afterAck: <T>(work: () => Promise<T>) => afterAck(work),
   };
   registerAccessCommand(app, handlerDeps);
   registerDecisionHandlers(app, handlerDeps);

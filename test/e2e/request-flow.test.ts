@@ -39,7 +39,7 @@ describe('request flow (end to end, HTTP mode)', () => {
       PEOPLE.alice,
       'GROUP_DATA_ACCESS_READ_ONLY on payments-prod for 4h because incident 42',
     );
-    expect(ephemeralTexts(sandbox.slack, PEOPLE.alice.id)[0]).toContain(`Request *${id}* received`);
+    expect(ephemeralTexts(sandbox.slack, PEOPLE.alice.id)[0]).toContain('Rolecall is checking your request');
     expect(await waitForEphemeral(sandbox.slack, PEOPLE.alice.id, /waiting for approval/)).toContain(
       `Request *${id}* is waiting for approval in <#${CHANNELS.approvals}>`,
     );

@@ -16,6 +16,7 @@ import {
 import type { SimulatedMessage } from '../../src/dev/slack-simulator.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
 import { type Rolecall, startRolecall } from '../../src/main.js';
+import { CHECKING } from '../../src/slack/handlers/access-command.js';
 import { expectValidMessageBlocks } from '../support/block-kit.js';
 import { ephemeralAfter, type Person, readRequest, requestAs, waitForState } from '../support/grant-flow.js';
 import { spawnRolecall } from '../support/processes.js';
@@ -95,8 +96,9 @@ describe('trust boundaries (end to end)', () => {
     });
     expect(response.status).toBe(200);
     // The in-process app (all mode) runs the worker side: the request goes on to the approvers.
-    const received = await ephemeralAfter(sandbox, PEOPLE.alice, 0, /received/);
-    const id = /AR-\d+/.exec(received)?.[0] ?? '';
+    expect(await response.json()).toEqual({ response_type: 'ephemeral', text: CHECKING });
+    const confirmed = await ephemeralAfter(sandbox, PEOPLE.alice, 0, /waiting for approval/);
+    const id = /AR-\d+/.exec(confirmed)?.[0] ?? '';
     await waitForApprovalMessage(sandbox.slack, id);
   });
 

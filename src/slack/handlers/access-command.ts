@@ -17,6 +17,10 @@ import type { HandlerDeps } from './handler-deps.js';
 /** The slash command name, as in manifest.yml. */
 export const COMMAND = '/atlas-access';
 
+/** What a requester sees in the ack of a request or an extension, before anything is stored. */
+export const CHECKING =
+  ':hourglass_flowing_sand: Got it. Rolecall is checking your request; you will hear here in a moment.';
+
 /** What the person who ends a grant sees at once; the outcome follows when Atlas is done. */
 export function endingText(requestId: string): string {
   return `:lock: Ending ${requestId} now. You will get a message when the roles are removed.`;
@@ -42,68 +46,71 @@ export function registerAccessCommand(app: App, deps: HandlerDeps): void {
       await ack({ response_type: 'ephemeral', ...buildHelpMessage(deps.policy()) });
       return;
     }
-    await ack();
+    // A request is answered in the ack itself (no extra call); the worker confirms it moments later.
+    if (parsed.kind === 'request' || parsed.kind === 'extend')
+      await ack({ response_type: 'ephemeral', text: CHECKING });
+    else await ack();
     const reply = (message: Parameters<typeof replier.reply>[2]) =>
       replier.reply(command.user_id, command.response_url, message);
-    try {
-      const actor = await directory.person(command.user_id, command.team_id);
-      switch (parsed.kind) {
-        case 'modal': {
-          await service.overview(actor);
-          const context: RequestModalContext = {
-            channelId: command.channel_id,
-            responseUrl: command.response_url,
-          };
-          await client.views.open({
-            trigger_id: command.trigger_id,
-            view: buildRequestModal(deps.policy(), command.user_id, context),
-          });
-          return;
+    await deps.afterAck(async () => {
+      try {
+        const actor = await directory.person(command.user_id, command.team_id);
+        switch (parsed.kind) {
+          case 'modal': {
+            await service.overview(actor);
+            const context: RequestModalContext = {
+              channelId: command.channel_id,
+              responseUrl: command.response_url,
+            };
+            await client.views.open({
+              trigger_id: command.trigger_id,
+              view: buildRequestModal(deps.policy(), command.user_id, context),
+            });
+            return;
+          }
+          case 'request': {
+            const { kind: _kind, ...line } = parsed;
+            await service.submit(actor, {
+              line,
+              grantee: actor,
+              sourceChannelId: command.channel_id,
+              replyUrl: command.response_url,
+            });
+            return;
+          }
+          case 'extend': {
+            await service.extend(actor, {
+              id: parsed.id,
+              durationSeconds: parsed.durationSeconds,
+              reason: parsed.reason,
+              sourceChannelId: command.channel_id,
+              replyUrl: command.response_url,
+            });
+            return;
+          }
+          case 'end': {
+            const request = await service.end(parsed.id, actor);
+            await reply({ text: endingText(request.id) });
+            return;
+          }
+          case 'cancel': {
+            const request = await service.cancel(parsed.id, actor);
+            await reply({ text: `:wastebasket: ${request.id} is cancelled; nothing was changed.` });
+            return;
+          }
+          case 'status': {
+            const { request, audit } = await service.status(parsed.id, actor);
+            await reply(buildStatusMessage(request, audit));
+            return;
+          }
+          case 'list':
+            await reply(buildListMessage(await service.overview(actor)));
+            return;
         }
-        case 'request': {
-          const { kind: _kind, ...line } = parsed;
-          const request = await service.submit(actor, {
-            line,
-            grantee: actor,
-            sourceChannelId: command.channel_id,
-            replyUrl: command.response_url,
-          });
-          await reply(buildReceived(request));
-          return;
-        }
-        case 'extend': {
-          const request = await service.extend(actor, {
-            id: parsed.id,
-            durationSeconds: parsed.durationSeconds,
-            reason: parsed.reason,
-            sourceChannelId: command.channel_id,
-            replyUrl: command.response_url,
-          });
-          await reply(buildReceived(request));
-          return;
-        }
-        case 'end': {
-          const request = await service.end(parsed.id, actor);
-          await reply({ text: endingText(request.id) });
-          return;
-        }
-        case 'cancel': {
-          const request = await service.cancel(parsed.id, actor);
-          await reply({ text: `:wastebasket: ${request.id} is cancelled; nothing was changed.` });
-          return;
-        }
-        case 'status': {
-          const { request, audit } = await service.status(parsed.id, actor);
-          await reply(buildStatusMessage(request, audit));
-          return;
-        }
-        case 'list':
-          await reply(buildListMessage(await service.overview(actor)));
-          return;
+      } catch (error) {
+        await reply({ text: describeErrorForSlack(error, logger) });
       }
-    } catch (error) {
-      await reply({ text: describeErrorForSlack(error, logger) });
-    }
+    });
   });
 
   app.view(REQUEST_MODAL, async ({ ack, view, body }) => {
@@ -123,19 +130,21 @@ export function registerAccessCommand(app: App, deps: HandlerDeps): void {
     const context = parseContext(view.private_metadata);
     const reply = (message: Parameters<typeof replier.reply>[2]) =>
       replier.reply(body.user.id, context.responseUrl, message);
-    try {
-      const actor = await directory.person(body.user.id, body.team?.id);
-      const grantee = form.granteeId === actor.id ? actor : await directory.person(form.granteeId);
-      const request = await service.submit(actor, {
-        line: form.line,
-        grantee,
-        sourceChannelId: context.channelId,
-        replyUrl: context.responseUrl,
-      });
-      await reply(buildReceived(request));
-    } catch (error) {
-      await reply({ text: describeErrorForSlack(error, logger) });
-    }
+    await deps.afterAck(async () => {
+      try {
+        const actor = await directory.person(body.user.id, body.team?.id);
+        const grantee = form.granteeId === actor.id ? actor : await directory.person(form.granteeId);
+        const request = await service.submit(actor, {
+          line: form.line,
+          grantee,
+          sourceChannelId: context.channelId,
+          replyUrl: context.responseUrl,
+        });
+        await reply(buildReceived(request));
+      } catch (error) {
+        await reply({ text: describeErrorForSlack(error, logger) });
+      }
+    });
   });
 }
 

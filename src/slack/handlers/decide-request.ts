@@ -48,13 +48,15 @@ export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
         await reply({ text: ':warning: That button does not point at a Rolecall request.' });
         return;
       }
-      try {
-        const actor = await directory.person(body.user.id, body.team?.id ?? undefined);
-        const answer = await work(id, actor, args);
-        if (answer) await reply(answer);
-      } catch (error) {
-        await reply({ text: describeErrorForSlack(error, logger) });
-      }
+      await deps.afterAck(async () => {
+        try {
+          const actor = await directory.person(body.user.id, body.team?.id ?? undefined);
+          const answer = await work(id, actor, args);
+          if (answer) await reply(answer);
+        } catch (error) {
+          await reply({ text: describeErrorForSlack(error, logger) });
+        }
+      });
     });
   };
 

@@ -11,4 +11,9 @@ export interface HandlerDeps {
   readonly directory: Directory;
   readonly replier: Replier;
   readonly logger: Logger;
+  /**
+   * Runs the work that follows an ack (Slack lookups, Redis, replies) a few at a time, so a burst of
+   * requests is acked first and worked through after: acks stay fast under load.
+   */
+  readonly afterAck: <T>(work: () => Promise<T>) => Promise<T>;
 }
