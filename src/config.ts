@@ -69,8 +69,6 @@ export interface Config {
    * (every Atlas call runs in a worker).
    */
   readonly atlas: AtlasConfig | null;
-  /** Things an operator should hear about at start-up that do not stop it. */
-  readonly warnings: readonly string[];
   readonly policyFile: string;
   readonly worker: {
     readonly concurrency: number;
@@ -194,9 +192,24 @@ function buildEnvSchema(mode: RunMode) {
         ctx.addIssue({ code: 'custom', path: [key], message: `${key} is required: ${why}` });
     };
     require('SLACK_BOT_TOKEN', 'the bot token from the Slack app (OAuth & Permissions page)');
-    // The bot (the internet-facing process) never calls Atlas: it needs no Atlas credential.
+    // The bot (the internet-facing process) never calls Atlas, and must not hold its credentials.
     if (mode !== 'bot') {
       checkAtlasCredentials(env, (message, key) => ctx.addIssue({ code: 'custom', path: [key], message }));
+    } else {
+      for (const key of [
+        'ATLAS_PRIVATE_KEY',
+        'ATLAS_CLIENT_SECRET',
+        'ATLAS_PUBLIC_KEY',
+        'ATLAS_CLIENT_ID',
+      ] as const) {
+        if (env[key] !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            message: `${key} is set, but a bot process (the one Slack reaches) must hold no Atlas credential: only workers call Atlas. Unset it here.`,
+          });
+        }
+      }
     }
     if (mode !== 'worker' && env.SLACK_APP_TOKEN === undefined && env.SLACK_SIGNING_SECRET === undefined) {
       ctx.addIssue({
@@ -252,12 +265,6 @@ function toConfig(env: Env, mode: RunMode): Config {
     http: { port: Number(env.PORT ?? '3000') },
     redis: { url: env.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix: env.QUEUE_PREFIX ?? 'rolecall' },
     atlasApi: (env.ATLAS_API as AtlasApiFlavor | undefined) ?? 'atlas-v2',
-    warnings:
-      mode === 'bot' && [env.ATLAS_PRIVATE_KEY, env.ATLAS_CLIENT_SECRET].some((v) => v !== undefined)
-        ? [
-            "An Atlas credential is set, but a bot-mode process never calls Atlas and does not use it: remove it from this process's environment.",
-          ]
-        : [],
     atlas:
       mode === 'bot'
         ? null

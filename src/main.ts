@@ -1,4 +1,5 @@
-import { realpathSync } from 'node:fs';
+import { realpathSync, watch } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { WebClient } from '@slack/web-api';
@@ -29,15 +30,17 @@ import { createLogger, type Logger } from './ops/logger.js';
 import { connectRedis } from './ops/redis.js';
 import { createShutdownStack } from './ops/shutdown.js';
 import { loadPolicy } from './policy/load-policy.js';
-import type { Policy } from './policy/policy.js';
+import { type Policy, requirementsOf, targetOf } from './policy/policy.js';
 import type { GranteeAccess } from './requests/assess.js';
 import { createRefusalLog } from './requests/refusal-log.js';
 import { type AccessReader, createRequestService, type WorkQueue } from './requests/request-service.js';
 import { createRequestStore, type RequestStore } from './requests/request-store.js';
 import { createSubmissionLimit } from './requests/submission-limit.js';
 import { createSlackApp } from './slack/app.js';
+import { createSlackDirectory } from './slack/directory.js';
 import { createSlackNotifier } from './slack/notifier.js';
 import { createReplier } from './slack/respond.js';
+import { createSlackUserGroups } from './slack/user-groups.js';
 
 /** A running Rolecall process. */
 export interface Rolecall {
@@ -73,10 +76,35 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       await redis.quit();
     });
 
-    for (const warning of config.warnings) logger.warn(warning);
     const readPolicy = async () => checkPolicyRoles(await loadPolicy(config.policyFile), config);
     let policy: Policy = await readPolicy();
     const currentPolicy = () => policy;
+    const describe = (p: Policy) => ({
+      version: p.version,
+      targets: p.targets.length,
+      rules: p.targets.reduce((sum, t) => sum + t.rules.length, 0),
+    });
+    logger.info('policy loaded', describe(policy));
+    /** Re-reads the file; a broken one keeps the policy in force, and every problem is logged. */
+    const reloadPolicy = async (why: string): Promise<void> => {
+      try {
+        const next = await readPolicy();
+        if (next.version === policy.version) return;
+        policy = next;
+        logger.info('policy reloaded', { why, ...describe(policy) });
+      } catch (error) {
+        logger.error('policy not reloaded; keeping the one in force', {
+          why,
+          version: policy.version,
+          problems: isAppError(error) ? error.message : String(error),
+        });
+        throw error;
+      }
+    };
+    const stopWatching = watchPolicyFile(config.policyFile, () => {
+      reloadPolicy('the file changed').catch(() => undefined);
+    });
+    shutdown.push('policy watcher', async () => stopWatching());
 
     const keys = redisKeys(config.redis.prefix);
     const store = createRequestStore(redis, { prefix: config.redis.prefix });
@@ -125,9 +153,16 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
 
     let slackListener: ReturnType<typeof createSlackApp>['requestListener'];
     if (config.mode !== 'worker') {
+      const slackClient = new WebClient(config.slack.botToken, {
+        slackApiUrl: config.slack.apiUrl,
+        retryConfig: { retries: 1 },
+      });
+      const directory = createSlackDirectory(slackClient, { logger });
       const service = createRequestService({
         store,
         policy: currentPolicy,
+        userGroups: createSlackUserGroups(slackClient, { logger }),
+        people: directory,
         workQueue,
         refusals: createRefusalLog(redis, keys, { logger }),
         limit: createSubmissionLimit(redis, keys, {
@@ -137,7 +172,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         logger,
         requestTtlMs: config.requestTtlMs,
       });
-      const slack = createSlackApp(config.slack, { service, policy: currentPolicy, logger });
+      const slack = createSlackApp(config.slack, { service, policy: currentPolicy, directory, logger });
       await slack.start();
       shutdown.push('slack', () => slack.stop());
       slackListener = slack.requestListener;
@@ -155,16 +190,32 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
 
     return {
       port,
-      async reloadPolicy() {
-        policy = await readPolicy();
-        logger.info('policy reloaded', { targets: policy.targets.length });
-      },
+      reloadPolicy: () => reloadPolicy('SIGHUP'),
       stop: () => shutdown.run(),
     };
   } catch (error) {
     await shutdown.run();
     throw error;
   }
+}
+
+/**
+ * Calls `changed` when the policy file changes (its directory is watched, so an editor's rename and
+ * replace counts), at most once per 250 ms burst. Returns a function that stops watching.
+ */
+function watchPolicyFile(path: string, changed: () => void): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const name = basename(path);
+  const watcher = watch(dirname(path), (_event, file) => {
+    if (file !== null && file !== name) return;
+    clearTimeout(timer);
+    timer = setTimeout(changed, 250);
+  });
+  watcher.on('error', () => undefined);
+  return () => {
+    clearTimeout(timer);
+    watcher.close();
+  };
 }
 
 /** The request workflow's view of a person's Atlas access, over the Atlas client. */
@@ -213,6 +264,7 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
     lockDurationMs: config.worker.lockDurationMs,
     processors: {
       enrich: createEnrichProcessor({
+        policy: parts.policy,
         store,
         ledgers,
         access: createAccessReader(atlas),
@@ -232,11 +284,16 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
         store,
         workQueue,
         notifier: createSlackNotifier(slackClient, {
-          approvalsChannel: () => parts.policy().approvalsChannel,
+          approvalsChannel: (request) =>
+            targetOf(parts.policy(), request.target)?.approvalsChannel ?? parts.policy().approvalsChannel,
           replier,
-          approversOf: (request) =>
-            parts.policy().targets.find((t) => t.id === request.target.id && t.kind === request.target.kind)
-              ?.approvers ?? [],
+          approvalView: (request) => {
+            const target = targetOf(parts.policy(), request.target);
+            if (!target) return {};
+            const needs = requirementsOf(target, request.roles);
+            return { approvalsNeeded: needs.approvals, approvers: [...new Set(needs.approverLists.flat())] };
+          },
+          approversOf: (request) => targetOf(parts.policy(), request.target)?.approvers ?? [],
         }),
         logger,
       }),
@@ -339,12 +396,9 @@ export async function main(argv: readonly string[]): Promise<void> {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  // A broken file is logged by reloadPolicy and keeps the policy in force.
   process.on('SIGHUP', () => {
-    rolecall.reloadPolicy().catch((error: unknown) => {
-      process.stderr.write(
-        `policy not reloaded, keeping the current one: ${isAppError(error) ? error.message : String(error)}\n`,
-      );
-    });
+    rolecall.reloadPolicy().catch(() => undefined);
   });
 }
 

@@ -154,6 +154,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   };
   let rolecall: Rolecall;
   let config: Config;
+  const ATLAS_CREDENTIAL = /^ATLAS_(PUBLIC_KEY|PRIVATE_KEY|CLIENT_ID|CLIENT_SECRET)$/;
   let env: Record<string, string>;
   try {
     env = {
@@ -176,7 +177,13 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       LOG_LEVEL: 'warn',
       ...options.env,
     };
-    config = parseConfig(env, { mode: options.mode ?? 'all' });
+    const mode = options.mode ?? 'all';
+    // A bot process holds no Atlas credential (config refuses it); `env` keeps them for workers.
+    const own =
+      mode === 'bot'
+        ? Object.fromEntries(Object.entries(env).filter(([key]) => !ATLAS_CREDENTIAL.test(key)))
+        : env;
+    config = parseConfig(own, { mode });
     rolecall = await startRolecall(config, options.overrides);
   } catch (error) {
     await cleanup();

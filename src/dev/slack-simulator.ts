@@ -75,6 +75,8 @@ export interface SlackSimulatorOptions {
   readonly port?: number;
   /** Socket Mode: the app-level token apps.connections.open accepts, and the WebSocket URL it returns. */
   readonly socketMode?: { readonly appToken: string; readonly url: string };
+  /** User groups (`S…`) and their members, for usergroups.users.list. */
+  readonly userGroups?: Readonly<Record<string, readonly string[]>>;
   /**
    * How long a response_url works (Slack: 30 minutes) and how often (Slack: 5 times); `strict: false`
    * also takes ids it did not hand out (a load generator in another process makes its own).
@@ -93,6 +95,8 @@ export interface SlackSimulator {
   newTriggerId(userId: string): string;
   readonly calls: readonly RecordedSlackCall[];
   readonly events: readonly SlackEvent[];
+  /** Changes a user group's members, as an admin would in Slack. */
+  setUserGroup(id: string, members: readonly string[]): void;
   /** Makes every response_url handed out so far expire, as 30 minutes would. */
   expireResponseUrls(): void;
   /** Adds an event a person saw that did not go through the Web API (an HTTP ack body). */
@@ -118,6 +122,9 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
   const failures: (SlackFailure & { left: number })[] = [];
   const users = new Map(options.users.map((u) => [u.id, u]));
   const responseUrls = new Map<string, { at: number; used: number }>();
+  const userGroups = new Map(
+    Object.entries(options.userGroups ?? {}).map(([id, members]) => [id, [...members]]),
+  );
   const channels = new Set(options.channels);
   let clock = 1_700_000_000_000;
   let base = '';
@@ -162,6 +169,10 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
           },
         },
       };
+    },
+    'usergroups.users.list': (args) => {
+      const members = userGroups.get(String(args.usergroup ?? ''));
+      return members ? { ok: true, users: [...members] } : fail('no_such_subteam');
     },
     'conversations.open': (args) => {
       const id = String(args.users ?? '').split(',')[0] ?? '';
@@ -330,6 +341,9 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
       const id = `${userId}.${channelId}.${responseCounter}`;
       responseUrls.set(id, { at: Date.now(), used: 0 });
       return `${base}/response/${id}`;
+    },
+    setUserGroup: (id, members) => {
+      userGroups.set(id, [...members]);
     },
     expireResponseUrls: () => {
       for (const issued of responseUrls.values()) issued.at = 0;

@@ -2,6 +2,7 @@ import type { Job } from 'bullmq';
 import { isAppError } from '../errors.js';
 import type { LedgerStore } from '../grants/ledger-store.js';
 import type { Logger } from '../ops/logger.js';
+import { type Policy, requirementsOf, targetOf } from '../policy/policy.js';
 import { type Assessment, assessRequest, type GranteeAccess } from '../requests/assess.js';
 import type { AccessRequest } from '../requests/model.js';
 import type { AccessReader, WorkQueue } from '../requests/request-service.js';
@@ -11,6 +12,8 @@ import type { RequestJob } from './queues.js';
 
 /** Dependencies of {@link createEnrichProcessor}. */
 export interface EnrichDeps {
+  /** The policy in force now (auto-approval rules). */
+  readonly policy: () => Policy;
   /** How long a request may wait for a decision, in ms (REQUEST_TTL), from when it was made. */
   readonly requestTtlMs: number;
   readonly store: RequestStore;
@@ -45,6 +48,32 @@ export function createEnrichProcessor(deps: EnrichDeps) {
     return { done: 'refused' };
   };
 
+  /**
+   * A break-glass grant, or one whose every role a rule approves automatically, goes straight to
+   * approved: actor the person (break-glass) or `policy`, the rule named in the audit, the policy
+   * version kept. Everything else waits for approvers.
+   */
+  const decideWithoutApprovers = async (request: AccessRequest): Promise<AccessRequest | undefined> => {
+    const policy = deps.policy();
+    const target = targetOf(policy, request.target);
+    if (!target) return undefined;
+    const needs = requirementsOf(target, request.roles);
+    if (!request.breakGlass && !needs.autoApprove) return undefined;
+    const by = request.breakGlass ? request.requesterId : 'policy';
+    const detail = request.breakGlass
+      ? 'break-glass: granted at once, without a decision'
+      : `approved by the policy: rule ${needs.rules.join(', ')} of ${target.name} (autoApprove)`;
+    const approved = await deps.store.transition(request.id, {
+      from: 'pending',
+      to: 'approved',
+      actor: by,
+      detail,
+      patch: { decision: { by, at: now(), note: detail } },
+      policyVersion: policy.version,
+    });
+    return approved.ok ? approved.request : undefined;
+  };
+
   return async (job: Job<RequestJob>): Promise<ProcessorOutcome> => {
     const request = await deps.store.get(job.data.requestId);
     if (!request) return { skipped: 'request no longer stored' };
@@ -57,9 +86,15 @@ export function createEnrichProcessor(deps: EnrichDeps) {
       access = await deps.access.read(request.granteeEmail, request.target);
     } catch (error) {
       if (!isAppError(error)) throw error;
-      if (!error.retryable) return refuse(request, error.code, error.message);
-      if (job.attemptsMade + 1 < (job.opts.attempts ?? 1)) throw error;
-      deps.logger.warn('could not read current roles; the approval message will say so', {
+      // About the person (no Atlas user, not in the organization): the request cannot go ahead.
+      if (error.code === 'ATLAS_USER_NOT_FOUND' || error.code === 'ATLAS_NOT_A_MEMBER') {
+        return refuse(request, error.code, error.message);
+      }
+      // About Rolecall or Atlas (an outage, refused credentials): not the requester's doing. After the
+      // job's attempts it goes ahead with the roles unknown; the worker reads Atlas again before any
+      // change, and approvers see that failure with a Retry button.
+      if (error.retryable && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) throw error;
+      deps.logger.error('could not read current roles; the request goes ahead with them unknown', {
         requestId: request.id,
         error,
       });
@@ -93,6 +128,12 @@ export function createEnrichProcessor(deps: EnrichDeps) {
       patch: assessment,
     });
     if (!moved.ok) return { skipped: moved.current.state };
+    const decided = await decideWithoutApprovers(moved.request);
+    if (decided) {
+      await deps.workQueue.apply(decided.id, decided.attempt);
+      await deps.workQueue.notify(decided, 'pending');
+      return { done: decided.breakGlass ? 'break-glass' : 'auto-approved' };
+    }
     await deps.workQueue.expire(request.id, request.createdAt + deps.requestTtlMs);
     await deps.workQueue.notify(moved.request, 'pending');
     return { done: 'pending' };

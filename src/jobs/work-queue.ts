@@ -19,7 +19,10 @@ export function deliveriesFor(
     case 'refused':
       return ['requester'];
     case 'approved':
+    case 'approval':
       return ['approval-message'];
+    case 'acknowledged':
+      return ['approval-message', 'thread'];
     case 'cancelled':
       // Withdrawn by Rolecall (not by the person): they did not do it, so they are told.
       return request.decision?.by === 'system'

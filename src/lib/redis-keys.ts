@@ -14,7 +14,9 @@ import type { ScopeKind } from './scope.js';
  * | `index:pending:<atlas id>` | set | pending requests per target |
  * | `index:open:<user>` | set | a person's requests not decided yet (submitted, pending), for the per-user limit |
  * | `limit:submit:<user>` | zset | a person's recent submissions, by time (the per-minute limit) |
- * | `stats:refusals` | hash | refused actions, per action |
+ * | `limit:held:<user>` | string | submissions counted but not stored yet (the open-request limit) |
+ * | `stats:refusals` | hash | refused actions, per action (and `suppressed`: refusals kept out of the audit) |
+ * | `limit:refusals:<user>:<minute>` | string | a person's refusals in one minute (the audit flood cap) |
  * | `index:active` | zset | requests the system still has to move, by last update (sweeper) |
  * | `grants:<org\|project>:<atlas id>:<email>` | hash | the grant ledger of one person on one target |
  * | `grants:ending` | zset | requests holding temporary grants, by end time (reconciliation) |
@@ -32,7 +34,10 @@ export interface RedisKeys {
   pendingIndex(targetId: string): string;
   openIndex(userId: string): string;
   submitLimit(userId: string): string;
+  submitHeld(userId: string): string;
   readonly refusalStats: string;
+  /** `minute` = floor(ms since epoch / 60 000). */
+  refusalCount(userId: string, minute: number): string;
   readonly activeIndex: string;
   /** The ledger of `email` on one org or project; the email is normalised to lower case here. */
   ledger(kind: ScopeKind, scopeId: string, email: string): string;
@@ -55,7 +60,9 @@ export function redisKeys(prefix: string): RedisKeys {
     pendingIndex: (targetId) => `${prefix}:index:pending:${targetId}`,
     openIndex: (userId) => `${prefix}:index:open:${userId}`,
     submitLimit: (userId) => `${prefix}:limit:submit:${userId}`,
+    submitHeld: (userId) => `${prefix}:limit:held:${userId}`,
     refusalStats: `${prefix}:stats:refusals`,
+    refusalCount: (userId, minute) => `${prefix}:limit:refusals:${userId}:${minute}`,
     activeIndex: `${prefix}:index:active`,
     ledger: (kind, scopeId, email) => `${prefix}:grants:${kind}:${scopeId}:${email.toLowerCase()}`,
     grantsEnding: `${prefix}:grants:ending`,

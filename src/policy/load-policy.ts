@@ -1,10 +1,65 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isNode, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import { parseDuration } from '../lib/duration.js';
-import { ATLAS_ID, ROLE_NAME, SLACK_CHANNEL_ID, SLACK_USER_ID } from '../lib/patterns.js';
-import type { Policy, PolicyTarget } from './policy.js';
+import { ATLAS_ID, ROLE_NAME, SLACK_CHANNEL_ID } from '../lib/patterns.js';
+import type { Policy, PolicyTarget, Principal, RoleRule } from './policy.js';
+
+/** A user (`U…`, `W…`), a user group (`S…`) or a group name from `groups:`. */
+const PRINCIPAL = /^([UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}|[a-z][a-z0-9_-]{0,63})$/;
+/** A user or a user group: what a group under `groups:` may contain. */
+const PERSON_OR_USER_GROUP = /^([UW][A-Z0-9]{2,}|S[A-Z0-9]{2,})$/;
+
+const duration = (what: string) =>
+  z
+    .string({ error: `${what} must be a duration such as 30m, 4h or 7d` })
+    .refine((v) => parseDuration(v) !== undefined, `${what} must look like 30m, 4h or 7d`)
+    .describe('A duration: a number and a unit, s, m, h or d (30m, 8h, 7d).');
+
+const principals = (key: string) =>
+  z
+    .array(
+      z
+        .string()
+        .regex(
+          PRINCIPAL,
+          `${key} must list Slack user ids (U0123ABCD), user group ids (S0123ABCD) or group names from groups:`,
+        ),
+      { error: `${key} is required: a list of Slack user ids, user group ids or group names` },
+    )
+    .describe('Slack user ids (U…/W…), Slack user group ids (S…) or names from groups:.');
+
+const ruleSchema = z
+  .object({
+    roles: z
+      .array(z.string().regex(ROLE_NAME, 'roles must be Atlas role names such as GROUP_OWNER'), {
+        error: 'a rule needs roles: the roles it is about',
+      })
+      .min(1, 'a rule needs at least one role'),
+    autoApprove: z.boolean().optional().describe('No human decision: approved by the policy.'),
+    approvals: z.number().int().min(1).max(10).optional().describe('Distinct approvers needed (default 1).'),
+    approvers: principals('approvers')
+      .min(1)
+      .optional()
+      .describe("Who decides these roles instead of the target's approvers."),
+    maxDuration: duration('maxDuration').optional(),
+    breakGlass: principals('breakGlass')
+      .min(1)
+      .optional()
+      .describe('Who may grant themselves these roles in an emergency.'),
+  })
+  .strict()
+  .superRefine((rule, ctx) => {
+    if (rule.autoApprove && (rule.approvals ?? 1) > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['approvals'],
+        message: 'a rule cannot both approve automatically and need several approvals',
+      });
+    }
+  });
 
 const targetSchema = z
   .object(
@@ -21,11 +76,16 @@ const targetSchema = z
         .string()
         .regex(ATLAS_ID, 'org must be a 24-character lowercase hex Atlas organization id')
         .optional(),
-      approvers: z
-        .array(z.string().regex(SLACK_USER_ID, 'approvers must be Slack user ids such as U0123ABCD'), {
-          error: 'approvers is required: a list of Slack user ids',
-        })
-        .min(1, 'approvers needs at least one Slack user id'),
+      approvalsChannel: z
+        .string()
+        .regex(SLACK_CHANNEL_ID, 'approvalsChannel must be a Slack channel id such as C0123ABCD')
+        .optional(),
+      requesters: principals('requesters').min(1).optional(),
+      onBehalf: principals('onBehalf').optional(),
+      approvers: principals('approvers').min(
+        1,
+        'approvers needs at least one user, user group or group name',
+      ),
       roles: z
         .array(
           z.string().regex(ROLE_NAME, 'roles must be Atlas role names such as GROUP_READ_ONLY or ORG_MEMBER'),
@@ -34,10 +94,8 @@ const targetSchema = z
           },
         )
         .min(1, 'roles needs at least one role'),
-      maxDuration: z
-        .string()
-        .refine((v) => parseDuration(v) !== undefined, 'maxDuration must look like 30m, 4h or 7d')
-        .optional(),
+      maxDuration: duration('maxDuration').optional(),
+      rules: z.array(ruleSchema, { error: 'rules must be a list of rules' }).optional(),
     },
     {
       error: (issue) =>
@@ -65,14 +123,42 @@ const targetSchema = z
         });
       }
     });
+    (t.rules ?? []).forEach((rule, r) => {
+      rule.roles.forEach((role, index) => {
+        if (!t.roles.includes(role)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['rules', r, 'roles', index],
+            message: `${role} is not one of this target's roles; a rule may only name roles the target offers`,
+          });
+        }
+      });
+    });
   });
 
-const policySchema = z
+/** The zod schema of policy.yml: validation, defaults and the JSON Schema (policy.schema.json) come from it. */
+export const policyFileSchema = z
   .object(
     {
       approvalsChannel: z
         .string({ error: 'approvalsChannel is required: the Slack channel id where approvals are posted' })
-        .regex(SLACK_CHANNEL_ID, 'approvalsChannel must be a Slack channel id such as C0123ABCD'),
+        .regex(SLACK_CHANNEL_ID, 'approvalsChannel must be a Slack channel id such as C0123ABCD')
+        .describe('Default Slack channel id for approval messages.'),
+      groups: z
+        .record(
+          z
+            .string()
+            .regex(/^[a-z][a-z0-9_-]{0,63}$/, 'group names must be lower-case letters, digits, "_" or "-"'),
+          z
+            .array(
+              z
+                .string()
+                .regex(PERSON_OR_USER_GROUP, 'a group lists Slack user ids (U…) and user group ids (S…)'),
+            )
+            .min(1, 'a group needs at least one member'),
+        )
+        .optional()
+        .describe('Named lists of people: Slack user ids and user group ids.'),
       targets: z
         .array(targetSchema, { error: 'targets is required: a list of orgs and projects' })
         .min(1, 'targets needs at least one entry'),
@@ -85,6 +171,7 @@ const policySchema = z
   .superRefine((p, ctx) => {
     const names = new Map<string, number>();
     const ids = new Map<string, number>();
+    const groups = new Set(Object.keys(p.groups ?? {}));
     p.targets.forEach((t, index) => {
       const name = t.name.toLowerCase();
       const id = t.project ?? t.org ?? '';
@@ -104,45 +191,117 @@ const policySchema = z
       }
       names.set(name, index);
       ids.set(id, index);
+      const check = (list: readonly string[] | undefined, path: (string | number)[]) => {
+        list?.forEach((principal, i) => {
+          if (/^[a-z]/.test(principal) && !groups.has(principal)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['targets', index, ...path, i],
+              message: `${principal} is not a group under groups:`,
+            });
+          }
+        });
+      };
+      check(t.approvers, ['approvers']);
+      check(t.requesters, ['requesters']);
+      check(t.onBehalf, ['onBehalf']);
+      (t.rules ?? []).forEach((rule, r) => {
+        check(rule.approvers, ['rules', r, 'approvers']);
+        check(rule.breakGlass, ['rules', r, 'breakGlass']);
+      });
     });
   });
 
-/** Parses and validates policy YAML; errors name the file and line of each problem, all at once. */
-export function parsePolicy(text: string, source = 'policy.yml'): Policy {
+/** One thing wrong with a policy file, where it is. */
+export interface PolicyProblem {
+  /** 1-based; undefined when the problem is not tied to a place (an unreadable file). */
+  readonly line: number | undefined;
+  readonly col: number | undefined;
+  readonly message: string;
+}
+
+/** The outcome of reading a policy: the policy, or every problem. */
+export type PolicyReading =
+  | { readonly ok: true; readonly policy: Policy }
+  | { readonly ok: false; readonly problems: readonly PolicyProblem[] };
+
+/** Reads policy YAML; every problem at once, each with its line and column. */
+export function readPolicy(text: string): PolicyReading {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    const lines = doc.errors.map((e) => {
-      const at = e.linePos?.[0];
-      return `  - ${source}${at ? ` line ${at.line}` : ''}: ${e.message.split('\n')[0]}`;
-    });
-    throw new AppError('POLICY_INVALID', `The policy file is not valid YAML:\n${lines.join('\n')}`);
+    return {
+      ok: false,
+      problems: doc.errors.map((e) => ({
+        line: e.linePos?.[0].line,
+        col: e.linePos?.[0].col,
+        message: e.message.split('\n')[0] ?? 'not valid YAML',
+      })),
+    };
   }
-  const result = policySchema.safeParse(doc.toJS());
+  const result = policyFileSchema.safeParse(doc.toJS());
   if (!result.success) {
-    const lines = result.error.issues.map((issue) => {
-      const line = lineOf(doc, lineCounter, issue.path);
-      const where = issue.path.length > 0 ? ` (${formatPath(issue.path)})` : '';
-      return `  - ${source}${line === undefined ? '' : ` line ${line}`}${where}: ${issue.message}`;
-    });
-    throw new AppError(
-      'POLICY_INVALID',
-      `The policy file has ${lines.length} problem(s):\n${lines.join('\n')}`,
-    );
-  }
-  return {
-    approvalsChannel: result.data.approvalsChannel,
-    targets: result.data.targets.map(
-      (t): PolicyTarget => ({
-        name: t.name,
-        kind: t.project === undefined ? 'org' : 'project',
-        id: t.project ?? t.org ?? '',
-        approvers: t.approvers,
-        roles: [...new Set(t.roles)],
-        maxDurationSeconds: t.maxDuration === undefined ? undefined : parseDuration(t.maxDuration),
+    return {
+      ok: false,
+      problems: result.error.issues.map((issue) => {
+        const at = positionOf(doc, lineCounter, issue.path);
+        const where = issue.path.length > 0 ? `${formatPath(issue.path)}: ` : '';
+        return { line: at?.line, col: at?.col, message: `${where}${issue.message}` };
       }),
-    ),
+    };
+  }
+  const data = result.data;
+  const version = createHash('sha256').update(text).digest('hex').slice(0, 12);
+  return {
+    ok: true,
+    policy: {
+      approvalsChannel: data.approvalsChannel,
+      groups: data.groups ?? {},
+      version,
+      targets: data.targets.map(
+        (t): PolicyTarget => ({
+          name: t.name,
+          kind: t.project === undefined ? 'org' : 'project',
+          id: t.project ?? t.org ?? '',
+          approvers: t.approvers,
+          roles: [...new Set(t.roles)],
+          maxDurationSeconds: t.maxDuration === undefined ? undefined : parseDuration(t.maxDuration),
+          approvalsChannel: t.approvalsChannel ?? data.approvalsChannel,
+          requesters: t.requesters,
+          onBehalf: t.onBehalf,
+          rules: (t.rules ?? []).map(
+            (rule, index): RoleRule => ({
+              position: index + 1,
+              roles: [...new Set(rule.roles)],
+              autoApprove: rule.autoApprove ?? false,
+              approvals: rule.approvals ?? 1,
+              approvers: rule.approvers as readonly Principal[] | undefined,
+              maxDurationSeconds:
+                rule.maxDuration === undefined ? undefined : parseDuration(rule.maxDuration),
+              breakGlass: rule.breakGlass ?? [],
+            }),
+          ),
+        }),
+      ),
+    },
   };
+}
+
+/** `FILE:LINE:COL message`, the way compilers and editors print problems. */
+export function formatProblem(source: string, problem: PolicyProblem): string {
+  const at = problem.line === undefined ? '' : `:${problem.line}:${problem.col ?? 1}`;
+  return `${source}${at} ${problem.message}`;
+}
+
+/** Parses and validates policy YAML; throws POLICY_INVALID naming the file, line and column of every problem. */
+export function parsePolicy(text: string, source = 'policy.yml'): Policy {
+  const reading = readPolicy(text);
+  if (reading.ok) return reading.policy;
+  throw new AppError(
+    'POLICY_INVALID',
+    `The policy file has ${reading.problems.length} problem(s):\n${reading.problems.map((p) => `  - ${formatProblem(source, p)}`).join('\n')}`,
+    { details: { problems: reading.problems.length } },
+  );
 }
 
 /** Reads and validates the policy file at `path`. */
@@ -158,14 +317,14 @@ export async function loadPolicy(path: string): Promise<Policy> {
   return parsePolicy(text, path);
 }
 
-function lineOf(
+function positionOf(
   doc: ReturnType<typeof parseDocument>,
   lineCounter: LineCounter,
   path: readonly PropertyKey[],
-): number | undefined {
+): { line: number; col: number } | undefined {
   for (let depth = path.length; depth >= 0; depth -= 1) {
     const node: unknown = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth) as unknown[], true);
-    if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+    if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]);
   }
   return undefined;
 }

@@ -3,20 +3,54 @@ import { formatDuration } from '../lib/duration.js';
 import { ATLAS_ID } from '../lib/patterns.js';
 import type { TargetRef } from '../lib/scope.js';
 
+/**
+ * Someone the policy names: a Slack user id (`U…`, `W…`), a Slack user group id (`S…`), or the name
+ * of an entry of the policy's `groups:`.
+ */
+export type Principal = string;
+
+/** Per-role rules of a target (policy `rules:`); for each role the first rule naming it applies. */
+export interface RoleRule {
+  /** 1-based position in the target's `rules:`, for messages and the audit ("rule 2"). */
+  readonly position: number;
+  readonly roles: readonly string[];
+  /** No human decision: approved by the policy, still posted, audited and revoked on time. */
+  readonly autoApprove: boolean;
+  /** Distinct approvers needed. */
+  readonly approvals: number;
+  /** Who decides these roles instead of the target's approvers; undefined = the target's. */
+  readonly approvers: readonly Principal[] | undefined;
+  /** Longest grant for these roles, in seconds, replacing the target's; undefined = the target's. */
+  readonly maxDurationSeconds: number | undefined;
+  /** Who may grant themselves these roles in an emergency (`/atlas-access breakglass`). */
+  readonly breakGlass: readonly Principal[];
+}
+
 /** One org or project people may ask for roles on, and who decides. */
 export interface PolicyTarget extends TargetRef {
-  /** Slack user ids allowed to approve or deny. */
-  readonly approvers: readonly string[];
+  /** Who approves: users, user groups, group names. */
+  readonly approvers: readonly Principal[];
   /** Roles that may be requested on this target. */
   readonly roles: readonly string[];
   /** Longest temporary grant, in seconds; undefined = no limit and permanent grants allowed. */
   readonly maxDurationSeconds: number | undefined;
+  /** Where its approval messages go (the target's own, else the policy's). */
+  readonly approvalsChannel: string;
+  /** Who may ask; undefined = every full member of the workspace. */
+  readonly requesters: readonly Principal[] | undefined;
+  /** Who may ask for someone else; undefined = the approvers. */
+  readonly onBehalf: readonly Principal[] | undefined;
+  readonly rules: readonly RoleRule[];
 }
 
 /** The validated policy file. */
 export interface Policy {
   readonly approvalsChannel: string;
+  /** Named lists of users and user groups (`groups:`). */
+  readonly groups: Readonly<Record<string, readonly Principal[]>>;
   readonly targets: readonly PolicyTarget[];
+  /** The first 12 hex characters of the file's sha256: which policy a decision was made under. */
+  readonly version: string;
 }
 
 /** Looks a target up by its policy name (case-insensitive) or its 24-hex Atlas id. */
@@ -25,6 +59,51 @@ export function findTarget(policy: Policy, nameOrId: string): PolicyTarget | und
   if (ATLAS_ID.test(key)) return policy.targets.find((t) => t.id === key);
   const lower = key.toLowerCase();
   return policy.targets.find((t) => t.name.toLowerCase() === lower);
+}
+
+/** The policy's entry for an org or project (a request's target as the policy says it now). */
+export function targetOf(policy: Policy, ref: TargetRef): PolicyTarget | undefined {
+  return policy.targets.find((t) => t.id === ref.id && t.kind === ref.kind);
+}
+
+/** What a request for some roles on a target needs, combined over its roles. */
+export interface Requirements {
+  /** Approved by the policy only when every role is. */
+  readonly autoApprove: boolean;
+  /** The largest `approvals` of its roles. */
+  readonly approvals: number;
+  /** The smallest maxDuration of its roles (each role's rule's, else the target's); undefined = none. */
+  readonly maxDurationSeconds: number | undefined;
+  /** For each role, who may decide on it: a decider must be in every one of these lists. */
+  readonly approverLists: readonly (readonly Principal[])[];
+  /** For each role, who may self-grant it: a break-glass grant needs the person in every list. */
+  readonly breakGlassLists: readonly (readonly Principal[])[];
+  /** The rules that applied, by position. */
+  readonly rules: readonly number[];
+}
+
+/** The rule that governs `role` on `target`: the first one naming it. */
+export function ruleFor(target: PolicyTarget, role: string): RoleRule | undefined {
+  return target.rules.find((rule) => rule.roles.includes(role));
+}
+
+/**
+ * Combines the rules of every requested role: auto-approved only if every role is; the largest
+ * `approvals`; the smallest maxDuration; a decider must be an approver of every role.
+ */
+export function requirementsOf(target: PolicyTarget, roles: readonly string[]): Requirements {
+  const rules = roles.map((role) => ruleFor(target, role));
+  const durations = rules
+    .map((rule) => rule?.maxDurationSeconds ?? target.maxDurationSeconds)
+    .filter((d): d is number => d !== undefined);
+  return {
+    autoApprove: rules.length > 0 && rules.every((rule) => rule?.autoApprove === true),
+    approvals: Math.max(1, ...rules.map((rule) => rule?.approvals ?? 1)),
+    maxDurationSeconds: durations.length > 0 ? Math.min(...durations) : undefined,
+    approverLists: rules.map((rule) => rule?.approvers ?? target.approvers),
+    breakGlassLists: rules.map((rule) => rule?.breakGlass ?? []),
+    rules: [...new Set(rules.flatMap((rule) => (rule ? [rule.position] : [])))],
+  };
 }
 
 /** Checks what a requester asks for against the target's rules; throws an AppError saying what is wrong. */
@@ -40,40 +119,71 @@ export function checkRequestAllowed(
       `${notAllowed.join(', ')} cannot be requested on ${target.name}. Allowed there: ${target.roles.join(', ')}.`,
     );
   }
-  if (target.maxDurationSeconds !== undefined) {
+  const max = requirementsOf(target, roles).maxDurationSeconds;
+  if (max !== undefined) {
     if (durationSeconds === undefined) {
       throw new AppError(
         'DURATION_INVALID',
-        `Access to ${target.name} must be temporary: add a duration of at most ${formatDuration(target.maxDurationSeconds)} (e.g. "for 4h").`,
+        `Access to ${roles.join(', ')} on ${target.name} must be temporary: add a duration of at most ${formatDuration(max)} (e.g. "for 4h").`,
       );
     }
-    if (durationSeconds > target.maxDurationSeconds) {
+    if (durationSeconds > max) {
       throw new AppError(
         'DURATION_INVALID',
-        `Access to ${target.name} may last at most ${formatDuration(target.maxDurationSeconds)}; you asked for ${formatDuration(durationSeconds)}.`,
+        `Access to ${roles.join(', ')} on ${target.name} may last at most ${formatDuration(max)}; you asked for ${formatDuration(durationSeconds)}.`,
       );
     }
   }
 }
 
-/** The people involved in a request, as far as deciding on it matters. */
-export interface RequestParties {
-  readonly requesterId: string;
-  readonly granteeId: string;
+/** Answers "is this person one of these principals?", with Slack user groups already resolved. */
+export interface Membership {
+  includes(principals: readonly Principal[], userId: string): boolean;
+  /** Listed by their own user id (not through a group): how guests must be named to ask. */
+  namesDirectly(principals: readonly Principal[], userId: string): boolean;
 }
 
-/** Throws unless `deciderId` may approve or deny a request on `target` made by these parties. */
-export function checkDecider(target: PolicyTarget, deciderId: string, parties: RequestParties): void {
-  if (deciderId === parties.requesterId || deciderId === parties.granteeId) {
-    throw new AppError(
-      'SELF_APPROVAL',
-      'You can’t approve or deny a request that you made or that gives you access.',
-    );
-  }
-  if (!target.approvers.includes(deciderId)) {
-    throw new AppError(
-      'NOT_AN_APPROVER',
-      `You can’t approve this: only the approvers of ${target.name} can decide on it.`,
-    );
-  }
+/** The Slack user groups (`S…`) that `principals` name, directly or through `groups:`. */
+export function userGroupsIn(policy: Policy, principals: readonly Principal[]): string[] {
+  return [...new Set(expand(policy, principals).filter((p) => p.startsWith('S')))];
+}
+
+/** Every principal a target names anywhere (approvers, rules, requesters, onBehalf, break-glass). */
+export function principalsOf(target: PolicyTarget): Principal[] {
+  return [
+    ...target.approvers,
+    ...(target.requesters ?? []),
+    ...(target.onBehalf ?? []),
+    ...target.rules.flatMap((rule) => [...(rule.approvers ?? []), ...rule.breakGlass]),
+  ];
+}
+
+/** Group names replaced by their members; users and user groups as they are. */
+function expand(policy: Policy, principals: readonly Principal[]): Principal[] {
+  return principals.flatMap((p) => policy.groups[p] ?? [p]);
+}
+
+/**
+ * A membership over resolved user groups: `members` maps each Slack user group id to its users; a
+ * user group missing from it (never resolved) contains nobody: fail closed.
+ */
+export function createMembership(
+  policy: Policy,
+  members: ReadonlyMap<string, ReadonlySet<string>>,
+): Membership {
+  return {
+    includes(principals, userId) {
+      return expand(policy, principals).some((p) => p === userId || (members.get(p)?.has(userId) ?? false));
+    },
+    namesDirectly(principals, userId) {
+      return principals.includes(userId) || principals.some((p) => (policy.groups[p] ?? []).includes(userId));
+    },
+  };
+}
+
+/** Principals in words for Slack: `<@U…>`, `<!subteam^S…>`, group names in bold. */
+export function describePrincipals(principals: readonly Principal[]): string {
+  return principals
+    .map((p) => (/^[UW]/.test(p) ? `<@${p}>` : p.startsWith('S') ? `<!subteam^${p}>` : `*${p}*`))
+    .join(', ');
 }

@@ -1,12 +1,23 @@
 import type { AppErrorCode } from '../errors.js';
 import { isAppError } from '../errors.js';
-import { checkRequestAllowed, findTarget, type Policy, type PolicyTarget } from '../policy/policy.js';
+import {
+  checkRequestAllowed,
+  findTarget,
+  type Membership,
+  type Policy,
+  type PolicyTarget,
+  type Principal,
+  requirementsOf,
+  targetOf,
+} from '../policy/policy.js';
 import type { AccessRequest } from './model.js';
 import type { RequestLine } from './parse-command.js';
 
 /** Everything a person can try to do with Rolecall. */
 export type Action =
   | 'request'
+  /** Grant oneself roles at once in an emergency (`/atlas-access breakglass`). */
+  | 'break-glass'
   | 'approve'
   | 'deny'
   | 'cancel'
@@ -15,15 +26,19 @@ export type Action =
   | 'extend'
   | 'status'
   | 'list'
-  /** See someone's current Atlas roles (the approval message's "Current roles" button). */
-  | 'view-roles';
+  /** See someone's current Atlas roles (the approval message's Details button). */
+  | 'view-roles'
+  /** See Atlas's own detail of a failure (it can name IP addresses and ids): approvers only. */
+  | 'view-details'
+  /** Acknowledge a break-glass grant, as an approver. */
+  | 'acknowledge';
 
 /**
- * Who a Slack user is to this workspace: a full member, or someone Rolecall does not serve (a guest,
- * a deactivated account, a bot, a person of another workspace through Slack Connect), or `unknown`
- * when Slack could not be asked (fail closed).
+ * Who a Slack user is to this workspace: a full member, or someone Rolecall serves only partly (a
+ * guest: only where named by their own id) or not at all (a deactivated account, a bot, a person of
+ * another workspace through Slack Connect), or `unknown` when Slack could not be asked (fail closed).
  */
-export type Standing = 'member' | 'guest' | 'deactivated' | 'bot' | 'external' | 'unknown';
+export type Standing = 'member' | 'guest' | 'deactivated' | 'bot' | 'external' | 'missing' | 'unknown';
 
 /** The person acting, as Slack knows them. */
 export interface Actor {
@@ -35,29 +50,49 @@ export interface Actor {
 export type Subject =
   /** A request that does not exist yet: who it is for and what it asks. */
   | { readonly draft: RequestLine; readonly grantee: Actor }
-  /** An existing request; for `extend`, with how much longer. */
-  | { readonly request: AccessRequest; readonly extendBySeconds?: number }
+  /**
+   * An existing request; for `extend`, with how much longer; for what grants access (approve, retry,
+   * extend), with the grantee as Slack knows them now, so an account deactivated since is refused.
+   */
+  | { readonly request: AccessRequest; readonly extendBySeconds?: number; readonly grantee?: Actor }
   /** `list`: about nobody in particular. */
   | null;
 
 /** A decision: allowed (with the policy target it was decided under), or refused and why, in words. */
 export type Decision =
   | { readonly allowed: true; readonly target: PolicyTarget | null }
-  | { readonly allowed: false; readonly code: AppErrorCode; readonly reason: string };
+  | {
+      readonly allowed: false;
+      readonly code: AppErrorCode;
+      readonly reason: string;
+      /** Who may do it instead, when that helps the person (rendered as mentions). */
+      readonly who?: readonly Principal[];
+    };
 
 const STANDING_WORDS: Record<Exclude<Standing, 'member'>, string> = {
-  guest: 'is a guest account; guests can’t use Rolecall',
+  guest: 'is a guest account; guests can use Rolecall only where the policy names them',
   deactivated: 'is deactivated in Slack',
   bot: 'is a bot or an app, not a person',
   external: 'belongs to another Slack workspace; Rolecall serves only its own',
+  missing: 'does not exist in this Slack workspace',
   unknown: 'could not be looked up in Slack just now; try again in a minute',
 };
 
-const refuse = (code: AppErrorCode, reason: string): Decision => ({ allowed: false, code, reason });
+const refuse = (code: AppErrorCode, reason: string, who?: readonly Principal[]): Decision =>
+  who === undefined ? { allowed: false, code, reason } : { allowed: false, code, reason, who };
 
-/** The policy target a request is about, as the policy says it now. */
-function currentTarget(policy: Policy, request: AccessRequest): PolicyTarget | undefined {
-  return policy.targets.find((t) => t.id === request.target.id && t.kind === request.target.kind);
+/** A target as the request recorded it, for when it has left the policy: its approvers then, no rules. */
+function ghostOf(request: AccessRequest): PolicyTarget {
+  return {
+    ...request.target,
+    approvers: request.approversAtRequest,
+    roles: request.roles,
+    maxDurationSeconds: undefined,
+    approvalsChannel: request.approvalMessage?.channelId ?? '',
+    requesters: [],
+    onBehalf: [],
+    rules: [],
+  };
 }
 
 /** Runs the policy's checks on roles and duration; their AppError becomes a refusal. */
@@ -76,23 +111,48 @@ function checkAgainstPolicy(
   }
 }
 
+/** May this person ask for access on the target (for themselves, or be asked for)? */
+function mayAsk(person: Actor, target: PolicyTarget, members: Membership): boolean {
+  if (person.standing === 'guest') {
+    return target.requesters !== undefined && members.namesDirectly(target.requesters, person.id);
+  }
+  return (
+    person.standing === 'member' &&
+    (target.requesters === undefined || members.includes(target.requesters, person.id))
+  );
+}
+
 /**
- * The one decision point for who may do what, under the policy in force now. Every Slack handler,
- * the request service and the status and list views ask it; it never looks at Redis, Atlas or
- * Slack, so it is table-tested exhaustively in milliseconds. Request states are not its business
- * (the service answers "already approved" after the actor is allowed to ask).
+ * The one decision point for who may do what, under the policy in force now and with Slack user
+ * groups already resolved (`members`). Every Slack handler, the request service and the status and
+ * list views ask it; it never looks at Redis, Atlas or Slack itself, so it is table-tested
+ * exhaustively in milliseconds. Request states are not its business.
  *
- * - Only full members of the bot's own workspace act or receive access.
- * - `request`: a known target, roles it offers, a duration within its maxDuration; for someone else
- *   only by an approver of the target (until the policy names who may ask on behalf of others).
- * - `approve`, `deny`, `retry`: an approver of the target under the current policy, never the
- *   requester or the grantee; `approve` and a `retry` of a failed grant re-check roles and duration.
+ * - Full members of the bot's own workspace act; guests only where `requesters` names them by their
+ *   own id (and only for their own requests); deactivated accounts, bots, people of other workspaces
+ *   and people Slack could not be asked about never.
+ * - `request`: a known target, roles it offers, a duration within what its rules allow; the person
+ *   in `requesters` (default: every full member); for someone else, the asker in `onBehalf`
+ *   (default: the approvers) and the grantee allowed to ask there too.
+ * - `break-glass`: the person in the `breakGlass` list of every requested role, with a duration.
+ * - `approve`, `deny`, `retry`: an approver of every requested role (its rule's `approvers`, else
+ *   the target's), never the requester or the grantee; `approve` and a `retry` of a failed grant
+ *   re-check roles and duration. `acknowledge`: an approver of the target.
  * - `cancel`: the requester or the grantee ("Not me"). `end`: the grantee or an approver.
  *   `extend`: the grantee or the requester, within the current policy. `status`: the requester, the
  *   grantee or an approver. `view-roles`: the grantee or an approver. `list`: any member.
  */
-export function authorize(action: Action, actor: Actor, subject: Subject, policy: Policy): Decision {
-  if (actor.standing !== 'member') {
+export function authorize(
+  action: Action,
+  actor: Actor,
+  subject: Subject,
+  policy: Policy,
+  members: Membership,
+): Decision {
+  const guestMayTry =
+    actor.standing === 'guest' &&
+    ['request', 'cancel', 'status', 'end', 'extend', 'list', 'view-roles'].includes(action);
+  if (actor.standing !== 'member' && !guestMayTry) {
     return refuse('NOT_ALLOWED', `Your Slack account ${STANDING_WORDS[actor.standing]}.`);
   }
   if (subject === null) {
@@ -101,62 +161,81 @@ export function authorize(action: Action, actor: Actor, subject: Subject, policy
       : refuse('INTERNAL', `${action} needs a request.`);
   }
   if ('draft' in subject) {
-    if (action !== 'request') return refuse('INTERNAL', `${action} needs an existing request.`);
-    return authorizeDraft(actor, subject.draft, subject.grantee, policy);
+    if (action === 'request') return authorizeDraft(actor, subject.draft, subject.grantee, policy, members);
+    if (action === 'break-glass') return authorizeBreakGlass(actor, subject.draft, policy, members);
+    return refuse('INTERNAL', `${action} needs an existing request.`);
   }
   const { request } = subject;
-  const target = currentTarget(policy, request);
-  const isApprover = target?.approvers.includes(actor.id) ?? false;
+  const current = targetOf(policy, request.target);
+  // A target that left the policy: what takes access away (deny, end, retrying a revocation) stays
+  // possible for the approvers it had when the request was made; granting does not.
+  const target = current ?? ghostOf(request);
   const isParty = actor.id === request.requesterId || actor.id === request.granteeId;
-  const allowed: Decision = { allowed: true, target: target ?? null };
+  const requirements = requirementsOf(target, request.roles);
+  const decidesEveryRole =
+    actor.standing === 'member' &&
+    requirements.approverLists.every((list) => members.includes(list, actor.id));
+  const approvesTarget =
+    actor.standing === 'member' &&
+    (members.includes(target.approvers, actor.id) ||
+      target.rules.some(
+        (rule) => rule.approvers !== undefined && members.includes(rule.approvers, actor.id),
+      ));
+  const allowed: Decision = { allowed: true, target: current ?? null };
   const gone = refuse(
     'TARGET_UNKNOWN',
-    `${request.target.name} is no longer in the policy, so nobody can ${action} ${request.id}.`,
+    `${request.target.name} is no longer in the policy, so ${request.id} can no longer be granted.`,
   );
+  const verb = action === 'deny' ? 'deny' : action === 'retry' ? 'retry' : 'approve';
   const decider = (): Decision | undefined => {
-    if (!target) return gone;
     if (isParty) {
-      return refuse(
-        'SELF_APPROVAL',
-        'You can’t approve or deny a request that you made or that gives you access.',
-      );
+      return refuse('SELF_APPROVAL', 'You can’t decide on a request that you made or that gives you access.');
     }
-    if (!isApprover) {
+    if (!decidesEveryRole) {
       return refuse(
         'NOT_AN_APPROVER',
-        `You can’t approve this: only the approvers of ${target.name} can decide on it.`,
+        `You can’t ${verb} this: only the approvers of ${request.roles.join(', ')} on ${target.name} can decide on it.`,
+        [...new Set(requirements.approverLists.flat())],
       );
     }
     return undefined;
   };
-  switch (action) {
-    case 'approve': {
-      const refused = decider();
-      if (refused || !target) return refused ?? gone;
-      return (
+  /** The grantee must still be someone who may hold access (not deactivated, not gone). */
+  const granteeStillEligible = (): Decision | undefined => {
+    const grantee = subject.grantee;
+    if (grantee === undefined || !current || mayAsk(grantee, current, members)) return undefined;
+    return refuse(
+      'NOT_ALLOWED',
+      grantee.standing === 'member' || grantee.standing === 'guest'
+        ? `${request.id} can’t be granted: the person it is for is no longer among those the policy lets have access on ${current.name}.`
+        : `${request.id} can’t be granted: the Slack account of the person it is for ${STANDING_WORDS[grantee.standing]}.`,
+    );
+  };
+  const fitsPolicy = (): Decision =>
+    current
+      ? (granteeStillEligible() ??
         checkAgainstPolicy(
-          target,
+          current,
           request.roles,
           request.durationSeconds ?? undefined,
           `${request.id} no longer fits the policy: `,
-        ) ?? allowed
-      );
-    }
+        ) ??
+        allowed)
+      : gone;
+  switch (action) {
+    case 'approve':
+      return decider() ?? fitsPolicy();
     case 'deny':
       return decider() ?? allowed;
-    case 'retry': {
-      const refused = decider();
-      if (refused || !target) return refused ?? gone;
-      if (request.state !== 'failed') return allowed;
-      return (
-        checkAgainstPolicy(
-          target,
-          request.roles,
-          request.durationSeconds ?? undefined,
-          `${request.id} no longer fits the policy: `,
-        ) ?? allowed
-      );
-    }
+    case 'retry':
+      return decider() ?? (request.state === 'failed' ? fitsPolicy() : allowed);
+    case 'acknowledge':
+      return approvesTarget && !isParty
+        ? allowed
+        : refuse(
+            'NOT_AN_APPROVER',
+            'Only an approver of its target (not the person who used it) can acknowledge a break-glass grant.',
+          );
     case 'cancel':
       return isParty
         ? allowed
@@ -165,11 +244,11 @@ export function authorize(action: Action, actor: Actor, subject: Subject, policy
             `Only the person who asked for ${request.id}, or the person it is for, can cancel it.`,
           );
     case 'end':
-      return actor.id === request.granteeId || isApprover
+      return actor.id === request.granteeId || approvesTarget
         ? allowed
         : refuse(
             'NOT_ALLOWED',
-            `Only the person who holds ${request.id}, or an approver of ${request.target.name}, can end it.`,
+            `Only the person who holds ${request.id}, or an approver of its target, can end it.`,
           );
     case 'extend': {
       if (!isParty) {
@@ -178,33 +257,39 @@ export function authorize(action: Action, actor: Actor, subject: Subject, policy
           `Only the person who holds ${request.id}, or who asked for it, can ask to extend it.`,
         );
       }
-      if (!target) return gone;
+      if (!current) return gone;
       return (
-        checkAgainstPolicy(target, request.grant?.held ?? request.roles, subject.extendBySeconds, '') ??
+        granteeStillEligible() ??
+        checkAgainstPolicy(current, request.grant?.held ?? request.roles, subject.extendBySeconds, '') ??
         allowed
       );
     }
     case 'status':
-      return isParty || isApprover
+      return isParty || approvesTarget
         ? allowed
         : refuse(
             'NOT_ALLOWED',
             `${request.id} is not yours to see: only its requester, its grantee and the approvers of its target can.`,
           );
+    case 'view-details':
+      return approvesTarget && !isParty
+        ? allowed
+        : refuse('NOT_ALLOWED', 'Only the approvers of its target can see what Atlas said in full.');
     case 'view-roles':
-      return actor.id === request.granteeId || isApprover
+      return actor.id === request.granteeId || approvesTarget
         ? allowed
         : refuse(
             'NOT_ALLOWED',
             `Only the person it is for and the approvers of ${request.target.name} can see their current roles.`,
           );
     case 'request':
+    case 'break-glass':
     case 'list':
       return refuse('INTERNAL', `${action} is not about an existing request.`);
   }
 }
 
-function authorizeDraft(actor: Actor, line: RequestLine, grantee: Actor, policy: Policy): Decision {
+function lookUp(policy: Policy, line: RequestLine): PolicyTarget | Decision {
   const target = findTarget(policy, line.target);
   if (!target) {
     return refuse(
@@ -219,21 +304,83 @@ function authorizeDraft(actor: Actor, line: RequestLine, grantee: Actor, policy:
       `${target.name} is ${target.kind === 'org' ? 'an organization' : 'a project'}: ask for ${wanted}.`,
     );
   }
+  return target;
+}
+
+function authorizeDraft(
+  actor: Actor,
+  line: RequestLine,
+  grantee: Actor,
+  policy: Policy,
+  members: Membership,
+): Decision {
+  const found = lookUp(policy, line);
+  if ('allowed' in found) return found;
+  const target = found;
   const policyRefusal = checkAgainstPolicy(target, line.roles, line.durationSeconds, '');
   if (policyRefusal) return policyRefusal;
+  if (!mayAsk(actor, target, members) && grantee.id === actor.id) {
+    if (actor.standing === 'guest') {
+      return refuse('NOT_ALLOWED', `Your Slack account ${STANDING_WORDS.guest}.`, target.requesters);
+    }
+    return refuse(
+      'NOT_ALLOWED',
+      `You can’t ask for access on ${target.name}: the policy names who may.`,
+      target.requesters,
+    );
+  }
   if (grantee.id !== actor.id) {
-    if (!target.approvers.includes(actor.id)) {
+    const onBehalf = target.onBehalf ?? target.approvers;
+    if (actor.standing !== 'member' || !members.includes(onBehalf, actor.id)) {
       return refuse(
         'NOT_ALLOWED',
-        `Only the approvers of ${target.name} can ask for access for someone else; ask for yourself, or ask them.`,
+        `You can’t ask for access for someone else on ${target.name}; ask for yourself, or ask the people who may.`,
+        onBehalf,
       );
     }
-    if (grantee.standing !== 'member') {
+    if (grantee.standing !== 'member' && grantee.standing !== 'guest') {
       return refuse(
         'NOT_ALLOWED',
         `The person you asked for can’t be given access: their Slack account ${STANDING_WORDS[grantee.standing]}.`,
       );
     }
+    if (!mayAsk(grantee, target, members)) {
+      return refuse(
+        'NOT_ALLOWED',
+        `The person you asked for can’t be given access on ${target.name}: the policy names who may have it.`,
+        target.requesters,
+      );
+    }
   }
   return { allowed: true, target };
+}
+
+function authorizeBreakGlass(actor: Actor, line: RequestLine, policy: Policy, members: Membership): Decision {
+  const found = lookUp(policy, line);
+  if ('allowed' in found) return found;
+  const target = found;
+  const lists = requirementsOf(target, line.roles).breakGlassLists;
+  const listed =
+    line.roles.every((role) => target.roles.includes(role)) &&
+    lists.every(
+      (list) =>
+        list.length > 0 &&
+        (actor.standing === 'member'
+          ? members.includes(list, actor.id)
+          : members.namesDirectly(list, actor.id)),
+    );
+  if (!listed) {
+    return refuse(
+      'NOT_ALLOWED',
+      `You can’t use break-glass for ${line.roles.join(', ')} on ${target.name}: only the people its rules name may. Ask for the access instead.`,
+      [...new Set(lists.flat())],
+    );
+  }
+  if (line.durationSeconds === undefined) {
+    return refuse(
+      'DURATION_INVALID',
+      'Break-glass access is always temporary: add a duration (e.g. "for 1h").',
+    );
+  }
+  return checkAgainstPolicy(target, line.roles, line.durationSeconds, '') ?? { allowed: true, target };
 }

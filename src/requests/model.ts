@@ -146,8 +146,20 @@ export interface AccessRequest {
   readonly addsToProject: boolean;
   /** The grant this request extends; null for an ordinary request. */
   readonly extends: string | null;
+  /** Granted at once by someone on the role's break-glass list, without a decision. */
+  readonly breakGlass: boolean;
+  /**
+   * Who could decide it when it was made (users, user groups, group names): they can still deny it,
+   * end it or retry its revocation if its target leaves the policy.
+   */
+  readonly approversAtRequest: readonly string[];
   readonly approvalMessage: MessageRef | null;
+  /** The approvals given so far (a rule may need several distinct approvers). */
+  readonly approvals: readonly Decision[];
+  /** The decision that ended `pending`: the last approval, a denial, or `policy` (auto-approval). */
   readonly decision: Decision | null;
+  /** An approver's acknowledgement of a break-glass grant. */
+  readonly acknowledged: Decision | null;
   readonly plan: ChangePlan | null;
   readonly grant: GrantResult | null;
   /** Later ends given to this grant, oldest first. */
@@ -172,7 +184,10 @@ export interface AccessRequest {
  * holds is known later (a worker reads Atlas), except for an extension, which knows it already.
  */
 export type RequestDraft = Partial<
-  Pick<AccessRequest, 'rolesAtRequest' | 'holdersAtRequest' | 'addsToProject'>
+  Pick<
+    AccessRequest,
+    'rolesAtRequest' | 'holdersAtRequest' | 'addsToProject' | 'breakGlass' | 'approversAtRequest'
+  >
 > &
   Pick<
     AccessRequest,
@@ -196,7 +211,9 @@ export type RequestPatch = Partial<
     | 'holdersAtRequest'
     | 'addsToProject'
     | 'approvalMessage'
+    | 'approvals'
     | 'decision'
+    | 'acknowledged'
     | 'plan'
     | 'grant'
     | 'extensions'
@@ -216,8 +233,10 @@ export interface AuditEntry {
   readonly requestId: string;
   readonly from: RequestState | null;
   readonly to: RequestState;
-  /** Slack user id, or `system`. */
+  /** Slack user id, `system`, or `policy` (an auto-approval). */
   readonly actor: string;
   readonly at: number;
   readonly detail: string;
+  /** The policy version (sha256 prefix) a decision was made under; null for everything else. */
+  readonly policy: string | null;
 }

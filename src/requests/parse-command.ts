@@ -27,7 +27,7 @@ export type Command =
   | { kind: 'list' }
   | { kind: 'cancel' | 'status' | 'end'; id: string }
   | ({ kind: 'extend' } & ExtendLine)
-  | ({ kind: 'request' } & RequestLine);
+  | ({ kind: 'request' | 'breakglass' } & RequestLine);
 
 /** `extend ID for DURATION because REASON`: make an active grant end later. */
 export interface ExtendLine {
@@ -35,6 +35,10 @@ export interface ExtendLine {
   readonly durationSeconds: number;
   readonly reason: string;
 }
+
+/** A correct break-glass line, shown next to its parse errors. */
+export const BREAKGLASS_EXAMPLE =
+  '/atlas-access breakglass GROUP_OWNER on payments-prod for 1h because outage INC-7';
 
 /** A correct extension, shown next to its parse errors. */
 export const EXTEND_EXAMPLE = '/atlas-access extend AR-0042 for 2h because the migration runs late';
@@ -49,6 +53,11 @@ export function parseCommand(text: string): Command {
       return { kind: 'help' };
     case 'request':
       return { kind: 'request', ...withExample(REQUEST_EXAMPLE, () => parseRequestLine(rest.join(' '))) };
+    case 'breakglass':
+      return {
+        kind: 'breakglass',
+        ...withExample(BREAKGLASS_EXAMPLE, () => parseRequestLine(rest.join(' '))),
+      };
     case 'list':
       return { kind: 'list' };
     case 'cancel':

@@ -1,10 +1,20 @@
-import { AppError } from '../errors.js';
+import { AppError, isAppError } from '../errors.js';
 import type { TargetRef } from '../lib/scope.js';
 import type { Logger } from '../ops/logger.js';
-import { checkRequestAllowed, findTarget, type Policy, type PolicyTarget } from '../policy/policy.js';
+import {
+  checkRequestAllowed,
+  createMembership,
+  findTarget,
+  type Membership,
+  type Policy,
+  type PolicyTarget,
+  principalsOf,
+  requirementsOf,
+  userGroupsIn,
+} from '../policy/policy.js';
 import type { GranteeAccess } from './assess.js';
 import { type Action, type Actor, authorize, type Subject } from './authorize.js';
-import type { AccessRequest, AuditEntry, RequestState } from './model.js';
+import type { AccessRequest, AuditEntry, RequestDraft, RequestState } from './model.js';
 import type { RequestLine } from './parse-command.js';
 import type { RefusalLog } from './refusal-log.js';
 import type { RequestStore } from './request-store.js';
@@ -25,12 +35,29 @@ export type RequestEvent =
   | 'revoke_failed'
   | 'expired'
   | 'cancelled'
+  /** One approval of several needed: the approval message shows the progress. */
+  | 'approval'
+  /** An approver acknowledged a break-glass grant. */
+  | 'acknowledged'
   /** A role this request held was removed in Atlas by hand. */
   | 'drift'
   /** The grant ends soon (REMIND_BEFORE): Extend or End now. */
   | 'reminder'
   /** An extension request moved this grant's end. */
   | 'extended';
+
+/** Slack user groups and their members (implemented with usergroups.users.list). */
+export interface UserGroups {
+  /**
+   * The members of each group. `fresh` asks Slack again (a decision is being checked); otherwise an
+   * answer up to 60 s old will do. When Slack cannot be reached, the last known members are used; a
+   * group never seen is missing from the map, which means nobody (fail closed).
+   */
+  members(
+    groupIds: readonly string[],
+    options: { readonly fresh: boolean },
+  ): Promise<ReadonlyMap<string, ReadonlySet<string>>>;
+}
 
 /** Reads a person's Atlas access on a target (implemented over the Atlas client, in workers only). */
 export interface AccessReader {
@@ -40,7 +67,7 @@ export interface AccessReader {
 
 /** Queues background work (implemented with BullMQ); every call is idempotent for the same arguments. */
 export interface WorkQueue {
-  /** Reads the grantee's Atlas access for a submitted request, then posts it or refuses it. */
+  /** Reads the grantee's Atlas access for a submitted request, then posts it, refuses it, or approves it by policy. */
   enrich(requestId: string): Promise<void>;
   apply(requestId: string, attempt: number): Promise<void>;
   /**
@@ -88,6 +115,9 @@ export interface ExtensionAsk {
 export interface RequestServiceDeps {
   store: RequestStore;
   policy: () => Policy;
+  userGroups: UserGroups;
+  /** Who a Slack user is now: the grantee is looked up again before anything grants them access. */
+  people: { person(userId: string): Promise<Actor> };
   workQueue: WorkQueue;
   refusals: RefusalLog;
   limit: SubmissionLimit;
@@ -117,6 +147,13 @@ export interface RequestService {
   submit(actor: Actor, submission: Submission): Promise<AccessRequest>;
   /** Files a request to make an active temporary grant end later, posted for approval at once. */
   extend(actor: Actor, ask: ExtensionAsk): Promise<AccessRequest>;
+  /** Grants the asker roles at once, without a decision, where a rule lists them under breakGlass. */
+  breakGlass(
+    actor: Actor,
+    submission: Omit<Submission, 'grantee'> & { readonly grantee: Grantee },
+  ): Promise<AccessRequest>;
+  /** An approver acknowledges a break-glass grant (recorded in the audit). */
+  acknowledge(id: string, actor: Actor): Promise<AccessRequest>;
   /** Throws unless `actor` may decide on the request now; returns it. */
   checkCanDecide(id: string, actor: Actor): Promise<AccessRequest>;
   approve(id: string, actor: Actor): Promise<AccessRequest>;
@@ -129,8 +166,11 @@ export interface RequestService {
   end(id: string, actor: Actor): Promise<AccessRequest>;
   /** The request and its audit trail, for someone it concerns. */
   status(id: string, actor: Actor): Promise<{ request: AccessRequest; audit: AuditEntry[] }>;
-  /** The request, for someone allowed to see the grantee's current roles (the grantee, an approver). */
-  viewRoles(id: string, actor: Actor): Promise<AccessRequest>;
+  /**
+   * The request, for someone allowed to see the grantee's current roles (the grantee, an approver);
+   * `approver` says whether they may also see Atlas's own detail of a failure.
+   */
+  viewDetails(id: string, actor: Actor): Promise<{ request: AccessRequest; approver: boolean }>;
   overview(actor: Actor): Promise<RequestOverview>;
 }
 
@@ -139,9 +179,32 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
   const { store, workQueue } = deps;
   const now = deps.now ?? Date.now;
 
-  /** Asks the decision point; records and throws a refusal. */
+  /** The user groups the targets name, resolved; fresh when a decision is being checked. */
+  const membersFor = async (
+    policy: Policy,
+    targets: readonly PolicyTarget[],
+    fresh: boolean,
+  ): Promise<Membership> => {
+    const groups = userGroupsIn(policy, targets.flatMap(principalsOf));
+    return createMembership(
+      policy,
+      groups.length === 0 ? new Map() : await deps.userGroups.members(groups, { fresh }),
+    );
+  };
+
+  /** Asks the decision point under the policy in force now; records and throws a refusal. */
   const allow = async (action: Action, actor: Actor, subject: Subject): Promise<PolicyTarget | null> => {
-    const decision = authorize(action, actor, subject, deps.policy());
+    const policy = deps.policy();
+    const targets =
+      subject === null
+        ? policy.targets
+        : 'draft' in subject
+          ? [findTarget(policy, subject.draft.target)].filter((t) => t !== undefined)
+          : policy.targets.filter(
+              (t) => t.id === subject.request.target.id && t.kind === subject.request.target.kind,
+            );
+    const fresh = DECISIONS.includes(action);
+    const decision = authorize(action, actor, subject, policy, await membersFor(policy, targets, fresh));
     if (decision.allowed) return decision.target;
     const requestId = subject !== null && 'request' in subject ? subject.request.id : null;
     await deps.refusals.record({
@@ -151,7 +214,9 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       code: decision.code,
       reason: decision.reason,
     });
-    throw new AppError(decision.code, decision.reason, { details: { refused: action } });
+    throw new AppError(decision.code, decision.reason, {
+      details: { refused: action, ...(decision.who ? { who: decision.who.join(',') } : {}) },
+    });
   };
 
   const check = (line: RequestLine): PolicyTarget => {
@@ -194,9 +259,41 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       actor: actor.id,
       detail: note ?? '',
       patch: { decision: { by: actor.id, at: now(), note } },
+      policyVersion: deps.policy().version,
     });
     if (!result.ok) throw conflictError(result.current);
     return result.request;
+  };
+
+  /**
+   * Stores a new request within the person's limits (a refusal is recorded like any other); the slot
+   * held for it while it is stored is released either way.
+   */
+  const createWithinLimits = async (
+    actor: Actor,
+    draft: RequestDraft,
+    state: 'submitted' | 'pending',
+  ): Promise<AccessRequest> => {
+    let hold: { release(): Promise<void> };
+    try {
+      hold = await deps.limit.take(actor.id);
+    } catch (error) {
+      if (isAppError(error, 'RATE_LIMITED')) {
+        await deps.refusals.record({
+          action: 'request',
+          actorId: actor.id,
+          requestId: null,
+          code: error.code,
+          reason: error.message,
+        });
+      }
+      throw error;
+    }
+    try {
+      return await store.create(draft, actor.id, state);
+    } finally {
+      await hold.release();
+    }
   };
 
   /** An extension's id stands for the grant it extends. */
@@ -219,9 +316,9 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           'Slack did not share this person’s email address, so Rolecall cannot find their Atlas user. The app needs the users:read.email scope, and the person needs an email on their profile.',
         );
       }
-      await deps.limit.take(actor.id);
       const { line } = submission;
-      const request = await store.create(
+      const request = await createWithinLimits(
+        actor,
         {
           requesterId: actor.id,
           granteeId: submission.grantee.id,
@@ -233,8 +330,8 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           sourceChannelId: submission.sourceChannelId,
           replyUrl: submission.replyUrl,
           extends: null,
+          approversAtRequest: approversOf(target, line.roles),
         },
-        actor.id,
         'submitted',
       );
       // The worker that reads Atlas also schedules the expiry: the Slack-facing process does as little
@@ -245,7 +342,11 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
 
     async extend(actor, ask) {
       const original = await grantOf(ask.id);
-      await allow('extend', actor, { request: original, extendBySeconds: ask.durationSeconds });
+      await allow('extend', actor, {
+        request: original,
+        extendBySeconds: ask.durationSeconds,
+        grantee: await deps.people.person(original.granteeId),
+      });
       const end = original.grant?.revokeAt ?? null;
       if (original.state !== 'applied' || original.endedEarly !== null) {
         throw new AppError(
@@ -261,8 +362,8 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           `${original.id} ${held.length === 0 ? 'holds no role through Rolecall' : 'is permanent'}; there is nothing to extend.`,
         );
       }
-      await deps.limit.take(actor.id);
-      const request = await store.create(
+      const request = await createWithinLimits(
+        actor,
         {
           requesterId: actor.id,
           granteeId: original.granteeId,
@@ -277,8 +378,8 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           holdersAtRequest: held.map((role) => ({ role, requestId: original.id, until: end })),
           addsToProject: false,
           extends: original.id,
+          approversAtRequest: original.approversAtRequest,
         },
-        actor.id,
         'pending',
       );
       await workQueue.notify(request, 'pending');
@@ -287,10 +388,119 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     },
 
     async approve(id, actor) {
-      const request = await decide(id, actor, 'approved', null);
-      await workQueue.apply(id, request.attempt);
-      await workQueue.notify(request, 'approved');
+      const first = await store.require(id);
+      const target = await allow('approve', actor, {
+        request: first,
+        grantee: await deps.people.person(first.granteeId),
+      });
+      if (!target) throw conflictError(first);
+      const version = deps.policy().version;
+      // The Nth distinct approval is the one atomic pending -> approved; each approval before it is
+      // an audited note. A concurrent approval changes `approvals`, so the loser reads again.
+      for (let round = 0; round < 20; round += 1) {
+        const request = round === 0 ? first : await store.require(id);
+        if (request.state !== 'pending') throw conflictError(request);
+        const needed = requirementsOf(target, request.roles).approvals;
+        if (request.approvals.some((a) => a.by === actor.id)) {
+          throw new AppError(
+            'REQUEST_STATE_CONFLICT',
+            `You have already approved ${id}; it needs ${needed} approvals from different people (${request.approvals.length} so far).`,
+          );
+        }
+        const approval = { by: actor.id, at: now(), note: null };
+        const approvals = [...request.approvals, approval];
+        const detail = needed > 1 ? `approval ${approvals.length} of ${needed}` : '';
+        const result =
+          approvals.length >= needed
+            ? await store.transition(id, {
+                from: 'pending',
+                to: 'approved',
+                actor: actor.id,
+                detail,
+                expect: { approvals: request.approvals },
+                patch: { approvals, decision: approval },
+                policyVersion: version,
+              })
+            : await store.note(id, {
+                whileIn: ['pending'],
+                actor: actor.id,
+                detail,
+                expect: { approvals: request.approvals },
+                patch: { approvals },
+                policyVersion: version,
+              });
+        if (!result.ok) continue;
+        if (result.request.state === 'approved') {
+          await workQueue.apply(id, result.request.attempt);
+          await workQueue.notify(result.request, 'approved');
+        } else {
+          await workQueue.notify(result.request, 'approval', String(approvals.length));
+        }
+        return result.request;
+      }
+      throw new AppError('STORAGE_UNAVAILABLE', `Too many approvals of ${id} at once; press Approve again.`, {
+        retryable: true,
+      });
+    },
+
+    async breakGlass(actor, submission) {
+      const target = await allow('break-glass', actor, { draft: submission.line, grantee: actor });
+      if (!target) throw new AppError('INTERNAL', 'break-glass was allowed without a target');
+      const email = submission.grantee.email;
+      if (!email) {
+        throw new AppError(
+          'SLACK_USER_NO_EMAIL',
+          'Slack did not share your email address, so Rolecall cannot find your Atlas user.',
+        );
+      }
+      const { line } = submission;
+      const request = await createWithinLimits(
+        actor,
+        {
+          requesterId: actor.id,
+          granteeId: actor.id,
+          granteeEmail: email,
+          target: { name: target.name, kind: target.kind, id: target.id },
+          roles: line.roles,
+          durationSeconds: line.durationSeconds ?? null,
+          reason: line.reason,
+          sourceChannelId: submission.sourceChannelId,
+          replyUrl: submission.replyUrl,
+          extends: null,
+          breakGlass: true,
+          approversAtRequest: approversOf(target, line.roles),
+        },
+        'submitted',
+      );
+      await workQueue.enrich(request.id);
       return request;
+    },
+
+    async acknowledge(id, actor) {
+      const request = await store.require(id);
+      await allow('acknowledge', actor, { request });
+      if (!request.breakGlass) {
+        throw new AppError(
+          'REQUEST_STATE_CONFLICT',
+          `${id} is not a break-glass grant; there is nothing to acknowledge.`,
+        );
+      }
+      if (request.acknowledged !== null) {
+        throw new AppError('REQUEST_STATE_CONFLICT', `${id} was already acknowledged.`, {
+          details: { decidedBy: request.acknowledged.by },
+        });
+      }
+      const noted = await store.note(id, {
+        whileIn: ['approved', 'applying', 'applied', 'revoking', 'revoked', 'revoke_failed', 'failed'],
+        actor: actor.id,
+        detail: 'break-glass acknowledged',
+        expect: { acknowledged: null },
+        patch: { acknowledged: { by: actor.id, at: now(), note: null } },
+        policyVersion: deps.policy().version,
+      });
+      if (!noted.ok) throw new AppError('REQUEST_STATE_CONFLICT', `${id} was already acknowledged.`);
+      await workQueue.notify(noted.request, 'acknowledged');
+      return noted.request;
     },
 
     async deny(id, actor, reason) {
@@ -301,7 +511,8 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
 
     async retry(id, actor) {
       const request = await store.require(id);
-      await allow('retry', actor, { request });
+      const grantee = request.state === 'failed' ? await deps.people.person(request.granteeId) : undefined;
+      await allow('retry', actor, grantee ? { request, grantee } : { request });
       if (request.state !== 'failed' && request.state !== 'revoke_failed') {
         throw new AppError(
           'REQUEST_STATE_CONFLICT',
@@ -416,10 +627,21 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       return { request, audit: await store.audit(id) };
     },
 
-    async viewRoles(id, actor) {
+    async viewDetails(id, actor) {
       const request = await store.require(id);
       await allow('view-roles', actor, { request });
-      return request;
+      const policy = deps.policy();
+      const targets = policy.targets.filter(
+        (t) => t.id === request.target.id && t.kind === request.target.kind,
+      );
+      const approver = authorize(
+        'view-details',
+        actor,
+        { request },
+        policy,
+        await membersFor(policy, targets, false),
+      ).allowed;
+      return { request, approver };
     },
 
     async overview(actor) {
@@ -427,14 +649,25 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       const mine = (await store.listByRequester(actor.id, 50)).filter(
         (r) => !isFinal(r.state) && !(r.state === 'applied' && r.grant?.revokeAt === null),
       );
-      const approving = deps.policy().targets.filter((t) => t.approvers.includes(actor.id));
-      const toDecide = (await store.listPending(approving.map((t) => t.id))).filter(
-        (r) => authorize('approve', actor, { request: r }, deps.policy()).allowed,
+      const policy = deps.policy();
+      const members = await membersFor(policy, policy.targets, false);
+      const toDecide = (await store.listPending(policy.targets.map((t) => t.id))).filter(
+        (r) =>
+          authorize('approve', actor, { request: r }, policy, members).allowed &&
+          !r.approvals.some((a) => a.by === actor.id),
       );
       return { mine, toDecide };
     },
   };
 }
+
+/** Everyone who may decide on some roles of a target, as the policy says now. */
+function approversOf(target: PolicyTarget, roles: readonly string[]): string[] {
+  return [...new Set(requirementsOf(target, roles).approverLists.flat())];
+}
+
+/** Actions that decide something: user groups are asked again, so a person just removed cannot. */
+const DECISIONS: readonly Action[] = ['approve', 'deny', 'retry', 'acknowledge', 'end', 'break-glass'];
 
 /** How each state reads after a request id, for refusals and conflicts. */
 export const STATE_WORDS: Record<RequestState, string> = {

@@ -8,7 +8,10 @@ import { canTransition, isFinal } from './state-machine.js';
 
 /** Fields a write can be made conditional on: it happens only while they still hold these values. */
 export type RequestExpectation = Partial<
-  Pick<AccessRequest, 'grant' | 'endedEarly' | 'attempt' | 'extensions' | 'revokeTrouble'>
+  Pick<
+    AccessRequest,
+    'grant' | 'endedEarly' | 'attempt' | 'extensions' | 'revokeTrouble' | 'approvals' | 'acknowledged'
+  >
 >;
 
 /** Arguments of one atomic state change. */
@@ -24,6 +27,8 @@ export interface TransitionInput {
   readonly ledger?: LedgerWrite;
   /** Optimistic check: a field that changed since it was read makes this a conflict. */
   readonly expect?: RequestExpectation;
+  /** For a decision: the policy version it was made under, kept in the audit entry. */
+  readonly policyVersion?: string;
 }
 
 /** An audit entry without a state change (drift, an extension, an early end), with its changes. */
@@ -35,6 +40,8 @@ export interface NoteInput {
   readonly patch?: RequestPatch;
   readonly ledger?: LedgerWrite;
   readonly expect?: RequestExpectation;
+  /** For a decision (an approval, an acknowledgement): the policy version it was made under. */
+  readonly policyVersion?: string;
 }
 
 /** What a transition did: the request after it, or the state that stood in the way. */
@@ -123,8 +130,8 @@ if spec.to ~= '' then
   state = spec.to
 end
 if spec.audit then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', spec.maxlen, '*', 'request', spec.id, 'from', from, 'to', state, 'actor', spec.actor, 'at', spec.at, 'detail', spec.detail)
-  redis.call('XADD', KEYS[3], '*', 'request', spec.id, 'from', from, 'to', state, 'actor', spec.actor, 'at', spec.at, 'detail', spec.detail)
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', spec.maxlen, '*', 'request', spec.id, 'from', from, 'to', state, 'actor', spec.actor, 'at', spec.at, 'detail', spec.detail, 'policy', spec.policy)
+  redis.call('XADD', KEYS[3], '*', 'request', spec.id, 'from', from, 'to', state, 'actor', spec.actor, 'at', spec.at, 'detail', spec.detail, 'policy', spec.policy)
 end
 if spec.ledger then
   for _, pair in ipairs(spec.ledger.hset) do redis.call('HSET', KEYS[4], pair[1], pair[2]) end
@@ -178,8 +185,12 @@ const JSON_FIELDS = [
   'holdersAtRequest',
   'addsToProject',
   'extends',
+  'breakGlass',
+  'approversAtRequest',
   'approvalMessage',
+  'approvals',
   'decision',
+  'acknowledged',
   'plan',
   'grant',
   'extensions',
@@ -198,6 +209,10 @@ const FIELD_DEFAULTS: Partial<Record<(typeof JSON_FIELDS)[number], unknown>> = {
   holdersAtRequest: [],
   addsToProject: false,
   replyUrl: null,
+  breakGlass: false,
+  approversAtRequest: [],
+  approvals: [],
+  acknowledged: null,
   extensions: [],
   drift: [],
 };
@@ -212,6 +227,7 @@ interface WriteSpec {
   readonly fields: Record<string, unknown>;
   readonly ledger?: LedgerWrite | undefined;
   readonly expect?: RequestExpectation | undefined;
+  readonly policyVersion?: string | undefined;
 }
 
 /** Creates the Redis-backed request store. */
@@ -248,6 +264,7 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
       actor: spec.actor,
       at,
       detail: spec.detail,
+      policy: spec.policyVersion ?? '',
       id,
       maxlen: String(auditMaxLength),
       retention: String(retentionMs),
@@ -330,7 +347,9 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
           ...draft,
           createdAt: now(),
           approvalMessage: null,
+          approvals: [],
           decision: null,
+          acknowledged: null,
           plan: null,
           grant: null,
           extensions: [],
@@ -364,6 +383,7 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
         fields: { ...input.patch },
         ledger: input.ledger,
         expect: input.expect,
+        policyVersion: input.policyVersion,
       });
     },
 
@@ -377,6 +397,7 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
         fields: { ...input.patch },
         ledger: input.ledger,
         expect: input.expect,
+        policyVersion: input.policyVersion,
       });
     },
 
@@ -424,6 +445,7 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
           actor: f.actor ?? 'system',
           at: Number(f.at),
           detail: f.detail ?? '',
+          policy: f.policy || null,
         };
       });
     },

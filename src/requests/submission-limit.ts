@@ -6,10 +6,12 @@ import { defineRedisScript } from '../lib/redis-script.js';
 /** Limits how fast one person can file requests. */
 export interface SubmissionLimit {
   /**
-   * Counts one submission; throws AppError RATE_LIMITED, in words, when the person has too many
-   * requests waiting (submitted or pending) or filed too many in the last minute.
+   * Counts one submission and holds a slot among the person's open requests until `release` is
+   * called (once the request is stored, or was not); throws AppError RATE_LIMITED, in words, when the
+   * person has too many requests waiting (submitted or pending) or filed too many in the last minute.
+   * Concurrent submissions cannot all slip through: the count and the hold are one script.
    */
-  take(userId: string): Promise<void>;
+  take(userId: string): Promise<{ release(): Promise<void> }>;
 }
 
 /** Options for {@link createSubmissionLimit}. */
@@ -27,12 +29,13 @@ export interface SubmissionLimitOptions {
   readonly now?: () => number;
 }
 
-// KEYS: the person's submission times (zset), their open requests (set, kept by the request store).
+// KEYS: the person's submission times (zset), their open requests (set, kept by the request store),
+// their held slots (counter: submissions counted but not stored yet; expires in case a process dies).
 // ARGV: now ms, window ms, per-window limit, most open requests.
 // Returns {open count, 0} when counted, {open count, -1} when too many are open, else {open count,
 // ms until the oldest submission leaves the window}. One round trip per submission.
 const TAKE = defineRedisScript(`
-local open = redis.call('SCARD', KEYS[2])
+local open = redis.call('SCARD', KEYS[2]) + tonumber(redis.call('GET', KEYS[3]) or '0')
 if open >= tonumber(ARGV[4]) then return {open, -1} end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
@@ -41,7 +44,14 @@ if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
 end
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[1] .. '-' .. redis.call('ZCARD', KEYS[1]))
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('INCR', KEYS[3])
+redis.call('PEXPIRE', KEYS[3], 30000)
 return {open, 0}
+`);
+
+const RELEASE = defineRedisScript(`
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then return redis.call('DECR', KEYS[1]) end
+return 0
 `);
 
 /** A sliding one-minute window per person in Redis, shared by every bot process. */
@@ -55,9 +65,10 @@ export function createSubmissionLimit(
   const now = options.now ?? Date.now;
   return {
     async take(userId) {
+      const held = keys.submitHeld(userId);
       const [open, wait] = (await TAKE.run(
         redis,
-        [keys.submitLimit(userId), keys.openIndex(userId)],
+        [keys.submitLimit(userId), keys.openIndex(userId), held],
         [now(), 60_000, perMinute, maxOpen],
       )) as [number, number];
       if (wait < 0) {
@@ -72,6 +83,11 @@ export function createSubmissionLimit(
           `You have filed ${perMinute} requests in the last minute, the most Rolecall takes; try again in ${Math.ceil(wait / 1000)} s.`,
         );
       }
+      return {
+        async release() {
+          await RELEASE.run(redis, [held], []);
+        },
+      };
     },
   };
 }

@@ -7,7 +7,7 @@ import type { Logger } from '../ops/logger.js';
 import type { Policy } from '../policy/policy.js';
 import type { RequestService } from '../requests/request-service.js';
 import { createBoltLogger } from './bolt-logger.js';
-import { createSlackDirectory } from './directory.js';
+import type { Directory } from './directory.js';
 import { describeErrorForSlack } from './error-reply.js';
 import { registerAccessCommand } from './handlers/access-command.js';
 import { registerDecisionHandlers } from './handlers/decide-request.js';
@@ -16,6 +16,8 @@ import { createReplier } from './respond.js';
 /** What the Slack side needs from the composition root. */
 export interface SlackAppDeps {
   readonly service: RequestService;
+  /** Who a Slack user is (users.info, cached); shared with the service. */
+  readonly directory: Directory;
   readonly policy: () => Policy;
   readonly logger: Logger;
 }
@@ -68,7 +70,7 @@ export function createSlackApp(config: Config['slack'], deps: SlackAppDeps): Sla
     ...deps,
     logger,
     replier,
-    directory: createSlackDirectory(app.client, { logger }),
+    directory: deps.directory,
     afterAck: <T>(work: () => Promise<T>) => afterAck(work),
   };
   registerAccessCommand(app, handlerDeps);

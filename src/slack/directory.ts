@@ -72,8 +72,14 @@ export function createSlackDirectory(client: WebClient, options: DirectoryOption
         if (cached && now() - cached.at < ttlMs) {
           person = cached.person;
         } else {
-          const answer = await client.users.info({ user: userId });
-          const user = (answer.user ?? {}) as SlackUser;
+          const answer = await client.users.info({ user: userId }).catch((error: unknown) => {
+            if ((error as { data?: { error?: string } }).data?.error === 'user_not_found') return undefined;
+            throw error;
+          });
+          const user = answer?.user as SlackUser | undefined;
+          // No such person, or an answer about someone else: never a member.
+          if (answer === undefined) return { id: userId, standing: 'missing', email: null };
+          if (!user || user.id !== userId) return { id: userId, standing: 'unknown', email: null };
           person = {
             id: userId,
             standing: standingOf(user, team),

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { isAppError } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
+import { describePrincipals } from '../policy/policy.js';
 import { escapeMrkdwn, mention } from './mrkdwn.js';
 
 /**
@@ -26,8 +27,13 @@ export function describeErrorForSlack(error: unknown, logger: Logger): string {
       case 'STORAGE_UNAVAILABLE':
       case 'ATLAS_UNAVAILABLE':
         return `:hourglass: ${text} Please try again in a minute.`;
-      default:
-        return `:warning: ${text}`;
+      default: {
+        // Principals come from the policy, whose loader only lets ids and group names through.
+        const who = error.details.who;
+        return typeof who === 'string' && who !== ''
+          ? `:warning: ${text}\nWho may: ${describePrincipals(who.split(','))}.`
+          : `:warning: ${text}`;
+      }
     }
   }
   const reference = randomBytes(4).toString('hex');

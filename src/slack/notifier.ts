@@ -5,7 +5,7 @@ import type { Notifier } from '../jobs/notify-processor.js';
 import type { Delivery } from '../jobs/queues.js';
 import type { AccessRequest, MessageRef } from '../requests/model.js';
 import type { RequestEvent } from '../requests/request-service.js';
-import { buildApprovalMessage, buildGrantActions } from './blocks/approval-message.js';
+import { type ApprovalView, buildApprovalMessage, buildGrantActions } from './blocks/approval-message.js';
 import { buildOutcomeText, type OutcomeContext } from './blocks/outcome-message.js';
 import { buildConfirmation, buildOnBehalfNotice } from './blocks/status-message.js';
 import type { Replier } from './respond.js';
@@ -50,12 +50,14 @@ export function classifySlackError(error: unknown, what: string): AppError {
 
 /** Options for {@link createSlackNotifier}. */
 export interface SlackNotifierOptions {
-  /** Where approval messages are posted (the policy's approvalsChannel, as it is now). */
-  readonly approvalsChannel: () => string;
+  /** Where a request's approval message is posted: its target's approvalsChannel, else the policy's. */
+  readonly approvalsChannel: (request: AccessRequest) => string;
   /** Answers the requester through their response_url while it works, else by DM. */
   readonly replier: Replier;
   /** The approvers of a request's target under the current policy ([] when it left the policy). */
   readonly approversOf?: (request: AccessRequest) => readonly string[];
+  /** How many approvals a request needs and who may give them, under the current policy. */
+  readonly approvalView?: (request: AccessRequest) => ApprovalView;
 }
 
 /** Events the requester hears about right after filing: through the form's response_url when it still works. */
@@ -102,7 +104,7 @@ export function createSlackNotifier(client: WebClient, options: SlackNotifierOpt
   ): Promise<MessageRef | undefined> => {
     const approval = request.approvalMessage;
     const context: OutcomeContext = {
-      forApprovers: delivery === 'thread',
+      audience: delivery === 'grantee' ? 'grantee' : 'channel',
       ...(event === 'revoke_failed' ? { approvers: options.approversOf?.(request) ?? [] } : {}),
     };
     switch (delivery) {
@@ -111,14 +113,14 @@ export function createSlackNotifier(client: WebClient, options: SlackNotifierOpt
           await client.chat.update({
             channel: approval.channelId,
             ts: approval.ts,
-            ...buildApprovalMessage(request),
+            ...buildApprovalMessage(request, options.approvalView?.(request) ?? {}),
           });
           return undefined;
         }
         if (event !== 'pending') return undefined;
         const posted = await client.chat.postMessage({
-          channel: options.approvalsChannel(),
-          ...buildApprovalMessage(request),
+          channel: options.approvalsChannel(request),
+          ...buildApprovalMessage(request, options.approvalView?.(request) ?? {}),
           unfurl_links: false,
           unfurl_media: false,
         });
@@ -139,13 +141,19 @@ export function createSlackNotifier(client: WebClient, options: SlackNotifierOpt
         if (RIGHT_AFTER_FILING.includes(event)) {
           const message =
             event === 'pending'
-              ? buildConfirmation(request, request.approvalMessage?.channelId ?? options.approvalsChannel())
-              : { text: buildOutcomeText(request, event) };
+              ? buildConfirmation(
+                  request,
+                  request.approvalMessage?.channelId ?? options.approvalsChannel(request),
+                )
+              : { text: buildOutcomeText(request, event, { audience: 'requester' }) };
           await options.replier.deliver(request.requesterId, request.replyUrl, message);
         } else if (request.requesterId === request.granteeId) {
-          await toGrantee(request, event, buildOutcomeText(request, event));
+          await toGrantee(request, event, buildOutcomeText(request, event, { audience: 'grantee' }));
         } else {
-          await directMessage(request.requesterId, buildOutcomeText(request, event));
+          await directMessage(
+            request.requesterId,
+            buildOutcomeText(request, event, { audience: 'requester' }),
+          );
         }
         return undefined;
       case 'grantee':
@@ -153,7 +161,7 @@ export function createSlackNotifier(client: WebClient, options: SlackNotifierOpt
           const notice = buildOnBehalfNotice(request);
           await directMessage(request.granteeId, notice.text, notice.blocks);
         } else {
-          await toGrantee(request, event, buildOutcomeText(request, event));
+          await toGrantee(request, event, buildOutcomeText(request, event, { audience: 'grantee' }));
         }
         return undefined;
     }

@@ -37,7 +37,14 @@ describe('manifest.yml', () => {
   it('declares the command the app listens to and the scopes it calls', () => {
     expect(manifest.features.slash_commands.map((c) => c.command)).toEqual([COMMAND]);
     expect(manifest.oauth_config.scopes.bot).toEqual(
-      expect.arrayContaining(['commands', 'chat:write', 'im:write', 'users:read', 'users:read.email']),
+      expect.arrayContaining([
+        'commands',
+        'chat:write',
+        'im:write',
+        'users:read',
+        'users:read.email',
+        'usergroups:read',
+      ]),
     );
     expect(manifest.settings.interactivity.is_enabled).toBe(true);
   });

@@ -76,7 +76,7 @@ describe('grant ledger (end to end)', () => {
     await waitForState(sandbox, temp.id, 'applied');
     // Held only through a temporary grant: asking again (permanently) is allowed.
     const perm = await requestAs(sandbox, PEOPLE.alice, `request ${READ} on payments-prod because for good`);
-    await sandbox.driver.clickButton(PEOPLE.bob, perm.approval, 'request_roles');
+    await sandbox.driver.clickButton(PEOPLE.bob, perm.approval, 'request_details');
     expect(await ephemeralAfter(sandbox, PEOPLE.bob, 0, /Current roles/)).toContain(
       `temporary: ${temp.id} until`,
     );

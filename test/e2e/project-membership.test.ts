@@ -39,7 +39,7 @@ describe('temporary project membership (end to end)', () => {
       );
       expectValidMessageBlocks(approval.blocks);
       expect(blockText(approval)).toContain('Approving adds <@U0MALLORY> to payments-prod');
-      await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_roles');
+      await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_details');
       expect(await ephemeralAfter(sandbox, PEOPLE.bob, 0, /Current roles/)).toContain('_not in the project_');
       await sandbox.restart();
       await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');

@@ -56,11 +56,11 @@ describe('request flow (end to end, HTTP mode)', () => {
     expect(shown).toContain('"action_id":"request_approve"');
     expect(shown).toContain('"action_id":"request_deny"');
 
-    await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_roles');
+    await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_details');
     const details = await waitForEphemeral(sandbox.slack, PEOPLE.bob.id, /Current roles/);
     expect(details).toContain('*Current roles*: `GROUP_READ_ONLY`');
     expect(details).toContain('*Roles after approval*: `GROUP_READ_ONLY`, `GROUP_DATA_ACCESS_READ_ONLY`');
-    await sandbox.driver.clickButton(PEOPLE.mallory, approval, 'request_roles');
+    await sandbox.driver.clickButton(PEOPLE.mallory, approval, 'request_details');
     expect(await waitForEphemeral(sandbox.slack, PEOPLE.mallory.id, /can see their current roles/)).toContain(
       'Only the person it is for and the approvers of payments-prod can see their current roles.',
     );
@@ -93,8 +93,9 @@ describe('request flow (end to end, HTTP mode)', () => {
       body: { groupRoles: ['GROUP_READ_ONLY', 'GROUP_DATA_ACCESS_READ_ONLY'] },
     });
 
+    expect(dm.text).toContain('Roles now: `GROUP_READ_ONLY`, `GROUP_DATA_ACCESS_READ_ONLY`');
     const reply = await waitForThreadReply(sandbox.slack, approval, /applied/);
-    expect(reply.text).toContain('Roles now: `GROUP_READ_ONLY`, `GROUP_DATA_ACCESS_READ_ONLY`');
+    expect(reply.text).not.toContain('Roles now');
     const updated = await waitUntil(
       () => (/applied\* in Atlas/.test(blockText(approval)) ? approval : undefined),
       5_000,
@@ -113,7 +114,9 @@ describe('request flow (end to end, HTTP mode)', () => {
 
     await sandbox.driver.clickButton(PEOPLE.mallory, approval, 'request_approve');
     const refusal = await waitForEphemeral(sandbox.slack, PEOPLE.mallory.id, /can’t approve/);
-    expect(refusal).toContain('only the approvers of payments-prod');
+    expect(refusal).toContain(
+      'only the approvers of GROUP_DATA_ACCESS_READ_ONLY on payments-prod can decide on it.\nWho may: <@U0BOB>, <@U0CAROL>.',
+    );
     expect(approval.updates).toBe(0);
     expect(sandbox.atlas.calls.filter((c) => c.method === 'PUT')).toEqual([]);
   });
@@ -123,7 +126,11 @@ describe('request flow (end to end, HTTP mode)', () => {
     const approval = await waitForApprovalMessage(sandbox.slack, id);
 
     await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
-    await waitForEphemeral(sandbox.slack, PEOPLE.bob.id, /can’t approve or deny a request that you made/);
+    await waitForEphemeral(
+      sandbox.slack,
+      PEOPLE.bob.id,
+      /can’t decide on a request that you made or that gives you access/,
+    );
     expect(approval.updates).toBe(0);
     expect(sandbox.atlas.calls.filter((c) => c.method === 'PUT')).toEqual([]);
   });
@@ -246,9 +253,21 @@ describe('request flow (end to end, HTTP mode)', () => {
     );
     expect(dm.text).not.toContain('203.0.113.9');
     const thread = await waitForThreadReply(sandbox.slack, approval, /could not be applied/);
-    expect(thread.text).toContain('Atlas said: “Role GROUP_DATA_ACCESS_READ_ONLY is invalid for group x');
-    expect(blockText(approval)).toContain('*failed*');
-    expect(blockText(approval)).toContain('203.0.113.9');
+    expect(thread.text).toContain('(Atlas INVALID_ROLE_FOR_GROUP)');
+    expect(thread.text).not.toContain('203.0.113.9');
+    const failed = await waitUntil(
+      () => (/\*failed\*/.test(blockText(approval)) ? approval : undefined),
+      5_000,
+    );
+    expect(blockText(failed)).not.toContain('203.0.113.9');
+    await sandbox.driver.clickButton(PEOPLE.bob, failed, 'request_details');
+    expect(await waitForEphemeral(sandbox.slack, PEOPLE.bob.id, /What Atlas said/)).toContain(
+      'Role GROUP_DATA_ACCESS_READ_ONLY is invalid for group x (request from 203.0.113.9).',
+    );
+    await sandbox.driver.clickButton(PEOPLE.alice, failed, 'request_details');
+    expect(await waitForEphemeral(sandbox.slack, PEOPLE.alice.id, /Current roles/)).not.toContain(
+      '203.0.113.9',
+    );
   });
 
   it('answers a malformed line with what is wrong and an example, storing nothing', async () => {

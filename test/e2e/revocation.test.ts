@@ -55,7 +55,8 @@ describe('revocation (end to end)', () => {
       untilMs: outageEnds,
     });
     const first = await waitForThreadReply(sandbox.slack, approval, /has not been revoked yet/, 10_000);
-    expect(first.text).toContain('(Atlas SERVICE_UNAVAILABLE). Atlas said: “Atlas is down for maintenance.”');
+    expect(first.text).toContain('(Atlas SERVICE_UNAVAILABLE)');
+    expect(first.text).not.toContain('Atlas is down for maintenance');
     expect(first.text).toContain('<@U0BOB> <@U0CAROL>');
     expect(blockText(approval)).toContain('Retry revocation');
     await waitForState(sandbox, id, 'revoked', 20_000);
@@ -110,7 +111,7 @@ describe('revocation (end to end)', () => {
     expect(sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT)).toContain(READ);
     const since = sandbox.slack.events.length;
     await sandbox.driver.clickButton(PEOPLE.mallory, approval, 'request_retry');
-    await ephemeralAfter(sandbox, PEOPLE.mallory, since, /can’t approve this/);
+    await ephemeralAfter(sandbox, PEOPLE.mallory, since, /can’t retry this/);
     const pressed = Date.now();
     await sandbox.driver.clickButton(PEOPLE.carol, approval, 'request_retry');
     await waitForState(sandbox, id, 'revoked', 5_000);
@@ -235,7 +236,7 @@ describe('revocation (end to end)', () => {
     let since = sandbox.slack.events.length;
     await sandbox.driver.command(PEOPLE.mallory, `end ${mine.id}`, CHANNELS.general);
     expect(await ephemeralAfter(sandbox, PEOPLE.mallory, since, /can end it/)).toContain(
-      `Only the person who holds ${mine.id}, or an approver of payments-prod, can end it.`,
+      `Only the person who holds ${mine.id}, or an approver of its target, can end it.`,
     );
     await sandbox.driver.command(PEOPLE.alice, `end ${mine.id}`, CHANNELS.general);
     await ephemeralAfter(sandbox, PEOPLE.alice, since, new RegExp(`Ending ${mine.id} now`));

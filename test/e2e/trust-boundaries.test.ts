@@ -167,7 +167,7 @@ describe('trust boundaries (end to end)', () => {
     await start('on-behalf');
     await submitModal(PEOPLE.alice, PEOPLE.dana);
     expect(await ephemeralAfter(sandbox, PEOPLE.alice, 0, /someone else/)).toContain(
-      'Only the approvers of payments-prod can ask for access for someone else',
+      'You can’t ask for access for someone else on payments-prod; ask for yourself, or ask the people who may.\nWho may: <@U0BOB>, <@U0CAROL>.',
     );
     expect(await refusalCount('request')).toBe(1);
 

@@ -1,13 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import type { Policy } from '../../src/policy/policy.js';
+import {
+  createMembership,
+  type Membership,
+  type Policy,
+  type PolicyTarget,
+} from '../../src/policy/policy.js';
 import { type Action, type Actor, authorize, type Standing } from '../../src/requests/authorize.js';
 import type { AccessRequest, RequestState } from '../../src/requests/model.js';
 
 const PROJECT = '5f1a2b3c4d5e6f7a8b9c0d1e';
 const ORG = '5f1a2b3c4d5e6f7a8b9c0d10';
 
+const NO_RULES = { approvalsChannel: 'C0APPROVALS', requesters: undefined, onBehalf: undefined, rules: [] };
+
 const POLICY: Policy = {
   approvalsChannel: 'C0APPROVALS',
+  groups: {},
+  version: 'v1',
   targets: [
     {
       name: 'payments-prod',
@@ -16,6 +25,7 @@ const POLICY: Policy = {
       approvers: ['U0BOB', 'U0CAROL'],
       roles: ['GROUP_READ_ONLY', 'GROUP_DATA_ACCESS_READ_ONLY'],
       maxDurationSeconds: 8 * 3600,
+      ...NO_RULES,
     },
     {
       name: 'acme',
@@ -24,9 +34,13 @@ const POLICY: Policy = {
       approvers: ['U0DAVE'],
       roles: ['ORG_READ_ONLY'],
       maxDurationSeconds: undefined,
+      ...NO_RULES,
     },
   ],
 };
+
+/** No Slack user groups resolved: the table's policy names users only. */
+const NOBODY: Membership = createMembership(POLICY, new Map());
 
 const member = (id: string): Actor => ({ id, standing: 'member' });
 const as = (id: string, standing: Standing): Actor => ({ id, standing });
@@ -63,8 +77,12 @@ function request(state: RequestState, overrides: Partial<AccessRequest> = {}): A
     holdersAtRequest: [],
     addsToProject: false,
     extends: null,
+    breakGlass: false,
+    approversAtRequest: ['U0BOB', 'U0CAROL'],
     approvalMessage: null,
+    approvals: [],
     decision: null,
+    acknowledged: null,
     plan: null,
     grant:
       state === 'applied'
@@ -93,7 +111,7 @@ function request(state: RequestState, overrides: Partial<AccessRequest> = {}): A
 
 /** Who may do what: every action against every actor. `x` = refused, with the code expected. */
 const TABLE: Record<
-  Exclude<Action, 'request' | 'list'>,
+  Exclude<Action, 'request' | 'list' | 'break-glass'>,
   { state: RequestState; allowed: Who[]; code: string }
 > = {
   approve: { state: 'pending', allowed: ['approver'], code: 'NOT_AN_APPROVER' },
@@ -104,6 +122,8 @@ const TABLE: Record<
   extend: { state: 'applied', allowed: ['requester', 'grantee'], code: 'NOT_ALLOWED' },
   status: { state: 'applied', allowed: ['requester', 'grantee', 'approver'], code: 'NOT_ALLOWED' },
   'view-roles': { state: 'pending', allowed: ['grantee', 'approver'], code: 'NOT_ALLOWED' },
+  'view-details': { state: 'failed', allowed: ['approver'], code: 'NOT_ALLOWED' },
+  acknowledge: { state: 'applied', allowed: ['approver'], code: 'NOT_AN_APPROVER' },
 };
 
 const ROWS = Object.entries(TABLE).flatMap(([action, row]) =>
@@ -117,6 +137,7 @@ describe('authorize', () => {
       ACTORS[who],
       { request: request(state), extendBySeconds: 600 },
       POLICY,
+      NOBODY,
     );
     if (allowed.includes(who)) {
       expect(decision).toMatchObject({ allowed: true });
@@ -127,13 +148,20 @@ describe('authorize', () => {
       ? 'NOT_ALLOWED'
       : (who === 'requester' || who === 'grantee') && ['approve', 'deny', 'retry'].includes(action)
         ? 'SELF_APPROVAL'
-        : code;
+        : action === 'acknowledge' && (who === 'requester' || who === 'grantee')
+          ? 'NOT_AN_APPROVER'
+          : code;
     expect(decision.allowed ? '' : decision.code).toBe(expected);
   });
 
-  it.each(Object.keys(ACTORS) as Who[])('lets the %s list only as a full member', (who) => {
-    expect(authorize('list', ACTORS[who], null, POLICY).allowed).toBe(ACTORS[who].standing === 'member');
-  });
+  it.each(Object.keys(ACTORS) as Who[])(
+    'lets the %s list their requests only as a member or a guest',
+    (who) => {
+      expect(authorize('list', ACTORS[who], null, POLICY, NOBODY).allowed).toBe(
+        ['member', 'guest'].includes(ACTORS[who].standing),
+      );
+    },
+  );
 
   it.each(Object.keys(ACTORS) as Who[])('lets the %s ask for themselves only as a full member', (who) => {
     const draft = {
@@ -143,7 +171,7 @@ describe('authorize', () => {
       durationSeconds: 3600,
       reason: 'x',
     };
-    const decision = authorize('request', ACTORS[who], { draft, grantee: ACTORS[who] }, POLICY);
+    const decision = authorize('request', ACTORS[who], { draft, grantee: ACTORS[who] }, POLICY, NOBODY);
     expect(decision.allowed).toBe(ACTORS[who].standing === 'member');
   });
 
@@ -158,7 +186,7 @@ describe('authorize', () => {
         reason: 'x',
       };
       const grantee = who === 'grantee' ? ACTORS.requester : ACTORS.grantee;
-      const decision = authorize('request', ACTORS[who], { draft, grantee }, POLICY);
+      const decision = authorize('request', ACTORS[who], { draft, grantee }, POLICY, NOBODY);
       expect(decision.allowed).toBe(who === 'approver');
     },
   );
@@ -178,7 +206,7 @@ describe('authorize', () => {
       as('U0BOT', 'bot'),
       as('U0X', 'unknown'),
     ]) {
-      const decision = authorize('request', ACTORS.approver, { draft, grantee }, POLICY);
+      const decision = authorize('request', ACTORS.approver, { draft, grantee }, POLICY, NOBODY);
       expect(decision).toMatchObject({ allowed: false, code: 'NOT_ALLOWED' });
       expect(decision.allowed ? '' : decision.reason).toMatch(
         /^The person you asked for can’t be given access/,
@@ -197,7 +225,7 @@ describe('authorize', () => {
     const me = ACTORS.stranger;
     const check = (
       draft: typeof base | (Omit<typeof base, 'durationSeconds'> & { durationSeconds: undefined }),
-    ) => authorize('request', me, { draft, grantee: me }, POLICY);
+    ) => authorize('request', me, { draft, grantee: me }, POLICY, NOBODY);
     expect(check({ ...base, target: 'staging' })).toMatchObject({ allowed: false, code: 'TARGET_UNKNOWN' });
     expect(check({ ...base, target: 'acme' })).toMatchObject({ allowed: false, code: 'ROLE_INVALID' });
     expect(check({ ...base, roles: ['GROUP_OWNER'] })).toMatchObject({
@@ -224,38 +252,216 @@ describe('authorize', () => {
     const failed = { request: request('failed') };
     const revokeFailed = { request: request('revoke_failed') };
     const noRole = without({ roles: ['GROUP_READ_ONLY'] });
-    expect(authorize('approve', ACTORS.approver, pending, noRole)).toMatchObject({
+    expect(authorize('approve', ACTORS.approver, pending, noRole, NOBODY)).toMatchObject({
       allowed: false,
       code: 'ROLE_NOT_ALLOWED',
     });
-    expect(authorize('retry', ACTORS.approver, failed, noRole)).toMatchObject({
+    expect(authorize('retry', ACTORS.approver, failed, noRole, NOBODY)).toMatchObject({
       allowed: false,
       code: 'ROLE_NOT_ALLOWED',
     });
-    expect(authorize('retry', ACTORS.approver, revokeFailed, noRole)).toMatchObject({ allowed: true });
-    expect(authorize('deny', ACTORS.approver, pending, noRole)).toMatchObject({ allowed: true });
+    expect(authorize('retry', ACTORS.approver, revokeFailed, noRole, NOBODY)).toMatchObject({
+      allowed: true,
+    });
+    expect(authorize('deny', ACTORS.approver, pending, noRole, NOBODY)).toMatchObject({ allowed: true });
     const shorter = without({ maxDurationSeconds: 1800 });
-    expect(authorize('approve', ACTORS.approver, pending, shorter)).toMatchObject({
+    expect(authorize('approve', ACTORS.approver, pending, shorter, NOBODY)).toMatchObject({
       allowed: false,
       code: 'DURATION_INVALID',
     });
     expect(
-      authorize('extend', ACTORS.grantee, { request: request('applied'), extendBySeconds: 3600 }, shorter),
+      authorize(
+        'extend',
+        ACTORS.grantee,
+        { request: request('applied'), extendBySeconds: 3600 },
+        shorter,
+        NOBODY,
+      ),
     ).toMatchObject({
       allowed: false,
       code: 'DURATION_INVALID',
     });
     const bobRemoved = without({ approvers: ['U0CAROL'] });
-    expect(authorize('approve', ACTORS.approver, pending, bobRemoved)).toMatchObject({
+    expect(authorize('approve', ACTORS.approver, pending, bobRemoved, NOBODY)).toMatchObject({
       allowed: false,
       code: 'NOT_AN_APPROVER',
     });
-    expect(authorize('approve', member('U0CAROL'), pending, bobRemoved)).toMatchObject({ allowed: true });
+    expect(authorize('approve', member('U0CAROL'), pending, bobRemoved, NOBODY)).toMatchObject({
+      allowed: true,
+    });
     const gone: Policy = { ...POLICY, targets: POLICY.targets.filter((t) => t.kind === 'org') };
-    expect(authorize('approve', ACTORS.approver, pending, gone)).toMatchObject({
+    expect(authorize('approve', ACTORS.approver, pending, gone, NOBODY)).toMatchObject({
       allowed: false,
       code: 'TARGET_UNKNOWN',
     });
-    expect(authorize('status', ACTORS.requester, pending, gone)).toMatchObject({ allowed: true });
+    expect(authorize('status', ACTORS.requester, pending, gone, NOBODY)).toMatchObject({ allowed: true });
+  });
+
+  it('still lets the approvers it had deny, end and retry a revocation when its target leaves the policy', () => {
+    const gone: Policy = { ...POLICY, targets: POLICY.targets.filter((t) => t.kind === 'org') };
+    const pending = { request: request('pending') };
+    expect(authorize('deny', ACTORS.approver, pending, gone, NOBODY)).toMatchObject({
+      allowed: true,
+      target: null,
+    });
+    expect(authorize('end', ACTORS.approver, { request: request('applied') }, gone, NOBODY)).toMatchObject({
+      allowed: true,
+    });
+    expect(
+      authorize('retry', ACTORS.approver, { request: request('revoke_failed') }, gone, NOBODY),
+    ).toMatchObject({
+      allowed: true,
+    });
+    expect(authorize('approve', ACTORS.approver, pending, gone, NOBODY)).toMatchObject({
+      allowed: false,
+      code: 'TARGET_UNKNOWN',
+    });
+    expect(authorize('deny', ACTORS.stranger, pending, gone, NOBODY)).toMatchObject({
+      allowed: false,
+      code: 'NOT_AN_APPROVER',
+    });
+  });
+});
+
+describe('authorize under policy v2', () => {
+  const H = 3600;
+  const PROD: PolicyTarget = {
+    name: 'payments-prod',
+    kind: 'project',
+    id: PROJECT,
+    approvers: ['dba', 'U0CAROL'],
+    roles: ['GROUP_READ_ONLY', 'GROUP_DATA_ACCESS_READ_ONLY', 'GROUP_OWNER'],
+    maxDurationSeconds: 8 * H,
+    approvalsChannel: 'C0PAYMENTS',
+    requesters: ['S0ENG', 'U0GUEST'],
+    onBehalf: ['leads'],
+    rules: [
+      {
+        position: 1,
+        roles: ['GROUP_OWNER'],
+        autoApprove: false,
+        approvals: 2,
+        approvers: ['dba'],
+        maxDurationSeconds: H,
+        breakGlass: ['oncall'],
+      },
+    ],
+  };
+  const V2: Policy = {
+    approvalsChannel: 'C0APPROVALS',
+    groups: { dba: ['U0BOB', 'S0DBA'], oncall: ['S0ONCALL'], leads: ['U0LEAD'] },
+    version: 'v2',
+    targets: [PROD],
+  };
+  const groups = (entries: Record<string, string[]>) =>
+    createMembership(V2, new Map(Object.entries(entries).map(([g, users]) => [g, new Set(users)])));
+  const MEMBERS = groups({
+    S0ENG: ['U0ALICE', 'U0ERIN', 'U0GUEST2'],
+    S0DBA: ['U0DBA2'],
+    S0ONCALL: ['U0ONCALL'],
+  });
+  const draft = (roles: string[], durationSeconds: number | undefined = H) => ({
+    roles,
+    scope: 'project' as const,
+    target: 'payments-prod',
+    durationSeconds,
+    reason: 'x',
+  });
+  const ask = (actor: Actor, grantee: Actor, roles = ['GROUP_READ_ONLY'], members = MEMBERS) =>
+    authorize('request', actor, { draft: draft(roles), grantee }, V2, members);
+
+  it('lets only the requesters ask, and names who may when refusing', () => {
+    expect(ask(member('U0ALICE'), member('U0ALICE'))).toMatchObject({ allowed: true });
+    expect(ask(member('U0MALLORY'), member('U0MALLORY'))).toEqual({
+      allowed: false,
+      code: 'NOT_ALLOWED',
+      reason: 'You can’t ask for access on payments-prod: the policy names who may.',
+      who: ['S0ENG', 'U0GUEST'],
+    });
+  });
+
+  it('lets a guest ask only where listed by their own id, never through a user group', () => {
+    expect(ask(as('U0GUEST', 'guest'), as('U0GUEST', 'guest'))).toMatchObject({ allowed: true });
+    expect(ask(as('U0GUEST2', 'guest'), as('U0GUEST2', 'guest'))).toMatchObject({
+      allowed: false,
+      code: 'NOT_ALLOWED',
+    });
+  });
+
+  it('lets only onBehalf ask for someone else, and only for someone who may ask there', () => {
+    expect(ask(member('U0LEAD'), member('U0ERIN'))).toMatchObject({ allowed: true });
+    expect(ask(member('U0BOB'), member('U0ERIN'))).toMatchObject({ allowed: false, who: ['leads'] });
+    expect(ask(member('U0LEAD'), member('U0MALLORY'))).toMatchObject({
+      allowed: false,
+      reason: expect.stringMatching(/^The person you asked for can’t be given access on payments-prod/),
+    });
+  });
+
+  it('needs an approver of every requested role to decide, resolving user groups', () => {
+    const owner = { request: request('pending', { roles: ['GROUP_OWNER'], durationSeconds: H }) };
+    const both = {
+      request: request('pending', { roles: ['GROUP_OWNER', 'GROUP_READ_ONLY'], durationSeconds: H }),
+    };
+    const readOnly = { request: request('pending', { roles: ['GROUP_READ_ONLY'] }) };
+    expect(authorize('approve', member('U0DBA2'), owner, V2, MEMBERS)).toMatchObject({ allowed: true });
+    expect(authorize('approve', member('U0DBA2'), both, V2, MEMBERS)).toMatchObject({ allowed: true });
+    expect(authorize('approve', member('U0CAROL'), readOnly, V2, MEMBERS)).toMatchObject({ allowed: true });
+    expect(authorize('approve', member('U0CAROL'), both, V2, MEMBERS)).toMatchObject({
+      allowed: false,
+      code: 'NOT_AN_APPROVER',
+      who: ['dba', 'U0CAROL'],
+    });
+    const removed = groups({ S0ENG: ['U0ALICE', 'U0ERIN'], S0DBA: [] });
+    expect(authorize('approve', member('U0DBA2'), owner, V2, removed)).toMatchObject({
+      allowed: false,
+      code: 'NOT_AN_APPROVER',
+    });
+  });
+
+  it('refuses to approve for a grantee who is no longer among the requesters', () => {
+    const pending = { request: request('pending'), grantee: member('U0ERIN') };
+    expect(authorize('approve', member('U0CAROL'), pending, V2, MEMBERS)).toMatchObject({ allowed: true });
+    const left = groups({ S0ENG: ['U0ALICE'] });
+    expect(authorize('approve', member('U0CAROL'), pending, V2, left)).toMatchObject({
+      allowed: false,
+      code: 'NOT_ALLOWED',
+      reason: expect.stringContaining('no longer among those the policy lets have access'),
+    });
+  });
+
+  it('lets only the break-glass list self-grant, always for a time within maxDuration', () => {
+    const glass = (actor: Actor, roles: string[], duration: number | null = H) =>
+      authorize(
+        'break-glass',
+        actor,
+        { draft: { ...draft(roles), durationSeconds: duration ?? undefined }, grantee: actor },
+        V2,
+        MEMBERS,
+      );
+    expect(glass(member('U0ONCALL'), ['GROUP_OWNER'])).toMatchObject({
+      allowed: true,
+      target: { name: 'payments-prod' },
+    });
+    expect(glass(member('U0BOB'), ['GROUP_OWNER'])).toMatchObject({
+      allowed: false,
+      code: 'NOT_ALLOWED',
+      who: ['oncall'],
+    });
+    expect(glass(member('U0ONCALL'), ['GROUP_OWNER', 'GROUP_READ_ONLY'])).toMatchObject({ allowed: false });
+    expect(glass(member('U0ONCALL'), ['GROUP_OWNER'], null)).toMatchObject({ code: 'DURATION_INVALID' });
+    expect(glass(member('U0ONCALL'), ['GROUP_OWNER'], 2 * H)).toMatchObject({ code: 'DURATION_INVALID' });
+    expect(glass(as('U0ONCALL', 'guest'), ['GROUP_OWNER'])).toMatchObject({
+      allowed: false,
+      code: 'NOT_ALLOWED',
+    });
+  });
+
+  it('lets an approver of the target acknowledge a break-glass grant, not the person who used it', () => {
+    const used = {
+      request: request('applied', { requesterId: 'U0ONCALL', granteeId: 'U0ONCALL', breakGlass: true }),
+    };
+    expect(authorize('acknowledge', member('U0DBA2'), used, V2, MEMBERS)).toMatchObject({ allowed: true });
+    expect(authorize('acknowledge', member('U0ONCALL'), used, V2, MEMBERS)).toMatchObject({ allowed: false });
+    expect(authorize('end', member('U0CAROL'), used, V2, MEMBERS)).toMatchObject({ allowed: true });
   });
 });

@@ -5,8 +5,8 @@ import type { AccessRequest, RequestState } from '../../src/requests/model.js';
 import type { RequestEvent } from '../../src/requests/request-service.js';
 import {
   buildApprovalMessage,
+  buildDetails,
   buildGrantActions,
-  buildRolesDetails,
 } from '../../src/slack/blocks/approval-message.js';
 import { buildDenyModal, buildNoticeModal } from '../../src/slack/blocks/deny-modal.js';
 import { buildExtendModal } from '../../src/slack/blocks/extend-modal.js';
@@ -37,7 +37,11 @@ function request(state: RequestState, overrides: Partial<AccessRequest> = {}): A
     holdersAtRequest: [],
     addsToProject: false,
     extends: null,
+    breakGlass: false,
+    approversAtRequest: ['U0BOB'],
     approvalMessage: { channelId: 'C0APPROVALS', ts: '1.2' },
+    approvals: [],
+    acknowledged: null,
     decision: state === 'pending' ? null : { by: 'U0BOB', at: 1_790_000_050_000, note: HOSTILE },
     plan: {
       atlasUserId: '64b000000000000000000a11',
@@ -139,8 +143,13 @@ describe('Block Kit builders', () => {
       approvers: ['U0BOB'],
       roles: [i < 10 ? 'ORG_READ_ONLY' : 'GROUP_READ_ONLY'],
       maxDurationSeconds: undefined,
+      approvalsChannel: 'C0APPROVALS',
+      requesters: undefined,
+      onBehalf: undefined,
+      rules: [],
     }));
-    const modal = buildRequestModal({ approvalsChannel: 'C0APPROVALS', targets }, 'U0ALICE', {
+    const policy = { approvalsChannel: 'C0APPROVALS', groups: {}, version: 'v', targets };
+    const modal = buildRequestModal(policy, 'U0ALICE', {
       channelId: null,
       responseUrl: null,
     });
@@ -175,11 +184,11 @@ describe('Block Kit builders', () => {
     expect(reason?.text?.text.endsWith('…')).toBe(true);
   });
 
-  it('keeps the grantee’s current roles out of the channel message, behind the Current roles button', () => {
+  it('keeps the grantee’s current roles out of the channel message, behind the Details button', () => {
     const channel = JSON.stringify(buildApprovalMessage(request('pending')).blocks);
     expect(channel).not.toContain('GROUP_DATA_ACCESS_READ_ONLY');
-    expect(channel).toContain('request_roles');
-    const details = buildRolesDetails(request('pending'));
+    expect(channel).toContain('request_details');
+    const details = buildDetails(request('pending'), { approver: false });
     expectValidMessageBlocks(details.blocks);
     expect(details.text).toContain('*Current roles*: `GROUP_DATA_ACCESS_READ_ONLY`');
     expect(details.text).toContain(
@@ -187,8 +196,49 @@ describe('Block Kit builders', () => {
     );
   });
 
+  it('shows what Atlas said in full to approvers only, and in the channel only a summary', () => {
+    const failure = {
+      code: 'ATLAS_REJECTED' as const,
+      message: 'Atlas refused the change (403).',
+      detail: 'IP address 203.0.113.9 is not allowed to access this resource.',
+      at: 1,
+    };
+    const failed = request('failed', { failure });
+    expect(JSON.stringify(buildApprovalMessage(failed).blocks)).not.toContain('203.0.113.9');
+    expect(buildDetails(failed, { approver: true }).text).toContain('203.0.113.9');
+    expect(buildDetails(failed, { approver: false }).text).not.toContain('203.0.113.9');
+  });
+
+  it('shows approval progress and who may still approve, and never Approve buttons for a policy approval', () => {
+    const one = request('pending', { approvals: [{ by: 'U0BOB', at: 1, note: null }] });
+    const text = JSON.stringify(
+      buildApprovalMessage(one, { approvalsNeeded: 2, approvers: ['U0BOB', 'U0CAROL', 'S0DBA'] }).blocks,
+    );
+    expect(text).toContain('1 of 2 approvals: <@U0BOB> · may still approve: <@U0CAROL>, <!subteam^S0DBA>');
+    const auto = buildApprovalMessage(
+      request('approved', { decision: { by: 'policy', at: 1, note: 'rule 1' } }),
+    );
+    expectValidMessageBlocks(auto.blocks);
+    expect(JSON.stringify(auto.blocks)).not.toContain('request_approve');
+    expect(JSON.stringify(auto.blocks)).toContain('Approved by the policy');
+  });
+
+  it('marks a break-glass grant loudly, with Acknowledge and Revoke now until acknowledged', () => {
+    const glass = request('applied', { breakGlass: true, requesterId: 'U0DAVE', decision: null });
+    const message = buildApprovalMessage(glass);
+    expectValidMessageBlocks(message.blocks);
+    const json = JSON.stringify(message.blocks);
+    expect(json).toContain(':rotating_light: Break-glass AR-0042');
+    expect(json).toContain('Break-glass by <@U0DAVE>');
+    expect(json).toContain('breakglass_acknowledge');
+    expect(json).toContain('grant_revoke_now');
+    const acknowledged = buildApprovalMessage({ ...glass, acknowledged: { by: 'U0BOB', at: 2, note: null } });
+    expect(JSON.stringify(acknowledged.blocks)).not.toContain('breakglass_acknowledge');
+    expect(JSON.stringify(acknowledged.blocks)).toContain('acknowledged by <@U0BOB>');
+  });
+
   it('says the current roles are unknown when Atlas could not be read', () => {
-    expect(buildRolesDetails(request('pending', { rolesAtRequest: null })).text).toContain(
+    expect(buildDetails(request('pending', { rolesAtRequest: null }), { approver: true }).text).toContain(
       'unknown: Atlas could not be read',
     );
   });

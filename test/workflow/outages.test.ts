@@ -93,15 +93,14 @@ describe('outages', () => {
     });
     await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
     const failed = await waitForThreadReply(sandbox.slack, approval, /could not be applied/, 30_000);
-    expect(failed.text).toContain(
-      '(Atlas SERVICE_UNAVAILABLE). Atlas said: “Atlas is down for maintenance.”',
-    );
+    expect(failed.text).toContain('(Atlas SERVICE_UNAVAILABLE)');
+    expect(failed.text).not.toContain('Atlas is down for maintenance');
     expect(failed.text).toContain('An approver can press Retry');
     await waitUntil(() => (blockText(approval).includes('request_retry') ? true : undefined), 5_000);
     expect(sandbox.atlas.authenticatedCalls().filter((c) => c.method === 'PUT')).toHaveLength(10);
 
     await sandbox.driver.clickButton(PEOPLE.mallory, approval, 'request_retry');
-    await waitForEphemeral(sandbox.slack, PEOPLE.mallory.id, /can’t approve this/);
+    await waitForEphemeral(sandbox.slack, PEOPLE.mallory.id, /can’t retry this/);
 
     await sandbox.driver.clickButton(PEOPLE.carol, approval, 'request_retry');
     await waitForDm(sandbox.slack, PEOPLE.alice.id, /approved by .* and applied/, 10_000);

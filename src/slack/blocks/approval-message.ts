@@ -1,5 +1,6 @@
 import type { KnownBlock } from '@slack/types';
 import { formatDuration } from '../../lib/duration.js';
+import { describePrincipals, type Principal } from '../../policy/policy.js';
 import type { AccessRequest } from '../../requests/model.js';
 import { rolesAfterGrant, rolesToAdd } from '../../requests/role-set.js';
 import {
@@ -11,7 +12,7 @@ import {
   slackDate,
   truncate,
 } from '../mrkdwn.js';
-import { describeFailure, describeUntil } from './outcome-message.js';
+import { describeFailure, describeFailureInFull, describeUntil } from './outcome-message.js';
 
 /** Action ids of the buttons on request messages. */
 export const ACTIONS = {
@@ -27,8 +28,10 @@ export const ACTIONS = {
   revokeNow: 'grant_revoke_now',
   /** The grantee of a request made for them: "Not me / cancel" (DM). */
   notMe: 'request_not_me',
-  /** Shows the grantee's current roles to an approver or the grantee, ephemerally. */
-  roles: 'request_roles',
+  /** Shows the grantee's current roles (and, to approvers, Atlas's detail of a failure), ephemerally. */
+  details: 'request_details',
+  /** An approver acknowledges a break-glass grant. */
+  acknowledge: 'breakglass_acknowledge',
 } as const;
 
 /** The Extend and End now buttons the grantee gets with a temporary grant. */
@@ -116,7 +119,7 @@ function describeCurrentRoles(request: AccessRequest): string {
  * What the grantee holds now and would hold after approval: someone's Atlas access, so shown only
  * to them and to the target's approvers (the "Current roles" button), never to the whole channel.
  */
-export function buildRolesDetails(request: AccessRequest): SlackMessage {
+export function buildDetails(request: AccessRequest, options: { readonly approver: boolean }): SlackMessage {
   const after =
     request.rolesAtRequest === null
       ? null
@@ -125,6 +128,9 @@ export function buildRolesDetails(request: AccessRequest): SlackMessage {
     `*${request.id}*: ${escapeMrkdwn(request.granteeEmail)} on *${escapeMrkdwn(request.target.name)}* when it was asked`,
     `*Current roles*: ${describeCurrentRoles(request)}`,
     `*Roles after approval*: ${formatRoles(after)}`,
+    ...(request.failure && options.approver
+      ? [`*What Atlas said*: ${describeFailureInFull(request.failure)}`]
+      : []),
   ].join('\n');
   return {
     text,
@@ -132,11 +138,31 @@ export function buildRolesDetails(request: AccessRequest): SlackMessage {
   };
 }
 
+/** What the policy says about deciding a request, for its approval message (computed where the policy is). */
+export interface ApprovalView {
+  /** Distinct approvals it needs (a rule's `approvals`). @defaultValue 1 */
+  readonly approvalsNeeded?: number;
+  /** Who may decide on every one of its roles. */
+  readonly approvers?: readonly Principal[];
+}
+
+/** "1 of 2 approvals: @bob · still to decide: @carol, @dba-team". */
+function describeProgress(request: AccessRequest, view: ApprovalView): string | undefined {
+  const needed = view.approvalsNeeded ?? 1;
+  if (request.state !== 'pending' || (needed <= 1 && request.approvals.length === 0)) return undefined;
+  const given = request.approvals.map((a) => mention(a.by));
+  const left = (view.approvers ?? []).filter(
+    (p) => !request.approvals.some((a) => a.by === p) && p !== request.requesterId && p !== request.granteeId,
+  );
+  return `:ballot_box_with_check: ${request.approvals.length} of ${needed} approvals${given.length > 0 ? `: ${given.join(', ')}` : ''}${left.length > 0 ? ` · may still approve: ${describePrincipals(left)}` : ''}`;
+}
+
 /** The approvers' message for a request; buttons only while something can be done. */
-export function buildApprovalMessage(request: AccessRequest): SlackMessage {
+export function buildApprovalMessage(request: AccessRequest, view: ApprovalView = {}): SlackMessage {
   const asks = request.extends ? 'asks to extend Atlas access' : 'asks for Atlas access';
-  const who =
-    request.requesterId === request.granteeId
+  const who = request.breakGlass
+    ? `:rotating_light: *Break-glass by ${mention(request.requesterId)}*: granted at once, without a decision${request.grant?.revokeAt ? `; it ends ${slackDate(request.grant.revokeAt)}` : ''}`
+    : request.requesterId === request.granteeId
       ? `${mention(request.requesterId)} ${asks}`
       : `${mention(request.requesterId)} ${asks} for ${mention(request.granteeId)}`;
   const kind = request.target.kind === 'org' ? 'organization' : 'project';
@@ -161,7 +187,7 @@ export function buildApprovalMessage(request: AccessRequest): SlackMessage {
       type: 'header',
       text: {
         type: 'plain_text',
-        text: `${request.extends ? 'Extension request' : 'Access request'} ${request.id}`,
+        text: `${request.breakGlass ? ':rotating_light: Break-glass' : request.extends ? 'Extension request' : 'Access request'} ${request.id}`,
         emoji: true,
       },
     },
@@ -188,21 +214,42 @@ export function buildApprovalMessage(request: AccessRequest): SlackMessage {
       verbatim: true,
     },
   });
-  if (!request.extends && request.state === 'pending') {
+  if ((!request.extends && request.state === 'pending') || request.failure?.detail) {
     blocks.push({
       type: 'actions',
-      block_id: `roles:${request.id}`,
+      block_id: `details:${request.id}`,
       elements: [
         {
           type: 'button',
-          action_id: ACTIONS.roles,
-          text: { type: 'plain_text', text: 'Current roles' },
+          action_id: ACTIONS.details,
+          text: { type: 'plain_text', text: 'Details' },
           value: request.id,
         },
       ],
     });
   }
+  const progress = describeProgress(request, view);
+  if (progress) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(progress, 3000) } });
   if (request.state === 'pending') blocks.push(buildDecisionActions(request.id));
+  if (
+    request.breakGlass &&
+    request.acknowledged === null &&
+    ['approved', 'applying', 'applied'].includes(request.state)
+  ) {
+    blocks.push({
+      type: 'actions',
+      block_id: `acknowledge:${request.id}`,
+      elements: [
+        {
+          type: 'button',
+          action_id: ACTIONS.acknowledge,
+          text: { type: 'plain_text', text: 'Acknowledge' },
+          style: 'primary',
+          value: request.id,
+        },
+      ],
+    });
+  }
   const retryable =
     request.state === 'revoke_failed' ||
     (request.state === 'failed' && request.failure?.code !== 'EXTENSION_TOO_LATE');
@@ -251,19 +298,23 @@ export function buildApprovalMessage(request: AccessRequest): SlackMessage {
   };
 }
 
-/**
- * One line saying where the request stands, who decided and what happened. `forApprovers` adds
- * Atlas's own detail of a failure (the approvals channel); elsewhere the words and the code only.
- */
-export function describeStatus(request: AccessRequest, forApprovers = true): string {
-  const by = request.decision ? ` by ${mention(request.decision.by)}` : '';
+/** One line saying where the request stands, who decided and what happened (failures in words and code). */
+export function describeStatus(request: AccessRequest): string {
+  const by =
+    request.decision?.by === 'policy'
+      ? ' by the policy'
+      : request.breakGlass
+        ? ` by break-glass (${mention(request.requesterId)})${request.acknowledged ? `, acknowledged by ${mention(request.acknowledged.by)}` : ', not acknowledged yet'}`
+        : request.decision
+          ? ` by ${mention(request.decision.by)}`
+          : '';
   switch (request.state) {
     case 'submitted':
       return `:mag: Being checked against Atlas · requested ${slackDate(request.createdAt)}`;
     case 'pending':
       return `:hourglass_flowing_sand: Waiting for an approver · requested ${slackDate(request.createdAt)}`;
     case 'refused':
-      return `:no_entry_sign: *Refused*: ${describeFailure(request.failure, forApprovers)}`;
+      return `:no_entry_sign: *Refused*: ${describeFailure(request.failure)}`;
     case 'approved':
     case 'applying':
       return `:white_check_mark: Approved${by} · applying in Atlas…`;
@@ -291,10 +342,10 @@ export function describeStatus(request: AccessRequest, forApprovers = true): str
     case 'denied':
       return `:no_entry: *Denied*${by}${request.decision?.note ? `: ${inlineUserText(request.decision.note)}` : ''}`;
     case 'failed':
-      return `:x: Approved${by} · *failed*: ${describeFailure(request.failure, forApprovers)}`;
+      return `:x: Approved${by} · *failed*: ${describeFailure(request.failure)}`;
     case 'revoke_failed': {
       const next = request.revokeTrouble ? ` · next try ${slackDate(request.revokeTrouble.nextTryAt)}` : '';
-      return `:rotating_light: Approved${by} · applied · *revocation failing*: ${describeFailure(request.failure, forApprovers)}${next}`;
+      return `:rotating_light: Approved${by} · applied · *revocation failing*: ${describeFailure(request.failure)}${next}`;
     }
     case 'expired':
       return ':hourglass: *Expired* before anyone decided';

@@ -8,17 +8,24 @@ export interface OutcomeContext {
   /** The target's approvers, mentioned when a revocation keeps failing. */
   readonly approvers?: readonly string[];
   /**
-   * The text goes to the approvals channel: it may carry Atlas's own detail of a failure.
-   * @defaultValue false
+   * Who reads it: the approvals channel (which may hold more people than the approvers), the grantee,
+   * or a requester who asked for someone else. Only the grantee sees their full role list.
+   * @defaultValue 'channel'
    */
-  readonly forApprovers?: boolean;
+  readonly audience?: 'channel' | 'grantee' | 'requester';
 }
 
-/** A failure in words; for approvers with the service's own detail (which may name IPs and ids), quoted. */
-export function describeFailure(failure: Failure | null, forApprovers: boolean): string {
-  if (failure === null) return 'unknown error';
-  const detail = forApprovers && failure.detail ? ` Atlas said: “${escapeMrkdwn(failure.detail)}”` : '';
-  return `${escapeMrkdwn(failure.message)}${detail}`;
+/**
+ * A failure in words and its code. Atlas's own `detail` (it can name Rolecall's IP address and
+ * internal ids) is never in a message: approvers see it with the Details button, operators in the log.
+ */
+export function describeFailure(failure: Failure | null): string {
+  return failure === null ? 'unknown error' : escapeMrkdwn(failure.message);
+}
+
+/** A failure for an approver who asked for the details: the words, the code and Atlas's own detail, quoted. */
+export function describeFailureInFull(failure: Failure): string {
+  return `${escapeMrkdwn(failure.message)}${failure.detail ? ` Atlas said: “${escapeMrkdwn(failure.detail)}”` : ''}`;
 }
 
 /** The target's name in bold, escaped. */
@@ -38,7 +45,13 @@ function describeKept(kept: readonly RoleHolder[]): string {
     .join('');
 }
 
-function describeApplied(request: AccessRequest, by: string, user: string, on: string): string {
+function describeApplied(
+  request: AccessRequest,
+  by: string,
+  user: string,
+  on: string,
+  grantee: boolean,
+): string {
   const grant = request.grant;
   if (request.extension) {
     const { of, from, to } = request.extension;
@@ -53,7 +66,7 @@ function describeApplied(request: AccessRequest, by: string, user: string, on: s
       `${formatRoles([holder.role])} was already granted through ${holder.requestId} (${describeUntil(holder)}) and now lasts at least as long as ${request.id}`,
     );
   }
-  if ((grant?.outside ?? []).length > 0) {
+  if (grantee && (grant?.outside ?? []).length > 0) {
     parts.push(`${user} already had ${formatRoles(grant?.outside ?? [])} ${on} outside Rolecall; left alone`);
   }
   const what = parts.length > 0 ? parts.join('; ') : `nothing changed ${on}`;
@@ -63,10 +76,11 @@ function describeApplied(request: AccessRequest, by: string, user: string, on: s
       : (grant?.held ?? []).length > 0
         ? ' Access is permanent.'
         : '';
-  return `:white_check_mark: ${request.id} approved by ${by} and applied: ${what}. Roles now: ${formatRoles(grant?.rolesAfter ?? null)}.${until}`;
+  const now = grantee ? ` Roles now: ${formatRoles(grant?.rolesAfter ?? null)}.` : '';
+  return `:white_check_mark: ${request.id} approved by ${by} and applied: ${what}.${now}${until}`;
 }
 
-function describeRevoked(request: AccessRequest, user: string, on: string): string {
+function describeRevoked(request: AccessRequest, user: string, on: string, grantee: boolean): string {
   const revocation = request.revocation;
   const ended = request.endedEarly
     ? request.endedEarly.by === request.granteeId
@@ -85,7 +99,9 @@ function describeRevoked(request: AccessRequest, user: string, on: string): stri
   const what = parts.length > 0 ? `: ${parts.join('; ')}.` : '.';
   const roles = revocation?.leftProject
     ? ` ${user} is no longer in ${place(request)}.`
-    : ` Roles now: ${formatRoles(revocation?.rolesAfter ?? null)}.`;
+    : grantee
+      ? ` Roles now: ${formatRoles(revocation?.rolesAfter ?? null)}.`
+      : '';
   const trouble = request.revokeTrouble
     ? ` It took ${request.revokeTrouble.failures + 1} tries: revocation had been failing since ${slackDate(request.revokeTrouble.since)}.`
     : '';
@@ -108,7 +124,7 @@ function describeRevokeFailed(
     request.failure?.code === 'WOULD_REMOVE_ALL_ROLES'
       ? `give ${user} another role ${on} or remove them from ${place(request)} in Atlas, then press Retry revocation`
       : `an approver can press Retry revocation, or remove ${roles} from ${user} ${on} by hand`;
-  return `:rotating_light: ${request.id} has not been revoked yet: ${describeFailure(request.failure, context.forApprovers ?? false)}${since}${cc} ${byHand}.`;
+  return `:rotating_light: ${request.id} has not been revoked yet: ${describeFailure(request.failure)}${since}${cc} ${byHand}.`;
 }
 
 /** The thread reply or direct message that tells people what happened to a request. */
@@ -119,27 +135,38 @@ export function buildOutcomeText(
 ): string {
   const on = `on *${escapeMrkdwn(request.target.name)}*`;
   const user = escapeMrkdwn(request.granteeEmail);
-  const by = request.decision ? mention(request.decision.by) : 'an approver';
+  const by =
+    request.decision?.by === 'policy'
+      ? 'the policy'
+      : request.breakGlass && request.decision?.by === request.requesterId
+        ? `${mention(request.requesterId)} (break-glass)`
+        : request.decision
+          ? mention(request.decision.by)
+          : 'an approver';
   switch (event) {
     case 'pending':
       return `:inbox_tray: ${request.id} is waiting for approval: ${formatRoles(request.roles)} ${on}.`;
     case 'refused':
-      return `:no_entry_sign: ${request.id} was not filed: ${describeFailure(request.failure, context.forApprovers ?? false)}`;
+      return `:no_entry_sign: ${request.id} was not filed: ${describeFailure(request.failure)}`;
     case 'approved':
       return `:white_check_mark: ${request.id} was approved by ${by}; applying it in Atlas now.`;
+    case 'approval':
+      return `:ballot_box_with_check: ${request.id} has ${request.approvals.length} approval${request.approvals.length === 1 ? '' : 's'} so far (${request.approvals.map((a) => mention(a.by)).join(', ')}).`;
+    case 'acknowledged':
+      return `:eyes: The break-glass grant ${request.id} was acknowledged by ${request.acknowledged ? mention(request.acknowledged.by) : 'an approver'}.`;
     case 'applied':
-      return describeApplied(request, by, user, on);
+      return describeApplied(request, by, user, on, context.audience === 'grantee');
     case 'failed': {
       const retry =
         request.failure?.code === 'EXTENSION_TOO_LATE' ? '' : ' An approver can press Retry on the request.';
-      return `:x: ${request.id} was approved by ${by} but could not be applied: ${describeFailure(request.failure, context.forApprovers ?? false)}${retry}`;
+      return `:x: ${request.id} was approved by ${by} but could not be applied: ${describeFailure(request.failure)}${retry}`;
     }
     case 'denied': {
       const note = request.decision?.note ? `: ${inlineUserText(request.decision.note)}` : '.';
       return `:no_entry: ${request.id} was denied by ${by}${note}`;
     }
     case 'revoked':
-      return describeRevoked(request, user, on);
+      return describeRevoked(request, user, on, context.audience === 'grantee');
     case 'revoke_failed':
       return describeRevokeFailed(request, user, on, context);
     case 'expired':

@@ -66,8 +66,15 @@ export function buildConfirmation(request: AccessRequest, approvalsChannel: stri
   const joins = request.addsToProject
     ? ' Approving it adds the grantee to the project until the access ends.'
     : '';
-  const text = `:inbox_tray: Request *${request.id}* is waiting for approval in <#${approvalsChannel}>: ${what}.${joins} You will get a message when it is decided.`;
-  return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }, cancelActions(request.id)] };
+  const text =
+    request.decision?.by === 'policy'
+      ? `:robot_face: Request *${request.id}* was approved by the policy, no decision needed: ${what}. Rolecall is applying it in Atlas now; <#${approvalsChannel}> can see it.`
+      : request.breakGlass
+        ? `:rotating_light: Break-glass *${request.id}*: ${what}. Rolecall is applying it now, without a decision; the approvers in <#${approvalsChannel}> have been told.`
+        : `:inbox_tray: Request *${request.id}* is waiting for approval in <#${approvalsChannel}>: ${what}.${joins} You will get a message when it is decided.`;
+  const blocks: KnownBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text } }];
+  if (request.state === 'pending') blocks.push(cancelActions(request.id));
+  return { text, blocks };
 }
 
 /** Audit details keep ISO times (machine-readable); readers see them in their own time zone. */
@@ -121,7 +128,7 @@ export function buildStatusMessage(request: AccessRequest, audit: readonly Audit
       },
       {
         type: 'context',
-        elements: [{ type: 'mrkdwn', text: truncate(describeStatus(request, false), 3000) }],
+        elements: [{ type: 'mrkdwn', text: truncate(describeStatus(request), 3000) }],
       },
       {
         type: 'section',

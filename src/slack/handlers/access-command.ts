@@ -47,12 +47,12 @@ export function registerAccessCommand(app: App, deps: HandlerDeps): void {
       return;
     }
     // A request is answered in the ack itself (no extra call); the worker confirms it moments later.
-    if (parsed.kind === 'request' || parsed.kind === 'extend')
+    if (parsed.kind === 'request' || parsed.kind === 'extend' || parsed.kind === 'breakglass')
       await ack({ response_type: 'ephemeral', text: CHECKING });
     else await ack();
     const reply = (message: Parameters<typeof replier.reply>[2]) =>
       replier.reply(command.user_id, command.response_url, message);
-    await deps.afterAck(async () => {
+    const run = async () => {
       try {
         const actor = await directory.person(command.user_id, command.team_id);
         switch (parsed.kind) {
@@ -71,6 +71,16 @@ export function registerAccessCommand(app: App, deps: HandlerDeps): void {
           case 'request': {
             const { kind: _kind, ...line } = parsed;
             await service.submit(actor, {
+              line,
+              grantee: actor,
+              sourceChannelId: command.channel_id,
+              replyUrl: command.response_url,
+            });
+            return;
+          }
+          case 'breakglass': {
+            const { kind: _kind, ...line } = parsed;
+            await service.breakGlass(actor, {
               line,
               grantee: actor,
               sourceChannelId: command.channel_id,
@@ -110,7 +120,9 @@ export function registerAccessCommand(app: App, deps: HandlerDeps): void {
       } catch (error) {
         await reply({ text: describeErrorForSlack(error, logger) });
       }
-    });
+    };
+    // Opening the modal skips the after-ack queue: its trigger_id is good for 3 s only.
+    await (parsed.kind === 'modal' ? run() : deps.afterAck(run));
   });
 
   app.view(REQUEST_MODAL, async ({ ack, view, body }) => {
@@ -132,7 +144,7 @@ export function registerAccessCommand(app: App, deps: HandlerDeps): void {
       replier.reply(body.user.id, context.responseUrl, message);
     await deps.afterAck(async () => {
       try {
-        const actor = await directory.person(body.user.id, body.team?.id);
+        const actor = await directory.person(body.user.id, body.team?.id ?? body.user.team_id);
         const grantee = form.granteeId === actor.id ? actor : await directory.person(form.granteeId);
         const request = await service.submit(actor, {
           line: form.line,

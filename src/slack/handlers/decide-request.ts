@@ -10,7 +10,7 @@ import { parseDuration } from '../../lib/duration.js';
 import { asRequestId } from '../../lib/patterns.js';
 import type { Actor } from '../../requests/authorize.js';
 import { checkReason } from '../../requests/parse-command.js';
-import { ACTIONS, buildRolesDetails } from '../blocks/approval-message.js';
+import { ACTIONS, buildDetails } from '../blocks/approval-message.js';
 import { buildDenyModal, buildNoticeModal, DENY_MODAL, DENY_REASON } from '../blocks/deny-modal.js';
 import {
   buildExtendModal,
@@ -30,14 +30,18 @@ type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMidd
 type ButtonWork = (id: string, actor: Actor, args: ButtonArgs) => Promise<EphemeralReply | undefined>;
 
 /**
- * Every button on Rolecall's messages (Approve, Deny, Retry, Cancel, Not me, Current roles, End now,
- * Revoke now, Extend) and the Deny and Extend modals. Each acks at once, checks that the button's value
+ * Every button on Rolecall's messages (Approve, Deny, Retry, Cancel, Not me, Details, Acknowledge,
+ * End now, Revoke now, Extend) and the Deny and Extend modals. Each acks at once, checks that the button's value
  * is a request id before it goes near Redis, resolves the actor and lets the service authorize.
  */
 export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
   const { service, logger, directory, replier } = deps;
 
-  const button = (actionId: string, work: ButtonWork): void => {
+  /**
+   * Registers a button. One that opens a modal (`opensModal`) skips the after-ack queue: its
+   * trigger_id is good for 3 s only, so it must not wait behind a burst of other work.
+   */
+  const button = (actionId: string, work: ButtonWork, options: { opensModal?: boolean } = {}): void => {
     app.action<BlockAction<ButtonAction>>(actionId, async (args) => {
       const { ack, body, action } = args;
       await ack();
@@ -48,15 +52,16 @@ export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
         await reply({ text: ':warning: That button does not point at a Rolecall request.' });
         return;
       }
-      await deps.afterAck(async () => {
+      const run = async () => {
         try {
-          const actor = await directory.person(body.user.id, body.team?.id ?? undefined);
+          const actor = await directory.person(body.user.id, body.team?.id ?? body.user.team_id);
           const answer = await work(id, actor, args);
           if (answer) await reply(answer);
         } catch (error) {
           await reply({ text: describeErrorForSlack(error, logger) });
         }
-      });
+      };
+      await (options.opensModal ? run() : deps.afterAck(run));
     });
   };
 
@@ -65,11 +70,15 @@ export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
     return undefined;
   });
 
-  button(ACTIONS.deny, async (id, actor, { client, body }) => {
-    const request = await service.checkCanDecide(id, actor);
-    await client.views.open({ trigger_id: body.trigger_id, view: buildDenyModal(request.id) });
-    return undefined;
-  });
+  button(
+    ACTIONS.deny,
+    async (id, actor, { client, body }) => {
+      const request = await service.checkCanDecide(id, actor);
+      await client.views.open({ trigger_id: body.trigger_id, view: buildDenyModal(request.id) });
+      return undefined;
+    },
+    { opensModal: true },
+  );
 
   button(ACTIONS.retry, async (id, actor) => {
     await service.retry(id, actor);
@@ -89,24 +98,36 @@ export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
     };
   });
 
-  button(ACTIONS.roles, async (id, actor) => buildRolesDetails(await service.viewRoles(id, actor)));
+  button(ACTIONS.acknowledge, async (id, actor) => {
+    const request = await service.acknowledge(id, actor);
+    return { text: `:eyes: You acknowledged the break-glass grant ${request.id}; it is in the audit trail.` };
+  });
+
+  button(ACTIONS.details, async (id, actor) => {
+    const { request, approver } = await service.viewDetails(id, actor);
+    return buildDetails(request, { approver });
+  });
 
   const endGrant: ButtonWork = async (id, actor) => ({ text: endingText((await service.end(id, actor)).id) });
   button(ACTIONS.end, endGrant);
   button(ACTIONS.revokeNow, endGrant);
 
-  button(ACTIONS.extend, async (id, actor, { client, body }) => {
-    const { request } = await service.status(id, actor);
-    const end = request.grant?.revokeAt;
-    const endsText = end
-      ? `${request.id} (${request.roles.join(', ')} on ${request.target.name}) ends ${new Date(end).toUTCString()}.`
-      : `${request.id} on ${request.target.name}.`;
-    await client.views.open({
-      trigger_id: body.trigger_id,
-      view: buildExtendModal({ requestId: request.id, responseUrl: body.response_url ?? null }, endsText),
-    });
-    return undefined;
-  });
+  button(
+    ACTIONS.extend,
+    async (id, actor, { client, body }) => {
+      const { request } = await service.status(id, actor);
+      const end = request.grant?.revokeAt;
+      const endsText = end
+        ? `${request.id} (${request.roles.join(', ')} on ${request.target.name}) ends ${new Date(end).toUTCString()}.`
+        : `${request.id} on ${request.target.name}.`;
+      await client.views.open({
+        trigger_id: body.trigger_id,
+        view: buildExtendModal({ requestId: request.id, responseUrl: body.response_url ?? null }, endsText),
+      });
+      return undefined;
+    },
+    { opensModal: true },
+  );
 
   app.view(EXTEND_MODAL, async ({ ack, view, body }) => {
     const values = view.state.values;
@@ -127,7 +148,7 @@ export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
       return;
     }
     try {
-      const actor = await directory.person(body.user.id, body.team?.id ?? undefined);
+      const actor = await directory.person(body.user.id, body.team?.id ?? body.user.team_id);
       const request = await service.extend(actor, {
         id: context.requestId,
         durationSeconds,
@@ -168,7 +189,7 @@ export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
       const id = asRequestId(view.private_metadata);
       if (id === undefined)
         throw new AppError('REQUEST_NOT_FOUND', 'This form does not point at a Rolecall request.');
-      const actor = await directory.person(body.user.id, body.team?.id ?? undefined);
+      const actor = await directory.person(body.user.id, body.team?.id ?? body.user.team_id);
       await service.deny(id, actor, reason);
       await ack();
     } catch (error) {
