@@ -29,7 +29,7 @@ import { createHttpServer } from './ops/http-server.js';
 import { createLogger, type Logger } from './ops/logger.js';
 import { connectRedis } from './ops/redis.js';
 import { createShutdownStack } from './ops/shutdown.js';
-import { loadPolicy } from './policy/load-policy.js';
+import { loadPolicy, type PolicyApi } from './policy/load-policy.js';
 import { type Policy, requirementsOf, targetOf } from './policy/policy.js';
 import type { GranteeAccess } from './requests/assess.js';
 import { createRefusalLog } from './requests/refusal-log.js';
@@ -76,7 +76,11 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       await redis.quit();
     });
 
-    const readPolicy = async () => checkPolicyRoles(await loadPolicy(config.policyFile), config);
+    const api: PolicyApi = {
+      name: `ATLAS_API=${config.atlasApi}`,
+      invalidRoles: (kind, roles) => invalidRoles(config.atlasApi, kind, roles),
+    };
+    const readPolicy = () => loadPolicy(config.policyFile, api);
     let policy: Policy = await readPolicy();
     const currentPolicy = () => policy;
     const describe = (p: Policy) => ({
@@ -329,23 +333,6 @@ function secretsOf(config: Config): string[] {
     config.slack.appToken ?? '',
     auth === undefined ? '' : auth.kind === 'digest' ? auth.privateKey : auth.clientSecret,
   ];
-}
-
-/** Refuses a policy that offers roles the configured Atlas API flavor does not have. */
-function checkPolicyRoles(policy: Policy, config: Config): Policy {
-  const problems = policy.targets.flatMap((target) => {
-    const bad = invalidRoles(config.atlasApi, target.kind, target.roles);
-    return bad.length === 0
-      ? []
-      : [`  - ${target.name}: ${bad.join(', ')} not valid for ATLAS_API=${config.atlasApi}`];
-  });
-  if (problems.length > 0) {
-    throw new AppError(
-      'POLICY_INVALID',
-      `The policy offers roles this Atlas API does not have:\n${problems.join('\n')}`,
-    );
-  }
-  return policy;
 }
 
 /** Usage of `node dist/main.js`, shown with every argument error. */

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { AppError } from '../errors.js';
 import { parseDuration } from '../lib/duration.js';
 import { ATLAS_ID, ROLE_NAME, SLACK_CHANNEL_ID } from '../lib/patterns.js';
+import type { ScopeKind } from '../lib/scope.js';
 import type { Policy, PolicyTarget, Principal, RoleRule } from './policy.js';
 
 /** A user (`U…`, `W…`), a user group (`S…`) or a group name from `groups:`. */
@@ -12,11 +13,19 @@ const PRINCIPAL = /^([UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}|[a-z][a-z0-9_-]{0,63})$/;
 /** A user or a user group: what a group under `groups:` may contain. */
 const PERSON_OR_USER_GROUP = /^([UW][A-Z0-9]{2,}|S[A-Z0-9]{2,})$/;
 
+/** How a duration looks; parseDuration also needs it to be more than zero. */
+const DURATION_SHAPE = /^\s*\d{1,6}[smhdSMHD]\s*$/;
+
 const duration = (what: string) =>
   z
     .string({ error: `${what} must be a duration such as 30m, 4h or 7d` })
-    .refine((v) => parseDuration(v) !== undefined, `${what} must look like 30m, 4h or 7d`)
+    .regex(DURATION_SHAPE, `${what} must look like 30m, 4h or 7d`)
+    .refine((v) => !DURATION_SHAPE.test(v) || parseDuration(v) !== undefined, `${what} must be more than 0`)
     .describe('A duration: a number and a unit, s, m, h or d (30m, 8h, 7d).');
+
+/** A JSON Schema description that says what a key is for, then what it holds. */
+const purpose = <T extends z.ZodType>(schema: T, what: string): T =>
+  schema.describe(`${what}${schema.description ? ` ${schema.description}` : ''}`);
 
 const principals = (key: string) =>
   z
@@ -37,18 +46,31 @@ const ruleSchema = z
       .array(z.string().regex(ROLE_NAME, 'roles must be Atlas role names such as GROUP_OWNER'), {
         error: 'a rule needs roles: the roles it is about',
       })
-      .min(1, 'a rule needs at least one role'),
-    autoApprove: z.boolean().optional().describe('No human decision: approved by the policy.'),
-    approvals: z.number().int().min(1).max(10).optional().describe('Distinct approvers needed (default 1).'),
-    approvers: principals('approvers')
-      .min(1)
+      .min(1, 'a rule needs at least one role')
+      .describe('The roles this rule is about; each must be one of the target’s roles.'),
+    autoApprove: z
+      .boolean()
       .optional()
-      .describe("Who decides these roles instead of the target's approvers."),
-    maxDuration: duration('maxDuration').optional(),
-    breakGlass: principals('breakGlass')
+      .describe('No human decision: approved by the policy; still posted, audited and revoked on time.'),
+    approvals: z
+      .number()
+      .int()
       .min(1)
+      .max(10)
       .optional()
-      .describe('Who may grant themselves these roles in an emergency.'),
+      .describe('Distinct approvers needed (default 1); the requester and the grantee never count.'),
+    approvers: purpose(
+      principals('approvers').min(1),
+      "Who decides on these roles instead of the target's approvers.",
+    ).optional(),
+    maxDuration: purpose(
+      duration('maxDuration'),
+      "Longest grant of these roles, replacing the target's maxDuration (longer or shorter).",
+    ).optional(),
+    breakGlass: purpose(
+      principals('breakGlass').min(1),
+      'Who may grant themselves these roles at once in an emergency (/atlas-access breakglass).',
+    ).optional(),
   })
   .strict()
   .superRefine((rule, ctx) => {
@@ -67,24 +89,34 @@ const targetSchema = z
       name: z
         .string({ error: 'name is required (a short label such as payments-prod)' })
         .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'name must be 1-64 letters, digits, ".", "_" or "-"')
-        .refine((v) => !ATLAS_ID.test(v), 'name must not look like a 24-hex Atlas id'),
+        .refine((v) => !ATLAS_ID.test(v), 'name must not look like a 24-hex Atlas id')
+        .describe('What people type in /atlas-access (case-insensitive), e.g. payments-prod.'),
       project: z
         .string()
         .regex(ATLAS_ID, 'project must be a 24-character lowercase hex Atlas project id')
+        .describe('Atlas project (group) id, 24 hex; a target has project or org, not both.')
         .optional(),
       org: z
         .string()
         .regex(ATLAS_ID, 'org must be a 24-character lowercase hex Atlas organization id')
+        .describe('Atlas organization id, 24 hex; a target has project or org, not both.')
         .optional(),
       approvalsChannel: z
         .string()
         .regex(SLACK_CHANNEL_ID, 'approvalsChannel must be a Slack channel id such as C0123ABCD')
+        .describe("Slack channel id for this target's approval messages, instead of the default.")
         .optional(),
-      requesters: principals('requesters').min(1).optional(),
-      onBehalf: principals('onBehalf').optional(),
-      approvers: principals('approvers').min(
-        1,
-        'approvers needs at least one user, user group or group name',
+      requesters: purpose(
+        principals('requesters').min(1),
+        'Who may ask for access here; default: every full member of the workspace. Guests only when listed by their own user id.',
+      ).optional(),
+      onBehalf: purpose(
+        principals('onBehalf'),
+        'Who may ask here for someone else; default: the approvers.',
+      ).optional(),
+      approvers: purpose(
+        principals('approvers').min(1, 'approvers needs at least one user, user group or group name'),
+        'Who approves requests here, unless a rule names others.',
       ),
       roles: z
         .array(
@@ -93,9 +125,16 @@ const targetSchema = z
             error: 'roles is required: the Atlas roles that may be requested here',
           },
         )
-        .min(1, 'roles needs at least one role'),
-      maxDuration: duration('maxDuration').optional(),
-      rules: z.array(ruleSchema, { error: 'rules must be a list of rules' }).optional(),
+        .min(1, 'roles needs at least one role')
+        .describe('Atlas roles that may be requested here: GROUP_ roles on a project, ORG_ roles on an org.'),
+      maxDuration: purpose(
+        duration('maxDuration'),
+        'Longest grant here; when set, every grant must be temporary. Default: no limit, permanent grants allowed.',
+      ).optional(),
+      rules: z
+        .array(ruleSchema, { error: 'rules must be a list of rules' })
+        .describe('Per-role rules; for each role the first rule naming it applies.')
+        .optional(),
     },
     {
       error: (issue) =>
@@ -161,7 +200,8 @@ export const policyFileSchema = z
         .describe('Named lists of people: Slack user ids and user group ids.'),
       targets: z
         .array(targetSchema, { error: 'targets is required: a list of orgs and projects' })
-        .min(1, 'targets needs at least one entry'),
+        .min(1, 'targets needs at least one entry')
+        .describe('The Atlas organizations and projects people may ask for roles on.'),
     },
     {
       error: (issue) => objectError(issue, 'the policy must be a mapping with approvalsChannel and targets'),
@@ -225,8 +265,16 @@ export type PolicyReading =
   | { readonly ok: true; readonly policy: Policy }
   | { readonly ok: false; readonly problems: readonly PolicyProblem[] };
 
+/** The Atlas API the policy will be used with, so roles it does not have are problems too. */
+export interface PolicyApi {
+  /** Its name in messages, e.g. `ATLAS_API=cloud-manager`. */
+  readonly name: string;
+  /** The roles of `roles` this API does not have on an org or a project. */
+  invalidRoles(kind: ScopeKind, roles: readonly string[]): readonly string[];
+}
+
 /** Reads policy YAML; every problem at once, each with its line and column. */
-export function readPolicy(text: string): PolicyReading {
+export function readPolicy(text: string, api?: PolicyApi): PolicyReading {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -243,14 +291,19 @@ export function readPolicy(text: string): PolicyReading {
   if (!result.success) {
     return {
       ok: false,
-      problems: result.error.issues.map((issue) => {
-        const at = positionOf(doc, lineCounter, issue.path);
-        const where = issue.path.length > 0 ? `${formatPath(issue.path)}: ` : '';
-        return { line: at?.line, col: at?.col, message: `${where}${issue.message}` };
-      }),
+      problems: result.error.issues
+        .map((issue): PolicyProblem => {
+          const at = positionOf(doc, lineCounter, issue.path);
+          const where = issue.path.length > 0 ? `${formatPath(issue.path)}: ` : '';
+          return { line: at?.line, col: at?.col, message: `${where}${issue.message}` };
+        })
+        // In file order, as a reader goes through it.
+        .sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0)),
     };
   }
   const data = result.data;
+  const apiProblems = api === undefined ? [] : rolesMissingFrom(api, data.targets, doc, lineCounter);
+  if (apiProblems.length > 0) return { ok: false, problems: apiProblems };
   const version = createHash('sha256').update(text).digest('hex').slice(0, 12);
   return {
     ok: true,
@@ -287,15 +340,39 @@ export function readPolicy(text: string): PolicyReading {
   };
 }
 
+function rolesMissingFrom(
+  api: PolicyApi,
+  targets: readonly z.infer<typeof targetSchema>[],
+  doc: ReturnType<typeof parseDocument>,
+  lineCounter: LineCounter,
+): PolicyProblem[] {
+  return targets.flatMap((t, index) => {
+    const kind: ScopeKind = t.project === undefined ? 'org' : 'project';
+    const bad = new Set(api.invalidRoles(kind, t.roles));
+    return t.roles.flatMap((role, r) => {
+      if (!bad.has(role)) return [];
+      const path = ['targets', index, 'roles', r];
+      const at = positionOf(doc, lineCounter, path);
+      return [
+        {
+          line: at?.line,
+          col: at?.col,
+          message: `${formatPath(path)}: ${role} is not a${kind === 'org' ? 'n organization' : ' project'} role of ${api.name}`,
+        },
+      ];
+    });
+  });
+}
+
 /** `FILE:LINE:COL message`, the way compilers and editors print problems. */
 export function formatProblem(source: string, problem: PolicyProblem): string {
-  const at = problem.line === undefined ? '' : `:${problem.line}:${problem.col ?? 1}`;
-  return `${source}${at} ${problem.message}`;
+  if (problem.line === undefined) return `${source}: ${problem.message}`;
+  return `${source}:${problem.line}:${problem.col ?? 1} ${problem.message}`;
 }
 
 /** Parses and validates policy YAML; throws POLICY_INVALID naming the file, line and column of every problem. */
-export function parsePolicy(text: string, source = 'policy.yml'): Policy {
-  const reading = readPolicy(text);
+export function parsePolicy(text: string, source = 'policy.yml', api?: PolicyApi): Policy {
+  const reading = readPolicy(text, api);
   if (reading.ok) return reading.policy;
   throw new AppError(
     'POLICY_INVALID',
@@ -304,8 +381,8 @@ export function parsePolicy(text: string, source = 'policy.yml'): Policy {
   );
 }
 
-/** Reads and validates the policy file at `path`. */
-export async function loadPolicy(path: string): Promise<Policy> {
+/** Reads and validates the policy file at `path`; throws POLICY_INVALID (unreadable or invalid). */
+export async function loadPolicy(path: string, api?: PolicyApi): Promise<Policy> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -314,7 +391,7 @@ export async function loadPolicy(path: string): Promise<Policy> {
       cause,
     });
   }
-  return parsePolicy(text, path);
+  return parsePolicy(text, path, api);
 }
 
 function positionOf(
