@@ -30,7 +30,7 @@ import { createLogger, type Logger } from './ops/logger.js';
 import { connectRedis } from './ops/redis.js';
 import { createShutdownStack } from './ops/shutdown.js';
 import { loadPolicy, type PolicyApi } from './policy/load-policy.js';
-import { type Policy, requirementsOf, targetOf } from './policy/policy.js';
+import { expandGroups, type Policy, requirementsOf, targetOf } from './policy/policy.js';
 import type { GranteeAccess } from './requests/assess.js';
 import { createRefusalLog } from './requests/refusal-log.js';
 import { type AccessReader, createRequestService, type WorkQueue } from './requests/request-service.js';
@@ -93,9 +93,9 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     const reloadPolicy = async (why: string): Promise<void> => {
       try {
         const next = await readPolicy();
-        if (next.version === policy.version) return;
+        const changed = next.version !== policy.version;
         policy = next;
-        logger.info('policy reloaded', { why, ...describe(policy) });
+        logger.info(changed ? 'policy reloaded' : 'policy re-read, unchanged', { why, ...describe(policy) });
       } catch (error) {
         logger.error('policy not reloaded; keeping the one in force', {
           why,
@@ -295,7 +295,10 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
             const target = targetOf(parts.policy(), request.target);
             if (!target) return {};
             const needs = requirementsOf(target, request.roles);
-            return { approvalsNeeded: needs.approvals, approvers: [...new Set(needs.approverLists.flat())] };
+            return {
+              approvalsNeeded: needs.approvals,
+              approvers: expandGroups(parts.policy(), needs.approverLists.flat()),
+            };
           },
           approversOf: (request) => targetOf(parts.policy(), request.target)?.approvers ?? [],
         }),

@@ -27,7 +27,7 @@ export const PEOPLE = {
 } as const satisfies Record<string, SimulatedSlackUser>;
 
 /** Slack channels of the sandbox workspace. */
-export const CHANNELS = { approvals: 'C0APPROVALS', general: 'C0GENERAL' } as const;
+export const CHANNELS = { approvals: 'C0APPROVALS', general: 'C0GENERAL', payments: 'C0PAYMENTS' } as const;
 
 /** The sandbox's Atlas organization and project. */
 export const ATLAS = {
@@ -74,6 +74,10 @@ export interface SandboxOptions {
   readonly atlasPort?: number;
   /** What the in-process app runs. @defaultValue 'all' */
   readonly mode?: RunMode;
+  /** The policy file's text. @defaultValue {@link SANDBOX_POLICY} */
+  readonly policy?: string;
+  /** Slack user groups (`S…`) and their members. @defaultValue none */
+  readonly userGroups?: Readonly<Record<string, readonly string[]>>;
   /** Authenticate to Atlas with the sandbox service account (OAuth) instead of the API key (Digest). */
   readonly serviceAccount?: boolean;
   /** Socket Mode instead of HTTP: the WebSocket URL apps.connections.open hands out. */
@@ -105,7 +109,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const slack = await startSlackSimulator({
     botToken: 'xoxb-sandbox-token',
     users: Object.values(PEOPLE),
-    channels: [CHANNELS.approvals, CHANNELS.general],
+    channels: Object.values(CHANNELS),
+    ...(options.userGroups === undefined ? {} : { userGroups: options.userGroups }),
     ...(options.slackPort === undefined ? {} : { port: options.slackPort }),
     ...(options.socketModeUrl === undefined
       ? {}
@@ -146,7 +151,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   });
   const dir = await mkdtemp(join(tmpdir(), 'rolecall-sandbox-'));
   const policyFile = join(dir, 'policy.yml');
-  await writeFile(policyFile, SANDBOX_POLICY);
+  await writeFile(policyFile, options.policy ?? SANDBOX_POLICY);
   const cleanup = async () => {
     await Promise.all([slack.close(), atlas.close()]);
     await rm(dir, { recursive: true, force: true });

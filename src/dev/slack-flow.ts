@@ -2,13 +2,15 @@ import { waitUntil } from './http-util.js';
 import { CHANNELS } from './sandbox.js';
 import type { SimulatedMessage, SlackEvent, SlackSimulator } from './slack-simulator.js';
 
-/** The approval message whose header names `requestId`. */
-export function waitForApprovalMessage(slack: SlackSimulator, requestId: string): Promise<SimulatedMessage> {
+/** The approval message whose header names `requestId`, in `channel` (default: the sandbox's approvals channel). */
+export function waitForApprovalMessage(
+  slack: SlackSimulator,
+  requestId: string,
+  channel: string = CHANNELS.approvals,
+): Promise<SimulatedMessage> {
   return waitUntil(
     () =>
-      slack
-        .messagesIn(CHANNELS.approvals)
-        .find((m) => !m.threadTs && m.text.includes(`Access request ${requestId}:`)),
+      slack.messagesIn(channel).find((m) => !m.threadTs && m.text.includes(`Access request ${requestId}:`)),
     5_000,
     `approval message for ${requestId}`,
   );

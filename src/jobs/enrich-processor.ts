@@ -74,13 +74,28 @@ export function createEnrichProcessor(deps: EnrichDeps) {
     return approved.ok ? approved.request : undefined;
   };
 
+  /**
+   * What follows `pending`: straight to approved (break-glass, auto-approval) and applied, or the
+   * approvers' message and the expiry. Every job id is fixed, so a retry after a crash redoes it safely.
+   */
+  const settle = async (pending: AccessRequest): Promise<ProcessorOutcome> => {
+    const decided = pending.approvals.length === 0 ? await decideWithoutApprovers(pending) : undefined;
+    if (decided) {
+      await deps.workQueue.apply(decided.id, decided.attempt);
+      await deps.workQueue.notify(decided, 'pending');
+      return { done: decided.breakGlass ? 'break-glass' : 'auto-approved' };
+    }
+    await deps.workQueue.expire(pending.id, pending.createdAt + deps.requestTtlMs);
+    await deps.workQueue.notify(pending, 'pending');
+    return { done: 'pending' };
+  };
+
   return async (job: Job<RequestJob>): Promise<ProcessorOutcome> => {
     const request = await deps.store.get(job.data.requestId);
     if (!request) return { skipped: 'request no longer stored' };
-    if (request.state !== 'submitted') {
-      if (request.state === 'pending') await deps.workQueue.notify(request, 'pending');
-      return { skipped: request.state };
-    }
+    // Read already (a crash after the move to pending): finish what followed it.
+    if (request.state === 'pending' && request.extends === null) return settle(request);
+    if (request.state !== 'submitted') return { skipped: request.state };
     let access: GranteeAccess | null = null;
     try {
       access = await deps.access.read(request.granteeEmail, request.target);
@@ -128,14 +143,6 @@ export function createEnrichProcessor(deps: EnrichDeps) {
       patch: assessment,
     });
     if (!moved.ok) return { skipped: moved.current.state };
-    const decided = await decideWithoutApprovers(moved.request);
-    if (decided) {
-      await deps.workQueue.apply(decided.id, decided.attempt);
-      await deps.workQueue.notify(decided, 'pending');
-      return { done: decided.breakGlass ? 'break-glass' : 'auto-approved' };
-    }
-    await deps.workQueue.expire(request.id, request.createdAt + deps.requestTtlMs);
-    await deps.workQueue.notify(moved.request, 'pending');
-    return { done: 'pending' };
+    return settle(moved.request);
   };
 }

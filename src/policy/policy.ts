@@ -145,7 +145,7 @@ export interface Membership {
 
 /** The Slack user groups (`S…`) that `principals` name, directly or through `groups:`. */
 export function userGroupsIn(policy: Policy, principals: readonly Principal[]): string[] {
-  return [...new Set(expand(policy, principals).filter((p) => p.startsWith('S')))];
+  return [...new Set(expandGroups(policy, principals).filter((p) => p.startsWith('S')))];
 }
 
 /** Every principal a target names anywhere (approvers, rules, requesters, onBehalf, break-glass). */
@@ -158,9 +158,9 @@ export function principalsOf(target: PolicyTarget): Principal[] {
   ];
 }
 
-/** Group names replaced by their members; users and user groups as they are. */
-function expand(policy: Policy, principals: readonly Principal[]): Principal[] {
-  return principals.flatMap((p) => policy.groups[p] ?? [p]);
+/** Group names replaced by their members (users and user groups), each once, in order. */
+export function expandGroups(policy: Policy, principals: readonly Principal[]): Principal[] {
+  return [...new Set(principals.flatMap((p) => policy.groups[p] ?? [p]))];
 }
 
 /**
@@ -173,7 +173,9 @@ export function createMembership(
 ): Membership {
   return {
     includes(principals, userId) {
-      return expand(policy, principals).some((p) => p === userId || (members.get(p)?.has(userId) ?? false));
+      return expandGroups(policy, principals).some(
+        (p) => p === userId || (members.get(p)?.has(userId) ?? false),
+      );
     },
     namesDirectly(principals, userId) {
       return principals.includes(userId) || principals.some((p) => (policy.groups[p] ?? []).includes(userId));

@@ -4,12 +4,14 @@ import type { Logger } from '../ops/logger.js';
 import {
   checkRequestAllowed,
   createMembership,
+  expandGroups,
   findTarget,
   type Membership,
   type Policy,
   type PolicyTarget,
   principalsOf,
   requirementsOf,
+  targetOf,
   userGroupsIn,
 } from '../policy/policy.js';
 import type { GranteeAccess } from './assess.js';
@@ -200,9 +202,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         ? policy.targets
         : 'draft' in subject
           ? [findTarget(policy, subject.draft.target)].filter((t) => t !== undefined)
-          : policy.targets.filter(
-              (t) => t.id === subject.request.target.id && t.kind === subject.request.target.kind,
-            );
+          : [targetOf(policy, subject.request.target)].filter((t) => t !== undefined);
     const fresh = DECISIONS.includes(action);
     const decision = authorize(action, actor, subject, policy, await membersFor(policy, targets, fresh));
     if (decision.allowed) return decision.target;
@@ -215,7 +215,10 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       reason: decision.reason,
     });
     throw new AppError(decision.code, decision.reason, {
-      details: { refused: action, ...(decision.who ? { who: decision.who.join(',') } : {}) },
+      details: {
+        refused: action,
+        ...(decision.who ? { who: expandGroups(policy, decision.who).join(',') } : {}),
+      },
     });
   };
 
@@ -631,9 +634,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       const request = await store.require(id);
       await allow('view-roles', actor, { request });
       const policy = deps.policy();
-      const targets = policy.targets.filter(
-        (t) => t.id === request.target.id && t.kind === request.target.kind,
-      );
+      const targets = [targetOf(policy, request.target)].filter((t) => t !== undefined);
       const approver = authorize(
         'view-details',
         actor,

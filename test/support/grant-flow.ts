@@ -21,6 +21,7 @@ export async function requestAs(
   sandbox: Sandbox,
   person: Person,
   text: string,
+  channel: string = CHANNELS.approvals,
 ): Promise<{ id: string; approval: SimulatedMessage }> {
   const before = sandbox.slack.events.length;
   await sandbox.driver.command(person, text, CHANNELS.general);
@@ -34,7 +35,7 @@ export async function requestAs(
     `confirmation of "${text}"`,
   );
   const id = requestIdIn(confirmation);
-  return { id, approval: await waitForApprovalMessage(sandbox.slack, id) };
+  return { id, approval: await waitForApprovalMessage(sandbox.slack, id, channel) };
 }
 
 /** The latest ephemeral reply to `person` after event index `since` that matches. */

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { SANDBOX_POLICY } from '../../src/dev/sandbox.js';
 import { parsePolicy } from '../../src/policy/load-policy.js';
@@ -270,6 +271,14 @@ describe('Block Kit builders', () => {
     expectValidModal(buildDenyModal('AR-0042'));
     expectValidModal(buildNoticeModal('Not denied', escapeMrkdwn(HOSTILE)));
     expectValidMessageBlocks(buildHelpMessage(policy).blocks);
+  });
+
+  it('says in help which roles are approved automatically or need several approvals, and how to break glass', async () => {
+    const example = parsePolicy(await readFile(new URL('../../policy.example.yml', import.meta.url), 'utf8'));
+    const help = JSON.stringify(buildHelpMessage(example).blocks);
+    expect(help).toContain('`GROUP_READ_ONLY` (approved automatically)');
+    expect(help).toContain('`GROUP_OWNER` (2 approvals)');
+    expect(help).toContain('`/atlas-access breakglass ROLE on TARGET for DURATION because REASON`');
   });
 
   it('escapes the three characters mrkdwn treats specially, and only those', () => {

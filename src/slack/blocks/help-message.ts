@@ -1,18 +1,28 @@
 import type { KnownBlock } from '@slack/types';
-import type { Policy } from '../../policy/policy.js';
-import { REQUEST_EXAMPLE } from '../../requests/parse-command.js';
+import { type Policy, type PolicyTarget, ruleFor } from '../../policy/policy.js';
+import { BREAKGLASS_EXAMPLE, REQUEST_EXAMPLE } from '../../requests/parse-command.js';
 import { escapeMrkdwn, truncate } from '../mrkdwn.js';
+
+/** A role as help lists it: `GROUP_OWNER` (2 approvals), `GROUP_READ_ONLY` (approved automatically). */
+function describeRole(target: PolicyTarget, role: string): string {
+  const rule = ruleFor(target, role);
+  const notes = [
+    ...(rule?.autoApprove ? ['approved automatically'] : []),
+    ...(rule && rule.approvals > 1 ? [`${rule.approvals} approvals`] : []),
+  ];
+  return `\`${role}\`${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`;
+}
 
 /** `/atlas-access help`: every form of the command, and the targets the policy offers. */
 export function buildHelpMessage(policy: Policy): { text: string; blocks: KnownBlock[] } {
   const targets = policy.targets
     .map(
       (t) =>
-        `• *${escapeMrkdwn(t.name)}* (${t.kind === 'org' ? 'organization' : 'project'}): ${t.roles.map((r) => `\`${r}\``).join(', ')}`,
+        `• *${escapeMrkdwn(t.name)}* (${t.kind === 'org' ? 'organization' : 'project'}): ${t.roles.map((r) => describeRole(t, r)).join(', ')}`,
     )
     .join('\n');
   const usage = [
-    '*Ask for MongoDB Atlas roles.* An approver of the target decides; Rolecall then changes the roles in Atlas and tells you.',
+    '*Ask for MongoDB Atlas roles.* The approvers of the target decide (some roles are approved automatically, some need two people); Rolecall then changes the roles in Atlas and tells you.',
     '',
     '`/atlas-access` opens a form.',
     '`/atlas-access request ROLE[,ROLE...] on TARGET [for DURATION] because REASON` asks in one line, for example:',
@@ -27,6 +37,7 @@ export function buildHelpMessage(policy: Policy): { text: string; blocks: KnownB
     '• `/atlas-access cancel AR-0042` withdraws your pending request.',
     '• `/atlas-access extend AR-0042 for 2h because REASON` asks for a temporary grant to end later (approved like a request).',
     '• `/atlas-access end AR-0042` ends your access now (approvers can end any grant on their targets).',
+    `• \`/atlas-access breakglass ROLE on TARGET for DURATION because REASON\` grants you access at once in an emergency, if the policy lists you for it; the approvers are alerted. Example: \`${BREAKGLASS_EXAMPLE}\``,
     '• `/atlas-access help` shows this.',
   ].join('\n');
   return {
