@@ -1,5 +1,5 @@
-import { realpathSync, watch } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { type FSWatcher, realpathSync, watch } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { WebClient } from '@slack/web-api';
@@ -30,8 +30,9 @@ import { createLogger, type Logger } from './ops/logger.js';
 import { connectRedis } from './ops/redis.js';
 import { createShutdownStack } from './ops/shutdown.js';
 import { loadPolicy, type PolicyApi } from './policy/load-policy.js';
-import { expandGroups, type Policy, requirementsOf, targetOf } from './policy/policy.js';
+import { decidersOf, type Policy, requirementsOf, targetOf } from './policy/policy.js';
 import type { GranteeAccess } from './requests/assess.js';
+import { createPolicyGate, type UserGroups } from './requests/policy-gate.js';
 import { createRefusalLog } from './requests/refusal-log.js';
 import { type AccessReader, createRequestService, type WorkQueue } from './requests/request-service.js';
 import { createRequestStore, type RequestStore } from './requests/request-store.js';
@@ -95,7 +96,8 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         const next = await readPolicy();
         const changed = next.version !== policy.version;
         policy = next;
-        logger.info(changed ? 'policy reloaded' : 'policy re-read, unchanged', { why, ...describe(policy) });
+        if (changed) logger.info('policy reloaded', { why, ...describe(policy) });
+        else if (why === 'SIGHUP') logger.info('policy re-read, unchanged', { why, ...describe(policy) });
       } catch (error) {
         logger.error('policy not reloaded; keeping the one in force', {
           why,
@@ -165,7 +167,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       const service = createRequestService({
         store,
         policy: currentPolicy,
-        userGroups: createSlackUserGroups(slackClient, { logger }),
+        gate: createPolicyGate({ policy: currentPolicy, userGroups: createUserGroups(config, logger) }),
         people: directory,
         workQueue,
         refusals: createRefusalLog(redis, keys, { logger }),
@@ -204,22 +206,65 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
 }
 
 /**
- * Calls `changed` when the policy file changes (its directory is watched, so an editor's rename and
- * replace counts), at most once per 250 ms burst. Returns a function that stops watching.
+ * Calls `changed` when the policy file may have changed, at most once per 250 ms burst. Watches the
+ * file's directory (an editor's rename-and-replace, a Kubernetes ConfigMap's `..data` swap) and, when
+ * it is a symlink, its target's directory too, following the link as it moves; any event there means
+ * a re-read, which costs a hash. Returns a function that stops watching.
  */
 function watchPolicyFile(path: string, changed: () => void): () => void {
   let timer: NodeJS.Timeout | undefined;
-  const name = basename(path);
-  const watcher = watch(dirname(path), (_event, file) => {
-    if (file !== null && file !== name) return;
+  const watchers = new Map<string, FSWatcher>();
+  const fire = () => {
     clearTimeout(timer);
-    timer = setTimeout(changed, 250);
-  });
-  watcher.on('error', () => undefined);
+    timer = setTimeout(() => {
+      follow();
+      changed();
+    }, 250);
+  };
+  const follow = () => {
+    const dirs = new Set([dirname(resolve(path))]);
+    try {
+      dirs.add(dirname(realpathSync(path)));
+    } catch {
+      // Missing for a moment (a swap in progress): the next event follows it.
+    }
+    for (const [dir, watcher] of watchers) {
+      if (!dirs.has(dir)) {
+        watcher.close();
+        watchers.delete(dir);
+      }
+    }
+    for (const dir of dirs) {
+      if (watchers.has(dir)) continue;
+      try {
+        const watcher = watch(dir, fire);
+        watcher.on('error', () => undefined);
+        watchers.set(dir, watcher);
+      } catch {
+        // A directory that cannot be watched: SIGHUP still reloads.
+      }
+    }
+  };
+  follow();
   return () => {
     clearTimeout(timer);
-    watcher.close();
+    for (const watcher of watchers.values()) watcher.close();
   };
+}
+
+/**
+ * Slack user groups for the decision point, on a client of their own: usergroups.users.list is a
+ * Tier 2 method, and a rate-limited answer must not hold a click for Retry-After seconds; it falls
+ * back to the members last seen instead.
+ */
+function createUserGroups(config: Config, logger: Logger): UserGroups {
+  const client = new WebClient(config.slack.botToken, {
+    slackApiUrl: config.slack.apiUrl,
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
+    timeout: 5_000,
+  });
+  return createSlackUserGroups(client, { logger });
 }
 
 /** The request workflow's view of a person's Atlas access, over the Atlas client. */
@@ -269,6 +314,8 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
     processors: {
       enrich: createEnrichProcessor({
         policy: parts.policy,
+        gate: createPolicyGate({ policy: parts.policy, userGroups: createUserGroups(config, logger) }),
+        people: createSlackDirectory(slackClient, { logger }),
         store,
         ledgers,
         access: createAccessReader(atlas),
@@ -297,7 +344,7 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
             const needs = requirementsOf(target, request.roles);
             return {
               approvalsNeeded: needs.approvals,
-              approvers: expandGroups(parts.policy(), needs.approverLists.flat()),
+              approvers: decidersOf(parts.policy(), needs.approverLists),
             };
           },
           approversOf: (request) => targetOf(parts.policy(), request.target)?.approvers ?? [],

@@ -2,9 +2,11 @@ import type { Job } from 'bullmq';
 import { isAppError } from '../errors.js';
 import type { LedgerStore } from '../grants/ledger-store.js';
 import type { Logger } from '../ops/logger.js';
-import { type Policy, requirementsOf, targetOf } from '../policy/policy.js';
+import { autoApprovalNote, type Policy, requirementsOf, targetOf } from '../policy/policy.js';
 import { type Assessment, assessRequest, type GranteeAccess } from '../requests/assess.js';
 import type { AccessRequest } from '../requests/model.js';
+import type { RequestLine } from '../requests/parse-command.js';
+import type { People, PolicyGate } from '../requests/policy-gate.js';
 import type { AccessReader, WorkQueue } from '../requests/request-service.js';
 import type { RequestStore } from '../requests/request-store.js';
 import type { ProcessorOutcome } from './processor-support.js';
@@ -14,6 +16,10 @@ import type { RequestJob } from './queues.js';
 export interface EnrichDeps {
   /** The policy in force now (auto-approval rules). */
   readonly policy: () => Policy;
+  /** The decision point: break-glass and auto-approval are checked again before they grant. */
+  readonly gate: PolicyGate;
+  /** Who the requester is to Slack now. */
+  readonly people: People;
   /** How long a request may wait for a decision, in ms (REQUEST_TTL), from when it was made. */
   readonly requestTtlMs: number;
   readonly store: RequestStore;
@@ -49,41 +55,62 @@ export function createEnrichProcessor(deps: EnrichDeps) {
   };
 
   /**
-   * A break-glass grant, or one whose every role a rule approves automatically, goes straight to
-   * approved: actor the person (break-glass) or `policy`, the rule named in the audit, the policy
-   * version kept. Everything else waits for approvers.
+   * Whether a request goes ahead without approvers: a break-glass grant, or a request someone made for
+   * themselves whose every role a rule approves automatically (one made for someone else always waits
+   * for an approver, so the grantee's "Not me" still means something). Checked again here, under the
+   * policy and the Slack user groups of now, as at submission: either may have changed since.
    */
-  const decideWithoutApprovers = async (request: AccessRequest): Promise<AccessRequest | undefined> => {
-    const policy = deps.policy();
-    const target = targetOf(policy, request.target);
-    if (!target) return undefined;
-    const needs = requirementsOf(target, request.roles);
-    if (!request.breakGlass && !needs.autoApprove) return undefined;
-    const by = request.breakGlass ? request.requesterId : 'policy';
-    const detail = request.breakGlass
-      ? 'break-glass: granted at once, without a decision'
-      : `approved by the policy: rule ${needs.rules.join(', ')} of ${target.name} (autoApprove)`;
-    const approved = await deps.store.transition(request.id, {
-      from: 'pending',
-      to: 'approved',
-      actor: by,
-      detail,
-      patch: { decision: { by, at: now(), note: detail } },
-      policyVersion: policy.version,
+  const verdictOf = async (
+    request: AccessRequest,
+  ): Promise<'approve' | 'wait' | { readonly code: string; readonly reason: string }> => {
+    const target = targetOf(deps.policy(), request.target);
+    if (!target) return 'wait';
+    const auto =
+      !request.breakGlass &&
+      request.requesterId === request.granteeId &&
+      requirementsOf(target, request.roles).autoApprove;
+    if (!request.breakGlass && !auto) return 'wait';
+    const requester = await deps.people.person(request.requesterId);
+    const draft: RequestLine = {
+      roles: request.roles,
+      scope: target.kind,
+      target: target.id,
+      durationSeconds: request.durationSeconds ?? undefined,
+      reason: request.reason,
+    };
+    const { decision } = await deps.gate.check(request.breakGlass ? 'break-glass' : 'request', requester, {
+      draft,
+      grantee: requester,
     });
-    return approved.ok ? approved.request : undefined;
+    if (!decision.allowed) return { code: decision.code, reason: decision.reason };
+    return 'approve';
   };
 
   /**
    * What follows `pending`: straight to approved (break-glass, auto-approval) and applied, or the
    * approvers' message and the expiry. Every job id is fixed, so a retry after a crash redoes it safely.
    */
-  const settle = async (pending: AccessRequest): Promise<ProcessorOutcome> => {
-    const decided = pending.approvals.length === 0 ? await decideWithoutApprovers(pending) : undefined;
-    if (decided) {
-      await deps.workQueue.apply(decided.id, decided.attempt);
-      await deps.workQueue.notify(decided, 'pending');
-      return { done: decided.breakGlass ? 'break-glass' : 'auto-approved' };
+  const settle = async (pending: AccessRequest, approveNow: boolean): Promise<ProcessorOutcome> => {
+    const policy = deps.policy();
+    const target = targetOf(policy, pending.target);
+    if (approveNow && target) {
+      const by = pending.breakGlass ? pending.requesterId : 'policy';
+      const detail = pending.breakGlass
+        ? 'break-glass: granted at once, without a decision'
+        : autoApprovalNote(target, pending.roles);
+      const approved = await deps.store.transition(pending.id, {
+        from: 'pending',
+        to: 'approved',
+        actor: by,
+        detail,
+        patch: { decision: { by, at: now(), note: detail } },
+        policyVersion: policy.version,
+      });
+      if (approved.ok) {
+        await deps.workQueue.apply(approved.request.id, approved.request.attempt);
+        await deps.workQueue.notify(approved.request, 'pending');
+        return { done: pending.breakGlass ? 'break-glass' : 'auto-approved' };
+      }
     }
     await deps.workQueue.expire(pending.id, pending.createdAt + deps.requestTtlMs);
     await deps.workQueue.notify(pending, 'pending');
@@ -94,7 +121,10 @@ export function createEnrichProcessor(deps: EnrichDeps) {
     const request = await deps.store.get(job.data.requestId);
     if (!request) return { skipped: 'request no longer stored' };
     // Read already (a crash after the move to pending): finish what followed it.
-    if (request.state === 'pending' && request.extends === null) return settle(request);
+    if (request.state === 'pending' && request.extends === null) {
+      // A policy refusal now leaves it to the approvers: it may already have been posted to them.
+      return settle(request, request.approvals.length === 0 && (await verdictOf(request)) === 'approve');
+    }
     if (request.state !== 'submitted') return { skipped: request.state };
     let access: GranteeAccess | null = null;
     try {
@@ -135,6 +165,8 @@ export function createEnrichProcessor(deps: EnrichDeps) {
         return refuse(request, error.code, error.message);
       }
     }
+    const verdict = await verdictOf(request);
+    if (typeof verdict === 'object') return refuse(request, verdict.code, verdict.reason);
     const moved = await deps.store.transition(request.id, {
       from: 'submitted',
       to: 'pending',
@@ -143,6 +175,6 @@ export function createEnrichProcessor(deps: EnrichDeps) {
       patch: assessment,
     });
     if (!moved.ok) return { skipped: moved.current.state };
-    return settle(moved.request);
+    return settle(moved.request, verdict === 'approve');
   };
 }

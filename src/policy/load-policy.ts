@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { isNode, LineCounter, parseDocument } from 'yaml';
+import { type Alias, isMap, isNode, isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import { parseDuration } from '../lib/duration.js';
@@ -36,42 +36,53 @@ const principals = (key: string) =>
           PRINCIPAL,
           `${key} must list Slack user ids (U0123ABCD), user group ids (S0123ABCD) or group names from groups:`,
         ),
-      { error: `${key} is required: a list of Slack user ids, user group ids or group names` },
+      {
+        error: (issue) =>
+          issue.code === 'invalid_type'
+            ? `${key} must be a list of Slack user ids, user group ids or group names`
+            : undefined,
+      },
     )
+    .min(1, `${key} needs at least one user, user group or group name`)
     .describe('Slack user ids (U…/W…), Slack user group ids (S…) or names from groups:.');
 
 const ruleSchema = z
-  .object({
-    roles: z
-      .array(z.string().regex(ROLE_NAME, 'roles must be Atlas role names such as GROUP_OWNER'), {
-        error: 'a rule needs roles: the roles it is about',
-      })
-      .min(1, 'a rule needs at least one role')
-      .describe('The roles this rule is about; each must be one of the target’s roles.'),
-    autoApprove: z
-      .boolean()
-      .optional()
-      .describe('No human decision: approved by the policy; still posted, audited and revoked on time.'),
-    approvals: z
-      .number()
-      .int()
-      .min(1)
-      .max(10)
-      .optional()
-      .describe('Distinct approvers needed (default 1); the requester and the grantee never count.'),
-    approvers: purpose(
-      principals('approvers').min(1),
-      "Who decides on these roles instead of the target's approvers.",
-    ).optional(),
-    maxDuration: purpose(
-      duration('maxDuration'),
-      "Longest grant of these roles, replacing the target's maxDuration (longer or shorter).",
-    ).optional(),
-    breakGlass: purpose(
-      principals('breakGlass').min(1),
-      'Who may grant themselves these roles at once in an emergency (/atlas-access breakglass).',
-    ).optional(),
-  })
+  .object(
+    {
+      roles: z
+        .array(z.string().regex(ROLE_NAME, 'roles must be Atlas role names such as GROUP_OWNER'), {
+          error: 'a rule needs roles: the roles it is about',
+        })
+        .min(1, 'a rule needs at least one role')
+        .describe('The roles this rule is about; each must be one of the target’s roles.'),
+      autoApprove: z
+        .boolean()
+        .optional()
+        .describe('No human decision: approved by the policy; still posted, audited and revoked on time.'),
+      approvals: z
+        .number()
+        .int()
+        .min(1)
+        .max(10)
+        .optional()
+        .describe('Distinct approvers needed (default 1); the requester and the grantee never count.'),
+      approvers: purpose(
+        principals('approvers'),
+        "Who decides on these roles instead of the target's approvers.",
+      ).optional(),
+      maxDuration: purpose(
+        duration('maxDuration'),
+        "Longest grant of these roles, replacing the target's maxDuration (longer or shorter).",
+      ).optional(),
+      breakGlass: purpose(
+        principals('breakGlass'),
+        'Who may grant themselves these roles at once in an emergency (/atlas-access breakglass).',
+      ).optional(),
+    },
+    {
+      error: (issue) => objectError(issue, 'each rule must be a mapping with roles and what applies to them'),
+    },
+  )
   .strict()
   .superRefine((rule, ctx) => {
     if (rule.autoApprove && (rule.approvals ?? 1) > 1) {
@@ -107,17 +118,14 @@ const targetSchema = z
         .describe("Slack channel id for this target's approval messages, instead of the default.")
         .optional(),
       requesters: purpose(
-        principals('requesters').min(1),
+        principals('requesters'),
         'Who may ask for access here; default: every full member of the workspace. Guests only when listed by their own user id.',
       ).optional(),
       onBehalf: purpose(
         principals('onBehalf'),
         'Who may ask here for someone else; default: the approvers.',
       ).optional(),
-      approvers: purpose(
-        principals('approvers').min(1, 'approvers needs at least one user, user group or group name'),
-        'Who approves requests here, unless a rule names others.',
-      ),
+      approvers: purpose(principals('approvers'), 'Who approves requests here, unless a rule names others.'),
       roles: z
         .array(
           z.string().regex(ROLE_NAME, 'roles must be Atlas role names such as GROUP_READ_ONLY or ORG_MEMBER'),
@@ -162,6 +170,7 @@ const targetSchema = z
         });
       }
     });
+    const governedBy = new Map<string, number>();
     (t.rules ?? []).forEach((rule, r) => {
       rule.roles.forEach((role, index) => {
         if (!t.roles.includes(role)) {
@@ -171,7 +180,34 @@ const targetSchema = z
             message: `${role} is not one of this target's roles; a rule may only name roles the target offers`,
           });
         }
+        const earlier = governedBy.get(role);
+        if (earlier !== undefined && earlier !== r) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['rules', r, 'roles', index],
+            message: `${role} is already governed by rule ${earlier + 1}; the first rule naming a role applies, so this one never would`,
+          });
+        } else {
+          governedBy.set(role, r);
+        }
       });
+      if (rule.breakGlass !== undefined && rule.maxDuration === undefined && t.maxDuration === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rules', r, 'breakGlass'],
+          message: 'break-glass access is always temporary: give the rule (or the target) a maxDuration',
+        });
+      }
+      // Only countable when every approver is named by user id: a user group may hold any number.
+      const deciders = rule.approvers ?? t.approvers;
+      const approvals = rule.approvals ?? 1;
+      if (approvals > 1 && deciders.every((p) => /^[UW]/.test(p)) && new Set(deciders).size < approvals) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rules', r, 'approvals'],
+          message: `approvals: ${approvals} can never be reached: only ${new Set(deciders).size} approver(s) are named`,
+        });
+      }
     });
   });
 
@@ -287,15 +323,37 @@ export function readPolicy(text: string, api?: PolicyApi): PolicyReading {
       })),
     };
   }
-  const result = policyFileSchema.safeParse(doc.toJS());
+  let raw: unknown;
+  try {
+    // A bounded alias count: a "billion laughs" file is a problem, not a hang.
+    raw = doc.toJS({ maxAliasCount: 1_000 });
+  } catch (error) {
+    const alias = firstAlias(doc);
+    const at = alias?.range ? lineCounter.linePos(alias.range[0]) : undefined;
+    return {
+      ok: false,
+      problems: [
+        { line: at?.line, col: at?.col, message: (error as Error).message.split('\n')[0] ?? 'bad alias' },
+      ],
+    };
+  }
+  const result = policyFileSchema.safeParse(raw);
   if (!result.success) {
     return {
       ok: false,
       problems: result.error.issues
-        .map((issue): PolicyProblem => {
-          const at = positionOf(doc, lineCounter, issue.path);
+        .flatMap((issue): PolicyProblem[] => {
           const where = issue.path.length > 0 ? `${formatPath(issue.path)}: ` : '';
-          return { line: at?.line, col: at?.col, message: `${where}${issue.message}` };
+          // An unknown key is reported where it is written, one problem per key.
+          if (issue.code === 'unrecognized_keys') {
+            return issue.keys.map((key) => {
+              const at =
+                keyPosition(doc, lineCounter, issue.path, key) ?? positionOf(doc, lineCounter, issue.path);
+              return { line: at?.line, col: at?.col, message: `${where}unknown key ${key}` };
+            });
+          }
+          const at = positionOf(doc, lineCounter, issue.path);
+          return [{ line: at?.line, col: at?.col, message: `${where}${issue.message}` }];
         })
         // In file order, as a reader goes through it.
         .sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0)),
@@ -404,6 +462,32 @@ function positionOf(
     if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]);
   }
   return undefined;
+}
+
+/** Where the key `key` of the mapping at `path` is written. */
+function keyPosition(
+  doc: ReturnType<typeof parseDocument>,
+  lineCounter: LineCounter,
+  path: readonly PropertyKey[],
+  key: string,
+): { line: number; col: number } | undefined {
+  const node: unknown = path.length === 0 ? doc.contents : doc.getIn(path as unknown[], true);
+  if (!isMap(node)) return undefined;
+  const pair = node.items.find((item) => isScalar(item.key) && item.key.value === key);
+  const range = isScalar(pair?.key) ? pair.key.range : undefined;
+  return range ? lineCounter.linePos(range[0]) : undefined;
+}
+
+/** The first alias (`*name`) in the document: where an alias problem is reported. */
+function firstAlias(doc: ReturnType<typeof parseDocument>): Alias | undefined {
+  let found: Alias | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      found = node;
+      return visit.BREAK;
+    },
+  });
+  return found;
 }
 
 function objectError(issue: { code?: string; keys?: readonly string[] }, otherwise: string): string {

@@ -106,6 +106,11 @@ export function requirementsOf(target: PolicyTarget, roles: readonly string[]): 
   };
 }
 
+/** The audit detail of an approval by the policy: which rules of which target approved it. */
+export function autoApprovalNote(target: PolicyTarget, roles: readonly string[]): string {
+  return `approved by the policy: rule ${requirementsOf(target, roles).rules.join(', ')} of ${target.name} (autoApprove)`;
+}
+
 /** Checks what a requester asks for against the target's rules; throws an AppError saying what is wrong. */
 export function checkRequestAllowed(
   target: PolicyTarget,
@@ -183,9 +188,13 @@ export function createMembership(
   };
 }
 
-/** Principals in words for Slack: `<@U…>`, `<!subteam^S…>`, group names in bold. */
-export function describePrincipals(principals: readonly Principal[]): string {
-  return principals
-    .map((p) => (/^[UW]/.test(p) ? `<@${p}>` : p.startsWith('S') ? `<!subteam^${p}>` : `*${p}*`))
-    .join(', ');
+/**
+ * Who can decide on every one of several roles alone: the principals named (groups expanded) in every
+ * approver list. When no principal is in all of them (someone may still be, through user groups), all
+ * of them.
+ */
+export function decidersOf(policy: Policy, lists: readonly (readonly Principal[])[]): Principal[] {
+  const expanded = lists.map((list) => expandGroups(policy, list));
+  const common = (expanded[0] ?? []).filter((p) => expanded.every((list) => list.includes(p)));
+  return common.length > 0 ? common : [...new Set(expanded.flat())];
 }

@@ -2,6 +2,7 @@ import type { AppErrorCode } from '../errors.js';
 import { isAppError } from '../errors.js';
 import {
   checkRequestAllowed,
+  decidersOf,
   findTarget,
   type Membership,
   type Policy,
@@ -95,6 +96,28 @@ function ghostOf(request: AccessRequest): PolicyTarget {
   };
 }
 
+/**
+ * The people lists `authorize` consults for an action on some roles of a target, so a caller resolves
+ * only the Slack user groups that matter (usergroups.users.list is rate-limited).
+ */
+export function principalsFor(action: Action, target: PolicyTarget, roles: readonly string[]): Principal[] {
+  const needs = requirementsOf(target, roles);
+  const approvers = needs.approverLists.flat();
+  switch (action) {
+    case 'request':
+      return [...(target.requesters ?? []), ...(target.onBehalf ?? target.approvers)];
+    case 'break-glass':
+      return needs.breakGlassLists.flat();
+    case 'approve':
+    case 'retry':
+    case 'extend':
+      // The grantee is checked against `requesters` again before anything grants access.
+      return [...approvers, ...(target.requesters ?? [])];
+    default:
+      return approvers;
+  }
+}
+
 /** Runs the policy's checks on roles and duration; their AppError becomes a refusal. */
 function checkAgainstPolicy(
   target: PolicyTarget,
@@ -175,12 +198,6 @@ export function authorize(
   const decidesEveryRole =
     actor.standing === 'member' &&
     requirements.approverLists.every((list) => members.includes(list, actor.id));
-  const approvesTarget =
-    actor.standing === 'member' &&
-    (members.includes(target.approvers, actor.id) ||
-      target.rules.some(
-        (rule) => rule.approvers !== undefined && members.includes(rule.approvers, actor.id),
-      ));
   const allowed: Decision = { allowed: true, target: current ?? null };
   const gone = refuse(
     'TARGET_UNKNOWN',
@@ -195,7 +212,7 @@ export function authorize(
       return refuse(
         'NOT_AN_APPROVER',
         `You can’t ${verb} this: only the approvers of ${request.roles.join(', ')} on ${target.name} can decide on it.`,
-        [...new Set(requirements.approverLists.flat())],
+        decidersOf(policy, requirements.approverLists),
       );
     }
     return undefined;
@@ -230,11 +247,11 @@ export function authorize(
     case 'retry':
       return decider() ?? (request.state === 'failed' ? fitsPolicy() : allowed);
     case 'acknowledge':
-      return approvesTarget && !isParty
+      return decidesEveryRole && !isParty
         ? allowed
         : refuse(
             'NOT_AN_APPROVER',
-            'Only an approver of its target (not the person who used it) can acknowledge a break-glass grant.',
+            'Only an approver of its roles (not the person who used it) can acknowledge a break-glass grant.',
           );
     case 'cancel':
       return isParty
@@ -244,11 +261,11 @@ export function authorize(
             `Only the person who asked for ${request.id}, or the person it is for, can cancel it.`,
           );
     case 'end':
-      return actor.id === request.granteeId || approvesTarget
+      return actor.id === request.granteeId || decidesEveryRole
         ? allowed
         : refuse(
             'NOT_ALLOWED',
-            `Only the person who holds ${request.id}, or an approver of its target, can end it.`,
+            `Only the person who holds ${request.id}, or an approver of its roles, can end it.`,
           );
     case 'extend': {
       if (!isParty) {
@@ -265,18 +282,18 @@ export function authorize(
       );
     }
     case 'status':
-      return isParty || approvesTarget
+      return isParty || decidesEveryRole
         ? allowed
         : refuse(
             'NOT_ALLOWED',
-            `${request.id} is not yours to see: only its requester, its grantee and the approvers of its target can.`,
+            `${request.id} is not yours to see: only its requester, its grantee and the approvers of its roles can.`,
           );
     case 'view-details':
-      return approvesTarget && !isParty
+      return decidesEveryRole && !isParty
         ? allowed
-        : refuse('NOT_ALLOWED', 'Only the approvers of its target can see what Atlas said in full.');
+        : refuse('NOT_ALLOWED', 'Only the approvers of its roles can see what Atlas said in full.');
     case 'view-roles':
-      return actor.id === request.granteeId || approvesTarget
+      return actor.id === request.granteeId || decidesEveryRole
         ? allowed
         : refuse(
             'NOT_ALLOWED',

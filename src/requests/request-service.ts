@@ -2,22 +2,20 @@ import { AppError, isAppError } from '../errors.js';
 import type { TargetRef } from '../lib/scope.js';
 import type { Logger } from '../ops/logger.js';
 import {
+  autoApprovalNote,
   checkRequestAllowed,
-  createMembership,
   expandGroups,
   findTarget,
   type Membership,
   type Policy,
   type PolicyTarget,
-  principalsOf,
   requirementsOf,
-  targetOf,
-  userGroupsIn,
 } from '../policy/policy.js';
 import type { GranteeAccess } from './assess.js';
 import { type Action, type Actor, authorize, type Subject } from './authorize.js';
 import type { AccessRequest, AuditEntry, RequestDraft, RequestState } from './model.js';
 import type { RequestLine } from './parse-command.js';
+import type { People, PolicyGate } from './policy-gate.js';
 import type { RefusalLog } from './refusal-log.js';
 import type { RequestStore } from './request-store.js';
 import { isFinal } from './state-machine.js';
@@ -47,19 +45,6 @@ export type RequestEvent =
   | 'reminder'
   /** An extension request moved this grant's end. */
   | 'extended';
-
-/** Slack user groups and their members (implemented with usergroups.users.list). */
-export interface UserGroups {
-  /**
-   * The members of each group. `fresh` asks Slack again (a decision is being checked); otherwise an
-   * answer up to 60 s old will do. When Slack cannot be reached, the last known members are used; a
-   * group never seen is missing from the map, which means nobody (fail closed).
-   */
-  members(
-    groupIds: readonly string[],
-    options: { readonly fresh: boolean },
-  ): Promise<ReadonlyMap<string, ReadonlySet<string>>>;
-}
 
 /** Reads a person's Atlas access on a target (implemented over the Atlas client, in workers only). */
 export interface AccessReader {
@@ -117,9 +102,10 @@ export interface ExtensionAsk {
 export interface RequestServiceDeps {
   store: RequestStore;
   policy: () => Policy;
-  userGroups: UserGroups;
+  /** The decision point under the policy in force, with user groups resolved. */
+  gate: PolicyGate;
   /** Who a Slack user is now: the grantee is looked up again before anything grants them access. */
-  people: { person(userId: string): Promise<Actor> };
+  people: People;
   workQueue: WorkQueue;
   refusals: RefusalLog;
   limit: SubmissionLimit;
@@ -181,31 +167,17 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
   const { store, workQueue } = deps;
   const now = deps.now ?? Date.now;
 
-  /** The user groups the targets name, resolved; fresh when a decision is being checked. */
-  const membersFor = async (
-    policy: Policy,
-    targets: readonly PolicyTarget[],
-    fresh: boolean,
-  ): Promise<Membership> => {
-    const groups = userGroupsIn(policy, targets.flatMap(principalsOf));
-    return createMembership(
-      policy,
-      groups.length === 0 ? new Map() : await deps.userGroups.members(groups, { fresh }),
-    );
-  };
-
-  /** Asks the decision point under the policy in force now; records and throws a refusal. */
-  const allow = async (action: Action, actor: Actor, subject: Subject): Promise<PolicyTarget | null> => {
-    const policy = deps.policy();
-    const targets =
-      subject === null
-        ? policy.targets
-        : 'draft' in subject
-          ? [findTarget(policy, subject.draft.target)].filter((t) => t !== undefined)
-          : [targetOf(policy, subject.request.target)].filter((t) => t !== undefined);
-    const fresh = DECISIONS.includes(action);
-    const decision = authorize(action, actor, subject, policy, await membersFor(policy, targets, fresh));
-    if (decision.allowed) return decision.target;
+  /**
+   * Asks the decision point under the policy in force now; records and throws a refusal. Returns the
+   * target it was decided under and the membership it resolved (to check other people against).
+   */
+  const allow = async (
+    action: Action,
+    actor: Actor,
+    subject: Subject,
+  ): Promise<{ target: PolicyTarget | null; members: Membership; policy: Policy }> => {
+    const { decision, policy, members } = await deps.gate.check(action, actor, subject);
+    if (decision.allowed) return { target: decision.target, members, policy };
     const requestId = subject !== null && 'request' in subject ? subject.request.id : null;
     await deps.refusals.record({
       action,
@@ -310,7 +282,10 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     checkCanDecide: (id, actor) => checkCanDecide(id, actor, 'deny'),
 
     async submit(actor, submission) {
-      const target = await allow('request', actor, { draft: submission.line, grantee: submission.grantee });
+      const { target, policy } = await allow('request', actor, {
+        draft: submission.line,
+        grantee: submission.grantee,
+      });
       if (!target) throw new AppError('INTERNAL', 'a request was allowed without a target');
       const email = submission.grantee.email;
       if (!email) {
@@ -333,7 +308,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           sourceChannelId: submission.sourceChannelId,
           replyUrl: submission.replyUrl,
           extends: null,
-          approversAtRequest: approversOf(target, line.roles),
+          approversAtRequest: approversOf(policy, target, line.roles),
         },
         'submitted',
       );
@@ -345,7 +320,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
 
     async extend(actor, ask) {
       const original = await grantOf(ask.id);
-      await allow('extend', actor, {
+      const { target, policy } = await allow('extend', actor, {
         request: original,
         extendBySeconds: ask.durationSeconds,
         grantee: await deps.people.person(original.granteeId),
@@ -385,6 +360,24 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         },
         'pending',
       );
+      // Roles a rule approves automatically are extended the same way, for the grantee themselves.
+      const needs = target ? requirementsOf(target, held) : undefined;
+      if (needs?.autoApprove && target && actor.id === original.granteeId) {
+        const detail = autoApprovalNote(target, held);
+        const approved = await store.transition(request.id, {
+          from: 'pending',
+          to: 'approved',
+          actor: 'policy',
+          detail,
+          patch: { decision: { by: 'policy', at: now(), note: detail } },
+          policyVersion: policy.version,
+        });
+        if (approved.ok) {
+          await workQueue.apply(request.id, approved.request.attempt);
+          await workQueue.notify(approved.request, 'pending');
+          return approved.request;
+        }
+      }
       await workQueue.notify(request, 'pending');
       await workQueue.expire(request.id, request.createdAt + deps.requestTtlMs);
       return request;
@@ -392,29 +385,43 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
 
     async approve(id, actor) {
       const first = await store.require(id);
-      const target = await allow('approve', actor, {
+      const { target, members, policy } = await allow('approve', actor, {
         request: first,
         grantee: await deps.people.person(first.granteeId),
       });
       if (!target) throw conflictError(first);
-      const version = deps.policy().version;
+      const needs = requirementsOf(target, first.roles);
+      // Only approvals by people who may decide now count: someone removed from the approvers (or
+      // their group) since their click no longer does.
+      const stillDecides = (userId: string) =>
+        userId !== first.requesterId &&
+        userId !== first.granteeId &&
+        needs.approverLists.every((list) => members.includes(list, userId));
       // The Nth distinct approval is the one atomic pending -> approved; each approval before it is
       // an audited note. A concurrent approval changes `approvals`, so the loser reads again.
       for (let round = 0; round < 20; round += 1) {
         const request = round === 0 ? first : await store.require(id);
         if (request.state !== 'pending') throw conflictError(request);
-        const needed = requirementsOf(target, request.roles).approvals;
-        if (request.approvals.some((a) => a.by === actor.id)) {
+        const counted = request.approvals.filter((a) => stillDecides(a.by));
+        const dropped = request.approvals.filter((a) => !stillDecides(a.by)).map((a) => a.by);
+        const mine = counted.find((a) => a.by === actor.id);
+        if (mine && counted.length < needs.approvals) {
           throw new AppError(
             'REQUEST_STATE_CONFLICT',
-            `You have already approved ${id}; it needs ${needed} approvals from different people (${request.approvals.length} so far).`,
+            `You have already approved ${id}; it needs ${needs.approvals} approvals from different people (${counted.length} so far).`,
           );
         }
-        const approval = { by: actor.id, at: now(), note: null };
-        const approvals = [...request.approvals, approval];
-        const detail = needed > 1 ? `approval ${approvals.length} of ${needed}` : '';
+        // A click by someone who approved already finishes a request that needs fewer approvals now.
+        const approval = mine ?? { by: actor.id, at: now(), note: null };
+        const approvals = mine ? counted : [...counted, approval];
+        const detail = [
+          needs.approvals > 1 ? `approval ${approvals.length} of ${needs.approvals}` : '',
+          dropped.length > 0 ? `no longer counted (not an approver now): ${dropped.join(', ')}` : '',
+        ]
+          .filter((part) => part !== '')
+          .join('; ');
         const result =
-          approvals.length >= needed
+          approvals.length >= needs.approvals
             ? await store.transition(id, {
                 from: 'pending',
                 to: 'approved',
@@ -422,7 +429,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
                 detail,
                 expect: { approvals: request.approvals },
                 patch: { approvals, decision: approval },
-                policyVersion: version,
+                policyVersion: policy.version,
               })
             : await store.note(id, {
                 whileIn: ['pending'],
@@ -430,7 +437,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
                 detail,
                 expect: { approvals: request.approvals },
                 patch: { approvals },
-                policyVersion: version,
+                policyVersion: policy.version,
               });
         if (!result.ok) continue;
         if (result.request.state === 'approved') {
@@ -447,7 +454,10 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     },
 
     async breakGlass(actor, submission) {
-      const target = await allow('break-glass', actor, { draft: submission.line, grantee: actor });
+      const { target, policy } = await allow('break-glass', actor, {
+        draft: submission.line,
+        grantee: actor,
+      });
       if (!target) throw new AppError('INTERNAL', 'break-glass was allowed without a target');
       const email = submission.grantee.email;
       if (!email) {
@@ -471,7 +481,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           replyUrl: submission.replyUrl,
           extends: null,
           breakGlass: true,
-          approversAtRequest: approversOf(target, line.roles),
+          approversAtRequest: approversOf(policy, target, line.roles),
         },
         'submitted',
       );
@@ -632,26 +642,16 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
 
     async viewDetails(id, actor) {
       const request = await store.require(id);
-      await allow('view-roles', actor, { request });
-      const policy = deps.policy();
-      const targets = [targetOf(policy, request.target)].filter((t) => t !== undefined);
-      const approver = authorize(
-        'view-details',
-        actor,
-        { request },
-        policy,
-        await membersFor(policy, targets, false),
-      ).allowed;
+      const { policy, members } = await allow('view-roles', actor, { request });
+      const approver = authorize('view-details', actor, { request }, policy, members).allowed;
       return { request, approver };
     },
 
     async overview(actor) {
-      await allow('list', actor, null);
+      const { policy, members } = await allow('list', actor, null);
       const mine = (await store.listByRequester(actor.id, 50)).filter(
         (r) => !isFinal(r.state) && !(r.state === 'applied' && r.grant?.revokeAt === null),
       );
-      const policy = deps.policy();
-      const members = await membersFor(policy, policy.targets, false);
       const toDecide = (await store.listPending(policy.targets.map((t) => t.id))).filter(
         (r) =>
           authorize('approve', actor, { request: r }, policy, members).allowed &&
@@ -662,13 +662,13 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
   };
 }
 
-/** Everyone who may decide on some roles of a target, as the policy says now. */
-function approversOf(target: PolicyTarget, roles: readonly string[]): string[] {
-  return [...new Set(requirementsOf(target, roles).approverLists.flat())];
+/**
+ * Everyone who may decide on some roles of a target, as the policy says now, with group names
+ * replaced by their members: kept on the request, they still mean the same if the group goes.
+ */
+function approversOf(policy: Policy, target: PolicyTarget, roles: readonly string[]): string[] {
+  return expandGroups(policy, requirementsOf(target, roles).approverLists.flat());
 }
-
-/** Actions that decide something: user groups are asked again, so a person just removed cannot. */
-const DECISIONS: readonly Action[] = ['approve', 'deny', 'retry', 'acknowledge', 'end', 'break-glass'];
 
 /** How each state reads after a request id, for refusals and conflicts. */
 export const STATE_WORDS: Record<RequestState, string> = {

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { isAppError } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
-import { describePrincipals } from '../policy/policy.js';
-import { escapeMrkdwn, mention } from './mrkdwn.js';
+import { escapeMrkdwn, mention, mentionPrincipals } from './mrkdwn.js';
 
 /**
  * Turns any error into one sentence for Slack. AppErrors say what went wrong; anything else is
@@ -31,7 +30,7 @@ export function describeErrorForSlack(error: unknown, logger: Logger): string {
         // Principals come from the policy, whose loader only lets ids and group names through.
         const who = error.details.who;
         return typeof who === 'string' && who !== ''
-          ? `:warning: ${text}\nWho may: ${describePrincipals(who.split(','))}.`
+          ? `:warning: ${text}\nWho may: ${mentionPrincipals(who.split(','))}.`
           : `:warning: ${text}`;
       }
     }

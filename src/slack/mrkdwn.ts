@@ -40,6 +40,20 @@ export function mention(userId: string): string {
   return SLACK_USER_ID.test(userId) ? `<@${userId}>` : escapeMrkdwn(userId);
 }
 
+/**
+ * People as the policy names them, for Slack: `<@U…>`, `<!subteam^S…>`, group names in bold; at most
+ * `max` of them, then "and N more", so a long list never cuts a mention in half.
+ */
+export function mentionPrincipals(principals: readonly string[], max = 15): string {
+  const shown = principals
+    .slice(0, max)
+    .map((p) =>
+      SLACK_USER_ID.test(p) ? `<@${p}>` : /^S[A-Z0-9]+$/.test(p) ? `<!subteam^${p}>` : `*${escapeMrkdwn(p)}*`,
+    );
+  const more = principals.length - shown.length;
+  return more > 0 ? `${shown.join(', ')} and ${more} more` : shown.join(', ');
+}
+
 /** A date Slack renders in the reader's time zone, with a plain fallback. */
 export function slackDate(ms: number): string {
   const seconds = Math.floor(ms / 1000);

@@ -1,6 +1,6 @@
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from '../ops/logger.js';
-import type { UserGroups } from '../requests/request-service.js';
+import type { UserGroups } from '../requests/policy-gate.js';
 
 /** Options for {@link createSlackUserGroups}. */
 export interface SlackUserGroupsOptions {

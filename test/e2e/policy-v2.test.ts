@@ -1,4 +1,6 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../src/dev/http-util.js';
@@ -263,7 +265,7 @@ describe('policy v2 (end to end)', () => {
     });
   });
 
-  it('applies break-glass at once for the listed, refuses anyone else, records an Acknowledge, and Revoke now ends it', async () => {
+  it('applies break-glass at once for the listed, refuses anyone else, records an Acknowledge, and an approver of its role ends it with Revoke now', async () => {
     await start('break-glass');
     await sandbox.driver.command(
       PEOPLE.alice,
@@ -314,10 +316,15 @@ describe('policy v2 (end to end)', () => {
       },
     );
 
-    const pressed = Date.now();
+    // Bob approves the target but not GROUP_OWNER (its rule names dba): he cannot end it.
     await click(PEOPLE.bob, message, 'grant_revoke_now');
+    expect(await ephemeralAfter(sandbox, PEOPLE.bob, since, /can end it/)).toContain(
+      `Only the person who holds ${id}, or an approver of its roles, can end it.`,
+    );
+    const pressed = Date.now();
+    await click(PEOPLE.carol, message, 'grant_revoke_now');
     const revoked = await waitForState(sandbox, id, 'revoked');
-    expect(revoked.endedEarly?.by).toBe(PEOPLE.bob.id);
+    expect(revoked.endedEarly?.by).toBe(PEOPLE.carol.id);
     expect(sandbox.atlas.rolesOf(PEOPLE.dana.email, PROJECT)).not.toContain(OWNER);
     const [span] = spansOf(sandbox.atlas.timeline(PEOPLE.dana.email, PROJECT), OWNER);
     expect(span?.to).toBeGreaterThanOrEqual(pressed);
@@ -327,8 +334,8 @@ describe('policy v2 (end to end)', () => {
     await start('reload-decide');
     const { id, approval } = await ask(PEOPLE.alice, `${SEARCH} on payments-prod for 1h because x`);
     const before = (await readRequest(sandbox, id)).approversAtRequest;
-    expect(before).toEqual(['dba', PEOPLE.bob.id]);
-    const next = POLICY_V2.replace('approvers: [dba, U0BOB]', 'approvers: [U0MALLORY]');
+    expect(before).toEqual([PEOPLE.carol.id, 'S0DBA', PEOPLE.bob.id]);
+    const next = POLICY_V2.replace('approvers: [dba, U0BOB]', 'approvers: [U0MALLORY, U0DAVE]');
     await writeFile(sandbox.config.policyFile, next);
     await sandbox.rolecall.reloadPolicy();
     const since = sandbox.slack.events.length;
@@ -436,5 +443,191 @@ describe('policy v2 (end to end)', () => {
     );
     expect(kept.exec(bot.output())?.[1]).toBe(second);
     expect(kept.exec(worker.output())?.[1]).toBe(second);
+  });
+
+  describe('what a review found', () => {
+    /** Holds the worker in its Atlas read for `ms`, so the policy or a group can change meanwhile. */
+    const slowAtlasRead = (ms: number) =>
+      sandbox.atlas.inject({ method: 'GET', path: /byName/, delayMs: ms });
+
+    it('checks break-glass again in the worker: someone taken off the list meanwhile is refused', async () => {
+      await start('glass-recheck');
+      slowAtlasRead(1_000);
+      await sandbox.driver.command(
+        PEOPLE.dana,
+        `breakglass ${OWNER} on payments-prod for 30m because x`,
+        CHANNELS.general,
+      );
+      await waitUntil(async () => ((await storedRequests()) === 1 ? true : undefined), 5_000, 'the request');
+      sandbox.slack.setUserGroup('S0ONCALL', []);
+      const refused = await waitForState(sandbox, 'AR-0001', 'refused', 10_000);
+      expect(refused.failure?.message).toContain(`You can’t use break-glass for ${OWNER} on payments-prod`);
+      expect(await ephemeralAfter(sandbox, PEOPLE.dana, 0, /can’t use break-glass/)).toContain('AR-0001');
+      expect(sandbox.atlas.rolesOf(PEOPLE.dana.email, PROJECT)).not.toContain(OWNER);
+      expect(puts()).toEqual([]);
+    });
+
+    it('checks an auto-approval again in the worker: a duration the new policy forbids is refused', async () => {
+      await start('auto-recheck');
+      slowAtlasRead(1_000);
+      await sandbox.driver.command(
+        PEOPLE.alice,
+        `request ${READ} on payments-prod for 8h because x`,
+        CHANNELS.general,
+      );
+      await writeFile(sandbox.config.policyFile, POLICY_V2.replace('maxDuration: 8h', 'maxDuration: 1h'));
+      await sandbox.rolecall.reloadPolicy();
+      const refused = await waitForState(sandbox, 'AR-0001', 'refused', 10_000);
+      expect(refused.failure?.message).toContain('may last at most 1h');
+      expect(puts()).toEqual([]);
+    });
+
+    it('stops counting an approval once its approver is no longer one', async () => {
+      await start('stale-approval');
+      const { id, approval } = await ask(PEOPLE.alice, `${WRITE} on payments-prod for 1h because x`);
+      await click(PEOPLE.dave, approval, 'request_approve');
+      await waitUntil(
+        async () => ((await readRequest(sandbox, id)).approvals.length === 1 ? true : undefined),
+        5_000,
+      );
+      sandbox.slack.setUserGroup('S0DBA', []);
+      await click(PEOPLE.bob, approval, 'request_approve');
+      await waitUntil(
+        async () => ((await readRequest(sandbox, id)).approvals[0]?.by === PEOPLE.bob.id ? true : undefined),
+        5_000,
+        'bob’s approval to replace dave’s',
+      );
+      expect(await readRequest(sandbox, id)).toMatchObject({
+        state: 'pending',
+        approvals: [{ by: PEOPLE.bob.id }],
+      });
+      expect((await readAudit(sandbox, id)).map((e) => e.detail)).toContain(
+        `approval 1 of 2; no longer counted (not an approver now): ${PEOPLE.dave.id}`,
+      );
+      await click(PEOPLE.carol, approval, 'request_approve');
+      const applied = await waitForState(sandbox, id, 'applied');
+      expect(applied.approvals.map((a) => a.by)).toEqual([PEOPLE.bob.id, PEOPLE.carol.id]);
+    });
+
+    it('lets the next click finish a request once the policy needs fewer approvals', async () => {
+      await start('fewer-approvals');
+      const { id, approval } = await ask(PEOPLE.alice, `${WRITE} on payments-prod for 1h because x`);
+      await click(PEOPLE.bob, approval, 'request_approve');
+      await waitUntil(
+        async () => ((await readRequest(sandbox, id)).approvals.length === 1 ? true : undefined),
+        5_000,
+      );
+      await writeFile(sandbox.config.policyFile, POLICY_V2.replace('        approvals: 2\n', ''));
+      await sandbox.rolecall.reloadPolicy();
+      await click(PEOPLE.bob, approval, 'request_approve');
+      const applied = await waitForState(sandbox, id, 'applied');
+      expect(applied.approvals.map((a) => a.by)).toEqual([PEOPLE.bob.id]);
+    });
+
+    it('lets an approver it had through a user group deny a request whose target and group left the policy', async () => {
+      await start('ghost-group');
+      const { id, approval } = await ask(PEOPLE.alice, `${SEARCH} on payments-prod for 1h because x`);
+      expect((await readRequest(sandbox, id)).approversAtRequest).toEqual([
+        PEOPLE.carol.id,
+        'S0DBA',
+        PEOPLE.bob.id,
+      ]);
+      const orgOnly = `approvalsChannel: ${CHANNELS.approvals}\n${POLICY_V2.slice(
+        POLICY_V2.indexOf('targets:'),
+      ).replace(
+        POLICY_V2.slice(
+          POLICY_V2.indexOf('  - name: payments-prod'),
+          POLICY_V2.indexOf(`  - name: ${ATLAS.org.name}`),
+        ),
+        '',
+      )}`;
+      await writeFile(sandbox.config.policyFile, orgOnly);
+      await sandbox.rolecall.reloadPolicy();
+      await click(PEOPLE.dave, approval, 'request_deny');
+      const opened = await waitUntil(() => sandbox.slack.callsTo('views.open')[0], 5_000, 'deny modal');
+      const view = JSON.parse(String(opened.args.view)) as Record<string, unknown>;
+      await sandbox.driver.submitView(PEOPLE.dave, view, {
+        reason: { value: { type: 'plain_text_input', value: 'target retired' } },
+      });
+      expect((await waitForState(sandbox, id, 'denied')).decision?.by).toBe(PEOPLE.dave.id);
+    });
+
+    it('does not approve automatically what someone asked for another person: the grantee’s Not me still means something', async () => {
+      await start('on-behalf-auto');
+      await sandbox.driver.command(PEOPLE.bob, '', CHANNELS.general);
+      const opened = await waitUntil(() => sandbox.slack.callsTo('views.open')[0], 5_000, 'request modal');
+      const view = JSON.parse(String(opened.args.view)) as Record<string, unknown>;
+      await sandbox.driver.submitView(PEOPLE.bob, view, {
+        target: {
+          value: {
+            type: 'static_select',
+            selected_option: { text: { type: 'plain_text', text: 'payments-prod' }, value: 'payments-prod' },
+          },
+        },
+        grantee: { value: { type: 'users_select', selected_user: PEOPLE.alice.id } },
+        roles: {
+          value: {
+            type: 'multi_static_select',
+            selected_options: [{ text: { type: 'plain_text', text: READ }, value: READ }],
+          },
+        },
+        duration: { value: { type: 'plain_text_input', value: '1h' } },
+        reason: { value: { type: 'plain_text_input', value: 'for alice' } },
+      });
+      const approval = await waitForApprovalMessage(sandbox.slack, 'AR-0001', CHANNELS.payments);
+      expect(blockText(approval)).toContain('request_approve');
+      expect((await readRequest(sandbox, 'AR-0001')).state).toBe('pending');
+      await waitForDm(sandbox.slack, PEOPLE.alice.id, /Not me/);
+      expect(puts()).toEqual([]);
+    });
+
+    it('extends an automatically approved grant automatically, for its grantee', async () => {
+      await start('auto-extend');
+      const { id } = await ask(PEOPLE.alice, `${READ} on payments-prod for 1h because dashboards`);
+      const applied = await waitForState(sandbox, id, 'applied');
+      await sandbox.driver.command(
+        PEOPLE.alice,
+        `extend ${id} for 1h because still needed`,
+        CHANNELS.general,
+      );
+      await waitForState(sandbox, 'AR-0002', 'applied');
+      const extended = await waitUntil(async () => {
+        const grant = await readRequest(sandbox, id);
+        return grant.grant?.revokeAt !== applied.grant?.revokeAt ? grant : undefined;
+      }, 5_000);
+      expect(extended.grant?.revokeAt).toBe((applied.grant?.revokeAt ?? 0) + 3_600_000);
+      expect((await readAudit(sandbox, 'AR-0002')).find((e) => e.to === 'approved')?.actor).toBe('policy');
+    });
+
+    it('reloads when a Kubernetes-style symlink swap replaces the policy file', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'rolecall-configmap-'));
+      extra.push({ stop: () => rm(dir, { recursive: true, force: true }) });
+      await mkdir(join(dir, '..v1'));
+      await writeFile(join(dir, '..v1', 'policy.yml'), POLICY_V2);
+      await symlink('..v1', join(dir, '..data'));
+      await symlink(join('..data', 'policy.yml'), join(dir, 'policy.yml'));
+      sandbox = await startSandbox({
+        redisUrl: TEST_REDIS_URL,
+        prefix: uniquePrefix('configmap'),
+        policy: POLICY_V2,
+        userGroups: USER_GROUPS,
+        env: { POLICY_FILE: join(dir, 'policy.yml') },
+      });
+      await mkdir(join(dir, '..v2'));
+      await writeFile(
+        join(dir, '..v2', 'policy.yml'),
+        POLICY_V2.replace('name: payments-prod', 'name: payments'),
+      );
+      await symlink('..v2', join(dir, '..data_tmp'));
+      await rename(join(dir, '..data_tmp'), join(dir, '..data'));
+      await waitUntil(
+        async () => {
+          const help = await sandbox.driver.command(PEOPLE.alice, 'help', CHANNELS.general);
+          return JSON.stringify(help.json).includes('*payments* (project)') ? true : undefined;
+        },
+        5_000,
+        'the swapped policy to be in force',
+      );
+    });
   });
 });

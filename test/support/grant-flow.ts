@@ -76,7 +76,7 @@ export async function readAudit(sandbox: Sandbox, id: string): Promise<AuditEntr
   }
 }
 
-/** Waits until a request reaches `state` and returns it. */
+/** Waits until a request exists and reaches `state`, and returns it. */
 export async function waitForState(
   sandbox: Sandbox,
   id: string,
@@ -85,10 +85,10 @@ export async function waitForState(
 ): Promise<AccessRequest> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const request = await readRequest(sandbox, id);
-    if (request.state === state) return request;
+    const request = await readRequest(sandbox, id).catch(() => undefined);
+    if (request?.state === state) return request;
     if (Date.now() > deadline)
-      throw new Error(`${id} is ${request.state}, not ${state}, after ${timeoutMs} ms`);
+      throw new Error(`${id} is ${request?.state ?? 'not stored'}, not ${state}, after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

@@ -409,7 +409,7 @@ describe('authorize under policy v2', () => {
     expect(authorize('approve', member('U0CAROL'), both, V2, MEMBERS)).toMatchObject({
       allowed: false,
       code: 'NOT_AN_APPROVER',
-      who: ['dba', 'U0CAROL'],
+      who: ['U0BOB', 'S0DBA'],
     });
     const removed = groups({ S0ENG: ['U0ALICE', 'U0ERIN'], S0DBA: [] });
     expect(authorize('approve', member('U0DBA2'), owner, V2, removed)).toMatchObject({
@@ -463,5 +463,52 @@ describe('authorize under policy v2', () => {
     expect(authorize('acknowledge', member('U0DBA2'), used, V2, MEMBERS)).toMatchObject({ allowed: true });
     expect(authorize('acknowledge', member('U0ONCALL'), used, V2, MEMBERS)).toMatchObject({ allowed: false });
     expect(authorize('end', member('U0CAROL'), used, V2, MEMBERS)).toMatchObject({ allowed: true });
+  });
+
+  it('lets only approvers of a request’s own roles acknowledge, revoke or see its details, not approvers of another rule', () => {
+    const withReadRule: Policy = {
+      ...V2,
+      targets: [
+        {
+          ...PROD,
+          rules: [
+            ...PROD.rules,
+            {
+              position: 2,
+              roles: ['GROUP_READ_ONLY'],
+              autoApprove: false,
+              approvals: 1,
+              approvers: ['U0MALLORY'],
+              maxDurationSeconds: undefined,
+              breakGlass: [],
+            },
+          ],
+        },
+      ],
+    };
+    const glass = {
+      request: request('applied', {
+        roles: ['GROUP_OWNER'],
+        requesterId: 'U0ONCALL',
+        granteeId: 'U0ONCALL',
+        breakGlass: true,
+      }),
+    };
+    for (const action of ['acknowledge', 'end', 'view-details', 'status', 'view-roles'] as const) {
+      expect(authorize(action, member('U0MALLORY'), glass, withReadRule, MEMBERS)).toMatchObject({
+        allowed: false,
+      });
+      expect(authorize(action, member('U0DBA2'), glass, withReadRule, MEMBERS)).toMatchObject({
+        allowed: true,
+      });
+    }
+  });
+
+  it('names as deciders of several roles only the people in every role’s list', () => {
+    const both = {
+      request: request('pending', { roles: ['GROUP_OWNER', 'GROUP_READ_ONLY'], durationSeconds: H }),
+    };
+    const refusal = authorize('approve', member('U0MALLORY'), both, V2, MEMBERS);
+    expect(refusal).toMatchObject({ allowed: false, who: ['U0BOB', 'S0DBA'] });
   });
 });

@@ -14,7 +14,7 @@ import { buildExtendModal } from '../../src/slack/blocks/extend-modal.js';
 import { buildHelpMessage } from '../../src/slack/blocks/help-message.js';
 import { buildOutcomeText } from '../../src/slack/blocks/outcome-message.js';
 import { buildRequestModal } from '../../src/slack/blocks/request-modal.js';
-import { escapeMrkdwn } from '../../src/slack/mrkdwn.js';
+import { escapeMrkdwn, mentionPrincipals } from '../../src/slack/mrkdwn.js';
 import { expectValidMessageBlocks, expectValidModal } from '../support/block-kit.js';
 
 const HOSTILE = '<!channel> <@U0BOSS> & <https://evil.example|click me>';
@@ -283,5 +283,23 @@ describe('Block Kit builders', () => {
 
   it('escapes the three characters mrkdwn treats specially, and only those', () => {
     expect(escapeMrkdwn('a & b < c > d *e* _f_')).toBe('a &amp; b &lt; c &gt; d *e* _f_');
+  });
+});
+
+describe('mentionPrincipals', () => {
+  it('names at most 15 and counts the rest, so no mention is ever cut in half', () => {
+    const many = Array.from({ length: 400 }, (_, i) => `U0P${String(i).padStart(7, '0')}`);
+    const text = mentionPrincipals(many);
+    expect(text.endsWith('<@U0P0000014> and 385 more')).toBe(true);
+    expect(text.match(/<@U0P\d+>/g)).toHaveLength(15);
+    expect(mentionPrincipals(['U0BOB', 'S0DBA', 'dba'])).toBe('<@U0BOB>, <!subteam^S0DBA>, *dba*');
+  });
+
+  it('keeps the approval progress line whole with hundreds of approvers', () => {
+    const approvers = Array.from({ length: 400 }, (_, i) => `U0P${String(i).padStart(7, '0')}`);
+    const message = buildApprovalMessage(request('pending'), { approvalsNeeded: 2, approvers });
+    expectValidMessageBlocks(message.blocks);
+    expect(JSON.stringify(message.blocks)).toContain('may still approve: <@U0P0000000>');
+    expect(JSON.stringify(message.blocks)).toContain('and 385 more');
   });
 });

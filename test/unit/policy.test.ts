@@ -152,7 +152,7 @@ targets:
     expect(error.message).toContain(
       'policy.yml:6:30 targets[0].roles[1]: ORG_MEMBER cannot be granted on a project',
     );
-    expect(error.message).toContain('policy.yml:7:5 targets[1]: unknown key(s): colour');
+    expect(error.message).toContain('policy.yml:11:5 targets[1]: unknown key colour');
   });
 
   it('rejects a rule naming a role its target does not offer, and other rule mistakes', () => {
@@ -180,11 +180,12 @@ targets:
       expect.arrayContaining([
         "10:17 targets[0].rules[0].roles[0]: GROUP_OWNER is not one of this target's roles; a rule may only name roles the target offers",
         '14:20 targets[0].rules[1].approvals: a rule cannot both approve automatically and need several approvals',
+        '15:17 targets[0].rules[2].roles[0]: GROUP_READ_ONLY is already governed by rule 2; the first rule naming a role applies, so this one never would',
         '16:22 targets[0].rules[2].breakGlass[0]: oncall is not a group under groups:',
         '17:22 targets[0].rules[2].maxDuration: maxDuration must look like 30m, 4h or 7d',
       ]),
     );
-    expect(lines).toHaveLength(4);
+    expect(lines).toHaveLength(5);
   });
 
   it('rejects a target with both or neither of project and org', () => {
@@ -369,5 +370,91 @@ targets:
   it('tells a person named by their own id from one named through a user group', () => {
     expect(members.namesDirectly(['dba'], 'U0BOB')).toBe(true);
     expect(members.namesDirectly(['dba'], 'U0ERIN')).toBe(false);
+  });
+});
+
+describe('readPolicy catches what would silently not work', () => {
+  const problems = (text: string) => {
+    const reading = readPolicy(text);
+    return reading.ok ? [] : reading.problems.map((p) => `${p.line}:${p.col} ${p.message}`);
+  };
+  const TARGET = `approvalsChannel: C0A
+targets:
+  - name: p
+    project: 5f1a2b3c4d5e6f7a8b9c0d1e
+    approvers: [U0BOB]
+    roles: [GROUP_READ_ONLY, GROUP_OWNER]
+`;
+
+  it('rejects a rule for a role an earlier rule already governs', () => {
+    expect(
+      problems(`${TARGET}    rules:
+      - roles: [GROUP_OWNER, GROUP_READ_ONLY]
+      - roles: [GROUP_READ_ONLY]
+        autoApprove: true
+`),
+    ).toEqual([
+      '9:17 targets[0].rules[1].roles[0]: GROUP_READ_ONLY is already governed by rule 1; the first rule naming a role applies, so this one never would',
+    ]);
+  });
+
+  it('rejects approvals that the named approvers can never reach, unless a user group may hold more', () => {
+    const rule = (approvers: string) => `${TARGET}    rules:
+      - roles: [GROUP_OWNER]
+        approvals: 2
+        approvers: ${approvers}
+`;
+    expect(problems(rule('[U0BOB]'))).toEqual([
+      '9:20 targets[0].rules[0].approvals: approvals: 2 can never be reached: only 1 approver(s) are named',
+    ]);
+    expect(problems(rule('[U0BOB, U0CAROL]'))).toEqual([]);
+    expect(problems(rule('[U0BOB, S0DBA]'))).toEqual([]);
+  });
+
+  it('rejects break-glass without a maxDuration on the rule or the target', () => {
+    const glass = `${TARGET}    rules:
+      - roles: [GROUP_OWNER]
+        breakGlass: [U0DANA]
+`;
+    expect(problems(glass)).toEqual([
+      '9:21 targets[0].rules[0].breakGlass: break-glass access is always temporary: give the rule (or the target) a maxDuration',
+    ]);
+    expect(problems(`${glass}        maxDuration: 1h\n`)).toEqual([]);
+  });
+
+  it('points at each unknown key itself, in rules too', () => {
+    expect(
+      problems(`${TARGET}    requestors: [U0ALICE]
+    rules:
+      - roles: [GROUP_OWNER]
+        aprovals: 2
+aprovalsChannel: C0B
+`),
+    ).toEqual([
+      '7:5 targets[0]: unknown key requestors',
+      '10:9 targets[0].rules[0]: unknown key aprovals',
+      '11:1 unknown key aprovalsChannel',
+    ]);
+  });
+
+  it('says an empty list needs someone, not that it is missing', () => {
+    expect(problems(TARGET.replace('approvers: [U0BOB]', 'approvers: [U0BOB]\n    requesters: []'))).toEqual([
+      '6:17 targets[0].requesters: requesters needs at least one user, user group or group name',
+    ]);
+  });
+
+  it('reports a bad alias or an alias bomb as a problem with its place, never an exception', () => {
+    expect(problems('approvalsChannel: *nope\ntargets: []\n')).toEqual([
+      '1:19 Unresolved alias (the anchor must be set before the alias): nope',
+    ]);
+    const bomb = [
+      'a: &a [x, x, x, x, x, x, x, x, x, x]',
+      'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]',
+      'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]',
+      'd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]',
+      'approvalsChannel: C0A',
+      'targets: []',
+    ].join('\n');
+    expect(problems(bomb)).toEqual(['2:8 Excessive alias count indicates a resource exhaustion attack']);
   });
 });

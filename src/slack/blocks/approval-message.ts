@@ -1,6 +1,6 @@
 import type { KnownBlock } from '@slack/types';
 import { formatDuration } from '../../lib/duration.js';
-import { describePrincipals, type Principal } from '../../policy/policy.js';
+import type { Principal } from '../../policy/policy.js';
 import type { AccessRequest } from '../../requests/model.js';
 import { rolesAfterGrant, rolesToAdd } from '../../requests/role-set.js';
 import {
@@ -8,6 +8,7 @@ import {
   formatRoles,
   inlineUserText,
   mention,
+  mentionPrincipals,
   quoteUserText,
   slackDate,
   truncate,
@@ -154,7 +155,7 @@ function describeProgress(request: AccessRequest, view: ApprovalView): string | 
   const left = (view.approvers ?? []).filter(
     (p) => !request.approvals.some((a) => a.by === p) && p !== request.requesterId && p !== request.granteeId,
   );
-  return `:ballot_box_with_check: ${request.approvals.length} of ${needed} approvals${given.length > 0 ? `: ${given.join(', ')}` : ''}${left.length > 0 ? ` · may still approve: ${describePrincipals(left)}` : ''}`;
+  return `:ballot_box_with_check: ${request.approvals.length} of ${needed} approvals${given.length > 0 ? `: ${given.join(', ')}` : ''}${left.length > 0 ? ` · may still approve: ${mentionPrincipals(left)}` : ''}`;
 }
 
 /** The approvers' message for a request; buttons only while something can be done. */
