@@ -236,7 +236,7 @@ describe('revocation (end to end)', () => {
     let since = sandbox.slack.events.length;
     await sandbox.driver.command(PEOPLE.mallory, `end ${mine.id}`, CHANNELS.general);
     expect(await ephemeralAfter(sandbox, PEOPLE.mallory, since, /can end it/)).toContain(
-      `Only the person who holds ${mine.id}, or an approver of its target, can end it.`,
+      `Only the person who holds ${mine.id}, or an approver of its roles, can end it.`,
     );
     await sandbox.driver.command(PEOPLE.alice, `end ${mine.id}`, CHANNELS.general);
     await ephemeralAfter(sandbox, PEOPLE.alice, since, new RegExp(`Ending ${mine.id} now`));
