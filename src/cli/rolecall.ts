@@ -32,6 +32,11 @@ export async function runRolecall(argv: readonly string[]): Promise<number | 'ru
 
 const entry = process.argv[1];
 if (entry !== undefined && import.meta.url === pathToFileURL(realpathSync(entry)).href) {
+  // `rolecall policy check big.yml | head`: a reader that stops early is not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
   void runRolecall(process.argv.slice(2)).then((code) => {
     if (code !== 'running') process.exitCode = code;
   });

@@ -103,12 +103,12 @@ const targetSchema = z
         .refine((v) => !ATLAS_ID.test(v), 'name must not look like a 24-hex Atlas id')
         .describe('What people type in /atlas-access (case-insensitive), e.g. payments-prod.'),
       project: z
-        .string()
+        .string({ error: "project must be text: put the id in quotes ('…') if YAML reads it as a number" })
         .regex(ATLAS_ID, 'project must be a 24-character lowercase hex Atlas project id')
         .describe('Atlas project (group) id, 24 hex; a target has project or org, not both.')
         .optional(),
       org: z
-        .string()
+        .string({ error: "org must be text: put the id in quotes ('…') if YAML reads it as a number" })
         .regex(ATLAS_ID, 'org must be a 24-character lowercase hex Atlas organization id')
         .describe('Atlas organization id, 24 hex; a target has project or org, not both.')
         .optional(),

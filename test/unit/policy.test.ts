@@ -437,6 +437,14 @@ aprovalsChannel: C0B
     ]);
   });
 
+  it('says to quote an id that YAML reads as a number', () => {
+    expect(
+      problems(TARGET.replace('project: 5f1a2b3c4d5e6f7a8b9c0d1e', 'project: 512345678901234567890123')),
+    ).toEqual([
+      "4:14 targets[0].project: project must be text: put the id in quotes ('…') if YAML reads it as a number",
+    ]);
+  });
+
   it('says an empty list needs someone, not that it is missing', () => {
     expect(problems(TARGET.replace('approvers: [U0BOB]', 'approvers: [U0BOB]\n    requesters: []'))).toEqual([
       '6:17 targets[0].requesters: requesters needs at least one user, user group or group name',
