@@ -14,6 +14,7 @@ import { createLedgerStore, type LedgerStore } from './grants/ledger-store.js';
 import { createApplyProcessor } from './jobs/apply-processor.js';
 import { createEnrichProcessor } from './jobs/enrich-processor.js';
 import { createExpireProcessor } from './jobs/expire-processor.js';
+import { createHomeProcessor } from './jobs/home-processor.js';
 import { createNotifyProcessor } from './jobs/notify-processor.js';
 import { createQueues, type Queues } from './jobs/queues.js';
 import { createReconcileProcessor } from './jobs/reconcile-processor.js';
@@ -32,13 +33,20 @@ import { createShutdownStack } from './ops/shutdown.js';
 import { loadPolicy, type PolicyApi } from './policy/load-policy.js';
 import { decidersOf, type Policy, requirementsOf, targetOf } from './policy/policy.js';
 import type { GranteeAccess } from './requests/assess.js';
+import { readHome } from './requests/home.js';
 import { createPolicyGate, type UserGroups } from './requests/policy-gate.js';
 import { createRefusalLog } from './requests/refusal-log.js';
-import { type AccessReader, createRequestService, type WorkQueue } from './requests/request-service.js';
+import {
+  type AccessReader,
+  type CurrentRoles,
+  createRequestService,
+  type WorkQueue,
+} from './requests/request-service.js';
 import { createRequestStore, type RequestStore } from './requests/request-store.js';
 import { createSubmissionLimit } from './requests/submission-limit.js';
 import { createSlackApp } from './slack/app.js';
 import { createSlackDirectory } from './slack/directory.js';
+import { createHomePublisher, VIEWER_MS } from './slack/home.js';
 import { createSlackNotifier } from './slack/notifier.js';
 import { createReplier } from './slack/respond.js';
 import { createSlackUserGroups } from './slack/user-groups.js';
@@ -119,6 +127,8 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     shutdown.push('queues', () => queues.close());
     const workQueue = createWorkQueue(queues, { remindBeforeMs: config.grants.remindBeforeMs });
 
+    /** Set when this process calls Atlas (worker or all): the request form can then show Atlas's roles. */
+    let atlasHere: AtlasRolesApi | undefined;
     if (config.mode !== 'bot') {
       // Only workers call Atlas, so only they hold its credentials.
       const atlasConfig = config.atlas;
@@ -129,6 +139,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       });
       shutdown.push('atlas client', () => atlasClient.close());
       const atlas = atlasClient.roles;
+      atlasHere = atlas;
       const workerRedis = await connectRedis(config.redis.url, 'worker', logger);
       shutdown.push('worker redis', async () => {
         await workerRedis.quit();
@@ -164,10 +175,11 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         retryConfig: { retries: 1 },
       });
       const directory = createSlackDirectory(slackClient, { logger });
+      const gate = createPolicyGate({ policy: currentPolicy, userGroups: createUserGroups(config, logger) });
       const service = createRequestService({
         store,
         policy: currentPolicy,
-        gate: createPolicyGate({ policy: currentPolicy, userGroups: createUserGroups(config, logger) }),
+        gate,
         people: directory,
         workQueue,
         refusals: createRefusalLog(redis, keys, { logger }),
@@ -177,8 +189,17 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         }),
         logger,
         requestTtlMs: config.requestTtlMs,
+        currentRoles: createCurrentRoles(ledgers, atlasHere),
       });
-      const slack = createSlackApp(config.slack, { service, policy: currentPolicy, directory, logger });
+      const home = createHomePublisher({
+        client: slackClient,
+        redis,
+        keys,
+        people: directory,
+        read: (actor) => readHome({ store, gate }, actor),
+        logger,
+      });
+      const slack = createSlackApp(config.slack, { service, policy: currentPolicy, directory, home, logger });
       await slack.start();
       shutdown.push('slack', () => slack.stop());
       slackListener = slack.requestListener;
@@ -280,6 +301,34 @@ function createAccessReader(atlas: AtlasRolesApi): AccessReader {
   };
 }
 
+/**
+ * A person's roles on a target for the request form: Atlas's answer within 2 s where this process may
+ * call Atlas; otherwise (a bot holds no Atlas key) the roles Rolecall's ledger holds for them now.
+ */
+function createCurrentRoles(ledgers: LedgerStore, atlas: AtlasRolesApi | undefined): CurrentRoles {
+  return {
+    async read(email, target) {
+      try {
+        if (atlas) {
+          const timeout = new Promise<null>((resolve) => setTimeout(() => resolve(null), 2_000).unref());
+          const read = atlas.readUser(email, { kind: target.kind, id: target.id });
+          const user = await Promise.race([read, timeout]);
+          read.catch(() => undefined);
+          return user === null ? null : { roles: user.roles, source: 'atlas' };
+        }
+        const ledger = await ledgers.read(email, target);
+        const now = Date.now();
+        const roles = [
+          ...new Set(ledger.holders.filter((h) => h.until === null || h.until > now).map((h) => h.role)),
+        ];
+        return { roles, source: 'rolecall' };
+      } catch {
+        return null;
+      }
+    },
+  };
+}
+
 /** What the workers need from the composition root. */
 interface WorkerParts {
   readonly store: RequestStore;
@@ -304,6 +353,8 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
   });
   const lock = createUserLock(redis, { prefix: config.redis.prefix, ttlMs: config.worker.lockDurationMs });
   const deps = { store, ledgers, atlas, workQueue, lock, logger };
+  const people = createSlackDirectory(slackClient, { logger });
+  const gate = createPolicyGate({ policy: parts.policy, userGroups: createUserGroups(config, logger) });
   const replier = createReplier({ client: slackClient, slackApiUrl: config.slack.apiUrl, logger });
   return createWorkers({
     connection: parts.workerRedis,
@@ -314,8 +365,8 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
     processors: {
       enrich: createEnrichProcessor({
         policy: parts.policy,
-        gate: createPolicyGate({ policy: parts.policy, userGroups: createUserGroups(config, logger) }),
-        people: createSlackDirectory(slackClient, { logger }),
+        gate,
+        people,
         store,
         ledgers,
         access: createAccessReader(atlas),
@@ -350,6 +401,22 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
           approversOf: (request) => targetOf(parts.policy(), request.target)?.approvers ?? [],
         }),
         logger,
+      }),
+      home: createHomeProcessor({
+        store,
+        redis,
+        keys: redisKeys(config.redis.prefix),
+        queues,
+        home: createHomePublisher({
+          client: slackClient,
+          redis,
+          keys: redisKeys(config.redis.prefix),
+          people,
+          read: (actor) => readHome({ store, gate }, actor),
+          logger,
+        }),
+        logger,
+        viewerMs: VIEWER_MS,
       }),
       sweep: createSweepProcessor({
         store,

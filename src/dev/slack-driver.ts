@@ -32,6 +32,45 @@ export interface SlackDriver {
     view: Record<string, unknown>,
     values: ViewValues,
   ): Promise<DriverResponse>;
+  /**
+   * A person clicks a button in a view (the Home tab, a modal): the first button with `actionId`,
+   * or the one whose value is `value` (a Home tab has an Approve button per request).
+   */
+  clickInView(
+    user: SimulatedSlackUser,
+    view: Record<string, unknown>,
+    actionId: string,
+    value?: string,
+  ): Promise<DriverResponse>;
+  /**
+   * A person picks something in an open modal's input that dispatches actions (`dispatch_action`):
+   * `values` is the whole form state after the pick, `blockId` the input that changed.
+   */
+  chooseInView(
+    user: SimulatedSlackUser,
+    view: Record<string, unknown>,
+    blockId: string,
+    values: ViewValues,
+  ): Promise<DriverResponse>;
+  /** A person types into an external select: Slack asks the app for options (`block_suggestion`). */
+  suggest(
+    user: SimulatedSlackUser,
+    view: Record<string, unknown>,
+    blockId: string,
+    typed: string,
+  ): Promise<DriverResponse>;
+  /** A person opens the app's Home tab (Events API `app_home_opened`). */
+  openHome(user: SimulatedSlackUser): Promise<DriverResponse>;
+  /** A person runs a global shortcut. */
+  shortcut(user: SimulatedSlackUser, callbackId: string): Promise<DriverResponse>;
+  /**
+   * Workflow Builder runs the app's custom step (Events API `function_executed`) with `inputs`;
+   * returns the execution id to look its outcome up in the simulator.
+   */
+  executeFunction(
+    callbackId: string,
+    inputs: Record<string, unknown>,
+  ): Promise<DriverResponse & { readonly executionId: string }>;
   /** Sends a raw body with a chosen signature (for testing verification). */
   sendRaw(body: string, headers: Readonly<Record<string, string>>): Promise<DriverResponse>;
   /** The headers Slack would send for this body. */
@@ -153,6 +192,55 @@ export function buildViewSubmissionPayload(
   };
 }
 
+type ViewBlock = {
+  type: string;
+  block_id?: string;
+  elements?: Record<string, unknown>[];
+  accessory?: Record<string, unknown>;
+};
+
+/** A `block_actions` payload for a click on a button in a view (Home tab or modal). */
+export function buildViewButtonPayload(
+  slack: SlackSimulator,
+  user: SimulatedSlackUser,
+  view: Record<string, unknown>,
+  actionId: string,
+  value?: string,
+): Record<string, unknown> {
+  const matches = (e: Record<string, unknown> | undefined) =>
+    e !== undefined &&
+    e.type === 'button' &&
+    e.action_id === actionId &&
+    (value === undefined || e.value === value);
+  for (const block of (view.blocks ?? []) as ViewBlock[]) {
+    const button = block.elements?.find(matches) ?? (matches(block.accessory) ? block.accessory : undefined);
+    if (!button) continue;
+    return {
+      type: 'block_actions',
+      user: userOf(user),
+      api_app_id: 'A0ROLECALL',
+      token: 'deprecated-verification-token',
+      container: { type: 'view', view_id: view.id },
+      trigger_id: slack.newTriggerId(user.id),
+      team: TEAM,
+      enterprise: null,
+      is_enterprise_install: false,
+      view: { ...view, team_id: TEAM.id, app_id: 'A0ROLECALL', state: { values: {} } },
+      actions: [
+        {
+          action_id: actionId,
+          block_id: block.block_id ?? '',
+          text: button.text,
+          ...(button.value === undefined ? {} : { value: button.value }),
+          type: 'button',
+          action_ts: `${Date.now() / 1000}`,
+        },
+      ],
+    };
+  }
+  throw new Error(`view ${String(view.id)} has no button ${actionId}${value ? ` for ${value}` : ''}`);
+}
+
 /** Creates a driver for one Rolecall instance in HTTP mode. */
 export function createSlackDriver(options: SlackDriverOptions): SlackDriver {
   const { slack } = options;
@@ -187,6 +275,19 @@ export function createSlackDriver(options: SlackDriverOptions): SlackDriver {
     const body = new URLSearchParams(form).toString();
     return sendRaw(body, sign(body));
   };
+  /** An Events API delivery: JSON, signed the same way. */
+  const sendEvent = (event: Record<string, unknown>) => {
+    const body = JSON.stringify({
+      token: 'deprecated-verification-token',
+      team_id: TEAM.id,
+      api_app_id: 'A0ROLECALL',
+      event,
+      type: 'event_callback',
+      event_id: `Ev${Date.now()}${Math.floor(Math.random() * 1e6)}`,
+      event_time: Math.floor(Date.now() / 1000),
+    });
+    return sendRaw(body, { ...sign(body), 'content-type': 'application/json' });
+  };
 
   return {
     sign,
@@ -206,5 +307,87 @@ export function createSlackDriver(options: SlackDriverOptions): SlackDriver {
 
     submitView: (user, view, values) =>
       send({ payload: JSON.stringify(buildViewSubmissionPayload(slack, user, view, values)) }),
+
+    clickInView: (user, view, actionId, value) =>
+      send({ payload: JSON.stringify(buildViewButtonPayload(slack, user, view, actionId, value)) }),
+
+    chooseInView: (user, view, blockId, values) => {
+      const picked = values[blockId]?.value ?? {};
+      return send({
+        payload: JSON.stringify({
+          type: 'block_actions',
+          user: userOf(user),
+          api_app_id: 'A0ROLECALL',
+          token: 'deprecated-verification-token',
+          container: { type: 'view', view_id: view.id },
+          trigger_id: slack.newTriggerId(user.id),
+          team: TEAM,
+          enterprise: null,
+          is_enterprise_install: false,
+          view: { ...view, team_id: TEAM.id, app_id: 'A0ROLECALL', state: { values } },
+          actions: [{ ...picked, action_id: 'value', block_id: blockId, action_ts: `${Date.now() / 1000}` }],
+        }),
+      });
+    },
+
+    suggest: (user, view, blockId, typed) =>
+      send({
+        payload: JSON.stringify({
+          type: 'block_suggestion',
+          user: userOf(user),
+          container: { type: 'view', view_id: view.id },
+          api_app_id: 'A0ROLECALL',
+          token: 'deprecated-verification-token',
+          action_id: 'value',
+          block_id: blockId,
+          value: typed,
+          team: TEAM,
+          view: { ...view, team_id: TEAM.id, app_id: 'A0ROLECALL' },
+        }),
+      }),
+
+    openHome: (user) =>
+      sendEvent({
+        type: 'app_home_opened',
+        user: user.id,
+        channel: slack.dmChannelOf(user.id),
+        tab: 'home',
+        event_ts: `${Date.now() / 1000}`,
+      }),
+
+    shortcut: (user, callbackId) =>
+      send({
+        payload: JSON.stringify({
+          type: 'shortcut',
+          token: 'deprecated-verification-token',
+          action_ts: `${Date.now() / 1000}`,
+          team: TEAM,
+          user: userOf(user),
+          is_enterprise_install: false,
+          enterprise: null,
+          callback_id: callbackId,
+          trigger_id: slack.newTriggerId(user.id),
+        }),
+      }),
+
+    async executeFunction(callbackId, inputs) {
+      const { executionId, botAccessToken } = slack.startFunctionExecution();
+      const response = await sendEvent({
+        type: 'function_executed',
+        function: {
+          id: 'Fn0ROLECALL',
+          callback_id: callbackId,
+          title: 'Request Atlas access',
+          type: 'app',
+          app_id: 'A0ROLECALL',
+        },
+        inputs,
+        function_execution_id: executionId,
+        workflow_execution_id: `Wx${executionId.slice(2)}`,
+        event_ts: `${Date.now() / 1000}`,
+        bot_access_token: botAccessToken,
+      });
+      return { ...response, executionId };
+    },
   };
 }

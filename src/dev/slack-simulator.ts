@@ -48,7 +48,15 @@ type SlackEventBody =
       text: string;
       blocks: unknown[] | undefined;
     }
-  | { kind: 'view'; user: string | undefined; view: Record<string, unknown> };
+  | { kind: 'view'; user: string | undefined; view: Record<string, unknown> }
+  | { kind: 'home'; user: string; view: Record<string, unknown> }
+  | {
+      kind: 'function';
+      executionId: string;
+      outcome: 'success' | 'error';
+      outputs?: Record<string, unknown>;
+      error?: string;
+    };
 
 /** Something a person would have seen, in order, with when: the stuff of the demo transcript. */
 export type SlackEvent = SlackEventBody & { readonly at: number };
@@ -97,6 +105,17 @@ export interface SlackSimulator {
   readonly events: readonly SlackEvent[];
   /** Changes a user group's members, as an admin would in Slack. */
   setUserGroup(id: string, members: readonly string[]): void;
+  /**
+   * Starts a workflow step's execution, as Workflow Builder would before sending `function_executed`:
+   * an execution id and the short-lived token Slack hands the app for it (accepted by this simulator).
+   */
+  startFunctionExecution(): { readonly executionId: string; readonly botAccessToken: string };
+  /** How an execution ended: functions.completeSuccess / completeError; undefined while it runs. */
+  functionOutcome(executionId: string): Extract<SlackEvent, { kind: 'function' }> | undefined;
+  /** The Home tab last published to a person (views.publish), with its id. */
+  homeOf(userId: string): Record<string, unknown> | undefined;
+  /** A modal as it stands now (views.open, then every views.update). */
+  viewById(viewId: string): Record<string, unknown> | undefined;
   /** Makes every response_url handed out so far expire, as 30 minutes would. */
   expireResponseUrls(): void;
   /** Adds an event a person saw that did not go through the Web API (an HTTP ack body). */
@@ -126,6 +145,16 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
     Object.entries(options.userGroups ?? {}).map(([id, members]) => [id, [...members]]),
   );
   const channels = new Set(options.channels);
+  const homes = new Map<string, Record<string, unknown>>();
+  const views = new Map<string, Record<string, unknown>>();
+  const executions = new Map<string, 'running' | 'done'>();
+  const workflowTokens = new Set<string>();
+  const newViewId = () => `V${randomBytes(5).toString('hex').toUpperCase()}`;
+  const newHash = () => `${Date.now()}.${randomBytes(4).toString('hex')}`;
+  /** Slack's limits: 100 blocks in a modal or a Home tab. */
+  const MAX_VIEW_BLOCKS = 100;
+  const tooManyBlocks = (view: Record<string, unknown>) =>
+    Array.isArray(view.blocks) && view.blocks.length > MAX_VIEW_BLOCKS;
   let clock = 1_700_000_000_000;
   let base = '';
   const nextTs = () => {
@@ -229,21 +258,56 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
       const user = triggers.get(String(args.trigger_id ?? ''));
       if (user === undefined) return fail('invalid_trigger_id');
       const view = typeof args.view === 'string' ? (JSON.parse(args.view) as Record<string, unknown>) : {};
-      const opened = {
-        ...view,
-        id: `V${randomBytes(5).toString('hex').toUpperCase()}`,
-        state: { values: {} },
-      };
+      if (tooManyBlocks(view)) return fail('invalid_arguments');
+      const opened = { ...view, id: newViewId(), hash: newHash(), state: { values: {} } };
+      views.set(opened.id, opened);
       record({ kind: 'view', user, view: opened });
       return { ok: true, view: opened };
     },
     'views.update': (args) => {
       const view = typeof args.view === 'string' ? (JSON.parse(args.view) as Record<string, unknown>) : {};
-      const updated = { ...view, id: String(args.view_id ?? '') };
+      const id = String(args.view_id ?? '');
+      const current = views.get(id);
+      if (!current) return fail('not_found');
+      if (args.hash !== undefined && args.hash !== current.hash) return fail('hash_conflict');
+      if (tooManyBlocks(view)) return fail('invalid_arguments');
+      const updated = { ...view, id, hash: newHash(), state: current.state };
+      views.set(id, updated);
       record({ kind: 'view', user: undefined, view: updated });
       return { ok: true, view: updated };
     },
+    'views.publish': (args) => {
+      const user = String(args.user_id ?? '');
+      if (!users.has(user)) return fail('user_not_found');
+      const view = typeof args.view === 'string' ? (JSON.parse(args.view) as Record<string, unknown>) : {};
+      if (view.type !== 'home') return fail('invalid_arguments');
+      if (tooManyBlocks(view)) return fail('invalid_arguments');
+      const published = { ...view, id: homes.get(user)?.id ?? newViewId(), hash: newHash() };
+      homes.set(user, published);
+      record({ kind: 'home', user, view: published });
+      return { ok: true, view: published };
+    },
+    'functions.completeSuccess': (args) => completeFunction(args, 'success'),
+    'functions.completeError': (args) => completeFunction(args, 'error'),
   };
+
+  function completeFunction(args: Record<string, unknown>, outcome: 'success' | 'error') {
+    const executionId = String(args.function_execution_id ?? '');
+    const state = executions.get(executionId);
+    if (state === undefined) return fail('function_execution_not_found');
+    if (state === 'done') return fail('execution_not_in_running_state');
+    executions.set(executionId, 'done');
+    const outputs =
+      typeof args.outputs === 'string' ? (JSON.parse(args.outputs) as Record<string, unknown>) : args.outputs;
+    record({
+      kind: 'function',
+      executionId,
+      outcome,
+      ...(outcome === 'success' ? { outputs: (outputs ?? {}) as Record<string, unknown> } : {}),
+      ...(outcome === 'error' ? { error: String(args.error ?? '') } : {}),
+    });
+    return { ok: true };
+  }
 
   const handleApi = async (req: IncomingMessage, res: ServerResponse, method: string) => {
     const raw = await readBody(req);
@@ -261,7 +325,7 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
         options.socketMode && token === options.socketMode.appToken
           ? { ok: true, url: options.socketMode.url }
           : fail('invalid_auth');
-    } else if (token !== options.botToken) {
+    } else if (token !== options.botToken && !workflowTokens.has(token)) {
       answer = fail('invalid_auth');
     } else if (failure) {
       failure.left -= 1;
@@ -345,6 +409,20 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
     setUserGroup: (id, members) => {
       userGroups.set(id, [...members]);
     },
+    startFunctionExecution: () => {
+      const executionId = `Fx${randomBytes(5).toString('hex').toUpperCase()}`;
+      const botAccessToken = `xwfp-${randomBytes(12).toString('hex')}`;
+      executions.set(executionId, 'running');
+      workflowTokens.add(botAccessToken);
+      return { executionId, botAccessToken };
+    },
+    functionOutcome: (executionId) =>
+      events.find(
+        (e): e is Extract<SlackEvent, { kind: 'function' }> =>
+          e.kind === 'function' && e.executionId === executionId,
+      ),
+    homeOf: (userId) => homes.get(userId),
+    viewById: (viewId) => views.get(viewId),
     expireResponseUrls: () => {
       for (const issued of responseUrls.values()) issued.at = 0;
     },

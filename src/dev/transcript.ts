@@ -83,6 +83,15 @@ export function createTranscript(options: TranscriptOptions): Transcript {
         const title = (event.view.title as { text?: string } | undefined)?.text ?? 'a modal';
         return [`Slack opens the modal “${title}” for ${event.user ? userName(event.user) : 'the user'}`];
       }
+      case 'home':
+        return [
+          `Home tab of ${userName(event.user)} · Rolecall`,
+          ...body('', (event.view.blocks as unknown[] | undefined) ?? []),
+        ];
+      case 'function':
+        return [
+          `Workflow Builder · step ${event.executionId} ${event.outcome === 'success' ? `completed ${JSON.stringify(event.outputs)}` : `failed: ${event.error}`}`,
+        ];
     }
   };
 

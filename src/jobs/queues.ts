@@ -12,10 +12,17 @@ export const QUEUE_NAMES = {
   remind: 'remind',
   sweep: 'sweep',
   reconcile: 'reconcile',
+  home: 'home',
 } as const;
 
 /** Where a notice about a request goes. */
-export type Delivery = 'approval-message' | 'thread' | 'requester' | 'grantee';
+export type Delivery =
+  | 'approval-message'
+  | 'thread'
+  | 'requester'
+  | 'grantee'
+  /** The Workflow Builder step that made the request: completed with its outcome. */
+  | 'workflow';
 
 /** Data of an apply, revoke or expire job: the request is the only input, everything else is read fresh. */
 export interface RequestJob {
@@ -36,6 +43,15 @@ export interface RemindJob {
   readonly endsAt: number;
 }
 
+/**
+ * Data of a Home tab job: `requestId` fans out to the people whose Home it changes (who asked, who
+ * it is for, who decided, and, when the pending requests changed, every recent viewer); `userId`
+ * republishes one person's Home.
+ */
+export type HomeJob =
+  | { readonly requestId: string; readonly event: RequestEvent }
+  | { readonly userId: string };
+
 /** The BullMQ queues. */
 export interface Queues {
   readonly enrich: Queue<RequestJob>;
@@ -46,6 +62,7 @@ export interface Queues {
   readonly remind: Queue<RemindJob>;
   readonly sweep: Queue<Record<string, never>>;
   readonly reconcile: Queue<Record<string, never>>;
+  readonly home: Queue<HomeJob>;
   close(): Promise<void>;
 }
 
@@ -103,7 +120,19 @@ export function createQueues(
     prefix,
     defaultJobOptions: periodic,
   });
-  const all = [enrich, apply, revoke, expire, notify, remind, sweep, reconcile];
+  // A Home tab is a view: nothing is lost when a refresh is dropped, and ids must free up at once so
+  // the next change can be queued (they carry a one-second bucket: at most one refresh a second).
+  const home = new Queue<HomeJob>(QUEUE_NAMES.home, {
+    connection,
+    prefix,
+    defaultJobOptions: {
+      attempts: 3,
+      backoff: { type: 'exponential', delay: base },
+      removeOnComplete: true,
+      removeOnFail: true,
+    },
+  });
+  const all = [enrich, apply, revoke, expire, notify, remind, sweep, reconcile, home];
   return {
     enrich,
     apply,
@@ -113,6 +142,7 @@ export function createQueues(
     remind,
     sweep,
     reconcile,
+    home,
     async close() {
       await Promise.all(all.map((q) => q.close()));
     },

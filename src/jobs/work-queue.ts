@@ -6,6 +6,24 @@ import type { Delivery, Queues } from './queues.js';
 /** Where each event is told. The approval message always shows the latest state. */
 export function deliveriesFor(
   event: RequestEvent,
+  request: Pick<AccessRequest, 'requesterId' | 'granteeId' | 'decision' | 'workflow'>,
+): Delivery[] {
+  const places = placesFor(event, request);
+  return request.workflow !== null && WORKFLOW_ENDS.includes(event) ? [...places, 'workflow'] : places;
+}
+
+/** Events that end a Workflow Builder step: the request's decision is final for the workflow. */
+export const WORKFLOW_ENDS: readonly RequestEvent[] = [
+  'applied',
+  'denied',
+  'expired',
+  'cancelled',
+  'failed',
+  'refused',
+];
+
+function placesFor(
+  event: RequestEvent,
   request: Pick<AccessRequest, 'requesterId' | 'granteeId' | 'decision'>,
 ): Delivery[] {
   const people: Delivery[] =
@@ -145,6 +163,15 @@ export function createWorkQueue(queues: Queues, options: WorkQueueOptions = {}):
           data: { requestId: request.id, event, delivery },
           opts: { jobId: jobIds.notify(request.id, request.attempt, event, delivery, round) },
         })),
+      );
+      // Home tabs follow, a second later (changes in a burst share one refresh).
+      await queues.home.add(
+        'fanout',
+        { requestId: request.id, event },
+        {
+          jobId: `home-${request.id}-${request.attempt}-${event}${round === undefined ? '' : `-${round}`}`,
+          delay: 1_000,
+        },
       );
     },
   };

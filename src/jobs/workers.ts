@@ -1,7 +1,7 @@
 import { type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../ops/logger.js';
-import { type NotifyJob, QUEUE_NAMES, type RemindJob, type RequestJob } from './queues.js';
+import { type HomeJob, type NotifyJob, QUEUE_NAMES, type RemindJob, type RequestJob } from './queues.js';
 
 /** A BullMQ processor function. */
 export type Processor<T> = (job: Job<T>, token?: string) => Promise<unknown>;
@@ -32,6 +32,7 @@ export interface WorkersOptions {
     readonly remind: Processor<RemindJob>;
     readonly sweep: Processor<unknown>;
     readonly reconcile: Processor<unknown>;
+    readonly home: Processor<HomeJob>;
   };
 }
 
@@ -76,6 +77,7 @@ export function createWorkers(options: WorkersOptions): Workers {
     start(QUEUE_NAMES.remind, processors.remind),
     start(QUEUE_NAMES.sweep, processors.sweep, 1),
     start(QUEUE_NAMES.reconcile, processors.reconcile, 1),
+    start(QUEUE_NAMES.home, processors.home, 2),
   ];
   return {
     async close() {

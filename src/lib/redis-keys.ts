@@ -11,6 +11,10 @@ import type { ScopeKind } from './scope.js';
  * | `request:seq` | string | last request number |
  * | `audit` | stream | every audit entry of every request |
  * | `index:requester:<user>` | zset | a person's requests, by creation time |
+ * | `index:grantee:<user>` | zset | requests that give a person access, by creation time |
+ * | `index:decider:<user>` | zset | requests a person decided on, by the time of their decision |
+ * | `home:viewers` | zset | people who opened Rolecall's Home tab, by when (refreshed on changes) |
+ * | `home:view:<user>` | string | hash of the Home tab last published to a person (skip unchanged) |
  * | `index:pending:<atlas id>` | set | pending requests per target |
  * | `index:open:<user>` | set | a person's requests not decided yet (submitted, pending), for the per-user limit |
  * | `limit:submit:<user>` | zset | a person's recent submissions, by time (the per-minute limit) |
@@ -31,6 +35,10 @@ export interface RedisKeys {
   readonly requestSeq: string;
   readonly audit: string;
   requesterIndex(userId: string): string;
+  granteeIndex(userId: string): string;
+  deciderIndex(userId: string): string;
+  readonly homeViewers: string;
+  homeView(userId: string): string;
   pendingIndex(targetId: string): string;
   openIndex(userId: string): string;
   submitLimit(userId: string): string;
@@ -57,6 +65,10 @@ export function redisKeys(prefix: string): RedisKeys {
     requestSeq: `${prefix}:request:seq`,
     audit: `${prefix}:audit`,
     requesterIndex: (userId) => `${prefix}:index:requester:${userId}`,
+    granteeIndex: (userId) => `${prefix}:index:grantee:${userId}`,
+    deciderIndex: (userId) => `${prefix}:index:decider:${userId}`,
+    homeViewers: `${prefix}:home:viewers`,
+    homeView: (userId) => `${prefix}:home:view:${userId}`,
     pendingIndex: (targetId) => `${prefix}:index:pending:${targetId}`,
     openIndex: (userId) => `${prefix}:index:open:${userId}`,
     submitLimit: (userId) => `${prefix}:limit:submit:${userId}`,

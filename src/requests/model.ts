@@ -153,6 +153,11 @@ export interface AccessRequest {
    * end it or retry its revocation if its target leaves the policy.
    */
   readonly approversAtRequest: readonly string[];
+  /**
+   * Made by a Workflow Builder step (function `request_atlas_access`): the execution to complete
+   * when the request reaches its final decision; null otherwise.
+   */
+  readonly workflow: { readonly executionId: string } | null;
   readonly approvalMessage: MessageRef | null;
   /** The approvals given so far (a rule may need several distinct approvers). */
   readonly approvals: readonly Decision[];
@@ -186,7 +191,7 @@ export interface AccessRequest {
 export type RequestDraft = Partial<
   Pick<
     AccessRequest,
-    'rolesAtRequest' | 'holdersAtRequest' | 'addsToProject' | 'breakGlass' | 'approversAtRequest'
+    'rolesAtRequest' | 'holdersAtRequest' | 'addsToProject' | 'breakGlass' | 'approversAtRequest' | 'workflow'
   >
 > &
   Pick<

@@ -4,15 +4,19 @@ import type { Logger } from '../ops/logger.js';
 import {
   autoApprovalNote,
   checkRequestAllowed,
+  decidersOf,
   expandGroups,
   findTarget,
   type Membership,
   type Policy,
   type PolicyTarget,
+  type Principal,
+  type Requirements,
   requirementsOf,
 } from '../policy/policy.js';
 import type { GranteeAccess } from './assess.js';
 import { type Action, type Actor, authorize, type Subject } from './authorize.js';
+import { type HomeData, listToDecide, readHome } from './home.js';
 import type { AccessRequest, AuditEntry, RequestDraft, RequestState } from './model.js';
 import type { RequestLine } from './parse-command.js';
 import type { People, PolicyGate } from './policy-gate.js';
@@ -85,6 +89,8 @@ export interface Submission {
   readonly sourceChannelId: string | null;
   /** The response_url to answer through (slash command or form); null = by DM. */
   readonly replyUrl: string | null;
+  /** Made by a Workflow Builder step: its function_execution_id, completed at the final decision. */
+  readonly workflowExecutionId?: string;
 }
 
 /** What `/atlas-access extend` or the Extend modal asks for. */
@@ -112,7 +118,33 @@ export interface RequestServiceDeps {
   logger: Logger;
   /** How long a request may wait for a decision, in ms. */
   requestTtlMs: number;
+  /** A person's roles on a target, for the request form. */
+  currentRoles: CurrentRoles;
   now?: () => number;
+}
+
+/**
+ * A person's current roles on a target, for the request form: read from Atlas where this process may
+ * (bot and worker in one process), else the roles Rolecall holds for them (a bot holds no Atlas key).
+ */
+export interface CurrentRoles {
+  /** Never throws: null when nothing could be read in time. */
+  read(
+    email: string,
+    target: TargetRef,
+  ): Promise<{ readonly roles: readonly string[]; readonly source: 'atlas' | 'rolecall' } | null>;
+}
+
+/** What the request form shows once a target (and roles) are chosen. */
+export interface RequestGuide {
+  readonly target: PolicyTarget;
+  /** May the person ask here for someone else (`onBehalf`)? */
+  readonly mayAskForOthers: boolean;
+  /** What the chosen roles need (all of the target's roles when none are chosen yet). */
+  readonly requirements: Requirements;
+  /** Who can decide on all the chosen roles. */
+  readonly deciders: readonly Principal[];
+  readonly currentRoles: Awaited<ReturnType<CurrentRoles['read']>>;
 }
 
 /** A person's view of the requests that concern them. */
@@ -131,6 +163,11 @@ export interface RequestOverview {
 export interface RequestService {
   /** Checks a request line against the policy without storing it (form field errors). */
   check(line: RequestLine): PolicyTarget;
+  /**
+   * What the request form shows for a target and the roles chosen so far; throws TARGET_UNKNOWN, or
+   * the refusal when the person may not ask there at all.
+   */
+  guide(actor: Grantee, targetName: string, roles: readonly string[]): Promise<RequestGuide>;
   /** Stores a request as `submitted` and queues the Atlas reading that posts it for approval. */
   submit(actor: Actor, submission: Submission): Promise<AccessRequest>;
   /** Files a request to make an active temporary grant end later, posted for approval at once. */
@@ -160,6 +197,8 @@ export interface RequestService {
    */
   viewDetails(id: string, actor: Actor): Promise<{ request: AccessRequest; approver: boolean }>;
   overview(actor: Actor): Promise<RequestOverview>;
+  /** What Rolecall's Home tab shows the person (their grants, requests, what waits for them). */
+  home(actor: Actor): Promise<HomeData>;
 }
 
 /** Creates the request workflow service. */
@@ -281,6 +320,33 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     check,
     checkCanDecide: (id, actor) => checkCanDecide(id, actor, 'deny'),
 
+    async guide(actor, targetName, roles) {
+      const policy = deps.policy();
+      const target = findTarget(policy, targetName);
+      if (!target) {
+        throw new AppError('TARGET_UNKNOWN', `There is no target called ${targetName} any more.`);
+      }
+      const chosen = roles.filter((role) => target.roles.includes(role));
+      const draft: RequestLine = {
+        roles: chosen.length > 0 ? chosen : target.roles,
+        scope: target.kind,
+        target: target.name,
+        // A duration is what the form asks next: it must not decide whether the person may ask.
+        durationSeconds: requirementsOf(target, chosen.length > 0 ? chosen : target.roles).maxDurationSeconds,
+        reason: 'form',
+      };
+      const { members } = await allow('request', actor, { draft, grantee: actor });
+      const requirements = requirementsOf(target, draft.roles);
+      return {
+        target,
+        mayAskForOthers:
+          actor.standing === 'member' && members.includes(target.onBehalf ?? target.approvers, actor.id),
+        requirements,
+        deciders: decidersOf(policy, requirements.approverLists),
+        currentRoles: actor.email === null ? null : await deps.currentRoles.read(actor.email, target),
+      };
+    },
+
     async submit(actor, submission) {
       const { target, policy } = await allow('request', actor, {
         draft: submission.line,
@@ -309,6 +375,10 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           replyUrl: submission.replyUrl,
           extends: null,
           approversAtRequest: approversOf(policy, target, line.roles),
+          workflow:
+            submission.workflowExecutionId === undefined
+              ? null
+              : { executionId: submission.workflowExecutionId },
         },
         'submitted',
       );
@@ -652,12 +722,12 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       const mine = (await store.listByRequester(actor.id, 50)).filter(
         (r) => !isFinal(r.state) && !(r.state === 'applied' && r.grant?.revokeAt === null),
       );
-      const toDecide = (await store.listPending(policy.targets.map((t) => t.id))).filter(
-        (r) =>
-          authorize('approve', actor, { request: r }, policy, members).allowed &&
-          !r.approvals.some((a) => a.by === actor.id),
-      );
-      return { mine, toDecide };
+      return { mine, toDecide: await listToDecide(store, actor, policy, members) };
+    },
+
+    async home(actor) {
+      await allow('list', actor, null);
+      return readHome({ store, gate: deps.gate, now }, actor);
     },
   };
 }

@@ -67,6 +67,10 @@ export interface RequestStore {
   audit(id: string): Promise<AuditEntry[]>;
   /** A person's requests, newest first. */
   listByRequester(userId: string, limit: number): Promise<AccessRequest[]>;
+  /** Requests that give a person access (made by them or for them), newest first. */
+  listByGrantee(userId: string, limit: number): Promise<AccessRequest[]>;
+  /** Requests a person decided on (approved, denied, an approval of several), latest decision first. */
+  listDecidedBy(userId: string, limit: number): Promise<AccessRequest[]>;
   /** Pending requests on these targets (Atlas ids), oldest first. */
   listPending(targetIds: readonly string[]): Promise<AccessRequest[]>;
   /** Requests the system still has to move, last updated before `before` (ms), oldest first. */
@@ -96,7 +100,7 @@ export interface RequestStoreOptions {
 //   from (array; absent = the request must not exist yet), to ('' = unchanged), audit (bool), actor,
 //   at, detail, id, maxlen, retention ('0' = keep), final (bool), fields {name: JSON}, expect
 //   {name: JSON}, ledger {hset [[f, v]], hdel [f], ending {member, score ('' = remove)}},
-//   requesterIndex, pendingIndex and openIndex key prefixes (these index keys are derived from the
+//   requesterIndex, granteeIndex, deciderIndex, pendingIndex and openIndex key prefixes (these index keys are derived from the
 //   request: a single Redis instance, not Cluster).
 // Keeps the indexes on every write: requests per requester (zset by creation), pending requests per
 // target (set), and requests the system still has to move (zset by last update), for the sweeper.
@@ -151,7 +155,14 @@ if spec.final and spec.retention ~= '0' then
 end
 local target = cjson.decode(redis.call('HGET', KEYS[1], 'target'))
 local requester = cjson.decode(redis.call('HGET', KEYS[1], 'requesterId'))
-if from == '' then redis.call('ZADD', spec.requesterIndex .. requester, spec.at, spec.id) end
+if from == '' then
+  redis.call('ZADD', spec.requesterIndex .. requester, spec.at, spec.id)
+  redis.call('ZADD', spec.granteeIndex .. cjson.decode(redis.call('HGET', KEYS[1], 'granteeId')), spec.at, spec.id)
+end
+-- A person's decisions (a policy version is recorded only for decisions), not a self-grant.
+if spec.policy ~= '' and spec.actor ~= requester and string.match(spec.actor, '^[UW][A-Z0-9]+$') then
+  redis.call('ZADD', spec.deciderIndex .. spec.actor, spec.at, spec.id)
+end
 local pending = spec.pendingIndex .. target.id
 if state == 'pending' then redis.call('SADD', pending, spec.id) else redis.call('SREM', pending, spec.id) end
 local open = spec.openIndex .. requester
@@ -187,6 +198,7 @@ const JSON_FIELDS = [
   'extends',
   'breakGlass',
   'approversAtRequest',
+  'workflow',
   'approvalMessage',
   'approvals',
   'decision',
@@ -211,6 +223,7 @@ const FIELD_DEFAULTS: Partial<Record<(typeof JSON_FIELDS)[number], unknown>> = {
   replyUrl: null,
   breakGlass: false,
   approversAtRequest: [],
+  workflow: null,
   approvals: [],
   acknowledged: null,
   extensions: [],
@@ -283,6 +296,8 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
           }
         : {}),
       requesterIndex: keys.requesterIndex(''),
+      granteeIndex: keys.granteeIndex(''),
+      deciderIndex: keys.deciderIndex(''),
       pendingIndex: keys.pendingIndex(''),
       openIndex: keys.openIndex(''),
     };
@@ -344,6 +359,7 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
           rolesAtRequest: null,
           holdersAtRequest: [],
           addsToProject: false,
+          workflow: null,
           ...draft,
           createdAt: now(),
           approvalMessage: null,
@@ -414,6 +430,16 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
 
     async listByRequester(userId, limit) {
       const index = keys.requesterIndex(userId);
+      return readMany(await redis.zrevrange(index, 0, limit - 1), index);
+    },
+
+    async listByGrantee(userId, limit) {
+      const index = keys.granteeIndex(userId);
+      return readMany(await redis.zrevrange(index, 0, limit - 1), index);
+    },
+
+    async listDecidedBy(userId, limit) {
+      const index = keys.deciderIndex(userId);
       return readMany(await redis.zrevrange(index, 0, limit - 1), index);
     },
 

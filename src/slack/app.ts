@@ -11,6 +11,10 @@ import type { Directory } from './directory.js';
 import { describeErrorForSlack } from './error-reply.js';
 import { registerAccessCommand } from './handlers/access-command.js';
 import { registerDecisionHandlers } from './handlers/decide-request.js';
+import { registerHomeTab } from './handlers/home-tab.js';
+import { registerRequestForm } from './handlers/request-form.js';
+import { registerWorkflowStep } from './handlers/workflow-step.js';
+import type { HomePublisher } from './home.js';
 import { createReplier } from './respond.js';
 
 /** What the Slack side needs from the composition root. */
@@ -19,6 +23,8 @@ export interface SlackAppDeps {
   /** Who a Slack user is (users.info, cached); shared with the service. */
   readonly directory: Directory;
   readonly policy: () => Policy;
+  /** Publishes Home tabs (app_home_opened). */
+  readonly home: HomePublisher;
   readonly logger: Logger;
 }
 
@@ -75,6 +81,9 @@ export function createSlackApp(config: Config['slack'], deps: SlackAppDeps): Sla
   };
   registerAccessCommand(app, handlerDeps);
   registerDecisionHandlers(app, handlerDeps);
+  registerHomeTab(app, handlerDeps);
+  registerRequestForm(app, handlerDeps);
+  registerWorkflowStep(app, handlerDeps);
 
   app.error(async ({ error, body }: { error: Error & { original?: unknown }; body?: unknown }) => {
     const text = describeErrorForSlack(error.original ?? error, logger);

@@ -156,6 +156,23 @@ export function createSlackNotifier(client: WebClient, options: SlackNotifierOpt
           );
         }
         return undefined;
+      case 'workflow': {
+        const executionId = request.workflow?.executionId;
+        if (!executionId) return undefined;
+        // functions.completeSuccess / completeError take the bot token (no scope needed).
+        if (event === 'refused') {
+          await client.functions.completeError({
+            function_execution_id: executionId,
+            error: `${request.id} was refused: ${request.failure?.message ?? 'Rolecall could not go ahead with it.'}`,
+          });
+        } else {
+          await client.functions.completeSuccess({
+            function_execution_id: executionId,
+            outputs: { request_id: request.id, state: request.state },
+          });
+        }
+        return undefined;
+      }
       case 'grantee':
         if (event === 'pending') {
           const notice = buildOnBehalfNotice(request);

@@ -4,6 +4,8 @@ import addFormats from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { COMMAND } from '../../src/slack/handlers/access-command.js';
+import { REQUEST_SHORTCUT } from '../../src/slack/handlers/request-form.js';
+import { REQUEST_FUNCTION } from '../../src/slack/handlers/workflow-step.js';
 
 const SCHEMA_BASE = 'https://github.com/slackapi/manifest-schema/blob/main';
 
@@ -20,9 +22,24 @@ function compileManifestSchema() {
 }
 
 interface Manifest {
-  features: { slash_commands: { command: string }[] };
+  features: {
+    slash_commands: { command: string }[];
+    app_home: { home_tab_enabled: boolean; messages_tab_enabled: boolean };
+    shortcuts: { type: string; callback_id: string }[];
+  };
   oauth_config: { scopes: { bot: string[] } };
-  settings: { interactivity: { is_enabled: boolean } };
+  settings: {
+    interactivity: { is_enabled: boolean };
+    event_subscriptions: { bot_events: string[] };
+    org_deploy_enabled: boolean;
+  };
+  functions: Record<
+    string,
+    {
+      input_parameters: { properties: Record<string, { type: string }>; required: string[] };
+      output_parameters: { properties: Record<string, { type: string }> };
+    }
+  >;
 }
 
 describe('manifest.yml', () => {
@@ -47,6 +64,29 @@ describe('manifest.yml', () => {
       ]),
     );
     expect(manifest.settings.interactivity.is_enabled).toBe(true);
+  });
+
+  it('declares the Home tab, the shortcut, the events and the workflow step the app handles', () => {
+    expect(manifest.features.app_home).toMatchObject({ home_tab_enabled: true, messages_tab_enabled: true });
+    expect(manifest.features.shortcuts).toEqual([
+      expect.objectContaining({ type: 'global', callback_id: REQUEST_SHORTCUT }),
+    ]);
+    expect(manifest.settings.event_subscriptions.bot_events).toEqual([
+      'app_home_opened',
+      'function_executed',
+    ]);
+    expect(manifest.settings.org_deploy_enabled).toBe(true);
+    const step = manifest.functions[REQUEST_FUNCTION];
+    expect(Object.keys(step?.input_parameters.properties ?? {})).toEqual([
+      'target',
+      'roles',
+      'duration',
+      'reason',
+      'user',
+    ]);
+    expect(step?.input_parameters.properties.user?.type).toBe('slack#/types/user_id');
+    expect(step?.input_parameters.required).toEqual(['target', 'roles', 'reason', 'user']);
+    expect(Object.keys(step?.output_parameters.properties ?? {})).toEqual(['request_id', 'state']);
   });
 
   it('rejects a manifest the schema forbids, so the check has teeth', () => {

@@ -78,6 +78,7 @@ function request(state: RequestState, overrides: Partial<AccessRequest> = {}): A
     addsToProject: false,
     extends: null,
     breakGlass: false,
+    workflow: null,
     approversAtRequest: ['U0BOB', 'U0CAROL'],
     approvalMessage: null,
     approvals: [],

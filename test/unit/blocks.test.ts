@@ -13,7 +13,7 @@ import { buildDenyModal, buildNoticeModal } from '../../src/slack/blocks/deny-mo
 import { buildExtendModal } from '../../src/slack/blocks/extend-modal.js';
 import { buildHelpMessage } from '../../src/slack/blocks/help-message.js';
 import { buildOutcomeText } from '../../src/slack/blocks/outcome-message.js';
-import { buildRequestModal } from '../../src/slack/blocks/request-modal.js';
+import { buildRequestModal, targetOptions } from '../../src/slack/blocks/request-modal.js';
 import { escapeMrkdwn, mentionPrincipals } from '../../src/slack/mrkdwn.js';
 import { expectValidMessageBlocks, expectValidModal } from '../support/block-kit.js';
 
@@ -39,6 +39,7 @@ function request(state: RequestState, overrides: Partial<AccessRequest> = {}): A
     addsToProject: false,
     extends: null,
     breakGlass: false,
+    workflow: null,
     approversAtRequest: ['U0BOB'],
     approvalMessage: { channelId: 'C0APPROVALS', ts: '1.2' },
     approvals: [],
@@ -136,7 +137,7 @@ describe('Block Kit builders', () => {
     },
   );
 
-  it('offers every one of 250 targets in the request modal, in option groups (field report 5)', () => {
+  it('offers every one of 250 targets in the request modal through an external select (field report 5)', () => {
     const targets = Array.from({ length: 250 }, (_, i) => ({
       name: `project-${String(i).padStart(3, '0')}`,
       kind: i < 10 ? ('org' as const) : ('project' as const),
@@ -150,20 +151,26 @@ describe('Block Kit builders', () => {
       rules: [],
     }));
     const policy = { approvalsChannel: 'C0APPROVALS', groups: {}, version: 'v', targets };
-    const modal = buildRequestModal(policy, 'U0ALICE', {
-      channelId: null,
-      responseUrl: null,
-    });
+    const modal = buildRequestModal(policy, 'U0ALICE', { channelId: null, responseUrl: null });
     expectValidModal(modal);
     const select = JSON.parse(JSON.stringify(modal.blocks[0])).element as {
+      type: string;
       options?: unknown[];
-      option_groups: { label: { text: string }; options: { value: string }[] }[];
     };
+    expect(select.type).toBe('external_select');
     expect(select.options).toBeUndefined();
-    expect(select.option_groups.every((g) => g.options.length <= 100)).toBe(true);
-    const offered = select.option_groups.flatMap((g) => g.options.map((o) => o.value));
-    expect(new Set(offered)).toEqual(new Set(targets.map((t) => t.name)));
-    expect(select.option_groups.map((g) => g.label.text)[0]).toBe('Organizations');
+    expect(targetOptions(policy, '')).toHaveLength(100);
+    expect(targetOptions(policy, 'PROJECT-24').map((o) => o.value)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `project-24${i}`),
+    );
+    const small = { ...policy, targets: targets.slice(0, 30) };
+    const grouped = JSON.parse(
+      JSON.stringify(buildRequestModal(small, 'U0ALICE', { channelId: null, responseUrl: null }).blocks[0]),
+    ).element as { option_groups: { label: { text: string }; options: unknown[] }[] };
+    expect(grouped.option_groups.map((g) => [g.label.text, g.options.length])).toEqual([
+      ['Organizations', 10],
+      ['Projects', 20],
+    ]);
   });
 
   it('builds valid Extend / End now buttons and the Extend modal', () => {

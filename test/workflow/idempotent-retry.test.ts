@@ -89,6 +89,7 @@ describe('idempotent execution after a crash', () => {
       logger,
       processors: {
         enrich: async () => undefined,
+        home: async () => undefined,
         apply: createApplyProcessor(deps),
         revoke: createRevokeProcessor({ ...deps, retryIntervalMs: 60_000, escalateEveryMs: 3_600_000 }),
         expire: createExpireProcessor({ store, workQueue, logger }),

@@ -33,6 +33,8 @@ export const ACTIONS = {
   details: 'request_details',
   /** An approver acknowledges a break-glass grant. */
   acknowledge: 'breakglass_acknowledge',
+  /** Opens the request modal (Home tab). */
+  homeRequest: 'home_request_access',
 } as const;
 
 /** The Extend and End now buttons the grantee gets with a temporary grant. */

@@ -1,0 +1,82 @@
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../lib/redis-keys.js';
+import type { Logger } from '../ops/logger.js';
+import type { RequestEvent } from '../requests/request-service.js';
+import type { RequestStore } from '../requests/request-store.js';
+import type { ProcessorOutcome } from './processor-support.js';
+import type { HomeJob, Queues } from './queues.js';
+
+/** Publishes a person's Home tab (implemented over views.publish in slack/home.ts). */
+export interface HomeTab {
+  publish(userId: string): Promise<unknown>;
+}
+
+/** Dependencies of {@link createHomeProcessor}. */
+export interface HomeDeps {
+  readonly store: RequestStore;
+  readonly redis: Redis;
+  readonly keys: RedisKeys;
+  readonly queues: Pick<Queues, 'home'>;
+  readonly home: HomeTab;
+  readonly logger: Logger;
+  /** How long someone counts as a Home viewer after opening it, in ms. */
+  readonly viewerMs: number;
+  /** At most this many viewers refreshed for one change of the pending requests. @defaultValue 500 */
+  readonly maxViewers?: number;
+}
+
+/** Events after which the pending requests (every approver's "Waiting for you") look different. */
+const PENDING_CHANGES: readonly RequestEvent[] = [
+  'pending',
+  'approval',
+  'approved',
+  'denied',
+  'expired',
+  'cancelled',
+];
+
+/**
+ * Keeps Home tabs current: a request's change fans out to the people whose Home it concerns and who
+ * have opened it lately; each then gets one refresh a second at most (the publisher skips a view
+ * that has not changed). A Home tab is a view, so a refresh that fails is dropped after its attempts.
+ */
+export function createHomeProcessor(deps: HomeDeps) {
+  return async (job: Job<HomeJob>): Promise<ProcessorOutcome> => {
+    if ('userId' in job.data) {
+      await deps.home.publish(job.data.userId);
+      return { done: 'published' };
+    }
+    const request = await deps.store.get(job.data.requestId);
+    if (!request) return { skipped: 'request no longer stored' };
+    const since = Date.now() - deps.viewerMs;
+    const viewers = new Set(
+      await deps.redis.zrangebyscore(
+        deps.keys.homeViewers,
+        since,
+        '+inf',
+        'LIMIT',
+        0,
+        deps.maxViewers ?? 500,
+      ),
+    );
+    const concerned = [
+      request.requesterId,
+      request.granteeId,
+      ...request.approvals.map((a) => a.by),
+      ...(request.decision ? [request.decision.by] : []),
+      ...(request.endedEarly ? [request.endedEarly.by] : []),
+      ...(PENDING_CHANGES.includes(job.data.event) ? viewers : []),
+    ];
+    const users = [...new Set(concerned)].filter((user) => viewers.has(user));
+    const bucket = Math.floor(Date.now() / 1000);
+    await deps.queues.home.addBulk(
+      users.map((userId) => ({
+        name: 'refresh',
+        data: { userId },
+        opts: { jobId: `home-user-${userId}-${bucket}`, delay: 1_000 },
+      })),
+    );
+    return { done: `${users.length} home tab(s)` };
+  };
+}

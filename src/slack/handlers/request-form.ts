@@ -1,0 +1,230 @@
+import type { App, ViewStateValue } from '@slack/bolt';
+import type { WebClient } from '@slack/web-api';
+import { type AppError, isAppError } from '../../errors.js';
+import { parseDuration } from '../../lib/duration.js';
+import { checkReason, parseRoles, type RequestLine } from '../../requests/parse-command.js';
+import { ACTIONS } from '../blocks/approval-message.js';
+import {
+  buildRequestModal,
+  PERMANENT,
+  REQUEST_FIELDS,
+  REQUEST_MODAL,
+  type RequestModalContext,
+  targetOptions,
+} from '../blocks/request-modal.js';
+import { buildReceived } from '../blocks/status-message.js';
+import type { Person } from '../directory.js';
+import { describeErrorForSlack } from '../error-reply.js';
+import type { HandlerDeps } from './handler-deps.js';
+
+/** Callback id of the global shortcut "Request Atlas access" (manifest.yml `shortcuts`). */
+export const REQUEST_SHORTCUT = 'request_access';
+
+/**
+ * Opens the request modal after checking the person may use Rolecall at all (the trigger_id is good
+ * for 3 s, so callers run this outside the after-ack queue).
+ */
+export async function openRequestModal(
+  deps: HandlerDeps,
+  client: WebClient,
+  triggerId: string,
+  actor: Person,
+  context: RequestModalContext,
+): Promise<void> {
+  await deps.service.overview(actor);
+  await client.views.open({
+    trigger_id: triggerId,
+    view: buildRequestModal(deps.policy(), actor.id, context),
+  });
+}
+
+type Values = Record<string, Record<string, ViewStateValue>>;
+
+/** The target and roles chosen so far in an open request modal. */
+function chosenIn(values: Values): { target: string | undefined; roles: string[] } {
+  return {
+    target: values[REQUEST_FIELDS.target]?.value?.selected_option?.value ?? undefined,
+    roles: (values[REQUEST_FIELDS.roles]?.value?.selected_options ?? []).map((o) => o.value),
+  };
+}
+
+/**
+ * The request form, however it is opened (`/atlas-access`, the Home tab's Request access, the global
+ * shortcut): picking a target or roles updates it in place (views.update) with what the policy says
+ * there; above 100 targets the menu loads as people type; the submission is checked field by field
+ * (`response_action: errors`) and then filed like the one-line form.
+ */
+export function registerRequestForm(app: App, deps: HandlerDeps): void {
+  const { logger, service, directory, replier } = deps;
+
+  const openFor = async (
+    userId: string,
+    teamId: string | undefined,
+    triggerId: string,
+    client: WebClient,
+  ): Promise<void> => {
+    try {
+      const actor = await directory.person(userId, teamId);
+      await openRequestModal(deps, client, triggerId, actor, { channelId: null, responseUrl: null });
+    } catch (error) {
+      await replier.reply(userId, null, { text: describeErrorForSlack(error, logger) });
+    }
+  };
+
+  app.shortcut(REQUEST_SHORTCUT, async ({ ack, shortcut, client }) => {
+    await ack();
+    await openFor(shortcut.user.id, shortcut.team?.id ?? undefined, shortcut.trigger_id, client);
+  });
+
+  app.action(ACTIONS.homeRequest, async ({ ack, body, client }) => {
+    await ack();
+    if (body.type !== 'block_actions') return;
+    await openFor(body.user.id, body.team?.id ?? body.user.team_id, body.trigger_id, client);
+  });
+
+  // Picking a target or roles: the form shows what the policy says about them.
+  const update = async ({ body, client }: { body: unknown; client: WebClient }) => {
+    const payload = body as {
+      user: { id: string; team_id?: string };
+      team?: { id?: string } | null;
+      view?: { id: string; hash?: string; private_metadata: string; state: { values: Values } };
+    };
+    const view = payload.view;
+    if (!view) return;
+    const { target, roles } = chosenIn(view.state.values);
+    if (target === undefined) return;
+    try {
+      const actor = await directory.person(payload.user.id, payload.team?.id ?? payload.user.team_id);
+      const guide = await service.guide(actor, target, roles);
+      await client.views.update({
+        view_id: view.id,
+        ...(view.hash ? { hash: view.hash } : {}),
+        view: buildRequestModal(deps.policy(), actor.id, parseContext(view.private_metadata), {
+          ...guide,
+          chosenRoles: roles,
+        }),
+      });
+    } catch (error) {
+      // A newer update (hash_conflict) wins; anything else is told by DM, the form stays as it was.
+      if ((error as { data?: { error?: string } }).data?.error === 'hash_conflict') return;
+      await replier.reply(payload.user.id, null, { text: describeErrorForSlack(error, logger) });
+    }
+  };
+  for (const block_id of [REQUEST_FIELDS.target, REQUEST_FIELDS.roles]) {
+    app.action({ block_id, action_id: 'value' }, async (args) => {
+      await args.ack();
+      await update({ body: args.body, client: args.client });
+    });
+  }
+
+  app.options<'block_suggestion'>(
+    { block_id: REQUEST_FIELDS.target, action_id: 'value' },
+    async ({ ack, options }) => {
+      await ack({ options: targetOptions(deps.policy(), options.value ?? '') });
+    },
+  );
+
+  app.view(REQUEST_MODAL, async ({ ack, view, body }) => {
+    const form = readRequestForm(view.state.values, body.user.id);
+    if ('errors' in form) {
+      await ack({ response_action: 'errors', errors: form.errors });
+      return;
+    }
+    try {
+      service.check(form.line);
+    } catch (error) {
+      if (!isAppError(error)) throw error;
+      await ack({ response_action: 'errors', errors: { [fieldFor(error)]: error.message.slice(0, 150) } });
+      return;
+    }
+    await ack();
+    const context = parseContext(view.private_metadata);
+    const reply = (message: Parameters<typeof replier.reply>[2]) =>
+      replier.reply(body.user.id, context.responseUrl, message);
+    await deps.afterAck(async () => {
+      try {
+        const actor = await directory.person(body.user.id, body.team?.id ?? body.user.team_id);
+        const grantee = form.granteeId === actor.id ? actor : await directory.person(form.granteeId);
+        const request = await service.submit(actor, {
+          line: form.line,
+          grantee,
+          sourceChannelId: context.channelId,
+          replyUrl: context.responseUrl,
+        });
+        await reply(buildReceived(request));
+      } catch (error) {
+        await reply({ text: describeErrorForSlack(error, logger) });
+      }
+    });
+  });
+}
+
+type FormResult = { line: RequestLine; granteeId: string } | { errors: Record<string, string> };
+
+/**
+ * Reads and checks the request modal's inputs; field errors are keyed by block id, as Slack wants.
+ * "Who needs access" is shown only to people who may ask for others: without it, it is the person.
+ */
+export function readRequestForm(values: Values, userId: string): FormResult {
+  const value = (block: string) => values[block]?.value;
+  const errors: Record<string, string> = {};
+  const attempt = <T>(block: string, read: () => T): T | undefined => {
+    try {
+      return read();
+    } catch (error) {
+      errors[block] = error instanceof Error ? error.message.slice(0, 150) : 'Invalid value';
+      return undefined;
+    }
+  };
+  const target = value(REQUEST_FIELDS.target)?.selected_option?.value;
+  if (!target) errors[REQUEST_FIELDS.target] = 'Choose an organization or project.';
+  const granteeId =
+    values[REQUEST_FIELDS.grantee] === undefined ? userId : value(REQUEST_FIELDS.grantee)?.selected_user;
+  if (!granteeId) errors[REQUEST_FIELDS.grantee] = 'Choose who needs access.';
+  const roles =
+    values[REQUEST_FIELDS.roles] === undefined
+      ? undefined
+      : attempt(REQUEST_FIELDS.roles, () =>
+          parseRoles((value(REQUEST_FIELDS.roles)?.selected_options ?? []).map((o) => o.value).join(',')),
+        );
+  if (values[REQUEST_FIELDS.roles] === undefined && target) {
+    errors[REQUEST_FIELDS.target] = 'Choose the target again: its roles did not load.';
+  }
+  const chosen = value(REQUEST_FIELDS.duration)?.selected_option?.value;
+  const typed = value(REQUEST_FIELDS.duration)?.value?.trim();
+  const durationText = chosen ?? typed ?? '';
+  const durationSeconds =
+    durationText === '' || durationText === PERMANENT ? undefined : parseDuration(durationText);
+  if (values[REQUEST_FIELDS.duration] !== undefined && durationText === '') {
+    errors[REQUEST_FIELDS.duration] = 'Choose how long you need it.';
+  } else if (durationText !== '' && durationText !== PERMANENT && durationSeconds === undefined) {
+    errors[REQUEST_FIELDS.duration] = 'Use a number and a unit: 30m, 4h, 2d.';
+  }
+  const reason = attempt(REQUEST_FIELDS.reason, () => checkReason(value(REQUEST_FIELDS.reason)?.value ?? ''));
+  if (Object.keys(errors).length > 0 || !target || !granteeId || !roles || reason === undefined)
+    return { errors };
+  return { line: { ...roles, target, durationSeconds, reason }, granteeId };
+}
+
+function fieldFor(error: AppError): string {
+  switch (error.code) {
+    case 'DURATION_INVALID':
+      return REQUEST_FIELDS.duration;
+    case 'TARGET_UNKNOWN':
+      return REQUEST_FIELDS.target;
+    default:
+      return REQUEST_FIELDS.roles;
+  }
+}
+
+function parseContext(metadata: string): RequestModalContext {
+  try {
+    const parsed = JSON.parse(metadata) as Partial<RequestModalContext>;
+    return {
+      channelId: typeof parsed.channelId === 'string' ? parsed.channelId : null,
+      responseUrl: typeof parsed.responseUrl === 'string' ? parsed.responseUrl : null,
+    };
+  } catch {
+    return { channelId: null, responseUrl: null };
+  }
+}
