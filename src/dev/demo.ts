@@ -130,6 +130,15 @@ async function playStory(
   transcript.flush();
   roles('now');
 
+  transcript.action(alice.id, undefined, 'opens Rolecall’s Home tab');
+  await driver.openHome(alice);
+  await waitUntil(
+    () => (/grant_end/.test(JSON.stringify(slack.homeOf(alice.id))) ? true : undefined),
+    10_000,
+    'home tab',
+  );
+  transcript.flush();
+
   transcript.say(`… the grant lasts ${GRANT_SECONDS} s; a delayed BullMQ job revokes it on time …`);
   write('');
   await waitForDm(slack, alice.id, /ended/, (GRANT_SECONDS + 20) * 1000);

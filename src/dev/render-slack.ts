@@ -28,6 +28,7 @@ export function renderMrkdwn(text: string, directory: Directory): string {
     .replace(/<(https?:[^|>]+)\|([^>]+)>/g, '$2 ($1)')
     .replace(/:([a-z_]+):/g, (whole, name: string) => EMOJI[name] ?? whole)
     .replace(/(^|[\s(])\*([^*\n]+)\*/g, '$1$2')
+    .replace(/(^|[\s(])_([^_\n]+)_(?=$|[\s).,])/g, '$1$2')
     .replace(/`([^`\n]+)`/g, '$1')
     .replace(/&lt;/g, '<')
     .replace(/&gt;/g, '>')
@@ -40,6 +41,7 @@ interface Block {
   text?: Text;
   fields?: { text: string }[];
   elements?: { type: string; text?: string | { text: string } }[];
+  accessory?: { type: string; text?: { text: string } };
 }
 
 /** Renders Block Kit blocks as readable lines; buttons as `[Approve] [Deny]`. */
@@ -56,6 +58,10 @@ export function renderBlocks(blocks: readonly unknown[], directory: Directory): 
           const [first = '', ...rest] = md(block.text.text).split('\n');
           const labelled = /^\*[^*]+\*\n/.test(block.text.text);
           lines.push(...(labelled ? [`${first}: ${rest.join(' ')}`] : [first, ...rest]));
+        }
+        if (block.accessory?.type === 'button') {
+          const last = lines.pop() ?? '';
+          lines.push(`${last}  [${block.accessory.text?.text ?? 'button'}]`);
         }
         for (const field of block.fields ?? []) {
           const [label = '', ...value] = md(field.text).split('\n');

@@ -5,7 +5,7 @@ import type { SlackEvent, SlackSimulator } from './slack-simulator.js';
 /** Prints what the people in the story saw, in order, with the Atlas calls in between. */
 export interface Transcript {
   /** A person did something in Slack (typed a command, clicked a button). */
-  action(userId: string, channelId: string, text: string): void;
+  action(userId: string, channelId: string | undefined, text: string): void;
   /** A line of narration, printed after everything that happened before it. */
   say(text: string): void;
   /** Prints everything that happened since the last flush. */

@@ -336,7 +336,18 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         reason: 'form',
       };
       const { members } = await allow('request', actor, { draft, grantee: actor });
-      const requirements = requirementsOf(target, draft.roles);
+      // Before roles are chosen: the longest any role allows, and the target's approvers.
+      const perRole = target.roles.map((role) => requirementsOf(target, [role]).maxDurationSeconds);
+      const requirements =
+        chosen.length > 0
+          ? requirementsOf(target, chosen)
+          : {
+              ...requirementsOf(target, []),
+              approverLists: [target.approvers],
+              maxDurationSeconds: perRole.includes(undefined)
+                ? undefined
+                : Math.max(...perRole.filter((d): d is number => d !== undefined)),
+            };
       return {
         target,
         mayAskForOthers:

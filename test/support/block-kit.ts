@@ -12,6 +12,7 @@ addFormats.default(ajv);
 ajv.addSchema(schema, 'blockkit');
 const validateBlocks = ajv.getSchema('blockkit');
 const validateModal = ajv.compile({ $ref: 'blockkit#/$defs/modal_view' });
+const validateHome = ajv.compile({ $ref: 'blockkit#/$defs/home_view' });
 
 /** Asserts that a message's blocks fit Slack's schema and its 50-block limit. */
 export function expectValidMessageBlocks(blocks: unknown): void {
@@ -21,8 +22,22 @@ export function expectValidMessageBlocks(blocks: unknown): void {
   expect(ok ? [] : validateBlocks?.errors?.slice(0, 5)).toEqual([]);
 }
 
+/** A view as the app sent it: without what Slack adds when it returns one (id, hash, state). */
+function asSent(view: unknown): unknown {
+  if (typeof view !== 'object' || view === null) return view;
+  const { id: _id, hash: _hash, state: _state, ...sent } = view as Record<string, unknown>;
+  return sent;
+}
+
 /** Asserts that a modal view fits Slack's schema. */
 export function expectValidModal(view: unknown): void {
-  const ok = validateModal(view);
+  const ok = validateModal(asSent(view));
   expect(ok ? [] : validateModal.errors?.slice(0, 5)).toEqual([]);
+}
+
+/** Asserts that a Home tab view fits Slack's schema and its 100-block limit. */
+export function expectValidHomeView(view: unknown): void {
+  expect(((view as { blocks?: unknown[] }).blocks ?? []).length).toBeLessThanOrEqual(100);
+  const ok = validateHome(asSent(view));
+  expect(ok ? [] : validateHome.errors?.slice(0, 5)).toEqual([]);
 }

@@ -126,7 +126,7 @@ describe('request lifecycle', () => {
     await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
     await waitForDm(sandbox.slack, PEOPLE.alice.id, /and applied/);
     await sandbox.driver.command(PEOPLE.alice, `status ${id}`, CHANNELS.general);
-    const status = await lastEphemeral(PEOPLE.alice, /applied/);
+    const status = await lastEphemeral(PEOPLE.alice, /: active/);
     expectValidMessageBlocks(status.blocks);
     const shown = JSON.stringify(status.blocks);
     expect(shown).toContain(`*${id}*`);
@@ -139,7 +139,7 @@ describe('request lifecycle', () => {
     await sandbox.driver.command(PEOPLE.mallory, `status ${id}`, CHANNELS.general);
     expect((await lastEphemeral(PEOPLE.mallory, /not yours/)).text).toContain(`${id} is not yours to see`);
     await sandbox.driver.command(PEOPLE.carol, `status ${id}`, CHANNELS.general);
-    await lastEphemeral(PEOPLE.carol, /Audit trail|applied/);
+    await lastEphemeral(PEOPLE.carol, /: active/);
   });
 
   it('lists a requester’s open requests and what waits for an approver, who can approve from the list', async () => {
@@ -148,7 +148,7 @@ describe('request lifecycle', () => {
     await sandbox.driver.command(PEOPLE.alice, 'list', CHANNELS.general);
     const mine = await lastEphemeral(PEOPLE.alice, /open request/);
     expect(JSON.stringify(mine.blocks)).toContain(`*${id}*`);
-    expect(JSON.stringify(mine.blocks)).toContain('_pending_');
+    expect(JSON.stringify(mine.blocks)).toContain('_waiting for approval_');
 
     await sandbox.driver.command(PEOPLE.bob, 'list', CHANNELS.general);
     const waiting = await lastEphemeral(PEOPLE.bob, /waiting for you/);

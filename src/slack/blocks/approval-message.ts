@@ -14,6 +14,7 @@ import {
   truncate,
 } from '../mrkdwn.js';
 import { describeFailure, describeFailureInFull, describeUntil } from './outcome-message.js';
+import { STATE_LABELS } from './state-labels.js';
 
 /** Action ids of the buttons on request messages. */
 export const ACTIONS = {
@@ -296,7 +297,7 @@ export function buildApprovalMessage(request: AccessRequest, view: ApprovalView 
     elements: [{ type: 'mrkdwn', text: truncate(describeStatus(request), 3000) }],
   });
   return {
-    text: `Access request ${request.id}: ${request.extends ? `extends ${request.extends}, ` : ''}${request.roles.join(', ')} on ${escapeMrkdwn(request.target.name)} (${request.state})`,
+    text: `Access request ${request.id}: ${request.extends ? `extends ${request.extends}, ` : ''}${request.roles.join(', ')} on ${escapeMrkdwn(request.target.name)} (${STATE_LABELS[request.state]})`,
     blocks,
   };
 }

@@ -1,4 +1,5 @@
 import type { ModalView } from '@slack/types';
+import { truncate } from '../mrkdwn.js';
 
 /** Callback id of the Extend modal. */
 export const EXTEND_MODAL = 'extend_grant';
@@ -13,7 +14,10 @@ export interface ExtendModalContext {
   readonly responseUrl: string | null;
 }
 
-/** The small modal behind an Extend button: how much longer, and why. */
+/**
+ * The small modal behind an Extend button: how much longer, and why. `endsText` is mrkdwn, already
+ * escaped (it carries a `<!date^…>` so each reader sees the end in their own time zone).
+ */
 export function buildExtendModal(context: ExtendModalContext, endsText: string): ModalView {
   return {
     type: 'modal',
@@ -23,7 +27,7 @@ export function buildExtendModal(context: ExtendModalContext, endsText: string):
     submit: { type: 'plain_text', text: 'Ask to extend' },
     close: { type: 'plain_text', text: 'Cancel' },
     blocks: [
-      { type: 'section', text: { type: 'plain_text', text: endsText.slice(0, 3000) } },
+      { type: 'section', text: { type: 'mrkdwn', text: truncate(endsText, 3000) } },
       {
         type: 'input',
         block_id: EXTEND_FIELDS.duration,

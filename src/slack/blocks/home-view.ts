@@ -2,26 +2,10 @@ import type { HomeView, KnownBlock } from '@slack/types';
 import { formatDuration } from '../../lib/duration.js';
 import { requirementsOf, targetOf } from '../../policy/policy.js';
 import type { HomeData } from '../../requests/home.js';
-import type { AccessRequest, RequestState } from '../../requests/model.js';
+import type { AccessRequest } from '../../requests/model.js';
 import { escapeMrkdwn, formatRoles, inlineUserText, mention, slackDate, truncate } from '../mrkdwn.js';
 import { ACTIONS, buildDecisionActions } from './approval-message.js';
-
-/** A request's state in the words every message uses. */
-export const STATE_LABELS: Record<RequestState, string> = {
-  submitted: 'being checked',
-  pending: 'waiting for approval',
-  approved: 'approved, being applied',
-  applying: 'approved, being applied',
-  applied: 'active',
-  revoking: 'ending',
-  revoked: 'ended',
-  denied: 'denied',
-  expired: 'expired',
-  cancelled: 'cancelled',
-  refused: 'refused',
-  failed: 'failed',
-  revoke_failed: 'ending, retrying',
-};
+import { STATE_LABELS } from './state-labels.js';
 
 /** Slack's limit on blocks in a Home tab view (https://docs.slack.dev/reference/views/home-tab-views). */
 export const HOME_MAX_BLOCKS = 100;

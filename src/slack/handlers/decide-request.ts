@@ -20,6 +20,7 @@ import {
 } from '../blocks/extend-modal.js';
 import { buildReceived } from '../blocks/status-message.js';
 import { describeErrorForSlack } from '../error-reply.js';
+import { escapeMrkdwn, formatRoles, slackDate } from '../mrkdwn.js';
 import type { EphemeralReply } from '../respond.js';
 import { endingText } from './access-command.js';
 import type { HandlerDeps } from './handler-deps.js';
@@ -118,8 +119,8 @@ export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
       const { request } = await service.status(id, actor);
       const end = request.grant?.revokeAt;
       const endsText = end
-        ? `${request.id} (${request.roles.join(', ')} on ${request.target.name}) ends ${new Date(end).toUTCString()}.`
-        : `${request.id} on ${request.target.name}.`;
+        ? `${request.id} (${formatRoles(request.grant?.held ?? request.roles)} on *${escapeMrkdwn(request.target.name)}*) ends ${slackDate(end)}.`
+        : `${request.id} on *${escapeMrkdwn(request.target.name)}*.`;
       await client.views.open({
         trigger_id: body.trigger_id,
         view: buildExtendModal({ requestId: request.id, responseUrl: body.response_url ?? null }, endsText),
