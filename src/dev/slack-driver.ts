@@ -70,7 +70,13 @@ export interface SlackDriver {
   executeFunction(
     callbackId: string,
     inputs: Record<string, unknown>,
-  ): Promise<DriverResponse & { readonly executionId: string }>;
+  ): Promise<
+    DriverResponse & {
+      readonly executionId: string;
+      /** Delivers the same event again, as Slack does when it retries a delivery. */
+      redeliver(): Promise<DriverResponse>;
+    }
+  >;
   /** Sends a raw body with a chosen signature (for testing verification). */
   sendRaw(body: string, headers: Readonly<Record<string, string>>): Promise<DriverResponse>;
   /** The headers Slack would send for this body. */
@@ -372,7 +378,7 @@ export function createSlackDriver(options: SlackDriverOptions): SlackDriver {
 
     async executeFunction(callbackId, inputs) {
       const { executionId, botAccessToken } = slack.startFunctionExecution();
-      const response = await sendEvent({
+      const event = {
         type: 'function_executed',
         function: {
           id: 'Fn0ROLECALL',
@@ -386,8 +392,9 @@ export function createSlackDriver(options: SlackDriverOptions): SlackDriver {
         workflow_execution_id: `Wx${executionId.slice(2)}`,
         event_ts: `${Date.now() / 1000}`,
         bot_access_token: botAccessToken,
-      });
-      return { ...response, executionId };
+      };
+      const response = await sendEvent(event);
+      return { ...response, executionId, redeliver: () => sendEvent(event) };
     },
   };
 }

@@ -13,6 +13,7 @@ import type { ScopeKind } from './scope.js';
  * | `index:requester:<user>` | zset | a person's requests, by creation time |
  * | `index:grantee:<user>` | zset | requests that give a person access, by creation time |
  * | `index:decider:<user>` | zset | requests a person decided on, by the time of their decision |
+ * | `workflow:<execution id>` | string | the request a Workflow Builder step made (a redelivered event makes no second one) |
  * | `home:viewers` | zset | people who opened Rolecall's Home tab, by when (refreshed on changes) |
  * | `home:view:<user>` | string | hash of the Home tab last published to a person (skip unchanged) |
  * | `index:pending:<atlas id>` | set | pending requests per target |
@@ -38,6 +39,7 @@ export interface RedisKeys {
   granteeIndex(userId: string): string;
   deciderIndex(userId: string): string;
   readonly homeViewers: string;
+  workflowRequest(executionId: string): string;
   homeView(userId: string): string;
   pendingIndex(targetId: string): string;
   openIndex(userId: string): string;
@@ -68,6 +70,7 @@ export function redisKeys(prefix: string): RedisKeys {
     granteeIndex: (userId) => `${prefix}:index:grantee:${userId}`,
     deciderIndex: (userId) => `${prefix}:index:decider:${userId}`,
     homeViewers: `${prefix}:home:viewers`,
+    workflowRequest: (executionId) => `${prefix}:workflow:${executionId}`,
     homeView: (userId) => `${prefix}:home:view:${userId}`,
     pendingIndex: (targetId) => `${prefix}:index:pending:${targetId}`,
     openIndex: (userId) => `${prefix}:index:open:${userId}`,

@@ -372,6 +372,16 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         );
       }
       const { line } = submission;
+      if (
+        submission.workflowExecutionId !== undefined &&
+        !(await store.claimWorkflow(submission.workflowExecutionId))
+      ) {
+        throw new AppError(
+          'REQUEST_STATE_CONFLICT',
+          `Workflow step ${submission.workflowExecutionId} has filed its request already.`,
+          { details: { duplicate: true } },
+        );
+      }
       const request = await createWithinLimits(
         actor,
         {

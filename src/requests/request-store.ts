@@ -67,6 +67,11 @@ export interface RequestStore {
   audit(id: string): Promise<AuditEntry[]>;
   /** A person's requests, newest first. */
   listByRequester(userId: string, limit: number): Promise<AccessRequest[]>;
+  /**
+   * Claims a Workflow Builder execution for a new request (kept 7 days): false when it was claimed
+   * already, so an event Slack delivers twice files one request.
+   */
+  claimWorkflow(executionId: string): Promise<boolean>;
   /** Requests that give a person access (made by them or for them), newest first. */
   listByGrantee(userId: string, limit: number): Promise<AccessRequest[]>;
   /** Requests a person decided on (approved, denied, an approval of several), latest decision first. */
@@ -431,6 +436,17 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
     async listByRequester(userId, limit) {
       const index = keys.requesterIndex(userId);
       return readMany(await redis.zrevrange(index, 0, limit - 1), index);
+    },
+
+    async claimWorkflow(executionId) {
+      const claimed = await redis.set(
+        keys.workflowRequest(executionId),
+        '1',
+        'PX',
+        7 * 24 * 3600 * 1000,
+        'NX',
+      );
+      return claimed === 'OK';
     },
 
     async listByGrantee(userId, limit) {

@@ -337,6 +337,17 @@ describe('Slack surfaces (end to end)', () => {
       expect(sandbox.slack.callsTo('functions.completeSuccess').filter((c) => c.ok)).toHaveLength(1);
     });
 
+    it('files one request when Slack delivers the same step execution twice', async () => {
+      await start('workflow-twice');
+      const run = await sandbox.driver.executeFunction('request_atlas_access', inputs());
+      await waitForState(sandbox, 'AR-0001', 'pending');
+      expect((await run.redeliver()).status).toBe(200);
+      await waitForApprovalMessage(sandbox.slack, 'AR-0001');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect((await readRequest(sandbox, 'AR-0002').catch(() => undefined))?.id).toBeUndefined();
+      expect(sandbox.slack.functionOutcome(run.executionId)).toBeUndefined();
+    });
+
     it('ends the step with the reason in words when the policy refuses the request', async () => {
       await start('workflow-refused');
       const run = await sandbox.driver.executeFunction(

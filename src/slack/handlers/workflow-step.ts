@@ -59,6 +59,13 @@ export function registerWorkflowStep(app: App, deps: HandlerDeps): void {
         workflowExecutionId: event.function_execution_id,
       });
     } catch (error) {
+      // The same execution delivered again: its request exists and will complete the step.
+      if (isAppError(error) && error.details.duplicate === true) {
+        deps.logger.info('workflow step delivered again; its request is filed already', {
+          executionId: event.function_execution_id,
+        });
+        return;
+      }
       const reason = isAppError(error) ? error.message : describeErrorForSlack(error, deps.logger);
       await fail({ error: reason });
     }
