@@ -22,7 +22,10 @@ export interface HomeDeps {
   readonly logger: Logger;
   /** How long someone counts as a Home viewer after opening it, in ms. */
   readonly viewerMs: number;
-  /** At most this many viewers refreshed for one change of the pending requests. @defaultValue 500 */
+  /**
+   * At most this many viewers (the most recent) refreshed for a change of the pending requests; the
+   * people a request concerns are refreshed whatever their number. @defaultValue 200
+   */
   readonly maxViewers?: number;
 }
 
@@ -50,31 +53,37 @@ export function createHomeProcessor(deps: HomeDeps) {
     const request = await deps.store.get(job.data.requestId);
     if (!request) return { skipped: 'request no longer stored' };
     const since = Date.now() - deps.viewerMs;
-    const viewers = new Set(
-      await deps.redis.zrangebyscore(
-        deps.keys.homeViewers,
-        since,
-        '+inf',
-        'LIMIT',
-        0,
-        deps.maxViewers ?? 500,
-      ),
-    );
+    // Forget people who have not opened their Home for a while; the next opening adds them back.
+    await deps.redis.zremrangebyscore(deps.keys.homeViewers, '-inf', since);
     const concerned = [
-      request.requesterId,
-      request.granteeId,
-      ...request.approvals.map((a) => a.by),
-      ...(request.decision ? [request.decision.by] : []),
-      ...(request.endedEarly ? [request.endedEarly.by] : []),
-      ...(PENDING_CHANGES.includes(job.data.event) ? viewers : []),
+      ...new Set([
+        request.requesterId,
+        request.granteeId,
+        ...request.approvals.map((a) => a.by),
+        ...(request.decision ? [request.decision.by] : []),
+        ...(request.endedEarly ? [request.endedEarly.by] : []),
+      ]),
     ];
-    const users = [...new Set(concerned)].filter((user) => viewers.has(user));
+    const scores = concerned.length > 0 ? await deps.redis.zmscore(deps.keys.homeViewers, ...concerned) : [];
+    const viewing = concerned.filter((_, i) => scores[i] !== null && Number(scores[i]) >= since);
+    // Everyone's "Waiting for you" may have changed: the most recent viewers, up to a cap.
+    const everyone = PENDING_CHANGES.includes(job.data.event)
+      ? await deps.redis.zrevrangebyscore(
+          deps.keys.homeViewers,
+          '+inf',
+          since,
+          'LIMIT',
+          0,
+          deps.maxViewers ?? 200,
+        )
+      : [];
+    const users = [...new Set([...viewing, ...everyone])];
     const bucket = Math.floor(Date.now() / 1000);
     await deps.queues.home.addBulk(
       users.map((userId) => ({
         name: 'refresh',
         data: { userId },
-        opts: { jobId: `home-user-${userId}-${bucket}`, delay: 1_000 },
+        opts: { jobId: `home-user-${userId}-${bucket}`, delay: 500 },
       })),
     );
     return { done: `${users.length} home tab(s)` };

@@ -164,13 +164,13 @@ export function createWorkQueue(queues: Queues, options: WorkQueueOptions = {}):
           opts: { jobId: jobIds.notify(request.id, request.attempt, event, delivery, round) },
         })),
       );
-      // Home tabs follow, a second later (changes in a burst share one refresh).
+      // Home tabs follow about a second later (changes in a burst share one refresh).
       await queues.home.add(
         'fanout',
         { requestId: request.id, event },
         {
           jobId: `home-${request.id}-${request.attempt}-${event}${round === undefined ? '' : `-${round}`}`,
-          delay: 1_000,
+          delay: 500,
         },
       );
     },

@@ -14,7 +14,10 @@ export const RECENT_MS = 14 * 24 * 3600 * 1000;
 export interface HomeData {
   /** Grants they hold through Rolecall now (applied, or still being removed), newest first. */
   readonly grants: readonly AccessRequest[];
-  /** Their requests not finished yet, or finished in the last 14 days, newest first. */
+  /**
+   * Their requests, and requests someone else made for them, not finished yet or finished in the last
+   * 14 days, newest first.
+   */
   readonly requests: readonly AccessRequest[];
   /** Pending requests they may decide and have not approved yet, oldest first (approvers only). */
   readonly toDecide: readonly AccessRequest[];
@@ -62,7 +65,9 @@ export async function readHome(
         ['applied', 'revoking', 'revoke_failed'].includes(r.state) &&
         (r.grant?.held.length ?? 0) > 0,
     ),
-    requests: asked.filter((r) => !isFinal(r.state) || r.updatedAt >= since),
+    requests: [...asked, ...held.filter((r) => r.requesterId !== actor.id)]
+      .filter((r) => !isFinal(r.state) || r.updatedAt >= since)
+      .sort((a, b) => b.createdAt - a.createdAt || b.id.localeCompare(a.id, 'en', { numeric: true })),
     toDecide,
     decided,
     policy,

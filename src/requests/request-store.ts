@@ -359,7 +359,11 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
         to: state,
         audit: true,
         actor,
-        detail: draft.extends ? `requested (extends ${draft.extends})` : 'requested',
+        detail: draft.extends
+          ? `requested (extends ${draft.extends})`
+          : draft.workflow
+            ? 'requested through a Workflow Builder step'
+            : 'requested',
         fields: {
           rolesAtRequest: null,
           holdersAtRequest: [],

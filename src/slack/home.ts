@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { WebClient } from '@slack/web-api';
 import type { Redis } from 'ioredis';
+import { AppError } from '../errors.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
 import type { Logger } from '../ops/logger.js';
 import type { Actor } from '../requests/authorize.js';
@@ -40,7 +41,13 @@ export function createHomePublisher(deps: HomePublisherDeps): HomePublisher {
   return {
     async publish(userId, options = {}) {
       const actor = await deps.people.person(userId);
-      // Deactivated, bots, other workspaces: nothing to show, and nothing to keep for them.
+      // Slack could not be asked: try again later, keep them as a viewer.
+      if (actor.standing === 'unknown') {
+        throw new AppError('SLACK_FAILED', `Slack did not say who ${userId} is; the Home tab waits.`, {
+          retryable: true,
+        });
+      }
+      // Deactivated, bots, other workspaces, gone: nothing to show, and nothing to keep for them.
       if (actor.standing !== 'member' && actor.standing !== 'guest') {
         await deps.redis.zrem(deps.keys.homeViewers, userId);
         return 'skipped';

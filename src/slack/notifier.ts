@@ -166,10 +166,18 @@ export function createSlackNotifier(client: WebClient, options: SlackNotifierOpt
             error: `${request.id} was refused: ${request.failure?.message ?? 'Rolecall could not go ahead with it.'}`,
           });
         } else {
-          await client.functions.completeSuccess({
-            function_execution_id: executionId,
-            outputs: { request_id: request.id, state: request.state },
-          });
+          try {
+            // The event is the decision that ended the step; the request may have moved on since.
+            await client.functions.completeSuccess({
+              function_execution_id: executionId,
+              outputs: { request_id: request.id, state: event },
+            });
+          } catch (error) {
+            // Ended already (a failure an approver then retried): nothing left to tell the workflow.
+            if ((error as { data?: { error?: string } }).data?.error !== 'execution_not_in_running_state') {
+              throw error;
+            }
+          }
         }
         return undefined;
       }

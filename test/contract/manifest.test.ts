@@ -82,10 +82,12 @@ describe('manifest.yml', () => {
       'roles',
       'duration',
       'reason',
+      'interactivity',
       'user',
     ]);
+    expect(step?.input_parameters.properties.interactivity?.type).toBe('slack#/types/interactivity');
     expect(step?.input_parameters.properties.user?.type).toBe('slack#/types/user_id');
-    expect(step?.input_parameters.required).toEqual(['target', 'roles', 'reason', 'user']);
+    expect(step?.input_parameters.required).toEqual(['target', 'roles', 'reason', 'interactivity']);
     expect(Object.keys(step?.output_parameters.properties ?? {})).toEqual(['request_id', 'state']);
   });
 

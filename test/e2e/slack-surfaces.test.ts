@@ -1,8 +1,10 @@
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../src/dev/http-util.js';
 import { CHANNELS, PEOPLE, SANDBOX_POLICY, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
 import type { ViewValues } from '../../src/dev/slack-driver.js';
 import { blockText, waitForApprovalMessage } from '../../src/dev/slack-flow.js';
+import { redisKeys } from '../../src/lib/redis-keys.js';
 import { expectValidHomeView, expectValidModal } from '../support/block-kit.js';
 import {
   ephemeralAfter,
@@ -151,6 +153,66 @@ describe('Slack surfaces (end to end)', () => {
     });
   });
 
+  describe('Home tab, what a review found', () => {
+    it('lists a request someone made for you, with Not me', async () => {
+      await start('home-for-you');
+      await homeOf(PEOPLE.alice, /Your requests/);
+      await sandbox.driver.executeFunction('request_atlas_access', {
+        target: 'payments-prod',
+        roles: READ,
+        duration: '1h',
+        reason: 'for alice',
+        interactivity: { interactivity_pointer: 'p', interactor: { id: PEOPLE.bob.id, secret: 'x' } },
+        user: PEOPLE.alice.id,
+      });
+      const home = await homeShows(PEOPLE.alice, /AR-0001/);
+      expectValidHomeView(home);
+      expect(JSON.stringify(home)).toContain('for you, asked by <@U0BOB>');
+      expect(JSON.stringify(home)).toContain(
+        '"action_id":"request_not_me","text":{"type":"plain_text","text":"Not me"},"value":"AR-0001"',
+      );
+    });
+
+    it('refreshes the people a request concerns however many others watch their Home', async () => {
+      await start('home-many');
+      await homeOf(PEOPLE.alice, /Your requests/);
+      const redis = new Redis(TEST_REDIS_URL);
+      const keys = redisKeys(sandbox.config.redis.prefix);
+      const now = Date.now();
+      await redis.zadd(
+        keys.homeViewers,
+        ...Array.from({ length: 600 }, (_, i) => [now + i + 1, `U0FAKE${i}`]).flat(),
+      );
+      await redis.quit();
+      const { id } = await requestAs(
+        sandbox,
+        PEOPLE.alice,
+        `request ${READ} on payments-prod for 1h because x`,
+      );
+      await homeShows(PEOPLE.alice, new RegExp(id));
+    });
+
+    it('keeps refreshing a viewer Slack could not look up for a moment', async () => {
+      await start('home-unknown');
+      await homeOf(PEOPLE.alice, /Your requests/);
+      await homeOf(PEOPLE.bob, /Your requests/);
+      // The next users.info fails: the worker's first look-up for a refresh, not the bot's (cached).
+      sandbox.slack.fail({ method: 'users.info', error: 'internal_error', times: 1 });
+      const { id } = await requestAs(
+        sandbox,
+        PEOPLE.alice,
+        `request ${READ} on payments-prod for 1h because x`,
+      );
+      await homeShows(PEOPLE.bob, new RegExp(`"value":"${id}"`));
+      await homeShows(PEOPLE.alice, new RegExp(id));
+      expect(sandbox.slack.callsTo('users.info').filter((c) => !c.ok)).toHaveLength(1);
+      const redis = new Redis(TEST_REDIS_URL);
+      const viewers = await redis.zrange(redisKeys(sandbox.config.redis.prefix).homeViewers, 0, -1);
+      await redis.quit();
+      expect(viewers.sort()).toEqual([PEOPLE.alice.id, PEOPLE.bob.id]);
+    });
+  });
+
   describe('request form', () => {
     /** The `n`th modal views.open opened, as the simulator holds it (with its id). */
     const opened = (n: number) =>
@@ -293,12 +355,13 @@ describe('Slack surfaces (end to end)', () => {
   });
 
   describe('Workflow Builder step', () => {
-    const inputs = (overrides: Record<string, unknown> = {}) => ({
+    /** The step's inputs; `interactivity` is Slack's record of who started the workflow. */
+    const inputs = (overrides: Record<string, unknown> = {}, runBy: Person = PEOPLE.alice) => ({
       target: 'payments-prod',
       roles: READ,
       duration: '1h',
       reason: 'onboarding workflow',
-      user: PEOPLE.alice.id,
+      interactivity: { interactivity_pointer: '1.2.abc', interactor: { id: runBy.id, secret: 'x' } },
       ...overrides,
     });
 
@@ -346,6 +409,68 @@ describe('Slack surfaces (end to end)', () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect((await readRequest(sandbox, 'AR-0002').catch(() => undefined))?.id).toBeUndefined();
       expect(sandbox.slack.functionOutcome(run.executionId)).toBeUndefined();
+    });
+
+    it('takes the requester from Slack, not from the workflow author: someone else is an on-behalf request', async () => {
+      await start('workflow-who');
+      const noInteractor = await sandbox.driver.executeFunction('request_atlas_access', {
+        ...inputs(),
+        interactivity: undefined,
+      });
+      expect(
+        await waitUntil(() => sandbox.slack.functionOutcome(noInteractor.executionId), 5_000, 'a failure'),
+      ).toMatchObject({ outcome: 'error', error: expect.stringContaining('Who runs the workflow') });
+      // Mallory's workflow names alice: mallory asks, for alice, which only onBehalf people may.
+      const forged = await sandbox.driver.executeFunction(
+        'request_atlas_access',
+        inputs({ user: PEOPLE.alice.id }, PEOPLE.mallory),
+      );
+      expect(
+        await waitUntil(() => sandbox.slack.functionOutcome(forged.executionId), 5_000, 'a failure'),
+      ).toMatchObject({
+        outcome: 'error',
+        error: expect.stringContaining('You can’t ask for access for someone else on payments-prod'),
+      });
+      // An approver may: alice gets Not me, and the message says where it came from.
+      const onBehalf = await sandbox.driver.executeFunction(
+        'request_atlas_access',
+        inputs({ user: PEOPLE.alice.id }, PEOPLE.bob),
+      );
+      const request = await waitForState(sandbox, 'AR-0001', 'pending');
+      expect(request).toMatchObject({ requesterId: PEOPLE.bob.id, granteeId: PEOPLE.alice.id });
+      const approval = await waitForApprovalMessage(sandbox.slack, 'AR-0001');
+      expect(blockText(approval)).toContain(
+        '<@U0BOB> asks for Atlas access for <@U0ALICE> through a Workflow Builder step',
+      );
+      await waitUntil(
+        () =>
+          sandbox.slack
+            .messagesIn(sandbox.slack.dmChannelOf(PEOPLE.alice.id))
+            .find((m) => m.text.includes('Not me')),
+        5_000,
+        'the Not me notice',
+      );
+      expect(sandbox.slack.functionOutcome(onBehalf.executionId)).toBeUndefined();
+    });
+
+    it('reports the decision that ended the step even when the request moved on before the completion got through', async () => {
+      await start('workflow-late');
+      const run = await sandbox.driver.executeFunction('request_atlas_access', inputs());
+      const approval = await waitForApprovalMessage(sandbox.slack, 'AR-0001');
+      sandbox.slack.fail({ method: 'functions.completeSuccess', error: 'internal_error', times: 2 });
+      await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
+      await waitForState(sandbox, 'AR-0001', 'applied');
+      await sandbox.driver.command(PEOPLE.alice, 'end AR-0001', CHANNELS.general);
+      await waitForState(sandbox, 'AR-0001', 'revoked');
+      const outcome = await waitUntil(
+        () => sandbox.slack.functionOutcome(run.executionId),
+        30_000,
+        'the step',
+      );
+      expect(outcome).toMatchObject({
+        outcome: 'success',
+        outputs: { request_id: 'AR-0001', state: 'applied' },
+      });
     });
 
     it('ends the step with the reason in words when the policy refuses the request', async () => {

@@ -12,10 +12,11 @@ import {
 import { buildDenyModal, buildNoticeModal } from '../../src/slack/blocks/deny-modal.js';
 import { buildExtendModal } from '../../src/slack/blocks/extend-modal.js';
 import { buildHelpMessage } from '../../src/slack/blocks/help-message.js';
+import { buildHomeView } from '../../src/slack/blocks/home-view.js';
 import { buildOutcomeText } from '../../src/slack/blocks/outcome-message.js';
 import { buildRequestModal, targetOptions } from '../../src/slack/blocks/request-modal.js';
 import { escapeMrkdwn, mentionPrincipals } from '../../src/slack/mrkdwn.js';
-import { expectValidMessageBlocks, expectValidModal } from '../support/block-kit.js';
+import { expectValidHomeView, expectValidMessageBlocks, expectValidModal } from '../support/block-kit.js';
 
 const HOSTILE = '<!channel> <@U0BOSS> & <https://evil.example|click me>';
 
@@ -308,5 +309,67 @@ describe('mentionPrincipals', () => {
     expectValidMessageBlocks(message.blocks);
     expect(JSON.stringify(message.blocks)).toContain('may still approve: <@U0P0000000>');
     expect(JSON.stringify(message.blocks)).toContain('and 385 more');
+  });
+});
+
+describe('Home tab and guided form', () => {
+  const policy = parsePolicy(SANDBOX_POLICY);
+  const target = policy.targets[0] as (typeof policy.targets)[number];
+
+  it('shows an extension waiting for a decision as an extension', () => {
+    const extension = request('pending', { id: 'AR-0043', extends: 'AR-0042', durationSeconds: 3600 });
+    const view = buildHomeView(
+      { grants: [], requests: [], toDecide: [extension], decided: [], policy },
+      'U0BOB',
+    );
+    expectValidHomeView(view);
+    expect(JSON.stringify(view)).toContain(
+      '*AR-0043* <@U0ALICE> for <@U0DAVE>: extend AR-0042 (`GROUP_READ_ONLY` on *payments-prod*) by 1h',
+    );
+  });
+
+  it('offers the longest allowed duration even when it is shorter than every usual choice', () => {
+    const guide = {
+      target,
+      mayAskForOthers: false,
+      requirements: {
+        autoApprove: false,
+        approvals: 1,
+        maxDurationSeconds: 900,
+        approverLists: [['U0BOB']],
+        breakGlassLists: [[]],
+        rules: [],
+      },
+      deciders: ['U0BOB'],
+      currentRoles: null,
+      chosenRoles: ['GROUP_READ_ONLY'],
+    };
+    const modal = buildRequestModal(policy, 'U0ALICE', { channelId: null, responseUrl: null }, guide);
+    expectValidModal(modal);
+    const duration = JSON.parse(JSON.stringify(modal.blocks)).find(
+      (b: { block_id?: string }) => b.block_id === 'duration',
+    ) as {
+      element: { options: { value: string }[] };
+    };
+    expect(duration.element.options.map((o) => o.value)).toEqual(['15m']);
+  });
+
+  it('keeps a Home tab of 200 waiting requests within Slack’s limits', () => {
+    const many = Array.from({ length: 200 }, (_, i) =>
+      request('pending', { id: `AR-${1000 + i}`, reason: HOSTILE }),
+    );
+    const view = buildHomeView(
+      {
+        grants: many.slice(0, 30),
+        requests: many.slice(0, 30),
+        toDecide: many,
+        decided: many.slice(0, 10),
+        policy,
+      },
+      'U0BOB',
+    );
+    expectValidHomeView(view);
+    expect(JSON.stringify(view)).toContain('…and 185 more');
+    expect(JSON.stringify(view)).not.toContain('<!channel>');
   });
 });

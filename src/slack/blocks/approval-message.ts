@@ -166,9 +166,7 @@ export function buildApprovalMessage(request: AccessRequest, view: ApprovalView 
   const asks = request.extends ? 'asks to extend Atlas access' : 'asks for Atlas access';
   const who = request.breakGlass
     ? `:rotating_light: *Break-glass by ${mention(request.requesterId)}*: granted at once, without a decision${request.grant?.revokeAt ? `; it ends ${slackDate(request.grant.revokeAt)}` : ''}`
-    : request.requesterId === request.granteeId
-      ? `${mention(request.requesterId)} ${asks}`
-      : `${mention(request.requesterId)} ${asks} for ${mention(request.granteeId)}`;
+    : `${mention(request.requesterId)} ${asks}${request.requesterId === request.granteeId ? '' : ` for ${mention(request.granteeId)}`}${request.workflow ? ' through a Workflow Builder step' : ''}`;
   const kind = request.target.kind === 'org' ? 'organization' : 'project';
   const duration =
     request.durationSeconds === null

@@ -68,28 +68,34 @@ function grantBlocks(request: AccessRequest): KnownBlock[] {
   return blocks;
 }
 
-function requestLine(request: AccessRequest): string {
+function requestLine(request: AccessRequest, userId: string): string {
   const what = request.extends
     ? `extend ${request.extends} by ${formatDuration(request.durationSeconds ?? 0)}`
     : `${formatRoles(request.roles)} on *${escapeMrkdwn(request.target.name)}*`;
-  const forWhom = request.granteeId === request.requesterId ? '' : ` for ${mention(request.granteeId)}`;
+  const forWhom =
+    request.granteeId === request.requesterId
+      ? ''
+      : request.requesterId === userId
+        ? ` for ${mention(request.granteeId)}`
+        : ` for you, asked by ${mention(request.requesterId)}`;
   return `*${request.id}* ${what}${forWhom} · _${STATE_LABELS[request.state]}_ · asked ${slackDate(request.createdAt)}`;
 }
 
-function requestBlock(request: AccessRequest): KnownBlock {
+function requestBlock(request: AccessRequest, userId: string): KnownBlock {
   const open = request.state === 'pending' || request.state === 'submitted';
+  const mine = request.requesterId === userId;
   return open
     ? {
         type: 'section',
-        text: { type: 'mrkdwn', text: truncate(requestLine(request), 3000), verbatim: true },
+        text: { type: 'mrkdwn', text: truncate(requestLine(request, userId), 3000), verbatim: true },
         accessory: {
           type: 'button',
-          action_id: ACTIONS.cancel,
-          text: { type: 'plain_text', text: 'Cancel' },
+          action_id: mine ? ACTIONS.cancel : ACTIONS.notMe,
+          text: { type: 'plain_text', text: mine ? 'Cancel' : 'Not me' },
           value: request.id,
         },
       }
-    : section(requestLine(request));
+    : section(requestLine(request, userId));
 }
 
 function waitingBlocks(request: AccessRequest, data: HomeData): KnownBlock[] {
@@ -104,10 +110,11 @@ function waitingBlocks(request: AccessRequest, data: HomeData): KnownBlock[] {
     needed > 1
       ? `\n:ballot_box_with_check: ${request.approvals.length} of ${needed} approvals${request.approvals.length > 0 ? `: ${request.approvals.map((a) => mention(a.by)).join(', ')}` : ''}`
       : '';
+  const what = request.extends
+    ? `extend ${request.extends} (${formatRoles(request.roles)} on *${escapeMrkdwn(request.target.name)}*) by ${duration}`
+    : `${formatRoles(request.roles)} on *${escapeMrkdwn(request.target.name)}*, ${duration}`;
   return [
-    section(
-      `*${request.id}* ${who}: ${formatRoles(request.roles)} on *${escapeMrkdwn(request.target.name)}*, ${duration}\n${inlineUserText(request.reason)}${progress}`,
-    ),
+    section(`*${request.id}* ${who}: ${what}\n${inlineUserText(request.reason)}${progress}`),
     buildDecisionActions(request.id),
   ];
 }
@@ -151,7 +158,7 @@ export function buildHomeView(data: HomeData, userId: string): HomeView {
 
   blocks.push(header('Your requests'));
   if (data.requests.length === 0) blocks.push(context('No requests in the last 14 days.'));
-  for (const request of data.requests.slice(0, MAX.requests)) blocks.push(requestBlock(request));
+  for (const request of data.requests.slice(0, MAX.requests)) blocks.push(requestBlock(request, userId));
   blocks.push(...more(data.requests.length - MAX.requests));
 
   if (data.toDecide.length > 0 || data.decided.length > 0) {

@@ -82,10 +82,26 @@ function describeDecision(guide: ModalGuide): string {
     : `:bust_in_silhouette: An approver decides: ${who}`;
 }
 
+/** `5400` -> `90m`: the largest whole unit, as parseDuration reads it back. */
+function compactDuration(seconds: number): string {
+  for (const [unit, size] of [
+    ['d', 86400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const) {
+    if (seconds % size === 0) return `${seconds / size}${unit}`;
+  }
+  return `${seconds}s`;
+}
+
 function durationOptions(max: number | undefined): Option[] {
   const choices = DURATION_CHOICES.filter((d) => max === undefined || (parseDuration(d) ?? 0) <= max).map(
     option,
   );
+  // The longest allowed is always on offer, whatever it is (a 15m rule still gets a menu).
+  if (max !== undefined && !choices.some((o) => parseDuration(o.value) === max)) {
+    choices.push(option(compactDuration(max)));
+  }
   return max === undefined
     ? [...choices, { text: { type: 'plain_text', text: 'Permanent' }, value: PERMANENT }]
     : choices;

@@ -18,6 +18,7 @@ import {
   EXTEND_MODAL,
   type ExtendModalContext,
 } from '../blocks/extend-modal.js';
+import { STATE_LABELS } from '../blocks/state-labels.js';
 import { buildReceived } from '../blocks/status-message.js';
 import { describeErrorForSlack } from '../error-reply.js';
 import { escapeMrkdwn, formatRoles, slackDate } from '../mrkdwn.js';
@@ -117,6 +118,11 @@ export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
     ACTIONS.extend,
     async (id, actor, { client, body }) => {
       const { request } = await service.status(id, actor);
+      if (request.state !== 'applied' || request.endedEarly !== null) {
+        return {
+          text: `:information_source: ${request.id} ${request.state === 'applied' ? 'is ending now' : `is ${STATE_LABELS[request.state]}`}; there is nothing to extend.`,
+        };
+      }
       const end = request.grant?.revokeAt;
       const endsText = end
         ? `${request.id} (${formatRoles(request.grant?.held ?? request.roles)} on *${escapeMrkdwn(request.target.name)}*) ends ${slackDate(end)}.`

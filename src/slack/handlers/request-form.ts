@@ -82,31 +82,44 @@ export function registerRequestForm(app: App, deps: HandlerDeps): void {
     await openFor(body.user.id, body.team?.id ?? body.user.team_id, body.trigger_id, client);
   });
 
-  // Picking a target or roles: the form shows what the policy says about them.
+  // Picking a target or roles: the form shows what the policy says about them. Picks can overlap
+  // (reading current roles takes a moment): the latest pick of a view wins, older ones give way.
+  const latestPick = new Map<string, number>();
   const update = async ({ body, client }: { body: unknown; client: WebClient }) => {
     const payload = body as {
       user: { id: string; team_id?: string };
       team?: { id?: string } | null;
+      actions?: { action_ts?: string }[];
       view?: { id: string; hash?: string; private_metadata: string; state: { values: Values } };
     };
     const view = payload.view;
     if (!view) return;
     const { target, roles } = chosenIn(view.state.values);
     if (target === undefined) return;
+    const pickedAt = Number(payload.actions?.[0]?.action_ts ?? Date.now() / 1000);
+    if ((latestPick.get(view.id) ?? 0) > pickedAt) return;
+    latestPick.set(view.id, pickedAt);
+    if (latestPick.size > 1_000) latestPick.delete(latestPick.keys().next().value ?? '');
     try {
       const actor = await directory.person(payload.user.id, payload.team?.id ?? payload.user.team_id);
       const guide = await service.guide(actor, target, roles);
-      await client.views.update({
-        view_id: view.id,
-        ...(view.hash ? { hash: view.hash } : {}),
-        view: buildRequestModal(deps.policy(), actor.id, parseContext(view.private_metadata), {
-          ...guide,
-          chosenRoles: roles,
-        }),
+      if (latestPick.get(view.id) !== pickedAt) return;
+      const next = buildRequestModal(deps.policy(), actor.id, parseContext(view.private_metadata), {
+        ...guide,
+        chosenRoles: roles,
       });
+      try {
+        await client.views.update({
+          view_id: view.id,
+          ...(view.hash ? { hash: view.hash } : {}),
+          view: next,
+        });
+      } catch (error) {
+        // An older pick's update landed first: this one is the latest, so it replaces it.
+        if ((error as { data?: { error?: string } }).data?.error !== 'hash_conflict') throw error;
+        if (latestPick.get(view.id) === pickedAt) await client.views.update({ view_id: view.id, view: next });
+      }
     } catch (error) {
-      // A newer update (hash_conflict) wins; anything else is told by DM, the form stays as it was.
-      if ((error as { data?: { error?: string } }).data?.error === 'hash_conflict') return;
       await replier.reply(payload.user.id, null, { text: describeErrorForSlack(error, logger) });
     }
   };

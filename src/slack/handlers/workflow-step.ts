@@ -14,29 +14,39 @@ interface StepInputs {
   readonly roles?: unknown;
   readonly duration?: unknown;
   readonly reason?: unknown;
+  /** `slack#/types/interactivity`: Slack's own record of who started the workflow. */
+  readonly interactivity?: { readonly interactor?: { readonly id?: unknown } } | null;
   readonly user?: unknown;
 }
 
 const text = (value: unknown): string => (typeof value === 'string' ? value.trim() : '');
+const USER_ID = /^[UW][A-Z0-9]+$/;
 
 /**
  * The Workflow Builder step "Request Atlas access" (`function_executed`, Bolt's app.function): files
- * the request exactly as the form would, for the workflow's user, under the same policy checks. A
- * refusal ends the step at once (`fail`, the reason in words); otherwise the step stays open and a
- * worker completes it with `request_id` and `state` when the request reaches its final decision
- * (applied, denied, expired, cancelled, failed), from whichever process sees it, across restarts.
+ * the request exactly as the form would, under the same policy checks. The requester is the person
+ * Slack says started the workflow (the `interactivity` input's interactor), never a user id the
+ * workflow's author typed; `user`, when set to someone else, makes it a request on their behalf
+ * (`onBehalf` applies, and they get Not me). A refusal ends the step at once (`fail`, the reason in
+ * words); otherwise a worker completes it with `request_id` and `state` at the request's final
+ * decision (applied, denied, expired, cancelled, failed), from whichever process sees it, across
+ * restarts. An execution Slack delivers twice files one request.
  * Source: https://docs.slack.dev/workflows/workflow-steps (custom steps need an org-ready app).
  */
 export function registerWorkflowStep(app: App, deps: HandlerDeps): void {
   app.function(REQUEST_FUNCTION, async ({ inputs, fail, event }) => {
     const given = inputs as StepInputs;
     try {
-      const userId = text(given.user);
-      if (!/^[UW][A-Z0-9]+$/.test(userId)) {
+      const requesterId = text(given.interactivity?.interactor?.id);
+      if (!USER_ID.test(requesterId)) {
         throw new AppError(
           'COMMAND_INVALID',
-          'The step needs the person who asks (a Slack user) as its user input.',
+          'The step needs its "Who runs the workflow" input set to the workflow’s interactivity, so Rolecall knows who asks.',
         );
+      }
+      const granteeId = text(given.user) || requesterId;
+      if (!USER_ID.test(granteeId)) {
+        throw new AppError('COMMAND_INVALID', 'The step’s "Person who needs access" is not a Slack user.');
       }
       const roles = parseRoles(text(given.roles));
       const durationText = text(given.duration);
@@ -50,10 +60,11 @@ export function registerWorkflowStep(app: App, deps: HandlerDeps): void {
         durationSeconds,
         reason: checkReason(text(given.reason)),
       };
-      const actor = await deps.directory.person(userId);
+      const actor = await deps.directory.person(requesterId);
+      const grantee = granteeId === requesterId ? actor : await deps.directory.person(granteeId);
       await deps.service.submit(actor, {
         line,
-        grantee: actor,
+        grantee,
         sourceChannelId: null,
         replyUrl: null,
         workflowExecutionId: event.function_execution_id,
