@@ -28,6 +28,37 @@ export interface ProjectMembershipApi {
   removeFromProject(groupId: string, userId: string): Promise<void>;
 }
 
+/** One member of an organization or project and their roles there, as Atlas lists them. */
+export interface ScopeMember {
+  readonly userId: string;
+  /** The Atlas username (an email), lower case. */
+  readonly username: string;
+  /** Their roles in that organization or project (never empty for a member). */
+  readonly roles: readonly string[];
+}
+
+/**
+ * Who is in an organization or project, and removing people from them: what access reviews and
+ * offboarding need. Every method throws AppError like the rest of the client (retryable for
+ * outages and 429s, Atlas errorCode and detail otherwise).
+ */
+export interface AtlasMembersApi {
+  /**
+   * Every member of the scope with their roles there, reading every page (itemsPerPage 500):
+   * listOrgUsers / listGroupUsers (2025-02-19) on the Atlas v2 flavors, the v1.0 list calls on
+   * atlas-v1, Cloud Manager and Ops Manager. Pending invitations are left out.
+   */
+  listMembers(scope: AtlasScope): Promise<ScopeMember[]>;
+  /** Removes the person from the project; already gone is not an error. */
+  removeFromProject(groupId: string, userId: string): Promise<void>;
+  /**
+   * Removes the person from the organization (removeOrgUser, 2025-02-19); already gone is not an
+   * error. Throws AppError `ATLAS_LAST_OWNER` when they are its last owner (Atlas refuses).
+   * Absent where the API has no such call (Cloud Manager, Ops Manager, atlas-v1).
+   */
+  removeFromOrg?(orgId: string, userId: string): Promise<void>;
+}
+
 /**
  * The operations the worker needs, whatever API flavor carries them out.
  * Every method throws AppError (retryable for outages, with Atlas errorCode and detail otherwise).
@@ -40,6 +71,8 @@ export interface AtlasRolesApi {
   readonly writeScope: 'user' | 'scope';
   /** Present on the Atlas v2 flavors; absent where the API cannot add someone to a project. */
   readonly projectMembership?: ProjectMembershipApi;
+  /** Listing and removing members (access reviews, offboarding). */
+  readonly members: AtlasMembersApi;
   /** Finds a user by username (their email) and reads their roles in `scope`. */
   readUser(username: string, scope: AtlasScope): Promise<ScopedUser>;
   /** Makes the user's roles in `scope` exactly `next`; `current` is what was just read. */
