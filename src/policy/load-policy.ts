@@ -143,6 +143,10 @@ const targetSchema = z
         .array(ruleSchema, { error: 'rules must be a list of rules' })
         .describe('Per-role rules; for each role the first rule naming it applies.')
         .optional(),
+      review: purpose(
+        duration('review'),
+        'How often Rolecall reviews who holds what here (an access review in the approvals channel).',
+      ).optional(),
     },
     {
       error: (issue) =>
@@ -238,6 +242,14 @@ export const policyFileSchema = z
         .array(targetSchema, { error: 'targets is required: a list of orgs and projects' })
         .min(1, 'targets needs at least one entry')
         .describe('The Atlas organizations and projects people may ask for roles on.'),
+      offboarders: purpose(
+        principals('offboarders'),
+        'Who may ask Rolecall to remove a leaving person from every target (/atlas-access offboard).',
+      ).optional(),
+      offboardApprovers: purpose(
+        principals('offboardApprovers'),
+        "Who approves an offboarding; default: every target's approvers.",
+      ).optional(),
     },
     {
       error: (issue) => objectError(issue, 'the policy must be a mapping with approvalsChannel and targets'),
@@ -286,6 +298,17 @@ export const policyFileSchema = z
         check(rule.breakGlass, ['rules', r, 'breakGlass']);
       });
     });
+    for (const key of ['offboarders', 'offboardApprovers'] as const) {
+      p[key]?.forEach((principal, i) => {
+        if (/^[a-z]/.test(principal) && !groups.has(principal)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [key, i],
+            message: `${principal} is not a group under groups:`,
+          });
+        }
+      });
+    }
   });
 
 /** One thing wrong with a policy file, where it is. */
@@ -369,6 +392,8 @@ export function readPolicy(text: string, api?: PolicyApi): PolicyReading {
       approvalsChannel: data.approvalsChannel,
       groups: data.groups ?? {},
       version,
+      offboarders: data.offboarders ?? [],
+      offboardApprovers: data.offboardApprovers,
       targets: data.targets.map(
         (t): PolicyTarget => ({
           name: t.name,
@@ -380,6 +405,7 @@ export function readPolicy(text: string, api?: PolicyApi): PolicyReading {
           approvalsChannel: t.approvalsChannel ?? data.approvalsChannel,
           requesters: t.requesters,
           onBehalf: t.onBehalf,
+          reviewEverySeconds: t.review === undefined ? undefined : parseDuration(t.review),
           rules: (t.rules ?? []).map(
             (rule, index): RoleRule => ({
               position: index + 1,

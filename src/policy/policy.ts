@@ -41,6 +41,8 @@ export interface PolicyTarget extends TargetRef {
   /** Who may ask for someone else; undefined = the approvers. */
   readonly onBehalf: readonly Principal[] | undefined;
   readonly rules: readonly RoleRule[];
+  /** How often an access review runs here, in seconds (`review:`); undefined = only on demand. */
+  readonly reviewEverySeconds: number | undefined;
 }
 
 /** The validated policy file. */
@@ -51,6 +53,10 @@ export interface Policy {
   readonly targets: readonly PolicyTarget[];
   /** The first 12 hex characters of the file's sha256: which policy a decision was made under. */
   readonly version: string;
+  /** Who may ask to offboard a person (`offboarders:`); [] = nobody. */
+  readonly offboarders: readonly Principal[];
+  /** Who approves an offboarding (`offboardApprovers:`); undefined = every target's approvers. */
+  readonly offboardApprovers: readonly Principal[] | undefined;
 }
 
 /** Looks a target up by its policy name (case-insensitive) or its 24-hex Atlas id. */

@@ -93,6 +93,7 @@ function ghostOf(request: AccessRequest): PolicyTarget {
     requesters: [],
     onBehalf: [],
     rules: [],
+    reviewEverySeconds: undefined,
   };
 }
 

@@ -11,12 +11,20 @@ import type { AccessRequest, RequestState } from '../../src/requests/model.js';
 const PROJECT = '5f1a2b3c4d5e6f7a8b9c0d1e';
 const ORG = '5f1a2b3c4d5e6f7a8b9c0d10';
 
-const NO_RULES = { approvalsChannel: 'C0APPROVALS', requesters: undefined, onBehalf: undefined, rules: [] };
+const NO_RULES = {
+  approvalsChannel: 'C0APPROVALS',
+  requesters: undefined,
+  onBehalf: undefined,
+  rules: [],
+  reviewEverySeconds: undefined,
+};
 
 const POLICY: Policy = {
   approvalsChannel: 'C0APPROVALS',
   groups: {},
   version: 'v1',
+  offboarders: [],
+  offboardApprovers: undefined,
   targets: [
     {
       name: 'payments-prod',
@@ -336,6 +344,7 @@ describe('authorize under policy v2', () => {
     approvalsChannel: 'C0PAYMENTS',
     requesters: ['S0ENG', 'U0GUEST'],
     onBehalf: ['leads'],
+    reviewEverySeconds: undefined,
     rules: [
       {
         position: 1,
@@ -352,6 +361,8 @@ describe('authorize under policy v2', () => {
     approvalsChannel: 'C0APPROVALS',
     groups: { dba: ['U0BOB', 'S0DBA'], oncall: ['S0ONCALL'], leads: ['U0LEAD'] },
     version: 'v2',
+    offboarders: [],
+    offboardApprovers: undefined,
     targets: [PROD],
   };
   const groups = (entries: Record<string, string[]>) =>

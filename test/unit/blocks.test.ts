@@ -150,8 +150,16 @@ describe('Block Kit builders', () => {
       requesters: undefined,
       onBehalf: undefined,
       rules: [],
+      reviewEverySeconds: undefined,
     }));
-    const policy = { approvalsChannel: 'C0APPROVALS', groups: {}, version: 'v', targets };
+    const policy = {
+      approvalsChannel: 'C0APPROVALS',
+      groups: {},
+      version: 'v',
+      offboarders: [],
+      offboardApprovers: undefined,
+      targets,
+    };
     const modal = buildRequestModal(policy, 'U0ALICE', { channelId: null, responseUrl: null });
     expectValidModal(modal);
     const select = JSON.parse(JSON.stringify(modal.blocks[0])).element as {

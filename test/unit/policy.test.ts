@@ -37,6 +37,8 @@ targets:
       approvalsChannel: 'C0APPROVALS',
       groups: {},
       version: expect.stringMatching(/^[0-9a-f]{12}$/),
+      offboarders: [],
+      offboardApprovers: undefined,
       targets: [
         {
           name: 'payments-prod',
@@ -49,6 +51,7 @@ targets:
           requesters: undefined,
           onBehalf: undefined,
           rules: [],
+          reviewEverySeconds: undefined,
         },
       ],
     });
@@ -254,6 +257,7 @@ describe('requirementsOf', () => {
     approvalsChannel: 'C0APPROVALS',
     requesters: undefined,
     onBehalf: undefined,
+    reviewEverySeconds: undefined,
     rules: [
       {
         position: 1,
