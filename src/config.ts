@@ -98,6 +98,8 @@ export interface Config {
     readonly reconcileIntervalMs: number;
     /** How long before a grant ends the grantee is reminded (ms); 0 = no reminders. */
     readonly remindBeforeMs: number;
+    /** How long an access review may stay undecided before the approvers hear it is overdue (ms). */
+    readonly reviewTtlMs: number;
   };
 }
 
@@ -177,6 +179,7 @@ const envFields = z.object({
   REVOKE_RETRY_INTERVAL: durationText('REVOKE_RETRY_INTERVAL'),
   REVOKE_ESCALATE_EVERY: durationText('REVOKE_ESCALATE_EVERY'),
   RECONCILE_INTERVAL: durationText('RECONCILE_INTERVAL'),
+  REVIEW_TTL: durationText('REVIEW_TTL'),
   REMIND_BEFORE: optionalText.refine((v) => v === undefined || v === '0' || parseDuration(v) !== undefined, {
     message: 'REMIND_BEFORE must be a duration such as 15m, or 0 to turn reminders off',
   }),
@@ -308,6 +311,7 @@ function toConfig(env: Env, mode: RunMode): Config {
       revokeEscalateEveryMs: seconds(env.REVOKE_ESCALATE_EVERY, '1h') * 1000,
       reconcileIntervalMs: seconds(env.RECONCILE_INTERVAL, '15m') * 1000,
       remindBeforeMs: env.REMIND_BEFORE === '0' ? 0 : seconds(env.REMIND_BEFORE, '15m') * 1000,
+      reviewTtlMs: seconds(env.REVIEW_TTL, '14d') * 1000,
     },
   };
 }

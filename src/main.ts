@@ -16,9 +16,11 @@ import { createEnrichProcessor } from './jobs/enrich-processor.js';
 import { createExpireProcessor } from './jobs/expire-processor.js';
 import { createHomeProcessor } from './jobs/home-processor.js';
 import { createNotifyProcessor } from './jobs/notify-processor.js';
+import { createOffboardingQueue, createOffboardProcessor } from './jobs/offboard-processor.js';
 import { createQueues, type Queues } from './jobs/queues.js';
 import { createReconcileProcessor } from './jobs/reconcile-processor.js';
 import { createRemindProcessor } from './jobs/remind-processor.js';
+import { createReviewProcessor, createReviewQueue, syncReviewSchedules } from './jobs/review-processor.js';
 import { createRevokeProcessor } from './jobs/revoke-processor.js';
 import { createSweepProcessor } from './jobs/sweep-processor.js';
 import { createUserLock } from './jobs/user-lock.js';
@@ -26,6 +28,8 @@ import { createWorkQueue } from './jobs/work-queue.js';
 import { createWorkers, type Workers } from './jobs/workers.js';
 import { redisKeys } from './lib/redis-keys.js';
 import type { TargetRef } from './lib/scope.js';
+import { createOffboardingService } from './offboarding/offboarding-service.js';
+import { createOffboardingStore, type OffboardingStore } from './offboarding/offboarding-store.js';
 import { createHttpServer } from './ops/http-server.js';
 import { createLogger, type Logger } from './ops/logger.js';
 import { connectRedis } from './ops/redis.js';
@@ -44,11 +48,15 @@ import {
 } from './requests/request-service.js';
 import { createRequestStore, type RequestStore } from './requests/request-store.js';
 import { createSubmissionLimit } from './requests/submission-limit.js';
+import { createReviewService } from './reviews/review-service.js';
+import { createReviewStore, type ReviewStore } from './reviews/review-store.js';
 import { createSlackApp } from './slack/app.js';
 import { createSlackDirectory } from './slack/directory.js';
 import { createHomePublisher, VIEWER_MS } from './slack/home.js';
 import { createSlackNotifier } from './slack/notifier.js';
+import { createSlackOffboardingNotifier } from './slack/offboarding-notifier.js';
 import { createReplier } from './slack/respond.js';
+import { createSlackReviewNotifier } from './slack/review-notifier.js';
 import { createSlackUserGroups } from './slack/user-groups.js';
 
 /** A running Rolecall process. */
@@ -98,14 +106,18 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       rules: p.targets.reduce((sum, t) => sum + t.rules.length, 0),
     });
     logger.info('policy loaded', describe(policy));
+    /** Run after every policy that takes effect (workers keep the review schedules in step). */
+    const onPolicy: ((next: Policy) => Promise<void>)[] = [];
     /** Re-reads the file; a broken one keeps the policy in force, and every problem is logged. */
     const reloadPolicy = async (why: string): Promise<void> => {
       try {
         const next = await readPolicy();
         const changed = next.version !== policy.version;
         policy = next;
-        if (changed) logger.info('policy reloaded', { why, ...describe(policy) });
-        else if (why === 'SIGHUP') logger.info('policy re-read, unchanged', { why, ...describe(policy) });
+        if (changed) {
+          logger.info('policy reloaded', { why, ...describe(policy) });
+          for (const hook of onPolicy) await hook(policy);
+        } else if (why === 'SIGHUP') logger.info('policy re-read, unchanged', { why, ...describe(policy) });
       } catch (error) {
         logger.error('policy not reloaded; keeping the one in force', {
           why,
@@ -126,6 +138,10 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     const queues = createQueues(redis, config.redis.prefix, { backoffMs: config.worker.backoffMs });
     shutdown.push('queues', () => queues.close());
     const workQueue = createWorkQueue(queues, { remindBeforeMs: config.grants.remindBeforeMs });
+    const reviews = createReviewStore(redis, keys);
+    const offboardings = createOffboardingStore(redis, keys);
+    const reviewQueue = createReviewQueue(queues.review);
+    const offboardingQueue = createOffboardingQueue(queues.offboard);
 
     /** Set when this process calls Atlas (worker or all): the request form can then show Atlas's roles. */
     let atlasHere: AtlasRolesApi | undefined;
@@ -154,8 +170,12 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         workerRedis,
         logger,
         policy: currentPolicy,
+        reviews,
+        offboardings,
       });
       shutdown.push('workers', () => workers.close());
+      await syncReviewSchedules(queues.review, policy);
+      onPolicy.push((next) => syncReviewSchedules(queues.review, next));
       await queues.sweep.upsertJobScheduler(
         'sweep',
         { every: config.worker.sweepIntervalMs },
@@ -176,13 +196,14 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       });
       const directory = createSlackDirectory(slackClient, { logger });
       const gate = createPolicyGate({ policy: currentPolicy, userGroups: createUserGroups(config, logger) });
+      const refusals = createRefusalLog(redis, keys, { logger });
       const service = createRequestService({
         store,
         policy: currentPolicy,
         gate,
         people: directory,
         workQueue,
-        refusals: createRefusalLog(redis, keys, { logger }),
+        refusals,
         limit: createSubmissionLimit(redis, keys, {
           perMinute: config.limits.requestsPerMinute,
           maxOpen: config.limits.maxOpenRequests,
@@ -199,7 +220,20 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         read: (actor) => readHome({ store, gate }, actor),
         logger,
       });
-      const slack = createSlackApp(config.slack, { service, policy: currentPolicy, directory, home, logger });
+      const slack = createSlackApp(config.slack, {
+        service,
+        reviews: createReviewService({ store: reviews, gate, refusals, queue: reviewQueue }),
+        offboarding: createOffboardingService({
+          store: offboardings,
+          gate,
+          refusals,
+          queue: offboardingQueue,
+        }),
+        policy: currentPolicy,
+        directory,
+        home,
+        logger,
+      });
       await slack.start();
       shutdown.push('slack', () => slack.stop());
       slackListener = slack.requestListener;
@@ -331,6 +365,8 @@ function createCurrentRoles(ledgers: LedgerStore, atlas: AtlasRolesApi | undefin
 
 /** What the workers need from the composition root. */
 interface WorkerParts {
+  readonly reviews: ReviewStore;
+  readonly offboardings: OffboardingStore;
   readonly store: RequestStore;
   readonly ledgers: LedgerStore;
   readonly atlas: AtlasRolesApi;
@@ -417,6 +453,31 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
         }),
         logger,
         viewerMs: VIEWER_MS,
+      }),
+      review: createReviewProcessor({
+        reviews: parts.reviews,
+        ledgers,
+        atlas,
+        lock,
+        notifier: createSlackReviewNotifier(slackClient, {
+          channelOf: (review) =>
+            targetOf(parts.policy(), review.target)?.approvalsChannel ?? parts.policy().approvalsChannel,
+        }),
+        policy: parts.policy,
+        queue: queues.review,
+        logger,
+        reviewTtlMs: config.grants.reviewTtlMs,
+      }),
+      offboard: createOffboardProcessor({
+        offboardings: parts.offboardings,
+        store,
+        ledgers,
+        atlas,
+        lock,
+        workQueue,
+        notifier: createSlackOffboardingNotifier(slackClient),
+        queue: queues.offboard,
+        logger,
       }),
       sweep: createSweepProcessor({
         store,

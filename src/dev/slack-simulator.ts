@@ -199,6 +199,13 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
         },
       };
     },
+    'users.lookupByEmail': (args) => {
+      const email = String(args.email ?? '').toLowerCase();
+      const user = [...users.values()].find((u) => u.email?.toLowerCase() === email && !u.deleted);
+      return user
+        ? { ok: true, user: { id: user.id, team_id: user.teamId ?? BOT.team_id, name: user.name } }
+        : fail('users_not_found');
+    },
     'usergroups.users.list': (args) => {
       const members = userGroups.get(String(args.usergroup ?? ''));
       return members ? { ok: true, users: [...members] } : fail('no_such_subteam');

@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { TargetRef } from '../lib/scope.js';
 import type { RequestEvent } from '../requests/request-service.js';
 
 /** Queue names under QUEUE_PREFIX. */
@@ -13,6 +14,8 @@ export const QUEUE_NAMES = {
   sweep: 'sweep',
   reconcile: 'reconcile',
   home: 'home',
+  review: 'review',
+  offboard: 'offboard',
 } as const;
 
 /** Where a notice about a request goes. */
@@ -52,6 +55,23 @@ export type HomeJob =
   | { readonly requestId: string; readonly event: RequestEvent }
   | { readonly userId: string };
 
+/** Data of a review job: start one on a target, or work on one of its lines. */
+export type ReviewJob =
+  | {
+      readonly kind: 'start';
+      readonly target: TargetRef;
+      readonly startedBy: string;
+      readonly reviewId?: string;
+    }
+  | { readonly kind: 'revoke'; readonly reviewId: string; readonly n: number }
+  | { readonly kind: 'decided'; readonly reviewId: string; readonly n: number }
+  | { readonly kind: 'overdue'; readonly reviewId: string };
+
+/** Data of an offboarding job: show its message, clean up and plan, or remove the person from one target. */
+export type OffboardJob =
+  | { readonly kind: 'show' | 'run'; readonly offboardingId: string }
+  | { readonly kind: 'target'; readonly offboardingId: string; readonly target: TargetRef };
+
 /** The BullMQ queues. */
 export interface Queues {
   readonly enrich: Queue<RequestJob>;
@@ -63,6 +83,8 @@ export interface Queues {
   readonly sweep: Queue<Record<string, never>>;
   readonly reconcile: Queue<Record<string, never>>;
   readonly home: Queue<HomeJob>;
+  readonly review: Queue<ReviewJob>;
+  readonly offboard: Queue<OffboardJob>;
   close(): Promise<void>;
 }
 
@@ -132,7 +154,18 @@ export function createQueues(
       removeOnFail: true,
     },
   });
-  const all = [enrich, apply, revoke, expire, notify, remind, sweep, reconcile, home];
+  // Reviews and offboarding change Atlas: retried like a revocation, kept like the request jobs.
+  const review = new Queue<ReviewJob>(QUEUE_NAMES.review, {
+    connection,
+    prefix,
+    defaultJobOptions: { attempts: 8, backoff: { type: 'exponential', delay: base * 2 }, ...keep },
+  });
+  const offboard = new Queue<OffboardJob>(QUEUE_NAMES.offboard, {
+    connection,
+    prefix,
+    defaultJobOptions: { attempts: 8, backoff: { type: 'exponential', delay: base * 2 }, ...keep },
+  });
+  const all = [enrich, apply, revoke, expire, notify, remind, sweep, reconcile, home, review, offboard];
   return {
     enrich,
     apply,
@@ -143,6 +176,8 @@ export function createQueues(
     sweep,
     reconcile,
     home,
+    review,
+    offboard,
     async close() {
       await Promise.all(all.map((q) => q.close()));
     },

@@ -1,7 +1,15 @@
 import { type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../ops/logger.js';
-import { type HomeJob, type NotifyJob, QUEUE_NAMES, type RemindJob, type RequestJob } from './queues.js';
+import {
+  type HomeJob,
+  type NotifyJob,
+  type OffboardJob,
+  QUEUE_NAMES,
+  type RemindJob,
+  type RequestJob,
+  type ReviewJob,
+} from './queues.js';
 
 /** A BullMQ processor function. */
 export type Processor<T> = (job: Job<T>, token?: string) => Promise<unknown>;
@@ -33,6 +41,8 @@ export interface WorkersOptions {
     readonly sweep: Processor<unknown>;
     readonly reconcile: Processor<unknown>;
     readonly home: Processor<HomeJob>;
+    readonly review: Processor<ReviewJob>;
+    readonly offboard: Processor<OffboardJob>;
   };
 }
 
@@ -78,6 +88,8 @@ export function createWorkers(options: WorkersOptions): Workers {
     start(QUEUE_NAMES.sweep, processors.sweep, 1),
     start(QUEUE_NAMES.reconcile, processors.reconcile, 1),
     start(QUEUE_NAMES.home, processors.home, 2),
+    start(QUEUE_NAMES.review, processors.review),
+    start(QUEUE_NAMES.offboard, processors.offboard),
   ];
   return {
     async close() {

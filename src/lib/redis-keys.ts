@@ -13,6 +13,12 @@ import type { ScopeKind } from './scope.js';
  * | `index:requester:<user>` | zset | a person's requests, by creation time |
  * | `index:grantee:<user>` | zset | requests that give a person access, by creation time |
  * | `index:decider:<user>` | zset | requests a person decided on, by the time of their decision |
+ * | `review:<id>` | hash | an access review: `data` (JSON: target, lines), `messages`, `closedAt` |
+ * | `review:<id>:decisions` | hash | line number -> the decision on it (JSON), written once |
+ * | `review:seq` | string | last review number |
+ * | `reviews:<org\|project>:<atlas id>` | zset | a target's reviews, by creation time |
+ * | `offboard:<id>` | string | an offboarding (JSON): who, decisions, each target's outcome |
+ * | `offboard:seq` | string | last offboarding number |
  * | `workflow:<execution id>` | string | the request a Workflow Builder step made (a redelivered event makes no second one) |
  * | `home:viewers` | zset | people who opened Rolecall's Home tab, by when (refreshed on changes) |
  * | `home:view:<user>` | string | hash of the Home tab last published to a person (skip unchanged) |
@@ -40,6 +46,12 @@ export interface RedisKeys {
   deciderIndex(userId: string): string;
   readonly homeViewers: string;
   workflowRequest(executionId: string): string;
+  review(id: string): string;
+  reviewDecisions(id: string): string;
+  readonly reviewSeq: string;
+  reviewsOf(kind: ScopeKind, targetId: string): string;
+  offboarding(id: string): string;
+  readonly offboardingSeq: string;
   homeView(userId: string): string;
   pendingIndex(targetId: string): string;
   openIndex(userId: string): string;
@@ -71,6 +83,12 @@ export function redisKeys(prefix: string): RedisKeys {
     deciderIndex: (userId) => `${prefix}:index:decider:${userId}`,
     homeViewers: `${prefix}:home:viewers`,
     workflowRequest: (executionId) => `${prefix}:workflow:${executionId}`,
+    review: (id) => `${prefix}:review:${id}`,
+    reviewDecisions: (id) => `${prefix}:review:${id}:decisions`,
+    reviewSeq: `${prefix}:review:seq`,
+    reviewsOf: (kind, targetId) => `${prefix}:reviews:${kind}:${targetId}`,
+    offboarding: (id) => `${prefix}:offboard:${id}`,
+    offboardingSeq: `${prefix}:offboard:seq`,
     homeView: (userId) => `${prefix}:home:view:${userId}`,
     pendingIndex: (targetId) => `${prefix}:index:pending:${targetId}`,
     openIndex: (userId) => `${prefix}:index:open:${userId}`,

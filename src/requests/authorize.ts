@@ -1,5 +1,6 @@
 import type { AppErrorCode } from '../errors.js';
 import { isAppError } from '../errors.js';
+import type { TargetRef } from '../lib/scope.js';
 import {
   checkRequestAllowed,
   decidersOf,
@@ -32,7 +33,15 @@ export type Action =
   /** See Atlas's own detail of a failure (it can name IP addresses and ids): approvers only. */
   | 'view-details'
   /** Acknowledge a break-glass grant, as an approver. */
-  | 'acknowledge';
+  | 'acknowledge'
+  /** Start an access review of a target now (`/atlas-access review`). */
+  | 'review'
+  /** Keep or revoke one standing (person, role) of a review. */
+  | 'review-decide'
+  /** Ask to remove a leaving person from every target (`/atlas-access offboard`). */
+  | 'offboard'
+  /** Approve or deny an offboarding. */
+  | 'offboard-decide';
 
 /**
  * Who a Slack user is to this workspace: a full member, or someone Rolecall serves only partly (a
@@ -56,6 +65,13 @@ export type Subject =
    * extend), with the grantee as Slack knows them now, so an account deactivated since is refused.
    */
   | { readonly request: AccessRequest; readonly extendBySeconds?: number; readonly grantee?: Actor }
+  /**
+   * A review of a target: for `review-decide`, the role on the line and whether the line is the
+   * actor's own access (their Slack email is its Atlas username).
+   */
+  | { readonly review: TargetRef; readonly role?: string; readonly own?: boolean }
+  /** An offboarding: who asked, and whether it removes the actor themselves. */
+  | { readonly offboarding: { readonly requesterId: string | null; readonly own: boolean } }
   /** `list`: about nobody in particular. */
   | null;
 
@@ -184,6 +200,9 @@ export function authorize(
       ? { allowed: true, target: null }
       : refuse('INTERNAL', `${action} needs a request.`);
   }
+  if ('review' in subject) return authorizeReview(action, actor, subject, policy, members);
+  if ('offboarding' in subject)
+    return authorizeOffboarding(action, actor, subject.offboarding, policy, members);
   if ('draft' in subject) {
     if (action === 'request') return authorizeDraft(actor, subject.draft, subject.grantee, policy, members);
     if (action === 'break-glass') return authorizeBreakGlass(actor, subject.draft, policy, members);
@@ -303,8 +322,100 @@ export function authorize(
     case 'request':
     case 'break-glass':
     case 'list':
+    case 'review':
+    case 'review-decide':
+    case 'offboard':
+    case 'offboard-decide':
       return refuse('INTERNAL', `${action} is not about an existing request.`);
   }
+}
+
+/**
+ * Reviews: a member who approves the target (its approvers or any rule's) may start one; a line is
+ * decided by an approver of its role (the target's approvers for a role outside the policy), never by
+ * the person whose access it is.
+ */
+function authorizeReview(
+  action: Action,
+  actor: Actor,
+  subject: { readonly review: TargetRef; readonly role?: string; readonly own?: boolean },
+  policy: Policy,
+  members: Membership,
+): Decision {
+  const target = targetOf(policy, subject.review);
+  if (!target) {
+    return refuse('TARGET_UNKNOWN', `${subject.review.name} is no longer in the policy; its review is over.`);
+  }
+  const allowed: Decision = { allowed: true, target };
+  if (action === 'review') {
+    const approves =
+      members.includes(target.approvers, actor.id) ||
+      target.rules.some((rule) => rule.approvers !== undefined && members.includes(rule.approvers, actor.id));
+    return approves
+      ? allowed
+      : refuse(
+          'NOT_AN_APPROVER',
+          `Only the approvers of ${target.name} can review its access.`,
+          target.approvers,
+        );
+  }
+  if (action !== 'review-decide' || subject.role === undefined) {
+    return refuse('INTERNAL', `${action} is not about a review line.`);
+  }
+  if (subject.own) {
+    return refuse('SELF_APPROVAL', 'You can’t decide on your own access; another approver has to.');
+  }
+  const lists = target.roles.includes(subject.role)
+    ? requirementsOf(target, [subject.role]).approverLists
+    : [target.approvers];
+  return lists.every((list) => members.includes(list, actor.id))
+    ? allowed
+    : refuse(
+        'NOT_AN_APPROVER',
+        `Only the approvers of ${subject.role} on ${target.name} can keep or revoke it.`,
+        decidersOf(policy, lists),
+      );
+}
+
+/** Everyone who approves some target: who decides an offboarding when the policy names nobody. */
+function allApprovers(policy: Policy): Principal[] {
+  return [
+    ...new Set(
+      policy.targets.flatMap((t) => [...t.approvers, ...t.rules.flatMap((rule) => rule.approvers ?? [])]),
+    ),
+  ];
+}
+
+/** Who may ask to offboard someone (`offboarders`), and who decides (`offboardApprovers`). */
+function authorizeOffboarding(
+  action: Action,
+  actor: Actor,
+  subject: { readonly requesterId: string | null; readonly own: boolean },
+  policy: Policy,
+  members: Membership,
+): Decision {
+  const allowed: Decision = { allowed: true, target: null };
+  if (action === 'offboard') {
+    if (subject.own) return refuse('SELF_APPROVAL', 'You can’t offboard yourself.');
+    return members.includes(policy.offboarders, actor.id)
+      ? allowed
+      : refuse(
+          'NOT_ALLOWED',
+          'Only the people the policy names under offboarders: can offboard someone.',
+          policy.offboarders,
+        );
+  }
+  if (action !== 'offboard-decide') return refuse('INTERNAL', `${action} is not about an offboarding.`);
+  if (subject.own || actor.id === subject.requesterId) {
+    return refuse(
+      'SELF_APPROVAL',
+      'You can’t decide on an offboarding that you asked for or that removes you.',
+    );
+  }
+  const deciders = policy.offboardApprovers ?? allApprovers(policy);
+  return members.includes(deciders, actor.id)
+    ? allowed
+    : refuse('NOT_AN_APPROVER', 'Only the offboarding approvers can decide on it.', deciders);
 }
 
 function lookUp(policy: Policy, line: RequestLine): PolicyTarget | Decision {

@@ -27,7 +27,11 @@ export type Command =
   | { kind: 'list' }
   | { kind: 'cancel' | 'status' | 'end'; id: string }
   | ({ kind: 'extend' } & ExtendLine)
-  | ({ kind: 'request' | 'breakglass' } & RequestLine);
+  | ({ kind: 'request' | 'breakglass' } & RequestLine)
+  /** `review TARGET`: start an access review now; `status TARGET`: its latest reviews and the next. */
+  | { kind: 'review' | 'review-status'; target: string }
+  /** `offboard EMAIL because REASON`: remove a leaving person from every target. */
+  | { kind: 'offboard'; email: string; reason: string };
 
 /** `extend ID for DURATION because REASON`: make an active grant end later. */
 export interface ExtendLine {
@@ -39,6 +43,9 @@ export interface ExtendLine {
 /** A correct break-glass line, shown next to its parse errors. */
 export const BREAKGLASS_EXAMPLE =
   '/atlas-access breakglass GROUP_OWNER on payments-prod for 1h because outage INC-7';
+
+/** A correct offboarding, shown next to its parse errors. */
+export const OFFBOARD_EXAMPLE = '/atlas-access offboard dana@example.com because she left the company';
 
 /** A correct extension, shown next to its parse errors. */
 export const EXTEND_EXAMPLE = '/atlas-access extend AR-0042 for 2h because the migration runs late';
@@ -60,9 +67,19 @@ export function parseCommand(text: string): Command {
       };
     case 'list':
       return { kind: 'list' };
+    case 'review': {
+      if (rest.length !== 1) throw invalid('Say which target: /atlas-access review payments-prod.');
+      return { kind: 'review', target: rest[0] ?? '' };
+    }
+    case 'offboard':
+      return { kind: 'offboard', ...withExample(OFFBOARD_EXAMPLE, () => parseOffboardLine(rest.join(' '))) };
     case 'cancel':
     case 'status':
     case 'end': {
+      // `status TARGET`: a target's reviews rather than a request.
+      if (word.toLowerCase() === 'status' && rest.length === 1 && asRequestId(rest[0]) === undefined) {
+        return { kind: 'review-status', target: rest[0] ?? '' };
+      }
       const id = asRequestId(rest[0]);
       if (id === undefined || rest.length > 1) {
         throw invalid(`Say which request: /atlas-access ${word.toLowerCase()} AR-0042.`);
@@ -74,6 +91,18 @@ export function parseCommand(text: string): Command {
     default:
       throw invalid(`"${word}" is not something /atlas-access knows. Try /atlas-access help.`);
   }
+}
+
+/** Parses `EMAIL because REASON`; the email is lower-cased (Atlas usernames are). */
+export function parseOffboardLine(text: string): { email: string; reason: string } {
+  const match = /^(<mailto:[^>]+>|\S+)\s+because\s+(.+)$/is.exec(text.trim());
+  if (!match) throw invalid('Write it as: offboard EMAIL because REASON.');
+  // Slack may send an email as a link: <mailto:dana@example.com|dana@example.com>.
+  const email = (match[1] ?? '').replace(/^<mailto:([^|>]+)(?:\|[^>]*)?>$/i, '$1').toLowerCase();
+  if (!/^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/.test(email)) {
+    throw invalid(`${email} is not an email address; Atlas usernames are emails.`);
+  }
+  return { email, reason: checkReason(match[2] ?? '') };
 }
 
 /** Parses `ROLE[,ROLE...] on TARGET [for DURATION] because REASON`. */

@@ -41,7 +41,38 @@ export interface GateAnswer {
 }
 
 /** Actions that decide something: user groups are asked again, so a person just removed cannot. */
-const DECISIONS: readonly Action[] = ['approve', 'deny', 'retry', 'acknowledge', 'end', 'break-glass'];
+const DECISIONS: readonly Action[] = [
+  'approve',
+  'deny',
+  'retry',
+  'acknowledge',
+  'end',
+  'break-glass',
+  'review-decide',
+  'offboard',
+  'offboard-decide',
+];
+
+/** The people lists an action on a subject consults: the only user groups worth resolving. */
+function principalsOfSubject(policy: Policy, action: Action, subject: Subject): readonly string[] {
+  if (subject === null) return policy.targets.flatMap((t) => principalsFor('approve', t, t.roles));
+  if ('draft' in subject) {
+    const target = findTarget(policy, subject.draft.target);
+    return target ? principalsFor(action, target, subject.draft.roles) : [];
+  }
+  if ('review' in subject) {
+    const target = targetOf(policy, subject.review);
+    return target ? principalsFor('approve', target, target.roles) : [];
+  }
+  if ('offboarding' in subject) {
+    return [
+      ...policy.offboarders,
+      ...(policy.offboardApprovers ?? policy.targets.flatMap((t) => principalsFor('approve', t, t.roles))),
+    ];
+  }
+  const target = targetOf(policy, subject.request.target);
+  return target ? principalsFor(action, target, subject.request.roles) : subject.request.approversAtRequest;
+}
 
 /** Asks {@link authorize} under the policy in force now, with the Slack user groups it needs resolved. */
 export interface PolicyGate {
@@ -60,16 +91,7 @@ export function createPolicyGate(deps: {
   return {
     async check(action, actor, subject) {
       const policy = deps.policy();
-      const principals =
-        subject === null
-          ? policy.targets.flatMap((t) => principalsFor('approve', t, t.roles))
-          : 'draft' in subject
-            ? [findTarget(policy, subject.draft.target)].flatMap((t) =>
-                t ? principalsFor(action, t, subject.draft.roles) : [],
-              )
-            : [targetOf(policy, subject.request.target)].flatMap((t) =>
-                t ? principalsFor(action, t, subject.request.roles) : subject.request.approversAtRequest,
-              );
+      const principals = principalsOfSubject(policy, action, subject);
       const groups = userGroupsIn(policy, principals);
       const members = createMembership(
         policy,

@@ -16,6 +16,7 @@ import {
 } from '../policy/policy.js';
 import type { GranteeAccess } from './assess.js';
 import { type Action, type Actor, authorize, type Subject } from './authorize.js';
+import { endGrantNow } from './end-grant.js';
 import { type HomeData, listToDecide, readHome } from './home.js';
 import type { AccessRequest, AuditEntry, RequestDraft, RequestState } from './model.js';
 import type { RequestLine } from './parse-command.js';
@@ -684,45 +685,17 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     async end(id, actor) {
       const request = await grantOf(id);
       await allow('end', actor, { request });
-      if (request.state !== 'applied' || request.endedEarly !== null) {
-        throw new AppError(
-          'REQUEST_STATE_CONFLICT',
-          `${request.id} ${request.state === 'applied' ? 'is already ending' : STATE_WORDS[request.state]}; there is nothing to end.`,
-          { details: { state: request.state } },
-        );
-      }
-      const grant = request.grant;
-      if (grant === null || grant.held.length === 0) {
-        throw new AppError(
-          'NOTHING_TO_GRANT',
-          `${request.id} holds no role through Rolecall; there is nothing to end.`,
-        );
-      }
-      const at = now();
-      const noted = await store.note(request.id, {
-        whileIn: ['applied'],
-        actor: actor.id,
-        detail:
-          actor.id === request.granteeId ? 'ended early by the grantee' : 'revoked early by an approver',
-        expect: { grant, endedEarly: null },
-        patch: { endedEarly: { by: actor.id, at }, grant: { ...grant, revokeAt: at } },
-        // Only the ending index, so reconciliation catches a lost job; the holders change under the lock.
-        ledger: {
-          email: request.granteeEmail,
-          target: request.target,
-          ops: [],
-          ending: { requestId: request.id, at },
+      return endGrantNow(
+        { store, workQueue },
+        request,
+        {
+          actor: actor.id,
+          detail:
+            actor.id === request.granteeId ? 'ended early by the grantee' : 'revoked early by an approver',
+          at: now(),
         },
-      });
-      if (!noted.ok) {
-        throw new AppError(
-          'REQUEST_STATE_CONFLICT',
-          `${request.id} ${noted.current.state === 'applied' ? 'is already ending' : STATE_WORDS[noted.current.state]}; there is nothing to end.`,
-        );
-      }
-      await workQueue.revoke(request.id, request.attempt, at);
-      if (grant.revokeAt !== null) await workQueue.forgetReminder(request.id, grant.revokeAt);
-      return noted.request;
+        (r) => STATE_WORDS[r.state],
+      );
     },
 
     async status(id, actor) {

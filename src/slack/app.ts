@@ -3,16 +3,20 @@ import { App, HTTPReceiver, SocketModeReceiver } from '@slack/bolt';
 import pLimit from 'p-limit';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
+import type { OffboardingService } from '../offboarding/offboarding-service.js';
 import type { Logger } from '../ops/logger.js';
 import type { Policy } from '../policy/policy.js';
 import type { RequestService } from '../requests/request-service.js';
+import type { ReviewService } from '../reviews/review-service.js';
 import { createBoltLogger } from './bolt-logger.js';
 import type { Directory } from './directory.js';
 import { describeErrorForSlack } from './error-reply.js';
 import { registerAccessCommand } from './handlers/access-command.js';
 import { registerDecisionHandlers } from './handlers/decide-request.js';
 import { registerHomeTab } from './handlers/home-tab.js';
+import { registerOffboardingButtons } from './handlers/offboarding-buttons.js';
 import { registerRequestForm } from './handlers/request-form.js';
+import { registerReviewButtons } from './handlers/review-buttons.js';
 import { registerWorkflowStep } from './handlers/workflow-step.js';
 import type { HomePublisher } from './home.js';
 import { createReplier } from './respond.js';
@@ -20,6 +24,8 @@ import { createReplier } from './respond.js';
 /** What the Slack side needs from the composition root. */
 export interface SlackAppDeps {
   readonly service: RequestService;
+  readonly reviews: ReviewService;
+  readonly offboarding: OffboardingService;
   /** Who a Slack user is (users.info, cached); shared with the service. */
   readonly directory: Directory;
   readonly policy: () => Policy;
@@ -84,6 +90,8 @@ export function createSlackApp(config: Config['slack'], deps: SlackAppDeps): Sla
   registerHomeTab(app, handlerDeps);
   registerRequestForm(app, handlerDeps);
   registerWorkflowStep(app, handlerDeps);
+  registerReviewButtons(app, handlerDeps);
+  registerOffboardingButtons(app, handlerDeps);
 
   app.error(async ({ error, body }: { error: Error & { original?: unknown }; body?: unknown }) => {
     const text = describeErrorForSlack(error.original ?? error, logger);

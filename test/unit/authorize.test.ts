@@ -120,7 +120,10 @@ function request(state: RequestState, overrides: Partial<AccessRequest> = {}): A
 
 /** Who may do what: every action against every actor. `x` = refused, with the code expected. */
 const TABLE: Record<
-  Exclude<Action, 'request' | 'list' | 'break-glass'>,
+  Exclude<
+    Action,
+    'request' | 'list' | 'break-glass' | 'review' | 'review-decide' | 'offboard' | 'offboard-decide'
+  >,
   { state: RequestState; allowed: Who[]; code: string }
 > = {
   approve: { state: 'pending', allowed: ['approver'], code: 'NOT_AN_APPROVER' },

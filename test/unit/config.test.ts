@@ -50,6 +50,7 @@ describe('parseConfig', () => {
       revokeEscalateEveryMs: 3_600_000,
       reconcileIntervalMs: 900_000,
       remindBeforeMs: 900_000,
+      reviewTtlMs: 14 * 86_400_000,
     });
     const tuned = parseConfig({
       ...VALID,
@@ -57,12 +58,14 @@ describe('parseConfig', () => {
       REVOKE_ESCALATE_EVERY: '2m',
       RECONCILE_INTERVAL: '10s',
       REMIND_BEFORE: '0',
+      REVIEW_TTL: '2s',
     });
     expect(tuned.grants).toEqual({
       revokeRetryIntervalMs: 30_000,
       revokeEscalateEveryMs: 120_000,
       reconcileIntervalMs: 10_000,
       remindBeforeMs: 0,
+      reviewTtlMs: 2_000,
     });
     const message = problemsOf({ ...VALID, REVOKE_RETRY_INTERVAL: 'often', REMIND_BEFORE: '-1' });
     expect(message).toContain('REVOKE_RETRY_INTERVAL must be a duration such as 30m, 24h or 2d');

@@ -90,6 +90,8 @@ describe('idempotent execution after a crash', () => {
       processors: {
         enrich: async () => undefined,
         home: async () => undefined,
+        review: async () => undefined,
+        offboard: async () => undefined,
         apply: createApplyProcessor(deps),
         revoke: createRevokeProcessor({ ...deps, retryIntervalMs: 60_000, escalateEveryMs: 3_600_000 }),
         expire: createExpireProcessor({ store, workQueue, logger }),

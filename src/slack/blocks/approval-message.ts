@@ -36,6 +36,14 @@ export const ACTIONS = {
   acknowledge: 'breakglass_acknowledge',
   /** Opens the request modal (Home tab). */
   homeRequest: 'home_request_access',
+  /** Keeps a standing role on an access review. */
+  reviewKeep: 'review_keep',
+  /** Revokes a standing role on an access review. */
+  reviewRevoke: 'review_revoke',
+  /** Approves an offboarding. */
+  offboardApprove: 'offboard_approve',
+  /** Denies an offboarding. */
+  offboardDeny: 'offboard_deny',
 } as const;
 
 /** The Extend and End now buttons the grantee gets with a temporary grant. */

@@ -1,9 +1,10 @@
 import type { App } from '@slack/bolt';
 import { parseCommand } from '../../requests/parse-command.js';
 import { buildHelpMessage } from '../blocks/help-message.js';
+import { buildReviewStatus } from '../blocks/review-message.js';
 import { buildListMessage, buildStatusMessage } from '../blocks/status-message.js';
 import { describeErrorForSlack } from '../error-reply.js';
-import { decodeSlackText } from '../mrkdwn.js';
+import { decodeSlackText, escapeMrkdwn } from '../mrkdwn.js';
 import type { HandlerDeps } from './handler-deps.js';
 import { openRequestModal } from './request-form.js';
 
@@ -104,6 +105,23 @@ export function registerAccessCommand(app: App, deps: HandlerDeps): void {
           case 'list':
             await reply(buildListMessage(await service.overview(actor)));
             return;
+          case 'review': {
+            const target = await deps.reviews.start(actor, parsed.target);
+            await reply({
+              text: `:mag: Reviewing *${escapeMrkdwn(target.name)}*: Rolecall is reading its members from Atlas; the review appears in <#${target.approvalsChannel}> in a moment.`,
+            });
+            return;
+          }
+          case 'review-status':
+            await reply(buildReviewStatus(await deps.reviews.status(actor, parsed.target)));
+            return;
+          case 'offboard': {
+            const offboarding = await deps.offboarding.ask(actor, parsed.email, parsed.reason);
+            await reply({
+              text: `:outbox_tray: Offboarding *${offboarding.id}* of ${escapeMrkdwn(offboarding.email)} is waiting for approval in <#${offboarding.channelId}>.`,
+            });
+            return;
+          }
         }
       } catch (error) {
         await reply({ text: describeErrorForSlack(error, logger) });

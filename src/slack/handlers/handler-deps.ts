@@ -1,12 +1,18 @@
+import type { OffboardingService } from '../../offboarding/offboarding-service.js';
 import type { Logger } from '../../ops/logger.js';
 import type { Policy } from '../../policy/policy.js';
 import type { RequestService } from '../../requests/request-service.js';
+import type { ReviewService } from '../../reviews/review-service.js';
 import type { Directory } from '../directory.js';
 import type { Replier } from '../respond.js';
 
 /** Dependencies shared by the Slack handlers: ack, parse, resolve the actor, call the service, reply. */
 export interface HandlerDeps {
   readonly service: RequestService;
+  /** Access reviews: start, decide lines, status. */
+  readonly reviews: ReviewService;
+  /** Offboarding: ask, approve or deny. */
+  readonly offboarding: OffboardingService;
   readonly policy: () => Policy;
   readonly directory: Directory;
   readonly replier: Replier;

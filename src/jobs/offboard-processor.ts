@@ -1,0 +1,215 @@
+import type { Job, Queue } from 'bullmq';
+import type { AtlasRolesApi } from '../atlas/roles-api.js';
+import { isAppError } from '../errors.js';
+import { isActive } from '../grants/ledger.js';
+import type { LedgerStore } from '../grants/ledger-store.js';
+import type { TargetRef } from '../lib/scope.js';
+import type { Offboarding, TargetOutcome } from '../offboarding/model.js';
+import type { OffboardingQueue } from '../offboarding/offboarding-service.js';
+import type { OffboardingStore } from '../offboarding/offboarding-store.js';
+import type { Logger } from '../ops/logger.js';
+import { endGrantNow } from '../requests/end-grant.js';
+import type { WorkQueue } from '../requests/request-service.js';
+import type { RequestStore } from '../requests/request-store.js';
+import { lockKeyOf, type ProcessorOutcome } from './processor-support.js';
+import type { OffboardJob } from './queues.js';
+import type { UserLock } from './user-lock.js';
+
+/** Where offboardings are shown (implemented over the Slack Web API in slack/offboarding-notifier.ts). */
+export interface OffboardingNotifier {
+  /** Posts the offboarding's message in its channel, or updates it; returns where it is. */
+  show(offboarding: Offboarding): Promise<NonNullable<Offboarding['message']>>;
+  /** A reply in the offboarding's thread. */
+  thread(offboarding: Offboarding, text: string): Promise<void>;
+  /** The Slack user id of the person with this email, or null when Slack does not know them. */
+  userIdOf(email: string): Promise<string | null>;
+}
+
+/** Dependencies of {@link createOffboardProcessor}. */
+export interface OffboardDeps {
+  readonly offboardings: OffboardingStore;
+  readonly store: RequestStore;
+  readonly ledgers: LedgerStore;
+  readonly atlas: AtlasRolesApi;
+  readonly lock: UserLock;
+  readonly workQueue: WorkQueue;
+  readonly notifier: OffboardingNotifier;
+  readonly queue: Queue<OffboardJob>;
+  readonly logger: Logger;
+  readonly now?: () => number;
+}
+
+/** The offboarding queue port over BullMQ; job ids make every call idempotent. */
+export function createOffboardingQueue(queue: Queue<OffboardJob>): OffboardingQueue {
+  return {
+    async show(id) {
+      // A new id per call: each change is shown (the message is re-rendered from the store).
+      await queue.add('show', { kind: 'show', offboardingId: id });
+    },
+    async run(id) {
+      await queue.add('run', { kind: 'run', offboardingId: id }, { jobId: `offboard-run-${id}` });
+    },
+  };
+}
+
+/**
+ * Offboarding in workers. `run` (once, after approval): cancels the person's requests that wait,
+ * ends every active Rolecall grant they hold on the policy's targets (the usual revocation path), then
+ * queues one job per target. `target`: under the person's lock, reads their roles there and removes
+ * them (removeOrgUser / removeGroupUser, or the v1.0 call), its own job so a failure retries that
+ * target only; the last owner of an organization is never removed (Atlas refuses, said in words).
+ * `show`: posts or updates the live table.
+ */
+export function createOffboardProcessor(deps: OffboardDeps) {
+  const now = deps.now ?? Date.now;
+
+  // One at a time per offboarding, so its message is posted once and then only updated.
+  const show = (id: string) =>
+    deps.lock.run(`offboarding:${id}`, async () => {
+      const offboarding = await deps.offboardings.require(id);
+      const message = await deps.notifier.show(offboarding);
+      if (offboarding.message === null) await deps.offboardings.setMessage(id, message);
+    });
+
+  const run = async (offboarding: Offboarding): Promise<ProcessorOutcome> => {
+    if (offboarding.state !== 'approved') return { skipped: offboarding.state };
+    const cancelled: string[] = [];
+    const slackId = await deps.notifier.userIdOf(offboarding.email);
+    if (slackId) {
+      for (const request of await deps.store.listByGrantee(slackId, 200)) {
+        if (request.state !== 'pending' && request.state !== 'submitted') continue;
+        const result = await deps.store.transition(request.id, {
+          from: ['pending', 'submitted'],
+          to: 'cancelled',
+          actor: 'system',
+          detail: `cancelled by offboarding ${offboarding.id}`,
+          patch: { decision: { by: 'system', at: now(), note: `offboarded (${offboarding.id})` } },
+        });
+        if (result.ok) {
+          cancelled.push(request.id);
+          await deps.workQueue.notify(result.request, 'cancelled');
+        }
+      }
+    }
+    const ended: string[] = [];
+    for (const target of offboarding.targets) {
+      const ledger = await deps.ledgers.read(offboarding.email, target);
+      const holding = [...new Set(ledger.holders.filter((h) => isActive(h, now())).map((h) => h.requestId))];
+      for (const requestId of holding) {
+        const request = await deps.store.get(requestId);
+        if (!request) continue;
+        try {
+          await endGrantNow(
+            { store: deps.store, workQueue: deps.workQueue },
+            request,
+            { actor: 'system', detail: `ended by offboarding ${offboarding.id}`, at: now() },
+            (r) => r.state,
+          );
+          ended.push(requestId);
+        } catch (error) {
+          // Ending already, or ended: nothing to do.
+          if (!isAppError(error, 'REQUEST_STATE_CONFLICT') && !isAppError(error, 'NOTHING_TO_GRANT'))
+            throw error;
+        }
+      }
+    }
+    await deps.offboardings.recordCleanup(offboarding.id, cancelled, ended);
+    await deps.queue.addBulk(
+      offboarding.targets.map((target) => ({
+        name: 'target',
+        data: { kind: 'target' as const, offboardingId: offboarding.id, target },
+        opts: { jobId: `offboard-target-${offboarding.id}-${target.kind}-${target.id}` },
+      })),
+    );
+    await show(offboarding.id);
+    return {
+      done: `${cancelled.length} cancelled, ${ended.length} ended, ${offboarding.targets.length} target(s) queued`,
+    };
+  };
+
+  /** Removes the person from one target; the outcome in words. */
+  const remove = async (offboarding: Offboarding, target: TargetRef): Promise<TargetOutcome> => {
+    const scope = { kind: target.kind, id: target.id };
+    return deps.lock.run(lockKeyOf(deps.atlas, target, offboarding.email), async () => {
+      let userId: string;
+      let before: readonly string[];
+      try {
+        const read = await deps.atlas.readUser(offboarding.email, scope);
+        userId = read.userId;
+        before = read.roles;
+      } catch (error) {
+        if (isAppError(error, 'ATLAS_USER_NOT_FOUND') || isAppError(error, 'ATLAS_NOT_A_MEMBER')) {
+          return { target, before: null, outcome: 'not a member', detail: 'was not a member' };
+        }
+        throw error;
+      }
+      if (before.length === 0)
+        return { target, before: null, outcome: 'not a member', detail: 'was not a member' };
+      if (target.kind === 'project') {
+        await deps.atlas.members.removeFromProject(target.id, userId);
+        return { target, before, outcome: 'removed', detail: 'removed from the project' };
+      }
+      if (!deps.atlas.members.removeFromOrg) {
+        return {
+          target,
+          before,
+          outcome: 'failed',
+          detail: 'this Atlas API cannot remove someone from an organization; remove them in the Atlas UI',
+        };
+      }
+      try {
+        await deps.atlas.members.removeFromOrg(target.id, userId);
+      } catch (error) {
+        if (isAppError(error, 'ATLAS_LAST_OWNER'))
+          return { target, before, outcome: 'refused', detail: error.message };
+        throw error;
+      }
+      return { target, before, outcome: 'removed', detail: 'removed from the organization and its projects' };
+    });
+  };
+
+  const finishIfDone = async (id: string) => {
+    const offboarding = await deps.offboardings.require(id);
+    if (offboarding.outcomes.length < offboarding.targets.length) return;
+    if (!(await deps.offboardings.finish(id, now()))) return;
+    const count = (outcome: TargetOutcome['outcome']) =>
+      offboarding.outcomes.filter((o) => o.outcome === outcome).length;
+    await deps.notifier.thread(
+      offboarding,
+      `:white_check_mark: Offboarding ${id} of ${offboarding.email} is done: removed from ${count('removed')} target(s), not a member of ${count('not a member')}, refused on ${count('refused')}, failed on ${count('failed')}; ${offboarding.cancelled.length} request(s) cancelled, ${offboarding.ended.length} grant(s) ended.`,
+    );
+  };
+
+  const target = async (job: Job<OffboardJob>, id: string, ref: TargetRef): Promise<ProcessorOutcome> => {
+    const offboarding = await deps.offboardings.require(id);
+    if (offboarding.state !== 'approved') return { skipped: offboarding.state };
+    if (offboarding.outcomes.some((o) => o.target.kind === ref.kind && o.target.id === ref.id)) {
+      return { skipped: 'done already' };
+    }
+    let outcome: TargetOutcome;
+    try {
+      outcome = await remove(offboarding, ref);
+    } catch (error) {
+      const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      if (!isAppError(error) || (error.retryable && !last)) throw error;
+      outcome = { target: ref, before: null, outcome: 'failed', detail: error.message };
+    }
+    await deps.offboardings.recordOutcome(id, outcome);
+    await show(id);
+    await finishIfDone(id);
+    return { done: `${ref.name}: ${outcome.outcome}` };
+  };
+
+  return async (job: Job<OffboardJob>): Promise<ProcessorOutcome> => {
+    const data = job.data;
+    switch (data.kind) {
+      case 'show':
+        await show(data.offboardingId);
+        return { done: 'shown' };
+      case 'run':
+        return run(await deps.offboardings.require(data.offboardingId));
+      case 'target':
+        return target(job, data.offboardingId, data.target);
+    }
+  };
+}

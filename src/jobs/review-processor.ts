@@ -1,0 +1,301 @@
+import type { Job, Queue } from 'bullmq';
+import type { AtlasRolesApi } from '../atlas/roles-api.js';
+import { isAppError } from '../errors.js';
+import { holdersOf, isActive, type Ledger } from '../grants/ledger.js';
+import type { LedgerStore } from '../grants/ledger-store.js';
+import { formatDuration } from '../lib/duration.js';
+import type { TargetRef } from '../lib/scope.js';
+import type { Logger } from '../ops/logger.js';
+import { expandGroups, type Policy, type Principal, targetOf } from '../policy/policy.js';
+import {
+  type AccessReview,
+  classifyMembers,
+  type LineDecision,
+  messageIndexOf,
+  type ReviewLine,
+  tally,
+} from '../reviews/model.js';
+import type { ReviewQueue } from '../reviews/review-service.js';
+import type { ReviewStore } from '../reviews/review-store.js';
+import { lockKeyOf, type ProcessorOutcome } from './processor-support.js';
+import type { ReviewJob } from './queues.js';
+import type { UserLock } from './user-lock.js';
+
+/** Where reviews are shown (implemented over the Slack Web API in slack/review-notifier.ts). */
+export interface ReviewNotifier {
+  /** Posts the review: its first message in the target's approvals channel, the rest in its thread. */
+  post(review: AccessReview, decisions: ReadonlyMap<number, LineDecision>): Promise<AccessReview['messages']>;
+  /** Shows the decisions again on message `index` of the review. */
+  update(review: AccessReview, decisions: ReadonlyMap<number, LineDecision>, index: number): Promise<void>;
+  /** A reply in the review's thread; `approvers` are mentioned. */
+  thread(review: AccessReview, text: string, approvers?: readonly Principal[]): Promise<void>;
+  /** A direct message to the person whose access a line is, found by email; nothing if Slack does not know them. */
+  tellPerson(email: string, text: string): Promise<void>;
+}
+
+/** Dependencies of {@link createReviewProcessor}. */
+export interface ReviewDeps {
+  readonly reviews: ReviewStore;
+  readonly ledgers: LedgerStore;
+  readonly atlas: AtlasRolesApi;
+  readonly lock: UserLock;
+  readonly notifier: ReviewNotifier;
+  readonly policy: () => Policy;
+  readonly queue: Queue<ReviewJob>;
+  readonly logger: Logger;
+  /** How long a review may stay undecided before the approvers hear it is overdue, in ms. */
+  readonly reviewTtlMs: number;
+  readonly now?: () => number;
+}
+
+/** The review queue port over BullMQ; job ids make every call idempotent. */
+export function createReviewQueue(queue: Queue<ReviewJob>): ReviewQueue {
+  return {
+    async start(target, startedBy) {
+      // Two clicks in one minute start one review.
+      const minute = Math.floor(Date.now() / 60_000);
+      await queue.add(
+        'start',
+        { kind: 'start', target, startedBy },
+        { jobId: `review-start-${target.kind}-${target.id}-${minute}` },
+      );
+    },
+    async revoke(reviewId, n) {
+      await queue.add('revoke', { kind: 'revoke', reviewId, n }, { jobId: `review-revoke-${reviewId}-${n}` });
+    },
+    async decided(reviewId, n) {
+      await queue.add(
+        'decided',
+        { kind: 'decided', reviewId, n },
+        { jobId: `review-decided-${reviewId}-${n}` },
+      );
+    },
+    async nextDue(target) {
+      const scheduler = await queue.getJobScheduler(schedulerIdOf(target));
+      return scheduler?.next ?? null;
+    },
+  };
+}
+
+/** The BullMQ job scheduler of a target's periodic review. */
+export function schedulerIdOf(target: TargetRef): string {
+  return `review-${target.kind}-${target.id}`;
+}
+
+/**
+ * Makes the review schedules match the policy: one job scheduler per target with `review:` (its
+ * period), none for the others. Schedulers live in Redis, so they survive restarts; every worker
+ * runs this at start and after each policy reload (upserting is idempotent).
+ */
+export async function syncReviewSchedules(queue: Queue<ReviewJob>, policy: Policy): Promise<void> {
+  const wanted = new Map(
+    policy.targets
+      .filter((t) => t.reviewEverySeconds !== undefined)
+      .map((t) => [schedulerIdOf(t), t] as const),
+  );
+  for (const scheduler of await queue.getJobSchedulers(0, -1)) {
+    const id = scheduler.key;
+    if (id.startsWith('review-') && !wanted.has(id)) await queue.removeJobScheduler(id);
+  }
+  for (const [id, target] of wanted) {
+    await queue.upsertJobScheduler(
+      id,
+      { every: (target.reviewEverySeconds ?? 0) * 1000 },
+      {
+        name: 'start',
+        data: {
+          kind: 'start',
+          target: { name: target.name, kind: target.kind, id: target.id },
+          startedBy: 'schedule',
+        },
+      },
+    );
+  }
+}
+
+/**
+ * Access reviews in workers: `start` lists the target's members from Atlas (every page), sorts each
+ * (person, role) into held through a Rolecall grant or standing, stores the review and posts it;
+ * `revoke` removes one standing role under the person's lock (and the person from the project when
+ * it was their last role), records the outcome once, tells the thread and the person; `decided`
+ * shows a decision and closes the review when nothing is left; `overdue` reminds the approvers.
+ */
+export function createReviewProcessor(deps: ReviewDeps) {
+  const now = deps.now ?? Date.now;
+
+  const closeIfDone = async (review: AccessReview): Promise<void> => {
+    const decisions = await deps.reviews.decisions(review.id);
+    const counts = tally(review, decisions);
+    if (counts.undecided > 0 || counts.running > 0) return;
+    if (!(await deps.reviews.close(review.id, now()))) return;
+    const closed = { ...review, closedAt: now() };
+    await deps.notifier.update(closed, decisions, 0);
+    await deps.notifier.thread(
+      closed,
+      `:white_check_mark: Review ${review.id} of *${review.target.name}* is closed: ${counts.kept} kept, ${counts.revoked} revoked, ${counts.failed} failed. Signed-off list: \`npm run audit -- --review ${review.id} --format csv\``,
+    );
+  };
+
+  const start = async (job: Job<ReviewJob>, data: Extract<ReviewJob, { kind: 'start' }>) => {
+    const policy = deps.policy();
+    const target = targetOf(policy, data.target);
+    if (!target) return { skipped: `${data.target.name} is no longer in the policy` };
+    let review = data.reviewId ? await deps.reviews.get(data.reviewId) : undefined;
+    if (!review) {
+      const members = await deps.atlas.members.listMembers({ kind: target.kind, id: target.id });
+      const ledgers = new Map<string, Ledger>(
+        await Promise.all(
+          members.map(async (m) => [m.username, await deps.ledgers.read(m.username, target)] as const),
+        ),
+      );
+      const { lines, counts } = classifyMembers(target.roles, members, ledgers, now());
+      review = await deps.reviews.create({
+        target: { name: target.name, kind: target.kind, id: target.id },
+        startedBy: data.startedBy,
+        createdAt: now(),
+        policy: policy.version,
+        counts,
+        lines,
+      });
+      // A retry after a crash posts this review, not a second one.
+      await job.updateData({ ...data, reviewId: review.id });
+    }
+    if (review.messages.length === 0) {
+      const messages = await deps.notifier.post(review, new Map());
+      await deps.reviews.setMessages(review.id, messages);
+      review = { ...review, messages };
+    }
+    if (review.lines.length === 0) {
+      await closeIfDone(review);
+    } else {
+      await deps.queue.add(
+        'overdue',
+        { kind: 'overdue', reviewId: review.id },
+        { jobId: `review-overdue-${review.id}`, delay: deps.reviewTtlMs },
+      );
+    }
+    return { done: `${review.id}: ${review.lines.length} standing role(s)` };
+  };
+
+  /** Removes one standing role; returns the outcome in words. */
+  const removeRole = async (
+    review: AccessReview,
+    line: ReviewLine,
+  ): Promise<Pick<LineDecision, 'outcome' | 'detail'>> => {
+    const scope = { kind: review.target.kind, id: review.target.id };
+    return deps.lock.run(lockKeyOf(deps.atlas, review.target, line.username), async () => {
+      let current: readonly string[];
+      let userId = line.atlasUserId;
+      try {
+        const read = await deps.atlas.readUser(line.username, scope);
+        current = read.roles;
+        userId = read.userId;
+      } catch (error) {
+        if (isAppError(error, 'ATLAS_USER_NOT_FOUND') || isAppError(error, 'ATLAS_NOT_A_MEMBER')) {
+          return { outcome: 'gone', detail: `${line.username} is no longer on ${review.target.name}` };
+        }
+        throw error;
+      }
+      if (!current.includes(line.role)) {
+        return { outcome: 'gone', detail: `${line.username} no longer holds ${line.role}` };
+      }
+      const ledger = await deps.ledgers.read(line.username, review.target);
+      const holder = holdersOf(ledger, line.role).find((h) => isActive(h, now()));
+      if (holder) {
+        return {
+          outcome: 'failed',
+          detail: `${line.role} is now held through ${holder.requestId}, a Rolecall grant; end that grant instead`,
+        };
+      }
+      const next = current.filter((role) => role !== line.role);
+      if (next.length > 0) {
+        await deps.atlas.setRoles(scope, userId, current, next);
+        return { outcome: 'revoked', detail: `removed ${line.role} from ${line.username}` };
+      }
+      if (review.target.kind === 'project') {
+        await deps.atlas.members.removeFromProject(review.target.id, userId);
+        return {
+          outcome: 'left',
+          detail: `removed ${line.username} from the project: ${line.role} was their last role there`,
+        };
+      }
+      if (!deps.atlas.members.removeFromOrg) {
+        return {
+          outcome: 'failed',
+          detail: `${line.role} is ${line.username}'s last role in the organization, and this Atlas API cannot remove someone from an organization`,
+        };
+      }
+      await deps.atlas.members.removeFromOrg(review.target.id, userId);
+      return {
+        outcome: 'left',
+        detail: `removed ${line.username} from the organization: ${line.role} was their last role there`,
+      };
+    });
+  };
+
+  const revoke = async (job: Job<ReviewJob>, data: Extract<ReviewJob, { kind: 'revoke' }>) => {
+    const review = await deps.reviews.require(data.reviewId);
+    const line = review.lines.find((l) => l.n === data.n);
+    const decision = (await deps.reviews.decisions(review.id)).get(data.n);
+    if (!line || decision?.decision !== 'revoke' || decision.outcome !== undefined) {
+      return { skipped: 'nothing to revoke' };
+    }
+    let outcome: Pick<LineDecision, 'outcome' | 'detail'>;
+    try {
+      outcome = await removeRole(review, line);
+    } catch (error) {
+      const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      if (!isAppError(error) || (error.retryable && !last)) throw error;
+      outcome = { outcome: 'failed', detail: error.message };
+    }
+    if (!(await deps.reviews.recordOutcome(review.id, line.n, outcome)))
+      return { skipped: 'recorded already' };
+    const decisions = await deps.reviews.decisions(review.id);
+    await deps.notifier.update(review, decisions, messageIndexOf(line.n));
+    const words =
+      outcome.outcome === 'failed'
+        ? `:x: ${review.id} line ${line.n}: could not revoke ${line.role} from ${line.username}: ${outcome.detail}.`
+        : `:lock: ${review.id} line ${line.n}: ${outcome.detail}.`;
+    await deps.notifier.thread(review, words);
+    if (outcome.outcome === 'revoked' || outcome.outcome === 'left') {
+      await deps.notifier.tellPerson(
+        line.username,
+        `:lock: An access review of *${review.target.name}* (${review.id}) revoked your standing ${line.role} there${outcome.outcome === 'left' ? '; it was your last role, so you are no longer a member' : ''}. Ask with /atlas-access when you need it again.`,
+      );
+    }
+    await closeIfDone(review);
+    return { done: `${review.id}:${line.n} ${outcome.outcome}` };
+  };
+
+  const overdue = async (review: AccessReview) => {
+    if (review.closedAt !== null) return { skipped: 'closed' };
+    const counts = tally(review, await deps.reviews.decisions(review.id));
+    if (counts.undecided === 0) return { skipped: 'decided' };
+    const target = targetOf(deps.policy(), review.target);
+    const approvers = target ? expandGroups(deps.policy(), target.approvers) : [];
+    await deps.notifier.thread(
+      review,
+      `:alarm_clock: Review ${review.id} is overdue: ${counts.undecided} line(s) still undecided after ${formatDuration(deps.reviewTtlMs / 1000)}.`,
+      approvers,
+    );
+    return { done: 'overdue reminder' };
+  };
+
+  return async (job: Job<ReviewJob>): Promise<ProcessorOutcome> => {
+    const data = job.data;
+    switch (data.kind) {
+      case 'start':
+        return start(job, data);
+      case 'revoke':
+        return revoke(job, data);
+      case 'decided': {
+        const review = await deps.reviews.require(data.reviewId);
+        await deps.notifier.update(review, await deps.reviews.decisions(review.id), messageIndexOf(data.n));
+        await closeIfDone(review);
+        return { done: `${review.id}:${data.n} shown` };
+      }
+      case 'overdue':
+        return overdue(await deps.reviews.require(data.reviewId));
+    }
+  };
+}

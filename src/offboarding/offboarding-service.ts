@@ -1,0 +1,99 @@
+import { AppError } from '../errors.js';
+import type { PolicyGate } from '../requests/policy-gate.js';
+import type { RefusalLog } from '../requests/refusal-log.js';
+import type { Reviewer } from '../reviews/review-service.js';
+import type { Offboarding } from './model.js';
+import { planTargets } from './model.js';
+import type { OffboardingStore } from './offboarding-store.js';
+
+/** Background work of offboardings (implemented with BullMQ in jobs/). */
+export interface OffboardingQueue {
+  /** Posts or updates the offboarding's message (the approval, then the live table). */
+  show(id: string): Promise<void>;
+  /** After approval: cancels the person's requests, ends their grants, removes them target by target. */
+  run(id: string): Promise<void>;
+}
+
+/** Asking for and deciding offboardings, for the people in Slack. */
+export interface OffboardingService {
+  /** An offboarder asks to remove `email` from every target; the approvers are asked in the approvals channel. */
+  ask(actor: Reviewer, email: string, reason: string): Promise<Offboarding>;
+  /**
+   * An offboarding approver approves or denies, once; a second decision is REQUEST_STATE_CONFLICT
+   * naming who decided. Never the person being removed nor the one who asked.
+   */
+  decide(id: string, approve: boolean, actor: Reviewer): Promise<Offboarding>;
+}
+
+/** Dependencies of {@link createOffboardingService}. */
+export interface OffboardingServiceDeps {
+  readonly store: OffboardingStore;
+  readonly gate: PolicyGate;
+  readonly refusals: RefusalLog;
+  readonly queue: OffboardingQueue;
+  readonly now?: () => number;
+}
+
+/** Creates the offboarding service; every method asks the one decision point first. */
+export function createOffboardingService(deps: OffboardingServiceDeps): OffboardingService {
+  const now = deps.now ?? Date.now;
+  const allow = async (
+    action: 'offboard' | 'offboard-decide',
+    actor: Reviewer,
+    subject: { requesterId: string | null; own: boolean },
+    requestId: string | null,
+  ) => {
+    const { decision, policy } = await deps.gate.check(action, actor, { offboarding: subject });
+    if (decision.allowed) return policy;
+    await deps.refusals.record({
+      action,
+      actorId: actor.id,
+      requestId,
+      code: decision.code,
+      reason: decision.reason,
+    });
+    throw new AppError(decision.code, decision.reason, {
+      details: { refused: action, ...(decision.who ? { who: decision.who.join(',') } : {}) },
+    });
+  };
+  const own = (actor: Reviewer, email: string) => actor.email !== null && actor.email.toLowerCase() === email;
+
+  return {
+    async ask(actor, email, reason) {
+      const policy = await allow('offboard', actor, { requesterId: null, own: own(actor, email) }, null);
+      const offboarding = await deps.store.create({
+        email,
+        reason,
+        requesterId: actor.id,
+        createdAt: now(),
+        channelId: policy.approvalsChannel,
+      });
+      await deps.queue.show(offboarding.id);
+      return offboarding;
+    },
+
+    async decide(id, approve, actor) {
+      const current = await deps.store.require(id);
+      const policy = await allow(
+        'offboard-decide',
+        actor,
+        { requesterId: current.requesterId, own: own(actor, current.email) },
+        id,
+      );
+      const result = await deps.store.decide(
+        id,
+        approve ? 'approved' : 'denied',
+        { by: actor.id, at: now(), policy: policy.version },
+        planTargets(policy.targets),
+      );
+      if (!result.ok) {
+        throw new AppError('REQUEST_STATE_CONFLICT', `${id} was already ${result.offboarding.state}.`, {
+          details: result.offboarding.decision ? { decidedBy: result.offboarding.decision.by } : {},
+        });
+      }
+      if (approve) await deps.queue.run(id);
+      await deps.queue.show(id);
+      return result.offboarding;
+    },
+  };
+}

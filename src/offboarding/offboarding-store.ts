@@ -1,0 +1,210 @@
+import type { Redis } from 'ioredis';
+import { AppError } from '../errors.js';
+import type { RedisKeys } from '../lib/redis-keys.js';
+import { defineRedisScript } from '../lib/redis-script.js';
+import type { Offboarding, OffboardingDecision, OffboardingState, TargetOutcome } from './model.js';
+
+// KEYS: offboarding hash, global audit stream. ARGV: from state, to state, decision JSON, patch JSON
+// (field -> JSON), actor, detail, at, id, maxlen. Moves the state only from `from`, with an audit entry.
+const MOVE = defineRedisScript(`
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'missing', ''} end
+if state ~= ARGV[1] then return {'conflict', state} end
+redis.call('HSET', KEYS[1], 'state', ARGV[2])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'decision', ARGV[3]) end
+for field, value in pairs(cjson.decode(ARGV[4])) do redis.call('HSET', KEYS[1], field, value) end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[9], '*', 'kind', 'offboarding', 'offboarding', ARGV[8], 'from', state, 'to', ARGV[2], 'actor', ARGV[5], 'at', ARGV[7], 'detail', ARGV[6])
+return {'ok', state}
+`);
+
+/** Offboardings in Redis: one hash each (JSON fields), every state change and outcome audited. */
+export interface OffboardingStore {
+  create(
+    draft: Pick<Offboarding, 'email' | 'reason' | 'requesterId' | 'createdAt' | 'channelId'>,
+  ): Promise<Offboarding>;
+  get(id: string): Promise<Offboarding | undefined>;
+  require(id: string): Promise<Offboarding>;
+  /**
+   * Moves `pending` to `approved` or `denied` (with the decision, and for an approval the targets
+   * it covers), once. @returns the offboarding after it, or the one that stood in the way.
+   */
+  decide(
+    id: string,
+    to: Extract<OffboardingState, 'approved' | 'denied'>,
+    decision: OffboardingDecision,
+    targets: Offboarding['targets'],
+  ): Promise<{ ok: boolean; offboarding: Offboarding }>;
+  setMessage(id: string, message: NonNullable<Offboarding['message']>): Promise<void>;
+  /** Records the requests it cancelled and the grants it ended. */
+  recordCleanup(id: string, cancelled: readonly string[], ended: readonly string[]): Promise<void>;
+  /** Records a target's final outcome (audited). */
+  recordOutcome(id: string, outcome: TargetOutcome): Promise<void>;
+  /** Moves `approved` to `done` once every target has an outcome. @returns true for the call that did. */
+  finish(id: string, at: number): Promise<boolean>;
+}
+
+const OUTCOME_PREFIX = 'outcome:';
+
+/** Offboardings under one QUEUE_PREFIX, kept `retentionMs` (default 400 days). */
+export function createOffboardingStore(
+  redis: Redis,
+  keys: RedisKeys,
+  options: { readonly retentionMs?: number; readonly auditMaxLength?: number } = {},
+): OffboardingStore {
+  const retention = options.retentionMs ?? 400 * 24 * 3600 * 1000;
+  const maxlen = String(options.auditMaxLength ?? 1_000_000);
+  const get = async (id: string): Promise<Offboarding | undefined> => {
+    const hash = await redis.hgetall(keys.offboarding(id));
+    if (hash.data === undefined || hash.state === undefined) return undefined;
+    const json = <T>(field: string, fallback: T): T =>
+      hash[field] === undefined ? fallback : (JSON.parse(hash[field] as string) as T);
+    const outcomes = Object.entries(hash)
+      .filter(([field]) => field.startsWith(OUTCOME_PREFIX))
+      .map(([, raw]) => JSON.parse(raw) as TargetOutcome);
+    return {
+      ...(JSON.parse(hash.data) as Pick<
+        Offboarding,
+        'id' | 'email' | 'reason' | 'requesterId' | 'createdAt' | 'channelId'
+      >),
+      state: hash.state as OffboardingState,
+      decision: json<OffboardingDecision | null>('decision', null),
+      message: json<Offboarding['message']>('message', null),
+      targets: json<Offboarding['targets']>('targets', []),
+      outcomes,
+      cancelled: json<string[]>('cancelled', []),
+      ended: json<string[]>('ended', []),
+    };
+  };
+  const move = async (
+    id: string,
+    from: OffboardingState,
+    to: OffboardingState,
+    patch: Record<string, string>,
+    decision: OffboardingDecision | null,
+    actor: string,
+    detail: string,
+  ) =>
+    (await MOVE.run(
+      redis,
+      [keys.offboarding(id), keys.audit],
+      [
+        from,
+        to,
+        decision ? JSON.stringify(decision) : '',
+        JSON.stringify(patch),
+        actor,
+        detail,
+        String(Date.now()),
+        id,
+        maxlen,
+      ],
+    )) as [string, string];
+  return {
+    async create(draft) {
+      const id = `OB-${String(await redis.incr(keys.offboardingSeq)).padStart(4, '0')}`;
+      await redis
+        .multi()
+        .hset(keys.offboarding(id), 'data', JSON.stringify({ ...draft, id }), 'state', 'pending')
+        .pexpire(keys.offboarding(id), retention)
+        .xadd(
+          keys.audit,
+          'MAXLEN',
+          '~',
+          maxlen,
+          '*',
+          'kind',
+          'offboarding',
+          'offboarding',
+          id,
+          'from',
+          '',
+          'to',
+          'pending',
+          'actor',
+          draft.requesterId,
+          'at',
+          String(draft.createdAt),
+          'detail',
+          `offboard ${draft.email}: ${draft.reason}`,
+        )
+        .exec();
+      const created = await get(id);
+      if (!created)
+        throw new AppError('STORAGE_UNAVAILABLE', `Offboarding ${id} was not stored.`, { retryable: true });
+      return created;
+    },
+    get,
+    async require(id) {
+      const found = await get(id);
+      if (!found) throw new AppError('REQUEST_NOT_FOUND', `There is no offboarding ${id}.`);
+      return found;
+    },
+    async decide(id, to, decision, targets) {
+      const [status] = await move(
+        id,
+        'pending',
+        to,
+        to === 'approved' ? { targets: JSON.stringify(targets) } : {},
+        decision,
+        decision.by,
+        to,
+      );
+      if (status === 'missing') throw new AppError('REQUEST_NOT_FOUND', `There is no offboarding ${id}.`);
+      const after = await get(id);
+      if (!after) throw new AppError('REQUEST_NOT_FOUND', `There is no offboarding ${id}.`);
+      return { ok: status === 'ok', offboarding: after };
+    },
+    async setMessage(id, message) {
+      await redis.hset(keys.offboarding(id), 'message', JSON.stringify(message));
+    },
+    async recordCleanup(id, cancelled, ended) {
+      await redis.hset(
+        keys.offboarding(id),
+        'cancelled',
+        JSON.stringify(cancelled),
+        'ended',
+        JSON.stringify(ended),
+      );
+    },
+    async recordOutcome(id, outcome) {
+      const field = `${OUTCOME_PREFIX}${outcome.target.kind}:${outcome.target.id}`;
+      await redis
+        .multi()
+        .hset(keys.offboarding(id), field, JSON.stringify(outcome))
+        .xadd(
+          keys.audit,
+          'MAXLEN',
+          '~',
+          maxlen,
+          '*',
+          'kind',
+          'offboarding',
+          'offboarding',
+          id,
+          'from',
+          'approved',
+          'to',
+          'approved',
+          'actor',
+          'system',
+          'at',
+          String(Date.now()),
+          'detail',
+          `${outcome.target.name}: ${outcome.outcome}: ${outcome.detail}`,
+        )
+        .exec();
+    },
+    async finish(id, at) {
+      const [status] = await move(
+        id,
+        'approved',
+        'done',
+        { finishedAt: String(at) },
+        null,
+        'system',
+        'every target done',
+      );
+      return status === 'ok';
+    },
+  };
+}

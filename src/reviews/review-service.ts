@@ -1,0 +1,137 @@
+import { AppError } from '../errors.js';
+import type { TargetRef } from '../lib/scope.js';
+import { findTarget, type Policy, type PolicyTarget } from '../policy/policy.js';
+import type { Actor } from '../requests/authorize.js';
+import type { PolicyGate } from '../requests/policy-gate.js';
+import type { RefusalLog } from '../requests/refusal-log.js';
+import type { AccessReview, LineDecision, ReviewLine } from './model.js';
+import type { ReviewStore } from './review-store.js';
+
+/** Background work of reviews (implemented with BullMQ in jobs/). */
+export interface ReviewQueue {
+  /** Reads the target's members from Atlas and posts the review. */
+  start(target: TargetRef, startedBy: string): Promise<void>;
+  /** Removes a line's role in Atlas (lock, plan, audit, outcome in the thread, DM to the person). */
+  revoke(reviewId: string, n: number): Promise<void>;
+  /** Shows a line's decision on the review message, and closes the review once everything is decided. */
+  decided(reviewId: string, n: number): Promise<void>;
+  /** When the target's next scheduled review runs (ms since epoch); null when it has no `review:`. */
+  nextDue(target: TargetRef): Promise<number | null>;
+}
+
+/** A person as the review needs them: who they are to Slack, and their email (an Atlas username). */
+export interface Reviewer extends Actor {
+  readonly email: string | null;
+}
+
+/** Starting reviews and deciding their lines, for the people in Slack. */
+export interface ReviewService {
+  /** An approver of the target starts a review now; the review appears in its approvals channel. */
+  start(actor: Actor, targetName: string): Promise<PolicyTarget>;
+  /**
+   * Keeps or revokes one line, once: a second click (or another approver's) gets the first decision
+   * back with `status: 'taken'`. Throws the refusal in words (not an approver of the role, your own
+   * access), or REQUEST_STATE_CONFLICT when the review is closed.
+   */
+  decide(
+    reviewId: string,
+    n: number,
+    decision: LineDecision['decision'],
+    actor: Reviewer,
+  ): Promise<{ readonly line: ReviewLine; readonly decision: LineDecision; readonly status: 'ok' | 'taken' }>;
+  /** The target's latest reviews and the next scheduled one, for an approver. */
+  status(
+    actor: Actor,
+    targetName: string,
+  ): Promise<{ target: PolicyTarget; reviews: AccessReview[]; nextDue: number | null }>;
+}
+
+/** Dependencies of {@link createReviewService}. */
+export interface ReviewServiceDeps {
+  readonly store: ReviewStore;
+  readonly gate: PolicyGate;
+  readonly refusals: RefusalLog;
+  readonly queue: ReviewQueue;
+  readonly now?: () => number;
+}
+
+/** Creates the review service; every method asks the one decision point first. */
+export function createReviewService(deps: ReviewServiceDeps): ReviewService {
+  const now = deps.now ?? Date.now;
+
+  const allow = async (
+    action: 'review' | 'review-decide',
+    actor: Actor,
+    subject: { review: TargetRef; role?: string; own?: boolean },
+  ) => {
+    const { decision, policy } = await deps.gate.check(action, actor, subject);
+    if (decision.allowed) return { target: decision.target, policy };
+    await deps.refusals.record({
+      action,
+      actorId: actor.id,
+      requestId: null,
+      code: decision.code,
+      reason: decision.reason,
+    });
+    throw new AppError(decision.code, decision.reason, {
+      details: { refused: action, ...(decision.who ? { who: decision.who.join(',') } : {}) },
+    });
+  };
+
+  const targetNamed = (policy: Policy, name: string) => {
+    const target = findTarget(policy, name);
+    if (!target) {
+      throw new AppError(
+        'TARGET_UNKNOWN',
+        `There is no target called ${name}. Known targets: ${policy.targets.map((t) => t.name).join(', ')}.`,
+      );
+    }
+    return target;
+  };
+
+  return {
+    async start(actor, targetName) {
+      const { policy } = await deps.gate.check('list', actor, null);
+      const target = targetNamed(policy, targetName);
+      await allow('review', actor, { review: target });
+      await deps.queue.start({ name: target.name, kind: target.kind, id: target.id }, actor.id);
+      return target;
+    },
+
+    async decide(reviewId, n, decision, actor) {
+      const review = await deps.store.require(reviewId);
+      const line = review.lines.find((l) => l.n === n);
+      if (!line) throw new AppError('REQUEST_NOT_FOUND', `${reviewId} has no line ${n}.`);
+      const own = actor.email !== null && actor.email.toLowerCase() === line.username;
+      const { policy } = await allow('review-decide', actor, { review: review.target, role: line.role, own });
+      const result = await deps.store.decide(reviewId, n, {
+        decision,
+        by: actor.id,
+        at: now(),
+        policy: policy.version,
+      });
+      if (!('decision' in result)) {
+        throw new AppError(
+          'REQUEST_STATE_CONFLICT',
+          `${reviewId} is closed; its lines can no longer be decided.`,
+        );
+      }
+      if (result.status === 'ok') {
+        if (decision === 'revoke') await deps.queue.revoke(reviewId, n);
+        await deps.queue.decided(reviewId, n);
+      }
+      return { line, decision: result.decision, status: result.status };
+    },
+
+    async status(actor, targetName) {
+      const { policy } = await deps.gate.check('list', actor, null);
+      const target = targetNamed(policy, targetName);
+      await allow('review', actor, { review: target });
+      return {
+        target,
+        reviews: await deps.store.listFor(target, 3),
+        nextDue: await deps.queue.nextDue(target),
+      };
+    },
+  };
+}

@@ -1,0 +1,138 @@
+import type { Redis } from 'ioredis';
+import { AppError } from '../errors.js';
+import type { RedisKeys } from '../lib/redis-keys.js';
+import { defineRedisScript } from '../lib/redis-script.js';
+import type { AccessReview, LineDecision } from './model.js';
+
+// KEYS: review hash, decisions hash, global audit stream. ARGV: line number, decision JSON, actor,
+// decision word, policy version, at, review id, audit maxlen. Records a decision once per line while
+// the review is open, with its audit entry, in one step; a second click gets the first decision.
+const DECIDE = defineRedisScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing', ''} end
+if redis.call('HEXISTS', KEYS[1], 'closedAt') == 1 then return {'closed', ''} end
+local existing = redis.call('HGET', KEYS[2], ARGV[1])
+if existing then return {'taken', existing} end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'kind', 'review', 'review', ARGV[7], 'line', ARGV[1], 'actor', ARGV[3], 'at', ARGV[6], 'detail', ARGV[4], 'policy', ARGV[5])
+return {'ok', ARGV[2]}
+`);
+
+// KEYS: decisions hash, global audit stream. ARGV: line, outcome JSON fields, review id, at, maxlen.
+// Sets a revocation's outcome once.
+const OUTCOME = defineRedisScript(`
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return 0 end
+local decision = cjson.decode(raw)
+if decision.outcome then return 0 end
+local outcome = cjson.decode(ARGV[2])
+decision.outcome = outcome.outcome
+decision.detail = outcome.detail
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(decision))
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'kind', 'review', 'review', ARGV[3], 'line', ARGV[1], 'actor', 'system', 'at', ARGV[4], 'detail', outcome.outcome .. ': ' .. outcome.detail, 'policy', '')
+return 1
+`);
+
+/** What deciding a line did. */
+export type DecideResult =
+  | { readonly status: 'ok' | 'taken'; readonly decision: LineDecision }
+  | { readonly status: 'closed' | 'missing' };
+
+/** Access reviews in Redis: the review, one decision per line (written once), audit entries. */
+export interface ReviewStore {
+  /** Stores a new review and returns it with its id (`RV-0001`). */
+  create(draft: Omit<AccessReview, 'id' | 'messages' | 'closedAt'>): Promise<AccessReview>;
+  get(id: string): Promise<AccessReview | undefined>;
+  /** Like get; a missing review is REQUEST_NOT_FOUND in words. */
+  require(id: string): Promise<AccessReview>;
+  decisions(id: string): Promise<Map<number, LineDecision>>;
+  /** Records the first decision on a line while the review is open (audited); a later one gets it back. */
+  decide(id: string, n: number, decision: LineDecision): Promise<DecideResult>;
+  /** Sets a revocation's outcome, once. @returns false when it was set already. */
+  recordOutcome(id: string, n: number, outcome: Pick<LineDecision, 'outcome' | 'detail'>): Promise<boolean>;
+  setMessages(id: string, messages: AccessReview['messages']): Promise<void>;
+  /** Closes the review. @returns true for the one call that closed it. */
+  close(id: string, at: number): Promise<boolean>;
+  /** A target's most recent reviews, newest first. */
+  listFor(target: AccessReview['target'], limit: number): Promise<AccessReview[]>;
+}
+
+/** Reviews under one QUEUE_PREFIX; kept `retentionMs` (default 400 days: a year's audit and some). */
+export function createReviewStore(
+  redis: Redis,
+  keys: RedisKeys,
+  options: { readonly retentionMs?: number; readonly auditMaxLength?: number } = {},
+): ReviewStore {
+  const retention = options.retentionMs ?? 400 * 24 * 3600 * 1000;
+  const maxlen = String(options.auditMaxLength ?? 1_000_000);
+  // A hash: `data` (the review as made, JSON), `messages` (JSON), `closedAt` (ms, once closed).
+  const get = async (id: string): Promise<AccessReview | undefined> => {
+    const hash = await redis.hgetall(keys.review(id));
+    if (hash.data === undefined) return undefined;
+    return {
+      ...(JSON.parse(hash.data) as Omit<AccessReview, 'messages' | 'closedAt'>),
+      messages: hash.messages === undefined ? [] : (JSON.parse(hash.messages) as AccessReview['messages']),
+      closedAt: hash.closedAt === undefined ? null : Number(hash.closedAt),
+    };
+  };
+  return {
+    async create(draft) {
+      const id = `RV-${String(await redis.incr(keys.reviewSeq)).padStart(4, '0')}`;
+      const review: AccessReview = { ...draft, id, messages: [], closedAt: null };
+      await redis
+        .multi()
+        .hset(keys.review(id), 'data', JSON.stringify({ ...draft, id }))
+        .pexpire(keys.review(id), retention)
+        .zadd(keys.reviewsOf(draft.target.kind, draft.target.id), draft.createdAt, id)
+        .exec();
+      return review;
+    },
+    get,
+    async require(id) {
+      const review = await get(id);
+      if (!review) throw new AppError('REQUEST_NOT_FOUND', `There is no review ${id}.`);
+      return review;
+    },
+    async decisions(id) {
+      const all = await redis.hgetall(keys.reviewDecisions(id));
+      return new Map(Object.entries(all).map(([n, raw]) => [Number(n), JSON.parse(raw) as LineDecision]));
+    },
+    async decide(id, n, decision) {
+      const [status, raw] = (await DECIDE.run(
+        redis,
+        [keys.review(id), keys.reviewDecisions(id), keys.audit],
+        [
+          String(n),
+          JSON.stringify(decision),
+          decision.by,
+          decision.decision,
+          decision.policy,
+          String(decision.at),
+          id,
+          maxlen,
+        ],
+      )) as [string, string];
+      if (status === 'missing' || status === 'closed') return { status };
+      if (status === 'ok') await redis.pexpire(keys.reviewDecisions(id), retention);
+      return { status: status as 'ok' | 'taken', decision: JSON.parse(raw) as LineDecision };
+    },
+    async recordOutcome(id, n, outcome) {
+      const done = await OUTCOME.run(
+        redis,
+        [keys.reviewDecisions(id), keys.audit],
+        [String(n), JSON.stringify(outcome), id, String(Date.now()), maxlen],
+      );
+      return Number(done) === 1;
+    },
+    async setMessages(id, messages) {
+      await redis.hset(keys.review(id), 'messages', JSON.stringify(messages));
+    },
+    async close(id, at) {
+      return (await redis.hsetnx(keys.review(id), 'closedAt', String(at))) === 1;
+    },
+    async listFor(target, limit) {
+      const ids = await redis.zrevrange(keys.reviewsOf(target.kind, target.id), 0, limit - 1);
+      const found = await Promise.all(ids.map(get));
+      return found.filter((r): r is AccessReview => r !== undefined);
+    },
+  };
+}

@@ -1,0 +1,192 @@
+import type { KnownBlock } from '@slack/types';
+import {
+  type AccessReview,
+  LINES_PER_MESSAGE,
+  type LineDecision,
+  type ReviewLine,
+  tally,
+} from '../../reviews/model.js';
+import { escapeMrkdwn, mention, slackDate, truncate } from '../mrkdwn.js';
+import { ACTIONS, type SlackMessage } from './approval-message.js';
+
+/** The value a Keep or Revoke button carries: `RV-0001:12`. */
+export function reviewLineValue(reviewId: string, n: number): string {
+  return `${reviewId}:${n}`;
+}
+
+/** Reads a Keep/Revoke button's value; undefined for anything that is not `RV-<digits>:<n>`. */
+export function parseReviewLineValue(value: unknown): { reviewId: string; n: number } | undefined {
+  const match = typeof value === 'string' ? /^(RV-\d{1,9}):(\d{1,6})$/.exec(value) : null;
+  return match ? { reviewId: match[1] as string, n: Number(match[2]) } : undefined;
+}
+
+function describeDecision(decision: LineDecision): string {
+  const who = `${mention(decision.by)} ${slackDate(decision.at)}`;
+  if (decision.decision === 'keep') return `:white_check_mark: Kept by ${who}`;
+  switch (decision.outcome) {
+    case undefined:
+      return `:hourglass_flowing_sand: Revoke by ${who} · removing it in Atlas…`;
+    case 'failed':
+      return `:x: Revoke by ${who} · *failed*: ${escapeMrkdwn(decision.detail ?? '')}`;
+    default:
+      return `:lock: Revoked by ${who} · ${escapeMrkdwn(decision.detail ?? '')}`;
+  }
+}
+
+function lineBlocks(
+  review: AccessReview,
+  line: ReviewLine,
+  decision: LineDecision | undefined,
+): KnownBlock[] {
+  const outside = line.outsidePolicy ? ' · _not a role people can request here_' : '';
+  const blocks: KnownBlock[] = [
+    {
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: truncate(
+          `*${line.n}.* ${escapeMrkdwn(line.username)} · \`${escapeMrkdwn(line.role)}\`${outside}`,
+          3000,
+        ),
+      },
+    },
+  ];
+  if (decision) {
+    blocks.push({
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: truncate(describeDecision(decision), 3000) }],
+    });
+  } else if (review.closedAt === null) {
+    const value = reviewLineValue(review.id, line.n);
+    blocks.push({
+      type: 'actions',
+      block_id: `review:${value}`,
+      elements: [
+        { type: 'button', action_id: ACTIONS.reviewKeep, text: { type: 'plain_text', text: 'Keep' }, value },
+        {
+          type: 'button',
+          action_id: ACTIONS.reviewRevoke,
+          text: { type: 'plain_text', text: 'Revoke' },
+          style: 'danger',
+          value,
+          confirm: {
+            title: { type: 'plain_text', text: 'Revoke this role?' },
+            text: {
+              type: 'plain_text',
+              text: truncate(
+                `Rolecall removes ${line.role} from ${line.username} on ${review.target.name} now.`,
+                300,
+              ),
+            },
+            confirm: { type: 'plain_text', text: 'Revoke' },
+            deny: { type: 'plain_text', text: 'Cancel' },
+          },
+        },
+      ],
+    });
+  } else {
+    blocks.push({
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: 'Not decided before the review closed.' }],
+    });
+  }
+  return blocks;
+}
+
+/**
+ * Message `index` of a review: the first (in the approvals channel) has the header, the summary and
+ * where the review stands; each carries up to {@link LINES_PER_MESSAGE} lines, two blocks a line, so
+ * every message stays within Slack's 50 blocks.
+ */
+export function buildReviewMessage(
+  review: AccessReview,
+  decisions: ReadonlyMap<number, LineDecision>,
+  index: number,
+): SlackMessage {
+  const lines = review.lines.slice(index * LINES_PER_MESSAGE, (index + 1) * LINES_PER_MESSAGE);
+  const blocks: KnownBlock[] = [];
+  if (index === 0) {
+    const kind = review.target.kind === 'org' ? 'organization' : 'project';
+    const counts = tally(review, decisions);
+    const by = review.startedBy === 'schedule' ? 'on schedule' : `by ${mention(review.startedBy)}`;
+    blocks.push(
+      {
+        type: 'header',
+        text: {
+          type: 'plain_text',
+          text: truncate(`Access review ${review.id}: ${review.target.name}`, 150),
+        },
+      },
+      {
+        type: 'section',
+        text: {
+          type: 'mrkdwn',
+          text: `Who holds what on ${kind} *${escapeMrkdwn(review.target.name)}*, started ${by} ${slackDate(review.createdAt)}: *${review.counts.people}* people, *${review.counts.standing}* standing role(s) that no Rolecall grant explains, *${review.counts.temporary}* held through Rolecall grants. Keep or revoke each standing role; nobody decides on their own access.`,
+        },
+      },
+      {
+        type: 'context',
+        elements: [
+          {
+            type: 'mrkdwn',
+            text:
+              review.closedAt === null
+                ? `:hourglass_flowing_sand: Open · ${counts.kept} kept, ${counts.revoked} revoked, ${counts.failed} failed, ${counts.undecided} to decide · policy ${review.policy}`
+                : `:white_check_mark: Closed ${slackDate(review.closedAt)} · ${counts.kept} kept, ${counts.revoked} revoked, ${counts.failed} failed · policy ${review.policy}`,
+          },
+        ],
+      },
+    );
+    if (review.lines.length === 0) {
+      blocks.push({
+        type: 'context',
+        elements: [
+          { type: 'mrkdwn', text: 'Nothing to decide: every role here is held through a Rolecall grant.' },
+        ],
+      });
+    }
+  } else {
+    blocks.push({
+      type: 'context',
+      elements: [
+        {
+          type: 'mrkdwn',
+          text: `${review.id}, lines ${lines[0]?.n ?? ''}–${lines[lines.length - 1]?.n ?? ''} of ${review.lines.length}`,
+        },
+      ],
+    });
+  }
+  for (const line of lines) blocks.push(...lineBlocks(review, line, decisions.get(line.n)));
+  return {
+    text: `Access review ${review.id} of ${escapeMrkdwn(review.target.name)}${index > 0 ? ` (lines from ${lines[0]?.n ?? ''})` : ''}`,
+    blocks,
+  };
+}
+
+/** How many messages a review needs. */
+export function reviewMessageCount(review: AccessReview): number {
+  return Math.max(1, Math.ceil(review.lines.length / LINES_PER_MESSAGE));
+}
+
+/** `/atlas-access status TARGET`: the target's latest reviews and when the next one runs. */
+export function buildReviewStatus(status: {
+  readonly target: { readonly name: string; readonly reviewEverySeconds: number | undefined };
+  readonly reviews: readonly AccessReview[];
+  readonly nextDue: number | null;
+}): SlackMessage {
+  const next =
+    status.nextDue === null
+      ? 'No scheduled reviews (add `review: 90d` to the target in the policy); `/atlas-access review` starts one now.'
+      : `Next scheduled review: ${slackDate(status.nextDue)}.`;
+  const latest =
+    status.reviews.length === 0
+      ? '_No review yet._'
+      : status.reviews
+          .map(
+            (r) =>
+              `• ${r.id} ${slackDate(r.createdAt)}: ${r.counts.standing} standing role(s)${r.closedAt === null ? ', open' : `, closed ${slackDate(r.closedAt)}`}`,
+          )
+          .join('\n');
+  const text = `*Access reviews of ${escapeMrkdwn(status.target.name)}*\n${next}\n${latest}`;
+  return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: truncate(text, 3000) } }] };
+}
