@@ -526,4 +526,65 @@ describe('authorize under policy v2', () => {
     const refusal = authorize('approve', member('U0MALLORY'), both, V2, MEMBERS);
     expect(refusal).toMatchObject({ allowed: false, who: ['U0BOB', 'S0DBA'] });
   });
+
+  it('lets an approver of the target start a review and an approver of a line’s role decide it, never on their own access', () => {
+    const review = { review: { name: 'payments-prod', kind: 'project' as const, id: PROJECT } };
+    expect(authorize('review', member('U0CAROL'), review, V2, MEMBERS)).toMatchObject({ allowed: true });
+    expect(authorize('review', member('U0MALLORY'), review, V2, MEMBERS)).toMatchObject({
+      allowed: false,
+      code: 'NOT_AN_APPROVER',
+    });
+    const line = (role: string, own = false) => ({ ...review, role, own });
+    expect(authorize('review-decide', member('U0DBA2'), line('GROUP_OWNER'), V2, MEMBERS)).toMatchObject({
+      allowed: true,
+    });
+    expect(authorize('review-decide', member('U0CAROL'), line('GROUP_OWNER'), V2, MEMBERS)).toMatchObject({
+      allowed: false,
+      code: 'NOT_AN_APPROVER',
+    });
+    // A role outside the policy: the target's approvers decide.
+    expect(
+      authorize('review-decide', member('U0CAROL'), line('GROUP_SEARCH_INDEX_EDITOR'), V2, MEMBERS),
+    ).toMatchObject({
+      allowed: true,
+    });
+    expect(
+      authorize('review-decide', member('U0DBA2'), line('GROUP_OWNER', true), V2, MEMBERS),
+    ).toMatchObject({
+      allowed: false,
+      code: 'SELF_APPROVAL',
+    });
+  });
+
+  it('lets only offboarders ask and only offboarding approvers decide, never on themselves or their own request', () => {
+    const withOffboarding: Policy = { ...V2, offboarders: ['U0LEAD'], offboardApprovers: ['dba'] };
+    const ask = (actor: Actor, own = false) =>
+      authorize('offboard', actor, { offboarding: { requesterId: null, own } }, withOffboarding, MEMBERS);
+    expect(ask(member('U0LEAD'))).toMatchObject({ allowed: true });
+    expect(ask(member('U0BOB'))).toMatchObject({ allowed: false, code: 'NOT_ALLOWED', who: ['U0LEAD'] });
+    expect(ask(member('U0LEAD'), true)).toMatchObject({ allowed: false, code: 'SELF_APPROVAL' });
+    const decide = (actor: Actor, own = false) =>
+      authorize(
+        'offboard-decide',
+        actor,
+        { offboarding: { requesterId: 'U0LEAD', own } },
+        withOffboarding,
+        MEMBERS,
+      );
+    expect(decide(member('U0DBA2'))).toMatchObject({ allowed: true });
+    expect(decide(member('U0CAROL'))).toMatchObject({ allowed: false, code: 'NOT_AN_APPROVER' });
+    expect(decide(member('U0LEAD'))).toMatchObject({ allowed: false, code: 'SELF_APPROVAL' });
+    expect(decide(member('U0DBA2'), true)).toMatchObject({ allowed: false, code: 'SELF_APPROVAL' });
+    // No offboardApprovers: every target's approvers.
+    const fallback = { ...withOffboarding, offboardApprovers: undefined };
+    expect(
+      authorize(
+        'offboard-decide',
+        member('U0CAROL'),
+        { offboarding: { requesterId: 'U0LEAD', own: false } },
+        fallback,
+        MEMBERS,
+      ),
+    ).toMatchObject({ allowed: true });
+  });
 });

@@ -107,3 +107,25 @@ describe('parseCommand', () => {
     );
   });
 });
+
+describe('review and offboarding commands', () => {
+  it('parses review TARGET, status TARGET and offboard EMAIL because REASON', () => {
+    expect(parseCommand('review payments-prod')).toEqual({ kind: 'review', target: 'payments-prod' });
+    expect(parseCommand('status payments-prod')).toEqual({ kind: 'review-status', target: 'payments-prod' });
+    expect(parseCommand('status AR-0042')).toEqual({ kind: 'status', id: 'AR-0042' });
+    expect(parseCommand('offboard Dana@Example.com because left the company')).toEqual({
+      kind: 'offboard',
+      email: 'dana@example.com',
+      reason: 'left the company',
+    });
+    expect(parseCommand('offboard <mailto:dana@example.com|dana@example.com> because left')).toMatchObject({
+      email: 'dana@example.com',
+    });
+  });
+
+  it('says what is wrong with a malformed review or offboarding', () => {
+    expect(errorOf(() => parseCommand('review'))).toContain('Say which target');
+    expect(errorOf(() => parseCommand('offboard dana because left'))).toContain('dana is not an email address');
+    expect(errorOf(() => parseCommand('offboard dana@example.com'))).toContain('offboard EMAIL because REASON');
+  });
+});
