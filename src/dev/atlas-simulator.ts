@@ -866,7 +866,13 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
         if (!project) return error(404, 'GROUP_NOT_FOUND', `No group with ID ${m[1]} exists.`, [m[1]]);
         return {
           status: 200,
-          body: { id: project.id, name: project.name, orgId: project.orgId, clusterCount: 0 },
+          body: {
+            id: project.id,
+            name: project.name,
+            orgId: project.orgId,
+            clusterCount: 0,
+            created: new Date(startedAt).toISOString(),
+          },
         };
       },
     },
