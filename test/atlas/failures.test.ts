@@ -198,7 +198,9 @@ describe('human messages for Atlas errors', () => {
   ])('files %s under ATLAS_LAST_OWNER, saying what to do, not retryable', (errorCode) => {
     const error = toAtlasAppError(403, { error: 403, errorCode }, { operation: 'removing the user' });
     expect(error.code).toBe('ATLAS_LAST_OWNER');
-    expect(error.message).toMatch(/Make someone else an? (Organization|Project) Owner first, then try again\./);
+    expect(error.message).toMatch(
+      /Make someone else an? (Organization|Project) Owner first, then try again\./,
+    );
     expect(error.retryable).toBe(false);
     expect(error.details).toMatchObject({ status: 403, errorCode });
   });

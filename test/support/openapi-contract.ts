@@ -225,6 +225,7 @@ function discriminatedSchemas(): Record<string, Record<string, unknown>> {
         { $ref: baseRef(name) },
         ...Object.entries(discriminator.mapping).map(([value, target]) => ({
           if: { properties: { [key]: { const: value } }, required: [key] },
+          // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword, not a thenable.
           then: { $ref: target },
         })),
       ],
