@@ -12,6 +12,7 @@ import {
   FIXTURE,
   fixtureClient,
   fixtureConfig,
+  fixtureHttp,
   startFixtureSimulator,
 } from '../support/atlas-fixture.js';
 import { appErrorOf } from '../support/errors.js';
@@ -371,5 +372,84 @@ describe('reading every page', () => {
     expect(simulator.authenticatedCalls()).toHaveLength(2);
     await client.close();
     await simulator.close();
+  });
+});
+
+describe("the simulator's member lists", () => {
+  let simulator: AtlasSimulator;
+
+  beforeEach(async () => {
+    simulator = await startFixtureSimulator();
+    simulator.seedUsers(250, { groupRoles: { [FIXTURE.project]: ['GROUP_READ_ONLY'] } });
+  });
+
+  afterEach(async () => {
+    await simulator.close();
+  });
+
+  const list = (query: Record<string, string>, mediaType = 'application/vnd.atlas.2025-02-19+json') => {
+    const { http } = fixtureHttp(simulator);
+    return http
+      .send<{ results: { username: string }[]; totalCount?: number; links: { rel: string; href: string }[] }>(
+        {
+          method: 'GET',
+          path: `/api/atlas/v2/groups/${FIXTURE.project}/users`,
+          query,
+          mediaType,
+          operation: 'listing',
+        },
+      )
+      .finally(() => http.close());
+  };
+
+  it('pages like Atlas: 100 by default, totalCount, links to the pages around, nothing past the end', async () => {
+    const first = await list({});
+    expect(first.body.results).toHaveLength(100);
+    expect(first.body.totalCount).toBe(251);
+    expect(first.body.links.map((l) => l.rel)).toEqual(['self', 'next']);
+    expect(first.body.links[1]?.href).toBe(
+      `${simulator.url}/api/atlas/v2/groups/${FIXTURE.project}/users?pageNum=2&itemsPerPage=100`,
+    );
+    const last = await list({ itemsPerPage: '100', pageNum: '3' });
+    expect(last.body.results).toHaveLength(51);
+    expect(last.body.links.map((l) => l.rel)).toEqual(['previous', 'self']);
+    expect((await list({ itemsPerPage: '100', pageNum: '4' })).body.results).toEqual([]);
+    expect((await list({ includeCount: 'false' })).body.totalCount).toBeUndefined();
+    const pages = [1, 2, 3].map((n) => list({ itemsPerPage: '100', pageNum: String(n) }));
+    const names = (await Promise.all(pages)).flatMap((p) => p.body.results.map((r) => r.username));
+    expect(new Set(names).size).toBe(251);
+  });
+
+  it('filters by username', async () => {
+    const one = await list({ username: 'member7@example.com' });
+    expect(one.body.results.map((r) => r.username)).toEqual(['member7@example.com']);
+  });
+
+  it.each([
+    [{ itemsPerPage: '501' }, 'INVALID_PARAMETER'],
+    [{ itemsPerPage: '0' }, 'INVALID_PARAMETER'],
+    [{ pageNum: '0' }, 'INVALID_PARAMETER'],
+    [{ pageNum: 'two' }, 'INVALID_PARAMETER'],
+    [{ orgMembershipStatuses: 'GONE' }, 'INVALID_ENUM_VALUE'],
+    [{ includeOrgUsers: 'true' }, 'INVALID_PARAMETER'],
+  ])('refuses %o with 400 %s', async (query, errorCode) => {
+    const error = await appErrorOf(() => list(query));
+    expect(error.details).toMatchObject({ status: 400, errorCode });
+  });
+
+  it('checks the media type: 2025-02-19 on v2, JSON on v1.0', async () => {
+    const error = await appErrorOf(() => list({}, 'application/vnd.atlas.2023-01-01+json'));
+    expect(error.details).toMatchObject({ status: 406 });
+    const { http } = fixtureHttp(simulator);
+    const v1 = await appErrorOf(() =>
+      http.send({
+        method: 'GET',
+        path: `/api/public/v1.0/groups/${FIXTURE.project}/users`,
+        mediaType: 'application/vnd.atlas.2025-02-19+json',
+        operation: 'listing',
+      }),
+    );
+    expect(v1.details).toMatchObject({ status: 406 });
+    await http.close();
   });
 });
