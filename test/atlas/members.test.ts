@@ -215,7 +215,7 @@ describe.each(FLAVORS)('Atlas members on %s', (flavor) => {
       await client.close();
     });
   } else {
-    it('has no removeFromOrg: the v1.0 API it speaks has no such call', () => {
+    it('has no removeFromOrg on this flavor', () => {
       const client = fixtureClient(simulator, flavor, AUTHS.digest);
       expect(client.roles.members.removeFromOrg).toBeUndefined();
     });
