@@ -9,24 +9,23 @@ export interface AtlasErrorBody {
   readonly parameters?: readonly unknown[];
 }
 
+/** What to tell a person when Atlas refuses to remove or demote the last owner (not retryable). */
+const LAST_ORG_OWNER =
+  'This person is the last owner of the organization, and Atlas keeps at least one. Make someone else an Organization Owner first, then try again.';
+const LAST_PROJECT_OWNER =
+  'This person is the last owner of the project, and Atlas keeps at least one. Make someone else a Project Owner first, then try again.';
+
 /** Per errorCode: our code and a sentence for the person reading Slack. */
 const KNOWN: Readonly<Record<string, { code: AppErrorCode; say: string }>> = {
   USERNAME_NOT_FOUND: { code: 'ATLAS_USER_NOT_FOUND', say: 'No Atlas user has this email address.' },
   USER_NOT_FOUND: { code: 'ATLAS_USER_NOT_FOUND', say: 'The Atlas user does not exist.' },
   USER_NOT_IN_ORG: { code: 'ATLAS_NOT_A_MEMBER', say: 'The user is not a member of this organization.' },
   USER_NOT_IN_GROUP: { code: 'ATLAS_NOT_A_MEMBER', say: 'The user is not a member of this project.' },
-  CANNOT_DEMOTE_LAST_ORG_OWNER: {
-    code: 'ATLAS_REJECTED',
-    say: 'This would remove the last owner of the organization; Atlas keeps at least one.',
-  },
-  CANNOT_DELETE_LAST_ADMIN: {
-    code: 'ATLAS_REJECTED',
-    say: 'This would remove the last owner of the organization; Atlas keeps at least one.',
-  },
-  CANNOT_DEMOTE_LAST_OWNER: {
-    code: 'ATLAS_REJECTED',
-    say: 'This would remove the last owner of the project; Atlas keeps at least one.',
-  },
+  // Last-owner refusals (NOTES.md section 5: 403; which endpoint sends which code is undocumented).
+  CANNOT_DEMOTE_LAST_ORG_OWNER: { code: 'ATLAS_LAST_OWNER', say: LAST_ORG_OWNER },
+  CANNOT_DELETE_LAST_ADMIN: { code: 'ATLAS_LAST_OWNER', say: LAST_ORG_OWNER },
+  CANNOT_DEMOTE_LAST_OWNER: { code: 'ATLAS_LAST_OWNER', say: LAST_PROJECT_OWNER },
+  CANNOT_DELETE_LAST_OWNER: { code: 'ATLAS_LAST_OWNER', say: LAST_PROJECT_OWNER },
   CANNOT_REMOVE_ALL_USER_ROLES: {
     code: 'WOULD_REMOVE_ALL_ROLES',
     say: 'A user must keep at least one role; remove them from the org or project in Atlas instead.',

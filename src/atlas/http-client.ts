@@ -182,8 +182,9 @@ export function createAtlasHttp(options: AtlasHttpOptions): AtlasHttp {
 
   return {
     async send<T>(call: AtlasCall): Promise<AtlasResponse<T>> {
-      const search = call.query ? `?${new URLSearchParams(call.query).toString()}` : '';
-      const uri = `${call.path}${search}`;
+      // No bare `?` for an empty query: undici drops it, and the Digest uri would no longer match.
+      const search = new URLSearchParams(call.query ?? {}).toString();
+      const uri = search === '' ? call.path : `${call.path}?${search}`;
       const payload = call.body === undefined ? undefined : JSON.stringify(call.body);
       for (let retry = 0; ; retry += 1) {
         let response: Exchange;

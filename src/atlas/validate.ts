@@ -8,7 +8,7 @@ import {
   CLOUD_MANAGER_PROJECT_ROLES,
   OPS_MANAGER_ORG_ROLES,
 } from './role-names.js';
-import type { AtlasRolesApi } from './roles-api.js';
+import type { AtlasMembersApi, AtlasRolesApi } from './roles-api.js';
 
 /** Throws unless `value` is a 24-hex Atlas id (orgId, groupId, userId). */
 export function checkAtlasId(value: string, what: string): void {
@@ -44,6 +44,31 @@ export function invalidRoles(
   );
 }
 
+/** Wraps a flavor's members calls so every orgId, groupId and userId is 24 hex before it reaches a path. */
+function membersWithValidation(members: AtlasMembersApi): AtlasMembersApi {
+  const removeFromOrg = members.removeFromOrg?.bind(members);
+  return {
+    async listMembers(scope) {
+      checkAtlasId(scope.id, scope.kind === 'org' ? 'orgId' : 'groupId');
+      return members.listMembers(scope);
+    },
+    async removeFromProject(groupId, userId) {
+      checkAtlasId(groupId, 'groupId');
+      checkAtlasId(userId, 'userId');
+      return members.removeFromProject(groupId, userId);
+    },
+    ...(removeFromOrg
+      ? {
+          async removeFromOrg(orgId: string, userId: string) {
+            checkAtlasId(orgId, 'orgId');
+            checkAtlasId(userId, 'userId');
+            return removeFromOrg(orgId, userId);
+          },
+        }
+      : {}),
+  };
+}
+
 /**
  * Wraps a flavor so nothing malformed reaches Atlas: ids are 24 hex, roles belong to the flavor and
  * scope, and no change leaves a user with zero roles in a scope.
@@ -61,6 +86,7 @@ export function withValidation(flavor: AtlasApiFlavor, api: AtlasRolesApi): Atla
   const membership = api.projectMembership;
   return {
     writeScope: api.writeScope,
+    members: membersWithValidation(api.members),
     ...(membership
       ? {
           projectMembership: {

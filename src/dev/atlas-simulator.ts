@@ -20,6 +20,38 @@ export interface SimulatedAtlasUser {
   readonly groupRoles?: Readonly<Record<string, readonly string[]>>;
 }
 
+/**
+ * An invitation to an organization that is not accepted (yet): the v2 lists show it with its
+ * `orgMembershipStatus` and the roles it carries (spec `OrgPendingUserResponse`), but the person is no
+ * member. removeOrgUser and removeGroupUser take it back.
+ */
+export interface SimulatedInvitation {
+  /** 24 hex; generated when absent. */
+  readonly id?: string;
+  readonly username: string;
+  readonly orgId: string;
+  readonly orgRoles?: readonly string[];
+  /** Project roles the invitation carries, per groupId of a project of `orgId`. */
+  readonly groupRoles?: Readonly<Record<string, readonly string[]>>;
+  /** @defaultValue 'PENDING' */
+  readonly status?: 'PENDING' | 'INVITATION_EXPIRED' | 'INVITATION_REJECTED';
+  /** @defaultValue 'admin@example.com' */
+  readonly inviterUsername?: string;
+}
+
+/** What {@link AtlasSimulator.seedUsers} gives each of the users it adds. */
+export interface SeedTemplate {
+  /** Roles per orgId. */
+  readonly orgRoles?: Readonly<Record<string, readonly string[]>>;
+  /** Roles per groupId. */
+  readonly groupRoles?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Usernames are `{usernamePrefix}{n}@example.com`, n from 1.
+   * @defaultValue 'member'
+   */
+  readonly usernamePrefix?: string;
+}
+
 /** A server-side token bucket, as Atlas enforces per endpoint set and scope. */
 export interface SimulatedBucket {
   readonly capacity: number;
@@ -37,6 +69,8 @@ export interface AtlasSimulatorOptions {
   readonly orgs: readonly { readonly id: string; readonly name: string }[];
   readonly projects: readonly { readonly id: string; readonly name: string; readonly orgId: string }[];
   readonly users: readonly SimulatedAtlasUser[];
+  /** Invitations not accepted yet (listed by the v2 list calls as PENDING, …). */
+  readonly invitations?: readonly SimulatedInvitation[];
   /** Which product answers under /api/public/v1.0 (their org roles differ). @defaultValue 'cloud-manager' */
   readonly publicApiProduct?: 'cloud-manager' | 'ops-manager';
   /** Enforce rate limits like Atlas: every request takes a token; an empty bucket answers 429. */
@@ -61,6 +95,8 @@ export interface RecordedAtlasCall {
   /** Content-Type when there was a body, else Accept. */
   readonly mediaType: string | undefined;
   readonly body: unknown;
+  /** The body answered (undefined for none, e.g. a 204). */
+  readonly response: unknown;
   readonly at: number;
 }
 
@@ -101,6 +137,16 @@ export interface AtlasSimulator {
   /** Access tokens issued and revoked so far. */
   readonly tokens: { readonly issued: number; readonly revoked: number };
   rolesOf(username: string, scope: AtlasScope): string[];
+  /**
+   * Adds `count` users at once, each with the roles of `template` (ids generated, usernames
+   * `{prefix}{n}@example.com`), recorded in their timelines as their state from now; returns them.
+   * For tests that need hundreds of members.
+   */
+  seedUsers(count: number, template: SeedTemplate): SimulatedAtlasUser[];
+  /** Adds an invitation not accepted yet; returns its id. */
+  invite(invitation: SimulatedInvitation): string;
+  /** The invitations not accepted yet, as they stand. */
+  invitations(): SimulatedInvitation[];
   /** Changes roles by hand, as an owner would in the Atlas UI; [] removes the person from the scope. */
   setRoles(username: string, scope: AtlasScope, roles: readonly string[]): void;
   /**
@@ -125,7 +171,30 @@ interface UserState {
   groupRoles: Map<string, Set<string>>;
 }
 
+interface InvitationState {
+  id: string;
+  username: string;
+  orgId: string;
+  orgRoles: string[];
+  groupRoles: Map<string, string[]>;
+  status: 'PENDING' | 'INVITATION_EXPIRED' | 'INVITATION_REJECTED';
+  inviterUsername: string;
+  createdAt: number;
+}
+
 type Answer = { status: number; body?: unknown; headers?: Record<string, string> };
+
+/** A 24-hex id from a number, under a two-character prefix (`5e…` users, `5f…` invitations). */
+function simulatedId(prefix: string, n: number): string {
+  return `${prefix}${n.toString(16).padStart(22, '0')}`;
+}
+
+const toState = (u: SimulatedAtlasUser): UserState => ({
+  id: u.id,
+  username: u.username,
+  orgRoles: new Map(Object.entries(u.orgRoles ?? {}).map(([k, v]) => [k, new Set(v)])),
+  groupRoles: new Map(Object.entries(u.groupRoles ?? {}).map(([k, v]) => [k, new Set(v)])),
+});
 
 interface Route {
   readonly method: string;
@@ -152,27 +221,40 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
   const accounts = new Map((options.serviceAccounts ?? []).map((a) => [a.clientId, a.clientSecret]));
   const orgs = new Map(options.orgs.map((o) => [o.id, o]));
   const projects = new Map(options.projects.map((p) => [p.id, p]));
-  const users = new Map<string, UserState>(
-    options.users.map((u) => [
-      u.id,
-      {
-        id: u.id,
-        username: u.username,
-        orgRoles: new Map(Object.entries(u.orgRoles ?? {}).map(([k, v]) => [k, new Set(v)])),
-        groupRoles: new Map(Object.entries(u.groupRoles ?? {}).map(([k, v]) => [k, new Set(v)])),
-      },
-    ]),
-  );
+  const users = new Map<string, UserState>(options.users.map((u) => [u.id, toState(u)]));
   const nonces = new Map<string, { issuedAt: number; lastNc: number }>();
   const accessTokens = new Map<string, number>();
   const tokenCounts = { issued: 0, revoked: 0 };
   const buckets = new Map<string, { tokens: number; at: number }>();
   const startedAt = Date.now();
+  // Each user's roles when they appeared (start-up, or seedUsers): the first entry of their timeline.
+  const initial = new Map<string, { at: number; user: SimulatedAtlasUser }>(
+    options.users.map((u) => [u.id, { at: startedAt, user: u }]),
+  );
+  let nextId = 1;
+  let baseUrl = '';
   const changes: { userId: string; key: string; at: number; roles: string[] }[] = [];
   const calls: RecordedAtlasCall[] = [];
   const received: { method: string; path: string; at: number }[] = [];
   const injections: (AtlasInjection & { left: number })[] = [];
-  const invitations: { username: string; groupId: string; roles: string[]; at: number }[] = [];
+  const invitations = new Map<string, InvitationState>();
+  const addInvitation = (invitation: SimulatedInvitation): InvitationState => {
+    let id = invitation.id;
+    while (id === undefined || invitations.has(id)) id = simulatedId('5f', nextId++);
+    const state: InvitationState = {
+      id,
+      username: invitation.username,
+      orgId: invitation.orgId,
+      orgRoles: [...(invitation.orgRoles ?? [])],
+      groupRoles: new Map(Object.entries(invitation.groupRoles ?? {}).map(([k, v]) => [k, [...v]])),
+      status: invitation.status ?? 'PENDING',
+      inviterUsername: invitation.inviterUsername ?? 'admin@example.com',
+      createdAt: Date.now(),
+    };
+    invitations.set(id, state);
+    return state;
+  };
+  for (const invitation of options.invitations ?? []) addInvitation(invitation);
   const publicOrgRoles: readonly string[] =
     options.publicApiProduct === 'ops-manager' ? OPS_MANAGER_ORG_ROLES : CLOUD_MANAGER_ORG_ROLES;
 
@@ -440,10 +522,50 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     links: [],
   });
 
+  /** The profile fields an active user has in the 2025-02-19 answers (spec `OrgActiveUserResponse`). */
+  const profile = (user: UserState) => {
+    const local = user.username.split('@')[0] ?? user.username;
+    return {
+      firstName: local.charAt(0).toUpperCase() + local.slice(1),
+      lastName: 'Example',
+      createdAt: new Date(startedAt).toISOString(),
+    };
+  };
+
+  /** The invitation fields of a pending entry (spec `OrgPendingUserResponse`), expiring after 30 days. */
+  const invited = (invitation: InvitationState) => ({
+    id: invitation.id,
+    username: invitation.username,
+    orgMembershipStatus: invitation.status,
+    invitationCreatedAt: new Date(invitation.createdAt).toISOString(),
+    invitationExpiresAt:
+      invitation.status === 'INVITATION_REJECTED'
+        ? null
+        : new Date(invitation.createdAt + 30 * 86_400_000).toISOString(),
+    inviterUsername: invitation.inviterUsername,
+  });
+
+  const pendingOrgUser = (invitation: InvitationState) => ({
+    ...invited(invitation),
+    roles: {
+      orgRoles: [...invitation.orgRoles],
+      groupRoleAssignments: [...invitation.groupRoles].map(([groupId, groupRoles]) => ({
+        groupId,
+        groupRoles: [...groupRoles],
+      })),
+    },
+  });
+
+  const pendingGroupUser = (invitation: InvitationState, groupId: string) => ({
+    ...invited(invitation),
+    roles: [...(invitation.groupRoles.get(groupId) ?? [])],
+  });
+
   const orgUser = (user: UserState, orgId: string) => ({
     id: user.id,
     username: user.username,
     orgMembershipStatus: 'ACTIVE',
+    ...profile(user),
     roles: {
       orgRoles: [...heldIn(user, { kind: 'org', id: orgId })],
       groupRoleAssignments: [...user.groupRoles]
@@ -456,6 +578,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     id: user.id,
     username: user.username,
     orgMembershipStatus: 'ACTIVE',
+    ...profile(user),
     roles: [...heldIn(user, { kind: 'project', id: groupId })],
   });
 
@@ -502,14 +625,18 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
       return error(400, 'MISSING_ATTRIBUTE', 'The required attribute username was not specified.');
     const roles = checkRoles(scope, record.roles, 'atlas');
     if (!Array.isArray(roles)) return roles;
-    const user = byUsername(record.username);
+    const username = record.username;
+    const user = byUsername(username);
     const orgId = orgOfScope(scope) ?? '';
     if (!user || !isMember(user, { kind: 'org', id: orgId })) {
-      invitations.push({ username: record.username, groupId, roles, at: Date.now() });
-      return {
-        status: 201,
-        body: { id: '0'.repeat(24), username: record.username, orgMembershipStatus: 'PENDING', roles },
-      };
+      // Not in the organization: Atlas (re)invites them, with these project roles.
+      const invitation =
+        [...invitations.values()].find(
+          (i) => i.orgId === orgId && i.username.toLowerCase() === username.toLowerCase(),
+        ) ?? addInvitation({ username, orgId });
+      invitation.status = 'PENDING';
+      invitation.groupRoles.set(groupId, roles);
+      return { status: 201, body: pendingGroupUser(invitation, groupId) };
     }
     if (isMember(user, scope)) {
       return error(409, 'USER_ALREADY_IN_GROUP', `User ${user.username} is already in group ${groupId}.`, [
@@ -526,10 +653,177 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     const scope: AtlasScope = { kind: 'project', id: groupId };
     const missing = scopeMissing(scope);
     if (missing) return missing;
+    const invitation = invitations.get(userId);
+    if (invitation?.groupRoles.has(groupId)) {
+      invitation.groupRoles.delete(groupId);
+      return { status: 204 };
+    }
     const user = users.get(userId);
     if (!user || !isMember(user, scope)) return notMember(userId, scope);
     writeRoles(user, scope, []);
     return { status: 204 };
+  };
+
+  /**
+   * DELETE /api/atlas/v2/orgs/{orgId}/users/{userId} (removeOrgUser, 2025-02-19): an active member
+   * leaves the organization and every project of it; a pending invitation is taken back. The last
+   * ORG_OWNER stays: 403 CANNOT_DELETE_LAST_ADMIN (NOTES.md sections 5 and 6).
+   */
+  const removeOrgUser = (orgId: string, userId: string): Answer => {
+    const scope: AtlasScope = { kind: 'org', id: orgId };
+    const missing = scopeMissing(scope);
+    if (missing) return missing;
+    const invitation = invitations.get(userId);
+    if (invitation?.orgId === orgId) {
+      invitations.delete(userId);
+      return { status: 204 };
+    }
+    const user = users.get(userId);
+    if (!user || !isMember(user, scope)) return notMember(userId, scope);
+    const owners = [...users.values()].filter((u) => u.orgRoles.get(orgId)?.has('ORG_OWNER'));
+    if (heldIn(user, scope).has('ORG_OWNER') && owners.length <= 1) {
+      return error(
+        403,
+        'CANNOT_DELETE_LAST_ADMIN',
+        'An organization needs to have at least one owner. You cannot demote or remove the last owner.',
+      );
+    }
+    for (const groupId of [...user.groupRoles.keys()]) {
+      if (projects.get(groupId)?.orgId === orgId) writeRoles(user, { kind: 'project', id: groupId }, []);
+    }
+    writeRoles(user, scope, []);
+    return { status: 204 };
+  };
+
+  /**
+   * DELETE {base}/groups/{groupId}/users/{userId} on the v1.0 APIs ("Remove One User from One Project";
+   * the docs say no response body). The project's last GROUP_OWNER stays: 403 CANNOT_DELETE_LAST_OWNER
+   * (Cloud Manager and older Atlas error catalogues, NOTES.md section 5).
+   */
+  const removeV1GroupUser = (groupId: string, userId: string): Answer => {
+    const scope: AtlasScope = { kind: 'project', id: groupId };
+    const missing = scopeMissing(scope);
+    if (missing) return missing;
+    const user = users.get(userId);
+    if (!user) return error(404, 'USER_NOT_FOUND', `No user with ID ${userId} exists.`, [userId]);
+    if (!isMember(user, scope)) return notMember(userId, scope);
+    const owners = [...users.values()].filter((u) => u.groupRoles.get(groupId)?.has('GROUP_OWNER'));
+    if (heldIn(user, scope).has('GROUP_OWNER') && owners.length <= 1) {
+      return error(403, 'CANNOT_DELETE_LAST_OWNER', 'Cannot remove the last owner from the group.');
+    }
+    writeRoles(user, scope, []);
+    return { status: 204 };
+  };
+
+  /**
+   * One page of a list, with the paging of every Atlas list call (spec parameters `itemsPerPage` 1–500,
+   * default 100; `pageNum` from 1, default 1; `includeCount`, default true): `results`, `totalCount`
+   * and `links` (self, and previous / next where there are such pages). Atlas does not document the
+   * errorCode for bad paging values; the simulator answers 400 INVALID_PARAMETER.
+   */
+  const page = (items: readonly unknown[], path: string, query: URLSearchParams): Answer => {
+    const integer = (name: string, fallback: number, min: number, max: number): number | Answer => {
+      const raw = query.get(name);
+      if (raw === null) return fallback;
+      const value = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+      return Number.isInteger(value) && value >= min && value <= max
+        ? value
+        : error(
+            400,
+            'INVALID_PARAMETER',
+            `Invalid parameter ${name}: ${raw} is not between ${min} and ${max}.`,
+            [name],
+          );
+    };
+    const itemsPerPage = integer('itemsPerPage', 100, 1, 500);
+    if (typeof itemsPerPage !== 'number') return itemsPerPage;
+    const pageNum = integer('pageNum', 1, 1, Number.MAX_SAFE_INTEGER);
+    if (typeof pageNum !== 'number') return pageNum;
+    const start = (pageNum - 1) * itemsPerPage;
+    const results = items.slice(start, start + itemsPerPage);
+    const href = (n: number) => {
+      const params = new URLSearchParams(query);
+      params.set('pageNum', String(n));
+      params.set('itemsPerPage', String(itemsPerPage));
+      return `${baseUrl}${path}?${params.toString()}`;
+    };
+    const links = [
+      ...(pageNum > 1 ? [{ href: href(pageNum - 1), rel: 'previous' }] : []),
+      { href: href(pageNum), rel: 'self' },
+      ...(start + itemsPerPage < items.length ? [{ href: href(pageNum + 1), rel: 'next' }] : []),
+    ];
+    return {
+      status: 200,
+      body: {
+        links,
+        results,
+        ...(query.get('includeCount') === 'false' ? {} : { totalCount: items.length }),
+      },
+    };
+  };
+
+  /** Which membership states a v2 list asks for (`orgMembershipStatuses`, or the deprecated singular); default ACTIVE and PENDING. */
+  const statusesAsked = (query: URLSearchParams): Set<string> | Answer => {
+    const many = query.getAll('orgMembershipStatuses');
+    const one = query.getAll('orgMembershipStatus');
+    if (many.length > 0 && one.length > 0) {
+      return error(
+        400,
+        'INVALID_PARAMETER',
+        'orgMembershipStatuses cannot be combined with orgMembershipStatus.',
+        ['orgMembershipStatuses'],
+      );
+    }
+    const asked = [...many, ...one];
+    const bad = asked.find(
+      (s) => !['ACTIVE', 'PENDING', 'INVITATION_EXPIRED', 'INVITATION_REJECTED'].includes(s),
+    );
+    if (bad !== undefined)
+      return error(400, 'INVALID_ENUM_VALUE', `An invalid enumeration value ${bad} was specified.`, [bad]);
+    return new Set(asked.length > 0 ? asked : ['ACTIVE', 'PENDING']);
+  };
+
+  /** GET /api/atlas/v2/orgs/{orgId}/users and /groups/{groupId}/users (listOrgUsers, listGroupUsers, 2025-02-19). */
+  const listV2 = (scope: AtlasScope, path: string, query: URLSearchParams): Answer => {
+    const missing = scopeMissing(scope);
+    if (missing) return missing;
+    const statuses = statusesAsked(query);
+    if (!(statuses instanceof Set)) return statuses;
+    if (scope.kind === 'project' && query.get('includeOrgUsers') === 'true') {
+      // Which roles Atlas shows for implicit access is undocumented: refuse rather than guess.
+      return error(400, 'INVALID_PARAMETER', 'includeOrgUsers=true is not simulated.', ['includeOrgUsers']);
+    }
+    const name = query.get('username')?.toLowerCase();
+    const named = (username: string) => name === undefined || username.toLowerCase() === name;
+    const active = statuses.has('ACTIVE')
+      ? [...users.values()].filter((u) => isMember(u, scope) && named(u.username))
+      : [];
+    const pending = [...invitations.values()].filter(
+      (i) =>
+        statuses.has(i.status) &&
+        named(i.username) &&
+        (scope.kind === 'org' ? i.orgId === scope.id : (i.groupRoles.get(scope.id)?.length ?? 0) > 0),
+    );
+    const items =
+      scope.kind === 'org'
+        ? [...active.map((u) => orgUser(u, scope.id)), ...pending.map((i) => pendingOrgUser(i))]
+        : [
+            ...active.map((u) => groupUser(u, scope.id)),
+            ...pending.map((i) => pendingGroupUser(i, scope.id)),
+          ];
+    return page(items, path, query);
+  };
+
+  /** GET {base}/orgs/{id}/users and {base}/groups/{id}/users on the v1.0 APIs: active members as CloudAppUser, every role listed. */
+  const listV1 = (scope: AtlasScope, path: string, query: URLSearchParams): Answer => {
+    const missing = scopeMissing(scope);
+    if (missing) return missing;
+    const members = [...users.values()].filter((u) => isMember(u, scope));
+    return page(
+      members.map((u) => cloudAppUser(u)),
+      path,
+      query,
+    );
   };
 
   const byNameAnswer = (name: string, headers: Record<string, string> = {}): Answer => {
@@ -572,7 +866,13 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
         if (!project) return error(404, 'GROUP_NOT_FOUND', `No group with ID ${m[1]} exists.`, [m[1]]);
         return {
           status: 200,
-          body: { id: project.id, name: project.name, orgId: project.orgId, clusterCount: 0 },
+          body: {
+            id: project.id,
+            name: project.name,
+            orgId: project.orgId,
+            clusterCount: 0,
+            created: new Date(startedAt).toISOString(),
+          },
         };
       },
     },
@@ -580,21 +880,19 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
       method: 'GET',
       pattern: /^\/api\/atlas\/v2\/orgs\/([^/]+)\/users$/,
       mediaType: V2_2025,
-      handle: (m, _body, query) => {
-        const orgId = m[1] as string;
-        const missing = scopeMissing({ kind: 'org', id: orgId });
-        if (missing) return missing;
-        const name = query.get('username');
-        const members = [...users.values()].filter(
-          (u) =>
-            isMember(u, { kind: 'org', id: orgId }) &&
-            (name === null || u.username.toLowerCase() === name.toLowerCase()),
-        );
-        return {
-          status: 200,
-          body: { links: [], results: members.map((u) => orgUser(u, orgId)), totalCount: members.length },
-        };
-      },
+      handle: (m, _body, query) => listV2({ kind: 'org', id: m[1] as string }, m[0], query),
+    },
+    {
+      method: 'GET',
+      pattern: /^\/api\/atlas\/v2\/groups\/([^/]+)\/users$/,
+      mediaType: V2_2025,
+      handle: (m, _body, query) => listV2({ kind: 'project', id: m[1] as string }, m[0], query),
+    },
+    {
+      method: 'DELETE',
+      pattern: /^\/api\/atlas\/v2\/orgs\/([^/]+)\/users\/([^/:]+)$/,
+      mediaType: V2_2025,
+      handle: (m) => removeOrgUser(m[1] as string, m[2] as string),
     },
     {
       method: 'GET',
@@ -645,6 +943,19 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
       pattern: /^\/api\/atlas\/v2\/groups\/([^/]+)\/users\/([^/:]+)$/,
       mediaType: V2_2025,
       handle: (m) => removeGroupUser(m[1] as string, m[2] as string),
+    },
+    {
+      method: 'GET',
+      pattern: /^\/api\/(?:public|atlas)\/v1\.0\/(orgs|groups)\/([^/]+)\/users$/,
+      mediaType: JSON_TYPE,
+      handle: (m, _body, query) =>
+        listV1({ kind: m[1] === 'orgs' ? 'org' : 'project', id: m[2] as string }, m[0], query),
+    },
+    {
+      method: 'DELETE',
+      pattern: /^\/api\/(?:public|atlas)\/v1\.0\/groups\/([^/]+)\/users\/([^/]+)$/,
+      mediaType: JSON_TYPE,
+      handle: (m) => removeV1GroupUser(m[1] as string, m[2] as string),
     },
     {
       method: 'GET',
@@ -781,6 +1092,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
           contentType,
           mediaType: contentType ?? accept,
           body,
+          response: undefined,
           at: Date.now(),
         });
         req.socket.destroy();
@@ -819,6 +1131,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
       contentType,
       mediaType: contentType ?? accept,
       body,
+      response: answer.body,
       at: Date.now(),
     });
     if (!res.destroyed) sendJson(res, answer.status, answer.body, answer.headers ?? {});
@@ -832,6 +1145,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  baseUrl = url;
 
   return {
     url,
@@ -843,6 +1157,39 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
       const user = byUsername(username);
       return user ? [...heldIn(user, scope)] : [];
     },
+    seedUsers(count, template) {
+      const at = Date.now();
+      const prefix = template.usernamePrefix ?? 'member';
+      const taken = new Set([...users.values()].map((u) => u.username.toLowerCase()));
+      const seeded: SimulatedAtlasUser[] = [];
+      for (let n = 1; seeded.length < count; n += 1) {
+        const username = `${prefix}${n}@example.com`;
+        if (taken.has(username)) continue;
+        let id = simulatedId('5e', nextId++);
+        while (users.has(id)) id = simulatedId('5e', nextId++);
+        const user: SimulatedAtlasUser = {
+          id,
+          username,
+          ...(template.orgRoles ? { orgRoles: template.orgRoles } : {}),
+          ...(template.groupRoles ? { groupRoles: template.groupRoles } : {}),
+        };
+        users.set(id, toState(user));
+        initial.set(id, { at, user });
+        seeded.push(user);
+      }
+      return seeded;
+    },
+    invite: (invitation) => addInvitation(invitation).id,
+    invitations: () =>
+      [...invitations.values()].map((i) => ({
+        id: i.id,
+        username: i.username,
+        orgId: i.orgId,
+        orgRoles: [...i.orgRoles],
+        groupRoles: Object.fromEntries([...i.groupRoles].map(([k, v]) => [k, [...v]])),
+        status: i.status,
+        inviterUsername: i.inviterUsername,
+      })),
     setRoles(username, scope, roles) {
       const user = byUsername(username);
       if (!user) throw new Error(`no simulated user ${username}`);
@@ -853,9 +1200,13 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
       if (!user) return [];
       const key = `${scope.kind}:${scope.id}`;
       const mine = changes.filter((c) => c.userId === user.id && c.key === key);
-      const initial = options.users.find((u) => u.id === user.id);
-      const start = [...((scope.kind === 'org' ? initial?.orgRoles : initial?.groupRoles)?.[scope.id] ?? [])];
-      return [{ at: startedAt, roles: start.sort() }, ...mine.map(({ at, roles }) => ({ at, roles }))];
+      const first = initial.get(user.id);
+      const held = scope.kind === 'org' ? first?.user.orgRoles : first?.user.groupRoles;
+      const start = [...(held?.[scope.id] ?? [])];
+      return [
+        { at: first?.at ?? startedAt, roles: start.sort() },
+        ...mine.map(({ at, roles }) => ({ at, roles })),
+      ];
     },
     inject: (injection) =>
       injections.push({

@@ -162,6 +162,7 @@ describe('human messages for Atlas errors', () => {
     [403, 'CANNOT_DEMOTE_LAST_ORG_OWNER', /last owner of the organization/],
     [403, 'CANNOT_DELETE_LAST_ADMIN', /last owner of the organization/],
     [403, 'CANNOT_DEMOTE_LAST_OWNER', /last owner of the project/],
+    [403, 'CANNOT_DELETE_LAST_OWNER', /last owner of the project/],
     [403, 'CANNOT_REMOVE_ALL_USER_ROLES', /must keep at least one role/],
     [404, 'USER_NOT_IN_ORG', /not a member of this organization/],
     [404, 'USER_NOT_IN_GROUP', /not a member of this project/],
@@ -187,6 +188,21 @@ describe('human messages for Atlas errors', () => {
     expect(error.message).not.toContain('the detail');
     expect(error.details.detail).toBe('the detail');
     expect(error.retryable).toBe(false);
+  });
+
+  it.each([
+    'CANNOT_DEMOTE_LAST_ORG_OWNER',
+    'CANNOT_DELETE_LAST_ADMIN',
+    'CANNOT_DEMOTE_LAST_OWNER',
+    'CANNOT_DELETE_LAST_OWNER',
+  ])('files %s under ATLAS_LAST_OWNER, saying what to do, not retryable', (errorCode) => {
+    const error = toAtlasAppError(403, { error: 403, errorCode }, { operation: 'removing the user' });
+    expect(error.code).toBe('ATLAS_LAST_OWNER');
+    expect(error.message).toMatch(
+      /Make someone else an? (Organization|Project) Owner first, then try again\./,
+    );
+    expect(error.retryable).toBe(false);
+    expect(error.details).toMatchObject({ status: 403, errorCode });
   });
 });
 

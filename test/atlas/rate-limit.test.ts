@@ -79,6 +79,18 @@ describe('rate limiting', () => {
     expect(rateKeyOf('/api/atlas/v2/users/byName/a%40b.c')).toEqual({ key: 'users-user', bucket: 'user' });
   });
 
+  it('files the members calls (list and remove, every flavor) under the users sets of that org or project', () => {
+    const org = { key: `users-org:${FIXTURE.org}`, bucket: 'org' };
+    const project = { key: `users-group:${FIXTURE.project}`, bucket: 'project' };
+    // NOTES.md section 9: MongoDB Cloud Users, ORGANIZATION (500, 250 / 60 s) and GROUP (1200, 500 / 60 s).
+    for (const base of ['/api/atlas/v2', '/api/atlas/v1.0', '/api/public/v1.0']) {
+      expect(rateKeyOf(`${base}/orgs/${FIXTURE.org}/users`)).toEqual(org);
+      expect(rateKeyOf(`${base}/groups/${FIXTURE.project}/users`)).toEqual(project);
+      expect(rateKeyOf(`${base}/groups/${FIXTURE.project}/users/${FIXTURE.alice.id}`)).toEqual(project);
+    }
+    expect(rateKeyOf(`/api/atlas/v2/orgs/${FIXTURE.org}/users/${FIXTURE.alice.id}`)).toEqual(org);
+  });
+
   it('grants the capacity at once, then makes callers wait for the refill (shared through Redis)', async () => {
     const waits: number[] = [];
     const buckets = { ...LIMITS, org: { capacity: 3, refillPerMinute: 60 } };

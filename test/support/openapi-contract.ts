@@ -22,6 +22,7 @@ interface Spec {
   readonly components: {
     readonly parameters: Record<string, Parameter>;
     readonly schemas: Record<string, Record<string, unknown>>;
+    readonly responses?: Record<string, unknown>;
   };
 }
 
@@ -99,10 +100,11 @@ function undeclared(body: unknown, schema: Record<string, unknown>, at = 'body')
   });
 }
 
-/** Everything the official spec says is wrong with a request; [] when it conforms. */
-export function checkAgainstSpec(request: WireRequest): string[] {
-  const url = new URL(request.path, 'http://spec');
-  const problems: string[] = [];
+/** The spec's path template and operation for a method and path, or why there is none. */
+function operationFor(
+  method: string,
+  pathname: string,
+): { template: string; operation: Operation; values: Record<string, string> } | string {
   const match = Object.entries(spec.paths)
     .map(([template, item]) => {
       const names: string[] = [];
@@ -112,15 +114,25 @@ export function checkAgainstSpec(request: WireRequest): string[] {
           names.push(name);
           return '([^/:]+)';
         });
-      const found = new RegExp(`^${pattern}$`).exec(url.pathname);
+      const found = new RegExp(`^${pattern}$`).exec(pathname);
       return found
         ? { template, item, values: Object.fromEntries(names.map((n, i) => [n, found[i + 1] ?? ''])) }
         : undefined;
     })
     .find((m) => m !== undefined);
-  if (!match) return [`${url.pathname} is not a path of the spec`];
-  const operation = match.item[request.method.toLowerCase()];
-  if (!operation) return [`${request.method} is not an operation of ${match.template}`];
+  if (!match) return `${pathname} is not a path of the spec`;
+  const operation = match.item[method.toLowerCase()];
+  if (!operation) return `${method} is not an operation of ${match.template}`;
+  return { template: match.template, operation, values: match.values };
+}
+
+/** Everything the official spec says is wrong with a request; [] when it conforms. */
+export function checkAgainstSpec(request: WireRequest): string[] {
+  const url = new URL(request.path, 'http://spec');
+  const problems: string[] = [];
+  const match = operationFor(request.method, url.pathname);
+  if (typeof match === 'string') return [match];
+  const { operation } = match;
   const parameters = (operation.parameters ?? []).map((p) => resolve(p as Parameter & { $ref?: string }));
   for (const parameter of parameters.filter((p) => p.in === 'path')) {
     const value = decodeURIComponent(match.values[parameter.name] ?? '');
@@ -128,15 +140,23 @@ export function checkAgainstSpec(request: WireRequest): string[] {
     if (!validate(value))
       problems.push(`path parameter ${parameter.name}="${value}": ${ajv.errorsText(validate.errors)}`);
   }
-  for (const [name, value] of url.searchParams) {
+  for (const name of new Set(url.searchParams.keys())) {
+    const value = url.searchParams.get(name) ?? '';
     const parameter = parameters.find((p) => p.in === 'query' && p.name === name);
     if (!parameter) {
       problems.push(`query parameter ${name} is not declared by ${operation.operationId}`);
       continue;
     }
     const schema = parameter.schema ?? {};
+    // An array parameter is the parameter repeated (OpenAPI style form, explode true).
     const typed =
-      schema.type === 'boolean' ? value === 'true' : schema.type === 'integer' ? Number(value) : value;
+      schema.type === 'array'
+        ? url.searchParams.getAll(name)
+        : schema.type === 'boolean'
+          ? value === 'true'
+          : schema.type === 'integer'
+            ? Number(value)
+            : value;
     const validate = validatorFor(schema);
     if (!validate(typed))
       problems.push(`query parameter ${name}="${value}": ${ajv.errorsText(validate.errors)}`);
@@ -166,4 +186,100 @@ export function checkAgainstSpec(request: WireRequest): string[] {
     problems.push(`${operation.operationId} requires a body`);
   }
   return problems;
+}
+
+/** A successful answer as it went over the wire. */
+export interface WireResponse {
+  readonly method: string;
+  /** Path and query of the request. */
+  readonly path: string;
+  readonly status: number;
+  /** The media type asked for (Accept). */
+  readonly accept: string | undefined;
+  /** The body answered; undefined for none. */
+  readonly response: unknown;
+}
+
+// Responses use `discriminator` + `oneOf` whose branches `allOf` the parent again (OrgUserResponse ->
+// OrgActiveUserResponse -> OrgUserResponse ...), which a JSON Schema validator follows forever. For
+// responses the parent becomes its own properties plus `if orgMembershipStatus = X then <mapped branch>`,
+// and the branches extend the parent's own properties only.
+function discriminatedSchemas(): Record<string, Record<string, unknown>> {
+  const schemas = structuredClone(spec.components.schemas);
+  const parents = Object.entries(spec.components.schemas).filter(
+    ([, schema]) => schema.discriminator !== undefined && schema.oneOf !== undefined,
+  );
+  const baseRef = (name: string) => `#/components/schemas/${name}__own`;
+  for (const [name, schema] of parents) {
+    const {
+      discriminator,
+      oneOf: _branches,
+      ...own
+    } = schema as Record<string, unknown> & {
+      discriminator: { propertyName: string; mapping: Record<string, string> };
+    };
+    schemas[`${name}__own`] = own;
+    const key = discriminator.propertyName;
+    schemas[name] = {
+      allOf: [
+        { $ref: baseRef(name) },
+        ...Object.entries(discriminator.mapping).map(([value, target]) => ({
+          if: { properties: { [key]: { const: value } }, required: [key] },
+          // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword, not a thenable.
+          then: { $ref: target },
+        })),
+      ],
+    };
+  }
+  for (const [name, schema] of Object.entries(schemas)) {
+    if (name.endsWith('__own') || !Array.isArray(schema.allOf)) continue;
+    if (parents.some(([parent]) => parent === name)) continue;
+    schema.allOf = (schema.allOf as Record<string, unknown>[]).map((part) => {
+      const parent = parents.find(([p]) => part.$ref === `#/components/schemas/${p}`);
+      return parent ? { ...part, $ref: baseRef(parent[0]) } : part;
+    });
+  }
+  return schemas;
+}
+
+const responseAjv = new Ajv({ strict: false, allErrors: true });
+addFormats.default(responseAjv);
+for (const format of ['int32', 'int64', 'float', 'double', 'byte', 'binary'])
+  responseAjv.addFormat(format, true);
+responseAjv.addSchema(
+  { ...spec, components: { ...spec.components, schemas: discriminatedSchemas() } } as unknown as Record<
+    string,
+    unknown
+  >,
+  'responses',
+);
+const responseValidators = new Map<string, ValidateFunction>();
+
+/**
+ * Everything the official spec says is wrong with a successful (2xx) answer: its status is one the
+ * operation declares, and its body matches the schema of the media type asked for (a 204 has none).
+ * Error bodies are not checked: the spec types `ApiError.parameters` as objects, while Atlas sends
+ * strings and numbers (NOTES.md section 9).
+ */
+export function checkResponseAgainstSpec(answer: WireResponse): string[] {
+  if (answer.status < 200 || answer.status >= 300) return [];
+  const url = new URL(answer.path, 'http://spec');
+  const match = operationFor(answer.method, url.pathname);
+  if (typeof match === 'string') return [match];
+  const declared = match.operation.responses[String(answer.status)];
+  if (!declared) return [`${answer.status} is not a response of ${match.operation.operationId}`];
+  const content = (resolve(declared).content ?? {}) as Record<string, { schema?: Record<string, unknown> }>;
+  const media = content[answer.accept ?? ''];
+  if (!media)
+    return [`${answer.accept} is not a media type of ${match.operation.operationId} ${answer.status}`];
+  if (!media.schema) return answer.response === undefined ? [] : ['a body where the spec declares none'];
+  const key = JSON.stringify(media.schema);
+  let validate = responseValidators.get(key);
+  if (!validate) {
+    validate = responseAjv.compile(
+      JSON.parse(key.replaceAll('"$ref":"#/', '"$ref":"responses#/')) as Record<string, unknown>,
+    );
+    responseValidators.set(key, validate);
+  }
+  return validate(answer.response) ? [] : [`response: ${responseAjv.errorsText(validate.errors)}`];
 }

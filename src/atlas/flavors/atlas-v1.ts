@@ -1,5 +1,6 @@
 import type { AtlasHttp } from '../http-client.js';
 import type { AtlasRolesApi, ScopedUser } from '../roles-api.js';
+import { createV1MembersApi } from './members.js';
 import { type CloudAppUser, rolesIn } from './shared.js';
 
 type RoleAssignment = NonNullable<CloudAppUser['roles']>[number];
@@ -8,7 +9,9 @@ type RoleAssignment = NonNullable<CloudAppUser['roles']>[number];
  * `atlas-v1`: the legacy Atlas Admin API v1.0. Reads with `GET /users/byName/{name}`; writes with
  * `PATCH /users/{USER-ID}` `{"roles":[{"orgId"|"groupId","roleName"}]}`. The PATCH carries every role
  * the user holds, with only the target scope changed, so it is right whether Atlas replaces the
- * whole list or only the scopes present (the docs do not say which).
+ * whole list or only the scopes present (the docs do not say which). Members: "Get All Users in One
+ * Organization / Project" and "Remove One User from a Project" (`DELETE /groups/{id}/users/{userId}`);
+ * no `removeFromOrg`, as the AtlasMembersApi contract leaves it out for this flavor.
  */
 export function createAtlasV1RolesApi(http: AtlasHttp): AtlasRolesApi {
   const read = async (path: string, what: string) =>
@@ -25,6 +28,13 @@ export function createAtlasV1RolesApi(http: AtlasHttp): AtlasRolesApi {
   return {
     // The PATCH carries every scope of the user: two writes for one user must never interleave.
     writeScope: 'user',
+    // No removeFromOrg, per the contract in roles-api.ts. The deprecated v1 reference does document
+    // removeOrganizationUser (DELETE /api/atlas/v1.0/orgs/{orgId}/users/{userId}, 204); not wired up here.
+    members: createV1MembersApi(http, {
+      base: '/api/atlas/v1.0',
+      readRole: { org: 'Organization Member', project: 'Project Read Only' },
+      removeRole: 'Project Owner',
+    }),
     async readUser(username, scope): Promise<ScopedUser> {
       const user = await read(`/api/atlas/v1.0/users/byName/${encodeURIComponent(username)}`, username);
       return { userId: user.id, roles: rolesIn(user, scope) };

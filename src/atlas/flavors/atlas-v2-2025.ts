@@ -2,6 +2,7 @@ import { AppError, isAppError } from '../../errors.js';
 import type { AtlasScope } from '../../lib/scope.js';
 import type { AtlasHttp } from '../http-client.js';
 import type { AtlasRolesApi, ScopedUser } from '../roles-api.js';
+import { createAtlasV2MembersApi } from './members.js';
 import { createProjectMembershipApi, createProjectOrgLookup } from './project-membership.js';
 import { ATLAS_V2_2025 } from './shared.js';
 
@@ -20,7 +21,8 @@ interface GroupUser {
  * `atlas-v2-2025`: the current v2 user endpoints. Resolves the user with
  * `GET /orgs/{orgId}/users?username=`, reads roles with `GET /orgs/{orgId}/users/{userId}` or
  * `GET /groups/{groupId}/users/{userId}`, and changes them with `:addRole` calls first, then
- * `:removeRole`, so the user never has zero roles.
+ * `:removeRole`, so the user never has zero roles. Members: listOrgUsers / listGroupUsers, removeGroupUser,
+ * removeOrgUser (members.ts).
  */
 export function createAtlasV2025RolesApi(http: AtlasHttp): AtlasRolesApi {
   const projectOrg = createProjectOrgLookup(http);
@@ -73,6 +75,7 @@ export function createAtlasV2025RolesApi(http: AtlasHttp): AtlasRolesApi {
   return {
     writeScope: 'scope',
     projectMembership: createProjectMembershipApi(http, projectOrg),
+    members: createAtlasV2MembersApi(http),
     async readUser(username, scope): Promise<ScopedUser> {
       const orgId = await orgOf(scope);
       const userId = await resolve(orgId, username);

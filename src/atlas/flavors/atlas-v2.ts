@@ -1,12 +1,14 @@
 import type { AtlasHttp } from '../http-client.js';
 import type { AtlasRolesApi } from '../roles-api.js';
+import { createAtlasV2MembersApi } from './members.js';
 import { createProjectMembershipApi, createProjectOrgLookup } from './project-membership.js';
 import { createPutRolesApi } from './put-roles.js';
 import { ATLAS_V2_2023 } from './shared.js';
 
 /**
  * `atlas-v2`: Atlas Admin API v2, resource version 2023-01-01 (sunset 2027-07-01); temporary project
- * membership uses the 2025-02-19 calls, the only ones that exist for it.
+ * membership and members (listOrgUsers, listGroupUsers, removeGroupUser, removeOrgUser) use the
+ * 2025-02-19 calls, the only ones that list pending invitations and remove pending users.
  */
 export function createAtlasV2RolesApi(http: AtlasHttp): AtlasRolesApi {
   return {
@@ -17,5 +19,6 @@ export function createAtlasV2RolesApi(http: AtlasHttp): AtlasRolesApi {
       writeRole: { org: 'Organization Owner', project: 'Project Owner' },
     }),
     projectMembership: createProjectMembershipApi(http, createProjectOrgLookup(http)),
+    members: createAtlasV2MembersApi(http),
   };
 }

@@ -1,7 +1,7 @@
 import { isAppError } from '../../errors.js';
 import type { AtlasHttp } from '../http-client.js';
 import type { OrgMembershipStatus, ProjectMembershipApi } from '../roles-api.js';
-import { ATLAS_V2_2023, ATLAS_V2_2025 } from './shared.js';
+import { ATLAS_V2_2023, ATLAS_V2_2025, isAlreadyGone } from './shared.js';
 
 /** Finds the organization that owns a project (getGroup, 2023-01-01), cached: it never changes. */
 export type ProjectOrgLookup = (groupId: string) => Promise<string>;
@@ -76,20 +76,25 @@ export function createProjectMembershipApi(http: AtlasHttp, orgOf: ProjectOrgLoo
       }
     },
 
-    async removeFromProject(groupId, userId) {
-      try {
-        await http.send({
-          method: 'DELETE',
-          path: `/api/atlas/v2/groups/${groupId}/users/${userId}`,
-          mediaType: ATLAS_V2_2025,
-          operation: 'removing the user from the project',
-          requiredRole: 'Project Access Manager',
-        });
-      } catch (error) {
-        // Already gone: a retried DELETE whose first try landed, or someone removed them by hand.
-        if (isAppError(error, 'ATLAS_NOT_A_MEMBER')) return;
-        throw error;
-      }
-    },
+    removeFromProject: (groupId, userId) => removeGroupUser(http, groupId, userId),
   };
+}
+
+/**
+ * Removes the person from the project: removeGroupUser `DELETE /api/atlas/v2/groups/{groupId}/users/{userId}`,
+ * version 2025-02-19 (204; the only one that also removes pending users). Already gone is not an error.
+ */
+export async function removeGroupUser(http: AtlasHttp, groupId: string, userId: string): Promise<void> {
+  try {
+    await http.send({
+      method: 'DELETE',
+      path: `/api/atlas/v2/groups/${groupId}/users/${userId}`,
+      mediaType: ATLAS_V2_2025,
+      operation: 'removing the user from the project',
+      requiredRole: 'Project Access Manager',
+    });
+  } catch (error) {
+    if (isAlreadyGone(error)) return;
+    throw error;
+  }
 }

@@ -14,9 +14,10 @@ export interface PutRolesApiShape {
 
 /**
  * Reads with `GET {base}/users/byName/{name}`; writes with `PUT {base}/orgs/{id}/users/{userId}/roles`
- * `{"orgRoles"}` or `PUT {base}/groups/{id}/users/{userId}/roles` `{"groupRoles"}`.
+ * `{"orgRoles"}` or `PUT {base}/groups/{id}/users/{userId}/roles` `{"groupRoles"}`. Members come from
+ * the flavor (their calls differ).
  */
-export function createPutRolesApi(http: AtlasHttp, shape: PutRolesApiShape): AtlasRolesApi {
+export function createPutRolesApi(http: AtlasHttp, shape: PutRolesApiShape): Omit<AtlasRolesApi, 'members'> {
   return {
     writeScope: 'scope',
     async readUser(username, scope): Promise<ScopedUser> {

@@ -4,6 +4,7 @@ export const ATLAS_V2_2023 = 'application/vnd.atlas.2023-01-01+json';
 /** Media type of the 2025-02-19 resource version (`:addRole`, `:removeRole`, project membership, user reads). */
 export const ATLAS_V2_2025 = 'application/vnd.atlas.2025-02-19+json';
 
+import { isAppError } from '../../errors.js';
 import type { AtlasScope } from '../../lib/scope.js';
 
 /** The user document of `GET …/users/byName/{name}` (v2 2023-01-01, v1.0, public v1.0). */
@@ -23,4 +24,13 @@ export function rolesIn(user: CloudAppUser, scope: AtlasScope): string[] {
     .filter((r) => (scope.kind === 'org' ? r.orgId === scope.id : r.groupId === scope.id))
     .map((r) => r.roleName);
   return [...new Set(roles)];
+}
+
+/**
+ * Whether a failed removal means the person was already gone (404 USER_NOT_IN_GROUP / USER_NOT_IN_ORG,
+ * or USER_NOT_FOUND for a deleted account): a retried DELETE whose first try landed, or someone removed
+ * them by hand. Any other 404 (an unknown org or project) is a real failure.
+ */
+export function isAlreadyGone(error: unknown): boolean {
+  return isAppError(error, 'ATLAS_NOT_A_MEMBER') || isAppError(error, 'ATLAS_USER_NOT_FOUND');
 }
