@@ -51,6 +51,7 @@ async function measure(url: string, auth: AtlasAuthConfig, concurrency: number):
       auth,
       timeoutMs: 15_000,
       maxRetries: 0,
+      pageSize: 500,
       rateLimits: {
         org: { capacity: 1, refillPerMinute: 1 },
         project: { capacity: 1, refillPerMinute: 1 },

@@ -40,6 +40,8 @@ export interface AtlasConfig {
   readonly timeoutMs: number;
   /** Retries after the first attempt for 429, 5xx, resets and timeouts. */
   readonly maxRetries: number;
+  /** Items per page when listing members (spec `itemsPerPage`, 1–500). */
+  readonly pageSize: number;
   /** Per endpoint set and scope (Atlas rate limits, NOTES section 9). */
   readonly rateLimits: {
     readonly org: BucketConfig;
@@ -152,6 +154,10 @@ const envFields = z.object({
   ATLAS_MAX_RETRIES: optionalText.refine((v) => v === undefined || (INTEGER.test(v) && Number(v) <= 20), {
     message: 'ATLAS_MAX_RETRIES must be a whole number from 0 to 20',
   }),
+  ATLAS_PAGE_SIZE: optionalText.refine(
+    (v) => v === undefined || (INTEGER.test(v) && Number(v) >= 1 && Number(v) <= 500),
+    { message: 'ATLAS_PAGE_SIZE must be a whole number from 1 to 500' },
+  ),
   ATLAS_RATE_ORG: bucketText('ATLAS_RATE_ORG'),
   ATLAS_RATE_PROJECT: bucketText('ATLAS_RATE_PROJECT'),
   ATLAS_RATE_USER: bucketText('ATLAS_RATE_USER'),
@@ -288,6 +294,7 @@ function toConfig(env: Env, mode: RunMode): Config {
                   },
             timeoutMs: Number(env.ATLAS_TIMEOUT_MS ?? '15000'),
             maxRetries: Number(env.ATLAS_MAX_RETRIES ?? '4'),
+            pageSize: Number(env.ATLAS_PAGE_SIZE ?? '500'),
             rateLimits: {
               org: parseBucket(env.ATLAS_RATE_ORG ?? '500/250'),
               project: parseBucket(env.ATLAS_RATE_PROJECT ?? '1200/500'),

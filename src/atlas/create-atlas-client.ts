@@ -38,5 +38,6 @@ export function createAtlasClient(
     'ops-manager': createPublicApiRolesApi,
     'atlas-v1': createAtlasV1RolesApi,
   } as const;
-  return { roles: withValidation(config.api, flavors[config.api](http)), http, close: () => http.close() };
+  const roles = flavors[config.api](http, { pageSize: config.pageSize });
+  return { roles: withValidation(config.api, roles), http, close: () => http.close() };
 }

@@ -54,7 +54,8 @@ export interface AtlasMembersApi {
   /**
    * Removes the person from the organization (removeOrgUser, 2025-02-19); already gone is not an
    * error. Throws AppError `ATLAS_LAST_OWNER` when they are its last owner (Atlas refuses).
-   * Absent where the API has no such call (Cloud Manager, Ops Manager, atlas-v1).
+   * Absent where the API has no such call (Cloud Manager, Ops Manager) and on atlas-v1, whose
+   * deprecated `DELETE /api/atlas/v1.0/orgs/{orgId}/users/{userId}` Rolecall does not use.
    */
   removeFromOrg?(orgId: string, userId: string): Promise<void>;
 }

@@ -162,6 +162,7 @@ describe('rate limiting', () => {
       auth: AUTHS.digest,
       timeoutMs: 5_000,
       maxRetries: 4,
+      pageSize: 500,
       rateLimits: BURST_LIMITS,
     };
     const limiter = createRedisRateLimiter(redis, `${prefix}-burst`, { buckets: BURST_LIMITS });
@@ -222,6 +223,7 @@ describe('rate limiting', () => {
         auth: AUTHS.digest,
         timeoutMs: 5_000,
         maxRetries: 0,
+        pageSize: 500,
         rateLimits: LIMITS,
       },
       { logger: createCapturingLogger().logger },

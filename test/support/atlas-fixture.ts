@@ -64,6 +64,7 @@ export function fixtureConfig(
     auth,
     timeoutMs: 2_000,
     maxRetries: 3,
+    pageSize: 500,
     rateLimits: {
       org: { capacity: 500, refillPerMinute: 250 },
       project: { capacity: 1200, refillPerMinute: 500 },

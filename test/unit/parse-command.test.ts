@@ -125,7 +125,11 @@ describe('review and offboarding commands', () => {
 
   it('says what is wrong with a malformed review or offboarding', () => {
     expect(errorOf(() => parseCommand('review'))).toContain('Say which target');
-    expect(errorOf(() => parseCommand('offboard dana because left'))).toContain('dana is not an email address');
-    expect(errorOf(() => parseCommand('offboard dana@example.com'))).toContain('offboard EMAIL because REASON');
+    expect(errorOf(() => parseCommand('offboard dana because left'))).toContain(
+      'dana is not an email address',
+    );
+    expect(errorOf(() => parseCommand('offboard dana@example.com'))).toContain(
+      'offboard EMAIL because REASON',
+    );
   });
 });

@@ -1,6 +1,6 @@
 import type { AtlasHttp } from '../http-client.js';
 import type { AtlasRolesApi, ScopedUser } from '../roles-api.js';
-import { createV1MembersApi } from './members.js';
+import { createV1MembersApi, type MembersOptions } from './members.js';
 import { type CloudAppUser, rolesIn } from './shared.js';
 
 type RoleAssignment = NonNullable<CloudAppUser['roles']>[number];
@@ -13,7 +13,7 @@ type RoleAssignment = NonNullable<CloudAppUser['roles']>[number];
  * Organization / Project" and "Remove One User from a Project" (`DELETE /groups/{id}/users/{userId}`);
  * no `removeFromOrg`, as the AtlasMembersApi contract leaves it out for this flavor.
  */
-export function createAtlasV1RolesApi(http: AtlasHttp): AtlasRolesApi {
+export function createAtlasV1RolesApi(http: AtlasHttp, options: MembersOptions = {}): AtlasRolesApi {
   const read = async (path: string, what: string) =>
     (
       await http.send<CloudAppUser>({
@@ -30,11 +30,15 @@ export function createAtlasV1RolesApi(http: AtlasHttp): AtlasRolesApi {
     writeScope: 'user',
     // No removeFromOrg, per the contract in roles-api.ts. The deprecated v1 reference does document
     // removeOrganizationUser (DELETE /api/atlas/v1.0/orgs/{orgId}/users/{userId}, 204); not wired up here.
-    members: createV1MembersApi(http, {
-      base: '/api/atlas/v1.0',
-      readRole: { org: 'Organization Member', project: 'Project Read Only' },
-      removeRole: 'Project Owner',
-    }),
+    members: createV1MembersApi(
+      http,
+      {
+        base: '/api/atlas/v1.0',
+        readRole: { org: 'Organization Member', project: 'Project Read Only' },
+        removeRole: 'Project Owner',
+      },
+      options,
+    ),
     async readUser(username, scope): Promise<ScopedUser> {
       const user = await read(`/api/atlas/v1.0/users/byName/${encodeURIComponent(username)}`, username);
       return { userId: user.id, roles: rolesIn(user, scope) };

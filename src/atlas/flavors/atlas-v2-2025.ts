@@ -2,7 +2,7 @@ import { AppError, isAppError } from '../../errors.js';
 import type { AtlasScope } from '../../lib/scope.js';
 import type { AtlasHttp } from '../http-client.js';
 import type { AtlasRolesApi, ScopedUser } from '../roles-api.js';
-import { createAtlasV2MembersApi } from './members.js';
+import { createAtlasV2MembersApi, type MembersOptions } from './members.js';
 import { createProjectMembershipApi, createProjectOrgLookup } from './project-membership.js';
 import { ATLAS_V2_2025 } from './shared.js';
 
@@ -24,7 +24,7 @@ interface GroupUser {
  * `:removeRole`, so the user never has zero roles. Members: listOrgUsers / listGroupUsers, removeGroupUser,
  * removeOrgUser (members.ts).
  */
-export function createAtlasV2025RolesApi(http: AtlasHttp): AtlasRolesApi {
+export function createAtlasV2025RolesApi(http: AtlasHttp, options: MembersOptions = {}): AtlasRolesApi {
   const projectOrg = createProjectOrgLookup(http);
   const userIds = new Map<string, string>();
 
@@ -75,7 +75,7 @@ export function createAtlasV2025RolesApi(http: AtlasHttp): AtlasRolesApi {
   return {
     writeScope: 'scope',
     projectMembership: createProjectMembershipApi(http, projectOrg),
-    members: createAtlasV2MembersApi(http),
+    members: createAtlasV2MembersApi(http, options),
     async readUser(username, scope): Promise<ScopedUser> {
       const orgId = await orgOf(scope);
       const userId = await resolve(orgId, username);

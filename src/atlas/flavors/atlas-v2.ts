@@ -1,6 +1,6 @@
 import type { AtlasHttp } from '../http-client.js';
 import type { AtlasRolesApi } from '../roles-api.js';
-import { createAtlasV2MembersApi } from './members.js';
+import { createAtlasV2MembersApi, type MembersOptions } from './members.js';
 import { createProjectMembershipApi, createProjectOrgLookup } from './project-membership.js';
 import { createPutRolesApi } from './put-roles.js';
 import { ATLAS_V2_2023 } from './shared.js';
@@ -10,7 +10,7 @@ import { ATLAS_V2_2023 } from './shared.js';
  * membership and members (listOrgUsers, listGroupUsers, removeGroupUser, removeOrgUser) use the
  * 2025-02-19 calls, the only ones that list pending invitations and remove pending users.
  */
-export function createAtlasV2RolesApi(http: AtlasHttp): AtlasRolesApi {
+export function createAtlasV2RolesApi(http: AtlasHttp, options: MembersOptions = {}): AtlasRolesApi {
   return {
     ...createPutRolesApi(http, {
       base: '/api/atlas/v2',
@@ -19,6 +19,6 @@ export function createAtlasV2RolesApi(http: AtlasHttp): AtlasRolesApi {
       writeRole: { org: 'Organization Owner', project: 'Project Owner' },
     }),
     projectMembership: createProjectMembershipApi(http, createProjectOrgLookup(http)),
-    members: createAtlasV2MembersApi(http),
+    members: createAtlasV2MembersApi(http, options),
   };
 }

@@ -38,7 +38,13 @@ function present<T>(value: T | undefined): value is T {
  * page of 500; only `orgMembershipStatus: ACTIVE` entries (pending, expired or rejected invitations are
  * left out). removeGroupUser and removeOrgUser (both 204) remove; already gone is not an error.
  */
-export function createAtlasV2MembersApi(http: AtlasHttp): AtlasMembersApi {
+/** Options of the members APIs. */
+export interface MembersOptions {
+  /** Items per page of a list call (1–500). @defaultValue 500 */
+  readonly pageSize?: number;
+}
+
+export function createAtlasV2MembersApi(http: AtlasHttp, options: MembersOptions = {}): AtlasMembersApi {
   return {
     async listMembers(scope: AtlasScope): Promise<ScopeMember[]> {
       if (scope.kind === 'org') {
@@ -51,6 +57,7 @@ export function createAtlasV2MembersApi(http: AtlasHttp): AtlasMembersApi {
             requiredRole: 'Organization Member',
           },
           (entry) => entry.id,
+          options.pageSize,
         );
         return entries
           .filter((entry) => entry.orgMembershipStatus === 'ACTIVE')
@@ -66,6 +73,7 @@ export function createAtlasV2MembersApi(http: AtlasHttp): AtlasMembersApi {
           requiredRole: 'Project Read Only',
         },
         (entry) => entry.id,
+        options.pageSize,
       );
       return entries
         .filter((entry) => entry.orgMembershipStatus === 'ACTIVE')
@@ -108,7 +116,11 @@ export interface V1MembersShape {
  * of which only this one's are kept), and `DELETE {base}/groups/{groupId}/users/{userId}` to remove.
  * No `removeFromOrg`: see the flavors.
  */
-export function createV1MembersApi(http: AtlasHttp, shape: V1MembersShape): AtlasMembersApi {
+export function createV1MembersApi(
+  http: AtlasHttp,
+  shape: V1MembersShape,
+  options: MembersOptions = {},
+): AtlasMembersApi {
   return {
     async listMembers(scope: AtlasScope): Promise<ScopeMember[]> {
       const org = scope.kind === 'org';
@@ -121,6 +133,7 @@ export function createV1MembersApi(http: AtlasHttp, shape: V1MembersShape): Atla
           requiredRole: shape.readRole[scope.kind],
         },
         (user) => user.id,
+        options.pageSize,
       );
       return users.map((user) => member(user.id, user.username, rolesIn(user, scope))).filter(present);
     },

@@ -24,13 +24,15 @@ export async function readAllPages<T>(
   http: AtlasHttp,
   call: Omit<AtlasCall, 'method' | 'body'>,
   idOf: (item: T) => string,
+  pageSize: number = PAGE_SIZE,
 ): Promise<T[]> {
+  const PAGE = Math.min(PAGE_SIZE, Math.max(1, Math.floor(pageSize)));
   const items = new Map<string, T>();
   for (let pageNum = 1; pageNum <= MAX_PAGES; pageNum += 1) {
     const { body } = await http.send<Page<T> | undefined>({
       ...call,
       method: 'GET',
-      query: { ...call.query, itemsPerPage: String(PAGE_SIZE), pageNum: String(pageNum) },
+      query: { ...call.query, itemsPerPage: String(PAGE), pageNum: String(pageNum) },
     });
     const results = body?.results ?? [];
     let fresh = 0;
@@ -40,18 +42,18 @@ export async function readAllPages<T>(
       items.set(id, item);
       fresh += 1;
     }
-    if (results.length < PAGE_SIZE) return [...items.values()];
+    if (results.length < PAGE) return [...items.values()];
     if (fresh === 0) {
       throw new AppError(
         'INTERNAL',
-        `Atlas sent the same ${PAGE_SIZE} entries again for page ${pageNum} while ${call.operation}; Rolecall stopped rather than read the list forever.`,
+        `Atlas sent the same ${PAGE} entries again for page ${pageNum} while ${call.operation}; Rolecall stopped rather than read the list forever.`,
         { details: { operation: call.operation, pageNum } },
       );
     }
   }
   throw new AppError(
     'INTERNAL',
-    `Atlas still had more entries after ${MAX_PAGES} pages of ${PAGE_SIZE} while ${call.operation}; Rolecall stopped there rather than read the list forever.`,
+    `Atlas still had more entries after ${MAX_PAGES} pages of ${PAGE} while ${call.operation}; Rolecall stopped there rather than read the list forever.`,
     { details: { operation: call.operation, pages: MAX_PAGES } },
   );
 }

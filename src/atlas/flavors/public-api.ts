@@ -1,6 +1,6 @@
 import type { AtlasHttp } from '../http-client.js';
 import type { AtlasRolesApi } from '../roles-api.js';
-import { createV1MembersApi } from './members.js';
+import { createV1MembersApi, type MembersOptions } from './members.js';
 import { createPutRolesApi } from './put-roles.js';
 
 /**
@@ -9,13 +9,13 @@ import { createPutRolesApi } from './put-roles.js';
  * One Project"; there is no `removeFromOrg`, as this API has no call that removes someone from an
  * organization (Ops Manager's `DELETE /users/{USER-ID}` deletes the whole account).
  */
-export function createPublicApiRolesApi(http: AtlasHttp): AtlasRolesApi {
+export function createPublicApiRolesApi(http: AtlasHttp, options: MembersOptions = {}): AtlasRolesApi {
   const base = '/api/public/v1.0';
   const readRole = { org: 'Organization Read Only', project: 'Project Read Only' };
   const writeRole = { org: 'Organization User Admin', project: 'Project User Admin' };
   return {
     ...createPutRolesApi(http, { base, mediaType: 'application/json', readRole, writeRole }),
     // No removeFromOrg: the v1.0 public API has no "remove one user from one organization" call.
-    members: createV1MembersApi(http, { base, readRole, removeRole: writeRole.project }),
+    members: createV1MembersApi(http, { base, readRole, removeRole: writeRole.project }, options),
   };
 }
