@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { type Config, parseConfig, type RunMode } from '../config.js';
 import { type Rolecall, type RolecallOverrides, startRolecall } from '../main.js';
-import { type AtlasSimulator, startAtlasSimulator } from './atlas-simulator.js';
+import { type AtlasSimulator, type AtlasSimulatorOptions, startAtlasSimulator } from './atlas-simulator.js';
 import { createSlackDriver, type SlackDriver } from './slack-driver.js';
 import { type SimulatedSlackUser, type SlackSimulator, startSlackSimulator } from './slack-simulator.js';
 
@@ -74,6 +74,12 @@ export interface SandboxOptions {
   readonly atlasPort?: number;
   /** What the in-process app runs. @defaultValue 'all' */
   readonly mode?: RunMode;
+  /** More organizations, projects and users for the Atlas simulator, beside the sandbox's own. */
+  readonly atlas?: {
+    readonly orgs?: AtlasSimulatorOptions['orgs'];
+    readonly projects?: AtlasSimulatorOptions['projects'];
+    readonly users?: AtlasSimulatorOptions['users'];
+  };
   /** The policy file's text. @defaultValue {@link SANDBOX_POLICY} */
   readonly policy?: string;
   /** Slack user groups (`S…`) and their members. @defaultValue none */
@@ -119,8 +125,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const atlas = await startAtlasSimulator({
     apiKeys: [ATLAS.apiKey],
     serviceAccounts: [ATLAS.serviceAccount],
-    orgs: [ATLAS.org],
-    projects: [{ ...ATLAS.project, orgId: ATLAS.org.id }],
+    orgs: [ATLAS.org, ...(options.atlas?.orgs ?? [])],
+    projects: [{ ...ATLAS.project, orgId: ATLAS.org.id }, ...(options.atlas?.projects ?? [])],
     users: [
       {
         id: ATLAS.userIds.alice,
@@ -146,6 +152,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         orgRoles: { [ATLAS.org.id]: ['ORG_MEMBER'] },
         groupRoles: { [ATLAS.project.id]: ['GROUP_READ_ONLY'] },
       },
+      ...(options.atlas?.users ?? []),
     ],
     ...(options.atlasPort === undefined ? {} : { port: options.atlasPort }),
   });

@@ -1,0 +1,254 @@
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { waitUntil } from '../../src/dev/http-util.js';
+import {
+  ATLAS,
+  CHANNELS,
+  PEOPLE,
+  SANDBOX_POLICY,
+  type Sandbox,
+  startSandbox,
+} from '../../src/dev/sandbox.js';
+import { blockText } from '../../src/dev/slack-flow.js';
+import type { SimulatedMessage } from '../../src/dev/slack-simulator.js';
+import { redisKeys } from '../../src/lib/redis-keys.js';
+import type { AccessReview } from '../../src/reviews/model.js';
+import { createReviewStore } from '../../src/reviews/review-store.js';
+import { expectValidMessageBlocks } from '../support/block-kit.js';
+import { ephemeralAfter, PROJECT, requestAs, spansOf, waitForState } from '../support/grant-flow.js';
+import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
+
+const READ = 'GROUP_DATA_ACCESS_READ_ONLY';
+
+describe('access reviews (end to end)', () => {
+  let sandbox: Sandbox;
+  let redis: Redis;
+  afterEach(async () => {
+    await redis.quit();
+    await sandbox.stop();
+  });
+
+  const start = async (label: string, options: { env?: Record<string, string>; policy?: string } = {}) => {
+    sandbox = await startSandbox({
+      redisUrl: TEST_REDIS_URL,
+      prefix: uniquePrefix(label),
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.policy ? { policy: options.policy } : {}),
+    });
+    redis = new Redis(TEST_REDIS_URL);
+  };
+  const reviews = () => createReviewStore(redis, redisKeys(sandbox.config.redis.prefix));
+  /** The review once posted (its messages known). */
+  const posted = (id: string, timeoutMs = 10_000) =>
+    waitUntil(
+      async () => {
+        const review = await reviews().get(id);
+        return review && review.messages.length > 0 ? review : undefined;
+      },
+      timeoutMs,
+      `${id} to be posted`,
+    );
+  const messageOf = (review: AccessReview, index = 0): SimulatedMessage => {
+    const ref = review.messages[index];
+    const message = ref ? sandbox.slack.message(ref.channelId, ref.ts) : undefined;
+    if (!message) throw new Error(`${review.id} has no message ${index}`);
+    return message;
+  };
+  const lineOf = (review: AccessReview, username: string, role: string) => {
+    const line = review.lines.find((l) => l.username === username && l.role === role);
+    if (!line) throw new Error(`no line for ${username} ${role}`);
+    return line;
+  };
+  const clickLine = async (
+    person: (typeof PEOPLE)[keyof typeof PEOPLE],
+    review: AccessReview,
+    n: number,
+    action: string,
+  ) => {
+    const message = messageOf(review, Math.floor((n - 1) / 20));
+    const block = ((message.blocks ?? []) as { block_id?: string }[]).find(
+      (b) => b.block_id === `review:${review.id}:${n}`,
+    );
+    if (!block) throw new Error(`line ${n} has no buttons`);
+    return sandbox.driver.clickButton(person, { ...message, blocks: [block] }, action);
+  };
+
+  it('lists exactly the standing roles of 128 members read over three pages, and posts them within Slack’s limits', async () => {
+    await start('review-population', { env: { ATLAS_PAGE_SIZE: '50' } });
+    sandbox.atlas.seedUsers(125, {
+      orgRoles: { [ATLAS.org.id]: ['ORG_MEMBER'] },
+      groupRoles: { [ATLAS.project.id]: ['GROUP_READ_ONLY'] },
+    });
+    // Alice holds READ through a Rolecall grant; member7 got a role by hand.
+    const granted = await requestAs(
+      sandbox,
+      PEOPLE.alice,
+      `request ${READ} on payments-prod for 1h because x`,
+    );
+    await sandbox.driver.clickButton(PEOPLE.bob, granted.approval, 'request_approve');
+    await waitForState(sandbox, granted.id, 'applied');
+    sandbox.atlas.setRoles('member7@example.com', PROJECT, ['GROUP_READ_ONLY', 'GROUP_CLUSTER_MANAGER']);
+
+    await sandbox.driver.command(PEOPLE.carol, 'review payments-prod', CHANNELS.general);
+    expect(await ephemeralAfter(sandbox, PEOPLE.carol, 0, /Reviewing/)).toContain(
+      'the review appears in <#C0APPROVALS>',
+    );
+    const review = await posted('RV-0001');
+    const lists = sandbox.atlas
+      .authenticatedCalls()
+      .filter(
+        (c) => c.method === 'GET' && c.path.startsWith(`/api/atlas/v2/groups/${ATLAS.project.id}/users?`),
+      );
+    expect(lists.map((c) => new URL(c.path, 'http://x').searchParams.get('pageNum'))).toEqual([
+      '1',
+      '2',
+      '3',
+    ]);
+    expect(lists.every((c) => c.path.includes('itemsPerPage=50'))).toBe(true);
+    expect(review.counts).toEqual({ people: 128, temporary: 1, standing: 129 });
+    expect(review.lines.filter((l) => l.username === 'alice@example.com').map((l) => l.role)).toEqual([
+      'GROUP_READ_ONLY',
+    ]);
+    expect(lineOf(review, 'member7@example.com', 'GROUP_CLUSTER_MANAGER').outsidePolicy).toBe(true);
+    expect(lineOf(review, 'bob@example.com', 'GROUP_OWNER').outsidePolicy).toBe(true);
+    expect(review.messages).toHaveLength(7);
+    const first = messageOf(review, 0);
+    expect(first.channel).toBe(CHANNELS.approvals);
+    expect(blockText(first)).toContain(
+      '*128* people, *129* standing role(s) that no Rolecall grant explains, *1* held through Rolecall grants',
+    );
+    for (let i = 0; i < 7; i += 1) {
+      const message = messageOf(review, i);
+      expectValidMessageBlocks(message.blocks);
+      if (i > 0) expect(message.threadTs).toBe(first.ts);
+    }
+  });
+
+  it('records Keep and Revoke once per line, never from the person themselves, and removes someone from the project with their last role', async () => {
+    await start('review-decide');
+    await sandbox.driver.command(PEOPLE.carol, 'review payments-prod', CHANNELS.general);
+    const review = await posted('RV-0001');
+    // alice READ_ONLY, bob OWNER, dana READ_ONLY (Atlas usernames sort that way).
+    expect(review.lines.map((l) => [l.n, l.username, l.role])).toEqual([
+      [1, 'alice@example.com', 'GROUP_READ_ONLY'],
+      [2, 'bob@example.com', 'GROUP_OWNER'],
+      [3, 'dana.smith@example.com', 'GROUP_READ_ONLY'],
+    ]);
+    let since = sandbox.slack.events.length;
+    await clickLine(PEOPLE.bob, review, 2, 'review_keep');
+    expect(await ephemeralAfter(sandbox, PEOPLE.bob, since, /own access/)).toContain(
+      'You can’t decide on your own access',
+    );
+    await clickLine(PEOPLE.mallory, review, 1, 'review_revoke');
+    await ephemeralAfter(sandbox, PEOPLE.mallory, since, /can keep or revoke it/);
+
+    // Ten concurrent Revoke clicks by two approvers on dana's only role: one decision, one removal.
+    const clicks = Array.from({ length: 10 }, (_, i) =>
+      clickLine(i % 2 ? PEOPLE.bob : PEOPLE.carol, review, 3, 'review_revoke'),
+    );
+    await Promise.all(clicks);
+    const outcome = await waitUntil(
+      async () => (await reviews().decisions(review.id)).get(3)?.outcome,
+      10_000,
+      'the revocation',
+    );
+    expect(outcome).toBe('left');
+    const deletes = sandbox.atlas
+      .authenticatedCalls()
+      .filter(
+        (c) => c.method === 'DELETE' && c.path.startsWith(`/api/atlas/v2/groups/${ATLAS.project.id}/users/`),
+      );
+    expect(deletes).toHaveLength(1);
+    expect(sandbox.atlas.rolesOf(PEOPLE.dana.email.toLowerCase(), PROJECT)).toEqual([]);
+    const timeline = sandbox.atlas.timeline(PEOPLE.dana.email.toLowerCase(), PROJECT);
+    expect(timeline[timeline.length - 1]?.roles).toEqual([]);
+    await waitUntil(
+      () =>
+        sandbox.slack
+          .messagesIn(sandbox.slack.dmChannelOf(PEOPLE.dana.id))
+          .find((m) => m.text.includes('revoked your standing GROUP_READ_ONLY')),
+      5_000,
+      'the DM to dana',
+    );
+
+    since = sandbox.slack.events.length;
+    await clickLine(PEOPLE.bob, review, 1, 'review_keep');
+    await ephemeralAfter(sandbox, PEOPLE.bob, since, /Kept alice@example.com/);
+    await clickLine(PEOPLE.carol, review, 2, 'review_keep');
+    const closed = await waitUntil(
+      async () => ((await reviews().get(review.id))?.closedAt ? true : undefined),
+      10_000,
+      'the review to close',
+    );
+    expect(closed).toBe(true);
+    const first = messageOf(review, 0);
+    await waitUntil(
+      () => (blockText(first).includes('Closed') ? true : undefined),
+      5_000,
+      'the closed header',
+    );
+    expectValidMessageBlocks(first.blocks);
+    expect(blockText(first)).toContain('2 kept, 1 revoked, 0 failed');
+    const thread = sandbox.slack
+      .messagesIn(CHANNELS.approvals)
+      .filter((m) => m.threadTs === first.ts)
+      .map((m) => m.text);
+    expect(
+      thread.some((t) =>
+        t.includes(
+          'removed dana.smith@example.com from the project: GROUP_READ_ONLY was their last role there',
+        ),
+      ),
+    ).toBe(true);
+    expect(thread.some((t) => t.includes('is closed: 2 kept, 1 revoked, 0 failed'))).toBe(true);
+    const audit = (await redis.xrange(redisKeys(sandbox.config.redis.prefix).audit, '-', '+'))
+      .map(([, f]) =>
+        Object.fromEntries(Array.from({ length: f.length / 2 }, (_, i) => [f[2 * i], f[2 * i + 1]])),
+      )
+      .filter((e) => e.kind === 'review');
+    expect(audit.filter((e) => e.actor !== 'system').map((e) => [e.line, e.actor, e.detail])).toEqual([
+      ['3', expect.stringMatching(/^U0(BOB|CAROL)$/), 'revoke'],
+      ['1', PEOPLE.bob.id, 'keep'],
+      ['2', PEOPLE.carol.id, 'keep'],
+    ]);
+    expect(audit.every((e) => e.actor === 'system' || /^[0-9a-f]{12}$/.test(e.policy ?? ''))).toBe(true);
+  });
+
+  it('runs on the policy’s schedule, across a restart, and says when the next one is due', async () => {
+    await start('review-schedule', {
+      policy: SANDBOX_POLICY.replace(
+        '    approvers: [U0CAROL]\n',
+        '    approvers: [U0CAROL]\n    review: 3s\n',
+      ),
+    });
+    const scheduled = await posted('RV-0001', 15_000);
+    expect(scheduled).toMatchObject({ startedBy: 'schedule', target: { name: 'acme', kind: 'org' } });
+    await sandbox.restart();
+    const again = await posted('RV-0002', 15_000);
+    expect(again.createdAt).toBeGreaterThan(scheduled.createdAt);
+    const since = sandbox.slack.events.length;
+    await sandbox.driver.command(PEOPLE.carol, 'status acme', CHANNELS.general);
+    const status = await ephemeralAfter(sandbox, PEOPLE.carol, since, /Access reviews of acme/);
+    expect(status).toMatch(/Next scheduled review: <!date\^\d+/);
+    expect(status).toContain('RV-0002');
+  });
+
+  it('tells the approvers when a review stays undecided past REVIEW_TTL', async () => {
+    await start('review-overdue', { env: { REVIEW_TTL: '1s' } });
+    await sandbox.driver.command(PEOPLE.bob, 'review payments-prod', CHANNELS.general);
+    const review = await posted('RV-0001');
+    const first = messageOf(review, 0);
+    const reminder = await waitUntil(
+      () =>
+        sandbox.slack
+          .messagesIn(CHANNELS.approvals)
+          .find((m) => m.threadTs === first.ts && m.text.includes('is overdue')),
+      10_000,
+      'the overdue reminder',
+    );
+    expect(reminder.text).toContain(
+      `Review ${review.id} is overdue: 3 line(s) still undecided after 1s. <@U0BOB>, <@U0CAROL>`,
+    );
+    expect(spansOf(sandbox.atlas.timeline(PEOPLE.alice.email, PROJECT), 'GROUP_READ_ONLY')).toHaveLength(1);
+  });
+});
