@@ -80,6 +80,8 @@ export interface SandboxOptions {
     readonly projects?: AtlasSimulatorOptions['projects'];
     readonly users?: AtlasSimulatorOptions['users'];
   };
+  /** Make the Atlas simulator enforce rate limits like Atlas (429 on an empty bucket). @defaultValue none */
+  readonly atlasRateLimits?: AtlasSimulatorOptions['rateLimits'];
   /** The policy file's text. @defaultValue {@link SANDBOX_POLICY} */
   readonly policy?: string;
   /** Slack user groups (`S…`) and their members. @defaultValue none */
@@ -155,6 +157,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       ...(options.atlas?.users ?? []),
     ],
     ...(options.atlasPort === undefined ? {} : { port: options.atlasPort }),
+    ...(options.atlasRateLimits === undefined ? {} : { rateLimits: options.atlasRateLimits }),
   });
   const dir = await mkdtemp(join(tmpdir(), 'rolecall-sandbox-'));
   const policyFile = join(dir, 'policy.yml');

@@ -172,6 +172,7 @@ export function createOffboardProcessor(deps: OffboardDeps) {
     const offboarding = await deps.offboardings.require(id);
     if (offboarding.outcomes.length < offboarding.targets.length) return;
     if (!(await deps.offboardings.finish(id, now()))) return;
+    await show(id);
     const count = (outcome: TargetOutcome['outcome']) =>
       offboarding.outcomes.filter((o) => o.outcome === outcome).length;
     await deps.notifier.thread(
