@@ -407,3 +407,20 @@ export function loadDemoSettings(
 ): DemoSettings {
   return { redisUrl: env.REDIS_URL?.trim() || 'redis://127.0.0.1:6379' };
 }
+
+/**
+ * Where Rolecall's data is, for tools that only read it (`rolecall audit`): REDIS_URL and
+ * QUEUE_PREFIX, validated like the app's. Throws CONFIG_INVALID naming what is wrong.
+ */
+export function loadStoreSettings(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Config['redis'] {
+  const result = envFields.pick({ REDIS_URL: true, QUEUE_PREFIX: true }).safeParse(env);
+  if (!result.success) {
+    throw new AppError('CONFIG_INVALID', result.error.issues.map((issue) => issue.message).join('\n'));
+  }
+  return {
+    url: result.data.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    prefix: result.data.QUEUE_PREFIX ?? 'rolecall',
+  };
+}

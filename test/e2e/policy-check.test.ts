@@ -1,22 +1,10 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCommand, runRolecall } from '../support/cli.js';
 
-const root = new URL('../../', import.meta.url);
-
-/** Runs a command with only PATH set: no REDIS_URL, no Slack or Atlas variables. */
-function run(command: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(command, args, { cwd: root, env: { PATH: process.env.PATH ?? '' } }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-const rolecall = (...args: string[]) =>
-  run(process.execPath, ['--import', 'tsx', 'src/cli/rolecall.ts', ...args]);
+const rolecall = (...args: string[]) => runRolecall(args);
 
 const BROKEN = `approvalsChannel: C0APPROVALS
 groups:
@@ -85,7 +73,7 @@ describe('rolecall policy check', () => {
   });
 
   it('runs as npm run policy:check -- FILE, as the README says', async () => {
-    const result = await run('npm', ['run', '-s', 'policy:check', '--', 'policy.example.yml']);
+    const result = await runCommand('npm', ['run', '-s', 'policy:check', '--', 'policy.example.yml']);
     expect(result).toMatchObject({ code: 0, stdout: 'policy.example.yml is valid: 2 targets, 2 rules\n' });
   });
 });

@@ -1,3 +1,4 @@
+import { parse } from 'csv-parse/sync';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../src/dev/http-util.js';
@@ -15,6 +16,7 @@ import { redisKeys } from '../../src/lib/redis-keys.js';
 import type { AccessReview } from '../../src/reviews/model.js';
 import { createReviewStore } from '../../src/reviews/review-store.js';
 import { expectValidMessageBlocks } from '../support/block-kit.js';
+import { runRolecall } from '../support/cli.js';
 import { ephemeralAfter, PROJECT, requestAs, spansOf, waitForState } from '../support/grant-flow.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
@@ -212,6 +214,20 @@ describe('access reviews (end to end)', () => {
       ['2', PEOPLE.carol.id, 'keep'],
     ]);
     expect(audit.every((e) => e.actor === 'system' || /^[0-9a-f]{12}$/.test(e.policy ?? ''))).toBe(true);
+
+    // The signed-off list, as the closing message tells approvers to export it.
+    const exported = await runRolecall(['audit', '--review', review.id, '--format', 'csv'], {
+      REDIS_URL: TEST_REDIS_URL,
+      QUEUE_PREFIX: sandbox.config.redis.prefix,
+    });
+    expect(exported.code).toBe(0);
+    const rows = parse(exported.stdout, { columns: true }) as Record<string, string>[];
+    expect(rows.map((r) => [r.line, r.username, r.role, r.decision, r.outcome])).toEqual([
+      ['1', 'alice@example.com', 'GROUP_READ_ONLY', 'keep', 'kept'],
+      ['2', 'bob@example.com', 'GROUP_OWNER', 'keep', 'kept'],
+      ['3', 'dana.smith@example.com', 'GROUP_READ_ONLY', 'revoke', 'left'],
+    ]);
+    expect(rows.every((r) => r.closed_at !== '' && r.decided_at !== '')).toBe(true);
   });
 
   it('runs on the policy’s schedule, across a restart, and says when the next one is due', async () => {

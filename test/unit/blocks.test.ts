@@ -381,3 +381,21 @@ describe('Home tab and guided form', () => {
     expect(JSON.stringify(view)).not.toContain('<!channel>');
   });
 });
+
+describe('drift at the end of a grant', () => {
+  it('says when the roles are not what Rolecall left: one added by hand stays and goes to the next review', () => {
+    const revoked = request('revoked');
+    const changed = {
+      ...revoked,
+      revocation: {
+        ...(revoked.revocation as NonNullable<typeof revoked.revocation>),
+        rolesAfter: ['GROUP_DATA_ACCESS_READ_ONLY', 'GROUP_OWNER'],
+      },
+    };
+    const text = buildOutcomeText(changed, 'revoked', { audience: 'channel' });
+    expect(text).toContain(
+      '`GROUP_OWNER` was added by hand while the grant was active and stays; the next access review of payments-prod lists it',
+    );
+    expect(buildOutcomeText(revoked, 'revoked', { audience: 'channel' })).not.toContain('by hand');
+  });
+});

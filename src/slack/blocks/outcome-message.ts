@@ -96,6 +96,18 @@ function describeRevoked(request: AccessRequest, user: string, on: string, grant
     parts.push(`${formatRoles(revocation?.gone ?? [])} was already gone from Atlas`);
   }
   if (parts.length === 0 && (revocation?.kept ?? []).length === 0) parts.push('it held no role any more');
+  // Not what Rolecall left: roles someone added by hand while the grant was active stay (standing).
+  const explained = new Set([
+    ...(request.rolesAtRequest ?? []),
+    ...(request.grant?.outside ?? []),
+    ...(revocation?.kept ?? []).map((k) => k.role),
+  ]);
+  const byHand = (revocation?.rolesAfter ?? []).filter((role) => !explained.has(role));
+  if (byHand.length > 0 && request.rolesAtRequest !== null) {
+    parts.push(
+      `${formatRoles(byHand)} was added by hand while the grant was active and stays; the next access review of ${escapeMrkdwn(request.target.name)} lists it`,
+    );
+  }
   const what = parts.length > 0 ? `: ${parts.join('; ')}.` : '.';
   const roles = revocation?.leftProject
     ? ` ${user} is no longer in ${place(request)}.`
