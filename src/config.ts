@@ -83,6 +83,8 @@ export interface Config {
   };
   /** How long a request waits for a decision before it expires. */
   readonly requestTtlMs: number;
+  /** Audit entries older than this are trimmed from the global audit stream (XTRIM MINID), in ms. */
+  readonly auditRetentionMs: number;
   /** Per-person limits on filing requests. */
   readonly limits: {
     /** Requests (and extensions) one person may file in a minute. */
@@ -176,6 +178,7 @@ const envFields = z.object({
     message: 'JOB_BACKOFF_MS must be a whole number of milliseconds, at least 10',
   }),
   REQUEST_TTL: durationText('REQUEST_TTL'),
+  AUDIT_RETENTION: durationText('AUDIT_RETENTION'),
   REQUESTS_PER_MINUTE: optionalText.refine((v) => v === undefined || (INTEGER.test(v) && Number(v) >= 1), {
     message: 'REQUESTS_PER_MINUTE must be a whole number of at least 1',
   }),
@@ -309,6 +312,7 @@ function toConfig(env: Env, mode: RunMode): Config {
       backoffMs: Number(env.JOB_BACKOFF_MS ?? '2000'),
     },
     requestTtlMs: seconds(env.REQUEST_TTL, '24h') * 1000,
+    auditRetentionMs: seconds(env.AUDIT_RETENTION, '400d') * 1000,
     limits: {
       requestsPerMinute: Number(env.REQUESTS_PER_MINUTE ?? '10'),
       maxOpenRequests: Number(env.MAX_OPEN_REQUESTS ?? '20'),

@@ -497,6 +497,7 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
         keys: redisKeys(config.redis.prefix),
         logger,
         graceMs: Math.min(60_000, config.grants.reconcileIntervalMs),
+        auditRetentionMs: config.auditRetentionMs,
       }),
     },
   });

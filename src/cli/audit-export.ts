@@ -1,8 +1,11 @@
 import { parseArgs } from 'node:util';
 import { stringify } from 'csv-stringify/sync';
+import type { Redis } from 'ioredis';
+import { AUDIT_COLUMNS, auditRow, readAuditTrail } from '../audit/audit-trail.js';
 import { loadStoreSettings } from '../config.js';
 import { AppError } from '../errors.js';
-import { redisKeys } from '../lib/redis-keys.js';
+import { asRequestId } from '../lib/patterns.js';
+import { type RedisKeys, redisKeys } from '../lib/redis-keys.js';
 import { createLogger } from '../ops/logger.js';
 import { connectRedis } from '../ops/redis.js';
 import { isReviewId, REVIEW_EXPORT_COLUMNS, reviewExportRows } from '../reviews/review-export.js';
@@ -10,73 +13,164 @@ import { createReviewStore } from '../reviews/review-store.js';
 import type { CheckOutput } from './policy-check.js';
 
 /** Usage of `rolecall audit`, shown with every argument error. */
-export const AUDIT_USAGE = 'usage: rolecall audit --review ID [--format csv|json]';
+export const AUDIT_USAGE = [
+  'usage: rolecall audit --since DATE [--until DATE] [--request ID] [--format jsonl|csv]',
+  '       rolecall audit --review ID [--format csv|json]',
+].join('\n');
 
-const FORMATS = ['csv', 'json'] as const;
+/** What the command line asked for. */
+type AuditCommand =
+  | { readonly review: string; readonly format: 'csv' | 'json' }
+  | {
+      readonly sinceMs: number;
+      readonly untilMs: number | undefined;
+      readonly requestId: string | undefined;
+      readonly format: 'csv' | 'jsonl';
+    };
 
 /**
- * `rolecall audit --review RV-0001 [--format csv|json]` (and `npm run audit -- …`): prints an access
- * review's signed-off list to stdout, one row per standing (person, role) with who decided what,
- * when, under which policy version, and how a revocation went. Reads REDIS_URL and QUEUE_PREFIX
- * like the app; writes nothing. CSV cells that a spreadsheet would run as a formula (`=`, `+`,
- * `-`, `@`) are prefixed with `'` (csv-stringify's escape_formulas).
- * Returns 0, 1 (no such review, Redis or config unusable; the reason on stderr) or 2 (usage).
+ * `rolecall audit …` (and `npm run audit -- …`): prints audit data from Redis to stdout, reading
+ * REDIS_URL and QUEUE_PREFIX like the app and writing nothing.
+ * - `--since DATE [--until DATE] [--request ID] [--format jsonl|csv]`: the audit trail, oldest first
+ *   (the global stream, or one request's own trail with --request). DATE is ISO 8601 (`2026-11-01`,
+ *   `2026-11-01T09:00:00Z`); a bare `--until` date includes that whole day (UTC). Default jsonl.
+ * - `--review ID [--format csv|json]`: an access review's signed-off list, one row per standing
+ *   (person, role) with who decided what, when, under which policy, and how it went. Default csv.
+ * CSV cells that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`) get a leading `'`
+ * (csv-stringify's escape_formulas). Returns 0, 1 (nothing found, Redis or config unusable; why on
+ * stderr) or 2 (usage).
  */
 export async function runAuditExport(
   args: readonly string[],
   output: CheckOutput,
   env?: Readonly<Record<string, string | undefined>>,
 ): Promise<number> {
-  let reviewId: string;
-  let format: (typeof FORMATS)[number];
+  let command: AuditCommand;
   try {
-    const { values, positionals } = parseArgs({
-      args: [...args],
-      options: { review: { type: 'string' }, format: { type: 'string', default: 'csv' } },
-      allowPositionals: true,
-      strict: true,
-    });
-    if (positionals.length > 0) throw new Error(`unexpected argument: ${positionals[0]}`);
-    if (values.review === undefined) throw new Error('--review ID is missing');
-    if (!isReviewId(values.review)) throw new Error(`--review must be a review id such as RV-0001`);
-    if (!(FORMATS as readonly string[]).includes(values.format)) {
-      throw new Error(`--format must be one of ${FORMATS.join(', ')}`);
-    }
-    reviewId = values.review;
-    format = values.format as (typeof FORMATS)[number];
+    command = parseAuditArgs(args);
   } catch (error) {
     output.err(`${(error as Error).message}\n${AUDIT_USAGE}`);
     return 2;
   }
-  let redis: Awaited<ReturnType<typeof connectRedis>> | undefined;
+  let redis: Redis | undefined;
   try {
     const store = loadStoreSettings(env);
     // Connection problems go to stderr as JSON lines; stdout carries only the export.
-    const logger = createLogger({ level: 'error', write: output.err });
-    redis = await connectRedis(store.url, 'commands', logger);
-    const reviews = createReviewStore(redis, redisKeys(store.prefix));
-    const review = await reviews.get(reviewId);
-    if (review === undefined) {
-      output.err(`There is no review ${reviewId} under QUEUE_PREFIX ${store.prefix} (kept 400 days).`);
-      return 1;
-    }
-    const rows = reviewExportRows(review, await reviews.decisions(reviewId));
-    if (format === 'json') {
-      const { messages: _messages, lines: _lines, ...meta } = review;
-      output.out(JSON.stringify({ review: meta, rows }, null, 2));
-    } else {
-      const text = stringify(rows, {
-        header: true,
-        columns: [...REVIEW_EXPORT_COLUMNS],
-        escape_formulas: true,
-      });
-      output.out(text.replace(/\n$/, ''));
-    }
-    return 0;
+    redis = await connectRedis(store.url, 'commands', createLogger({ level: 'error', write: output.err }));
+    const keys = redisKeys(store.prefix);
+    if ('review' in command) return await exportReview(redis, keys, command, store.prefix, output);
+    return await exportTrail(redis, keys, command, output);
   } catch (error) {
     output.err(error instanceof AppError ? `${error.code}: ${error.message}` : (error as Error).message);
     return 1;
   } finally {
     redis?.disconnect();
   }
+}
+
+const csv = (rows: readonly Record<string, string>[], columns: readonly string[], header: boolean) =>
+  stringify([...rows], { header, columns: [...columns], escape_formulas: true }).replace(/\n$/, '');
+
+async function exportReview(
+  redis: Redis,
+  keys: RedisKeys,
+  command: Extract<AuditCommand, { review: string }>,
+  prefix: string,
+  output: CheckOutput,
+): Promise<number> {
+  const reviews = createReviewStore(redis, keys);
+  const review = await reviews.get(command.review);
+  if (review === undefined) {
+    output.err(`There is no review ${command.review} under QUEUE_PREFIX ${prefix}.`);
+    return 1;
+  }
+  const rows = reviewExportRows(review, await reviews.decisions(command.review));
+  if (command.format === 'json') {
+    const { messages: _messages, lines: _lines, ...meta } = review;
+    output.out(JSON.stringify({ review: meta, rows }, null, 2));
+  } else {
+    output.out(csv(rows, REVIEW_EXPORT_COLUMNS, true));
+  }
+  return 0;
+}
+
+async function exportTrail(
+  redis: Redis,
+  keys: RedisKeys,
+  command: Extract<AuditCommand, { sinceMs: number }>,
+  output: CheckOutput,
+): Promise<number> {
+  let count = 0;
+  for await (const entry of readAuditTrail(redis, keys, command)) {
+    if (command.format === 'jsonl') {
+      output.out(
+        JSON.stringify({
+          id: entry.id,
+          time: new Date(entry.at).toISOString(),
+          kind: entry.kind,
+          ...entry.fields,
+        }),
+      );
+    } else {
+      output.out(csv([auditRow(entry)], AUDIT_COLUMNS, count === 0));
+    }
+    count += 1;
+  }
+  if (count === 0 && command.format === 'csv') output.out(csv([], AUDIT_COLUMNS, true));
+  if (count === 0 && command.requestId !== undefined) {
+    output.err(
+      `No audit entries for ${command.requestId} in that window (request trails expire with the request).`,
+    );
+    return 1;
+  }
+  return 0;
+}
+
+/** Reads the command line; throws an Error in words for anything wrong. */
+function parseAuditArgs(args: readonly string[]): AuditCommand {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    options: {
+      review: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      request: { type: 'string' },
+      format: { type: 'string' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (positionals.length > 0) throw new Error(`unexpected argument: ${positionals[0]}`);
+  if (values.review !== undefined) {
+    if (values.since !== undefined || values.until !== undefined || values.request !== undefined) {
+      throw new Error('--review cannot be combined with --since, --until or --request');
+    }
+    if (!isReviewId(values.review)) throw new Error('--review must be a review id such as RV-0001');
+    const format = values.format ?? 'csv';
+    if (format !== 'csv' && format !== 'json') throw new Error('--format must be csv or json with --review');
+    return { review: values.review, format };
+  }
+  if (values.since === undefined) throw new Error('--since DATE (or --review ID) is missing');
+  const sinceMs = parseDate('--since', values.since, 'start');
+  const untilMs = values.until === undefined ? undefined : parseDate('--until', values.until, 'end');
+  if (untilMs !== undefined && untilMs < sinceMs) throw new Error('--until is before --since');
+  let requestId: string | undefined;
+  if (values.request !== undefined) {
+    requestId = asRequestId(values.request);
+    if (requestId === undefined) throw new Error('--request must be a request id such as AR-0042');
+  }
+  const format = values.format ?? 'jsonl';
+  if (format !== 'jsonl' && format !== 'csv') throw new Error('--format must be jsonl or csv');
+  return { sinceMs, untilMs, requestId, format };
+}
+
+/** An ISO 8601 date or date-time in ms; a bare date is that day's first (`start`) or last (`end`) ms, UTC. */
+function parseDate(flag: string, text: string, edge: 'start' | 'end'): number {
+  const dayOnly = /^\d{4}-\d{2}-\d{2}$/.test(text);
+  const ms = /^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text)
+    ? Date.parse(dayOnly ? `${text}T00:00:00Z` : text)
+    : Number.NaN;
+  if (Number.isNaN(ms))
+    throw new Error(`${flag} must be an ISO 8601 date such as 2026-11-01 or 2026-11-01T09:00:00Z`);
+  return dayOnly && edge === 'end' ? ms + 86_400_000 - 1 : ms;
 }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { AtlasRolesApi } from '../atlas/roles-api.js';
+import { trimAuditTrail } from '../audit/audit-trail.js';
 import { rolesHeldBy } from '../grants/ledger.js';
 import type { LedgerStore } from '../grants/ledger-store.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
@@ -25,6 +26,11 @@ export interface ReconcileDeps {
    * @defaultValue 60_000
    */
   readonly graceMs?: number;
+  /**
+   * Global audit entries older than this are trimmed on every run (AUDIT_RETENTION), in ms.
+   * @defaultValue 400 days
+   */
+  readonly auditRetentionMs?: number;
   readonly now?: () => number;
 }
 
@@ -38,12 +44,14 @@ export interface ReconcileFindings {
   readonly requeued: readonly string[];
   /** Index entries of requests that hold nothing any more, dropped. */
   readonly stale: number;
+  /** Audit entries older than the retention, trimmed. */
+  readonly auditTrimmed: number;
 }
 
 /**
  * The safety net for time-boxed access: compares every ledger holder past its end with Atlas and
  * queues the revocations that went missing (a deleted or lost job, a crash between steps). Findings
- * are logged and counted.
+ * are logged and counted. It also trims the audit trail to its retention.
  */
 export function createReconcileProcessor(deps: ReconcileDeps) {
   const graceMs = deps.graceMs ?? 60_000;
@@ -93,7 +101,13 @@ export function createReconcileProcessor(deps: ReconcileDeps) {
       );
       if (repaired) requeued.push(requestId);
     }
-    const findings: ReconcileFindings = { overdue: ended.length, stillHeld, requeued, stale };
+    const auditTrimmed = await trimAuditTrail(
+      deps.redis,
+      deps.keys,
+      deps.auditRetentionMs ?? 400 * 24 * 3600 * 1000,
+      at,
+    );
+    const findings: ReconcileFindings = { overdue: ended.length, stillHeld, requeued, stale, auditTrimmed };
     await deps.redis
       .multi()
       .hincrby(deps.keys.reconcileStats, 'runs', 1)

@@ -5,7 +5,7 @@ import { defineRedisScript } from '../lib/redis-script.js';
 import type { Offboarding, OffboardingDecision, OffboardingState, TargetOutcome } from './model.js';
 
 // KEYS: offboarding hash, global audit stream. ARGV: from state, to state, decision JSON, patch JSON
-// (field -> JSON), actor, detail, at, id, maxlen. Moves the state only from `from`, with an audit entry.
+// (field -> JSON), actor, detail, at, id. Moves the state only from `from`, with an audit entry.
 const MOVE = defineRedisScript(`
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'missing', ''} end
@@ -13,7 +13,7 @@ if state ~= ARGV[1] then return {'conflict', state} end
 redis.call('HSET', KEYS[1], 'state', ARGV[2])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'decision', ARGV[3]) end
 for field, value in pairs(cjson.decode(ARGV[4])) do redis.call('HSET', KEYS[1], field, value) end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[9], '*', 'kind', 'offboarding', 'offboarding', ARGV[8], 'from', state, 'to', ARGV[2], 'actor', ARGV[5], 'at', ARGV[7], 'detail', ARGV[6])
+redis.call('XADD', KEYS[2], '*', 'kind', 'offboarding', 'offboarding', ARGV[8], 'from', state, 'to', ARGV[2], 'actor', ARGV[5], 'at', ARGV[7], 'detail', ARGV[6])
 return {'ok', state}
 `);
 
@@ -49,10 +49,9 @@ const OUTCOME_PREFIX = 'outcome:';
 export function createOffboardingStore(
   redis: Redis,
   keys: RedisKeys,
-  options: { readonly retentionMs?: number; readonly auditMaxLength?: number } = {},
+  options: { readonly retentionMs?: number } = {},
 ): OffboardingStore {
   const retention = options.retentionMs ?? 400 * 24 * 3600 * 1000;
-  const maxlen = String(options.auditMaxLength ?? 1_000_000);
   const get = async (id: string): Promise<Offboarding | undefined> => {
     const hash = await redis.hgetall(keys.offboarding(id));
     if (hash.data === undefined || hash.state === undefined) return undefined;
@@ -96,7 +95,6 @@ export function createOffboardingStore(
         detail,
         String(Date.now()),
         id,
-        maxlen,
       ],
     )) as [string, string];
   return {
@@ -108,9 +106,6 @@ export function createOffboardingStore(
         .pexpire(keys.offboarding(id), retention)
         .xadd(
           keys.audit,
-          'MAXLEN',
-          '~',
-          maxlen,
           '*',
           'kind',
           'offboarding',
@@ -173,9 +168,6 @@ export function createOffboardingStore(
         .hset(keys.offboarding(id), field, JSON.stringify(outcome))
         .xadd(
           keys.audit,
-          'MAXLEN',
-          '~',
-          maxlen,
           '*',
           'kind',
           'offboarding',

@@ -20,8 +20,6 @@ export interface RefusalLog {
 /** Options for {@link createRefusalLog}. */
 export interface RefusalLogOptions {
   readonly logger: Logger;
-  /** @defaultValue 1_000_000 */
-  readonly auditMaxLength?: number;
   /**
    * Refusals of one person per minute that reach the audit stream; beyond, they are only counted
    * (`suppressed`) and logged, so a script clicking forged buttons cannot flood the audit.
@@ -43,9 +41,6 @@ export function createRefusalLog(redis: Redis, keys: RedisKeys, options: Refusal
   const audit = async (refusal: Refusal, at: number, detail: string) => {
     await redis.xadd(
       keys.audit,
-      'MAXLEN',
-      '~',
-      String(options.auditMaxLength ?? 1_000_000),
       '*',
       'kind',
       'refusal',

@@ -91,11 +91,6 @@ export interface RequestStoreOptions {
    * @defaultValue 90 days
    */
   retentionMs?: number;
-  /**
-   * Approximate length cap of the global audit stream.
-   * @defaultValue 1_000_000
-   */
-  auditMaxLength?: number;
   now?: () => number;
 }
 
@@ -103,7 +98,7 @@ export interface RequestStoreOptions {
 //       active index zset.
 // ARGV[1]: JSON spec, every number as a string (Lua numbers would print as 1.7e+12):
 //   from (array; absent = the request must not exist yet), to ('' = unchanged), audit (bool), actor,
-//   at, detail, id, maxlen, retention ('0' = keep), final (bool), fields {name: JSON}, expect
+//   at, detail, id, retention ('0' = keep), final (bool), fields {name: JSON}, expect
 //   {name: JSON}, ledger {hset [[f, v]], hdel [f], ending {member, score ('' = remove)}},
 //   requesterIndex, granteeIndex, deciderIndex, pendingIndex and openIndex key prefixes (these index keys are derived from the
 //   request: a single Redis instance, not Cluster).
@@ -139,7 +134,7 @@ if spec.to ~= '' then
   state = spec.to
 end
 if spec.audit then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', spec.maxlen, '*', 'request', spec.id, 'from', from, 'to', state, 'actor', spec.actor, 'at', spec.at, 'detail', spec.detail, 'policy', spec.policy)
+  redis.call('XADD', KEYS[2], '*', 'request', spec.id, 'from', from, 'to', state, 'actor', spec.actor, 'at', spec.at, 'detail', spec.detail, 'policy', spec.policy)
   redis.call('XADD', KEYS[3], '*', 'request', spec.id, 'from', from, 'to', state, 'actor', spec.actor, 'at', spec.at, 'detail', spec.detail, 'policy', spec.policy)
 end
 if spec.ledger then
@@ -252,7 +247,6 @@ interface WriteSpec {
 export function createRequestStore(redis: Redis, options: RequestStoreOptions): RequestStore {
   const keys: RedisKeys = redisKeys(options.prefix);
   const retentionMs = options.retentionMs ?? 90 * 24 * 3600 * 1000;
-  const auditMaxLength = options.auditMaxLength ?? 1_000_000;
   const now = options.now ?? Date.now;
 
   const get = async (id: string): Promise<AccessRequest | undefined> => {
@@ -284,7 +278,6 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
       detail: spec.detail,
       policy: spec.policyVersion ?? '',
       id,
-      maxlen: String(auditMaxLength),
       retention: String(retentionMs),
       final: spec.to !== null && isFinal(spec.to),
       fields,

@@ -5,7 +5,7 @@ import { defineRedisScript } from '../lib/redis-script.js';
 import type { AccessReview, LineDecision } from './model.js';
 
 // KEYS: review hash, decisions hash, global audit stream. ARGV: line number, decision JSON, actor,
-// decision word, policy version, at, review id, audit maxlen. Records a decision once per line while
+// decision word, policy version, at, review id. Records a decision once per line while
 // the review is open, with its audit entry, in one step; a second click gets the first decision.
 const DECIDE = defineRedisScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing', ''} end
@@ -13,11 +13,11 @@ if redis.call('HEXISTS', KEYS[1], 'closedAt') == 1 then return {'closed', ''} en
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
 if existing then return {'taken', existing} end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'kind', 'review', 'review', ARGV[7], 'line', ARGV[1], 'actor', ARGV[3], 'at', ARGV[6], 'detail', ARGV[4], 'policy', ARGV[5])
+redis.call('XADD', KEYS[3], '*', 'kind', 'review', 'review', ARGV[7], 'line', ARGV[1], 'actor', ARGV[3], 'at', ARGV[6], 'detail', ARGV[4], 'policy', ARGV[5])
 return {'ok', ARGV[2]}
 `);
 
-// KEYS: decisions hash, global audit stream. ARGV: line, outcome JSON fields, review id, at, maxlen.
+// KEYS: decisions hash, global audit stream. ARGV: line, outcome JSON fields, review id, at.
 // Sets a revocation's outcome once.
 const OUTCOME = defineRedisScript(`
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
@@ -28,7 +28,7 @@ local outcome = cjson.decode(ARGV[2])
 decision.outcome = outcome.outcome
 decision.detail = outcome.detail
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(decision))
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'kind', 'review', 'review', ARGV[3], 'line', ARGV[1], 'actor', 'system', 'at', ARGV[4], 'detail', outcome.outcome .. ': ' .. outcome.detail, 'policy', '')
+redis.call('XADD', KEYS[2], '*', 'kind', 'review', 'review', ARGV[3], 'line', ARGV[1], 'actor', 'system', 'at', ARGV[4], 'detail', outcome.outcome .. ': ' .. outcome.detail, 'policy', '')
 return 1
 `);
 
@@ -60,10 +60,9 @@ export interface ReviewStore {
 export function createReviewStore(
   redis: Redis,
   keys: RedisKeys,
-  options: { readonly retentionMs?: number; readonly auditMaxLength?: number } = {},
+  options: { readonly retentionMs?: number } = {},
 ): ReviewStore {
   const retention = options.retentionMs ?? 400 * 24 * 3600 * 1000;
-  const maxlen = String(options.auditMaxLength ?? 1_000_000);
   // A hash: `data` (the review as made, JSON), `messages` (JSON), `closedAt` (ms, once closed).
   const get = async (id: string): Promise<AccessReview | undefined> => {
     const hash = await redis.hgetall(keys.review(id));
@@ -108,7 +107,6 @@ export function createReviewStore(
           decision.policy,
           String(decision.at),
           id,
-          maxlen,
         ],
       )) as [string, string];
       if (status === 'missing' || status === 'closed') return { status };
@@ -119,7 +117,7 @@ export function createReviewStore(
       const done = await OUTCOME.run(
         redis,
         [keys.reviewDecisions(id), keys.audit],
-        [String(n), JSON.stringify(outcome), id, String(Date.now()), maxlen],
+        [String(n), JSON.stringify(outcome), id, String(Date.now())],
       );
       return Number(done) === 1;
     },

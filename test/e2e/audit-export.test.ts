@@ -1,10 +1,13 @@
 import { parse } from 'csv-parse/sync';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { waitUntil } from '../../src/dev/http-util.js';
+import { PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
 import { REVIEW_EXPORT_COLUMNS } from '../../src/reviews/review-export.js';
 import { createReviewStore } from '../../src/reviews/review-store.js';
 import { runRolecall } from '../support/cli.js';
+import { requestAs, waitForState } from '../support/grant-flow.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 const audit = (env: Record<string, string>, ...args: string[]) => runRolecall(['audit', ...args], env);
@@ -121,7 +124,7 @@ describe('rolecall audit --review', () => {
     for (const args of [[], ['--review', 'RV-1;DROP'], ['--review', id, '--format', 'xml'], ['--bogus']]) {
       const { code, stderr } = await audit(env, ...args);
       expect(code).toBe(2);
-      expect(stderr).toContain('usage: rolecall audit --review ID');
+      expect(stderr).toContain('rolecall audit --review ID [--format csv|json]');
     }
   });
 
@@ -135,5 +138,92 @@ describe('rolecall audit --review', () => {
     expect(stdout).toBe('');
     expect(stderr).toContain('STORAGE_UNAVAILABLE: Cannot reach Redis at redis://127.0.0.1:1');
     expect(stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('rolecall audit --since (the audit trail of a real run)', () => {
+  let sandbox: Sandbox;
+  let redis: Redis;
+  afterEach(async () => {
+    await redis.quit();
+    await sandbox.stop();
+  });
+
+  it('exports a request’s transitions as JSON lines and CSV, and trims entries past AUDIT_RETENTION', async () => {
+    const prefix = uniquePrefix('audit-trail');
+    const env = { REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix };
+    redis = new Redis(TEST_REDIS_URL);
+    const audit = redisKeys(prefix).audit;
+    const now = Date.now();
+    // Written before the app starts: one entry past the one-hour retention, one within it.
+    await redis.xadd(
+      audit,
+      `${now - 2 * 3_600_000}-0`,
+      'request',
+      'AR-0900',
+      'to',
+      'applied',
+      'actor',
+      'old',
+    );
+    await redis.xadd(audit, `${now - 1_800_000}-0`, 'request', 'AR-0901', 'to', 'applied', 'actor', 'recent');
+    sandbox = await startSandbox({
+      redisUrl: TEST_REDIS_URL,
+      prefix,
+      env: { RECONCILE_INTERVAL: '1s', AUDIT_RETENTION: '1h' },
+    });
+    const { id, approval } = await requestAs(
+      sandbox,
+      PEOPLE.alice,
+      'request GROUP_DATA_ACCESS_READ_ONLY on payments-prod for 1h because audit export',
+    );
+    await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
+    await waitForState(sandbox, id, 'applied');
+
+    // Timeline: the two-hour-old entry goes at the next reconciliation; the rest stays.
+    await waitUntil(
+      async () => ((await redis.xrange(audit, '-', `${now - 3_600_000}`)).length === 0 ? true : undefined),
+      10_000,
+      'the old entry to be trimmed',
+    );
+    const actors = (await redis.xrange(audit, '-', '+')).map(([, f]) => f[f.indexOf('actor') + 1]);
+    expect(actors).not.toContain('old');
+    expect(actors).toContain('recent');
+
+    const today = new Date(now - 86_400_000).toISOString().slice(0, 10);
+    const jsonl = await runRolecall(['audit', '--since', today], env);
+    expect(jsonl.code).toBe(0);
+    const entries = jsonl.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, string>);
+    expect(entries[0]).toMatchObject({ request: 'AR-0901', actor: 'recent', kind: 'request' });
+    const mine = entries.filter((e) => e.request === id);
+    expect(mine.map((e) => e.to)).toEqual(expect.arrayContaining(['pending', 'approved', 'applied']));
+    expect(mine.find((e) => e.to === 'approved')?.actor).toBe(PEOPLE.bob.id);
+    expect(entries.every((e) => /^\d{4}-\d{2}-\d{2}T/.test(e.time ?? ''))).toBe(true);
+
+    const forRequest = await runRolecall(
+      ['audit', '--since', today, '--request', id, '--format', 'csv'],
+      env,
+    );
+    expect(forRequest.code).toBe(0);
+    const rows = parse(forRequest.stdout, { columns: true }) as Record<string, string>[];
+    expect(rows.map((r) => r.request)).toEqual(rows.map(() => id));
+    expect(rows.map((r) => r.to)).toEqual(mine.map((e) => e.to));
+    expect(rows.map((r) => [r.actor, r.detail])).toEqual(mine.map((e) => [e.actor, e.detail]));
+
+    // A window before anything happened: a header and nothing else.
+    const empty = await runRolecall(
+      ['audit', '--since', '2020-01-01', '--until', '2020-01-02', '--format', 'csv'],
+      env,
+    );
+    expect(empty.code).toBe(0);
+    expect(empty.stdout.trim()).toBe(
+      'id,time,kind,request,review,offboarding,line,from,to,action,actor,code,detail,policy',
+    );
+    const bad = await runRolecall(['audit', '--since', 'yesterday'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--since must be an ISO 8601 date');
   });
 });
