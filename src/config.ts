@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { AppError } from './errors.js';
 import { parseDuration } from './lib/duration.js';
@@ -249,15 +250,61 @@ export function parseConfig(
   options: ConfigOptions = {},
 ): Config {
   const mode = options.mode ?? 'all';
-  const result = buildEnvSchema(mode).safeParse(env);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => `  - ${issue.message}`);
+  const files = readSecretFiles(env);
+  const result = buildEnvSchema(mode).safeParse(files.env);
+  if (!result.success || files.problems.length > 0) {
+    const problems = [...files.problems, ...(result.error?.issues.map((issue) => issue.message) ?? [])].map(
+      (problem) => `  - ${problem}`,
+    );
     throw new AppError(
       'CONFIG_INVALID',
       `Rolecall cannot start, the configuration has ${problems.length} problem(s):\n${problems.join('\n')}`,
     );
   }
   return toConfig(result.data, mode);
+}
+
+/** The variables that may come from a file instead (`NAME_FILE=/run/secrets/…`). */
+export const SECRET_VARIABLES = [
+  'SLACK_BOT_TOKEN',
+  'SLACK_SIGNING_SECRET',
+  'SLACK_APP_TOKEN',
+  'ATLAS_PUBLIC_KEY',
+  'ATLAS_PRIVATE_KEY',
+  'ATLAS_CLIENT_ID',
+  'ATLAS_CLIENT_SECRET',
+  'REDIS_URL',
+] as const;
+
+/**
+ * Docker and Kubernetes secrets: for each secret variable with `NAME_FILE` set, reads NAME from that
+ * file (one trailing newline dropped). Setting both NAME and NAME_FILE, or a file that cannot be
+ * read or is empty, is a problem in words; the contents never appear in one.
+ */
+function readSecretFiles(env: Readonly<Record<string, string | undefined>>): {
+  env: Record<string, string | undefined>;
+  problems: string[];
+} {
+  const out: Record<string, string | undefined> = { ...env };
+  const problems: string[] = [];
+  for (const name of SECRET_VARIABLES) {
+    const file = env[`${name}_FILE`]?.trim();
+    if (!file) continue;
+    if (env[name]?.trim()) {
+      problems.push(`${name} and ${name}_FILE are both set; keep one`);
+      continue;
+    }
+    try {
+      const text = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+      if (text.trim() === '') problems.push(`${name}_FILE ${file} is empty`);
+      else out[name] = text;
+    } catch (error) {
+      problems.push(
+        `${name}_FILE ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+    }
+  }
+  return { env: out, problems };
 }
 
 function toConfig(env: Env, mode: RunMode): Config {
@@ -419,9 +466,11 @@ export function loadDemoSettings(
 export function loadStoreSettings(
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Config['redis'] {
-  const result = envFields.pick({ REDIS_URL: true, QUEUE_PREFIX: true }).safeParse(env);
-  if (!result.success) {
-    throw new AppError('CONFIG_INVALID', result.error.issues.map((issue) => issue.message).join('\n'));
+  const files = readSecretFiles({ REDIS_URL: env.REDIS_URL, REDIS_URL_FILE: env.REDIS_URL_FILE });
+  const result = envFields.pick({ REDIS_URL: true, QUEUE_PREFIX: true }).safeParse({ ...env, ...files.env });
+  if (!result.success || files.problems.length > 0) {
+    const problems = [...files.problems, ...(result.error?.issues.map((issue) => issue.message) ?? [])];
+    throw new AppError('CONFIG_INVALID', problems.join('\n'));
   }
   return {
     url: result.data.REDIS_URL ?? 'redis://127.0.0.1:6379',

@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadStoreSettings, parseConfig } from '../../src/config.js';
 import { AppError } from '../../src/errors.js';
 
 const VALID = {
@@ -20,6 +23,47 @@ function problemsOf(env: Record<string, string | undefined>, mode: 'all' | 'work
 }
 
 describe('parseConfig', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rolecall-secrets-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const secretFile = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+
+  it('reads secrets from NAME_FILE (Docker and Kubernetes secrets), dropping one trailing newline', () => {
+    const config = parseConfig({
+      SLACK_SIGNING_SECRET: 'secret',
+      SLACK_BOT_TOKEN_FILE: secretFile('bot', 'xoxb-from-file\n'),
+      ATLAS_CLIENT_ID_FILE: secretFile('id', 'mdb_sa_id_1'),
+      ATLAS_CLIENT_SECRET_FILE: secretFile('sa', 'mdb_sa_sk_2\n'),
+      REDIS_URL_FILE: secretFile('redis', 'redis://:pw@10.0.0.5:6380\n'),
+    });
+    expect(config.slack.botToken).toBe('xoxb-from-file');
+    expect(config.atlas?.auth).toEqual({
+      kind: 'oauth',
+      clientId: 'mdb_sa_id_1',
+      clientSecret: 'mdb_sa_sk_2',
+    });
+    expect(config.redis.url).toBe('redis://:pw@10.0.0.5:6380');
+    expect(loadStoreSettings({ REDIS_URL_FILE: join(dir, 'redis') }).url).toBe('redis://:pw@10.0.0.5:6380');
+  });
+
+  it('refuses a secret set twice, an unreadable or empty file, without printing any contents', () => {
+    const message = problemsOf({
+      ...VALID,
+      SLACK_BOT_TOKEN_FILE: secretFile('bot2', 'xoxb-hidden'),
+      ATLAS_PRIVATE_KEY: undefined,
+      ATLAS_PRIVATE_KEY_FILE: join(dir, 'missing'),
+      SLACK_SIGNING_SECRET: undefined,
+      SLACK_SIGNING_SECRET_FILE: secretFile('empty', '\n'),
+    });
+    expect(message).toContain('SLACK_BOT_TOKEN and SLACK_BOT_TOKEN_FILE are both set; keep one');
+    expect(message).toContain(`ATLAS_PRIVATE_KEY_FILE ${join(dir, 'missing')} cannot be read (ENOENT)`);
+    expect(message).toContain(`SLACK_SIGNING_SECRET_FILE ${join(dir, 'empty')} is empty`);
+    expect(message).not.toContain('xoxb-hidden');
+  });
+
   it('applies the documented defaults', () => {
     const config = parseConfig(VALID);
     expect(config).toMatchObject({
