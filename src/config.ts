@@ -33,6 +33,16 @@ export interface BucketConfig {
 }
 
 /** Everything about talking to Atlas. */
+export interface AtlasProxyConfig {
+  /** Proxy URL for https:// origins; '' when none. */
+  readonly httpsProxy: string;
+  /** Proxy URL for http:// origins; '' when none. */
+  readonly httpProxy: string;
+  /** Comma-separated hosts (with optional port, leading `.` or `*`) reached directly; '' when none. */
+  readonly noProxy: string;
+}
+
+/** Everything the Atlas client needs. */
 export interface AtlasConfig {
   readonly api: AtlasApiFlavor;
   readonly baseUrl: string;
@@ -43,6 +53,11 @@ export interface AtlasConfig {
   readonly maxRetries: number;
   /** Items per page when listing members (spec `itemsPerPage`, 1–500). */
   readonly pageSize: number;
+  /**
+   * Where Atlas calls go through when HTTPS_PROXY / HTTP_PROXY are set (NO_PROXY hosts go direct);
+   * absent when neither is set. Atlas API access lists often need one fixed egress address.
+   */
+  readonly proxy?: AtlasProxyConfig;
   /** Per endpoint set and scope (Atlas rate limits, NOTES section 9). */
   readonly rateLimits: {
     readonly org: BucketConfig;
@@ -138,6 +153,12 @@ const envFields = z.object({
   QUEUE_PREFIX: optionalText.refine((v) => v === undefined || PREFIX_CHARS.test(v), {
     message: 'QUEUE_PREFIX may contain only letters, digits, "_" and "-"',
   }),
+  HTTPS_PROXY: proxyText('HTTPS_PROXY'),
+  https_proxy: proxyText('https_proxy'),
+  HTTP_PROXY: proxyText('HTTP_PROXY'),
+  http_proxy: proxyText('http_proxy'),
+  NO_PROXY: optionalText,
+  no_proxy: optionalText,
   ATLAS_BASE_URL: optionalText.refine((v) => v === undefined || isHttpUrl(v), {
     message: 'ATLAS_BASE_URL must be an http(s) URL such as https://cloud.mongodb.com',
   }),
@@ -345,6 +366,7 @@ function toConfig(env: Env, mode: RunMode): Config {
             timeoutMs: Number(env.ATLAS_TIMEOUT_MS ?? '15000'),
             maxRetries: Number(env.ATLAS_MAX_RETRIES ?? '4'),
             pageSize: Number(env.ATLAS_PAGE_SIZE ?? '500'),
+            ...proxyOf(env),
             rateLimits: {
               org: parseBucket(env.ATLAS_RATE_ORG ?? '500/250'),
               project: parseBucket(env.ATLAS_RATE_PROJECT ?? '1200/500'),
@@ -382,6 +404,20 @@ function seconds(value: string | undefined, fallback: string): number {
 /** Reads the configuration of this process; the one place that touches `process.env`. */
 export function loadConfig(options: ConfigOptions = {}): Config {
   return parseConfig(process.env, options);
+}
+
+function proxyText(name: string) {
+  return optionalText.refine((v) => v === undefined || isHttpUrl(v), {
+    message: `${name} must be an http(s) URL such as http://proxy.internal:3128`,
+  });
+}
+
+/** The proxy settings, upper case winning over lower case as curl does for HTTPS_PROXY. */
+function proxyOf(env: Env): { proxy?: AtlasProxyConfig } {
+  const httpsProxy = env.HTTPS_PROXY ?? env.https_proxy ?? '';
+  const httpProxy = env.HTTP_PROXY ?? env.http_proxy ?? '';
+  if (httpsProxy === '' && httpProxy === '') return {};
+  return { proxy: { httpsProxy, httpProxy, noProxy: env.NO_PROXY ?? env.no_proxy ?? '' } };
 }
 
 function durationText(name: string) {

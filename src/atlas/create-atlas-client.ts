@@ -28,6 +28,7 @@ export function createAtlasClient(
     logger: deps.logger,
     timeoutMs: config.timeoutMs,
     maxRetries: config.maxRetries,
+    proxy: config.proxy,
     ...(deps.rateLimiter ? { rateLimiter: deps.rateLimiter } : {}),
     ...(deps.backoff ? { backoff: deps.backoff } : {}),
   });

@@ -1,5 +1,5 @@
-import { Agent, request } from 'undici';
-import type { AtlasAuthConfig } from '../config.js';
+import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
+import type { AtlasAuthConfig, AtlasProxyConfig } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import { type AtlasErrorBody, toAtlasAppError } from './atlas-error.js';
@@ -80,6 +80,8 @@ export interface AtlasHttpOptions {
    * @defaultValue 64
    */
   readonly connections?: number;
+  /** Sends every call through this proxy (undici EnvHttpProxyAgent with explicit settings). */
+  readonly proxy?: AtlasProxyConfig | undefined;
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
@@ -96,12 +98,16 @@ export function createAtlasHttp(options: AtlasHttpOptions): AtlasHttp {
   const maxRetries = options.maxRetries ?? 4;
   const maxRetryWaitMs = options.maxRetryWaitMs ?? 30_000;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const agent = new Agent({
+  const agentOptions = {
     connections: options.connections ?? 64,
     keepAliveTimeout: 30_000,
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
-  });
+  };
+  // Explicit values ('' for none) so undici never falls back to reading process.env itself.
+  const agent: Dispatcher = options.proxy
+    ? new EnvHttpProxyAgent({ ...agentOptions, ...options.proxy })
+    : new Agent(agentOptions);
   const tokens: TokenSource | undefined =
     options.auth.kind === 'oauth'
       ? createTokenSource({

@@ -64,6 +64,24 @@ describe('parseConfig', () => {
     expect(message).not.toContain('xoxb-hidden');
   });
 
+  it('sends Atlas calls through HTTPS_PROXY / HTTP_PROXY when set, with NO_PROXY, upper case first', () => {
+    expect(parseConfig(VALID).atlas?.proxy).toBeUndefined();
+    const config = parseConfig({
+      ...VALID,
+      HTTPS_PROXY: 'http://egress.internal:3128',
+      https_proxy: 'http://ignored:1',
+      no_proxy: 'localhost,.internal',
+    });
+    expect(config.atlas?.proxy).toEqual({
+      httpsProxy: 'http://egress.internal:3128',
+      httpProxy: '',
+      noProxy: 'localhost,.internal',
+    });
+    expect(problemsOf({ ...VALID, HTTPS_PROXY: 'egress:3128' })).toContain(
+      'HTTPS_PROXY must be an http(s) URL such as http://proxy.internal:3128',
+    );
+  });
+
   it('applies the documented defaults', () => {
     const config = parseConfig(VALID);
     expect(config).toMatchObject({
