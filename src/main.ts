@@ -410,7 +410,10 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
         logger,
         requestTtlMs: config.requestTtlMs,
       }),
-      apply: createApplyProcessor(deps),
+      apply: createApplyProcessor({
+        ...deps,
+        offboardedBy: (email) => parts.offboardings.offboardedBy(email),
+      }),
       revoke: createRevokeProcessor({
         ...deps,
         retryIntervalMs: config.grants.revokeRetryIntervalMs,
@@ -460,8 +463,8 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
         atlas,
         lock,
         notifier: createSlackReviewNotifier(slackClient, {
-          channelOf: (review) =>
-            targetOf(parts.policy(), review.target)?.approvalsChannel ?? parts.policy().approvalsChannel,
+          channelOf: (target) =>
+            targetOf(parts.policy(), target)?.approvalsChannel ?? parts.policy().approvalsChannel,
         }),
         policy: parts.policy,
         queue: queues.review,

@@ -128,7 +128,7 @@ async function exportTrail(
 
 /** Reads the command line; throws an Error in words for anything wrong. */
 function parseAuditArgs(args: readonly string[]): AuditCommand {
-  const { values, positionals } = parseArgs({
+  const { values, positionals, tokens } = parseArgs({
     args: [...args],
     options: {
       review: { type: 'string' },
@@ -139,8 +139,15 @@ function parseAuditArgs(args: readonly string[]): AuditCommand {
     },
     allowPositionals: true,
     strict: true,
+    tokens: true,
   });
   if (positionals.length > 0) throw new Error(`unexpected argument: ${positionals[0]}`);
+  const seen = new Set<string>();
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    if (seen.has(token.name)) throw new Error(`--${token.name} is given twice`);
+    seen.add(token.name);
+  }
   if (values.review !== undefined) {
     if (values.since !== undefined || values.until !== undefined || values.request !== undefined) {
       throw new Error('--review cannot be combined with --since, --until or --request');

@@ -52,6 +52,13 @@ export function createApplyProcessor(deps: ProcessorDeps) {
   const grant = async (request: AccessRequest, fence: Fence): Promise<ProcessorOutcome> => {
     const scope = request.target;
     const email = request.granteeEmail;
+    const offboarding = await deps.offboardedBy?.(email);
+    if (offboarding) {
+      throw new AppError(
+        'NOT_ALLOWED',
+        `${email} was offboarded (${offboarding}), so Rolecall grants them nothing for 90 days after it.`,
+      );
+    }
     const user: ScopedUser = await atlas.readUser(email, scope);
     const ledger = await ledgers.read(email, request.target);
     const notInProject = user.roles.length === 0;

@@ -4,14 +4,14 @@ import { isAppError } from '../errors.js';
 import { isActive } from '../grants/ledger.js';
 import type { LedgerStore } from '../grants/ledger-store.js';
 import type { TargetRef } from '../lib/scope.js';
-import type { Offboarding, TargetOutcome } from '../offboarding/model.js';
+import { OFFBOARDED_MARK_MS, type Offboarding, type TargetOutcome } from '../offboarding/model.js';
 import type { OffboardingQueue } from '../offboarding/offboarding-service.js';
 import type { OffboardingStore } from '../offboarding/offboarding-store.js';
 import type { Logger } from '../ops/logger.js';
 import { endGrantNow } from '../requests/end-grant.js';
 import type { WorkQueue } from '../requests/request-service.js';
 import type { RequestStore } from '../requests/request-store.js';
-import { lockKeyOf, type ProcessorOutcome } from './processor-support.js';
+import { lockKeyOf, type ProcessorOutcome, runSlackSteps } from './processor-support.js';
 import type { OffboardJob } from './queues.js';
 import type { UserLock } from './user-lock.js';
 
@@ -23,6 +23,11 @@ export interface OffboardingNotifier {
   thread(offboarding: Offboarding, text: string): Promise<void>;
   /** The Slack user id of the person with this email, or null when Slack does not know them. */
   userIdOf(email: string): Promise<string | null>;
+}
+
+/** The outcome already recorded for a target, if any. */
+function outcomeOf(offboarding: Offboarding, target: TargetRef): TargetOutcome | undefined {
+  return offboarding.outcomes.find((o) => o.target.kind === target.kind && o.target.id === target.id);
 }
 
 /** Dependencies of {@link createOffboardProcessor}. */
@@ -71,15 +76,33 @@ export function createOffboardProcessor(deps: OffboardDeps) {
       if (offboarding.message === null) await deps.offboardings.setMessage(id, message);
     });
 
+  /** Queues the removal jobs: organizations first; projects once every organization has an outcome. */
+  const queueTargets = async (offboarding: Offboarding) => {
+    const orgs = offboarding.targets.filter((t) => t.kind === 'org');
+    const orgsDone = orgs.every((t) => outcomeOf(offboarding, t) !== undefined);
+    const next = orgsDone ? offboarding.targets.filter((t) => t.kind === 'project') : orgs;
+    await deps.queue.addBulk(
+      next.map((target) => ({
+        name: 'target',
+        data: { kind: 'target' as const, offboardingId: offboarding.id, target },
+        opts: { jobId: `offboard-target-${offboarding.id}-${target.kind}-${target.id}` },
+      })),
+    );
+  };
+
   const run = async (offboarding: Offboarding): Promise<ProcessorOutcome> => {
     if (offboarding.state !== 'approved') return { skipped: offboarding.state };
+    // Set at approval already; again here in case that process stopped in between.
+    await deps.offboardings.markOffboarded(offboarding.email, offboarding.id, OFFBOARDED_MARK_MS);
     const cancelled: string[] = [];
     const slackId = await deps.notifier.userIdOf(offboarding.email);
     if (slackId) {
       for (const request of await deps.store.listByGrantee(slackId, 200)) {
-        if (request.state !== 'pending' && request.state !== 'submitted') continue;
+        // A failed request would keep its Retry button: cancel it too.
+        if (request.state !== 'pending' && request.state !== 'submitted' && request.state !== 'failed')
+          continue;
         const result = await deps.store.transition(request.id, {
-          from: ['pending', 'submitted'],
+          from: ['pending', 'submitted', 'failed'],
           to: 'cancelled',
           actor: 'system',
           detail: `cancelled by offboarding ${offboarding.id}`,
@@ -114,18 +137,24 @@ export function createOffboardProcessor(deps: OffboardDeps) {
       }
     }
     await deps.offboardings.recordCleanup(offboarding.id, cancelled, ended);
-    await deps.queue.addBulk(
-      offboarding.targets.map((target) => ({
-        name: 'target',
-        data: { kind: 'target' as const, offboardingId: offboarding.id, target },
-        opts: { jobId: `offboard-target-${offboarding.id}-${target.kind}-${target.id}` },
-      })),
-    );
-    await show(offboarding.id);
+    await queueTargets(offboarding);
+    await deps.queue.add('show', { kind: 'show', offboardingId: offboarding.id });
     return {
       done: `${cancelled.length} cancelled, ${ended.length} ended, ${offboarding.targets.length} target(s) queued`,
     };
   };
+
+  /** Removing someone from an organization takes them out of its projects: say so when that may be why. */
+  const notAMember = (offboarding: Offboarding, target: TargetRef): TargetOutcome => ({
+    target,
+    before: null,
+    outcome: 'not a member',
+    detail:
+      target.kind === 'project' &&
+      offboarding.outcomes.some((o) => o.outcome === 'removed' && o.target.kind === 'org')
+        ? 'was not a member (any more: removal from an organization takes its projects with it)'
+        : 'was not a member',
+  });
 
   /** Removes the person from one target; the outcome in words. */
   const remove = async (offboarding: Offboarding, target: TargetRef): Promise<TargetOutcome> => {
@@ -139,12 +168,11 @@ export function createOffboardProcessor(deps: OffboardDeps) {
         before = read.roles;
       } catch (error) {
         if (isAppError(error, 'ATLAS_USER_NOT_FOUND') || isAppError(error, 'ATLAS_NOT_A_MEMBER')) {
-          return { target, before: null, outcome: 'not a member', detail: 'was not a member' };
+          return notAMember(offboarding, target);
         }
         throw error;
       }
-      if (before.length === 0)
-        return { target, before: null, outcome: 'not a member', detail: 'was not a member' };
+      if (before.length === 0) return notAMember(offboarding, target);
       if (target.kind === 'project') {
         await deps.atlas.members.removeFromProject(target.id, userId);
         return { target, before, outcome: 'removed', detail: 'removed from the project' };
@@ -168,36 +196,52 @@ export function createOffboardProcessor(deps: OffboardDeps) {
     });
   };
 
-  const finishIfDone = async (id: string) => {
+  /**
+   * Finishes the offboarding once every target has an outcome; the job that finished it posts the
+   * summary. The table is shown after the state is stored, so Slack never holds the state back.
+   */
+  const finishIfDone = async (job: Job<OffboardJob>, id: string) => {
     const offboarding = await deps.offboardings.require(id);
-    if (offboarding.outcomes.length < offboarding.targets.length) return;
-    if (!(await deps.offboardings.finish(id, now()))) return;
-    await show(id);
+    const finished =
+      offboarding.outcomes.length >= offboarding.targets.length &&
+      (await deps.offboardings.finish(id, now(), job.id ?? `${job.name}-${job.timestamp}`));
     const count = (outcome: TargetOutcome['outcome']) =>
       offboarding.outcomes.filter((o) => o.outcome === outcome).length;
-    await deps.notifier.thread(
-      offboarding,
-      `:white_check_mark: Offboarding ${id} of ${offboarding.email} is done: removed from ${count('removed')} target(s), not a member of ${count('not a member')}, refused on ${count('refused')}, failed on ${count('failed')}; ${offboarding.cancelled.length} request(s) cancelled, ${offboarding.ended.length} grant(s) ended.`,
-    );
+    await runSlackSteps(job, deps.logger, [
+      ['shown', () => show(id)],
+      [
+        'summary',
+        async () => {
+          if (!finished) return;
+          await deps.notifier.thread(
+            offboarding,
+            `:white_check_mark: Offboarding ${id} of ${offboarding.email} is done: removed from ${count('removed')} target(s), not a member of ${count('not a member')}, refused on ${count('refused')}, failed on ${count('failed')}; ${offboarding.cancelled.length} request(s) cancelled, ${offboarding.ended.length} grant(s) ended.`,
+          );
+        },
+      ],
+    ]);
   };
 
   const target = async (job: Job<OffboardJob>, id: string, ref: TargetRef): Promise<ProcessorOutcome> => {
-    const offboarding = await deps.offboardings.require(id);
-    if (offboarding.state !== 'approved') return { skipped: offboarding.state };
-    if (offboarding.outcomes.some((o) => o.target.kind === ref.kind && o.target.id === ref.id)) {
-      return { skipped: 'done already' };
+    let offboarding = await deps.offboardings.require(id);
+    if (offboarding.state === 'pending' || offboarding.state === 'denied')
+      return { skipped: offboarding.state };
+    let outcome = outcomeOf(offboarding, ref);
+    if (outcome === undefined) {
+      if (offboarding.state !== 'approved') return { skipped: offboarding.state };
+      try {
+        outcome = await remove(offboarding, ref);
+      } catch (error) {
+        const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+        if (!isAppError(error) || (error.retryable && !last)) throw error;
+        outcome = { target: ref, before: null, outcome: 'failed', detail: error.message };
+      }
+      await deps.offboardings.recordOutcome(id, outcome);
+      offboarding = await deps.offboardings.require(id);
     }
-    let outcome: TargetOutcome;
-    try {
-      outcome = await remove(offboarding, ref);
-    } catch (error) {
-      const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      if (!isAppError(error) || (error.retryable && !last)) throw error;
-      outcome = { target: ref, before: null, outcome: 'failed', detail: error.message };
-    }
-    await deps.offboardings.recordOutcome(id, outcome);
-    await show(id);
-    await finishIfDone(id);
+    // Every step below is idempotent, so a retry after a Slack failure finishes the job's work.
+    await queueTargets(offboarding);
+    await finishIfDone(job, id);
     return { done: `${ref.name}: ${outcome.outcome}` };
   };
 

@@ -8,7 +8,7 @@ import type { Logger } from '../ops/logger.js';
 import type { AccessRequest, Failure, RequestState } from '../requests/model.js';
 import type { RequestEvent, WorkQueue } from '../requests/request-service.js';
 import type { RequestStore } from '../requests/request-store.js';
-import type { RequestJob } from './queues.js';
+import type { RequestJob, WithDoneSteps } from './queues.js';
 import type { Fence, UserLock } from './user-lock.js';
 
 /** Dependencies of the apply and revoke processors. */
@@ -20,6 +20,8 @@ export interface ProcessorDeps {
   /** Serializes the Atlas writes that overlap (see {@link lockKeyOf}), across worker processes. */
   lock: UserLock;
   logger: Logger;
+  /** The approved offboarding of this Atlas username, if any: nothing may be granted to them then. */
+  offboardedBy?: (email: string) => Promise<string | null>;
   now?: () => number;
 }
 
@@ -183,5 +185,34 @@ export async function closeDrift(
     clearMembership = false;
     deps.logger.warn('drift: roles removed in Atlas outside Rolecall', { requestId, roles });
     await deps.workQueue.notify(noted.request, 'drift', String(noted.request.drift.length));
+  }
+}
+
+/**
+ * Runs a job's Slack steps (message updates, thread replies, DMs) after its state change is stored,
+ * so Slack never holds the state back: each step runs once across retries (its name is kept in the
+ * job's data under `done`); a retryable failure retries the job while attempts remain; a failure a
+ * retry cannot fix (the message was deleted, the channel archived), or the last attempt's, is logged
+ * and the step is given up, so the steps after it, and whatever follows the job, still happen.
+ * @throws the step's error when the job should be retried.
+ */
+export async function runSlackSteps<T extends WithDoneSteps>(
+  job: Job<T>,
+  logger: Logger,
+  steps: readonly (readonly [name: string, run: () => Promise<unknown>])[],
+): Promise<void> {
+  const done = new Set(job.data.done ?? []);
+  const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  for (const [name, run] of steps) {
+    if (done.has(name)) continue;
+    try {
+      await run();
+    } catch (error) {
+      const retryable = isAppError(error) ? error.retryable : true;
+      if (retryable && !last) throw error;
+      logger.warn('slack step given up; the job goes on without it', { jobId: job.id, step: name, error });
+    }
+    done.add(name);
+    await job.updateData({ ...job.data, done: [...done] });
   }
 }

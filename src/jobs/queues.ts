@@ -55,8 +55,11 @@ export type HomeJob =
   | { readonly requestId: string; readonly event: RequestEvent }
   | { readonly userId: string };
 
+/** Job data that remembers which of its Slack steps are done (`done`), across retries. */
+export type WithDoneSteps = { readonly done?: readonly string[] };
+
 /** Data of a review job: start one on a target, or work on one of its lines. */
-export type ReviewJob =
+export type ReviewJob = (
   | {
       readonly kind: 'start';
       readonly target: TargetRef;
@@ -65,12 +68,16 @@ export type ReviewJob =
     }
   | { readonly kind: 'revoke'; readonly reviewId: string; readonly n: number }
   | { readonly kind: 'decided'; readonly reviewId: string; readonly n: number }
-  | { readonly kind: 'overdue'; readonly reviewId: string };
+  | { readonly kind: 'overdue'; readonly reviewId: string }
+) &
+  WithDoneSteps;
 
 /** Data of an offboarding job: show its message, clean up and plan, or remove the person from one target. */
-export type OffboardJob =
+export type OffboardJob = (
   | { readonly kind: 'show' | 'run'; readonly offboardingId: string }
-  | { readonly kind: 'target'; readonly offboardingId: string; readonly target: TargetRef };
+  | { readonly kind: 'target'; readonly offboardingId: string; readonly target: TargetRef }
+) &
+  WithDoneSteps;
 
 /** The BullMQ queues. */
 export interface Queues {

@@ -1,4 +1,4 @@
-import type { Job, Queue } from 'bullmq';
+import { type Job, type Queue, UnrecoverableError } from 'bullmq';
 import type { AtlasRolesApi } from '../atlas/roles-api.js';
 import { isAppError } from '../errors.js';
 import { holdersOf, isActive, type Ledger } from '../grants/ledger.js';
@@ -10,27 +10,38 @@ import { expandGroups, type Policy, type Principal, targetOf } from '../policy/p
 import {
   type AccessReview,
   classifyMembers,
+  LINES_PER_MESSAGE,
   type LineDecision,
+  messageCountOf,
   messageIndexOf,
   type ReviewLine,
   tally,
 } from '../reviews/model.js';
 import type { ReviewQueue } from '../reviews/review-service.js';
 import type { ReviewStore } from '../reviews/review-store.js';
-import { lockKeyOf, type ProcessorOutcome } from './processor-support.js';
+import { lockKeyOf, type ProcessorOutcome, runSlackSteps } from './processor-support.js';
 import type { ReviewJob } from './queues.js';
 import type { UserLock } from './user-lock.js';
 
 /** Where reviews are shown (implemented over the Slack Web API in slack/review-notifier.ts). */
 export interface ReviewNotifier {
-  /** Posts the review: its first message in the target's approvals channel, the rest in its thread. */
-  post(review: AccessReview, decisions: ReadonlyMap<number, LineDecision>): Promise<AccessReview['messages']>;
+  /**
+   * Posts message `index` of the review: the first in the target's approvals channel, the others in
+   * its thread (`review.messages[0]`). @returns where it was posted.
+   */
+  post(
+    review: AccessReview,
+    decisions: ReadonlyMap<number, LineDecision>,
+    index: number,
+  ): Promise<AccessReview['messages'][number]>;
   /** Shows the decisions again on message `index` of the review. */
   update(review: AccessReview, decisions: ReadonlyMap<number, LineDecision>, index: number): Promise<void>;
   /** A reply in the review's thread; `approvers` are mentioned. */
   thread(review: AccessReview, text: string, approvers?: readonly Principal[]): Promise<void>;
   /** A direct message to the person whose access a line is, found by email; nothing if Slack does not know them. */
   tellPerson(email: string, text: string): Promise<void>;
+  /** Says in the target's approvals channel that a review could not be started or posted. */
+  startFailed(target: TargetRef, text: string): Promise<void>;
 }
 
 /** Dependencies of {@link createReviewProcessor}. */
@@ -123,50 +134,74 @@ export async function syncReviewSchedules(queue: Queue<ReviewJob>, policy: Polic
 export function createReviewProcessor(deps: ReviewDeps) {
   const now = deps.now ?? Date.now;
 
-  const closeIfDone = async (review: AccessReview): Promise<void> => {
+  /** Closes the review once every line is decided and done; the job that closed it says so. */
+  const closeIfDone = async (job: Job<ReviewJob>, review: AccessReview): Promise<void> => {
     const decisions = await deps.reviews.decisions(review.id);
     const counts = tally(review, decisions);
     if (counts.undecided > 0 || counts.running > 0) return;
-    if (!(await deps.reviews.close(review.id, now()))) return;
-    const closed = { ...review, closedAt: now() };
-    await deps.notifier.update(closed, decisions, 0);
-    await deps.notifier.thread(
-      closed,
-      `:white_check_mark: Review ${review.id} of *${review.target.name}* is closed: ${counts.kept} kept, ${counts.revoked} revoked, ${counts.failed} failed. Signed-off list: \`npm run audit -- --review ${review.id} --format csv\``,
-    );
+    if (!(await deps.reviews.close(review.id, now(), job.id ?? `${job.name}-${job.timestamp}`))) return;
+    const closed = (await deps.reviews.get(review.id)) ?? { ...review, closedAt: now() };
+    await runSlackSteps(job, deps.logger, [
+      ['closed-shown', () => deps.notifier.update(closed, decisions, 0)],
+      [
+        'closed-thread',
+        () =>
+          deps.notifier.thread(
+            closed,
+            `:white_check_mark: Review ${review.id} of *${review.target.name}* is closed: ${counts.kept} kept, ${counts.revoked} revoked, ${counts.failed} failed. Signed-off list: \`npm run -s audit -- --review ${review.id} --format csv > ${review.id}.csv\``,
+          ),
+      ],
+    ]);
+  };
+
+  /** Shows a decided line on its message, and the summary on the first one. */
+  const showLine = async (review: AccessReview, decisions: ReadonlyMap<number, LineDecision>, n: number) => {
+    const index = messageIndexOf(n);
+    await deps.notifier.update(review, decisions, index);
+    if (index !== 0) await deps.notifier.update(review, decisions, 0);
   };
 
   const start = async (job: Job<ReviewJob>, data: Extract<ReviewJob, { kind: 'start' }>) => {
     const policy = deps.policy();
     const target = targetOf(policy, data.target);
     if (!target) return { skipped: `${data.target.name} is no longer in the policy` };
-    let review = data.reviewId ? await deps.reviews.get(data.reviewId) : undefined;
-    if (!review) {
-      const members = await deps.atlas.members.listMembers({ kind: target.kind, id: target.id });
-      const ledgers = new Map<string, Ledger>(
-        await Promise.all(
-          members.map(async (m) => [m.username, await deps.ledgers.read(m.username, target)] as const),
-        ),
-      );
-      const { lines, counts } = classifyMembers(target.roles, members, ledgers, now());
-      review = await deps.reviews.create({
-        target: { name: target.name, kind: target.kind, id: target.id },
-        startedBy: data.startedBy,
-        createdAt: now(),
-        policy: policy.version,
-        counts,
-        lines,
-      });
-      // A retry after a crash posts this review, not a second one.
-      await job.updateData({ ...data, reviewId: review.id });
-    }
-    if (review.messages.length === 0) {
-      const messages = await deps.notifier.post(review, new Map());
-      await deps.reviews.setMessages(review.id, messages);
+    let review: AccessReview | undefined;
+    try {
+      review = data.reviewId ? await deps.reviews.get(data.reviewId) : undefined;
+      if (!review) {
+        const members = await deps.atlas.members.listMembers({ kind: target.kind, id: target.id });
+        const ledgers = new Map<string, Ledger>(
+          await Promise.all(
+            members.map(async (m) => [m.username, await deps.ledgers.read(m.username, target)] as const),
+          ),
+        );
+        const { lines, counts } = classifyMembers(target.roles, members, ledgers, now());
+        review = await deps.reviews.create({
+          target: { name: target.name, kind: target.kind, id: target.id },
+          startedBy: data.startedBy,
+          createdAt: now(),
+          policy: policy.version,
+          counts,
+          lines,
+        });
+        // A retry after a crash posts this review, not a second one.
+        await job.updateData({ ...data, reviewId: review.id });
+      }
+      // One message at a time, each remembered once posted: a retry posts only what is missing.
+      const messages = [...review.messages];
+      while (messages.length < messageCountOf(review)) {
+        messages.push(await deps.notifier.post({ ...review, messages }, new Map(), messages.length));
+        await deps.reviews.setMessages(review.id, messages);
+      }
       review = { ...review, messages };
+    } catch (error) {
+      const retryable = isAppError(error) ? error.retryable : true;
+      if (retryable && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) throw error;
+      await startFailed(target, data, review, error);
+      throw new UnrecoverableError(isAppError(error) ? error.message : String(error));
     }
     if (review.lines.length === 0) {
-      await closeIfDone(review);
+      await closeIfDone(job, review);
     } else {
       await deps.queue.add(
         'overdue',
@@ -175,6 +210,25 @@ export function createReviewProcessor(deps: ReviewDeps) {
       );
     }
     return { done: `${review.id}: ${review.lines.length} standing role(s)` };
+  };
+
+  /** A review that cannot start is said in the approvals channel; one nobody saw is forgotten. */
+  const startFailed = async (
+    target: TargetRef,
+    data: Extract<ReviewJob, { kind: 'start' }>,
+    review: AccessReview | undefined,
+    error: unknown,
+  ) => {
+    deps.logger.error('access review could not start', { target: target.name, reviewId: review?.id, error });
+    if (review && review.messages.length === 0) await deps.reviews.discard(review.id);
+    const why = isAppError(error) ? error.message : 'an unexpected error (the details are in the logs)';
+    const partly = review && review.messages.length > 0;
+    const text = partly
+      ? `:x: Review ${review.id} of *${target.name}* could not be posted completely (${why}); lines after ${review.messages.length * LINES_PER_MESSAGE} are missing. Start a new one with \`/atlas-access review ${target.name}\`.`
+      : `:x: The access review of *${target.name}* could not start: ${why} ${data.startedBy === 'schedule' ? 'The schedule stays; an approver can also' : 'An approver can'} try again with \`/atlas-access review ${target.name}\`.`;
+    await deps.notifier.startFailed(target, text).catch((cause: unknown) => {
+      deps.logger.error('could not say that the review failed', { target: target.name, error: cause });
+    });
   };
 
   /** Removes one standing role; returns the outcome in words. */
@@ -237,34 +291,48 @@ export function createReviewProcessor(deps: ReviewDeps) {
     const review = await deps.reviews.require(data.reviewId);
     const line = review.lines.find((l) => l.n === data.n);
     const decision = (await deps.reviews.decisions(review.id)).get(data.n);
-    if (!line || decision?.decision !== 'revoke' || decision.outcome !== undefined) {
-      return { skipped: 'nothing to revoke' };
+    if (!line || decision?.decision !== 'revoke') return { skipped: 'nothing to revoke' };
+    if (decision.outcome === undefined) {
+      let outcome: Pick<LineDecision, 'outcome' | 'detail'>;
+      try {
+        outcome = await removeRole(review, line);
+      } catch (error) {
+        const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+        if (!isAppError(error) || (error.retryable && !last)) throw error;
+        outcome = { outcome: 'failed', detail: error.message };
+      }
+      await deps.reviews.recordOutcome(review.id, line.n, outcome);
     }
-    let outcome: Pick<LineDecision, 'outcome' | 'detail'>;
-    try {
-      outcome = await removeRole(review, line);
-    } catch (error) {
-      const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      if (!isAppError(error) || (error.retryable && !last)) throw error;
-      outcome = { outcome: 'failed', detail: error.message };
-    }
-    if (!(await deps.reviews.recordOutcome(review.id, line.n, outcome)))
-      return { skipped: 'recorded already' };
+    // From here on Atlas is done and the outcome stored: Slack is told, once, and never holds it back.
     const decisions = await deps.reviews.decisions(review.id);
-    await deps.notifier.update(review, decisions, messageIndexOf(line.n));
-    const words =
-      outcome.outcome === 'failed'
-        ? `:x: ${review.id} line ${line.n}: could not revoke ${line.role} from ${line.username}: ${outcome.detail}.`
-        : `:lock: ${review.id} line ${line.n}: ${outcome.detail}.`;
-    await deps.notifier.thread(review, words);
-    if (outcome.outcome === 'revoked' || outcome.outcome === 'left') {
-      await deps.notifier.tellPerson(
-        line.username,
-        `:lock: An access review of *${review.target.name}* (${review.id}) revoked your standing ${line.role} there${outcome.outcome === 'left' ? '; it was your last role, so you are no longer a member' : ''}. Ask with /atlas-access when you need it again.`,
-      );
-    }
-    await closeIfDone(review);
-    return { done: `${review.id}:${line.n} ${outcome.outcome}` };
+    const recorded = decisions.get(line.n);
+    const outcome = recorded?.outcome ?? 'failed';
+    const detail = recorded?.detail ?? '';
+    await runSlackSteps(job, deps.logger, [
+      ['shown', () => showLine(review, decisions, line.n)],
+      [
+        'thread',
+        () =>
+          deps.notifier.thread(
+            review,
+            outcome === 'failed'
+              ? `:x: ${review.id} line ${line.n}: could not revoke ${line.role} from ${line.username}: ${detail}.`
+              : `:lock: ${review.id} line ${line.n}: ${detail}.`,
+          ),
+      ],
+      [
+        'told',
+        async () => {
+          if (outcome !== 'revoked' && outcome !== 'left') return;
+          await deps.notifier.tellPerson(
+            line.username,
+            `:lock: An access review of *${review.target.name}* (${review.id}) revoked your standing ${line.role} there${outcome === 'left' ? '; it was your last role, so you are no longer a member' : ''}. Ask with /atlas-access when you need it again.`,
+          );
+        },
+      ],
+    ]);
+    await closeIfDone(job, review);
+    return { done: `${review.id}:${line.n} ${outcome}` };
   };
 
   const overdue = async (review: AccessReview) => {
@@ -290,8 +358,9 @@ export function createReviewProcessor(deps: ReviewDeps) {
         return revoke(job, data);
       case 'decided': {
         const review = await deps.reviews.require(data.reviewId);
-        await deps.notifier.update(review, await deps.reviews.decisions(review.id), messageIndexOf(data.n));
-        await closeIfDone(review);
+        const decisions = await deps.reviews.decisions(review.id);
+        await runSlackSteps(job, deps.logger, [['shown', () => showLine(review, decisions, data.n)]]);
+        await closeIfDone(job, review);
         return { done: `${review.id}:${data.n} shown` };
       }
       case 'overdue':

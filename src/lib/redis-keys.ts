@@ -52,6 +52,8 @@ export interface RedisKeys {
   reviewsOf(kind: ScopeKind, targetId: string): string;
   offboarding(id: string): string;
   readonly offboardingSeq: string;
+  /** Set when an offboarding of this Atlas username (lower case) is approved: its id; grants are refused. */
+  offboarded(email: string): string;
   homeView(userId: string): string;
   pendingIndex(targetId: string): string;
   openIndex(userId: string): string;
@@ -89,6 +91,7 @@ export function redisKeys(prefix: string): RedisKeys {
     reviewsOf: (kind, targetId) => `${prefix}:reviews:${kind}:${targetId}`,
     offboarding: (id) => `${prefix}:offboard:${id}`,
     offboardingSeq: `${prefix}:offboard:seq`,
+    offboarded: (email) => `${prefix}:offboarded:${email}`,
     homeView: (userId) => `${prefix}:home:view:${userId}`,
     pendingIndex: (targetId) => `${prefix}:index:pending:${targetId}`,
     openIndex: (userId) => `${prefix}:index:open:${userId}`,

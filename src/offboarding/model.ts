@@ -47,6 +47,12 @@ export interface Offboarding {
   readonly ended: readonly string[];
 }
 
+/**
+ * How long an approved offboarding keeps the person from being granted anything, in ms: as long as
+ * an old request of theirs can still be retried (requests are kept 90 days after they end).
+ */
+export const OFFBOARDED_MARK_MS = 90 * 24 * 3600 * 1000;
+
 /** The targets to remove someone from: organizations first (a project of one goes with it), then projects. */
 export function planTargets(targets: readonly TargetRef[]): TargetRef[] {
   return [...targets.filter((t) => t.kind === 'org'), ...targets.filter((t) => t.kind === 'project')].map(

@@ -3,7 +3,7 @@ import type { PolicyGate } from '../requests/policy-gate.js';
 import type { RefusalLog } from '../requests/refusal-log.js';
 import type { Reviewer } from '../reviews/review-service.js';
 import type { Offboarding } from './model.js';
-import { planTargets } from './model.js';
+import { OFFBOARDED_MARK_MS, planTargets } from './model.js';
 import type { OffboardingStore } from './offboarding-store.js';
 
 /** Background work of offboardings (implemented with BullMQ in jobs/). */
@@ -56,7 +56,16 @@ export function createOffboardingService(deps: OffboardingServiceDeps): Offboard
       details: { refused: action, ...(decision.who ? { who: decision.who.join(',') } : {}) },
     });
   };
-  const own = (actor: Reviewer, email: string) => actor.email !== null && actor.email.toLowerCase() === email;
+  // Fail closed: without an email Rolecall cannot tell whether the person is offboarding themselves.
+  const own = (actor: Reviewer, email: string) => {
+    if (actor.email === null) {
+      throw new AppError(
+        'SLACK_USER_NO_EMAIL',
+        'Slack does not show Rolecall your email address, so it cannot tell whether this offboarding concerns you. Ask another offboarder or approver.',
+      );
+    }
+    return actor.email.toLowerCase() === email;
+  };
 
   return {
     async ask(actor, email, reason) {
@@ -91,7 +100,11 @@ export function createOffboardingService(deps: OffboardingServiceDeps): Offboard
           details: result.offboarding.decision ? { decidedBy: result.offboarding.decision.by } : {},
         });
       }
-      if (approve) await deps.queue.run(id);
+      if (approve) {
+        // Before anything else: from now on no grant of theirs can be applied (the worker checks).
+        await deps.store.markOffboarded(current.email, id, OFFBOARDED_MARK_MS);
+        await deps.queue.run(id);
+      }
       await deps.queue.show(id);
       return result.offboarding;
     },

@@ -36,11 +36,22 @@ export interface OffboardingStore {
   ): Promise<{ ok: boolean; offboarding: Offboarding }>;
   setMessage(id: string, message: NonNullable<Offboarding['message']>): Promise<void>;
   /** Records the requests it cancelled and the grants it ended. */
+  /** Adds to the requests cancelled and the grants ended (a retried run keeps what an earlier try did). */
   recordCleanup(id: string, cancelled: readonly string[], ended: readonly string[]): Promise<void>;
+  /**
+   * Marks `email` offboarded by `id` for `ttlMs`: from then on the apply worker refuses to grant
+   * them anything (a Retry of an old failed request, an approval racing the offboarding).
+   */
+  markOffboarded(email: string, id: string, ttlMs: number): Promise<void>;
+  /** The offboarding that removed `email`, while its mark lasts; null otherwise. */
+  offboardedBy(email: string): Promise<string | null>;
   /** Records a target's final outcome (audited). */
   recordOutcome(id: string, outcome: TargetOutcome): Promise<void>;
-  /** Moves `approved` to `done` once every target has an outcome. @returns true for the call that did. */
-  finish(id: string, at: number): Promise<boolean>;
+  /**
+   * Moves `approved` to `done` once. @returns true for `finisher` (a job id) when it did, also on its
+   * retries, so the closing summary is posted by exactly one job.
+   */
+  finish(id: string, at: number, finisher: string): Promise<boolean>;
 }
 
 const OUTCOME_PREFIX = 'outcome:';
@@ -153,13 +164,21 @@ export function createOffboardingStore(
       await redis.hset(keys.offboarding(id), 'message', JSON.stringify(message));
     },
     async recordCleanup(id, cancelled, ended) {
+      const before = await get(id);
+      const union = (a: readonly string[], b: readonly string[]) => [...new Set([...a, ...b])];
       await redis.hset(
         keys.offboarding(id),
         'cancelled',
-        JSON.stringify(cancelled),
+        JSON.stringify(union(before?.cancelled ?? [], cancelled)),
         'ended',
-        JSON.stringify(ended),
+        JSON.stringify(union(before?.ended ?? [], ended)),
       );
+    },
+    async markOffboarded(email, id, ttlMs) {
+      await redis.set(keys.offboarded(email.toLowerCase()), id, 'PX', ttlMs);
+    },
+    async offboardedBy(email) {
+      return redis.get(keys.offboarded(email.toLowerCase()));
     },
     async recordOutcome(id, outcome) {
       const field = `${OUTCOME_PREFIX}${outcome.target.kind}:${outcome.target.id}`;
@@ -186,17 +205,17 @@ export function createOffboardingStore(
         )
         .exec();
     },
-    async finish(id, at) {
-      const [status] = await move(
+    async finish(id, at, finisher) {
+      await move(
         id,
         'approved',
         'done',
-        { finishedAt: String(at) },
+        { finishedAt: String(at), finishedBy: finisher },
         null,
         'system',
         'every target done',
       );
-      return status === 'ok';
+      return (await redis.hget(keys.offboarding(id), 'finishedBy')) === finisher;
     },
   };
 }

@@ -363,7 +363,10 @@ function authorizeReview(
     return refuse('INTERNAL', `${action} is not about a review line.`);
   }
   if (subject.own) {
-    return refuse('SELF_APPROVAL', 'You can’t decide on your own access; another approver has to.');
+    return refuse(
+      'SELF_APPROVAL',
+      `You can’t decide on your own access; another approver has to. If ${target.name} has no other, add one to its approvers in the policy: the review closes only when every line is decided.`,
+    );
   }
   const lists = target.roles.includes(subject.role)
     ? requirementsOf(target, [subject.role]).approverLists

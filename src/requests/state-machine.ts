@@ -4,16 +4,16 @@ import type { RequestState } from './model.js';
  * The only moves a request can make. Every write to a request's state goes through the store's atomic
  * transition, which checks the current state against this table.
  *
- * | from          | to                                   |
- * |---------------|--------------------------------------|
- * | submitted     | pending, refused, expired, cancelled |
- * | pending       | approved, denied, expired, cancelled |
- * | approved      | applying                             |
- * | applying      | applied, failed                      |
- * | applied       | revoking                             |
- * | revoking      | revoked, revoke_failed               |
- * | failed        | approved (an approver pressed Retry) |
- * | revoke_failed | revoking (the next try, or Retry)    |
+ * | from          | to                                                        |
+ * |---------------|-----------------------------------------------------------|
+ * | submitted     | pending, refused, expired, cancelled                      |
+ * | pending       | approved, denied, expired, cancelled                      |
+ * | approved      | applying                                                  |
+ * | applying      | applied, failed                                           |
+ * | applied       | revoking                                                  |
+ * | revoking      | revoked, revoke_failed                                    |
+ * | failed        | approved (an approver pressed Retry), cancelled (offboarded) |
+ * | revoke_failed | revoking (the next try, or Retry)                         |
  *
  * `submitted`: stored by the Slack-facing process, waiting for a worker to read the grantee's Atlas
  * access; `refused`: that reading showed the request cannot go ahead (not a member, nothing to add).
@@ -25,7 +25,7 @@ export const TRANSITIONS: Readonly<Record<RequestState, readonly RequestState[]>
   applying: ['applied', 'failed'],
   applied: ['revoking'],
   revoking: ['revoked', 'revoke_failed'],
-  failed: ['approved'],
+  failed: ['approved', 'cancelled'],
   revoke_failed: ['revoking'],
   revoked: [],
   denied: [],

@@ -92,6 +92,11 @@ export function classifyMembers(
 /** How many lines each review message carries: two blocks a line, within Slack's 50 per message. */
 export const LINES_PER_MESSAGE = 20;
 
+/** How many messages show the review: one per LINES_PER_MESSAGE lines, at least one. */
+export function messageCountOf(review: Pick<AccessReview, 'lines'>): number {
+  return Math.max(1, Math.ceil(review.lines.length / LINES_PER_MESSAGE));
+}
+
 /** Which of the review's messages shows line `n` (0 = the first, in the channel). */
 export function messageIndexOf(n: number): number {
   return Math.floor((n - 1) / LINES_PER_MESSAGE);

@@ -102,7 +102,14 @@ export function createReviewService(deps: ReviewServiceDeps): ReviewService {
       const review = await deps.store.require(reviewId);
       const line = review.lines.find((l) => l.n === n);
       if (!line) throw new AppError('REQUEST_NOT_FOUND', `${reviewId} has no line ${n}.`);
-      const own = actor.email !== null && actor.email.toLowerCase() === line.username;
+      if (actor.email === null) {
+        // Fail closed: without an email Rolecall cannot tell whether the line is the actor's own access.
+        throw new AppError(
+          'SLACK_USER_NO_EMAIL',
+          'Slack does not show Rolecall your email address, so it cannot tell whether this line is your own access. Ask another approver to decide it.',
+        );
+      }
+      const own = actor.email.toLowerCase() === line.username;
       const { policy } = await allow('review-decide', actor, { review: review.target, role: line.role, own });
       const result = await deps.store.decide(reviewId, n, {
         decision,

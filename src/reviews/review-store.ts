@@ -32,6 +32,15 @@ redis.call('XADD', KEYS[2], '*', 'kind', 'review', 'review', ARGV[3], 'line', AR
 return 1
 `);
 
+// KEYS: review hash. ARGV: at, closer. Closes the review once and remembers who closed it, so the
+// closer's retry knows it still owes the closing messages.
+const CLOSE = defineRedisScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HSETNX', KEYS[1], 'closedAt', ARGV[1]) == 1 then redis.call('HSET', KEYS[1], 'closedBy', ARGV[2]) end
+if redis.call('HGET', KEYS[1], 'closedBy') == ARGV[2] then return 1 end
+return 0
+`);
+
 /** What deciding a line did. */
 export type DecideResult =
   | { readonly status: 'ok' | 'taken'; readonly decision: LineDecision }
@@ -50,8 +59,13 @@ export interface ReviewStore {
   /** Sets a revocation's outcome, once. @returns false when it was set already. */
   recordOutcome(id: string, n: number, outcome: Pick<LineDecision, 'outcome' | 'detail'>): Promise<boolean>;
   setMessages(id: string, messages: AccessReview['messages']): Promise<void>;
-  /** Closes the review. @returns true for the one call that closed it. */
-  close(id: string, at: number): Promise<boolean>;
+  /**
+   * Closes the review once. @returns true for `closer` (a job id) when it closed it, also on its
+   * retries, so the closing messages are sent by exactly one job.
+   */
+  close(id: string, at: number, closer: string): Promise<boolean>;
+  /** Forgets a review that never reached Slack (its first message could not be posted). */
+  discard(id: string): Promise<void>;
   /** A target's most recent reviews, newest first. */
   listFor(target: AccessReview['target'], limit: number): Promise<AccessReview[]>;
 }
@@ -124,8 +138,17 @@ export function createReviewStore(
     async setMessages(id, messages) {
       await redis.hset(keys.review(id), 'messages', JSON.stringify(messages));
     },
-    async close(id, at) {
-      return (await redis.hsetnx(keys.review(id), 'closedAt', String(at))) === 1;
+    async close(id, at, closer) {
+      return Number(await CLOSE.run(redis, [keys.review(id)], [String(at), closer])) === 1;
+    },
+    async discard(id) {
+      const review = await get(id);
+      if (!review) return;
+      await redis
+        .multi()
+        .del(keys.review(id), keys.reviewDecisions(id))
+        .zrem(keys.reviewsOf(review.target.kind, review.target.id), id)
+        .exec();
     },
     async listFor(target, limit) {
       const ids = await redis.zrevrange(keys.reviewsOf(target.kind, target.id), 0, limit - 1);

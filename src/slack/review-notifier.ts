@@ -1,15 +1,15 @@
 import type { WebClient } from '@slack/web-api';
 import { AppError } from '../errors.js';
 import type { ReviewNotifier } from '../jobs/review-processor.js';
-import type { AccessReview } from '../reviews/model.js';
-import { buildReviewMessage, reviewMessageCount } from './blocks/review-message.js';
+import type { TargetRef } from '../lib/scope.js';
+import { buildReviewMessage } from './blocks/review-message.js';
 import { mentionPrincipals } from './mrkdwn.js';
 import { classifySlackError } from './notifier.js';
 
 /** Options for {@link createSlackReviewNotifier}. */
 export interface SlackReviewNotifierOptions {
   /** The target's approvals channel under the current policy. */
-  readonly channelOf: (review: AccessReview) => string;
+  readonly channelOf: (target: TargetRef) => string;
 }
 
 /**
@@ -29,27 +29,29 @@ export function createSlackReviewNotifier(
     }
   };
   return {
-    async post(review, decisions) {
-      const channel = options.channelOf(review);
-      const messages: { channelId: string; ts: string }[] = [];
-      for (let index = 0; index < reviewMessageCount(review); index += 1) {
-        const posted = await slack(`review ${review.id} message ${index + 1}`, () =>
-          client.chat.postMessage({
-            channel,
-            ...(messages[0] ? { thread_ts: messages[0].ts } : {}),
-            ...buildReviewMessage(review, decisions, index),
-            unfurl_links: false,
-            unfurl_media: false,
-          }),
-        );
-        if (!posted.channel || !posted.ts) {
-          throw new AppError('SLACK_FAILED', `Slack did not say where review ${review.id} was posted.`, {
-            retryable: true,
-          });
-        }
-        messages.push({ channelId: posted.channel, ts: posted.ts });
+    async post(review, decisions, index) {
+      const channel = options.channelOf(review.target);
+      const first = review.messages[0];
+      const posted = await slack(`review ${review.id} message ${index + 1}`, () =>
+        client.chat.postMessage({
+          channel: first?.channelId ?? channel,
+          ...(index > 0 && first ? { thread_ts: first.ts } : {}),
+          ...buildReviewMessage(review, decisions, index),
+          unfurl_links: false,
+          unfurl_media: false,
+        }),
+      );
+      if (!posted.channel || !posted.ts) {
+        throw new AppError('SLACK_FAILED', `Slack did not say where review ${review.id} was posted.`, {
+          retryable: true,
+        });
       }
-      return messages;
+      return { channelId: posted.channel, ts: posted.ts };
+    },
+    async startFailed(target, text) {
+      await slack(`the failed review of ${target.name}`, () =>
+        client.chat.postMessage({ channel: options.channelOf(target), text, unfurl_links: false }),
+      );
     },
     async update(review, decisions, index) {
       const message = review.messages[index];

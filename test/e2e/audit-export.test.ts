@@ -100,7 +100,7 @@ describe('rolecall audit --review', () => {
   });
 
   it('prints the review and its rows as JSON with --format json', async () => {
-    await createReviewStore(redis, redisKeys(prefix)).close(id, at + 3_600_000);
+    await createReviewStore(redis, redisKeys(prefix)).close(id, at + 3_600_000, 'test');
     const { code, stdout } = await audit(env, '--review', id, '--format', 'json');
     expect(code).toBe(0);
     const doc = JSON.parse(stdout) as { review: Record<string, unknown>; rows: Record<string, string>[] };
@@ -121,7 +121,13 @@ describe('rolecall audit --review', () => {
   });
 
   it('exits 2 with the usage for a missing or malformed review id or format', async () => {
-    for (const args of [[], ['--review', 'RV-1;DROP'], ['--review', id, '--format', 'xml'], ['--bogus']]) {
+    for (const args of [
+      [],
+      ['--review', 'RV-1;DROP'],
+      ['--review', id, '--format', 'xml'],
+      ['--bogus'],
+      ['--review', id, '--review', 'RV-0002'],
+    ]) {
       const { code, stderr } = await audit(env, ...args);
       expect(code).toBe(2);
       expect(stderr).toContain('rolecall audit --review ID [--format csv|json]');

@@ -13,7 +13,7 @@ import {
 import { blockText } from '../../src/dev/slack-flow.js';
 import type { SimulatedMessage } from '../../src/dev/slack-simulator.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
-import type { AccessReview } from '../../src/reviews/model.js';
+import { type AccessReview, messageCountOf } from '../../src/reviews/model.js';
 import { createReviewStore } from '../../src/reviews/review-store.js';
 import { expectValidMessageBlocks } from '../support/block-kit.js';
 import { runRolecall } from '../support/cli.js';
@@ -45,7 +45,7 @@ describe('access reviews (end to end)', () => {
     waitUntil(
       async () => {
         const review = await reviews().get(id);
-        return review && review.messages.length > 0 ? review : undefined;
+        return review && review.messages.length === messageCountOf(review) ? review : undefined;
       },
       timeoutMs,
       `${id} to be posted`,

@@ -163,11 +163,6 @@ export function buildReviewMessage(
   };
 }
 
-/** How many messages a review needs. */
-export function reviewMessageCount(review: AccessReview): number {
-  return Math.max(1, Math.ceil(review.lines.length / LINES_PER_MESSAGE));
-}
-
 /** `/atlas-access status TARGET`: the target's latest reviews and when the next one runs. */
 export function buildReviewStatus(status: {
   readonly target: { readonly name: string; readonly reviewEverySeconds: number | undefined };
