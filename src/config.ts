@@ -78,7 +78,11 @@ export interface Config {
     readonly appToken: string | undefined;
     readonly apiUrl: string;
   };
-  readonly http: { readonly port: number };
+  readonly http: {
+    readonly port: number;
+    /** When set, GET /metrics is served on this port only (not on `port`). */
+    readonly metricsPort: number | undefined;
+  };
   readonly redis: { readonly url: string; readonly prefix: string };
   /** Which Atlas API flavor the policy's roles must belong to; known in every mode. */
   readonly atlasApi: AtlasApiFlavor;
@@ -143,6 +147,9 @@ const envFields = z.object({
   }),
   SLACK_API_URL: optionalText.refine((v) => v === undefined || isHttpUrl(v), {
     message: 'SLACK_API_URL must be an http(s) URL such as https://slack.com/api/',
+  }),
+  METRICS_PORT: optionalText.refine((v) => v === undefined || (INTEGER.test(v) && Number(v) <= 65535), {
+    message: 'METRICS_PORT must be a whole number between 0 and 65535',
   }),
   PORT: optionalText.refine((v) => v === undefined || (INTEGER.test(v) && Number(v) <= 65535), {
     message: 'PORT must be a whole number between 0 and 65535',
@@ -342,7 +349,10 @@ function toConfig(env: Env, mode: RunMode): Config {
       appToken: env.SLACK_APP_TOKEN,
       apiUrl: withTrailingSlash(env.SLACK_API_URL ?? 'https://slack.com/api/'),
     },
-    http: { port: Number(env.PORT ?? '3000') },
+    http: {
+      port: Number(env.PORT ?? '3000'),
+      metricsPort: env.METRICS_PORT === undefined ? undefined : Number(env.METRICS_PORT),
+    },
     redis: { url: env.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix: env.QUEUE_PREFIX ?? 'rolecall' },
     atlasApi: (env.ATLAS_API as AtlasApiFlavor | undefined) ?? 'atlas-v2',
     atlas:

@@ -2,7 +2,7 @@ import { type FSWatcher, realpathSync, watch } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { WebClient } from '@slack/web-api';
+import { type FetchFunction, WebClient } from '@slack/web-api';
 import type { Redis } from 'ioredis';
 import { createAtlasClient } from './atlas/create-atlas-client.js';
 import { createRedisRateLimiter } from './atlas/rate-limiter.js';
@@ -32,6 +32,7 @@ import { createOffboardingService } from './offboarding/offboarding-service.js';
 import { createOffboardingStore, type OffboardingStore } from './offboarding/offboarding-store.js';
 import { createHttpServer } from './ops/http-server.js';
 import { createLogger, type Logger } from './ops/logger.js';
+import { createMetrics } from './ops/metrics.js';
 import { connectRedis } from './ops/redis.js';
 import { createShutdownStack } from './ops/shutdown.js';
 import { loadPolicy, type PolicyApi } from './policy/load-policy.js';
@@ -57,6 +58,7 @@ import { createSlackNotifier } from './slack/notifier.js';
 import { createSlackOffboardingNotifier } from './slack/offboarding-notifier.js';
 import { createReplier } from './slack/respond.js';
 import { createSlackReviewNotifier } from './slack/review-notifier.js';
+import { createSlackFetch } from './slack/slack-fetch.js';
 import { createSlackUserGroups } from './slack/user-groups.js';
 
 /** A running Rolecall process. */
@@ -87,6 +89,8 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       secrets: secretsOf(config),
     });
   const shutdown = createShutdownStack(logger);
+  const metrics = createMetrics();
+  const slackFetch = createSlackFetch((method, error) => metrics.slackApiError(method, error));
   try {
     const redis = await connectRedis(config.redis.url, 'commands', logger);
     shutdown.push('redis', async () => {
@@ -106,6 +110,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       rules: p.targets.reduce((sum, t) => sum + t.rules.length, 0),
     });
     logger.info('policy loaded', describe(policy));
+    metrics.policyLoaded(policy.version);
     /** Run after every policy that takes effect (workers keep the review schedules in step). */
     const onPolicy: ((next: Policy) => Promise<void>)[] = [];
     /** Re-reads the file; a broken one keeps the policy in force, and every problem is logged. */
@@ -116,6 +121,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         policy = next;
         if (changed) {
           logger.info('policy reloaded', { why, ...describe(policy) });
+          metrics.policyLoaded(policy.version);
           for (const hook of onPolicy) await hook(policy);
         } else if (why === 'SIGHUP') logger.info('policy re-read, unchanged', { why, ...describe(policy) });
       } catch (error) {
@@ -133,10 +139,14 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     shutdown.push('policy watcher', async () => stopWatching());
 
     const keys = redisKeys(config.redis.prefix);
-    const store = createRequestStore(redis, { prefix: config.redis.prefix });
+    const store = createRequestStore(redis, {
+      prefix: config.redis.prefix,
+      onTransition: (request, from, at) => metrics.transitioned(request, from, at),
+    });
     const ledgers = createLedgerStore(redis, keys);
     const queues = createQueues(redis, config.redis.prefix, { backoffMs: config.worker.backoffMs });
     shutdown.push('queues', () => queues.close());
+    metrics.watchQueues(queues.all);
     const workQueue = createWorkQueue(queues, { remindBeforeMs: config.grants.remindBeforeMs });
     const reviews = createReviewStore(redis, keys);
     const offboardings = createOffboardingStore(redis, keys);
@@ -152,6 +162,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       const atlasClient = createAtlasClient(atlasConfig, {
         logger: logger.child({ component: 'atlas' }),
         rateLimiter: createRedisRateLimiter(redis, config.redis.prefix, { buckets: atlasConfig.rateLimits }),
+        onExchange: (event) => metrics.atlasExchange(event),
       });
       shutdown.push('atlas client', () => atlasClient.close());
       const atlas = atlasClient.roles;
@@ -172,6 +183,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         policy: currentPolicy,
         reviews,
         offboardings,
+        slackFetch,
       });
       shutdown.push('workers', () => workers.close());
       await syncReviewSchedules(queues.review, policy);
@@ -193,9 +205,13 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       const slackClient = new WebClient(config.slack.botToken, {
         slackApiUrl: config.slack.apiUrl,
         retryConfig: { retries: 1 },
+        fetch: slackFetch,
       });
       const directory = createSlackDirectory(slackClient, { logger });
-      const gate = createPolicyGate({ policy: currentPolicy, userGroups: createUserGroups(config, logger) });
+      const gate = createPolicyGate({
+        policy: currentPolicy,
+        userGroups: createUserGroups(config, logger, slackFetch),
+      });
       const refusals = createRefusalLog(redis, keys, { logger });
       const service = createRequestService({
         store,
@@ -233,17 +249,34 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         directory,
         home,
         logger,
+        slackFetch,
       });
       await slack.start();
       shutdown.push('slack', () => slack.stop());
       slackListener = slack.requestListener;
     }
 
+    const renderMetrics = async () => ({
+      contentType: metrics.registry.contentType,
+      body: await metrics.registry.metrics(),
+    });
+    const { metricsPort } = config.http;
+    if (metricsPort !== undefined) {
+      const metricsHttp = createHttpServer({
+        port: metricsPort,
+        logger,
+        slack: undefined,
+        metrics: renderMetrics,
+      });
+      await metricsHttp.listen();
+      shutdown.push('metrics http', () => metricsHttp.close());
+    }
     const http = createHttpServer({
       port: config.http.port,
       logger,
       slack: slackListener,
       healthy: async () => (await redis.ping()) === 'PONG',
+      ...(metricsPort === undefined ? { metrics: renderMetrics } : {}),
     });
     const port = await http.listen();
     shutdown.push('http', () => http.close());
@@ -312,9 +345,10 @@ function watchPolicyFile(path: string, changed: () => void): () => void {
  * Tier 2 method, and a rate-limited answer must not hold a click for Retry-After seconds; it falls
  * back to the members last seen instead.
  */
-function createUserGroups(config: Config, logger: Logger): UserGroups {
+function createUserGroups(config: Config, logger: Logger, slackFetch: FetchFunction): UserGroups {
   const client = new WebClient(config.slack.botToken, {
     slackApiUrl: config.slack.apiUrl,
+    fetch: slackFetch,
     retryConfig: { retries: 0 },
     rejectRateLimitedCalls: true,
     timeout: 5_000,
@@ -367,6 +401,8 @@ function createCurrentRoles(ledgers: LedgerStore, atlas: AtlasRolesApi | undefin
 interface WorkerParts {
   readonly reviews: ReviewStore;
   readonly offboardings: OffboardingStore;
+  /** Every Slack Web API client's fetch (counts failed calls for the metrics). */
+  readonly slackFetch: FetchFunction;
   readonly store: RequestStore;
   readonly ledgers: LedgerStore;
   readonly atlas: AtlasRolesApi;
@@ -386,11 +422,15 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
     slackApiUrl: config.slack.apiUrl,
     retryConfig: { retries: 0 },
     rejectRateLimitedCalls: true,
+    fetch: parts.slackFetch,
   });
   const lock = createUserLock(redis, { prefix: config.redis.prefix, ttlMs: config.worker.lockDurationMs });
   const deps = { store, ledgers, atlas, workQueue, lock, logger };
   const people = createSlackDirectory(slackClient, { logger });
-  const gate = createPolicyGate({ policy: parts.policy, userGroups: createUserGroups(config, logger) });
+  const gate = createPolicyGate({
+    policy: parts.policy,
+    userGroups: createUserGroups(config, logger, parts.slackFetch),
+  });
   const replier = createReplier({ client: slackClient, slackApiUrl: config.slack.apiUrl, logger });
   return createWorkers({
     connection: parts.workerRedis,

@@ -4,7 +4,7 @@ import { createAtlasV1RolesApi } from './flavors/atlas-v1.js';
 import { createAtlasV2RolesApi } from './flavors/atlas-v2.js';
 import { createAtlasV2025RolesApi } from './flavors/atlas-v2-2025.js';
 import { createPublicApiRolesApi } from './flavors/public-api.js';
-import { type AtlasHttp, createAtlasHttp } from './http-client.js';
+import { type AtlasHttp, type AtlasHttpOptions, createAtlasHttp } from './http-client.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type { BackoffOptions } from './retry.js';
 import type { AtlasRolesApi } from './roles-api.js';
@@ -20,7 +20,12 @@ export interface AtlasClient {
 /** Builds the client for the configured flavor and credentials, validated before every call. */
 export function createAtlasClient(
   config: AtlasConfig,
-  deps: { logger: Logger; rateLimiter?: RateLimiter; backoff?: BackoffOptions },
+  deps: {
+    logger: Logger;
+    rateLimiter?: RateLimiter;
+    backoff?: BackoffOptions;
+    onExchange?: AtlasHttpOptions['onExchange'];
+  },
 ): AtlasClient {
   const http = createAtlasHttp({
     baseUrl: config.baseUrl,
@@ -31,6 +36,7 @@ export function createAtlasClient(
     proxy: config.proxy,
     ...(deps.rateLimiter ? { rateLimiter: deps.rateLimiter } : {}),
     ...(deps.backoff ? { backoff: deps.backoff } : {}),
+    ...(deps.onExchange ? { onExchange: deps.onExchange } : {}),
   });
   const flavors = {
     'atlas-v2': createAtlasV2RolesApi,

@@ -80,6 +80,12 @@ export interface AtlasHttpOptions {
    * @defaultValue 64
    */
   readonly connections?: number;
+  /** Told after every HTTP exchange (challenges included): endpoint template, status or `error`, ms. */
+  readonly onExchange?: (event: {
+    readonly operation: string;
+    readonly status: number | 'error';
+    readonly durationMs: number;
+  }) => void;
   /** Sends every call through this proxy (undici EnvHttpProxyAgent with explicit settings). */
   readonly proxy?: AtlasProxyConfig | undefined;
   readonly sleep?: (ms: number) => Promise<void>;
@@ -131,15 +137,27 @@ export function createAtlasHttp(options: AtlasHttpOptions): AtlasHttp {
     const headers: Record<string, string> = { accept: call.mediaType, 'user-agent': 'rolecall' };
     if (payload !== undefined) headers['content-type'] = call.mediaType;
     if (authorization !== undefined) headers.authorization = authorization;
-    const response = await request(`${options.baseUrl}${uri}`, {
-      method: call.method,
-      headers,
-      ...(payload === undefined ? {} : { body: payload }),
-      dispatcher: agent,
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const text = await response.body.text();
-    return { status: response.statusCode, headers: response.headers, text } satisfies Exchange;
+    const started = performance.now();
+    const operation = `${call.method} ${templateOf(call.path)}`;
+    try {
+      const response = await request(`${options.baseUrl}${uri}`, {
+        method: call.method,
+        headers,
+        ...(payload === undefined ? {} : { body: payload }),
+        dispatcher: agent,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const text = await response.body.text();
+      options.onExchange?.({
+        operation,
+        status: response.statusCode,
+        durationMs: performance.now() - started,
+      });
+      return { status: response.statusCode, headers: response.headers, text } satisfies Exchange;
+    } catch (error) {
+      options.onExchange?.({ operation, status: 'error', durationMs: performance.now() - started });
+      throw error;
+    }
   };
 
   const digest = (call: AtlasCall, uri: string, challenge: DigestChallenge) => {

@@ -92,6 +92,8 @@ export interface Queues {
   readonly home: Queue<HomeJob>;
   readonly review: Queue<ReviewJob>;
   readonly offboard: Queue<OffboardJob>;
+  /** Every queue above, for gauges and shutdown. */
+  readonly all: readonly Queue[];
   close(): Promise<void>;
 }
 
@@ -185,6 +187,7 @@ export function createQueues(
     home,
     review,
     offboard,
+    all,
     async close() {
       await Promise.all(all.map((q) => q.close()));
     },

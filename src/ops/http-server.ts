@@ -8,8 +8,10 @@ export interface HttpServerOptions {
   logger: Logger;
   /** Bolt's listener for `POST /slack/events`; absent in Socket Mode and worker-only processes. */
   slack: RequestListener | undefined;
-  /** True when the process can do its work (Redis answers). */
-  healthy: () => Promise<boolean>;
+  /** True when the process can do its work (Redis answers). @defaultValue absent: no /healthz */
+  healthy?: () => Promise<boolean>;
+  /** Renders GET /metrics (Prometheus text format); absent: no /metrics here. */
+  metrics?: () => Promise<{ readonly contentType: string; readonly body: string }>;
 }
 
 /** The process's HTTP server. */
@@ -19,14 +21,28 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-/** Serves Slack's events endpoint and `GET /healthz`; everything else is 404. */
+/** Serves Slack's events endpoint, `GET /healthz` and `GET /metrics` (each when given); everything else is 404. */
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const { logger } = options;
   let server: Server | undefined;
 
   const listener: RequestListener = (req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (path === '/healthz' && req.method === 'GET') {
+    if (path === '/metrics' && req.method === 'GET' && options.metrics) {
+      options
+        .metrics()
+        .then(({ contentType, body }) => {
+          res.writeHead(200, { 'content-type': contentType });
+          res.end(body);
+        })
+        .catch((error: unknown) => {
+          logger.error('metrics could not be rendered', { error });
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end('metrics unavailable\n');
+        });
+      return;
+    }
+    if (path === '/healthz' && req.method === 'GET' && options.healthy) {
       options
         .healthy()
         .catch(() => false)

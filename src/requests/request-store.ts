@@ -91,6 +91,8 @@ export interface RequestStoreOptions {
    * @defaultValue 90 days
    */
   retentionMs?: number;
+  /** Told after every stored state change (not notes or patches), with the state it left (null when created). */
+  onTransition?: (request: AccessRequest, from: RequestState | null, at: number) => void;
   now?: () => number;
 }
 
@@ -316,6 +318,9 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
     if (status === 'missing') throw new AppError('REQUEST_NOT_FOUND', `There is no request ${id}.`);
     const request = decodeRequest(id, Object.fromEntries(pairsOf(flat)));
     if (status === 'conflict') return { ok: false, current: request };
+    if (spec.to !== null && previous !== spec.to) {
+      options.onTransition?.(request, previous ? (previous as RequestState) : null, Number(at));
+    }
     return { ok: true, request, from: (previous || 'pending') as RequestState };
   };
 

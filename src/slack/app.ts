@@ -1,5 +1,6 @@
 import type { RequestListener } from 'node:http';
 import { App, HTTPReceiver, SocketModeReceiver } from '@slack/bolt';
+import type { FetchFunction } from '@slack/web-api';
 import pLimit from 'p-limit';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
@@ -23,6 +24,8 @@ import { createReplier } from './respond.js';
 
 /** What the Slack side needs from the composition root. */
 export interface SlackAppDeps {
+  /** The fetch of Bolt's Web API clients (counts failed calls for the metrics). @defaultValue global fetch */
+  readonly slackFetch?: FetchFunction;
   readonly service: RequestService;
   readonly reviews: ReviewService;
   readonly offboarding: OffboardingService;
@@ -53,6 +56,7 @@ export function createSlackApp(config: Config['slack'], deps: SlackAppDeps): Sla
   const clientOptions = {
     slackApiUrl: config.apiUrl,
     retryConfig: { retries: 2, factor: 2, minTimeout: 200, maxTimeout: 1_000 },
+    ...(deps.slackFetch ? { fetch: deps.slackFetch } : {}),
   };
   const socketMode = config.appToken !== undefined;
   const receiver = socketMode
