@@ -103,6 +103,10 @@ export interface Config {
   };
   /** How long a request waits for a decision before it expires. */
   readonly requestTtlMs: number;
+  /** How long a shutdown waits for running jobs before leaving them to stalled-job recovery, in ms. */
+  readonly shutdownGraceMs: number;
+  /** How often /readyz re-checks Slack (auth.test) and the Atlas credentials, in ms. */
+  readonly readyCheckIntervalMs: number;
   /** Audit entries older than this are trimmed from the global audit stream (XTRIM MINID), in ms. */
   readonly auditRetentionMs: number;
   /** Per-person limits on filing requests. */
@@ -208,6 +212,8 @@ const envFields = z.object({
   }),
   REQUEST_TTL: durationText('REQUEST_TTL'),
   AUDIT_RETENTION: durationText('AUDIT_RETENTION'),
+  READY_CHECK_INTERVAL: durationText('READY_CHECK_INTERVAL'),
+  SHUTDOWN_GRACE: durationText('SHUTDOWN_GRACE'),
   REQUESTS_PER_MINUTE: optionalText.refine((v) => v === undefined || (INTEGER.test(v) && Number(v) >= 1), {
     message: 'REQUESTS_PER_MINUTE must be a whole number of at least 1',
   }),
@@ -392,6 +398,8 @@ function toConfig(env: Env, mode: RunMode): Config {
     },
     requestTtlMs: seconds(env.REQUEST_TTL, '24h') * 1000,
     auditRetentionMs: seconds(env.AUDIT_RETENTION, '400d') * 1000,
+    readyCheckIntervalMs: seconds(env.READY_CHECK_INTERVAL, '60s') * 1000,
+    shutdownGraceMs: seconds(env.SHUTDOWN_GRACE, '25s') * 1000,
     limits: {
       requestsPerMinute: Number(env.REQUESTS_PER_MINUTE ?? '10'),
       maxOpenRequests: Number(env.MAX_OPEN_REQUESTS ?? '20'),

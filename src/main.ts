@@ -33,6 +33,7 @@ import { createOffboardingStore, type OffboardingStore } from './offboarding/off
 import { createHttpServer } from './ops/http-server.js';
 import { createLogger, type Logger } from './ops/logger.js';
 import { createMetrics } from './ops/metrics.js';
+import { createReadiness } from './ops/readiness.js';
 import { connectRedis } from './ops/redis.js';
 import { createShutdownStack } from './ops/shutdown.js';
 import { loadPolicy, type PolicyApi } from './policy/load-policy.js';
@@ -155,6 +156,8 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
 
     /** Set when this process calls Atlas (worker or all): the request form can then show Atlas's roles. */
     let atlasHere: AtlasRolesApi | undefined;
+    /** One authenticated Atlas read, for /readyz (workers only: the bot holds no Atlas credential). */
+    let atlasProbe: (() => Promise<string>) | undefined;
     if (config.mode !== 'bot') {
       // Only workers call Atlas, so only they hold its credentials.
       const atlasConfig = config.atlas;
@@ -167,6 +170,12 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       shutdown.push('atlas client', () => atlasClient.close());
       const atlas = atlasClient.roles;
       atlasHere = atlas;
+      atlasProbe = async () => {
+        const target = policy.targets[0];
+        if (!target) return 'no target to check';
+        await atlas.members.probe({ kind: target.kind, id: target.id });
+        return `credentials accepted on ${target.name}`;
+      };
       const workerRedis = await connectRedis(config.redis.url, 'worker', logger);
       shutdown.push('worker redis', async () => {
         await workerRedis.quit();
@@ -185,7 +194,9 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         offboardings,
         slackFetch,
       });
-      shutdown.push('workers', () => workers.close());
+      shutdown.push('workers', async () => {
+        await workers.close(config.shutdownGraceMs);
+      });
       await syncReviewSchedules(queues.review, policy);
       onPolicy.push((next) => syncReviewSchedules(queues.review, next));
       await queues.sweep.upsertJobScheduler(
@@ -256,6 +267,31 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       slackListener = slack.requestListener;
     }
 
+    const slackProbe = new WebClient(config.slack.botToken, {
+      slackApiUrl: config.slack.apiUrl,
+      retryConfig: { retries: 0 },
+      rejectRateLimitedCalls: true,
+      timeout: 5_000,
+      fetch: slackFetch,
+    });
+    const readiness = createReadiness(
+      [
+        { name: 'redis', run: async () => redis.ping() },
+        { name: 'policy', run: async () => `version ${policy.version}` },
+        {
+          name: 'slack',
+          periodic: true,
+          run: async () => {
+            const auth = await slackProbe.auth.test();
+            return `auth.test passed for ${auth.user ?? 'the bot'} on ${auth.team ?? 'the workspace'}`;
+          },
+        },
+        ...(atlasProbe ? [{ name: 'atlas', periodic: true, run: atlasProbe }] : []),
+      ],
+      { intervalMs: config.readyCheckIntervalMs },
+    );
+    await readiness.start();
+    shutdown.push('readiness checks', async () => readiness.close());
     const renderMetrics = async () => ({
       contentType: metrics.registry.contentType,
       body: await metrics.registry.metrics(),
@@ -276,6 +312,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       logger,
       slack: slackListener,
       healthy: async () => (await redis.ping()) === 'PONG',
+      ready: () => readiness.report(),
       ...(metricsPort === undefined ? { metrics: renderMetrics } : {}),
     });
     const port = await http.listen();
@@ -285,7 +322,11 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     return {
       port,
       reloadPolicy: () => reloadPolicy('SIGHUP'),
-      stop: () => shutdown.run(),
+      stop: async () => {
+        // Out of rotation at once; then everything stops in reverse order of start-up.
+        readiness.markStopping();
+        await shutdown.run();
+      },
     };
   } catch (error) {
     await shutdown.run();

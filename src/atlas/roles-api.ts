@@ -49,6 +49,11 @@ export interface AtlasMembersApi {
    * atlas-v1, Cloud Manager and Ops Manager. Pending invitations are left out.
    */
   listMembers(scope: AtlasScope): Promise<ScopeMember[]>;
+  /**
+   * One authenticated read, the first page of one member of the scope's member list (the same call
+   * as listMembers): resolves when Atlas accepts the credentials there (readiness). Throws AppError.
+   */
+  probe(scope: AtlasScope): Promise<void>;
   /** Removes the person from the project; already gone is not an error. */
   removeFromProject(groupId: string, userId: string): Promise<void>;
   /**

@@ -52,6 +52,10 @@ function membersWithValidation(members: AtlasMembersApi): AtlasMembersApi {
       checkAtlasId(scope.id, scope.kind === 'org' ? 'orgId' : 'groupId');
       return members.listMembers(scope);
     },
+    async probe(scope) {
+      checkAtlasId(scope.id, scope.kind === 'org' ? 'orgId' : 'groupId');
+      return members.probe(scope);
+    },
     async removeFromProject(groupId, userId) {
       checkAtlasId(groupId, 'groupId');
       checkAtlasId(userId, 'userId');

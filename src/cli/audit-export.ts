@@ -171,13 +171,25 @@ function parseAuditArgs(args: readonly string[]): AuditCommand {
   return { sinceMs, untilMs, requestId, format };
 }
 
-/** An ISO 8601 date or date-time in ms; a bare date is that day's first (`start`) or last (`end`) ms, UTC. */
+/**
+ * An ISO 8601 date or date-time in ms, UTC unless it carries an offset (never the machine's time
+ * zone); a bare date is that day's first (`start`) or last (`end`) ms. A day that does not exist
+ * (2026-02-30) is refused, not rolled over.
+ */
 function parseDate(flag: string, text: string, edge: 'start' | 'end'): number {
-  const dayOnly = /^\d{4}-\d{2}-\d{2}$/.test(text);
-  const ms = /^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text)
-    ? Date.parse(dayOnly ? `${text}T00:00:00Z` : text)
-    : Number.NaN;
-  if (Number.isNaN(ms))
-    throw new Error(`${flag} must be an ISO 8601 date such as 2026-11-01 or 2026-11-01T09:00:00Z`);
-  return dayOnly && edge === 'end' ? ms + 86_400_000 - 1 : ms;
+  const match =
+    /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?)(Z|[+-]\d{2}:?\d{2})?)?$/.exec(
+      text,
+    );
+  const usage = `${flag} must be an ISO 8601 date such as 2026-11-01 or 2026-11-01T09:00:00Z`;
+  if (!match) throw new Error(usage);
+  const [, year, month, day, time, offset] = match;
+  const midnight = Date.UTC(Number(year), Number(month) - 1, Number(day));
+  if (new Date(midnight).toISOString().slice(0, 10) !== `${year}-${month}-${day}`) {
+    throw new Error(`${flag} ${text} is not a day of the calendar`);
+  }
+  if (time === undefined) return edge === 'end' ? midnight + 86_400_000 - 1 : midnight;
+  const ms = Date.parse(`${year}-${month}-${day}T${time}${offset ?? 'Z'}`);
+  if (Number.isNaN(ms)) throw new Error(usage);
+  return ms;
 }

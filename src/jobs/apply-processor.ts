@@ -54,10 +54,23 @@ export function createApplyProcessor(deps: ProcessorDeps) {
     const email = request.granteeEmail;
     const offboarding = await deps.offboardedBy?.(email);
     if (offboarding) {
-      throw new AppError(
-        'NOT_ALLOWED',
-        `${email} was offboarded (${offboarding}), so Rolecall grants them nothing for 90 days after it.`,
-      );
+      // Approved before the offboarding, applied after it (or an old Retry): cancelled, never applied.
+      const cancelled = await store.transition(request.id, {
+        from: 'applying',
+        to: 'cancelled',
+        actor: 'system',
+        detail: `cancelled: ${email} was offboarded (${offboarding})`,
+        patch: {
+          decision: {
+            by: 'system',
+            at: now(),
+            note: `${email} was offboarded (${offboarding}); Rolecall grants them nothing for 90 days after it`,
+          },
+        },
+      });
+      if (!cancelled.ok) return { skipped: cancelled.current.state };
+      await workQueue.notify(cancelled.request, 'cancelled');
+      return { skipped: `offboarded (${offboarding})` };
     }
     const user: ScopedUser = await atlas.readUser(email, scope);
     const ledger = await ledgers.read(email, request.target);

@@ -9,6 +9,7 @@ import type { OffboardingQueue } from '../offboarding/offboarding-service.js';
 import type { OffboardingStore } from '../offboarding/offboarding-store.js';
 import type { Logger } from '../ops/logger.js';
 import { endGrantNow } from '../requests/end-grant.js';
+import type { AccessRequest } from '../requests/model.js';
 import type { WorkQueue } from '../requests/request-service.js';
 import type { RequestStore } from '../requests/request-store.js';
 import { lockKeyOf, type ProcessorOutcome, runSlackSteps } from './processor-support.js';
@@ -95,9 +96,29 @@ export function createOffboardProcessor(deps: OffboardDeps) {
     // Set at approval already; again here in case that process stopped in between.
     await deps.offboardings.markOffboarded(offboarding.email, offboarding.id, OFFBOARDED_MARK_MS);
     const cancelled: string[] = [];
-    const slackId = await deps.notifier.userIdOf(offboarding.email);
+    // Their requests by email (Slack often deactivates a leaver first), and by Slack id when Slack
+    // still knows them: only that finds failed ones. Slack never holds the offboarding back.
+    const theirs = new Map<string, AccessRequest>();
+    for (const request of await deps.store.listActive(now(), 10_000)) {
+      if (request.granteeEmail.toLowerCase() === offboarding.email) theirs.set(request.id, request);
+    }
+    let slackId: string | null = null;
+    try {
+      slackId = await deps.notifier.userIdOf(offboarding.email);
+    } catch (error) {
+      deps.logger.warn(
+        'offboarding: Slack could not look the person up; cancelling their requests by email only',
+        {
+          offboardingId: offboarding.id,
+          error,
+        },
+      );
+    }
     if (slackId) {
-      for (const request of await deps.store.listByGrantee(slackId, 200)) {
+      for (const request of await deps.store.listByGrantee(slackId, 200)) theirs.set(request.id, request);
+    }
+    for (const request of theirs.values()) {
+      {
         // A failed request would keep its Retry button: cancel it too.
         if (request.state !== 'pending' && request.state !== 'submitted' && request.state !== 'failed')
           continue;

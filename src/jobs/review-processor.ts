@@ -221,10 +221,12 @@ export function createReviewProcessor(deps: ReviewDeps) {
   ) => {
     deps.logger.error('access review could not start', { target: target.name, reviewId: review?.id, error });
     if (review && review.messages.length === 0) await deps.reviews.discard(review.id);
+    // Lines that never reached Slack can never be decided: close it, so it is not open forever.
+    if (review && review.messages.length > 0) await deps.reviews.close(review.id, now(), 'start-failed');
     const why = isAppError(error) ? error.message : 'an unexpected error (the details are in the logs)';
     const partly = review && review.messages.length > 0;
     const text = partly
-      ? `:x: Review ${review.id} of *${target.name}* could not be posted completely (${why}); lines after ${review.messages.length * LINES_PER_MESSAGE} are missing. Start a new one with \`/atlas-access review ${target.name}\`.`
+      ? `:x: Review ${review.id} of *${target.name}* could not be posted completely (${why}); lines after ${review.messages.length * LINES_PER_MESSAGE} are missing, so it is closed with them undecided. Start a new one with \`/atlas-access review ${target.name}\`.`
       : `:x: The access review of *${target.name}* could not start: ${why} ${data.startedBy === 'schedule' ? 'The schedule stays; an approver can also' : 'An approver can'} try again with \`/atlas-access review ${target.name}\`.`;
     await deps.notifier.startFailed(target, text).catch((cause: unknown) => {
       deps.logger.error('could not say that the review failed', { target: target.name, error: cause });

@@ -48,7 +48,12 @@ export interface WorkersOptions {
 
 /** The running workers. */
 export interface Workers {
-  close(): Promise<void>;
+  /**
+   * Stops taking jobs and waits up to `graceMs` for the running ones; then closes without waiting,
+   * leaving any job still running to BullMQ's stalled-job recovery (another worker takes it over
+   * after its lock expires). @returns whether every running job finished within the grace.
+   */
+  close(graceMs?: number): Promise<boolean>;
 }
 
 /** Starts one worker per queue; attempts are logged here, their Slack side is handled in the processors. */
@@ -92,8 +97,26 @@ export function createWorkers(options: WorkersOptions): Workers {
     start(QUEUE_NAMES.offboard, processors.offboard),
   ];
   return {
-    async close() {
-      await Promise.all(workers.map((w) => w.close()));
+    async close(graceMs = 25_000) {
+      let timer: NodeJS.Timeout | undefined;
+      const finished = await Promise.race([
+        Promise.all(workers.map((w) => w.close())).then(() => true),
+        new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), graceMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!finished) {
+        // A close that has begun cannot be forced (BullMQ returns the same promise), so stop waiting:
+        // the connections close next, and any job still running is recovered as stalled elsewhere.
+        logger.warn(
+          'workers did not stop within the shutdown deadline; jobs still running are left to stalled-job recovery',
+          {
+            graceMs,
+          },
+        );
+      }
+      return finished;
     },
   };
 }

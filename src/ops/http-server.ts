@@ -1,6 +1,7 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from './logger.js';
+import type { ReadinessReport } from './readiness.js';
 
 /** Options for {@link createHttpServer}. */
 export interface HttpServerOptions {
@@ -10,6 +11,8 @@ export interface HttpServerOptions {
   slack: RequestListener | undefined;
   /** True when the process can do its work (Redis answers). @defaultValue absent: no /healthz */
   healthy?: () => Promise<boolean>;
+  /** Answers GET /readyz (200 when ready, else 503, with the report as JSON); absent: no /readyz here. */
+  ready?: () => Promise<ReadinessReport>;
   /** Renders GET /metrics (Prometheus text format); absent: no /metrics here. */
   metrics?: () => Promise<{ readonly contentType: string; readonly body: string }>;
 }
@@ -39,6 +42,19 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
           logger.error('metrics could not be rendered', { error });
           res.writeHead(500, { 'content-type': 'text/plain' });
           res.end('metrics unavailable\n');
+        });
+      return;
+    }
+    if (path === '/readyz' && req.method === 'GET' && options.ready) {
+      options
+        .ready()
+        .catch((error: unknown) => ({
+          ready: false,
+          body: { status: 'unavailable', checks: {}, error: String(error) },
+        }))
+        .then((report) => {
+          res.writeHead(report.ready ? 200 : 503, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(report.body));
         });
       return;
     }

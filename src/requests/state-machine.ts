@@ -9,7 +9,7 @@ import type { RequestState } from './model.js';
  * | submitted     | pending, refused, expired, cancelled                      |
  * | pending       | approved, denied, expired, cancelled                      |
  * | approved      | applying                                                  |
- * | applying      | applied, failed                                           |
+ * | applying      | applied, failed, cancelled (the grantee was offboarded)   |
  * | applied       | revoking                                                  |
  * | revoking      | revoked, revoke_failed                                    |
  * | failed        | approved (an approver pressed Retry), cancelled (offboarded) |
@@ -22,7 +22,7 @@ export const TRANSITIONS: Readonly<Record<RequestState, readonly RequestState[]>
   submitted: ['pending', 'refused', 'expired', 'cancelled'],
   pending: ['approved', 'denied', 'expired', 'cancelled'],
   approved: ['applying'],
-  applying: ['applied', 'failed'],
+  applying: ['applied', 'failed', 'cancelled'],
   applied: ['revoking'],
   revoking: ['revoked', 'revoke_failed'],
   failed: ['approved', 'cancelled'],

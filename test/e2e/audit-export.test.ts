@@ -233,3 +233,56 @@ describe('rolecall audit --since (the audit trail of a real run)', () => {
     expect(bad.stderr).toContain('--since must be an ISO 8601 date');
   });
 });
+
+describe('rolecall audit dates', () => {
+  const prefix = uniquePrefix('audit-dates');
+  const env = { REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix };
+  const run = (extra: Record<string, string>, ...args: string[]) =>
+    runRolecall(['audit', ...args], { ...env, ...extra });
+  const MARCH_1 = Date.UTC(2026, 2, 1, 12, 0);
+  const NOV_1_10H = Date.UTC(2026, 10, 1, 10, 0);
+  let redis: Redis;
+  beforeAll(async () => {
+    redis = new Redis(TEST_REDIS_URL);
+    for (const at of [MARCH_1, NOV_1_10H]) {
+      await redis.xadd(
+        `${prefix}:audit`,
+        `${at}-0`,
+        'request',
+        'AR-0001',
+        'at',
+        String(at),
+        'to',
+        'approved',
+      );
+    }
+  });
+  afterAll(async () => {
+    await redis.del(`${prefix}:audit`);
+    await redis.quit();
+  });
+
+  it('refuses a day that does not exist (2026-02-30) instead of rolling it over to 2 March', async () => {
+    const result = await run({}, '--since', '2026-02-30', '--until', '2026-03-31');
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('--since 2026-02-30 is not a day of the calendar');
+  });
+
+  it('reads a date-time without an offset as UTC whatever the machine’s time zone, and honours an offset', async () => {
+    const utc = await run(
+      { TZ: 'America/New_York' },
+      '--since',
+      '2026-11-01T09:30',
+      '--until',
+      '2026-11-01T10:30',
+    );
+    expect(utc.code).toBe(0);
+    expect(utc.stdout).toContain('"time":"2026-11-01T10:00:00.000Z"');
+    const offset = await run({}, '--since', '2026-11-01T10:30+01:00', '--until', '2026-11-01T11:30+01:00');
+    expect(offset.stdout.trim().split('\n')).toHaveLength(1);
+    expect(offset.stdout).toContain('"time":"2026-11-01T10:00:00.000Z"');
+    const before = await run({}, '--since', '2026-11-01T10:00:01Z');
+    expect(before.stdout).toBe('');
+  });
+});

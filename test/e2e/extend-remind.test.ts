@@ -117,11 +117,11 @@ describe('extend, reminders and End now (end to end)', () => {
     const withdrawn = await waitForState(sandbox, extension.id, 'cancelled', 5_000);
     expect(withdrawn.decision).toMatchObject({ by: 'system', note: `${id} ended before it was decided` });
     // Told where they asked (the command's response_url still works), or by DM when it no longer does.
-    expect(await ephemeralAfter(sandbox, PEOPLE.alice, 0, /was withdrawn/)).toContain(
-      `${extension.id} was withdrawn: ${id} ended before it was decided`,
+    expect(await ephemeralAfter(sandbox, PEOPLE.alice, 0, /was cancelled by Rolecall/)).toContain(
+      `${extension.id} was cancelled by Rolecall: ${id} ended before it was decided`,
     );
     expect(blockText(extension.approval)).not.toContain('request_approve');
-    expect(blockText(extension.approval)).toContain('*Withdrawn*');
+    expect(blockText(extension.approval)).toContain('*Cancelled by Rolecall*');
   }, 20_000);
 
   it('reports an extension approved while the revocation is already running as too late', async () => {

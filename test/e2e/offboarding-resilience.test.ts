@@ -153,14 +153,19 @@ describe('offboarding under failures and abuse', () => {
       'request GROUP_DATA_ACCESS_READ_ONLY on payments-prod for 1h because back again',
     );
     await sandbox.driver.clickButton(PEOPLE.bob, again.approval, 'request_approve');
-    const refused = await waitForState(sandbox, again.id, 'failed');
-    expect(refused.failure?.message).toBe(
-      'dana.smith@example.com was offboarded (OB-0001), so Rolecall grants them nothing for 90 days after it.',
+    const refused = await waitForState(sandbox, again.id, 'cancelled');
+    expect(refused.decision?.note).toBe(
+      'dana.smith@example.com was offboarded (OB-0001); Rolecall grants them nothing for 90 days after it',
     );
+    await waitUntil(
+      () => (blockText(again.approval).includes('Cancelled by Rolecall') ? true : undefined),
+      5_000,
+    );
+    expect(blockText(again.approval)).not.toContain('request_retry');
     expect(sandbox.atlas.rolesOf(DANA, PROJECT)).toEqual([]);
   });
 
-  it('refuses strangers, the subject and the asker (held up)', async () => {
+  it('refuses strangers, the subject and the asker', async () => {
     await start('res-ob-refuse');
     let since = sandbox.slack.events.length;
     await sandbox.driver.command(PEOPLE.dana, 'offboard carol@example.com because revenge', CHANNELS.general);
@@ -225,6 +230,160 @@ describe('offboarding under failures and abuse', () => {
       state: 'done',
       cancelled: [waiting.id],
       ended: [granted.id],
+    });
+  });
+
+  it('removes the person from Atlas even when Slack cannot look their email up (Slack must not hold an offboarding back)', async () => {
+    await start('res-ob-lookup', PROJECT_ONLY);
+    await sandbox.driver.command(
+      PEOPLE.carol,
+      'offboard dana.smith@example.com because she left',
+      CHANNELS.general,
+    );
+    const offboarding = await posted('OB-0001');
+    // Slack's users.lookupByEmail is down for a while (every attempt of the run job).
+    sandbox.slack.fail({ method: 'users.lookupByEmail', error: 'internal_error', times: 1000 });
+    await sandbox.driver.clickButton(PEOPLE.bob, messageOf(offboarding), 'offboard_approve');
+    const after = await waitUntil(
+      async () => {
+        const found = await stored().get('OB-0001');
+        return found?.state === 'done' ? found : undefined;
+      },
+      15_000,
+      'the offboarding to finish without Slack',
+    );
+    const { Queue } = await import('bullmq');
+    const queue = new Queue('offboard', { connection: redis, prefix: sandbox.config.redis.prefix });
+    const job = await queue.getJob('offboard-run-OB-0001');
+    const jobState = await job?.getState();
+    await queue.close();
+    expect({
+      state: after.state,
+      roles: sandbox.atlas.rolesOf(DANA, PROJECT),
+      runJob: jobState,
+      attempts: job?.attemptsMade,
+    }).toEqual({ state: 'done', roles: [], runJob: 'completed', attempts: 1 });
+  });
+
+  it('a request approved before the offboarding whose apply runs after it is not left failed with a Retry button', async () => {
+    await start('res-ob-late-apply', PROJECT_ONLY, { ATLAS_MAX_RETRIES: '0', JOB_BACKOFF_MS: '3000' });
+    const { id, approval } = await requestAs(
+      sandbox,
+      PEOPLE.dana,
+      'request GROUP_DATA_ACCESS_READ_WRITE on payments-prod for 1h because analysis',
+    );
+    // The grant's Atlas write fails once (retryable): the request waits in `applying` for its retry.
+    sandbox.atlas.inject({
+      method: 'PATCH',
+      status: 503,
+      body: { error: 503, errorCode: 'SERVICE_UNAVAILABLE', detail: 'down' },
+      times: 1,
+    });
+    sandbox.atlas.inject({
+      method: 'PUT',
+      status: 503,
+      body: { error: 503, errorCode: 'SERVICE_UNAVAILABLE', detail: 'down' },
+      times: 1,
+    });
+    await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
+    await waitUntil(
+      async () => ((await readRequest(sandbox, id)).state === 'applying' ? true : undefined),
+      5_000,
+    );
+    await sandbox.driver.command(
+      PEOPLE.carol,
+      'offboard dana.smith@example.com because she left',
+      CHANNELS.general,
+    );
+    const offboarding = await posted('OB-0001');
+    await sandbox.driver.clickButton(PEOPLE.bob, messageOf(offboarding), 'offboard_approve');
+    await waitUntil(
+      async () => ((await stored().get('OB-0001'))?.state === 'done' ? true : undefined),
+      10_000,
+    );
+    await waitUntil(async () => {
+      const s = (await readRequest(sandbox, id)).state;
+      return s !== 'applying' && s !== 'approved' ? true : undefined;
+    }, 15_000);
+    const request = await readRequest(sandbox, id);
+    await waitUntil(() => (blockText(approval).includes('Cancelled by Rolecall') ? true : undefined), 5_000);
+    expect(sandbox.atlas.rolesOf(DANA, PROJECT)).not.toContain('GROUP_DATA_ACCESS_READ_WRITE');
+    // Expected: cancelled like the rest of her requests (or at least no Retry that can never work).
+    expect({ state: request.state, retry: blockText(approval).includes('request_retry') }).toEqual({
+      state: 'cancelled',
+      retry: false,
+    });
+  });
+
+  it('cancels the waiting requests of a person Slack no longer finds by email (deactivated first, as IT usually does)', async () => {
+    await start('res-ob-deactivated', PROJECT_ONLY);
+    const waiting = await requestAs(
+      sandbox,
+      PEOPLE.dana,
+      'request GROUP_DATA_ACCESS_READ_WRITE on payments-prod for 1h because y',
+    );
+    await sandbox.driver.command(
+      PEOPLE.carol,
+      'offboard dana.smith@example.com because she left',
+      CHANNELS.general,
+    );
+    const offboarding = await posted('OB-0001');
+    // Her Slack account was deactivated: users.lookupByEmail no longer finds her (the simulator's answer for a deleted user).
+    sandbox.slack.fail({ method: 'users.lookupByEmail', error: 'users_not_found', times: 1 });
+    await sandbox.driver.clickButton(PEOPLE.bob, messageOf(offboarding), 'offboard_approve');
+    const done = await waitUntil(async () => {
+      const found = await stored().get('OB-0001');
+      return found?.state === 'done' ? found : undefined;
+    }, 10_000);
+    await waitUntil(
+      () => (blockText(waiting.approval).includes('request_approve') ? undefined : true),
+      5_000,
+    );
+    expect({
+      cancelled: done.cancelled,
+      state: (await readRequest(sandbox, waiting.id)).state,
+      approveButton: blockText(waiting.approval).includes('request_approve'),
+    }).toEqual({ cancelled: [waiting.id], state: 'cancelled', approveButton: false });
+  });
+
+  it('org first: when the organization removal fails for good the projects still go, one summary', async () => {
+    await start('res-ob-orgfail', POLICY, { ATLAS_MAX_RETRIES: '0' });
+    sandbox.atlas.inject({
+      method: 'DELETE',
+      path: /\/orgs\//,
+      status: 500,
+      times: 1000,
+      body: { error: 500, errorCode: 'UNEXPECTED_ERROR', detail: 'boom' },
+    });
+    await sandbox.driver.command(
+      PEOPLE.carol,
+      'offboard dana.smith@example.com because she left',
+      CHANNELS.general,
+    );
+    const offboarding = await posted('OB-0001');
+    await sandbox.driver.clickButton(PEOPLE.bob, messageOf(offboarding), 'offboard_approve');
+    const done = await waitUntil(async () => {
+      const found = await stored().get('OB-0001');
+      return found?.state === 'done' ? found : undefined;
+    }, 20_000);
+    await waitUntil(
+      () =>
+        sandbox.slack
+          .messagesIn(CHANNELS.approvals)
+          .find((m) => m.text.includes(':white_check_mark: Offboarding OB-0001 of')),
+      5_000,
+    );
+    const summaries = sandbox.slack
+      .messagesIn(CHANNELS.approvals)
+      .filter((m) => m.text.includes(':white_check_mark: Offboarding OB-0001 of'));
+    expect({
+      outcomes: done.outcomes.map((o) => `${o.target.kind}:${o.outcome}`).sort(),
+      project: sandbox.atlas.rolesOf(DANA, PROJECT),
+      summaries: summaries.map((m) => m.text.slice(0, 120)),
+    }).toEqual({
+      outcomes: ['org:failed', 'project:removed'],
+      project: [],
+      summaries: [expect.stringContaining('is done')],
     });
   });
 });

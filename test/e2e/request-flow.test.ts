@@ -322,7 +322,7 @@ describe('request flow (end to end, HTTP mode)', () => {
     );
     const reply = await waitForEphemeral(sandbox.slack, PEOPLE.alice.id, /could not post/);
     expect(reply).toContain(
-      'was withdrawn: Rolecall could not post it in the approvals channel (not_in_channel)',
+      'was cancelled by Rolecall: Rolecall could not post it in the approvals channel (not_in_channel)',
     );
     expect(sandbox.slack.callsTo('chat.postMessage').map((c) => c.ok)).toEqual([false]);
   });

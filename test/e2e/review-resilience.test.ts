@@ -195,7 +195,7 @@ describe('access reviews under failures and abuse', () => {
     expect(thread.filter((t) => t.includes(`${review.id} line 3:`))).toHaveLength(1);
   });
 
-  it('refuses strangers, forged and stale buttons, and odd targets (held up)', async () => {
+  it('refuses strangers, forged and stale buttons, and odd targets', async () => {
     await start('res-held-up');
     let since = sandbox.slack.events.length;
     await sandbox.driver.command(PEOPLE.mallory, 'review payments-prod', CHANNELS.general);
@@ -263,7 +263,7 @@ describe('access reviews under failures and abuse', () => {
     expect((await reviews().decisions(review.id)).has(own.n)).toBe(false);
   });
 
-  it('posts a review of 1,100 standing roles within Slack’s limits (held up)', async () => {
+  it('posts a review of 1,100 standing roles within Slack’s limits', async () => {
     await start('res-big');
     sandbox.atlas.seedUsers(1100, {
       groupRoles: { [ATLAS.project.id]: ['GROUP_READ_ONLY'] },
@@ -288,7 +288,7 @@ describe('access reviews under failures and abuse', () => {
     );
   });
 
-  it('closes a review with nothing standing at once (held up)', async () => {
+  it('closes a review with nothing standing at once', async () => {
     const EMPTY = '5f1a2b3c4d5e6f7a8b9c0d99';
     sandbox = await startSandbox({
       redisUrl: TEST_REDIS_URL,

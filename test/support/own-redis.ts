@@ -9,6 +9,8 @@ export interface OwnRedis {
   readonly url: string;
   /** Stops the server (it writes its AOF) and starts it again on the same port and data. */
   restart(): Promise<void>;
+  /** Stops the server and keeps its data: an outage, until restart(). */
+  halt(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -54,6 +56,7 @@ export async function startOwnRedis(): Promise<OwnRedis> {
       await halt();
       await start();
     },
+    halt,
     async stop() {
       await halt();
       await rm(dir, { recursive: true, force: true });

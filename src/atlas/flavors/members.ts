@@ -81,6 +81,18 @@ export function createAtlasV2MembersApi(http: AtlasHttp, options: MembersOptions
         .filter(present);
     },
 
+    async probe(scope: AtlasScope) {
+      const org = scope.kind === 'org';
+      await http.send({
+        method: 'GET',
+        path: `/api/atlas/v2/${org ? 'orgs' : 'groups'}/${scope.id}/users`,
+        query: { itemsPerPage: '1', pageNum: '1' },
+        mediaType: ATLAS_V2_2025,
+        operation: `checking access to the ${org ? 'organization' : 'project'}`,
+        requiredRole: org ? 'Organization Member' : 'Project Read Only',
+      });
+    },
+
     removeFromProject: (groupId, userId) => removeGroupUser(http, groupId, userId),
 
     async removeFromOrg(orgId, userId) {
@@ -136,6 +148,18 @@ export function createV1MembersApi(
         options.pageSize,
       );
       return users.map((user) => member(user.id, user.username, rolesIn(user, scope))).filter(present);
+    },
+
+    async probe(scope: AtlasScope) {
+      const org = scope.kind === 'org';
+      await http.send({
+        method: 'GET',
+        path: `${shape.base}/${org ? 'orgs' : 'groups'}/${scope.id}/users`,
+        query: { itemsPerPage: '1', pageNum: '1' },
+        mediaType: 'application/json',
+        operation: `checking access to the ${org ? 'organization' : 'project'}`,
+        requiredRole: shape.readRole[scope.kind],
+      });
     },
 
     async removeFromProject(groupId, userId) {

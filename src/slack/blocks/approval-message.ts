@@ -361,7 +361,7 @@ export function describeStatus(request: AccessRequest): string {
       return ':hourglass: *Expired* before anyone decided';
     case 'cancelled':
       return request.decision?.by === 'system'
-        ? `:wastebasket: *Withdrawn*: ${escapeMrkdwn(request.decision.note ?? '')}`
+        ? `:wastebasket: *Cancelled by Rolecall*: ${escapeMrkdwn(request.decision.note ?? '')}`
         : `:wastebasket: *Cancelled*${by}`;
   }
 }

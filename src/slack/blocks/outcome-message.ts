@@ -186,7 +186,7 @@ export function buildOutcomeText(
     case 'cancelled': {
       const who = request.decision?.by ?? request.requesterId;
       return who === 'system'
-        ? `:wastebasket: ${request.id} was withdrawn: ${escapeMrkdwn(request.decision?.note ?? 'by Rolecall')}; nothing was changed.`
+        ? `:wastebasket: ${request.id} was cancelled by Rolecall: ${escapeMrkdwn(request.decision?.note ?? 'no reason given')}.`
         : `:wastebasket: ${request.id} was cancelled by ${mention(who)}; nothing was changed.`;
     }
     case 'drift': {
