@@ -17,6 +17,12 @@ export type AtlasAuthConfig =
 /** Which family of role APIs the worker calls (README: "Atlas API flavors"). */
 export type AtlasApiFlavor = 'atlas-v2' | 'atlas-v2-2025' | 'cloud-manager' | 'ops-manager' | 'atlas-v1';
 
+/**
+ * The flavor when ATLAS_API is unset: the 2025-02-19 resources, because the 2023-01-01 PUT endpoints
+ * of `atlas-v2` are sunset on 2027-07-01 (Atlas Admin API changelog; reference/atlas/NOTES.md).
+ */
+export const DEFAULT_ATLAS_API: AtlasApiFlavor = 'atlas-v2-2025';
+
 /** All flavors, for validation and docs. */
 export const ATLAS_API_FLAVORS: readonly AtlasApiFlavor[] = [
   'atlas-v2',
@@ -360,12 +366,12 @@ function toConfig(env: Env, mode: RunMode): Config {
       metricsPort: env.METRICS_PORT === undefined ? undefined : Number(env.METRICS_PORT),
     },
     redis: { url: env.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix: env.QUEUE_PREFIX ?? 'rolecall' },
-    atlasApi: (env.ATLAS_API as AtlasApiFlavor | undefined) ?? 'atlas-v2',
+    atlasApi: (env.ATLAS_API as AtlasApiFlavor | undefined) ?? DEFAULT_ATLAS_API,
     atlas:
       mode === 'bot'
         ? null
         : {
-            api: (env.ATLAS_API as AtlasApiFlavor | undefined) ?? 'atlas-v2',
+            api: (env.ATLAS_API as AtlasApiFlavor | undefined) ?? DEFAULT_ATLAS_API,
             baseUrl: (env.ATLAS_BASE_URL ?? 'https://cloud.mongodb.com').replace(/\/+$/, ''),
             auth:
               env.ATLAS_CLIENT_ID === undefined

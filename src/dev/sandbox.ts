@@ -182,6 +182,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       REDIS_URL: options.redisUrl,
       QUEUE_PREFIX: prefix,
       ATLAS_BASE_URL: atlas.url,
+      // The tests' timelines were written against the 2023-01-01 PUT calls; each flavor, the
+      // default atlas-v2-2025 included, is exercised end to end by test/e2e/atlas-flavors.test.ts.
+      ATLAS_API: 'atlas-v2',
       ...(options.serviceAccount
         ? {
             ATLAS_CLIENT_ID: ATLAS.serviceAccount.clientId,

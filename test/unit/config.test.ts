@@ -90,7 +90,7 @@ describe('parseConfig', () => {
       http: { port: 3000 },
       redis: { url: 'redis://127.0.0.1:6379', prefix: 'rolecall' },
       atlas: {
-        api: 'atlas-v2',
+        api: 'atlas-v2-2025',
         baseUrl: 'https://cloud.mongodb.com',
         auth: { kind: 'digest', publicKey: 'pub', privateKey: 'priv' },
         timeoutMs: 15_000,
