@@ -4,9 +4,9 @@
 // No client-side rate limit is applied: this measures the client, not Atlas's buckets.
 import { fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { startAtlasSimulator } from '../dev/atlas-simulator.js';
 import { createAtlasClient } from '../src/atlas/create-atlas-client.js';
 import type { AtlasAuthConfig } from '../src/config.js';
-import { startAtlasSimulator } from '../src/dev/atlas-simulator.js';
 import { createLogger } from '../src/ops/logger.js';
 
 const ORG = '6a0000000000000000000001';

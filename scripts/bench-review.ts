@@ -5,8 +5,8 @@
 // Needs Redis (REDIS_URL, default redis://127.0.0.1:6379).
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { waitUntil } from '../src/dev/http-util.js';
-import { ATLAS, CHANNELS, PEOPLE, startSandbox } from '../src/dev/sandbox.js';
+import { waitUntil } from '../dev/http-util.js';
+import { ATLAS, CHANNELS, PEOPLE, startSandbox } from '../dev/sandbox.js';
 import { redisKeys } from '../src/lib/redis-keys.js';
 import { createReviewStore } from '../src/reviews/review-store.js';
 

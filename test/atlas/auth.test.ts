@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AtlasSimulator } from '../../src/dev/atlas-simulator.js';
+import type { AtlasSimulator } from '../../dev/atlas-simulator.js';
 import type { AtlasScope } from '../../src/lib/scope.js';
 import {
   AUTHS,

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AtlasSimulator } from '../../dev/atlas-simulator.js';
 import { toAtlasAppError } from '../../src/atlas/atlas-error.js';
 import { backoffDelay, retryAfterMs } from '../../src/atlas/retry.js';
-import type { AtlasSimulator } from '../../src/dev/atlas-simulator.js';
 import { FIXTURE, fixtureHttp, startFixtureSimulator } from '../support/atlas-fixture.js';
 import { appErrorOf } from '../support/errors.js';
 

@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AtlasSimulator } from '../../dev/atlas-simulator.js';
 import { createAtlasClient } from '../../src/atlas/create-atlas-client.js';
 import type { AtlasProxyConfig } from '../../src/config.js';
-import type { AtlasSimulator } from '../../src/dev/atlas-simulator.js';
 import {
   AUTHS,
   createCapturingLogger,

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AtlasSimulator } from '../../dev/atlas-simulator.js';
 import { invalidRoles } from '../../src/atlas/validate.js';
-import type { AtlasSimulator } from '../../src/dev/atlas-simulator.js';
 import { isAppError } from '../../src/errors.js';
 import { AUTHS, FIXTURE, fixtureClient, startFixtureSimulator } from '../support/atlas-fixture.js';
 import { appErrorOf } from '../support/errors.js';

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ATLAS, CHANNELS, PEOPLE, startSandbox } from '../../src/dev/sandbox.js';
-import {
-  requestIdIn,
-  waitForApprovalMessage,
-  waitForDm,
-  waitForEphemeral,
-} from '../../src/dev/slack-flow.js';
+import { ATLAS, CHANNELS, PEOPLE, startSandbox } from '../../dev/sandbox.js';
+import { requestIdIn, waitForApprovalMessage, waitForDm, waitForEphemeral } from '../../dev/slack-flow.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 describe('the whole flow on other Atlas API flavors', () => {

@@ -1,8 +1,8 @@
 import { parse } from 'csv-parse/sync';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { waitUntil } from '../../src/dev/http-util.js';
-import { PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
+import { waitUntil } from '../../dev/http-util.js';
+import { PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
 import { REVIEW_EXPORT_COLUMNS } from '../../src/reviews/review-export.js';
 import { createReviewStore } from '../../src/reviews/review-store.js';

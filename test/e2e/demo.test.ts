@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { freePort, obtainRedis, redisAnswers } from '../../src/dev/local-redis.js';
-import { deleteKeys } from '../../src/dev/sandbox.js';
+import { freePort, obtainRedis, redisAnswers } from '../../dev/local-redis.js';
+import { deleteKeys } from '../../dev/sandbox.js';
 import { TEST_REDIS_URL } from '../support/redis.js';
 
 interface Run {
@@ -82,10 +82,9 @@ describe('npm run demo', () => {
   });
 
   it('says in one line how to get Redis, and exits non-zero, when there is neither a server nor redis-server', async () => {
-    expect((await run('npm', ['run', 'build'], process.env)).code).toBe(0);
     const port = await freePort();
     expect(await redisAnswers(`redis://127.0.0.1:${port}`)).toBe(false);
-    const result = await run(process.execPath, ['dist/dev/demo.js'], {
+    const result = await run(process.execPath, ['--import', 'tsx', 'dev/demo.ts'], {
       PATH: '/nonexistent',
       REDIS_URL: `redis://127.0.0.1:${port}`,
     });

@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitUntil } from '../../src/dev/http-util.js';
-import { CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
+import { waitUntil } from '../../dev/http-util.js';
+import { CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import {
   blockText,
   requestIdIn,
   waitForApprovalMessage,
   waitForDm,
   waitForThreadReply,
-} from '../../src/dev/slack-flow.js';
+} from '../../dev/slack-flow.js';
 import { expectValidMessageBlocks, expectValidModal } from '../support/block-kit.js';
 import {
   dmsTo,

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitUntil } from '../../src/dev/http-util.js';
-import { CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
-import { blockText, waitForDm } from '../../src/dev/slack-flow.js';
+import { waitUntil } from '../../dev/http-util.js';
+import { CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
+import { blockText, waitForDm } from '../../dev/slack-flow.js';
 import { PROJECT, readRequest, requestAs, waitForState } from '../support/grant-flow.js';
 import { checkAgainstSpec } from '../support/openapi-contract.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitUntil } from '../../src/dev/http-util.js';
-import { CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
-import { waitForDm, waitForThreadReply } from '../../src/dev/slack-flow.js';
+import { waitUntil } from '../../dev/http-util.js';
+import { CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
+import { waitForDm, waitForThreadReply } from '../../dev/slack-flow.js';
 import {
   ephemeralAfter,
   expectOneSpanEnding,

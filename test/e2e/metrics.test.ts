@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
+import { PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import { requestAs, waitForState } from '../support/grant-flow.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 

@@ -3,16 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitUntil } from '../../src/dev/http-util.js';
-import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
-import { buildCommandPayload } from '../../src/dev/slack-driver.js';
-import {
-  blockText,
-  waitForApprovalMessage,
-  waitForDm,
-  waitForThreadReply,
-} from '../../src/dev/slack-flow.js';
-import type { SimulatedMessage } from '../../src/dev/slack-simulator.js';
+import { waitUntil } from '../../dev/http-util.js';
+import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
+import { buildCommandPayload } from '../../dev/slack-driver.js';
+import { blockText, waitForApprovalMessage, waitForDm, waitForThreadReply } from '../../dev/slack-flow.js';
+import type { SimulatedMessage } from '../../dev/slack-simulator.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
 import { parsePolicy } from '../../src/policy/load-policy.js';
 import { expectValidMessageBlocks } from '../support/block-kit.js';

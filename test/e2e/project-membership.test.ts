@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
-import { blockText, waitForDm } from '../../src/dev/slack-flow.js';
+import { CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
+import { blockText, waitForDm } from '../../dev/slack-flow.js';
 import { expectValidMessageBlocks } from '../support/block-kit.js';
 import {
   ephemeralAfter,

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitUntil } from '../../src/dev/http-util.js';
-import { ATLAS, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
+import { waitUntil } from '../../dev/http-util.js';
+import { ATLAS, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import { startOwnRedis } from '../support/own-redis.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 

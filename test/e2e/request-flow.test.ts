@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { waitUntil } from '../../src/dev/http-util.js';
-import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
+import { waitUntil } from '../../dev/http-util.js';
+import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import {
   blockText,
   ephemeralTexts,
@@ -9,7 +9,7 @@ import {
   waitForDm,
   waitForEphemeral,
   waitForThreadReply,
-} from '../../src/dev/slack-flow.js';
+} from '../../dev/slack-flow.js';
 import { expectValidMessageBlocks, expectValidModal } from '../support/block-kit.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 

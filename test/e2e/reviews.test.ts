@@ -1,17 +1,10 @@
 import { parse } from 'csv-parse/sync';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitUntil } from '../../src/dev/http-util.js';
-import {
-  ATLAS,
-  CHANNELS,
-  PEOPLE,
-  SANDBOX_POLICY,
-  type Sandbox,
-  startSandbox,
-} from '../../src/dev/sandbox.js';
-import { blockText } from '../../src/dev/slack-flow.js';
-import type { SimulatedMessage } from '../../src/dev/slack-simulator.js';
+import { waitUntil } from '../../dev/http-util.js';
+import { ATLAS, CHANNELS, PEOPLE, SANDBOX_POLICY, type Sandbox, startSandbox } from '../../dev/sandbox.js';
+import { blockText } from '../../dev/slack-flow.js';
+import type { SimulatedMessage } from '../../dev/slack-simulator.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
 import { type AccessReview, messageCountOf } from '../../src/reviews/model.js';
 import { createReviewStore } from '../../src/reviews/review-store.js';

@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitUntil } from '../../src/dev/http-util.js';
-import { CHANNELS, PEOPLE, SANDBOX_POLICY, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
-import type { ViewValues } from '../../src/dev/slack-driver.js';
-import { blockText, waitForApprovalMessage } from '../../src/dev/slack-flow.js';
+import { waitUntil } from '../../dev/http-util.js';
+import { CHANNELS, PEOPLE, SANDBOX_POLICY, type Sandbox, startSandbox } from '../../dev/sandbox.js';
+import type { ViewValues } from '../../dev/slack-driver.js';
+import { blockText, waitForApprovalMessage } from '../../dev/slack-flow.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
 import { expectValidHomeView, expectValidModal } from '../support/block-kit.js';
 import {

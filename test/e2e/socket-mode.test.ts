@@ -1,13 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitUntil } from '../../src/dev/http-util.js';
-import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
-import { buildButtonPayload, buildCommandPayload } from '../../src/dev/slack-driver.js';
-import {
-  requestIdIn,
-  waitForApprovalMessage,
-  waitForDm,
-  waitForEphemeral,
-} from '../../src/dev/slack-flow.js';
+import { waitUntil } from '../../dev/http-util.js';
+import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
+import { buildButtonPayload, buildCommandPayload } from '../../dev/slack-driver.js';
+import { requestIdIn, waitForApprovalMessage, waitForDm, waitForEphemeral } from '../../dev/slack-flow.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 import { type SocketModeServer, startSocketModeServer } from '../support/socket-mode-server.js';
 

@@ -3,17 +3,12 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitUntil } from '../../dev/http-util.js';
+import { CHANNELS, PEOPLE, SANDBOX_POLICY, type Sandbox, startSandbox } from '../../dev/sandbox.js';
+import { buildCommandPayload } from '../../dev/slack-driver.js';
+import { blockText, waitForApprovalMessage, waitForDm, waitForThreadReply } from '../../dev/slack-flow.js';
+import type { SimulatedMessage } from '../../dev/slack-simulator.js';
 import { parseConfig } from '../../src/config.js';
-import { waitUntil } from '../../src/dev/http-util.js';
-import { CHANNELS, PEOPLE, SANDBOX_POLICY, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
-import { buildCommandPayload } from '../../src/dev/slack-driver.js';
-import {
-  blockText,
-  waitForApprovalMessage,
-  waitForDm,
-  waitForThreadReply,
-} from '../../src/dev/slack-flow.js';
-import type { SimulatedMessage } from '../../src/dev/slack-simulator.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
 import { type Rolecall, startRolecall } from '../../src/main.js';
 import { CHECKING } from '../../src/slack/handlers/access-command.js';

@@ -1,11 +1,11 @@
-import { createAtlasClient } from '../../src/atlas/create-atlas-client.js';
-import { type AtlasHttpOptions, createAtlasHttp } from '../../src/atlas/http-client.js';
-import type { AtlasApiFlavor, AtlasAuthConfig, AtlasConfig } from '../../src/config.js';
 import {
   type AtlasSimulator,
   type AtlasSimulatorOptions,
   startAtlasSimulator,
-} from '../../src/dev/atlas-simulator.js';
+} from '../../dev/atlas-simulator.js';
+import { createAtlasClient } from '../../src/atlas/create-atlas-client.js';
+import { type AtlasHttpOptions, createAtlasHttp } from '../../src/atlas/http-client.js';
+import type { AtlasApiFlavor, AtlasAuthConfig, AtlasConfig } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/ops/logger.js';
 
 /** Ids and credentials of the Atlas fixture. */

@@ -1,10 +1,10 @@
 import { Redis } from 'ioredis';
 import { expect } from 'vitest';
-import type { RoleChange } from '../../src/dev/atlas-simulator.js';
-import { waitUntil } from '../../src/dev/http-util.js';
-import { ATLAS, CHANNELS, type PEOPLE, type Sandbox } from '../../src/dev/sandbox.js';
-import { requestIdIn, waitForApprovalMessage } from '../../src/dev/slack-flow.js';
-import type { SimulatedMessage } from '../../src/dev/slack-simulator.js';
+import type { RoleChange } from '../../dev/atlas-simulator.js';
+import { waitUntil } from '../../dev/http-util.js';
+import { ATLAS, CHANNELS, type PEOPLE, type Sandbox } from '../../dev/sandbox.js';
+import { requestIdIn, waitForApprovalMessage } from '../../dev/slack-flow.js';
+import type { SimulatedMessage } from '../../dev/slack-simulator.js';
 import type { AtlasScope } from '../../src/lib/scope.js';
 import type { AccessRequest, AuditEntry, RequestState } from '../../src/requests/model.js';
 import { createRequestStore } from '../../src/requests/request-store.js';

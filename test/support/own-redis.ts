@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, redisAnswers } from '../../src/dev/local-redis.js';
+import { freePort, redisAnswers } from '../../dev/local-redis.js';
 
 /** A redis-server of the test's own, with append-only persistence, that can be restarted. */
 export interface OwnRedis {

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { waitUntil } from '../../src/dev/http-util.js';
+import { waitUntil } from '../../dev/http-util.js';
 
 /** A Rolecall process started the way `npm run worker` starts one, from source. */
 export interface RolecallProcess {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SANDBOX_POLICY } from '../../src/dev/sandbox.js';
+import { SANDBOX_POLICY } from '../../dev/sandbox.js';
 import { AppError } from '../../src/errors.js';
 import { parsePolicy, readPolicy } from '../../src/policy/load-policy.js';
 import {

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deleteKeys } from '../../src/dev/sandbox.js';
+import { deleteKeys } from '../../dev/sandbox.js';
 import { isAppError } from '../../src/errors.js';
 import type { RequestDraft } from '../../src/requests/model.js';
 import { createRequestStore, type RequestStore } from '../../src/requests/request-store.js';

@@ -1,6 +1,6 @@
 import { WebClient } from '@slack/web-api';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type SlackSimulator, startSlackSimulator } from '../../src/dev/slack-simulator.js';
+import { type SlackSimulator, startSlackSimulator } from '../../dev/slack-simulator.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { createSlackUserGroups } from '../../src/slack/user-groups.js';
 

@@ -1,15 +1,15 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { waitUntil } from '../../src/dev/http-util.js';
-import { CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
+import { waitUntil } from '../../dev/http-util.js';
+import { CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import {
   ephemeralTexts,
   requestIdIn,
   waitForApprovalMessage,
   waitForDm,
   waitForEphemeral,
-} from '../../src/dev/slack-flow.js';
+} from '../../dev/slack-flow.js';
 import { createRequestStore } from '../../src/requests/request-store.js';
 import { buildDenyModal } from '../../src/slack/blocks/deny-modal.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';

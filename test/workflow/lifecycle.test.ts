@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitUntil } from '../../src/dev/http-util.js';
-import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
+import { waitUntil } from '../../dev/http-util.js';
+import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import {
   blockText,
   requestIdIn,
@@ -9,8 +9,8 @@ import {
   waitForDm,
   waitForEphemeral,
   waitForThreadReply,
-} from '../../src/dev/slack-flow.js';
-import type { SimulatedMessage, SlackEvent } from '../../src/dev/slack-simulator.js';
+} from '../../dev/slack-flow.js';
+import type { SimulatedMessage, SlackEvent } from '../../dev/slack-simulator.js';
 import { createRequestStore } from '../../src/requests/request-store.js';
 import { expectValidMessageBlocks } from '../support/block-kit.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';

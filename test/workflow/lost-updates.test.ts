@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { waitUntil } from '../../src/dev/http-util.js';
-import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
-import { requestIdIn, waitForApprovalMessage, waitForDm } from '../../src/dev/slack-flow.js';
+import { waitUntil } from '../../dev/http-util.js';
+import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
+import { requestIdIn, waitForApprovalMessage, waitForDm } from '../../dev/slack-flow.js';
 import { type Rolecall, startRolecall } from '../../src/main.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 

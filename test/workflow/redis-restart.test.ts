@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitUntil } from '../../src/dev/http-util.js';
-import { redisAnswers } from '../../src/dev/local-redis.js';
-import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
-import { requestIdIn, waitForApprovalMessage, waitForDm } from '../../src/dev/slack-flow.js';
+import { waitUntil } from '../../dev/http-util.js';
+import { redisAnswers } from '../../dev/local-redis.js';
+import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
+import { requestIdIn, waitForApprovalMessage, waitForDm } from '../../dev/slack-flow.js';
 import { type OwnRedis, startOwnRedis } from '../support/own-redis.js';
 
 describe('Redis restart', () => {

@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitUntil } from '../../src/dev/http-util.js';
-import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../src/dev/sandbox.js';
+import { waitUntil } from '../../dev/http-util.js';
+import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import {
   postedIn,
   requestIdIn,
   waitForApprovalMessage,
   waitForDm,
   waitForEphemeral,
-} from '../../src/dev/slack-flow.js';
+} from '../../dev/slack-flow.js';
 import { type RolecallProcess, spawnRolecall } from '../support/processes.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 

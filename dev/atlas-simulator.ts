@@ -1,15 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseAuthParams } from '../atlas/digest.js';
+import { parseAuthParams } from '../src/atlas/digest.js';
 import {
   ATLAS_ORG_ROLES,
   ATLAS_PROJECT_ROLES,
   CLOUD_MANAGER_ORG_ROLES,
   CLOUD_MANAGER_PROJECT_ROLES,
   OPS_MANAGER_ORG_ROLES,
-} from '../atlas/role-names.js';
-import type { AtlasScope } from '../lib/scope.js';
+} from '../src/atlas/role-names.js';
+import type { AtlasScope } from '../src/lib/scope.js';
 import { readBody, sendJson } from './http-util.js';
 
 /** A user in the simulated Atlas, with roles per org and per project. */
