@@ -8,6 +8,7 @@ import { createAtlasClient } from './atlas/create-atlas-client.js';
 import { createRedisRateLimiter } from './atlas/rate-limiter.js';
 import type { AtlasRolesApi } from './atlas/roles-api.js';
 import { invalidRoles } from './atlas/validate.js';
+import type { AuditSink } from './audit/audit-trail.js';
 import { type Config, loadConfig, type RunMode } from './config.js';
 import { AppError, isAppError } from './errors.js';
 import { createLedgerStore, type LedgerStore } from './grants/ledger-store.js';
@@ -140,8 +141,15 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     shutdown.push('policy watcher', async () => stopWatching());
 
     const keys = redisKeys(config.redis.prefix);
+    // Every audit entry is also one JSON log line ("msg":"audit"), for log pipelines and SIEMs,
+    // whatever LOG_LEVEL says.
+    const auditLogger = overrides.logger
+      ? overrides.logger.child({ component: 'audit' })
+      : createLogger({ level: 'info', secrets: secretsOf(config), bindings: { component: 'audit' } });
+    const onAudit: AuditSink = (entry) => auditLogger.info('audit', entry);
     const store = createRequestStore(redis, {
       prefix: config.redis.prefix,
+      onAudit,
       onTransition: (request, from, at) => metrics.transitioned(request, from, at),
     });
     const ledgers = createLedgerStore(redis, keys);
@@ -149,8 +157,8 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     shutdown.push('queues', () => queues.close());
     metrics.watchQueues(queues.all);
     const workQueue = createWorkQueue(queues, { remindBeforeMs: config.grants.remindBeforeMs });
-    const reviews = createReviewStore(redis, keys);
-    const offboardings = createOffboardingStore(redis, keys);
+    const reviews = createReviewStore(redis, keys, { onAudit });
+    const offboardings = createOffboardingStore(redis, keys, { onAudit });
     const reviewQueue = createReviewQueue(queues.review);
     const offboardingQueue = createOffboardingQueue(queues.offboard);
 
@@ -223,7 +231,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         policy: currentPolicy,
         userGroups: createUserGroups(config, logger, slackFetch),
       });
-      const refusals = createRefusalLog(redis, keys, { logger });
+      const refusals = createRefusalLog(redis, keys, { logger, onAudit });
       const service = createRequestService({
         store,
         policy: currentPolicy,

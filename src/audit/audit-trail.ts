@@ -7,6 +7,12 @@ import type { RedisKeys } from '../lib/redis-keys.js';
  * time order and trimmed by age.
  */
 
+/**
+ * Told every audit entry as it is written (fields as in the stream), so it can also be logged: one
+ * JSON line per entry for log pipelines and SIEMs that do not read Redis.
+ */
+export type AuditSink = (entry: Readonly<Record<string, string>>) => void;
+
 /** One audit entry: its stream id, when it happened (ms), its kind and every field as written. */
 export interface AuditEntry {
   /** The Redis stream id (`<ms>-<seq>`), unique and ordered. */

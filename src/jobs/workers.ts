@@ -1,5 +1,6 @@
 import { type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { withCorrelation } from '../ops/correlation.js';
 import type { Logger } from '../ops/logger.js';
 import {
   type HomeJob,
@@ -56,6 +57,14 @@ export interface Workers {
   close(graceMs?: number): Promise<boolean>;
 }
 
+/** The request, review or offboarding a job's data is about, if any. */
+function correlationIdOf(data: unknown): string | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const fields = data as { requestId?: unknown; reviewId?: unknown; offboardingId?: unknown };
+  const id = fields.requestId ?? fields.reviewId ?? fields.offboardingId;
+  return typeof id === 'string' ? id : undefined;
+}
+
 /** Starts one worker per queue; attempts are logged here, their Slack side is handled in the processors. */
 export function createWorkers(options: WorkersOptions): Workers {
   const { logger, processors } = options;
@@ -65,7 +74,10 @@ export function createWorkers(options: WorkersOptions): Workers {
     processor: Processor<T>,
     concurrency = options.concurrency ?? 4,
   ): Worker<T> => {
-    const worker = new Worker<T>(queue, processor, {
+    // Every log line of the job, its Atlas calls included, carries the id of what it works on.
+    const correlated: Processor<T> = (job, token) =>
+      withCorrelation(correlationIdOf(job.data), () => processor(job, token));
+    const worker = new Worker<T>(queue, correlated, {
       connection: options.connection,
       prefix: options.prefix,
       concurrency,

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { AuditSink } from '../audit/audit-trail.js';
 import { AppError } from '../errors.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
 import { defineRedisScript } from '../lib/redis-script.js';
@@ -60,7 +61,7 @@ const OUTCOME_PREFIX = 'outcome:';
 export function createOffboardingStore(
   redis: Redis,
   keys: RedisKeys,
-  options: { readonly retentionMs?: number } = {},
+  options: { readonly retentionMs?: number; readonly onAudit?: AuditSink } = {},
 ): OffboardingStore {
   const retention = options.retentionMs ?? 400 * 24 * 3600 * 1000;
   const get = async (id: string): Promise<Offboarding | undefined> => {
@@ -93,47 +94,37 @@ export function createOffboardingStore(
     decision: OffboardingDecision | null,
     actor: string,
     detail: string,
-  ) =>
-    (await MOVE.run(
+  ) => {
+    const at = String(Date.now());
+    const result = (await MOVE.run(
       redis,
       [keys.offboarding(id), keys.audit],
-      [
-        from,
-        to,
-        decision ? JSON.stringify(decision) : '',
-        JSON.stringify(patch),
-        actor,
-        detail,
-        String(Date.now()),
-        id,
-      ],
+      [from, to, decision ? JSON.stringify(decision) : '', JSON.stringify(patch), actor, detail, at, id],
     )) as [string, string];
+    if (result[0] === 'ok') {
+      options.onAudit?.({ kind: 'offboarding', offboarding: id, from: result[1], to, actor, at, detail });
+    }
+    return result;
+  };
   return {
     async create(draft) {
       const id = `OB-${String(await redis.incr(keys.offboardingSeq)).padStart(4, '0')}`;
+      const entry = {
+        kind: 'offboarding',
+        offboarding: id,
+        from: '',
+        to: 'pending',
+        actor: draft.requesterId,
+        at: String(draft.createdAt),
+        detail: `offboard ${draft.email}: ${draft.reason}`,
+      };
       await redis
         .multi()
         .hset(keys.offboarding(id), 'data', JSON.stringify({ ...draft, id }), 'state', 'pending')
         .pexpire(keys.offboarding(id), retention)
-        .xadd(
-          keys.audit,
-          '*',
-          'kind',
-          'offboarding',
-          'offboarding',
-          id,
-          'from',
-          '',
-          'to',
-          'pending',
-          'actor',
-          draft.requesterId,
-          'at',
-          String(draft.createdAt),
-          'detail',
-          `offboard ${draft.email}: ${draft.reason}`,
-        )
+        .xadd(keys.audit, '*', ...Object.entries(entry).flat())
         .exec();
+      options.onAudit?.(entry);
       const created = await get(id);
       if (!created)
         throw new AppError('STORAGE_UNAVAILABLE', `Offboarding ${id} was not stored.`, { retryable: true });
@@ -182,28 +173,21 @@ export function createOffboardingStore(
     },
     async recordOutcome(id, outcome) {
       const field = `${OUTCOME_PREFIX}${outcome.target.kind}:${outcome.target.id}`;
+      const entry = {
+        kind: 'offboarding',
+        offboarding: id,
+        from: 'approved',
+        to: 'approved',
+        actor: 'system',
+        at: String(Date.now()),
+        detail: `${outcome.target.name}: ${outcome.outcome}: ${outcome.detail}`,
+      };
       await redis
         .multi()
         .hset(keys.offboarding(id), field, JSON.stringify(outcome))
-        .xadd(
-          keys.audit,
-          '*',
-          'kind',
-          'offboarding',
-          'offboarding',
-          id,
-          'from',
-          'approved',
-          'to',
-          'approved',
-          'actor',
-          'system',
-          'at',
-          String(Date.now()),
-          'detail',
-          `${outcome.target.name}: ${outcome.outcome}: ${outcome.detail}`,
-        )
+        .xadd(keys.audit, '*', ...Object.entries(entry).flat())
         .exec();
+      options.onAudit?.(entry);
     },
     async finish(id, at, finisher) {
       await move(

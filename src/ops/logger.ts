@@ -1,9 +1,11 @@
+import { pino } from 'pino';
 import type { LogLevel } from '../config.js';
+import { correlationFields } from './correlation.js';
 
 /** Structured fields attached to a log line. */
 export type LogFields = Readonly<Record<string, unknown>>;
 
-/** The logger every module receives; JSON lines, one per event. */
+/** The logger every module receives; JSON lines, one per event (pino underneath). */
 export interface Logger {
   debug(message: string, fields?: LogFields): void;
   info(message: string, fields?: LogFields): void;
@@ -20,53 +22,65 @@ export interface LoggerOptions {
   level?: LogLevel;
   /** Values that must never be printed (tokens, keys); each occurrence becomes `[redacted]`. */
   secrets?: readonly string[];
-  /** Where lines go. @defaultValue process.stdout */
+  /** Where lines go, without their newline. @defaultValue process.stdout */
   write?: (line: string) => void;
   bindings?: LogFields;
 }
 
-const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-
-/** Creates a JSON-lines logger with secret redaction. */
+/**
+ * Creates the JSON-lines logger: pino (synchronous writes), `time` in ISO 8601, `level` as a word,
+ * `msg`, the bindings, the correlation id of the work in progress (`requestId`, see correlation.ts)
+ * and the fields. Errors under `error` are serialized with code, details, stack and cause. Every
+ * line passes a value-based scrub before it is written: each secret becomes `[redacted]`, wherever
+ * it appears.
+ */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const level = options.level ?? 'info';
   const secrets = (options.secrets ?? []).filter((s) => s.length >= 4);
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const bindings = options.bindings ?? {};
+  const root = pino(
+    {
+      level: options.level ?? 'info',
+      base: null,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      serializers: { error: serializeError, cause: serializeError },
+      mixin: () => correlationFields(),
+      hooks: {
+        streamWrite: (line) => {
+          let scrubbed = line;
+          for (const secret of secrets) scrubbed = scrubbed.split(secret).join('[redacted]');
+          return scrubbed;
+        },
+      },
+    },
+    { write: (line: string) => write(line.endsWith('\n') ? line.slice(0, -1) : line) },
+  );
+  return wrap(options.bindings ? root.child(options.bindings) : root);
+}
 
-  const emit = (at: LogLevel, message: string, fields?: LogFields): void => {
-    if (ORDER[at] < ORDER[level]) return;
-    let line = JSON.stringify(
-      { time: new Date().toISOString(), level: at, msg: message, ...bindings, ...fields },
-      serialize,
-    );
-    for (const secret of secrets) line = line.split(secret).join('[redacted]');
-    write(line);
-  };
-
+function wrap(logger: pino.Logger): Logger {
   return {
-    level,
-    debug: (m, f) => emit('debug', m, f),
-    info: (m, f) => emit('info', m, f),
-    warn: (m, f) => emit('warn', m, f),
-    error: (m, f) => emit('error', m, f),
-    child: (more) => createLogger({ ...options, bindings: { ...bindings, ...more } }),
+    get level() {
+      return logger.level as LogLevel;
+    },
+    debug: (message, fields) => logger.debug(fields ?? {}, message),
+    info: (message, fields) => logger.info(fields ?? {}, message),
+    warn: (message, fields) => logger.warn(fields ?? {}, message),
+    error: (message, fields) => logger.error(fields ?? {}, message),
+    child: (bindings) => wrap(logger.child(bindings)),
   };
 }
 
-function serialize(_key: string, value: unknown): unknown {
-  if (value instanceof Error) {
-    const coded = value as Error & { code?: unknown };
-    return {
-      name: value.name,
-      message: value.message,
-      ...(coded.code === undefined ? {} : { code: coded.code }),
-      ...((value as Error & { details?: unknown }).details === undefined
-        ? {}
-        : { details: (value as Error & { details?: unknown }).details }),
-      stack: value.stack,
-      ...(value.cause === undefined ? {} : { cause: value.cause }),
-    };
-  }
-  return value;
+/** An Error as a plain object (name, message, code, details, stack, cause); anything else as it is. */
+function serializeError(value: unknown): unknown {
+  if (!(value instanceof Error)) return value;
+  const coded = value as Error & { code?: unknown; details?: unknown };
+  return {
+    name: value.name,
+    message: value.message,
+    ...(coded.code === undefined ? {} : { code: coded.code }),
+    ...(coded.details === undefined ? {} : { details: coded.details }),
+    stack: value.stack,
+    ...(value.cause === undefined ? {} : { cause: serializeError(value.cause) }),
+  };
 }

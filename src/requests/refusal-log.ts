@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { AuditSink } from '../audit/audit-trail.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
 import type { Logger } from '../ops/logger.js';
 import type { Action } from './authorize.js';
@@ -20,6 +21,8 @@ export interface RefusalLog {
 /** Options for {@link createRefusalLog}. */
 export interface RefusalLogOptions {
   readonly logger: Logger;
+  /** Told every refusal that reaches the audit stream, with its fields. */
+  readonly onAudit?: AuditSink;
   /**
    * Refusals of one person per minute that reach the audit stream; beyond, they are only counted
    * (`suppressed`) and logged, so a script clicking forged buttons cannot flood the audit.
@@ -39,24 +42,17 @@ export function createRefusalLog(redis: Redis, keys: RedisKeys, options: Refusal
   const now = options.now ?? Date.now;
   const cap = options.auditPerMinute ?? 30;
   const audit = async (refusal: Refusal, at: number, detail: string) => {
-    await redis.xadd(
-      keys.audit,
-      '*',
-      'kind',
-      'refusal',
-      'request',
-      refusal.requestId ?? '',
-      'action',
-      refusal.action,
-      'actor',
-      refusal.actorId,
-      'at',
-      String(at),
-      'code',
-      refusal.code,
-      'detail',
+    const entry = {
+      kind: 'refusal',
+      request: refusal.requestId ?? '',
+      action: refusal.action,
+      actor: refusal.actorId,
+      at: String(at),
+      code: refusal.code,
       detail,
-    );
+    };
+    await redis.xadd(keys.audit, '*', ...Object.entries(entry).flat());
+    options.onAudit?.(entry);
   };
   return {
     async record(refusal) {

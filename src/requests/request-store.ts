@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { AuditSink } from '../audit/audit-trail.js';
 import { AppError } from '../errors.js';
 import { encodeLedgerWrite, type LedgerWrite } from '../grants/ledger-store.js';
 import { type RedisKeys, redisKeys } from '../lib/redis-keys.js';
@@ -91,6 +92,8 @@ export interface RequestStoreOptions {
    * @defaultValue 90 days
    */
   retentionMs?: number;
+  /** Told every audit entry this store writes (transitions and notes), with its fields. */
+  onAudit?: AuditSink;
   /** Told after every stored state change (not notes or patches), with the state it left (null when created). */
   onTransition?: (request: AccessRequest, from: RequestState | null, at: number) => void;
   now?: () => number;
@@ -320,6 +323,18 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
     if (status === 'conflict') return { ok: false, current: request };
     if (spec.to !== null && previous !== spec.to) {
       options.onTransition?.(request, previous ? (previous as RequestState) : null, Number(at));
+    }
+    if (spec.audit) {
+      options.onAudit?.({
+        kind: 'request',
+        request: id,
+        from: previous ?? '',
+        to: spec.to ?? previous ?? '',
+        actor: spec.actor,
+        at,
+        detail: spec.detail,
+        policy: spec.policyVersion ?? '',
+      });
     }
     return { ok: true, request, from: (previous || 'pending') as RequestState };
   };

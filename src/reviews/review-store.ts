@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { AuditSink } from '../audit/audit-trail.js';
 import { AppError } from '../errors.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
 import { defineRedisScript } from '../lib/redis-script.js';
@@ -74,7 +75,7 @@ export interface ReviewStore {
 export function createReviewStore(
   redis: Redis,
   keys: RedisKeys,
-  options: { readonly retentionMs?: number } = {},
+  options: { readonly retentionMs?: number; readonly onAudit?: AuditSink } = {},
 ): ReviewStore {
   const retention = options.retentionMs ?? 400 * 24 * 3600 * 1000;
   // A hash: `data` (the review as made, JSON), `messages` (JSON), `closedAt` (ms, once closed).
@@ -124,16 +125,38 @@ export function createReviewStore(
         ],
       )) as [string, string];
       if (status === 'missing' || status === 'closed') return { status };
-      if (status === 'ok') await redis.pexpire(keys.reviewDecisions(id), retention);
+      if (status === 'ok') {
+        await redis.pexpire(keys.reviewDecisions(id), retention);
+        options.onAudit?.({
+          kind: 'review',
+          review: id,
+          line: String(n),
+          actor: decision.by,
+          at: String(decision.at),
+          detail: decision.decision,
+          policy: decision.policy,
+        });
+      }
       return { status: status as 'ok' | 'taken', decision: JSON.parse(raw) as LineDecision };
     },
     async recordOutcome(id, n, outcome) {
+      const at = String(Date.now());
       const done = await OUTCOME.run(
         redis,
         [keys.reviewDecisions(id), keys.audit],
-        [String(n), JSON.stringify(outcome), id, String(Date.now())],
+        [String(n), JSON.stringify(outcome), id, at],
       );
-      return Number(done) === 1;
+      if (Number(done) !== 1) return false;
+      options.onAudit?.({
+        kind: 'review',
+        review: id,
+        line: String(n),
+        actor: 'system',
+        at,
+        detail: `${outcome.outcome}: ${outcome.detail}`,
+        policy: '',
+      });
+      return true;
     },
     async setMessages(id, messages) {
       await redis.hset(keys.review(id), 'messages', JSON.stringify(messages));

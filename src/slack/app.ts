@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import type { RequestListener } from 'node:http';
 import { App, HTTPReceiver, SocketModeReceiver } from '@slack/bolt';
 import type { FetchFunction } from '@slack/web-api';
@@ -5,6 +6,7 @@ import pLimit from 'p-limit';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { OffboardingService } from '../offboarding/offboarding-service.js';
+import { withCorrelation } from '../ops/correlation.js';
 import type { Logger } from '../ops/logger.js';
 import type { Policy } from '../policy/policy.js';
 import type { RequestService } from '../requests/request-service.js';
@@ -35,6 +37,13 @@ export interface SlackAppDeps {
   /** Publishes Home tabs (app_home_opened). */
   readonly home: HomePublisher;
   readonly logger: Logger;
+}
+
+/** The request, review or offboarding id a Slack payload names (a button's value, the command text). */
+function correlationIdIn(body: unknown): string | undefined {
+  const payload = body as { actions?: { value?: unknown }[]; text?: unknown } | undefined;
+  const text = [payload?.actions?.[0]?.value, payload?.text].find((v) => typeof v === 'string');
+  return typeof text === 'string' ? /\b(?:AR|RV|OB)-\d{1,12}\b/i.exec(text)?.[0]?.toUpperCase() : undefined;
 }
 
 /** How many handlers may be past their ack at once; more wait their turn (see HandlerDeps.afterAck). */
@@ -87,8 +96,13 @@ export function createSlackApp(config: Config['slack'], deps: SlackAppDeps): Sla
     logger,
     replier,
     directory: deps.directory,
-    afterAck: <T>(work: () => Promise<T>) => afterAck(work),
+    // Bound, so work queued behind others keeps the correlation id of the payload it serves.
+    afterAck: <T>(work: () => Promise<T>) => afterAck(AsyncResource.bind(work)),
   };
+  // Every log line about a payload that names a request, review or offboarding carries its id.
+  app.use(async ({ body, next }) => {
+    await withCorrelation(correlationIdIn(body), next);
+  });
   registerAccessCommand(app, handlerDeps);
   registerDecisionHandlers(app, handlerDeps);
   registerHomeTab(app, handlerDeps);

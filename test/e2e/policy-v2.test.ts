@@ -64,6 +64,20 @@ const USER_GROUPS = {
   S0ONCALL: [PEOPLE.dana.id],
 };
 
+/** The first JSON log line in `output` with this message (and passing `also`), parsed. */
+function loggedLine(
+  output: string,
+  msg: string,
+  also: (line: Record<string, unknown>) => boolean = () => true,
+): Record<string, unknown> | undefined {
+  for (const text of output.split('\n')) {
+    if (!text.startsWith('{')) continue;
+    const line = JSON.parse(text) as Record<string, unknown>;
+    if (line.msg === msg && also(line)) return line;
+  }
+  return undefined;
+}
+
 describe('policy v2 (end to end)', () => {
   let sandbox: Sandbox;
   const extra: { stop(): Promise<void> }[] = [];
@@ -375,10 +389,10 @@ describe('policy v2 (end to end)', () => {
     const worker = spawnRolecall(['worker'], { ...sandbox.env, PORT: '0', LOG_LEVEL: 'info' });
     extra.push({ stop: () => worker.kill('SIGTERM') });
     await Promise.all([bot.ready(), worker.ready()]);
-    const loaded = /"msg":"policy loaded".*?"version":"([0-9a-f]{12})"/;
-    const first = loaded.exec(bot.output())?.[1];
+    const loaded = (output: string) => loggedLine(output, 'policy loaded')?.version;
+    const first = loaded(bot.output());
     expect(first).toMatch(/^[0-9a-f]{12}$/);
-    expect(loaded.exec(worker.output())?.[1]).toBe(first);
+    expect(loaded(worker.output())).toBe(first);
 
     // The project renamed, its messages sent elsewhere: the bot must know the new name, the worker
     // must post in the new channel.
@@ -387,15 +401,17 @@ describe('policy v2 (end to end)', () => {
       `approvalsChannel: ${CHANNELS.general}`,
     );
     await writeFile(sandbox.config.policyFile, renamed);
-    const reloaded = /"msg":"policy reloaded".*?"why":"the file changed".*?"version":"([0-9a-f]{12})"/;
+    const reloaded = (output: string) =>
+      loggedLine(output, 'policy reloaded', (l) => l.why === 'the file changed')?.version;
     await waitUntil(
-      () => (reloaded.test(bot.output()) && reloaded.test(worker.output()) ? true : undefined),
+      () => (reloaded(bot.output()) && reloaded(worker.output()) ? true : undefined),
       5_000,
       'both to reload',
     );
-    const second = reloaded.exec(bot.output())?.[1];
+    const second = reloaded(bot.output());
+    expect(second).toMatch(/^[0-9a-f]{12}$/);
     expect(second).not.toBe(first);
-    expect(reloaded.exec(worker.output())?.[1]).toBe(second);
+    expect(reloaded(worker.output())).toBe(second);
     const port = Number(/"port":(\d+)/.exec(bot.output())?.[1]);
     const body = new URLSearchParams(
       buildCommandPayload(
@@ -429,15 +445,17 @@ describe('policy v2 (end to end)', () => {
     );
 
     await writeFile(sandbox.config.policyFile, `${renamed}  - name: broken\n    project: nope\n`);
-    const kept =
-      /"msg":"policy not reloaded; keeping the one in force".*?"version":"([0-9a-f]{12})".*?policy\.yml:\d+:\d+ targets\[2\]\.project/;
+    const kept = (output: string) =>
+      loggedLine(output, 'policy not reloaded; keeping the one in force', (l) =>
+        /policy\.yml:\d+:\d+ targets\[2\]\.project/.test(String(l.problems)),
+      )?.version;
     await waitUntil(
-      () => (kept.test(bot.output()) && kept.test(worker.output()) ? true : undefined),
+      () => (kept(bot.output()) && kept(worker.output()) ? true : undefined),
       5_000,
       'the broken file to be refused',
     );
-    expect(kept.exec(bot.output())?.[1]).toBe(second);
-    expect(kept.exec(worker.output())?.[1]).toBe(second);
+    expect(kept(bot.output())).toBe(second);
+    expect(kept(worker.output())).toBe(second);
   });
 
   describe('what a review found', () => {
