@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { type Config, parseConfig, type RunMode } from '../src/config.js';
 import { type Rolecall, type RolecallOverrides, startRolecall } from '../src/main.js';
+import { createLogger } from '../src/ops/logger.js';
 import { type AtlasSimulator, type AtlasSimulatorOptions, startAtlasSimulator } from './atlas-simulator.js';
 import { createSlackDriver, type SlackDriver } from './slack-driver.js';
 import { type SimulatedSlackUser, type SlackSimulator, startSlackSimulator } from './slack-simulator.js';
@@ -167,6 +168,11 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     await rm(dir, { recursive: true, force: true });
     await deleteKeys(options.redisUrl, prefix);
   };
+  // The audit log lines follow LOG_LEVEL here, so tests and benchmarks stay quiet.
+  const overridesFor = (config: Config): RolecallOverrides =>
+    options.overrides?.logger
+      ? options.overrides
+      : { ...options.overrides, logger: createLogger({ level: config.logLevel }) };
   let rolecall: Rolecall;
   let config: Config;
   const ATLAS_CREDENTIAL = /^ATLAS_(PUBLIC_KEY|PRIVATE_KEY|CLIENT_ID|CLIENT_SECRET)$/;
@@ -202,7 +208,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         ? Object.fromEntries(Object.entries(env).filter(([key]) => !ATLAS_CREDENTIAL.test(key)))
         : env;
     config = parseConfig(own, { mode });
-    rolecall = await startRolecall(config, options.overrides);
+    rolecall = await startRolecall(config, overridesFor(config));
   } catch (error) {
     await cleanup();
     throw error;
@@ -223,7 +229,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     driver: createSlackDriver({ eventsUrl, signingSecret, slack }),
     async restart() {
       await rolecall.stop();
-      rolecall = await startRolecall(config, options.overrides);
+      rolecall = await startRolecall(config, overridesFor(config));
     },
     async stop() {
       await rolecall.stop();

@@ -378,6 +378,7 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
             ? 'requested through a Workflow Builder step'
             : 'requested',
         fields: {
+          schema: REQUEST_SCHEMA_VERSION,
           rolesAtRequest: null,
           holdersAtRequest: [],
           addsToProject: false,
@@ -511,7 +512,21 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
   };
 }
 
+/**
+ * The shape of stored requests this release writes (the hash field `schema`). 1: every request
+ * stored before the field existed (read with FIELD_DEFAULTS); 2: the same fields, versioned.
+ */
+export const REQUEST_SCHEMA_VERSION = 2;
+
 function decodeRequest(id: string, hash: Record<string, string>): AccessRequest {
+  const schema = hash.schema === undefined ? 1 : Number(hash.schema);
+  if (!(schema >= 1 && schema <= REQUEST_SCHEMA_VERSION)) {
+    // A newer release wrote it: reading it with today's shape could misread a grant.
+    throw new AppError(
+      'STORAGE_UNAVAILABLE',
+      `${id} was stored by a newer Rolecall (schema ${hash.schema}); this one reads up to ${REQUEST_SCHEMA_VERSION}. Finish the upgrade of every process.`,
+    );
+  }
   const decoded: Record<string, unknown> = { id, state: hash.state };
   for (const field of JSON_FIELDS) {
     const raw = hash[field];

@@ -1,9 +1,14 @@
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteKeys } from '../../dev/sandbox.js';
 import { isAppError } from '../../src/errors.js';
 import type { RequestDraft } from '../../src/requests/model.js';
-import { createRequestStore, type RequestStore } from '../../src/requests/request-store.js';
+import {
+  createRequestStore,
+  REQUEST_SCHEMA_VERSION,
+  type RequestStore,
+} from '../../src/requests/request-store.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 const DRAFT: RequestDraft = {
@@ -183,5 +188,50 @@ describe('request store indexes (real Redis)', () => {
     const active = (await context.store.listActive(Date.now() + 1, 100)).map((r) => r.id);
     expect(active).toContain(temporary.id);
     expect(active).not.toContain(permanent.id);
+  });
+});
+
+describe('request store: stored format across releases', () => {
+  const context = useStore('stored-format');
+  const fixture = JSON.parse(
+    readFileSync(new URL('../fixtures/stored/request-applied-2026-11-30.json', import.meta.url), 'utf8'),
+  ) as { id: string; hash: Record<string, string> };
+
+  it('reads a request stored by the previous release (no schema field) and moves it on', async () => {
+    expect(fixture.hash).not.toHaveProperty('schema');
+    await context.redis.hset(`${context.prefix}:request:${fixture.id}`, fixture.hash);
+    await context.redis.set(`${context.prefix}:request:seq`, '1');
+    const request = await context.store.require(fixture.id);
+    expect(request).toMatchObject({
+      id: 'AR-0001',
+      state: 'applied',
+      granteeEmail: 'alice@example.com',
+      target: { kind: 'project', id: '5f1a2b3c4d5e6f7a8b9c0d1e', name: 'payments-prod' },
+      roles: ['GROUP_DATA_ACCESS_READ_ONLY'],
+      durationSeconds: 3600,
+      approvals: [{ by: 'U0BOB', note: null }],
+      plan: { added: ['GROUP_DATA_ACCESS_READ_ONLY'], addsToProject: false },
+      attempt: 1,
+    });
+    expect(request.grant?.revokeAt).toBe(request.grant ? request.grant.appliedAt + 3_600_000 : null);
+    const moved = await context.store.transition(fixture.id, {
+      from: 'applied',
+      to: 'revoking',
+      actor: 'system',
+      detail: 'ends',
+    });
+    expect(moved.ok).toBe(true);
+    expect((await context.store.require(fixture.id)).state).toBe('revoking');
+  });
+
+  it('writes its schema version on new requests and refuses one written by a newer release', async () => {
+    const created = await context.store.create(DRAFT, 'U0ALICE', 'pending');
+    expect(await context.redis.hget(`${context.prefix}:request:${created.id}`, 'schema')).toBe(
+      String(REQUEST_SCHEMA_VERSION),
+    );
+    await context.redis.hset(`${context.prefix}:request:${created.id}`, 'schema', '99');
+    const error = await context.store.get(created.id).catch((e: unknown) => e);
+    expect(isAppError(error, 'STORAGE_UNAVAILABLE')).toBe(true);
+    expect((error as Error).message).toContain('stored by a newer Rolecall (schema 99)');
   });
 });
