@@ -525,6 +525,7 @@ function decodeRequest(id: string, hash: Record<string, string>): AccessRequest 
     throw new AppError(
       'STORAGE_UNAVAILABLE',
       `${id} was stored by a newer Rolecall (schema ${hash.schema}); this one reads up to ${REQUEST_SCHEMA_VERSION}. Finish the upgrade of every process.`,
+      { retryable: true },
     );
   }
   const decoded: Record<string, unknown> = { id, state: hash.state };
