@@ -64,6 +64,8 @@ targets:
 /** Options for {@link startSandbox}. */
 export interface SandboxOptions {
   readonly redisUrl: string;
+  /** PEM of the CA of a `rediss://` Redis (the app gets it as REDIS_TLS_CA). */
+  readonly redisTlsCa?: string;
   /** @defaultValue a random `rolecall-sandbox-…` prefix */
   readonly prefix?: string;
   /** Extra or replacement environment variables for Rolecall. */
@@ -163,10 +165,11 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const dir = await mkdtemp(join(tmpdir(), 'rolecall-sandbox-'));
   const policyFile = join(dir, 'policy.yml');
   await writeFile(policyFile, options.policy ?? SANDBOX_POLICY);
+  if (options.redisTlsCa) await writeFile(join(dir, 'redis-ca.pem'), options.redisTlsCa);
   const cleanup = async () => {
     await Promise.all([slack.close(), atlas.close()]);
     await rm(dir, { recursive: true, force: true });
-    await deleteKeys(options.redisUrl, prefix);
+    await deleteKeys(options.redisUrl, prefix, options.redisTlsCa);
   };
   // The audit log lines follow LOG_LEVEL here, so tests and benchmarks stay quiet.
   const overridesFor = (config: Config): RolecallOverrides =>
@@ -186,6 +189,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       SLACK_API_URL: slack.apiUrl,
       PORT: String(options.port ?? 0),
       REDIS_URL: options.redisUrl,
+      ...(options.redisTlsCa ? { REDIS_TLS_CA: join(dir, 'redis-ca.pem') } : {}),
       QUEUE_PREFIX: prefix,
       ATLAS_BASE_URL: atlas.url,
       // The tests' timelines were written against the 2023-01-01 PUT calls; each flavor, the
@@ -239,8 +243,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
 }
 
 /** Deletes every key under `prefix:` (SCAN, never KEYS). */
-export async function deleteKeys(redisUrl: string, prefix: string): Promise<number> {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
+export async function deleteKeys(redisUrl: string, prefix: string, tlsCa?: string): Promise<number> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3, ...(tlsCa ? { tls: { ca: tlsCa } } : {}) });
   let deleted = 0;
   try {
     let cursor = '0';

@@ -48,6 +48,19 @@ export interface AtlasProxyConfig {
   readonly noProxy: string;
 }
 
+/** Where Redis is and how to reach it. */
+export interface RedisConfig {
+  /** `redis://` or `rediss://` (TLS), with `user:password@` for a password or an ACL user. */
+  readonly url: string;
+  /** Every Redis key and BullMQ queue lives under this prefix. */
+  readonly prefix: string;
+  /** PEM of the CA that signed the server's certificate (REDIS_TLS_CA), for a private CA. */
+  readonly tlsCa?: string;
+  /** Redis Sentinel: where the sentinels are; the master is asked for by `sentinelName`. */
+  readonly sentinels?: readonly { readonly host: string; readonly port: number }[];
+  readonly sentinelName?: string;
+}
+
 /** Everything the Atlas client needs. */
 export interface AtlasConfig {
   readonly api: AtlasApiFlavor;
@@ -89,7 +102,7 @@ export interface Config {
     /** When set, GET /metrics is served on this port only (not on `port`). */
     readonly metricsPort: number | undefined;
   };
-  readonly redis: { readonly url: string; readonly prefix: string };
+  readonly redis: RedisConfig;
   /** Which Atlas API flavor the policy's roles must belong to; known in every mode. */
   readonly atlasApi: AtlasApiFlavor;
   /**
@@ -139,6 +152,7 @@ export interface Config {
 
 const PREFIX_CHARS = /^[A-Za-z0-9_-]+$/;
 const INTEGER = /^\d+$/;
+const HOST_PORT = /^[A-Za-z0-9.-]+:\d{1,5}$/;
 const BUCKET = /^([1-9]\d*)\/([1-9]\d*)$/;
 
 const optionalText = z
@@ -167,6 +181,15 @@ const envFields = z.object({
   REDIS_URL: optionalText.refine((v) => v === undefined || /^rediss?:\/\//.test(v), {
     message: 'REDIS_URL must look like redis://host:6379 (or rediss:// for TLS)',
   }),
+  REDIS_TLS_CA: optionalText,
+  REDIS_SENTINELS: optionalText.refine(
+    (v) => v === undefined || v.split(',').every((h) => HOST_PORT.test(h.trim())),
+    {
+      message:
+        'REDIS_SENTINELS must list host:port pairs separated by commas, e.g. sentinel-1:26379,sentinel-2:26379',
+    },
+  ),
+  REDIS_SENTINEL_NAME: optionalText,
   QUEUE_PREFIX: optionalText.refine((v) => v === undefined || PREFIX_CHARS.test(v), {
     message: 'QUEUE_PREFIX may contain only letters, digits, "_" and "-"',
   }),
@@ -263,6 +286,14 @@ function buildEnvSchema(mode: RunMode) {
           });
         }
       }
+    }
+    if (env.REDIS_SENTINELS !== undefined && env.REDIS_SENTINEL_NAME === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_SENTINEL_NAME'],
+        message:
+          'REDIS_SENTINEL_NAME is required with REDIS_SENTINELS: the name the sentinels monitor the master under',
+      });
     }
     if (mode !== 'worker' && env.SLACK_APP_TOKEN === undefined && env.SLACK_SIGNING_SECRET === undefined) {
       ctx.addIssue({
@@ -365,7 +396,7 @@ function toConfig(env: Env, mode: RunMode): Config {
       port: Number(env.PORT ?? '3000'),
       metricsPort: env.METRICS_PORT === undefined ? undefined : Number(env.METRICS_PORT),
     },
-    redis: { url: env.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix: env.QUEUE_PREFIX ?? 'rolecall' },
+    redis: redisConfigOf(env),
     atlasApi: (env.ATLAS_API as AtlasApiFlavor | undefined) ?? DEFAULT_ATLAS_API,
     atlas:
       mode === 'bot'
@@ -519,6 +550,33 @@ export function loadDemoSettings(
   return { redisUrl: env.REDIS_URL?.trim() || 'redis://127.0.0.1:6379' };
 }
 
+/** The Redis settings of a validated environment; the CA file is read here (CONFIG_INVALID if it cannot be). */
+function redisConfigOf(
+  env: Pick<Env, 'REDIS_URL' | 'QUEUE_PREFIX' | 'REDIS_TLS_CA' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>,
+): RedisConfig {
+  let tlsCa: string | undefined;
+  if (env.REDIS_TLS_CA !== undefined) {
+    try {
+      tlsCa = readFileSync(env.REDIS_TLS_CA, 'utf8');
+    } catch (error) {
+      throw new AppError(
+        'CONFIG_INVALID',
+        `Rolecall cannot start, the configuration has 1 problem(s):\n  - REDIS_TLS_CA ${env.REDIS_TLS_CA} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+    }
+  }
+  const sentinels = env.REDIS_SENTINELS?.split(',').map((entry) => {
+    const [host = '', port = ''] = entry.trim().split(':');
+    return { host, port: Number(port) };
+  });
+  return {
+    url: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    prefix: env.QUEUE_PREFIX ?? 'rolecall',
+    ...(tlsCa === undefined ? {} : { tlsCa }),
+    ...(sentinels === undefined ? {} : { sentinels, sentinelName: env.REDIS_SENTINEL_NAME ?? '' }),
+  };
+}
+
 /**
  * Where Rolecall's data is, for tools that only read it (`rolecall audit`): REDIS_URL and
  * QUEUE_PREFIX, validated like the app's. Throws CONFIG_INVALID naming what is wrong.
@@ -527,13 +585,18 @@ export function loadStoreSettings(
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Config['redis'] {
   const files = readSecretFiles({ REDIS_URL: env.REDIS_URL, REDIS_URL_FILE: env.REDIS_URL_FILE });
-  const result = envFields.pick({ REDIS_URL: true, QUEUE_PREFIX: true }).safeParse({ ...env, ...files.env });
+  const result = envFields
+    .pick({
+      REDIS_URL: true,
+      QUEUE_PREFIX: true,
+      REDIS_TLS_CA: true,
+      REDIS_SENTINELS: true,
+      REDIS_SENTINEL_NAME: true,
+    })
+    .safeParse({ ...env, ...files.env });
   if (!result.success || files.problems.length > 0) {
     const problems = [...files.problems, ...(result.error?.issues.map((issue) => issue.message) ?? [])];
     throw new AppError('CONFIG_INVALID', problems.join('\n'));
   }
-  return {
-    url: result.data.REDIS_URL ?? 'redis://127.0.0.1:6379',
-    prefix: result.data.QUEUE_PREFIX ?? 'rolecall',
-  };
+  return redisConfigOf(result.data);
 }

@@ -94,7 +94,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
   const metrics = createMetrics();
   const slackFetch = createSlackFetch((method, error) => metrics.slackApiError(method, error));
   try {
-    const redis = await connectRedis(config.redis.url, 'commands', logger);
+    const redis = await connectRedis(config.redis, 'commands', logger);
     shutdown.push('redis', async () => {
       await redis.quit();
     });
@@ -184,7 +184,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         await atlas.members.probe({ kind: target.kind, id: target.id });
         return `credentials accepted on ${target.name}`;
       };
-      const workerRedis = await connectRedis(config.redis.url, 'worker', logger);
+      const workerRedis = await connectRedis(config.redis, 'worker', logger);
       shutdown.push('worker redis', async () => {
         await workerRedis.quit();
       });
@@ -603,7 +603,18 @@ function secretsOf(config: Config): string[] {
     config.slack.signingSecret ?? '',
     config.slack.appToken ?? '',
     auth === undefined ? '' : auth.kind === 'digest' ? auth.privateKey : auth.clientSecret,
+    // The Redis password, as written in REDIS_URL (and decoded).
+    ...redisPasswordsOf(config.redis.url),
   ];
+}
+
+function redisPasswordsOf(url: string): string[] {
+  try {
+    const { password } = new URL(url);
+    return password ? [password, decodeURIComponent(password)] : [];
+  } catch {
+    return [];
+  }
 }
 
 /** Usage of `node dist/main.js`, shown with every argument error. */

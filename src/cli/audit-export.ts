@@ -56,7 +56,7 @@ export async function runAuditExport(
   try {
     const store = loadStoreSettings(env);
     // Connection problems go to stderr as JSON lines; stdout carries only the export.
-    redis = await connectRedis(store.url, 'commands', createLogger({ level: 'error', write: output.err }));
+    redis = await connectRedis(store, 'commands', createLogger({ level: 'error', write: output.err }));
     const keys = redisKeys(store.prefix);
     if ('review' in command) return await exportReview(redis, keys, command, store.prefix, output);
     return await exportTrail(redis, keys, command, output);

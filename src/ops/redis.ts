@@ -1,21 +1,20 @@
-import { Redis } from 'ioredis';
+import type { ConnectionOptions } from 'node:tls';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisConfig } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from './logger.js';
 
 /** Which kind of connection: commands fail fast; workers block and wait forever, as BullMQ needs. */
 export type RedisRole = 'commands' | 'worker';
 
-/** Opens a Redis connection and waits until it answers; a start-up failure is an AppError. */
-export async function connectRedis(url: string, role: RedisRole, logger: Logger): Promise<Redis> {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: role === 'worker' ? null : 3,
-    enableReadyCheck: true,
-    // Commands issued in the same tick share one write: fewer syscalls when many Slack payloads
-    // arrive at once. The blocking worker connection keeps one command per write, as BullMQ expects.
-    enableAutoPipelining: role === 'commands',
-    retryStrategy: (times) => Math.min(times * 200, 2_000),
-  });
+/**
+ * Opens a Redis connection and waits until it answers; a start-up failure is an AppError.
+ * `rediss://` URLs use TLS (verified against `tlsCa` when given, else the system CAs); a user and
+ * password in the URL authenticate (ACL users included); with `sentinels`, the master named
+ * `sentinelName` is found through Redis Sentinel (the URL's credentials and TLS apply to it).
+ */
+export async function connectRedis(settings: RedisConfig, role: RedisRole, logger: Logger): Promise<Redis> {
+  const redis = new Redis(redisOptionsOf(settings, role));
   let lastError: Error | undefined;
   let started = false;
   redis.on('error', (error: Error) => {
@@ -28,10 +27,42 @@ export async function connectRedis(url: string, role: RedisRole, logger: Logger)
   } catch (cause) {
     redis.disconnect();
     const why = lastError?.message ?? (cause as Error).message;
-    throw new AppError('STORAGE_UNAVAILABLE', `Cannot reach Redis at ${redactUrl(url)}: ${why}`, { cause });
+    const where = settings.sentinels
+      ? `master ${settings.sentinelName} through the sentinels ${settings.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`
+      : redactUrl(settings.url);
+    throw new AppError('STORAGE_UNAVAILABLE', `Cannot reach Redis at ${where}: ${why}`, { cause });
   }
   started = true;
   return redis;
+}
+
+/** The ioredis options for these settings and this kind of connection. */
+export function redisOptionsOf(settings: RedisConfig, role: RedisRole): RedisOptions {
+  const url = new URL(settings.url);
+  const tls: ConnectionOptions | undefined =
+    url.protocol === 'rediss:' ? (settings.tlsCa ? { ca: settings.tlsCa } : {}) : undefined;
+  const common: RedisOptions = {
+    lazyConnect: true,
+    maxRetriesPerRequest: role === 'worker' ? null : 3,
+    enableReadyCheck: true,
+    // Commands issued in the same tick share one write: fewer syscalls when many Slack payloads
+    // arrive at once. The blocking worker connection keeps one command per write, as BullMQ expects.
+    enableAutoPipelining: role === 'commands',
+    retryStrategy: (times) => Math.min(times * 200, 2_000),
+    ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+    ...(url.pathname.length > 1 ? { db: Number(url.pathname.slice(1)) } : {}),
+    ...(tls ? { tls } : {}),
+  };
+  if (settings.sentinels) {
+    return {
+      ...common,
+      sentinels: settings.sentinels.map((s) => ({ host: s.host, port: s.port })),
+      name: settings.sentinelName ?? '',
+      ...(tls ? { enableTLSForSentinelMode: true } : {}),
+    };
+  }
+  return { ...common, host: url.hostname, port: Number(url.port || 6379) };
 }
 
 /** A Redis URL without its password, for messages. */

@@ -6,6 +6,7 @@ import { ATLAS, CHANNELS, type PEOPLE, type Sandbox } from '../../dev/sandbox.js
 import { requestIdIn, waitForApprovalMessage } from '../../dev/slack-flow.js';
 import type { SimulatedMessage } from '../../dev/slack-simulator.js';
 import type { AtlasScope } from '../../src/lib/scope.js';
+import { redisOptionsOf } from '../../src/ops/redis.js';
 import type { AccessRequest, AuditEntry, RequestState } from '../../src/requests/model.js';
 import { createRequestStore } from '../../src/requests/request-store.js';
 
@@ -58,7 +59,7 @@ export function ephemeralAfter(
 
 /** Reads requests straight from Redis, as the app stores them. */
 export async function readRequest(sandbox: Sandbox, id: string): Promise<AccessRequest> {
-  const redis = new Redis(sandbox.config.redis.url);
+  const redis = new Redis(redisOptionsOf(sandbox.config.redis, 'commands'));
   try {
     return await createRequestStore(redis, { prefix: sandbox.config.redis.prefix }).require(id);
   } finally {
@@ -68,7 +69,7 @@ export async function readRequest(sandbox: Sandbox, id: string): Promise<AccessR
 
 /** A request's audit trail, straight from Redis. */
 export async function readAudit(sandbox: Sandbox, id: string): Promise<AuditEntry[]> {
-  const redis = new Redis(sandbox.config.redis.url);
+  const redis = new Redis(redisOptionsOf(sandbox.config.redis, 'commands'));
   try {
     return await createRequestStore(redis, { prefix: sandbox.config.redis.prefix }).audit(id);
   } finally {
