@@ -52,6 +52,7 @@ async function measure(url: string, auth: AtlasAuthConfig, concurrency: number):
       timeoutMs: 15_000,
       maxRetries: 0,
       pageSize: 500,
+      dryRun: false,
       rateLimits: {
         org: { capacity: 1, refillPerMinute: 1 },
         project: { capacity: 1, refillPerMinute: 1 },

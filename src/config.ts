@@ -72,6 +72,8 @@ export interface AtlasConfig {
   readonly maxRetries: number;
   /** Items per page when listing members (spec `itemsPerPage`, 1–500). */
   readonly pageSize: number;
+  /** ATLAS_DRY_RUN: every read is real, no write (PUT, PATCH, POST, DELETE) is sent. */
+  readonly dryRun: boolean;
   /**
    * Where Atlas calls go through when HTTPS_PROXY / HTTP_PROXY are set (NO_PROXY hosts go direct);
    * absent when neither is set. Atlas API access lists often need one fixed egress address.
@@ -97,6 +99,8 @@ export interface Config {
     readonly appToken: string | undefined;
     readonly apiUrl: string;
   };
+  /** ATLAS_DRY_RUN, known in every mode (the bot labels its messages too). */
+  readonly dryRun: boolean;
   readonly http: {
     readonly port: number;
     /** When set, GET /metrics is served on this port only (not on `port`). */
@@ -217,6 +221,9 @@ const envFields = z.object({
   }),
   ATLAS_MAX_RETRIES: optionalText.refine((v) => v === undefined || (INTEGER.test(v) && Number(v) <= 20), {
     message: 'ATLAS_MAX_RETRIES must be a whole number from 0 to 20',
+  }),
+  ATLAS_DRY_RUN: optionalText.refine((v) => v === undefined || v === 'true' || v === 'false', {
+    message: 'ATLAS_DRY_RUN must be true or false',
   }),
   ATLAS_PAGE_SIZE: optionalText.refine(
     (v) => v === undefined || (INTEGER.test(v) && Number(v) >= 1 && Number(v) <= 500),
@@ -392,6 +399,7 @@ function toConfig(env: Env, mode: RunMode): Config {
       appToken: env.SLACK_APP_TOKEN,
       apiUrl: withTrailingSlash(env.SLACK_API_URL ?? 'https://slack.com/api/'),
     },
+    dryRun: env.ATLAS_DRY_RUN === 'true',
     http: {
       port: Number(env.PORT ?? '3000'),
       metricsPort: env.METRICS_PORT === undefined ? undefined : Number(env.METRICS_PORT),
@@ -419,6 +427,7 @@ function toConfig(env: Env, mode: RunMode): Config {
             timeoutMs: Number(env.ATLAS_TIMEOUT_MS ?? '15000'),
             maxRetries: Number(env.ATLAS_MAX_RETRIES ?? '4'),
             pageSize: Number(env.ATLAS_PAGE_SIZE ?? '500'),
+            dryRun: env.ATLAS_DRY_RUN === 'true',
             ...proxyOf(env),
             rateLimits: {
               org: parseBucket(env.ATLAS_RATE_ORG ?? '500/250'),

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { type FetchFunction, WebClient } from '@slack/web-api';
 import type { Redis } from 'ioredis';
 import { createAtlasClient } from './atlas/create-atlas-client.js';
+import type { DryRunWrite } from './atlas/http-client.js';
 import { createRedisRateLimiter } from './atlas/rate-limiter.js';
 import type { AtlasRolesApi } from './atlas/roles-api.js';
 import { invalidRoles } from './atlas/validate.js';
@@ -31,6 +32,7 @@ import { redisKeys } from './lib/redis-keys.js';
 import type { TargetRef } from './lib/scope.js';
 import { createOffboardingService } from './offboarding/offboarding-service.js';
 import { createOffboardingStore, type OffboardingStore } from './offboarding/offboarding-store.js';
+import { createDryRunLog, type DryRunLog } from './ops/dry-run-log.js';
 import { createHttpServer } from './ops/http-server.js';
 import { createLogger, type Logger } from './ops/logger.js';
 import { createMetrics } from './ops/metrics.js';
@@ -92,7 +94,19 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     });
   const shutdown = createShutdownStack(logger);
   const metrics = createMetrics();
-  const slackFetch = createSlackFetch((method, error) => metrics.slackApiError(method, error));
+  const slackFetch = createSlackFetch((method, error) => metrics.slackApiError(method, error), {
+    dryRun: config.dryRun,
+  });
+  /** ATLAS_DRY_RUN: the writes not sent, per request, for its audit entry and messages. */
+  const dryRunLog = config.dryRun ? createDryRunLog() : undefined;
+  if (config.dryRun) {
+    logger.warn(
+      'ATLAS_DRY_RUN=true: DRY RUN, Atlas is read but no write is sent; every Slack message says so',
+      {
+        dryRun: true,
+      },
+    );
+  }
   try {
     const redis = await connectRedis(config.redis, 'commands', logger);
     shutdown.push('redis', async () => {
@@ -174,6 +188,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         logger: logger.child({ component: 'atlas' }),
         rateLimiter: createRedisRateLimiter(redis, config.redis.prefix, { buckets: atlasConfig.rateLimits }),
         onExchange: (event) => metrics.atlasExchange(event),
+        ...(dryRunLog ? { onDryRun: (write: DryRunWrite) => dryRunLog.record(write) } : {}),
       });
       shutdown.push('atlas client', () => atlasClient.close());
       const atlas = atlasClient.roles;
@@ -201,6 +216,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         reviews,
         offboardings,
         slackFetch,
+        dryRunLog,
       });
       shutdown.push('workers', async () => {
         await workers.close(config.shutdownGraceMs);
@@ -269,6 +285,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         home,
         logger,
         slackFetch,
+        dryRun: config.dryRun,
       });
       await slack.start();
       shutdown.push('slack', () => slack.stop());
@@ -296,7 +313,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         },
         ...(atlasProbe ? [{ name: 'atlas', periodic: true, run: atlasProbe }] : []),
       ],
-      { intervalMs: config.readyCheckIntervalMs },
+      { intervalMs: config.readyCheckIntervalMs, ...(config.dryRun ? { extra: { dryRun: true } } : {}) },
     );
     await readiness.start();
     shutdown.push('readiness checks', async () => readiness.close());
@@ -452,6 +469,7 @@ interface WorkerParts {
   readonly offboardings: OffboardingStore;
   /** Every Slack Web API client's fetch (counts failed calls for the metrics). */
   readonly slackFetch: FetchFunction;
+  readonly dryRunLog: DryRunLog | undefined;
   readonly store: RequestStore;
   readonly ledgers: LedgerStore;
   readonly atlas: AtlasRolesApi;
@@ -474,13 +492,26 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
     fetch: parts.slackFetch,
   });
   const lock = createUserLock(redis, { prefix: config.redis.prefix, ttlMs: config.worker.lockDurationMs });
-  const deps = { store, ledgers, atlas, workQueue, lock, logger };
+  const deps = {
+    store,
+    ledgers,
+    atlas,
+    workQueue,
+    lock,
+    logger,
+    ...(parts.dryRunLog ? { dryRunLog: parts.dryRunLog } : {}),
+  };
   const people = createSlackDirectory(slackClient, { logger });
   const gate = createPolicyGate({
     policy: parts.policy,
     userGroups: createUserGroups(config, logger, parts.slackFetch),
   });
-  const replier = createReplier({ client: slackClient, slackApiUrl: config.slack.apiUrl, logger });
+  const replier = createReplier({
+    client: slackClient,
+    slackApiUrl: config.slack.apiUrl,
+    logger,
+    dryRun: config.dryRun,
+  });
   return createWorkers({
     connection: parts.workerRedis,
     prefix: config.redis.prefix,

@@ -4,7 +4,7 @@ import { createAtlasV1RolesApi } from './flavors/atlas-v1.js';
 import { createAtlasV2RolesApi } from './flavors/atlas-v2.js';
 import { createAtlasV2025RolesApi } from './flavors/atlas-v2-2025.js';
 import { createPublicApiRolesApi } from './flavors/public-api.js';
-import { type AtlasHttp, type AtlasHttpOptions, createAtlasHttp } from './http-client.js';
+import { type AtlasHttp, type AtlasHttpOptions, createAtlasHttp, type DryRunWrite } from './http-client.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type { BackoffOptions } from './retry.js';
 import type { AtlasRolesApi } from './roles-api.js';
@@ -25,6 +25,8 @@ export function createAtlasClient(
     rateLimiter?: RateLimiter;
     backoff?: BackoffOptions;
     onExchange?: AtlasHttpOptions['onExchange'];
+    /** Told each write a dry run (config.dryRun) did not send. */
+    onDryRun?: (write: DryRunWrite) => void;
   },
 ): AtlasClient {
   const http = createAtlasHttp({
@@ -37,6 +39,7 @@ export function createAtlasClient(
     ...(deps.rateLimiter ? { rateLimiter: deps.rateLimiter } : {}),
     ...(deps.backoff ? { backoff: deps.backoff } : {}),
     ...(deps.onExchange ? { onExchange: deps.onExchange } : {}),
+    ...(config.dryRun ? { dryRun: deps.onDryRun ?? (() => undefined) } : {}),
   });
   const flavors = {
     'atlas-v2': createAtlasV2RolesApi,

@@ -37,6 +37,15 @@ export interface AtlasCall {
   readonly requiredRole?: string;
 }
 
+/** A write that a dry run did not send. */
+export interface DryRunWrite {
+  readonly method: string;
+  /** The path with its query, as it would have been sent. */
+  readonly path: string;
+  /** The JSON body, or undefined. */
+  readonly body: unknown;
+}
+
 /** A successful (2xx) answer. */
 export interface AtlasResponse<T> {
   readonly status: number;
@@ -86,6 +95,12 @@ export interface AtlasHttpOptions {
     readonly status: number | 'error';
     readonly durationMs: number;
   }) => void;
+  /**
+   * Dry run: writes (PUT, PATCH, POST, DELETE) are not sent; each is logged and handed to this
+   * callback with its method, path (and query) and body, and answered as if Atlas had accepted it
+   * (200, or 204 for DELETE, no body). Reads are sent as usual.
+   */
+  readonly dryRun?: ((write: DryRunWrite) => void) | undefined;
   /** Sends every call through this proxy (undici EnvHttpProxyAgent with explicit settings). */
   readonly proxy?: AtlasProxyConfig | undefined;
   readonly sleep?: (ms: number) => Promise<void>;
@@ -210,6 +225,12 @@ export function createAtlasHttp(options: AtlasHttpOptions): AtlasHttp {
       const search = new URLSearchParams(call.query ?? {}).toString();
       const uri = search === '' ? call.path : `${call.path}?${search}`;
       const payload = call.body === undefined ? undefined : JSON.stringify(call.body);
+      if (options.dryRun && call.method !== 'GET') {
+        const write = { method: call.method, path: uri, body: call.body };
+        logger.warn('atlas dry run: write not sent', { ...write, operation: call.operation });
+        options.dryRun(write);
+        return { status: call.method === 'DELETE' ? 204 : 200, body: undefined as T, headers: {} };
+      }
       for (let retry = 0; ; retry += 1) {
         let response: Exchange;
         try {

@@ -119,6 +119,7 @@ export function createApplyProcessor(deps: ProcessorDeps) {
       }
     }
     const appliedAt = now();
+    const dryRun = deps.dryRunLog?.take(request.id);
     const holds = decision.hold.length > 0;
     const revokeAt =
       request.durationSeconds !== null && holds ? appliedAt + request.durationSeconds * 1000 : null;
@@ -130,12 +131,12 @@ export function createApplyProcessor(deps: ProcessorDeps) {
       from: 'applying',
       to: 'applied',
       actor: 'system',
-      detail: describeApply(
+      detail: `${describeApply(
         decision.add,
         decision.joined.map((h) => h.role),
         decision.outside,
         plan.addsToProject,
-      ),
+      )}${dryRun ? ` [dryRun: not sent: ${dryRun.length > 0 ? dryRun.join('; ') : 'nothing to send'}]` : ''}`,
       patch: {
         grant: {
           rolesAfter: decision.next,
@@ -145,6 +146,7 @@ export function createApplyProcessor(deps: ProcessorDeps) {
           joined: decision.joined,
           outside: decision.outside,
           addedToProject: plan.addsToProject,
+          ...(dryRun ? { dryRun } : {}),
         },
       },
       ledger: {

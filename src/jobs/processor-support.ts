@@ -4,6 +4,7 @@ import { isAppError } from '../errors.js';
 import type { Ledger, RoleHolder } from '../grants/ledger.js';
 import type { LedgerStore } from '../grants/ledger-store.js';
 import type { TargetRef } from '../lib/scope.js';
+import type { DryRunLog } from '../ops/dry-run-log.js';
 import type { Logger } from '../ops/logger.js';
 import type { AccessRequest, Failure, RequestState } from '../requests/model.js';
 import type { RequestEvent, WorkQueue } from '../requests/request-service.js';
@@ -20,6 +21,8 @@ export interface ProcessorDeps {
   /** Serializes the Atlas writes that overlap (see {@link lockKeyOf}), across worker processes. */
   lock: UserLock;
   logger: Logger;
+  /** ATLAS_DRY_RUN: the writes not sent, per request; absent when writes are sent. */
+  dryRunLog?: DryRunLog;
   /** The approved offboarding of this Atlas username, if any: nothing may be granted to them then. */
   offboardedBy?: (email: string) => Promise<string | null>;
   now?: () => number;

@@ -145,16 +145,17 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
       const ops: LedgerOp[] = releaseOps(ledger, request.id, decision.release);
       if (leftProject && !ops.some((op) => op.op === 'membership'))
         ops.push({ op: 'membership', requestId: null });
+      const dryRun = deps.dryRunLog?.take(request.id);
       const done = await store.transition(request.id, {
         from: 'revoking',
         to: 'revoked',
         actor: request.endedEarly?.by ?? 'system',
-        detail: describeRevoke(
+        detail: `${describeRevoke(
           decision.removed,
           decision.kept.map((h) => `${h.role} (${h.requestId})`),
           decision.gone,
           leftProject,
-        ),
+        )}${dryRun ? ` [dryRun: not sent: ${dryRun.length > 0 ? dryRun.join('; ') : 'nothing to send'}]` : ''}`,
         patch: {
           revocation: {
             removed: decision.removed,

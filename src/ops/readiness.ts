@@ -27,6 +27,7 @@ export interface ReadinessReport {
     readonly status: 'ready' | 'unavailable' | 'stopping';
     readonly checks: Readonly<Record<string, CheckState>>;
     readonly failing?: readonly string[];
+    readonly [extra: string]: unknown;
   };
 }
 
@@ -36,6 +37,8 @@ export interface ReadinessOptions {
   readonly intervalMs?: number;
   /** A live check slower than this fails, in ms. @defaultValue 2_000 */
   readonly timeoutMs?: number;
+  /** Shown in every report besides the checks (e.g. `{ dryRun: true }`). */
+  readonly extra?: Readonly<Record<string, unknown>>;
 }
 
 /** Readiness of one process. */
@@ -99,10 +102,11 @@ export function createReadiness(
         }),
       );
       const failing = checks.map((c) => c.name).filter((name) => !states[name]?.ok);
-      if (stopping) return { ready: false, body: { status: 'stopping', checks: states } };
+      const extra = options.extra ?? {};
+      if (stopping) return { ready: false, body: { ...extra, status: 'stopping', checks: states } };
       return failing.length === 0
-        ? { ready: true, body: { status: 'ready', checks: states } }
-        : { ready: false, body: { status: 'unavailable', checks: states, failing } };
+        ? { ready: true, body: { ...extra, status: 'ready', checks: states } }
+        : { ready: false, body: { ...extra, status: 'unavailable', checks: states, failing } };
     },
     async start() {
       await runPeriodic();

@@ -54,6 +54,8 @@ export interface GrantResult {
   readonly outside: readonly string[];
   /** Rolecall added the person to the project for this grant. */
   readonly addedToProject: boolean;
+  /** ATLAS_DRY_RUN: the writes that were not sent (`METHOD path body`); absent otherwise. */
+  readonly dryRun?: readonly string[];
 }
 
 /** A later end given to a temporary grant by an approved extension request. */

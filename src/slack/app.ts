@@ -26,6 +26,8 @@ import { createReplier } from './respond.js';
 
 /** What the Slack side needs from the composition root. */
 export interface SlackAppDeps {
+  /** ATLAS_DRY_RUN: replies through response_url say so too. @defaultValue false */
+  readonly dryRun?: boolean;
   /** The fetch of Bolt's Web API clients (counts failed calls for the metrics). @defaultValue global fetch */
   readonly slackFetch?: FetchFunction;
   readonly service: RequestService;
@@ -89,7 +91,12 @@ export function createSlackApp(config: Config['slack'], deps: SlackAppDeps): Sla
     extendedErrorHandler: true,
   });
 
-  const replier = createReplier({ client: app.client, slackApiUrl: config.apiUrl, logger });
+  const replier = createReplier({
+    client: app.client,
+    slackApiUrl: config.apiUrl,
+    logger,
+    dryRun: deps.dryRun ?? false,
+  });
   const afterAck = pLimit(AFTER_ACK_CONCURRENCY);
   const handlerDeps = {
     ...deps,

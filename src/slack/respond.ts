@@ -1,6 +1,7 @@
 import type { KnownBlock } from '@slack/types';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from '../ops/logger.js';
+import { labelDryRun } from './dry-run-label.js';
 
 /** An ephemeral reply to one person. */
 export interface EphemeralReply {
@@ -27,6 +28,8 @@ export interface ReplierOptions {
   readonly client: WebClient;
   /** SLACK_API_URL; its host is accepted for response_urls besides hooks.slack.com. */
   readonly slackApiUrl: string;
+  /** ATLAS_DRY_RUN: response_url replies say so too (Web API ones are labelled by the client's fetch). */
+  readonly dryRun?: boolean;
   readonly logger: Logger;
 }
 
@@ -53,12 +56,14 @@ export function createReplier(options: ReplierOptions): Replier {
       const response = await fetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          response_type: 'ephemeral',
-          replace_original: message.replaceOriginal ?? false,
-          text: message.text,
-          ...(message.blocks ? { blocks: message.blocks } : {}),
-        }),
+        body: JSON.stringify(
+          (options.dryRun ? labelDryRun : (p: Record<string, unknown>) => p)({
+            response_type: 'ephemeral',
+            replace_original: message.replaceOriginal ?? false,
+            text: message.text,
+            ...(message.blocks ? { blocks: message.blocks } : {}),
+          }),
+        ),
         signal: AbortSignal.timeout(5_000),
       });
       if (response.ok) return true;

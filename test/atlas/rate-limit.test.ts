@@ -163,6 +163,7 @@ describe('rate limiting', () => {
       timeoutMs: 5_000,
       maxRetries: 4,
       pageSize: 500,
+      dryRun: false,
       rateLimits: BURST_LIMITS,
     };
     const limiter = createRedisRateLimiter(redis, `${prefix}-burst`, { buckets: BURST_LIMITS });
@@ -224,6 +225,7 @@ describe('rate limiting', () => {
         timeoutMs: 5_000,
         maxRetries: 0,
         pageSize: 500,
+        dryRun: false,
         rateLimits: LIMITS,
       },
       { logger: createCapturingLogger().logger },

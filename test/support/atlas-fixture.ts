@@ -65,6 +65,7 @@ export function fixtureConfig(
     timeoutMs: 2_000,
     maxRetries: 3,
     pageSize: 500,
+    dryRun: false,
     rateLimits: {
       org: { capacity: 500, refillPerMinute: 250 },
       project: { capacity: 1200, refillPerMinute: 500 },

@@ -77,7 +77,10 @@ function describeApplied(
         ? ' Access is permanent.'
         : '';
   const now = grantee ? ` Roles now: ${formatRoles(grant?.rolesAfter ?? null)}.` : '';
-  return `:white_check_mark: ${request.id} approved by ${by} and applied: ${what}.${now}${until}`;
+  const dryRun = grant?.dryRun
+    ? ` :test_tube: Dry run: nothing was sent to Atlas; it would have sent ${grant.dryRun.length > 0 ? grant.dryRun.map((w) => `\`${w}\``).join(', ') : 'nothing'}.`
+    : '';
+  return `:white_check_mark: ${request.id} approved by ${by} and applied: ${what}.${now}${until}${dryRun}`;
 }
 
 function describeRevoked(request: AccessRequest, user: string, on: string, grantee: boolean): string {

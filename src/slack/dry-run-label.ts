@@ -1,0 +1,50 @@
+/**
+ * ATLAS_DRY_RUN in Slack: every message and view Rolecall sends says so, at the top. Works on the
+ * payload as sent (Web API form fields, or a response_url JSON body), so no builder can forget it.
+ */
+
+/** The words every dry-run message starts with. */
+export const DRY_RUN_TEXT = ':test_tube: *DRY RUN*: nothing is changed in Atlas';
+
+const BANNER = { type: 'context', elements: [{ type: 'mrkdwn', text: DRY_RUN_TEXT }] };
+
+/** Slack's block limits: 50 in a message, 100 in a modal or Home tab (Block Kit reference). */
+const MAX_MESSAGE_BLOCKS = 50;
+const MAX_VIEW_BLOCKS = 100;
+
+/** Web API methods whose payload is a message or a view. */
+export const LABELLED_METHODS = new Set([
+  'chat.postMessage',
+  'chat.postEphemeral',
+  'chat.update',
+  'views.open',
+  'views.push',
+  'views.update',
+  'views.publish',
+]);
+
+/**
+ * Labels a payload: `text` gets the words in front; `blocks` (and a `view`'s blocks) get a context
+ * block on top when there is room within Slack's limits, else their first text says it.
+ */
+export function labelDryRun(payload: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...payload };
+  if (typeof out.text === 'string') out.text = `${DRY_RUN_TEXT} · ${out.text}`;
+  if (Array.isArray(out.blocks)) out.blocks = labelBlocks(out.blocks, MAX_MESSAGE_BLOCKS);
+  if (typeof out.view === 'object' && out.view !== null) {
+    const view = out.view as Record<string, unknown>;
+    if (Array.isArray(view.blocks)) out.view = { ...view, blocks: labelBlocks(view.blocks, MAX_VIEW_BLOCKS) };
+  }
+  return out;
+}
+
+function labelBlocks(blocks: unknown[], max: number): unknown[] {
+  if (blocks.length < max) return [BANNER, ...blocks];
+  // No room for a block: say it in the first block's own text.
+  const [first, ...rest] = blocks as Record<string, unknown>[];
+  const text = first?.text as { text?: unknown } | undefined;
+  if (first && text && typeof text.text === 'string') {
+    return [{ ...first, text: { ...text, text: `${DRY_RUN_TEXT} · ${text.text}`.slice(0, 3000) } }, ...rest];
+  }
+  return blocks;
+}

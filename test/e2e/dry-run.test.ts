@@ -1,0 +1,81 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { waitUntil } from '../../dev/http-util.js';
+import { ATLAS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
+import { blockText } from '../../dev/slack-flow.js';
+import { DRY_RUN_TEXT } from '../../src/slack/dry-run-label.js';
+import { PROJECT, readAudit, requestAs, waitForState } from '../support/grant-flow.js';
+import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
+
+describe('ATLAS_DRY_RUN', () => {
+  let sandbox: Sandbox;
+  afterEach(async () => {
+    await sandbox.stop();
+  });
+
+  it('reads Atlas, sends it no write, records what it would have sent, and says dry run in every message', async () => {
+    sandbox = await startSandbox({
+      redisUrl: TEST_REDIS_URL,
+      prefix: uniquePrefix('dry-run'),
+      env: { ATLAS_DRY_RUN: 'true', RECONCILE_INTERVAL: '1h' },
+    });
+    const before = sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT);
+    const since = sandbox.slack.events.length;
+    const { id, approval } = await requestAs(
+      sandbox,
+      PEOPLE.alice,
+      'request GROUP_DATA_ACCESS_READ_ONLY on payments-prod for 1h because dry run',
+    );
+    await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
+    const applied = await waitForState(sandbox, id, 'applied');
+
+    // Reads went to Atlas; not one write did, and the person's roles are as they were.
+    const calls = sandbox.atlas.authenticatedCalls();
+    expect(calls.some((c) => c.method === 'GET')).toBe(true);
+    expect(calls.filter((c) => c.method !== 'GET')).toEqual([]);
+    expect(sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT)).toEqual(before);
+
+    // Exactly the write it would have sent, in the request and in its audit entry.
+    const would = `PUT /api/atlas/v2/groups/${ATLAS.project.id}/users/`;
+    expect(applied.grant?.dryRun).toHaveLength(1);
+    expect(applied.grant?.dryRun?.[0]).toMatch(
+      new RegExp(
+        `^${would.replace(/[/.]/g, '\\$&')}[0-9a-f]{24}/roles \\{"groupRoles":\\["GROUP_READ_ONLY","GROUP_DATA_ACCESS_READ_ONLY"\\]\\}$`,
+      ),
+    );
+    const entry = (await readAudit(sandbox, id)).find((e) => e.to === 'applied');
+    expect(entry?.detail).toContain(`[dryRun: not sent: ${applied.grant?.dryRun?.[0]}]`);
+
+    // Every message and view Rolecall sent says dry run (the outcome says what it would have sent).
+    await waitUntil(() => (blockText(approval).includes('applied') ? true : undefined), 5_000);
+    const sent = sandbox.slack.calls.filter((c) =>
+      ['chat.postMessage', 'chat.update', 'chat.postEphemeral', 'views.publish', 'response_url'].includes(
+        c.method,
+      ),
+    );
+    expect(sent.length).toBeGreaterThan(2);
+    for (const call of sent) expect(String(call.args.text ?? ''), call.method).toContain(DRY_RUN_TEXT);
+    expect(blockText(approval)).toContain('DRY RUN');
+    const outcome = sandbox.slack.events
+      .slice(since)
+      .map((e) => (e.kind === 'ephemeral' ? e.text : e.kind === 'message' ? e.message.text : ''))
+      .find((t) => t.includes('would have sent'));
+    expect(outcome).toContain('Dry run: nothing was sent to Atlas');
+
+    // Revoked early by an approver: the revocation ends the grant and is a dry run too.
+    await sandbox.driver.clickButton(PEOPLE.bob, approval, 'grant_revoke_now');
+    const revoked = await waitForState(sandbox, id, 'revoked');
+    const ended = (await readAudit(sandbox, id)).find((e) => e.to === 'revoked');
+    // Nothing was added, so the role is found absent; nothing is sent to take it away either.
+    expect(ended?.detail).toBe(
+      'already gone: GROUP_DATA_ACCESS_READ_ONLY [dryRun: not sent: nothing to send]',
+    );
+    expect(revoked.revocation?.removed).toEqual([]);
+    expect(sandbox.atlas.authenticatedCalls().filter((c) => c.method !== 'GET')).toEqual([]);
+
+    const ready = (await (await fetch(`http://127.0.0.1:${sandbox.rolecall.port}/readyz`)).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(ready).toMatchObject({ dryRun: true, status: 'ready' });
+  });
+});
