@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { waitUntil } from '../dev/http-util.js';
 import { ATLAS, CHANNELS, PEOPLE, startSandbox } from '../dev/sandbox.js';
 import { redisKeys } from '../src/lib/redis-keys.js';
+import { messageCountOf } from '../src/reviews/model.js';
 import { createReviewStore } from '../src/reviews/review-store.js';
 
 const { values } = parseArgs({ options: { n: { type: 'string', default: '200' } }, strict: true });
@@ -38,7 +39,7 @@ try {
   const review = await waitUntil(
     async () => {
       const found = await reviews.get('RV-0001');
-      return found && found.messages.length > 0 ? found : undefined;
+      return found && found.messages.length === messageCountOf(found) ? found : undefined;
     },
     60_000,
     'the review',

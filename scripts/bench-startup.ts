@@ -55,7 +55,11 @@ try {
 } finally {
   await sandbox.stop();
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+};
 console.log(`node dist/main.js, ${N} starts (ms from spawn):`);
 console.log('| run | /healthz 200 | /readyz 200 |');
 console.log('|---|---|---|');

@@ -38,6 +38,22 @@ interface Figures {
   readonly p50: number;
   readonly p99: number;
   readonly bytesPerItem: number;
+  /** CPU ms per item: this process (the app or the bare worker) and the Redis server. */
+  readonly cpuMs: number;
+  readonly redisCpuMs: number;
+}
+
+/** Redis's own CPU seconds so far (INFO cpu: used_cpu_user + used_cpu_sys). */
+async function redisCpu(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const read = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+  return read('used_cpu_user') + read('used_cpu_sys');
+}
+
+/** This process's CPU ms so far. */
+function processCpu(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
 }
 
 async function runSimulators(n: number): Promise<void> {
@@ -162,6 +178,8 @@ async function benchRolecall(n: number, slackUrl: string, atlasUrl: string, redi
     slack: slackStub,
   });
   const started = performance.now();
+  const cpuBefore = processCpu();
+  const redisCpuBefore = await redisCpu(redis);
   await pool(ids, async ({ id, ts }) => {
     const message = {
       channel: CHANNELS.approvals,
@@ -196,6 +214,8 @@ async function benchRolecall(n: number, slackUrl: string, atlasUrl: string, redi
     }
   }
   const elapsed = (performance.now() - started) / 1000;
+  const cpuMs = (processCpu() - cpuBefore) / n;
+  const redisCpuMs = (((await redisCpu(redis)) - redisCpuBefore) * 1000) / n;
   const latencies = [...appliedAt].map(([id, at]) => at - (approvedAt.get(id) ?? at)).sort((a, b) => a - b);
   await new Promise((resolve) => setTimeout(resolve, 2_000));
   const after = await usedMemory(redis);
@@ -209,6 +229,8 @@ async function benchRolecall(n: number, slackUrl: string, atlasUrl: string, redi
     p50: quantile(latencies, 0.5),
     p99: quantile(latencies, 0.99),
     bytesPerItem: (after - before) / n,
+    cpuMs,
+    redisCpuMs,
   };
 }
 
@@ -230,6 +252,8 @@ async function benchBareBullmq(n: number, redis: Redis): Promise<Figures> {
     if (done === n) finish();
   });
   const started = performance.now();
+  const cpuBefore = processCpu();
+  const redisCpuBefore = await redisCpu(redis);
   await pool(
     Array.from({ length: n }, (_, i) => i),
     async (i) => {
@@ -238,6 +262,8 @@ async function benchBareBullmq(n: number, redis: Redis): Promise<Figures> {
   );
   await finished;
   const elapsed = (performance.now() - started) / 1000;
+  const cpuMs = (processCpu() - cpuBefore) / n;
+  const redisCpuMs = (((await redisCpu(redis)) - redisCpuBefore) * 1000) / n;
   const after = await usedMemory(redis);
   await worker.close();
   await queue.close();
@@ -251,6 +277,8 @@ async function benchBareBullmq(n: number, redis: Redis): Promise<Figures> {
     p50: quantile(latencies, 0.5),
     p99: quantile(latencies, 0.99),
     bytesPerItem: (after - before) / n,
+    cpuMs,
+    redisCpuMs,
   };
 }
 
@@ -276,7 +304,16 @@ async function main(): Promise<void> {
     rows.push(rolecall, bare);
   }
   await redis.quit();
-  const header = ['workload', 'N', 'per s', 'p50 ms', 'p99 ms', 'Redis bytes/item'];
+  const header = [
+    'workload',
+    'N',
+    'per s',
+    'p50 ms',
+    'p99 ms',
+    'Redis bytes/item',
+    'CPU ms/item',
+    'Redis CPU ms/item',
+  ];
   const lines = rows.map((r) => [
     r.label,
     String(r.n),
@@ -284,6 +321,8 @@ async function main(): Promise<void> {
     r.p50.toFixed(0),
     r.p99.toFixed(0),
     r.bytesPerItem.toFixed(0),
+    r.cpuMs.toFixed(2),
+    r.redisCpuMs.toFixed(2),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
   const format = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
@@ -297,7 +336,7 @@ async function main(): Promise<void> {
     const [ours, bare] = [rows[i], rows[i + 1]];
     if (!ours || !bare) continue;
     console.log(
-      `N=${ours.n}: throughput ${(bare.perSecond / ours.perSecond).toFixed(1)}x lower, p50 ${(ours.p50 / Math.max(1, bare.p50)).toFixed(1)}x, memory ${(ours.bytesPerItem / Math.max(1, bare.bytesPerItem)).toFixed(1)}x a bare job`,
+      `N=${ours.n}: throughput ${(bare.perSecond / ours.perSecond).toFixed(1)}x lower, p50 ${(ours.p50 / Math.max(1, bare.p50)).toFixed(1)}x, memory ${(ours.bytesPerItem / Math.max(1, bare.bytesPerItem)).toFixed(1)}x, CPU ${(ours.cpuMs / Math.max(0.001, bare.cpuMs)).toFixed(1)}x (Redis ${(ours.redisCpuMs / Math.max(0.001, bare.redisCpuMs)).toFixed(1)}x) a bare job`,
     );
   }
 }

@@ -57,6 +57,19 @@ export async function* readAuditTrail(
   query: AuditQuery,
   pageSize = 1_000,
 ): AsyncGenerator<AuditEntry> {
+  if (query.requestId !== undefined && (await redis.type(keys.requestAudit(query.requestId))) === 'list') {
+    // A request's own trail (schema 2) is a list of JSON entries.
+    const raw = await redis.lrange(keys.requestAudit(query.requestId), 0, -1);
+    for (const [i, text] of raw.entries()) {
+      const fields = Object.fromEntries(
+        Object.entries(JSON.parse(text) as Record<string, unknown>).map(([k, v]) => [k, String(v ?? '')]),
+      );
+      const at = Number(fields.at);
+      if (at < query.sinceMs || (query.untilMs !== undefined && at > query.untilMs)) continue;
+      yield { id: `${at}-${i}`, at, kind: fields.kind ?? 'request', fields };
+    }
+    return;
+  }
   const key = query.requestId === undefined ? keys.audit : keys.requestAudit(query.requestId);
   const end = query.untilMs === undefined ? '+' : `${query.untilMs}-18446744073709551615`;
   let start = `${Math.max(0, query.sinceMs)}-0`;

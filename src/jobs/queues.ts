@@ -101,7 +101,8 @@ const DAY_SECONDS = 24 * 3600;
 
 /**
  * Creates the queues on a fail-fast connection, so a Redis outage surfaces as an error, not a hang.
- * Finished jobs are kept (30 days done, 90 days failed) so their deterministic ids keep deduplicating.
+ * A request's finished jobs are removed (failed ones kept, bounded); reviews and offboardings keep
+ * theirs (30 days done, 90 days failed), since their deterministic ids deduplicate clicks and targets.
  */
 export function createQueues(
   connection: Redis,
@@ -109,46 +110,63 @@ export function createQueues(
   options: { backoffMs?: number } = {},
 ): Queues {
   const keep = { removeOnComplete: { age: 30 * DAY_SECONDS }, removeOnFail: { age: 90 * DAY_SECONDS } };
+  // A request's jobs: the request's state machine refuses duplicate work (and every notice is queued
+  // once, by the transition that won), so a finished job has nothing left to guard: completed ones
+  // go at once; failed ones stay for inspection, at most 30 days and 1,000 per queue.
+  const finished = {
+    removeOnComplete: true,
+    removeOnFail: { age: 30 * DAY_SECONDS, count: 1_000 },
+  };
   const base = options.backoffMs ?? 2_000;
+  // Nothing reads BullMQ's event streams (no QueueEvents): keep them short instead of 10,000 a queue.
+  const streams = { events: { maxLen: 100 } };
   const enrich = new Queue<RequestJob>(QUEUE_NAMES.enrich, {
     connection,
     prefix,
-    defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: base }, ...keep },
+    streams,
+    defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: base }, ...finished },
   });
   const apply = new Queue<RequestJob>(QUEUE_NAMES.apply, {
     connection,
     prefix,
-    defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: base }, ...keep },
+    streams,
+    defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: base }, ...finished },
   });
   const revoke = new Queue<RequestJob>(QUEUE_NAMES.revoke, {
     connection,
     prefix,
-    defaultJobOptions: { attempts: 8, backoff: { type: 'exponential', delay: base * 2 }, ...keep },
+    streams,
+    defaultJobOptions: { attempts: 8, backoff: { type: 'exponential', delay: base * 2 }, ...finished },
   });
   const expire = new Queue<RequestJob>(QUEUE_NAMES.expire, {
     connection,
     prefix,
-    defaultJobOptions: { attempts: 10, backoff: { type: 'exponential', delay: base }, ...keep },
+    streams,
+    defaultJobOptions: { attempts: 10, backoff: { type: 'exponential', delay: base }, ...finished },
   });
   const notify = new Queue<NotifyJob>(QUEUE_NAMES.notify, {
     connection,
     prefix,
-    defaultJobOptions: { attempts: 12, backoff: { type: 'exponential', delay: base }, ...keep },
+    streams,
+    defaultJobOptions: { attempts: 12, backoff: { type: 'exponential', delay: base }, ...finished },
   });
   const remind = new Queue<RemindJob>(QUEUE_NAMES.remind, {
     connection,
     prefix,
-    defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: base }, ...keep },
+    streams,
+    defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: base }, ...finished },
   });
   const periodic = { attempts: 1, removeOnComplete: 100, removeOnFail: 100 };
   const sweep = new Queue<Record<string, never>>(QUEUE_NAMES.sweep, {
     connection,
     prefix,
+    streams,
     defaultJobOptions: periodic,
   });
   const reconcile = new Queue<Record<string, never>>(QUEUE_NAMES.reconcile, {
     connection,
     prefix,
+    streams,
     defaultJobOptions: periodic,
   });
   // A Home tab is a view: nothing is lost when a refresh is dropped, and ids must free up at once so
@@ -156,6 +174,7 @@ export function createQueues(
   const home = new Queue<HomeJob>(QUEUE_NAMES.home, {
     connection,
     prefix,
+    streams,
     defaultJobOptions: {
       attempts: 3,
       backoff: { type: 'exponential', delay: base },
@@ -167,11 +186,13 @@ export function createQueues(
   const review = new Queue<ReviewJob>(QUEUE_NAMES.review, {
     connection,
     prefix,
+    streams,
     defaultJobOptions: { attempts: 8, backoff: { type: 'exponential', delay: base * 2 }, ...keep },
   });
   const offboard = new Queue<OffboardJob>(QUEUE_NAMES.offboard, {
     connection,
     prefix,
+    streams,
     defaultJobOptions: { attempts: 8, backoff: { type: 'exponential', delay: base * 2 }, ...keep },
   });
   const all = [enrich, apply, revoke, expire, notify, remind, sweep, reconcile, home, review, offboard];

@@ -7,7 +7,7 @@ import type { ScopeKind } from './scope.js';
  * | key | type | what |
  * |---|---|---|
  * | `request:<id>` | hash | one access request (JSON fields) |
- * | `request:<id>:audit` | stream | that request's audit trail |
+ * | `request:<id>:audit` | list (JSON entries; a stream before schema 2) | that request's audit trail |
  * | `request:seq` | string | last request number |
  * | `audit` | stream | every audit entry of every request |
  * | `index:requester:<user>` | zset | a person's requests, by creation time |

@@ -140,7 +140,13 @@ if spec.to ~= '' then
 end
 if spec.audit then
   redis.call('XADD', KEYS[2], '*', 'request', spec.id, 'from', from, 'to', state, 'actor', spec.actor, 'at', spec.at, 'detail', spec.detail, 'policy', spec.policy)
-  redis.call('XADD', KEYS[3], '*', 'request', spec.id, 'from', from, 'to', state, 'actor', spec.actor, 'at', spec.at, 'detail', spec.detail, 'policy', spec.policy)
+  -- The request's own trail: a list of JSON entries (a stream costs ~4 KB a request); requests
+  -- stored before schema 2 keep their stream.
+  if redis.call('TYPE', KEYS[3])['ok'] == 'stream' then
+    redis.call('XADD', KEYS[3], '*', 'request', spec.id, 'from', from, 'to', state, 'actor', spec.actor, 'at', spec.at, 'detail', spec.detail, 'policy', spec.policy)
+  else
+    redis.call('RPUSH', KEYS[3], cjson.encode({request = spec.id, from = from, to = state, actor = spec.actor, at = spec.at, detail = spec.detail, policy = spec.policy}))
+  end
 end
 if spec.ledger then
   for _, pair in ipairs(spec.ledger.hset) do redis.call('HSET', KEYS[4], pair[1], pair[2]) end
@@ -495,9 +501,7 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
     },
 
     async audit(id) {
-      const entries = await redis.xrange(keys.requestAudit(id), '-', '+');
-      return entries.map(([, flat]) => {
-        const f = Object.fromEntries(pairsOf(flat));
+      return (await readRequestTrail(redis, keys.requestAudit(id))).map((f) => {
         return {
           requestId: f.request ?? id,
           from: (f.from || null) as RequestState | null,
@@ -534,6 +538,20 @@ function decodeRequest(id: string, hash: Record<string, string>): AccessRequest 
     decoded[field] = raw === undefined ? (FIELD_DEFAULTS[field] ?? null) : JSON.parse(raw);
   }
   return decoded as unknown as AccessRequest;
+}
+
+/**
+ * A request's own audit trail, oldest first, as its entries' fields: a list of JSON entries (schema
+ * 2), or the stream a request stored before schema 2 has.
+ */
+export async function readRequestTrail(redis: Redis, key: string): Promise<Record<string, string>[]> {
+  if ((await redis.type(key)) === 'stream') {
+    return (await redis.xrange(key, '-', '+')).map(([, flat]) => Object.fromEntries(pairsOf(flat)));
+  }
+  return (await redis.lrange(key, 0, -1)).map((raw) => {
+    const entry = JSON.parse(raw) as Record<string, unknown>;
+    return Object.fromEntries(Object.entries(entry).map(([k, v]) => [k, String(v ?? '')]));
+  });
 }
 
 function pairsOf(flat: readonly string[]): [string, string][] {
