@@ -55,10 +55,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     },
     { write: (line: string) => write(line.endsWith('\n') ? line.slice(0, -1) : line) },
   );
-  return wrap(options.bindings ? root.child(options.bindings) : root);
+  return wrap(root, options.bindings ?? {});
 }
 
-function wrap(logger: pino.Logger): Logger {
+/** Our Logger over a pino child holding `bindings`; a child's bindings replace its parent's same keys. */
+function wrap(root: pino.Logger, bindings: LogFields): Logger {
+  const logger = Object.keys(bindings).length > 0 ? root.child(bindings) : root;
   return {
     get level() {
       return logger.level as LogLevel;
@@ -67,7 +69,8 @@ function wrap(logger: pino.Logger): Logger {
     info: (message, fields) => logger.info(fields ?? {}, message),
     warn: (message, fields) => logger.warn(fields ?? {}, message),
     error: (message, fields) => logger.error(fields ?? {}, message),
-    child: (bindings) => wrap(logger.child(bindings)),
+    // pino would write a key twice when a child binds it again (component: slack, then bolt).
+    child: (more) => wrap(root, { ...bindings, ...more }),
   };
 }
 

@@ -22,7 +22,6 @@ describe('createLogger', () => {
   it('writes one JSON line per event with an ISO time, the level as a word, bindings and fields', () => {
     const { logger, lines, raw } = capture();
     logger.child({ queue: 'apply' }).info('request applied', { added: ['GROUP_READ_ONLY'] });
-    expect(raw).toHaveLength(1);
     expect(raw[0]).not.toContain('\n');
     expect(lines[0]).toMatchObject({
       level: 'info',
@@ -31,6 +30,9 @@ describe('createLogger', () => {
       queue: 'apply',
       added: ['GROUP_READ_ONLY'],
     });
+    logger.child({ component: 'bolt' }).info('again');
+    expect(raw[1]?.match(/"component"/g)).toHaveLength(1);
+    expect(lines[1]?.component).toBe('bolt');
     expect(lines[0]?.time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
   });
 
