@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitUntil } from '../../dev/http-util.js';
 import { PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
 import { createLogger } from '../../src/ops/logger.js';
@@ -39,6 +40,13 @@ describe('logging', () => {
     await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
     await waitForState(sandbox, id, 'applied');
 
+    // The log line follows the stored write (the state can be read a moment before it is logged).
+    await waitUntil(
+      () =>
+        lines.some((l) => l.msg === 'audit' && l.request === id && l.to === 'applied') ? true : undefined,
+      5_000,
+      'the applied audit line',
+    );
     const audit = lines.filter((l) => l.msg === 'audit' && l.request === id);
     const redis = new Redis(TEST_REDIS_URL);
     const stream = (await redis.xrange(redisKeys(sandbox.config.redis.prefix).audit, '-', '+'))

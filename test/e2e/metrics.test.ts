@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitUntil } from '../../dev/http-util.js';
 import { PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import { requestAs, waitForState } from '../support/grant-flow.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
@@ -64,7 +65,15 @@ describe('GET /metrics', () => {
     await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
     await waitForState(sandbox, id, 'applied');
 
-    const after = await scrape();
+    // The counters follow the stored write (the state can be read a moment before they move).
+    const after = await waitUntil(
+      async () => {
+        const text = await scrape();
+        return sample(text, 'rolecall_request_transitions_total', { to: 'applied' }) === 1 ? text : undefined;
+      },
+      5_000,
+      'the applied transition to be counted',
+    );
     for (const to of ['pending', 'approved', 'applying', 'applied']) {
       expect(sample(after, 'rolecall_request_transitions_total', { to })).toBe(1);
     }
