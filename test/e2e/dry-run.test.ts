@@ -47,6 +47,17 @@ describe('ATLAS_DRY_RUN', () => {
 
     // Every message and view Rolecall sent says dry run (the outcome says what it would have sent).
     await waitUntil(() => (blockText(approval).includes('applied') ? true : undefined), 5_000);
+    expect(blockText(approval)).toContain('DRY RUN');
+    const outcome = await waitUntil(
+      () =>
+        sandbox.slack.events
+          .slice(since)
+          .map((e) => (e.kind === 'ephemeral' ? e.text : e.kind === 'message' ? e.message.text : ''))
+          .find((t) => t.includes('would have sent')),
+      5_000,
+      'the outcome message',
+    );
+    expect(outcome).toContain('Dry run: nothing was sent to Atlas');
     const sent = sandbox.slack.calls.filter((c) =>
       ['chat.postMessage', 'chat.update', 'chat.postEphemeral', 'views.publish', 'response_url'].includes(
         c.method,
@@ -54,12 +65,6 @@ describe('ATLAS_DRY_RUN', () => {
     );
     expect(sent.length).toBeGreaterThan(2);
     for (const call of sent) expect(String(call.args.text ?? ''), call.method).toContain(DRY_RUN_TEXT);
-    expect(blockText(approval)).toContain('DRY RUN');
-    const outcome = sandbox.slack.events
-      .slice(since)
-      .map((e) => (e.kind === 'ephemeral' ? e.text : e.kind === 'message' ? e.message.text : ''))
-      .find((t) => t.includes('would have sent'));
-    expect(outcome).toContain('Dry run: nothing was sent to Atlas');
 
     // Revoked early by an approver: the revocation ends the grant and is a dry run too.
     await sandbox.driver.clickButton(PEOPLE.bob, approval, 'grant_revoke_now');
