@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { prettyFactory } from 'pino-pretty';
 import { loadDemoSettings } from '../src/config.js';
 import { createLogger } from '../src/ops/logger.js';
 import { readBody, waitUntil } from './http-util.js';
@@ -48,7 +49,13 @@ export async function runDemo(argv: readonly string[], write: (line: string) => 
   }
   const logDir = await mkdtemp(join(tmpdir(), 'rolecall-demo-'));
   const logFile = join(logDir, 'rolecall.log');
-  const logger = createLogger({ level: 'warn', write: (line) => appendFileSync(logFile, `${line}\n`) });
+  // The app's JSON lines, made readable for a person with pino-pretty (production keeps JSON).
+  const prettify = prettyFactory({
+    colorize: false,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname',
+  });
+  const logger = createLogger({ level: 'warn', write: (line) => appendFileSync(logFile, prettify(line)) });
   let sandbox: Sandbox | undefined;
   let tryServer: Server | undefined;
   try {
