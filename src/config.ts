@@ -182,8 +182,9 @@ const envFields = z.object({
   PORT: optionalText.refine((v) => v === undefined || (INTEGER.test(v) && Number(v) <= 65535), {
     message: 'PORT must be a whole number between 0 and 65535',
   }),
-  REDIS_URL: optionalText.refine((v) => v === undefined || /^rediss?:\/\//.test(v), {
-    message: 'REDIS_URL must look like redis://host:6379 (or rediss:// for TLS)',
+  REDIS_URL: optionalText.refine((v) => v === undefined || isRedisUrl(v), {
+    message:
+      'REDIS_URL must look like redis://[user:password@]host:6379[/db] (or rediss:// for TLS): a port up to 65535, a numeric database, and a password with any % written as %25',
   }),
   REDIS_TLS_CA: optionalText,
   REDIS_SENTINELS: optionalText.refine(
@@ -293,6 +294,17 @@ function buildEnvSchema(mode: RunMode) {
           });
         }
       }
+    }
+    if (
+      env.METRICS_PORT !== undefined &&
+      Number(env.METRICS_PORT) !== 0 &&
+      Number(env.METRICS_PORT) === Number(env.PORT ?? '3000')
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['METRICS_PORT'],
+        message: `METRICS_PORT and PORT are both ${env.METRICS_PORT}; give /metrics a port of its own, or unset METRICS_PORT to serve it on PORT`,
+      });
     }
     if (env.REDIS_SENTINELS !== undefined && env.REDIS_SENTINEL_NAME === undefined) {
       ctx.addIssue({
@@ -468,6 +480,21 @@ function seconds(value: string | undefined, fallback: string): number {
 /** Reads the configuration of this process; the one place that touches `process.env`. */
 export function loadConfig(options: ConfigOptions = {}): Config {
   return parseConfig(process.env, options);
+}
+
+/** A Redis URL ioredis can use as it is: scheme, port, numeric database, decodable credentials. */
+function isRedisUrl(text: string): boolean {
+  if (!/^rediss?:\/\//.test(text)) return false;
+  try {
+    const url = new URL(text);
+    if (url.port !== '' && Number(url.port) > 65535) return false;
+    if (url.pathname.length > 1 && !/^\/\d+$/.test(url.pathname)) return false;
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+    return url.hostname !== '';
+  } catch {
+    return false;
+  }
 }
 
 function proxyText(name: string) {

@@ -590,6 +590,7 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
         queue: queues.review,
         logger,
         reviewTtlMs: config.grants.reviewTtlMs,
+        dryRunLog: parts.dryRunLog,
       }),
       offboard: createOffboardProcessor({
         offboardings: parts.offboardings,
@@ -601,6 +602,7 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
         notifier: createSlackOffboardingNotifier(slackClient),
         queue: queues.offboard,
         logger,
+        dryRunLog: parts.dryRunLog,
       }),
       sweep: createSweepProcessor({
         store,

@@ -52,6 +52,8 @@ export function createApplyProcessor(deps: ProcessorDeps) {
   const grant = async (request: AccessRequest, fence: Fence): Promise<ProcessorOutcome> => {
     const scope = request.target;
     const email = request.granteeEmail;
+    // A retried attempt reports only its own writes, not a failed attempt's as well.
+    deps.dryRunLog?.take(request.id);
     const offboarding = await deps.offboardedBy?.(email);
     if (offboarding) {
       // Approved before the offboarding, applied after it (or an old Retry): cancelled, never applied.

@@ -7,12 +7,14 @@ import type { TargetRef } from '../lib/scope.js';
 import { OFFBOARDED_MARK_MS, type Offboarding, type TargetOutcome } from '../offboarding/model.js';
 import type { OffboardingQueue } from '../offboarding/offboarding-service.js';
 import type { OffboardingStore } from '../offboarding/offboarding-store.js';
+import { withCorrelation } from '../ops/correlation.js';
+import type { DryRunLog } from '../ops/dry-run-log.js';
 import type { Logger } from '../ops/logger.js';
 import { endGrantNow } from '../requests/end-grant.js';
 import type { AccessRequest } from '../requests/model.js';
 import type { WorkQueue } from '../requests/request-service.js';
 import type { RequestStore } from '../requests/request-store.js';
-import { lockKeyOf, type ProcessorOutcome, runSlackSteps } from './processor-support.js';
+import { lockKeyOf, markDryRun, type ProcessorOutcome, runSlackSteps } from './processor-support.js';
 import type { OffboardJob } from './queues.js';
 import type { UserLock } from './user-lock.js';
 
@@ -42,6 +44,8 @@ export interface OffboardDeps {
   readonly notifier: OffboardingNotifier;
   readonly queue: Queue<OffboardJob>;
   readonly logger: Logger;
+  /** ATLAS_DRY_RUN: the writes not sent; a removal's outcome then says it was not carried out. */
+  readonly dryRunLog?: DryRunLog | undefined;
   readonly now?: () => number;
 }
 
@@ -251,7 +255,11 @@ export function createOffboardProcessor(deps: OffboardDeps) {
     if (outcome === undefined) {
       if (offboarding.state !== 'approved') return { skipped: offboarding.state };
       try {
-        outcome = await remove(offboarding, ref);
+        const key = `${id}:${ref.kind}:${ref.id}`;
+        deps.dryRunLog?.take(key);
+        outcome = await withCorrelation(key, () => remove(offboarding, ref));
+        const dryRun = deps.dryRunLog?.take(key);
+        if (dryRun) outcome = { ...outcome, detail: markDryRun(outcome.detail, dryRun) };
       } catch (error) {
         const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
         if (!isAppError(error) || (error.retryable && !last)) throw error;

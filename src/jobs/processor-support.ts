@@ -192,6 +192,14 @@ export async function closeDrift(
 }
 
 /**
+ * ATLAS_DRY_RUN: an outcome's words say plainly that nothing was carried out, and what would have
+ * been sent (`[dryRun: not sent: …]`, as in a request's audit entry).
+ */
+export function markDryRun(detail: string, writes: readonly string[]): string {
+  return `DRY RUN, not carried out: ${detail} [dryRun: not sent: ${writes.length > 0 ? writes.join('; ') : 'nothing to send'}]`;
+}
+
+/**
  * Runs a job's Slack steps (message updates, thread replies, DMs) after its state change is stored,
  * so Slack never holds the state back: each step runs once across retries (its name is kept in the
  * job's data under `done`); a retryable failure retries the job while attempts remain; a failure a

@@ -5,6 +5,8 @@ import { holdersOf, isActive, type Ledger } from '../grants/ledger.js';
 import type { LedgerStore } from '../grants/ledger-store.js';
 import { formatDuration } from '../lib/duration.js';
 import type { TargetRef } from '../lib/scope.js';
+import { withCorrelation } from '../ops/correlation.js';
+import type { DryRunLog } from '../ops/dry-run-log.js';
 import type { Logger } from '../ops/logger.js';
 import { expandGroups, type Policy, type Principal, targetOf } from '../policy/policy.js';
 import {
@@ -19,7 +21,7 @@ import {
 } from '../reviews/model.js';
 import type { ReviewQueue } from '../reviews/review-service.js';
 import type { ReviewStore } from '../reviews/review-store.js';
-import { lockKeyOf, type ProcessorOutcome, runSlackSteps } from './processor-support.js';
+import { lockKeyOf, markDryRun, type ProcessorOutcome, runSlackSteps } from './processor-support.js';
 import type { ReviewJob } from './queues.js';
 import type { UserLock } from './user-lock.js';
 
@@ -56,6 +58,8 @@ export interface ReviewDeps {
   readonly logger: Logger;
   /** How long a review may stay undecided before the approvers hear it is overdue, in ms. */
   readonly reviewTtlMs: number;
+  /** ATLAS_DRY_RUN: the writes not sent; a revocation's outcome then says it was not carried out. */
+  readonly dryRunLog?: DryRunLog | undefined;
   readonly now?: () => number;
 }
 
@@ -297,7 +301,12 @@ export function createReviewProcessor(deps: ReviewDeps) {
     if (decision.outcome === undefined) {
       let outcome: Pick<LineDecision, 'outcome' | 'detail'>;
       try {
-        outcome = await removeRole(review, line);
+        // Keyed by the line, so concurrent revocations of one review keep their own dry-run writes.
+        const key = `${review.id}:${line.n}`;
+        deps.dryRunLog?.take(key);
+        outcome = await withCorrelation(key, () => removeRole(review, line));
+        const dryRun = deps.dryRunLog?.take(key);
+        if (dryRun) outcome = { ...outcome, detail: markDryRun(outcome.detail ?? '', dryRun) };
       } catch (error) {
         const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
         if (!isAppError(error) || (error.retryable && !last)) throw error;

@@ -79,6 +79,8 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
     deps,
     states,
     async (request, fence) => {
+      // A retried attempt reports only its own writes, not a failed attempt's as well.
+      deps.dryRunLog?.take(request.id);
       const scope = request.target;
       const email = request.granteeEmail;
       let userId = request.plan?.atlasUserId ?? '';

@@ -18,7 +18,11 @@ export function createDryRunLog(): DryRunLog {
     record(write) {
       const id = correlationFields().requestId ?? 'unknown';
       const line = `${write.method} ${write.path}${write.body === undefined ? '' : ` ${JSON.stringify(write.body)}`}`;
-      writes.set(id, [...(writes.get(id) ?? []), line]);
+      const known = writes.get(id) ?? [];
+      // The same write tried again (a retried call or job) is one write that was not sent.
+      if (!known.includes(line)) writes.set(id, [...known, line]);
+      // Writes nobody takes (work outside a job) must not pile up in a long-running worker.
+      if (writes.size > 1_000) writes.delete(writes.keys().next().value ?? id);
     },
     take(requestId) {
       const found = writes.get(requestId) ?? [];

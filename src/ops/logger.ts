@@ -35,7 +35,15 @@ export interface LoggerOptions {
  * it appears.
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const secrets = (options.secrets ?? []).filter((s) => s.length >= 4);
+  // Each secret as written in a JSON line too: a quote or backslash in it is escaped there.
+  const secrets = [
+    ...new Set(
+      (options.secrets ?? [])
+        .filter((s) => s.length >= 4)
+        .flatMap((s) => [JSON.stringify(s).slice(1, -1), s])
+        .sort((a, b) => b.length - a.length),
+    ),
+  ];
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
   const root = pino(
     {

@@ -21,9 +21,18 @@ export async function connectRedis(settings: RedisConfig, role: RedisRole, logge
     lastError = error;
     if (started) logger.warn('redis connection error; retrying', { role, error: error.message });
   });
+  let deadline: NodeJS.Timeout | undefined;
   try {
-    await redis.connect();
-    await redis.ping();
+    // ioredis retries forever (sentinels included): give up in words after 10 s instead of hanging.
+    await Promise.race([
+      (async () => {
+        await redis.connect();
+        await redis.ping();
+      })(),
+      new Promise<never>((_, reject) => {
+        deadline = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
+      }),
+    ]);
   } catch (cause) {
     redis.disconnect();
     const why = lastError?.message ?? (cause as Error).message;
@@ -31,6 +40,8 @@ export async function connectRedis(settings: RedisConfig, role: RedisRole, logge
       ? `master ${settings.sentinelName} through the sentinels ${settings.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`
       : redactUrl(settings.url);
     throw new AppError('STORAGE_UNAVAILABLE', `Cannot reach Redis at ${where}: ${why}`, { cause });
+  } finally {
+    clearTimeout(deadline);
   }
   started = true;
   return redis;

@@ -42,9 +42,13 @@ function labelBlocks(blocks: unknown[], max: number): unknown[] {
   if (blocks.length < max) return [BANNER, ...blocks];
   // No room for a block: say it in the first block's own text.
   const [first, ...rest] = blocks as Record<string, unknown>[];
-  const text = first?.text as { text?: unknown } | undefined;
+  const text = first?.text as { type?: unknown; text?: unknown } | undefined;
   if (first && text && typeof text.text === 'string') {
-    return [{ ...first, text: { ...text, text: `${DRY_RUN_TEXT} · ${text.text}`.slice(0, 3000) } }, ...rest];
+    // A header's plain text holds 150 characters and no mrkdwn; a section's holds 3,000.
+    const plain = text.type === 'plain_text';
+    const label = plain ? 'DRY RUN' : DRY_RUN_TEXT;
+    const labelled = `${label} · ${text.text}`.slice(0, plain ? 150 : 3000);
+    return [{ ...first, text: { ...text, text: labelled } }, ...rest];
   }
   return blocks;
 }

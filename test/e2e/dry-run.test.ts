@@ -1,14 +1,21 @@
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../dev/http-util.js';
-import { ATLAS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
+import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import { blockText } from '../../dev/slack-flow.js';
+import { redisKeys } from '../../src/lib/redis-keys.js';
+import { messageCountOf } from '../../src/reviews/model.js';
+import { createReviewStore } from '../../src/reviews/review-store.js';
 import { DRY_RUN_TEXT } from '../../src/slack/dry-run-label.js';
 import { PROJECT, readAudit, requestAs, waitForState } from '../support/grant-flow.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 describe('ATLAS_DRY_RUN', () => {
   let sandbox: Sandbox;
+  let redis: Redis | undefined;
   afterEach(async () => {
+    await redis?.quit();
+    redis = undefined;
     await sandbox.stop();
   });
 
@@ -82,5 +89,77 @@ describe('ATLAS_DRY_RUN', () => {
       unknown
     >;
     expect(ready).toMatchObject({ dryRun: true, status: 'ready' });
+  });
+
+  it('records an access review Revoke as not carried out, with the write it did not send', async () => {
+    sandbox = await startSandbox({
+      redisUrl: TEST_REDIS_URL,
+      prefix: uniquePrefix('dry-run-review'),
+      env: { ATLAS_DRY_RUN: 'true', RECONCILE_INTERVAL: '1h' },
+    });
+    redis = new Redis(TEST_REDIS_URL);
+    const reviews = createReviewStore(redis, redisKeys(sandbox.config.redis.prefix));
+    await sandbox.driver.command(PEOPLE.carol, 'review payments-prod', CHANNELS.general);
+    const review = await waitUntil(
+      async () => {
+        const r = await reviews.get('RV-0001');
+        return r && r.messages.length === messageCountOf(r) ? r : undefined;
+      },
+      10_000,
+      'review posted',
+    );
+    const line = review.lines.find((l) => l.username === 'alice@example.com');
+    if (!line) throw new Error('no alice line');
+    const ref = review.messages[0];
+    if (!ref) throw new Error('no message');
+    const message = sandbox.slack.message(ref.channelId, ref.ts);
+    if (!message) throw new Error('no message');
+    const block = ((message.blocks ?? []) as { block_id?: string }[]).find(
+      (b) => b.block_id === `review:${review.id}:${line.n}`,
+    );
+    await sandbox.driver.clickButton(PEOPLE.carol, { ...message, blocks: [block] }, 'review_revoke');
+    const decision = await waitUntil(
+      async () => {
+        const d = (await reviews.decisions(review.id)).get(line.n);
+        return d?.outcome ? d : undefined;
+      },
+      10_000,
+      'the outcome',
+    );
+    // Nothing was sent: alice still holds the role in Atlas.
+    expect(sandbox.atlas.rolesOf('alice@example.com', PROJECT)).toEqual(['GROUP_READ_ONLY']);
+    expect(sandbox.atlas.authenticatedCalls().filter((c) => c.method !== 'GET')).toEqual([]);
+    // The signed-off list must not tell an auditor the role is gone.
+    expect(decision.detail).toMatch(
+      /^DRY RUN, not carried out: removed alice@example\.com from the project: GROUP_READ_ONLY was their last role there \[dryRun: not sent: DELETE \/api\/atlas\/v2\/groups\/[0-9a-f]{24}\/users\/[0-9a-f]{24}\]$/,
+    );
+  });
+
+  it('labels the Not denied notice, a view sent in an ack, too', async () => {
+    sandbox = await startSandbox({
+      redisUrl: TEST_REDIS_URL,
+      prefix: uniquePrefix('dry-run-deny'),
+      env: { ATLAS_DRY_RUN: 'true', RECONCILE_INTERVAL: '1h' },
+    });
+    const { id, approval } = await requestAs(
+      sandbox,
+      PEOPLE.alice,
+      'request GROUP_DATA_ACCESS_READ_ONLY on payments-prod for 1h because deny race',
+    );
+    await sandbox.driver.clickButton(PEOPLE.carol, approval, 'request_deny');
+    const opened = await waitUntil(() => sandbox.slack.callsTo('views.open')[0], 5_000, 'deny modal');
+    const view = JSON.parse(String(opened.args.view)) as Record<string, unknown>;
+    // The modal Slack shows carries the label...
+    expect(JSON.stringify(view)).toContain('DRY RUN');
+    // ...bob approves meanwhile, then carol submits her denial.
+    await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
+    await waitForState(sandbox, id, 'applied');
+    const submit = await sandbox.driver.submitView(PEOPLE.carol, view, {
+      reason: { value: { type: 'plain_text_input', value: 'too late' } },
+    });
+    expect(submit.json?.response_action).toBe('update');
+    const shown = JSON.stringify(submit.json?.view);
+    expect(shown).toContain('Not denied');
+    expect(shown).toContain(DRY_RUN_TEXT);
   });
 });

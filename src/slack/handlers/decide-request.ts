@@ -20,6 +20,7 @@ import {
 } from '../blocks/extend-modal.js';
 import { STATE_LABELS } from '../blocks/state-labels.js';
 import { buildReceived } from '../blocks/status-message.js';
+import { labelDryRun } from '../dry-run-label.js';
 import { describeErrorForSlack } from '../error-reply.js';
 import { escapeMrkdwn, formatRoles, slackDate } from '../mrkdwn.js';
 import type { EphemeralReply } from '../respond.js';
@@ -38,6 +39,11 @@ type ButtonWork = (id: string, actor: Actor, args: ButtonArgs) => Promise<Epheme
  */
 export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
   const { service, logger, directory, replier } = deps;
+  // A view sent as an ack's answer never passes the Web API client, so it is labelled here.
+  const notice = (title: string, text: string) => {
+    const view = buildNoticeModal(title, text);
+    return deps.dryRun ? (labelDryRun({ view }).view as typeof view) : view;
+  };
 
   /**
    * Registers a button. One that opens a modal (`opensModal`) skips the after-ack queue: its
@@ -176,7 +182,7 @@ export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
       }
       await ack({
         response_action: 'update',
-        view: buildNoticeModal('Not extended', describeErrorForSlack(error, logger)),
+        view: notice('Not extended', describeErrorForSlack(error, logger)),
       });
     }
   });
@@ -203,7 +209,7 @@ export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
       if (!isAppError(error)) throw error;
       await ack({
         response_action: 'update',
-        view: buildNoticeModal('Not denied', describeErrorForSlack(error, logger)),
+        view: notice('Not denied', describeErrorForSlack(error, logger)),
       });
     }
   });

@@ -8,6 +8,8 @@ import type { Replier } from '../respond.js';
 
 /** Dependencies shared by the Slack handlers: ack, parse, resolve the actor, call the service, reply. */
 export interface HandlerDeps {
+  /** ATLAS_DRY_RUN: views answered in an ack (not through the Web API) are labelled here. */
+  readonly dryRun?: boolean;
   readonly service: RequestService;
   /** Access reviews: start, decide lines, status. */
   readonly reviews: ReviewService;
