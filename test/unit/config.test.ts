@@ -144,7 +144,7 @@ describe('parseConfig', () => {
     expect(message).toContain('configuration has 6 problem(s)');
     expect(message).toContain('SLACK_BOT_TOKEN must be a bot token starting with "xoxb-"');
     expect(message).toContain('PORT must be a whole number');
-    expect(message).toContain('REDIS_URL must look like redis://host:6379');
+    expect(message).toContain('REDIS_URL must look like redis://[user:password@]host:6379[/db]');
     expect(message).toContain('QUEUE_PREFIX may contain only');
     expect(message).toContain('Atlas credentials are missing: set ATLAS_PUBLIC_KEY and ATLAS_PRIVATE_KEY');
     expect(message).toContain('SLACK_SIGNING_SECRET is required in HTTP mode');
