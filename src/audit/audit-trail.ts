@@ -61,9 +61,7 @@ export async function* readAuditTrail(
     // A request's own trail (schema 2) is a list of JSON entries.
     const raw = await redis.lrange(keys.requestAudit(query.requestId), 0, -1);
     for (const [i, text] of raw.entries()) {
-      const fields = Object.fromEntries(
-        Object.entries(JSON.parse(text) as Record<string, unknown>).map(([k, v]) => [k, String(v ?? '')]),
-      );
+      const fields = parseTrailEntry(text);
       const at = Number(fields.at);
       if (at < query.sinceMs || (query.untilMs !== undefined && at > query.untilMs)) continue;
       yield { id: `${at}-${i}`, at, kind: fields.kind ?? 'request', fields };
@@ -80,6 +78,12 @@ export async function* readAuditTrail(
     if (page.length < pageSize || last === undefined) return;
     start = `(${last[0]}`;
   }
+}
+
+/** One entry of a request's own trail as stored since schema 2 (a JSON object), its fields as strings. */
+export function parseTrailEntry(text: string): Record<string, string> {
+  const entry = JSON.parse(text) as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(entry).map(([k, v]) => [k, String(v ?? '')]));
 }
 
 /** Drops entries of the global stream older than `retentionMs` (XTRIM MINID). @returns how many. */

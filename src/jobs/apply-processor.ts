@@ -6,6 +6,7 @@ import { sameRoles } from '../requests/role-set.js';
 import {
   closeDrift,
   createStepProcessor,
+  dryRunNote,
   type ProcessorDeps,
   type ProcessorOutcome,
 } from './processor-support.js';
@@ -138,7 +139,7 @@ export function createApplyProcessor(deps: ProcessorDeps) {
         decision.joined.map((h) => h.role),
         decision.outside,
         plan.addsToProject,
-      )}${dryRun ? ` [dryRun: not sent: ${dryRun.length > 0 ? dryRun.join('; ') : 'nothing to send'}]` : ''}`,
+      )}${dryRun ? ` ${dryRunNote(dryRun)}` : ''}`,
       patch: {
         grant: {
           rolesAfter: decision.next,

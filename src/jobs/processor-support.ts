@@ -196,7 +196,12 @@ export async function closeDrift(
  * been sent (`[dryRun: not sent: …]`, as in a request's audit entry).
  */
 export function markDryRun(detail: string, writes: readonly string[]): string {
-  return `DRY RUN, not carried out: ${detail} [dryRun: not sent: ${writes.length > 0 ? writes.join('; ') : 'nothing to send'}]`;
+  return `DRY RUN, not carried out: ${detail} ${dryRunNote(writes)}`;
+}
+
+/** The writes a dry run did not send, as an audit detail ends with them: `[dryRun: not sent: …]`. */
+export function dryRunNote(writes: readonly string[]): string {
+  return `[dryRun: not sent: ${writes.length > 0 ? writes.join('; ') : 'nothing to send'}]`;
 }
 
 /**

@@ -2,7 +2,7 @@ import { AppError, isAppError } from '../errors.js';
 import { decideRevoke, type LedgerOp, releaseOps } from '../grants/ledger.js';
 import type { AccessRequest, Failure, RevokePlan, RevokeTrouble } from '../requests/model.js';
 import { sameRoles } from '../requests/role-set.js';
-import { closeDrift, createStepProcessor, type ProcessorDeps } from './processor-support.js';
+import { closeDrift, createStepProcessor, dryRunNote, type ProcessorDeps } from './processor-support.js';
 
 /** Dependencies of {@link createRevokeProcessor}. */
 export interface RevokeProcessorDeps extends ProcessorDeps {
@@ -157,7 +157,7 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
           decision.kept.map((h) => `${h.role} (${h.requestId})`),
           decision.gone,
           leftProject,
-        )}${dryRun ? ` [dryRun: not sent: ${dryRun.length > 0 ? dryRun.join('; ') : 'nothing to send'}]` : ''}`,
+        )}${dryRun ? ` ${dryRunNote(dryRun)}` : ''}`,
         patch: {
           revocation: {
             removed: decision.removed,

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { AuditSink } from '../audit/audit-trail.js';
+import { type AuditSink, parseTrailEntry } from '../audit/audit-trail.js';
 import { AppError } from '../errors.js';
 import { encodeLedgerWrite, type LedgerWrite } from '../grants/ledger-store.js';
 import { type RedisKeys, redisKeys } from '../lib/redis-keys.js';
@@ -548,10 +548,7 @@ export async function readRequestTrail(redis: Redis, key: string): Promise<Recor
   if ((await redis.type(key)) === 'stream') {
     return (await redis.xrange(key, '-', '+')).map(([, flat]) => Object.fromEntries(pairsOf(flat)));
   }
-  return (await redis.lrange(key, 0, -1)).map((raw) => {
-    const entry = JSON.parse(raw) as Record<string, unknown>;
-    return Object.fromEntries(Object.entries(entry).map(([k, v]) => [k, String(v ?? '')]));
-  });
+  return (await redis.lrange(key, 0, -1)).map(parseTrailEntry);
 }
 
 function pairsOf(flat: readonly string[]): [string, string][] {
