@@ -3,12 +3,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../dev/http-util.js';
 import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import { blockText } from '../../dev/slack-flow.js';
-import { redisKeys } from '../../src/lib/redis-keys.js';
-import { messageCountOf } from '../../src/reviews/model.js';
-import { createReviewStore } from '../../src/reviews/review-store.js';
 import { DRY_RUN_TEXT } from '../../src/slack/dry-run-label.js';
 import { PROJECT, readAudit, requestAs, waitForState } from '../support/grant-flow.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
+import { reviewFlow } from '../support/review-flow.js';
 
 describe('ATLAS_DRY_RUN', () => {
   let sandbox: Sandbox;
@@ -97,27 +95,18 @@ describe('ATLAS_DRY_RUN', () => {
       prefix: uniquePrefix('dry-run-review'),
       env: { ATLAS_DRY_RUN: 'true', RECONCILE_INTERVAL: '1h' },
     });
-    redis = new Redis(TEST_REDIS_URL);
-    const reviews = createReviewStore(redis, redisKeys(sandbox.config.redis.prefix));
-    await sandbox.driver.command(PEOPLE.carol, 'review payments-prod', CHANNELS.general);
-    const review = await waitUntil(
-      async () => {
-        const r = await reviews.get('RV-0001');
-        return r && r.messages.length === messageCountOf(r) ? r : undefined;
-      },
-      10_000,
-      'review posted',
+    const client = new Redis(TEST_REDIS_URL);
+    redis = client;
+    const flow = reviewFlow(
+      () => sandbox,
+      () => client,
     );
+    const reviews = flow.reviews();
+    await sandbox.driver.command(PEOPLE.carol, 'review payments-prod', CHANNELS.general);
+    const review = await flow.posted('RV-0001');
     const line = review.lines.find((l) => l.username === 'alice@example.com');
     if (!line) throw new Error('no alice line');
-    const ref = review.messages[0];
-    if (!ref) throw new Error('no message');
-    const message = sandbox.slack.message(ref.channelId, ref.ts);
-    if (!message) throw new Error('no message');
-    const block = ((message.blocks ?? []) as { block_id?: string }[]).find(
-      (b) => b.block_id === `review:${review.id}:${line.n}`,
-    );
-    await sandbox.driver.clickButton(PEOPLE.carol, { ...message, blocks: [block] }, 'review_revoke');
+    await flow.clickLine(PEOPLE.carol, review, line.n, 'review_revoke');
     const decision = await waitUntil(
       async () => {
         const d = (await reviews.decisions(review.id)).get(line.n);

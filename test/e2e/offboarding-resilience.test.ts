@@ -3,12 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../dev/http-util.js';
 import { ATLAS, CHANNELS, PEOPLE, SANDBOX_POLICY, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import { blockText } from '../../dev/slack-flow.js';
-import type { SimulatedMessage } from '../../dev/slack-simulator.js';
-import { redisKeys } from '../../src/lib/redis-keys.js';
-import type { Offboarding } from '../../src/offboarding/model.js';
-import { createOffboardingStore } from '../../src/offboarding/offboarding-store.js';
 import { ephemeralAfter, PROJECT, readRequest, requestAs, waitForState } from '../support/grant-flow.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
+import { offboardingFlow } from '../support/review-flow.js';
 
 const DANA = PEOPLE.dana.email.toLowerCase();
 
@@ -36,18 +33,10 @@ describe('offboarding under failures and abuse', () => {
     });
     redis = new Redis(TEST_REDIS_URL);
   };
-  const stored = () => createOffboardingStore(redis, redisKeys(sandbox.config.redis.prefix));
-  const messageOf = (offboarding: Offboarding): SimulatedMessage => {
-    const ref = offboarding.message;
-    const message = ref ? sandbox.slack.message(ref.channelId, ref.ts) : undefined;
-    if (!message) throw new Error(`${offboarding.id} has no message`);
-    return message;
-  };
-  const posted = (id: string) =>
-    waitUntil(async () => {
-      const found = await stored().get(id);
-      return found?.message ? found : undefined;
-    }, 5_000);
+  const { stored, messageOf, posted } = offboardingFlow(
+    () => sandbox,
+    () => redis,
+  );
 
   it('finishes an offboarding even when Slack fails a few message updates while the targets are removed', async () => {
     await start('res-ob-slack');

@@ -3,14 +3,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../dev/http-util.js';
 import { CHANNELS, PEOPLE, SANDBOX_POLICY, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import { blockText } from '../../dev/slack-flow.js';
-import type { SimulatedMessage } from '../../dev/slack-simulator.js';
-import { redisKeys } from '../../src/lib/redis-keys.js';
 import type { AtlasScope } from '../../src/lib/scope.js';
-import type { Offboarding } from '../../src/offboarding/model.js';
-import { createOffboardingStore } from '../../src/offboarding/offboarding-store.js';
 import { expectValidMessageBlocks } from '../support/block-kit.js';
 import { ephemeralAfter, ORG, PROJECT, readRequest, requestAs, waitForState } from '../support/grant-flow.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
+import { offboardingFlow } from '../support/review-flow.js';
 
 const BETA: AtlasScope = { kind: 'org', id: '5f1a2b3c4d5e6f7a8b9c0d20' };
 const GAMMA: AtlasScope = { kind: 'org', id: '5f1a2b3c4d5e6f7a8b9c0d30' };
@@ -59,18 +56,10 @@ describe('offboarding (end to end)', () => {
     sandbox.atlas.setRoles(DANA, GAMMA, ['ORG_MEMBER']);
     sandbox.atlas.setRoles(DANA, ANALYTICS, ['GROUP_READ_ONLY']);
   };
-  const stored = () => createOffboardingStore(redis, redisKeys(sandbox.config.redis.prefix));
-  const messageOf = (offboarding: Offboarding): SimulatedMessage => {
-    const ref = offboarding.message;
-    const message = ref ? sandbox.slack.message(ref.channelId, ref.ts) : undefined;
-    if (!message) throw new Error(`${offboarding.id} has no message`);
-    return message;
-  };
-  const posted = (id: string) =>
-    waitUntil(async () => {
-      const found = await stored().get(id);
-      return found?.message ? found : undefined;
-    }, 5_000);
+  const { stored, messageOf, posted } = offboardingFlow(
+    () => sandbox,
+    () => redis,
+  );
 
   it('removes a leaving person from every target once approved, retrying the target that fails', async () => {
     await start('offboard');

@@ -4,12 +4,10 @@ import { waitUntil } from '../../dev/http-util.js';
 import { ATLAS, CHANNELS, PEOPLE, SANDBOX_POLICY, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import { blockText } from '../../dev/slack-flow.js';
 import type { SimulatedMessage } from '../../dev/slack-simulator.js';
-import { redisKeys } from '../../src/lib/redis-keys.js';
-import { type AccessReview, messageCountOf } from '../../src/reviews/model.js';
-import { createReviewStore } from '../../src/reviews/review-store.js';
 import { expectValidMessageBlocks } from '../support/block-kit.js';
 import { ephemeralAfter } from '../support/grant-flow.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
+import { reviewFlow } from '../support/review-flow.js';
 
 /** Review16 break-it tests: access reviews. */
 describe('access reviews under failures and abuse', () => {
@@ -29,40 +27,14 @@ describe('access reviews under failures and abuse', () => {
     });
     redis = new Redis(TEST_REDIS_URL);
   };
-  const reviews = () => createReviewStore(redis, redisKeys(sandbox.config.redis.prefix));
-  const posted = (id: string, timeoutMs = 10_000) =>
-    waitUntil(
-      async () => {
-        const review = await reviews().get(id);
-        return review && review.messages.length === messageCountOf(review) ? review : undefined;
-      },
-      timeoutMs,
-      `${id} to be posted`,
-    );
-  const messageOf = (review: AccessReview, index = 0): SimulatedMessage => {
-    const ref = review.messages[index];
-    const message = ref ? sandbox.slack.message(ref.channelId, ref.ts) : undefined;
-    if (!message) throw new Error(`${review.id} has no message ${index}`);
-    return message;
-  };
+  const { reviews, posted, messageOf, clickLine } = reviewFlow(
+    () => sandbox,
+    () => redis,
+  );
   const buttonsOf = (message: SimulatedMessage) =>
     ((message.blocks ?? []) as { block_id?: string }[])
       .map((b) => b.block_id)
       .filter((id): id is string => id?.startsWith('review:') ?? false);
-  const clickLine = async (
-    person: (typeof PEOPLE)[keyof typeof PEOPLE],
-    review: AccessReview,
-    n: number,
-    action: string,
-  ) => {
-    const message = messageOf(review, Math.floor((n - 1) / 20));
-    const block = ((message.blocks ?? []) as { block_id?: string }[]).find(
-      (b) => b.block_id === `review:${review.id}:${n}`,
-    );
-    if (!block) throw new Error(`line ${n} has no buttons`);
-    return sandbox.driver.clickButton(person, { ...message, blocks: [block] }, action);
-  };
-
   it('keeps the summary on the first message current when a line of a later message is decided', async () => {
     await start('res-tally');
     sandbox.atlas.seedUsers(25, {

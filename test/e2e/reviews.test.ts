@@ -4,14 +4,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../dev/http-util.js';
 import { ATLAS, CHANNELS, PEOPLE, SANDBOX_POLICY, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import { blockText } from '../../dev/slack-flow.js';
-import type { SimulatedMessage } from '../../dev/slack-simulator.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
-import { type AccessReview, messageCountOf } from '../../src/reviews/model.js';
-import { createReviewStore } from '../../src/reviews/review-store.js';
+import type { AccessReview } from '../../src/reviews/model.js';
 import { expectValidMessageBlocks } from '../support/block-kit.js';
 import { runRolecall } from '../support/cli.js';
 import { ephemeralAfter, PROJECT, requestAs, spansOf, waitForState } from '../support/grant-flow.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
+import { reviewFlow } from '../support/review-flow.js';
 
 const READ = 'GROUP_DATA_ACCESS_READ_ONLY';
 
@@ -32,42 +31,15 @@ describe('access reviews (end to end)', () => {
     });
     redis = new Redis(TEST_REDIS_URL);
   };
-  const reviews = () => createReviewStore(redis, redisKeys(sandbox.config.redis.prefix));
-  /** The review once posted (its messages known). */
-  const posted = (id: string, timeoutMs = 10_000) =>
-    waitUntil(
-      async () => {
-        const review = await reviews().get(id);
-        return review && review.messages.length === messageCountOf(review) ? review : undefined;
-      },
-      timeoutMs,
-      `${id} to be posted`,
-    );
-  const messageOf = (review: AccessReview, index = 0): SimulatedMessage => {
-    const ref = review.messages[index];
-    const message = ref ? sandbox.slack.message(ref.channelId, ref.ts) : undefined;
-    if (!message) throw new Error(`${review.id} has no message ${index}`);
-    return message;
-  };
+  const { reviews, posted, messageOf, clickLine } = reviewFlow(
+    () => sandbox,
+    () => redis,
+  );
   const lineOf = (review: AccessReview, username: string, role: string) => {
     const line = review.lines.find((l) => l.username === username && l.role === role);
     if (!line) throw new Error(`no line for ${username} ${role}`);
     return line;
   };
-  const clickLine = async (
-    person: (typeof PEOPLE)[keyof typeof PEOPLE],
-    review: AccessReview,
-    n: number,
-    action: string,
-  ) => {
-    const message = messageOf(review, Math.floor((n - 1) / 20));
-    const block = ((message.blocks ?? []) as { block_id?: string }[]).find(
-      (b) => b.block_id === `review:${review.id}:${n}`,
-    );
-    if (!block) throw new Error(`line ${n} has no buttons`);
-    return sandbox.driver.clickButton(person, { ...message, blocks: [block] }, action);
-  };
-
   it('lists exactly the standing roles of 128 members read over three pages, and posts them within Slack’s limits', async () => {
     await start('review-population', { env: { ATLAS_PAGE_SIZE: '50' } });
     sandbox.atlas.seedUsers(125, {
