@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import { type Config, parseConfig, type RunMode } from '../src/config.js';
+import { Cluster } from 'ioredis';
+import { type Config, parseConfig, type RedisConfig, type RunMode } from '../src/config.js';
 import { type Rolecall, type RolecallOverrides, startRolecall } from '../src/main.js';
 import { createLogger } from '../src/ops/logger.js';
+import { createRedisClient } from '../src/ops/redis.js';
 import { type AtlasSimulator, type AtlasSimulatorOptions, startAtlasSimulator } from './atlas-simulator.js';
 import { createSlackDriver, type SlackDriver } from './slack-driver.js';
 import { type SimulatedSlackUser, type SlackSimulator, startSlackSimulator } from './slack-simulator.js';
@@ -166,10 +167,19 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const policyFile = join(dir, 'policy.yml');
   await writeFile(policyFile, options.policy ?? SANDBOX_POLICY);
   if (options.redisTlsCa) await writeFile(join(dir, 'redis-ca.pem'), options.redisTlsCa);
+  // Set once the environment parses; until then cleanup knows only the options.
+  let parsed: Config | undefined;
   const cleanup = async () => {
     await Promise.all([slack.close(), atlas.close()]);
     await rm(dir, { recursive: true, force: true });
-    await deleteKeys(options.redisUrl, prefix, options.redisTlsCa);
+    // In a cluster the prefix carries its hash tag (config.redis.prefix is `{prefix}`).
+    await deleteRedisKeys(
+      parsed?.redis ?? {
+        url: options.redisUrl,
+        prefix,
+        ...(options.redisTlsCa ? { tlsCa: options.redisTlsCa } : {}),
+      },
+    );
   };
   // The audit log lines follow LOG_LEVEL here, so tests and benchmarks stay quiet.
   const overridesFor = (config: Config): RolecallOverrides =>
@@ -212,6 +222,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         ? Object.fromEntries(Object.entries(env).filter(([key]) => !ATLAS_CREDENTIAL.test(key)))
         : env;
     config = parseConfig(own, { mode });
+    parsed = config;
     rolecall = await startRolecall(config, overridesFor(config));
   } catch (error) {
     await cleanup();
@@ -243,18 +254,26 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
 }
 
 /** Deletes every key under `prefix:` (SCAN, never KEYS). */
-export async function deleteKeys(redisUrl: string, prefix: string, tlsCa?: string): Promise<number> {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3, ...(tlsCa ? { tls: { ca: tlsCa } } : {}) });
+export function deleteKeys(redisUrl: string, prefix: string, tlsCa?: string): Promise<number> {
+  return deleteRedisKeys({ url: redisUrl, prefix, ...(tlsCa ? { tlsCa } : {}) });
+}
+
+/** Deletes every key under `settings.prefix:` on one Redis or on every master of a cluster. */
+export async function deleteRedisKeys(settings: RedisConfig): Promise<number> {
+  const client = createRedisClient(settings, 'commands');
   let deleted = 0;
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) deleted += await redis.unlink(...keys);
-    } while (cursor !== '0');
+    const servers = client instanceof Cluster ? (await client.connect(), client.nodes('master')) : [client];
+    for (const server of servers) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await server.scan(cursor, 'MATCH', `${settings.prefix}:*`, 'COUNT', 500);
+        cursor = next;
+        if (keys.length > 0) deleted += await server.unlink(...keys);
+      } while (cursor !== '0');
+    }
   } finally {
-    redis.disconnect();
+    client.disconnect();
   }
   return deleted;
 }

@@ -59,6 +59,11 @@ export interface RedisConfig {
   /** Redis Sentinel: where the sentinels are; the master is asked for by `sentinelName`. */
   readonly sentinels?: readonly { readonly host: string; readonly port: number }[];
   readonly sentinelName?: string;
+  /**
+   * Redis Cluster (REDIS_CLUSTER_NODES): the nodes to start from. When set, `prefix` carries a
+   * hash tag (`{rolecall}`) so every key of Rolecall and BullMQ hashes to one slot.
+   */
+  readonly clusterNodes?: readonly { readonly host: string; readonly port: number }[];
 }
 
 /** Everything the Atlas client needs. */
@@ -195,6 +200,13 @@ const envFields = z.object({
     },
   ),
   REDIS_SENTINEL_NAME: optionalText,
+  REDIS_CLUSTER_NODES: optionalText.refine(
+    (v) => v === undefined || v.split(',').every((h) => HOST_PORT.test(h.trim())),
+    {
+      message:
+        'REDIS_CLUSTER_NODES must list host:port pairs separated by commas, e.g. redis-1:6379,redis-2:6379,redis-3:6379',
+    },
+  ),
   QUEUE_PREFIX: optionalText.refine((v) => v === undefined || PREFIX_CHARS.test(v), {
     message: 'QUEUE_PREFIX may contain only letters, digits, "_" and "-"',
   }),
@@ -312,6 +324,14 @@ function buildEnvSchema(mode: RunMode) {
         path: ['REDIS_SENTINEL_NAME'],
         message:
           'REDIS_SENTINEL_NAME is required with REDIS_SENTINELS: the name the sentinels monitor the master under',
+      });
+    }
+    if (env.REDIS_SENTINELS !== undefined && env.REDIS_CLUSTER_NODES !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_CLUSTER_NODES'],
+        message:
+          'REDIS_CLUSTER_NODES and REDIS_SENTINELS are both set; Rolecall uses either a Redis Cluster or Sentinel, not both',
       });
     }
     if (mode !== 'worker' && env.SLACK_APP_TOKEN === undefined && env.SLACK_SIGNING_SECRET === undefined) {
@@ -588,7 +608,15 @@ export function loadDemoSettings(
 
 /** The Redis settings of a validated environment; the CA file is read here (CONFIG_INVALID if it cannot be). */
 function redisConfigOf(
-  env: Pick<Env, 'REDIS_URL' | 'QUEUE_PREFIX' | 'REDIS_TLS_CA' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>,
+  env: Pick<
+    Env,
+    | 'REDIS_URL'
+    | 'QUEUE_PREFIX'
+    | 'REDIS_TLS_CA'
+    | 'REDIS_SENTINELS'
+    | 'REDIS_SENTINEL_NAME'
+    | 'REDIS_CLUSTER_NODES'
+  >,
 ): RedisConfig {
   let tlsCa: string | undefined;
   if (env.REDIS_TLS_CA !== undefined) {
@@ -601,16 +629,26 @@ function redisConfigOf(
       );
     }
   }
-  const sentinels = env.REDIS_SENTINELS?.split(',').map((entry) => {
+  const sentinels = hostPortsOf(env.REDIS_SENTINELS);
+  const clusterNodes = hostPortsOf(env.REDIS_CLUSTER_NODES);
+  const prefix = env.QUEUE_PREFIX ?? 'rolecall';
+  return {
+    url: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    // In a cluster the braces make `prefix` the hash tag of every key: one slot, so Lua scripts
+    // and BullMQ's multi-key commands work (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags).
+    prefix: clusterNodes === undefined ? prefix : `{${prefix}}`,
+    ...(tlsCa === undefined ? {} : { tlsCa }),
+    ...(sentinels === undefined ? {} : { sentinels, sentinelName: env.REDIS_SENTINEL_NAME ?? '' }),
+    ...(clusterNodes === undefined ? {} : { clusterNodes }),
+  };
+}
+
+/** `host:port,host:port` as a list (the text is validated already). */
+function hostPortsOf(text: string | undefined): { host: string; port: number }[] | undefined {
+  return text?.split(',').map((entry) => {
     const [host = '', port = ''] = entry.trim().split(':');
     return { host, port: Number(port) };
   });
-  return {
-    url: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-    prefix: env.QUEUE_PREFIX ?? 'rolecall',
-    ...(tlsCa === undefined ? {} : { tlsCa }),
-    ...(sentinels === undefined ? {} : { sentinels, sentinelName: env.REDIS_SENTINEL_NAME ?? '' }),
-  };
 }
 
 /**
@@ -628,6 +666,7 @@ export function loadStoreSettings(
       REDIS_TLS_CA: true,
       REDIS_SENTINELS: true,
       REDIS_SENTINEL_NAME: true,
+      REDIS_CLUSTER_NODES: true,
     })
     .safeParse({ ...env, ...files.env });
   if (!result.success || files.problems.length > 0) {

@@ -3,7 +3,6 @@ import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type FetchFunction, WebClient } from '@slack/web-api';
-import type { Redis } from 'ioredis';
 import { createAtlasClient } from './atlas/create-atlas-client.js';
 import type { DryRunWrite } from './atlas/http-client.js';
 import { createRedisRateLimiter } from './atlas/rate-limiter.js';
@@ -28,6 +27,7 @@ import { createSweepProcessor } from './jobs/sweep-processor.js';
 import { createUserLock } from './jobs/user-lock.js';
 import { createWorkQueue } from './jobs/work-queue.js';
 import { createWorkers, type Workers } from './jobs/workers.js';
+import type { RedisClient } from './lib/redis-client.js';
 import { redisKeys } from './lib/redis-keys.js';
 import type { TargetRef } from './lib/scope.js';
 import { createOffboardingService } from './offboarding/offboarding-service.js';
@@ -475,8 +475,8 @@ interface WorkerParts {
   readonly atlas: AtlasRolesApi;
   readonly queues: Queues;
   readonly workQueue: WorkQueue;
-  readonly redis: Redis;
-  readonly workerRedis: Redis;
+  readonly redis: RedisClient;
+  readonly workerRedis: RedisClient;
   readonly logger: Logger;
   readonly policy: () => Policy;
 }

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { BucketConfig } from '../config.js';
+import type { RedisClient } from '../lib/redis-client.js';
 import { redisKeys } from '../lib/redis-keys.js';
 import { defineRedisScript } from '../lib/redis-script.js';
 
@@ -78,7 +78,7 @@ return wait
 
 /** A token bucket in Redis, shared by every worker process on the same prefix. */
 export function createRedisRateLimiter(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   options: RateLimiterOptions,
 ): RateLimiter {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
 
 /**
@@ -52,7 +52,7 @@ export interface AuditQuery {
 
 /** Reads entries oldest first, `pageSize` at a time (XRANGE … COUNT), so any size streams out. */
 export async function* readAuditTrail(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   query: AuditQuery,
   pageSize = 1_000,
@@ -88,7 +88,7 @@ export function parseTrailEntry(text: string): Record<string, string> {
 
 /** Drops entries of the global stream older than `retentionMs` (XTRIM MINID). @returns how many. */
 export async function trimAuditTrail(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   retentionMs: number,
   now: number = Date.now(),

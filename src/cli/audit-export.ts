@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util';
 import { stringify } from 'csv-stringify/sync';
-import type { Redis } from 'ioredis';
 import { AUDIT_COLUMNS, auditRow, readAuditTrail } from '../audit/audit-trail.js';
 import { loadStoreSettings } from '../config.js';
 import { AppError } from '../errors.js';
 import { asRequestId } from '../lib/patterns.js';
+import type { RedisClient } from '../lib/redis-client.js';
 import { type RedisKeys, redisKeys } from '../lib/redis-keys.js';
 import { createLogger } from '../ops/logger.js';
 import { connectRedis } from '../ops/redis.js';
@@ -52,7 +52,7 @@ export async function runAuditExport(
     output.err(`${(error as Error).message}\n${AUDIT_USAGE}`);
     return 2;
   }
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   try {
     const store = loadStoreSettings(env);
     // Connection problems go to stderr as JSON lines; stdout carries only the export.
@@ -72,7 +72,7 @@ const csv = (rows: readonly Record<string, string>[], columns: readonly string[]
   stringify([...rows], { header, columns: [...columns], escape_formulas: true }).replace(/\n$/, '');
 
 async function exportReview(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   command: Extract<AuditCommand, { review: string }>,
   prefix: string,
@@ -95,7 +95,7 @@ async function exportReview(
 }
 
 async function exportTrail(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   command: Extract<AuditCommand, { sinceMs: number }>,
   output: CheckOutput,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
 import type { AtlasScope } from '../lib/scope.js';
 import type { Ledger, LedgerOp, RoleHolder } from './ledger.js';
@@ -88,7 +88,7 @@ export function decodeLedger(hash: Readonly<Record<string, string>>): Ledger {
 }
 
 /** Creates the ledger reader. */
-export function createLedgerStore(redis: Redis, keys: RedisKeys): LedgerStore {
+export function createLedgerStore(redis: RedisClient, keys: RedisKeys): LedgerStore {
   return {
     async read(email, target) {
       return decodeLedger(await redis.hgetall(keys.ledger(target.kind, target.id, email)));

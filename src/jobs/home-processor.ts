@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
 import type { Logger } from '../ops/logger.js';
 import type { RequestEvent } from '../requests/request-service.js';
@@ -15,7 +15,7 @@ export interface HomeTab {
 /** Dependencies of {@link createHomeProcessor}. */
 export interface HomeDeps {
   readonly store: RequestStore;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keys: RedisKeys;
   readonly queues: Pick<Queues, 'home'>;
   readonly home: HomeTab;

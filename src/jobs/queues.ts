@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../lib/redis-client.js';
 import type { TargetRef } from '../lib/scope.js';
 import type { RequestEvent } from '../requests/request-service.js';
 
@@ -105,7 +105,7 @@ const DAY_SECONDS = 24 * 3600;
  * theirs (30 days done, 90 days failed), since their deterministic ids deduplicate clicks and targets.
  */
 export function createQueues(
-  connection: Redis,
+  connection: RedisClient,
   prefix: string,
   options: { backoffMs?: number } = {},
 ): Queues {

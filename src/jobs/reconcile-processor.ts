@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis';
 import type { AtlasRolesApi } from '../atlas/roles-api.js';
 import { trimAuditTrail } from '../audit/audit-trail.js';
 import { rolesHeldBy } from '../grants/ledger.js';
 import type { LedgerStore } from '../grants/ledger-store.js';
+import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
 import type { Logger } from '../ops/logger.js';
 import type { WorkQueue } from '../requests/request-service.js';
@@ -18,7 +18,7 @@ export interface ReconcileDeps {
   readonly atlas: AtlasRolesApi;
   readonly queues: Queues;
   readonly workQueue: WorkQueue;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keys: RedisKeys;
   readonly logger: Logger;
   /**

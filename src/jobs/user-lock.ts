@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import { AppError } from '../errors.js';
+import type { RedisClient } from '../lib/redis-client.js';
 import { redisKeys } from '../lib/redis-keys.js';
 import { defineRedisScript } from '../lib/redis-script.js';
 
@@ -41,7 +41,7 @@ return 0
 `);
 
 /** A Redis lock (SET NX PX) with a fencing token from INCR, renewal while held and compare-and-delete. */
-export function createUserLock(redis: Redis, options: UserLockOptions): UserLock {
+export function createUserLock(redis: RedisClient, options: UserLockOptions): UserLock {
   const ttlMs = options.ttlMs ?? 30_000;
   const waitMs = options.waitMs ?? 60_000;
   const keys = redisKeys(options.prefix);

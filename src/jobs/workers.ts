@@ -1,5 +1,5 @@
 import { type Job, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../lib/redis-client.js';
 import { withCorrelation } from '../ops/correlation.js';
 import type { Logger } from '../ops/logger.js';
 import {
@@ -18,7 +18,7 @@ export type Processor<T> = (job: Job<T>, token?: string) => Promise<unknown>;
 /** Options for {@link createWorkers}. */
 export interface WorkersOptions {
   /** A connection with `maxRetriesPerRequest: null`, as BullMQ workers require. */
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   logger: Logger;
   /**

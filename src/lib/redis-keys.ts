@@ -2,7 +2,9 @@ import type { ScopeKind } from './scope.js';
 
 /**
  * Every Redis key Rolecall writes, in one place. All of them live under QUEUE_PREFIX; BullMQ keeps its
- * own keys under `<prefix>:<queue>:…` (see jobs/queues.ts).
+ * own keys under `<prefix>:<queue>:…` (see jobs/queues.ts). On a Redis Cluster the prefix is
+ * `{QUEUE_PREFIX}` (config.ts), a hash tag: every key below and BullMQ's hash to one slot, which
+ * each Lua script needs, since it gets all its keys in KEYS.
  *
  * | key | type | what |
  * |---|---|---|

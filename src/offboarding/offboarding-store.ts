@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import type { AuditSink } from '../audit/audit-trail.js';
 import { AppError } from '../errors.js';
+import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
 import { defineRedisScript } from '../lib/redis-script.js';
 import type { Offboarding, OffboardingDecision, OffboardingState, TargetOutcome } from './model.js';
@@ -59,7 +59,7 @@ const OUTCOME_PREFIX = 'outcome:';
 
 /** Offboardings under one QUEUE_PREFIX, kept `retentionMs` (default 400 days). */
 export function createOffboardingStore(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   options: { readonly retentionMs?: number; readonly onAudit?: AuditSink } = {},
 ): OffboardingStore {

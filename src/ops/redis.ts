@@ -1,7 +1,8 @@
 import type { ConnectionOptions } from 'node:tls';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config.js';
 import { AppError } from '../errors.js';
+import type { RedisClient } from '../lib/redis-client.js';
 import type { Logger } from './logger.js';
 
 /** Which kind of connection: commands fail fast; workers block and wait forever, as BullMQ needs. */
@@ -11,10 +12,16 @@ export type RedisRole = 'commands' | 'worker';
  * Opens a Redis connection and waits until it answers; a start-up failure is an AppError.
  * `rediss://` URLs use TLS (verified against `tlsCa` when given, else the system CAs); a user and
  * password in the URL authenticate (ACL users included); with `sentinels`, the master named
- * `sentinelName` is found through Redis Sentinel (the URL's credentials and TLS apply to it).
+ * `sentinelName` is found through Redis Sentinel (the URL's credentials and TLS apply to it); with
+ * `clusterNodes`, a Redis Cluster is used from those nodes (the URL's credentials and TLS apply to
+ * every node, its host is ignored).
  */
-export async function connectRedis(settings: RedisConfig, role: RedisRole, logger: Logger): Promise<Redis> {
-  const redis = new Redis(redisOptionsOf(settings, role));
+export async function connectRedis(
+  settings: RedisConfig,
+  role: RedisRole,
+  logger: Logger,
+): Promise<RedisClient> {
+  const redis = createRedisClient(settings, role);
   let lastError: Error | undefined;
   let started = false;
   redis.on('error', (error: Error) => {
@@ -36,9 +43,11 @@ export async function connectRedis(settings: RedisConfig, role: RedisRole, logge
   } catch (cause) {
     redis.disconnect();
     const why = lastError?.message ?? (cause as Error).message;
-    const where = settings.sentinels
-      ? `master ${settings.sentinelName} through the sentinels ${settings.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`
-      : redactUrl(settings.url);
+    const where = settings.clusterNodes
+      ? `the cluster nodes ${settings.clusterNodes.map((s) => `${s.host}:${s.port}`).join(',')}`
+      : settings.sentinels
+        ? `master ${settings.sentinelName} through the sentinels ${settings.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`
+        : redactUrl(settings.url);
     throw new AppError('STORAGE_UNAVAILABLE', `Cannot reach Redis at ${where}: ${why}`, { cause });
   } finally {
     clearTimeout(deadline);
@@ -47,7 +56,26 @@ export async function connectRedis(settings: RedisConfig, role: RedisRole, logge
   return redis;
 }
 
-/** The ioredis options for these settings and this kind of connection. */
+/**
+ * A connection for these settings, not connected yet (it connects on its first command): a
+ * {@link Cluster} when `clusterNodes` is set, else a {@link Redis} (standalone or through Sentinel).
+ */
+export function createRedisClient(settings: RedisConfig, role: RedisRole): RedisClient {
+  const options = redisOptionsOf(settings, role);
+  if (!settings.clusterNodes) return new Redis(options);
+  return new Cluster(
+    settings.clusterNodes.map((node) => ({ host: node.host, port: node.port })),
+    {
+      lazyConnect: true,
+      enableReadyCheck: true,
+      enableAutoPipelining: options.enableAutoPipelining ?? false,
+      clusterRetryStrategy: (times) => Math.min(times * 200, 2_000),
+      redisOptions: options,
+    },
+  );
+}
+
+/** The ioredis options for these settings and this kind of connection (each node's, in a cluster). */
 export function redisOptionsOf(settings: RedisConfig, role: RedisRole): RedisOptions {
   const url = new URL(settings.url);
   const tls: ConnectionOptions | undefined =

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { AuditSink } from '../audit/audit-trail.js';
+import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
 import type { Logger } from '../ops/logger.js';
 import type { Action } from './authorize.js';
@@ -38,7 +38,11 @@ export interface RefusalLogOptions {
  * one per action in `<prefix>:stats:refusals`. A Redis failure here is logged, never in the way of
  * the reply.
  */
-export function createRefusalLog(redis: Redis, keys: RedisKeys, options: RefusalLogOptions): RefusalLog {
+export function createRefusalLog(
+  redis: RedisClient,
+  keys: RedisKeys,
+  options: RefusalLogOptions,
+): RefusalLog {
   const now = options.now ?? Date.now;
   const cap = options.auditPerMinute ?? 30;
   const audit = async (refusal: Refusal, at: number, detail: string) => {

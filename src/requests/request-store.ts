@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
 import { type AuditSink, parseTrailEntry } from '../audit/audit-trail.js';
 import { AppError } from '../errors.js';
 import { encodeLedgerWrite, type LedgerWrite } from '../grants/ledger-store.js';
+import type { RedisClient } from '../lib/redis-client.js';
 import { type RedisKeys, redisKeys } from '../lib/redis-keys.js';
 import { defineRedisScript } from '../lib/redis-script.js';
 import type { AccessRequest, AuditEntry, RequestDraft, RequestPatch, RequestState } from './model.js';
@@ -100,13 +100,13 @@ export interface RequestStoreOptions {
 }
 
 // KEYS: request hash, global audit stream, request audit stream, ledger hash, grants ending zset,
-//       active index zset.
+//       active index zset, requester index, grantee index, decider index (of the actor), pending
+//       index (of the target), open index (of the requester). Every key is passed, none is derived
+//       in Lua, so the script runs on a Redis Cluster (all under the prefix's hash tag).
 // ARGV[1]: JSON spec, every number as a string (Lua numbers would print as 1.7e+12):
 //   from (array; absent = the request must not exist yet), to ('' = unchanged), audit (bool), actor,
 //   at, detail, id, retention ('0' = keep), final (bool), fields {name: JSON}, expect
-//   {name: JSON}, ledger {hset [[f, v]], hdel [f], ending {member, score ('' = remove)}},
-//   requesterIndex, granteeIndex, deciderIndex, pendingIndex and openIndex key prefixes (these index keys are derived from the
-//   request: a single Redis instance, not Cluster).
+//   {name: JSON}, ledger {hset [[f, v]], hdel [f], ending {member, score ('' = remove)}}.
 // Keeps the indexes on every write: requests per requester (zset by creation), pending requests per
 // target (set), and requests the system still has to move (zset by last update), for the sweeper.
 const WRITE = defineRedisScript(`
@@ -164,20 +164,17 @@ if spec.final and spec.retention ~= '0' then
   redis.call('PEXPIRE', KEYS[1], spec.retention)
   redis.call('PEXPIRE', KEYS[3], spec.retention)
 end
-local target = cjson.decode(redis.call('HGET', KEYS[1], 'target'))
 local requester = cjson.decode(redis.call('HGET', KEYS[1], 'requesterId'))
 if from == '' then
-  redis.call('ZADD', spec.requesterIndex .. requester, spec.at, spec.id)
-  redis.call('ZADD', spec.granteeIndex .. cjson.decode(redis.call('HGET', KEYS[1], 'granteeId')), spec.at, spec.id)
+  redis.call('ZADD', KEYS[7], spec.at, spec.id)
+  redis.call('ZADD', KEYS[8], spec.at, spec.id)
 end
 -- A person's decisions (a policy version is recorded only for decisions), not a self-grant.
 if spec.policy ~= '' and spec.actor ~= requester and string.match(spec.actor, '^[UW][A-Z0-9]+$') then
-  redis.call('ZADD', spec.deciderIndex .. spec.actor, spec.at, spec.id)
+  redis.call('ZADD', KEYS[9], spec.at, spec.id)
 end
-local pending = spec.pendingIndex .. target.id
-if state == 'pending' then redis.call('SADD', pending, spec.id) else redis.call('SREM', pending, spec.id) end
-local open = spec.openIndex .. requester
-if state == 'submitted' or state == 'pending' then redis.call('SADD', open, spec.id) else redis.call('SREM', open, spec.id) end
+if state == 'pending' then redis.call('SADD', KEYS[10], spec.id) else redis.call('SREM', KEYS[10], spec.id) end
+if state == 'submitted' or state == 'pending' then redis.call('SADD', KEYS[11], spec.id) else redis.call('SREM', KEYS[11], spec.id) end
 local active = state == 'submitted' or state == 'pending' or state == 'approved' or state == 'applying' or state == 'revoking' or state == 'revoke_failed'
 if state == 'applied' then
   local grant = cjson.decode(redis.call('HGET', KEYS[1], 'grant') or 'null')
@@ -241,6 +238,13 @@ const FIELD_DEFAULTS: Partial<Record<(typeof JSON_FIELDS)[number], unknown>> = {
   drift: [],
 };
 
+/** What a request's index keys are derived from; fixed when the request is created. */
+interface Identity {
+  readonly requesterId: string;
+  readonly granteeId: string;
+  readonly targetId: string;
+}
+
 /** One write: the script's spec, minus what every write shares. */
 interface WriteSpec {
   readonly from: readonly RequestState[] | null;
@@ -255,7 +259,7 @@ interface WriteSpec {
 }
 
 /** Creates the Redis-backed request store. */
-export function createRequestStore(redis: Redis, options: RequestStoreOptions): RequestStore {
+export function createRequestStore(redis: RedisClient, options: RequestStoreOptions): RequestStore {
   const keys: RedisKeys = redisKeys(options.prefix);
   const retentionMs = options.retentionMs ?? 90 * 24 * 3600 * 1000;
   const now = options.now ?? Date.now;
@@ -269,6 +273,41 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
     const request = await get(id);
     if (!request) throw new AppError('REQUEST_NOT_FOUND', `There is no request ${id}.`);
     return request;
+  };
+
+  // Who a request is about never changes after it is created, so the index keys a write touches are
+  // known before the script runs (a Cluster needs every key in KEYS). Bounded; refilled by HMGET.
+  const identities = new Map<string, Identity>();
+  const identityOf = async (id: string, fields: Record<string, unknown>): Promise<Identity> => {
+    const known = identities.get(id);
+    if (known) return known;
+    let identity: Identity;
+    const target = fields.target as { id?: unknown } | undefined;
+    if (
+      typeof fields.requesterId === 'string' &&
+      typeof fields.granteeId === 'string' &&
+      typeof target?.id === 'string'
+    ) {
+      identity = { requesterId: fields.requesterId, granteeId: fields.granteeId, targetId: target.id };
+    } else {
+      const [requester, grantee, stored] = await redis.hmget(
+        keys.request(id),
+        'requesterId',
+        'granteeId',
+        'target',
+      );
+      // A missing request: the script answers 'missing' before it touches an index.
+      if (requester == null || grantee == null || stored == null)
+        return { requesterId: '', granteeId: '', targetId: '' };
+      identity = {
+        requesterId: JSON.parse(requester) as string,
+        granteeId: JSON.parse(grantee) as string,
+        targetId: (JSON.parse(stored) as { id: string }).id,
+      };
+    }
+    if (identities.size >= 10_000) identities.delete(identities.keys().next().value ?? id);
+    identities.set(id, identity);
+    return identity;
   };
 
   const write = async (id: string, spec: WriteSpec): Promise<TransitionResult> => {
@@ -304,12 +343,8 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
             },
           }
         : {}),
-      requesterIndex: keys.requesterIndex(''),
-      granteeIndex: keys.granteeIndex(''),
-      deciderIndex: keys.deciderIndex(''),
-      pendingIndex: keys.pendingIndex(''),
-      openIndex: keys.openIndex(''),
     };
+    const who = await identityOf(id, spec.fields);
     const reply = (await WRITE.run(
       redis,
       [
@@ -319,6 +354,11 @@ export function createRequestStore(redis: Redis, options: RequestStoreOptions): 
         ledger?.key ?? keys.request(id),
         keys.grantsEnding,
         keys.activeIndex,
+        keys.requesterIndex(who.requesterId),
+        keys.granteeIndex(who.granteeId),
+        keys.deciderIndex(spec.actor),
+        keys.pendingIndex(who.targetId),
+        keys.openIndex(who.requesterId),
       ],
       // cjson decodes an empty array as an empty object; both iterate the same way in the script.
       [JSON.stringify(payload)],
@@ -544,7 +584,7 @@ function decodeRequest(id: string, hash: Record<string, string>): AccessRequest 
  * A request's own audit trail, oldest first, as its entries' fields: a list of JSON entries (schema
  * 2), or the stream a request stored before schema 2 has.
  */
-export async function readRequestTrail(redis: Redis, key: string): Promise<Record<string, string>[]> {
+export async function readRequestTrail(redis: RedisClient, key: string): Promise<Record<string, string>[]> {
   if ((await redis.type(key)) === 'stream') {
     return (await redis.xrange(key, '-', '+')).map(([, flat]) => Object.fromEntries(pairsOf(flat)));
   }

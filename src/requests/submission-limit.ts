@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import { AppError } from '../errors.js';
+import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
 import { defineRedisScript } from '../lib/redis-script.js';
 
@@ -56,7 +56,7 @@ return 0
 
 /** A sliding one-minute window per person in Redis, shared by every bot process. */
 export function createSubmissionLimit(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   options: SubmissionLimitOptions = {},
 ): SubmissionLimit {

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import type { AuditSink } from '../audit/audit-trail.js';
 import { AppError } from '../errors.js';
+import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
 import { defineRedisScript } from '../lib/redis-script.js';
 import type { AccessReview, LineDecision } from './model.js';
@@ -73,7 +73,7 @@ export interface ReviewStore {
 
 /** Reviews under one QUEUE_PREFIX; kept `retentionMs` (default 400 days: a year's audit and some). */
 export function createReviewStore(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   options: { readonly retentionMs?: number; readonly onAudit?: AuditSink } = {},
 ): ReviewStore {

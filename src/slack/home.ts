@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { WebClient } from '@slack/web-api';
-import type { Redis } from 'ioredis';
 import { AppError } from '../errors.js';
+import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
 import type { Logger } from '../ops/logger.js';
 import type { Actor } from '../requests/authorize.js';
@@ -25,7 +25,7 @@ export interface HomePublisher {
 /** Dependencies of {@link createHomePublisher}. */
 export interface HomePublisherDeps {
   readonly client: WebClient;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keys: RedisKeys;
   readonly people: People;
   /** Reads what the Home shows a person (requests/home.ts). */

@@ -11,6 +11,7 @@ import { createLogger } from '../../src/ops/logger.js';
 import { connectRedis } from '../../src/ops/redis.js';
 import { requestAs, waitForState } from '../support/grant-flow.js';
 import { uniquePrefix } from '../support/redis.js';
+import { startOwnRedisCluster } from '../support/redis-cluster.js';
 
 /** A redis-server of this test's own (TLS or Sentinel), stopped by pid afterwards. */
 async function spawnRedis(args: string[], answers: () => Promise<boolean>): Promise<ChildProcess> {
@@ -221,5 +222,61 @@ describe('Redis as operators run it', () => {
     });
     const applied = await grantOnce(sandbox);
     expect(applied.state).toBe('applied');
+  });
+
+  it('keeps every key of Rolecall and BullMQ in the hash-tagged prefix slot of a three-master Redis Cluster', async () => {
+    const cluster = await startOwnRedisCluster();
+    try {
+      const prefix = uniquePrefix('cluster');
+      sandbox = await startSandbox({
+        redisUrl: `redis://127.0.0.1:${cluster.ports[0]}`,
+        prefix,
+        env: { REDIS_CLUSTER_NODES: cluster.nodes },
+      });
+      expect(sandbox.config.redis.prefix).toBe(`{${prefix}}`);
+      // A temporary grant: its expiry job waits (delayed) in BullMQ, its ledger and indexes in Rolecall.
+      const { id, approval } = await requestAs(
+        sandbox,
+        PEOPLE.alice,
+        'request GROUP_DATA_ACCESS_READ_ONLY on payments-prod for 1h because cluster',
+      );
+      await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
+      expect((await waitForState(sandbox, id, 'applied')).state).toBe('applied');
+
+      const perNode: { port: number; keys: string[] }[] = [];
+      for (const port of cluster.ports) {
+        const keys = execFileSync('redis-cli', ['-p', String(port), '--scan', '--pattern', `{${prefix}}:*`], {
+          encoding: 'utf8',
+        })
+          .split('\n')
+          .filter(Boolean);
+        perNode.push({ port, keys });
+      }
+      const holders = perNode.filter((node) => node.keys.length > 0);
+      expect(holders).toHaveLength(1);
+      const keys = holders[0]?.keys ?? [];
+      expect(keys).toEqual(
+        expect.arrayContaining([
+          `{${prefix}}:request:${id}`,
+          `{${prefix}}:request:${id}:audit`,
+          `{${prefix}}:audit`,
+          `{${prefix}}:grants:ending`,
+          `{${prefix}}:expire:delayed`,
+          `{${prefix}}:apply:meta`,
+        ]),
+      );
+      const slots = new Set(
+        keys.map((key) =>
+          execFileSync('redis-cli', ['-p', String(cluster.ports[0]), 'cluster', 'keyslot', key], {
+            encoding: 'utf8',
+          }).trim(),
+        ),
+      );
+      expect(slots.size).toBe(1);
+    } finally {
+      await sandbox?.stop();
+      sandbox = undefined;
+      await cluster.stop();
+    }
   });
 });

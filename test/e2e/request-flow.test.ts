@@ -11,16 +11,18 @@ import {
   waitForThreadReply,
 } from '../../dev/slack-flow.js';
 import { expectValidMessageBlocks, expectValidModal } from '../support/block-kit.js';
-import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
+import { uniquePrefix } from '../support/redis.js';
+import { REDIS_BACKENDS, useRedisBackend } from '../support/redis-cluster.js';
 
 const PROJECT = { kind: 'project', id: ATLAS.project.id } as const;
 const V2_MEDIA_TYPE = 'application/vnd.atlas.2023-01-01+json';
 
-describe('request flow (end to end, HTTP mode)', () => {
+describe.each(REDIS_BACKENDS)('request flow (end to end, HTTP mode) on $backend', ({ cluster }) => {
   let sandbox: Sandbox;
+  const redis = useRedisBackend(cluster);
 
   beforeEach(async () => {
-    sandbox = await startSandbox({ redisUrl: TEST_REDIS_URL, prefix: uniquePrefix('e2e') });
+    sandbox = await startSandbox({ ...redis.sandboxRedis(), prefix: uniquePrefix('e2e') });
   });
 
   afterEach(async () => {

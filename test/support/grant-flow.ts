@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import type { RoleChange } from '../../dev/atlas-simulator.js';
 import { waitUntil } from '../../dev/http-util.js';
@@ -6,7 +5,7 @@ import { ATLAS, CHANNELS, type PEOPLE, type Sandbox } from '../../dev/sandbox.js
 import { requestIdIn, waitForApprovalMessage } from '../../dev/slack-flow.js';
 import type { SimulatedMessage } from '../../dev/slack-simulator.js';
 import type { AtlasScope } from '../../src/lib/scope.js';
-import { redisOptionsOf } from '../../src/ops/redis.js';
+import { createRedisClient } from '../../src/ops/redis.js';
 import type { AccessRequest, AuditEntry, RequestState } from '../../src/requests/model.js';
 import { createRequestStore } from '../../src/requests/request-store.js';
 
@@ -59,7 +58,7 @@ export function ephemeralAfter(
 
 /** Reads requests straight from Redis, as the app stores them. */
 export async function readRequest(sandbox: Sandbox, id: string): Promise<AccessRequest> {
-  const redis = new Redis(redisOptionsOf(sandbox.config.redis, 'commands'));
+  const redis = createRedisClient(sandbox.config.redis, 'commands');
   try {
     return await createRequestStore(redis, { prefix: sandbox.config.redis.prefix }).require(id);
   } finally {
@@ -69,7 +68,7 @@ export async function readRequest(sandbox: Sandbox, id: string): Promise<AccessR
 
 /** A request's audit trail, straight from Redis. */
 export async function readAudit(sandbox: Sandbox, id: string): Promise<AuditEntry[]> {
-  const redis = new Redis(redisOptionsOf(sandbox.config.redis, 'commands'));
+  const redis = createRedisClient(sandbox.config.redis, 'commands');
   try {
     return await createRequestStore(redis, { prefix: sandbox.config.redis.prefix }).audit(id);
   } finally {

@@ -66,6 +66,40 @@ describe('operator input', () => {
     expect(Date.now() - started).toBeLessThan(15_000);
   }, 20_000);
 
+  it('hash-tags QUEUE_PREFIX on a Redis Cluster and refuses Cluster with Sentinel or a malformed node list', () => {
+    const cluster = parseConfig({
+      ...BASE,
+      REDIS_CLUSTER_NODES: 'redis-1:7000, redis-2:7001,redis-3:7002',
+    }).redis;
+    expect(cluster.prefix).toBe('{rolecall}');
+    expect(cluster.clusterNodes).toEqual([
+      { host: 'redis-1', port: 7000 },
+      { host: 'redis-2', port: 7001 },
+      { host: 'redis-3', port: 7002 },
+    ]);
+    expect(parseConfig({ ...BASE, QUEUE_PREFIX: 'acme', REDIS_CLUSTER_NODES: 'r:7000' }).redis.prefix).toBe(
+      '{acme}',
+    );
+    expect(parseConfig({ ...BASE, QUEUE_PREFIX: 'acme' }).redis.prefix).toBe('acme');
+    expect(problemsOf({ REDIS_CLUSTER_NODES: 'redis-1' })).toContain(
+      'REDIS_CLUSTER_NODES must list host:port pairs separated by commas',
+    );
+    expect(
+      problemsOf({ REDIS_CLUSTER_NODES: 'r:7000', REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_NAME: 'm' }),
+    ).toContain('REDIS_CLUSTER_NODES and REDIS_SENTINELS are both set');
+  });
+
+  it('gives up in words when no cluster node answers, instead of waiting forever', async () => {
+    const port = await freePort();
+    const error = await connectRedis(
+      { url: 'redis://127.0.0.1:6379', prefix: '{x}', clusterNodes: [{ host: '127.0.0.1', port }] },
+      'commands',
+      createLogger({ write: () => undefined }),
+    ).catch((e: unknown) => e);
+    expect(isAppError(error, 'STORAGE_UNAVAILABLE')).toBe(true);
+    expect((error as Error).message).toContain(`Cannot reach Redis at the cluster nodes 127.0.0.1:${port}`);
+  }, 20_000);
+
   it('redacts a secret holding a quote or a backslash as JSON escapes it', () => {
     const lines: string[] = [];
     const password = 'pa"ss\\word';

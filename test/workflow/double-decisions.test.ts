@@ -1,5 +1,4 @@
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../dev/http-util.js';
 import { CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
@@ -10,17 +9,21 @@ import {
   waitForDm,
   waitForEphemeral,
 } from '../../dev/slack-flow.js';
+import type { RedisClient } from '../../src/lib/redis-client.js';
+import { createRedisClient } from '../../src/ops/redis.js';
 import { createRequestStore } from '../../src/requests/request-store.js';
 import { buildDenyModal } from '../../src/slack/blocks/deny-modal.js';
-import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
+import { uniquePrefix } from '../support/redis.js';
+import { REDIS_BACKENDS, useRedisBackend } from '../support/redis-cluster.js';
 
-describe('double decisions', () => {
+describe.each(REDIS_BACKENDS)('double decisions on $backend', ({ cluster }) => {
   let sandbox: Sandbox;
-  let redis: Redis;
+  let redis: RedisClient;
+  const backend = useRedisBackend(cluster);
 
   beforeEach(async () => {
-    sandbox = await startSandbox({ redisUrl: TEST_REDIS_URL, prefix: uniquePrefix('double') });
-    redis = new Redis(TEST_REDIS_URL);
+    sandbox = await startSandbox({ ...backend.sandboxRedis(), prefix: uniquePrefix('double') });
+    redis = createRedisClient(sandbox.config.redis, 'commands');
   });
 
   afterEach(async () => {
