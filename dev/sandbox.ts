@@ -263,7 +263,8 @@ export async function deleteRedisKeys(settings: RedisConfig): Promise<number> {
   const client = createRedisClient(settings, 'commands');
   let deleted = 0;
   try {
-    const servers = client instanceof Cluster ? (await client.connect(), client.nodes('master')) : [client];
+    if (client instanceof Cluster) await client.connect();
+    const servers = client instanceof Cluster ? client.nodes('master') : [client];
     for (const server of servers) {
       let cursor = '0';
       do {
