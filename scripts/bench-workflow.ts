@@ -41,6 +41,8 @@ interface Figures {
   /** CPU ms per item: this process (the app or the bare worker) and the Redis server. */
   readonly cpuMs: number;
   readonly redisCpuMs: number;
+  /** Rolecall only: MEMORY USAGE by kind of key. */
+  readonly keys?: readonly KeyGroup[];
 }
 
 /** Redis's own CPU seconds so far (INFO cpu: used_cpu_user + used_cpu_sys). */
@@ -102,6 +104,61 @@ async function pool<T>(items: readonly T[], run: (item: T) => Promise<void>): Pr
 async function usedMemory(redis: Redis): Promise<number> {
   const info = await redis.info('memory');
   return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
+}
+
+/** Waits (at most 5 min) until these queues have no job waiting, running or delayed. */
+async function drainQueues(redis: Redis, prefix: string, names: readonly string[]): Promise<void> {
+  const queues = names.map((name) => new Queue(name, { connection: redis, prefix }));
+  try {
+    const deadline = Date.now() + 300_000;
+    for (;;) {
+      const counts = await Promise.all(
+        queues.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'prioritized')),
+      );
+      const left = counts.reduce((sum, c) => sum + Object.values(c).reduce((a, b) => a + b, 0), 0);
+      if (left === 0) return;
+      if (Date.now() > deadline) throw new Error(`${left} jobs still queued after 5 min`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  } finally {
+    await Promise.all(queues.map((q) => q.close()));
+  }
+}
+
+/** One kind of key (ids replaced by placeholders) and what its keys hold, per request. */
+interface KeyGroup {
+  readonly pattern: string;
+  readonly keys: number;
+  readonly bytesPerRequest: number;
+}
+
+/** MEMORY USAGE of every key under `prefix`, grouped by kind: where a request's bytes go. */
+async function keyBreakdown(redis: Redis, prefix: string, n: number): Promise<KeyGroup[]> {
+  const groups = new Map<string, { keys: number; bytes: number }>();
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    const pipeline = redis.pipeline();
+    for (const key of keys) pipeline.memory('USAGE', key, 'SAMPLES', '0');
+    const sizes = (await pipeline.exec()) ?? [];
+    keys.forEach((key, i) => {
+      const pattern = key
+        .slice(prefix.length + 1)
+        .replace(/AR-\d+/g, '<id>')
+        .replace(/U0B[0-9A-Z]+/g, '<user>')
+        .replace(/:[0-9a-f]{24}/g, ':<atlas id>')
+        .replace(/bench\d+@example\.com/g, '<email>')
+        .replace(/:\d+$/g, ':<n>');
+      const group = groups.get(pattern) ?? { keys: 0, bytes: 0 };
+      group.keys += 1;
+      group.bytes += Number(sizes[i]?.[1] ?? 0);
+      groups.set(pattern, group);
+    });
+  } while (cursor !== '0');
+  return [...groups]
+    .map(([pattern, g]) => ({ pattern, keys: g.keys, bytesPerRequest: g.bytes / n }))
+    .sort((a, b) => b.bytesPerRequest - a.bytesPerRequest);
 }
 
 async function benchRolecall(n: number, slackUrl: string, atlasUrl: string, redis: Redis): Promise<Figures> {
@@ -217,8 +274,12 @@ async function benchRolecall(n: number, slackUrl: string, atlasUrl: string, redi
   const cpuMs = (processCpu() - cpuBefore) / n;
   const redisCpuMs = (((await redisCpu(redis)) - redisCpuBefore) * 1000) / n;
   const latencies = [...appliedAt].map(([id, at]) => at - (approvedAt.get(id) ?? at)).sort((a, b) => a - b);
-  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  // "Finished" means nothing is left to do for these requests: the Slack notices and Home tab
+  // refreshes that follow `applied` have drained too (they are removed once done).
+  await drainQueues(redis, prefix, ['apply', 'notify', 'home', 'enrich']);
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
   const after = await usedMemory(redis);
+  const keys = await keyBreakdown(redis, prefix, n);
   await rolecall.stop();
   await deleteKeys(REDIS_URL, prefix);
   await rm(dir, { recursive: true, force: true });
@@ -231,6 +292,7 @@ async function benchRolecall(n: number, slackUrl: string, atlasUrl: string, redi
     bytesPerItem: (after - before) / n,
     cpuMs,
     redisCpuMs,
+    keys,
   };
 }
 
@@ -332,6 +394,19 @@ async function main(): Promise<void> {
   console.log(format(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const line of lines) console.log(format(line));
+  for (const row of rows) {
+    if (!row.keys) continue;
+    console.log(`\nWhere a finished request's bytes are (N=${row.n}, MEMORY USAGE per key, divided by N):`);
+    for (const group of row.keys.slice(0, 12)) {
+      console.log(
+        `  ${group.bytesPerRequest.toFixed(0).padStart(6)} B  ${group.pattern} (${group.keys} keys)`,
+      );
+    }
+    const total = row.keys.reduce((sum, g) => sum + g.bytesPerRequest, 0);
+    console.log(
+      `  ${total.toFixed(0).padStart(6)} B  in all (keys only; used_memory also counts Redis's own tables)`,
+    );
+  }
   for (let i = 0; i + 1 < rows.length; i += 2) {
     const [ours, bare] = [rows[i], rows[i + 1]];
     if (!ours || !bare) continue;

@@ -161,16 +161,30 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       ? overrides.logger.child({ component: 'audit' })
       : createLogger({ level: 'info', secrets: secretsOf(config), bindings: { component: 'audit' } });
     const onAudit: AuditSink = (entry) => auditLogger.info('audit', entry);
-    const store = createRequestStore(redis, {
-      prefix: config.redis.prefix,
-      onAudit,
-      onTransition: (request, from, at) => metrics.transitioned(request, from, at),
-    });
-    const ledgers = createLedgerStore(redis, keys);
     const queues = createQueues(redis, config.redis.prefix, { backoffMs: config.worker.backoffMs });
     shutdown.push('queues', () => queues.close());
     metrics.watchQueues(queues.all);
     const workQueue = createWorkQueue(queues, { remindBeforeMs: config.grants.remindBeforeMs });
+    const forgetExpiry = (requestId: string) => {
+      workQueue.forgetExpiry(requestId).catch((error: unknown) => {
+        logger.warn('could not drop the expiry job of a decided request; it will run and do nothing', {
+          requestId,
+          error: (error as Error).message,
+        });
+      });
+    };
+    const store = createRequestStore(redis, {
+      prefix: config.redis.prefix,
+      onAudit,
+      onTransition: (request, from, at) => {
+        metrics.transitioned(request, from, at);
+        // A decided request's expiry job would only find nothing to do: drop it now (~0.7 KB each
+        // until REQUEST_TTL). Best effort: when this fails the job runs later and does nothing.
+        if ((from === 'pending' || from === 'submitted') && request.state !== 'pending')
+          forgetExpiry(request.id);
+      },
+    });
+    const ledgers = createLedgerStore(redis, keys);
     const reviews = createReviewStore(redis, keys, { onAudit });
     const offboardings = createOffboardingStore(redis, keys, { onAudit });
     const reviewQueue = createReviewQueue(queues.review);

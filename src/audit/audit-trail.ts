@@ -61,7 +61,7 @@ export async function* readAuditTrail(
     // A request's own trail (schema 2) is a list of JSON entries.
     const raw = await redis.lrange(keys.requestAudit(query.requestId), 0, -1);
     for (const [i, text] of raw.entries()) {
-      const fields = parseTrailEntry(text);
+      const fields = parseTrailEntry(text, query.requestId);
       const at = Number(fields.at);
       if (at < query.sinceMs || (query.untilMs !== undefined && at > query.untilMs)) continue;
       yield { id: `${at}-${i}`, at, kind: fields.kind ?? 'request', fields };
@@ -80,10 +80,15 @@ export async function* readAuditTrail(
   }
 }
 
-/** One entry of a request's own trail as stored since schema 2 (a JSON object), its fields as strings. */
-export function parseTrailEntry(text: string): Record<string, string> {
+/**
+ * One entry of request `requestId`'s own trail as stored since schema 2 (a JSON object), its fields
+ * as strings. Entries leave out what the reader can fill in: `request` (the key names it), empty
+ * `from`, `detail` and `policy`, and `actor` when it is `system`.
+ */
+export function parseTrailEntry(text: string, requestId: string): Record<string, string> {
   const entry = JSON.parse(text) as Record<string, unknown>;
-  return Object.fromEntries(Object.entries(entry).map(([k, v]) => [k, String(v ?? '')]));
+  const stored = Object.fromEntries(Object.entries(entry).map(([k, v]) => [k, String(v ?? '')]));
+  return { request: requestId, from: '', actor: 'system', detail: '', policy: '', ...stored };
 }
 
 /** Drops entries of the global stream older than `retentionMs` (XTRIM MINID). @returns how many. */

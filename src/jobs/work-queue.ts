@@ -142,6 +142,10 @@ export function createWorkQueue(queues: Queues, options: WorkQueueOptions = {}):
         { jobId: jobIds.expire(requestId), delay: Math.max(0, at - Date.now()) },
       );
     },
+    async forgetExpiry(requestId) {
+      const job = await queues.expire.getJob(jobIds.expire(requestId));
+      if (job && (await job.getState()) === 'delayed') await job.remove().catch(() => undefined);
+    },
     async remind(requestId, endsAt) {
       if (remindBeforeMs <= 0) return;
       const delay = endsAt - remindBeforeMs - Date.now();

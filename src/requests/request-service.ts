@@ -69,6 +69,8 @@ export interface WorkQueue {
   revoke(requestId: string, attempt: number, at?: number): Promise<void>;
   /** Expires the request at `at` if nobody has decided by then. */
   expire(requestId: string, at: number): Promise<void>;
+  /** Drops the expiry of a request that has been decided, if it still waits (it would find nothing to do). */
+  forgetExpiry(requestId: string): Promise<void>;
   /** Reminds the grantee REMIND_BEFORE ahead of `endsAt` (ms); nothing when that is already past or reminders are off. */
   remind(requestId: string, endsAt: number): Promise<void>;
   /** Drops the reminder for `endsAt`, if one is waiting. */

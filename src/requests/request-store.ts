@@ -99,94 +99,13 @@ export interface RequestStoreOptions {
   now?: () => number;
 }
 
-// KEYS: request hash, global audit stream, request audit stream, ledger hash, grants ending zset,
-//       active index zset, requester index, grantee index, decider index (of the actor), pending
-//       index (of the target), open index (of the requester). Every key is passed, none is derived
-//       in Lua, so the script runs on a Redis Cluster (all under the prefix's hash tag).
-// ARGV[1]: JSON spec, every number as a string (Lua numbers would print as 1.7e+12):
-//   from (array; absent = the request must not exist yet), to ('' = unchanged), audit (bool), actor,
-//   at, detail, id, retention ('0' = keep), final (bool), fields {name: JSON}, expect
-//   {name: JSON}, ledger {hset [[f, v]], hdel [f], ending {member, score ('' = remove)}}.
-// Keeps the indexes on every write: requests per requester (zset by creation), pending requests per
-// target (set), and requests the system still has to move (zset by last update), for the sweeper.
-const WRITE = defineRedisScript(`
-local spec = cjson.decode(ARGV[1])
-local function reply(status, state)
-  local out = {status, state}
-  for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do out[#out + 1] = v end
-  return out
-end
-local current = redis.call('HGET', KEYS[1], 'state')
-if spec.from == nil then
-  if current then return reply('conflict', current) end
-else
-  if not current then return {'missing', ''} end
-  local allowed = false
-  for _, state in ipairs(spec.from) do
-    if state == current then allowed = true end
-  end
-  if not allowed then return reply('conflict', current) end
-  for field, value in pairs(spec.expect) do
-    if (redis.call('HGET', KEYS[1], field) or 'null') ~= value then return reply('conflict', current) end
-  end
-end
-for field, value in pairs(spec.fields) do redis.call('HSET', KEYS[1], field, value) end
-redis.call('HSET', KEYS[1], 'updatedAt', spec.at)
-local from = current or ''
-local state = current
-if spec.to ~= '' then
-  redis.call('HSET', KEYS[1], 'state', spec.to)
-  state = spec.to
-end
-if spec.audit then
-  redis.call('XADD', KEYS[2], '*', 'request', spec.id, 'from', from, 'to', state, 'actor', spec.actor, 'at', spec.at, 'detail', spec.detail, 'policy', spec.policy)
-  -- The request's own trail: a list of JSON entries (a stream costs ~4 KB a request); requests
-  -- stored before schema 2 keep their stream.
-  if redis.call('TYPE', KEYS[3])['ok'] == 'stream' then
-    redis.call('XADD', KEYS[3], '*', 'request', spec.id, 'from', from, 'to', state, 'actor', spec.actor, 'at', spec.at, 'detail', spec.detail, 'policy', spec.policy)
-  else
-    redis.call('RPUSH', KEYS[3], cjson.encode({request = spec.id, from = from, to = state, actor = spec.actor, at = spec.at, detail = spec.detail, policy = spec.policy}))
-  end
-end
-if spec.ledger then
-  for _, pair in ipairs(spec.ledger.hset) do redis.call('HSET', KEYS[4], pair[1], pair[2]) end
-  for _, field in ipairs(spec.ledger.hdel) do redis.call('HDEL', KEYS[4], field) end
-  local ending = spec.ledger.ending
-  if ending then
-    if ending.score == '' then
-      redis.call('ZREM', KEYS[5], ending.member)
-    else
-      redis.call('ZADD', KEYS[5], ending.score, ending.member)
-    end
-  end
-end
-if spec.final and spec.retention ~= '0' then
-  redis.call('PEXPIRE', KEYS[1], spec.retention)
-  redis.call('PEXPIRE', KEYS[3], spec.retention)
-end
-local requester = cjson.decode(redis.call('HGET', KEYS[1], 'requesterId'))
-if from == '' then
-  redis.call('ZADD', KEYS[7], spec.at, spec.id)
-  redis.call('ZADD', KEYS[8], spec.at, spec.id)
-end
--- A person's decisions (a policy version is recorded only for decisions), not a self-grant.
-if spec.policy ~= '' and spec.actor ~= requester and string.match(spec.actor, '^[UW][A-Z0-9]+$') then
-  redis.call('ZADD', KEYS[9], spec.at, spec.id)
-end
-if state == 'pending' then redis.call('SADD', KEYS[10], spec.id) else redis.call('SREM', KEYS[10], spec.id) end
-if state == 'submitted' or state == 'pending' then redis.call('SADD', KEYS[11], spec.id) else redis.call('SREM', KEYS[11], spec.id) end
-local active = state == 'submitted' or state == 'pending' or state == 'approved' or state == 'applying' or state == 'revoking' or state == 'revoke_failed'
-if state == 'applied' then
-  local grant = cjson.decode(redis.call('HGET', KEYS[1], 'grant') or 'null')
-  active = type(grant) == 'table' and type(grant.revokeAt) == 'number'
-end
-if active then
-  redis.call('ZADD', KEYS[6], spec.at, spec.id)
-else
-  redis.call('ZREM', KEYS[6], spec.id)
-end
-return reply('ok', from)
-`);
+/**
+ * The shape of stored requests this release writes (the hash field `schema`). 1: every request
+ * stored before the field existed (read with FIELD_DEFAULTS); 2: the same fields, versioned; 3: a
+ * settled request (nothing left for the system to do) keeps every field but `state` and `schema` in
+ * one JSON field `packed`, without those equal to their default (an older release must not read it).
+ */
+export const REQUEST_SCHEMA_VERSION = 3;
 
 const JSON_FIELDS = [
   'requesterId',
@@ -238,11 +157,151 @@ const FIELD_DEFAULTS: Partial<Record<(typeof JSON_FIELDS)[number], unknown>> = {
   drift: [],
 };
 
+/** What each field holds when it is absent (FIELD_DEFAULTS, else null), as stored: a settled request leaves these out. */
+const STORED_DEFAULTS: Readonly<Record<string, string>> = Object.fromEntries(
+  JSON_FIELDS.map((field) => [field, JSON.stringify(FIELD_DEFAULTS[field] ?? null)]),
+);
+
+// KEYS: request hash, global audit stream, request audit stream, ledger hash, grants ending zset,
+//       active index zset, requester index, grantee index, decider index (of the actor), pending
+//       index (of the target), open index (of the requester). Every key is passed, none is derived
+//       in Lua, so the script runs on a Redis Cluster (all under the prefix's hash tag).
+// ARGV[1]: JSON spec, every number as a string (Lua numbers would print as 1.7e+12):
+//   from (array; absent = the request must not exist yet), to ('' = unchanged), audit (bool), actor,
+//   at, detail, id, retention ('0' = keep), final (bool), fields {name: JSON}, expect
+//   {name: JSON}, ledger {hset [[f, v]], hdel [f], ending {member, score ('' = remove)}}.
+// Keeps the indexes on every write: requests per requester (zset by creation), pending requests per
+// target (set), and requests the system still has to move (zset by last update), for the sweeper.
+const WRITE = defineRedisScript(`
+local spec = cjson.decode(ARGV[1])
+local DEFAULTS = cjson.decode([[${JSON.stringify(STORED_DEFAULTS)}]])
+local function reply(status, state)
+  local out = {status, state}
+  for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do out[#out + 1] = v end
+  return out
+end
+local current = redis.call('HGET', KEYS[1], 'state')
+-- A settled request keeps its fields in one JSON field, 'packed' (see pack below).
+local packed = redis.call('HGET', KEYS[1], 'packed')
+local doc = packed and cjson.decode(packed) or nil
+local function field(name)
+  if doc then return doc[name] end
+  return redis.call('HGET', KEYS[1], name)
+end
+if spec.from == nil then
+  if current then return reply('conflict', current) end
+else
+  if not current then return {'missing', ''} end
+  local allowed = false
+  for _, state in ipairs(spec.from) do
+    if state == current then allowed = true end
+  end
+  if not allowed then return reply('conflict', current) end
+  for name, value in pairs(spec.expect) do
+    if (field(name) or DEFAULTS[name] or 'null') ~= value then return reply('conflict', current) end
+  end
+end
+if doc then
+  for name, value in pairs(doc) do redis.call('HSET', KEYS[1], name, value) end
+  redis.call('HDEL', KEYS[1], 'packed')
+  doc = nil
+end
+for name, value in pairs(spec.fields) do redis.call('HSET', KEYS[1], name, value) end
+redis.call('HSET', KEYS[1], 'updatedAt', spec.at)
+local from = current or ''
+local state = current
+if spec.to ~= '' then
+  redis.call('HSET', KEYS[1], 'state', spec.to)
+  state = spec.to
+end
+if spec.audit then
+  redis.call('XADD', KEYS[2], '*', 'request', spec.id, 'from', from, 'to', state, 'actor', spec.actor, 'at', spec.at, 'detail', spec.detail, 'policy', spec.policy)
+  -- The request's own trail: a list of JSON entries (a stream costs ~4 KB a request); requests
+  -- stored before schema 2 keep their stream.
+  if redis.call('TYPE', KEYS[3])['ok'] == 'stream' then
+    redis.call('XADD', KEYS[3], '*', 'request', spec.id, 'from', from, 'to', state, 'actor', spec.actor, 'at', spec.at, 'detail', spec.detail, 'policy', spec.policy)
+  else
+    -- Compact: the key names the request; empty fields and actor 'system' are left out (parseTrailEntry).
+    local entry = {to = state, at = spec.at}
+    if from ~= '' then entry.from = from end
+    if spec.actor ~= 'system' then entry.actor = spec.actor end
+    if spec.detail ~= '' then entry.detail = spec.detail end
+    if spec.policy ~= '' then entry.policy = spec.policy end
+    redis.call('RPUSH', KEYS[3], cjson.encode(entry))
+  end
+end
+if spec.ledger then
+  for _, pair in ipairs(spec.ledger.hset) do redis.call('HSET', KEYS[4], pair[1], pair[2]) end
+  for _, field in ipairs(spec.ledger.hdel) do redis.call('HDEL', KEYS[4], field) end
+  local ending = spec.ledger.ending
+  if ending then
+    if ending.score == '' then
+      redis.call('ZREM', KEYS[5], ending.member)
+    else
+      redis.call('ZADD', KEYS[5], ending.score, ending.member)
+    end
+  end
+end
+local requester = cjson.decode(redis.call('HGET', KEYS[1], 'requesterId'))
+if from == '' then
+  redis.call('ZADD', KEYS[7], spec.at, spec.id)
+  redis.call('ZADD', KEYS[8], spec.at, spec.id)
+end
+-- A person's decisions (a policy version is recorded only for decisions), not a self-grant.
+if spec.policy ~= '' and spec.actor ~= requester and string.match(spec.actor, '^[UW][A-Z0-9]+$') then
+  redis.call('ZADD', KEYS[9], spec.at, spec.id)
+end
+if state == 'pending' then redis.call('SADD', KEYS[10], spec.id) else redis.call('SREM', KEYS[10], spec.id) end
+if state == 'submitted' or state == 'pending' then redis.call('SADD', KEYS[11], spec.id) else redis.call('SREM', KEYS[11], spec.id) end
+local active = state == 'submitted' or state == 'pending' or state == 'approved' or state == 'applying' or state == 'revoking' or state == 'revoke_failed'
+if state == 'applied' then
+  local grant = cjson.decode(redis.call('HGET', KEYS[1], 'grant') or 'null')
+  active = type(grant) == 'table' and type(grant.revokeAt) == 'number'
+end
+if active then
+  redis.call('ZADD', KEYS[6], spec.at, spec.id)
+else
+  redis.call('ZREM', KEYS[6], spec.id)
+  -- Settled (nothing left for the system to do): every field but the state goes into one JSON field,
+  -- leaving out those equal to their default. One long field instead of ~35 keeps the hash ~2 KB
+  -- smaller (a hash with any value over 64 bytes stores each field as its own allocation).
+  local settled = {}
+  local flat = redis.call('HGETALL', KEYS[1])
+  for i = 1, #flat, 2 do
+    local name, value = flat[i], flat[i + 1]
+    if name ~= 'state' and name ~= 'schema' and DEFAULTS[name] ~= value then settled[name] = value end
+  end
+  local ttl = redis.call('PTTL', KEYS[1])
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'state', state, 'schema', '${REQUEST_SCHEMA_VERSION}', 'packed', cjson.encode(settled))
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+end
+if spec.final and spec.retention ~= '0' then
+  redis.call('PEXPIRE', KEYS[1], spec.retention)
+  redis.call('PEXPIRE', KEYS[3], spec.retention)
+end
+return reply('ok', from)
+`);
+
 /** What a request's index keys are derived from; fixed when the request is created. */
 interface Identity {
   readonly requesterId: string;
   readonly granteeId: string;
   readonly targetId: string;
+}
+
+/** The identity from the stored (JSON) fields; undefined when any is missing. */
+function identityFrom(
+  requester: string | null | undefined,
+  grantee: string | null | undefined,
+  target: string | null | undefined,
+): Identity | undefined {
+  if (requester == null || grantee == null || target == null) return undefined;
+  return {
+    requesterId: JSON.parse(requester) as string,
+    granteeId: JSON.parse(grantee) as string,
+    targetId: (JSON.parse(target) as { id: string }).id,
+  };
 }
 
 /** One write: the script's spec, minus what every write shares. */
@@ -290,20 +349,23 @@ export function createRequestStore(redis: RedisClient, options: RequestStoreOpti
     ) {
       identity = { requesterId: fields.requesterId, granteeId: fields.granteeId, targetId: target.id };
     } else {
-      const [requester, grantee, stored] = await redis.hmget(
+      // A settled request (schema 3) keeps these inside its 'packed' field.
+      const [requester, grantee, stored, packed] = await redis.hmget(
         keys.request(id),
         'requesterId',
         'granteeId',
         'target',
+        'packed',
+      );
+      const settled = packed == null ? undefined : (JSON.parse(packed) as Record<string, string | undefined>);
+      const found = identityFrom(
+        settled ? settled.requesterId : requester,
+        settled ? settled.granteeId : grantee,
+        settled ? settled.target : stored,
       );
       // A missing request: the script answers 'missing' before it touches an index.
-      if (requester == null || grantee == null || stored == null)
-        return { requesterId: '', granteeId: '', targetId: '' };
-      identity = {
-        requesterId: JSON.parse(requester) as string,
-        granteeId: JSON.parse(grantee) as string,
-        targetId: (JSON.parse(stored) as { id: string }).id,
-      };
+      if (!found) return { requesterId: '', granteeId: '', targetId: '' };
+      identity = found;
     }
     if (identities.size >= 10_000) identities.delete(identities.keys().next().value ?? id);
     identities.set(id, identity);
@@ -541,7 +603,7 @@ export function createRequestStore(redis: RedisClient, options: RequestStoreOpti
     },
 
     async audit(id) {
-      return (await readRequestTrail(redis, keys.requestAudit(id))).map((f) => {
+      return (await readRequestTrail(redis, keys.requestAudit(id), id)).map((f) => {
         return {
           requestId: f.request ?? id,
           from: (f.from || null) as RequestState | null,
@@ -556,12 +618,6 @@ export function createRequestStore(redis: RedisClient, options: RequestStoreOpti
   };
 }
 
-/**
- * The shape of stored requests this release writes (the hash field `schema`). 1: every request
- * stored before the field existed (read with FIELD_DEFAULTS); 2: the same fields, versioned.
- */
-export const REQUEST_SCHEMA_VERSION = 2;
-
 function decodeRequest(id: string, hash: Record<string, string>): AccessRequest {
   const schema = hash.schema === undefined ? 1 : Number(hash.schema);
   if (!(schema >= 1 && schema <= REQUEST_SCHEMA_VERSION)) {
@@ -572,9 +628,11 @@ function decodeRequest(id: string, hash: Record<string, string>): AccessRequest 
       { retryable: true },
     );
   }
+  const fields: Record<string, string | undefined> =
+    hash.packed === undefined ? hash : (JSON.parse(hash.packed) as Record<string, string>);
   const decoded: Record<string, unknown> = { id, state: hash.state };
   for (const field of JSON_FIELDS) {
-    const raw = hash[field];
+    const raw = fields[field];
     decoded[field] = raw === undefined ? (FIELD_DEFAULTS[field] ?? null) : JSON.parse(raw);
   }
   return decoded as unknown as AccessRequest;
@@ -584,11 +642,15 @@ function decodeRequest(id: string, hash: Record<string, string>): AccessRequest 
  * A request's own audit trail, oldest first, as its entries' fields: a list of JSON entries (schema
  * 2), or the stream a request stored before schema 2 has.
  */
-export async function readRequestTrail(redis: RedisClient, key: string): Promise<Record<string, string>[]> {
+export async function readRequestTrail(
+  redis: RedisClient,
+  key: string,
+  requestId: string,
+): Promise<Record<string, string>[]> {
   if ((await redis.type(key)) === 'stream') {
     return (await redis.xrange(key, '-', '+')).map(([, flat]) => Object.fromEntries(pairsOf(flat)));
   }
-  return (await redis.lrange(key, 0, -1)).map(parseTrailEntry);
+  return (await redis.lrange(key, 0, -1)).map((text) => parseTrailEntry(text, requestId));
 }
 
 function pairsOf(flat: readonly string[]): [string, string][] {

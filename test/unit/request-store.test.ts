@@ -191,6 +191,88 @@ describe('request store indexes (real Redis)', () => {
   });
 });
 
+describe('request store: settled requests', () => {
+  const context = useStore('settled');
+
+  const applyPermanent = async () => {
+    const created = await context.store.create({ ...DRAFT, durationSeconds: null }, 'U0ALICE', 'pending');
+    await context.store.transition(created.id, { from: 'pending', to: 'approved', actor: 'U0BOB' });
+    await context.store.transition(created.id, { from: 'approved', to: 'applying', actor: 'system' });
+    const applying = await context.store.require(created.id);
+    const grant = {
+      rolesAfter: ['GROUP_READ_ONLY'],
+      appliedAt: Date.now(),
+      revokeAt: null,
+      held: ['GROUP_READ_ONLY'],
+      joined: [],
+      outside: [],
+      addedToProject: false,
+    };
+    await context.store.transition(created.id, {
+      from: 'applying',
+      to: 'applied',
+      actor: 'system',
+      patch: { grant },
+    });
+    return { id: created.id, applying, grant };
+  };
+
+  it('keeps a settled request in one packed field, reads it back unchanged, and unpacks it on the next write', async () => {
+    const { id, applying, grant } = await applyPermanent();
+    const key = `${context.prefix}:request:${id}`;
+    expect(Object.keys(await context.redis.hgetall(key)).sort()).toEqual(['packed', 'schema', 'state']);
+    expect(await context.redis.hget(key, 'schema')).toBe(String(REQUEST_SCHEMA_VERSION));
+    const settled = await context.store.require(id);
+    expect(settled).toEqual({ ...applying, state: 'applied', grant, updatedAt: settled.updatedAt });
+    // What packing is for: a settled request costs well under the ~3 KB of the field-per-field hash.
+    expect(Number(await context.redis.memory('USAGE', key))).toBeLessThan(1_500);
+
+    // Ending the grant early moves it on: the fields are back, one per hash field, unchanged.
+    const moved = await context.store.transition(id, { from: 'applied', to: 'revoking', actor: 'U0BOB' });
+    expect(moved.ok).toBe(true);
+    expect(await context.redis.hexists(key, 'packed')).toBe(0);
+    expect(await context.redis.hget(key, 'grant')).toBe(JSON.stringify(grant));
+    expect(await context.store.require(id)).toEqual({
+      ...settled,
+      state: 'revoking',
+      updatedAt: expect.any(Number),
+    });
+
+    // A final state packs again and keeps the retention TTL.
+    await context.store.transition(id, { from: 'revoking', to: 'revoked', actor: 'system' });
+    expect(await context.redis.hexists(key, 'packed')).toBe(1);
+    expect(await context.redis.pttl(key)).toBeGreaterThan(0);
+    expect((await context.store.audit(id)).map((e) => [e.from, e.to, e.actor])).toEqual([
+      [null, 'pending', 'U0ALICE'],
+      ['pending', 'approved', 'U0BOB'],
+      ['approved', 'applying', 'system'],
+      ['applying', 'applied', 'system'],
+      ['applied', 'revoking', 'U0BOB'],
+      ['revoking', 'revoked', 'system'],
+    ]);
+  });
+
+  it('checks expectations against a packed request, a field left out as its default included', async () => {
+    const { id } = await applyPermanent();
+    const stale = await context.store.transition(id, {
+      from: 'applied',
+      to: 'revoking',
+      actor: 'U0BOB',
+      expect: { attempt: 99 },
+    });
+    expect(stale.ok).toBe(false);
+    expect(await context.redis.hexists(`${context.prefix}:request:${id}`, 'packed')).toBe(1);
+    // `extensions: []` and `endedEarly: null` are their defaults, so packing left them out.
+    const current = await context.store.transition(id, {
+      from: 'applied',
+      to: 'revoking',
+      actor: 'U0BOB',
+      expect: { extensions: [], endedEarly: null },
+    });
+    expect(current.ok).toBe(true);
+  });
+});
+
 describe('request store: stored format across releases', () => {
   const context = useStore('stored-format');
   const fixture = JSON.parse(

@@ -82,6 +82,15 @@ describe.each(REDIS_BACKENDS)('double decisions on $backend', ({ cluster }) => {
     });
     await apply.close();
     expect(sandbox.atlas.authenticatedCalls().filter((c) => c.method === 'PUT')).toHaveLength(1);
+    // The request's expiry (REQUEST_TTL) was dropped when it was decided, not kept until it would run.
+    const expire = new Queue('expire', { connection: redis, prefix: sandbox.config.redis.prefix });
+    const expiry = await waitUntil(
+      async () => ((await expire.getJob(`expire-${id}`)) === undefined ? 'gone' : undefined),
+      5_000,
+      'the expiry job dropped',
+    );
+    expect(expiry).toBe('gone');
+    await expire.close();
   });
 
   it('lets exactly one of 25 Approve clicks and 25 Deny submissions win, and explains it to the others', async () => {
