@@ -234,7 +234,7 @@ describe('Redis as operators run it', () => {
         env: { REDIS_CLUSTER_NODES: cluster.nodes },
       });
       expect(sandbox.config.redis.prefix).toBe(`{${prefix}}`);
-      // A temporary grant: its expiry job waits (delayed) in BullMQ, its ledger and indexes in Rolecall.
+      // A temporary grant: its revocation job waits (delayed) in BullMQ, its ledger and indexes in Rolecall.
       const { id, approval } = await requestAs(
         sandbox,
         PEOPLE.alice,
@@ -261,7 +261,7 @@ describe('Redis as operators run it', () => {
           `{${prefix}}:request:${id}:audit`,
           `{${prefix}}:audit`,
           `{${prefix}}:grants:ending`,
-          `{${prefix}}:expire:delayed`,
+          `{${prefix}}:revoke:delayed`,
           `{${prefix}}:apply:meta`,
         ]),
       );
