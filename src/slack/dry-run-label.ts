@@ -40,15 +40,27 @@ export function labelDryRun(payload: Record<string, unknown>): Record<string, un
 
 function labelBlocks(blocks: unknown[], max: number): unknown[] {
   if (blocks.length < max) return [BANNER, ...blocks];
-  // No room for a block: say it in the first block's own text.
-  const [first, ...rest] = blocks as Record<string, unknown>[];
-  const text = first?.text as { type?: unknown; text?: unknown } | undefined;
-  if (first && text && typeof text.text === 'string') {
+  // No room for a block: say it in the first block that carries words (a section's or header's
+  // text, or a context block with room for one more element).
+  const all = blocks as Record<string, unknown>[];
+  const at = all.findIndex((block) => labelBlock(block) !== undefined);
+  if (at < 0) return blocks;
+  return all.map((block, i) => (i === at ? labelBlock(block) : block));
+}
+
+/** The block with the label in its text, or undefined when it has no place for words. */
+function labelBlock(block: Record<string, unknown>): Record<string, unknown> | undefined {
+  const text = block.text as { type?: unknown; text?: unknown } | undefined;
+  if (text && typeof text.text === 'string') {
     // A header's plain text holds 150 characters and no mrkdwn; a section's holds 3,000.
     const plain = text.type === 'plain_text';
     const label = plain ? 'DRY RUN' : DRY_RUN_TEXT;
     const labelled = `${label} · ${text.text}`.slice(0, plain ? 150 : 3000);
-    return [{ ...first, text: { ...text, text: labelled } }, ...rest];
+    return { ...block, text: { ...text, text: labelled } };
   }
-  return blocks;
+  // A context block holds at most 10 elements (Block Kit reference).
+  if (block.type === 'context' && Array.isArray(block.elements) && block.elements.length < 10) {
+    return { ...block, elements: [...BANNER.elements, ...block.elements] };
+  }
+  return undefined;
 }

@@ -23,6 +23,9 @@ describe('ATLAS_DRY_RUN', () => {
       prefix: uniquePrefix('dry-run'),
       env: { ATLAS_DRY_RUN: 'true', RECONCILE_INTERVAL: '1h' },
     });
+    // The slash command's own answer (Bolt's HTTP ack, not a Web API call) says it too.
+    const help = await sandbox.driver.command(PEOPLE.alice, 'help', CHANNELS.general);
+    expect(JSON.stringify(help.json)).toContain(DRY_RUN_TEXT);
     const before = sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT);
     const since = sandbox.slack.events.length;
     const { id, approval } = await requestAs(

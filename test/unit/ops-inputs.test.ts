@@ -6,7 +6,7 @@ import { withCorrelation } from '../../src/ops/correlation.js';
 import { createDryRunLog } from '../../src/ops/dry-run-log.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { connectRedis } from '../../src/ops/redis.js';
-import { labelDryRun } from '../../src/slack/dry-run-label.js';
+import { DRY_RUN_TEXT, labelDryRun } from '../../src/slack/dry-run-label.js';
 
 const BASE = {
   SLACK_BOT_TOKEN: 'xoxb-1',
@@ -134,5 +134,25 @@ describe('operator input', () => {
     const roomy = labelDryRun({ blocks: blocks.slice(0, 10) }).blocks as { type: string }[];
     expect(roomy).toHaveLength(11);
     expect(roomy[0]?.type).toBe('context');
+  });
+
+  it('labels the first block with room for words when a full message starts with actions or a divider', () => {
+    const blocks = [
+      { type: 'actions', elements: [] },
+      { type: 'divider' },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: 'AR-0001' }] },
+      ...Array.from({ length: 47 }, () => ({ type: 'section', text: { type: 'mrkdwn', text: 'line' } })),
+    ];
+    const out = labelDryRun({ blocks }).blocks as Record<string, unknown>[];
+    expect(out).toHaveLength(50);
+    expect(out.slice(0, 2)).toEqual(blocks.slice(0, 2));
+    expect(out[2]).toEqual({
+      type: 'context',
+      elements: [
+        { type: 'mrkdwn', text: DRY_RUN_TEXT },
+        { type: 'mrkdwn', text: 'AR-0001' },
+      ],
+    });
+    expect(out[3]).toEqual(blocks[3]);
   });
 });

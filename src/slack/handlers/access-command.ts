@@ -3,6 +3,7 @@ import { parseCommand } from '../../requests/parse-command.js';
 import { buildHelpMessage } from '../blocks/help-message.js';
 import { buildReviewStatus } from '../blocks/review-message.js';
 import { buildListMessage, buildStatusMessage } from '../blocks/status-message.js';
+import { labelDryRun } from '../dry-run-label.js';
 import { describeErrorForSlack } from '../error-reply.js';
 import { decodeSlackText, escapeMrkdwn } from '../mrkdwn.js';
 import type { HandlerDeps } from './handler-deps.js';
@@ -28,7 +29,10 @@ export function endingText(requestId: string): string {
 export function registerAccessCommand(app: App, deps: HandlerDeps): void {
   const { logger, service, directory, replier } = deps;
 
-  app.command(COMMAND, async ({ command, ack, client }) => {
+  app.command(COMMAND, async ({ command, ack: ackCommand, client }) => {
+    // ATLAS_DRY_RUN: the ack's message says so too, like every message sent through the Web API.
+    const ack: typeof ackCommand = (response) =>
+      ackCommand(deps.dryRun && typeof response === 'object' ? labelDryRun(response) : response);
     let parsed: ReturnType<typeof parseCommand>;
     try {
       parsed = parseCommand(decodeSlackText(command.text));
