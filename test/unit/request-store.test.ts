@@ -306,6 +306,52 @@ describe('request store: stored format across releases', () => {
     expect((await context.store.require(fixture.id)).state).toBe('revoking');
   });
 
+  it('reads requests and trails stored by the schema-2 release, and packs one when it settles', async () => {
+    const captured = JSON.parse(
+      readFileSync(new URL('../fixtures/stored/requests-schema-2-2026-11-30.json', import.meta.url), 'utf8'),
+    ) as Record<'applied' | 'denied', { id: string; hash: Record<string, string>; trail: string[] }>;
+    for (const { id, hash, trail } of [captured.applied, captured.denied]) {
+      expect(hash.schema).toBe('2');
+      // The tests of this describe share a prefix: start from the captured keys alone.
+      await context.redis.del(`${context.prefix}:request:${id}`, `${context.prefix}:request:${id}:audit`);
+      await context.redis.hset(`${context.prefix}:request:${id}`, hash);
+      await context.redis.rpush(`${context.prefix}:request:${id}:audit`, ...trail);
+    }
+    await context.redis.set(`${context.prefix}:request:seq`, '2');
+
+    const denied = await context.store.require('AR-0002');
+    expect(denied).toMatchObject({ state: 'denied', decision: { by: 'U0CAROL', note: 'not now' } });
+    expect(denied.reason).toBe('capture "deny" ✓');
+    // Old trail entries carry every field; they read like the compact ones.
+    expect((await context.store.audit('AR-0002')).map((e) => [e.requestId, e.from, e.to, e.actor])).toEqual([
+      ['AR-0002', null, 'submitted', 'U0ALICE'],
+      ['AR-0002', 'submitted', 'pending', 'system'],
+      ['AR-0002', 'pending', 'denied', 'U0CAROL'],
+    ]);
+
+    const applied = await context.store.require('AR-0001');
+    expect(applied.grant?.revokeAt).toBe(applied.grant ? applied.grant.appliedAt + 3_600_000 : null);
+    await context.store.transition('AR-0001', { from: 'applied', to: 'revoking', actor: 'system' });
+    await context.store.transition('AR-0001', { from: 'revoking', to: 'revoked', actor: 'system' });
+    const key = `${context.prefix}:request:AR-0001`;
+    expect(await context.redis.hget(key, 'schema')).toBe(String(REQUEST_SCHEMA_VERSION));
+    expect(await context.redis.hexists(key, 'packed')).toBe(1);
+    expect(await context.store.require('AR-0001')).toEqual({
+      ...applied,
+      state: 'revoked',
+      updatedAt: expect.any(Number),
+    });
+    expect((await context.store.audit('AR-0001')).map((e) => e.to)).toEqual([
+      'submitted',
+      'pending',
+      'approved',
+      'applying',
+      'applied',
+      'revoking',
+      'revoked',
+    ]);
+  });
+
   it('writes its schema version on new requests and refuses one written by a newer release', async () => {
     const created = await context.store.create(DRAFT, 'U0ALICE', 'pending');
     expect(await context.redis.hget(`${context.prefix}:request:${created.id}`, 'schema')).toBe(
