@@ -204,7 +204,7 @@ async function startTryServer(
     `  curl -s ${url} -d 'alice request ORG_READ_ONLY on ${ATLAS.org.name} because audit'`,
     `  curl -s ${url} -d 'alice request GROUP_READ_ONLY payments-prod because oops'     (a malformed line)`,
     `  curl -s ${url} -d 'carol deny AR-0002 use the read replica'`,
-    `  curl -s ${url} -d 'bob approve AR-0002'`,
+    `  curl -s ${url} -d 'carol approve AR-0003'`,
     'Each line becomes a signed request to /slack/events, exactly as Slack would send it; the transcript continues here.',
   ].forEach((line) => {
     write(line);

@@ -426,6 +426,9 @@ export function createRequestStore(redis: RedisClient, options: RequestStoreOpti
       [JSON.stringify(payload)],
     )) as string[];
     const [status, previous, ...flat] = reply;
+    // A create that found the id taken, or a write to a request that is gone, assumed an identity
+    // the stored request does not have: forget it.
+    if (status === 'missing' || (status === 'conflict' && spec.from === null)) identities.delete(id);
     if (status === 'missing') throw new AppError('REQUEST_NOT_FOUND', `There is no request ${id}.`);
     const request = decodeRequest(id, Object.fromEntries(pairsOf(flat)));
     if (status === 'conflict') return { ok: false, current: request };
