@@ -140,6 +140,19 @@ function waitForMessage<T>(child: ChildProcess): Promise<T> {
   });
 }
 
+/** The port in the "rolecall started" JSON log line, once it has been written. */
+function startedPort(output: string): number | undefined {
+  for (const line of output.split('\n')) {
+    try {
+      const entry = JSON.parse(line) as { msg?: unknown; port?: unknown };
+      if (entry.msg === 'rolecall started' && typeof entry.port === 'number') return entry.port;
+    } catch {
+      // a partial line, or not JSON
+    }
+  }
+  return undefined;
+}
+
 function startRolecallProcess(mode: 'bot' | 'worker', env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', mode], {
     cwd: new URL('..', import.meta.url),
@@ -153,15 +166,20 @@ function startRolecallProcess(mode: 'bot' | 'worker', env: Record<string, string
   child.stderr?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
   });
+  const started = Date.now();
   const ready = new Promise<number>((resolve, reject) => {
     const timer = setInterval(() => {
-      const port = /"msg":"rolecall started".*?"port":(\d+)/.exec(output)?.[1];
-      if (port) {
+      const port = startedPort(output);
+      if (port !== undefined) {
         clearInterval(timer);
-        resolve(Number(port));
+        resolve(port);
       } else if (child.exitCode !== null) {
         clearInterval(timer);
         reject(new Error(`${mode} exited: ${output}`));
+      } else if (Date.now() - started > 30_000) {
+        clearInterval(timer);
+        child.kill('SIGTERM');
+        reject(new Error(`${mode} did not log "rolecall started" within 30 s: ${output}`));
       }
     }, 50);
   });

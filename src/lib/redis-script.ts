@@ -20,3 +20,17 @@ export function defineRedisScript(source: string): RedisScript {
     },
   };
 }
+
+/** A lone UTF-16 surrogate: half of a pair, e.g. text cut in the middle of an emoji. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * JSON for a script that decodes it with cjson: like JSON.stringify, with every lone surrogate in a
+ * string replaced by U+FFFD, since cjson refuses the `\ud83d` escape JSON.stringify writes for one
+ * ("invalid unicode escape code") and the whole write would fail.
+ */
+export function luaJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    typeof v === 'string' ? v.replace(LONE_SURROGATE, '\uFFFD') : v,
+  );
+}

@@ -2,7 +2,7 @@ import type { AuditSink } from '../audit/audit-trail.js';
 import { AppError } from '../errors.js';
 import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
-import { defineRedisScript } from '../lib/redis-script.js';
+import { defineRedisScript, luaJson } from '../lib/redis-script.js';
 import type { Offboarding, OffboardingDecision, OffboardingState, TargetOutcome } from './model.js';
 
 // KEYS: offboarding hash, global audit stream. ARGV: from state, to state, decision JSON, patch JSON
@@ -99,7 +99,7 @@ export function createOffboardingStore(
     const result = (await MOVE.run(
       redis,
       [keys.offboarding(id), keys.audit],
-      [from, to, decision ? JSON.stringify(decision) : '', JSON.stringify(patch), actor, detail, at, id],
+      [from, to, decision ? luaJson(decision) : '', luaJson(patch), actor, detail, at, id],
     )) as [string, string];
     if (result[0] === 'ok') {
       options.onAudit?.({ kind: 'offboarding', offboarding: id, from: result[1], to, actor, at, detail });

@@ -472,8 +472,9 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           return approved.request;
         }
       }
-      await workQueue.notify(request, 'pending');
+      // The expiry first: a decision right after the notice drops it (forgetExpiry), never before it exists.
       await workQueue.expire(request.id, request.createdAt + deps.requestTtlMs);
+      await workQueue.notify(request, 'pending');
       return request;
     },
 

@@ -3,7 +3,7 @@ import { AppError } from '../errors.js';
 import { encodeLedgerWrite, type LedgerWrite } from '../grants/ledger-store.js';
 import type { RedisClient } from '../lib/redis-client.js';
 import { type RedisKeys, redisKeys } from '../lib/redis-keys.js';
-import { defineRedisScript } from '../lib/redis-script.js';
+import { defineRedisScript, luaJson } from '../lib/redis-script.js';
 import type { AccessRequest, AuditEntry, RequestDraft, RequestPatch, RequestState } from './model.js';
 import { canTransition, isFinal } from './state-machine.js';
 
@@ -100,12 +100,19 @@ export interface RequestStoreOptions {
 }
 
 /**
- * The shape of stored requests this release writes (the hash field `schema`). 1: every request
- * stored before the field existed (read with FIELD_DEFAULTS); 2: the same fields, versioned; 3: a
- * settled request (nothing left for the system to do) keeps every field but `state` and `schema` in
- * one JSON field `packed`, without those equal to their default (an older release must not read it).
+ * The newest shape of stored requests this release reads and writes (the hash field `schema`). 1:
+ * every request stored before the field existed (read with FIELD_DEFAULTS); 2: the same fields,
+ * versioned; 3: a settled request (nothing left for the system to do) keeps every field but `state`
+ * and `schema` in one JSON field `packed`, without those equal to their default.
  */
 export const REQUEST_SCHEMA_VERSION = 3;
+
+/**
+ * What a request hash with a field per field says it is: 2, which the previous release reads too, so
+ * during a rolling upgrade it keeps working on new requests; only a packed one says 3 (it must not
+ * misread that).
+ */
+export const FLAT_REQUEST_SCHEMA = 2;
 
 const JSON_FIELDS = [
   'requesterId',
@@ -169,7 +176,9 @@ const STORED_DEFAULTS: Readonly<Record<string, string>> = Object.fromEntries(
 // ARGV[1]: JSON spec, every number as a string (Lua numbers would print as 1.7e+12):
 //   from (array; absent = the request must not exist yet), to ('' = unchanged), audit (bool), actor,
 //   at, detail, id, retention ('0' = keep), final (bool), fields {name: JSON}, expect
-//   {name: JSON}, ledger {hset [[f, v]], hdel [f], ending {member, score ('' = remove)}}.
+//   {name: JSON}, ledger {hset [[f, v]], hdel [f], ending {member, score ('' = remove)}}, who
+//   {requester, grantee (stored JSON), target (Atlas id)}: the identity the index keys came from,
+//   checked on every write to an existing request ('stale' when it is not this request's).
 // Keeps the indexes on every write: requests per requester (zset by creation), pending requests per
 // target (set), and requests the system still has to move (zset by last update), for the sweeper.
 const WRITE = defineRedisScript(`
@@ -192,6 +201,12 @@ if spec.from == nil then
   if current then return reply('conflict', current) end
 else
   if not current then return {'missing', ''} end
+  -- The index keys in KEYS were derived from who.* by the caller: they must be this request's.
+  local target = field('target')
+  if field('requesterId') ~= spec.who.requester or field('granteeId') ~= spec.who.grantee
+    or not target or cjson.decode(target).id ~= spec.who.target then
+    return {'stale', ''}
+  end
   local allowed = false
   for _, state in ipairs(spec.from) do
     if state == current then allowed = true end
@@ -204,6 +219,7 @@ end
 if doc then
   for name, value in pairs(doc) do redis.call('HSET', KEYS[1], name, value) end
   redis.call('HDEL', KEYS[1], 'packed')
+  redis.call('HSET', KEYS[1], 'schema', '${FLAT_REQUEST_SCHEMA}')
   doc = nil
 end
 for name, value in pairs(spec.fields) do redis.call('HSET', KEYS[1], name, value) end
@@ -336,43 +352,45 @@ export function createRequestStore(redis: RedisClient, options: RequestStoreOpti
 
   // Who a request is about never changes after it is created, so the index keys a write touches are
   // known before the script runs (a Cluster needs every key in KEYS). Bounded; refilled by HMGET.
+  // A write checks the identity it was given against the stored request ('stale' when they differ:
+  // the id now names another request, e.g. after Redis lost data and handed the id out again).
   const identities = new Map<string, Identity>();
-  const identityOf = async (id: string, fields: Record<string, unknown>): Promise<Identity> => {
+  const identityOf = async (id: string, spec: WriteSpec): Promise<Identity | undefined> => {
+    if (spec.from === null) {
+      const target = spec.fields.target as { id?: unknown } | undefined;
+      const { requesterId, granteeId } = spec.fields;
+      if (
+        typeof requesterId !== 'string' ||
+        typeof granteeId !== 'string' ||
+        typeof target?.id !== 'string'
+      ) {
+        throw new AppError('STORAGE_UNAVAILABLE', `Request ${id} cannot be stored without who and where.`);
+      }
+      return { requesterId, granteeId, targetId: target.id };
+    }
     const known = identities.get(id);
     if (known) return known;
-    let identity: Identity;
-    const target = fields.target as { id?: unknown } | undefined;
-    if (
-      typeof fields.requesterId === 'string' &&
-      typeof fields.granteeId === 'string' &&
-      typeof target?.id === 'string'
-    ) {
-      identity = { requesterId: fields.requesterId, granteeId: fields.granteeId, targetId: target.id };
-    } else {
-      // A settled request (schema 3) keeps these inside its 'packed' field.
-      const [requester, grantee, stored, packed] = await redis.hmget(
-        keys.request(id),
-        'requesterId',
-        'granteeId',
-        'target',
-        'packed',
-      );
-      const settled = packed == null ? undefined : (JSON.parse(packed) as Record<string, string | undefined>);
-      const found = identityFrom(
-        settled ? settled.requesterId : requester,
-        settled ? settled.granteeId : grantee,
-        settled ? settled.target : stored,
-      );
-      // A missing request: the script answers 'missing' before it touches an index.
-      if (!found) return { requesterId: '', granteeId: '', targetId: '' };
-      identity = found;
-    }
+    // A settled request (schema 3) keeps these inside its 'packed' field.
+    const [requester, grantee, stored, packed] = await redis.hmget(
+      keys.request(id),
+      'requesterId',
+      'granteeId',
+      'target',
+      'packed',
+    );
+    const settled = packed == null ? undefined : (JSON.parse(packed) as Record<string, string | undefined>);
+    const found = identityFrom(
+      settled ? settled.requesterId : requester,
+      settled ? settled.granteeId : grantee,
+      settled ? settled.target : stored,
+    );
+    if (!found) return undefined;
     if (identities.size >= 10_000) identities.delete(identities.keys().next().value ?? id);
-    identities.set(id, identity);
-    return identity;
+    identities.set(id, found);
+    return found;
   };
 
-  const write = async (id: string, spec: WriteSpec): Promise<TransitionResult> => {
+  const write = async (id: string, spec: WriteSpec, retried = false): Promise<TransitionResult> => {
     const at = String(now());
     const fields: Record<string, string> = {};
     for (const [field, value] of Object.entries(spec.fields)) {
@@ -381,8 +399,19 @@ export function createRequestStore(redis: RedisClient, options: RequestStoreOpti
     const expect: Record<string, string> = {};
     for (const [field, value] of Object.entries(spec.expect ?? {})) expect[field] = JSON.stringify(value);
     const ledger = spec.ledger ? encodeLedgerWrite(keys, spec.ledger) : undefined;
+    const who = await identityOf(id, spec);
+    if (!who) throw new AppError('REQUEST_NOT_FOUND', `There is no request ${id}.`);
     const payload = {
-      ...(spec.from === null ? {} : { from: spec.from }),
+      ...(spec.from === null
+        ? {}
+        : {
+            from: spec.from,
+            who: {
+              requester: JSON.stringify(who.requesterId),
+              grantee: JSON.stringify(who.granteeId),
+              target: who.targetId,
+            },
+          }),
       to: spec.to ?? '',
       audit: spec.audit,
       actor: spec.actor,
@@ -406,7 +435,6 @@ export function createRequestStore(redis: RedisClient, options: RequestStoreOpti
           }
         : {}),
     };
-    const who = await identityOf(id, spec.fields);
     const reply = (await WRITE.run(
       redis,
       [
@@ -423,12 +451,20 @@ export function createRequestStore(redis: RedisClient, options: RequestStoreOpti
         keys.openIndex(who.requesterId),
       ],
       // cjson decodes an empty array as an empty object; both iterate the same way in the script.
-      [JSON.stringify(payload)],
+      [luaJson(payload)],
     )) as string[];
     const [status, previous, ...flat] = reply;
-    // A create that found the id taken, or a write to a request that is gone, assumed an identity
-    // the stored request does not have: forget it.
-    if (status === 'missing' || (status === 'conflict' && spec.from === null)) identities.delete(id);
+    if (status === 'missing' || status === 'stale') identities.delete(id);
+    if (status === 'stale') {
+      if (!retried) return write(id, spec, true);
+      throw new AppError(
+        'STORAGE_UNAVAILABLE',
+        `Request ${id} changed who it is about while being written.`,
+        {
+          retryable: true,
+        },
+      );
+    }
     if (status === 'missing') throw new AppError('REQUEST_NOT_FOUND', `There is no request ${id}.`);
     const request = decodeRequest(id, Object.fromEntries(pairsOf(flat)));
     if (status === 'conflict') return { ok: false, current: request };
@@ -489,7 +525,7 @@ export function createRequestStore(redis: RedisClient, options: RequestStoreOpti
             ? 'requested through a Workflow Builder step'
             : 'requested',
         fields: {
-          schema: REQUEST_SCHEMA_VERSION,
+          schema: FLAT_REQUEST_SCHEMA,
           rolesAtRequest: null,
           holdersAtRequest: [],
           addsToProject: false,

@@ -2,7 +2,7 @@ import type { AuditSink } from '../audit/audit-trail.js';
 import { AppError } from '../errors.js';
 import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
-import { defineRedisScript } from '../lib/redis-script.js';
+import { defineRedisScript, luaJson } from '../lib/redis-script.js';
 import type { AccessReview, LineDecision } from './model.js';
 
 // KEYS: review hash, decisions hash, global audit stream. ARGV: line number, decision JSON, actor,
@@ -116,7 +116,7 @@ export function createReviewStore(
         [keys.review(id), keys.reviewDecisions(id), keys.audit],
         [
           String(n),
-          JSON.stringify(decision),
+          luaJson(decision),
           decision.by,
           decision.decision,
           decision.policy,
@@ -144,7 +144,7 @@ export function createReviewStore(
       const done = await OUTCOME.run(
         redis,
         [keys.reviewDecisions(id), keys.audit],
-        [String(n), JSON.stringify(outcome), id, at],
+        [String(n), luaJson(outcome), id, at],
       );
       if (Number(done) !== 1) return false;
       options.onAudit?.({

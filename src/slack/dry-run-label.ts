@@ -21,15 +21,19 @@ export const LABELLED_METHODS = new Set([
   'views.push',
   'views.update',
   'views.publish',
+  // A Workflow Builder step's failure: its `error` is shown to the person who ran the workflow.
+  'functions.completeError',
 ]);
 
 /**
- * Labels a payload: `text` gets the words in front; `blocks` (and a `view`'s blocks) get a context
+ * Labels a payload: `text` (and a workflow step's `error`) gets the words in front; `blocks` (and a `view`'s blocks) get a context
  * block on top when there is room within Slack's limits, else their first text says it.
  */
 export function labelDryRun(payload: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...payload };
   if (typeof out.text === 'string') out.text = `${DRY_RUN_TEXT} · ${out.text}`;
+  // functions.completeError: plain text, no mrkdwn.
+  if (typeof out.error === 'string') out.error = `DRY RUN: ${out.error}`;
   if (Array.isArray(out.blocks)) out.blocks = labelBlocks(out.blocks, MAX_MESSAGE_BLOCKS);
   if (typeof out.view === 'object' && out.view !== null) {
     const view = out.view as Record<string, unknown>;

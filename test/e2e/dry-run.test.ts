@@ -154,4 +154,26 @@ describe('ATLAS_DRY_RUN', () => {
     expect(shown).toContain('Not denied');
     expect(shown).toContain(DRY_RUN_TEXT);
   });
+
+  it('labels a Workflow Builder step error (functions.completeError), shown to whoever ran the workflow', async () => {
+    sandbox = await startSandbox({
+      redisUrl: TEST_REDIS_URL,
+      prefix: uniquePrefix('dry-run-workflow'),
+      env: { ATLAS_DRY_RUN: 'true', RECONCILE_INTERVAL: '1h' },
+    });
+    await sandbox.driver.executeFunction('request_atlas_access', {
+      target: 'nowhere',
+      roles: 'GROUP_READ_ONLY',
+      reason: 'workflow',
+      interactivity: { interactor: { id: PEOPLE.alice.id }, interactivity_pointer: 'x' },
+    });
+    const call = await waitUntil(
+      () => sandbox?.slack.callsTo('functions.completeError')[0],
+      5_000,
+      'functions.completeError',
+    );
+    expect(String(call.args.error)).toBe(
+      'DRY RUN: There is no target called nowhere. Known targets: payments-prod, acme.',
+    );
+  });
 });

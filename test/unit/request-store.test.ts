@@ -6,6 +6,7 @@ import { isAppError } from '../../src/errors.js';
 import type { RequestDraft } from '../../src/requests/model.js';
 import {
   createRequestStore,
+  FLAT_REQUEST_SCHEMA,
   REQUEST_SCHEMA_VERSION,
   type RequestStore,
 } from '../../src/requests/request-store.js';
@@ -227,9 +228,11 @@ describe('request store: settled requests', () => {
     // What packing is for: a settled request costs well under the ~3 KB of the field-per-field hash.
     expect(Number(await context.redis.memory('USAGE', key))).toBeLessThan(1_500);
 
-    // Ending the grant early moves it on: the fields are back, one per hash field, unchanged.
+    // Ending the grant early moves it on: the fields are back, one per hash field, unchanged, and
+    // the hash says schema 2 again (the previous release can read it).
     const moved = await context.store.transition(id, { from: 'applied', to: 'revoking', actor: 'U0BOB' });
     expect(moved.ok).toBe(true);
+    expect(await context.redis.hget(key, 'schema')).toBe(String(FLAT_REQUEST_SCHEMA));
     expect(await context.redis.hexists(key, 'packed')).toBe(0);
     expect(await context.redis.hget(key, 'grant')).toBe(JSON.stringify(grant));
     expect(await context.store.require(id)).toEqual({
@@ -270,6 +273,53 @@ describe('request store: settled requests', () => {
       expect: { extensions: [], endedEarly: null },
     });
     expect(current.ok).toBe(true);
+  });
+});
+
+describe('request store: an id handed out again after Redis lost data', () => {
+  const context = useStore('reused-id');
+  const MALLORY: RequestDraft = {
+    ...DRAFT,
+    requesterId: 'U0MALLORY',
+    granteeId: 'U0MALLORY',
+    granteeEmail: 'mallory@example.com',
+    target: { name: 'analytics', kind: 'project', id: '5f1a2b3c4d5e6f7a8b9c0d2e' },
+  };
+
+  it('indexes the new request under its own people and target, in this process and in one that knew the old one', async () => {
+    // Another process that worked on Alice's AR-0001 and remembers who it was about.
+    const other = createRequestStore(context.redis, { prefix: context.prefix });
+    const alices = await context.store.create(DRAFT, 'U0ALICE', 'pending');
+    await other.transition(alices.id, { from: 'pending', to: 'approved', actor: 'U0BOB' });
+
+    // Redis loses everything (a failover to a replica that missed the writes): the id comes again.
+    await deleteKeys(TEST_REDIS_URL, context.prefix);
+    const mallorys = await context.store.create(MALLORY, 'U0MALLORY', 'pending');
+    expect(mallorys.id).toBe(alices.id);
+    const moved = await other.transition(mallorys.id, { from: 'pending', to: 'denied', actor: 'U0CAROL' });
+    expect(moved.ok).toBe(true);
+
+    const index = (name: string) => context.redis.zrange(`${context.prefix}:index:${name}`, 0, -1);
+    expect(await index('requester:U0MALLORY')).toEqual([mallorys.id]);
+    expect(await index('requester:U0ALICE')).toEqual([]);
+    expect(await index('grantee:U0ALICE')).toEqual([]);
+    expect(await context.store.listByRequester('U0ALICE', 10)).toEqual([]);
+    expect((await context.store.listByRequester('U0MALLORY', 10)).map((r) => r.state)).toEqual(['denied']);
+    expect(await context.redis.smembers(`${context.prefix}:index:open:U0MALLORY`)).toEqual([]);
+    expect(await context.redis.smembers(`${context.prefix}:index:pending:${DRAFT.target.id}`)).toEqual([]);
+  });
+
+  it('stores a detail with half an emoji (a lone surrogate) instead of failing the write', async () => {
+    const created = await context.store.create(DRAFT, 'U0ALICE', 'pending');
+    const denied = await context.store.transition(created.id, {
+      from: 'pending',
+      to: 'denied',
+      actor: 'U0BOB',
+      detail: 'cut emoji \ud83d',
+      patch: { decision: { by: 'U0BOB', at: Date.now(), note: 'cut emoji \ud83d' } },
+    });
+    expect(denied.ok).toBe(true);
+    expect((await context.store.audit(created.id)).at(-1)?.detail).toBe('cut emoji \ufffd');
   });
 });
 
@@ -352,10 +402,10 @@ describe('request store: stored format across releases', () => {
     ]);
   });
 
-  it('writes its schema version on new requests and refuses one written by a newer release', async () => {
+  it('writes schema 2 on a new (flat) request, which the previous release reads, and refuses one written by a newer release', async () => {
     const created = await context.store.create(DRAFT, 'U0ALICE', 'pending');
     expect(await context.redis.hget(`${context.prefix}:request:${created.id}`, 'schema')).toBe(
-      String(REQUEST_SCHEMA_VERSION),
+      String(FLAT_REQUEST_SCHEMA),
     );
     await context.redis.hset(`${context.prefix}:request:${created.id}`, 'schema', '99');
     const error = await context.store.get(created.id).catch((e: unknown) => e);
