@@ -2,6 +2,8 @@
 // clicks into the real app, BullMQ worker, Atlas PUT with Digest, Slack notices) against the local
 // simulators, which run in a child process. Prints throughput, p50/p99 approve-to-applied latency and
 // Redis memory per request, next to the same figures for bare BullMQ no-op jobs in the same run.
+// A third row follows the whole life of a temporary grant through the real commands (request, approve,
+// applied, `end`, revoked; at most 1,000 of them), for what a typical finished request leaves behind.
 
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -14,7 +16,7 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { startAtlasSimulator } from '../dev/atlas-simulator.js';
 import { ATLAS, CHANNELS, deleteKeys, PEOPLE, SANDBOX_POLICY } from '../dev/sandbox.js';
-import { buildButtonPayload, createSlackDriver } from '../dev/slack-driver.js';
+import { buildButtonPayload, buildCommandPayload, createSlackDriver } from '../dev/slack-driver.js';
 import { type SlackSimulator, startSlackSimulator } from '../dev/slack-simulator.js';
 import { parseConfig } from '../src/config.js';
 import { startRolecall } from '../src/main.js';
@@ -67,6 +69,8 @@ async function runSimulators(n: number): Promise<void> {
       ...users.map((u) => ({ id: u.slackId, name: u.email.split('@')[0] ?? 'u', email: u.email })),
     ],
     channels: [CHANNELS.approvals],
+    // The parent process makes the response URLs up (see startBenchApp): accept any id.
+    responseUrls: { ttlMs: 1_800_000, uses: 5, strict: false },
   });
   const atlas = await startAtlasSimulator({
     apiKeys: [ATLAS.apiKey],
@@ -161,7 +165,8 @@ async function keyBreakdown(redis: Redis, prefix: string, n: number): Promise<Ke
     .sort((a, b) => b.bytesPerRequest - a.bytesPerRequest);
 }
 
-async function benchRolecall(n: number, slackUrl: string, atlasUrl: string, redis: Redis): Promise<Figures> {
+/** Rolecall on a prefix of its own against the simulators, with a driver that signs like Slack. */
+async function startBenchApp(slackUrl: string, atlasUrl: string) {
   const prefix = `rolecall-bench-${randomBytes(3).toString('hex')}`;
   const dir = await mkdtemp(join(tmpdir(), 'rolecall-bench-'));
   const policyFile = join(dir, 'policy.yml');
@@ -184,6 +189,42 @@ async function benchRolecall(n: number, slackUrl: string, atlasUrl: string, redi
     WORKER_CONCURRENCY: '16',
   });
   const rolecall = await startRolecall(config, { logger: createLogger({ level: 'error' }) });
+  // The simulators run in the child process (which accepts any response_url id); the driver here
+  // only needs ids for response URLs and trigger ids.
+  let responses = 0;
+  const slackStub = {
+    newResponseUrl: (userId: string, channelId: string) => {
+      responses += 1;
+      return `${slackUrl.replace(/\/api\/$/, '')}/response/${userId}.${channelId}.${responses}`;
+    },
+    newTriggerId: () => `${Date.now()}.1.${randomBytes(8).toString('hex')}`,
+  } as unknown as SlackSimulator;
+  const driver = createSlackDriver({
+    eventsUrl: () => `http://127.0.0.1:${rolecall.port}/slack/events`,
+    signingSecret,
+    slack: slackStub,
+  });
+  /** Sends a signed payload to /slack/events; anything but 200 is an error. */
+  const send = async (payload: Record<string, string>, what: string) => {
+    const body = new URLSearchParams(payload).toString();
+    const response = await driver.sendRaw(body, driver.sign(body));
+    if (response.status !== 200) throw new Error(`${what}: HTTP ${response.status}`);
+  };
+  return {
+    prefix,
+    slackStub,
+    send,
+    async stop() {
+      await rolecall.stop();
+      await deleteKeys(REDIS_URL, prefix);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function benchRolecall(n: number, slackUrl: string, atlasUrl: string, redis: Redis): Promise<Figures> {
+  const app = await startBenchApp(slackUrl, atlasUrl);
+  const { prefix } = app;
   const store = createRequestStore(redis, { prefix });
   const web = new WebClient(BOT_TOKEN, { slackApiUrl: slackUrl, retryConfig: { retries: 0 } });
   const before = await usedMemory(redis);
@@ -223,17 +264,6 @@ async function benchRolecall(n: number, slackUrl: string, atlasUrl: string, redi
     },
   );
 
-  // The simulator process records payloads; here the driver only needs ids for response URLs.
-  const slackStub = {
-    newResponseUrl: () =>
-      `${slackUrl.replace(/\/api\/$/, '')}/response/${PEOPLE.bob.id}.${CHANNELS.approvals}.1`,
-    newTriggerId: () => `${Date.now()}.1.${randomBytes(8).toString('hex')}`,
-  } as unknown as SlackSimulator;
-  const driver = createSlackDriver({
-    eventsUrl: () => `http://127.0.0.1:${rolecall.port}/slack/events`,
-    signingSecret,
-    slack: slackStub,
-  });
   const started = performance.now();
   const cpuBefore = processCpu();
   const redisCpuBefore = await redisCpu(redis);
@@ -246,10 +276,8 @@ async function benchRolecall(n: number, slackUrl: string, atlasUrl: string, redi
       blocks: [buildDecisionActions(id)],
       updates: 0,
     };
-    const payload = buildButtonPayload(slackStub, PEOPLE.bob, message, 'request_approve');
-    const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
-    const response = await driver.sendRaw(body, driver.sign(body));
-    if (response.status !== 200) throw new Error(`approve ${id}: HTTP ${response.status}`);
+    const payload = buildButtonPayload(app.slackStub, PEOPLE.bob, message, 'request_approve');
+    await app.send({ payload: JSON.stringify(payload) }, `approve ${id}`);
   });
 
   const approvedAt = new Map<string, number>();
@@ -280,11 +308,122 @@ async function benchRolecall(n: number, slackUrl: string, atlasUrl: string, redi
   await new Promise((resolve) => setTimeout(resolve, 1_000));
   const after = await usedMemory(redis);
   const keys = await keyBreakdown(redis, prefix, n);
-  await rolecall.stop();
-  await deleteKeys(REDIS_URL, prefix);
-  await rm(dir, { recursive: true, force: true });
+  await app.stop();
   return {
     label: 'Rolecall approve -> applied',
+    n,
+    perSecond: n / elapsed,
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    bytesPerItem: (after - before) / n,
+    cpuMs,
+    redisCpuMs,
+    keys,
+  };
+}
+
+/** How many requests the whole-lifecycle run takes (at most), whatever N. */
+const LIFECYCLE_MAX = 1_000;
+
+/**
+ * The whole life of a temporary grant through the real app: `/atlas-access request … for 1h` by each
+ * person (ack, Atlas read, approval message), Approve by bob, applied, then `/atlas-access end ID`
+ * by the requester, revoked. Memory is what that leaves behind once every queue has drained.
+ */
+async function benchLifecycle(n: number, slackUrl: string, atlasUrl: string, redis: Redis): Promise<Figures> {
+  const app = await startBenchApp(slackUrl, atlasUrl);
+  const store = createRequestStore(redis, { prefix: app.prefix });
+  const users = Array.from({ length: n }, (_, i) => userOf(i));
+  const people = new Map(
+    users.map((u) => [u.slackId, { id: u.slackId, name: u.email.split('@')[0] ?? 'u', email: u.email }]),
+  );
+  const command = (slackId: string, text: string) => {
+    const person = people.get(slackId);
+    if (!person) throw new Error(`unknown requester ${slackId}`);
+    return app.send(buildCommandPayload(app.slackStub, person, text, CHANNELS.approvals), text);
+  };
+  const approvalTs = async (id: string): Promise<string> => {
+    for (let i = 0; i < 1_500; i += 1) {
+      const ts = (await store.get(id))?.approvalMessage?.ts;
+      if (ts) return ts;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error(`${id}: no approval message after 30 s`);
+  };
+  const before = await usedMemory(redis);
+  const started = performance.now();
+  const cpuBefore = processCpu();
+  const redisCpuBefore = await redisCpu(redis);
+
+  const requesters = new Map<string, string>();
+  const createdAt = new Map<string, number>();
+  const latencies: number[] = [];
+  const inFlight = new Set<Promise<void>>();
+  let failure: Error | undefined;
+  const react = (work: () => Promise<void>) => {
+    const running: Promise<void> = work()
+      .catch((error: unknown) => {
+        failure = error as Error;
+      })
+      .finally(() => inFlight.delete(running));
+    inFlight.add(running);
+  };
+  const asking = pool(users, (u) =>
+    command(
+      u.slackId,
+      `request GROUP_DATA_ACCESS_READ_ONLY on ${ATLAS.project.name} for 1h because lifecycle`,
+    ),
+  );
+  let cursor = '0';
+  while (latencies.length < n) {
+    if (failure) throw failure;
+    const read =
+      (await redis.xread('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', `${app.prefix}:audit`, cursor)) ?? [];
+    for (const [, entries] of read) {
+      for (const [entryId, flat] of entries) {
+        cursor = entryId;
+        const f = Object.fromEntries(flat.flatMap((v, i) => (i % 2 === 0 ? [[v, flat[i + 1] ?? '']] : [])));
+        const id = f.request ?? '';
+        if (f.kind !== undefined && f.kind !== 'request') continue;
+        if (f.to === 'submitted') {
+          requesters.set(id, f.actor ?? '');
+          createdAt.set(id, Number(f.at));
+        } else if (f.to === 'pending' && f.from === 'submitted') {
+          react(async () => {
+            const message = {
+              channel: CHANNELS.approvals,
+              ts: await approvalTs(id),
+              threadTs: undefined,
+              text: '',
+              blocks: [buildDecisionActions(id)],
+              updates: 0,
+            };
+            const payload = buildButtonPayload(app.slackStub, PEOPLE.bob, message, 'request_approve');
+            await app.send({ payload: JSON.stringify(payload) }, `approve ${id}`);
+          });
+        } else if (f.to === 'applied' && f.from === 'applying') {
+          react(() => command(requesters.get(id) ?? '', `end ${id}`));
+        } else if (f.to === 'revoked') {
+          latencies.push(Number(f.at) - (createdAt.get(id) ?? Number(f.at)));
+        } else if (['failed', 'denied', 'cancelled', 'expired', 'revoke_failed'].includes(f.to ?? '')) {
+          throw new Error(`${id} ended ${f.to}: ${f.detail}`);
+        }
+      }
+    }
+  }
+  await asking;
+  await Promise.all(inFlight);
+  const elapsed = (performance.now() - started) / 1000;
+  const cpuMs = (processCpu() - cpuBefore) / n;
+  const redisCpuMs = (((await redisCpu(redis)) - redisCpuBefore) * 1000) / n;
+  await drainQueues(redis, app.prefix, ['enrich', 'apply', 'revoke', 'expire', 'remind', 'notify', 'home']);
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  const after = await usedMemory(redis);
+  const keys = await keyBreakdown(redis, app.prefix, n);
+  await app.stop();
+  latencies.sort((a, b) => a - b);
+  return {
+    label: 'Rolecall request -> applied -> ended',
     n,
     perSecond: n / elapsed,
     p50: quantile(latencies, 0.5),
@@ -360,10 +499,15 @@ async function main(): Promise<void> {
     const urls = await new Promise<{ slackUrl: string; atlasUrl: string }>((resolve) =>
       child.once('message', resolve),
     );
+    // The lifecycle (once, with the largest N) first: it leaves every person's roles as they were.
+    const lifecycle =
+      n === sizes.at(-1)
+        ? await benchLifecycle(Math.min(n, LIFECYCLE_MAX), urls.slackUrl, urls.atlasUrl, redis)
+        : undefined;
     const rolecall = await benchRolecall(n, urls.slackUrl, urls.atlasUrl, redis);
     child.disconnect();
     const bare = await benchBareBullmq(n, redis);
-    rows.push(rolecall, bare);
+    rows.push(rolecall, bare, ...(lifecycle ? [lifecycle] : []));
   }
   await redis.quit();
   const header = [
@@ -396,7 +540,9 @@ async function main(): Promise<void> {
   for (const line of lines) console.log(format(line));
   for (const row of rows) {
     if (!row.keys) continue;
-    console.log(`\nWhere a finished request's bytes are (N=${row.n}, MEMORY USAGE per key, divided by N):`);
+    console.log(
+      `\nWhere a finished request's bytes are (${row.label}, N=${row.n}, MEMORY USAGE per key, divided by N):`,
+    );
     for (const group of row.keys.slice(0, 12)) {
       console.log(
         `  ${group.bytesPerRequest.toFixed(0).padStart(6)} B  ${group.pattern} (${group.keys} keys)`,
@@ -407,9 +553,9 @@ async function main(): Promise<void> {
       `  ${total.toFixed(0).padStart(6)} B  in all (keys only; used_memory also counts Redis's own tables)`,
     );
   }
-  for (let i = 0; i + 1 < rows.length; i += 2) {
-    const [ours, bare] = [rows[i], rows[i + 1]];
-    if (!ours || !bare) continue;
+  for (const ours of rows.filter((r) => r.label === 'Rolecall approve -> applied')) {
+    const bare = rows.find((r) => r.label === 'bare BullMQ no-op job' && r.n === ours.n);
+    if (!bare) continue;
     console.log(
       `N=${ours.n}: throughput ${(bare.perSecond / ours.perSecond).toFixed(1)}x lower, p50 ${(ours.p50 / Math.max(1, bare.p50)).toFixed(1)}x, memory ${(ours.bytesPerItem / Math.max(1, bare.bytesPerItem)).toFixed(1)}x, CPU ${(ours.cpuMs / Math.max(0.001, bare.cpuMs)).toFixed(1)}x (Redis ${(ours.redisCpuMs / Math.max(0.001, bare.redisCpuMs)).toFixed(1)}x) a bare job`,
     );

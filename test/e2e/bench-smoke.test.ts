@@ -19,6 +19,7 @@ describe('benchmark scripts', () => {
     });
     expect(stdout).toMatch(/\| Rolecall approve -> applied \| 20 +\|/);
     expect(stdout).toMatch(/\| bare BullMQ no-op job +\| 20 +\|/);
+    expect(stdout).toMatch(/\| Rolecall request -> applied -> ended \| 20 +\|/);
     expect(stdout).toMatch(/B {2}request:<id> \(20 keys\)/);
   }, 150_000);
 });
