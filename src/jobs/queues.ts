@@ -100,6 +100,12 @@ export interface Queues {
 const DAY_SECONDS = 24 * 3600;
 
 /**
+ * How many entries each queue's BullMQ event stream keeps. BullMQ trims on most writes, but not on
+ * every one (delayed jobs promoted in a burst add thousands untrimmed), so the sweeper also trims.
+ */
+export const EVENTS_MAX_LEN = 100;
+
+/**
  * Creates the queues on a fail-fast connection, so a Redis outage surfaces as an error, not a hang.
  * A request's finished jobs are removed (failed ones kept, bounded); reviews and offboardings keep
  * theirs (30 days done, 90 days failed), since their deterministic ids deduplicate clicks and targets.
@@ -119,7 +125,7 @@ export function createQueues(
   };
   const base = options.backoffMs ?? 2_000;
   // Nothing reads BullMQ's event streams (no QueueEvents): keep them short instead of 10,000 a queue.
-  const streams = { events: { maxLen: 100 } };
+  const streams = { events: { maxLen: EVENTS_MAX_LEN } };
   const enrich = new Queue<RequestJob>(QUEUE_NAMES.enrich, {
     connection,
     prefix,

@@ -2,7 +2,7 @@ import type { Logger } from '../ops/logger.js';
 import type { AccessRequest } from '../requests/model.js';
 import type { WorkQueue } from '../requests/request-service.js';
 import type { RequestStore } from '../requests/request-store.js';
-import type { Queues } from './queues.js';
+import { EVENTS_MAX_LEN, type Queues } from './queues.js';
 import { ensureJobRuns, jobIds } from './work-queue.js';
 
 /** Options for {@link createSweepProcessor}. */
@@ -59,7 +59,7 @@ export function createSweepProcessor(deps: SweepDeps) {
     }
   };
 
-  return async (): Promise<{ checked: number; repaired: string[] }> => {
+  return async (): Promise<{ checked: number; repaired: string[]; eventsTrimmed: number }> => {
     const at = now();
     const stale = await deps.store.listActive(at - graceMs, 500);
     const repaired: string[] = [];
@@ -67,6 +67,8 @@ export function createSweepProcessor(deps: SweepDeps) {
       if (await repair(request, at)) repaired.push(request.id);
     }
     if (repaired.length > 0) deps.logger.warn('sweeper queued missing work', { repaired });
-    return { checked: stale.length, repaired };
+    // BullMQ's event streams grow past their cap in bursts (see EVENTS_MAX_LEN): bring them back.
+    const trimmed = await Promise.all(deps.queues.all.map((queue) => queue.trimEvents(EVENTS_MAX_LEN)));
+    return { checked: stale.length, repaired, eventsTrimmed: trimmed.reduce((sum, n) => sum + n, 0) };
   };
 }

@@ -49,8 +49,10 @@ redis.call('PEXPIRE', KEYS[3], 30000)
 return {open, 0}
 `);
 
+// The counter goes once nothing is held, instead of staying as '0' until it expires.
 const RELEASE = defineRedisScript(`
-if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then return redis.call('DECR', KEYS[1]) end
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 1 then return redis.call('DECR', KEYS[1]) end
+redis.call('DEL', KEYS[1])
 return 0
 `);
 
