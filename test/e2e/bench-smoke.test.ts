@@ -9,15 +9,15 @@ const run = promisify(execFile);
 describe('benchmark scripts', () => {
   it('runs bench:ack to its table when the processes log in pino JSON', async () => {
     const { stdout } = await run('npm', ['run', '-s', 'bench:ack', '--', '--n', '2'], { timeout: 120_000 });
-    expect(stdout).toContain('| slash command (request) | 1     |');
-    expect(stdout).toContain('| button click (Approve)  | 100   |');
+    expect(stdout).toMatch(/\| slash command \(request\) +\| 1 +\|/);
+    expect(stdout).toMatch(/\| button click \(Approve\) +\| 100 +\|/);
   }, 150_000);
 
   it('runs bench:workflow to its table and the bytes per kind of key', async () => {
     const { stdout } = await run('npm', ['run', '-s', 'bench:workflow', '--', '--n', '20'], {
       timeout: 120_000,
     });
-    expect(stdout).toMatch(/\| Rolecall approve -> applied \| 20 +\|/);
+    expect(stdout).toMatch(/\| Rolecall approve -> applied +\| 20 +\|/);
     expect(stdout).toMatch(/\| bare BullMQ no-op job +\| 20 +\|/);
     expect(stdout).toMatch(/\| Rolecall request -> applied -> ended \| 20 +\|/);
     expect(stdout).toMatch(/B {2}request:<id> \(20 keys\)/);
