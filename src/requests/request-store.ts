@@ -177,7 +177,7 @@ const STORED_DEFAULTS: Readonly<Record<string, string>> = Object.fromEntries(
 //   from (array; absent = the request must not exist yet), to ('' = unchanged), audit (bool), actor,
 //   at, detail, id, retention ('0' = keep), final (bool), fields {name: JSON}, expect
 //   {name: JSON}, ledger {hset [[f, v]], hdel [f], ending {member, score ('' = remove)}}, who
-//   {requester, grantee (stored JSON), target (Atlas id)}: the identity the index keys came from,
+//   {requester, grantee (Slack ids), target (Atlas id)}: the identity the index keys came from,
 //   checked on every write to an existing request ('stale' when it is not this request's).
 // Keeps the indexes on every write: requests per requester (zset by creation), pending requests per
 // target (set), and requests the system still has to move (zset by last update), for the sweeper.
@@ -202,9 +202,9 @@ if spec.from == nil then
 else
   if not current then return {'missing', ''} end
   -- The index keys in KEYS were derived from who.* by the caller: they must be this request's.
-  local target = field('target')
-  if field('requesterId') ~= spec.who.requester or field('granteeId') ~= spec.who.grantee
-    or not target or cjson.decode(target).id ~= spec.who.target then
+  local requester, grantee, target = field('requesterId'), field('granteeId'), field('target')
+  if not requester or not grantee or not target or cjson.decode(requester) ~= spec.who.requester
+    or cjson.decode(grantee) ~= spec.who.grantee or cjson.decode(target).id ~= spec.who.target then
     return {'stale', ''}
   end
   local allowed = false
@@ -394,10 +394,11 @@ export function createRequestStore(redis: RedisClient, options: RequestStoreOpti
     const at = String(now());
     const fields: Record<string, string> = {};
     for (const [field, value] of Object.entries(spec.fields)) {
-      if (value !== undefined) fields[field] = JSON.stringify(value);
+      // Stored as JSON that the script may decode (target, grant): no lone surrogate (see luaJson).
+      if (value !== undefined) fields[field] = luaJson(value);
     }
     const expect: Record<string, string> = {};
-    for (const [field, value] of Object.entries(spec.expect ?? {})) expect[field] = JSON.stringify(value);
+    for (const [field, value] of Object.entries(spec.expect ?? {})) expect[field] = luaJson(value);
     const ledger = spec.ledger ? encodeLedgerWrite(keys, spec.ledger) : undefined;
     const who = await identityOf(id, spec);
     if (!who) throw new AppError('REQUEST_NOT_FOUND', `There is no request ${id}.`);
@@ -407,8 +408,8 @@ export function createRequestStore(redis: RedisClient, options: RequestStoreOpti
         : {
             from: spec.from,
             who: {
-              requester: JSON.stringify(who.requesterId),
-              grantee: JSON.stringify(who.granteeId),
+              requester: who.requesterId,
+              grantee: who.granteeId,
               target: who.targetId,
             },
           }),

@@ -309,6 +309,45 @@ describe('request store: an id handed out again after Redis lost data', () => {
     expect(await context.redis.smembers(`${context.prefix}:index:pending:${DRAFT.target.id}`)).toEqual([]);
   });
 
+  it('accepts a stored requester spelled differently in JSON but equal (compares values, not text)', async () => {
+    const created = await context.store.create(DRAFT, 'U0ALICE', 'pending');
+    await context.redis.hset(`${context.prefix}:request:${created.id}`, 'requesterId', '"U0\\u0041LICE"');
+    const other = createRequestStore(context.redis, { prefix: context.prefix });
+    const denied = await other.transition(created.id, { from: 'pending', to: 'denied', actor: 'U0BOB' });
+    expect(denied.ok).toBe(true);
+  });
+
+  it('keeps moving a request whose target name or grant holds half an emoji (fields the script decodes)', async () => {
+    const created = await context.store.create(
+      { ...DRAFT, target: { ...DRAFT.target, name: 'pay \ud83d' } },
+      'U0ALICE',
+      'pending',
+    );
+    await context.store.transition(created.id, { from: 'pending', to: 'approved', actor: 'U0BOB' });
+    await context.store.transition(created.id, { from: 'approved', to: 'applying', actor: 'system' });
+    const applied = await context.store.transition(created.id, {
+      from: 'applying',
+      to: 'applied',
+      actor: 'system',
+      patch: {
+        grant: {
+          rolesAfter: ['GROUP_READ_ONLY'],
+          appliedAt: Date.now(),
+          revokeAt: Date.now() + 60_000,
+          held: ['GROUP_READ_ONLY'],
+          joined: [],
+          outside: [],
+          addedToProject: false,
+          dryRun: ['not sent: x \ud83d'],
+        },
+      },
+    });
+    expect(applied.ok).toBe(true);
+    const stored = await context.store.require(created.id);
+    expect(stored.target.name).toBe('pay \ufffd');
+    expect(stored.grant?.dryRun).toEqual(['not sent: x \ufffd']);
+  });
+
   it('stores a detail with half an emoji (a lone surrogate) instead of failing the write', async () => {
     const created = await context.store.create(DRAFT, 'U0ALICE', 'pending');
     const denied = await context.store.transition(created.id, {
