@@ -205,6 +205,29 @@ type ViewBlock = {
   accessory?: Record<string, unknown>;
 };
 
+/** A `block_actions` payload for one action in a view (Home tab or modal), with the view's state. */
+function buildViewActionPayload(
+  slack: SlackSimulator,
+  user: SimulatedSlackUser,
+  view: Record<string, unknown>,
+  values: Record<string, unknown>,
+  action: Record<string, unknown>,
+): Record<string, unknown> {
+  return {
+    type: 'block_actions',
+    user: userOf(user),
+    api_app_id: 'A0ROLECALL',
+    token: 'deprecated-verification-token',
+    container: { type: 'view', view_id: view.id },
+    trigger_id: slack.newTriggerId(user.id),
+    team: TEAM,
+    enterprise: null,
+    is_enterprise_install: false,
+    view: { ...view, team_id: TEAM.id, app_id: 'A0ROLECALL', state: { values } },
+    actions: [action],
+  };
+}
+
 /** A `block_actions` payload for a click on a button in a view (Home tab or modal). */
 export function buildViewButtonPayload(
   slack: SlackSimulator,
@@ -221,28 +244,20 @@ export function buildViewButtonPayload(
   for (const block of (view.blocks ?? []) as ViewBlock[]) {
     const button = block.elements?.find(matches) ?? (matches(block.accessory) ? block.accessory : undefined);
     if (!button) continue;
-    return {
-      type: 'block_actions',
-      user: userOf(user),
-      api_app_id: 'A0ROLECALL',
-      token: 'deprecated-verification-token',
-      container: { type: 'view', view_id: view.id },
-      trigger_id: slack.newTriggerId(user.id),
-      team: TEAM,
-      enterprise: null,
-      is_enterprise_install: false,
-      view: { ...view, team_id: TEAM.id, app_id: 'A0ROLECALL', state: { values: {} } },
-      actions: [
-        {
-          action_id: actionId,
-          block_id: block.block_id ?? '',
-          text: button.text,
-          ...(button.value === undefined ? {} : { value: button.value }),
-          type: 'button',
-          action_ts: `${Date.now() / 1000}`,
-        },
-      ],
-    };
+    return buildViewActionPayload(
+      slack,
+      user,
+      view,
+      {},
+      {
+        action_id: actionId,
+        block_id: block.block_id ?? '',
+        text: button.text,
+        ...(button.value === undefined ? {} : { value: button.value }),
+        type: 'button',
+        action_ts: `${Date.now() / 1000}`,
+      },
+    );
   }
   throw new Error(`view ${String(view.id)} has no button ${actionId}${value ? ` for ${value}` : ''}`);
 }
@@ -319,21 +334,8 @@ export function createSlackDriver(options: SlackDriverOptions): SlackDriver {
 
     chooseInView: (user, view, blockId, values) => {
       const picked = values[blockId]?.value ?? {};
-      return send({
-        payload: JSON.stringify({
-          type: 'block_actions',
-          user: userOf(user),
-          api_app_id: 'A0ROLECALL',
-          token: 'deprecated-verification-token',
-          container: { type: 'view', view_id: view.id },
-          trigger_id: slack.newTriggerId(user.id),
-          team: TEAM,
-          enterprise: null,
-          is_enterprise_install: false,
-          view: { ...view, team_id: TEAM.id, app_id: 'A0ROLECALL', state: { values } },
-          actions: [{ ...picked, action_id: 'value', block_id: blockId, action_ts: `${Date.now() / 1000}` }],
-        }),
-      });
+      const action = { ...picked, action_id: 'value', block_id: blockId, action_ts: `${Date.now() / 1000}` };
+      return send({ payload: JSON.stringify(buildViewActionPayload(slack, user, view, values, action)) });
     },
 
     suggest: (user, view, blockId, typed) =>

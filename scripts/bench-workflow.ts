@@ -89,8 +89,29 @@ async function runSimulators(n: number): Promise<void> {
   });
 }
 
-const quantile = (sorted: readonly number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+/** p50 and p99 of `values` (ms). */
+function percentiles(values: readonly number[]): { p50: number; p99: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
+/**
+ * Starts the clock and the CPU counters (this process and the Redis server); the function it returns
+ * gives, for `n` items done since, the rate and the CPU ms per item.
+ */
+async function startMeasuring(
+  redis: Redis,
+): Promise<(n: number) => Promise<Pick<Figures, 'perSecond' | 'cpuMs' | 'redisCpuMs'>>> {
+  const started = performance.now();
+  const cpuBefore = processCpu();
+  const redisCpuBefore = await redisCpu(redis);
+  return async (n) => ({
+    perSecond: n / ((performance.now() - started) / 1000),
+    cpuMs: (processCpu() - cpuBefore) / n,
+    redisCpuMs: (((await redisCpu(redis)) - redisCpuBefore) * 1000) / n,
+  });
+}
 
 async function pool<T>(items: readonly T[], run: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -267,9 +288,7 @@ async function benchRolecall(n: number, slackUrl: string, atlasUrl: string, redi
     },
   );
 
-  const started = performance.now();
-  const cpuBefore = processCpu();
-  const redisCpuBefore = await redisCpu(redis);
+  const measured = await startMeasuring(redis);
   await pool(ids, async ({ id, ts }) => {
     const message = {
       channel: CHANNELS.approvals,
@@ -301,10 +320,8 @@ async function benchRolecall(n: number, slackUrl: string, atlasUrl: string, redi
       }
     }
   }
-  const elapsed = (performance.now() - started) / 1000;
-  const cpuMs = (processCpu() - cpuBefore) / n;
-  const redisCpuMs = (((await redisCpu(redis)) - redisCpuBefore) * 1000) / n;
-  const latencies = [...appliedAt].map(([id, at]) => at - (approvedAt.get(id) ?? at)).sort((a, b) => a - b);
+  const rates = await measured(n);
+  const latencies = [...appliedAt].map(([id, at]) => at - (approvedAt.get(id) ?? at));
   // "Finished" means nothing is left to do for these requests: the Slack notices and Home tab
   // refreshes that follow `applied` have drained too (they are removed once done).
   await drainQueues(redis, prefix, ['apply', 'notify', 'home', 'enrich']);
@@ -315,12 +332,9 @@ async function benchRolecall(n: number, slackUrl: string, atlasUrl: string, redi
   return {
     label: 'Rolecall approve -> applied',
     n,
-    perSecond: n / elapsed,
-    p50: quantile(latencies, 0.5),
-    p99: quantile(latencies, 0.99),
+    ...rates,
+    ...percentiles(latencies),
     bytesPerItem: (after - before) / n,
-    cpuMs,
-    redisCpuMs,
     keys,
   };
 }
@@ -354,9 +368,7 @@ async function benchLifecycle(n: number, slackUrl: string, atlasUrl: string, red
     throw new Error(`${id}: no approval message after 30 s`);
   };
   const before = await usedMemory(redis);
-  const started = performance.now();
-  const cpuBefore = processCpu();
-  const redisCpuBefore = await redisCpu(redis);
+  const measured = await startMeasuring(redis);
 
   const requesters = new Map<string, string>();
   const createdAt = new Map<string, number>();
@@ -420,24 +432,18 @@ async function benchLifecycle(n: number, slackUrl: string, atlasUrl: string, red
   }
   await asking;
   await Promise.all(inFlight);
-  const elapsed = (performance.now() - started) / 1000;
-  const cpuMs = (processCpu() - cpuBefore) / n;
-  const redisCpuMs = (((await redisCpu(redis)) - redisCpuBefore) * 1000) / n;
+  const rates = await measured(n);
   await drainQueues(redis, app.prefix, ['enrich', 'apply', 'revoke', 'expire', 'remind', 'notify', 'home']);
   await new Promise((resolve) => setTimeout(resolve, 6_000));
   const after = await usedMemory(redis);
   const keys = await keyBreakdown(redis, app.prefix, n);
   await app.stop();
-  latencies.sort((a, b) => a - b);
   return {
     label: 'Rolecall request -> applied -> ended',
     n,
-    perSecond: n / elapsed,
-    p50: quantile(latencies, 0.5),
-    p99: quantile(latencies, 0.99),
+    ...rates,
+    ...percentiles(latencies),
     bytesPerItem: (after - before) / n,
-    cpuMs,
-    redisCpuMs,
     keys,
   };
 }
@@ -459,9 +465,7 @@ async function benchBareBullmq(n: number, redis: Redis): Promise<Figures> {
     done += 1;
     if (done === n) finish();
   });
-  const started = performance.now();
-  const cpuBefore = processCpu();
-  const redisCpuBefore = await redisCpu(redis);
+  const measured = await startMeasuring(redis);
   await pool(
     Array.from({ length: n }, (_, i) => i),
     async (i) => {
@@ -469,24 +473,18 @@ async function benchBareBullmq(n: number, redis: Redis): Promise<Figures> {
     },
   );
   await finished;
-  const elapsed = (performance.now() - started) / 1000;
-  const cpuMs = (processCpu() - cpuBefore) / n;
-  const redisCpuMs = (((await redisCpu(redis)) - redisCpuBefore) * 1000) / n;
+  const rates = await measured(n);
   const after = await usedMemory(redis);
   await worker.close();
   await queue.close();
   connection.disconnect();
   await deleteKeys(REDIS_URL, prefix);
-  latencies.sort((a, b) => a - b);
   return {
     label: 'bare BullMQ no-op job',
     n,
-    perSecond: n / elapsed,
-    p50: quantile(latencies, 0.5),
-    p99: quantile(latencies, 0.99),
+    ...rates,
+    ...percentiles(latencies),
     bytesPerItem: (after - before) / n,
-    cpuMs,
-    redisCpuMs,
   };
 }
 
