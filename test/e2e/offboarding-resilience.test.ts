@@ -88,11 +88,7 @@ describe('offboarding under failures and abuse', () => {
         untilMs: until,
       });
     await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
-    await waitUntil(
-      async () => ((await readRequest(sandbox, id)).state === 'failed' ? true : undefined),
-      20_000,
-      'the grant to fail',
-    );
+    await waitForState(sandbox, id, 'failed', 20_000);
     await waitUntil(() => (blockText(approval).includes('request_retry') ? true : undefined), 5_000);
     // What an approver's Slack client still shows if it missed the update that removes the button.
     const stale = structuredClone(approval);
@@ -176,10 +172,7 @@ describe('offboarding under failures and abuse', () => {
       'request GROUP_DATA_ACCESS_READ_ONLY on payments-prod for 1h because x',
     );
     await sandbox.driver.clickButton(PEOPLE.bob, granted.approval, 'request_approve');
-    await waitUntil(
-      async () => ((await readRequest(sandbox, granted.id)).state === 'applied' ? true : undefined),
-      10_000,
-    );
+    await waitForState(sandbox, granted.id, 'applied', 10_000);
     const waiting = await requestAs(
       sandbox,
       PEOPLE.dana,
@@ -196,10 +189,7 @@ describe('offboarding under failures and abuse', () => {
     // Atlas is slow to remove her, so the run job's retry comes before the target is done.
     sandbox.atlas.inject({ method: 'DELETE', path: /\/groups\/.*\/users\//, delayMs: 2_000, times: 1 });
     await sandbox.driver.clickButton(PEOPLE.bob, messageOf(offboarding), 'offboard_approve');
-    await waitUntil(
-      async () => ((await readRequest(sandbox, waiting.id)).state === 'cancelled' ? true : undefined),
-      10_000,
-    );
+    await waitForState(sandbox, waiting.id, 'cancelled', 10_000);
     const after = await waitUntil(
       async () => {
         const found = await stored().get('OB-0001');
@@ -268,10 +258,7 @@ describe('offboarding under failures and abuse', () => {
       times: 1,
     });
     await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
-    await waitUntil(
-      async () => ((await readRequest(sandbox, id)).state === 'applying' ? true : undefined),
-      5_000,
-    );
+    await waitForState(sandbox, id, 'applying', 5_000);
     await sandbox.driver.command(
       PEOPLE.carol,
       'offboard dana.smith@example.com because she left',

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteKeys } from '../../dev/sandbox.js';
 import { isAppError } from '../../src/errors.js';
-import type { RequestDraft } from '../../src/requests/model.js';
+import type { AccessRequest, RequestDraft } from '../../src/requests/model.js';
 import {
   createRequestStore,
   FLAT_REQUEST_SCHEMA,
@@ -27,6 +27,29 @@ const DRAFT: RequestDraft = {
   addsToProject: false,
   extends: null,
 };
+
+type Grant = NonNullable<AccessRequest['grant']>;
+
+/** GROUP_READ_ONLY applied now, ending at `revokeAt` (null: for good). */
+function grantOf(revokeAt: number | null, extra: Partial<Grant> = {}): Grant {
+  return {
+    rolesAfter: ['GROUP_READ_ONLY'],
+    appliedAt: Date.now(),
+    revokeAt,
+    held: ['GROUP_READ_ONLY'],
+    joined: [],
+    outside: [],
+    addedToProject: false,
+    ...extra,
+  };
+}
+
+/** Moves a pending request through approved (by U0BOB) and applying to applied with `grant`. */
+async function applyThrough(store: RequestStore, id: string, grant: Grant) {
+  await store.transition(id, { from: 'pending', to: 'approved', actor: 'U0BOB' });
+  await store.transition(id, { from: 'approved', to: 'applying', actor: 'system' });
+  return store.transition(id, { from: 'applying', to: 'applied', actor: 'system', patch: { grant } });
+}
 
 /** A store on real Redis under a prefix of its own, cleaned up after the suite. */
 function useStore(label: string): {
@@ -167,24 +190,7 @@ describe('request store indexes (real Redis)', () => {
       [temporary, Date.now() + 60_000],
       [permanent, null],
     ] as const) {
-      await context.store.transition(request.id, { from: 'pending', to: 'approved', actor: 'U0BOB' });
-      await context.store.transition(request.id, { from: 'approved', to: 'applying', actor: 'system' });
-      await context.store.transition(request.id, {
-        from: 'applying',
-        to: 'applied',
-        actor: 'system',
-        patch: {
-          grant: {
-            rolesAfter: ['GROUP_READ_ONLY'],
-            appliedAt: Date.now(),
-            revokeAt,
-            held: ['GROUP_READ_ONLY'],
-            joined: [],
-            outside: [],
-            addedToProject: false,
-          },
-        },
-      });
+      await applyThrough(context.store, request.id, grantOf(revokeAt));
     }
     const active = (await context.store.listActive(Date.now() + 1, 100)).map((r) => r.id);
     expect(active).toContain(temporary.id);
@@ -200,15 +206,7 @@ describe('request store: settled requests', () => {
     await context.store.transition(created.id, { from: 'pending', to: 'approved', actor: 'U0BOB' });
     await context.store.transition(created.id, { from: 'approved', to: 'applying', actor: 'system' });
     const applying = await context.store.require(created.id);
-    const grant = {
-      rolesAfter: ['GROUP_READ_ONLY'],
-      appliedAt: Date.now(),
-      revokeAt: null,
-      held: ['GROUP_READ_ONLY'],
-      joined: [],
-      outside: [],
-      addedToProject: false,
-    };
+    const grant = grantOf(null);
     await context.store.transition(created.id, {
       from: 'applying',
       to: 'applied',
@@ -323,25 +321,11 @@ describe('request store: an id handed out again after Redis lost data', () => {
       'U0ALICE',
       'pending',
     );
-    await context.store.transition(created.id, { from: 'pending', to: 'approved', actor: 'U0BOB' });
-    await context.store.transition(created.id, { from: 'approved', to: 'applying', actor: 'system' });
-    const applied = await context.store.transition(created.id, {
-      from: 'applying',
-      to: 'applied',
-      actor: 'system',
-      patch: {
-        grant: {
-          rolesAfter: ['GROUP_READ_ONLY'],
-          appliedAt: Date.now(),
-          revokeAt: Date.now() + 60_000,
-          held: ['GROUP_READ_ONLY'],
-          joined: [],
-          outside: [],
-          addedToProject: false,
-          dryRun: ['not sent: x \ud83d'],
-        },
-      },
-    });
+    const applied = await applyThrough(
+      context.store,
+      created.id,
+      grantOf(Date.now() + 60_000, { dryRun: ['not sent: x \ud83d'] }),
+    );
     expect(applied.ok).toBe(true);
     const stored = await context.store.require(created.id);
     expect(stored.target.name).toBe('pay \ufffd');

@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitUntil } from '../../dev/http-util.js';
 import { PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import { readAudit, readRequest, requestAs, waitForState } from '../support/grant-flow.js';
 import { type RolecallProcess, spawnRolecall } from '../support/processes.js';
@@ -46,10 +45,7 @@ describe('graceful shutdown (SIGTERM) of a worker process', () => {
       'request GROUP_DATA_ACCESS_READ_ONLY on payments-prod for 1h because shutdown',
     );
     await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
-    await waitUntil(
-      async () => ((await readRequest(sandbox, id)).state === 'applying' ? true : undefined),
-      10_000,
-    );
+    await waitForState(sandbox, id, 'applying', 10_000);
     const signalled = Date.now();
     worker.child.kill('SIGTERM');
     expect(await exitOf(worker)).toBe(0);
@@ -70,10 +66,7 @@ describe('graceful shutdown (SIGTERM) of a worker process', () => {
       'request GROUP_DATA_ACCESS_READ_ONLY on payments-prod for 1h because deadline',
     );
     await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
-    await waitUntil(
-      async () => ((await readRequest(sandbox, id)).state === 'applying' ? true : undefined),
-      10_000,
-    );
+    await waitForState(sandbox, id, 'applying', 10_000);
     first.child.kill('SIGTERM');
     expect(await exitOf(first)).toBe(0);
     expect(first.output()).toContain('left to stalled-job recovery');
