@@ -143,8 +143,7 @@ export function createWorkQueue(queues: Queues, options: WorkQueueOptions = {}):
       );
     },
     async forgetExpiry(requestId) {
-      const job = await queues.expire.getJob(jobIds.expire(requestId));
-      if (job && (await job.getState()) === 'delayed') await job.remove().catch(() => undefined);
+      await removeIfDelayed(queues.expire, jobIds.expire(requestId));
     },
     async remind(requestId, endsAt) {
       if (remindBeforeMs <= 0) return;
@@ -157,8 +156,7 @@ export function createWorkQueue(queues: Queues, options: WorkQueueOptions = {}):
       );
     },
     async forgetReminder(requestId, endsAt) {
-      const job = await queues.remind.getJob(jobIds.remind(requestId, endsAt));
-      if (job && (await job.getState()) === 'delayed') await job.remove().catch(() => undefined);
+      await removeIfDelayed(queues.remind, jobIds.remind(requestId, endsAt));
     },
     async notify(request, event, round) {
       await queues.notify.addBulk(
@@ -179,6 +177,12 @@ export function createWorkQueue(queues: Queues, options: WorkQueueOptions = {}):
       );
     },
   };
+}
+
+/** Removes the job `jobId` while it still waits for its time; one already running is left alone. */
+async function removeIfDelayed(queue: Queue, jobId: string): Promise<void> {
+  const job = await queue.getJob(jobId);
+  if (job && (await job.getState()) === 'delayed') await job.remove().catch(() => undefined);
 }
 
 /** Promotes a delayed job; one that has just started running is fine as it is. */
