@@ -116,7 +116,7 @@ async function playStory(
   roles('before');
   transcript.action(alice.id, CHANNELS.general, `/atlas-access ${STORY_COMMAND}`);
   await driver.command(alice, STORY_COMMAND, CHANNELS.general);
-  const id = requestIdIn(await waitForEphemeral(slack, alice.id, /Request \*AR-\d+\*/));
+  const id = requestIdIn(await waitForEphemeral(slack, alice.id, /Request \*AR-[0-9A-Z]+\*/));
   const approval = await waitForApprovalMessage(slack, id);
   transcript.flush();
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster } from 'ioredis';
 import { type Config, parseConfig, type RedisConfig, type RunMode } from '../src/config.js';
+import { redisKeys } from '../src/lib/redis-keys.js';
 import { type Rolecall, type RolecallOverrides, startRolecall } from '../src/main.js';
 import { createLogger } from '../src/ops/logger.js';
 import { createRedisClient } from '../src/ops/redis.js';
@@ -94,6 +95,13 @@ export interface SandboxOptions {
   readonly serviceAccount?: boolean;
   /** Socket Mode instead of HTTP: the WebSocket URL apps.connections.open hands out. */
   readonly socketModeUrl?: string;
+  /**
+   * Let Rolecall post its "started on an empty Redis store" notice in the approvals channels, as a
+   * real first start does. Off by default so each test's channels hold only what the test does: the
+   * notice is marked as given before the app starts (the app still creates the store's epoch).
+   * @defaultValue false
+   */
+  readonly announceEmptyStore?: boolean;
 }
 
 /** Rolecall wired to local Slack and Atlas simulators, plus a driver that speaks for the people. */
@@ -223,6 +231,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         : env;
     config = parseConfig(own, { mode });
     parsed = config;
+    if (!options.announceEmptyStore) await markStartNoticeGiven(config.redis);
     rolecall = await startRolecall(config, overridesFor(config));
   } catch (error) {
     await cleanup();
@@ -251,6 +260,17 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       await cleanup();
     },
   };
+}
+
+/** Marks the empty-store notice as given (see SandboxOptions.announceEmptyStore). */
+async function markStartNoticeGiven(settings: RedisConfig): Promise<void> {
+  const client = createRedisClient(settings, 'commands');
+  try {
+    if (client instanceof Cluster) await client.connect();
+    await client.hsetnx(redisKeys(settings.prefix).store, 'startedNoticeAt', String(Date.now()));
+  } finally {
+    client.disconnect();
+  }
 }
 
 /** Deletes every key under `prefix:` (SCAN, never KEYS). */

@@ -69,7 +69,7 @@ export function waitForThreadReply(
 
 /** The request id in a confirmation text. */
 export function requestIdIn(text: string): string {
-  const match = /AR-\d+/.exec(text);
+  const match = /AR-[0-9A-Z]+/.exec(text);
   if (!match) throw new Error(`no request id in: ${text}`);
   return match[0];
 }

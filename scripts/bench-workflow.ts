@@ -170,7 +170,7 @@ async function keyBreakdown(redis: Redis, prefix: string, n: number): Promise<Ke
     keys.forEach((key, i) => {
       const pattern = key
         .slice(prefix.length + 1)
-        .replace(/AR-\d+/g, '<id>')
+        .replace(/AR-[0-9A-Z]+/g, '<id>')
         .replace(/U0B[0-9A-Z]+/g, '<user>')
         .replace(/:[0-9a-f]{24}/g, ':<atlas id>')
         .replace(/bench\d+@example\.com/g, '<email>')

@@ -25,6 +25,8 @@ export type AppErrorCode =
   | 'ATLAS_INVALID_INPUT'
   | 'WOULD_REMOVE_ALL_ROLES'
   | 'STORAGE_UNAVAILABLE'
+  /** A click names a record this store should have and does not: Redis lost data (see continuity/). */
+  | 'STORE_LOST'
   | 'SLACK_FAILED'
   | 'INTERNAL';
 

@@ -10,6 +10,7 @@ import type { AtlasRolesApi } from './atlas/roles-api.js';
 import { invalidRoles } from './atlas/validate.js';
 import type { AuditSink } from './audit/audit-trail.js';
 import { type Config, loadConfig, type RunMode } from './config.js';
+import { createContinuity } from './continuity/continuity.js';
 import { AppError, isAppError } from './errors.js';
 import { createLedgerStore, type LedgerStore } from './grants/ledger-store.js';
 import { createApplyProcessor } from './jobs/apply-processor.js';
@@ -55,6 +56,7 @@ import { createRequestStore, type RequestStore } from './requests/request-store.
 import { createSubmissionLimit } from './requests/submission-limit.js';
 import { createReviewService } from './reviews/review-service.js';
 import { createReviewStore, type ReviewStore } from './reviews/review-store.js';
+import { createApprovalsAnnouncer } from './slack/announce.js';
 import { createSlackApp } from './slack/app.js';
 import { createSlackDirectory } from './slack/directory.js';
 import { createHomePublisher, VIEWER_MS } from './slack/home.js';
@@ -190,6 +192,27 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     const offboardings = createOffboardingStore(redis, keys, { onAudit });
     const reviewQueue = createReviewQueue(queues.review);
     const offboardingQueue = createOffboardingQueue(queues.offboard);
+    /** Recurring jobs (sweeper, reconciliation, review schedules); set where workers run. */
+    let scheduleRecurring: (() => Promise<void>) | undefined;
+    const noticeClient = new WebClient(config.slack.botToken, {
+      slackApiUrl: config.slack.apiUrl,
+      retryConfig: { retries: 2 },
+      fetch: slackFetch,
+    });
+    const continuity = createContinuity({
+      redis,
+      keys,
+      logger,
+      onAudit,
+      announce: createApprovalsAnnouncer(noticeClient, currentPolicy, logger),
+      startReviews: async () => {
+        for (const t of policy.targets) {
+          await reviewQueue.start({ name: t.name, kind: t.kind, id: t.id }, 'system');
+        }
+        return `Access reviews of every target (${policy.targets.length}) are starting now.`;
+      },
+      reinstate: () => scheduleRecurring?.() ?? Promise.resolve(),
+    });
 
     /** Set when this process calls Atlas (worker or all): the request form can then show Atlas's roles. */
     let atlasHere: AtlasRolesApi | undefined;
@@ -236,19 +259,24 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       shutdown.push('workers', async () => {
         await workers.close(config.shutdownGraceMs);
       });
-      await syncReviewSchedules(queues.review, policy);
+      scheduleRecurring = async () => {
+        await syncReviewSchedules(queues.review, policy);
+        await queues.sweep.upsertJobScheduler(
+          'sweep',
+          { every: config.worker.sweepIntervalMs },
+          { name: 'sweep' },
+        );
+        await queues.reconcile.upsertJobScheduler(
+          'reconcile',
+          { every: config.grants.reconcileIntervalMs },
+          { name: 'reconcile' },
+        );
+      };
+      await scheduleRecurring();
       onPolicy.push((next) => syncReviewSchedules(queues.review, next));
-      await queues.sweep.upsertJobScheduler(
-        'sweep',
-        { every: config.worker.sweepIntervalMs },
-        { name: 'sweep' },
-      );
-      await queues.reconcile.upsertJobScheduler(
-        'reconcile',
-        { every: config.grants.reconcileIntervalMs },
-        { name: 'reconcile' },
-      );
     }
+    // After the workers' schedules exist: a loss found now re-creates nothing twice.
+    await continuity.open();
 
     let slackListener: ReturnType<typeof createSlackApp>['requestListener'];
     if (config.mode !== 'worker') {
@@ -297,6 +325,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         }),
         policy: currentPolicy,
         directory,
+        continuity,
         home,
         logger,
         slackFetch,
@@ -318,6 +347,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       [
         { name: 'redis', run: async () => redis.ping() },
         { name: 'policy', run: async () => `version ${policy.version}` },
+        { name: 'store', periodic: true, run: () => continuity.watch() },
         {
           name: 'slack',
           periodic: true,

@@ -3,7 +3,7 @@ import { stringify } from 'csv-stringify/sync';
 import { AUDIT_COLUMNS, auditRow, readAuditTrail } from '../audit/audit-trail.js';
 import { loadStoreSettings } from '../config.js';
 import { AppError } from '../errors.js';
-import { asRequestId } from '../lib/patterns.js';
+import { parseId } from '../lib/ids.js';
 import type { RedisClient } from '../lib/redis-client.js';
 import { type RedisKeys, redisKeys } from '../lib/redis-keys.js';
 import { createLogger } from '../ops/logger.js';
@@ -163,7 +163,7 @@ function parseAuditArgs(args: readonly string[]): AuditCommand {
   if (untilMs !== undefined && untilMs < sinceMs) throw new Error('--until is before --since');
   let requestId: string | undefined;
   if (values.request !== undefined) {
-    requestId = asRequestId(values.request);
+    requestId = parseId('AR', values.request);
     if (requestId === undefined) throw new Error('--request must be a request id such as AR-0042');
   }
   const format = values.format ?? 'jsonl';

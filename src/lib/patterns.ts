@@ -17,17 +17,3 @@ export const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
 
 /** A Slack channel id (`C…` public, `G…` private). */
 export const SLACK_CHANNEL_ID = /^[CG][A-Z0-9]{2,}$/;
-
-/** A Rolecall request id as stored: `AR-` and digits. */
-export const REQUEST_ID = /^AR-\d{1,12}$/;
-
-/**
- * Returns `text` as a stored request id when it is one (`ar-7`, `AR-0007` -> `AR-0007`), else
- * undefined: ids are numbered from 1 and padded to four digits.
- */
-export function asRequestId(text: string | undefined): string | undefined {
-  const id = text?.trim().toUpperCase();
-  if (id === undefined || !REQUEST_ID.test(id)) return undefined;
-  const number = Number(id.slice(3));
-  return number > 0 ? `AR-${String(number).padStart(4, '0')}` : undefined;
-}

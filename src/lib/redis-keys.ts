@@ -10,7 +10,7 @@ import type { ScopeKind } from './scope.js';
  * |---|---|---|
  * | `request:<id>` | hash | one access request (JSON fields) |
  * | `request:<id>:audit` | list (JSON entries; a stream before schema 2) | that request's audit trail |
- * | `request:seq` | string | last request number |
+ * | `request:seq` | string | last request number (lib/ids.ts: never below the clock) |
  * | `audit` | stream | every audit entry of every request |
  * | `index:requester:<user>` | zset | a person's requests, by creation time |
  * | `index:grantee:<user>` | zset | requests that give a person access, by creation time |
@@ -36,6 +36,7 @@ import type { ScopeKind } from './scope.js';
  * | `stats:reconcile` | hash | reconciliation counters |
  * | `lock:<name>`, `lock-fence` | string | per-user Atlas write locks and their fencing counter |
  * | `atlas-rate:<bucket>` | hash | client-side Atlas token buckets |
+ * | `store` | hash | this store's identity: `createdAt` (ms, the Redis server's clock), `origin`, when its start and a loss were announced |
  */
 export interface RedisKeys {
   readonly prefix: string;
@@ -72,6 +73,8 @@ export interface RedisKeys {
   lock(name: string): string;
   readonly lockFence: string;
   atlasRate(bucket: string): string;
+  /** This store's identity (continuity/store-epoch.ts): a store without it is new, or lost its data. */
+  readonly store: string;
 }
 
 /** The key registry for one QUEUE_PREFIX. */
@@ -108,5 +111,6 @@ export function redisKeys(prefix: string): RedisKeys {
     lock: (name) => `${prefix}:lock:${name}`,
     lockFence: `${prefix}:lock-fence`,
     atlasRate: (bucket) => `${prefix}:atlas-rate:${bucket}`,
+    store: `${prefix}:store`,
   };
 }

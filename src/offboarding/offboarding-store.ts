@@ -1,5 +1,6 @@
 import type { AuditSink } from '../audit/audit-trail.js';
 import { AppError } from '../errors.js';
+import { issueId, missingRecordError } from '../lib/ids.js';
 import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
 import { defineRedisScript, luaJson } from '../lib/redis-script.js';
@@ -108,7 +109,7 @@ export function createOffboardingStore(
   };
   return {
     async create(draft) {
-      const id = `OB-${String(await redis.incr(keys.offboardingSeq)).padStart(4, '0')}`;
+      const id = await issueId(redis, 'OB', keys.offboardingSeq);
       const entry = {
         kind: 'offboarding',
         offboarding: id,
@@ -133,7 +134,7 @@ export function createOffboardingStore(
     get,
     async require(id) {
       const found = await get(id);
-      if (!found) throw new AppError('REQUEST_NOT_FOUND', `There is no offboarding ${id}.`);
+      if (!found) throw missingRecordError(id);
       return found;
     },
     async decide(id, to, decision, targets) {
@@ -146,9 +147,9 @@ export function createOffboardingStore(
         decision.by,
         to,
       );
-      if (status === 'missing') throw new AppError('REQUEST_NOT_FOUND', `There is no offboarding ${id}.`);
+      if (status === 'missing') throw missingRecordError(id);
       const after = await get(id);
-      if (!after) throw new AppError('REQUEST_NOT_FOUND', `There is no offboarding ${id}.`);
+      if (!after) throw missingRecordError(id);
       return { ok: status === 'ok', offboarding: after };
     },
     async setMessage(id, message) {

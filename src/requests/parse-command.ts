@@ -1,6 +1,7 @@
 import { AppError, isAppError } from '../errors.js';
 import { parseDuration } from '../lib/duration.js';
-import { asRequestId, ROLE_NAME } from '../lib/patterns.js';
+import { parseId } from '../lib/ids.js';
+import { ROLE_NAME } from '../lib/patterns.js';
 import { type ScopeKind, scopeOfRole } from '../lib/scope.js';
 
 /** The longest reason Rolecall stores; longer text is refused, not cut. */
@@ -77,10 +78,10 @@ export function parseCommand(text: string): Command {
     case 'status':
     case 'end': {
       // `status TARGET`: a target's reviews rather than a request.
-      if (word.toLowerCase() === 'status' && rest.length === 1 && asRequestId(rest[0]) === undefined) {
+      if (word.toLowerCase() === 'status' && rest.length === 1 && parseId('AR', rest[0]) === undefined) {
         return { kind: 'review-status', target: rest[0] ?? '' };
       }
-      const id = asRequestId(rest[0]);
+      const id = parseId('AR', rest[0]);
       if (id === undefined || rest.length > 1) {
         throw invalid(`Say which request: /atlas-access ${word.toLowerCase()} AR-0042.`);
       }
@@ -132,7 +133,7 @@ export function parseRequestLine(text: string): RequestLine {
 /** Parses `ID for DURATION because REASON`. */
 export function parseExtendLine(text: string): ExtendLine {
   const match = /^(?<id>\S+)\s+for\s+(?<duration>\S+)\s+because\s+(?<reason>[\s\S]+)$/i.exec(text.trim());
-  const id = asRequestId(match?.groups?.id ?? text.trim().split(/\s+/)[0]);
+  const id = parseId('AR', match?.groups?.id ?? text.trim().split(/\s+/)[0]);
   if (id === undefined)
     throw invalid('Say which grant to extend: extend AR-0042 for DURATION because REASON.');
   if (!match?.groups) throw invalid('An extension must read: extend ID for DURATION because REASON.');

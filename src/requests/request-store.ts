@@ -1,6 +1,7 @@
 import { type AuditSink, parseTrailEntry } from '../audit/audit-trail.js';
 import { AppError } from '../errors.js';
 import { encodeLedgerWrite, type LedgerWrite } from '../grants/ledger-store.js';
+import { issueId, missingRecordError } from '../lib/ids.js';
 import type { RedisClient } from '../lib/redis-client.js';
 import { type RedisKeys, redisKeys } from '../lib/redis-keys.js';
 import { defineRedisScript, luaJson } from '../lib/redis-script.js';
@@ -346,7 +347,7 @@ export function createRequestStore(redis: RedisClient, options: RequestStoreOpti
 
   const require = async (id: string): Promise<AccessRequest> => {
     const request = await get(id);
-    if (!request) throw new AppError('REQUEST_NOT_FOUND', `There is no request ${id}.`);
+    if (!request) throw missingRecordError(id);
     return request;
   };
 
@@ -401,7 +402,7 @@ export function createRequestStore(redis: RedisClient, options: RequestStoreOpti
     for (const [field, value] of Object.entries(spec.expect ?? {})) expect[field] = luaJson(value);
     const ledger = spec.ledger ? encodeLedgerWrite(keys, spec.ledger) : undefined;
     const who = await identityOf(id, spec);
-    if (!who) throw new AppError('REQUEST_NOT_FOUND', `There is no request ${id}.`);
+    if (!who) throw missingRecordError(id);
     const payload = {
       ...(spec.from === null
         ? {}
@@ -466,7 +467,7 @@ export function createRequestStore(redis: RedisClient, options: RequestStoreOpti
         },
       );
     }
-    if (status === 'missing') throw new AppError('REQUEST_NOT_FOUND', `There is no request ${id}.`);
+    if (status === 'missing') throw missingRecordError(id);
     const request = decodeRequest(id, Object.fromEntries(pairsOf(flat)));
     if (status === 'conflict') return { ok: false, current: request };
     if (spec.to !== null && previous !== spec.to) {
@@ -513,8 +514,7 @@ export function createRequestStore(redis: RedisClient, options: RequestStoreOpti
     require,
 
     async create(draft, actor, state = 'submitted') {
-      const sequence = await redis.incr(keys.requestSeq);
-      const id = `AR-${String(sequence).padStart(4, '0')}`;
+      const id = await issueId(redis, 'AR', keys.requestSeq);
       const result = await write(id, {
         from: null,
         to: state,

@@ -1,3 +1,4 @@
+import { parseId } from '../lib/ids.js';
 import type { AccessReview, LineDecision } from './model.js';
 
 /**
@@ -31,9 +32,9 @@ export const REVIEW_EXPORT_COLUMNS = [
 /** One row of the export, keyed by column. */
 export type ReviewExportRow = Record<(typeof REVIEW_EXPORT_COLUMNS)[number], string>;
 
-/** Accepts `RV-` and 1 to 12 digits, as review ids are written. */
+/** Accepts a review id as Rolecall writes it (see lib/ids.ts). */
 export function isReviewId(text: string): boolean {
-  return /^RV-\d{1,12}$/.test(text);
+  return parseId('RV', text) === text;
 }
 
 const iso = (ms: number | null | undefined): string => (ms == null ? '' : new Date(ms).toISOString());

@@ -1,5 +1,5 @@
 import type { AuditSink } from '../audit/audit-trail.js';
-import { AppError } from '../errors.js';
+import { issueId, missingRecordError } from '../lib/ids.js';
 import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
 import { defineRedisScript, luaJson } from '../lib/redis-script.js';
@@ -90,7 +90,7 @@ export function createReviewStore(
   };
   return {
     async create(draft) {
-      const id = `RV-${String(await redis.incr(keys.reviewSeq)).padStart(4, '0')}`;
+      const id = await issueId(redis, 'RV', keys.reviewSeq);
       const review: AccessReview = { ...draft, id, messages: [], closedAt: null };
       await redis
         .multi()
@@ -103,7 +103,7 @@ export function createReviewStore(
     get,
     async require(id) {
       const review = await get(id);
-      if (!review) throw new AppError('REQUEST_NOT_FOUND', `There is no review ${id}.`);
+      if (!review) throw missingRecordError(id);
       return review;
     },
     async decisions(id) {

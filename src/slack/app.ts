@@ -4,7 +4,9 @@ import { App, HTTPReceiver, SocketModeReceiver } from '@slack/bolt';
 import type { FetchFunction } from '@slack/web-api';
 import pLimit from 'p-limit';
 import type { Config } from '../config.js';
+import type { Continuity } from '../continuity/continuity.js';
 import { AppError } from '../errors.js';
+import { ANY_ID } from '../lib/ids.js';
 import type { OffboardingService } from '../offboarding/offboarding-service.js';
 import { withCorrelation } from '../ops/correlation.js';
 import type { Logger } from '../ops/logger.js';
@@ -33,6 +35,8 @@ export interface SlackAppDeps {
   readonly service: RequestService;
   readonly reviews: ReviewService;
   readonly offboarding: OffboardingService;
+  /** Explains a click on a record the store lost (and raises the alarm). */
+  readonly continuity: Continuity;
   /** Who a Slack user is (users.info, cached); shared with the service. */
   readonly directory: Directory;
   readonly policy: () => Policy;
@@ -45,7 +49,7 @@ export interface SlackAppDeps {
 function correlationIdIn(body: unknown): string | undefined {
   const payload = body as { actions?: { value?: unknown }[]; text?: unknown } | undefined;
   const text = [payload?.actions?.[0]?.value, payload?.text].find((v) => typeof v === 'string');
-  return typeof text === 'string' ? /\b(?:AR|RV|OB)-\d{1,12}\b/i.exec(text)?.[0]?.toUpperCase() : undefined;
+  return typeof text === 'string' ? ANY_ID.exec(text)?.[0]?.toUpperCase() : undefined;
 }
 
 /** How many handlers may be past their ack at once; more wait their turn (see HandlerDeps.afterAck). */

@@ -1,7 +1,30 @@
 import { randomBytes } from 'node:crypto';
+import type { Continuity } from '../continuity/continuity.js';
 import { isAppError } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import { escapeMrkdwn, mention, mentionPrincipals } from './mrkdwn.js';
+
+/**
+ * Like {@link describeErrorForSlack}, for the failure of a click on a Rolecall message: a record the
+ * store should have and lost is said as such (continuity/), never as a plain "there is no request".
+ */
+export async function describeClickError(
+  error: unknown,
+  click: { readonly continuity: Continuity; readonly actorId: string; readonly action: string },
+  logger: Logger,
+): Promise<string> {
+  let explained = error;
+  try {
+    explained = await click.continuity.explain(error, {
+      source: 'click',
+      actorId: click.actorId,
+      action: click.action,
+    });
+  } catch (cause) {
+    logger.warn('could not check a missing record against the store', { error: cause });
+  }
+  return describeErrorForSlack(explained, logger);
+}
 
 /**
  * Turns any error into one sentence for Slack. AppErrors say what went wrong; anything else is
@@ -23,6 +46,8 @@ export function describeErrorForSlack(error: unknown, logger: Logger): string {
           ? `:information_source: ${text.replace(/\.$/, '')} by ${mention(by)}.`
           : `:information_source: ${text}`;
       }
+      case 'STORE_LOST':
+        return `:rotating_light: ${text}`;
       case 'STORAGE_UNAVAILABLE':
       case 'ATLAS_UNAVAILABLE':
         return `:hourglass: ${text} Please try again in a minute.`;

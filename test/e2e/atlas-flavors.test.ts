@@ -20,7 +20,9 @@ describe('the whole flow on other Atlas API flavors', () => {
         'request GROUP_DATA_ACCESS_READ_ONLY on payments-prod for 2s because flavors',
         CHANNELS.general,
       );
-      const id = requestIdIn(await waitForEphemeral(sandbox.slack, PEOPLE.alice.id, /Request \*AR-\d+\*/));
+      const id = requestIdIn(
+        await waitForEphemeral(sandbox.slack, PEOPLE.alice.id, /Request \*AR-[0-9A-Z]+\*/),
+      );
       const approval = await waitForApprovalMessage(sandbox.slack, id);
       await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
       await waitForDm(sandbox.slack, PEOPLE.alice.id, /applied/);

@@ -178,7 +178,7 @@ describe('extend, reminders and End now (end to end)', () => {
       duration: { value: { type: 'plain_text_input', value: '30m' } },
       reason: { value: { type: 'plain_text_input', value: 'more time' } },
     });
-    const confirmation = await ephemeralAfter(sandbox, PEOPLE.alice, since, /Request \*AR-\d+\*/);
+    const confirmation = await ephemeralAfter(sandbox, PEOPLE.alice, since, /Request \*AR-[0-9A-Z]+\*/);
     expect(confirmation).toContain(`to extend ${id}`);
     await waitForApprovalMessage(sandbox.slack, requestIdIn(confirmation));
 

@@ -84,7 +84,7 @@ describe('field reports (end to end)', () => {
     });
     const received = await waitForDm(sandbox.slack, PEOPLE.alice.id, /received/);
     const waiting = await waitForDm(sandbox.slack, PEOPLE.alice.id, /waiting for approval/);
-    expect(waiting.text).toContain(/AR-\d+/.exec(received.text)?.[0] ?? 'no id');
+    expect(waiting.text).toContain(/AR-[0-9A-Z]+/.exec(received.text)?.[0] ?? 'no id');
     const refused = sandbox.slack.callsTo('response_url').filter((c) => !c.ok);
     expect(refused.map((c) => c.error)).toContain('expired_url');
   });

@@ -32,7 +32,7 @@ describe.each(REDIS_BACKENDS)('request flow (end to end, HTTP mode) on $backend'
   const requestAs = async (user: (typeof PEOPLE)[keyof typeof PEOPLE], line: string) => {
     const ack = await sandbox.driver.command(user, `request ${line}`, CHANNELS.general);
     expect(ack.status).toBe(200);
-    const confirmation = await waitForEphemeral(sandbox.slack, user.id, /Request \*AR-\d+\*/);
+    const confirmation = await waitForEphemeral(sandbox.slack, user.id, /Request \*AR-[0-9A-Z]+\*/);
     return requestIdIn(confirmation);
   };
 
@@ -197,7 +197,7 @@ describe.each(REDIS_BACKENDS)('request flow (end to end, HTTP mode) on $backend'
 
     const accepted = await sandbox.driver.submitView(PEOPLE.alice, view, values('2h'));
     expect(accepted.status).toBe(200);
-    const confirmation = await waitForEphemeral(sandbox.slack, PEOPLE.alice.id, /Request \*AR-\d+\*/);
+    const confirmation = await waitForEphemeral(sandbox.slack, PEOPLE.alice.id, /Request \*AR-[0-9A-Z]+\*/);
     const approval = await waitForApprovalMessage(sandbox.slack, requestIdIn(confirmation));
     expect(blockText(approval)).toContain('organization *acme*');
     expect(blockText(approval)).toContain('organization *acme*');

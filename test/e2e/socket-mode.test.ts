@@ -50,7 +50,9 @@ describe('Socket Mode (SLACK_APP_TOKEN set)', () => {
         CHANNELS.general,
       ),
     );
-    const id = requestIdIn(await waitForEphemeral(sandbox.slack, PEOPLE.alice.id, /Request \*AR-\d+\*/));
+    const id = requestIdIn(
+      await waitForEphemeral(sandbox.slack, PEOPLE.alice.id, /Request \*AR-[0-9A-Z]+\*/),
+    );
     const approval = await waitForApprovalMessage(sandbox.slack, id);
     await socket.send(
       'interactive',

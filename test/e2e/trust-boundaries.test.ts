@@ -93,7 +93,7 @@ describe('trust boundaries (end to end)', () => {
     // The in-process app (all mode) runs the worker side: the request goes on to the approvers.
     expect(await response.json()).toEqual({ response_type: 'ephemeral', text: CHECKING });
     const confirmed = await ephemeralAfter(sandbox, PEOPLE.alice, 0, /waiting for approval/);
-    const id = /AR-\d+/.exec(confirmed)?.[0] ?? '';
+    const id = /AR-[0-9A-Z]+/.exec(confirmed)?.[0] ?? '';
     await waitForApprovalMessage(sandbox.slack, id);
   });
 
@@ -168,7 +168,7 @@ describe('trust boundaries (end to end)', () => {
 
     await submitModal(PEOPLE.bob, PEOPLE.dana);
     const received = await ephemeralAfter(sandbox, PEOPLE.bob, 0, /received/);
-    const id = /AR-\d+/.exec(received)?.[0] ?? '';
+    const id = /AR-[0-9A-Z]+/.exec(received)?.[0] ?? '';
     const approval = await waitForApprovalMessage(sandbox.slack, id);
     expect(blockText(approval)).toContain('<@U0BOB> asks for Atlas access for <@U0DANA>');
     const notice = await waitForDm(sandbox.slack, PEOPLE.dana.id, /asked for Atlas access for you/);

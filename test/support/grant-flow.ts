@@ -30,7 +30,7 @@ export async function requestAs(
       sandbox.slack.events
         .slice(before)
         .map((e) => (e.kind === 'ephemeral' && e.user === person.id ? e.text : undefined))
-        .find((t) => t !== undefined && /Request \*AR-\d+\*/.test(t)),
+        .find((t) => t !== undefined && /Request \*AR-[0-9A-Z]+\*/.test(t)),
     5_000,
     `confirmation of "${text}"`,
   );

@@ -37,7 +37,9 @@ describe.each(REDIS_BACKENDS)('double decisions on $backend', ({ cluster }) => {
       'request GROUP_DATA_ACCESS_READ_ONLY on payments-prod because race',
       CHANNELS.general,
     );
-    const id = requestIdIn(await waitForEphemeral(sandbox.slack, PEOPLE.alice.id, /Request \*AR-\d+\*/));
+    const id = requestIdIn(
+      await waitForEphemeral(sandbox.slack, PEOPLE.alice.id, /Request \*AR-[0-9A-Z]+\*/),
+    );
     return { id, approval: await waitForApprovalMessage(sandbox.slack, id) };
   };
 

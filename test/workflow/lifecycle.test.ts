@@ -60,7 +60,7 @@ describe('request lifecycle', () => {
     const confirmation = await waitUntil(() => {
       const event = sandbox.slack.events
         .slice(before)
-        .find((e) => e.kind === 'ephemeral' && /Request \*AR-\d+\*/.test(e.text));
+        .find((e) => e.kind === 'ephemeral' && /Request \*AR-[0-9A-Z]+\*/.test(e.text));
       return event?.kind === 'ephemeral' ? event : undefined;
     });
     const id = requestIdIn(confirmation.text);

@@ -34,7 +34,7 @@ describe('lost updates', () => {
               (e) =>
                 e.kind === 'ephemeral' &&
                 e.user === PEOPLE.alice.id &&
-                /Request \*AR-\d+\* is waiting for approval/.test(e.text),
+                /Request \*AR-[0-9A-Z]+\* is waiting for approval/.test(e.text),
             )
             .map((e) => (e.kind === 'ephemeral' ? requestIdIn(e.text) : ''));
           return found.length === ids.length + 1 ? found[ids.length] : undefined;

@@ -21,7 +21,9 @@ describe('outages', () => {
 
   const requestAndWait = async (line: string) => {
     await sandbox.driver.command(PEOPLE.alice, `request ${line}`, CHANNELS.general);
-    const id = requestIdIn(await waitForEphemeral(sandbox.slack, PEOPLE.alice.id, /Request \*AR-\d+\*/));
+    const id = requestIdIn(
+      await waitForEphemeral(sandbox.slack, PEOPLE.alice.id, /Request \*AR-[0-9A-Z]+\*/),
+    );
     return { id, approval: await waitForApprovalMessage(sandbox.slack, id) };
   };
 

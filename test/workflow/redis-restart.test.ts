@@ -28,7 +28,7 @@ describe('Redis restart', () => {
       const text = await waitUntil(() => {
         const event = slack.events
           .slice(before)
-          .find((e) => e.kind === 'ephemeral' && /Request \*AR-\d+\*/.test(e.text));
+          .find((e) => e.kind === 'ephemeral' && /Request \*AR-[0-9A-Z]+\*/.test(e.text));
         return event?.kind === 'ephemeral' ? event.text : undefined;
       });
       const id = requestIdIn(text);

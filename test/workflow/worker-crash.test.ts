@@ -38,7 +38,9 @@ describe('worker crash', () => {
       'request GROUP_DATA_ACCESS_READ_ONLY on payments-prod because crash',
       CHANNELS.general,
     );
-    const id = requestIdIn(await waitForEphemeral(sandbox.slack, PEOPLE.alice.id, /Request \*AR-\d+\*/));
+    const id = requestIdIn(
+      await waitForEphemeral(sandbox.slack, PEOPLE.alice.id, /Request \*AR-[0-9A-Z]+\*/),
+    );
     const approval = await waitForApprovalMessage(sandbox.slack, id);
     const atlas = sandbox.atlas;
     atlas.inject({ method: 'PUT', path: /\/roles$/, delayMs: 4_000 });

@@ -1,4 +1,5 @@
 import type { KnownBlock } from '@slack/types';
+import { parseId } from '../../lib/ids.js';
 import {
   type AccessReview,
   LINES_PER_MESSAGE,
@@ -16,8 +17,9 @@ export function reviewLineValue(reviewId: string, n: number): string {
 
 /** Reads a Keep/Revoke button's value; undefined for anything that is not `RV-<digits>:<n>`. */
 export function parseReviewLineValue(value: unknown): { reviewId: string; n: number } | undefined {
-  const match = typeof value === 'string' ? /^(RV-\d{1,9}):(\d{1,6})$/.exec(value) : null;
-  return match ? { reviewId: match[1] as string, n: Number(match[2]) } : undefined;
+  const match = typeof value === 'string' ? /^(RV-[0-9A-Z]{1,8}):(\d{1,6})$/.exec(value) : null;
+  const reviewId = parseId('RV', match?.[1]);
+  return match && reviewId ? { reviewId, n: Number(match[2]) } : undefined;
 }
 
 function describeDecision(decision: LineDecision): string {

@@ -7,7 +7,7 @@ import type {
 } from '@slack/bolt';
 import { AppError, isAppError } from '../../errors.js';
 import { parseDuration } from '../../lib/duration.js';
-import { asRequestId } from '../../lib/patterns.js';
+import { parseId } from '../../lib/ids.js';
 import type { Actor } from '../../requests/authorize.js';
 import { checkReason } from '../../requests/parse-command.js';
 import { ACTIONS, buildDetails } from '../blocks/approval-message.js';
@@ -21,7 +21,7 @@ import {
 import { STATE_LABELS } from '../blocks/state-labels.js';
 import { buildReceived } from '../blocks/status-message.js';
 import { labelDryRun } from '../dry-run-label.js';
-import { describeErrorForSlack } from '../error-reply.js';
+import { describeClickError } from '../error-reply.js';
 import { escapeMrkdwn, formatRoles, slackDate } from '../mrkdwn.js';
 import type { EphemeralReply } from '../respond.js';
 import { endingText } from './access-command.js';
@@ -54,7 +54,7 @@ export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
       const { ack, body, action } = args;
       await ack();
       const reply = (message: EphemeralReply) => replier.reply(body.user.id, body.response_url, message);
-      const id = asRequestId(action.value);
+      const id = parseId('AR', action.value);
       if (id === undefined) {
         logger.warn('a button carried something that is not a request id', { actionId });
         await reply({ text: ':warning: That button does not point at a Rolecall request.' });
@@ -66,7 +66,8 @@ export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
           const answer = await work(id, actor, args);
           if (answer) await reply(answer);
         } catch (error) {
-          await reply({ text: describeErrorForSlack(error, logger) });
+          const click = { continuity: deps.continuity, actorId: body.user.id, action: actionId };
+          await reply({ text: await describeClickError(error, click, logger) });
         }
       };
       await (options.opensModal ? run() : deps.afterAck(run));
@@ -182,7 +183,14 @@ export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
       }
       await ack({
         response_action: 'update',
-        view: notice('Not extended', describeErrorForSlack(error, logger)),
+        view: notice(
+          'Not extended',
+          await describeClickError(
+            error,
+            { continuity: deps.continuity, actorId: body.user.id, action: 'extend' },
+            logger,
+          ),
+        ),
       });
     }
   });
@@ -199,7 +207,7 @@ export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
       return;
     }
     try {
-      const id = asRequestId(view.private_metadata);
+      const id = parseId('AR', view.private_metadata);
       if (id === undefined)
         throw new AppError('REQUEST_NOT_FOUND', 'This form does not point at a Rolecall request.');
       const actor = await directory.person(body.user.id, body.team?.id ?? body.user.team_id);
@@ -209,7 +217,14 @@ export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
       if (!isAppError(error)) throw error;
       await ack({
         response_action: 'update',
-        view: notice('Not denied', describeErrorForSlack(error, logger)),
+        view: notice(
+          'Not denied',
+          await describeClickError(
+            error,
+            { continuity: deps.continuity, actorId: body.user.id, action: 'deny' },
+            logger,
+          ),
+        ),
       });
     }
   });
@@ -219,7 +234,7 @@ export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
 function parseExtendContext(metadata: string): ExtendModalContext | undefined {
   try {
     const parsed = JSON.parse(metadata) as Partial<ExtendModalContext>;
-    const requestId = asRequestId(typeof parsed.requestId === 'string' ? parsed.requestId : undefined);
+    const requestId = parseId('AR', typeof parsed.requestId === 'string' ? parsed.requestId : undefined);
     if (requestId === undefined) return undefined;
     return { requestId, responseUrl: typeof parsed.responseUrl === 'string' ? parsed.responseUrl : null };
   } catch {

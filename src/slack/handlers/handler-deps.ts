@@ -1,3 +1,4 @@
+import type { Continuity } from '../../continuity/continuity.js';
 import type { OffboardingService } from '../../offboarding/offboarding-service.js';
 import type { Logger } from '../../ops/logger.js';
 import type { Policy } from '../../policy/policy.js';
@@ -17,6 +18,8 @@ export interface HandlerDeps {
   readonly offboarding: OffboardingService;
   readonly policy: () => Policy;
   readonly directory: Directory;
+  /** Tells a click on a record the store lost from one that was never there (continuity/). */
+  readonly continuity: Continuity;
   readonly replier: Replier;
   readonly logger: Logger;
   /**

@@ -1,12 +1,13 @@
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
+import { parseId } from '../../lib/ids.js';
 import { ACTIONS } from '../blocks/approval-message.js';
-import { describeErrorForSlack } from '../error-reply.js';
+import { describeClickError } from '../error-reply.js';
 import { escapeMrkdwn } from '../mrkdwn.js';
 import type { HandlerDeps } from './handler-deps.js';
 
 /** An offboarding id as its buttons carry it; undefined for anything else. */
 function asOffboardingId(value: unknown): string | undefined {
-  return typeof value === 'string' && /^OB-\d{1,9}$/.test(value) ? value : undefined;
+  return typeof value === 'string' ? parseId('OB', value) : undefined;
 }
 
 /** Approve and Deny on an offboarding: ack, check the value, resolve who clicked, let the service decide. */
@@ -34,7 +35,8 @@ export function registerOffboardingButtons(app: App, deps: HandlerDeps): void {
               : `:no_entry: You denied offboarding ${id}; nothing was changed.`,
           );
         } catch (error) {
-          await reply(describeErrorForSlack(error, logger));
+          const click = { continuity: deps.continuity, actorId: body.user.id, action: actionId };
+          await reply(await describeClickError(error, click, logger));
         }
       });
     });

@@ -1,7 +1,7 @@
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
 import { ACTIONS } from '../blocks/approval-message.js';
 import { parseReviewLineValue } from '../blocks/review-message.js';
-import { describeErrorForSlack } from '../error-reply.js';
+import { describeClickError } from '../error-reply.js';
 import { escapeMrkdwn, mention } from '../mrkdwn.js';
 import type { HandlerDeps } from './handler-deps.js';
 
@@ -42,7 +42,8 @@ export function registerReviewButtons(app: App, deps: HandlerDeps): void {
             );
           }
         } catch (error) {
-          await reply(describeErrorForSlack(error, logger));
+          const click = { continuity: deps.continuity, actorId: body.user.id, action: actionId };
+          await reply(await describeClickError(error, click, logger));
         }
       });
     });

@@ -1,0 +1,175 @@
+import type { AuditSink } from '../audit/audit-trail.js';
+import { AppError, isAppError } from '../errors.js';
+import { type IdKind, issuedNoLaterThan, kindOf } from '../lib/ids.js';
+import type { RedisClient } from '../lib/redis-client.js';
+import type { RedisKeys } from '../lib/redis-keys.js';
+import type { Logger } from '../ops/logger.js';
+import { claimNotice, ensureStoreEpoch, releaseNotice, type StoreEpoch } from './store-epoch.js';
+
+/** Where an id that names nothing came from. */
+export interface IdOrigin {
+  /**
+   * `click`: a button or form Rolecall itself made (Slack signs it), so a missing record means lost
+   * data; `typed`: someone typed it, which proves nothing (and must not set off the alarm).
+   */
+  readonly source: 'click' | 'typed';
+  readonly actorId: string;
+  /** What they tried, for the audit (`approve`, `end`, …). */
+  readonly action: string;
+}
+
+/** What Rolecall does about a store that lost its data. */
+export interface Continuity {
+  /** At start-up: reads (or creates) the store's epoch and, for a store found empty, says so once. */
+  open(): Promise<StoreEpoch>;
+  /**
+   * Periodically (readiness): checks that the store still is the one opened. A store that lost its
+   * epoch while Rolecall ran lost its data: the loss response runs. Returns a line for /readyz.
+   */
+  watch(): Promise<string>;
+  /**
+   * The error to show for `error`: a REQUEST_NOT_FOUND about an id from a click, when the store should
+   * have that record, becomes STORE_LOST in words (audited, and the loss response runs); anything
+   * else is returned as it is.
+   */
+  explain(error: unknown, origin: IdOrigin): Promise<unknown>;
+}
+
+/** Dependencies of {@link createContinuity}. */
+export interface ContinuityDeps {
+  readonly redis: RedisClient;
+  readonly keys: RedisKeys;
+  readonly logger: Logger;
+  readonly onAudit?: AuditSink | undefined;
+  /** Posts a notice in every approvals channel; throws when none could be posted. */
+  readonly announce: (text: string) => Promise<void>;
+  /** Starts an access review of every target in the policy (those open already are left alone); says what it did. */
+  readonly startReviews: () => Promise<string>;
+  /** Puts back what a store loss takes with it and this process keeps (recurring job schedules). */
+  readonly reinstate?: (() => Promise<void>) | undefined;
+  /**
+   * The shortest time a request, review or offboarding is kept: a record younger than this that is
+   * missing was lost. @defaultValue 90 days
+   */
+  readonly retentionMs?: number;
+  readonly now?: () => number;
+}
+
+const NOUNS: Readonly<Record<IdKind, string>> = { AR: 'request', RV: 'access review', OB: 'offboarding' };
+const FIELD: Readonly<Record<IdKind, string>> = { AR: 'request', RV: 'review', OB: 'offboarding' };
+
+/** What an operator does after a loss, said wherever Rolecall announces one. */
+export const AFTER_A_LOSS =
+  'Grants made before may no longer be tracked, so they might not end on time. Run `/atlas-access review all`: every role nothing explains is listed with *Revoke*. See README, Operations: after Redis loses data.';
+
+/**
+ * Notices that Redis lost Rolecall's data and acts on it: the empty-store notice at start-up, the
+ * periodic check that the store is still the one it opened, and the answer to a click that names a
+ * record the store should have. A loss is announced once per store, loudly, and access reviews of
+ * every target start by themselves, so roles nothing explains any more are listed with Revoke.
+ */
+export function createContinuity(deps: ContinuityDeps): Continuity {
+  const now = deps.now ?? Date.now;
+  const retentionMs = deps.retentionMs ?? 90 * 24 * 3600 * 1000;
+  let opened: StoreEpoch | undefined;
+
+  const audit = async (fields: Record<string, string>) => {
+    const entry = { kind: 'store', at: String(now()), ...fields };
+    try {
+      await deps.redis.xadd(deps.keys.audit, '*', ...Object.entries(entry).flat());
+      deps.onAudit?.(entry);
+    } catch (error) {
+      deps.logger.error('could not audit a store event', { ...entry, error });
+    }
+  };
+
+  /** The loss response, once per store: loud notice, audit, reviews of every target. */
+  const respondToLoss = async (evidence: string): Promise<void> => {
+    deps.logger.error('Rolecall’s Redis store lost data', { evidence });
+    if (!(await claimNotice(deps.redis, deps.keys, 'loss', now()))) return;
+    await audit({ action: 'loss-noticed', actor: 'system', code: 'STORE_LOST', detail: evidence });
+    let reviews: string;
+    try {
+      reviews = await deps.startReviews();
+    } catch (error) {
+      deps.logger.error('could not start the access reviews after a loss', { error });
+      reviews = 'Rolecall could not start the access reviews itself; run `/atlas-access review all`.';
+    }
+    try {
+      await deps.announce(
+        `:rotating_light: *Rolecall’s Redis store has lost data.* ${evidence}\n${AFTER_A_LOSS}\n${reviews}`,
+      );
+    } catch (error) {
+      deps.logger.error('could not announce the loss in any approvals channel; will try again', { error });
+      await releaseNotice(deps.redis, deps.keys, 'loss').catch(() => undefined);
+    }
+  };
+
+  return {
+    async open() {
+      const epoch = await ensureStoreEpoch(deps.redis, deps.keys);
+      opened = epoch;
+      if (epoch.found === 'upgrade') {
+        deps.logger.info('store epoch recorded for a store written by an earlier release', { ...epoch });
+      } else if (epoch.found === 'lost') {
+        await respondToLoss(
+          'Its record of which store it is went missing while ids had been issued here: keys were lost.',
+        );
+      } else if (epoch.found === 'empty' && (await claimNotice(deps.redis, deps.keys, 'started', now()))) {
+        deps.logger.warn('Rolecall started on an empty Redis store', { ...epoch });
+        await audit({ action: 'empty-store', actor: 'system', detail: 'started on an empty store' });
+        try {
+          await deps.announce(
+            `:information_source: Rolecall started on an empty Redis store. On a first start there is nothing to do. If this store held Rolecall’s data before (a restore, a failover, a Redis without persistence that restarted): ${AFTER_A_LOSS}`,
+          );
+        } catch (error) {
+          deps.logger.warn('could not post the empty-store notice', { error });
+          await releaseNotice(deps.redis, deps.keys, 'started').catch(() => undefined);
+        }
+      }
+      return epoch;
+    },
+
+    async watch() {
+      const epoch = await ensureStoreEpoch(deps.redis, deps.keys);
+      const before = opened;
+      opened = epoch;
+      if (before !== undefined && epoch.createdAt !== before.createdAt) {
+        await deps.reinstate?.();
+        await respondToLoss(
+          'The store Rolecall was using lost its data while Rolecall was running (its epoch changed).',
+        );
+        return `store replaced while running (epoch ${before.createdAt} -> ${epoch.createdAt}); loss announced`;
+      }
+      return `store epoch ${new Date(epoch.createdAt).toISOString()}`;
+    },
+
+    async explain(error, origin) {
+      if (!isAppError(error, 'REQUEST_NOT_FOUND') || origin.source !== 'click') return error;
+      const id = error.details.id;
+      const kind = typeof id === 'string' ? kindOf(id) : undefined;
+      const issued = typeof id === 'string' ? issuedNoLaterThan(id) : undefined;
+      if (typeof id !== 'string' || kind === undefined || issued === undefined) return error;
+      const epoch = opened ?? (await ensureStoreEpoch(deps.redis, deps.keys));
+      const earlier = issued < epoch.createdAt;
+      if (!earlier && now() - issued > retentionMs) return error;
+      const noun = NOUNS[kind];
+      const said = earlier
+        ? `This message belongs to an earlier Rolecall store: ${id} is not in the store Rolecall uses now. Nothing was changed, and the approvers have been told.`
+        : `Rolecall’s store no longer has ${noun} ${id}, which it should still keep: Redis lost data. Nothing was changed, and the approvers have been told.`;
+      await audit({
+        [FIELD[kind]]: id,
+        action: origin.action,
+        actor: origin.actorId,
+        code: 'STORE_LOST',
+        detail: said,
+      });
+      await respondToLoss(
+        earlier
+          ? `A click on ${id} came from a message of an earlier store.`
+          : `${noun[0]?.toUpperCase()}${noun.slice(1)} ${id} is missing although it is younger than its retention.`,
+      );
+      return new AppError('STORE_LOST', said, { details: { id } });
+    },
+  };
+}

@@ -1,0 +1,78 @@
+import type { RedisClient } from '../lib/redis-client.js';
+import type { RedisKeys } from '../lib/redis-keys.js';
+import { defineRedisScript } from '../lib/redis-script.js';
+
+/**
+ * Which store Rolecall is talking to. Redis does not tell a new, empty store from one that lost its
+ * data (no persistence, a restore, a failover to a lagging replica): both lack this record. It is
+ * written once, with the time on the Redis server's clock, the same clock request ids are issued
+ * from (lib/ids.ts), so an id older than the store came from an earlier one.
+ */
+export interface StoreEpoch {
+  /** When this store was first seen, ms since epoch (Redis server clock). */
+  readonly createdAt: number;
+  /**
+   * How this call found it: `known` (it was there), `empty` (created now on a store without any
+   * Rolecall data: a first start, or everything was lost), `upgrade` (created now on a store written
+   * by a release before epochs), `lost` (created now although ids were issued here before: the record
+   * alone went missing, so data did).
+   */
+  readonly found: 'known' | 'empty' | 'upgrade' | 'lost';
+}
+
+/** Ids below this were issued by counters before lib/ids.ts (plain INCR). */
+const LEGACY_COUNTER_BELOW = 100_000_000;
+
+// KEYS[1]: the store hash; KEYS[2..]: the id counters (requests, reviews, offboardings).
+// ARGV[1]: LEGACY_COUNTER_BELOW. Returns {found, createdAt}.
+const ENSURE = defineRedisScript(`
+local createdAt = redis.call('HGET', KEYS[1], 'createdAt')
+if createdAt then return {'known', createdAt} end
+local now = redis.call('TIME')
+local ms = string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
+local found = 'empty'
+for i = 2, #KEYS do
+  local value = tonumber(redis.call('GET', KEYS[i]) or '')
+  if value then
+    if value < tonumber(ARGV[1]) then
+      if found == 'empty' then found = 'upgrade' end
+    else
+      found = 'lost'
+    end
+  end
+end
+redis.call('HSET', KEYS[1], 'createdAt', ms, 'origin', found)
+return {found, ms}
+`);
+
+/** Reads this store's epoch, creating it (atomically, once) when it is missing. */
+export async function ensureStoreEpoch(redis: RedisClient, keys: RedisKeys): Promise<StoreEpoch> {
+  const [found, createdAt] = (await ENSURE.run(
+    redis,
+    [keys.store, keys.requestSeq, keys.reviewSeq, keys.offboardingSeq],
+    [LEGACY_COUNTER_BELOW],
+  )) as [StoreEpoch['found'], string];
+  return { found, createdAt: Number(createdAt) };
+}
+
+/**
+ * Marks a one-time notice of this store as given (`started`: the empty-store notice; `loss`: the
+ * loss response); true for the one caller that should give it.
+ */
+export async function claimNotice(
+  redis: RedisClient,
+  keys: RedisKeys,
+  notice: 'started' | 'loss',
+  at: number,
+): Promise<boolean> {
+  return (await redis.hsetnx(keys.store, `${notice}NoticeAt`, String(at))) === 1;
+}
+
+/** Gives a notice back when it could not be given, so the next caller tries again. */
+export async function releaseNotice(
+  redis: RedisClient,
+  keys: RedisKeys,
+  notice: 'started' | 'loss',
+): Promise<void> {
+  await redis.hdel(keys.store, `${notice}NoticeAt`);
+}
