@@ -112,6 +112,17 @@ export interface Config {
     readonly metricsPort: number | undefined;
   };
   readonly redis: RedisConfig;
+  /**
+   * What must hold a grant's plan before its first Atlas write (ops/redis-durability.ts): replicas
+   * that acknowledged it (WAIT) and whether it must be in the append-only file (WAITAOF, Redis 7.2+);
+   * `auto` = what the deployment offers at start-up.
+   */
+  readonly redisDurability: {
+    readonly replicas: number | 'auto';
+    readonly aof: boolean | 'auto';
+    /** How long to wait for the acknowledgement before the step fails and is retried, in ms. */
+    readonly timeoutMs: number;
+  };
   /** Which Atlas API flavor the policy's roles must belong to; known in every mode. */
   readonly atlasApi: AtlasApiFlavor;
   /**
@@ -133,6 +144,11 @@ export interface Config {
   readonly requestTtlMs: number;
   /** How long a shutdown waits for running jobs before leaving them to stalled-job recovery, in ms. */
   readonly shutdownGraceMs: number;
+  /**
+   * How long after SIGTERM the HTTP listener still answers (while /readyz says 503), so the requests
+   * an orchestrator sends before it takes the pod out of rotation are served, in ms.
+   */
+  readonly shutdownDrainMs: number;
   /** How often /readyz re-checks Slack (auth.test) and the Atlas credentials, in ms. */
   readonly readyCheckIntervalMs: number;
   /** Audit entries older than this are trimmed from the global audit stream (XTRIM MINID), in ms. */
@@ -207,6 +223,14 @@ const envFields = z.object({
         'REDIS_CLUSTER_NODES must list host:port pairs separated by commas, e.g. redis-1:6379,redis-2:6379,redis-3:6379',
     },
   ),
+  REDIS_WAIT_REPLICAS: optionalText.refine(
+    (v) => v === undefined || v === 'auto' || (INTEGER.test(v) && Number(v) <= 16),
+    { message: 'REDIS_WAIT_REPLICAS must be auto or a whole number of replicas from 0 to 16' },
+  ),
+  REDIS_WAIT_AOF: optionalText.refine((v) => v === undefined || ['auto', 'true', 'false'].includes(v), {
+    message: 'REDIS_WAIT_AOF must be auto, true or false',
+  }),
+  REDIS_WAIT_TIMEOUT: durationText('REDIS_WAIT_TIMEOUT'),
   QUEUE_PREFIX: optionalText.refine((v) => v === undefined || PREFIX_CHARS.test(v), {
     message: 'QUEUE_PREFIX may contain only letters, digits, "_" and "-"',
   }),
@@ -263,6 +287,9 @@ const envFields = z.object({
   AUDIT_RETENTION: durationText('AUDIT_RETENTION'),
   READY_CHECK_INTERVAL: durationText('READY_CHECK_INTERVAL'),
   SHUTDOWN_GRACE: durationText('SHUTDOWN_GRACE'),
+  SHUTDOWN_DRAIN: optionalText.refine((v) => v === undefined || v === '0' || parseDuration(v) !== undefined, {
+    message: 'SHUTDOWN_DRAIN must be a duration such as 5s, or 0 to stop at once',
+  }),
   REQUESTS_PER_MINUTE: optionalText.refine((v) => v === undefined || (INTEGER.test(v) && Number(v) >= 1), {
     message: 'REQUESTS_PER_MINUTE must be a whole number of at least 1',
   }),
@@ -437,6 +464,15 @@ function toConfig(env: Env, mode: RunMode): Config {
       metricsPort: env.METRICS_PORT === undefined ? undefined : Number(env.METRICS_PORT),
     },
     redis: redisConfigOf(env),
+    redisDurability: {
+      replicas:
+        env.REDIS_WAIT_REPLICAS === undefined || env.REDIS_WAIT_REPLICAS === 'auto'
+          ? 'auto'
+          : Number(env.REDIS_WAIT_REPLICAS),
+      aof:
+        env.REDIS_WAIT_AOF === undefined || env.REDIS_WAIT_AOF === 'auto' ? 'auto' : env.REDIS_WAIT_AOF === 'true',
+      timeoutMs: seconds(env.REDIS_WAIT_TIMEOUT, '1s') * 1000,
+    },
     atlasApi: (env.ATLAS_API as AtlasApiFlavor | undefined) ?? DEFAULT_ATLAS_API,
     atlas:
       mode === 'bot'
@@ -478,6 +514,7 @@ function toConfig(env: Env, mode: RunMode): Config {
     auditRetentionMs: seconds(env.AUDIT_RETENTION, '400d') * 1000,
     readyCheckIntervalMs: seconds(env.READY_CHECK_INTERVAL, '60s') * 1000,
     shutdownGraceMs: seconds(env.SHUTDOWN_GRACE, '25s') * 1000,
+    shutdownDrainMs: env.SHUTDOWN_DRAIN === '0' ? 0 : seconds(env.SHUTDOWN_DRAIN, '5s') * 1000,
     limits: {
       requestsPerMinute: Number(env.REQUESTS_PER_MINUTE ?? '10'),
       maxOpenRequests: Number(env.MAX_OPEN_REQUESTS ?? '20'),

@@ -19,6 +19,7 @@ import { createExpireProcessor } from './jobs/expire-processor.js';
 import { createHomeProcessor } from './jobs/home-processor.js';
 import { createNotifyProcessor } from './jobs/notify-processor.js';
 import { createOffboardingQueue, createOffboardProcessor } from './jobs/offboard-processor.js';
+import type { ProcessorDeps } from './jobs/processor-support.js';
 import { createQueues, type Queues } from './jobs/queues.js';
 import { createReconcileProcessor } from './jobs/reconcile-processor.js';
 import { createRemindProcessor } from './jobs/remind-processor.js';
@@ -39,6 +40,8 @@ import { createLogger, type Logger } from './ops/logger.js';
 import { createMetrics } from './ops/metrics.js';
 import { createReadiness } from './ops/readiness.js';
 import { connectRedis } from './ops/redis.js';
+import { createDurableWrites, describeDurability, planDurability } from './ops/redis-durability.js';
+import { evictionProblem, persistenceWarning, readRedisFacts } from './ops/redis-settings.js';
 import { createShutdownStack } from './ops/shutdown.js';
 import { loadPolicy, type PolicyApi } from './policy/load-policy.js';
 import { decidersOf, type Policy, requirementsOf, targetOf } from './policy/policy.js';
@@ -52,7 +55,7 @@ import {
   createRequestService,
   type WorkQueue,
 } from './requests/request-service.js';
-import { createRequestStore, type RequestStore } from './requests/request-store.js';
+import { createRequestStore, type RequestStore, type RequestStoreOptions } from './requests/request-store.js';
 import { createSubmissionLimit } from './requests/submission-limit.js';
 import { createReviewService } from './reviews/review-service.js';
 import { createReviewStore, type ReviewStore } from './reviews/review-store.js';
@@ -114,6 +117,12 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     shutdown.push('redis', async () => {
       await redis.quit();
     });
+    // A Redis that evicts keys would lose requests and grants without a trace: refuse to start.
+    const redisFacts = await readRedisFacts(redis);
+    const eviction = evictionProblem(redisFacts);
+    if (eviction) throw new AppError('STORAGE_UNAVAILABLE', eviction);
+    const volatile = persistenceWarning(redisFacts);
+    if (volatile) logger.warn(`Redis persistence: ${volatile}`, { redis: redisFacts });
 
     const api: PolicyApi = {
       name: `ATLAS_API=${config.atlasApi}`,
@@ -175,7 +184,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         });
       });
     };
-    const store = createRequestStore(redis, {
+    const storeOptions: RequestStoreOptions = {
       prefix: config.redis.prefix,
       onAudit,
       onTransition: (request, from, at) => {
@@ -186,7 +195,8 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         const decided = request.state !== 'pending' && request.state !== 'expired';
         if ((from === 'pending' || from === 'submitted') && decided) forgetExpiry(request.id);
       },
-    });
+    };
+    const store = createRequestStore(redis, storeOptions);
     const ledgers = createLedgerStore(redis, keys);
     const reviews = createReviewStore(redis, keys, { onAudit });
     const offboardings = createOffboardingStore(redis, keys, { onAudit });
@@ -214,6 +224,8 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       reinstate: () => scheduleRecurring?.() ?? Promise.resolve(),
     });
 
+    /** What a grant's plan reaches before its Atlas write (workers only), for /readyz. */
+    let durableNote: string | undefined;
     /** Set when this process calls Atlas (worker or all): the request form can then show Atlas's roles. */
     let atlasHere: AtlasRolesApi | undefined;
     /** One authenticated Atlas read, for /readyz (workers only: the bot holds no Atlas credential). */
@@ -241,7 +253,25 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       shutdown.push('worker redis', async () => {
         await workerRedis.quit();
       });
+      const durability = planDurability(config.redisDurability, redisFacts);
+      logger.info('grant plans are made durable before Atlas writes', {
+        durability: describeDurability(durability),
+      });
+      durableNote = describeDurability(durability);
+      let durable: WorkerParts['durable'];
+      if (durability.replicas > 0 || durability.aof) {
+        // A connection of its own: WAIT blocks it, and must cover the plan it wrote, not others' work.
+        const durableRedis = await connectRedis(config.redis, 'commands', logger);
+        shutdown.push('durable redis', async () => {
+          await durableRedis.quit();
+        });
+        durable = {
+          store: createRequestStore(durableRedis, storeOptions),
+          confirm: createDurableWrites(durableRedis, durability),
+        };
+      }
       const workers = startWorkers(config, {
+        durable,
         store,
         ledgers,
         atlas,
@@ -347,6 +377,22 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       [
         { name: 'redis', run: async () => redis.ping() },
         { name: 'policy', run: async () => `version ${policy.version}` },
+        {
+          name: 'redis-settings',
+          periodic: true,
+          run: async () => {
+            const facts = await readRedisFacts(redis);
+            const problem = evictionProblem(facts);
+            if (problem) throw new AppError('STORAGE_UNAVAILABLE', problem);
+            return [
+              `maxmemory-policy noeviction on ${facts.length} master(s)`,
+              persistenceWarning(facts) ?? 'append-only persistence on',
+              durableNote,
+            ]
+              .filter((part) => part !== undefined)
+              .join('; ');
+          },
+        },
         { name: 'store', periodic: true, run: () => continuity.watch() },
         {
           name: 'slack',
@@ -516,6 +562,8 @@ interface WorkerParts {
   readonly slackFetch: FetchFunction;
   readonly dryRunLog: DryRunLog | undefined;
   readonly store: RequestStore;
+  /** The grant plan's durable write (ops/redis-durability.ts); undefined when Redis offers none. */
+  readonly durable: ProcessorDeps['durable'];
   readonly ledgers: LedgerStore;
   readonly atlas: AtlasRolesApi;
   readonly queues: Queues;
@@ -545,6 +593,7 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
     lock,
     logger,
     ...(parts.dryRunLog ? { dryRunLog: parts.dryRunLog } : {}),
+    ...(parts.durable ? { durable: parts.durable } : {}),
   };
   const people = createSlackDirectory(slackClient, { logger });
   const gate = createPolicyGate({

@@ -105,6 +105,19 @@ export function createContinuity(deps: ContinuityDeps): Continuity {
     }
   };
 
+  /**
+   * The store's epoch now. When it is not the one this process opened, the store lost its data under
+   * it: what the process keeps in Redis (schedules) is put back; true in `replaced`.
+   */
+  const current = async (): Promise<{ epoch: StoreEpoch; replaced: StoreEpoch | undefined }> => {
+    const epoch = await ensureStoreEpoch(deps.redis, deps.keys);
+    const before = opened;
+    opened = epoch;
+    if (before === undefined || before.createdAt === epoch.createdAt) return { epoch, replaced: undefined };
+    await deps.reinstate?.();
+    return { epoch, replaced: before };
+  };
+
   return {
     async open() {
       const epoch = await ensureStoreEpoch(deps.redis, deps.keys);
@@ -131,15 +144,12 @@ export function createContinuity(deps: ContinuityDeps): Continuity {
     },
 
     async watch() {
-      const epoch = await ensureStoreEpoch(deps.redis, deps.keys);
-      const before = opened;
-      opened = epoch;
-      if (before !== undefined && epoch.createdAt !== before.createdAt) {
-        await deps.reinstate?.();
+      const { epoch, replaced } = await current();
+      if (replaced) {
         await respondToLoss(
           'The store Rolecall was using lost its data while Rolecall was running (its epoch changed).',
         );
-        return `store replaced while running (epoch ${before.createdAt} -> ${epoch.createdAt}); loss announced`;
+        return `store replaced while running (epoch ${replaced.createdAt} -> ${epoch.createdAt}); loss announced`;
       }
       return `store epoch ${new Date(epoch.createdAt).toISOString()}`;
     },
@@ -150,7 +160,8 @@ export function createContinuity(deps: ContinuityDeps): Continuity {
       const kind = typeof id === 'string' ? kindOf(id) : undefined;
       const issued = typeof id === 'string' ? issuedNoLaterThan(id) : undefined;
       if (typeof id !== 'string' || kind === undefined || issued === undefined) return error;
-      const epoch = opened ?? (await ensureStoreEpoch(deps.redis, deps.keys));
+      // Read again: a store that lost everything since the last check has a new epoch by now.
+      const { epoch } = await current();
       const earlier = issued < epoch.createdAt;
       if (!earlier && now() - issued > retentionMs) return error;
       const noun = NOUNS[kind];

@@ -105,11 +105,17 @@ export function createApplyProcessor(deps: ProcessorDeps) {
       added: [...new Set([...(request.plan?.added ?? []), ...decision.add])],
       addsToProject: (request.plan?.addsToProject ?? false) || notInProject,
     };
-    if (
+    const changed =
       request.plan === null ||
       !sameRoles(plan.added, request.plan.added) ||
-      plan.addsToProject !== request.plan.addsToProject
-    ) {
+      plan.addsToProject !== request.plan.addsToProject;
+    if (deps.durable && decision.add.length > 0) {
+      // Written again on its own connection even when unchanged, so WAIT covers this very plan: a
+      // failover after the Atlas write finds it, and the retry converges instead of forgetting it.
+      const saved = await deps.durable.store.patch(request.id, ['applying'], { plan });
+      if (!saved.ok) return { skipped: saved.current.state };
+      await deps.durable.confirm();
+    } else if (changed) {
       const saved = await store.patch(request.id, ['applying'], { plan });
       if (!saved.ok) return { skipped: saved.current.state };
     }

@@ -23,6 +23,12 @@ export interface ProcessorDeps {
   logger: Logger;
   /** ATLAS_DRY_RUN: the writes not sent, per request; absent when writes are sent. */
   dryRunLog?: DryRunLog;
+  /**
+   * Where a grant's plan is written before its first Atlas write, and how Rolecall waits until Redis
+   * holds it durably (WAIT, WAITAOF: ops/redis-durability.ts); absent when the deployment offers
+   * neither, and the plan goes through `store` as every other write.
+   */
+  durable?: { readonly store: RequestStore; readonly confirm: () => Promise<void> };
   /** The approved offboarding of this Atlas username, if any: nothing may be granted to them then. */
   offboardedBy?: (email: string) => Promise<string | null>;
   now?: () => number;

@@ -7,15 +7,30 @@ import { freePort, redisAnswers } from '../../dev/local-redis.js';
 /** A redis-server of the test's own, with append-only persistence, that can be restarted. */
 export interface OwnRedis {
   readonly url: string;
+  readonly port: number;
   /** Stops the server (it writes its AOF) and starts it again on the same port and data. */
   restart(): Promise<void>;
   /** Stops the server and keeps its data: an outage, until restart(). */
   halt(): Promise<void>;
+  /** Freezes the process (SIGSTOP): connected, silent, as a stuck replica is; `resume` thaws it. */
+  pause(): void;
+  resume(): void;
   stop(): Promise<void>;
 }
 
-/** Starts `redis-server --appendonly yes --appendfsync always` on a free port in a temp dir. */
-export async function startOwnRedis(): Promise<OwnRedis> {
+/** Options for {@link startOwnRedis}. */
+export interface OwnRedisOptions {
+  /**
+   * Append-only persistence (`--appendonly yes --appendfsync always`); without it a restart comes
+   * back empty, as a Redis that keeps nothing on disk does. @defaultValue true
+   */
+  readonly persistence?: boolean;
+  /** More `redis-server` arguments, e.g. `['--maxmemory-policy', 'allkeys-lru']` or `['--replicaof', …]`. */
+  readonly args?: readonly string[];
+}
+
+/** Starts `redis-server` on a free port in a temp dir (append-only, fsync always, unless told otherwise). */
+export async function startOwnRedis(options: OwnRedisOptions = {}): Promise<OwnRedis> {
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'rolecall-redis-'));
   const url = `redis://127.0.0.1:${port}`;
@@ -30,12 +45,12 @@ export async function startOwnRedis(): Promise<OwnRedis> {
         '127.0.0.1',
         '--dir',
         dir,
-        '--appendonly',
-        'yes',
-        '--appendfsync',
-        'always',
+        ...(options.persistence === false
+          ? ['--appendonly', 'no']
+          : ['--appendonly', 'yes', '--appendfsync', 'always']),
         '--save',
         '',
+        ...(options.args ?? []),
       ],
       { stdio: 'ignore' },
     );
@@ -52,12 +67,20 @@ export async function startOwnRedis(): Promise<OwnRedis> {
   await start();
   return {
     url,
+    port,
     async restart() {
       await halt();
       await start();
     },
     halt,
+    pause() {
+      child?.kill('SIGSTOP');
+    },
+    resume() {
+      child?.kill('SIGCONT');
+    },
     async stop() {
+      child?.kill('SIGCONT');
       await halt();
       await rm(dir, { recursive: true, force: true });
     },

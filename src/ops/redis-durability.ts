@@ -1,0 +1,86 @@
+import { Cluster } from 'ioredis';
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+import type { RedisClient } from '../lib/redis-client.js';
+import { type RedisServerFacts, versionAtLeast } from './redis-settings.js';
+
+/** What a grant's plan must reach before its first Atlas write. */
+export interface DurabilityPlan {
+  /** Replicas that must acknowledge it (WAIT); 0 = none. */
+  readonly replicas: number;
+  /** It must be in the master's append-only file (WAITAOF, Redis 7.2 and later). */
+  readonly aof: boolean;
+  readonly timeoutMs: number;
+}
+
+/**
+ * Settles REDIS_WAIT_REPLICAS and REDIS_WAIT_AOF against what the servers offer: `auto` asks for one
+ * replica where every master has one, and for the append-only file where every master writes one
+ * and knows WAITAOF (7.2+). Asking for more than the servers offer is refused in words at start-up.
+ */
+export function planDurability(
+  settings: Config['redisDurability'],
+  facts: readonly RedisServerFacts[],
+): DurabilityPlan {
+  const fewestReplicas = Math.min(...facts.map((f) => f.replicas));
+  const aofOffered = facts.every((f) => f.appendonly && versionAtLeast(f.version, 7, 2));
+  const replicas = settings.replicas === 'auto' ? Math.min(1, fewestReplicas) : settings.replicas;
+  if (settings.replicas !== 'auto' && replicas > fewestReplicas) {
+    throw new AppError(
+      'CONFIG_INVALID',
+      `REDIS_WAIT_REPLICAS=${replicas}, but a Redis master has only ${fewestReplicas} replica(s) attached; no grant could be applied. Lower it, or set auto.`,
+    );
+  }
+  if (settings.aof === true && !aofOffered) {
+    const why = facts
+      .map((f) =>
+        !versionAtLeast(f.version, 7, 2)
+          ? `${f.node} runs Redis ${f.version} (WAITAOF needs 7.2)`
+          : `${f.node} has appendonly no`,
+      )
+      .join('; ');
+    throw new AppError('CONFIG_INVALID', `REDIS_WAIT_AOF=true, but ${why}. Set it to auto or false.`);
+  }
+  return { replicas, aof: settings.aof === 'auto' ? aofOffered : settings.aof, timeoutMs: settings.timeoutMs };
+}
+
+/** In words, for the start-up log and /readyz. */
+export function describeDurability(plan: DurabilityPlan): string {
+  const parts = [
+    plan.replicas > 0 ? `${plan.replicas} replica(s) acknowledge (WAIT)` : '',
+    plan.aof ? 'the append-only file holds it (WAITAOF)' : '',
+  ].filter((part) => part !== '');
+  return parts.length === 0
+    ? 'a grant plan is not confirmed beyond the master before its Atlas write (no replica, no WAITAOF)'
+    : `before a grant's Atlas write, ${parts.join(' and ')} within ${plan.timeoutMs} ms`;
+}
+
+/**
+ * Waits until everything written so far on `redis` (the connection that wrote the plan) is as durable
+ * as `plan` asks; throws a retryable STORAGE_UNAVAILABLE when Redis cannot confirm it in time, so no
+ * Atlas write happens on a plan a failover could lose. On a cluster every master is asked: the one
+ * that took the write waits for it, the others answer at once.
+ */
+export function createDurableWrites(redis: RedisClient, plan: DurabilityPlan): () => Promise<void> {
+  const servers = () => (redis instanceof Cluster ? redis.nodes('master') : [redis]);
+  return async () => {
+    for (const server of servers()) {
+      if (plan.aof) {
+        const [local] = (await server.call('WAITAOF', 1, 0, plan.timeoutMs)) as [number, number];
+        if (Number(local) < 1) throw unconfirmed('the append-only file', plan);
+      }
+      if (plan.replicas > 0) {
+        const acknowledged = Number(await server.call('WAIT', plan.replicas, plan.timeoutMs));
+        if (acknowledged < plan.replicas) throw unconfirmed(`${plan.replicas} replica(s)`, plan, acknowledged);
+      }
+    }
+  };
+}
+
+function unconfirmed(what: string, plan: DurabilityPlan, got?: number): AppError {
+  return new AppError(
+    'STORAGE_UNAVAILABLE',
+    `Redis could not confirm within ${plan.timeoutMs} ms that ${what} hold this grant's plan${got === undefined ? '' : ` (${got} did)`}; Rolecall changes nothing in Atlas until it can, and tries again.`,
+    { retryable: true },
+  );
+}
