@@ -470,7 +470,9 @@ function toConfig(env: Env, mode: RunMode): Config {
           ? 'auto'
           : Number(env.REDIS_WAIT_REPLICAS),
       aof:
-        env.REDIS_WAIT_AOF === undefined || env.REDIS_WAIT_AOF === 'auto' ? 'auto' : env.REDIS_WAIT_AOF === 'true',
+        env.REDIS_WAIT_AOF === undefined || env.REDIS_WAIT_AOF === 'auto'
+          ? 'auto'
+          : env.REDIS_WAIT_AOF === 'true',
       timeoutMs: seconds(env.REDIS_WAIT_TIMEOUT, '1s') * 1000,
     },
     atlasApi: (env.ATLAS_API as AtlasApiFlavor | undefined) ?? DEFAULT_ATLAS_API,

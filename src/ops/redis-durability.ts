@@ -41,7 +41,11 @@ export function planDurability(
       .join('; ');
     throw new AppError('CONFIG_INVALID', `REDIS_WAIT_AOF=true, but ${why}. Set it to auto or false.`);
   }
-  return { replicas, aof: settings.aof === 'auto' ? aofOffered : settings.aof, timeoutMs: settings.timeoutMs };
+  return {
+    replicas,
+    aof: settings.aof === 'auto' ? aofOffered : settings.aof,
+    timeoutMs: settings.timeoutMs,
+  };
 }
 
 /** In words, for the start-up log and /readyz. */
@@ -71,7 +75,8 @@ export function createDurableWrites(redis: RedisClient, plan: DurabilityPlan): (
       }
       if (plan.replicas > 0) {
         const acknowledged = Number(await server.call('WAIT', plan.replicas, plan.timeoutMs));
-        if (acknowledged < plan.replicas) throw unconfirmed(`${plan.replicas} replica(s)`, plan, acknowledged);
+        if (acknowledged < plan.replicas)
+          throw unconfirmed(`${plan.replicas} replica(s)`, plan, acknowledged);
       }
     }
   };
