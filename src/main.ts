@@ -46,6 +46,7 @@ import { createShutdownStack } from './ops/shutdown.js';
 import { loadPolicy, type PolicyApi } from './policy/load-policy.js';
 import { decidersOf, type Policy, requirementsOf, targetOf } from './policy/policy.js';
 import type { GranteeAccess } from './requests/assess.js';
+import { createExtensionClaims } from './requests/extension-claims.js';
 import { readHome } from './requests/home.js';
 import { createPolicyGate, type UserGroups } from './requests/policy-gate.js';
 import { createRefusalLog } from './requests/refusal-log.js';
@@ -335,6 +336,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         logger,
         requestTtlMs: config.requestTtlMs,
         currentRoles: createCurrentRoles(ledgers, atlasHere),
+        extensions: createExtensionClaims(redis, keys),
       });
       const home = createHomePublisher({
         client: slackClient,

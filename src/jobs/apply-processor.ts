@@ -191,6 +191,14 @@ export function createApplyProcessor(deps: ProcessorDeps) {
         );
       }
       const to = end + (request.durationSeconds ?? 0) * 1000;
+      // Checked against the end as it stands now, in the same optimistic write that moves it: two
+      // extensions approved together cannot both fit under the bound.
+      if (request.endsNoLaterThan !== null && to > request.endsNoLaterThan) {
+        throw new AppError(
+          'DURATION_INVALID',
+          `${request.id} would make ${original.id} end at ${new Date(to).toISOString()}, past ${new Date(request.endsNoLaterThan).toISOString()}, the latest its roles may be held (maxDuration from when it was asked${original.extensions.length > 0 ? `; ${original.id} was extended since` : ''}). Ask again for less.`,
+        );
+      }
       const ledger = await ledgers.read(original.granteeEmail, original.target);
       const candidate = { by: request.id, of: original.id, from: end, to };
       const moved = await store.note(original.id, {

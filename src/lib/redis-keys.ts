@@ -36,6 +36,7 @@ import type { ScopeKind } from './scope.js';
  * | `stats:reconcile` | hash | reconciliation counters |
  * | `lock:<name>`, `lock-fence` | string | per-user Atlas write locks and their fencing counter |
  * | `atlas-rate:<bucket>` | hash | client-side Atlas token buckets |
+ * | `extension:<grant id>` | string | the one extension request open for a grant (or a filing token) |
  * | `store` | hash | this store's identity: `createdAt` (ms, the Redis server's clock), `origin`, when its start and a loss were announced |
  */
 export interface RedisKeys {
@@ -73,6 +74,8 @@ export interface RedisKeys {
   lock(name: string): string;
   readonly lockFence: string;
   atlasRate(bucket: string): string;
+  /** The open extension of a grant (requests/extension-claims.ts). */
+  extensionSlot(grantId: string): string;
   /** This store's identity (continuity/store-epoch.ts): a store without it is new, or lost its data. */
   readonly store: string;
 }
@@ -112,5 +115,6 @@ export function redisKeys(prefix: string): RedisKeys {
     lockFence: `${prefix}:lock-fence`,
     atlasRate: (bucket) => `${prefix}:atlas-rate:${bucket}`,
     store: `${prefix}:store`,
+    extensionSlot: (grantId) => `${prefix}:extension:${grantId}`,
   };
 }

@@ -1,5 +1,6 @@
 import type { AppErrorCode } from '../errors.js';
 import { isAppError } from '../errors.js';
+import { formatDuration } from '../lib/duration.js';
 import type { TargetRef } from '../lib/scope.js';
 import {
   checkRequestAllowed,
@@ -64,7 +65,16 @@ export type Subject =
    * An existing request; for `extend`, with how much longer; for what grants access (approve, retry,
    * extend), with the grantee as Slack knows them now, so an account deactivated since is refused.
    */
-  | { readonly request: AccessRequest; readonly extendBySeconds?: number; readonly grantee?: Actor }
+  | {
+      readonly request: AccessRequest;
+      readonly extendBySeconds?: number;
+      /**
+       * For `extend`: when the grant ends now and the time of asking (ms since epoch): the end it
+       * would produce may not pass the asking time plus the roles' maxDuration.
+       */
+      readonly extendFrom?: { readonly endsAt: number; readonly at: number };
+      readonly grantee?: Actor;
+    }
   /**
    * A review of a target: for `review-decide`, the role on the line and whether the line is the
    * actor's own access (their Slack email is its Atlas username).
@@ -149,6 +159,30 @@ function checkAgainstPolicy(
     if (!isAppError(error)) throw error;
     return refuse(error.code, `${context}${error.message}`);
   }
+}
+
+/**
+ * An extension may not make a grant end later than the time of asking plus its roles' maxDuration:
+ * each extension within its own length could otherwise stack a grant far past it.
+ */
+function checkExtendedEnd(
+  target: PolicyTarget,
+  request: AccessRequest,
+  held: readonly string[],
+  subject: { readonly extendBySeconds?: number; readonly extendFrom?: { endsAt: number; at: number } },
+): Decision | undefined {
+  const max = requirementsOf(target, held).maxDurationSeconds;
+  const from = subject.extendFrom;
+  if (max === undefined || from === undefined || subject.extendBySeconds === undefined) return undefined;
+  const wanted = from.endsAt + subject.extendBySeconds * 1000;
+  const ceiling = from.at + max * 1000;
+  if (wanted <= ceiling) return undefined;
+  const room = Math.floor((ceiling - from.endsAt) / 1000);
+  const left = Math.max(0, Math.round((from.endsAt - from.at) / 1000));
+  return refuse(
+    'DURATION_INVALID',
+    `${request.id} ends in ${formatDuration(left)}; ${formatDuration(subject.extendBySeconds)} more would keep it for ${formatDuration(left + subject.extendBySeconds)} from now, past the ${formatDuration(max)} its roles may be held from now. ${room >= 60 ? `Ask for at most ${formatDuration(room - (room % 60))}.` : 'It already ends as late as the policy allows; ask again closer to its end.'}`,
+  );
 }
 
 /** May this person ask for access on the target (for themselves, or be asked for)? */
@@ -295,9 +329,11 @@ export function authorize(
         );
       }
       if (!current) return gone;
+      const held = request.grant?.held ?? request.roles;
       return (
         granteeStillEligible() ??
-        checkAgainstPolicy(current, request.grant?.held ?? request.roles, subject.extendBySeconds, '') ??
+        checkAgainstPolicy(current, held, subject.extendBySeconds, '') ??
+        checkExtendedEnd(current, request, held, subject) ??
         allowed
       );
     }

@@ -148,6 +148,12 @@ export interface AccessRequest {
   readonly addsToProject: boolean;
   /** The grant this request extends; null for an ordinary request. */
   readonly extends: string | null;
+  /**
+   * For an extension: the latest the grant may end once it is applied (the time it was asked plus
+   * the roles' maxDuration, and for an automatic approval the grant's start plus it), re-checked
+   * when applied; null when nothing bounds it, and for ordinary requests.
+   */
+  readonly endsNoLaterThan: number | null;
   /** Granted at once by someone on the role's break-glass list, without a decision. */
   readonly breakGlass: boolean;
   /**
@@ -193,7 +199,13 @@ export interface AccessRequest {
 export type RequestDraft = Partial<
   Pick<
     AccessRequest,
-    'rolesAtRequest' | 'holdersAtRequest' | 'addsToProject' | 'breakGlass' | 'approversAtRequest' | 'workflow'
+    | 'rolesAtRequest'
+    | 'holdersAtRequest'
+    | 'addsToProject'
+    | 'breakGlass'
+    | 'approversAtRequest'
+    | 'workflow'
+    | 'endsNoLaterThan'
   >
 > &
   Pick<

@@ -17,6 +17,7 @@ import {
 import type { GranteeAccess } from './assess.js';
 import { type Action, type Actor, authorize, type Subject } from './authorize.js';
 import { endGrantNow } from './end-grant.js';
+import type { ExtensionClaims } from './extension-claims.js';
 import { type HomeData, listToDecide, readHome } from './home.js';
 import type { AccessRequest, AuditEntry, RequestDraft, RequestState } from './model.js';
 import type { RequestLine } from './parse-command.js';
@@ -123,6 +124,8 @@ export interface RequestServiceDeps {
   requestTtlMs: number;
   /** A person's roles on a target, for the request form. */
   currentRoles: CurrentRoles;
+  /** One extension of a grant open at a time. */
+  extensions: ExtensionClaims;
   now?: () => number;
 }
 
@@ -414,12 +417,14 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
 
     async extend(actor, ask) {
       const original = await grantOf(ask.id);
+      const end = original.grant?.revokeAt ?? null;
+      const askedAt = now();
       const { target, policy } = await allow('extend', actor, {
         request: original,
         extendBySeconds: ask.durationSeconds,
+        ...(end === null ? {} : { extendFrom: { endsAt: end, at: askedAt } }),
         grantee: await deps.people.person(original.granteeId),
       });
-      const end = original.grant?.revokeAt ?? null;
       if (original.state !== 'applied' || original.endedEarly !== null) {
         throw new AppError(
           'REQUEST_STATE_CONFLICT',
@@ -434,29 +439,59 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           `${original.id} ${held.length === 0 ? 'holds no role through Rolecall' : 'is permanent'}; there is nothing to extend.`,
         );
       }
-      const request = await createWithinLimits(
-        actor,
-        {
-          requesterId: actor.id,
-          granteeId: original.granteeId,
-          granteeEmail: original.granteeEmail,
-          target: original.target,
-          roles: held,
-          durationSeconds: ask.durationSeconds,
-          reason: ask.reason,
-          sourceChannelId: ask.sourceChannelId,
-          replyUrl: ask.replyUrl,
-          rolesAtRequest: original.grant?.rolesAfter ?? null,
-          holdersAtRequest: held.map((role) => ({ role, requestId: original.id, until: end })),
-          addsToProject: false,
-          extends: original.id,
-          approversAtRequest: original.approversAtRequest,
-        },
-        'pending',
-      );
-      // Roles a rule approves automatically are extended the same way, for the grantee themselves.
+      // The end it produces is bounded (authorize: asked-at + maxDuration); an automatic approval also
+      // by the grant's start + maxDuration, past which a person decides. Re-checked when applied.
       const needs = target ? requirementsOf(target, held) : undefined;
-      if (needs?.autoApprove && target && actor.id === original.granteeId) {
+      const maxMs = needs?.maxDurationSeconds === undefined ? undefined : needs.maxDurationSeconds * 1000;
+      const wanted = end + ask.durationSeconds * 1000;
+      const startedAt = original.grant?.appliedAt ?? askedAt;
+      const automatic =
+        needs?.autoApprove === true &&
+        actor.id === original.granteeId &&
+        (maxMs === undefined || wanted <= startedAt + maxMs);
+      const bounds = maxMs === undefined ? [] : [askedAt + maxMs, ...(automatic ? [startedAt + maxMs] : [])];
+      const slot = await deps.extensions.claim(original.id, async (id) => {
+        const holder = await store.get(id);
+        return holder !== undefined && OPEN_EXTENSION.includes(holder.state);
+      });
+      if (!('token' in slot)) {
+        throw new AppError(
+          'REQUEST_STATE_CONFLICT',
+          slot.heldBy === null
+            ? `Another extension of ${original.id} is being filed right now; wait for it.`
+            : `${slot.heldBy} already asks to extend ${original.id}; one extension at a time. Wait for its decision, or cancel it first.`,
+        );
+      }
+      let request: AccessRequest;
+      try {
+        request = await createWithinLimits(
+          actor,
+          {
+            requesterId: actor.id,
+            granteeId: original.granteeId,
+            granteeEmail: original.granteeEmail,
+            target: original.target,
+            roles: held,
+            durationSeconds: ask.durationSeconds,
+            reason: ask.reason,
+            sourceChannelId: ask.sourceChannelId,
+            replyUrl: ask.replyUrl,
+            rolesAtRequest: original.grant?.rolesAfter ?? null,
+            holdersAtRequest: held.map((role) => ({ role, requestId: original.id, until: end })),
+            addsToProject: false,
+            extends: original.id,
+            endsNoLaterThan: bounds.length === 0 ? null : Math.min(...bounds),
+            approversAtRequest: original.approversAtRequest,
+          },
+          'pending',
+        );
+      } catch (error) {
+        await deps.extensions.release(original.id, slot.token);
+        throw error;
+      }
+      await deps.extensions.handOver(original.id, slot.token, request.id);
+      // Roles a rule approves automatically are extended the same way, for the grantee themselves.
+      if (automatic && target) {
         const detail = autoApprovalNote(target, held);
         const approved = await store.transition(request.id, {
           from: 'pending',
@@ -736,6 +771,9 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
 function approversOf(policy: Policy, target: PolicyTarget, roles: readonly string[]): string[] {
   return expandGroups(policy, requirementsOf(target, roles).approverLists.flat());
 }
+
+/** An extension in these states still waits or runs: no second one may be filed for its grant. */
+const OPEN_EXTENSION: readonly RequestState[] = ['submitted', 'pending', 'approved', 'applying'];
 
 /** How each state reads after a request id, for refusals and conflicts. */
 export const STATE_WORDS: Record<RequestState, string> = {

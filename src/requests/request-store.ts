@@ -131,6 +131,7 @@ const JSON_FIELDS = [
   'holdersAtRequest',
   'addsToProject',
   'extends',
+  'endsNoLaterThan',
   'breakGlass',
   'approversAtRequest',
   'workflow',

@@ -85,6 +85,7 @@ function request(state: RequestState, overrides: Partial<AccessRequest> = {}): A
     holdersAtRequest: [],
     addsToProject: false,
     extends: null,
+    endsNoLaterThan: null,
     breakGlass: false,
     workflow: null,
     approversAtRequest: ['U0BOB', 'U0CAROL'],
