@@ -104,7 +104,7 @@ const NO_GROUPS: GroupMembers = { known: new Map(), unconfirmed: new Map() };
  * The refusal for a decision that hangs on groups Slack could not confirm; `who` lets Slack show
  * the ids it names as mentions.
  */
-function unconfirmedRefusal(
+function refuseUnconfirmed(
   answer: GroupMembers,
   groups: readonly string[],
   about: 'you' | 'members' | { readonly approvers: readonly string[]; readonly requestId: string },
@@ -149,7 +149,7 @@ function checkUnconfirmed(
       authorize(action, actor, subject, policy, withIn(userIds, groups)).allowed;
     if (allowsWith([actor.id], unconfirmed)) {
       const alone = unconfirmed.filter((g) => allowsWith([actor.id], [g]));
-      return unconfirmedRefusal(answer, alone.length > 0 ? alone : unconfirmed, 'you');
+      return refuseUnconfirmed(answer, alone.length > 0 ? alone : unconfirmed, 'you');
     }
     // Someone else's membership may decide it (the person a request is for, against `requesters`).
     const others =
@@ -158,7 +158,7 @@ function checkUnconfirmed(
         : [subject.grantee.id];
     const granteeId = subject !== null && 'request' in subject ? [subject.request.granteeId] : [];
     return allowsWith([actor.id, ...others, ...granteeId], unconfirmed)
-      ? unconfirmedRefusal(answer, unconfirmed, 'members')
+      ? refuseUnconfirmed(answer, unconfirmed, 'members')
       : undefined;
   }
   // An approval counts earlier approvals only while their approvers still are: not on a guess.
@@ -177,7 +177,7 @@ function checkUnconfirmed(
     );
   return inDoubt.length === 0
     ? undefined
-    : unconfirmedRefusal(answer, unconfirmed, { approvers: inDoubt, requestId: subject.request.id });
+    : refuseUnconfirmed(answer, unconfirmed, { approvers: inDoubt, requestId: subject.request.id });
 }
 
 /**
