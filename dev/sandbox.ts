@@ -49,6 +49,9 @@ export const ATLAS = {
 
 const SANDBOX_APP_TOKEN = 'xapp-sandbox-token';
 
+/** The Enterprise Grid organization of an org-wide sandbox; its one workspace is the sandbox's. */
+export const SANDBOX_ENTERPRISE = { id: 'E0ROLECALL', name: 'Rolecall Org', teams: ['T0ROLECALL'] } as const;
+
 /** The sandbox's policy file. */
 export const SANDBOX_POLICY = `# Rolecall sandbox policy
 approvalsChannel: ${CHANNELS.approvals}
@@ -91,6 +94,11 @@ export interface SandboxOptions {
   readonly policy?: string;
   /** Slack user groups (`S…`) and their members. @defaultValue none */
   readonly userGroups?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Install the app org-wide in an Enterprise Grid organization ({@link SANDBOX_ENTERPRISE}, whose
+   * one workspace is the sandbox's) instead of in the workspace. @defaultValue false
+   */
+  readonly orgWide?: boolean;
   /** Authenticate to Atlas with the sandbox service account (OAuth) instead of the API key (Digest). */
   readonly serviceAccount?: boolean;
   /** Socket Mode instead of HTTP: the WebSocket URL apps.connections.open hands out. */
@@ -131,6 +139,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     users: Object.values(PEOPLE),
     channels: Object.values(CHANNELS),
     ...(options.userGroups === undefined ? {} : { userGroups: options.userGroups }),
+    ...(options.orgWide ? { enterprise: SANDBOX_ENTERPRISE } : {}),
     ...(options.slackPort === undefined ? {} : { port: options.slackPort }),
     ...(options.socketModeUrl === undefined
       ? {}

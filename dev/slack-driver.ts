@@ -85,6 +85,19 @@ export interface SlackDriver {
 
 const TEAM = { id: 'T0ROLECALL', domain: 'rolecall' } as const;
 
+/**
+ * How a payload says which installation it is for: an org-wide install adds the organization and
+ * `is_enterprise_install: true` (https://api.slack.com/enterprise/apps/reference); the team stays
+ * the workspace the person acted in.
+ */
+function installOf(slack: SlackSimulator) {
+  const org = slack.enterprise;
+  return {
+    enterprise: org ? { id: org.id, name: org.name } : null,
+    is_enterprise_install: org !== undefined,
+  };
+}
+
 function userOf(user: SimulatedSlackUser) {
   return { id: user.id, username: user.name, name: user.name, team_id: TEAM.id };
 }
@@ -115,7 +128,11 @@ export function buildCommandPayload(
     command: '/atlas-access',
     text: encodeLikeSlack(text),
     api_app_id: 'A0ROLECALL',
-    is_enterprise_install: 'false',
+    // Slash commands carry these as form fields (strings).
+    ...(slack.enterprise
+      ? { enterprise_id: slack.enterprise.id, enterprise_name: slack.enterprise.name }
+      : {}),
+    is_enterprise_install: String(slack.enterprise !== undefined),
     response_url: slack.newResponseUrl(user.id, channelId),
     trigger_id: slack.newTriggerId(user.id),
   };
@@ -149,8 +166,7 @@ export function buildButtonPayload(
       },
       trigger_id: slack.newTriggerId(user.id),
       team: TEAM,
-      enterprise: null,
-      is_enterprise_install: false,
+      ...installOf(slack),
       channel: { id: message.channel, name: 'approvals' },
       message: {
         type: 'message',
@@ -193,8 +209,7 @@ export function buildViewSubmissionPayload(
     trigger_id: slack.newTriggerId(user.id),
     view: { ...view, team_id: TEAM.id, state: { values }, hash: `${Date.now()}.abc`, app_id: 'A0ROLECALL' },
     response_urls: [],
-    is_enterprise_install: false,
-    enterprise: null,
+    ...installOf(slack),
   };
 }
 
@@ -221,8 +236,7 @@ function buildViewActionPayload(
     container: { type: 'view', view_id: view.id },
     trigger_id: slack.newTriggerId(user.id),
     team: TEAM,
-    enterprise: null,
-    is_enterprise_install: false,
+    ...installOf(slack),
     view: { ...view, team_id: TEAM.id, app_id: 'A0ROLECALL', state: { values } },
     actions: [action],
   };
@@ -302,6 +316,21 @@ export function createSlackDriver(options: SlackDriverOptions): SlackDriver {
       token: 'deprecated-verification-token',
       team_id: TEAM.id,
       api_app_id: 'A0ROLECALL',
+      // An org-wide install is told so in `authorizations` (https://api.slack.com/enterprise/apps/reference).
+      ...(slack.enterprise
+        ? {
+            enterprise_id: slack.enterprise.id,
+            authorizations: [
+              {
+                enterprise_id: slack.enterprise.id,
+                team_id: TEAM.id,
+                user_id: 'U0ROLECALL',
+                is_bot: true,
+                is_enterprise_install: true,
+              },
+            ],
+          }
+        : {}),
       event,
       type: 'event_callback',
       event_id: `Ev${Date.now()}${Math.floor(Math.random() * 1e6)}`,
@@ -371,8 +400,7 @@ export function createSlackDriver(options: SlackDriverOptions): SlackDriver {
           action_ts: `${Date.now() / 1000}`,
           team: TEAM,
           user: userOf(user),
-          is_enterprise_install: false,
-          enterprise: null,
+          ...installOf(slack),
           callback_id: callbackId,
           trigger_id: slack.newTriggerId(user.id),
         }),

@@ -66,11 +66,26 @@ export interface SlackFailure {
   readonly method: string;
   /** Slack error string, e.g. `ratelimited`, `channel_not_found`, `internal_error`. */
   readonly error: string;
-  /** @defaultValue 200 (Slack reports most errors with ok:false and HTTP 200); use 429 with retryAfter. */
+  /**
+   * @defaultValue 200 (Slack reports most errors with ok:false and HTTP 200); use 429 with retryAfter
+   * for a rate limit (https://api.slack.com/docs/rate-limits: HTTP 429 and a Retry-After header in
+   * seconds), or a 5xx for an outage.
+   */
   readonly status?: number;
   readonly retryAfter?: number;
-  /** @defaultValue 1 */
+  /** @defaultValue 1; `Infinity` for an outage that lasts until {@link SlackSimulator.endFailures}. */
   readonly times?: number;
+}
+
+/**
+ * An org-wide (Enterprise Grid) installation: the bot token is the organization's, not one
+ * workspace's (https://api.slack.com/enterprise/apps/changes-apis).
+ */
+export interface SimulatedEnterprise {
+  readonly id: string;
+  readonly name: string;
+  /** The organization's workspaces where the app is added; users of other teams are outsiders. */
+  readonly teams: readonly string[];
 }
 
 /** Options for {@link startSlackSimulator}. */
@@ -85,6 +100,12 @@ export interface SlackSimulatorOptions {
   readonly socketMode?: { readonly appToken: string; readonly url: string };
   /** User groups (`S…`) and their members, for usergroups.users.list. */
   readonly userGroups?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Install the app org-wide in this Enterprise Grid organization instead of in one workspace:
+   * auth.test says `is_enterprise_install: true`, users.info carries `enterprise_user`, and the
+   * methods Slack lists as needing `team_id` with an org token refuse a call without it.
+   */
+  readonly enterprise?: SimulatedEnterprise;
   /**
    * How long a response_url works (Slack: 30 minutes) and how often (Slack: 5 times); `strict: false`
    * also takes ids it did not hand out (a load generator in another process makes its own).
@@ -103,8 +124,17 @@ export interface SlackSimulator {
   newTriggerId(userId: string): string;
   readonly calls: readonly RecordedSlackCall[];
   readonly events: readonly SlackEvent[];
-  /** Changes a user group's members, as an admin would in Slack. */
+  /** The organization when the app is installed org-wide; undefined for a workspace install. */
+  readonly enterprise: SimulatedEnterprise | undefined;
+  /** Changes a user group's members (creating or enabling it), as an admin would in Slack. */
   setUserGroup(id: string, members: readonly string[]): void;
+  /**
+   * Disables a user group (usergroups.disable): it keeps its members, but usergroups.users.list
+   * answers `no_such_subteam` unless asked with `include_disabled`.
+   */
+  disableUserGroup(id: string): void;
+  /** Deletes a user group: usergroups.users.list answers `no_such_subteam` for it from now on. */
+  deleteUserGroup(id: string): void;
   /**
    * Starts a workflow step's execution, as Workflow Builder would before sending `function_executed`:
    * an execution id and the short-lived token Slack hands the app for it (accepted by this simulator).
@@ -126,6 +156,8 @@ export interface SlackSimulator {
   /** The DM channel id the simulator uses for a user. */
   dmChannelOf(userId: string): string;
   fail(failure: SlackFailure): void;
+  /** Ends the scripted failures of `method` (of every method when omitted): the outage is over. */
+  endFailures(method?: string): void;
   close(): Promise<void>;
 }
 
@@ -144,6 +176,10 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
   const userGroups = new Map(
     Object.entries(options.userGroups ?? {}).map(([id, members]) => [id, [...members]]),
   );
+  const disabledGroups = new Set<string>();
+  const { enterprise } = options;
+  /** The user's own workspace, as users.info says it. */
+  const teamOf = (user: SimulatedSlackUser) => user.teamId ?? BOT.team_id;
   const channels = new Set(options.channels);
   const homes = new Map<string, Record<string, unknown>>();
   const views = new Map<string, Record<string, unknown>>();
@@ -170,21 +206,52 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
     typeof value === 'string' ? (JSON.parse(value) as unknown[]) : (value as unknown[] | undefined);
 
   const methods: Record<string, Handler> = {
-    'auth.test': () => ({
-      ok: true,
-      url: 'https://rolecall-sim.slack.com/',
-      team: 'Rolecall',
-      user: 'rolecall',
-      ...BOT,
-    }),
+    // https://api.slack.com/methods/auth.test; an org-wide token answers with the organization's
+    // `enterprise_id` and `is_enterprise_install: true` (https://api.slack.com/enterprise/apps/reference);
+    // it belongs to no one workspace, so its team is the organization (Rolecall reads only the first two).
+    'auth.test': () =>
+      enterprise
+        ? {
+            ok: true,
+            url: 'https://rolecall-sim.enterprise.slack.com/',
+            team: enterprise.name,
+            user: 'rolecall',
+            ...BOT,
+            team_id: enterprise.id,
+            enterprise_id: enterprise.id,
+            is_enterprise_install: true,
+          }
+        : {
+            ok: true,
+            url: 'https://rolecall-sim.slack.com/',
+            team: 'Rolecall',
+            user: 'rolecall',
+            ...BOT,
+            is_enterprise_install: false,
+          },
     'users.info': (args) => {
       const user = users.get(String(args.user));
       if (!user) return fail('user_not_found');
+      // In an Enterprise Grid organization a member's user object carries `enterprise_user`
+      // (https://api.slack.com/types/user): the organization and the workspaces they belong to.
+      const org = enterprise?.teams.includes(teamOf(user)) ? enterprise : undefined;
       return {
         ok: true,
         user: {
           id: user.id,
-          team_id: user.teamId ?? BOT.team_id,
+          team_id: teamOf(user),
+          ...(org
+            ? {
+                enterprise_user: {
+                  id: user.id,
+                  enterprise_id: org.id,
+                  enterprise_name: org.name,
+                  is_admin: false,
+                  is_owner: false,
+                  teams: [teamOf(user)],
+                },
+              }
+            : {}),
           name: user.name,
           deleted: user.deleted ?? false,
           is_bot: user.bot ?? false,
@@ -206,9 +273,20 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
         ? { ok: true, user: { id: user.id, team_id: user.teamId ?? BOT.team_id, name: user.name } }
         : fail('users_not_found');
     },
+    // https://api.slack.com/methods/usergroups.users.list: `team_id` is "required if org token is
+    // used" (without it Slack answers `missing_argument`, as for every method on the org-wide list,
+    // https://api.slack.com/enterprise/apps/changes-apis); `no_such_subteam` is "No usergroup found
+    // with the given Id", which is also the answer for a disabled group unless the call sets
+    // `include_disabled` ("Allow results that involve disabled User Groups").
     'usergroups.users.list': (args) => {
-      const members = userGroups.get(String(args.usergroup ?? ''));
-      return members ? { ok: true, users: [...members] } : fail('no_such_subteam');
+      if (enterprise && (args.team_id === undefined || args.team_id === '')) return fail('missing_argument');
+      if (enterprise && !enterprise.teams.includes(String(args.team_id))) return fail('no_such_subteam');
+      const id = String(args.usergroup ?? '');
+      const members = userGroups.get(id);
+      if (!members) return fail('no_such_subteam');
+      const includeDisabled = args.include_disabled === true || args.include_disabled === 'true';
+      if (disabledGroups.has(id) && !includeDisabled) return fail('no_such_subteam');
+      return { ok: true, users: [...members] };
     },
     'conversations.open': (args) => {
       const id = String(args.users ?? '').split(',')[0] ?? '';
@@ -413,8 +491,17 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
       responseUrls.set(id, { at: Date.now(), used: 0 });
       return `${base}/response/${id}`;
     },
+    enterprise,
     setUserGroup: (id, members) => {
       userGroups.set(id, [...members]);
+      disabledGroups.delete(id);
+    },
+    disableUserGroup: (id) => {
+      disabledGroups.add(id);
+    },
+    deleteUserGroup: (id) => {
+      userGroups.delete(id);
+      disabledGroups.delete(id);
     },
     startFunctionExecution: () => {
       const executionId = `Fx${randomBytes(5).toString('hex').toUpperCase()}`;
@@ -447,6 +534,9 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
     messagesIn: (channel) => [...messages.values()].filter((m) => m.channel === channel),
     dmChannelOf,
     fail: (failure) => failures.push({ ...failure, left: failure.times ?? 1 }),
+    endFailures: (method) => {
+      for (const failure of failures) if (method === undefined || failure.method === method) failure.left = 0;
+    },
     close: () =>
       new Promise((resolve) => {
         server.close(() => resolve());

@@ -103,6 +103,11 @@ export interface Config {
     /** Present in Socket Mode. */
     readonly appToken: string | undefined;
     readonly apiUrl: string;
+    /**
+     * USER_GROUP_MAX_AGE: how old a user group's members may be for a decision, in ms (0: Slack is
+     * asked every time); lists and views also use them that long before asking again.
+     */
+    readonly userGroupMaxAgeMs: number;
   };
   /** ATLAS_DRY_RUN, known in every mode (the bot labels its messages too). */
   readonly dryRun: boolean;
@@ -303,6 +308,10 @@ const envFields = z.object({
   REMIND_BEFORE: optionalText.refine((v) => v === undefined || v === '0' || parseDuration(v) !== undefined, {
     message: 'REMIND_BEFORE must be a duration such as 15m, or 0 to turn reminders off',
   }),
+  USER_GROUP_MAX_AGE: optionalText.refine(
+    (v) => v === undefined || v === '0' || parseDuration(v) !== undefined,
+    { message: 'USER_GROUP_MAX_AGE must be a duration such as 60s or 5m, or 0 to ask Slack every time' },
+  ),
 });
 
 type Env = z.output<typeof envFields>;
@@ -457,6 +466,7 @@ function toConfig(env: Env, mode: RunMode): Config {
       signingSecret: env.SLACK_SIGNING_SECRET,
       appToken: env.SLACK_APP_TOKEN,
       apiUrl: withTrailingSlash(env.SLACK_API_URL ?? 'https://slack.com/api/'),
+      userGroupMaxAgeMs: env.USER_GROUP_MAX_AGE === '0' ? 0 : seconds(env.USER_GROUP_MAX_AGE, '60s') * 1000,
     },
     dryRun: env.ATLAS_DRY_RUN === 'true',
     http: {

@@ -14,6 +14,8 @@ export type AppErrorCode =
   | 'NOT_AN_APPROVER'
   | 'SELF_APPROVAL'
   | 'NOT_ALLOWED'
+  /** A decision hangs on a Slack user group whose members Slack could not confirm just now. */
+  | 'USER_GROUP_UNCONFIRMED'
   | 'RATE_LIMITED'
   | 'SLACK_USER_NO_EMAIL'
   | 'ATLAS_USER_NOT_FOUND'

@@ -501,8 +501,8 @@ function watchPolicyFile(path: string, changed: () => void): () => void {
 
 /**
  * Slack user groups for the decision point, on a client of their own: usergroups.users.list is a
- * Tier 2 method, and a rate-limited answer must not hold a click for Retry-After seconds; it falls
- * back to the members last seen instead.
+ * Tier 2 method, and a rate-limited answer must not hold a click for Retry-After seconds; a decision
+ * is refused in words instead (members within USER_GROUP_MAX_AGE still serve).
  */
 function createUserGroups(config: Config, logger: Logger, slackFetch: FetchFunction): UserGroups {
   const client = new WebClient(config.slack.botToken, {
@@ -512,7 +512,7 @@ function createUserGroups(config: Config, logger: Logger, slackFetch: FetchFunct
     rejectRateLimitedCalls: true,
     timeout: 5_000,
   });
-  return createSlackUserGroups(client, { logger });
+  return createSlackUserGroups(client, { logger, maxAgeMs: config.slack.userGroupMaxAgeMs });
 }
 
 /** The request workflow's view of a person's Atlas access, over the Atlas client. */

@@ -58,11 +58,16 @@ export function createEnrichProcessor(deps: EnrichDeps) {
    * Whether a request goes ahead without approvers: a break-glass grant, or a request someone made for
    * themselves whose every role a rule approves automatically (one made for someone else always waits
    * for an approver, so the grantee's "Not me" still means something). Checked again here, under the
-   * policy and the Slack user groups of now, as at submission: either may have changed since.
+   * policy and the Slack user groups of now, as at submission: either may have changed since. A worker
+   * acts on no Slack payload, so on an org-wide install it cannot read user groups (Slack needs the
+   * workspace): an auto-approval it cannot confirm waits for an approver (`unconfirmed` says why), and
+   * a break-glass grant is refused in words.
    */
   const verdictOf = async (
     request: AccessRequest,
-  ): Promise<'approve' | 'wait' | { readonly code: string; readonly reason: string }> => {
+  ): Promise<
+    'approve' | 'wait' | { readonly unconfirmed: string } | { readonly code: string; readonly reason: string }
+  > => {
     const target = targetOf(deps.policy(), request.target);
     if (!target) return 'wait';
     const auto =
@@ -82,8 +87,15 @@ export function createEnrichProcessor(deps: EnrichDeps) {
       draft,
       grantee: requester,
     });
-    if (!decision.allowed) return { code: decision.code, reason: decision.reason };
-    return 'approve';
+    if (decision.allowed) return 'approve';
+    if (decision.code === 'USER_GROUP_UNCONFIRMED' && !request.breakGlass) {
+      deps.logger.warn('an auto-approval could not be confirmed; the request waits for an approver', {
+        requestId: request.id,
+        reason: decision.reason,
+      });
+      return { unconfirmed: decision.reason };
+    }
+    return { code: decision.code, reason: decision.reason };
   };
 
   /**
@@ -166,12 +178,19 @@ export function createEnrichProcessor(deps: EnrichDeps) {
       }
     }
     const verdict = await verdictOf(request);
-    if (typeof verdict === 'object') return refuse(request, verdict.code, verdict.reason);
+    if (typeof verdict === 'object' && 'code' in verdict) {
+      return refuse(request, verdict.code, verdict.reason);
+    }
+    const checked =
+      access === null ? 'current roles unknown: Atlas could not be read' : 'checked against Atlas';
     const moved = await deps.store.transition(request.id, {
       from: 'submitted',
       to: 'pending',
       actor: 'system',
-      detail: access === null ? 'current roles unknown: Atlas could not be read' : 'checked against Atlas',
+      detail:
+        typeof verdict === 'object'
+          ? `${checked}; not approved automatically: ${verdict.unconfirmed}`
+          : checked,
       patch: assessment,
     });
     if (!moved.ok) return { skipped: moved.current.state };

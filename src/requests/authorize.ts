@@ -55,6 +55,11 @@ export type Standing = 'member' | 'guest' | 'deactivated' | 'bot' | 'external' |
 export interface Actor {
   readonly id: string;
   readonly standing: Standing;
+  /**
+   * The Slack workspace (team) of the payload they acted from; absent when no payload is behind the
+   * check (a worker's). An org-wide install reads user groups in this workspace.
+   */
+  readonly teamId?: string;
 }
 
 /** What an action is about. */

@@ -3,6 +3,7 @@ import {
   findTarget,
   type Membership,
   type Policy,
+  requirementsOf,
   targetOf,
   userGroupsIn,
 } from '../policy/policy.js';
@@ -15,17 +16,32 @@ import {
   type Subject,
 } from './authorize.js';
 
+/** Why Slack could not confirm the members of a user group. */
+export type UnconfirmedReason =
+  /** Slack failed (an outage, a rate limit), and the members seen last are too old or were never seen. */
+  | 'unreachable'
+  /** An org-wide install reads a group within one workspace, and the check came from none (a worker). */
+  | 'no-workspace';
+
+/** The members of the user groups asked for. */
+export interface GroupMembers {
+  /** Each group whose members are known; a disabled or deleted group is here, empty (nobody). */
+  readonly known: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Each group whose members Slack could not confirm, and why: nothing may be decided on it. */
+  readonly unconfirmed: ReadonlyMap<string, UnconfirmedReason>;
+}
+
 /** Slack user groups and their members (implemented with usergroups.users.list). */
 export interface UserGroups {
   /**
-   * The members of each group. `fresh` asks Slack again (a decision is being checked); otherwise an
-   * answer up to 60 s old will do. When Slack cannot be reached, the last known members are used; a
-   * group never seen is missing from the map, which means nobody (fail closed).
+   * The members of each group. `fresh` (a decision): members read within the configured bound,
+   * else unconfirmed when Slack cannot answer; otherwise the last members seen will do.
+   * `teamId` is the workspace the action came from (an org-wide install reads groups there).
    */
   members(
     groupIds: readonly string[],
-    options: { readonly fresh: boolean },
-  ): Promise<ReadonlyMap<string, ReadonlySet<string>>>;
+    options: { readonly fresh: boolean; readonly teamId?: string | undefined },
+  ): Promise<GroupMembers>;
 }
 
 /** Who a Slack user is now (implemented with users.info): asked again before anything grants access. */
@@ -33,14 +49,17 @@ export interface People {
   person(userId: string): Promise<Actor>;
 }
 
-/** A decision with what it was made under, for callers that check more people against it. */
+/**
+ * A decision with what it was made under, for callers that check more people against it (a user
+ * group Slack could not confirm counts as nobody there).
+ */
 export interface GateAnswer {
   readonly decision: Decision;
   readonly policy: Policy;
   readonly members: Membership;
 }
 
-/** Actions that decide something: user groups are asked again, so a person just removed cannot. */
+/** Actions that decide something: they use user group members read within the bound, never older. */
 const DECISIONS: readonly Action[] = [
   'approve',
   'deny',
@@ -79,10 +98,94 @@ export interface PolicyGate {
   check(action: Action, actor: Actor, subject: Subject): Promise<GateAnswer>;
 }
 
+const NO_GROUPS: GroupMembers = { known: new Map(), unconfirmed: new Map() };
+
+/**
+ * The refusal for a decision that hangs on groups Slack could not confirm; `who` lets Slack show
+ * the ids it names as mentions.
+ */
+function refuseUnconfirmed(
+  answer: GroupMembers,
+  groups: readonly string[],
+  about: 'you' | 'members' | { readonly approvers: readonly string[]; readonly requestId: string },
+): Decision {
+  const names = groups.join(', ');
+  const noWorkspace = groups.some((g) => answer.unconfirmed.get(g) === 'no-workspace');
+  const what =
+    about === 'you'
+      ? `that you are in ${names}`
+      : about === 'members'
+        ? `who is in ${names}`
+        : `that ${about.approvers.join(', ')} ${about.approvers.length > 1 ? 'are' : 'is'} still in ${names}, so the approvals ${about.requestId} already has cannot be counted`;
+  const reason = noWorkspace
+    ? `Rolecall could not confirm ${what}: it is installed across the Slack organization, and this check came from no Slack workspace to read ${groups.length > 1 ? 'them' : 'it'} in. Nothing was decided.`
+    : `Slack could not confirm ${what}; nothing was decided. Try again in a minute.`;
+  const who = typeof about === 'object' ? [...about.approvers, ...groups] : groups;
+  return { allowed: false, code: 'USER_GROUP_UNCONFIRMED', reason, who };
+}
+
+/**
+ * When groups are unconfirmed, the decision made with them as nobody stands if nothing in them could
+ * change it: a refusal that would still be one with the person in them, or an approval that does not
+ * rest on them. Otherwise it is refused in words, never decided on members Slack did not confirm.
+ */
+function checkUnconfirmed(
+  action: Action,
+  actor: Actor,
+  subject: Subject,
+  policy: Policy,
+  answer: GroupMembers,
+  decision: Decision,
+): Decision | undefined {
+  const unconfirmed = [...answer.unconfirmed.keys()];
+  /** The membership with `userIds` in each of `groups` (everyone else as Slack last confirmed). */
+  const withIn = (userIds: readonly string[], groups: readonly string[]) =>
+    createMembership(
+      policy,
+      new Map([...answer.known, ...groups.map((g) => [g, new Set(userIds)] as const)]),
+    );
+  if (!decision.allowed) {
+    const allowsWith = (userIds: readonly string[], groups: readonly string[]) =>
+      authorize(action, actor, subject, policy, withIn(userIds, groups)).allowed;
+    if (allowsWith([actor.id], unconfirmed)) {
+      const alone = unconfirmed.filter((g) => allowsWith([actor.id], [g]));
+      return refuseUnconfirmed(answer, alone.length > 0 ? alone : unconfirmed, 'you');
+    }
+    // Someone else's membership may decide it (the person a request is for, against `requesters`).
+    const others =
+      subject === null || !('grantee' in subject) || subject.grantee === undefined
+        ? []
+        : [subject.grantee.id];
+    const granteeId = subject !== null && 'request' in subject ? [subject.request.granteeId] : [];
+    return allowsWith([actor.id, ...others, ...granteeId], unconfirmed)
+      ? refuseUnconfirmed(answer, unconfirmed, 'members')
+      : undefined;
+  }
+  // An approval counts earlier approvals only while their approvers still are: not on a guess.
+  if (action !== 'approve' || subject === null || !('request' in subject) || !decision.target) {
+    return undefined;
+  }
+  const lists = requirementsOf(decision.target, subject.request.roles).approverLists;
+  const confirmed = createMembership(policy, answer.known);
+  const inDoubt = subject.request.approvals
+    .map((a) => a.by)
+    .filter(
+      (by) =>
+        by !== actor.id &&
+        !lists.every((list) => confirmed.includes(list, by)) &&
+        lists.every((list) => withIn([by], unconfirmed).includes(list, by)),
+    );
+  return inDoubt.length === 0
+    ? undefined
+    : refuseUnconfirmed(answer, unconfirmed, { approvers: inDoubt, requestId: subject.request.id });
+}
+
 /**
  * The one way into {@link authorize} for the bot and the workers: takes the policy in force at the
- * moment, resolves only the user groups the action's lists name (again, not from the cache, for a
- * decision), including those a request recorded when its target has since left the policy.
+ * moment and resolves only the user groups the action's lists name (including those a request
+ * recorded when its target has since left the policy), in the workspace the action came from. A
+ * decision uses members read within the bound; one that hangs on a group Slack could not confirm is
+ * refused in words.
  */
 export function createPolicyGate(deps: {
   readonly policy: () => Policy;
@@ -91,15 +194,22 @@ export function createPolicyGate(deps: {
   return {
     async check(action, actor, subject) {
       const policy = deps.policy();
-      const principals = principalsOfSubject(policy, action, subject);
-      const groups = userGroupsIn(policy, principals);
-      const members = createMembership(
-        policy,
+      const groups = userGroupsIn(policy, principalsOfSubject(policy, action, subject));
+      const answer =
         groups.length === 0
-          ? new Map()
-          : await deps.userGroups.members(groups, { fresh: DECISIONS.includes(action) }),
-      );
-      return { decision: authorize(action, actor, subject, policy, members), policy, members };
+          ? NO_GROUPS
+          : await deps.userGroups.members(groups, {
+              fresh: DECISIONS.includes(action),
+              teamId: actor.teamId,
+            });
+      const members = createMembership(policy, answer.known);
+      const decision = authorize(action, actor, subject, policy, members);
+      if (answer.unconfirmed.size === 0) return { decision, policy, members };
+      return {
+        decision: checkUnconfirmed(action, actor, subject, policy, answer, decision) ?? decision,
+        policy,
+        members,
+      };
     },
   };
 }

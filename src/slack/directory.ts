@@ -1,6 +1,7 @@
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from '../ops/logger.js';
 import type { Actor, Standing } from '../requests/authorize.js';
+import { createInstallationReader, type Installation } from './install.js';
 
 /** A Slack user as Rolecall needs them: who they are to the workspace, and their email (Atlas username). */
 export interface Person extends Actor {
@@ -11,8 +12,9 @@ export interface Person extends Actor {
 /** Looks people up in Slack (users.info), cached briefly. */
 export interface Directory {
   /**
-   * The person behind a user id. `payloadTeamId` is the team the payload came from: a payload from
-   * another team makes the person `external`. Never throws: a failed lookup is `unknown` (fail closed).
+   * The person behind a user id. `payloadTeamId` is the team the payload came from, kept on the
+   * person as `teamId`: on a workspace install a payload from another team makes the person
+   * `external`. Never throws: a failed lookup is `unknown` (fail closed).
    */
   person(userId: string, payloadTeamId?: string): Promise<Person>;
 }
@@ -26,6 +28,8 @@ export interface DirectoryOptions {
    */
   readonly ttlMs?: number;
   readonly now?: () => number;
+  /** What the token is installed on. @defaultValue auth.test through the client, asked once */
+  readonly installation?: () => Promise<Installation>;
 }
 
 interface SlackUser {
@@ -37,38 +41,42 @@ interface SlackUser {
   readonly is_restricted?: boolean;
   readonly is_ultra_restricted?: boolean;
   readonly is_stranger?: boolean;
+  /** Set for members of an Enterprise Grid organization (api.slack.com/types/user). */
+  readonly enterprise_user?: { readonly enterprise_id?: string };
   readonly profile?: { readonly email?: string };
 }
 
-/** The standing of a users.info user in the workspace `ownTeamId` (api.slack.com/types/user). */
-export function standingOf(user: SlackUser, ownTeamId: string): Standing {
+/**
+ * The standing of a users.info user (api.slack.com/types/user) for the installation: on a workspace
+ * install, people of another team are external; on an org-wide one, people outside the organization.
+ */
+export function standingOf(user: SlackUser, install: Installation): Standing {
   if (user.deleted) return 'deactivated';
   if (user.is_bot || user.is_app_user || user.id === 'USLACKBOT') return 'bot';
-  if (user.is_stranger || (user.team_id !== undefined && user.team_id !== ownTeamId)) return 'external';
+  const outside = install.orgWide
+    ? install.enterpriseId === null || user.enterprise_user?.enterprise_id !== install.enterpriseId
+    : user.team_id !== undefined && user.team_id !== install.teamId;
+  if (user.is_stranger || outside) return 'external';
   if (user.is_restricted || user.is_ultra_restricted) return 'guest';
   return 'member';
 }
 
-/** The directory over the Slack Web API; the bot's own team comes from auth.test, asked once. */
+/**
+ * The directory over the Slack Web API; the bot's own team (or organization, when installed
+ * org-wide) comes from auth.test, asked once.
+ */
 export function createSlackDirectory(client: WebClient, options: DirectoryOptions): Directory {
   const ttlMs = options.ttlMs ?? 60_000;
   const now = options.now ?? Date.now;
   const cache = new Map<string, { person: Person; at: number }>();
-  let ownTeam: Promise<string> | undefined;
-  const ownTeamId = (): Promise<string> => {
-    ownTeam ??= client.auth.test().then((answer) => String(answer.team_id ?? ''));
-    ownTeam.catch(() => {
-      ownTeam = undefined;
-    });
-    return ownTeam;
-  };
+  const installation = options.installation ?? createInstallationReader(client);
 
   return {
     async person(userId, payloadTeamId) {
       const cached = cache.get(userId);
       let person: Person;
       try {
-        const team = await ownTeamId();
+        const install = await installation();
         if (cached && now() - cached.at < ttlMs) {
           person = cached.person;
         } else {
@@ -82,13 +90,18 @@ export function createSlackDirectory(client: WebClient, options: DirectoryOption
           if (!user || user.id !== userId) return { id: userId, standing: 'unknown', email: null };
           person = {
             id: userId,
-            standing: standingOf(user, team),
+            standing: standingOf(user, install),
             email: user.profile?.email?.trim().toLowerCase() || null,
           };
           cache.set(userId, { person, at: now() });
         }
-        if (payloadTeamId !== undefined && payloadTeamId !== team) return { ...person, standing: 'external' };
-        return person;
+        if (payloadTeamId === undefined) return person;
+        // An org-wide install hears from every workspace of the organization; who belongs to it is
+        // settled above, from the person's own user object.
+        if (!install.orgWide && payloadTeamId !== install.teamId) {
+          return { ...person, standing: 'external', teamId: payloadTeamId };
+        }
+        return { ...person, teamId: payloadTeamId };
       } catch (error) {
         options.logger.warn('could not look a person up in Slack; treating them as unknown', {
           userId,

@@ -51,6 +51,17 @@ export function describeErrorForSlack(error: unknown, logger: Logger): string {
       case 'STORAGE_UNAVAILABLE':
       case 'ATLAS_UNAVAILABLE':
         return `:hourglass: ${text} Please try again in a minute.`;
+      case 'USER_GROUP_UNCONFIRMED': {
+        // The groups (and approvers) it names, by id: shown as mentions. Ids are [A-Z0-9] only.
+        const who = error.details.who;
+        const named = new Set(
+          typeof who === 'string' ? who.split(',').filter((id) => /^[SUW][A-Z0-9]+$/.test(id)) : [],
+        );
+        return `:hourglass: ${[...named].reduce(
+          (said, id) => said.replace(new RegExp(`\\b${id}\\b`, 'g'), mentionPrincipals([id])),
+          text,
+        )}`;
+      }
       default: {
         // Principals come from the policy, whose loader only lets ids and group names through.
         const who = error.details.who;

@@ -134,6 +134,15 @@ describe('parseConfig', () => {
     expect(message).toContain('REMIND_BEFORE must be a duration such as 15m, or 0 to turn reminders off');
   });
 
+  it('reads USER_GROUP_MAX_AGE as a duration, 60s by default and 0 asking Slack every time', () => {
+    expect(parseConfig(VALID).slack.userGroupMaxAgeMs).toBe(60_000);
+    expect(parseConfig({ ...VALID, USER_GROUP_MAX_AGE: '5m' }).slack.userGroupMaxAgeMs).toBe(300_000);
+    expect(parseConfig({ ...VALID, USER_GROUP_MAX_AGE: '0' }).slack.userGroupMaxAgeMs).toBe(0);
+    expect(problemsOf({ ...VALID, USER_GROUP_MAX_AGE: 'soon' })).toContain(
+      'USER_GROUP_MAX_AGE must be a duration such as 60s or 5m, or 0 to ask Slack every time',
+    );
+  });
+
   it('reports every problem at once, in words an operator understands', () => {
     const message = problemsOf({
       SLACK_BOT_TOKEN: 'xoxp-user',

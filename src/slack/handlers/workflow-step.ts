@@ -34,7 +34,7 @@ const USER_ID = /^[UW][A-Z0-9]+$/;
  * Source: https://docs.slack.dev/workflows/workflow-steps (custom steps need an org-ready app).
  */
 export function registerWorkflowStep(app: App, deps: HandlerDeps): void {
-  app.function(REQUEST_FUNCTION, async ({ inputs, fail, event }) => {
+  app.function(REQUEST_FUNCTION, async ({ inputs, fail, event, context }) => {
     const given = inputs as StepInputs;
     try {
       const requesterId = text(given.interactivity?.interactor?.id);
@@ -60,7 +60,8 @@ export function registerWorkflowStep(app: App, deps: HandlerDeps): void {
         durationSeconds,
         reason: checkReason(text(given.reason)),
       };
-      const actor = await deps.directory.person(requesterId);
+      // The workspace the workflow ran in (on an org-wide install, where its user groups are read).
+      const actor = await deps.directory.person(requesterId, context.teamId);
       const grantee = granteeId === requesterId ? actor : await deps.directory.person(granteeId);
       await deps.service.submit(actor, {
         line,

@@ -1,0 +1,60 @@
+import { WebClient } from '@slack/web-api';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type SimulatedEnterprise,
+  type SlackSimulator,
+  startSlackSimulator,
+} from '../../dev/slack-simulator.js';
+import { createLogger } from '../../src/ops/logger.js';
+import { createSlackDirectory } from '../../src/slack/directory.js';
+
+const ORG: SimulatedEnterprise = { id: 'E0ORG', name: 'Org', teams: ['T0ROLECALL', 'T0SALES'] };
+
+describe('createSlackDirectory', () => {
+  let slack: SlackSimulator;
+  afterEach(async () => {
+    await slack.close();
+  });
+
+  const setUp = async (enterprise?: SimulatedEnterprise) => {
+    slack = await startSlackSimulator({
+      botToken: 'xoxb-test',
+      users: [
+        { id: 'U0ALICE', name: 'alice', email: 'alice@example.com' },
+        { id: 'U0SAM', name: 'sam', email: 'sam@example.com', teamId: 'T0SALES' },
+        { id: 'U0PAT', name: 'pat', email: 'pat@partner.example', teamId: 'T0PARTNER' },
+      ],
+      channels: [],
+      ...(enterprise ? { enterprise } : {}),
+    });
+    const client = new WebClient('xoxb-test', { slackApiUrl: slack.apiUrl, retryConfig: { retries: 0 } });
+    return createSlackDirectory(client, { logger: createLogger({ write: () => undefined }) });
+  };
+
+  it('on a workspace install, keeps the payload’s team on the person and refuses another team', async () => {
+    const directory = await setUp();
+    expect(await directory.person('U0ALICE', 'T0ROLECALL')).toEqual({
+      id: 'U0ALICE',
+      standing: 'member',
+      email: 'alice@example.com',
+      teamId: 'T0ROLECALL',
+    });
+    expect((await directory.person('U0ALICE', 'T0OTHER')).standing).toBe('external');
+    expect((await directory.person('U0SAM')).standing).toBe('external');
+    expect(await directory.person('U0ALICE')).not.toHaveProperty('teamId');
+  });
+
+  it('on an org-wide install, counts everyone of the organization as a member, whatever their workspace', async () => {
+    const directory = await setUp(ORG);
+    expect(await directory.person('U0ALICE', 'T0ROLECALL')).toMatchObject({
+      standing: 'member',
+      teamId: 'T0ROLECALL',
+    });
+    expect(await directory.person('U0SAM', 'T0SALES')).toMatchObject({
+      standing: 'member',
+      teamId: 'T0SALES',
+    });
+    expect((await directory.person('U0ALICE')).standing).toBe('member');
+    expect((await directory.person('U0PAT', 'T0PARTNER')).standing).toBe('external');
+  });
+});
