@@ -46,6 +46,7 @@ function request(overrides: Partial<AccessRequest> = {}): AccessRequest {
     holdersAtRequest: [],
     addsToProject: false,
     extends: null,
+    endsNoLaterThan: null,
     breakGlass: false,
     workflow: null,
     approversAtRequest: ['S0DBA', 'U0BOB'],
