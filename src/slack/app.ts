@@ -10,6 +10,7 @@ import { withCorrelation } from '../ops/correlation.js';
 import type { Logger } from '../ops/logger.js';
 import type { Policy } from '../policy/policy.js';
 import type { RequestService } from '../requests/request-service.js';
+import type { StepConfirmationStore } from '../requests/step-confirmations.js';
 import type { ReviewService } from '../reviews/review-service.js';
 import { createBoltLogger } from './bolt-logger.js';
 import type { Directory } from './directory.js';
@@ -39,6 +40,11 @@ export interface SlackAppDeps {
   /** Publishes Home tabs (app_home_opened). */
   readonly home: HomePublisher;
   readonly logger: Logger;
+  /**
+   * Workflow steps' on-behalf requests waiting for their runner's Confirm (Redis). Without it such a
+   * step files nothing and ends with an error.
+   */
+  readonly stepConfirmations?: StepConfirmationStore;
 }
 
 /** The request, review or offboarding id a Slack payload names (a button's value, the command text). */
@@ -114,7 +120,7 @@ export function createSlackApp(config: Config['slack'], deps: SlackAppDeps): Sla
   registerDecisionHandlers(app, handlerDeps);
   registerHomeTab(app, handlerDeps);
   registerRequestForm(app, handlerDeps);
-  registerWorkflowStep(app, handlerDeps);
+  const workflowSteps = registerWorkflowStep(app, handlerDeps);
   registerReviewButtons(app, handlerDeps);
   registerOffboardingButtons(app, handlerDeps);
 
@@ -146,8 +152,10 @@ export function createSlackApp(config: Config['slack'], deps: SlackAppDeps): Sla
         );
       }
       if (socketMode) await app.start();
+      workflowSteps.start();
     },
     async stop() {
+      await workflowSteps.stop();
       if (socketMode) await app.stop();
     },
   };
