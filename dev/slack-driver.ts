@@ -150,6 +150,11 @@ export function buildButtonPayload(
     block_id?: string;
     elements?: Record<string, unknown>[];
   }[];
+  // A message a workflow step posted with its own token: the click is function-scoped interactivity.
+  const step =
+    message.functionExecutionId === undefined
+      ? undefined
+      : slack.functionExecution(message.functionExecutionId);
   for (const block of blocks) {
     const button = block.elements?.find((e) => e.action_id === actionId);
     if (block.type !== 'actions' || !button) continue;
@@ -188,6 +193,16 @@ export function buildButtonPayload(
           action_ts: `${Date.now() / 1000}`,
         },
       ],
+      ...(step
+        ? {
+            function_data: {
+              execution_id: step.executionId,
+              function: { callback_id: step.callbackId },
+              inputs: step.inputs,
+            },
+            bot_access_token: step.botAccessToken,
+          }
+        : {}),
     };
   }
   throw new Error(`message ${message.ts} has no button ${actionId}`);
@@ -407,7 +422,7 @@ export function createSlackDriver(options: SlackDriverOptions): SlackDriver {
       }),
 
     async executeFunction(callbackId, inputs) {
-      const { executionId, botAccessToken } = slack.startFunctionExecution();
+      const { executionId, botAccessToken } = slack.startFunctionExecution({ callbackId, inputs });
       const event = {
         type: 'function_executed',
         function: {

@@ -36,6 +36,21 @@ export interface SimulatedMessage {
   blocks: unknown[] | undefined;
   /** How many times chat.update changed it. */
   updates: number;
+  /**
+   * Posted with a workflow step's token (`bot_access_token` of function_executed): Slack sends clicks
+   * on it as function-scoped interactivity, with `function_data` and a `bot_access_token`
+   * (docs.slack.dev/tools/bolt-js/concepts/custom-steps, "Listening to custom step interactivity
+   * events"; docs.slack.dev/reference/interaction-payloads/block_actions-payload).
+   */
+  readonly functionExecutionId?: string;
+}
+
+/** A workflow step's execution as Workflow Builder started it. */
+export interface SimulatedFunctionExecution {
+  readonly executionId: string;
+  readonly callbackId: string;
+  readonly inputs: Readonly<Record<string, unknown>>;
+  readonly botAccessToken: string;
 }
 
 type SlackEventBody =
@@ -139,7 +154,12 @@ export interface SlackSimulator {
    * Starts a workflow step's execution, as Workflow Builder would before sending `function_executed`:
    * an execution id and the short-lived token Slack hands the app for it (accepted by this simulator).
    */
-  startFunctionExecution(): { readonly executionId: string; readonly botAccessToken: string };
+  startFunctionExecution(step?: {
+    readonly callbackId: string;
+    readonly inputs: Readonly<Record<string, unknown>>;
+  }): { readonly executionId: string; readonly botAccessToken: string };
+  /** A step's execution by id: its callback id, inputs and token (for function-scoped clicks). */
+  functionExecution(executionId: string): SimulatedFunctionExecution | undefined;
   /** How an execution ended: functions.completeSuccess / completeError; undefined while it runs. */
   functionOutcome(executionId: string): Extract<SlackEvent, { kind: 'function' }> | undefined;
   /** The Home tab last published to a person (views.publish), with its id. */
@@ -184,7 +204,9 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
   const homes = new Map<string, Record<string, unknown>>();
   const views = new Map<string, Record<string, unknown>>();
   const executions = new Map<string, 'running' | 'done'>();
-  const workflowTokens = new Set<string>();
+  const executionSteps = new Map<string, SimulatedFunctionExecution>();
+  /** Each workflow token and the execution it was handed out for. */
+  const workflowTokens = new Map<string, string>();
   const newViewId = () => `V${randomBytes(5).toString('hex').toUpperCase()}`;
   const newHash = () => `${Date.now()}.${randomBytes(4).toString('hex')}`;
   /** Slack's limits: 100 blocks in a modal or a Home tab. */
@@ -200,7 +222,9 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
   const dmChannelOf = (userId: string) => `D${userId.slice(1)}`;
   const canPost = (channel: string) => channel.startsWith('D') || channels.has(channel);
 
-  type Handler = (args: Record<string, unknown>) => Record<string, unknown>;
+  /** Who calls: the execution whose workflow token the call carries, if any. */
+  type Caller = { readonly executionId: string | undefined };
+  type Handler = (args: Record<string, unknown>, caller: Caller) => Record<string, unknown>;
   const fail = (error: string) => ({ ok: false, error });
   const parseBlocks = (value: unknown): unknown[] | undefined =>
     typeof value === 'string' ? (JSON.parse(value) as unknown[]) : (value as unknown[] | undefined);
@@ -293,7 +317,7 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
       if (!users.has(id)) return fail('user_not_found');
       return { ok: true, channel: { id: dmChannelOf(id) } };
     },
-    'chat.postMessage': (args) => {
+    'chat.postMessage': (args, caller) => {
       const channel = String(args.channel ?? '');
       if (!canPost(channel)) return fail('not_in_channel');
       const blocks = parseBlocks(args.blocks);
@@ -306,6 +330,7 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
         text: String(args.text ?? ''),
         blocks,
         updates: 0,
+        ...(caller.executionId === undefined ? {} : { functionExecutionId: caller.executionId }),
       };
       messages.set(`${channel}/${message.ts}`, message);
       record({ kind: 'message', message });
@@ -419,7 +444,7 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
       answer = fail(failure.error);
     } else {
       const handler = methods[method];
-      answer = handler ? handler(args) : fail('unknown_method');
+      answer = handler ? handler(args, { executionId: workflowTokens.get(token) }) : fail('unknown_method');
     }
     calls.push({
       method,
@@ -503,13 +528,20 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
       userGroups.delete(id);
       disabledGroups.delete(id);
     },
-    startFunctionExecution: () => {
+    startFunctionExecution: (step) => {
       const executionId = `Fx${randomBytes(5).toString('hex').toUpperCase()}`;
       const botAccessToken = `xwfp-${randomBytes(12).toString('hex')}`;
       executions.set(executionId, 'running');
-      workflowTokens.add(botAccessToken);
+      workflowTokens.set(botAccessToken, executionId);
+      executionSteps.set(executionId, {
+        executionId,
+        callbackId: step?.callbackId ?? '',
+        inputs: step?.inputs ?? {},
+        botAccessToken,
+      });
       return { executionId, botAccessToken };
     },
+    functionExecution: (executionId) => executionSteps.get(executionId),
     functionOutcome: (executionId) =>
       events.find(
         (e): e is Extract<SlackEvent, { kind: 'function' }> =>

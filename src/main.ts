@@ -57,6 +57,7 @@ import {
   type WorkQueue,
 } from './requests/request-service.js';
 import { createRequestStore, type RequestStore, type RequestStoreOptions } from './requests/request-store.js';
+import { createStepConfirmationStore } from './requests/step-confirmations.js';
 import { createSubmissionLimit } from './requests/submission-limit.js';
 import { createReviewService } from './reviews/review-service.js';
 import { createReviewStore, type ReviewStore } from './reviews/review-store.js';
@@ -358,6 +359,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         policy: currentPolicy,
         directory,
         continuity,
+        stepConfirmations: createStepConfirmationStore(redis, keys),
         home,
         logger,
         slackFetch,

@@ -22,6 +22,8 @@ import type { ScopeKind } from './scope.js';
  * | `offboard:<id>` | string | an offboarding (JSON): who, decisions, each target's outcome |
  * | `offboard:seq` | string | last offboarding number |
  * | `workflow:<execution id>` | string | the request a Workflow Builder step made (a redelivered event makes no second one) |
+ * | `workflow-confirm:<execution id>` | string | a Workflow Builder step's on-behalf request waiting for the person who ran it to confirm (JSON), kept 7 days past its deadline |
+ * | `workflow-confirm:due` | zset | step confirmations with something owed (a deadline, a step to end), by when |
  * | `home:viewers` | zset | people who opened Rolecall's Home tab, by when (refreshed on changes) |
  * | `home:view:<user>` | string | hash of the Home tab last published to a person (skip unchanged) |
  * | `index:pending:<atlas id>` | set | pending requests per target |
@@ -50,6 +52,9 @@ export interface RedisKeys {
   deciderIndex(userId: string): string;
   readonly homeViewers: string;
   workflowRequest(executionId: string): string;
+  /** A step's on-behalf request waiting for its runner's Confirm; `executionId` checked by the caller. */
+  stepConfirmation(executionId: string): string;
+  readonly stepConfirmationsDue: string;
   review(id: string): string;
   reviewDecisions(id: string): string;
   readonly reviewSeq: string;
@@ -93,6 +98,8 @@ export function redisKeys(prefix: string): RedisKeys {
     deciderIndex: (userId) => `${prefix}:index:decider:${userId}`,
     homeViewers: `${prefix}:home:viewers`,
     workflowRequest: (executionId) => `${prefix}:workflow:${executionId}`,
+    stepConfirmation: (executionId) => `${prefix}:workflow-confirm:${executionId}`,
+    stepConfirmationsDue: `${prefix}:workflow-confirm:due`,
     review: (id) => `${prefix}:review:${id}`,
     reviewDecisions: (id) => `${prefix}:review:${id}:decisions`,
     reviewSeq: `${prefix}:review:seq`,

@@ -12,6 +12,7 @@ import { withCorrelation } from '../ops/correlation.js';
 import type { Logger } from '../ops/logger.js';
 import type { Policy } from '../policy/policy.js';
 import type { RequestService } from '../requests/request-service.js';
+import type { StepConfirmationStore } from '../requests/step-confirmations.js';
 import type { ReviewService } from '../reviews/review-service.js';
 import { createBoltLogger } from './bolt-logger.js';
 import type { Directory } from './directory.js';
@@ -43,6 +44,8 @@ export interface SlackAppDeps {
   /** Publishes Home tabs (app_home_opened). */
   readonly home: HomePublisher;
   readonly logger: Logger;
+  /** Workflow Builder steps' on-behalf requests waiting for the runner's confirmation. */
+  readonly stepConfirmations: StepConfirmationStore;
 }
 
 /** The request, review or offboarding id a Slack payload names (a button's value, the command text). */
@@ -118,7 +121,7 @@ export function createSlackApp(config: Config['slack'], deps: SlackAppDeps): Sla
   registerDecisionHandlers(app, handlerDeps);
   registerHomeTab(app, handlerDeps);
   registerRequestForm(app, handlerDeps);
-  registerWorkflowStep(app, handlerDeps);
+  const workflowSteps = registerWorkflowStep(app, handlerDeps);
   registerReviewButtons(app, handlerDeps);
   registerOffboardingButtons(app, handlerDeps);
 
@@ -150,8 +153,10 @@ export function createSlackApp(config: Config['slack'], deps: SlackAppDeps): Sla
         );
       }
       if (socketMode) await app.start();
+      workflowSteps.start();
     },
     async stop() {
+      await workflowSteps.stop();
       if (socketMode) await app.stop();
     },
   };

@@ -58,6 +58,16 @@ describe('Slack surfaces (end to end)', () => {
       `${person.name}'s home tab ${absent ? 'without' : 'with'} ${pattern}`,
     );
   const puts = () => sandbox.atlas.authenticatedCalls().filter((c) => c.method === 'PUT');
+  /** The DM asking whoever ran a workflow to confirm the on-behalf request its step would file. */
+  const confirmationTo = (person: Person) =>
+    waitUntil(
+      () =>
+        sandbox.slack
+          .messagesIn(sandbox.slack.dmChannelOf(person.id))
+          .find((m) => m.text.includes('in your name')),
+      5_000,
+      `the confirmation DM to ${person.name}`,
+    );
 
   describe('Home tab', () => {
     it('shows a requester their active grant with Extend / End now and their pending request with Cancel', async () => {
@@ -165,6 +175,8 @@ describe('Slack surfaces (end to end)', () => {
         interactivity: { interactivity_pointer: 'p', interactor: { id: PEOPLE.bob.id, secret: 'x' } },
         user: PEOPLE.alice.id,
       });
+      // Bob ran the workflow; its author named alice: filed once bob confirms.
+      await sandbox.driver.clickButton(PEOPLE.bob, await confirmationTo(PEOPLE.bob), 'workflow_confirm');
       const home = await homeShows(PEOPLE.alice, /AR-0001/);
       expectValidHomeView(home);
       expect(JSON.stringify(home)).toContain('for you, asked by <@U0BOB>');
@@ -411,7 +423,7 @@ describe('Slack surfaces (end to end)', () => {
       expect(sandbox.slack.functionOutcome(run.executionId)).toBeUndefined();
     });
 
-    it('takes the requester from Slack, not from the workflow author: someone else is an on-behalf request', async () => {
+    it('takes the requester from Slack, not from the workflow author: someone else is an on-behalf request, once they confirm', async () => {
       await start('workflow-who');
       const noInteractor = await sandbox.driver.executeFunction('request_atlas_access', {
         ...inputs(),
@@ -420,10 +432,16 @@ describe('Slack surfaces (end to end)', () => {
       expect(
         await waitUntil(() => sandbox.slack.functionOutcome(noInteractor.executionId), 5_000, 'a failure'),
       ).toMatchObject({ outcome: 'error', error: expect.stringContaining('Who runs the workflow') });
-      // Mallory's workflow names alice: mallory asks, for alice, which only onBehalf people may.
+      // A workflow whose author named alice, run by mallory: mallory is asked first (nothing is done in
+      // her name before), and her Confirm is a request for alice, which only onBehalf people may make.
       const forged = await sandbox.driver.executeFunction(
         'request_atlas_access',
         inputs({ user: PEOPLE.alice.id }, PEOPLE.mallory),
+      );
+      await sandbox.driver.clickButton(
+        PEOPLE.mallory,
+        await confirmationTo(PEOPLE.mallory),
+        'workflow_confirm',
       );
       expect(
         await waitUntil(() => sandbox.slack.functionOutcome(forged.executionId), 5_000, 'a failure'),
@@ -436,6 +454,7 @@ describe('Slack surfaces (end to end)', () => {
         'request_atlas_access',
         inputs({ user: PEOPLE.alice.id }, PEOPLE.bob),
       );
+      await sandbox.driver.clickButton(PEOPLE.bob, await confirmationTo(PEOPLE.bob), 'workflow_confirm');
       const request = await waitForState(sandbox, 'AR-0001', 'pending');
       expect(request).toMatchObject({ requesterId: PEOPLE.bob.id, granteeId: PEOPLE.alice.id });
       const approval = await waitForApprovalMessage(sandbox.slack, 'AR-0001');

@@ -23,12 +23,13 @@ describe('Lua scripts', () => {
     ),
   );
 
-  it('finds the scripts it checks (request store, locks, limits, reviews, offboarding, rate limiter)', () => {
+  it('finds the scripts it checks (request store, locks, limits, reviews, offboarding, rate limiter, step confirmations)', () => {
     expect([...new Set(calls.map((c) => c.file))].sort()).toEqual([
       'src/atlas/rate-limiter.ts',
       'src/jobs/user-lock.ts',
       'src/offboarding/offboarding-store.ts',
       'src/requests/request-store.ts',
+      'src/requests/step-confirmations.ts',
       'src/requests/submission-limit.ts',
       'src/reviews/review-store.ts',
     ]);

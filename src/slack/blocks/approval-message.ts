@@ -44,6 +44,10 @@ export const ACTIONS = {
   offboardApprove: 'offboard_approve',
   /** Denies an offboarding. */
   offboardDeny: 'offboard_deny',
+  /** The person who ran a workflow confirms the on-behalf request its step would file in their name (DM). */
+  stepConfirm: 'workflow_confirm',
+  /** …or cancels it: nothing is filed and the step ends with an error (DM). */
+  stepCancel: 'workflow_cancel',
 } as const;
 
 /** The Extend and End now buttons the grantee gets with a temporary grant. */

@@ -3,6 +3,7 @@ import type { OffboardingService } from '../../offboarding/offboarding-service.j
 import type { Logger } from '../../ops/logger.js';
 import type { Policy } from '../../policy/policy.js';
 import type { RequestService } from '../../requests/request-service.js';
+import type { StepConfirmationStore } from '../../requests/step-confirmations.js';
 import type { ReviewService } from '../../reviews/review-service.js';
 import type { Directory } from '../directory.js';
 import type { Replier } from '../respond.js';
@@ -22,6 +23,8 @@ export interface HandlerDeps {
   readonly continuity: Continuity;
   readonly replier: Replier;
   readonly logger: Logger;
+  /** Workflow Builder steps' on-behalf requests waiting for the person who ran the workflow to confirm them. */
+  readonly stepConfirmations: StepConfirmationStore;
   /**
    * Runs the work that follows an ack (Slack lookups, Redis, replies) a few at a time, so a burst of
    * requests is acked first and worked through after: acks stay fast under load.

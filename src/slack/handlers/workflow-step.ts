@@ -4,6 +4,7 @@ import { parseDuration } from '../../lib/duration.js';
 import { checkReason, parseRoles } from '../../requests/parse-command.js';
 import { describeErrorForSlack } from '../error-reply.js';
 import type { HandlerDeps } from './handler-deps.js';
+import { registerStepConfirmations, type StepConfirmations } from './workflow-confirm.js';
 
 /** Callback id of the Workflow Builder custom step (manifest.yml `functions`). */
 export const REQUEST_FUNCTION = 'request_atlas_access';
@@ -27,14 +28,16 @@ const USER_ID = /^[UW][A-Z0-9]+$/;
  * the request exactly as the form would, under the same policy checks. The requester is the person
  * Slack says started the workflow (the `interactivity` input's interactor), never a user id the
  * workflow's author typed; `user`, when set to someone else, makes it a request on their behalf
- * (`onBehalf` applies, and they get Not me). A refusal ends the step at once (`fail`, the reason in
- * words); otherwise a worker completes it with `request_id` and `state` at the request's final
- * decision (applied, denied, expired, cancelled, failed), from whichever process sees it, across
- * restarts. An execution Slack delivers twice files one request.
+ * (`onBehalf` applies, and they get Not me), filed only once the person who ran the workflow
+ * confirms it (see workflow-confirm.ts): the author chose it, not them. A refusal ends the step at
+ * once (`fail`, the reason in words); otherwise a worker completes it with `request_id` and `state`
+ * at the request's final decision (applied, denied, expired, cancelled, failed), from whichever
+ * process sees it, across restarts. An execution Slack delivers twice files (or asks) once.
  * Source: https://docs.slack.dev/workflows/workflow-steps (custom steps need an org-ready app).
  */
-export function registerWorkflowStep(app: App, deps: HandlerDeps): void {
-  app.function(REQUEST_FUNCTION, async ({ inputs, fail, event, context }) => {
+export function registerWorkflowStep(app: App, deps: HandlerDeps): StepConfirmations {
+  const confirmations = registerStepConfirmations(app, deps);
+  app.function(REQUEST_FUNCTION, async ({ inputs, fail, event, client, context }) => {
     const given = inputs as StepInputs;
     try {
       const requesterId = text(given.interactivity?.interactor?.id);
@@ -60,12 +63,25 @@ export function registerWorkflowStep(app: App, deps: HandlerDeps): void {
         durationSeconds,
         reason: checkReason(text(given.reason)),
       };
+      if (granteeId !== requesterId) {
+        // The workflow's author named someone else: nothing in the runner's name until they confirm.
+        const target = deps.service.check(line);
+        await confirmations.ask(
+          {
+            executionId: event.function_execution_id,
+            requesterId,
+            granteeId,
+            line: { ...line, target: target.name, durationSeconds: line.durationSeconds ?? null },
+          },
+          client,
+        );
+        return;
+      }
       // The workspace the workflow ran in (on an org-wide install, where its user groups are read).
       const actor = await deps.directory.person(requesterId, context.teamId);
-      const grantee = granteeId === requesterId ? actor : await deps.directory.person(granteeId);
       await deps.service.submit(actor, {
         line,
-        grantee,
+        grantee: actor,
         sourceChannelId: null,
         replyUrl: null,
         workflowExecutionId: event.function_execution_id,
@@ -82,4 +98,5 @@ export function registerWorkflowStep(app: App, deps: HandlerDeps): void {
       await fail({ error: reason });
     }
   });
+  return confirmations;
 }
