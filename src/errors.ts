@@ -20,6 +20,8 @@ export type AppErrorCode =
   | 'SLACK_USER_NO_EMAIL'
   | 'ATLAS_USER_NOT_FOUND'
   | 'ATLAS_NOT_A_MEMBER'
+  /** The organization or project itself no longer exists in Atlas (deleted, or a wrong id). */
+  | 'ATLAS_TARGET_GONE'
   | 'ATLAS_LAST_OWNER'
   | 'ATLAS_REJECTED'
   | 'ATLAS_UNAVAILABLE'
