@@ -155,6 +155,35 @@ export interface AtlasSimulator {
    */
   timeline(username: string, scope: AtlasScope): RoleChange[];
   inject(injection: AtlasInjection): void;
+  /**
+   * Deletes a project, as its owner would in Atlas: its members lose their roles there (recorded in
+   * their timelines) and from then on every call naming it answers 404 GROUP_NOT_FOUND "No group with
+   * ID %s exists." (NOTES.md section 6), in the ApiError body `{detail, error, errorCode, parameters,
+   * reason}` (section 3).
+   */
+  deleteProject(groupId: string): void;
+  /**
+   * Deletes an organization. Atlas refuses while it still has projects (409 ORG_NOT_EMPTY "Organization
+   * cannot be deleted because it still contains active groups.", docs api-errors), so this throws then:
+   * delete its projects first. From then on every call naming it answers 404 ORG_NOT_FOUND "No
+   * organization with ID %s exists." (NOTES.md section 6).
+   */
+  deleteOrg(orgId: string): void;
+  /**
+   * Deletes a person's Atlas account: they leave every organization and project (recorded in their
+   * timelines, which stay readable) and from then on calls naming their id answer 404 USER_NOT_FOUND
+   * "No user with ID %s exists.", calls naming their username 404 USERNAME_NOT_FOUND "No user with
+   * username %s exists." (NOTES.md section 6), and the member lists leave them out.
+   */
+  deleteUser(username: string): void;
+  /**
+   * Turns on an API access list (null turns it off): every authenticated call from an address not in
+   * `allowed` answers 403 IP_ADDRESS_NOT_ON_ACCESS_LIST "IP address %s is not allowed to access this
+   * resource." with the address as its parameter (the docs' api-errors catalogue lists it under its
+   * older name IP_ADDRESS_NOT_ON_WHITELIST; Atlas answers with the current name today). The token
+   * endpoint is not behind it ("the token can be created from any IP address", NOTES.md section 8b).
+   */
+  restrictApiAccess(allowed: readonly string[] | null): void;
   close(): Promise<void>;
 }
 
@@ -222,6 +251,9 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
   const orgs = new Map(options.orgs.map((o) => [o.id, o]));
   const projects = new Map(options.projects.map((p) => [p.id, p]));
   const users = new Map<string, UserState>(options.users.map((u) => [u.id, toState(u)]));
+  // Deleted accounts: gone for the API, kept so their timelines stay readable.
+  const deletedUsers = new Map<string, UserState>();
+  let accessList: ReadonlySet<string> | null = null;
   const nonces = new Map<string, { issuedAt: number; lastNc: number }>();
   const accessTokens = new Map<string, number>();
   const tokenCounts = { issued: 0, revoked: 0 };
@@ -424,6 +456,10 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
         ])
       : error(404, 'USER_NOT_IN_GROUP', `User ${userId} is not in group ${scope.id}.`, [userId, scope.id]);
 
+  /** A call naming a user id Atlas does not know (never existed, or deleted). */
+  const noSuchUser = (userId: string): Answer =>
+    error(404, 'USER_NOT_FOUND', `No user with ID ${userId} exists.`, [userId]);
+
   const lastOwner = (user: UserState, scope: AtlasScope, next: readonly string[]): Answer | undefined => {
     if (scope.kind !== 'org' || !heldIn(user, scope).has('ORG_OWNER') || next.includes('ORG_OWNER'))
       return undefined;
@@ -478,6 +514,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     const checked = checkRoles(scope, [role], 'atlas');
     if (!Array.isArray(checked)) return checked;
     const user = users.get(userId);
+    if (!user && !invitations.has(userId)) return noSuchUser(userId);
     const orgId = orgOfScope(scope);
     if (!user || orgId === undefined || !isMember(user, { kind: 'org', id: orgId })) {
       return notMember(userId, { kind: 'org', id: orgId ?? scope.id });
@@ -659,7 +696,8 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
       return { status: 204 };
     }
     const user = users.get(userId);
-    if (!user || !isMember(user, scope)) return notMember(userId, scope);
+    if (!user) return noSuchUser(userId);
+    if (!isMember(user, scope)) return notMember(userId, scope);
     writeRoles(user, scope, []);
     return { status: 204 };
   };
@@ -679,7 +717,8 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
       return { status: 204 };
     }
     const user = users.get(userId);
-    if (!user || !isMember(user, scope)) return notMember(userId, scope);
+    if (!user) return noSuchUser(userId);
+    if (!isMember(user, scope)) return notMember(userId, scope);
     const owners = [...users.values()].filter((u) => u.orgRoles.get(orgId)?.has('ORG_OWNER'));
     if (heldIn(user, scope).has('ORG_OWNER') && owners.length <= 1) {
       return error(
@@ -838,6 +877,29 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     return { status: 200, body: cloudAppUser(user), headers };
   };
 
+  /** getGroup (spec `Group`), or 404 GROUP_NOT_FOUND. */
+  const projectAnswer = (groupId: string): Answer => {
+    const project = projects.get(groupId);
+    if (!project) return error(404, 'GROUP_NOT_FOUND', `No group with ID ${groupId} exists.`, [groupId]);
+    return {
+      status: 200,
+      body: {
+        id: project.id,
+        name: project.name,
+        orgId: project.orgId,
+        clusterCount: 0,
+        created: new Date(startedAt).toISOString(),
+      },
+    };
+  };
+
+  /** getOrg (spec `AtlasOrganization`), or 404 ORG_NOT_FOUND. */
+  const orgAnswer = (orgId: string): Answer => {
+    const org = orgs.get(orgId);
+    if (!org) return error(404, 'ORG_NOT_FOUND', `No organization with ID ${orgId} exists.`, [orgId]);
+    return { status: 200, body: { id: org.id, name: org.name, isDeleted: false, links: [] } };
+  };
+
   const routes: Route[] = [
     {
       method: 'GET',
@@ -861,20 +923,14 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
       method: 'GET',
       pattern: /^\/api\/atlas\/v2\/groups\/([^/:]+)$/,
       mediaType: V2_2023,
-      handle: (m) => {
-        const project = projects.get(m[1] as string);
-        if (!project) return error(404, 'GROUP_NOT_FOUND', `No group with ID ${m[1]} exists.`, [m[1]]);
-        return {
-          status: 200,
-          body: {
-            id: project.id,
-            name: project.name,
-            orgId: project.orgId,
-            clusterCount: 0,
-            created: new Date(startedAt).toISOString(),
-          },
-        };
-      },
+      handle: (m) => projectAnswer(m[1] as string),
+    },
+    {
+      // getOrg (2023-01-01): spec `AtlasOrganization`.
+      method: 'GET',
+      pattern: /^\/api\/atlas\/v2\/orgs\/([^/:]+)$/,
+      mediaType: V2_2023,
+      handle: (m) => orgAnswer(m[1] as string),
     },
     {
       method: 'GET',
@@ -900,7 +956,10 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
       mediaType: V2_2025,
       handle: (m) => {
         const scope: AtlasScope = { kind: 'org', id: m[1] as string };
+        const missing = scopeMissing(scope);
+        if (missing) return missing;
         const user = users.get(m[2] as string);
+        if (!user && !invitations.has(m[2] as string)) return noSuchUser(m[2] as string);
         return user && isMember(user, scope)
           ? { status: 200, body: orgUser(user, scope.id) }
           : notMember(m[2] as string, scope);
@@ -915,6 +974,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
         const missing = scopeMissing(scope);
         if (missing) return missing;
         const user = users.get(m[2] as string);
+        if (!user && !invitations.has(m[2] as string)) return noSuchUser(m[2] as string);
         return user && isMember(user, scope)
           ? { status: 200, body: groupUser(user, scope.id) }
           : notMember(m[2] as string, scope);
@@ -943,6 +1003,13 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
       pattern: /^\/api\/atlas\/v2\/groups\/([^/]+)\/users\/([^/:]+)$/,
       mediaType: V2_2025,
       handle: (m) => removeGroupUser(m[1] as string, m[2] as string),
+    },
+    {
+      // "Get One Organization" / "Get One Project" on the v1.0 APIs.
+      method: 'GET',
+      pattern: /^\/api\/(?:public|atlas)\/v1\.0\/(orgs|groups)\/([^/]+)$/,
+      mediaType: JSON_TYPE,
+      handle: (m) => (m[1] === 'orgs' ? orgAnswer(m[2] as string) : projectAnswer(m[2] as string)),
     },
     {
       method: 'GET',
@@ -987,9 +1054,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
       mediaType: JSON_TYPE,
       handle: (m) => {
         const user = users.get(m[1] as string);
-        return user
-          ? { status: 200, body: cloudAppUser(user) }
-          : error(404, 'USER_NOT_FOUND', `No user with ID ${m[1]} exists.`);
+        return user ? { status: 200, body: cloudAppUser(user) } : noSuchUser(m[1] as string);
       },
     },
     {
@@ -1059,7 +1124,15 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
         } else if (authorization?.startsWith('Digest ')) {
           auth = verifyDigest(authorization, method, uri) ? 'digest' : 'invalid';
         }
-        if (auth === 'none' || auth === 'invalid') {
+        const caller = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+        if ((auth === 'digest' || auth === 'bearer') && accessList !== null && !accessList.has(caller)) {
+          answer = error(
+            403,
+            'IP_ADDRESS_NOT_ON_ACCESS_LIST',
+            `IP address ${caller} is not allowed to access this resource.`,
+            [caller],
+          );
+        } else if (auth === 'none' || auth === 'invalid') {
           answer = authorization?.startsWith('Bearer ')
             ? {
                 ...error(401, 'UNAUTHORIZED', 'Invalid or expired access token.'),
@@ -1196,7 +1269,9 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
       writeRoles(user, scope, roles);
     },
     timeline(username, scope) {
-      const user = byUsername(username);
+      const user =
+        byUsername(username) ??
+        [...deletedUsers.values()].find((u) => u.username.toLowerCase() === username.toLowerCase());
       if (!user) return [];
       const key = `${scope.kind}:${scope.id}`;
       const mine = changes.filter((c) => c.userId === user.id && c.key === key);
@@ -1207,6 +1282,36 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
         { at: first?.at ?? startedAt, roles: start.sort() },
         ...mine.map(({ at, roles }) => ({ at, roles })),
       ];
+    },
+    deleteProject(groupId) {
+      if (!projects.delete(groupId)) throw new Error(`no simulated project ${groupId}`);
+      const scope: AtlasScope = { kind: 'project', id: groupId };
+      for (const user of users.values()) if (isMember(user, scope)) writeRoles(user, scope, []);
+      for (const invitation of invitations.values()) invitation.groupRoles.delete(groupId);
+    },
+    deleteOrg(orgId) {
+      if (!orgs.has(orgId)) throw new Error(`no simulated organization ${orgId}`);
+      if ([...projects.values()].some((p) => p.orgId === orgId)) {
+        throw new Error(
+          `409 ORG_NOT_EMPTY: Organization cannot be deleted because it still contains active groups (${orgId}).`,
+        );
+      }
+      orgs.delete(orgId);
+      const scope: AtlasScope = { kind: 'org', id: orgId };
+      for (const user of users.values()) if (isMember(user, scope)) writeRoles(user, scope, []);
+      for (const [id, invitation] of invitations) if (invitation.orgId === orgId) invitations.delete(id);
+    },
+    deleteUser(username) {
+      const user = byUsername(username);
+      if (!user) throw new Error(`no simulated user ${username}`);
+      for (const orgId of [...user.orgRoles.keys()]) writeRoles(user, { kind: 'org', id: orgId }, []);
+      for (const groupId of [...user.groupRoles.keys()])
+        writeRoles(user, { kind: 'project', id: groupId }, []);
+      users.delete(user.id);
+      deletedUsers.set(user.id, user);
+    },
+    restrictApiAccess(allowed) {
+      accessList = allowed === null ? null : new Set(allowed);
     },
     inject: (injection) =>
       injections.push({

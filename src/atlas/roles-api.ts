@@ -65,6 +65,17 @@ export interface AtlasMembersApi {
   removeFromOrg?(orgId: string, userId: string): Promise<void>;
 }
 
+/** What no longer exists in Atlas: the organization or project itself, or the person's account. */
+export type Missing = 'target' | 'user';
+
+/** The person a {@link AtlasRolesApi.findMissing} check is about. */
+export interface PersonRef {
+  /** Their Atlas username (email). */
+  readonly username: string;
+  /** Their Atlas user id, when Rolecall stored it (a grant's plan): atlas-v2-2025 asks by id. */
+  readonly userId?: string | undefined;
+}
+
 /**
  * The operations the worker needs, whatever API flavor carries them out.
  * Every method throws AppError (retryable for outages, with Atlas errorCode and detail otherwise).
@@ -81,6 +92,15 @@ export interface AtlasRolesApi {
   readonly members: AtlasMembersApi;
   /** Finds a user by username (their email) and reads their roles in `scope`. */
   readUser(username: string, scope: AtlasScope): Promise<ScopedUser>;
+  /**
+   * After a call failed with a 404 or found the person gone: asks Atlas about the organization or
+   * project itself (getGroup / getOrg), then about the person. `target` when Atlas answers 404
+   * GROUP_NOT_FOUND, ORG_NOT_FOUND, INVALID_GROUP_ID, INVALID_ORG_ID or RESOURCE_NOT_FOUND on the
+   * target's own read (or marks the organization deleted); `user` when it does not know the person's
+   * account (by username, or by id on atlas-v2-2025, where without an id it cannot tell); null when
+   * both are there. Throws AppError when Atlas cannot say (an outage, credentials).
+   */
+  findMissing(scope: AtlasScope, person: PersonRef): Promise<Missing | null>;
   /** Makes the user's roles in `scope` exactly `next`; `current` is what was just read. */
   setRoles(
     scope: AtlasScope,

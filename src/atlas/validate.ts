@@ -121,6 +121,11 @@ export function withValidation(flavor: AtlasApiFlavor, api: AtlasRolesApi): Atla
       checkAtlasId(scope.id, scope.kind === 'org' ? 'orgId' : 'groupId');
       return api.readUser(username, scope);
     },
+    async findMissing(scope, person) {
+      checkAtlasId(scope.id, scope.kind === 'org' ? 'orgId' : 'groupId');
+      if (person.userId) checkAtlasId(person.userId, 'userId');
+      return api.findMissing(scope, person);
+    },
     async setRoles(scope, userId, current, next) {
       checkAtlasId(scope.id, scope.kind === 'org' ? 'orgId' : 'groupId');
       checkAtlasId(userId, 'userId');

@@ -1,5 +1,6 @@
 import type { AtlasHttp } from '../http-client.js';
 import type { AtlasRolesApi, ScopedUser } from '../roles-api.js';
+import { createFindMissing, userByName } from './existence.js';
 import { createV1MembersApi, type MembersOptions } from './members.js';
 import { type CloudAppUser, rolesIn } from './shared.js';
 
@@ -28,6 +29,15 @@ export function createAtlasV1RolesApi(http: AtlasHttp, options: MembersOptions =
   return {
     // The PATCH carries every scope of the user: two writes for one user must never interleave.
     writeScope: 'user',
+    findMissing: createFindMissing(
+      http,
+      {
+        base: '/api/atlas/v1.0',
+        mediaType: 'application/json',
+        readRole: { org: 'Organization Member', project: 'Project Read Only' },
+      },
+      userByName(http, '/api/atlas/v1.0', 'application/json'),
+    ),
     // No removeFromOrg, per the contract in roles-api.ts. The deprecated v1 reference does document
     // removeOrganizationUser (DELETE /api/atlas/v1.0/orgs/{orgId}/users/{userId}, 204); not wired up here.
     members: createV1MembersApi(

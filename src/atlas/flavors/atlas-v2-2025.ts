@@ -2,6 +2,7 @@ import { AppError, isAppError } from '../../errors.js';
 import type { AtlasScope } from '../../lib/scope.js';
 import type { AtlasHttp } from '../http-client.js';
 import type { AtlasRolesApi, ScopedUser } from '../roles-api.js';
+import { ATLAS_V2_TARGETS, createFindMissing, userById } from './existence.js';
 import { createAtlasV2MembersApi, type MembersOptions } from './members.js';
 import { createProjectMembershipApi, createProjectOrgLookup } from './project-membership.js';
 import { ATLAS_V2_2025 } from './shared.js';
@@ -76,20 +77,22 @@ export function createAtlasV2025RolesApi(http: AtlasHttp, options: MembersOption
     writeScope: 'scope',
     projectMembership: createProjectMembershipApi(http, projectOrg),
     members: createAtlasV2MembersApi(http, options),
+    // The account by id (getOrgUser): listOrgUsers `?username=` cannot tell deleted from gone elsewhere.
+    findMissing: createFindMissing(http, ATLAS_V2_TARGETS, userById(http, orgOf)),
     async readUser(username, scope): Promise<ScopedUser> {
       const orgId = await orgOf(scope);
       const userId = await resolve(orgId, username);
-      if (scope.kind === 'org') {
-        const { body } = await http.send<OrgUser>({
-          method: 'GET',
-          path: `/api/atlas/v2/orgs/${orgId}/users/${userId}`,
-          mediaType: ATLAS_V2_2025,
-          operation: `reading the organization roles of ${username}`,
-          requiredRole: 'Organization Member',
-        });
-        return { userId, roles: [...(body.roles?.orgRoles ?? [])] };
-      }
       try {
+        if (scope.kind === 'org') {
+          const { body } = await http.send<OrgUser>({
+            method: 'GET',
+            path: `/api/atlas/v2/orgs/${orgId}/users/${userId}`,
+            mediaType: ATLAS_V2_2025,
+            operation: `reading the organization roles of ${username}`,
+            requiredRole: 'Organization Member',
+          });
+          return { userId, roles: [...(body.roles?.orgRoles ?? [])] };
+        }
         const { body } = await http.send<GroupUser>({
           method: 'GET',
           path: `/api/atlas/v2/groups/${scope.id}/users/${userId}`,
@@ -99,7 +102,9 @@ export function createAtlasV2025RolesApi(http: AtlasHttp, options: MembersOption
         });
         return { userId, roles: [...(body.roles ?? [])] };
       } catch (error) {
-        if (isAppError(error, 'ATLAS_NOT_A_MEMBER')) return { userId, roles: [] };
+        // A remembered id of an account deleted since: look the username up again next time.
+        if (isAppError(error, 'ATLAS_USER_NOT_FOUND')) userIds.delete(`${orgId}/${username.toLowerCase()}`);
+        if (scope.kind === 'project' && isAppError(error, 'ATLAS_NOT_A_MEMBER')) return { userId, roles: [] };
         throw error;
       }
     },

@@ -1,5 +1,6 @@
 import type { AtlasHttp } from '../http-client.js';
 import type { AtlasRolesApi, ScopedUser } from '../roles-api.js';
+import { createFindMissing, userByName } from './existence.js';
 import { type CloudAppUser, rolesIn } from './shared.js';
 
 /** What differs between the APIs that replace a scope's roles with one PUT. */
@@ -13,13 +14,15 @@ export interface PutRolesApiShape {
 }
 
 /**
- * Reads with `GET {base}/users/byName/{name}`; writes with `PUT {base}/orgs/{id}/users/{userId}/roles`
+ * Reads with `GET {base}/users/byName/{name}`; tells a deleted target or account apart with
+ * `GET {base}/groups/{id}` or `{base}/orgs/{id}` and the same by-name read; writes with `PUT {base}/orgs/{id}/users/{userId}/roles`
  * `{"orgRoles"}` or `PUT {base}/groups/{id}/users/{userId}/roles` `{"groupRoles"}`. Members come from
  * the flavor (their calls differ).
  */
 export function createPutRolesApi(http: AtlasHttp, shape: PutRolesApiShape): Omit<AtlasRolesApi, 'members'> {
   return {
     writeScope: 'scope',
+    findMissing: createFindMissing(http, shape, userByName(http, shape.base, shape.mediaType)),
     async readUser(username, scope): Promise<ScopedUser> {
       const { body } = await http.send<CloudAppUser>({
         method: 'GET',
