@@ -1,8 +1,9 @@
 import type { ScopedUser } from '../atlas/roles-api.js';
-import { AppError } from '../errors.js';
+import { AppError, isAppError } from '../errors.js';
 import { decideApply, type LedgerOp, rolesHeldBy } from '../grants/ledger.js';
 import type { AccessRequest, ChangePlan } from '../requests/model.js';
 import { sameRoles } from '../requests/role-set.js';
+import { findGone, goneError } from './gone.js';
 import {
   closeDrift,
   createStepProcessor,
@@ -18,7 +19,8 @@ import type { Fence } from './user-lock.js';
  * before the first write (so a retry after a crash neither adds twice nor forgets what it added), then
  * records the request's holders and its state change in one script. A person who is not in the
  * project is added to it for a temporary grant (Atlas v2 flavors). An extension request moves the end
- * of the grant it extends instead.
+ * of the grant it extends instead. A target or grantee account that no longer exists in Atlas fails
+ * the request at once, saying so.
  */
 export function createApplyProcessor(deps: ProcessorDeps) {
   const { store, ledgers, atlas, workQueue, logger } = deps;
@@ -76,8 +78,13 @@ export function createApplyProcessor(deps: ProcessorDeps) {
       return { skipped: `offboarded (${offboarding})` };
     }
     const user: ScopedUser = await atlas.readUser(email, scope);
-    const ledger = await ledgers.read(email, request.target);
     const notInProject = user.roles.length === 0;
+    if (notInProject) {
+      // A deleted project (or account) looks like "not a member" on some calls: ask before inviting.
+      const missing = await findGone(atlas, request, logger);
+      if (missing) throw goneError(request, missing);
+    }
+    const ledger = await ledgers.read(email, request.target);
     if (notInProject && !request.plan?.addsToProject) await checkCanJoin(request);
     if (!notInProject && request.durationSeconds === null && ledger.membershipBy !== null) {
       throw new AppError(
@@ -257,9 +264,19 @@ export function createApplyProcessor(deps: ProcessorDeps) {
     return { done: 'extended' };
   };
 
-  return createStepProcessor(deps, states, (request, fence) =>
-    request.extends === null ? grant(request, fence) : extend(request),
-  );
+  return createStepProcessor(deps, states, async (request, fence) => {
+    if (request.extends !== null) return extend(request);
+    try {
+      return await grant(request, fence);
+    } catch (error) {
+      // A target or account deleted in Atlas: fail at once, in words, not after every attempt.
+      const missing =
+        isAppError(error) && error.details.missing !== undefined
+          ? null
+          : await findGone(atlas, request, logger, error);
+      throw missing ? goneError(request, missing) : error;
+    }
+  });
 }
 
 function describeApply(

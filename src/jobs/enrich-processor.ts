@@ -143,8 +143,13 @@ export function createEnrichProcessor(deps: EnrichDeps) {
       access = await deps.access.read(request.granteeEmail, request.target);
     } catch (error) {
       if (!isAppError(error)) throw error;
-      // About the person (no Atlas user, not in the organization): the request cannot go ahead.
-      if (error.code === 'ATLAS_USER_NOT_FOUND' || error.code === 'ATLAS_NOT_A_MEMBER') {
+      // About the person (no Atlas user, not in the organization), or a target Atlas no longer has:
+      // the request cannot go ahead.
+      if (
+        error.code === 'ATLAS_USER_NOT_FOUND' ||
+        error.code === 'ATLAS_NOT_A_MEMBER' ||
+        error.code === 'ATLAS_TARGET_GONE'
+      ) {
         return refuse(request, error.code, error.message);
       }
       // About Rolecall or Atlas (an outage, refused credentials): not the requester's doing. After the

@@ -181,6 +181,14 @@ export function createOffboardProcessor(deps: OffboardDeps) {
         : 'was not a member',
   });
 
+  /** Atlas no longer has the organization or project: nobody is in it, there is nothing to remove. */
+  const targetGone = (target: TargetRef): TargetOutcome => ({
+    target,
+    before: null,
+    outcome: 'not a member',
+    detail: `${target.kind === 'org' ? 'the organization' : 'the project'} no longer exists in Atlas; nothing to remove`,
+  });
+
   /** Removes the person from one target; the outcome in words. */
   const remove = async (offboarding: Offboarding, target: TargetRef): Promise<TargetOutcome> => {
     const scope = { kind: target.kind, id: target.id };
@@ -195,6 +203,7 @@ export function createOffboardProcessor(deps: OffboardDeps) {
         if (isAppError(error, 'ATLAS_USER_NOT_FOUND') || isAppError(error, 'ATLAS_NOT_A_MEMBER')) {
           return notAMember(offboarding, target);
         }
+        if (isAppError(error, 'ATLAS_TARGET_GONE')) return targetGone(target);
         throw error;
       }
       if (before.length === 0) return notAMember(offboarding, target);
@@ -263,7 +272,11 @@ export function createOffboardProcessor(deps: OffboardDeps) {
       } catch (error) {
         const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
         if (!isAppError(error) || (error.retryable && !last)) throw error;
-        outcome = { target: ref, before: null, outcome: 'failed', detail: error.message };
+        // Deleted between the read and the removal: nothing left to remove either.
+        outcome =
+          error.code === 'ATLAS_TARGET_GONE'
+            ? targetGone(ref)
+            : { target: ref, before: null, outcome: 'failed', detail: error.message };
       }
       await deps.offboardings.recordOutcome(id, outcome);
       offboarding = await deps.offboardings.require(id);

@@ -229,9 +229,12 @@ export function createReviewProcessor(deps: ReviewDeps) {
     if (review && review.messages.length > 0) await deps.reviews.close(review.id, now(), 'start-failed');
     const why = isAppError(error) ? error.message : 'an unexpected error (the details are in the logs)';
     const partly = review && review.messages.length > 0;
-    const text = partly
-      ? `:x: Review ${review.id} of *${target.name}* could not be posted completely (${why}); lines after ${review.messages.length * LINES_PER_MESSAGE} are missing, so it is closed with them undecided. Start a new one with \`/atlas-access review ${target.name}\`.`
-      : `:x: The access review of *${target.name}* could not start: ${why} ${data.startedBy === 'schedule' ? 'The schedule stays; an approver can also' : 'An approver can'} try again with \`/atlas-access review ${target.name}\`.`;
+    const schedule = data.startedBy === 'schedule';
+    const text = isAppError(error, 'ATLAS_TARGET_GONE')
+      ? `:x: The access review of *${target.name}* could not start: ${why} Remove *${target.name}* from the policy, or correct its id${schedule ? '; until then each scheduled review says this again' : ''}.`
+      : partly
+        ? `:x: Review ${review.id} of *${target.name}* could not be posted completely (${why}); lines after ${review.messages.length * LINES_PER_MESSAGE} are missing, so it is closed with them undecided. Start a new one with \`/atlas-access review ${target.name}\`.`
+        : `:x: The access review of *${target.name}* could not start: ${why} ${schedule ? 'The schedule stays; an approver can also' : 'An approver can'} try again with \`/atlas-access review ${target.name}\`.`;
     await deps.notifier.startFailed(target, text).catch((cause: unknown) => {
       deps.logger.error('could not say that the review failed', { target: target.name, error: cause });
     });
@@ -310,7 +313,14 @@ export function createReviewProcessor(deps: ReviewDeps) {
       } catch (error) {
         const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
         if (!isAppError(error) || (error.retryable && !last)) throw error;
-        outcome = { outcome: 'failed', detail: error.message };
+        // Atlas no longer has the organization or project: nothing is left there to revoke.
+        outcome =
+          error.code === 'ATLAS_TARGET_GONE'
+            ? {
+                outcome: 'gone',
+                detail: `${review.target.name} no longer exists in Atlas; nothing to revoke`,
+              }
+            : { outcome: 'failed', detail: error.message };
       }
       await deps.reviews.recordOutcome(review.id, line.n, outcome);
     }

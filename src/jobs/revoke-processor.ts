@@ -1,8 +1,17 @@
+import type { Missing } from '../atlas/roles-api.js';
 import { AppError, isAppError } from '../errors.js';
-import { decideRevoke, type LedgerOp, releaseOps } from '../grants/ledger.js';
+import { decideRevoke, type LedgerOp, releaseOps, rolesHeldBy } from '../grants/ledger.js';
 import type { AccessRequest, Failure, RevokePlan, RevokeTrouble } from '../requests/model.js';
 import { sameRoles } from '../requests/role-set.js';
-import { closeDrift, createStepProcessor, dryRunNote, type ProcessorDeps } from './processor-support.js';
+import { describeMissing, findGone } from './gone.js';
+import {
+  closeDrift,
+  createStepProcessor,
+  dryRunNote,
+  type ProcessorDeps,
+  type ProcessorOutcome,
+} from './processor-support.js';
+import type { Fence } from './user-lock.js';
 
 /** Dependencies of {@link createRevokeProcessor}. */
 export interface RevokeProcessorDeps extends ProcessorDeps {
@@ -17,7 +26,8 @@ export interface RevokeProcessorDeps extends ProcessorDeps {
  * Atlas only the roles no other holder keeps (and the person from the project Rolecall added them to).
  * It never gives up: after the job's attempts, or at once on an error a retry cannot fix, it records
  * revoke_failed, tries again every REVOKE_RETRY_INTERVAL, and tells the approvers when it first fails
- * and every REVOKE_ESCALATE_EVERY after that.
+ * and every REVOKE_ESCALATE_EVERY after that. A grant whose organization or project, or whose grantee's
+ * Atlas account, no longer exists ends as revoked at once, saying so: nothing is left to remove.
  */
 export function createRevokeProcessor(deps: RevokeProcessorDeps) {
   const { store, ledgers, atlas, workQueue, logger } = deps;
@@ -75,111 +85,163 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
     }
   };
 
+  /**
+   * Ends a grant whose target or grantee no longer exists in Atlas: nothing is left to remove, so its
+   * holders are released and it is revoked in one script, audited and told once, like any end.
+   */
+  const endVanished = async (request: AccessRequest, missing: Missing): Promise<ProcessorOutcome> => {
+    const email = request.granteeEmail;
+    deps.dryRunLog?.take(request.id);
+    const ledger = await ledgers.read(email, request.target);
+    const held = rolesHeldBy(ledger, request.id);
+    const ops: LedgerOp[] = releaseOps(ledger, request.id, held);
+    if (ledger.membershipBy === request.id && !ops.some((op) => op.op === 'membership'))
+      ops.push({ op: 'membership', requestId: null });
+    const done = await store.transition(request.id, {
+      from: 'revoking',
+      to: 'revoked',
+      actor: request.endedEarly?.by ?? 'system',
+      detail: `${describeMissing(request, missing)}: nothing left to remove${held.length > 0 ? `; released ${held.join(', ')}` : ''}`,
+      patch: {
+        revocation: {
+          removed: [],
+          kept: [],
+          gone: held,
+          rolesAfter: [],
+          revokedAt: now(),
+          leftProject: false,
+          vanished: missing,
+        },
+      },
+      ledger: { email, target: request.target, ops, ending: { requestId: request.id, at: null } },
+    });
+    if (!done.ok) return { skipped: done.current.state };
+    await workQueue.notify(done.request, 'revoked');
+    await withdrawExtensions(done.request);
+    logger.info('request revoked', { requestId: request.id, vanished: missing, released: held });
+    return { done: 'revoked' };
+  };
+
+  const revoke = async (request: AccessRequest, fence: Fence): Promise<ProcessorOutcome> => {
+    // A retried attempt reports only its own writes, not a failed attempt's as well.
+    deps.dryRunLog?.take(request.id);
+    const scope = request.target;
+    const email = request.granteeEmail;
+    let userId = request.plan?.atlasUserId ?? '';
+    let current: readonly string[];
+    try {
+      const user = await atlas.readUser(email, scope);
+      userId = user.userId;
+      current = user.roles;
+    } catch (error) {
+      // Gone from the organization (or Atlas altogether): nothing of this grant is left to remove.
+      if (!isAppError(error, 'ATLAS_NOT_A_MEMBER') && !isAppError(error, 'ATLAS_USER_NOT_FOUND')) throw error;
+      current = [];
+    }
+    // Holding nothing there is how a deleted project or account looks on some calls: ask.
+    if (current.length === 0) {
+      const missing = await findGone(atlas, request, logger);
+      if (missing) return endVanished(request, missing);
+    }
+    const ledger = await ledgers.read(email, request.target);
+    const decision = decideRevoke({
+      requestId: request.id,
+      kind: request.target.kind,
+      current,
+      ledger,
+      alreadyRemoving: request.revokePlan?.remove ?? [],
+      now: now(),
+    });
+    await closeDrift({ store, workQueue, logger, now }, decision.drifted, {
+      email,
+      target: request.target,
+      ledger,
+      inScope: current.length > 0,
+    });
+    if (decision.remove.length > 0 && decision.next.length === 0 && !decision.leaveProject) {
+      throw new AppError(
+        'WOULD_REMOVE_ALL_ROLES',
+        `Removing ${decision.remove.join(', ')} would leave ${email} with no role on ${request.target.name}; Atlas requires one. Give them another role there or remove them from ${request.target.name} in Atlas, and Rolecall will finish on its next try.`,
+      );
+    }
+    if (decision.remove.length > 0) {
+      const plan: RevokePlan = {
+        remove: [...new Set([...(request.revokePlan?.remove ?? []), ...decision.remove])],
+        leaveProject: decision.leaveProject || (request.revokePlan?.leaveProject ?? false),
+      };
+      if (
+        request.revokePlan === null ||
+        !sameRoles(plan.remove, request.revokePlan.remove) ||
+        plan.leaveProject !== request.revokePlan.leaveProject
+      ) {
+        const saved = await store.patch(request.id, ['revoking'], { revokePlan: plan });
+        if (!saved.ok) return { skipped: saved.current.state };
+      }
+      await fence.check();
+      if (decision.leaveProject) {
+        if (!atlas.projectMembership) {
+          throw new AppError(
+            'ATLAS_REJECTED',
+            `Rolecall added ${email} to ${request.target.name} but this Atlas API cannot remove them; remove them in Atlas by hand.`,
+          );
+        }
+        await atlas.projectMembership.removeFromProject(scope.id, userId);
+      } else {
+        await atlas.setRoles(scope, userId, current, decision.next);
+      }
+    }
+    const leftProject =
+      decision.leaveProject || ((request.revokePlan?.leaveProject ?? false) && current.length === 0);
+    const ops: LedgerOp[] = releaseOps(ledger, request.id, decision.release);
+    if (leftProject && !ops.some((op) => op.op === 'membership'))
+      ops.push({ op: 'membership', requestId: null });
+    const dryRun = deps.dryRunLog?.take(request.id);
+    const done = await store.transition(request.id, {
+      from: 'revoking',
+      to: 'revoked',
+      actor: request.endedEarly?.by ?? 'system',
+      detail: `${describeRevoke(
+        decision.removed,
+        decision.kept.map((h) => `${h.role} (${h.requestId})`),
+        decision.gone,
+        leftProject,
+      )}${dryRun ? ` ${dryRunNote(dryRun)}` : ''}`,
+      patch: {
+        revocation: {
+          removed: decision.removed,
+          kept: decision.kept,
+          gone: decision.gone,
+          rolesAfter: leftProject ? [] : decision.next,
+          revokedAt: now(),
+          leftProject,
+        },
+      },
+      ledger: { email, target: request.target, ops, ending: { requestId: request.id, at: null } },
+    });
+    if (!done.ok) return { skipped: done.current.state };
+    await workQueue.notify(done.request, 'revoked');
+    await withdrawExtensions(done.request);
+    logger.info('request revoked', {
+      requestId: request.id,
+      removed: decision.removed,
+      kept: decision.kept.map((h) => h.role),
+      leftProject,
+    });
+    return { done: 'revoked' };
+  };
+
   return createStepProcessor(
     deps,
     states,
     async (request, fence) => {
-      // A retried attempt reports only its own writes, not a failed attempt's as well.
-      deps.dryRunLog?.take(request.id);
-      const scope = request.target;
-      const email = request.granteeEmail;
-      let userId = request.plan?.atlasUserId ?? '';
-      let current: readonly string[];
       try {
-        const user = await atlas.readUser(email, scope);
-        userId = user.userId;
-        current = user.roles;
+        return await revoke(request, fence);
       } catch (error) {
-        // Gone from the organization (or Atlas altogether): nothing of this grant is left to remove.
-        if (!isAppError(error, 'ATLAS_NOT_A_MEMBER') && !isAppError(error, 'ATLAS_USER_NOT_FOUND'))
-          throw error;
-        current = [];
+        // A 404 (the project deleted since the read, say): gone things end the grant, never loop.
+        const missing = await findGone(atlas, request, logger, error);
+        if (!missing) throw error;
+        return endVanished(request, missing);
       }
-      const ledger = await ledgers.read(email, request.target);
-      const decision = decideRevoke({
-        requestId: request.id,
-        kind: request.target.kind,
-        current,
-        ledger,
-        alreadyRemoving: request.revokePlan?.remove ?? [],
-        now: now(),
-      });
-      await closeDrift({ store, workQueue, logger, now }, decision.drifted, {
-        email,
-        target: request.target,
-        ledger,
-        inScope: current.length > 0,
-      });
-      if (decision.remove.length > 0 && decision.next.length === 0 && !decision.leaveProject) {
-        throw new AppError(
-          'WOULD_REMOVE_ALL_ROLES',
-          `Removing ${decision.remove.join(', ')} would leave ${email} with no role on ${request.target.name}; Atlas requires one. Give them another role there or remove them from ${request.target.name} in Atlas, and Rolecall will finish on its next try.`,
-        );
-      }
-      if (decision.remove.length > 0) {
-        const plan: RevokePlan = {
-          remove: [...new Set([...(request.revokePlan?.remove ?? []), ...decision.remove])],
-          leaveProject: decision.leaveProject || (request.revokePlan?.leaveProject ?? false),
-        };
-        if (
-          request.revokePlan === null ||
-          !sameRoles(plan.remove, request.revokePlan.remove) ||
-          plan.leaveProject !== request.revokePlan.leaveProject
-        ) {
-          const saved = await store.patch(request.id, ['revoking'], { revokePlan: plan });
-          if (!saved.ok) return { skipped: saved.current.state };
-        }
-        await fence.check();
-        if (decision.leaveProject) {
-          if (!atlas.projectMembership) {
-            throw new AppError(
-              'ATLAS_REJECTED',
-              `Rolecall added ${email} to ${request.target.name} but this Atlas API cannot remove them; remove them in Atlas by hand.`,
-            );
-          }
-          await atlas.projectMembership.removeFromProject(scope.id, userId);
-        } else {
-          await atlas.setRoles(scope, userId, current, decision.next);
-        }
-      }
-      const leftProject =
-        decision.leaveProject || ((request.revokePlan?.leaveProject ?? false) && current.length === 0);
-      const ops: LedgerOp[] = releaseOps(ledger, request.id, decision.release);
-      if (leftProject && !ops.some((op) => op.op === 'membership'))
-        ops.push({ op: 'membership', requestId: null });
-      const dryRun = deps.dryRunLog?.take(request.id);
-      const done = await store.transition(request.id, {
-        from: 'revoking',
-        to: 'revoked',
-        actor: request.endedEarly?.by ?? 'system',
-        detail: `${describeRevoke(
-          decision.removed,
-          decision.kept.map((h) => `${h.role} (${h.requestId})`),
-          decision.gone,
-          leftProject,
-        )}${dryRun ? ` ${dryRunNote(dryRun)}` : ''}`,
-        patch: {
-          revocation: {
-            removed: decision.removed,
-            kept: decision.kept,
-            gone: decision.gone,
-            rolesAfter: leftProject ? [] : decision.next,
-            revokedAt: now(),
-            leftProject,
-          },
-        },
-        ledger: { email, target: request.target, ops, ending: { requestId: request.id, at: null } },
-      });
-      if (!done.ok) return { skipped: done.current.state };
-      await workQueue.notify(done.request, 'revoked');
-      await withdrawExtensions(done.request);
-      logger.info('request revoked', {
-        requestId: request.id,
-        removed: decision.removed,
-        kept: decision.kept.map((h) => h.role),
-        leftProject,
-      });
-      return { done: 'revoked' };
     },
     { notBefore, onFailure },
   );

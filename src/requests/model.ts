@@ -92,6 +92,11 @@ export interface RevokeResult {
   readonly revokedAt: number;
   /** Rolecall removed the person from the project it had added them to. */
   readonly leftProject: boolean;
+  /**
+   * What no longer existed in Atlas when the grant ended (the org or project, or the person's account),
+   * so there was nothing left to remove; absent for an ordinary end (and in requests stored before it).
+   */
+  readonly vanished?: 'target' | 'user';
 }
 
 /** A revocation that keeps failing: when it started failing and when approvers were last told. */

@@ -400,3 +400,46 @@ describe('drift at the end of a grant', () => {
     expect(buildOutcomeText(revoked, 'revoked', { audience: 'channel' })).not.toContain('by hand');
   });
 });
+
+describe('a grant whose target or person no longer exists in Atlas', () => {
+  const vanished = (what: 'target' | 'user') =>
+    request('revoked', {
+      revocation: {
+        removed: [],
+        kept: [],
+        gone: ['GROUP_READ_ONLY'],
+        rolesAfter: [],
+        revokedAt: 1_790_014_460_000,
+        leftProject: false,
+        vanished: what,
+      },
+    });
+
+  it('says the project no longer exists, for everyone alike, without roles that would look removed', () => {
+    for (const audience of ['channel', 'grantee', 'requester'] as const) {
+      const text = buildOutcomeText(vanished('target'), 'revoked', { audience });
+      expect(text).toBe(
+        ':lock: AR-0042 ended: the project no longer exists in Atlas (*payments-prod* was deleted), so there was nothing left to remove. Rolecall no longer holds `GROUP_READ_ONLY` for it.',
+      );
+    }
+    const message = buildApprovalMessage(vanished('target'));
+    expectValidMessageBlocks(message.blocks);
+    expect(JSON.stringify(message.blocks)).toContain('the project no longer exists in Atlas');
+  });
+
+  it('says the user no longer exists, escaping their email', () => {
+    expect(buildOutcomeText(vanished('user'), 'revoked')).toContain(
+      'ended: the user no longer exists in Atlas (the account of dave+&lt;!here&gt;@example.com was deleted)',
+    );
+  });
+
+  it('offers no Retry, and says none is possible, when the project of a failed grant no longer exists', () => {
+    const failed = request('failed', {
+      failure: { code: 'ATLAS_TARGET_GONE', message: 'The project no longer exists in Atlas.', at: 1 },
+    });
+    expect(buildOutcomeText(failed, 'failed')).not.toContain('Retry');
+    expect(JSON.stringify(buildApprovalMessage(failed).blocks)).not.toContain('"Retry"');
+    const other = request('failed');
+    expect(JSON.stringify(buildApprovalMessage(other).blocks)).toContain('"Retry"');
+  });
+});

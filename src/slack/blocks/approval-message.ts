@@ -264,9 +264,12 @@ export function buildApprovalMessage(request: AccessRequest, view: ApprovalView 
       ],
     });
   }
+  // A retry cannot bring back an extension that came too late, or a project that was deleted.
   const retryable =
     request.state === 'revoke_failed' ||
-    (request.state === 'failed' && request.failure?.code !== 'EXTENSION_TOO_LATE');
+    (request.state === 'failed' &&
+      request.failure?.code !== 'EXTENSION_TOO_LATE' &&
+      request.failure?.code !== 'ATLAS_TARGET_GONE');
   if (retryable) {
     blocks.push({
       type: 'actions',
@@ -351,7 +354,11 @@ export function describeStatus(request: AccessRequest): string {
       return `:white_check_mark: Approved${by} · applied · revoking now…`;
     case 'revoked': {
       const early = request.endedEarly ? ` early by ${mention(request.endedEarly.by)}` : '';
-      return `:white_check_mark: Approved${by} · applied · :lock: *revoked*${early} ${slackDate(request.revocation?.revokedAt ?? request.updatedAt)}`;
+      const vanished = request.revocation?.vanished;
+      const why = vanished
+        ? ` · ${vanished === 'user' ? 'the user' : `the ${request.target.kind === 'org' ? 'organization' : 'project'}`} no longer exists in Atlas`
+        : '';
+      return `:white_check_mark: Approved${by} · applied · :lock: *revoked*${early} ${slackDate(request.revocation?.revokedAt ?? request.updatedAt)}${why}`;
     }
     case 'denied':
       return `:no_entry: *Denied*${by}${request.decision?.note ? `: ${inlineUserText(request.decision.note)}` : ''}`;

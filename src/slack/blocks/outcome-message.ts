@@ -90,6 +90,7 @@ function describeRevoked(request: AccessRequest, user: string, on: string, grant
       ? `${request.id} was ended early by ${mention(request.endedEarly.by)}`
       : `${request.id} was revoked early by ${mention(request.endedEarly.by)}`
     : `${request.id} ended`;
+  if (revocation?.vanished) return `:lock: ${ended}: ${describeVanished(request, user)}`;
   const removed = revocation?.removed ?? [];
   const parts: string[] = [];
   if (removed.length > 0) parts.push(`removed ${formatRoles(removed)} from ${user} ${on}`);
@@ -121,6 +122,18 @@ function describeRevoked(request: AccessRequest, user: string, on: string, grant
     ? ` It took ${request.revokeTrouble.failures + 1} tries: revocation had been failing since ${slackDate(request.revokeTrouble.since)}.`
     : '';
   return `:lock: ${ended}${what}${describeKept(revocation?.kept ?? [])}${roles}${trouble}`;
+}
+
+/** A grant that ended because its target or its grantee's account no longer exists in Atlas. */
+function describeVanished(request: AccessRequest, user: string): string {
+  const revocation = request.revocation;
+  const roles = revocation?.gone ?? [];
+  const what =
+    revocation?.vanished === 'user'
+      ? `the user no longer exists in Atlas (the account of ${user} was deleted)`
+      : `the ${request.target.kind === 'org' ? 'organization' : 'project'} no longer exists in Atlas (${place(request)} was deleted)`;
+  const released = roles.length > 0 ? ` Rolecall no longer holds ${formatRoles(roles)} for it.` : '';
+  return `${what}, so there was nothing left to remove.${released}`;
 }
 
 function describeRevokeFailed(
@@ -173,7 +186,9 @@ export function buildOutcomeText(
       return describeApplied(request, by, user, on, context.audience === 'grantee');
     case 'failed': {
       const retry =
-        request.failure?.code === 'EXTENSION_TOO_LATE' ? '' : ' An approver can press Retry on the request.';
+        request.failure?.code === 'EXTENSION_TOO_LATE' || request.failure?.code === 'ATLAS_TARGET_GONE'
+          ? ''
+          : ' An approver can press Retry on the request.';
       return `:x: ${request.id} was approved by ${by} but could not be applied: ${describeFailure(request.failure)}${retry}`;
     }
     case 'denied': {
