@@ -3,7 +3,13 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../dev/http-util.js';
 import { ATLAS, CHANNELS, PEOPLE, SANDBOX_POLICY, type Sandbox, startSandbox } from '../../dev/sandbox.js';
-import { blockText, waitForDm, waitForEphemeral, waitForThreadReply } from '../../dev/slack-flow.js';
+import {
+  blockText,
+  requestIdIn,
+  waitForDm,
+  waitForEphemeral,
+  waitForThreadReply,
+} from '../../dev/slack-flow.js';
 import type { SimulatedMessage } from '../../dev/slack-simulator.js';
 import type { AtlasApiFlavor } from '../../src/config.js';
 import { createLedgerStore } from '../../src/grants/ledger-store.js';
@@ -12,6 +18,7 @@ import type { AtlasScope } from '../../src/lib/scope.js';
 import { createRedisClient } from '../../src/ops/redis.js';
 import {
   dmsTo,
+  ephemeralAfter,
   ORG,
   type Person,
   PROJECT,
@@ -225,7 +232,7 @@ describe.each(['atlas-v2-2025', 'atlas-v2'] as AtlasApiFlavor[])(
         );
         const said = await waitForEphemeral(sandbox.slack, PEOPLE.alice.id, /was not filed/);
         expect(said).toContain('The project does not exist in Atlas (any more)');
-        const refused = await waitForState(sandbox, 'AR-0001', 'refused');
+        const refused = await waitForState(sandbox, requestIdIn(said), 'refused');
         expect(refused.failure?.code).toBe('ATLAS_TARGET_GONE');
         expect(sandbox.slack.messagesIn(CHANNELS.approvals)).toEqual([]);
       }, 30_000);
@@ -312,16 +319,19 @@ describe('reviews and offboarding on a project deleted in Atlas (end to end, ATL
       ),
     );
     sandbox.atlas.deleteProject(ATLAS.project.id);
+    const since = sandbox.slack.events.length;
     await sandbox.driver.command(
       PEOPLE.carol,
       'offboard dana.smith@example.com because she left',
       CHANNELS.general,
     );
-    const offboarding = await posted('OB-0001');
+    const asked = await ephemeralAfter(sandbox, PEOPLE.carol, since, /OB-[0-9A-Z]+/);
+    const id = /OB-[0-9A-Z]+/.exec(asked)?.[0] ?? 'no offboarding id';
+    const offboarding = await posted(id);
     await sandbox.driver.clickButton(PEOPLE.bob, messageOf(offboarding), 'offboard_approve');
     const done = await waitUntil(
       async () => {
-        const found = await stored().get('OB-0001');
+        const found = await stored().get(id);
         return found?.state === 'done' ? found : undefined;
       },
       20_000,
