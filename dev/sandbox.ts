@@ -230,6 +230,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         : { ATLAS_PUBLIC_KEY: ATLAS.apiKey.publicKey, ATLAS_PRIVATE_KEY: ATLAS.apiKey.privateKey }),
       POLICY_FILE: policyFile,
       LOG_LEVEL: 'warn',
+      // Tests stop apps by the hundred; the drain has tests of its own (test/workflow/graceful-shutdown.test.ts).
+      SHUTDOWN_DRAIN: '0',
       ...options.env,
     };
     const mode = options.mode ?? 'all';

@@ -100,6 +100,9 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       secrets: secretsOf(config),
     });
   const shutdown = createShutdownStack(logger);
+  /** Run at the first moment of a shutdown, before the drain (workers stop taking jobs). */
+  const onStopping: (() => void)[] = [];
+  let stopping = false;
   const metrics = createMetrics();
   const slackFetch = createSlackFetch((method, error) => metrics.slackApiError(method, error), {
     dryRun: config.dryRun,
@@ -288,6 +291,9 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         slackFetch,
         dryRunLog,
       });
+      onStopping.push(() => {
+        void workers.close(config.shutdownGraceMs);
+      });
       shutdown.push('workers', async () => {
         await workers.close(config.shutdownGraceMs);
       });
@@ -433,6 +439,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       slack: slackListener,
       healthy: async () => (await redis.ping()) === 'PONG',
       ready: () => readiness.report(),
+      stopping: () => stopping,
       ...(metricsPort === undefined ? { metrics: renderMetrics } : {}),
     });
     const port = await http.listen();
@@ -443,8 +450,18 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       port,
       reloadPolicy: () => reloadPolicy('SIGHUP'),
       stop: async () => {
-        // Out of rotation at once; then everything stops in reverse order of start-up.
+        // Out of rotation at once; workers stop taking jobs; the listener still answers what arrives
+        // for SHUTDOWN_DRAIN (an orchestrator routes to a pod for a few seconds after the signal);
+        // then everything stops in reverse order of start-up.
         readiness.markStopping();
+        stopping = true;
+        for (const begin of onStopping) begin();
+        if (config.shutdownDrainMs > 0) {
+          logger.info('stopping: /readyz answers 503; still serving for SHUTDOWN_DRAIN', {
+            drainMs: config.shutdownDrainMs,
+          });
+          await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
+        }
         await shutdown.run();
       },
     };

@@ -52,7 +52,8 @@ export interface Workers {
   /**
    * Stops taking jobs and waits up to `graceMs` for the running ones; then closes without waiting,
    * leaving any job still running to BullMQ's stalled-job recovery (another worker takes it over
-   * after its lock expires). @returns whether every running job finished within the grace.
+   * after its lock expires). Called again, it returns the first call's promise (a shutdown starts
+   * it at the signal and waits for it later). @returns whether every running job finished in time.
    */
   close(graceMs?: number): Promise<boolean>;
 }
@@ -108,27 +109,32 @@ export function createWorkers(options: WorkersOptions): Workers {
     start(QUEUE_NAMES.review, processors.review),
     start(QUEUE_NAMES.offboard, processors.offboard),
   ];
+  let closing: Promise<boolean> | undefined;
+  const close = async (graceMs: number): Promise<boolean> => {
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      Promise.all(workers.map((w) => w.close())).then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!finished) {
+      // A close that has begun cannot be forced (BullMQ returns the same promise), so stop waiting:
+      // the connections close next, and any job still running is recovered as stalled elsewhere.
+      logger.warn(
+        'workers did not stop within the shutdown deadline; jobs still running are left to stalled-job recovery',
+        {
+          graceMs,
+        },
+      );
+    }
+    return finished;
+  };
   return {
-    async close(graceMs = 25_000) {
-      let timer: NodeJS.Timeout | undefined;
-      const finished = await Promise.race([
-        Promise.all(workers.map((w) => w.close())).then(() => true),
-        new Promise<false>((resolve) => {
-          timer = setTimeout(() => resolve(false), graceMs);
-        }),
-      ]);
-      clearTimeout(timer);
-      if (!finished) {
-        // A close that has begun cannot be forced (BullMQ returns the same promise), so stop waiting:
-        // the connections close next, and any job still running is recovered as stalled elsewhere.
-        logger.warn(
-          'workers did not stop within the shutdown deadline; jobs still running are left to stalled-job recovery',
-          {
-            graceMs,
-          },
-        );
-      }
-      return finished;
+    close(graceMs = 25_000) {
+      closing ??= close(graceMs);
+      return closing;
     },
   };
 }

@@ -13,6 +13,11 @@ export interface HttpServerOptions {
   healthy?: () => Promise<boolean>;
   /** Answers GET /readyz (200 when ready, else 503, with the report as JSON); absent: no /readyz here. */
   ready?: () => Promise<ReadinessReport>;
+  /**
+   * True once a shutdown has begun: every answer then says `Connection: close`, so clients open their
+   * next request elsewhere while this one is still served (SHUTDOWN_DRAIN). @defaultValue never
+   */
+  stopping?: () => boolean;
   /** Renders GET /metrics (Prometheus text format); absent: no /metrics here. */
   metrics?: () => Promise<{ readonly contentType: string; readonly body: string }>;
 }
@@ -31,6 +36,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   const listener: RequestListener = (req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (options.stopping?.()) res.setHeader('connection', 'close');
     if (path === '/metrics' && req.method === 'GET' && options.metrics) {
       options
         .metrics()

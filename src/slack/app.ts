@@ -158,6 +158,20 @@ export function createSlackApp(config: Config['slack'], deps: SlackAppDeps): Sla
     async stop() {
       await workflowSteps.stop();
       if (socketMode) await app.stop();
+      // What was acknowledged finishes before Redis closes (the HTTP listener is closed by now).
+      for (
+        let waited = 0;
+        afterAck.activeCount + afterAck.pendingCount > 0 && waited < 10_000;
+        waited += 20
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      if (afterAck.activeCount + afterAck.pendingCount > 0) {
+        logger.warn('stopping with acknowledged Slack work still running', {
+          running: afterAck.activeCount,
+          waiting: afterAck.pendingCount,
+        });
+      }
     },
   };
 }

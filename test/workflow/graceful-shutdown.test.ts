@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitUntil } from '../../dev/http-util.js';
 import { PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
-import { readAudit, readRequest, requestAs, waitForState } from '../support/grant-flow.js';
+import { readAudit, readRequest, requestAs, sleep, waitForState } from '../support/grant-flow.js';
 import { type RolecallProcess, spawnRolecall } from '../support/processes.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
@@ -79,5 +80,54 @@ describe('graceful shutdown (SIGTERM) of a worker process', () => {
     expect(sandbox.atlas.rolesOf(PEOPLE.alice.email, { kind: 'project', id: applied.target.id })).toContain(
       'GROUP_DATA_ACCESS_READ_ONLY',
     );
+  });
+});
+
+describe('graceful drain (SIGTERM) of the Slack side', () => {
+  let sandbox: Sandbox | undefined;
+  afterEach(async () => {
+    await sandbox?.stop();
+    sandbox = undefined;
+  });
+
+  it('answers 503 on /readyz at once, still serves Slack during SHUTDOWN_DRAIN, then refuses connections', async () => {
+    sandbox = await startSandbox({
+      redisUrl: TEST_REDIS_URL,
+      prefix: uniquePrefix('drain'),
+      env: { SHUTDOWN_DRAIN: '2s' },
+    });
+    const box = sandbox;
+    const port = box.rolecall.port;
+    const signalled = Date.now();
+    const stopped = box.rolecall.stop().then(() => Date.now());
+    const readyz = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(readyz.status).toBe(503);
+    expect(((await readyz.json()) as { status: string }).status).toBe('stopping');
+    expect(readyz.headers.get('connection')).toBe('close');
+
+    // A request that arrives during the drain is acknowledged and stored, not dropped.
+    await sleep(500);
+    const answer = await box.driver.command(
+      PEOPLE.alice,
+      'request GROUP_DATA_ACCESS_READ_ONLY on payments-prod because drain',
+      'C0GENERAL',
+    );
+    expect(answer.status).toBe(200);
+    expect(answer.text).toContain('Got it');
+    const stoppedAt = await stopped;
+    expect(stoppedAt - signalled).toBeGreaterThanOrEqual(2_000);
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+
+    // The request it took in waits in Redis; the next process picks it up.
+    await box.restart();
+    const reply = await waitUntil(
+      () =>
+        box.slack.events
+          .map((e) => (e.kind === 'ephemeral' && e.user === PEOPLE.alice.id ? e.text : undefined))
+          .find((t) => t !== undefined && /Request \*AR-[0-9A-Z]+\* is waiting/.test(t)),
+      15_000,
+    );
+    const id = /AR-[0-9A-Z]+/.exec(reply)?.[0] ?? '';
+    await waitForState(box, id, 'pending');
   });
 });
