@@ -176,6 +176,11 @@ export interface SlackSimulator {
   /** The DM channel id the simulator uses for a user. */
   dmChannelOf(userId: string): string;
   fail(failure: SlackFailure): void;
+  /**
+   * Answers `method` only after `delayMs`, `times` times (default 1): a slow Slack, long enough for a
+   * process to be killed while it waits.
+   */
+  slowDown(slow: { readonly method: string; readonly delayMs: number; readonly times?: number }): void;
   /** Ends the scripted failures of `method` (of every method when omitted): the outage is over. */
   endFailures(method?: string): void;
   close(): Promise<void>;
@@ -191,6 +196,7 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
   const record = (event: SlackEventBody) => events.push({ ...event, at: Date.now() } as SlackEvent);
   const messages = new Map<string, SimulatedMessage>();
   const failures: (SlackFailure & { left: number })[] = [];
+  const slowdowns: { method: string; delayMs: number; left: number }[] = [];
   const users = new Map(options.users.map((u) => [u.id, u]));
   const responseUrls = new Map<string, { at: number; used: number }>();
   const userGroups = new Map(
@@ -426,6 +432,11 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
       ? (JSON.parse(raw || '{}') as Record<string, unknown>)
       : Object.fromEntries(new URLSearchParams(raw));
     const token = (req.headers.authorization ?? '').replace(/^Bearer /, '') || String(args.token ?? '');
+    const slow = slowdowns.find((s) => s.method === method && s.left > 0);
+    if (slow) {
+      slow.left -= 1;
+      await new Promise((resolve) => setTimeout(resolve, slow.delayMs));
+    }
     const failure = failures.find((f) => f.method === method && f.left > 0);
     let status = 200;
     let answer: Record<string, unknown>;
@@ -566,6 +577,7 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
     messagesIn: (channel) => [...messages.values()].filter((m) => m.channel === channel),
     dmChannelOf,
     fail: (failure) => failures.push({ ...failure, left: failure.times ?? 1 }),
+    slowDown: (slow) => slowdowns.push({ method: slow.method, delayMs: slow.delayMs, left: slow.times ?? 1 }),
     endFailures: (method) => {
       for (const failure of failures) if (method === undefined || failure.method === method) failure.left = 0;
     },

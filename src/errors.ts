@@ -31,6 +31,8 @@ export type AppErrorCode =
   | 'STORAGE_UNAVAILABLE'
   /** A click names a record this store should have and does not: Redis lost data (see continuity/). */
   | 'STORE_LOST'
+  /** A request was not stored because the sweeper had already answered its Slack delivery (requests/receipts.ts). */
+  | 'RECEIPT_TAKEN'
   | 'SLACK_FAILED'
   | 'INTERNAL';
 

@@ -49,6 +49,7 @@ import type { GranteeAccess } from './requests/assess.js';
 import { createExtensionClaims } from './requests/extension-claims.js';
 import { readHome } from './requests/home.js';
 import { createPolicyGate, type UserGroups } from './requests/policy-gate.js';
+import { createReceipts, type Receipts } from './requests/receipts.js';
 import { createRefusalLog } from './requests/refusal-log.js';
 import {
   type AccessReader,
@@ -67,6 +68,7 @@ import { createSlackDirectory } from './slack/directory.js';
 import { createHomePublisher, VIEWER_MS } from './slack/home.js';
 import { createSlackNotifier } from './slack/notifier.js';
 import { createSlackOffboardingNotifier } from './slack/offboarding-notifier.js';
+import { createOrphanedReceiptAnswer } from './slack/receipt-answer.js';
 import { createReplier } from './slack/respond.js';
 import { createSlackReviewNotifier } from './slack/review-notifier.js';
 import { createSlackFetch } from './slack/slack-fetch.js';
@@ -203,6 +205,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     };
     const store = createRequestStore(redis, storeOptions);
     const ledgers = createLedgerStore(redis, keys);
+    const receipts = createReceipts(redis, keys);
     const reviews = createReviewStore(redis, keys, { onAudit });
     const offboardings = createOffboardingStore(redis, keys, { onAudit });
     const reviewQueue = createReviewQueue(queues.review);
@@ -277,6 +280,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       }
       const workers = startWorkers(config, {
         durable,
+        receipts,
         store,
         ledgers,
         atlas,
@@ -366,11 +370,14 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         directory,
         continuity,
         stepConfirmations: createStepConfirmationStore(redis, keys),
+        receipts,
         home,
         logger,
         slackFetch,
         dryRun: config.dryRun,
       });
+      // Receipts this process takes are worked on while its heartbeat lasts (then the sweeper answers them).
+      shutdown.push('receipts heartbeat', receipts.beat());
       await slack.start();
       shutdown.push('slack', () => slack.stop());
       slackListener = slack.requestListener;
@@ -582,6 +589,7 @@ interface WorkerParts {
   /** Every Slack Web API client's fetch (counts failed calls for the metrics). */
   readonly slackFetch: FetchFunction;
   readonly dryRunLog: DryRunLog | undefined;
+  readonly receipts: Receipts;
   readonly store: RequestStore;
   /** The grant plan's durable write (ops/redis-durability.ts); undefined when Redis offers none. */
   readonly durable: ProcessorDeps['durable'];
@@ -723,6 +731,8 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
         store,
         queues,
         workQueue,
+        receipts: parts.receipts,
+        answerOrphaned: createOrphanedReceiptAnswer(replier),
         logger,
         requestTtlMs: config.requestTtlMs,
         graceMs: config.worker.sweepIntervalMs,

@@ -23,7 +23,7 @@ export interface StoreEpoch {
 /** Ids below this were issued by counters before lib/ids.ts (plain INCR). */
 const LEGACY_COUNTER_BELOW = 100_000_000;
 
-// KEYS[1]: the store hash; KEYS[2..]: the id counters (requests, reviews, offboardings).
+// KEYS[1]: the store hash; KEYS[2], KEYS[3], KEYS[4]: the id counters (requests, reviews, offboardings).
 // ARGV[1]: LEGACY_COUNTER_BELOW. Returns {found, createdAt}.
 const ENSURE = defineRedisScript(`
 local createdAt = redis.call('HGET', KEYS[1], 'createdAt')
@@ -31,8 +31,8 @@ if createdAt then return {'known', createdAt} end
 local now = redis.call('TIME')
 local ms = string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
 local found = 'empty'
-for i = 2, #KEYS do
-  local value = tonumber(redis.call('GET', KEYS[i]) or '')
+for _, counter in ipairs({KEYS[2], KEYS[3], KEYS[4]}) do
+  local value = tonumber(redis.call('GET', counter) or '')
   if value then
     if value < tonumber(ARGV[1]) then
       if found == 'empty' then found = 'upgrade' end

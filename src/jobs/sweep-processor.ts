@@ -1,9 +1,13 @@
 import type { Logger } from '../ops/logger.js';
 import type { AccessRequest } from '../requests/model.js';
+import type { Receipt, Receipts } from '../requests/receipts.js';
 import type { WorkQueue } from '../requests/request-service.js';
 import type { RequestStore } from '../requests/request-store.js';
 import { EVENTS_MAX_LEN, type Queues } from './queues.js';
 import { ensureJobRuns, jobIds } from './work-queue.js';
+
+/** A delivery younger than this is left alone even when its process looks gone (a heartbeat lasts 15 s). */
+const RECEIPT_GRACE_MS = 5_000;
 
 /** Options for {@link createSweepProcessor}. */
 export interface SweepDeps {
@@ -12,6 +16,10 @@ export interface SweepDeps {
   readonly workQueue: WorkQueue;
   readonly logger: Logger;
   readonly requestTtlMs: number;
+  /** What Slack delivered and was acknowledged; those whose process died are answered here. */
+  readonly receipts?: Receipts;
+  /** Tells the person what became of a delivery whose process died before its work was done. */
+  readonly answerOrphaned?: (receipt: Receipt) => Promise<void>;
   /**
    * A request untouched for this long is checked for missing work.
    * @defaultValue 60_000
@@ -59,7 +67,39 @@ export function createSweepProcessor(deps: SweepDeps) {
     }
   };
 
-  return async (): Promise<{ checked: number; repaired: string[]; eventsTrimmed: number }> => {
+  /** Answers deliveries whose process died after acknowledging them; one given back is tried next time. */
+  const answerOrphanedReceipts = async (at: number): Promise<number> => {
+    const { receipts, answerOrphaned } = deps;
+    if (!receipts || !answerOrphaned) return 0;
+    const orphaned = await receipts.claimOrphaned(at - RECEIPT_GRACE_MS, 200);
+    let answered = 0;
+    for (const receipt of orphaned) {
+      try {
+        await answerOrphaned(receipt);
+        answered += 1;
+      } catch (error) {
+        deps.logger.warn('could not answer a delivery whose process died; trying again later', {
+          receiptId: receipt.id,
+          error,
+        });
+        await receipts.giveBack(receipt);
+      }
+    }
+    if (orphaned.length > 0) {
+      deps.logger.warn('answered deliveries whose process died before finishing them', {
+        answered,
+        kinds: orphaned.map((r) => r.kind),
+      });
+    }
+    return answered;
+  };
+
+  return async (): Promise<{
+    checked: number;
+    repaired: string[];
+    answered: number;
+    eventsTrimmed: number;
+  }> => {
     const at = now();
     const stale = await deps.store.listActive(at - graceMs, 500);
     const repaired: string[] = [];
@@ -67,8 +107,14 @@ export function createSweepProcessor(deps: SweepDeps) {
       if (await repair(request, at)) repaired.push(request.id);
     }
     if (repaired.length > 0) deps.logger.warn('sweeper queued missing work', { repaired });
+    const answered = await answerOrphanedReceipts(at);
     // BullMQ's event streams grow past their cap in bursts (see EVENTS_MAX_LEN): bring them back.
     const trimmed = await Promise.all(deps.queues.all.map((queue) => queue.trimEvents(EVENTS_MAX_LEN)));
-    return { checked: stale.length, repaired, eventsTrimmed: trimmed.reduce((sum, n) => sum + n, 0) };
+    return {
+      checked: stale.length,
+      repaired,
+      answered,
+      eventsTrimmed: trimmed.reduce((sum, n) => sum + n, 0),
+    };
   };
 }

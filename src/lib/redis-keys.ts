@@ -39,6 +39,8 @@ import type { ScopeKind } from './scope.js';
  * | `lock:<name>`, `lock-fence` | string | per-user Atlas write locks and their fencing counter |
  * | `atlas-rate:<bucket>` | hash | client-side Atlas token buckets |
  * | `extension:<grant id>` | string | the one extension request open for a grant (or a filing token) |
+ * | `receipts`, `receipts:at` | hash, zset | what Slack delivered and was acknowledged, until its work is done (requests/receipts.ts) |
+ * | `process:<id>` | string | a running process's heartbeat (expires 15 s after its last beat): its receipts are still being worked on |
  * | `store` | hash | this store's identity: `createdAt` (ms, the Redis server's clock), `origin`, when its start and a loss were announced |
  */
 export interface RedisKeys {
@@ -81,6 +83,11 @@ export interface RedisKeys {
   atlasRate(bucket: string): string;
   /** The open extension of a grant (requests/extension-claims.ts). */
   extensionSlot(grantId: string): string;
+  /** Acknowledged Slack deliveries not yet done (requests/receipts.ts): id -> JSON, and id -> time. */
+  readonly receipts: string;
+  readonly receiptTimes: string;
+  /** A running process's heartbeat: receipts it took are still being worked on while it lasts. */
+  processBeat(owner: string): string;
   /** This store's identity (continuity/store-epoch.ts): a store without it is new, or lost its data. */
   readonly store: string;
 }
@@ -122,6 +129,9 @@ export function redisKeys(prefix: string): RedisKeys {
     lockFence: `${prefix}:lock-fence`,
     atlasRate: (bucket) => `${prefix}:atlas-rate:${bucket}`,
     store: `${prefix}:store`,
+    receipts: `${prefix}:receipts`,
+    receiptTimes: `${prefix}:receipts:at`,
+    processBeat: (owner) => `${prefix}:process:${owner}`,
     extensionSlot: (grantId) => `${prefix}:extension:${grantId}`,
   };
 }

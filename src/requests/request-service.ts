@@ -95,6 +95,8 @@ export interface Submission {
   readonly replyUrl: string | null;
   /** Made by a Workflow Builder step: its function_execution_id, completed at the final decision. */
   readonly workflowExecutionId?: string;
+  /** The receipt of the Slack delivery (requests/receipts.ts), crossed out when the request is stored. */
+  readonly receiptId?: string;
 }
 
 /** What `/atlas-access extend` or the Extend modal asks for. */
@@ -106,6 +108,8 @@ export interface ExtensionAsk {
   readonly reason: string;
   readonly sourceChannelId: string | null;
   readonly replyUrl: string | null;
+  /** The receipt of the Slack delivery (requests/receipts.ts), crossed out when the request is stored. */
+  readonly receiptId?: string;
 }
 
 /** Dependencies of {@link createRequestService}. */
@@ -293,6 +297,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     actor: Actor,
     draft: RequestDraft,
     state: 'submitted' | 'pending',
+    receiptId?: string,
   ): Promise<AccessRequest> => {
     let hold: { release(): Promise<void> };
     try {
@@ -310,7 +315,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       throw error;
     }
     try {
-      return await store.create(draft, actor.id, state);
+      return await store.create(draft, actor.id, state, receiptId);
     } finally {
       await hold.release();
     }
@@ -408,6 +413,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
               : { executionId: submission.workflowExecutionId },
         },
         'submitted',
+        submission.receiptId,
       );
       // The worker that reads Atlas also schedules the expiry: the Slack-facing process does as little
       // as it can after the ack (the sweeper expires a request that is never checked).
@@ -484,6 +490,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
             approversAtRequest: original.approversAtRequest,
           },
           'pending',
+          ask.receiptId,
         );
       } catch (error) {
         await deps.extensions.release(original.id, slot.token);
@@ -614,6 +621,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           approversAtRequest: approversOf(policy, target, line.roles),
         },
         'submitted',
+        submission.receiptId,
       );
       await workQueue.enrich(request.id);
       return request;

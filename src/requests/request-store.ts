@@ -57,7 +57,17 @@ export interface RequestStore {
    * Stores a new request: `submitted` (a worker reads the grantee's Atlas access next) or, for an
    * extension, which needs no Atlas reading, `pending`.
    */
-  create(draft: RequestDraft, actor: string, state?: 'submitted' | 'pending'): Promise<AccessRequest>;
+  create(
+    draft: RequestDraft,
+    actor: string,
+    state?: 'submitted' | 'pending',
+    /**
+     * The receipt of the Slack delivery that asked for it (requests/receipts.ts), crossed out in the
+     * same script; when the sweeper took it first (it told the person nothing was filed), nothing is
+     * stored and this throws RECEIPT_TAKEN.
+     */
+    receiptId?: string,
+  ): Promise<AccessRequest>;
   get(id: string): Promise<AccessRequest | undefined>;
   /** Like get, but a missing request is an AppError the user can read. */
   require(id: string): Promise<AccessRequest>;
@@ -173,7 +183,8 @@ const STORED_DEFAULTS: Readonly<Record<string, string>> = Object.fromEntries(
 
 // KEYS: request hash, global audit stream, request audit stream, ledger hash, grants ending zset,
 //       active index zset, requester index, grantee index, decider index (of the actor), pending
-//       index (of the target), open index (of the requester). Every key is passed, none is derived
+//       index (of the target), open index (of the requester), receipts hash and their times (a
+//       create crosses out the Slack delivery that asked for it). Every key is passed, none is derived
 //       in Lua, so the script runs on a Redis Cluster (all under the prefix's hash tag).
 // ARGV[1]: JSON spec, every number as a string (Lua numbers would print as 1.7e+12):
 //   from (array; absent = the request must not exist yet), to ('' = unchanged), audit (bool), actor,
@@ -201,6 +212,11 @@ local function field(name)
 end
 if spec.from == nil then
   if current then return reply('conflict', current) end
+  if spec.receipt then
+    -- Crossed out here, or already claimed by the sweeper (who told the person nothing was filed).
+    if redis.call('HDEL', KEYS[12], spec.receipt) == 0 then return {'receipt-taken', ''} end
+    redis.call('ZREM', KEYS[13], spec.receipt)
+  end
 else
   if not current then return {'missing', ''} end
   -- The index keys in KEYS were derived from who.* by the caller: they must be this request's.
@@ -333,6 +349,8 @@ interface WriteSpec {
   readonly ledger?: LedgerWrite | undefined;
   readonly expect?: RequestExpectation | undefined;
   readonly policyVersion?: string | undefined;
+  /** A create only: the receipt it crosses out. */
+  readonly receipt?: string | undefined;
 }
 
 /** Creates the Redis-backed request store. */
@@ -421,6 +439,7 @@ export function createRequestStore(redis: RedisClient, options: RequestStoreOpti
       at,
       detail: spec.detail,
       policy: spec.policyVersion ?? '',
+      ...(spec.receipt === undefined ? {} : { receipt: spec.receipt }),
       id,
       retention: String(retentionMs),
       final: spec.to !== null && isFinal(spec.to),
@@ -452,11 +471,19 @@ export function createRequestStore(redis: RedisClient, options: RequestStoreOpti
         keys.deciderIndex(spec.actor),
         keys.pendingIndex(who.targetId),
         keys.openIndex(who.requesterId),
+        keys.receipts,
+        keys.receiptTimes,
       ],
       // cjson decodes an empty array as an empty object; both iterate the same way in the script.
       [luaJson(payload)],
     )) as string[];
     const [status, previous, ...flat] = reply;
+    if (status === 'receipt-taken') {
+      throw new AppError(
+        'RECEIPT_TAKEN',
+        `${id} was not stored: Rolecall took too long, and the person was told nothing was filed.`,
+      );
+    }
     if (status === 'missing' || status === 'stale') identities.delete(id);
     if (status === 'stale') {
       if (!retried) return write(id, spec, true);
@@ -514,13 +541,14 @@ export function createRequestStore(redis: RedisClient, options: RequestStoreOpti
     get,
     require,
 
-    async create(draft, actor, state = 'submitted') {
+    async create(draft, actor, state = 'submitted', receiptId) {
       const id = await issueId(redis, 'AR', keys.requestSeq);
       const result = await write(id, {
         from: null,
         to: state,
         audit: true,
         actor,
+        receipt: receiptId,
         detail: draft.extends
           ? `requested (extends ${draft.extends})`
           : draft.workflow

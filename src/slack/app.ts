@@ -11,6 +11,7 @@ import type { OffboardingService } from '../offboarding/offboarding-service.js';
 import { withCorrelation } from '../ops/correlation.js';
 import type { Logger } from '../ops/logger.js';
 import type { Policy } from '../policy/policy.js';
+import type { Receipts } from '../requests/receipts.js';
 import type { RequestService } from '../requests/request-service.js';
 import type { StepConfirmationStore } from '../requests/step-confirmations.js';
 import type { ReviewService } from '../reviews/review-service.js';
@@ -36,6 +37,8 @@ export interface SlackAppDeps {
   readonly service: RequestService;
   readonly reviews: ReviewService;
   readonly offboarding: OffboardingService;
+  /** What Slack delivered and was acknowledged, until its work is done. */
+  readonly receipts: Receipts;
   /** Explains a click on a record the store lost (and raises the alarm). */
   readonly continuity: Continuity;
   /** Who a Slack user is (users.info, cached); shared with the service. */

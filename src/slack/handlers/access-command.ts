@@ -7,6 +7,7 @@ import { labelDryRun } from '../dry-run-label.js';
 import { describeErrorForSlack } from '../error-reply.js';
 import { decodeSlackText, escapeMrkdwn } from '../mrkdwn.js';
 import type { HandlerDeps } from './handler-deps.js';
+import { keepReceipt, NOT_RECEIVED, workOnReceipt } from './received.js';
 import { openRequestModal } from './request-form.js';
 
 /** The slash command name, as in manifest.yml. */
@@ -44,93 +45,115 @@ export function registerAccessCommand(app: App, deps: HandlerDeps): void {
       await ack({ response_type: 'ephemeral', ...buildHelpMessage(deps.policy()) });
       return;
     }
+    const files = parsed.kind === 'request' || parsed.kind === 'extend' || parsed.kind === 'breakglass';
+    // Written down before the ack, so a process that dies after it still ends in an answer (the
+    // sweeper's). Opening the modal changes nothing, and its trigger_id cannot wait.
+    const receiptId =
+      parsed.kind === 'modal'
+        ? undefined
+        : await keepReceipt(deps, {
+            kind: files ? 'submission' : 'action',
+            userId: command.user_id,
+            responseUrl: command.response_url,
+            what: `${COMMAND} ${command.text}`,
+          });
+    if (parsed.kind !== 'modal' && receiptId === undefined) {
+      await ack({ response_type: 'ephemeral', text: NOT_RECEIVED });
+      return;
+    }
     // A request is answered in the ack itself (no extra call); the worker confirms it moments later.
-    if (parsed.kind === 'request' || parsed.kind === 'extend' || parsed.kind === 'breakglass')
-      await ack({ response_type: 'ephemeral', text: CHECKING });
+    if (files) await ack({ response_type: 'ephemeral', text: CHECKING });
     else await ack();
     const reply = (message: Parameters<typeof replier.reply>[2]) =>
       replier.reply(command.user_id, command.response_url, message);
-    const run = async () => {
-      try {
-        const actor = await directory.person(command.user_id, command.team_id);
-        switch (parsed.kind) {
-          case 'modal': {
-            await openRequestModal(deps, client, command.trigger_id, actor, {
-              channelId: command.channel_id,
-              responseUrl: command.response_url,
-            });
-            return;
+    const run = () =>
+      workOnReceipt(
+        deps,
+        receiptId,
+        async () => {
+          const actor = await directory.person(command.user_id, command.team_id);
+          switch (parsed.kind) {
+            case 'modal': {
+              await openRequestModal(deps, client, command.trigger_id, actor, {
+                channelId: command.channel_id,
+                responseUrl: command.response_url,
+              });
+              return;
+            }
+            case 'request': {
+              const { kind: _kind, ...line } = parsed;
+              await service.submit(actor, {
+                line,
+                grantee: actor,
+                sourceChannelId: command.channel_id,
+                replyUrl: command.response_url,
+                ...(receiptId === undefined ? {} : { receiptId }),
+              });
+              return;
+            }
+            case 'breakglass': {
+              const { kind: _kind, ...line } = parsed;
+              await service.breakGlass(actor, {
+                line,
+                grantee: actor,
+                sourceChannelId: command.channel_id,
+                replyUrl: command.response_url,
+                ...(receiptId === undefined ? {} : { receiptId }),
+              });
+              return;
+            }
+            case 'extend': {
+              await service.extend(actor, {
+                id: parsed.id,
+                durationSeconds: parsed.durationSeconds,
+                reason: parsed.reason,
+                sourceChannelId: command.channel_id,
+                replyUrl: command.response_url,
+                ...(receiptId === undefined ? {} : { receiptId }),
+              });
+              return;
+            }
+            case 'end': {
+              const request = await service.end(parsed.id, actor);
+              await reply({ text: endingText(request.id) });
+              return;
+            }
+            case 'cancel': {
+              const request = await service.cancel(parsed.id, actor);
+              await reply({ text: `:wastebasket: ${request.id} is cancelled; nothing was changed.` });
+              return;
+            }
+            case 'status': {
+              const { request, audit } = await service.status(parsed.id, actor);
+              await reply(buildStatusMessage(request, audit));
+              return;
+            }
+            case 'list':
+              await reply(buildListMessage(await service.overview(actor)));
+              return;
+            case 'review': {
+              const target = await deps.reviews.start(actor, parsed.target);
+              await reply({
+                text: `:mag: Reviewing *${escapeMrkdwn(target.name)}*: Rolecall is reading its members from Atlas; the review appears in <#${target.approvalsChannel}> in a moment.`,
+              });
+              return;
+            }
+            case 'review-status':
+              await reply(buildReviewStatus(await deps.reviews.status(actor, parsed.target)));
+              return;
+            case 'offboard': {
+              const offboarding = await deps.offboarding.ask(actor, parsed.email, parsed.reason);
+              await reply({
+                text: `:outbox_tray: Offboarding *${offboarding.id}* of ${escapeMrkdwn(offboarding.email)} is waiting for approval in <#${offboarding.channelId}>.`,
+              });
+              return;
+            }
           }
-          case 'request': {
-            const { kind: _kind, ...line } = parsed;
-            await service.submit(actor, {
-              line,
-              grantee: actor,
-              sourceChannelId: command.channel_id,
-              replyUrl: command.response_url,
-            });
-            return;
-          }
-          case 'breakglass': {
-            const { kind: _kind, ...line } = parsed;
-            await service.breakGlass(actor, {
-              line,
-              grantee: actor,
-              sourceChannelId: command.channel_id,
-              replyUrl: command.response_url,
-            });
-            return;
-          }
-          case 'extend': {
-            await service.extend(actor, {
-              id: parsed.id,
-              durationSeconds: parsed.durationSeconds,
-              reason: parsed.reason,
-              sourceChannelId: command.channel_id,
-              replyUrl: command.response_url,
-            });
-            return;
-          }
-          case 'end': {
-            const request = await service.end(parsed.id, actor);
-            await reply({ text: endingText(request.id) });
-            return;
-          }
-          case 'cancel': {
-            const request = await service.cancel(parsed.id, actor);
-            await reply({ text: `:wastebasket: ${request.id} is cancelled; nothing was changed.` });
-            return;
-          }
-          case 'status': {
-            const { request, audit } = await service.status(parsed.id, actor);
-            await reply(buildStatusMessage(request, audit));
-            return;
-          }
-          case 'list':
-            await reply(buildListMessage(await service.overview(actor)));
-            return;
-          case 'review': {
-            const target = await deps.reviews.start(actor, parsed.target);
-            await reply({
-              text: `:mag: Reviewing *${escapeMrkdwn(target.name)}*: Rolecall is reading its members from Atlas; the review appears in <#${target.approvalsChannel}> in a moment.`,
-            });
-            return;
-          }
-          case 'review-status':
-            await reply(buildReviewStatus(await deps.reviews.status(actor, parsed.target)));
-            return;
-          case 'offboard': {
-            const offboarding = await deps.offboarding.ask(actor, parsed.email, parsed.reason);
-            await reply({
-              text: `:outbox_tray: Offboarding *${offboarding.id}* of ${escapeMrkdwn(offboarding.email)} is waiting for approval in <#${offboarding.channelId}>.`,
-            });
-            return;
-          }
-        }
-      } catch (error) {
-        await reply({ text: describeErrorForSlack(error, logger) });
-      }
-    };
+        },
+        async (error) => {
+          await reply({ text: describeErrorForSlack(error, logger) });
+        },
+      );
     // Opening the modal skips the after-ack queue: its trigger_id is good for 3 s only.
     await (parsed.kind === 'modal' ? run() : deps.afterAck(run));
   });

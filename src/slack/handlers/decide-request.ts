@@ -26,6 +26,7 @@ import { escapeMrkdwn, formatRoles, slackDate } from '../mrkdwn.js';
 import type { EphemeralReply } from '../respond.js';
 import { endingText } from './access-command.js';
 import type { HandlerDeps } from './handler-deps.js';
+import { keepReceipt, NOT_RECEIVED, workOnReceipt } from './received.js';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 
@@ -49,38 +50,62 @@ export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
    * Registers a button. One that opens a modal (`opensModal`) skips the after-ack queue: its
    * trigger_id is good for 3 s only, so it must not wait behind a burst of other work.
    */
-  const button = (actionId: string, work: ButtonWork, options: { opensModal?: boolean } = {}): void => {
+  const button = (
+    actionId: string,
+    label: string,
+    work: ButtonWork,
+    options: { opensModal?: boolean } = {},
+  ): void => {
     app.action<BlockAction<ButtonAction>>(actionId, async (args) => {
       const { ack, body, action } = args;
-      await ack();
       const reply = (message: EphemeralReply) => replier.reply(body.user.id, body.response_url, message);
       const id = parseId('AR', action.value);
+      // Written down before the ack (nothing acknowledged is lost); a modal's trigger_id cannot wait.
+      const receiptId =
+        id === undefined || options.opensModal
+          ? undefined
+          : await keepReceipt(deps, {
+              kind: 'action',
+              userId: body.user.id,
+              responseUrl: body.response_url ?? null,
+              what: `${label} on ${id}`,
+            });
+      await ack();
       if (id === undefined) {
         logger.warn('a button carried something that is not a request id', { actionId });
         await reply({ text: ':warning: That button does not point at a Rolecall request.' });
         return;
       }
-      const run = async () => {
-        try {
-          const actor = await directory.person(body.user.id, body.team?.id ?? body.user.team_id);
-          const answer = await work(id, actor, args);
-          if (answer) await reply(answer);
-        } catch (error) {
-          const click = { continuity: deps.continuity, actorId: body.user.id, action: actionId };
-          await reply({ text: await describeClickError(error, click, logger) });
-        }
-      };
+      if (!options.opensModal && receiptId === undefined) {
+        await reply({ text: NOT_RECEIVED });
+        return;
+      }
+      const run = () =>
+        workOnReceipt(
+          deps,
+          receiptId,
+          async () => {
+            const actor = await directory.person(body.user.id, body.team?.id ?? body.user.team_id);
+            const answer = await work(id, actor, args);
+            if (answer) await reply(answer);
+          },
+          async (error) => {
+            const click = { continuity: deps.continuity, actorId: body.user.id, action: actionId };
+            await reply({ text: await describeClickError(error, click, logger) });
+          },
+        );
       await (options.opensModal ? run() : deps.afterAck(run));
     });
   };
 
-  button(ACTIONS.approve, async (id, actor) => {
+  button(ACTIONS.approve, 'Approve', async (id, actor) => {
     await service.approve(id, actor);
     return undefined;
   });
 
   button(
     ACTIONS.deny,
+    'Deny',
     async (id, actor, { client, body }) => {
       const request = await service.checkCanDecide(id, actor);
       await client.views.open({ trigger_id: body.trigger_id, view: buildDenyModal(request.id) });
@@ -89,17 +114,17 @@ export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
     { opensModal: true },
   );
 
-  button(ACTIONS.retry, async (id, actor) => {
+  button(ACTIONS.retry, 'Retry', async (id, actor) => {
     await service.retry(id, actor);
     return undefined;
   });
 
-  button(ACTIONS.cancel, async (id, actor) => {
+  button(ACTIONS.cancel, 'Cancel', async (id, actor) => {
     const request = await service.cancel(id, actor);
     return { text: `:wastebasket: ${request.id} is cancelled; nothing was changed.`, replaceOriginal: true };
   });
 
-  button(ACTIONS.notMe, async (id, actor) => {
+  button(ACTIONS.notMe, 'Not me', async (id, actor) => {
     const request = await service.cancel(id, actor);
     return {
       text: `:wastebasket: ${request.id} is cancelled: nothing was changed, and the approvers and the person who asked can see that you said it was not you.`,
@@ -107,22 +132,23 @@ export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
     };
   });
 
-  button(ACTIONS.acknowledge, async (id, actor) => {
+  button(ACTIONS.acknowledge, 'Acknowledge', async (id, actor) => {
     const request = await service.acknowledge(id, actor);
     return { text: `:eyes: You acknowledged the break-glass grant ${request.id}; it is in the audit trail.` };
   });
 
-  button(ACTIONS.details, async (id, actor) => {
+  button(ACTIONS.details, 'Details', async (id, actor) => {
     const { request, approver } = await service.viewDetails(id, actor);
     return buildDetails(request, { approver });
   });
 
   const endGrant: ButtonWork = async (id, actor) => ({ text: endingText((await service.end(id, actor)).id) });
-  button(ACTIONS.end, endGrant);
-  button(ACTIONS.revokeNow, endGrant);
+  button(ACTIONS.end, 'End now', endGrant);
+  button(ACTIONS.revokeNow, 'Revoke now', endGrant);
 
   button(
     ACTIONS.extend,
+    'Extend',
     async (id, actor, { client, body }) => {
       const { request } = await service.status(id, actor);
       if (request.state !== 'applied' || request.endedEarly !== null) {

@@ -2,6 +2,7 @@ import type { Continuity } from '../../continuity/continuity.js';
 import type { OffboardingService } from '../../offboarding/offboarding-service.js';
 import type { Logger } from '../../ops/logger.js';
 import type { Policy } from '../../policy/policy.js';
+import type { Receipts } from '../../requests/receipts.js';
 import type { RequestService } from '../../requests/request-service.js';
 import type { StepConfirmationStore } from '../../requests/step-confirmations.js';
 import type { ReviewService } from '../../reviews/review-service.js';
@@ -22,6 +23,8 @@ export interface HandlerDeps {
   /** Tells a click on a record the store lost from one that was never there (continuity/). */
   readonly continuity: Continuity;
   readonly replier: Replier;
+  /** What Slack delivered and was acknowledged, until its work is done (nothing acknowledged is lost). */
+  readonly receipts: Receipts;
   readonly logger: Logger;
   /** Workflow Builder steps' on-behalf requests waiting for the person who ran the workflow to confirm them. */
   readonly stepConfirmations: StepConfirmationStore;

@@ -16,6 +16,7 @@ import { buildReceived } from '../blocks/status-message.js';
 import type { Person } from '../directory.js';
 import { describeErrorForSlack } from '../error-reply.js';
 import type { HandlerDeps } from './handler-deps.js';
+import { keepReceipt, NOT_RECEIVED, workOnReceipt } from './received.js';
 
 /** Callback id of the global shortcut "Request Atlas access" (manifest.yml `shortcuts`). */
 export const REQUEST_SHORTCUT = 'request_access';
@@ -150,25 +151,45 @@ export function registerRequestForm(app: App, deps: HandlerDeps): void {
       await ack({ response_action: 'errors', errors: { [fieldFor(error)]: error.message.slice(0, 150) } });
       return;
     }
-    await ack();
     const context = parseContext(view.private_metadata);
+    // Written down before the form closes (nothing acknowledged is lost); crossed out when it is filed.
+    const receiptId = await keepReceipt(deps, {
+      kind: 'submission',
+      userId: body.user.id,
+      responseUrl: context.responseUrl,
+      what: `the request form: ${form.line.roles.join(', ')} on ${form.line.target}`,
+    });
+    if (receiptId === undefined) {
+      await ack({
+        response_action: 'errors',
+        errors: { [REQUEST_FIELDS.reason]: NOT_RECEIVED.slice(0, 150) },
+      });
+      return;
+    }
+    await ack();
     const reply = (message: Parameters<typeof replier.reply>[2]) =>
       replier.reply(body.user.id, context.responseUrl, message);
-    await deps.afterAck(async () => {
-      try {
-        const actor = await directory.person(body.user.id, body.team?.id ?? body.user.team_id);
-        const grantee = form.granteeId === actor.id ? actor : await directory.person(form.granteeId);
-        const request = await service.submit(actor, {
-          line: form.line,
-          grantee,
-          sourceChannelId: context.channelId,
-          replyUrl: context.responseUrl,
-        });
-        await reply(buildReceived(request));
-      } catch (error) {
-        await reply({ text: describeErrorForSlack(error, logger) });
-      }
-    });
+    await deps.afterAck(() =>
+      workOnReceipt(
+        deps,
+        receiptId,
+        async () => {
+          const actor = await directory.person(body.user.id, body.team?.id ?? body.user.team_id);
+          const grantee = form.granteeId === actor.id ? actor : await directory.person(form.granteeId);
+          const request = await service.submit(actor, {
+            line: form.line,
+            grantee,
+            sourceChannelId: context.channelId,
+            replyUrl: context.responseUrl,
+            receiptId,
+          });
+          await reply(buildReceived(request));
+        },
+        async (error) => {
+          await reply({ text: describeErrorForSlack(error, logger) });
+        },
+      ),
+    );
   });
 }
 
