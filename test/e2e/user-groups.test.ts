@@ -211,7 +211,7 @@ targets:
         `breakglass ${OWNER} on payments-prod for 30m because x`,
         CHANNELS.general,
       );
-      // The one request stored (its id is the store's, not AR-0001).
+      // The one request stored.
       const id = await waitUntil(
         async () => {
           const ids = await storedRequestIds(sandbox.config.redis);
