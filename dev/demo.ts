@@ -173,7 +173,7 @@ function printNextSteps(write: (line: string) => void): void {
   });
 }
 
-/** --keep: a local endpoint that plays one more line of the story, e.g. `bob deny AR-0002 too broad`. */
+/** --keep: a local endpoint that plays one more line of the story, e.g. `bob deny AR-2Q8ZK4M too broad`. */
 async function startTryServer(
   sandbox: Sandbox,
   transcript: Transcript,
@@ -203,8 +203,8 @@ async function startTryServer(
     `  curl -s ${url} -d 'alice request GROUP_DATA_ACCESS_READ_WRITE on ${ATLAS.project.name} for 1m because try it'`,
     `  curl -s ${url} -d 'alice request ORG_READ_ONLY on ${ATLAS.org.name} because audit'`,
     `  curl -s ${url} -d 'alice request GROUP_READ_ONLY payments-prod because oops'     (a malformed line)`,
-    `  curl -s ${url} -d 'carol deny AR-0002 use the read replica'`,
-    `  curl -s ${url} -d 'carol approve AR-0003'`,
+    `  curl -s ${url} -d 'carol deny ID use the read replica'     (ID: the request's AR-… in the transcript)`,
+    `  curl -s ${url} -d 'carol approve ID'`,
     'Each line becomes a signed request to /slack/events, exactly as Slack would send it; the transcript continues here.',
   ].forEach((line) => {
     write(line);

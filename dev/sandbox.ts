@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cluster } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { type Config, parseConfig, type RedisConfig, type RunMode } from '../src/config.js';
 import { redisKeys } from '../src/lib/redis-keys.js';
 import { type Rolecall, type RolecallOverrides, startRolecall } from '../src/main.js';
@@ -291,21 +291,49 @@ export function deleteKeys(redisUrl: string, prefix: string, tlsCa?: string): Pr
 
 /** Deletes every key under `settings.prefix:` on one Redis or on every master of a cluster. */
 export async function deleteRedisKeys(settings: RedisConfig): Promise<number> {
-  const client = createRedisClient(settings, 'commands');
   let deleted = 0;
+  await scanKeys(settings, `${settings.prefix}:*`, async (server, keys) => {
+    deleted += await server.unlink(...keys);
+  });
+  return deleted;
+}
+
+/**
+ * Ids of the requests stored under `settings.prefix` (their `request:<id>` hashes), in the order they
+ * were issued (time-ordered ids of one length sort as text). What a test counts instead of the id
+ * counter, which no longer counts (src/lib/ids.ts).
+ */
+export async function storedRequestIds(settings: RedisConfig): Promise<string[]> {
+  const ids: string[] = [];
+  const key = redisKeys(settings.prefix).request('');
+  await scanKeys(settings, `${key}*`, async (_server, keys) => {
+    for (const found of keys) {
+      const id = found.slice(key.length);
+      if (/^AR-[0-9A-Z]+$/.test(id)) ids.push(id);
+    }
+  });
+  return ids.sort();
+}
+
+/** Hands each batch of keys that match `pattern` to `visit`, on one Redis or on every master of a cluster (SCAN, never KEYS). */
+async function scanKeys(
+  settings: RedisConfig,
+  pattern: string,
+  visit: (server: Redis, keys: string[]) => Promise<void>,
+): Promise<void> {
+  const client = createRedisClient(settings, 'commands');
   try {
     if (client instanceof Cluster) await client.connect();
     const servers = client instanceof Cluster ? client.nodes('master') : [client];
     for (const server of servers) {
       let cursor = '0';
       do {
-        const [next, keys] = await server.scan(cursor, 'MATCH', `${settings.prefix}:*`, 'COUNT', 500);
+        const [next, keys] = await server.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
         cursor = next;
-        if (keys.length > 0) deleted += await server.unlink(...keys);
+        if (keys.length > 0) await visit(server, keys);
       } while (cursor !== '0');
     }
   } finally {
     client.disconnect();
   }
-  return deleted;
 }

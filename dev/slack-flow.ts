@@ -74,6 +74,33 @@ export function requestIdIn(text: string): string {
   return match[0];
 }
 
+/** The offboarding id in a confirmation text (`Offboarding *OB-…* of …`). */
+export function offboardingIdIn(text: string): string {
+  const match = /OB-[0-9A-Z]+/.exec(text);
+  if (!match) throw new Error(`no offboarding id in: ${text}`);
+  return match[0];
+}
+
+/** The ids that `pattern`'s first group finds in the top-level messages of `channel`, each once, in the order posted. */
+function idsPostedIn(slack: SlackSimulator, channel: string, pattern: RegExp): string[] {
+  const ids = slack
+    .messagesIn(channel)
+    .filter((m) => !m.threadTs)
+    .map((m) => pattern.exec(m.text)?.[1])
+    .filter((id): id is string => id !== undefined);
+  return [...new Set(ids)];
+}
+
+/** Ids of the requests whose approval message (`Access request AR-…:`) is in `channel`, in the order posted. */
+export function approvalIdsIn(slack: SlackSimulator, channel: string = CHANNELS.approvals): string[] {
+  return idsPostedIn(slack, channel, /Access request (AR-[0-9A-Z]+):/);
+}
+
+/** Ids of the access reviews posted in `channel` (a review's first message: `Access review RV-… of …`), in order. */
+export function reviewIdsIn(slack: SlackSimulator, channel: string = CHANNELS.approvals): string[] {
+  return idsPostedIn(slack, channel, /Access review (RV-[0-9A-Z]+) of /);
+}
+
 /** Every text in a message's blocks, joined: what a reader sees. */
 export function blockText(message: SimulatedMessage): string {
   return JSON.stringify(message.blocks ?? []);

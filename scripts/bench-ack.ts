@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { App, HTTPReceiver } from '@slack/bolt';
 import { Redis } from 'ioredis';
 import { startAtlasSimulator } from '../dev/atlas-simulator.js';
-import { ATLAS, CHANNELS, deleteKeys, PEOPLE, SANDBOX_POLICY } from '../dev/sandbox.js';
+import { ATLAS, CHANNELS, deleteKeys, PEOPLE, SANDBOX_POLICY, storedRequestIds } from '../dev/sandbox.js';
 import { buildButtonPayload, buildCommandPayload } from '../dev/slack-driver.js';
 import { type SlackSimulator, startSlackSimulator } from '../dev/slack-simulator.js';
 import { createHttpServer } from '../src/ops/http-server.js';
@@ -337,15 +337,15 @@ async function main(): Promise<void> {
   // Every request Rolecall took is pending once the worker has read Atlas: approve them, level by level.
   const redis = new Redis(REDIS_URL);
   const store = createRequestStore(redis, { prefix });
-  // The bot works through what it acked a few at a time: wait until it has stored everything.
-  let filed = -1;
-  for (let stable = 0; stable < 10; ) {
-    const now = Number(await redis.get(`${prefix}:request:seq`));
-    stable = now === filed ? stable + 1 : 0;
-    filed = now;
+  // The bot works through what it acked a few at a time: wait until it has stored everything (the
+  // stored requests themselves: ids are time-ordered, so the id counter says nothing about how many).
+  let ids: string[] = [];
+  for (let stable = 0, filed = -1; stable < 10; ) {
+    ids = await storedRequestIds({ url: REDIS_URL, prefix });
+    stable = ids.length === filed ? stable + 1 : 0;
+    filed = ids.length;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  const ids = Array.from({ length: filed }, (_, i) => `AR-${String(i + 1).padStart(4, '0')}`);
   for (let waited = 0; ; waited += 1) {
     const states = await Promise.all(ids.map(async (id) => (await store.get(id))?.state));
     if (states.every((s) => s !== 'submitted')) break;

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { waitUntil } from '../dev/http-util.js';
 import { ATLAS, CHANNELS, PEOPLE, startSandbox } from '../dev/sandbox.js';
+import { reviewIdsIn } from '../dev/slack-flow.js';
 import { redisKeys } from '../src/lib/redis-keys.js';
 import { messageCountOf } from '../src/reviews/model.js';
 import { createReviewStore } from '../src/reviews/review-store.js';
@@ -36,9 +37,10 @@ try {
   });
   const reviews = createReviewStore(redis, redisKeys(sandbox.config.redis.prefix));
   await sandbox.driver.command(PEOPLE.carol, 'review payments-prod', CHANNELS.general);
+  const id = await waitUntil(() => reviewIdsIn(sandbox.slack)[0], 60_000, 'the review message');
   const review = await waitUntil(
     async () => {
-      const found = await reviews.get('RV-0001');
+      const found = await reviews.get(id);
       return found && found.messages.length === messageCountOf(found) ? found : undefined;
     },
     60_000,

@@ -39,24 +39,27 @@ describe('npm run demo', () => {
     expect(result.code).toBe(0);
     expect(result.seconds).toBeLessThan(60);
     const out = result.stdout;
+    // The one request of the story: its id as Rolecall issued it (time-ordered, 7 characters), the same everywhere.
+    const id = /▌ Access request (AR-[0-9A-Z]{7})\n/.exec(out)?.[1] ?? 'no request id';
+    expect(new Set(out.match(/AR-[0-9A-Z]+/g))).toEqual(new Set([id]));
     const order = [
       "Alice's roles on payments-prod in Atlas before: GROUP_READ_ONLY",
       '#general · alice\n    /atlas-access request GROUP_DATA_ACCESS_READ_ONLY on payments-prod for 20s because demo',
-      '#approvals · Rolecall (bot)\n    ▌ Access request AR-0001',
+      `#approvals · Rolecall (bot)\n    ▌ Access request ${id}`,
       '    [Approve] [Deny]',
-      '#general · Rolecall (bot), only visible to alice\n    📥 Request AR-0001 is waiting for approval in #approvals',
+      `#general · Rolecall (bot), only visible to alice\n    📥 Request ${id} is waiting for approval in #approvals`,
       '#approvals · mallory\n    clicks [Approve]',
       '#approvals · Rolecall (bot), only visible to mallory\n    ⚠️ You can’t approve this',
       '#approvals · bob\n    clicks [Approve]',
       '⇢ Atlas PUT /api/atlas/v2/groups/5f1a2b3c4d5e6f7a8b9c0d1e/users/64b000000000000000000a11/roles {"groupRoles":["GROUP_READ_ONLY","GROUP_DATA_ACCESS_READ_ONLY"]} → 200',
-      'DM with alice · Rolecall (bot)\n    ✅ AR-0001 approved by @bob and applied',
+      `DM with alice · Rolecall (bot)\n    ✅ ${id} approved by @bob and applied`,
       "Alice's roles on payments-prod in Atlas now: GROUP_READ_ONLY, GROUP_DATA_ACCESS_READ_ONLY",
       'Slack · alice\n    opens Rolecall’s Home tab',
       'Home tab of alice · Rolecall',
       '    ▌ Your access\n    GROUP_DATA_ACCESS_READ_ONLY on project payments-prod · ends ',
-      '    [Extend] [End now]\n    ▌ Your requests\n    AR-0001 GROUP_DATA_ACCESS_READ_ONLY on payments-prod · active',
+      `    [Extend] [End now]\n    ▌ Your requests\n    ${id} GROUP_DATA_ACCESS_READ_ONLY on payments-prod · active`,
       '⇢ Atlas PUT /api/atlas/v2/groups/5f1a2b3c4d5e6f7a8b9c0d1e/users/64b000000000000000000a11/roles {"groupRoles":["GROUP_READ_ONLY"]} → 200',
-      'DM with alice · Rolecall (bot)\n    🔒 AR-0001 ended: removed GROUP_DATA_ACCESS_READ_ONLY from alice@example.com',
+      `DM with alice · Rolecall (bot)\n    🔒 ${id} ended: removed GROUP_DATA_ACCESS_READ_ONLY from alice@example.com`,
       "Alice's roles on payments-prod in Atlas after: GROUP_READ_ONLY",
       'Next steps, to run Rolecall for real:',
     ];

@@ -106,7 +106,7 @@ describe('ATLAS_DRY_RUN', () => {
     );
     const reviews = flow.reviews();
     await sandbox.driver.command(PEOPLE.carol, 'review payments-prod', CHANNELS.general);
-    const review = await flow.posted('RV-0001');
+    const review = await flow.postedNth();
     const line = review.lines.find((l) => l.username === 'alice@example.com');
     if (!line) throw new Error('no alice line');
     await flow.clickLine(PEOPLE.carol, review, line.n, 'review_revoke');

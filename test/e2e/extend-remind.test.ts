@@ -110,7 +110,8 @@ describe('extend, reminders and End now (end to end)', () => {
     const extension = await requestAs(
       sandbox,
       PEOPLE.alice,
-      `extend ${id.replace('AR-000', 'AR-')} for 1h because later`,
+      // Typed as people type it: in lower case (ids are case-insensitive).
+      `extend ${id.toLowerCase()} for 1h because later`,
     );
     await sandbox.driver.command(PEOPLE.alice, `end ${extension.id}`, CHANNELS.general);
     await waitForState(sandbox, id, 'revoked', 5_000);

@@ -33,7 +33,7 @@ describe('offboarding under failures and abuse', () => {
     });
     redis = new Redis(TEST_REDIS_URL);
   };
-  const { stored, messageOf, posted } = offboardingFlow(
+  const { stored, messageOf, posted, askedId } = offboardingFlow(
     () => sandbox,
     () => redis,
   );
@@ -45,18 +45,18 @@ describe('offboarding under failures and abuse', () => {
       'offboard dana.smith@example.com because she left',
       CHANNELS.general,
     );
-    const offboarding = await posted('OB-0001');
+    const offboarding = await posted(await askedId(PEOPLE.carol));
     sandbox.slack.fail({ method: 'chat.update', error: 'internal_error', times: 6 });
     await sandbox.driver.clickButton(PEOPLE.bob, messageOf(offboarding), 'offboard_approve');
     await waitUntil(
-      async () => ((await stored().get('OB-0001'))?.outcomes.length === 2 ? true : undefined),
+      async () => ((await stored().get(offboarding.id))?.outcomes.length === 2 ? true : undefined),
       10_000,
       'both targets to have an outcome',
     );
     expect(sandbox.atlas.rolesOf(DANA, PROJECT)).toEqual([]);
     const done = await waitUntil(
       async () => {
-        const found = await stored().get('OB-0001');
+        const found = await stored().get(offboarding.id);
         return found?.state === 'done' ? found : undefined;
       },
       15_000,
@@ -65,7 +65,9 @@ describe('offboarding under failures and abuse', () => {
     expect(done.outcomes.map((o) => o.outcome).sort()).toEqual(['not a member', 'removed']);
     await waitUntil(
       () =>
-        sandbox.slack.messagesIn(CHANNELS.approvals).find((m) => m.text.includes('Offboarding OB-0001 of')),
+        sandbox.slack
+          .messagesIn(CHANNELS.approvals)
+          .find((m) => m.text.includes(`Offboarding ${offboarding.id} of`)),
       15_000,
       'the summary in the thread',
     );
@@ -100,11 +102,11 @@ describe('offboarding under failures and abuse', () => {
       'offboard dana.smith@example.com because she left',
       CHANNELS.general,
     );
-    const offboarding = await posted('OB-0001');
+    const offboarding = await posted(await askedId(PEOPLE.carol));
     await sandbox.driver.clickButton(PEOPLE.bob, messageOf(offboarding), 'offboard_approve');
     const done = await waitUntil(
       async () => {
-        const found = await stored().get('OB-0001');
+        const found = await stored().get(offboarding.id);
         return found?.state === 'done' ? found : undefined;
       },
       20_000,
@@ -133,7 +135,7 @@ describe('offboarding under failures and abuse', () => {
     await sandbox.driver.clickButton(PEOPLE.bob, again.approval, 'request_approve');
     const refused = await waitForState(sandbox, again.id, 'cancelled');
     expect(refused.decision?.note).toBe(
-      'dana.smith@example.com was offboarded (OB-0001); Rolecall grants them nothing for 90 days after it',
+      `dana.smith@example.com was offboarded (${offboarding.id}); Rolecall grants them nothing for 90 days after it`,
     );
     await waitUntil(
       () => (blockText(again.approval).includes('Cancelled by Rolecall') ? true : undefined),
@@ -155,7 +157,7 @@ describe('offboarding under failures and abuse', () => {
       `offboard <mailto:dana.smith@example.com|dana.smith@example.com> because <!channel> *bold* &lt;!here&gt; ${'x'.repeat(400)}`,
       CHANNELS.general,
     );
-    const offboarding = await posted('OB-0001');
+    const offboarding = await posted(await askedId(PEOPLE.carol));
     const message = messageOf(offboarding);
     since = sandbox.slack.events.length;
     await sandbox.driver.clickButton(PEOPLE.mallory, message, 'offboard_approve');
@@ -183,7 +185,7 @@ describe('offboarding under failures and abuse', () => {
       'offboard dana.smith@example.com because she left',
       CHANNELS.general,
     );
-    const offboarding = await posted('OB-0001');
+    const offboarding = await posted(await askedId(PEOPLE.carol));
     // One Slack hiccup on the table update at the end of the run job (and the separate show job's).
     sandbox.slack.fail({ method: 'chat.update', error: 'internal_error', times: 4 });
     // Atlas is slow to remove her, so the run job's retry comes before the target is done.
@@ -192,7 +194,7 @@ describe('offboarding under failures and abuse', () => {
     await waitForState(sandbox, waiting.id, 'cancelled', 10_000);
     const after = await waitUntil(
       async () => {
-        const found = await stored().get('OB-0001');
+        const found = await stored().get(offboarding.id);
         return found?.state === 'done' ? found : undefined;
       },
       15_000,
@@ -212,13 +214,13 @@ describe('offboarding under failures and abuse', () => {
       'offboard dana.smith@example.com because she left',
       CHANNELS.general,
     );
-    const offboarding = await posted('OB-0001');
+    const offboarding = await posted(await askedId(PEOPLE.carol));
     // Slack's users.lookupByEmail is down for a while (every attempt of the run job).
     sandbox.slack.fail({ method: 'users.lookupByEmail', error: 'internal_error', times: 1000 });
     await sandbox.driver.clickButton(PEOPLE.bob, messageOf(offboarding), 'offboard_approve');
     const after = await waitUntil(
       async () => {
-        const found = await stored().get('OB-0001');
+        const found = await stored().get(offboarding.id);
         return found?.state === 'done' ? found : undefined;
       },
       15_000,
@@ -226,7 +228,7 @@ describe('offboarding under failures and abuse', () => {
     );
     const { Queue } = await import('bullmq');
     const queue = new Queue('offboard', { connection: redis, prefix: sandbox.config.redis.prefix });
-    const job = await queue.getJob('offboard-run-OB-0001');
+    const job = await queue.getJob(`offboard-run-${offboarding.id}`);
     const jobState = await job?.getState();
     await queue.close();
     expect({
@@ -264,10 +266,10 @@ describe('offboarding under failures and abuse', () => {
       'offboard dana.smith@example.com because she left',
       CHANNELS.general,
     );
-    const offboarding = await posted('OB-0001');
+    const offboarding = await posted(await askedId(PEOPLE.carol));
     await sandbox.driver.clickButton(PEOPLE.bob, messageOf(offboarding), 'offboard_approve');
     await waitUntil(
-      async () => ((await stored().get('OB-0001'))?.state === 'done' ? true : undefined),
+      async () => ((await stored().get(offboarding.id))?.state === 'done' ? true : undefined),
       10_000,
     );
     await waitUntil(async () => {
@@ -296,12 +298,12 @@ describe('offboarding under failures and abuse', () => {
       'offboard dana.smith@example.com because she left',
       CHANNELS.general,
     );
-    const offboarding = await posted('OB-0001');
+    const offboarding = await posted(await askedId(PEOPLE.carol));
     // Her Slack account was deactivated: users.lookupByEmail no longer finds her (the simulator's answer for a deleted user).
     sandbox.slack.fail({ method: 'users.lookupByEmail', error: 'users_not_found', times: 1 });
     await sandbox.driver.clickButton(PEOPLE.bob, messageOf(offboarding), 'offboard_approve');
     const done = await waitUntil(async () => {
-      const found = await stored().get('OB-0001');
+      const found = await stored().get(offboarding.id);
       return found?.state === 'done' ? found : undefined;
     }, 10_000);
     await waitUntil(
@@ -329,22 +331,22 @@ describe('offboarding under failures and abuse', () => {
       'offboard dana.smith@example.com because she left',
       CHANNELS.general,
     );
-    const offboarding = await posted('OB-0001');
+    const offboarding = await posted(await askedId(PEOPLE.carol));
     await sandbox.driver.clickButton(PEOPLE.bob, messageOf(offboarding), 'offboard_approve');
     const done = await waitUntil(async () => {
-      const found = await stored().get('OB-0001');
+      const found = await stored().get(offboarding.id);
       return found?.state === 'done' ? found : undefined;
     }, 20_000);
     await waitUntil(
       () =>
         sandbox.slack
           .messagesIn(CHANNELS.approvals)
-          .find((m) => m.text.includes(':white_check_mark: Offboarding OB-0001 of')),
+          .find((m) => m.text.includes(`:white_check_mark: Offboarding ${offboarding.id} of`)),
       5_000,
     );
     const summaries = sandbox.slack
       .messagesIn(CHANNELS.approvals)
-      .filter((m) => m.text.includes(':white_check_mark: Offboarding OB-0001 of'));
+      .filter((m) => m.text.includes(`:white_check_mark: Offboarding ${offboarding.id} of`));
     expect({
       outcomes: done.outcomes.map((o) => `${o.target.kind}:${o.outcome}`).sort(),
       project: sandbox.atlas.rolesOf(DANA, PROJECT),

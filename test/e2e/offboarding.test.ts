@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../dev/http-util.js';
 import { CHANNELS, PEOPLE, SANDBOX_POLICY, type Sandbox, startSandbox } from '../../dev/sandbox.js';
-import { blockText } from '../../dev/slack-flow.js';
+import { blockText, offboardingIdIn } from '../../dev/slack-flow.js';
 import type { AtlasScope } from '../../src/lib/scope.js';
 import { expectValidMessageBlocks } from '../support/block-kit.js';
 import { ephemeralAfter, ORG, PROJECT, readRequest, requestAs, waitForState } from '../support/grant-flow.js';
@@ -56,7 +56,7 @@ describe('offboarding (end to end)', () => {
     sandbox.atlas.setRoles(DANA, GAMMA, ['ORG_MEMBER']);
     sandbox.atlas.setRoles(DANA, ANALYTICS, ['GROUP_READ_ONLY']);
   };
-  const { stored, messageOf, posted } = offboardingFlow(
+  const { stored, messageOf, posted, askedId } = offboardingFlow(
     () => sandbox,
     () => redis,
   );
@@ -91,10 +91,10 @@ describe('offboarding (end to end)', () => {
       'offboard Dana.Smith@Example.com because she left the company',
       CHANNELS.general,
     );
-    expect(await ephemeralAfter(sandbox, PEOPLE.carol, since, /OB-0001/)).toContain(
-      'is waiting for approval in <#C0APPROVALS>',
-    );
-    const pending = await posted('OB-0001');
+    const asked = await ephemeralAfter(sandbox, PEOPLE.carol, since, /Offboarding \*OB-[0-9A-Z]{7}\*/);
+    expect(asked).toContain('is waiting for approval in <#C0APPROVALS>');
+    const id = offboardingIdIn(asked);
+    const pending = await posted(id);
     const message = messageOf(pending);
     expectValidMessageBlocks(message.blocks);
     expect(blockText(message)).toContain(
@@ -116,7 +116,7 @@ describe('offboarding (end to end)', () => {
     await sandbox.driver.clickButton(PEOPLE.bob, message, 'offboard_approve');
     const done = await waitUntil(
       async () => {
-        const found = await stored().get('OB-0001');
+        const found = await stored().get(id);
         return found?.state === 'done' ? found : undefined;
       },
       20_000,
@@ -165,11 +165,11 @@ describe('offboarding (end to end)', () => {
       'offboard dana.smith@example.com because she left',
       CHANNELS.general,
     );
-    const offboarding = await posted('OB-0001');
+    const offboarding = await posted(await askedId(PEOPLE.carol));
     await sandbox.driver.clickButton(PEOPLE.bob, messageOf(offboarding), 'offboard_approve');
     const done = await waitUntil(
       async () => {
-        const found = await stored().get('OB-0001');
+        const found = await stored().get(offboarding.id);
         return found?.state === 'done' ? found : undefined;
       },
       20_000,
@@ -190,10 +190,10 @@ describe('offboarding (end to end)', () => {
       'offboard dana.smith@example.com because she left',
       CHANNELS.general,
     );
-    const offboarding = await posted('OB-0001');
+    const offboarding = await posted(await askedId(PEOPLE.carol));
     await sandbox.driver.clickButton(PEOPLE.bob, messageOf(offboarding), 'offboard_deny');
     await waitUntil(
-      async () => ((await stored().get('OB-0001'))?.state === 'denied' ? true : undefined),
+      async () => ((await stored().get(offboarding.id))?.state === 'denied' ? true : undefined),
       5_000,
     );
     await waitUntil(

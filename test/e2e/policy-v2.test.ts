@@ -4,9 +4,15 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../dev/http-util.js';
-import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
+import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox, storedRequestIds } from '../../dev/sandbox.js';
 import { buildCommandPayload } from '../../dev/slack-driver.js';
-import { blockText, waitForApprovalMessage, waitForDm, waitForThreadReply } from '../../dev/slack-flow.js';
+import {
+  blockText,
+  requestIdIn,
+  waitForApprovalMessage,
+  waitForDm,
+  waitForThreadReply,
+} from '../../dev/slack-flow.js';
 import type { SimulatedMessage } from '../../dev/slack-simulator.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
 import { parsePolicy } from '../../src/policy/load-policy.js';
@@ -101,12 +107,25 @@ describe('policy v2 (end to end)', () => {
   const ask = (person: Person, text: string) =>
     requestAs(sandbox, person, `request ${text}`, CHANNELS.payments);
   const puts = () => sandbox.atlas.authenticatedCalls().filter((c) => c.method === 'PUT');
-  const storedRequests = async () => {
+  /** Whether any request id was issued (the counter exists): none issued, nothing stored. */
+  const anyIdIssued = async () => {
     const redis = new Redis(TEST_REDIS_URL);
-    const seq = await redis.get(redisKeys(sandbox.config.redis.prefix).requestSeq);
+    const exists = await redis.exists(redisKeys(sandbox.config.redis.prefix).requestSeq);
     await redis.quit();
-    return Number(seq ?? 0);
+    return exists === 1;
   };
+  /** The requests stored, oldest first (the counter no longer counts them: src/lib/ids.ts). */
+  const storedRequests = () => storedRequestIds(sandbox.config.redis);
+  /** The one request stored, once it is. */
+  const theStoredRequest = () =>
+    waitUntil(
+      async () => {
+        const ids = await storedRequests();
+        return ids.length === 1 ? ids[0] : undefined;
+      },
+      5_000,
+      'the request',
+    );
   const click = (person: Person, message: SimulatedMessage, action: string) =>
     sandbox.driver.clickButton(person, message, action);
 
@@ -140,7 +159,7 @@ describe('policy v2 (end to end)', () => {
     expect(await ephemeralAfter(sandbox, PEOPLE.mallory, 0, /can’t ask/)).toBe(
       ':warning: You can’t ask for access on payments-prod: the policy names who may.\nWho may: <!subteam^S0ENG>, <@U0GUS>.',
     );
-    expect(await storedRequests()).toBe(0);
+    expect(await anyIdIssued()).toBe(false);
     // acme names no requesters: every full member may ask there.
     const org = await requestAs(sandbox, PEOPLE.mallory, 'request ORG_READ_ONLY on acme for 1h because x');
     expect(org.approval.channel).toBe(CHANNELS.approvals);
@@ -156,18 +175,14 @@ describe('policy v2 (end to end)', () => {
     expect(await ephemeralAfter(sandbox, PEOPLE.gus, 0, /guest/)).toContain(
       'Your Slack account is a guest account; guests can use Rolecall only where the policy names them.',
     );
-    expect(await storedRequests()).toBe(0);
+    expect(await anyIdIssued()).toBe(false);
     await sandbox.driver.command(
       PEOPLE.gus,
       `request ${SEARCH} on payments-prod for 1h because x`,
       CHANNELS.general,
     );
-    await waitUntil(
-      async () => ((await storedRequests()) === 1 ? true : undefined),
-      5_000,
-      'the guest’s request',
-    );
-    expect(await readRequest(sandbox, 'AR-0001')).toMatchObject({
+    const id = await theStoredRequest();
+    expect(await readRequest(sandbox, id)).toMatchObject({
       requesterId: PEOPLE.gus.id,
       roles: [SEARCH],
     });
@@ -286,24 +301,25 @@ describe('policy v2 (end to end)', () => {
     expect(await ephemeralAfter(sandbox, PEOPLE.alice, 0, /break-glass/)).toContain(
       `You can’t use break-glass for ${OWNER} on payments-prod: only the people its rules name may. Ask for the access instead.\nWho may: <!subteam^S0ONCALL>.`,
     );
-    expect(await storedRequests()).toBe(0);
+    expect(await anyIdIssued()).toBe(false);
 
     await sandbox.driver.command(
       PEOPLE.dana,
       `breakglass ${OWNER} on payments-prod for 30m because primary is down`,
       CHANNELS.general,
     );
-    const id = 'AR-0001';
-    expect(await ephemeralAfter(sandbox, PEOPLE.dana, 0, /Break-glass \*AR-0001\*/)).toContain(
+    const glass = await ephemeralAfter(sandbox, PEOPLE.dana, 0, /Break-glass \*AR-[0-9A-Z]{7}\*/);
+    expect(glass).toContain(
       'Rolecall is applying it now, without a decision; the approvers in <#C0PAYMENTS> have been told.',
     );
+    const id = requestIdIn(glass);
     const applied = await waitForState(sandbox, id, 'applied');
     expect(applied.breakGlass).toBe(true);
     expect(sandbox.atlas.rolesOf(PEOPLE.dana.email, PROJECT)).toContain(OWNER);
     const message = await waitForApprovalMessage(sandbox.slack, id, CHANNELS.payments);
     await waitUntil(() => (blockText(message).includes('it ends <!date^') ? true : undefined), 5_000);
     const loud = blockText(message);
-    expect(loud).toContain(':rotating_light: Break-glass AR-0001');
+    expect(loud).toContain(`:rotating_light: Break-glass ${id}`);
     expect(loud).toContain('Break-glass by <@U0DANA>*: granted at once, without a decision; it ends <!date^');
     expect(loud).toContain('primary is down');
     expect(loud).toContain('breakglass_acknowledge');
@@ -431,10 +447,14 @@ describe('policy v2 (end to end)', () => {
     expect(response.status).toBe(200);
     const posted = await waitUntil(
       () =>
-        sandbox.slack.messagesIn(CHANNELS.general).find((m) => m.text.startsWith('Access request AR-0001:')),
+        sandbox.slack
+          .messagesIn(CHANNELS.general)
+          .find((m) => /^Access request AR-[0-9A-Z]{7}:/.test(m.text)),
       10_000,
       'the approval message in the staging channel',
     );
+    // The one request of this run, as stored.
+    expect(await storedRequests()).toEqual([requestIdIn(posted.text)]);
     expect(posted.text).toContain('on payments');
 
     bot.child.kill('SIGHUP');
@@ -473,11 +493,11 @@ describe('policy v2 (end to end)', () => {
         `breakglass ${OWNER} on payments-prod for 30m because x`,
         CHANNELS.general,
       );
-      await waitUntil(async () => ((await storedRequests()) === 1 ? true : undefined), 5_000, 'the request');
+      const id = await theStoredRequest();
       sandbox.slack.setUserGroup('S0ONCALL', []);
-      const refused = await waitForState(sandbox, 'AR-0001', 'refused', 10_000);
+      const refused = await waitForState(sandbox, id, 'refused', 10_000);
       expect(refused.failure?.message).toContain(`You can’t use break-glass for ${OWNER} on payments-prod`);
-      expect(await ephemeralAfter(sandbox, PEOPLE.dana, 0, /can’t use break-glass/)).toContain('AR-0001');
+      expect(await ephemeralAfter(sandbox, PEOPLE.dana, 0, /can’t use break-glass/)).toContain(id);
       expect(sandbox.atlas.rolesOf(PEOPLE.dana.email, PROJECT)).not.toContain(OWNER);
       expect(puts()).toEqual([]);
     });
@@ -492,7 +512,7 @@ describe('policy v2 (end to end)', () => {
       );
       await writeFile(sandbox.config.policyFile, POLICY_V2.replace('maxDuration: 8h', 'maxDuration: 1h'));
       await sandbox.rolecall.reloadPolicy();
-      const refused = await waitForState(sandbox, 'AR-0001', 'refused', 10_000);
+      const refused = await waitForState(sandbox, await theStoredRequest(), 'refused', 10_000);
       expect(refused.failure?.message).toContain('may last at most 1h');
       expect(puts()).toEqual([]);
     });
@@ -589,9 +609,10 @@ describe('policy v2 (end to end)', () => {
         duration: { value: { type: 'plain_text_input', value: '1h' } },
         reason: { value: { type: 'plain_text_input', value: 'for alice' } },
       });
-      const approval = await waitForApprovalMessage(sandbox.slack, 'AR-0001', CHANNELS.payments);
+      const id = requestIdIn(await ephemeralAfter(sandbox, PEOPLE.bob, 0, /Request \*AR-[0-9A-Z]+\*/));
+      const approval = await waitForApprovalMessage(sandbox.slack, id, CHANNELS.payments);
       expect(blockText(approval)).toContain('request_approve');
-      expect((await readRequest(sandbox, 'AR-0001')).state).toBe('pending');
+      expect((await readRequest(sandbox, id)).state).toBe('pending');
       await waitForDm(sandbox.slack, PEOPLE.alice.id, /Not me/);
       expect(puts()).toEqual([]);
     });
@@ -600,18 +621,27 @@ describe('policy v2 (end to end)', () => {
       await start('auto-extend');
       const { id } = await ask(PEOPLE.alice, `${READ} on payments-prod for 1h because dashboards`);
       const applied = await waitForState(sandbox, id, 'applied');
+      const since = sandbox.slack.events.length;
       await sandbox.driver.command(
         PEOPLE.alice,
         `extend ${id} for 1h because still needed`,
         CHANNELS.general,
       );
-      await waitForState(sandbox, 'AR-0002', 'applied');
+      const extension = requestIdIn(
+        await ephemeralAfter(
+          sandbox,
+          PEOPLE.alice,
+          since,
+          new RegExp(`Request \\*AR-[0-9A-Z]+\\*.*to extend ${id}`),
+        ),
+      );
+      await waitForState(sandbox, extension, 'applied');
       const extended = await waitUntil(async () => {
         const grant = await readRequest(sandbox, id);
         return grant.grant?.revokeAt !== applied.grant?.revokeAt ? grant : undefined;
       }, 5_000);
       expect(extended.grant?.revokeAt).toBe((applied.grant?.revokeAt ?? 0) + 3_600_000);
-      expect((await readAudit(sandbox, 'AR-0002')).find((e) => e.to === 'approved')?.actor).toBe('policy');
+      expect((await readAudit(sandbox, extension)).find((e) => e.to === 'approved')?.actor).toBe('policy');
     });
 
     it('reloads when a Kubernetes-style symlink swap replaces the policy file', async () => {

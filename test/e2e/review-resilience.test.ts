@@ -27,7 +27,7 @@ describe('access reviews under failures and abuse', () => {
     });
     redis = new Redis(TEST_REDIS_URL);
   };
-  const { reviews, posted, messageOf, clickLine } = reviewFlow(
+  const { reviews, postedId, postedNth, messageOf, clickLine } = reviewFlow(
     () => sandbox,
     () => redis,
   );
@@ -42,7 +42,7 @@ describe('access reviews under failures and abuse', () => {
       orgRoles: { [ATLAS.org.id]: ['ORG_MEMBER'] },
     });
     await sandbox.driver.command(PEOPLE.carol, 'review payments-prod', CHANNELS.general);
-    const review = await posted('RV-0001');
+    const review = await postedNth();
     expect(review.messages.length).toBeGreaterThan(1);
     // Line 25 is on the second message; carol keeps it.
     await clickLine(PEOPLE.carol, review, 25, 'review_keep');
@@ -70,7 +70,7 @@ describe('access reviews under failures and abuse', () => {
       orgRoles: { [ATLAS.org.id]: ['ORG_MEMBER'] },
     });
     await sandbox.driver.command(PEOPLE.carol, 'review payments-prod', CHANNELS.general);
-    const review = await posted('RV-0001');
+    const review = await postedNth();
     const lines = review.lines
       .filter((l) => l.username !== PEOPLE.carol.email)
       .slice(0, 12)
@@ -120,7 +120,7 @@ describe('access reviews under failures and abuse', () => {
   it('closes the review, says the outcome in the thread and DMs the person even when Slack hiccups once after a revocation', async () => {
     await start('res-revoke-slack-hiccup');
     await sandbox.driver.command(PEOPLE.carol, 'review payments-prod', CHANNELS.general);
-    const review = await posted('RV-0001');
+    const review = await postedNth();
     // 1 alice READ_ONLY, 2 bob OWNER, 3 dana READ_ONLY.
     await clickLine(PEOPLE.carol, review, 1, 'review_keep');
     await clickLine(PEOPLE.carol, review, 2, 'review_keep');
@@ -174,7 +174,7 @@ describe('access reviews under failures and abuse', () => {
     await ephemeralAfter(sandbox, PEOPLE.mallory, since, /Only the approvers/);
 
     await sandbox.driver.command(PEOPLE.carol, 'review payments-prod', CHANNELS.general);
-    const review = await posted('RV-0001');
+    const review = await postedNth();
     const message = messageOf(review, 0);
     const block = ((message.blocks ?? []) as { block_id?: string; elements?: { value?: string }[] }[]).find(
       (b) => b.block_id === `review:${review.id}:1`,
@@ -185,13 +185,14 @@ describe('access reviews under failures and abuse', () => {
       blocks: [{ ...block, elements: (block.elements ?? []).map((e) => ({ ...e, value })) }],
     });
     since = sandbox.slack.events.length;
-    await sandbox.driver.clickButton(PEOPLE.carol, forged('RV-0001:99'), 'review_keep');
+    await sandbox.driver.clickButton(PEOPLE.carol, forged(`${review.id}:99`), 'review_keep');
     await ephemeralAfter(sandbox, PEOPLE.carol, since, /has no line 99/);
+    // A review this store never issued: a legacy-format id carries no time, so it cannot be lost data.
     await sandbox.driver.clickButton(PEOPLE.carol, forged('RV-0042:1'), 'review_keep');
     await ephemeralAfter(sandbox, PEOPLE.carol, since, /There is no review RV-0042/);
     await sandbox.driver.clickButton(PEOPLE.carol, forged('AR-0001'), 'review_keep');
     await ephemeralAfter(sandbox, PEOPLE.carol, since, /does not point at a line/);
-    await sandbox.driver.clickButton(PEOPLE.carol, forged('RV-0001:0'), 'review_keep');
+    await sandbox.driver.clickButton(PEOPLE.carol, forged(`${review.id}:0`), 'review_keep');
     await ephemeralAfter(sandbox, PEOPLE.carol, since, /has no line 0/);
     // Decide all three, then click again after the close.
     await clickLine(PEOPLE.carol, review, 1, 'review_keep');
@@ -203,7 +204,7 @@ describe('access reviews under failures and abuse', () => {
       'close',
     );
     since = sandbox.slack.events.length;
-    await sandbox.driver.clickButton(PEOPLE.carol, forged('RV-0001:1'), 'review_revoke');
+    await sandbox.driver.clickButton(PEOPLE.carol, forged(`${review.id}:1`), 'review_revoke');
     await ephemeralAfter(sandbox, PEOPLE.carol, since, /is closed/);
     expect(sandbox.atlas.authenticatedCalls().filter((c) => c.method !== 'GET')).toEqual([]);
   });
@@ -211,7 +212,7 @@ describe('access reviews under failures and abuse', () => {
   it('tells a single approver to add another one when their own line is all that is left open', async () => {
     await start('res-single-approver');
     await sandbox.driver.command(PEOPLE.carol, 'review acme', CHANNELS.general);
-    const review = await posted('RV-0001');
+    const review = await postedNth();
     for (const line of review.lines) {
       if (line.username === PEOPLE.carol.email) continue;
       await clickLine(PEOPLE.carol, review, line.n, 'review_keep');
@@ -235,9 +236,10 @@ describe('access reviews under failures and abuse', () => {
       orgRoles: { [ATLAS.org.id]: ['ORG_MEMBER'] },
     });
     await sandbox.driver.command(PEOPLE.carol, 'review payments-prod', CHANNELS.general);
+    const id = await postedId(1, 60_000);
     const review = await waitUntil(
       async () => {
-        const r = await reviews().get('RV-0001');
+        const r = await reviews().get(id);
         return r && r.messages.length === Math.ceil(r.lines.length / 20) ? r : undefined;
       },
       60_000,
@@ -263,7 +265,7 @@ describe('access reviews under failures and abuse', () => {
     });
     redis = new Redis(TEST_REDIS_URL);
     await sandbox.driver.command(PEOPLE.bob, 'review empty', CHANNELS.general);
-    const review = await posted('RV-0001');
+    const review = await postedNth();
     await waitUntil(
       async () => ((await reviews().get(review.id))?.closedAt ? true : undefined),
       8_000,
@@ -276,7 +278,7 @@ describe('access reviews under failures and abuse', () => {
   it('closes the review when the last line is decided even though its message was deleted in Slack', async () => {
     await start('res-deleted-message');
     await sandbox.driver.command(PEOPLE.carol, 'review payments-prod', CHANNELS.general);
-    const review = await posted('RV-0001');
+    const review = await postedNth();
     await clickLine(PEOPLE.carol, review, 1, 'review_keep');
     await clickLine(PEOPLE.carol, review, 2, 'review_keep');
     await waitUntil(

@@ -1,16 +1,23 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../dev/http-util.js';
-import { CHANNELS, PEOPLE, SANDBOX_POLICY, type Sandbox, startSandbox } from '../../dev/sandbox.js';
+import {
+  CHANNELS,
+  PEOPLE,
+  SANDBOX_POLICY,
+  type Sandbox,
+  startSandbox,
+  storedRequestIds,
+} from '../../dev/sandbox.js';
 import type { ViewValues } from '../../dev/slack-driver.js';
-import { blockText, waitForApprovalMessage } from '../../dev/slack-flow.js';
+import { blockText, requestIdIn, waitForApprovalMessage } from '../../dev/slack-flow.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
 import { expectValidHomeView, expectValidModal } from '../support/block-kit.js';
 import {
   ephemeralAfter,
+  nthApproval,
   type Person,
   PROJECT,
-  readRequest,
   requestAs,
   spansOf,
   waitForState,
@@ -177,11 +184,12 @@ describe('Slack surfaces (end to end)', () => {
       });
       // Bob ran the workflow; its author named alice: filed once bob confirms.
       await sandbox.driver.clickButton(PEOPLE.bob, await confirmationTo(PEOPLE.bob), 'workflow_confirm');
-      const home = await homeShows(PEOPLE.alice, /AR-0001/);
+      const { id } = await nthApproval(sandbox);
+      const home = await homeShows(PEOPLE.alice, new RegExp(id));
       expectValidHomeView(home);
       expect(JSON.stringify(home)).toContain('for you, asked by <@U0BOB>');
       expect(JSON.stringify(home)).toContain(
-        '"action_id":"request_not_me","text":{"type":"plain_text","text":"Not me"},"value":"AR-0001"',
+        `"action_id":"request_not_me","text":{"type":"plain_text","text":"Not me"},"value":"${id}"`,
       );
     });
 
@@ -326,7 +334,8 @@ describe('Slack surfaces (end to end)', () => {
         },
       });
       expect(accepted.status).toBe(200);
-      const request = await waitForState(sandbox, 'AR-0001', 'pending');
+      const id = requestIdIn(await ephemeralAfter(sandbox, PEOPLE.alice, 0, /Request \*AR-[0-9A-Z]+\*/));
+      const request = await waitForState(sandbox, id, 'pending');
       expect(request).toMatchObject({
         requesterId: PEOPLE.alice.id,
         granteeId: PEOPLE.alice.id,
@@ -381,7 +390,8 @@ describe('Slack surfaces (end to end)', () => {
       await start('workflow');
       const run = await sandbox.driver.executeFunction('request_atlas_access', inputs());
       expect(run.status).toBe(200);
-      const pending = await waitForState(sandbox, 'AR-0001', 'pending');
+      const { id, approval } = await nthApproval(sandbox);
+      const pending = await waitForState(sandbox, id, 'pending');
       expect(pending).toMatchObject({
         requesterId: PEOPLE.alice.id,
         granteeId: PEOPLE.alice.id,
@@ -389,12 +399,11 @@ describe('Slack surfaces (end to end)', () => {
         durationSeconds: 3600,
         workflow: { executionId: run.executionId },
       });
-      const approval = await waitForApprovalMessage(sandbox.slack, 'AR-0001');
       expect(sandbox.slack.functionOutcome(run.executionId)).toBeUndefined();
       // Slack fails the first completion; the app restarts before the retry.
       sandbox.slack.fail({ method: 'functions.completeSuccess', error: 'internal_error', times: 1 });
       await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
-      await waitForState(sandbox, 'AR-0001', 'applied');
+      await waitForState(sandbox, id, 'applied');
       await waitUntil(
         () => (sandbox.slack.callsTo('functions.completeSuccess').length > 0 ? true : undefined),
         5_000,
@@ -407,7 +416,7 @@ describe('Slack surfaces (end to end)', () => {
       );
       expect(outcome).toMatchObject({
         outcome: 'success',
-        outputs: { request_id: 'AR-0001', state: 'applied' },
+        outputs: { request_id: id, state: 'applied' },
       });
       expect(sandbox.slack.callsTo('functions.completeSuccess').filter((c) => c.ok)).toHaveLength(1);
     });
@@ -415,11 +424,13 @@ describe('Slack surfaces (end to end)', () => {
     it('files one request when Slack delivers the same step execution twice', async () => {
       await start('workflow-twice');
       const run = await sandbox.driver.executeFunction('request_atlas_access', inputs());
-      await waitForState(sandbox, 'AR-0001', 'pending');
+      const { id } = await nthApproval(sandbox);
+      await waitForState(sandbox, id, 'pending');
       expect((await run.redeliver()).status).toBe(200);
-      await waitForApprovalMessage(sandbox.slack, 'AR-0001');
+      await waitForApprovalMessage(sandbox.slack, id);
       await new Promise((resolve) => setTimeout(resolve, 300));
-      expect((await readRequest(sandbox, 'AR-0002').catch(() => undefined))?.id).toBeUndefined();
+      // No second request: the store holds this one only.
+      expect(await storedRequestIds(sandbox.config.redis)).toEqual([id]);
       expect(sandbox.slack.functionOutcome(run.executionId)).toBeUndefined();
     });
 
@@ -455,9 +466,11 @@ describe('Slack surfaces (end to end)', () => {
         inputs({ user: PEOPLE.alice.id }, PEOPLE.bob),
       );
       await sandbox.driver.clickButton(PEOPLE.bob, await confirmationTo(PEOPLE.bob), 'workflow_confirm');
-      const request = await waitForState(sandbox, 'AR-0001', 'pending');
+      const { id, approval } = await nthApproval(sandbox);
+      const request = await waitForState(sandbox, id, 'pending');
       expect(request).toMatchObject({ requesterId: PEOPLE.bob.id, granteeId: PEOPLE.alice.id });
-      const approval = await waitForApprovalMessage(sandbox.slack, 'AR-0001');
+      // The first request stored: the two refused runs stored none.
+      expect(await storedRequestIds(sandbox.config.redis)).toEqual([id]);
       expect(blockText(approval)).toContain(
         '<@U0BOB> asks for Atlas access for <@U0ALICE> through a Workflow Builder step',
       );
@@ -475,12 +488,12 @@ describe('Slack surfaces (end to end)', () => {
     it('reports the decision that ended the step even when the request moved on before the completion got through', async () => {
       await start('workflow-late');
       const run = await sandbox.driver.executeFunction('request_atlas_access', inputs());
-      const approval = await waitForApprovalMessage(sandbox.slack, 'AR-0001');
+      const { id, approval } = await nthApproval(sandbox);
       sandbox.slack.fail({ method: 'functions.completeSuccess', error: 'internal_error', times: 2 });
       await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
-      await waitForState(sandbox, 'AR-0001', 'applied');
-      await sandbox.driver.command(PEOPLE.alice, 'end AR-0001', CHANNELS.general);
-      await waitForState(sandbox, 'AR-0001', 'revoked');
+      await waitForState(sandbox, id, 'applied');
+      await sandbox.driver.command(PEOPLE.alice, `end ${id}`, CHANNELS.general);
+      await waitForState(sandbox, id, 'revoked');
       const outcome = await waitUntil(
         () => sandbox.slack.functionOutcome(run.executionId),
         30_000,
@@ -488,7 +501,7 @@ describe('Slack surfaces (end to end)', () => {
       );
       expect(outcome).toMatchObject({
         outcome: 'success',
-        outputs: { request_id: 'AR-0001', state: 'applied' },
+        outputs: { request_id: id, state: 'applied' },
       });
     });
 
@@ -507,13 +520,13 @@ describe('Slack surfaces (end to end)', () => {
         outcome: 'error',
         error: expect.stringContaining('GROUP_OWNER cannot be requested on payments-prod'),
       });
-      expect((await readRequest(sandbox, 'AR-0001').catch(() => undefined))?.id).toBeUndefined();
+      expect(await storedRequestIds(sandbox.config.redis)).toEqual([]);
     });
 
     it('completes with the state a denial leaves', async () => {
       await start('workflow-denied');
       const run = await sandbox.driver.executeFunction('request_atlas_access', inputs());
-      const approval = await waitForApprovalMessage(sandbox.slack, 'AR-0001');
+      const { id, approval } = await nthApproval(sandbox);
       await sandbox.driver.clickButton(PEOPLE.carol, approval, 'request_deny');
       const view = JSON.parse(
         String(
@@ -530,7 +543,7 @@ describe('Slack surfaces (end to end)', () => {
       );
       expect(outcome).toMatchObject({
         outcome: 'success',
-        outputs: { request_id: 'AR-0001', state: 'denied' },
+        outputs: { request_id: id, state: 'denied' },
       });
       expect(puts()).toEqual([]);
     });

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
+import { waitUntil } from '../../dev/http-util.js';
+import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox, storedRequestIds } from '../../dev/sandbox.js';
 import type { SimulatedMessage } from '../../dev/slack-simulator.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
 import {
@@ -210,7 +211,16 @@ targets:
         `breakglass ${OWNER} on payments-prod for 30m because x`,
         CHANNELS.general,
       );
-      const refused = await waitForState(sandbox, 'AR-0001', 'refused', 10_000);
+      // The one request stored.
+      const id = await waitUntil(
+        async () => {
+          const ids = await storedRequestIds(sandbox.config.redis);
+          return ids.length === 1 ? ids[0] : undefined;
+        },
+        5_000,
+        'the break-glass request',
+      );
+      const refused = await waitForState(sandbox, id, 'refused', 10_000);
       expect(refused.failure).toMatchObject({ code: 'USER_GROUP_UNCONFIRMED' });
       expect(refused.failure?.message).toContain('Rolecall could not confirm that you are in S0ONCALL');
       expect(sandbox.atlas.rolesOf(PEOPLE.dana.email, PROJECT)).not.toContain(OWNER);

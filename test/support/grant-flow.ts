@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import type { RoleChange } from '../../dev/atlas-simulator.js';
 import { waitUntil } from '../../dev/http-util.js';
 import { ATLAS, CHANNELS, type PEOPLE, type Sandbox } from '../../dev/sandbox.js';
-import { requestIdIn, waitForApprovalMessage } from '../../dev/slack-flow.js';
+import { approvalIdsIn, requestIdIn, waitForApprovalMessage } from '../../dev/slack-flow.js';
 import type { SimulatedMessage } from '../../dev/slack-simulator.js';
 import type { AtlasScope } from '../../src/lib/scope.js';
 import { createRedisClient } from '../../src/ops/redis.js';
@@ -35,6 +35,23 @@ export async function requestAs(
     `confirmation of "${text}"`,
   );
   const id = requestIdIn(confirmation);
+  return { id, approval: await waitForApprovalMessage(sandbox.slack, id, channel) };
+}
+
+/**
+ * The `nth` (from 1) approval message posted in `channel` and the request id it names, once posted:
+ * the id of a request the test did not type (a Workflow Builder step, a form).
+ */
+export async function nthApproval(
+  sandbox: Sandbox,
+  nth = 1,
+  channel: string = CHANNELS.approvals,
+): Promise<{ id: string; approval: SimulatedMessage }> {
+  const id = await waitUntil(
+    () => approvalIdsIn(sandbox.slack, channel)[nth - 1],
+    5_000,
+    `approval message ${nth} in ${channel}`,
+  );
   return { id, approval: await waitForApprovalMessage(sandbox.slack, id, channel) };
 }
 

@@ -1,12 +1,14 @@
 import type { Redis } from 'ioredis';
 import { waitUntil } from '../../dev/http-util.js';
 import type { PEOPLE, Sandbox } from '../../dev/sandbox.js';
+import { offboardingIdIn, reviewIdsIn } from '../../dev/slack-flow.js';
 import type { SimulatedMessage } from '../../dev/slack-simulator.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
 import type { Offboarding } from '../../src/offboarding/model.js';
 import { createOffboardingStore } from '../../src/offboarding/offboarding-store.js';
 import { type AccessReview, messageCountOf } from '../../src/reviews/model.js';
 import { createReviewStore } from '../../src/reviews/review-store.js';
+import { ephemeralAfter } from './grant-flow.js';
 
 /** A sandbox person (PEOPLE.alice …). */
 type Person = (typeof PEOPLE)[keyof typeof PEOPLE];
@@ -28,6 +30,11 @@ export function reviewFlow(sandbox: () => Sandbox, redis: () => Redis) {
       timeoutMs,
       `${id} to be posted`,
     );
+  /** The id of the `nth` (from 1) review posted in the approvals channel, read from its first message. */
+  const postedId = (nth = 1, timeoutMs = 10_000) =>
+    waitUntil(() => reviewIdsIn(sandbox().slack)[nth - 1], timeoutMs, `review ${nth} to be posted`);
+  /** The `nth` review posted in the approvals channel, once all its messages are posted. */
+  const postedNth = async (nth = 1, timeoutMs = 10_000) => posted(await postedId(nth, timeoutMs), timeoutMs);
   const messageOf = (review: AccessReview, index = 0): SimulatedMessage => {
     const ref = review.messages[index];
     const message = ref ? sandbox().slack.message(ref.channelId, ref.ts) : undefined;
@@ -43,7 +50,7 @@ export function reviewFlow(sandbox: () => Sandbox, redis: () => Redis) {
     if (!block) throw new Error(`line ${n} has no buttons`);
     return sandbox().driver.clickButton(person, { ...message, blocks: [block] }, action);
   };
-  return { reviews, posted, messageOf, clickLine };
+  return { reviews, posted, postedId, postedNth, messageOf, clickLine };
 }
 
 /** The same for offboardings: the store, one once its message is posted, and that message. */
@@ -60,5 +67,8 @@ export function offboardingFlow(sandbox: () => Sandbox, redis: () => Redis) {
       const found = await stored().get(id);
       return found?.message ? found : undefined;
     }, 5_000);
-  return { stored, messageOf, posted };
+  /** The id Rolecall gave `person`'s offboarding, from its reply (`Offboarding *OB-…*`) after event `since`. */
+  const askedId = async (person: Person, since = 0) =>
+    offboardingIdIn(await ephemeralAfter(sandbox(), person, since, /Offboarding \*OB-[0-9A-Z]+\*/));
+  return { stored, messageOf, posted, askedId };
 }

@@ -41,7 +41,7 @@ describe('Redis restart', () => {
       'GROUP_DATA_ACCESS_READ_ONLY on payments-prod for 4s because restart',
     );
     await driver.clickButton(PEOPLE.bob, temporary.approval, 'request_approve');
-    await waitForDm(slack, PEOPLE.alice.id, /AR-0001 approved .* applied/);
+    await waitForDm(slack, PEOPLE.alice.id, new RegExp(`${temporary.id} approved .* applied`));
     // A pending request nobody has decided on yet.
     const pending = await submit(PEOPLE.alice, 'ORG_READ_ONLY on acme because restart');
     // An approved request whose Atlas call is in flight when Redis goes away.
