@@ -298,7 +298,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         await workers.close(config.shutdownGraceMs);
       });
       scheduleRecurring = async () => {
-        await syncReviewSchedules(queues.review, policy);
+        await syncReviewSchedules(queues.review, policy, { logger });
         await queues.sweep.upsertJobScheduler(
           'sweep',
           { every: config.worker.sweepIntervalMs },
@@ -311,7 +311,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         );
       };
       await scheduleRecurring();
-      onPolicy.push((next) => syncReviewSchedules(queues.review, next));
+      onPolicy.push((next) => syncReviewSchedules(queues.review, next, { logger }));
     }
     // After the workers' schedules exist: a loss found now re-creates nothing twice.
     await continuity.open();
