@@ -1,3 +1,4 @@
+import { Queue } from 'bullmq';
 import { parse } from 'csv-parse/sync';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -197,17 +198,48 @@ describe('access reviews (end to end)', () => {
     expect(rows.every((r) => r.closed_at !== '' && r.decided_at !== '')).toBe(true);
   });
 
-  it('runs on the policy’s schedule, across a restart, and says when the next one is due', async () => {
+  it('runs on the policy’s schedule across a restart, skips a run while the last review is open, and says when the next one is due', async () => {
     await start('review-schedule', {
       policy: SANDBOX_POLICY.replace(
         '    approvers: [U0CAROL]\n',
-        '    approvers: [U0CAROL]\n    review: 3s\n',
+        '    approvers: [U0CAROL, U0BOB]\n    review: 3s\n',
       ),
     });
     const scheduled = await posted('RV-0001', 15_000);
     expect(scheduled).toMatchObject({ startedBy: 'schedule', target: { name: 'acme', kind: 'org' } });
     await sandbox.restart();
+    // Runs come every 3 s, but RV-0001 is open: each is skipped (the job says why), none starts a review.
+    const queue = new Queue('review', { connection: redis, prefix: sandbox.config.redis.prefix });
+    try {
+      const skipped = await waitUntil(
+        async () =>
+          (await queue.getJobs(['completed'])).find(
+            (j) => j.id?.startsWith('repeat:') && (j.returnvalue as { skipped?: string } | null)?.skipped,
+          ),
+        15_000,
+        'a scheduled run to be skipped',
+      );
+      expect(skipped.returnvalue).toEqual({ skipped: 'RV-0001 of acme is still open' });
+    } finally {
+      await queue.close();
+    }
+    expect(await reviews().get('RV-0002')).toBeUndefined();
+    // Once it is closed, the next scheduled run starts the next review.
+    for (const line of scheduled.lines) {
+      await clickLine(
+        line.username === PEOPLE.carol.email ? PEOPLE.bob : PEOPLE.carol,
+        scheduled,
+        line.n,
+        'review_keep',
+      );
+    }
+    await waitUntil(
+      async () => (await reviews().get('RV-0001'))?.closedAt ?? undefined,
+      10_000,
+      'RV-0001 to close',
+    );
     const again = await posted('RV-0002', 15_000);
+    expect(again).toMatchObject({ startedBy: 'schedule' });
     expect(again.createdAt).toBeGreaterThan(scheduled.createdAt);
     const since = sandbox.slack.events.length;
     await sandbox.driver.command(PEOPLE.carol, 'status acme', CHANNELS.general);
