@@ -3,12 +3,14 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../dev/http-util.js';
-import { CHANNELS, PEOPLE, SANDBOX_POLICY, type Sandbox, startSandbox } from '../../dev/sandbox.js';
+import { ATLAS, CHANNELS, PEOPLE, SANDBOX_POLICY, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import { blockText } from '../../dev/slack-flow.js';
 import type { ReviewJob } from '../../src/jobs/queues.js';
 import { createReviewQueue, schedulerIdOf } from '../../src/jobs/review-queue.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
+import type { TargetRef } from '../../src/lib/scope.js';
 import { parsePolicy } from '../../src/policy/load-policy.js';
+import { messageCountOf } from '../../src/reviews/model.js';
 import { createReviewStarter } from '../../src/reviews/review-starter.js';
 import { createReviewStore } from '../../src/reviews/review-store.js';
 import { ephemeralAfter } from '../support/grant-flow.js';
@@ -18,6 +20,11 @@ import { reviewFlow } from '../support/review-flow.js';
 const DAY = 86_400_000;
 /** An organization with nobody in it: its review has nothing standing and closes at once. */
 const EMPTY = { id: '5f1a2b3c4d5e6f7a8b9c0d99', name: 'empty' } as const;
+const TARGETS = {
+  payments: { name: ATLAS.project.name, kind: 'project', id: ATLAS.project.id },
+  acme: { name: ATLAS.org.name, kind: 'org', id: ATLAS.org.id },
+  empty: { name: EMPTY.name, kind: 'org', id: EMPTY.id },
+} as const satisfies Record<string, TargetRef>;
 const withEmpty = (review = '') =>
   `${SANDBOX_POLICY}  - name: empty\n    org: ${EMPTY.id}\n    approvers: [U0BOB]\n    roles: [ORG_READ_ONLY]\n${review}`;
 
@@ -44,7 +51,7 @@ describe('access reviews once per target (end to end)', () => {
     });
     redis = new Redis(TEST_REDIS_URL);
   };
-  const { reviews, posted, messageOf } = reviewFlow(
+  const { reviews, messageOf } = reviewFlow(
     () => sandbox,
     () => redis,
   );
@@ -54,15 +61,29 @@ describe('access reviews once per target (end to end)', () => {
     queues.push(queue);
     return queue;
   };
+  /** A target's reviews, oldest first (ids are time-ordered, not RV-0001, RV-0002). */
+  const reviewsOf = async (target: TargetRef) => (await reviews().listFor(target, 20)).reverse();
+  /** Every review the app made. */
+  const allReviews = async () => (await Promise.all(Object.values(TARGETS).map(reviewsOf))).flat();
+  /** The target's `nth` review (from 1), once all its messages are posted. */
+  const posted = (target: TargetRef, nth = 1, timeoutMs = 10_000) =>
+    waitUntil(
+      async () => {
+        const review = (await reviewsOf(target))[nth - 1];
+        return review && review.messages.length === messageCountOf(review) ? review : undefined;
+      },
+      timeoutMs,
+      `review ${nth} of ${target.name} to be posted`,
+    );
   const closed = (id: string) =>
     waitUntil(async () => (await reviews().get(id))?.closedAt ?? undefined, 10_000, `${id} to close`);
   const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
   it('moves the next scheduled run when review: changes from 90d to 91d across a reload, and starts no second review', async () => {
     await start('once-retime', withEmpty('    review: 90d\n'));
-    const first = await posted('RV-0001', 15_000);
+    const first = await posted(TARGETS.empty, 1, 15_000);
     expect(first.startedBy).toBe('schedule');
-    await closed('RV-0001');
+    await closed(first.id);
     const queue = reviewQueue();
     const id = schedulerIdOf({ kind: 'org', id: EMPTY.id });
     // Once the first run has started, BullMQ schedules the next one a period later.
@@ -79,7 +100,7 @@ describe('access reviews once per target (end to end)', () => {
     await writeFile(sandbox.config.policyFile, withEmpty('    review: 91d\n'));
     await sandbox.rolecall.reloadPolicy();
     await pause(2_000);
-    expect(await reviews().get('RV-0002')).toBeUndefined();
+    expect(await allReviews()).toHaveLength(1);
     expect(await queue.getJobScheduler(id)).toMatchObject({
       every: 91 * DAY,
       next: (before.next ?? 0) + DAY,
@@ -88,7 +109,7 @@ describe('access reviews once per target (end to end)', () => {
     // A restart syncs the schedules again: nothing moves, nothing starts.
     await sandbox.restart();
     await pause(1_500);
-    expect(await reviews().get('RV-0002')).toBeUndefined();
+    expect(await allReviews()).toHaveLength(1);
     expect(await queue.getJobScheduler(id)).toMatchObject({
       every: 91 * DAY,
       next: (before.next ?? 0) + DAY,
@@ -107,14 +128,14 @@ describe('access reviews once per target (end to end)', () => {
     );
     const started = answers.filter((t) => t.includes('Reviewing *payments-prod*'));
     const pointed = answers.filter((t) =>
-      /already being started \(by <@U0(CAROL|BOB)>, moments ago\); it appears in <#C0APPROVALS> in a moment|RV-0001 of \*payments-prod\* is still open in <#C0APPROVALS>/.test(
+      /already being started \(by <@U0(CAROL|BOB)>, moments ago\); it appears in <#C0APPROVALS> in a moment|RV-[0-9A-Z]+ of \*payments-prod\* is still open in <#C0APPROVALS>/.test(
         t,
       ),
     );
     expect({ started: started.length, pointed: pointed.length }).toEqual({ started: 1, pointed: 1 });
-    const review = await posted('RV-0001');
+    const review = await posted(TARGETS.payments);
     await pause(1_500);
-    expect(await reviews().get('RV-0002')).toBeUndefined();
+    expect(await allReviews()).toHaveLength(1);
     expect(
       (await reviewQueue().getJobs(['completed', 'active', 'waiting', 'delayed'])).filter(
         (j) => j.name === 'start',
@@ -127,24 +148,25 @@ describe('access reviews once per target (end to end)', () => {
     const reply = await ephemeralAfter(sandbox, PEOPLE.bob, later, /still open/);
     const ts = messageOf(review, 0).ts.replace('.', '');
     expect(reply).toBe(
-      `:mag: RV-0001 of *payments-prod* is still open in <#C0APPROVALS> (started moments ago); decide its lines there: <https://rolecall-sim.slack.com/archives/C0APPROVALS/p${ts}|open RV-0001>. A new review of *payments-prod* can start once it is closed.`,
+      `:mag: ${review.id} of *payments-prod* is still open in <#C0APPROVALS> (started moments ago); decide its lines there: <https://rolecall-sim.slack.com/archives/C0APPROVALS/p${ts}|open ${review.id}>. A new review of *payments-prod* can start once it is closed.`,
     );
     await pause(1_000);
-    expect(await reviews().get('RV-0002')).toBeUndefined();
+    expect(await allReviews()).toHaveLength(1);
   });
 
   it('starts a second review asked for in the same minute once the first one is closed', async () => {
     await start('once-same-minute', withEmpty());
+    // Both commands in one minute (the old job id was the target and the minute).
+    if (Date.now() % 60_000 > 50_000) await pause(60_000 - (Date.now() % 60_000) + 100);
     let since = sandbox.slack.events.length;
     await sandbox.driver.command(PEOPLE.bob, 'review empty', CHANNELS.general);
     await ephemeralAfter(sandbox, PEOPLE.bob, since, /Reviewing \*empty\*/);
-    await posted('RV-0001');
-    await closed('RV-0001');
+    await closed((await posted(TARGETS.empty)).id);
     since = sandbox.slack.events.length;
     await sandbox.driver.command(PEOPLE.bob, 'review empty', CHANNELS.general);
     await ephemeralAfter(sandbox, PEOPLE.bob, since, /Reviewing \*empty\*/);
     // It said so, so it appears (the minute-based job id dropped it).
-    const second = await posted('RV-0002');
+    const second = await posted(TARGETS.empty, 2);
     expect(second).toMatchObject({ startedBy: PEOPLE.bob.id, target: { name: 'empty' } });
   });
 
@@ -153,7 +175,7 @@ describe('access reviews once per target (end to end)', () => {
     let since = sandbox.slack.events.length;
     await sandbox.driver.command(PEOPLE.carol, 'review payments-prod', CHANNELS.general);
     await ephemeralAfter(sandbox, PEOPLE.carol, since, /Reviewing/);
-    const open = await posted('RV-0001');
+    const open = await posted(TARGETS.payments);
 
     since = sandbox.slack.events.length;
     await sandbox.driver.command(PEOPLE.carol, 'review all', CHANNELS.general);
@@ -162,19 +184,19 @@ describe('access reviews once per target (end to end)', () => {
     expect(reply.split('\n')).toEqual([
       ':mag: *Access reviews of the targets you approve*',
       '• Started, each appears in its approvals channel in a moment: *acme* in <#C0APPROVALS>.',
-      `• RV-0001 of *payments-prod* is still open in <#C0APPROVALS> (started moments ago); decide its lines there: <https://rolecall-sim.slack.com/archives/C0APPROVALS/p${ts}|open RV-0001>.`,
+      `• ${open.id} of *payments-prod* is still open in <#C0APPROVALS> (started moments ago); decide its lines there: <https://rolecall-sim.slack.com/archives/C0APPROVALS/p${ts}|open ${open.id}>.`,
       '• Not yours to review (only their approvers can): *empty*.',
     ]);
-    const acme = await posted('RV-0002');
+    const acme = await posted(TARGETS.acme);
     expect(acme).toMatchObject({ startedBy: PEOPLE.carol.id, target: { name: 'acme' } });
     await pause(1_000);
-    expect(await reviews().get('RV-0003')).toBeUndefined();
+    expect(await allReviews()).toHaveLength(2);
 
     since = sandbox.slack.events.length;
     await sandbox.driver.command(PEOPLE.mallory, 'review all', CHANNELS.general);
     await ephemeralAfter(sandbox, PEOPLE.mallory, since, /you approve none of the targets/);
     expect(await redis.hget(redisKeys(sandbox.config.redis.prefix).refusalStats, 'review')).toBe('1');
-    expect(await reviews().get('RV-0003')).toBeUndefined();
+    expect(await allReviews()).toHaveLength(2);
   });
 
   it('lets Rolecall itself start a review of every target, without a second one where a review is open', async () => {
@@ -191,13 +213,13 @@ describe('access reviews once per target (end to end)', () => {
       ['acme', 'started'],
       ['empty', 'started'],
     ]);
-    const made = await Promise.all(['RV-0001', 'RV-0002', 'RV-0003'].map((id) => posted(id)));
-    expect(made.map((r) => r.startedBy)).toEqual(['system', 'system', 'system']);
-    const payments = made.find((r) => r.target.name === 'payments-prod');
-    if (!payments) throw new Error('no review of payments-prod');
+    const [payments, acme, empty] = await Promise.all(
+      [TARGETS.payments, TARGETS.acme, TARGETS.empty].map((t) => posted(t)),
+    );
+    expect([payments?.startedBy, acme?.startedBy, empty?.startedBy]).toEqual(['system', 'system', 'system']);
+    if (!payments || !empty) throw new Error('a review is missing');
     expect(blockText(messageOf(payments, 0))).toContain('started by Rolecall');
-    const empty = made.find((r) => r.target.name === 'empty');
-    await closed(empty?.id ?? '');
+    await closed(empty.id);
 
     const again = await starter.startAll(targets, 'system');
     expect(again.map((o) => [o.target.name, o.status])).toEqual([
@@ -205,8 +227,8 @@ describe('access reviews once per target (end to end)', () => {
       ['acme', 'open'],
       ['empty', 'started'],
     ]);
-    await posted('RV-0004');
+    await posted(TARGETS.empty, 2);
     await pause(1_000);
-    expect(await reviews().get('RV-0005')).toBeUndefined();
+    expect(await allReviews()).toHaveLength(4);
   });
 });

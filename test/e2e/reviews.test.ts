@@ -205,10 +205,21 @@ describe('access reviews (end to end)', () => {
         '    approvers: [U0CAROL, U0BOB]\n    review: 3s\n',
       ),
     });
-    const scheduled = await posted('RV-0001', 15_000);
+    const acme = { name: ATLAS.org.name, kind: 'org', id: ATLAS.org.id } as const;
+    /** acme's `nth` review (from 1, oldest first), once posted. */
+    const scheduledReview = (nth: number) =>
+      waitUntil(
+        async () => {
+          const review = (await reviews().listFor(acme, 10)).reverse()[nth - 1];
+          return review?.messages.length ? posted(review.id) : undefined;
+        },
+        15_000,
+        `scheduled review ${nth} of acme`,
+      );
+    const scheduled = await scheduledReview(1);
     expect(scheduled).toMatchObject({ startedBy: 'schedule', target: { name: 'acme', kind: 'org' } });
     await sandbox.restart();
-    // Runs come every 3 s, but RV-0001 is open: each is skipped (the job says why), none starts a review.
+    // Runs come every 3 s, but the first review is open: each is skipped (the job says why), none starts one.
     const queue = new Queue('review', { connection: redis, prefix: sandbox.config.redis.prefix });
     try {
       const skipped = await waitUntil(
@@ -219,11 +230,11 @@ describe('access reviews (end to end)', () => {
         15_000,
         'a scheduled run to be skipped',
       );
-      expect(skipped.returnvalue).toEqual({ skipped: 'RV-0001 of acme is still open' });
+      expect(skipped.returnvalue).toEqual({ skipped: `${scheduled.id} of acme is still open` });
     } finally {
       await queue.close();
     }
-    expect(await reviews().get('RV-0002')).toBeUndefined();
+    expect(await reviews().listFor(acme, 10)).toHaveLength(1);
     // Once it is closed, the next scheduled run starts the next review.
     for (const line of scheduled.lines) {
       await clickLine(
@@ -234,18 +245,18 @@ describe('access reviews (end to end)', () => {
       );
     }
     await waitUntil(
-      async () => (await reviews().get('RV-0001'))?.closedAt ?? undefined,
+      async () => (await reviews().get(scheduled.id))?.closedAt ?? undefined,
       10_000,
-      'RV-0001 to close',
+      'the first review to close',
     );
-    const again = await posted('RV-0002', 15_000);
+    const again = await scheduledReview(2);
     expect(again).toMatchObject({ startedBy: 'schedule' });
     expect(again.createdAt).toBeGreaterThan(scheduled.createdAt);
     const since = sandbox.slack.events.length;
     await sandbox.driver.command(PEOPLE.carol, 'status acme', CHANNELS.general);
     const status = await ephemeralAfter(sandbox, PEOPLE.carol, since, /Access reviews of acme/);
     expect(status).toMatch(/Next scheduled review: <!date\^\d+/);
-    expect(status).toContain('RV-0002');
+    expect(status).toContain(again.id);
   });
 
   it('tells the approvers when a review stays undecided past REVIEW_TTL', async () => {

@@ -3,6 +3,7 @@ import { SANDBOX_POLICY } from '../../dev/sandbox.js';
 import { parsePolicy } from '../../src/policy/load-policy.js';
 import type { PolicyTarget } from '../../src/policy/policy.js';
 import { type AccessReview, DUE_MARGIN_MS, retimedNextRun } from '../../src/reviews/model.js';
+import { buildHelpMessage } from '../../src/slack/blocks/help-message.js';
 import {
   buildReviewAllReply,
   buildReviewStartReply,
@@ -120,5 +121,11 @@ describe('review start replies', () => {
       '• RV-0003 of *payments-prod* is still open in <#C0PAYMENTS> (started 3 days ago); decide its lines there.',
       '• Not yours to review (only their approvers can): *empty*.',
     ]);
+  });
+
+  it('tells people about review all in help, within a section’s 3,000 characters', () => {
+    const usage = (buildHelpMessage(policy).blocks[0] as { text: { text: string } }).text.text;
+    expect(usage).toContain('`/atlas-access review all` does it for every target you approve');
+    expect(usage.length).toBeLessThanOrEqual(3000);
   });
 });
