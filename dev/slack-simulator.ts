@@ -358,6 +358,20 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
       record({ kind: 'update', message: { ...message } });
       return { ok: true, channel: message.channel, ts: message.ts, text: message.text };
     },
+    // docs.slack.dev/reference/methods/chat.getPermalink: no scope; `channel` and `message_ts` of an
+    // extant message; a thread reply's link carries `thread_ts` and `cid`.
+    'chat.getPermalink': (args) => {
+      const channel = String(args.channel ?? '');
+      if (!canPost(channel)) return fail('channel_not_found');
+      const message = messages.get(`${channel}/${String(args.message_ts ?? '')}`);
+      if (!message) return fail('message_not_found');
+      const path = `https://rolecall-sim.slack.com/archives/${channel}/p${message.ts.replace('.', '')}`;
+      return {
+        ok: true,
+        channel,
+        permalink: message.threadTs ? `${path}?thread_ts=${message.threadTs}&cid=${channel}` : path,
+      };
+    },
     'chat.postEphemeral': (args) => {
       const channel = String(args.channel ?? '');
       if (!canPost(channel)) return fail('not_in_channel');

@@ -61,6 +61,7 @@ import { createRequestStore, type RequestStore, type RequestStoreOptions } from 
 import { createStepConfirmationStore } from './requests/step-confirmations.js';
 import { createSubmissionLimit } from './requests/submission-limit.js';
 import { createReviewService } from './reviews/review-service.js';
+import { createReviewStarter } from './reviews/review-starter.js';
 import { createReviewStore, type ReviewStore } from './reviews/review-store.js';
 import { createApprovalsAnnouncer } from './slack/announce.js';
 import { createSlackApp } from './slack/app.js';
@@ -224,10 +225,12 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       onAudit,
       announce: createApprovalsAnnouncer(noticeClient, currentPolicy, logger),
       startReviews: async () => {
-        for (const t of policy.targets) {
-          await reviewQueue.start({ name: t.name, kind: t.kind, id: t.id }, 'system');
-        }
-        return `Access reviews of every target (${policy.targets.length}) are starting now.`;
+        const outcomes = await createReviewStarter({ store: reviews, queue: reviewQueue }).startAll(
+          policy.targets.map((t) => ({ name: t.name, kind: t.kind, id: t.id })),
+          'system',
+        );
+        const started = outcomes.filter((o) => o.status === 'started').length;
+        return `Access reviews of every target are starting: ${started} started now, ${outcomes.length - started} already open or starting.`;
       },
       reinstate: () => scheduleRecurring?.() ?? Promise.resolve(),
     });
@@ -302,7 +305,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         await workers.close(config.shutdownGraceMs);
       });
       scheduleRecurring = async () => {
-        await syncReviewSchedules(queues.review, policy);
+        await syncReviewSchedules(queues.review, policy, { logger });
         await queues.sweep.upsertJobScheduler(
           'sweep',
           { every: config.worker.sweepIntervalMs },
@@ -315,7 +318,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         );
       };
       await scheduleRecurring();
-      onPolicy.push((next) => syncReviewSchedules(queues.review, next));
+      onPolicy.push((next) => syncReviewSchedules(queues.review, next, { logger }));
     }
     // After the workers' schedules exist: a loss found now re-creates nothing twice.
     await continuity.open();

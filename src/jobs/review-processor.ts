@@ -19,11 +19,14 @@ import {
   type ReviewLine,
   tally,
 } from '../reviews/model.js';
-import type { ReviewQueue } from '../reviews/review-service.js';
+import { createReviewStarter } from '../reviews/review-starter.js';
 import type { ReviewStore } from '../reviews/review-store.js';
 import { lockKeyOf, markDryRun, type ProcessorOutcome, runSlackSteps } from './processor-support.js';
 import type { ReviewJob } from './queues.js';
+import { createReviewQueue } from './review-queue.js';
 import type { UserLock } from './user-lock.js';
+
+export { createReviewQueue, schedulerIdOf, syncReviewSchedules } from './review-queue.js';
 
 /** Where reviews are shown (implemented over the Slack Web API in slack/review-notifier.ts). */
 export interface ReviewNotifier {
@@ -63,71 +66,6 @@ export interface ReviewDeps {
   readonly now?: () => number;
 }
 
-/** The review queue port over BullMQ; job ids make every call idempotent. */
-export function createReviewQueue(queue: Queue<ReviewJob>): ReviewQueue {
-  return {
-    async start(target, startedBy) {
-      // Two clicks in one minute start one review.
-      const minute = Math.floor(Date.now() / 60_000);
-      await queue.add(
-        'start',
-        { kind: 'start', target, startedBy },
-        { jobId: `review-start-${target.kind}-${target.id}-${minute}` },
-      );
-    },
-    async revoke(reviewId, n) {
-      await queue.add('revoke', { kind: 'revoke', reviewId, n }, { jobId: `review-revoke-${reviewId}-${n}` });
-    },
-    async decided(reviewId, n) {
-      await queue.add(
-        'decided',
-        { kind: 'decided', reviewId, n },
-        { jobId: `review-decided-${reviewId}-${n}` },
-      );
-    },
-    async nextDue(target) {
-      const scheduler = await queue.getJobScheduler(schedulerIdOf(target));
-      return scheduler?.next ?? null;
-    },
-  };
-}
-
-/** The BullMQ job scheduler of a target's periodic review. */
-export function schedulerIdOf(target: TargetRef): string {
-  return `review-${target.kind}-${target.id}`;
-}
-
-/**
- * Makes the review schedules match the policy: one job scheduler per target with `review:` (its
- * period), none for the others. Schedulers live in Redis, so they survive restarts; every worker
- * runs this at start and after each policy reload (upserting is idempotent).
- */
-export async function syncReviewSchedules(queue: Queue<ReviewJob>, policy: Policy): Promise<void> {
-  const wanted = new Map(
-    policy.targets
-      .filter((t) => t.reviewEverySeconds !== undefined)
-      .map((t) => [schedulerIdOf(t), t] as const),
-  );
-  for (const scheduler of await queue.getJobSchedulers(0, -1)) {
-    const id = scheduler.key;
-    if (id.startsWith('review-') && !wanted.has(id)) await queue.removeJobScheduler(id);
-  }
-  for (const [id, target] of wanted) {
-    await queue.upsertJobScheduler(
-      id,
-      { every: (target.reviewEverySeconds ?? 0) * 1000 },
-      {
-        name: 'start',
-        data: {
-          kind: 'start',
-          target: { name: target.name, kind: target.kind, id: target.id },
-          startedBy: 'schedule',
-        },
-      },
-    );
-  }
-}
-
 /**
  * Access reviews in workers: `start` lists the target's members from Atlas (every page), sorts each
  * (person, role) into held through a Rolecall grant or standing, stores the review and posts it;
@@ -137,6 +75,7 @@ export async function syncReviewSchedules(queue: Queue<ReviewJob>, policy: Polic
  */
 export function createReviewProcessor(deps: ReviewDeps) {
   const now = deps.now ?? Date.now;
+  const starter = createReviewStarter({ store: deps.reviews, queue: createReviewQueue(deps.queue), now });
 
   /** Closes the review once every line is decided and done; the job that closed it says so. */
   const closeIfDone = async (job: Job<ReviewJob>, review: AccessReview): Promise<void> => {
@@ -167,8 +106,28 @@ export function createReviewProcessor(deps: ReviewDeps) {
 
   const start = async (job: Job<ReviewJob>, data: Extract<ReviewJob, { kind: 'start' }>) => {
     const policy = deps.policy();
+    // Every start holds the target's review slot under its job id (a person's start claimed it when
+    // it was asked for; a scheduled run claims it here), so a target never has two reviews open.
+    const token = job.id ?? `${job.name}-${job.timestamp}`;
     const target = targetOf(policy, data.target);
-    if (!target) return { skipped: `${data.target.name} is no longer in the policy` };
+    if (!target) {
+      await deps.reviews.releaseClaim(data.target, token);
+      return { skipped: `${data.target.name} is no longer in the policy` };
+    }
+    const ref: TargetRef = { name: target.name, kind: target.kind, id: target.id };
+    const claimed = await starter.claim(ref, data.startedBy, token);
+    if (claimed.status !== 'claimed') {
+      const why =
+        claimed.status === 'open'
+          ? `${claimed.review.id} of ${target.name} is still open`
+          : `a review of ${target.name} is already being started`;
+      deps.logger.info('access review not started: the target has one open', {
+        target: target.name,
+        startedBy: data.startedBy,
+        reviewId: claimed.status === 'open' ? claimed.review.id : undefined,
+      });
+      return { skipped: why };
+    }
     let review: AccessReview | undefined;
     try {
       review = data.reviewId ? await deps.reviews.get(data.reviewId) : undefined;
@@ -181,13 +140,14 @@ export function createReviewProcessor(deps: ReviewDeps) {
         );
         const { lines, counts } = classifyMembers(target.roles, members, ledgers, now());
         review = await deps.reviews.create({
-          target: { name: target.name, kind: target.kind, id: target.id },
+          target: ref,
           startedBy: data.startedBy,
           createdAt: now(),
           policy: policy.version,
           counts,
           lines,
         });
+        await deps.reviews.attachClaim(ref, token, review.id);
         // A retry after a crash posts this review, not a second one.
         await job.updateData({ ...data, reviewId: review.id });
       }
@@ -201,6 +161,8 @@ export function createReviewProcessor(deps: ReviewDeps) {
     } catch (error) {
       const retryable = isAppError(error) ? error.retryable : true;
       if (retryable && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) throw error;
+      // The target is free again before anyone is told to try again.
+      await deps.reviews.releaseClaim(ref, token);
       await startFailed(target, data, review, error);
       throw new UnrecoverableError(isAppError(error) ? error.message : String(error));
     }

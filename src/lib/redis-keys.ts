@@ -19,6 +19,7 @@ import type { ScopeKind } from './scope.js';
  * | `review:<id>:decisions` | hash | line number -> the decision on it (JSON), written once |
  * | `review:seq` | string | last review number |
  * | `reviews:<org\|project>:<atlas id>` | zset | a target's reviews, by creation time |
+ * | `reviews:<org\|project>:<atlas id>:open` | hash | the target's review being started or open: `token` (its start job), `startedBy`, `at`, `review` (its id, once made); gone when it closes |
  * | `offboard:<id>` | string | an offboarding (JSON): who, decisions, each target's outcome |
  * | `offboard:seq` | string | last offboarding number |
  * | `workflow:<execution id>` | string | the request a Workflow Builder step made (a redelivered event makes no second one) |
@@ -61,6 +62,8 @@ export interface RedisKeys {
   reviewDecisions(id: string): string;
   readonly reviewSeq: string;
   reviewsOf(kind: ScopeKind, targetId: string): string;
+  /** The one review of a target that is being started or is open (see ReviewStore.claim). */
+  reviewOpen(kind: ScopeKind, targetId: string): string;
   offboarding(id: string): string;
   readonly offboardingSeq: string;
   /** Set when an offboarding of this Atlas username (lower case) is approved: its id; grants are refused. */
@@ -111,6 +114,7 @@ export function redisKeys(prefix: string): RedisKeys {
     reviewDecisions: (id) => `${prefix}:review:${id}:decisions`,
     reviewSeq: `${prefix}:review:seq`,
     reviewsOf: (kind, targetId) => `${prefix}:reviews:${kind}:${targetId}`,
+    reviewOpen: (kind, targetId) => `${prefix}:reviews:${kind}:${targetId}:open`,
     offboarding: (id) => `${prefix}:offboard:${id}`,
     offboardingSeq: `${prefix}:offboard:seq`,
     offboarded: (email) => `${prefix}:offboarded:${email}`,

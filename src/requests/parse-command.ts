@@ -31,6 +31,8 @@ export type Command =
   | ({ kind: 'request' | 'breakglass' } & RequestLine)
   /** `review TARGET`: start an access review now; `status TARGET`: its latest reviews and the next. */
   | { kind: 'review' | 'review-status'; target: string }
+  /** `review all`: a review of every target the person approves. */
+  | { kind: 'review-all' }
   /** `offboard EMAIL because REASON`: remove a leaving person from every target. */
   | { kind: 'offboard'; email: string; reason: string };
 
@@ -69,7 +71,13 @@ export function parseCommand(text: string): Command {
     case 'list':
       return { kind: 'list' };
     case 'review': {
-      if (rest.length !== 1) throw invalid('Say which target: /atlas-access review payments-prod.');
+      if (rest.length !== 1) {
+        throw invalid(
+          'Say which target: /atlas-access review payments-prod, or every one you approve: /atlas-access review all.',
+        );
+      }
+      // A target named "all" is reviewed by its 24-hex Atlas id.
+      if (rest[0]?.toLowerCase() === 'all') return { kind: 'review-all' };
       return { kind: 'review', target: rest[0] ?? '' };
     }
     case 'offboard':

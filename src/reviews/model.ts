@@ -121,3 +121,21 @@ export function tally(
   }
   return { kept, revoked, failed, running, undecided: review.lines.length - decisions.size };
 }
+
+/** How close to now a scheduled run counts as due: a period change keeps it when it is. */
+export const DUE_MARGIN_MS = 60_000;
+
+/**
+ * When a target's next scheduled review runs after its `review:` period changed from `previousEvery`
+ * to `every` (ms): the last run plus the new period (the last run being `next - previousEvery`), or
+ * now if that is already past. A run that is due (or nearly) stays due: changing the period neither
+ * adds a review nor postpones one that is about to start.
+ */
+export function retimedNextRun(
+  scheduled: { readonly next: number; readonly previousEvery: number },
+  every: number,
+  now: number,
+): number {
+  if (scheduled.next <= now + DUE_MARGIN_MS) return Math.max(scheduled.next, now);
+  return Math.max(scheduled.next - scheduled.previousEvery + every, now);
+}

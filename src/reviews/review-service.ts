@@ -5,19 +5,8 @@ import type { Actor } from '../requests/authorize.js';
 import type { PolicyGate } from '../requests/policy-gate.js';
 import type { RefusalLog } from '../requests/refusal-log.js';
 import type { AccessReview, LineDecision, ReviewLine } from './model.js';
+import { createReviewStarter, type ReviewQueue, type ReviewStartOutcome } from './review-starter.js';
 import type { ReviewStore } from './review-store.js';
-
-/** Background work of reviews (implemented with BullMQ in jobs/). */
-export interface ReviewQueue {
-  /** Reads the target's members from Atlas and posts the review. */
-  start(target: TargetRef, startedBy: string): Promise<void>;
-  /** Removes a line's role in Atlas (lock, plan, audit, outcome in the thread, DM to the person). */
-  revoke(reviewId: string, n: number): Promise<void>;
-  /** Shows a line's decision on the review message, and closes the review once everything is decided. */
-  decided(reviewId: string, n: number): Promise<void>;
-  /** When the target's next scheduled review runs (ms since epoch); null when it has no `review:`. */
-  nextDue(target: TargetRef): Promise<number | null>;
-}
 
 /** A person as the review needs them: who they are to Slack, and their email (an Atlas username). */
 export interface Reviewer extends Actor {
@@ -26,8 +15,16 @@ export interface Reviewer extends Actor {
 
 /** Starting reviews and deciding their lines, for the people in Slack. */
 export interface ReviewService {
-  /** An approver of the target starts a review now; the review appears in its approvals channel. */
-  start(actor: Actor, targetName: string): Promise<PolicyTarget>;
+  /**
+   * An approver of the target asks for a review now: started (it appears in the approvals channel),
+   * or the review of it that is already open or being started.
+   */
+  start(actor: Actor, targetName: string): Promise<ReviewStartOutcome<PolicyTarget>>;
+  /**
+   * `review all`: a review of every target the actor approves, each started or pointing to the one
+   * already open; `refused` are the targets they may not review. Refused when there is none they may.
+   */
+  startAll(actor: Actor): Promise<{ outcomes: ReviewStartOutcome<PolicyTarget>[]; refused: PolicyTarget[] }>;
   /**
    * Keeps or revokes one line, once: a second click (or another approver's) gets the first decision
    * back with `status: 'taken'`. Throws the refusal in words (not an approver of the role, your own
@@ -58,6 +55,7 @@ export interface ReviewServiceDeps {
 /** Creates the review service; every method asks the one decision point first. */
 export function createReviewService(deps: ReviewServiceDeps): ReviewService {
   const now = deps.now ?? Date.now;
+  const starter = createReviewStarter({ store: deps.store, queue: deps.queue, now });
 
   const allow = async (
     action: 'review' | 'review-decide',
@@ -94,8 +92,30 @@ export function createReviewService(deps: ReviewServiceDeps): ReviewService {
       const { policy } = await deps.gate.check('list', actor, null);
       const target = targetNamed(policy, targetName);
       await allow('review', actor, { review: target });
-      await deps.queue.start({ name: target.name, kind: target.kind, id: target.id }, actor.id);
-      return target;
+      return starter.start(target, actor.id);
+    },
+
+    async startAll(actor) {
+      const { policy } = await deps.gate.check('list', actor, null);
+      const allowed: PolicyTarget[] = [];
+      const refused: PolicyTarget[] = [];
+      for (const target of policy.targets) {
+        const { decision } = await deps.gate.check('review', actor, { review: target });
+        (decision.allowed ? allowed : refused).push(target);
+      }
+      if (allowed.length === 0) {
+        const reason =
+          'Only a target’s approvers can review its access, and you approve none of the targets.';
+        await deps.refusals.record({
+          action: 'review',
+          actorId: actor.id,
+          requestId: null,
+          code: 'NOT_AN_APPROVER',
+          reason,
+        });
+        throw new AppError('NOT_AN_APPROVER', reason, { details: { refused: 'review' } });
+      }
+      return { outcomes: await starter.startAll(allowed, actor.id), refused };
     },
 
     async decide(reviewId, n, decision, actor) {

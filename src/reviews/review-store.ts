@@ -33,12 +33,41 @@ redis.call('XADD', KEYS[2], '*', 'kind', 'review', 'review', ARGV[3], 'line', AR
 return 1
 `);
 
-// KEYS: review hash. ARGV: at, closer. Closes the review once and remembers who closed it, so the
-// closer's retry knows it still owes the closing messages.
+// KEYS: review hash, the target's open-review hash. ARGV: at, closer, review id. Closes the review
+// once and remembers who closed it, so the closer's retry knows it still owes the closing messages;
+// the target is free for its next review from the same moment.
 const CLOSE = defineRedisScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if redis.call('HSETNX', KEYS[1], 'closedAt', ARGV[1]) == 1 then redis.call('HSET', KEYS[1], 'closedBy', ARGV[2]) end
+if redis.call('HGET', KEYS[2], 'review') == ARGV[3] then redis.call('DEL', KEYS[2]) end
 if redis.call('HGET', KEYS[1], 'closedBy') == ARGV[2] then return 1 end
+return 0
+`);
+
+// KEYS: the target's open-review hash. ARGV: token, startedBy, at, a stale token it may replace ('').
+// One review per target at a time: the first claim wins, the same token again is its own (a retry),
+// anyone else gets the holder back.
+const CLAIM = defineRedisScript(`
+local current = redis.call('HGET', KEYS[1], 'token')
+if current == ARGV[1] then return {'ours'} end
+if current and current ~= ARGV[4] then return {'held', unpack(redis.call('HGETALL', KEYS[1]))} end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'token', ARGV[1], 'startedBy', ARGV[2], 'at', ARGV[3])
+return {'new'}
+`);
+
+// KEYS: the target's open-review hash. ARGV: token, review id, retention ms. The claim now names its review.
+const ATTACH = defineRedisScript(`
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'review', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`);
+
+// KEYS: the target's open-review hash. ARGV: field (token or review), value. Frees the target if
+// the claim is still that one.
+const RELEASE = defineRedisScript(`
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('DEL', KEYS[1]) end
 return 0
 `);
 
@@ -46,6 +75,20 @@ return 0
 export type DecideResult =
   | { readonly status: 'ok' | 'taken'; readonly decision: LineDecision }
   | { readonly status: 'closed' | 'missing' };
+
+/** Who holds a target's one review slot: a start under way (`reviewId` null until made) or an open review. */
+export interface ReviewClaim {
+  /** The start's id (its job id): a retry of the same start holds the same claim. */
+  readonly token: string;
+  readonly startedBy: string;
+  readonly at: number;
+  readonly reviewId: string | null;
+}
+
+/** What claiming a target's review slot did: `new` or `ours` (a retry) may go ahead. */
+export type ClaimResult =
+  | { readonly status: 'new' | 'ours' }
+  | { readonly status: 'held'; readonly holder: ReviewClaim };
 
 /** Access reviews in Redis: the review, one decision per line (written once), audit entries. */
 export interface ReviewStore {
@@ -69,6 +112,20 @@ export interface ReviewStore {
   discard(id: string): Promise<void>;
   /** A target's most recent reviews, newest first. */
   listFor(target: AccessReview['target'], limit: number): Promise<AccessReview[]>;
+  /**
+   * Claims the target's one review slot for a start (atomic: of two claims at once, one wins). The
+   * slot stays taken until the review closes, is discarded or the start releases it. `replacing`: a
+   * holder's token the caller found stale (its start died), taken over only if it still holds it.
+   */
+  claim(
+    target: AccessReview['target'],
+    claim: Omit<ReviewClaim, 'reviewId'>,
+    replacing?: string,
+  ): Promise<ClaimResult>;
+  /** Records which review the start holding the slot made (nothing if `token` no longer holds it). */
+  attachClaim(target: AccessReview['target'], token: string, reviewId: string): Promise<void>;
+  /** Frees the slot if `token` still holds it (a start that ended without an open review). */
+  releaseClaim(target: AccessReview['target'], token: string): Promise<void>;
 }
 
 /** Reviews under one QUEUE_PREFIX; kept `retentionMs` (default 400 days: a year's audit and some). */
@@ -162,7 +219,10 @@ export function createReviewStore(
       await redis.hset(keys.review(id), 'messages', JSON.stringify(messages));
     },
     async close(id, at, closer) {
-      return Number(await CLOSE.run(redis, [keys.review(id)], [String(at), closer])) === 1;
+      const review = await get(id);
+      if (!review) return false;
+      const open = keys.reviewOpen(review.target.kind, review.target.id);
+      return Number(await CLOSE.run(redis, [keys.review(id), open], [String(at), closer, id])) === 1;
     },
     async discard(id) {
       const review = await get(id);
@@ -172,11 +232,38 @@ export function createReviewStore(
         .del(keys.review(id), keys.reviewDecisions(id))
         .zrem(keys.reviewsOf(review.target.kind, review.target.id), id)
         .exec();
+      await RELEASE.run(redis, [keys.reviewOpen(review.target.kind, review.target.id)], ['review', id]);
     },
     async listFor(target, limit) {
       const ids = await redis.zrevrange(keys.reviewsOf(target.kind, target.id), 0, limit - 1);
       const found = await Promise.all(ids.map(get));
       return found.filter((r): r is AccessReview => r !== undefined);
+    },
+    async claim(target, claim, replacing) {
+      const [status, ...fields] = (await CLAIM.run(
+        redis,
+        [keys.reviewOpen(target.kind, target.id)],
+        [claim.token, claim.startedBy, String(claim.at), replacing ?? ''],
+      )) as string[];
+      if (status !== 'held') return { status: status === 'ours' ? 'ours' : 'new' };
+      const hash = Object.fromEntries(
+        Array.from({ length: fields.length / 2 }, (_, i) => [fields[2 * i], fields[2 * i + 1]]),
+      ) as Record<string, string | undefined>;
+      return {
+        status: 'held',
+        holder: {
+          token: hash.token ?? '',
+          startedBy: hash.startedBy ?? '',
+          at: Number(hash.at ?? 0),
+          reviewId: hash.review ?? null,
+        },
+      };
+    },
+    async attachClaim(target, token, reviewId) {
+      await ATTACH.run(redis, [keys.reviewOpen(target.kind, target.id)], [token, reviewId, retention]);
+    },
+    async releaseClaim(target, token) {
+      await RELEASE.run(redis, [keys.reviewOpen(target.kind, target.id)], ['token', token]);
     },
   };
 }

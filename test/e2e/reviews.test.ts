@@ -1,3 +1,4 @@
+import { Queue } from 'bullmq';
 import { parse } from 'csv-parse/sync';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -31,7 +32,7 @@ describe('access reviews (end to end)', () => {
     });
     redis = new Redis(TEST_REDIS_URL);
   };
-  const { reviews, postedNth, messageOf, clickLine } = reviewFlow(
+  const { reviews, posted, postedNth, messageOf, clickLine } = reviewFlow(
     () => sandbox,
     () => redis,
   );
@@ -197,17 +198,59 @@ describe('access reviews (end to end)', () => {
     expect(rows.every((r) => r.closed_at !== '' && r.decided_at !== '')).toBe(true);
   });
 
-  it('runs on the policy’s schedule, across a restart, and says when the next one is due', async () => {
+  it('runs on the policy’s schedule across a restart, skips a run while the last review is open, and says when the next one is due', async () => {
     await start('review-schedule', {
       policy: SANDBOX_POLICY.replace(
         '    approvers: [U0CAROL]\n',
-        '    approvers: [U0CAROL]\n    review: 3s\n',
+        '    approvers: [U0CAROL, U0BOB]\n    review: 3s\n',
       ),
     });
-    const scheduled = await postedNth(1, 15_000);
+    const acme = { name: ATLAS.org.name, kind: 'org', id: ATLAS.org.id } as const;
+    /** acme's `nth` review (from 1, oldest first), once posted. */
+    const scheduledReview = (nth: number) =>
+      waitUntil(
+        async () => {
+          const review = (await reviews().listFor(acme, 10)).reverse()[nth - 1];
+          return review?.messages.length ? posted(review.id) : undefined;
+        },
+        15_000,
+        `scheduled review ${nth} of acme`,
+      );
+    const scheduled = await scheduledReview(1);
     expect(scheduled).toMatchObject({ startedBy: 'schedule', target: { name: 'acme', kind: 'org' } });
     await sandbox.restart();
-    const again = await postedNth(2, 15_000);
+    // Runs come every 3 s, but the first review is open: each is skipped (the job says why), none starts one.
+    const queue = new Queue('review', { connection: redis, prefix: sandbox.config.redis.prefix });
+    try {
+      const skipped = await waitUntil(
+        async () =>
+          (await queue.getJobs(['completed'])).find(
+            (j) => j.id?.startsWith('repeat:') && (j.returnvalue as { skipped?: string } | null)?.skipped,
+          ),
+        15_000,
+        'a scheduled run to be skipped',
+      );
+      expect(skipped.returnvalue).toEqual({ skipped: `${scheduled.id} of acme is still open` });
+    } finally {
+      await queue.close();
+    }
+    expect(await reviews().listFor(acme, 10)).toHaveLength(1);
+    // Once it is closed, the next scheduled run starts the next review.
+    for (const line of scheduled.lines) {
+      await clickLine(
+        line.username === PEOPLE.carol.email ? PEOPLE.bob : PEOPLE.carol,
+        scheduled,
+        line.n,
+        'review_keep',
+      );
+    }
+    await waitUntil(
+      async () => (await reviews().get(scheduled.id))?.closedAt ?? undefined,
+      10_000,
+      'the first review to close',
+    );
+    const again = await scheduledReview(2);
+    expect(again).toMatchObject({ startedBy: 'schedule' });
     expect(again.createdAt).toBeGreaterThan(scheduled.createdAt);
     const since = sandbox.slack.events.length;
     await sandbox.driver.command(PEOPLE.carol, 'status acme', CHANNELS.general);

@@ -113,6 +113,13 @@ describe('review and offboarding commands', () => {
     expect(parseCommand('review payments-prod')).toEqual({ kind: 'review', target: 'payments-prod' });
     expect(parseCommand('status payments-prod')).toEqual({ kind: 'review-status', target: 'payments-prod' });
     expect(parseCommand('status AR-0042')).toEqual({ kind: 'status', id: 'AR-0042' });
+    expect(parseCommand('review all')).toEqual({ kind: 'review-all' });
+    expect(parseCommand('review ALL')).toEqual({ kind: 'review-all' });
+    // A target called "all" is reviewed by its Atlas id.
+    expect(parseCommand('review 5f1a2b3c4d5e6f7a8b9c0d1e')).toEqual({
+      kind: 'review',
+      target: '5f1a2b3c4d5e6f7a8b9c0d1e',
+    });
     expect(parseCommand('offboard Dana@Example.com because left the company')).toEqual({
       kind: 'offboard',
       email: 'dana@example.com',
@@ -125,6 +132,7 @@ describe('review and offboarding commands', () => {
 
   it('says what is wrong with a malformed review or offboarding', () => {
     expect(errorOf(() => parseCommand('review'))).toContain('Say which target');
+    expect(errorOf(() => parseCommand('review all now'))).toContain('/atlas-access review all');
     expect(errorOf(() => parseCommand('offboard dana because left'))).toContain(
       'dana is not an email address',
     );

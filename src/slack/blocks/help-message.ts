@@ -38,7 +38,7 @@ export function buildHelpMessage(policy: Policy): { text: string; blocks: KnownB
     '• `/atlas-access extend AR-0042 for 2h because REASON` asks for a temporary grant to end later (approved like a request).',
     '• `/atlas-access end AR-0042` ends your access now (approvers can end any grant on their targets).',
     `• \`/atlas-access breakglass ROLE on TARGET for DURATION because REASON\` grants you access at once in an emergency, if the policy lists you for it; the approvers are alerted. Example: \`${BREAKGLASS_EXAMPLE}\``,
-    '• `/atlas-access review TARGET` (approvers) reviews who holds what on a target; `/atlas-access status TARGET` shows its reviews.',
+    '• `/atlas-access review TARGET` (approvers) reviews who holds what on a target, or points to its review that is still open; `/atlas-access review all` does it for every target you approve; `/atlas-access status TARGET` shows its reviews.',
     '• `/atlas-access offboard EMAIL because REASON` (the policy’s offboarders) removes a leaving person from every target, once approved.',
     '• `/atlas-access help` shows this.',
   ].join('\n');

@@ -9,6 +9,7 @@ import {
 } from '../../reviews/model.js';
 import { escapeMrkdwn, mention, slackDate, truncate } from '../mrkdwn.js';
 import { ACTIONS, type SlackMessage } from './approval-message.js';
+import { describeStarter } from './review-start-message.js';
 
 /** The value a Keep or Revoke button carries: `RV-0001:12`. */
 export function reviewLineValue(reviewId: string, n: number): string {
@@ -110,7 +111,7 @@ export function buildReviewMessage(
   if (index === 0) {
     const kind = review.target.kind === 'org' ? 'organization' : 'project';
     const counts = tally(review, decisions);
-    const by = review.startedBy === 'schedule' ? 'on schedule' : `by ${mention(review.startedBy)}`;
+    const by = describeStarter(review.startedBy);
     blocks.push(
       {
         type: 'header',

@@ -2,10 +2,12 @@ import type { App } from '@slack/bolt';
 import { parseCommand } from '../../requests/parse-command.js';
 import { buildHelpMessage } from '../blocks/help-message.js';
 import { buildReviewStatus } from '../blocks/review-message.js';
+import { buildReviewAllReply, buildReviewStartReply } from '../blocks/review-start-message.js';
 import { buildListMessage, buildStatusMessage } from '../blocks/status-message.js';
 import { labelDryRun } from '../dry-run-label.js';
 import { describeErrorForSlack } from '../error-reply.js';
 import { decodeSlackText, escapeMrkdwn } from '../mrkdwn.js';
+import { linkOpenReviews } from '../review-links.js';
 import type { HandlerDeps } from './handler-deps.js';
 import { keepReceipt, NOT_RECEIVED, workOnReceipt } from './received.js';
 import { openRequestModal } from './request-form.js';
@@ -132,10 +134,16 @@ export function registerAccessCommand(app: App, deps: HandlerDeps): void {
               await reply(buildListMessage(await service.overview(actor)));
               return;
             case 'review': {
-              const target = await deps.reviews.start(actor, parsed.target);
-              await reply({
-                text: `:mag: Reviewing *${escapeMrkdwn(target.name)}*: Rolecall is reading its members from Atlas; the review appears in <#${target.approvalsChannel}> in a moment.`,
-              });
+              // Started, or the review already open (or being started): the reply says which.
+              const outcome = await deps.reviews.start(actor, parsed.target);
+              const links = await linkOpenReviews(client, [outcome], logger);
+              await reply(buildReviewStartReply(outcome, links, Date.now()));
+              return;
+            }
+            case 'review-all': {
+              const result = await deps.reviews.startAll(actor);
+              const links = await linkOpenReviews(client, result.outcomes, logger);
+              await reply(buildReviewAllReply(result, links, Date.now()));
               return;
             }
             case 'review-status':
