@@ -31,8 +31,9 @@ if createdAt then return {'known', createdAt} end
 local now = redis.call('TIME')
 local ms = string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
 local found = 'empty'
-for _, counter in ipairs({KEYS[2], KEYS[3], KEYS[4]}) do
-  local value = tonumber(redis.call('GET', counter) or '')
+local counters = {redis.call('GET', KEYS[2]), redis.call('GET', KEYS[3]), redis.call('GET', KEYS[4])}
+for i = 1, 3 do
+  local value = tonumber(counters[i] or '')
   if value then
     if value < tonumber(ARGV[1]) then
       if found == 'empty' then found = 'upgrade' end

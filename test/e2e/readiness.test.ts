@@ -33,7 +33,14 @@ describe('GET /readyz', () => {
     const ready = await readyz(s);
     expect(ready.status).toBe(200);
     expect(ready.body.status).toBe('ready');
-    expect(Object.keys(ready.body.checks).sort()).toEqual(['atlas', 'policy', 'redis', 'slack']);
+    expect(Object.keys(ready.body.checks).sort()).toEqual([
+      'atlas',
+      'policy',
+      'redis',
+      'redis-settings',
+      'slack',
+      'store',
+    ]);
     expect(Object.values(ready.body.checks).every((c) => c.ok)).toBe(true);
     expect(ready.body.checks.atlas?.detail).toBe(`credentials accepted on ${ATLAS.project.name}`);
     // The probe is an authenticated read: the simulator saw it signed.

@@ -23,11 +23,15 @@ describe('Lua scripts', () => {
     ),
   );
 
-  it('finds the scripts it checks (request store, locks, limits, reviews, offboarding, rate limiter, step confirmations)', () => {
+  it('finds the scripts it checks (request store, locks, limits, reviews, offboarding, rate limiter, step confirmations, ids, store epoch, extension slots, receipts)', () => {
     expect([...new Set(calls.map((c) => c.file))].sort()).toEqual([
       'src/atlas/rate-limiter.ts',
+      'src/continuity/store-epoch.ts',
       'src/jobs/user-lock.ts',
+      'src/lib/ids.ts',
       'src/offboarding/offboarding-store.ts',
+      'src/requests/extension-claims.ts',
+      'src/requests/receipts.ts',
       'src/requests/request-store.ts',
       'src/requests/step-confirmations.ts',
       'src/requests/submission-limit.ts',
