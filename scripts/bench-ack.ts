@@ -1,10 +1,11 @@
-// npm run bench:ack [-- --n 200]: how fast Rolecall acks Slack, next to a bare Bolt app that only
-// acks, in one run. Rolecall runs as Slack would meet it in production: a `bot` process (no Atlas
-// key) and a separate `worker` process, against the Slack and Atlas simulators (a third process). The
-// bare app is a fourth. This process signs and sends N slash commands (each a real request, from a
-// different person, so per-person limits and refusals do not flatter it) and then N Approve clicks,
-// at concurrency 1, 10 and 100, to both apps in alternating rounds, and prints ack latency (time to
-// the HTTP answer) p50/p99 side by side.
+// npm run bench:ack [-- --n 500 --people 200 --mode all]: how fast Rolecall acks Slack, next to a
+// bare Bolt app that only acks, in one run. Rolecall runs as `npm start` runs it (`--mode all`: the
+// Slack side and a worker in one process), or split as in production (`--mode split`: a `bot` process
+// with no Atlas key and a separate `worker` process), against the Slack and Atlas simulators (a
+// process of their own); the bare app is another. This process signs and sends N slash commands from
+// `--people` different people, round robin (each a real request on a policy target; the per-person
+// limits are raised so none is refused), and then N Approve clicks, at concurrency 1, 10 and 100, to
+// both apps in alternating rounds, and prints ack latency (time to the HTTP answer) p50/p99 side by side.
 
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
@@ -153,12 +154,16 @@ function startedPort(output: string): number | undefined {
   return undefined;
 }
 
-function startRolecallProcess(mode: 'bot' | 'worker', env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', mode], {
-    cwd: new URL('..', import.meta.url),
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+function startRolecallProcess(mode: 'all' | 'bot' | 'worker', env: Record<string, string>) {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/main.ts', ...(mode === 'all' ? [] : [mode])],
+    {
+      cwd: new URL('..', import.meta.url),
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
@@ -228,7 +233,11 @@ interface Row {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      n: { type: 'string', default: '200' },
+      n: { type: 'string', default: '500' },
+      // How many different people send the slash commands, round robin.
+      people: { type: 'string', default: '200' },
+      // `all`: one process with the Slack side and a worker (`npm start`); `split`: bot + worker.
+      mode: { type: 'string', default: 'all' },
       // `during`: the worker shares this machine's cores with the bot while acks are measured (the
       // default, the harder case); `after`: it starts once the slash commands are measured, as a worker
       // on another machine would leave the bot's cores alone.
@@ -242,6 +251,9 @@ async function main(): Promise<void> {
   if (values.simulators) return runSimulators();
   if (values.bare !== undefined) return runBareBolt(values.bare, values['slack-url'] ?? '');
   const n = Number(values.n);
+  const peopleCount = Math.min(PEOPLE_COUNT, Number(values.people));
+  const split = values.mode === 'split';
+  if (values.mode !== 'all' && !split) throw new Error('--mode must be all or split');
 
   const self = new URL(import.meta.url).pathname;
   const simulators = fork(self, ['--simulators'], { execArgv: process.execArgv });
@@ -263,23 +275,27 @@ async function main(): Promise<void> {
     QUEUE_PREFIX: prefix,
     POLICY_FILE: policyFile,
     LOG_LEVEL: 'warn',
+    // The same person sends several commands in a run: no per-person limit refuses one.
+    REQUESTS_PER_MINUTE: '10000',
+    MAX_OPEN_REQUESTS: '10000',
   };
-  const bot = startRolecallProcess('bot', { ...env, LOG_LEVEL: 'info' });
+  const workerEnv = {
+    ...env,
+    LOG_LEVEL: 'info',
+    ATLAS_BASE_URL: atlasUrl,
+    ATLAS_PUBLIC_KEY: ATLAS.apiKey.publicKey,
+    ATLAS_PRIVATE_KEY: ATLAS.apiKey.privateKey,
+    ATLAS_RATE_ORG: '1000000/1000000',
+    ATLAS_RATE_PROJECT: '1000000/1000000',
+    ATLAS_RATE_USER: '1000000/1000000',
+  };
+  const bot = split
+    ? startRolecallProcess('bot', { ...env, LOG_LEVEL: 'info' })
+    : startRolecallProcess('all', workerEnv);
 
   const botPort = await bot.ready;
-  const startWorker = () =>
-    startRolecallProcess('worker', {
-      ...env,
-      LOG_LEVEL: 'info',
-      ATLAS_BASE_URL: atlasUrl,
-      ATLAS_PUBLIC_KEY: ATLAS.apiKey.publicKey,
-      ATLAS_PRIVATE_KEY: ATLAS.apiKey.privateKey,
-      ATLAS_RATE_ORG: '1000000/1000000',
-      ATLAS_RATE_PROJECT: '1000000/1000000',
-      ATLAS_RATE_USER: '1000000/1000000',
-      WORKER_CONCURRENCY: '16',
-    });
-  let worker = values.worker === 'after' ? undefined : startWorker();
+  const startWorker = () => startRolecallProcess('worker', { ...workerEnv, WORKER_CONCURRENCY: '16' });
+  let worker = !split || values.worker === 'after' ? undefined : startWorker();
   await worker?.ready;
   const ours = `http://127.0.0.1:${botPort}/slack/events`;
   const theirs = `http://127.0.0.1:${barePort}/slack/events`;
@@ -294,11 +310,12 @@ async function main(): Promise<void> {
     },
     newTriggerId: () => `${Date.now()}.1.${randomBytes(8).toString('hex')}`,
   } as unknown as SlackSimulator;
-  let person = 0;
+  let sent = 0;
   const commands = (count: number) =>
     Array.from({ length: count }, () => {
-      const p = personOf(person);
-      person += 1;
+      const person = sent;
+      sent += 1;
+      const p = personOf(person % peopleCount);
       const line = `request GROUP_DATA_ACCESS_READ_ONLY on ${ATLAS.project.name} for 1h because benchmark ${person}`;
       return new URLSearchParams(buildCommandPayload(stub, p, line, CHANNELS.general)).toString();
     });
@@ -332,8 +349,10 @@ async function main(): Promise<void> {
     rows.push({ workload: 'slash command (request)', concurrency, n: count, ...measured });
   }
 
-  worker ??= startWorker();
-  await worker.ready;
+  if (split) {
+    worker ??= startWorker();
+    await worker.ready;
+  }
   // Every request Rolecall took is pending once the worker has read Atlas: approve them, level by level.
   const redis = new Redis(REDIS_URL);
   const store = createRequestStore(redis, { prefix });
@@ -376,7 +395,7 @@ async function main(): Promise<void> {
 
   const refused = await redis.hgetall(`${prefix}:stats:refusals`);
   bot.child.kill('SIGTERM');
-  worker.child.kill('SIGTERM');
+  worker?.child.kill('SIGTERM');
   bare.kill();
   simulators.disconnect();
   await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -411,7 +430,7 @@ async function main(): Promise<void> {
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
   const format = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   console.log(
-    `Ack latency (node ${process.version}, ${availableParallelism()} cores; Rolecall = bot + worker processes, worker ${values.worker} the slash-command measurement; simulators and the bare Bolt app in their own processes)`,
+    `Ack latency (node ${process.version}, ${availableParallelism()} cores; Rolecall = ${split ? `bot + worker processes, worker ${values.worker} the slash-command measurement` : 'one process with the Slack side and a worker (npm start)'}; commands from ${peopleCount} people; simulators and the bare Bolt app in their own processes)`,
   );
   console.log(
     `Requests Rolecall took: ${[...tally].map(([state, count]) => `${count} ${state}`).join(', ')}; refused before storing: ${Object.values(refused).reduce((sum, n) => sum + Number(n), 0)}`,

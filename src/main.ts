@@ -35,6 +35,7 @@ import type { TargetRef } from './lib/scope.js';
 import { createOffboardingService } from './offboarding/offboarding-service.js';
 import { createOffboardingStore, type OffboardingStore } from './offboarding/offboarding-store.js';
 import { createDryRunLog, type DryRunLog } from './ops/dry-run-log.js';
+import { createForeground, type Foreground } from './ops/foreground.js';
 import { createHttpServer } from './ops/http-server.js';
 import { createLogger, type Logger } from './ops/logger.js';
 import { createMetrics } from './ops/metrics.js';
@@ -105,6 +106,8 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
   const shutdown = createShutdownStack(logger);
   /** Run at the first moment of a shutdown, before the drain (workers stop taking jobs). */
   const onStopping: (() => void)[] = [];
+  /** Slack requests not answered yet (HTTP mode); background work in this process lets them go first. */
+  const foreground = createForeground();
   let stopping = false;
   const metrics = createMetrics();
   const slackFetch = createSlackFetch((method, error) => metrics.slackApiError(method, error), {
@@ -206,7 +209,13 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     };
     const store = createRequestStore(redis, storeOptions);
     const ledgers = createLedgerStore(redis, keys);
-    const receipts = createReceipts(redis, keys);
+    // Receipts are written while Slack waits for the ack: on a connection of their own, so they never
+    // queue behind the store's and the queues' commands (ioredis answers a connection's commands in order).
+    const receiptsRedis = await connectRedis(config.redis, 'commands', logger);
+    shutdown.push('receipts redis', async () => {
+      await receiptsRedis.quit();
+    });
+    const receipts = createReceipts(receiptsRedis, keys);
     const reviews = createReviewStore(redis, keys, { onAudit });
     const offboardings = createOffboardingStore(redis, keys, { onAudit });
     const reviewQueue = createReviewQueue(queues.review);
@@ -282,6 +291,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         };
       }
       const workers = startWorkers(config, {
+        foreground,
         durable,
         receipts,
         store,
@@ -372,6 +382,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         policy: currentPolicy,
         directory,
         continuity,
+        foreground,
         stepConfirmations: createStepConfirmationStore(redis, keys),
         receipts,
         home,
@@ -447,6 +458,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       port: config.http.port,
       logger,
       slack: slackListener,
+      foreground,
       healthy: async () => (await redis.ping()) === 'PONG',
       ready: () => readiness.report(),
       stopping: () => stopping,
@@ -593,6 +605,8 @@ interface WorkerParts {
   readonly slackFetch: FetchFunction;
   readonly dryRunLog: DryRunLog | undefined;
   readonly receipts: Receipts;
+  /** The Slack requests this process has not answered yet: a job waits for a quiet moment. */
+  readonly foreground: Foreground;
   readonly store: RequestStore;
   /** The grant plan's durable write (ops/redis-durability.ts); undefined when Redis offers none. */
   readonly durable: ProcessorDeps['durable'];
@@ -642,6 +656,7 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
     connection: parts.workerRedis,
     prefix: config.redis.prefix,
     logger,
+    beforeJob: () => parts.foreground.quiet(),
     concurrency: config.worker.concurrency,
     lockDurationMs: config.worker.lockDurationMs,
     processors: {

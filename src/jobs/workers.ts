@@ -17,6 +17,8 @@ export type Processor<T> = (job: Job<T>, token?: string) => Promise<unknown>;
 
 /** Options for {@link createWorkers}. */
 export interface WorkersOptions {
+  /** Awaited before each job starts (a quiet moment for the Slack side in the same process). */
+  beforeJob?: () => Promise<void>;
   /** A connection with `maxRetriesPerRequest: null`, as BullMQ workers require. */
   connection: RedisClient;
   prefix: string;
@@ -76,8 +78,11 @@ export function createWorkers(options: WorkersOptions): Workers {
     concurrency = options.concurrency ?? 4,
   ): Worker<T> => {
     // Every log line of the job, its Atlas calls included, carries the id of what it works on.
-    const correlated: Processor<T> = (job, token) =>
-      withCorrelation(correlationIdOf(job.data), () => processor(job, token));
+    const correlated: Processor<T> = async (job, token) => {
+      // Sharing a process with the Slack side: acks waiting for the event loop go first (bounded).
+      await options.beforeJob?.();
+      return withCorrelation(correlationIdOf(job.data), () => processor(job, token));
+    };
     const worker = new Worker<T>(queue, correlated, {
       connection: options.connection,
       prefix: options.prefix,

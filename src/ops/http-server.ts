@@ -1,5 +1,6 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Foreground } from './foreground.js';
 import type { Logger } from './logger.js';
 import type { ReadinessReport } from './readiness.js';
 
@@ -13,6 +14,8 @@ export interface HttpServerOptions {
   healthy?: () => Promise<boolean>;
   /** Answers GET /readyz (200 when ready, else 503, with the report as JSON); absent: no /readyz here. */
   ready?: () => Promise<ReadinessReport>;
+  /** Counts Slack requests not answered yet, so background work can let them go first. */
+  foreground?: Foreground;
   /**
    * True once a shutdown has begun: every answer then says `Connection: close`, so clients open their
    * next request elsewhere while this one is still served (SHUTDOWN_DRAIN). @defaultValue never
@@ -75,6 +78,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       return;
     }
     if (path === '/slack/events' && req.method === 'POST' && options.slack) {
+      const answered = options.foreground?.enter();
+      if (answered) {
+        res.once('finish', answered);
+        res.once('close', answered);
+      }
       options.slack(req, res);
       return;
     }

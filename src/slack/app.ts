@@ -9,6 +9,7 @@ import { AppError } from '../errors.js';
 import { ANY_ID } from '../lib/ids.js';
 import type { OffboardingService } from '../offboarding/offboarding-service.js';
 import { withCorrelation } from '../ops/correlation.js';
+import type { Foreground } from '../ops/foreground.js';
 import type { Logger } from '../ops/logger.js';
 import type { Policy } from '../policy/policy.js';
 import type { Receipts } from '../requests/receipts.js';
@@ -39,6 +40,8 @@ export interface SlackAppDeps {
   readonly offboarding: OffboardingService;
   /** What Slack delivered and was acknowledged, until its work is done. */
   readonly receipts: Receipts;
+  /** Slack requests not answered yet (HTTP mode): work after an ack lets them go first. */
+  readonly foreground?: Foreground;
   /** Explains a click on a record the store lost (and raises the alarm). */
   readonly continuity: Continuity;
   /** Who a Slack user is (users.info, cached); shared with the service. */
@@ -114,7 +117,14 @@ export function createSlackApp(config: Config['slack'], deps: SlackAppDeps): Sla
     replier,
     directory: deps.directory,
     // Bound, so work queued behind others keeps the correlation id of the payload it serves.
-    afterAck: <T>(work: () => Promise<T>) => afterAck(AsyncResource.bind(work)),
+    afterAck: <T>(work: () => Promise<T>) =>
+      afterAck(
+        AsyncResource.bind(async () => {
+          // Acks first: what follows one waits while other Slack requests wait for theirs (bounded).
+          await deps.foreground?.quiet();
+          return work();
+        }),
+      ),
   };
   // Every log line about a payload that names a request, review or offboarding carries its id.
   app.use(async ({ body, next }) => {
