@@ -92,6 +92,8 @@ export interface SandboxOptions {
   readonly atlasRateLimits?: AtlasSimulatorOptions['rateLimits'];
   /** The policy file's text. @defaultValue {@link SANDBOX_POLICY} */
   readonly policy?: string;
+  /** More people in the Slack workspace, beside the sandbox's cast (benchmarks need many). */
+  readonly slackUsers?: readonly SimulatedSlackUser[];
   /** Slack user groups (`S…`) and their members. @defaultValue none */
   readonly userGroups?: Readonly<Record<string, readonly string[]>>;
   /**
@@ -136,7 +138,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const signingSecret = randomBytes(16).toString('hex');
   const slack = await startSlackSimulator({
     botToken: 'xoxb-sandbox-token',
-    users: Object.values(PEOPLE),
+    users: [...Object.values(PEOPLE), ...(options.slackUsers ?? [])],
     channels: Object.values(CHANNELS),
     ...(options.userGroups === undefined ? {} : { userGroups: options.userGroups }),
     ...(options.orgWide ? { enterprise: SANDBOX_ENTERPRISE } : {}),
