@@ -360,7 +360,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         logger,
         requestTtlMs: config.requestTtlMs,
         currentRoles: createCurrentRoles(ledgers, atlasHere),
-        extensions: createExtensionClaims(redis, keys),
+        extensions: createExtensionClaims(redis, keys, config.requestTtlMs + 24 * 3600 * 1000),
       });
       const home = createHomePublisher({
         client: slackClient,

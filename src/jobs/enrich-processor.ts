@@ -83,10 +83,13 @@ export function createEnrichProcessor(deps: EnrichDeps) {
       durationSeconds: request.durationSeconds ?? undefined,
       reason: request.reason,
     };
-    const { decision } = await deps.gate.check(request.breakGlass ? 'break-glass' : 'request', requester, {
-      draft,
-      grantee: requester,
-    });
+    // It approves by itself: Slack user groups count only as read within USER_GROUP_MAX_AGE.
+    const { decision } = await deps.gate.check(
+      request.breakGlass ? 'break-glass' : 'request',
+      requester,
+      { draft, grantee: requester },
+      { decision: true },
+    );
     if (decision.allowed) return 'approve';
     if (decision.code === 'USER_GROUP_UNCONFIRMED' && !request.breakGlass) {
       deps.logger.warn('an auto-approval could not be confirmed; the request waits for an approver', {

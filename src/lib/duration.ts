@@ -28,3 +28,14 @@ export function formatDuration(seconds: number): string {
   }
   return parts.length === 0 ? '0s' : parts.join(' ');
 }
+
+/**
+ * Seconds as one duration a person can type back (`parseDuration` takes one unit): the largest of
+ * d, h, m that divides them, rounded down to a whole minute. `27000` -> `450m`, `7200` -> `2h`.
+ */
+export function formatSingleUnit(seconds: number): string {
+  const minutes = Math.floor(seconds / 60);
+  if (minutes > 0 && minutes % 1440 === 0) return `${minutes / 1440}d`;
+  if (minutes > 0 && minutes % 60 === 0) return `${minutes / 60}h`;
+  return `${minutes}m`;
+}

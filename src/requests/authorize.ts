@@ -1,6 +1,6 @@
 import type { AppErrorCode } from '../errors.js';
 import { isAppError } from '../errors.js';
-import { formatDuration } from '../lib/duration.js';
+import { formatDuration, formatSingleUnit } from '../lib/duration.js';
 import type { TargetRef } from '../lib/scope.js';
 import {
   checkRequestAllowed,
@@ -186,7 +186,7 @@ function checkExtendedEnd(
   const left = Math.max(0, Math.round((from.endsAt - from.at) / 1000));
   return refuse(
     'DURATION_INVALID',
-    `${request.id} ends in ${formatDuration(left)}; ${formatDuration(subject.extendBySeconds)} more would keep it for ${formatDuration(left + subject.extendBySeconds)} from now, past the ${formatDuration(max)} its roles may be held from now. ${room >= 60 ? `Ask for at most ${formatDuration(room - (room % 60))}.` : 'It already ends as late as the policy allows; ask again closer to its end.'}`,
+    `${request.extends ?? request.id} already ends in ${formatDuration(left)}; its roles may be held at most ${formatDuration(max)} from now. ${room >= 60 ? `Ask for at most ${formatSingleUnit(room)}.` : 'It cannot be extended now; ask again closer to its end.'}`,
   );
 }
 
@@ -296,6 +296,13 @@ export function authorize(
           request.durationSeconds ?? undefined,
           `${request.id} no longer fits the policy: `,
         ) ??
+        // An extension, under the policy of now: the end it would give its grant, from now.
+        (request.extends !== null && request.durationSeconds !== null
+          ? checkExtendedEnd(current, request, request.roles, {
+              extendBySeconds: request.durationSeconds,
+              ...(subject.extendFrom ? { extendFrom: subject.extendFrom } : {}),
+            })
+          : undefined) ??
         allowed)
       : gone;
   switch (action) {

@@ -35,8 +35,15 @@ return 1
 const FILING_MS = 60_000;
 const HELD_MS = 7 * 24 * 3600 * 1000;
 
-/** The slots in Redis, shared by every bot process. */
-export function createExtensionClaims(redis: RedisClient, keys: RedisKeys): ExtensionClaims {
+/**
+ * The slots in Redis, shared by every bot process. A slot lasts `holdMs` at most (REQUEST_TTL and a
+ * day: an extension nobody decided expires by then), so one left behind never blocks for good.
+ */
+export function createExtensionClaims(
+  redis: RedisClient,
+  keys: RedisKeys,
+  holdMs: number = HELD_MS,
+): ExtensionClaims {
   const swap = async (grantId: string, expected: string, next: string, ttlMs: number) =>
     Number(await SWAP.run(redis, [keys.extensionSlot(grantId)], [expected, next, ttlMs])) === 1;
   return {
@@ -51,7 +58,7 @@ export function createExtensionClaims(redis: RedisClient, keys: RedisKeys): Exte
       return { heldBy: null };
     },
     async handOver(grantId, token, requestId) {
-      await swap(grantId, token, requestId, HELD_MS);
+      await swap(grantId, token, requestId, holdMs);
     },
     async release(grantId, token) {
       await swap(grantId, token, '', 0);

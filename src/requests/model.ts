@@ -249,6 +249,7 @@ export type RequestPatch = Partial<
     | 'drift'
     | 'failure'
     | 'attempt'
+    | 'endsNoLaterThan'
   >
 >;
 

@@ -95,7 +95,16 @@ function principalsOfSubject(policy: Policy, action: Action, subject: Subject): 
 
 /** Asks {@link authorize} under the policy in force now, with the Slack user groups it needs resolved. */
 export interface PolicyGate {
-  check(action: Action, actor: Actor, subject: Subject): Promise<GateAnswer>;
+  /**
+   * `decision`: the answer decides something although the action is not a decision itself (an
+   * automatic approval of a request or an extension): user groups are then read within the bound too.
+   */
+  check(
+    action: Action,
+    actor: Actor,
+    subject: Subject,
+    options?: { readonly decision?: boolean },
+  ): Promise<GateAnswer>;
 }
 
 const NO_GROUPS: GroupMembers = { known: new Map(), unconfirmed: new Map() };
@@ -192,14 +201,14 @@ export function createPolicyGate(deps: {
   readonly userGroups: UserGroups;
 }): PolicyGate {
   return {
-    async check(action, actor, subject) {
+    async check(action, actor, subject, options = {}) {
       const policy = deps.policy();
       const groups = userGroupsIn(policy, principalsOfSubject(policy, action, subject));
       const answer =
         groups.length === 0
           ? NO_GROUPS
           : await deps.userGroups.members(groups, {
-              fresh: DECISIONS.includes(action),
+              fresh: DECISIONS.includes(action) || options.decision === true,
               teamId: actor.teamId,
             });
       const members = createMembership(policy, answer.known);

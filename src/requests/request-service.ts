@@ -19,7 +19,7 @@ import { type Action, type Actor, authorize, type Subject } from './authorize.js
 import { endGrantNow } from './end-grant.js';
 import type { ExtensionClaims } from './extension-claims.js';
 import { type HomeData, listToDecide, readHome } from './home.js';
-import type { AccessRequest, AuditEntry, RequestDraft, RequestState } from './model.js';
+import type { AccessRequest, AuditEntry, RequestDraft, RequestPatch, RequestState } from './model.js';
 import type { RequestLine } from './parse-command.js';
 import type { People, PolicyGate } from './policy-gate.js';
 import type { RefusalLog } from './refusal-log.js';
@@ -451,10 +451,26 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       const maxMs = needs?.maxDurationSeconds === undefined ? undefined : needs.maxDurationSeconds * 1000;
       const wanted = end + ask.durationSeconds * 1000;
       const startedAt = original.grant?.appliedAt ?? askedAt;
+      const grantee = await deps.people.person(original.granteeId);
+      // Approving by itself is a decision: user groups count only as read within USER_GROUP_MAX_AGE;
+      // unconfirmed, a person decides instead.
       const automatic =
         needs?.autoApprove === true &&
         actor.id === original.granteeId &&
-        (maxMs === undefined || wanted <= startedAt + maxMs);
+        (maxMs === undefined || wanted <= startedAt + maxMs) &&
+        (
+          await deps.gate.check(
+            'extend',
+            actor,
+            {
+              request: original,
+              extendBySeconds: ask.durationSeconds,
+              extendFrom: { endsAt: end, at: askedAt },
+              grantee,
+            },
+            { decision: true },
+          )
+        ).decision.allowed;
       const bounds = maxMs === undefined ? [] : [askedAt + maxMs, ...(automatic ? [startedAt + maxMs] : [])];
       const slot = await deps.extensions.claim(original.id, async (id) => {
         const holder = await store.get(id);
@@ -522,9 +538,13 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
 
     async approve(id, actor) {
       const first = await store.require(id);
+      // An extension is checked against the end it would give its grant now, under today's policy.
+      const extended = first.extends === null ? undefined : await store.get(first.extends);
+      const endsAt = extended?.grant?.revokeAt ?? null;
       const { target, members, policy } = await allow('approve', actor, {
         request: first,
         grantee: await deps.people.person(first.granteeId),
+        ...(endsAt === null ? {} : { extendFrom: { endsAt, at: now() } }),
       });
       if (!target) throw conflictError(first);
       const needs = requirementsOf(target, first.roles);
@@ -565,7 +585,11 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
                 actor: actor.id,
                 detail,
                 expect: { approvals: request.approvals },
-                patch: { approvals, decision: approval },
+                patch: {
+                  approvals,
+                  decision: approval,
+                  ...boundAt(request, needs.maxDurationSeconds, now()),
+                },
                 policyVersion: policy.version,
               })
             : await store.note(id, {
@@ -778,6 +802,16 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
  */
 function approversOf(policy: Policy, target: PolicyTarget, roles: readonly string[]): string[] {
   return expandGroups(policy, requirementsOf(target, roles).approverLists.flat());
+}
+
+/**
+ * For an extension being approved: its bound tightened to now + the maxDuration of today's policy,
+ * so the write that moves the end checks that too (a policy made stricter since it was asked).
+ */
+function boundAt(request: AccessRequest, maxSeconds: number | undefined, at: number): RequestPatch {
+  if (request.extends === null || maxSeconds === undefined) return {};
+  const ceiling = at + maxSeconds * 1000;
+  return { endsNoLaterThan: Math.min(request.endsNoLaterThan ?? ceiling, ceiling) };
 }
 
 /** An extension in these states still waits or runs: no second one may be filed for its grant. */

@@ -28,6 +28,8 @@ export interface StepConfirmation {
   readonly requesterId: string;
   /** Who would get access (the step's `user`, set by the workflow's author). */
   readonly granteeId: string;
+  /** The workspace the workflow ran in (an org-wide install reads user groups there); null if unknown. */
+  readonly teamId: string | null;
   readonly line: StepRequestLine;
   readonly askedAt: number;
   /** Unconfirmed at this time (ms), it expires and the step ends with an error. */
@@ -148,6 +150,7 @@ function parseConfirmation(raw: string): StepConfirmation {
     requestId: stored.requestId ?? null,
     failure: stored.failure ?? null,
     message: stored.message ?? null,
+    teamId: stored.teamId ?? null,
   };
 }
 

@@ -51,6 +51,8 @@ export interface StepToConfirm {
   /** Who ran the workflow (Slack's interactor). */
   readonly requesterId: string;
   readonly granteeId: string;
+  /** The workspace the workflow ran in, when Slack says. */
+  readonly teamId: string | null;
   readonly line: StepRequestLine;
 }
 
@@ -222,7 +224,10 @@ export function createStepConfirmFlow(deps: StepConfirmFlowDeps): StepConfirmFlo
         logger.warn('resuming a workflow step confirmed in a process that stopped before filing it', {
           executionId,
         });
-        const filed = await file(confirmation, await directory.person(confirmation.decidedBy ?? ''));
+        const filed = await file(
+          confirmation,
+          await directory.person(confirmation.decidedBy ?? '', confirmation.teamId ?? undefined),
+        );
         if (filed.state === 'filed') await showSettled(filed);
         return;
       }

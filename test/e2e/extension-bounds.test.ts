@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import { waitForApprovalMessage } from '../../dev/slack-flow.js';
@@ -56,9 +57,11 @@ describe('extensions bounded by the end they produce', () => {
     const applied = await waitForState(box, id, 'applied');
     const end = applied.grant?.revokeAt ?? 0;
     for (let i = 0; i < 5; i += 1) {
-      const said = await say(`extend ${id} for 1h because more`, /maxDuration|may be held/);
-      expect(said).toContain('past the 1h its roles may be held from now');
-      expect(said).toContain('It already ends as late as the policy allows');
+      const said = await say(`extend ${id} for 1h because more`, /may be held/);
+      expect(said).toMatch(
+        new RegExp(`${id} already ends in (1h|59m( \\d+s)?); its roles may be held at most 1h from now`),
+      );
+      expect(said).toContain('It cannot be extended now; ask again closer to its end.');
     }
     const after = await readRequest(box, id);
     expect(after.grant?.revokeAt).toBe(end);
@@ -132,5 +135,33 @@ describe('extensions bounded by the end they produce', () => {
     await waitForState(box, id, 'applied');
     const said = await say(`extend ${id} for 1h because more`, /may be held/);
     expect(said).toMatch(/Ask for at most (29m|30m)\./);
+  });
+
+  it('checks an extension again when it is approved, under the policy of that moment', async () => {
+    const box = await start('extend-stricter', '1h');
+    const { id, approval } = await requestAs(
+      box,
+      PEOPLE.alice,
+      `request ${WRITE} on payments-prod for 45m because fix`,
+    );
+    await box.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
+    const applied = await waitForState(box, id, 'applied');
+    const extension = await requestAs(box, PEOPLE.alice, `extend ${id} for 10m because more`);
+    // The read-write rule's maxDuration goes from 1h to 30m before anyone decides.
+    await writeFile(
+      box.config.policyFile,
+      POLICY('1h').replace(
+        `roles: [${WRITE}]\n        maxDuration: 1h`,
+        `roles: [${WRITE}]\n        maxDuration: 30m`,
+      ),
+    );
+    await box.rolecall.reloadPolicy();
+    const since = box.slack.events.length;
+    await box.driver.clickButton(PEOPLE.bob, extension.approval, 'request_approve');
+    const refused = await ephemeralAfter(box, PEOPLE.bob, since, /may be held/);
+    expect(refused).toContain(`${id} already ends in`);
+    expect(refused).toContain('its roles may be held at most 30m from now');
+    expect((await readRequest(box, extension.id)).state).toBe('pending');
+    expect((await readRequest(box, id)).grant?.revokeAt).toBe(applied.grant?.revokeAt);
   });
 });

@@ -75,6 +75,42 @@ describe('Slack user groups (end to end)', () => {
     }
   };
 
+  it('approves nothing by itself on group members it cannot confirm: a request and an extension wait for a person', async () => {
+    const auto = `approvalsChannel: ${CHANNELS.approvals}
+targets:
+  - name: ${ATLAS.project.name}
+    project: ${ATLAS.project.id}
+    requesters: [S0ENG]
+    approvers: [${PEOPLE.bob.id}, ${PEOPLE.carol.id}]
+    roles: [${READ}, ${WRITE}]
+    rules:
+      - roles: [${READ}]
+        autoApprove: true
+        maxDuration: 1h
+`;
+    await start('groups-auto', { policy: auto });
+    const first = await ask(PEOPLE.alice, `${READ} on payments-prod for 10m because before`);
+    await waitForState(sandbox, first.id, 'applied');
+    // Alice leaves the requesters' group; then Slack stops answering, past the bound.
+    sandbox.slack.setUserGroup('S0ENG', [PEOPLE.dana.id]);
+    sandbox.slack.fail({
+      method: 'usergroups.users.list',
+      error: 'internal_error',
+      status: 503,
+      times: Number.POSITIVE_INFINITY,
+    });
+    await sleep(MAX_AGE_MS + 200);
+    const extension = await requestAs(sandbox, PEOPLE.alice, `extend ${first.id} for 10m because more`);
+    const again = await ask(PEOPLE.alice, `${READ} on payments-prod for 10m because again`);
+    // Neither is approved by the policy: both wait for Bob or Carol, and nothing more is granted.
+    expect((await waitForState(sandbox, extension.id, 'pending')).decision).toBeNull();
+    expect((await waitForState(sandbox, again.id, 'pending')).decision).toBeNull();
+    await sleep(500);
+    expect((await readRequest(sandbox, again.id)).state).toBe('pending');
+    expect((await readRequest(sandbox, first.id)).extensions).toEqual([]);
+    sandbox.slack.endFailures();
+  });
+
   it('refuses in words a removed approver while Slack fails, lets an approver by id decide, and refuses him as a non-approver once Slack answers', async () => {
     await start('ug-outage');
     const first = await ask(PEOPLE.alice, `${READ} on payments-prod for 1h because x`);

@@ -274,7 +274,7 @@ describe('request store: settled requests', () => {
   });
 });
 
-describe('request store: an id handed out again after Redis lost data', () => {
+describe('request store: an id that names another request than the one a process remembers', () => {
   const context = useStore('reused-id');
   const MALLORY: RequestDraft = {
     ...DRAFT,
@@ -284,26 +284,33 @@ describe('request store: an id handed out again after Redis lost data', () => {
     target: { name: 'analytics', kind: 'project', id: '5f1a2b3c4d5e6f7a8b9c0d2e' },
   };
 
-  it('indexes the new request under its own people and target, in this process and in one that knew the old one', async () => {
-    // Another process that worked on Alice's AR-0001 and remembers who it was about.
+  it("writes under the stored request's own people and target, not those a process remembers for the id", async () => {
+    // Ids are never issued twice (lib/ids.ts); a restore or a hand edit can still put another request
+    // under a key. Another process worked on Alice's request and remembers who it was about.
     const other = createRequestStore(context.redis, { prefix: context.prefix });
     const alices = await context.store.create(DRAFT, 'U0ALICE', 'pending');
     await other.transition(alices.id, { from: 'pending', to: 'approved', actor: 'U0BOB' });
 
-    // Redis loses everything (a failover to a replica that missed the writes): the id comes again.
+    // Redis loses everything, and Mallory's pending request comes back under Alice's id.
     await deleteKeys(TEST_REDIS_URL, context.prefix);
     const mallorys = await context.store.create(MALLORY, 'U0MALLORY', 'pending');
-    expect(mallorys.id).toBe(alices.id);
-    const moved = await other.transition(mallorys.id, { from: 'pending', to: 'denied', actor: 'U0CAROL' });
+    await context.redis.rename(
+      `${context.prefix}:request:${mallorys.id}`,
+      `${context.prefix}:request:${alices.id}`,
+    );
+    await context.redis.srem(`${context.prefix}:index:pending:${MALLORY.target.id}`, mallorys.id);
+    await context.redis.sadd(`${context.prefix}:index:pending:${MALLORY.target.id}`, alices.id);
+    const moved = await other.transition(alices.id, { from: 'pending', to: 'denied', actor: 'U0CAROL' });
     expect(moved.ok).toBe(true);
+    expect(moved.ok && moved.request.requesterId).toBe('U0MALLORY');
 
+    // Alice's indexes stay empty; Mallory's target no longer lists it as pending.
     const index = (name: string) => context.redis.zrange(`${context.prefix}:index:${name}`, 0, -1);
-    expect(await index('requester:U0MALLORY')).toEqual([mallorys.id]);
     expect(await index('requester:U0ALICE')).toEqual([]);
     expect(await index('grantee:U0ALICE')).toEqual([]);
     expect(await context.store.listByRequester('U0ALICE', 10)).toEqual([]);
-    expect((await context.store.listByRequester('U0MALLORY', 10)).map((r) => r.state)).toEqual(['denied']);
-    expect(await context.redis.smembers(`${context.prefix}:index:open:U0MALLORY`)).toEqual([]);
+    expect(await context.redis.smembers(`${context.prefix}:index:open:U0ALICE`)).toEqual([]);
+    expect(await context.redis.smembers(`${context.prefix}:index:pending:${MALLORY.target.id}`)).toEqual([]);
     expect(await context.redis.smembers(`${context.prefix}:index:pending:${DRAFT.target.id}`)).toEqual([]);
   });
 

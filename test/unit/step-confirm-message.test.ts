@@ -15,6 +15,7 @@ function confirmation(overrides: Partial<StepConfirmation> = {}): StepConfirmati
     executionId: 'Fx0123456789',
     requesterId: 'U0BOB',
     granteeId: 'U0ALICE',
+    teamId: null,
     line: {
       roles: ['GROUP_READ_ONLY', 'GROUP_DATA_ACCESS_READ_ONLY'],
       scope: 'project',

@@ -264,11 +264,13 @@ export function buildApprovalMessage(request: AccessRequest, view: ApprovalView 
       ],
     });
   }
-  // A retry cannot bring back an extension that came too late, or a project that was deleted.
+  // A retry cannot bring back an extension that came too late or ends past its bound, or a project
+  // that was deleted.
   const retryable =
     request.state === 'revoke_failed' ||
     (request.state === 'failed' &&
       request.failure?.code !== 'EXTENSION_TOO_LATE' &&
+      request.failure?.code !== 'DURATION_INVALID' &&
       request.failure?.code !== 'ATLAS_TARGET_GONE');
   if (retryable) {
     blocks.push({

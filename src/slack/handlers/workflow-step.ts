@@ -71,6 +71,7 @@ export function registerWorkflowStep(app: App, deps: HandlerDeps): StepConfirmat
             executionId: event.function_execution_id,
             requesterId,
             granteeId,
+            teamId: context.teamId ?? null,
             line: { ...line, target: target.name, durationSeconds: line.durationSeconds ?? null },
           },
           client,
