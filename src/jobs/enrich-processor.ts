@@ -75,7 +75,10 @@ export function createEnrichProcessor(deps: EnrichDeps) {
       request.requesterId === request.granteeId &&
       requirementsOf(target, request.roles).autoApprove;
     if (!request.breakGlass && !auto) return 'wait';
-    const requester = await deps.people.person(request.requesterId);
+    // In the workspace the requester asked from: an org-wide install reads user groups there.
+    const found = await deps.people.person(request.requesterId);
+    const requester =
+      request.requesterTeamId === null ? found : { ...found, teamId: request.requesterTeamId };
     const draft: RequestLine = {
       roles: request.roles,
       scope: target.kind,

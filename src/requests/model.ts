@@ -129,6 +129,11 @@ export interface AccessRequest {
   readonly id: string;
   readonly state: RequestState;
   readonly requesterId: string;
+  /**
+   * The Slack workspace the requester asked from (on an org-wide install a worker reads user groups
+   * there when it checks an automatic approval); null when Slack did not say.
+   */
+  readonly requesterTeamId: string | null;
   readonly granteeId: string;
   readonly granteeEmail: string;
   readonly target: TargetRef;
@@ -211,6 +216,7 @@ export type RequestDraft = Partial<
     | 'approversAtRequest'
     | 'workflow'
     | 'endsNoLaterThan'
+    | 'requesterTeamId'
   >
 > &
   Pick<

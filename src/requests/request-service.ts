@@ -397,6 +397,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         actor,
         {
           requesterId: actor.id,
+          requesterTeamId: actor.teamId ?? null,
           granteeId: submission.grantee.id,
           granteeEmail: email,
           target: { name: target.name, kind: target.kind, id: target.id },
@@ -490,6 +491,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           actor,
           {
             requesterId: actor.id,
+            requesterTeamId: actor.teamId ?? null,
             granteeId: original.granteeId,
             granteeEmail: original.granteeEmail,
             target: original.target,
@@ -632,6 +634,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         actor,
         {
           requesterId: actor.id,
+          requesterTeamId: actor.teamId ?? null,
           granteeId: actor.id,
           granteeEmail: email,
           target: { name: target.name, kind: target.kind, id: target.id },

@@ -127,6 +127,7 @@ export const FLAT_REQUEST_SCHEMA = 2;
 
 const JSON_FIELDS = [
   'requesterId',
+  'requesterTeamId',
   'granteeId',
   'granteeEmail',
   'target',

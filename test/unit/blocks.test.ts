@@ -39,6 +39,7 @@ function request(state: RequestState, overrides: Partial<AccessRequest> = {}): A
     holdersAtRequest: [],
     addsToProject: false,
     extends: null,
+    requesterTeamId: null,
     endsNoLaterThan: null,
     breakGlass: false,
     workflow: null,

@@ -46,6 +46,7 @@ function request(overrides: Partial<AccessRequest> = {}): AccessRequest {
     holdersAtRequest: [],
     addsToProject: false,
     extends: null,
+    requesterTeamId: null,
     endsNoLaterThan: null,
     breakGlass: false,
     workflow: null,
