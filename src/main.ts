@@ -41,7 +41,12 @@ import { createLogger, type Logger } from './ops/logger.js';
 import { createMetrics } from './ops/metrics.js';
 import { createReadiness } from './ops/readiness.js';
 import { connectRedis } from './ops/redis.js';
-import { createDurableWrites, describeDurability, planDurability } from './ops/redis-durability.js';
+import {
+  createDurableWrites,
+  type DurableWrites,
+  describeDurability,
+  planDurability,
+} from './ops/redis-durability.js';
 import { evictionProblem, persistenceWarning, readRedisFacts } from './ops/redis-settings.js';
 import { createShutdownStack } from './ops/shutdown.js';
 import { loadPolicy, type PolicyApi } from './policy/load-policy.js';
@@ -198,6 +203,8 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     const storeOptions: RequestStoreOptions = {
       prefix: config.redis.prefix,
       onAudit,
+      // Every write's count: a store found with fewer than this process saw went back in time.
+      onWrites: (count) => continuity.observeWrites(count),
       onTransition: (request, from, at) => {
         metrics.transitioned(request, from, at);
         // A decided request's expiry job would only find nothing to do: drop it now (~0.7 KB each
@@ -245,7 +252,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     });
 
     /** What a grant's plan reaches before its Atlas write (workers only), for /readyz. */
-    let durableNote: string | undefined;
+    let grantDurability: DurableWrites | undefined;
     /** Set when this process calls Atlas (worker or all): the request form can then show Atlas's roles. */
     let atlasHere: AtlasRolesApi | undefined;
     /** One authenticated Atlas read, for /readyz (workers only: the bot holds no Atlas credential). */
@@ -277,19 +284,19 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       logger.info('grant plans are made durable before Atlas writes', {
         durability: describeDurability(durability),
       });
-      durableNote = describeDurability(durability);
-      let durable: WorkerParts['durable'];
-      if (durability.replicas > 0 || durability.aof) {
-        // A connection of its own: WAIT blocks it, and must cover the plan it wrote, not others' work.
-        const durableRedis = await connectRedis(config.redis, 'commands', logger);
-        shutdown.push('durable redis', async () => {
-          await durableRedis.quit();
-        });
-        durable = {
-          store: createRequestStore(durableRedis, storeOptions),
-          confirm: createDurableWrites(durableRedis, durability),
-        };
-      }
+      // A connection of its own: WAIT blocks it, and must cover the plan it wrote, not others' work.
+      const durableRedis = await connectRedis(config.redis, 'commands', logger);
+      shutdown.push('durable redis', async () => {
+        await durableRedis.quit();
+      });
+      const durableWrites = createDurableWrites(durableRedis, config.redisDurability, durability, () =>
+        readRedisFacts(redis),
+      );
+      grantDurability = durableWrites;
+      const durable: WorkerParts['durable'] = {
+        store: createRequestStore(durableRedis, storeOptions),
+        confirm: () => durableWrites.confirm(),
+      };
       const workers = startWorkers(config, {
         foreground,
         durable,
@@ -393,7 +400,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       // Receipts this process takes are worked on while its heartbeat lasts (then the sweeper answers them).
       shutdown.push('receipts heartbeat', receipts.beat());
       await slack.start();
-      shutdown.push('slack', () => slack.stop());
+      shutdown.push('slack', () => slack.stop(config.shutdownGraceMs));
       slackListener = slack.requestListener;
     }
 
@@ -413,12 +420,12 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
           periodic: true,
           run: async () => {
             const facts = await readRedisFacts(redis);
-            const problem = evictionProblem(facts);
+            const problem = evictionProblem(facts) ?? grantDurability?.refresh(facts);
             if (problem) throw new AppError('STORAGE_UNAVAILABLE', problem);
             return [
               `maxmemory-policy noeviction on ${facts.length} master(s)`,
               persistenceWarning(facts) ?? 'append-only persistence on',
-              durableNote,
+              grantDurability?.describe(),
             ]
               .filter((part) => part !== undefined)
               .join('; ');
@@ -478,7 +485,8 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         readiness.markStopping();
         stopping = true;
         for (const begin of onStopping) begin();
-        if (config.shutdownDrainMs > 0) {
+        // Only a process that answers Slack over HTTP has anything to drain.
+        if (config.shutdownDrainMs > 0 && slackListener !== undefined) {
           logger.info('stopping: /readyz answers 503; still serving for SHUTDOWN_DRAIN', {
             drainMs: config.shutdownDrainMs,
           });

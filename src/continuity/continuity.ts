@@ -4,7 +4,15 @@ import { type IdKind, issuedNoLaterThan, kindOf } from '../lib/ids.js';
 import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
 import type { Logger } from '../ops/logger.js';
-import { claimNotice, ensureStoreEpoch, releaseNotice, type StoreEpoch } from './store-epoch.js';
+import {
+  claimNotice,
+  ensureStoreEpoch,
+  leaveNotice,
+  readStoreWrites,
+  renewStoreEpoch,
+  type StoreEpoch,
+  takeNotice,
+} from './store-epoch.js';
 
 /** Where an id that names nothing came from. */
 export interface IdOrigin {
@@ -23,8 +31,9 @@ export interface Continuity {
   /** At start-up: reads (or creates) the store's epoch and, for a store found empty, says so once. */
   open(): Promise<StoreEpoch>;
   /**
-   * Periodically (readiness): checks that the store still is the one opened. A store that lost its
-   * epoch while Rolecall ran lost its data: the loss response runs. Returns a line for /readyz.
+   * Periodically (readiness): checks that the store is still the one opened and has not gone back in
+   * time (its write count lower than this process saw), and posts a notice an earlier check could
+   * not. A loss found here gets the loss response. Returns a line for /readyz.
    */
   watch(): Promise<string>;
   /**
@@ -33,6 +42,8 @@ export interface Continuity {
    * else is returned as it is.
    */
   explain(error: unknown, origin: IdOrigin): Promise<unknown>;
+  /** Told the store's write count after each write: the highest seen is what a rollback is measured by. */
+  observeWrites(count: number): void;
 }
 
 /** Dependencies of {@link createContinuity}. */
@@ -72,6 +83,8 @@ export function createContinuity(deps: ContinuityDeps): Continuity {
   const now = deps.now ?? Date.now;
   const retentionMs = deps.retentionMs ?? 90 * 24 * 3600 * 1000;
   let opened: StoreEpoch | undefined;
+  /** The highest write count this process saw in the store it opened. */
+  let writesSeen = 0;
 
   const audit = async (fields: Record<string, string>) => {
     const entry = { kind: 'store', at: String(now()), ...fields };
@@ -83,7 +96,23 @@ export function createContinuity(deps: ContinuityDeps): Continuity {
     }
   };
 
-  /** The loss response, once per store: loud notice, audit, reviews of every target. */
+  /** Posts a notice; one Slack could not take is left in the store for the next check to post. */
+  const post = async (notice: 'started' | 'loss', text: string): Promise<void> => {
+    try {
+      await deps.announce(text);
+    } catch (error) {
+      deps.logger.error(
+        'could not post a store notice in any approvals channel; the next check tries again',
+        {
+          notice,
+          error,
+        },
+      );
+      await leaveNotice(deps.redis, deps.keys, notice, text).catch(() => undefined);
+    }
+  };
+
+  /** The loss response, once per store: audit, reviews of every target, the loud notice. */
   const respondToLoss = async (evidence: string): Promise<void> => {
     deps.logger.error('Rolecall’s Redis store lost data', { evidence });
     if (!(await claimNotice(deps.redis, deps.keys, 'loss', now()))) return;
@@ -95,33 +124,43 @@ export function createContinuity(deps: ContinuityDeps): Continuity {
       deps.logger.error('could not start the access reviews after a loss', { error });
       reviews = 'Rolecall could not start the access reviews itself; run `/atlas-access review all`.';
     }
-    try {
-      await deps.announce(
-        `:rotating_light: *Rolecall’s Redis store has lost data.* ${evidence}\n${AFTER_A_LOSS}\n${reviews}`,
-      );
-    } catch (error) {
-      deps.logger.error('could not announce the loss in any approvals channel; will try again', { error });
-      await releaseNotice(deps.redis, deps.keys, 'loss').catch(() => undefined);
-    }
+    await post(
+      'loss',
+      `:rotating_light: *Rolecall’s Redis store has lost data.* ${evidence}\n${AFTER_A_LOSS}\n${reviews}`,
+    );
   };
 
   /**
    * The store's epoch now. When it is not the one this process opened, the store lost its data under
-   * it: what the process keeps in Redis (schedules) is put back; true in `replaced`.
+   * it: what the process keeps in Redis (schedules) is put back, and `replaced` says which it was.
    */
   const current = async (): Promise<{ epoch: StoreEpoch; replaced: StoreEpoch | undefined }> => {
     const epoch = await ensureStoreEpoch(deps.redis, deps.keys);
     const before = opened;
     opened = epoch;
     if (before === undefined || before.createdAt === epoch.createdAt) return { epoch, replaced: undefined };
+    writesSeen = 0;
     await deps.reinstate?.();
     return { epoch, replaced: before };
   };
 
+  /** Posts the notices an earlier attempt could not (Slack was down), once each. */
+  const postLeftNotices = async (): Promise<void> => {
+    for (const notice of ['loss', 'started'] as const) {
+      const text = await takeNotice(deps.redis, deps.keys, notice);
+      if (text !== undefined) await post(notice, text);
+    }
+  };
+
   return {
+    observeWrites(count) {
+      if (count > writesSeen) writesSeen = count;
+    },
+
     async open() {
       const epoch = await ensureStoreEpoch(deps.redis, deps.keys);
       opened = epoch;
+      writesSeen = await readStoreWrites(deps.redis, deps.keys);
       if (epoch.found === 'upgrade') {
         deps.logger.info('store epoch recorded for a store written by an earlier release', { ...epoch });
       } else if (epoch.found === 'lost') {
@@ -131,14 +170,10 @@ export function createContinuity(deps: ContinuityDeps): Continuity {
       } else if (epoch.found === 'empty' && (await claimNotice(deps.redis, deps.keys, 'started', now()))) {
         deps.logger.warn('Rolecall started on an empty Redis store', { ...epoch });
         await audit({ action: 'empty-store', actor: 'system', detail: 'started on an empty store' });
-        try {
-          await deps.announce(
-            `:information_source: Rolecall started on an empty Redis store. On a first start there is nothing to do. If this store held Rolecall’s data before (a restore, a failover, a Redis without persistence that restarted): ${AFTER_A_LOSS}`,
-          );
-        } catch (error) {
-          deps.logger.warn('could not post the empty-store notice', { error });
-          await releaseNotice(deps.redis, deps.keys, 'started').catch(() => undefined);
-        }
+        await post(
+          'started',
+          `:information_source: Rolecall started on an empty Redis store. On a first start there is nothing to do. If this store held Rolecall’s data before (a Redis without persistence that restarted, or one emptied): ${AFTER_A_LOSS}`,
+        );
       }
       return epoch;
     },
@@ -149,9 +184,26 @@ export function createContinuity(deps: ContinuityDeps): Continuity {
         await respondToLoss(
           'The store Rolecall was using lost its data while Rolecall was running (its epoch changed).',
         );
-        return `store replaced while running (epoch ${replaced.createdAt} -> ${epoch.createdAt}); loss announced`;
+        await postLeftNotices();
+        return `store replaced while running (epoch ${replaced.createdAt} -> ${epoch.createdAt}); loss noticed`;
       }
-      return `store epoch ${new Date(epoch.createdAt).toISOString()}`;
+      const writes = await readStoreWrites(deps.redis, deps.keys);
+      if (writes < writesSeen) {
+        // Gone back in time: a restore, a restart from an old snapshot, a lagging replica promoted.
+        const seen = writesSeen;
+        const renewed = await renewStoreEpoch(deps.redis, deps.keys, epoch.createdAt);
+        opened = renewed ?? (await ensureStoreEpoch(deps.redis, deps.keys));
+        writesSeen = writes;
+        await deps.reinstate?.();
+        await respondToLoss(
+          `The store went back in time while Rolecall was running (a restore, a restart from an old snapshot, or a failover to a replica that lagged): it has recorded ${writes} writes, this process saw ${seen}. Writes made since are gone.`,
+        );
+        await postLeftNotices();
+        return `store went back in time (writes ${seen} -> ${writes}); loss noticed`;
+      }
+      writesSeen = writes;
+      await postLeftNotices();
+      return `store epoch ${new Date(epoch.createdAt).toISOString()}, ${writes} writes`;
     },
 
     async explain(error, origin) {
@@ -160,6 +212,8 @@ export function createContinuity(deps: ContinuityDeps): Continuity {
       const kind = typeof id === 'string' ? kindOf(id) : undefined;
       const issued = typeof id === 'string' ? issuedNoLaterThan(id) : undefined;
       if (typeof id !== 'string' || kind === undefined || issued === undefined) return error;
+      // An id from the future was never issued by any store: nothing to conclude from it.
+      if (issued > now() + 60_000) return error;
       // Read again: a store that lost everything since the last check has a new epoch by now.
       const { epoch } = await current();
       const earlier = issued < epoch.createdAt;
@@ -175,11 +229,12 @@ export function createContinuity(deps: ContinuityDeps): Continuity {
         code: 'STORE_LOST',
         detail: said,
       });
-      await respondToLoss(
+      // Not awaited: the person's answer (an ack, for a form) must not wait for reviews and notices.
+      respondToLoss(
         earlier
           ? `A click on ${id} came from a message of an earlier store.`
           : `${noun[0]?.toUpperCase()}${noun.slice(1)} ${id} is missing although it is younger than its retention.`,
-      );
+      ).catch((cause: unknown) => deps.logger.error('the loss response failed', { error: cause }));
       return new AppError('STORE_LOST', said, { details: { id } });
     },
   };

@@ -69,11 +69,65 @@ export async function claimNotice(
   return (await redis.hsetnx(keys.store, `${notice}NoticeAt`, String(at))) === 1;
 }
 
-/** Gives a notice back when it could not be given, so the next caller tries again. */
-export async function releaseNotice(
+// KEYS[1]: the store hash. ARGV[1]: the createdAt the caller knows. When the store is still that one,
+// it gets a new epoch (its data went back in time: what was issued since is gone); returns
+// {'renewed', createdAt} or, when another process renewed it first, {'changed', createdAt}.
+const RENEW = defineRedisScript(`
+local current = redis.call('HGET', KEYS[1], 'createdAt')
+if current ~= ARGV[1] then return {'changed', current or ''} end
+local now = redis.call('TIME')
+local ms = string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
+local writes = redis.call('HGET', KEYS[1], 'writes') or '0'
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'createdAt', ms, 'origin', 'rolled-back', 'writes', writes)
+return {'renewed', ms}
+`);
+
+/**
+ * Gives the store a new epoch when it is still the one created at `knownCreatedAt`: it went back in
+ * time, so ids and messages from before now belong to an earlier store. Undefined when another
+ * process did it first (its epoch is then the new one).
+ */
+export async function renewStoreEpoch(
+  redis: RedisClient,
+  keys: RedisKeys,
+  knownCreatedAt: number,
+): Promise<StoreEpoch | undefined> {
+  const [status, createdAt] = (await RENEW.run(redis, [keys.store], [String(knownCreatedAt)])) as [
+    string,
+    string,
+  ];
+  return status === 'renewed' ? { found: 'lost', createdAt: Number(createdAt) } : undefined;
+}
+
+/** The store's write count now (grows with every request write; lower than seen = gone back in time). */
+export async function readStoreWrites(redis: RedisClient, keys: RedisKeys): Promise<number> {
+  return Number((await redis.hget(keys.store, 'writes')) ?? '0');
+}
+
+// KEYS[1]: the store hash. ARGV[1]: the notice's field. Takes a notice left to give (once).
+const TAKE_NOTICE = defineRedisScript(`
+local text = redis.call('HGET', KEYS[1], ARGV[1])
+if text then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return text
+`);
+
+/** Leaves a notice that could not be posted, for the next check (any process) to post. */
+export async function leaveNotice(
   redis: RedisClient,
   keys: RedisKeys,
   notice: 'started' | 'loss',
+  text: string,
 ): Promise<void> {
-  await redis.hdel(keys.store, `${notice}NoticeAt`);
+  await redis.hset(keys.store, `${notice}NoticePending`, text);
+}
+
+/** Takes a notice left to post, if any; each is handed to one caller. */
+export async function takeNotice(
+  redis: RedisClient,
+  keys: RedisKeys,
+  notice: 'started' | 'loss',
+): Promise<string | undefined> {
+  const text = (await TAKE_NOTICE.run(redis, [keys.store], [`${notice}NoticePending`])) as string | null;
+  return text ?? undefined;
 }

@@ -1,3 +1,4 @@
+import { isAppError } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import type { AccessRequest } from '../requests/model.js';
 import type { Receipt, Receipts } from '../requests/receipts.js';
@@ -71,13 +72,29 @@ export function createSweepProcessor(deps: SweepDeps) {
   const answerOrphanedReceipts = async (at: number): Promise<number> => {
     const { receipts, answerOrphaned } = deps;
     if (!receipts || !answerOrphaned) return 0;
-    const orphaned = await receipts.claimOrphaned(at - RECEIPT_GRACE_MS, 200);
+    const { orphaned, dropped } = await receipts.claimOrphaned(at - RECEIPT_GRACE_MS, 200);
+    if (dropped > 0) {
+      deps.logger.warn(
+        'dropped receipts of a live process older than 15 minutes (only crossing them out failed)',
+        {
+          dropped,
+        },
+      );
+    }
     let answered = 0;
     for (const receipt of orphaned) {
       try {
         await answerOrphaned(receipt);
         answered += 1;
       } catch (error) {
+        // Slack says it never will (the person is gone, a DM refused): give up on this one.
+        if (isAppError(error) && !error.retryable) {
+          deps.logger.warn('a delivery whose process died cannot be answered; dropped', {
+            receiptId: receipt.id,
+            error,
+          });
+          continue;
+        }
         deps.logger.warn('could not answer a delivery whose process died; trying again later', {
           receiptId: receipt.id,
           error,

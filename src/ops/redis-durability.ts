@@ -59,33 +59,74 @@ export function describeDurability(plan: DurabilityPlan): string {
     : `before a grant's Atlas write, ${parts.join(' and ')} within ${plan.timeoutMs} ms`;
 }
 
+/** A grant plan's durable write, following what the servers offer when set to `auto`. */
+export interface DurableWrites {
+  /**
+   * Waits until everything written so far on its connection (the one that wrote the plan) is as
+   * durable as the plan in force asks; throws a retryable STORAGE_UNAVAILABLE when Redis cannot
+   * confirm it in time, so no Atlas write happens on a plan a failover could lose. With `auto`, a
+   * replica that is no longer attached at all is no failover target: the plan then follows the servers.
+   */
+  confirm(): Promise<void>;
+  /** Follows the servers' settings read now (readiness); a problem in words when an explicit setting cannot be met. */
+  refresh(facts: readonly RedisServerFacts[]): string | undefined;
+  /** What is in force, in words. */
+  describe(): string;
+}
+
 /**
- * Waits until everything written so far on `redis` (the connection that wrote the plan) is as durable
- * as `plan` asks; throws a retryable STORAGE_UNAVAILABLE when Redis cannot confirm it in time, so no
- * Atlas write happens on a plan a failover could lose. On a cluster every master is asked: the one
- * that took the write waits for it, the others answer at once.
+ * The durable writes over `redis`. On a cluster every master is asked: the one that took the write
+ * waits for it, the others answer at once.
  */
-export function createDurableWrites(redis: RedisClient, plan: DurabilityPlan): () => Promise<void> {
+export function createDurableWrites(
+  redis: RedisClient,
+  settings: Config['redisDurability'],
+  initial: DurabilityPlan,
+  readFacts: () => Promise<RedisServerFacts[]>,
+): DurableWrites {
+  let plan = initial;
   const servers = () => (redis instanceof Cluster ? redis.nodes('master') : [redis]);
-  return async () => {
+  const follow = (facts: readonly RedisServerFacts[]): string | undefined => {
+    const fewest = Math.min(...facts.map((f) => f.replicas));
+    const replicas = settings.replicas === 'auto' ? Math.min(1, fewest) : settings.replicas;
+    plan = { ...plan, replicas };
+    return settings.replicas !== 'auto' && fewest < settings.replicas
+      ? `REDIS_WAIT_REPLICAS=${settings.replicas}, but a Redis master has ${fewest} replica(s) attached: grants wait until it has them again`
+      : undefined;
+  };
+  const wait = async (): Promise<void> => {
     for (const server of servers()) {
       if (plan.aof) {
         const [local] = (await server.call('WAITAOF', 1, 0, plan.timeoutMs)) as [number, number];
-        if (Number(local) < 1) throw unconfirmed('the append-only file', plan);
+        if (Number(local) < 1) throw unconfirmed(plan);
       }
       if (plan.replicas > 0) {
         const acknowledged = Number(await server.call('WAIT', plan.replicas, plan.timeoutMs));
-        if (acknowledged < plan.replicas)
-          throw unconfirmed(`${plan.replicas} replica(s)`, plan, acknowledged);
+        if (acknowledged < plan.replicas) throw unconfirmed(plan);
       }
     }
   };
+  return {
+    async confirm() {
+      try {
+        await wait();
+      } catch (error) {
+        // `auto`: the replica may be gone for good; a master with none attached has nothing to wait for.
+        if (settings.replicas !== 'auto' || plan.replicas === 0) throw error;
+        follow(await readFacts());
+        if (plan.replicas > 0) throw error;
+        await wait();
+      }
+    },
+    refresh: follow,
+    describe: () => describeDurability(plan),
+  };
 }
 
-function unconfirmed(what: string, plan: DurabilityPlan, got?: number): AppError {
+function unconfirmed(plan: DurabilityPlan): AppError {
   return new AppError(
     'STORAGE_UNAVAILABLE',
-    `Redis could not confirm within ${plan.timeoutMs} ms that ${what} hold this grant's plan${got === undefined ? '' : ` (${got} did)`}; Rolecall changes nothing in Atlas until it can, and tries again.`,
+    `Rolecall could not make the grant's record durable before changing Atlas (${plan.replicas > 0 ? 'its Redis replica' : 'Redis'} did not confirm it within ${plan.timeoutMs} ms), so nothing was changed in Atlas.`,
     { retryable: true },
   );
 }

@@ -34,9 +34,14 @@ export interface Receipts {
   settle(id: string): Promise<void>;
   /**
    * Takes the receipts older than `before` (ms) whose process is gone (its heartbeat expired): their
-   * work will never finish. Oldest first; each is handed out once.
+   * work will never finish. Oldest first; each is handed out once. A receipt of a live process older
+   * than `abandonedBefore` (its work surely ended; only crossing it out failed) is dropped unanswered.
    */
-  claimOrphaned(before: number, limit: number): Promise<Receipt[]>;
+  claimOrphaned(
+    before: number,
+    limit: number,
+    abandonedBefore?: number,
+  ): Promise<{ readonly orphaned: Receipt[]; readonly dropped: number }>;
   /** Puts a claimed receipt back (its answer could not be given; the next sweep tries again). */
   giveBack(receipt: Receipt): Promise<void>;
   /** Keeps this process's heartbeat alive while it runs (every 5 s, lasting 15 s); returns how to stop. */
@@ -94,9 +99,9 @@ export function createReceipts(
     async settle(id) {
       await SETTLE.run(redis, where, [id]);
     },
-    async claimOrphaned(before, limit) {
+    async claimOrphaned(before, limit, abandonedBefore = before - 15 * 60_000) {
       const ids = await redis.zrangebyscore(keys.receiptTimes, '-inf', before, 'LIMIT', 0, limit);
-      if (ids.length === 0) return [];
+      if (ids.length === 0) return { orphaned: [], dropped: 0 };
       const found = await redis.hmget(keys.receipts, ...ids);
       const candidates = found.flatMap((text) => (text ? [JSON.parse(text) as Receipt] : []));
       const owners = [...new Set(candidates.map((r) => r.owner))];
@@ -107,11 +112,19 @@ export function createReceipts(
         if (exists === 1) alive.add(owners[i] as string);
       }
       const orphaned = candidates.filter((r) => !alive.has(r.owner)).map((r) => r.id);
+      const abandoned = candidates
+        .filter((r) => alive.has(r.owner) && r.at < abandonedBefore)
+        .map((r) => r.id);
       // Ids whose receipt is already gone leave the time index too.
       const gone = ids.filter((_id, i) => found[i] == null);
-      if (orphaned.length + gone.length === 0) return [];
-      const raw = (await CLAIM.run(redis, where, [...orphaned, ...gone])) as string[];
-      return raw.map((text) => JSON.parse(text) as Receipt);
+      if (orphaned.length + abandoned.length + gone.length === 0) return { orphaned: [], dropped: 0 };
+      const raw = (await CLAIM.run(redis, where, [...orphaned, ...abandoned, ...gone])) as string[];
+      const claimed = raw.map((text) => JSON.parse(text) as Receipt);
+      const dropped = new Set(abandoned);
+      return {
+        orphaned: claimed.filter((r) => !dropped.has(r.id)),
+        dropped: claimed.filter((r) => dropped.has(r.id)).length,
+      };
     },
     async giveBack(receipt) {
       await store(receipt);

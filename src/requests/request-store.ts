@@ -105,6 +105,8 @@ export interface RequestStoreOptions {
   retentionMs?: number;
   /** Told every audit entry this store writes (transitions and notes), with its fields. */
   onAudit?: AuditSink;
+  /** Told the store's write count after every write (continuity/ notices a store that went back in time). */
+  onWrites?: (count: number) => void;
   /** Told after every stored state change (not notes or patches), with the state it left (null when created). */
   onTransition?: (request: AccessRequest, from: RequestState | null, at: number) => void;
   now?: () => number;
@@ -185,7 +187,8 @@ const STORED_DEFAULTS: Readonly<Record<string, string>> = Object.fromEntries(
 // KEYS: request hash, global audit stream, request audit stream, ledger hash, grants ending zset,
 //       active index zset, requester index, grantee index, decider index (of the actor), pending
 //       index (of the target), open index (of the requester), receipts hash and their times (a
-//       create crosses out the Slack delivery that asked for it). Every key is passed, none is derived
+//       create crosses out the Slack delivery that asked for it), the store's identity hash (its
+//       write count, returned third). Every key is passed, none is derived
 //       in Lua, so the script runs on a Redis Cluster (all under the prefix's hash tag).
 // ARGV[1]: JSON spec, every number as a string (Lua numbers would print as 1.7e+12):
 //   from (array; absent = the request must not exist yet), to ('' = unchanged), audit (bool), actor,
@@ -198,8 +201,9 @@ const STORED_DEFAULTS: Readonly<Record<string, string>> = Object.fromEntries(
 const WRITE = defineRedisScript(`
 local spec = cjson.decode(ARGV[1])
 local DEFAULTS = cjson.decode([[${JSON.stringify(STORED_DEFAULTS)}]])
+local writes = '0'
 local function reply(status, state)
-  local out = {status, state}
+  local out = {status, state, writes}
   for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do out[#out + 1] = v end
   return out
 end
@@ -315,6 +319,9 @@ if spec.final and spec.retention ~= '0' then
   redis.call('PEXPIRE', KEYS[1], spec.retention)
   redis.call('PEXPIRE', KEYS[3], spec.retention)
 end
+-- The store's write count only grows: a process that finds it lower than it saw knows the store went
+-- back in time (a restore, a restart from an old snapshot, a failover to a lagging replica).
+writes = tostring(redis.call('HINCRBY', KEYS[14], 'writes', 1))
 return reply('ok', from)
 `);
 
@@ -474,11 +481,12 @@ export function createRequestStore(redis: RedisClient, options: RequestStoreOpti
         keys.openIndex(who.requesterId),
         keys.receipts,
         keys.receiptTimes,
+        keys.store,
       ],
       // cjson decodes an empty array as an empty object; both iterate the same way in the script.
       [luaJson(payload)],
     )) as string[];
-    const [status, previous, ...flat] = reply;
+    const [status, previous, writes, ...flat] = reply;
     if (status === 'receipt-taken') {
       throw new AppError(
         'RECEIPT_TAKEN',
@@ -499,6 +507,7 @@ export function createRequestStore(redis: RedisClient, options: RequestStoreOpti
     if (status === 'missing') throw missingRecordError(id);
     const request = decodeRequest(id, Object.fromEntries(pairsOf(flat)));
     if (status === 'conflict') return { ok: false, current: request };
+    if (writes !== undefined && writes !== '0') options.onWrites?.(Number(writes));
     if (spec.to !== null && previous !== spec.to) {
       options.onTransition?.(request, previous ? (previous as RequestState) : null, Number(at));
     }

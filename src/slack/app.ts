@@ -70,7 +70,8 @@ export interface SlackApp {
   readonly requestListener: RequestListener | undefined;
   /** Verifies the bot token (auth.test) and, in Socket Mode, connects. */
   start(): Promise<void>;
-  stop(): Promise<void>;
+  /** Disconnects, then waits up to `graceMs` for the work it acknowledged (the sweeper answers what is left). */
+  stop(graceMs?: number): Promise<void>;
 }
 
 /** Builds the Bolt app with the receiver the configuration asks for and every handler registered. */
@@ -168,13 +169,13 @@ export function createSlackApp(config: Config['slack'], deps: SlackAppDeps): Sla
       if (socketMode) await app.start();
       workflowSteps.start();
     },
-    async stop() {
+    async stop(graceMs = 25_000) {
       await workflowSteps.stop();
       if (socketMode) await app.stop();
       // What was acknowledged finishes before Redis closes (the HTTP listener is closed by now).
       for (
         let waited = 0;
-        afterAck.activeCount + afterAck.pendingCount > 0 && waited < 10_000;
+        afterAck.activeCount + afterAck.pendingCount > 0 && waited < graceMs;
         waited += 20
       ) {
         await new Promise((resolve) => setTimeout(resolve, 20));

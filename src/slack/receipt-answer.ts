@@ -1,5 +1,6 @@
 import type { Receipt } from '../requests/receipts.js';
 import { escapeMrkdwn } from './mrkdwn.js';
+import { classifySlackError } from './notifier.js';
 import type { Replier } from './respond.js';
 
 /**
@@ -15,6 +16,10 @@ export function createOrphanedReceiptAnswer(replier: Replier): (receipt: Receipt
       receipt.kind === 'submission'
         ? `:warning: Rolecall stopped before it could file what you sent (“${what}”); nothing was filed. Please send it again.`
         : `:warning: Rolecall stopped while working on what you sent (“${what}”); it may not have been carried out. Check the message or \`/atlas-access list\`, and try again if nothing changed.`;
-    await replier.deliver(receipt.userId, receipt.responseUrl, { text });
+    try {
+      await replier.deliver(receipt.userId, receipt.responseUrl, { text });
+    } catch (error) {
+      throw classifySlackError(error, 'the answer to an acknowledged delivery');
+    }
   };
 }

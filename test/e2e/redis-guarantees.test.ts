@@ -130,4 +130,66 @@ describe('the Redis Rolecall runs on', () => {
     expect(written.length).toBeGreaterThan(0);
     expect(Math.min(...written.map((r) => r.at))).toBeGreaterThanOrEqual(resumedAt);
   });
+
+  it('goes on granting when the replica is gone for good with auto, and turns /readyz 503 when it was asked for', async () => {
+    const { server: master, client } = await ownRedis();
+    const { server: replica, client: replicaClient } = await ownRedis();
+    await replicaClient.replicaof('127.0.0.1', master.port);
+    await waitUntil(async () => {
+      const info = parseInfo(await client.info('replication'));
+      return info.connected_slaves === '1' ? true : undefined;
+    }, 10_000);
+    sandbox = await startSandbox({
+      redisUrl: master.url,
+      env: { JOB_BACKOFF_MS: '300', READY_CHECK_INTERVAL: '1s', ATLAS_API: 'atlas-v2-2025' },
+    });
+    const box = sandbox;
+    await replica.halt();
+    await waitUntil(async () => {
+      const info = parseInfo(await client.info('replication'));
+      return info.connected_slaves === '0' ? true : undefined;
+    }, 10_000);
+    // auto: a master with no replica attached has nothing to wait for; the grant is applied.
+    const grant = await requestAs(
+      box,
+      PEOPLE.alice,
+      'request GROUP_DATA_ACCESS_READ_ONLY on payments-prod because gone',
+    );
+    await box.driver.clickButton(PEOPLE.bob, grant.approval, 'request_approve');
+    await waitForState(box, grant.id, 'applied', 15_000);
+    const ready = await waitUntil(async () => {
+      const answer = await readyz(box);
+      return JSON.stringify(answer.body.checks).includes('not confirmed beyond the master')
+        ? answer
+        : undefined;
+    }, 5_000);
+    expect(ready.status).toBe(200);
+    await box.stop();
+    sandbox = undefined;
+
+    // Asked for explicitly (REDIS_WAIT_REPLICAS=1): losing the replica makes /readyz say so, 503.
+    await replica.restart();
+    const again = new Redis(replica.url);
+    again.on('error', () => undefined);
+    clients.push(again);
+    await again.replicaof('127.0.0.1', master.port);
+    await waitUntil(async () => {
+      const info = parseInfo(await client.info('replication'));
+      return info.connected_slaves === '1' ? true : undefined;
+    }, 10_000);
+    sandbox = await startSandbox({
+      redisUrl: master.url,
+      env: { READY_CHECK_INTERVAL: '1s', REDIS_WAIT_REPLICAS: '1' },
+    });
+    expect((await readyz(sandbox)).status).toBe(200);
+    await replica.halt();
+    const failing = await waitUntil(async () => {
+      const answer = await readyz(sandbox as Sandbox);
+      return answer.status === 503 ? answer : undefined;
+    }, 10_000);
+    expect(failing.body.failing).toEqual(['redis-settings']);
+    expect(JSON.stringify(failing.body.checks)).toContain(
+      'REDIS_WAIT_REPLICAS=1, but a Redis master has 0 replica(s)',
+    );
+  });
 });

@@ -10,6 +10,7 @@ import {
   readRequest,
   requestAs,
   rolesAt,
+  sleep,
   waitForState,
 } from '../support/grant-flow.js';
 import { type OwnRedis, startOwnRedis } from '../support/own-redis.js';
@@ -199,5 +200,68 @@ describe('a Redis store that loses its data', () => {
     expect(rolesAt(timeline, endsAt + 500)).toContain('GROUP_DATA_ACCESS_READ_ONLY');
     expect(rolesAt(timeline, Date.now())).not.toContain('GROUP_DATA_ACCESS_READ_ONLY');
     expect(postedIn(box.slack, CHANNELS.approvals).some((m) => m.text.includes('review all'))).toBe(true);
+  });
+
+  it('notices a store that went back in time under a running app (a restore), and reviews what it lost', async () => {
+    const box = await start();
+    const redis = client as Redis;
+    // A backup taken now, before Alice's grant.
+    await requestAs(box, PEOPLE.dana, 'request GROUP_DATA_ACCESS_READ_ONLY on payments-prod because before');
+    const keys = await redis.keys(`${box.config.redis.prefix}:*`);
+    const backup = await Promise.all(keys.map(async (key) => [key, await redis.dumpBuffer(key)] as const));
+    const grant = await requestAs(
+      box,
+      PEOPLE.alice,
+      'request GROUP_DATA_ACCESS_READ_WRITE on payments-prod for 5s because after',
+    );
+    await box.driver.clickButton(PEOPLE.bob, grant.approval, 'request_approve');
+    await waitForState(box, grant.id, 'applied');
+    // The backup is restored over it: the epoch is the same, the grant and its revocation are gone.
+    await redis.flushall();
+    for (const [key, value] of backup) if (value) await redis.restore(key, 0, value);
+    const alarm = await waitUntil(
+      () => box.slack.messagesIn(CHANNELS.approvals).find((m) => m.text.includes('store has lost data')),
+      10_000,
+      'the loss announcement',
+    );
+    expect(alarm.text).toContain('went back in time');
+    // The grant's approval message now belongs to an earlier store.
+    const since = box.slack.events.length;
+    await box.driver.clickButton(PEOPLE.bob, grant.approval, 'grant_revoke_now');
+    expect(await ephemeralAfter(box, PEOPLE.bob, since, /earlier Rolecall store/)).toContain(grant.id);
+    expect(
+      box.slack.messagesIn(CHANNELS.approvals).filter((m) => m.text.includes('store has lost data')),
+    ).toHaveLength(1);
+  });
+
+  it('posts the loss notice once Slack answers again when it could not at first', async () => {
+    const box = await start();
+    box.slack.fail({
+      method: 'chat.postMessage',
+      error: 'internal_error',
+      status: 503,
+      times: Number.POSITIVE_INFINITY,
+    });
+    await own?.restart();
+    // The periodic check notices (every second here) but cannot post; the store keeps the notice.
+    await waitUntil(
+      async () =>
+        (await (client as Redis).hget(redisKeys(box.config.redis.prefix).store, 'lossNoticePending'))
+          ? true
+          : undefined,
+      10_000,
+      'the notice left to post',
+    );
+    box.slack.endFailures();
+    const alarm = await waitUntil(
+      () => box.slack.messagesIn(CHANNELS.approvals).find((m) => m.text.includes('store has lost data')),
+      10_000,
+      'the loss announcement after the outage',
+    );
+    expect(alarm.text).toContain('lost its data while Rolecall was running');
+    await sleep(2_500);
+    expect(
+      box.slack.messagesIn(CHANNELS.approvals).filter((m) => m.text.includes('store has lost data')),
+    ).toHaveLength(1);
   });
 });

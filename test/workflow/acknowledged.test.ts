@@ -101,7 +101,7 @@ describe('nothing acknowledged is lost', () => {
       const receipts = createReceipts(redis, keys, { owner: 'gone', now: () => Date.now() - 60_000 });
       const id = await receipts.keep({ kind: 'submission', userId: 'U0ALICE', responseUrl: null, what: 'x' });
       const claimed = await createReceipts(redis, keys).claimOrphaned(Date.now(), 10);
-      expect(claimed.map((r) => r.id)).toEqual([id]);
+      expect(claimed.orphaned.map((r) => r.id)).toEqual([id]);
       const store = createRequestStore(redis, { prefix });
       await expect(
         store.create(
@@ -123,11 +123,20 @@ describe('nothing acknowledged is lost', () => {
         ),
       ).rejects.toMatchObject({ code: 'RECEIPT_TAKEN' });
       expect(await redis.keys(`${prefix}:request:*`)).toEqual([`${prefix}:request:seq`]);
-      // A live process's receipt is left alone, however old.
+      // A live process's receipt is left alone while it may still be worked on, and dropped
+      // unanswered once it is older than 15 minutes (only crossing it out can have failed).
       const live = createReceipts(redis, keys, { owner: 'alive', now: () => Date.now() - 60_000 });
       const stop = live.beat();
       await live.keep({ kind: 'action', userId: 'U0BOB', responseUrl: null, what: 'Approve on AR-1' });
-      expect(await createReceipts(redis, keys).claimOrphaned(Date.now(), 10)).toEqual([]);
+      expect(await createReceipts(redis, keys).claimOrphaned(Date.now(), 10)).toEqual({
+        orphaned: [],
+        dropped: 0,
+      });
+      expect(await createReceipts(redis, keys).claimOrphaned(Date.now(), 10, Date.now() - 30_000)).toEqual({
+        orphaned: [],
+        dropped: 1,
+      });
+      expect(await redis.hlen(keys.receipts)).toBe(0);
       await stop();
       await redis.del(keys.receipts, keys.receiptTimes, keys.requestSeq);
     } finally {

@@ -57,7 +57,7 @@ export function registerAccessCommand(app: App, deps: HandlerDeps): void {
             kind: files ? 'submission' : 'action',
             userId: command.user_id,
             responseUrl: command.response_url,
-            what: `${COMMAND} ${command.text}`,
+            what: `${COMMAND} ${decodeSlackText(command.text)}`,
           });
     if (parsed.kind !== 'modal' && receiptId === undefined) {
       await ack({ response_type: 'ephemeral', text: NOT_RECEIVED });

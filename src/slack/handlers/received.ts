@@ -18,13 +18,21 @@ export async function keepReceipt(
   receipt: Omit<Receipt, 'id' | 'at' | 'owner'>,
 ): Promise<string | undefined> {
   let timer: NodeJS.Timeout | undefined;
+  const keeping = deps.receipts.keep(receipt);
   try {
-    return await Promise.race([
-      deps.receipts.keep(receipt),
+    const kept = await Promise.race([
+      keeping,
       new Promise<undefined>((resolve) => {
         timer = setTimeout(() => resolve(undefined), KEEP_WITHIN_MS);
       }),
     ]);
+    if (kept === undefined) {
+      // Too late: the person hears it was not done, so a receipt Redis takes after all is crossed out.
+      keeping
+        .then((id) => deps.receipts.settle(id))
+        .catch((error: unknown) => deps.logger.warn('a late receipt could not be crossed out', { error }));
+    }
+    return kept;
   } catch (error) {
     deps.logger.warn('could not write down a Slack delivery before acknowledging it', { error });
     return undefined;
