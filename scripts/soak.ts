@@ -66,6 +66,9 @@ async function main(): Promise<void> {
       grants: { type: 'string', default: '300' },
       // Chaos runs this long, then the run waits for every grant to end.
       minutes: { type: 'string', default: '3' },
+      // Rolecall's client-side Atlas bucket for project user endpoints (ATLAS_RATE_PROJECT); the
+      // default is Atlas's own. A larger one shows how much of the revocation lag is the bucket.
+      'atlas-rate': { type: 'string', default: '1200/500' },
     },
     strict: true,
   });
@@ -129,6 +132,7 @@ targets:
     ATLAS_PUBLIC_KEY: ATLAS.apiKey.publicKey,
     ATLAS_PRIVATE_KEY: ATLAS.apiKey.privateKey,
     ATLAS_MAX_RETRIES: '2',
+    ATLAS_RATE_PROJECT: values['atlas-rate'],
   };
   const bot = startProcess('bot', env);
   const botPort = await bot.ready;

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../dev/http-util.js';
 import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
-import { postedIn } from '../../dev/slack-flow.js';
+import { postedIn, waitForDm } from '../../dev/slack-flow.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
 import {
   ephemeralAfter,
@@ -216,6 +216,7 @@ describe('a Redis store that loses its data', () => {
     );
     await box.driver.clickButton(PEOPLE.bob, grant.approval, 'request_approve');
     await waitForState(box, grant.id, 'applied');
+    const dm = await waitForDm(box.slack, PEOPLE.alice.id, new RegExp(`${grant.id} approved`));
     // The backup is restored over it: the epoch is the same, the grant and its revocation are gone.
     await redis.flushall();
     for (const [key, value] of backup) if (value) await redis.restore(key, 0, value);
@@ -229,6 +230,14 @@ describe('a Redis store that loses its data', () => {
     const since = box.slack.events.length;
     await box.driver.clickButton(PEOPLE.bob, grant.approval, 'grant_revoke_now');
     expect(await ephemeralAfter(box, PEOPLE.bob, since, /earlier Rolecall store/)).toContain(grant.id);
+    // So do the grant's own Extend and End now in Alice's DM.
+    for (const action of ['grant_extend', 'grant_end']) {
+      const before = box.slack.events.length;
+      await box.driver.clickButton(PEOPLE.alice, dm, action);
+      expect(await ephemeralAfter(box, PEOPLE.alice, before, /earlier Rolecall store/)).toContain(
+        'Nothing was changed',
+      );
+    }
     expect(
       box.slack.messagesIn(CHANNELS.approvals).filter((m) => m.text.includes('store has lost data')),
     ).toHaveLength(1);
