@@ -204,7 +204,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       prefix: config.redis.prefix,
       onAudit,
       // Every write's count: a store found with fewer than this process saw went back in time.
-      onWrites: (count) => continuity.observeWrites(count),
+      onWrites: (count) => continuity.observeWrites(count, 'commands'),
       onTransition: (request, from, at) => {
         metrics.transitioned(request, from, at);
         // A decided request's expiry job would only find nothing to do: drop it now (~0.7 KB each
@@ -294,7 +294,10 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       );
       grantDurability = durableWrites;
       const durable: WorkerParts['durable'] = {
-        store: createRequestStore(durableRedis, storeOptions),
+        store: createRequestStore(durableRedis, {
+          ...storeOptions,
+          onWrites: (count) => continuity.observeWrites(count, 'durable'),
+        }),
         confirm: () => durableWrites.confirm(),
       };
       const workers = startWorkers(config, {

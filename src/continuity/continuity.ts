@@ -7,11 +7,12 @@ import type { Logger } from '../ops/logger.js';
 import {
   claimNotice,
   ensureStoreEpoch,
+  leaseNotice,
   leaveNotice,
   readStoreWrites,
   renewStoreEpoch,
   type StoreEpoch,
-  takeNotice,
+  settleNotice,
 } from './store-epoch.js';
 
 /** Where an id that names nothing came from. */
@@ -42,8 +43,12 @@ export interface Continuity {
    * else is returned as it is.
    */
   explain(error: unknown, origin: IdOrigin): Promise<unknown>;
-  /** Told the store's write count after each write: the highest seen is what a rollback is measured by. */
-  observeWrites(count: number): void;
+  /**
+   * Told the store's write count after each write on one connection (`source`). Counts on one
+   * connection arrive in the order Redis ran them, so one not above the last is proof the store went
+   * back in time: the loss response runs at once, not at the next check.
+   */
+  observeWrites(count: number, source: string): void;
 }
 
 /** Dependencies of {@link createContinuity}. */
@@ -83,8 +88,11 @@ export function createContinuity(deps: ContinuityDeps): Continuity {
   const now = deps.now ?? Date.now;
   const retentionMs = deps.retentionMs ?? 90 * 24 * 3600 * 1000;
   let opened: StoreEpoch | undefined;
-  /** The highest write count this process saw in the store it opened. */
+  /** The highest write count this process saw in the store it opened, and the last per connection. */
   let writesSeen = 0;
+  const lastBySource = new Map<string, number>();
+  /** A loss being handled in this process: evidence found meanwhile joins it. */
+  let handling: Promise<void> | undefined;
 
   const audit = async (fields: Record<string, string>) => {
     const entry = { kind: 'store', at: String(now()), ...fields };
@@ -96,23 +104,32 @@ export function createContinuity(deps: ContinuityDeps): Continuity {
     }
   };
 
-  /** Posts a notice; one Slack could not take is left in the store for the next check to post. */
-  const post = async (notice: 'started' | 'loss', text: string): Promise<void> => {
-    try {
-      await deps.announce(text);
-    } catch (error) {
-      deps.logger.error(
-        'could not post a store notice in any approvals channel; the next check tries again',
-        {
-          notice,
-          error,
-        },
-      );
-      await leaveNotice(deps.redis, deps.keys, notice, text).catch(() => undefined);
+  /**
+   * Posts the notices left in the store, each by one process at a time (a lease): a notice is left
+   * there before its first try, and removed once posted, so no stop and no Slack outage loses it.
+   */
+  const postLeft = async (): Promise<void> => {
+    for (const notice of ['loss', 'started'] as const) {
+      const text = await leaseNotice(deps.redis, deps.keys, notice);
+      if (text === undefined) continue;
+      let posted = false;
+      try {
+        await deps.announce(text);
+        posted = true;
+      } catch (error) {
+        deps.logger.error(
+          'could not post a store notice in any approvals channel; the next check tries again',
+          {
+            notice,
+            error,
+          },
+        );
+      }
+      await settleNotice(deps.redis, deps.keys, notice, posted);
     }
   };
 
-  /** The loss response, once per store: audit, reviews of every target, the loud notice. */
+  /** The loss response, once per epoch: audit, reviews of every target, the loud notice. */
   const respondToLoss = async (evidence: string): Promise<void> => {
     deps.logger.error('Rolecall’s Redis store lost data', { evidence });
     if (!(await claimNotice(deps.redis, deps.keys, 'loss', now()))) return;
@@ -124,43 +141,76 @@ export function createContinuity(deps: ContinuityDeps): Continuity {
       deps.logger.error('could not start the access reviews after a loss', { error });
       reviews = 'Rolecall could not start the access reviews itself; run `/atlas-access review all`.';
     }
-    await post(
+    await leaveNotice(
+      deps.redis,
+      deps.keys,
       'loss',
       `:rotating_light: *Rolecall’s Redis store has lost data.* ${evidence}\n${AFTER_A_LOSS}\n${reviews}`,
     );
+    await postLeft();
+  };
+
+  /** Forgets what this process saw of the store's writes, for a new epoch. */
+  const startCounting = (writes: number) => {
+    writesSeen = writes;
+    lastBySource.clear();
   };
 
   /**
    * The store's epoch now. When it is not the one this process opened, the store lost its data under
-   * it: what the process keeps in Redis (schedules) is put back, and `replaced` says which it was.
+   * it (or another process found a loss and renewed it): what the process keeps in Redis (schedules)
+   * is put back, and `replaced` says which it was.
    */
   const current = async (): Promise<{ epoch: StoreEpoch; replaced: StoreEpoch | undefined }> => {
     const epoch = await ensureStoreEpoch(deps.redis, deps.keys);
     const before = opened;
     opened = epoch;
     if (before === undefined || before.createdAt === epoch.createdAt) return { epoch, replaced: undefined };
-    writesSeen = 0;
+    startCounting(await readStoreWrites(deps.redis, deps.keys));
     await deps.reinstate?.();
     return { epoch, replaced: before };
   };
 
-  /** Posts the notices an earlier attempt could not (Slack was down), once each. */
-  const postLeftNotices = async (): Promise<void> => {
-    for (const notice of ['loss', 'started'] as const) {
-      const text = await takeNotice(deps.redis, deps.keys, notice);
-      if (text !== undefined) await post(notice, text);
-    }
+  /**
+   * A loss found in this store (it went back in time, or lost a record): the store gets a new epoch,
+   * once, by whichever process finds it first, and that process answers it; the others see the epoch
+   * change and find the response given (one per epoch).
+   */
+  const lossFound = (evidence: string): Promise<void> => {
+    handling ??= (async () => {
+      try {
+        const known = opened ?? (await ensureStoreEpoch(deps.redis, deps.keys));
+        const renewed = await renewStoreEpoch(deps.redis, deps.keys, known.createdAt);
+        if (renewed) {
+          opened = renewed;
+          startCounting(await readStoreWrites(deps.redis, deps.keys));
+          await deps.reinstate?.();
+        } else {
+          await current();
+        }
+        await respondToLoss(evidence);
+      } finally {
+        handling = undefined;
+      }
+    })();
+    return handling;
   };
 
   return {
-    observeWrites(count) {
+    observeWrites(count, source) {
+      const last = lastBySource.get(source);
+      lastBySource.set(source, count);
       if (count > writesSeen) writesSeen = count;
+      if (last === undefined || count > last) return;
+      lossFound(
+        `The store went back in time while Rolecall was running (a restore, a restart from an old snapshot, or a failover to a replica that lagged): a write got count ${count} after one that got ${last}. Writes made in between are gone.`,
+      ).catch((error: unknown) => deps.logger.error('the loss response failed', { error }));
     },
 
     async open() {
       const epoch = await ensureStoreEpoch(deps.redis, deps.keys);
       opened = epoch;
-      writesSeen = await readStoreWrites(deps.redis, deps.keys);
+      startCounting(await readStoreWrites(deps.redis, deps.keys));
       if (epoch.found === 'upgrade') {
         deps.logger.info('store epoch recorded for a store written by an earlier release', { ...epoch });
       } else if (epoch.found === 'lost') {
@@ -170,39 +220,37 @@ export function createContinuity(deps: ContinuityDeps): Continuity {
       } else if (epoch.found === 'empty' && (await claimNotice(deps.redis, deps.keys, 'started', now()))) {
         deps.logger.warn('Rolecall started on an empty Redis store', { ...epoch });
         await audit({ action: 'empty-store', actor: 'system', detail: 'started on an empty store' });
-        await post(
+        await leaveNotice(
+          deps.redis,
+          deps.keys,
           'started',
           `:information_source: Rolecall started on an empty Redis store. On a first start there is nothing to do. If this store held Rolecall’s data before (a Redis without persistence that restarted, or one emptied): ${AFTER_A_LOSS}`,
         );
+        await postLeft();
       }
       return epoch;
     },
 
     async watch() {
+      await handling;
       const { epoch, replaced } = await current();
       if (replaced) {
         await respondToLoss(
           'The store Rolecall was using lost its data while Rolecall was running (its epoch changed).',
         );
-        await postLeftNotices();
+        await postLeft();
         return `store replaced while running (epoch ${replaced.createdAt} -> ${epoch.createdAt}); loss noticed`;
       }
       const writes = await readStoreWrites(deps.redis, deps.keys);
       if (writes < writesSeen) {
-        // Gone back in time: a restore, a restart from an old snapshot, a lagging replica promoted.
         const seen = writesSeen;
-        const renewed = await renewStoreEpoch(deps.redis, deps.keys, epoch.createdAt);
-        opened = renewed ?? (await ensureStoreEpoch(deps.redis, deps.keys));
-        writesSeen = writes;
-        await deps.reinstate?.();
-        await respondToLoss(
+        await lossFound(
           `The store went back in time while Rolecall was running (a restore, a restart from an old snapshot, or a failover to a replica that lagged): it has recorded ${writes} writes, this process saw ${seen}. Writes made since are gone.`,
         );
-        await postLeftNotices();
         return `store went back in time (writes ${seen} -> ${writes}); loss noticed`;
       }
       writesSeen = writes;
-      await postLeftNotices();
+      await postLeft();
       return `store epoch ${new Date(epoch.createdAt).toISOString()}, ${writes} writes`;
     },
 
@@ -212,12 +260,11 @@ export function createContinuity(deps: ContinuityDeps): Continuity {
       const kind = typeof id === 'string' ? kindOf(id) : undefined;
       const issued = typeof id === 'string' ? issuedNoLaterThan(id) : undefined;
       if (typeof id !== 'string' || kind === undefined || issued === undefined) return error;
-      // An id from the future was never issued by any store: nothing to conclude from it.
-      if (issued > now() + 60_000) return error;
+      // An id from the future was never issued by any store; one past its retention was deleted by it.
+      if (issued > now() + 60_000 || now() - issued > retentionMs) return error;
       // Read again: a store that lost everything since the last check has a new epoch by now.
       const { epoch } = await current();
       const earlier = issued < epoch.createdAt;
-      if (!earlier && now() - issued > retentionMs) return error;
       const noun = NOUNS[kind];
       const said = earlier
         ? `This message belongs to an earlier Rolecall store: ${id} is not in the store Rolecall uses now. Nothing was changed, and the approvers have been told.`
@@ -230,10 +277,13 @@ export function createContinuity(deps: ContinuityDeps): Continuity {
         detail: said,
       });
       // Not awaited: the person's answer (an ack, for a form) must not wait for reviews and notices.
-      respondToLoss(
-        earlier
-          ? `A click on ${id} came from a message of an earlier store.`
-          : `${noun[0]?.toUpperCase()}${noun.slice(1)} ${id} is missing although it is younger than its retention.`,
+      // A record missing from this store is a loss in it (a new epoch); one of an earlier store is
+      // answered under the epoch that replaced it.
+      (earlier
+        ? respondToLoss(`A click on ${id} came from a message of an earlier store.`)
+        : lossFound(
+            `${noun[0]?.toUpperCase()}${noun.slice(1)} ${id} is missing although it is younger than its retention.`,
+          )
       ).catch((cause: unknown) => deps.logger.error('the loss response failed', { error: cause }));
       return new AppError('STORE_LOST', said, { details: { id } });
     },

@@ -105,14 +105,7 @@ export async function readStoreWrites(redis: RedisClient, keys: RedisKeys): Prom
   return Number((await redis.hget(keys.store, 'writes')) ?? '0');
 }
 
-// KEYS[1]: the store hash. ARGV[1]: the notice's field. Takes a notice left to give (once).
-const TAKE_NOTICE = defineRedisScript(`
-local text = redis.call('HGET', KEYS[1], ARGV[1])
-if text then redis.call('HDEL', KEYS[1], ARGV[1]) end
-return text
-`);
-
-/** Leaves a notice that could not be posted, for the next check (any process) to post. */
+/** Leaves a notice to post in the store first, so a process that stops before posting loses nothing. */
 export async function leaveNotice(
   redis: RedisClient,
   keys: RedisKeys,
@@ -122,12 +115,28 @@ export async function leaveNotice(
   await redis.hset(keys.store, `${notice}NoticePending`, text);
 }
 
-/** Takes a notice left to post, if any; each is handed to one caller. */
-export async function takeNotice(
+/**
+ * Takes the lease on a notice left to post (30 s, so a process that dies while posting leaves it to
+ * the next); its text, or undefined when there is none or another process is posting it.
+ */
+export async function leaseNotice(
   redis: RedisClient,
   keys: RedisKeys,
   notice: 'started' | 'loss',
 ): Promise<string | undefined> {
-  const text = (await TAKE_NOTICE.run(redis, [keys.store], [`${notice}NoticePending`])) as string | null;
-  return text ?? undefined;
+  const text = await redis.hget(keys.store, `${notice}NoticePending`);
+  if (text === null) return undefined;
+  const leased = await redis.set(keys.storeNoticeLease(notice), '1', 'PX', 30_000, 'NX');
+  return leased === 'OK' ? text : undefined;
+}
+
+/** The notice was posted: it is no longer left to post. */
+export async function settleNotice(
+  redis: RedisClient,
+  keys: RedisKeys,
+  notice: 'started' | 'loss',
+  posted: boolean,
+): Promise<void> {
+  if (posted) await redis.hdel(keys.store, `${notice}NoticePending`);
+  await redis.del(keys.storeNoticeLease(notice));
 }

@@ -42,6 +42,7 @@ import type { ScopeKind } from './scope.js';
  * | `extension:<grant id>` | string | the one extension request open for a grant (or a filing token) |
  * | `receipts`, `receipts:at` | hash, zset | what Slack delivered and was acknowledged, until its work is done (requests/receipts.ts) |
  * | `process:<id>` | string | a running process's heartbeat (expires 15 s after its last beat): its receipts are still being worked on |
+ * | `store:notice-lease:<started\|loss>` | string | who is posting a store notice now (30 s) |
  * | `store` | hash | this store's identity: `createdAt` (ms, the Redis server's clock), `origin`, when its start and a loss were announced |
  */
 export interface RedisKeys {
@@ -93,6 +94,8 @@ export interface RedisKeys {
   processBeat(owner: string): string;
   /** This store's identity (continuity/store-epoch.ts): a store without it is new, or lost its data. */
   readonly store: string;
+  /** The lease of the process posting a store notice (continuity/store-epoch.ts). */
+  storeNoticeLease(notice: string): string;
 }
 
 /** The key registry for one QUEUE_PREFIX. */
@@ -133,6 +136,7 @@ export function redisKeys(prefix: string): RedisKeys {
     lockFence: `${prefix}:lock-fence`,
     atlasRate: (bucket) => `${prefix}:atlas-rate:${bucket}`,
     store: `${prefix}:store`,
+    storeNoticeLease: (notice) => `${prefix}:store:notice-lease:${notice}`,
     receipts: `${prefix}:receipts`,
     receiptTimes: `${prefix}:receipts:at`,
     processBeat: (owner) => `${prefix}:process:${owner}`,

@@ -59,6 +59,9 @@ export function describeDurability(plan: DurabilityPlan): string {
     : `before a grant's Atlas write, ${parts.join(' and ')} within ${plan.timeoutMs} ms`;
 }
 
+/** A replica silent for longer than this is stuck (replicas acknowledge every second). */
+const STUCK_AFTER_S = 10;
+
 /** A grant plan's durable write, following what the servers offer when set to `auto`. */
 export interface DurableWrites {
   /**
@@ -86,13 +89,21 @@ export function createDurableWrites(
 ): DurableWrites {
   let plan = initial;
   const servers = () => (redis instanceof Cluster ? redis.nodes('master') : [redis]);
+  /** Said beside what is in force: replicas attached but not acknowledging (grants fail meanwhile). */
+  let stuck: string | undefined;
   const follow = (facts: readonly RedisServerFacts[]): string | undefined => {
     const fewest = Math.min(...facts.map((f) => f.replicas));
     const replicas = settings.replicas === 'auto' ? Math.min(1, fewest) : settings.replicas;
     plan = { ...plan, replicas };
-    return settings.replicas !== 'auto' && fewest < settings.replicas
-      ? `REDIS_WAIT_REPLICAS=${settings.replicas}, but a Redis master has ${fewest} replica(s) attached: grants wait until it has them again`
-      : undefined;
+    const slowest = Math.max(0, ...facts.flatMap((f) => f.replicaLags));
+    stuck =
+      replicas > 0 && slowest > STUCK_AFTER_S
+        ? `a replica has not acknowledged for ${slowest} s: grants fail (with Retry) until it does`
+        : undefined;
+    if (settings.replicas !== 'auto' && fewest < settings.replicas) {
+      return `REDIS_WAIT_REPLICAS=${settings.replicas}, but a Redis master has ${fewest} replica(s) attached: grants fail (with Retry) until it has them again`;
+    }
+    return settings.replicas !== 'auto' ? stuck : undefined;
   };
   const wait = async (): Promise<void> => {
     for (const server of servers()) {
@@ -119,7 +130,7 @@ export function createDurableWrites(
       }
     },
     refresh: follow,
-    describe: () => describeDurability(plan),
+    describe: () => [describeDurability(plan), stuck].filter((part) => part !== undefined).join('; '),
   };
 }
 

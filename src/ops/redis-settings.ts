@@ -19,6 +19,8 @@ export interface RedisServerFacts {
   readonly appendonly: boolean;
   /** `connected_slaves`: replicas attached now. */
   readonly replicas: number;
+  /** Seconds since each attached replica last acknowledged (`slaveN:…,lag=`); a stuck one grows. */
+  readonly replicaLags: readonly number[];
 }
 
 /** Reads the settings of every master Rolecall writes to (one, or each master of a cluster). */
@@ -43,6 +45,9 @@ export async function readRedisFacts(redis: RedisClient): Promise<RedisServerFac
         maxmemoryPolicy: info.maxmemory_policy ?? 'unknown',
         appendonly: info.aof_enabled === '1',
         replicas: Number(info.connected_slaves ?? '0'),
+        replicaLags: Object.entries(info)
+          .filter(([key]) => /^slave\d+$/.test(key))
+          .map(([, value]) => Number(/lag=(\d+)/.exec(value)?.[1] ?? '0')),
       };
     }),
   );

@@ -129,6 +129,11 @@ describe('a Redis store that loses its data', () => {
     await waitUntil(() =>
       box.slack.messagesIn(CHANNELS.approvals).find((m) => m.text.includes('store has lost data')),
     );
+    // The periodic checks that follow (every second here) find the loss answered: one notice.
+    await sleep(2_500);
+    expect(
+      box.slack.messagesIn(CHANNELS.approvals).filter((m) => m.text.includes('store has lost data')),
+    ).toHaveLength(1);
   });
 
   it('answers a typed id it never issued plainly, without raising the alarm', async () => {
@@ -269,6 +274,44 @@ describe('a Redis store that loses its data', () => {
     );
     expect(alarm.text).toContain('lost its data while Rolecall was running');
     await sleep(2_500);
+    expect(
+      box.slack.messagesIn(CHANNELS.approvals).filter((m) => m.text.includes('store has lost data')),
+    ).toHaveLength(1);
+  });
+
+  it('notices a restore at the next write, even when more writes follow than were lost, and says so once', async () => {
+    // No periodic check in this test's time: the writes themselves must tell.
+    const box = await start({ READY_CHECK_INTERVAL: '10m' });
+    const redis = client as Redis;
+    await requestAs(box, PEOPLE.dana, 'request GROUP_DATA_ACCESS_READ_ONLY on payments-prod because before');
+    const keys = await redis.keys(`${box.config.redis.prefix}:*`);
+    const backup = await Promise.all(keys.map(async (key) => [key, await redis.dumpBuffer(key)] as const));
+    const lost = await requestAs(
+      box,
+      PEOPLE.alice,
+      'request GROUP_DATA_ACCESS_READ_WRITE on payments-prod because lost',
+    );
+    await redis.flushall();
+    for (const [key, value] of backup) if (value) await redis.restore(key, 0, value);
+    // Four requests after the restore write more than the restore took away.
+    for (const person of [PEOPLE.alice, PEOPLE.dana, PEOPLE.mallory, PEOPLE.alice]) {
+      await box.driver.command(
+        person,
+        'request GROUP_READ_ONLY on payments-prod because after',
+        CHANNELS.general,
+      );
+    }
+    const alarm = await waitUntil(
+      () => box.slack.messagesIn(CHANNELS.approvals).find((m) => m.text.includes('store has lost data')),
+      10_000,
+      'the loss announcement',
+    );
+    expect(alarm.text).toContain('went back in time');
+    // A click on the lost request is refused, and the alarm is not raised a second time.
+    const since = box.slack.events.length;
+    await box.driver.clickButton(PEOPLE.bob, lost.approval, 'request_approve');
+    expect(await ephemeralAfter(box, PEOPLE.bob, since, /earlier Rolecall store/)).toContain(lost.id);
+    await sleep(1_000);
     expect(
       box.slack.messagesIn(CHANNELS.approvals).filter((m) => m.text.includes('store has lost data')),
     ).toHaveLength(1);

@@ -14,6 +14,7 @@ const server = (facts: Partial<RedisServerFacts> = {}): RedisServerFacts => ({
   maxmemoryPolicy: 'noeviction',
   appendonly: true,
   replicas: 0,
+  replicaLags: [],
   ...facts,
 });
 
