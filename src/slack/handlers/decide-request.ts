@@ -26,7 +26,7 @@ import { escapeMrkdwn, formatRoles, slackDate } from '../mrkdwn.js';
 import type { EphemeralReply } from '../respond.js';
 import { endingText } from './access-command.js';
 import type { HandlerDeps } from './handler-deps.js';
-import { keepReceipt, NOT_RECEIVED, workOnReceipt } from './received.js';
+import { handleClick } from './received.js';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 
@@ -56,46 +56,21 @@ export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
     work: ButtonWork,
     options: { opensModal?: boolean } = {},
   ): void => {
-    app.action<BlockAction<ButtonAction>>(actionId, async (args) => {
-      const { ack, body, action } = args;
-      const reply = (message: EphemeralReply) => replier.reply(body.user.id, body.response_url, message);
-      const id = parseId('AR', action.value);
-      // Written down before the ack (nothing acknowledged is lost); a modal's trigger_id cannot wait.
-      const receiptId =
-        id === undefined || options.opensModal
-          ? undefined
-          : await keepReceipt(deps, {
-              kind: 'action',
-              userId: body.user.id,
-              responseUrl: body.response_url ?? null,
-              what: `${label} on ${id}`,
-            });
-      await ack();
-      if (id === undefined) {
-        logger.warn('a button carried something that is not a request id', { actionId });
-        await reply({ text: ':warning: That button does not point at a Rolecall request.' });
-        return;
-      }
-      if (!options.opensModal && receiptId === undefined) {
-        await reply({ text: NOT_RECEIVED });
-        return;
-      }
-      const run = () =>
-        workOnReceipt(
-          deps,
-          receiptId,
-          async () => {
-            const actor = await directory.person(body.user.id, body.team?.id ?? body.user.team_id);
-            const answer = await work(id, actor, args);
-            if (answer) await reply(answer);
-          },
-          async (error) => {
-            const click = { continuity: deps.continuity, actorId: body.user.id, action: actionId };
-            await reply({ text: await describeClickError(error, click, logger) });
-          },
-        );
-      await (options.opensModal ? run() : deps.afterAck(run));
-    });
+    app.action<BlockAction<ButtonAction>>(actionId, (args) =>
+      handleClick(
+        deps,
+        {
+          ack: () => args.ack(),
+          body: args.body,
+          actionId,
+          target: parseId('AR', args.action.value),
+          what: (id) => `${label} on ${id}`,
+          notOurs: ':warning: That button does not point at a Rolecall request.',
+          ...(options.opensModal ? { opensModal: true } : {}),
+        },
+        (id, actor) => work(id, actor, args),
+      ),
+    );
   };
 
   button(ACTIONS.approve, 'Approve', async (id, actor) => {

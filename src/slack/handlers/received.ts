@@ -1,5 +1,8 @@
 import { isAppError } from '../../errors.js';
 import type { Receipt } from '../../requests/receipts.js';
+import type { Person } from '../directory.js';
+import { describeClickError } from '../error-reply.js';
+import type { EphemeralReply } from '../respond.js';
 import type { HandlerDeps } from './handler-deps.js';
 
 /** What someone hears when Rolecall cannot write down what they sent: it then promises nothing. */
@@ -67,4 +70,74 @@ export async function workOnReceipt(
       error,
     });
   });
+}
+
+/** What a button handler needs from Bolt's click payload. */
+interface ClickBody {
+  readonly user: { readonly id: string; readonly team_id?: string | undefined };
+  readonly team?: { readonly id?: string | undefined } | null;
+  readonly response_url?: string | undefined;
+}
+
+/** One click on a Rolecall button, with what its value names (undefined when it names nothing). */
+export interface Click<T> {
+  readonly ack: () => Promise<void>;
+  readonly body: ClickBody;
+  readonly actionId: string;
+  readonly target: T | undefined;
+  /** What was clicked, in words, for the receipt and the sweeper's answer (`Approve on AR-…`). */
+  readonly what: (target: T) => string;
+  /** The answer when the value names nothing of Rolecall's. */
+  readonly notOurs: string;
+  /** Opens a modal: its trigger_id is good for 3 s, so no receipt and no waiting behind other work. */
+  readonly opensModal?: boolean;
+}
+
+/**
+ * Every button on Rolecall's messages, one way: the click is written down (unless it opens a modal),
+ * acked, its value checked before it goes near Redis, the person resolved, `work` run after the ack
+ * (a few at a time), and its answer or error said to them ephemerally; a record the store lost is
+ * said as such (continuity/).
+ */
+export async function handleClick<T>(
+  deps: HandlerDeps,
+  click: Click<T>,
+  work: (target: T, actor: Person) => Promise<EphemeralReply | undefined>,
+): Promise<void> {
+  const { body, target } = click;
+  const reply = (message: EphemeralReply) => deps.replier.reply(body.user.id, body.response_url, message);
+  const receiptId =
+    target === undefined || click.opensModal
+      ? undefined
+      : await keepReceipt(deps, {
+          kind: 'action',
+          userId: body.user.id,
+          responseUrl: body.response_url ?? null,
+          what: click.what(target),
+        });
+  await click.ack();
+  if (target === undefined) {
+    deps.logger.warn('a button carried a value that names nothing of Rolecall', { actionId: click.actionId });
+    await reply({ text: click.notOurs });
+    return;
+  }
+  if (!click.opensModal && receiptId === undefined) {
+    await reply({ text: NOT_RECEIVED });
+    return;
+  }
+  const run = () =>
+    workOnReceipt(
+      deps,
+      receiptId,
+      async () => {
+        const actor = await deps.directory.person(body.user.id, body.team?.id ?? body.user.team_id);
+        const answer = await work(target, actor);
+        if (answer) await reply(answer);
+      },
+      async (error) => {
+        const origin = { continuity: deps.continuity, actorId: body.user.id, action: click.actionId };
+        await reply({ text: await describeClickError(error, origin, deps.logger) });
+      },
+    );
+  await (click.opensModal ? run() : deps.afterAck(run));
 }
