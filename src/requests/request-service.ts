@@ -426,11 +426,12 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       const original = await grantOf(ask.id);
       const end = original.grant?.revokeAt ?? null;
       const askedAt = now();
+      const grantee = await deps.people.person(original.granteeId);
       const { target, policy } = await allow('extend', actor, {
         request: original,
         extendBySeconds: ask.durationSeconds,
         ...(end === null ? {} : { extendFrom: { endsAt: end, at: askedAt } }),
-        grantee: await deps.people.person(original.granteeId),
+        grantee,
       });
       if (original.state !== 'applied' || original.endedEarly !== null) {
         throw new AppError(
@@ -452,7 +453,6 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       const maxMs = needs?.maxDurationSeconds === undefined ? undefined : needs.maxDurationSeconds * 1000;
       const wanted = end + ask.durationSeconds * 1000;
       const startedAt = original.grant?.appliedAt ?? askedAt;
-      const grantee = await deps.people.person(original.granteeId);
       // Approving by itself is a decision: user groups count only as read within USER_GROUP_MAX_AGE;
       // unconfirmed, a person decides instead.
       const automatic =

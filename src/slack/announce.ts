@@ -4,7 +4,7 @@ import type { Logger } from '../ops/logger.js';
 import type { Policy } from '../policy/policy.js';
 
 /** Every approvals channel the policy names (the default and each target's), once each. */
-export function approvalsChannelsOf(policy: Policy): string[] {
+function approvalsChannelsOf(policy: Policy): string[] {
   return [...new Set([policy.approvalsChannel, ...policy.targets.map((t) => t.approvalsChannel)])];
 }
 

@@ -82,26 +82,19 @@ export function registerAccessCommand(app: App, deps: HandlerDeps): void {
               });
               return;
             }
-            case 'request': {
-              const { kind: _kind, ...line } = parsed;
-              await service.submit(actor, {
-                line,
-                grantee: actor,
-                sourceChannelId: command.channel_id,
-                replyUrl: command.response_url,
-                ...(receiptId === undefined ? {} : { receiptId }),
-              });
-              return;
-            }
+            case 'request':
             case 'breakglass': {
-              const { kind: _kind, ...line } = parsed;
-              await service.breakGlass(actor, {
+              const { kind, ...line } = parsed;
+              const submission = {
                 line,
                 grantee: actor,
                 sourceChannelId: command.channel_id,
                 replyUrl: command.response_url,
                 ...(receiptId === undefined ? {} : { receiptId }),
-              });
+              };
+              await (kind === 'request'
+                ? service.submit(actor, submission)
+                : service.breakGlass(actor, submission));
               return;
             }
             case 'extend': {
