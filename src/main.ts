@@ -298,6 +298,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
           ...storeOptions,
           onWrites: (count) => continuity.observeWrites(count, 'durable'),
         }),
+        needed: () => durableWrites.needed(),
         confirm: () => durableWrites.confirm(),
       };
       const workers = startWorkers(config, {

@@ -116,7 +116,7 @@ export function createApplyProcessor(deps: ProcessorDeps) {
       request.plan === null ||
       !sameRoles(plan.added, request.plan.added) ||
       plan.addsToProject !== request.plan.addsToProject;
-    if (deps.durable && decision.add.length > 0) {
+    if (deps.durable?.needed() && decision.add.length > 0) {
       // Written again on its own connection even when unchanged, so WAIT covers this very plan: a
       // failover after the Atlas write finds it, and the retry converges instead of forgetting it.
       const saved = await deps.durable.store.patch(request.id, ['applying'], { plan });

@@ -28,7 +28,12 @@ export interface ProcessorDeps {
    * holds it durably (WAIT, WAITAOF: ops/redis-durability.ts); absent when the deployment offers
    * neither, and the plan goes through `store` as every other write.
    */
-  durable?: { readonly store: RequestStore; readonly confirm: () => Promise<void> };
+  durable?: {
+    readonly store: RequestStore;
+    /** Whether anything is to be confirmed now (a replica or the append-only file to wait for). */
+    readonly needed: () => boolean;
+    readonly confirm: () => Promise<void>;
+  };
   /** The approved offboarding of this Atlas username, if any: nothing may be granted to them then. */
   offboardedBy?: (email: string) => Promise<string | null>;
   now?: () => number;

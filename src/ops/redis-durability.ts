@@ -71,6 +71,8 @@ export interface DurableWrites {
    * replica that is no longer attached at all is no failover target: the plan then follows the servers.
    */
   confirm(): Promise<void>;
+  /** Whether the plan in force asks for anything (a replica, the append-only file). */
+  needed(): boolean;
   /** Follows the servers' settings read now (readiness); a problem in words when an explicit setting cannot be met. */
   refresh(facts: readonly RedisServerFacts[]): string | undefined;
   /** What is in force, in words. */
@@ -129,6 +131,7 @@ export function createDurableWrites(
         await wait();
       }
     },
+    needed: () => plan.replicas > 0 || plan.aof,
     refresh: follow,
     describe: () => [describeDurability(plan), stuck].filter((part) => part !== undefined).join('; '),
   };
