@@ -13,6 +13,15 @@ async function readyz(sandbox: Sandbox): Promise<{ status: number; body: Record<
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
+/** Runs `change` (attach or stop a replica), then waits until the master has `count` replicas attached. */
+async function replicas(master: Redis, count: number, change: () => Promise<unknown>): Promise<void> {
+  await change();
+  await waitUntil(async () => {
+    const info = parseInfo(await master.info('replication'));
+    return info.connected_slaves === String(count) ? true : undefined;
+  }, 10_000);
+}
+
 describe('the Redis Rolecall runs on', () => {
   const servers: OwnRedis[] = [];
   const clients: Redis[] = [];
@@ -70,11 +79,7 @@ describe('the Redis Rolecall runs on', () => {
   it('makes a grant plan durable on a replica before the Atlas write, and writes nothing while the replica is stuck', async () => {
     const { server: master, client } = await ownRedis();
     const { server: replica, client: replicaClient } = await ownRedis();
-    await replicaClient.replicaof('127.0.0.1', master.port);
-    await waitUntil(async () => {
-      const info = parseInfo(await client.info('replication'));
-      return info.connected_slaves === '1' ? true : undefined;
-    }, 10_000);
+    await replicas(client, 1, () => replicaClient.replicaof('127.0.0.1', master.port));
     sandbox = await startSandbox({
       redisUrl: master.url,
       env: { JOB_BACKOFF_MS: '300', REDIS_WAIT_TIMEOUT: '1s', ATLAS_API: 'atlas-v2-2025' },
@@ -134,21 +139,13 @@ describe('the Redis Rolecall runs on', () => {
   it('goes on granting when the replica is gone for good with auto, and turns /readyz 503 when it was asked for', async () => {
     const { server: master, client } = await ownRedis();
     const { server: replica, client: replicaClient } = await ownRedis();
-    await replicaClient.replicaof('127.0.0.1', master.port);
-    await waitUntil(async () => {
-      const info = parseInfo(await client.info('replication'));
-      return info.connected_slaves === '1' ? true : undefined;
-    }, 10_000);
+    await replicas(client, 1, () => replicaClient.replicaof('127.0.0.1', master.port));
     sandbox = await startSandbox({
       redisUrl: master.url,
       env: { JOB_BACKOFF_MS: '300', READY_CHECK_INTERVAL: '1s', ATLAS_API: 'atlas-v2-2025' },
     });
     const box = sandbox;
-    await replica.halt();
-    await waitUntil(async () => {
-      const info = parseInfo(await client.info('replication'));
-      return info.connected_slaves === '0' ? true : undefined;
-    }, 10_000);
+    await replicas(client, 0, () => replica.halt());
     // auto: a master with no replica attached has nothing to wait for; the grant is applied.
     const grant = await requestAs(
       box,
@@ -172,11 +169,7 @@ describe('the Redis Rolecall runs on', () => {
     const again = new Redis(replica.url);
     again.on('error', () => undefined);
     clients.push(again);
-    await again.replicaof('127.0.0.1', master.port);
-    await waitUntil(async () => {
-      const info = parseInfo(await client.info('replication'));
-      return info.connected_slaves === '1' ? true : undefined;
-    }, 10_000);
+    await replicas(client, 1, () => again.replicaof('127.0.0.1', master.port));
     sandbox = await startSandbox({
       redisUrl: master.url,
       env: { READY_CHECK_INTERVAL: '1s', REDIS_WAIT_REPLICAS: '1' },

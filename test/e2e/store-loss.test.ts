@@ -28,6 +28,19 @@ async function storeAudit(redis: Redis, prefix: string): Promise<Record<string, 
     .filter((fields) => fields.kind === 'store');
 }
 
+/**
+ * Takes a backup of every key under `prefix` (DUMP), as an operator's snapshot; the function it
+ * returns empties Redis and restores that backup over whatever was written since.
+ */
+async function backUp(redis: Redis, prefix: string): Promise<() => Promise<void>> {
+  const keys = await redis.keys(`${prefix}:*`);
+  const backup = await Promise.all(keys.map(async (key) => [key, await redis.dumpBuffer(key)] as const));
+  return async () => {
+    await redis.flushall();
+    for (const [key, value] of backup) if (value) await redis.restore(key, 0, value);
+  };
+}
+
 describe('a Redis store that loses its data', () => {
   let own: OwnRedis | undefined;
   let sandbox: Sandbox | undefined;
@@ -212,8 +225,7 @@ describe('a Redis store that loses its data', () => {
     const redis = client as Redis;
     // A backup taken now, before Alice's grant.
     await requestAs(box, PEOPLE.dana, 'request GROUP_DATA_ACCESS_READ_ONLY on payments-prod because before');
-    const keys = await redis.keys(`${box.config.redis.prefix}:*`);
-    const backup = await Promise.all(keys.map(async (key) => [key, await redis.dumpBuffer(key)] as const));
+    const restore = await backUp(redis, box.config.redis.prefix);
     const grant = await requestAs(
       box,
       PEOPLE.alice,
@@ -223,8 +235,7 @@ describe('a Redis store that loses its data', () => {
     await waitForState(box, grant.id, 'applied');
     const dm = await waitForDm(box.slack, PEOPLE.alice.id, new RegExp(`${grant.id} approved`));
     // The backup is restored over it: the epoch is the same, the grant and its revocation are gone.
-    await redis.flushall();
-    for (const [key, value] of backup) if (value) await redis.restore(key, 0, value);
+    await restore();
     const alarm = await waitUntil(
       () => box.slack.messagesIn(CHANNELS.approvals).find((m) => m.text.includes('store has lost data')),
       10_000,
@@ -284,15 +295,13 @@ describe('a Redis store that loses its data', () => {
     const box = await start({ READY_CHECK_INTERVAL: '10m' });
     const redis = client as Redis;
     await requestAs(box, PEOPLE.dana, 'request GROUP_DATA_ACCESS_READ_ONLY on payments-prod because before');
-    const keys = await redis.keys(`${box.config.redis.prefix}:*`);
-    const backup = await Promise.all(keys.map(async (key) => [key, await redis.dumpBuffer(key)] as const));
+    const restore = await backUp(redis, box.config.redis.prefix);
     const lost = await requestAs(
       box,
       PEOPLE.alice,
       'request GROUP_DATA_ACCESS_READ_WRITE on payments-prod because lost',
     );
-    await redis.flushall();
-    for (const [key, value] of backup) if (value) await redis.restore(key, 0, value);
+    await restore();
     // Four requests after the restore write more than the restore took away.
     for (const person of [PEOPLE.alice, PEOPLE.dana, PEOPLE.mallory, PEOPLE.alice]) {
       await box.driver.command(

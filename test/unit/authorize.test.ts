@@ -7,6 +7,7 @@ import {
 } from '../../src/policy/policy.js';
 import { type Action, type Actor, authorize, type Standing } from '../../src/requests/authorize.js';
 import type { AccessRequest, RequestState } from '../../src/requests/model.js';
+import { accessRequest } from '../support/request-fixture.js';
 
 const PROJECT = '5f1a2b3c4d5e6f7a8b9c0d1e';
 const ORG = '5f1a2b3c4d5e6f7a8b9c0d10';
@@ -67,7 +68,7 @@ const ACTORS = {
 type Who = keyof typeof ACTORS;
 
 function request(state: RequestState, overrides: Partial<AccessRequest> = {}): AccessRequest {
-  return {
+  return accessRequest({
     id: 'AR-0042',
     state,
     requesterId: 'U0ALICE',
@@ -75,26 +76,8 @@ function request(state: RequestState, overrides: Partial<AccessRequest> = {}): A
     granteeEmail: 'erin@example.com',
     target: { name: 'payments-prod', kind: 'project', id: PROJECT },
     roles: ['GROUP_DATA_ACCESS_READ_ONLY'],
-    durationSeconds: 3600,
-    reason: 'incident',
-    createdAt: 1,
-    updatedAt: 1,
-    sourceChannelId: null,
-    replyUrl: null,
     rolesAtRequest: ['GROUP_READ_ONLY'],
-    holdersAtRequest: [],
-    addsToProject: false,
-    extends: null,
-    requesterTeamId: null,
-    endsNoLaterThan: null,
-    breakGlass: false,
-    workflow: null,
     approversAtRequest: ['U0BOB', 'U0CAROL'],
-    approvalMessage: null,
-    approvals: [],
-    decision: null,
-    acknowledged: null,
-    plan: null,
     grant:
       state === 'applied'
         ? {
@@ -107,17 +90,8 @@ function request(state: RequestState, overrides: Partial<AccessRequest> = {}): A
             addedToProject: false,
           }
         : null,
-    extensions: [],
-    extension: null,
-    endedEarly: null,
-    revokePlan: null,
-    revocation: null,
-    revokeTrouble: null,
-    drift: [],
-    failure: null,
-    attempt: 1,
     ...overrides,
-  };
+  });
 }
 
 /** Who may do what: every action against every actor. `x` = refused, with the code expected. */

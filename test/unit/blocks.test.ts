@@ -17,36 +17,26 @@ import { buildOutcomeText } from '../../src/slack/blocks/outcome-message.js';
 import { buildRequestModal, targetOptions } from '../../src/slack/blocks/request-modal.js';
 import { escapeMrkdwn, mentionPrincipals } from '../../src/slack/mrkdwn.js';
 import { expectValidHomeView, expectValidMessageBlocks, expectValidModal } from '../support/block-kit.js';
+import { accessRequest } from '../support/request-fixture.js';
 
 const HOSTILE = '<!channel> <@U0BOSS> & <https://evil.example|click me>';
 
 function request(state: RequestState, overrides: Partial<AccessRequest> = {}): AccessRequest {
-  return {
+  return accessRequest({
     id: 'AR-0042',
     state,
     requesterId: 'U0ALICE',
     granteeId: 'U0DAVE',
     granteeEmail: 'dave+<!here>@example.com',
     target: { name: 'payments-prod', kind: 'project', id: '5f1a2b3c4d5e6f7a8b9c0d1e' },
-    roles: ['GROUP_READ_ONLY'],
     durationSeconds: 4 * 3600,
     reason: HOSTILE.repeat(20),
     createdAt: 1_790_000_000_000,
     updatedAt: 1_790_000_100_000,
     sourceChannelId: 'C0GENERAL',
-    replyUrl: null,
     rolesAtRequest: ['GROUP_DATA_ACCESS_READ_ONLY'],
-    holdersAtRequest: [],
-    addsToProject: false,
-    extends: null,
-    requesterTeamId: null,
-    endsNoLaterThan: null,
-    breakGlass: false,
-    workflow: null,
     approversAtRequest: ['U0BOB'],
     approvalMessage: { channelId: 'C0APPROVALS', ts: '1.2' },
-    approvals: [],
-    acknowledged: null,
     decision: state === 'pending' ? null : { by: 'U0BOB', at: 1_790_000_050_000, note: HOSTILE },
     plan: {
       atlasUserId: '64b000000000000000000a11',
@@ -63,10 +53,6 @@ function request(state: RequestState, overrides: Partial<AccessRequest> = {}): A
       outside: [],
       addedToProject: false,
     },
-    extensions: [],
-    extension: null,
-    endedEarly: null,
-    revokePlan: null,
     revocation: {
       removed: ['GROUP_READ_ONLY'],
       kept: [],
@@ -75,12 +61,9 @@ function request(state: RequestState, overrides: Partial<AccessRequest> = {}): A
       revokedAt: 1_790_014_460_000,
       leftProject: false,
     },
-    revokeTrouble: null,
-    drift: [],
     failure: { code: 'ATLAS_REJECTED', message: `Atlas said no ${HOSTILE}`, at: 1 },
-    attempt: 1,
     ...overrides,
-  };
+  });
 }
 
 const STATES: RequestState[] = [

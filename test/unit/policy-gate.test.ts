@@ -8,6 +8,7 @@ import {
   type UnconfirmedReason,
   type UserGroups,
 } from '../../src/requests/policy-gate.js';
+import { accessRequest } from '../support/request-fixture.js';
 
 const PROJECT = '5f1a2b3c4d5e6f7a8b9c0d1e';
 
@@ -28,46 +29,16 @@ const member = (id: string, teamId?: string): Actor =>
   teamId === undefined ? { id, standing: 'member' } : { id, standing: 'member', teamId };
 
 function request(overrides: Partial<AccessRequest> = {}): AccessRequest {
-  return {
+  return accessRequest({
     id: 'AR-0042',
     state: 'pending',
     requesterId: 'U0ALICE',
     granteeId: 'U0ALICE',
     granteeEmail: 'alice@example.com',
     target: { name: 'payments-prod', kind: 'project', id: PROJECT },
-    roles: ['GROUP_READ_ONLY'],
-    durationSeconds: 3600,
-    reason: 'incident',
-    createdAt: 1,
-    updatedAt: 1,
-    sourceChannelId: null,
-    replyUrl: null,
-    rolesAtRequest: [],
-    holdersAtRequest: [],
-    addsToProject: false,
-    extends: null,
-    requesterTeamId: null,
-    endsNoLaterThan: null,
-    breakGlass: false,
-    workflow: null,
     approversAtRequest: ['S0DBA', 'U0BOB'],
-    approvalMessage: null,
-    approvals: [],
-    decision: null,
-    acknowledged: null,
-    plan: null,
-    grant: null,
-    extensions: [],
-    extension: null,
-    endedEarly: null,
-    revokePlan: null,
-    revocation: null,
-    revokeTrouble: null,
-    drift: [],
-    failure: null,
-    attempt: 1,
     ...overrides,
-  };
+  });
 }
 
 /** A UserGroups port answering from fixed members; `unconfirmed` groups Slack could not confirm. */
