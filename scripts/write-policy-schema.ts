@@ -1,4 +1,4 @@
-// Writes policy.schema.json from the zod schema in src/policy/load-policy.ts (test/unit/policy-schema.test.ts
+// Writes policy.schema.json from the zod schema in src/policy/policy-file-schema.ts (test/unit/policy-schema.test.ts
 // fails when the committed file is stale). Usage: npm run policy:schema
 import { writeFile } from 'node:fs/promises';
 import { formatPolicyJsonSchema } from '../src/policy/policy-schema.js';

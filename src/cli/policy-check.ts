@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { invalidRoles } from '../atlas/validate.js';
 import { ATLAS_API_FLAVORS, type AtlasApiFlavor } from '../config.js';
-import { formatProblem, type PolicyApi, readPolicy } from '../policy/load-policy.js';
+import { formatProblem, type PolicyApi, readPolicy } from '../policy/read-policy.js';
 
 /** Usage of `rolecall policy check`, shown with every argument error. */
 export const POLICY_CHECK_USAGE = `usage: rolecall policy check FILE [--api ${ATLAS_API_FLAVORS.join('|')}]`;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { policyFileSchema } from './load-policy.js';
+import { policyFileSchema } from './policy-file-schema.js';
 
 /**
  * The JSON Schema of policy.yml (draft 2020-12), generated from the same zod schema Rolecall

@@ -15,7 +15,7 @@ import {
 } from '../../dev/slack-flow.js';
 import type { SimulatedMessage } from '../../dev/slack-simulator.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
-import { parsePolicy } from '../../src/policy/load-policy.js';
+import { parsePolicy } from '../../src/policy/read-policy.js';
 import { expectValidMessageBlocks } from '../support/block-kit.js';
 import {
   ephemeralAfter,

@@ -9,7 +9,7 @@ import type { ReviewJob } from '../../src/jobs/queues.js';
 import { createReviewQueue, schedulerIdOf } from '../../src/jobs/review-queue.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
 import type { TargetRef } from '../../src/lib/scope.js';
-import { parsePolicy } from '../../src/policy/load-policy.js';
+import { parsePolicy } from '../../src/policy/read-policy.js';
 import { messageCountOf } from '../../src/reviews/model.js';
 import { createReviewStarter } from '../../src/reviews/review-starter.js';
 import { createReviewStore } from '../../src/reviews/review-store.js';

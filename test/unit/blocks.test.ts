@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { SANDBOX_POLICY } from '../../dev/sandbox.js';
-import { parsePolicy } from '../../src/policy/load-policy.js';
+import { parsePolicy } from '../../src/policy/read-policy.js';
 import type { AccessRequest, RequestState } from '../../src/requests/model.js';
 import type { RequestEvent } from '../../src/requests/request-service.js';
 import {

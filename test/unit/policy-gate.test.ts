@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePolicy } from '../../src/policy/load-policy.js';
+import { parsePolicy } from '../../src/policy/read-policy.js';
 import type { Actor } from '../../src/requests/authorize.js';
 import type { AccessRequest } from '../../src/requests/model.js';
 import {

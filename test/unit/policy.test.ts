@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SANDBOX_POLICY } from '../../dev/sandbox.js';
 import { AppError } from '../../src/errors.js';
-import { parsePolicy, readPolicy } from '../../src/policy/load-policy.js';
 import {
   checkRequestAllowed,
   createMembership,
@@ -10,6 +9,7 @@ import {
   requirementsOf,
   userGroupsIn,
 } from '../../src/policy/policy.js';
+import { parsePolicy, readPolicy } from '../../src/policy/read-policy.js';
 import { defined } from '../support/defined.js';
 
 function errorOf(run: () => unknown): AppError {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SANDBOX_POLICY } from '../../dev/sandbox.js';
-import { parsePolicy } from '../../src/policy/load-policy.js';
 import type { PolicyTarget } from '../../src/policy/policy.js';
+import { parsePolicy } from '../../src/policy/read-policy.js';
 import { type AccessReview, DUE_MARGIN_MS, retimedNextRun } from '../../src/reviews/model.js';
 import { buildHelpMessage } from '../../src/slack/blocks/help-message.js';
 import {

@@ -11,7 +11,7 @@ import { createReviewProcessor } from '../../src/jobs/review-processor.js';
 import type { UserLock } from '../../src/jobs/user-lock.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
 import type { Logger } from '../../src/ops/logger.js';
-import { parsePolicy } from '../../src/policy/load-policy.js';
+import { parsePolicy } from '../../src/policy/read-policy.js';
 import { createReviewStore } from '../../src/reviews/review-store.js';
 import { createSlackReviewNotifier } from '../../src/slack/review-notifier.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';

@@ -5,7 +5,7 @@ import { waitUntil } from '../../dev/http-util.js';
 import { ATLAS, deleteKeys, SANDBOX_POLICY } from '../../dev/sandbox.js';
 import { createQueues, type Queues, type ReviewJob } from '../../src/jobs/queues.js';
 import { schedulerIdOf, syncReviewSchedules } from '../../src/jobs/review-queue.js';
-import { parsePolicy } from '../../src/policy/load-policy.js';
+import { parsePolicy } from '../../src/policy/read-policy.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 const DAY = 86_400_000;
