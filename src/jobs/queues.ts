@@ -150,7 +150,7 @@ export const QUEUES = {
   offboard: defineQueue<OffboardJob>({
     jobOptions: (base) => ({ attempts: 8, backoff: exponential(base * 2), ...keep }),
   }),
-};
+} as const;
 
 /** The name of a queue in {@link QUEUES}. */
 export type QueueName = keyof typeof QUEUES;
