@@ -4,6 +4,7 @@ import type { RedisKeys } from '../lib/redis-keys.js';
 import type { Logger } from '../ops/logger.js';
 import type { RequestEvent } from '../requests/request-service.js';
 import type { RequestStore } from '../requests/request-store.js';
+import { jobIds } from './job-ids.js';
 import type { ProcessorOutcome } from './processor-support.js';
 import type { HomeJob, Queues } from './queues.js';
 
@@ -83,7 +84,7 @@ export function createHomeProcessor(deps: HomeDeps) {
       users.map((userId) => ({
         name: 'refresh',
         data: { userId },
-        opts: { jobId: `home-user-${userId}-${bucket}`, delay: 500 },
+        opts: { jobId: jobIds.homeUser(userId, bucket), delay: 500 },
       })),
     );
     return { done: `${users.length} home tab(s)` };

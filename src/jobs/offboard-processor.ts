@@ -14,6 +14,7 @@ import { endGrantNow } from '../requests/end-grant.js';
 import type { AccessRequest } from '../requests/model.js';
 import type { WorkQueue } from '../requests/request-service.js';
 import type { RequestStore } from '../requests/request-store.js';
+import { jobIds } from './job-ids.js';
 import { lockKeyOf, markDryRun, type ProcessorOutcome, runSlackSteps } from './processor-support.js';
 import type { OffboardJob } from './queues.js';
 import type { UserLock } from './user-lock.js';
@@ -57,7 +58,7 @@ export function createOffboardingQueue(queue: Queue<OffboardJob>): OffboardingQu
       await queue.add('show', { kind: 'show', offboardingId: id });
     },
     async run(id) {
-      await queue.add('run', { kind: 'run', offboardingId: id }, { jobId: `offboard-run-${id}` });
+      await queue.add('run', { kind: 'run', offboardingId: id }, { jobId: jobIds.offboardRun(id) });
     },
   };
 }
@@ -90,7 +91,7 @@ export function createOffboardProcessor(deps: OffboardDeps) {
       next.map((target) => ({
         name: 'target',
         data: { kind: 'target' as const, offboardingId: offboarding.id, target },
-        opts: { jobId: `offboard-target-${offboarding.id}-${target.kind}-${target.id}` },
+        opts: { jobId: jobIds.offboardTarget(offboarding.id, target) },
       })),
     );
   };

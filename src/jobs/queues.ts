@@ -1,22 +1,7 @@
-import { Queue } from 'bullmq';
+import { type DefaultJobOptions, Queue, type WorkerOptions } from 'bullmq';
 import type { RedisClient } from '../lib/redis-client.js';
 import type { TargetRef } from '../lib/scope.js';
 import type { RequestEvent } from '../requests/request-service.js';
-
-/** Queue names under QUEUE_PREFIX. */
-export const QUEUE_NAMES = {
-  enrich: 'enrich',
-  apply: 'apply',
-  revoke: 'revoke',
-  expire: 'expire',
-  notify: 'notify',
-  remind: 'remind',
-  sweep: 'sweep',
-  reconcile: 'reconcile',
-  home: 'home',
-  review: 'review',
-  offboard: 'offboard',
-} as const;
 
 /** Where a notice about a request goes. */
 export type Delivery =
@@ -79,24 +64,6 @@ export type OffboardJob = (
 ) &
   WithDoneSteps;
 
-/** The BullMQ queues. */
-export interface Queues {
-  readonly enrich: Queue<RequestJob>;
-  readonly apply: Queue<RequestJob>;
-  readonly revoke: Queue<RequestJob>;
-  readonly expire: Queue<RequestJob>;
-  readonly notify: Queue<NotifyJob>;
-  readonly remind: Queue<RemindJob>;
-  readonly sweep: Queue<Record<string, never>>;
-  readonly reconcile: Queue<Record<string, never>>;
-  readonly home: Queue<HomeJob>;
-  readonly review: Queue<ReviewJob>;
-  readonly offboard: Queue<OffboardJob>;
-  /** Every queue above, for gauges and shutdown. */
-  readonly all: readonly Queue[];
-  close(): Promise<void>;
-}
-
 const DAY_SECONDS = 24 * 3600;
 
 /**
@@ -105,115 +72,132 @@ const DAY_SECONDS = 24 * 3600;
  */
 export const EVENTS_MAX_LEN = 100;
 
+/** One queue of {@link QUEUES}: its jobs' data, how they are retried and kept, how its worker runs them. */
+export interface QueueSpec<T> {
+  /** Every job's default options, given the base retry delay (`backoffMs` of {@link createQueues}). */
+  readonly jobOptions: (backoffMs: number) => DefaultJobOptions;
+  /**
+   * The worker's own options, over the shared ones (connection, prefix, lock): a fixed concurrency
+   * (otherwise the configured one), a rate limiter.
+   */
+  readonly worker?: Pick<WorkerOptions, 'concurrency' | 'limiter'>;
+  /** Never set: carries the type of the queue's job data. */
+  readonly data?: T;
+}
+
+/** A queue spec whose job data is `T`. */
+function defineQueue<T>(spec: Omit<QueueSpec<T>, 'data'>): QueueSpec<T> {
+  return spec;
+}
+
+/** Retries waiting `delay`, then twice as long each time. */
+function exponential(delay: number) {
+  return { type: 'exponential', delay } as const;
+}
+
+// A request's jobs: the request's state machine refuses duplicate work (and every notice is queued
+// once, by the transition that won), so a finished job has nothing left to guard: completed ones
+// go at once; failed ones stay for inspection, at most 30 days and 1,000 per queue.
+const finished = {
+  removeOnComplete: true,
+  removeOnFail: { age: 30 * DAY_SECONDS, count: 1_000 },
+};
+// Reviews and offboardings keep theirs (30 days done, 90 days failed): their deterministic ids
+// deduplicate clicks and targets.
+const keep = { removeOnComplete: { age: 30 * DAY_SECONDS }, removeOnFail: { age: 90 * DAY_SECONDS } };
+const periodic = { attempts: 1, removeOnComplete: 100, removeOnFail: 100 };
+
 /**
- * Creates the queues on a fail-fast connection, so a Redis outage surfaces as an error, not a hang.
- * A request's finished jobs are removed (failed ones kept, bounded); reviews and offboardings keep
- * theirs (30 days done, 90 days failed), since their deterministic ids deduplicate clicks and targets.
+ * Every queue, by name (its BullMQ name under the Redis prefix): the one place a queue is added.
+ * {@link createQueues} makes one queue per entry and `createWorkers` one worker per entry.
+ */
+export const QUEUES = {
+  enrich: defineQueue<RequestJob>({
+    jobOptions: (base) => ({ attempts: 5, backoff: exponential(base), ...finished }),
+  }),
+  apply: defineQueue<RequestJob>({
+    jobOptions: (base) => ({ attempts: 5, backoff: exponential(base), ...finished }),
+  }),
+  revoke: defineQueue<RequestJob>({
+    jobOptions: (base) => ({ attempts: 8, backoff: exponential(base * 2), ...finished }),
+  }),
+  expire: defineQueue<RequestJob>({
+    jobOptions: (base) => ({ attempts: 10, backoff: exponential(base), ...finished }),
+  }),
+  notify: defineQueue<NotifyJob>({
+    jobOptions: (base) => ({ attempts: 12, backoff: exponential(base), ...finished }),
+  }),
+  remind: defineQueue<RemindJob>({
+    jobOptions: (base) => ({ attempts: 5, backoff: exponential(base), ...finished }),
+  }),
+  sweep: defineQueue<Record<string, never>>({ jobOptions: () => periodic, worker: { concurrency: 1 } }),
+  reconcile: defineQueue<Record<string, never>>({ jobOptions: () => periodic, worker: { concurrency: 1 } }),
+  // A Home tab is a view: nothing is lost when a refresh is dropped, and ids must free up at once so
+  // the next change can be queued (they carry a one-second bucket: at most one refresh a second).
+  home: defineQueue<HomeJob>({
+    jobOptions: (base) => ({
+      attempts: 3,
+      backoff: exponential(base),
+      removeOnComplete: true,
+      removeOnFail: true,
+    }),
+    worker: { concurrency: 2 },
+  }),
+  // Reviews and offboarding change Atlas: retried like a revocation, kept longer than the request jobs.
+  review: defineQueue<ReviewJob>({
+    jobOptions: (base) => ({ attempts: 8, backoff: exponential(base * 2), ...keep }),
+  }),
+  offboard: defineQueue<OffboardJob>({
+    jobOptions: (base) => ({ attempts: 8, backoff: exponential(base * 2), ...keep }),
+  }),
+} as const;
+
+/** The name of a queue in {@link QUEUES}. */
+export type QueueName = keyof typeof QUEUES;
+
+/** The data of each queue's jobs, read from {@link QUEUES}. */
+export type JobData = { [N in QueueName]: (typeof QUEUES)[N] extends QueueSpec<infer T> ? T : never };
+
+/** Every queue name, in the table's order. */
+export const QUEUE_NAMES = Object.keys(QUEUES) as QueueName[];
+
+/**
+ * Builds one value per queue of {@link QUEUES}, in the table's order; `R` says each one's type
+ * (a mapped type over {@link JobData}, such as a queue or a worker per queue).
+ */
+export function perQueue<R extends { [N in QueueName]: unknown }>(make: (name: QueueName) => unknown): R {
+  // TypeScript cannot check a value built per key against that key's type (BullMQ's generic defaults
+  // defeat the correlated-union check), so the caller's `R` is asserted here, once: `make(name)`
+  // must build the value of `R[name]`.
+  return Object.fromEntries(QUEUE_NAMES.map((name) => [name, make(name)])) as R;
+}
+
+/** The BullMQ queues: one per entry of {@link QUEUES}. */
+export type Queues = { readonly [N in QueueName]: Queue<JobData[N]> } & {
+  /** Every queue above, for gauges and shutdown. */
+  readonly all: readonly Queue[];
+  close(): Promise<void>;
+};
+
+/**
+ * Creates the queues of {@link QUEUES} on a fail-fast connection, so a Redis outage surfaces as an
+ * error, not a hang.
  */
 export function createQueues(
   connection: RedisClient,
   prefix: string,
   options: { backoffMs?: number } = {},
 ): Queues {
-  const keep = { removeOnComplete: { age: 30 * DAY_SECONDS }, removeOnFail: { age: 90 * DAY_SECONDS } };
-  // A request's jobs: the request's state machine refuses duplicate work (and every notice is queued
-  // once, by the transition that won), so a finished job has nothing left to guard: completed ones
-  // go at once; failed ones stay for inspection, at most 30 days and 1,000 per queue.
-  const finished = {
-    removeOnComplete: true,
-    removeOnFail: { age: 30 * DAY_SECONDS, count: 1_000 },
-  };
   const base = options.backoffMs ?? 2_000;
   // Nothing reads BullMQ's event streams (no QueueEvents): keep them short instead of 10,000 a queue.
   const streams = { events: { maxLen: EVENTS_MAX_LEN } };
-  const enrich = new Queue<RequestJob>(QUEUE_NAMES.enrich, {
-    connection,
-    prefix,
-    streams,
-    defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: base }, ...finished },
-  });
-  const apply = new Queue<RequestJob>(QUEUE_NAMES.apply, {
-    connection,
-    prefix,
-    streams,
-    defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: base }, ...finished },
-  });
-  const revoke = new Queue<RequestJob>(QUEUE_NAMES.revoke, {
-    connection,
-    prefix,
-    streams,
-    defaultJobOptions: { attempts: 8, backoff: { type: 'exponential', delay: base * 2 }, ...finished },
-  });
-  const expire = new Queue<RequestJob>(QUEUE_NAMES.expire, {
-    connection,
-    prefix,
-    streams,
-    defaultJobOptions: { attempts: 10, backoff: { type: 'exponential', delay: base }, ...finished },
-  });
-  const notify = new Queue<NotifyJob>(QUEUE_NAMES.notify, {
-    connection,
-    prefix,
-    streams,
-    defaultJobOptions: { attempts: 12, backoff: { type: 'exponential', delay: base }, ...finished },
-  });
-  const remind = new Queue<RemindJob>(QUEUE_NAMES.remind, {
-    connection,
-    prefix,
-    streams,
-    defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: base }, ...finished },
-  });
-  const periodic = { attempts: 1, removeOnComplete: 100, removeOnFail: 100 };
-  const sweep = new Queue<Record<string, never>>(QUEUE_NAMES.sweep, {
-    connection,
-    prefix,
-    streams,
-    defaultJobOptions: periodic,
-  });
-  const reconcile = new Queue<Record<string, never>>(QUEUE_NAMES.reconcile, {
-    connection,
-    prefix,
-    streams,
-    defaultJobOptions: periodic,
-  });
-  // A Home tab is a view: nothing is lost when a refresh is dropped, and ids must free up at once so
-  // the next change can be queued (they carry a one-second bucket: at most one refresh a second).
-  const home = new Queue<HomeJob>(QUEUE_NAMES.home, {
-    connection,
-    prefix,
-    streams,
-    defaultJobOptions: {
-      attempts: 3,
-      backoff: { type: 'exponential', delay: base },
-      removeOnComplete: true,
-      removeOnFail: true,
-    },
-  });
-  // Reviews and offboarding change Atlas: retried like a revocation, kept like the request jobs.
-  const review = new Queue<ReviewJob>(QUEUE_NAMES.review, {
-    connection,
-    prefix,
-    streams,
-    defaultJobOptions: { attempts: 8, backoff: { type: 'exponential', delay: base * 2 }, ...keep },
-  });
-  const offboard = new Queue<OffboardJob>(QUEUE_NAMES.offboard, {
-    connection,
-    prefix,
-    streams,
-    defaultJobOptions: { attempts: 8, backoff: { type: 'exponential', delay: base * 2 }, ...keep },
-  });
-  const all = [enrich, apply, revoke, expire, notify, remind, sweep, reconcile, home, review, offboard];
+  const queues = perQueue<{ [N in QueueName]: Queue<JobData[N]> }>(
+    (name) =>
+      new Queue(name, { connection, prefix, streams, defaultJobOptions: QUEUES[name].jobOptions(base) }),
+  );
+  const all: Queue[] = QUEUE_NAMES.map((name) => queues[name]);
   return {
-    enrich,
-    apply,
-    revoke,
-    expire,
-    notify,
-    remind,
-    sweep,
-    reconcile,
-    home,
-    review,
-    offboard,
+    ...queues,
     all,
     async close() {
       await Promise.all(all.map((q) => q.close()));

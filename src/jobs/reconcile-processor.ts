@@ -8,8 +8,9 @@ import type { Logger } from '../ops/logger.js';
 import type { WorkQueue } from '../requests/request-service.js';
 import type { RequestStore } from '../requests/request-store.js';
 import { isFinal } from '../requests/state-machine.js';
+import { jobIds } from './job-ids.js';
 import type { Queues } from './queues.js';
-import { ensureJobRuns, jobIds } from './work-queue.js';
+import { ensureJobRuns } from './work-queue.js';
 
 /** Dependencies of {@link createReconcileProcessor}. */
 export interface ReconcileDeps {

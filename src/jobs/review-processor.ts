@@ -21,6 +21,7 @@ import {
 } from '../reviews/model.js';
 import { createReviewStarter } from '../reviews/review-starter.js';
 import type { ReviewStore } from '../reviews/review-store.js';
+import { jobIds } from './job-ids.js';
 import { lockKeyOf, markDryRun, type ProcessorOutcome, runSlackSteps } from './processor-support.js';
 import type { ReviewJob } from './queues.js';
 import { createReviewQueue } from './review-queue.js';
@@ -172,7 +173,7 @@ export function createReviewProcessor(deps: ReviewDeps) {
       await deps.queue.add(
         'overdue',
         { kind: 'overdue', reviewId: review.id },
-        { jobId: `review-overdue-${review.id}`, delay: deps.reviewTtlMs },
+        { jobId: jobIds.reviewOverdue(review.id), delay: deps.reviewTtlMs },
       );
     }
     return { done: `${review.id}: ${review.lines.length} standing role(s)` };

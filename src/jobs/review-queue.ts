@@ -3,7 +3,8 @@ import type { TargetRef } from '../lib/scope.js';
 import type { Logger } from '../ops/logger.js';
 import type { Policy } from '../policy/policy.js';
 import { retimedNextRun } from '../reviews/model.js';
-import { newStartId, type ReviewQueue } from '../reviews/review-starter.js';
+import type { ReviewQueue } from '../reviews/review-starter.js';
+import { jobIds, REVIEW_SCHEDULER_PREFIX, schedulerIds } from './job-ids.js';
 import type { ReviewJob } from './queues.js';
 
 /** The review queue port over BullMQ; job ids make every call idempotent. */
@@ -11,7 +12,7 @@ export function createReviewQueue(queue: Queue<ReviewJob>): ReviewQueue {
   return {
     async start(target, startedBy, startId) {
       // The start's id is its job id: the worker recognises the target's review slot as its own.
-      const jobId = startId ?? newStartId(target, Date.now());
+      const jobId = startId ?? jobIds.reviewStart(target, Date.now());
       await queue.add('start', { kind: 'start', target, startedBy }, { jobId });
     },
     async isStarting(startId) {
@@ -21,13 +22,13 @@ export function createReviewQueue(queue: Queue<ReviewJob>): ReviewQueue {
       return state !== 'completed' && state !== 'failed' && state !== 'unknown';
     },
     async revoke(reviewId, n) {
-      await queue.add('revoke', { kind: 'revoke', reviewId, n }, { jobId: `review-revoke-${reviewId}-${n}` });
+      await queue.add('revoke', { kind: 'revoke', reviewId, n }, { jobId: jobIds.reviewRevoke(reviewId, n) });
     },
     async decided(reviewId, n) {
       await queue.add(
         'decided',
         { kind: 'decided', reviewId, n },
-        { jobId: `review-decided-${reviewId}-${n}` },
+        { jobId: jobIds.reviewDecided(reviewId, n) },
       );
     },
     async nextDue(target) {
@@ -39,7 +40,7 @@ export function createReviewQueue(queue: Queue<ReviewJob>): ReviewQueue {
 
 /** The BullMQ job scheduler of a target's periodic review. */
 export function schedulerIdOf(target: Pick<TargetRef, 'kind' | 'id'>): string {
-  return `review-${target.kind}-${target.id}`;
+  return schedulerIds.review(target);
 }
 
 /**
@@ -68,7 +69,7 @@ export async function syncReviewSchedules(
   );
   for (const scheduler of await queue.getJobSchedulers(0, -1)) {
     const id = scheduler.key;
-    if (id.startsWith('review-') && !wanted.has(id)) await queue.removeJobScheduler(id);
+    if (id.startsWith(REVIEW_SCHEDULER_PREFIX) && !wanted.has(id)) await queue.removeJobScheduler(id);
   }
   for (const [id, target] of wanted) {
     const every = (target.reviewEverySeconds ?? 0) * 1000;

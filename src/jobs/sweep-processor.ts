@@ -4,8 +4,9 @@ import type { AccessRequest } from '../requests/model.js';
 import type { Receipt, Receipts } from '../requests/receipts.js';
 import type { WorkQueue } from '../requests/request-service.js';
 import type { RequestStore } from '../requests/request-store.js';
+import { jobIds } from './job-ids.js';
 import { EVENTS_MAX_LEN, type Queues } from './queues.js';
-import { ensureJobRuns, jobIds } from './work-queue.js';
+import { ensureJobRuns } from './work-queue.js';
 
 /** A delivery younger than this is left alone even when its process looks gone (a heartbeat lasts 15 s). */
 const RECEIPT_GRACE_MS = 5_000;

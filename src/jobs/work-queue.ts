@@ -1,6 +1,7 @@
 import type { Job, Queue } from 'bullmq';
 import type { AccessRequest } from '../requests/model.js';
 import type { RequestEvent, WorkQueue } from '../requests/request-service.js';
+import { jobIds } from './job-ids.js';
 import type { Delivery, Queues } from './queues.js';
 
 /** Where each event is told. The approval message always shows the latest state. */
@@ -58,17 +59,6 @@ function placesFor(
       return ['approval-message', 'thread', ...people];
   }
 }
-
-/** Job ids of a request's work; the same work always gets the same id. */
-export const jobIds = {
-  enrich: (requestId: string) => `enrich-${requestId}`,
-  apply: (requestId: string, attempt: number) => `apply-${requestId}-${attempt}`,
-  revoke: (requestId: string, attempt: number) => `revoke-${requestId}-${attempt}`,
-  expire: (requestId: string) => `expire-${requestId}`,
-  remind: (requestId: string, endsAt: number) => `remind-${requestId}-${endsAt}`,
-  notify: (requestId: string, attempt: number, event: RequestEvent, delivery: Delivery, round?: string) =>
-    `notify-${requestId}-${attempt}-${event}${round === undefined ? '' : `-${round}`}-${delivery}`,
-};
 
 /**
  * Makes sure the job `jobId` will run: adds it when missing, retries it when it already finished. A
@@ -171,7 +161,7 @@ export function createWorkQueue(queues: Queues, options: WorkQueueOptions = {}):
         'fanout',
         { requestId: request.id, event },
         {
-          jobId: `home-${request.id}-${request.attempt}-${event}${round === undefined ? '' : `-${round}`}`,
+          jobId: jobIds.homeFanout(request.id, request.attempt, event, round),
           delay: 500,
         },
       );

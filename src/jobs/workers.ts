@@ -2,15 +2,7 @@ import { type Job, Worker } from 'bullmq';
 import type { RedisClient } from '../lib/redis-client.js';
 import { withCorrelation } from '../ops/correlation.js';
 import type { Logger } from '../ops/logger.js';
-import {
-  type HomeJob,
-  type NotifyJob,
-  type OffboardJob,
-  QUEUE_NAMES,
-  type RemindJob,
-  type RequestJob,
-  type ReviewJob,
-} from './queues.js';
+import { type JobData, perQueue, QUEUES, type QueueName } from './queues.js';
 
 /** A BullMQ processor function. */
 export type Processor<T> = (job: Job<T>, token?: string) => Promise<unknown>;
@@ -34,23 +26,17 @@ export interface WorkersOptions {
    * @defaultValue 30_000
    */
   lockDurationMs?: number;
-  processors: {
-    readonly enrich: Processor<RequestJob>;
-    readonly apply: Processor<RequestJob>;
-    readonly revoke: Processor<RequestJob>;
-    readonly expire: Processor<RequestJob>;
-    readonly notify: Processor<NotifyJob>;
-    readonly remind: Processor<RemindJob>;
-    readonly sweep: Processor<unknown>;
-    readonly reconcile: Processor<unknown>;
-    readonly home: Processor<HomeJob>;
-    readonly review: Processor<ReviewJob>;
-    readonly offboard: Processor<OffboardJob>;
-  };
+  /** One processor per queue of QUEUES. */
+  processors: Processors;
 }
+
+/** One processor per queue of {@link QUEUES}, each typed by its queue's job data. */
+export type Processors = { readonly [N in QueueName]: Processor<JobData[N]> };
 
 /** The running workers. */
 export interface Workers {
+  /** Each queue's worker, by queue name (to inspect their options). */
+  readonly byQueue: { readonly [N in QueueName]: Worker<JobData[N]> };
   /**
    * Stops taking jobs and waits up to `graceMs` for the running ones; then closes without waiting,
    * leaving any job still running to BullMQ's stalled-job recovery (another worker takes it over
@@ -68,25 +54,28 @@ function correlationIdOf(data: unknown): string | undefined {
   return typeof id === 'string' ? id : undefined;
 }
 
-/** Starts one worker per queue; attempts are logged here, their Slack side is handled in the processors. */
+/**
+ * Starts one worker per queue of QUEUES, with the options its entry declares; attempts are logged
+ * here, their Slack side is handled in the processors.
+ */
 export function createWorkers(options: WorkersOptions): Workers {
   const { logger, processors } = options;
   const lockDuration = options.lockDurationMs ?? 30_000;
-  const start = <T>(
-    queue: string,
-    processor: Processor<T>,
-    concurrency = options.concurrency ?? 4,
-  ): Worker<T> => {
+  const start = (queue: QueueName): Worker => {
+    // One queue's processor is called with that queue's jobs only: its data type is the queue's.
+    const processor = processors[queue] as Processor<unknown>;
     // Every log line of the job, its Atlas calls included, carries the id of what it works on.
-    const correlated: Processor<T> = async (job, token) => {
+    const correlated: Processor<unknown> = async (job, token) => {
       // Sharing a process with the Slack side: acks waiting for the event loop go first (bounded).
       await options.beforeJob?.();
       return withCorrelation(correlationIdOf(job.data), () => processor(job, token));
     };
-    const worker = new Worker<T>(queue, correlated, {
+    const own = QUEUES[queue].worker;
+    const worker = new Worker(queue, correlated, {
       connection: options.connection,
       prefix: options.prefix,
-      concurrency,
+      ...own,
+      concurrency: own?.concurrency ?? options.concurrency ?? 4,
       lockDuration,
       stalledInterval: lockDuration,
     });
@@ -101,19 +90,8 @@ export function createWorkers(options: WorkersOptions): Workers {
     worker.on('error', (error) => logger.error('worker error', { queue, error }));
     return worker;
   };
-  const workers = [
-    start(QUEUE_NAMES.enrich, processors.enrich),
-    start(QUEUE_NAMES.apply, processors.apply),
-    start(QUEUE_NAMES.revoke, processors.revoke),
-    start(QUEUE_NAMES.expire, processors.expire),
-    start(QUEUE_NAMES.notify, processors.notify),
-    start(QUEUE_NAMES.remind, processors.remind),
-    start(QUEUE_NAMES.sweep, processors.sweep, 1),
-    start(QUEUE_NAMES.reconcile, processors.reconcile, 1),
-    start(QUEUE_NAMES.home, processors.home, 2),
-    start(QUEUE_NAMES.review, processors.review),
-    start(QUEUE_NAMES.offboard, processors.offboard),
-  ];
+  const byQueue = perQueue<Workers['byQueue']>(start);
+  const workers = Object.values<Worker>(byQueue);
   let closing: Promise<boolean> | undefined;
   const close = async (graceMs: number): Promise<boolean> => {
     let timer: NodeJS.Timeout | undefined;
@@ -137,6 +115,7 @@ export function createWorkers(options: WorkersOptions): Workers {
     return finished;
   };
   return {
+    byQueue,
     close(graceMs = 25_000) {
       closing ??= close(graceMs);
       return closing;
