@@ -3,6 +3,8 @@ import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type FetchFunction, WebClient } from '@slack/web-api';
+import { createPolicyGate, type UserGroups } from './access/policy-gate.js';
+import { createRefusalLog } from './access/refusal-log.js';
 import { createAtlasClient } from './atlas/create-atlas-client.js';
 import type { DryRunWrite } from './atlas/http-client.js';
 import { createRedisRateLimiter } from './atlas/rate-limiter.js';
@@ -54,9 +56,7 @@ import { decidersOf, type Policy, requirementsOf, targetOf } from './policy/poli
 import type { GranteeAccess } from './requests/assess.js';
 import { createExtensionClaims } from './requests/extension-claims.js';
 import { readHome } from './requests/home.js';
-import { createPolicyGate, type UserGroups } from './requests/policy-gate.js';
 import { createReceipts, type Receipts } from './requests/receipts.js';
-import { createRefusalLog } from './requests/refusal-log.js';
 import {
   type AccessReader,
   type CurrentRoles,

@@ -1,6 +1,6 @@
+import type { PolicyGate } from '../access/policy-gate.js';
+import type { RefusalLog } from '../access/refusal-log.js';
 import { AppError } from '../errors.js';
-import type { PolicyGate } from '../requests/policy-gate.js';
-import type { RefusalLog } from '../requests/refusal-log.js';
 import type { Reviewer } from '../reviews/review-service.js';
 import type { Offboarding } from './model.js';
 import { OFFBOARDED_MARK_MS, planTargets } from './model.js';

@@ -1,9 +1,9 @@
+import type { Actor } from '../access/authorize.js';
+import type { PolicyGate } from '../access/policy-gate.js';
+import type { RefusalLog } from '../access/refusal-log.js';
 import { AppError } from '../errors.js';
 import type { TargetRef } from '../lib/scope.js';
 import { findTarget, type Policy, type PolicyTarget } from '../policy/policy.js';
-import type { Actor } from '../requests/authorize.js';
-import type { PolicyGate } from '../requests/policy-gate.js';
-import type { RefusalLog } from '../requests/refusal-log.js';
 import type { AccessReview, LineDecision, ReviewLine } from './model.js';
 import { createReviewStarter, type ReviewQueue, type ReviewStartOutcome } from './review-starter.js';
 import type { ReviewStore } from './review-store.js';

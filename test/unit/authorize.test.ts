@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { type Action, type Actor, authorize, type Standing } from '../../src/access/authorize.js';
 import {
   createMembership,
   type Membership,
   type Policy,
   type PolicyTarget,
 } from '../../src/policy/policy.js';
-import { type Action, type Actor, authorize, type Standing } from '../../src/requests/authorize.js';
 import type { AccessRequest, RequestState } from '../../src/requests/model.js';
 import { accessRequest } from '../support/request-fixture.js';
 

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { parsePolicy } from '../../src/policy/load-policy.js';
-import type { Actor } from '../../src/requests/authorize.js';
-import type { AccessRequest } from '../../src/requests/model.js';
+import type { Actor } from '../../src/access/authorize.js';
 import {
   createPolicyGate,
   type GroupMembers,
   type UnconfirmedReason,
   type UserGroups,
-} from '../../src/requests/policy-gate.js';
+} from '../../src/access/policy-gate.js';
+import { parsePolicy } from '../../src/policy/load-policy.js';
+import type { AccessRequest } from '../../src/requests/model.js';
 import { accessRequest } from '../support/request-fixture.js';
 
 const PROJECT = '5f1a2b3c4d5e6f7a8b9c0d1e';

@@ -13,8 +13,8 @@ import {
   requirementsOf,
   targetOf,
 } from '../policy/policy.js';
-import type { AccessRequest } from './model.js';
-import type { RequestLine } from './parse-command.js';
+import type { AccessRequest } from '../requests/model.js';
+import type { RequestLine } from '../requests/parse-command.js';
 
 /** Everything a person can try to do with Rolecall. */
 export type Action =
