@@ -1,4 +1,4 @@
-import type { Actor } from '../access/authorize.js';
+import type { Actor } from '../access/actions.js';
 import { authorize } from '../access/authorize.js';
 import type { PolicyGate } from '../access/policy-gate.js';
 import { AppError } from '../errors.js';

@@ -1,4 +1,5 @@
-import { type Action, type Actor, authorize, type Subject } from '../access/authorize.js';
+import type { Action, Actor, Subject } from '../access/actions.js';
+import { authorize } from '../access/authorize.js';
 import type { People, PolicyGate } from '../access/policy-gate.js';
 import type { RefusalLog } from '../access/refusal-log.js';
 import { AppError, isAppError } from '../errors.js';

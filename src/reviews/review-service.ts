@@ -1,8 +1,7 @@
-import type { Actor } from '../access/authorize.js';
+import type { Actor } from '../access/actions.js';
 import type { PolicyGate } from '../access/policy-gate.js';
 import type { RefusalLog } from '../access/refusal-log.js';
 import { AppError } from '../errors.js';
-import type { TargetRef } from '../lib/scope.js';
 import { findTarget, type Policy, type PolicyTarget } from '../policy/policy.js';
 import type { AccessReview, LineDecision, ReviewLine } from './model.js';
 import { createReviewStarter, type ReviewQueue, type ReviewStartOutcome } from './review-starter.js';
@@ -46,7 +45,9 @@ export interface ReviewService {
 /** Dependencies of {@link createReviewService}. */
 export interface ReviewServiceDeps {
   readonly store: ReviewStore;
+  /** The decision point; its `require` records and throws every refusal of a review action. */
   readonly gate: PolicyGate;
+  /** For the one refusal the gate does not make: `review all` by someone who approves no target. */
   readonly refusals: RefusalLog;
   readonly queue: ReviewQueue;
   readonly now?: () => number;
@@ -56,25 +57,6 @@ export interface ReviewServiceDeps {
 export function createReviewService(deps: ReviewServiceDeps): ReviewService {
   const now = deps.now ?? Date.now;
   const starter = createReviewStarter({ store: deps.store, queue: deps.queue, now });
-
-  const allow = async (
-    action: 'review' | 'review-decide',
-    actor: Actor,
-    subject: { review: TargetRef; role?: string; own?: boolean },
-  ) => {
-    const { decision, policy } = await deps.gate.check(action, actor, subject);
-    if (decision.allowed) return { target: decision.target, policy };
-    await deps.refusals.record({
-      action,
-      actorId: actor.id,
-      requestId: null,
-      code: decision.code,
-      reason: decision.reason,
-    });
-    throw new AppError(decision.code, decision.reason, {
-      details: { refused: action, ...(decision.who ? { who: decision.who.join(',') } : {}) },
-    });
-  };
 
   const targetNamed = (policy: Policy, name: string) => {
     const target = findTarget(policy, name);
@@ -91,7 +73,7 @@ export function createReviewService(deps: ReviewServiceDeps): ReviewService {
     async start(actor, targetName) {
       const { policy } = await deps.gate.check('list', actor, null);
       const target = targetNamed(policy, targetName);
-      await allow('review', actor, { review: target });
+      await deps.gate.require('review', actor, { review: target });
       return starter.start(target, actor.id);
     },
 
@@ -130,7 +112,11 @@ export function createReviewService(deps: ReviewServiceDeps): ReviewService {
         );
       }
       const own = actor.email.toLowerCase() === line.username;
-      const { policy } = await allow('review-decide', actor, { review: review.target, role: line.role, own });
+      const { policy } = await deps.gate.require('review-decide', actor, {
+        review: review.target,
+        role: line.role,
+        own,
+      });
       const result = await deps.store.decide(reviewId, n, {
         decision,
         by: actor.id,
@@ -153,7 +139,7 @@ export function createReviewService(deps: ReviewServiceDeps): ReviewService {
     async status(actor, targetName) {
       const { policy } = await deps.gate.check('list', actor, null);
       const target = targetNamed(policy, targetName);
-      await allow('review', actor, { review: target });
+      await deps.gate.require('review', actor, { review: target });
       return {
         target,
         reviews: await deps.store.listFor(target, 3),

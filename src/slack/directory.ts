@@ -1,5 +1,5 @@
 import type { WebClient } from '@slack/web-api';
-import type { Actor, Standing } from '../access/authorize.js';
+import type { Actor, Standing } from '../access/actions.js';
 import type { Logger } from '../ops/logger.js';
 import { createInstallationReader, type Installation } from './install.js';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { WebClient } from '@slack/web-api';
-import type { Actor } from '../access/authorize.js';
+import type { Actor } from '../access/actions.js';
 import type { People } from '../access/policy-gate.js';
 import { AppError } from '../errors.js';
 import type { RedisClient } from '../lib/redis-client.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type Action, type Actor, authorize, type Standing } from '../../src/access/authorize.js';
+import type { Action, Actor, Standing } from '../../src/access/actions.js';
+import { authorize } from '../../src/access/authorize.js';
 import {
   createMembership,
   type Membership,

@@ -5,7 +5,7 @@ import type {
   ButtonAction,
   SlackActionMiddlewareArgs,
 } from '@slack/bolt';
-import type { Actor } from '../../access/authorize.js';
+import type { Actor } from '../../access/actions.js';
 import { AppError, isAppError } from '../../errors.js';
 import { parseDuration } from '../../lib/duration.js';
 import { parseId } from '../../lib/ids.js';
