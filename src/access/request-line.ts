@@ -6,18 +6,21 @@ import { type Refused, refuse } from './actions.js';
 /** A request line checked against the policy: the target it names, or the refusal in words. */
 export type LineCheck = { readonly allowed: true; readonly target: PolicyTarget } | Refused;
 
+/** The refusal of a target name the policy does not have, listing the ones it has. */
+export function refuseUnknownTarget(policy: Policy, name: string): Refused {
+  return refuse(
+    'TARGET_UNKNOWN',
+    `There is no target called ${name}. Known targets: ${policy.targets.map((t) => t.name).join(', ')}.`,
+  );
+}
+
 /**
  * The target a line names, if the policy has it and the line's roles are of its kind (organization
  * or project roles). Break-glass asks this first; its own rules come before roles and duration.
  */
 export function findLineTarget(policy: Policy, line: RequestLine): LineCheck {
   const target = findTarget(policy, line.target);
-  if (!target) {
-    return refuse(
-      'TARGET_UNKNOWN',
-      `There is no target called ${line.target}. Known targets: ${policy.targets.map((t) => t.name).join(', ')}.`,
-    );
-  }
+  if (!target) return refuseUnknownTarget(policy, line.target);
   if (target.kind !== line.scope) {
     const wanted = target.kind === 'org' ? 'organization roles (ORG_...)' : 'project roles (GROUP_...)';
     return refuse(

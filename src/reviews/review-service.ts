@@ -1,6 +1,7 @@
 import type { Actor } from '../access/actions.js';
 import type { PolicyGate } from '../access/policy-gate.js';
 import type { RefusalLog } from '../access/refusal-log.js';
+import { refuseUnknownTarget } from '../access/request-line.js';
 import { AppError } from '../errors.js';
 import { findTarget, type Policy, type PolicyTarget } from '../policy/policy.js';
 import type { AccessReview, LineDecision, ReviewLine } from './model.js';
@@ -61,10 +62,8 @@ export function createReviewService(deps: ReviewServiceDeps): ReviewService {
   const targetNamed = (policy: Policy, name: string) => {
     const target = findTarget(policy, name);
     if (!target) {
-      throw new AppError(
-        'TARGET_UNKNOWN',
-        `There is no target called ${name}. Known targets: ${policy.targets.map((t) => t.name).join(', ')}.`,
-      );
+      const unknown = refuseUnknownTarget(policy, name);
+      throw new AppError(unknown.code, unknown.reason);
     }
     return target;
   };
