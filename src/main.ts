@@ -3,6 +3,8 @@ import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type FetchFunction, WebClient } from '@slack/web-api';
+import { createPolicyGate, type UserGroups } from './access/policy-gate.js';
+import { createRefusalLog, type RefusalLog } from './access/refusal-log.js';
 import { createAtlasClient } from './atlas/create-atlas-client.js';
 import type { DryRunWrite } from './atlas/http-client.js';
 import { createRedisRateLimiter } from './atlas/rate-limiter.js';
@@ -54,9 +56,7 @@ import { decidersOf, type Policy, requirementsOf, targetOf } from './policy/poli
 import type { GranteeAccess } from './requests/assess.js';
 import { createExtensionClaims } from './requests/extension-claims.js';
 import { readHome } from './requests/home.js';
-import { createPolicyGate, type UserGroups } from './requests/policy-gate.js';
 import { createReceipts, type Receipts } from './requests/receipts.js';
-import { createRefusalLog } from './requests/refusal-log.js';
 import {
   type AccessReader,
   type CurrentRoles,
@@ -225,6 +225,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     const receipts = createReceipts(receiptsRedis, keys);
     const reviews = createReviewStore(redis, keys, { onAudit });
     const offboardings = createOffboardingStore(redis, keys, { onAudit });
+    const refusals = createRefusalLog(redis, keys, { logger, onAudit });
     const reviewQueue = createReviewQueue(queues.review);
     const offboardingQueue = createOffboardingQueue(queues.offboard);
     /** Recurring jobs (sweeper, reconciliation, review schedules); set where workers run. */
@@ -316,6 +317,7 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         policy: currentPolicy,
         reviews,
         offboardings,
+        refusals,
         slackFetch,
         dryRunLog,
       });
@@ -355,8 +357,8 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       const gate = createPolicyGate({
         policy: currentPolicy,
         userGroups: createUserGroups(config, logger, slackFetch),
+        refusals,
       });
-      const refusals = createRefusalLog(redis, keys, { logger, onAudit });
       const service = createRequestService({
         store,
         policy: currentPolicy,
@@ -387,7 +389,6 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
         offboarding: createOffboardingService({
           store: offboardings,
           gate,
-          refusals,
           queue: offboardingQueue,
         }),
         policy: currentPolicy,
@@ -613,6 +614,8 @@ function createCurrentRoles(ledgers: LedgerStore, atlas: AtlasRolesApi | undefin
 interface WorkerParts {
   readonly reviews: ReviewStore;
   readonly offboardings: OffboardingStore;
+  /** Where the gate records a refusal. */
+  readonly refusals: RefusalLog;
   /** Every Slack Web API client's fetch (counts failed calls for the metrics). */
   readonly slackFetch: FetchFunction;
   readonly dryRunLog: DryRunLog | undefined;
@@ -657,6 +660,7 @@ function startWorkers(config: Config, parts: WorkerParts): Workers {
   const gate = createPolicyGate({
     policy: parts.policy,
     userGroups: createUserGroups(config, logger, parts.slackFetch),
+    refusals: parts.refusals,
   });
   const replier = createReplier({
     client: slackClient,

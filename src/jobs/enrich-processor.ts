@@ -1,4 +1,5 @@
 import type { Job } from 'bullmq';
+import type { People, PolicyGate } from '../access/policy-gate.js';
 import { isAppError } from '../errors.js';
 import type { LedgerStore } from '../grants/ledger-store.js';
 import type { Logger } from '../ops/logger.js';
@@ -6,7 +7,6 @@ import { autoApprovalNote, type Policy, requirementsOf, targetOf } from '../poli
 import { type Assessment, assessRequest, type GranteeAccess } from '../requests/assess.js';
 import type { AccessRequest } from '../requests/model.js';
 import type { RequestLine } from '../requests/parse-command.js';
-import type { People, PolicyGate } from '../requests/policy-gate.js';
 import type { AccessReader, WorkQueue } from '../requests/request-service.js';
 import type { RequestStore } from '../requests/request-store.js';
 import type { ProcessorOutcome } from './processor-support.js';

@@ -1,6 +1,5 @@
+import type { PolicyGate } from '../access/policy-gate.js';
 import { AppError } from '../errors.js';
-import type { PolicyGate } from '../requests/policy-gate.js';
-import type { RefusalLog } from '../requests/refusal-log.js';
 import type { Reviewer } from '../reviews/review-service.js';
 import type { Offboarding } from './model.js';
 import { OFFBOARDED_MARK_MS, planTargets } from './model.js';
@@ -28,8 +27,8 @@ export interface OffboardingService {
 /** Dependencies of {@link createOffboardingService}. */
 export interface OffboardingServiceDeps {
   readonly store: OffboardingStore;
+  /** The decision point; its `require` records and throws every refusal. */
   readonly gate: PolicyGate;
-  readonly refusals: RefusalLog;
   readonly queue: OffboardingQueue;
   readonly now?: () => number;
 }
@@ -37,25 +36,6 @@ export interface OffboardingServiceDeps {
 /** Creates the offboarding service; every method asks the one decision point first. */
 export function createOffboardingService(deps: OffboardingServiceDeps): OffboardingService {
   const now = deps.now ?? Date.now;
-  const allow = async (
-    action: 'offboard' | 'offboard-decide',
-    actor: Reviewer,
-    subject: { requesterId: string | null; own: boolean },
-    requestId: string | null,
-  ) => {
-    const { decision, policy } = await deps.gate.check(action, actor, { offboarding: subject });
-    if (decision.allowed) return policy;
-    await deps.refusals.record({
-      action,
-      actorId: actor.id,
-      requestId,
-      code: decision.code,
-      reason: decision.reason,
-    });
-    throw new AppError(decision.code, decision.reason, {
-      details: { refused: action, ...(decision.who ? { who: decision.who.join(',') } : {}) },
-    });
-  };
   // Fail closed: without an email Rolecall cannot tell whether the person is offboarding themselves.
   const own = (actor: Reviewer, email: string) => {
     if (actor.email === null) {
@@ -69,7 +49,9 @@ export function createOffboardingService(deps: OffboardingServiceDeps): Offboard
 
   return {
     async ask(actor, email, reason) {
-      const policy = await allow('offboard', actor, { requesterId: null, own: own(actor, email) }, null);
+      const { policy } = await deps.gate.require('offboard', actor, {
+        offboarding: { requesterId: null, own: own(actor, email) },
+      });
       const offboarding = await deps.store.create({
         email,
         reason,
@@ -83,12 +65,9 @@ export function createOffboardingService(deps: OffboardingServiceDeps): Offboard
 
     async decide(id, approve, actor) {
       const current = await deps.store.require(id);
-      const policy = await allow(
-        'offboard-decide',
-        actor,
-        { requesterId: current.requesterId, own: own(actor, current.email) },
-        id,
-      );
+      const { policy } = await deps.gate.require('offboard-decide', actor, {
+        offboarding: { id, requesterId: current.requesterId, own: own(actor, current.email) },
+      });
       const result = await deps.store.decide(
         id,
         approve ? 'approved' : 'denied',

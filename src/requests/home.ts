@@ -1,9 +1,9 @@
+import type { Actor } from '../access/actions.js';
+import { authorize } from '../access/authorize.js';
+import type { PolicyGate } from '../access/policy-gate.js';
 import { AppError } from '../errors.js';
 import type { Membership, Policy } from '../policy/policy.js';
-import type { Actor } from './authorize.js';
-import { authorize } from './authorize.js';
 import type { AccessRequest } from './model.js';
-import type { PolicyGate } from './policy-gate.js';
 import type { RequestStore } from './request-store.js';
 import { isFinal } from './state-machine.js';
 

@@ -1,3 +1,7 @@
+import type { Action, Actor, Subject } from '../access/actions.js';
+import { authorize } from '../access/authorize.js';
+import type { People, PolicyGate } from '../access/policy-gate.js';
+import type { RefusalLog } from '../access/refusal-log.js';
 import { AppError, isAppError } from '../errors.js';
 import type { TargetRef } from '../lib/scope.js';
 import type { Logger } from '../ops/logger.js';
@@ -15,14 +19,11 @@ import {
   requirementsOf,
 } from '../policy/policy.js';
 import type { GranteeAccess } from './assess.js';
-import { type Action, type Actor, authorize, type Subject } from './authorize.js';
 import { endGrantNow } from './end-grant.js';
 import type { ExtensionClaims } from './extension-claims.js';
 import { type HomeData, listToDecide, readHome } from './home.js';
 import type { AccessRequest, AuditEntry, RequestDraft, RequestPatch, RequestState } from './model.js';
 import type { RequestLine } from './parse-command.js';
-import type { People, PolicyGate } from './policy-gate.js';
-import type { RefusalLog } from './refusal-log.js';
 import type { RequestStore } from './request-store.js';
 import { isFinal } from './state-machine.js';
 import type { SubmissionLimit } from './submission-limit.js';

@@ -1,9 +1,9 @@
+import type { Actor } from '../access/actions.js';
+import type { PolicyGate } from '../access/policy-gate.js';
+import type { RefusalLog } from '../access/refusal-log.js';
+import { refuseUnknownTarget } from '../access/request-line.js';
 import { AppError } from '../errors.js';
-import type { TargetRef } from '../lib/scope.js';
 import { findTarget, type Policy, type PolicyTarget } from '../policy/policy.js';
-import type { Actor } from '../requests/authorize.js';
-import type { PolicyGate } from '../requests/policy-gate.js';
-import type { RefusalLog } from '../requests/refusal-log.js';
 import type { AccessReview, LineDecision, ReviewLine } from './model.js';
 import { createReviewStarter, type ReviewQueue, type ReviewStartOutcome } from './review-starter.js';
 import type { ReviewStore } from './review-store.js';
@@ -46,7 +46,9 @@ export interface ReviewService {
 /** Dependencies of {@link createReviewService}. */
 export interface ReviewServiceDeps {
   readonly store: ReviewStore;
+  /** The decision point; its `require` records and throws every refusal of a review action. */
   readonly gate: PolicyGate;
+  /** For the one refusal the gate does not make: `review all` by someone who approves no target. */
   readonly refusals: RefusalLog;
   readonly queue: ReviewQueue;
   readonly now?: () => number;
@@ -57,32 +59,11 @@ export function createReviewService(deps: ReviewServiceDeps): ReviewService {
   const now = deps.now ?? Date.now;
   const starter = createReviewStarter({ store: deps.store, queue: deps.queue, now });
 
-  const allow = async (
-    action: 'review' | 'review-decide',
-    actor: Actor,
-    subject: { review: TargetRef; role?: string; own?: boolean },
-  ) => {
-    const { decision, policy } = await deps.gate.check(action, actor, subject);
-    if (decision.allowed) return { target: decision.target, policy };
-    await deps.refusals.record({
-      action,
-      actorId: actor.id,
-      requestId: null,
-      code: decision.code,
-      reason: decision.reason,
-    });
-    throw new AppError(decision.code, decision.reason, {
-      details: { refused: action, ...(decision.who ? { who: decision.who.join(',') } : {}) },
-    });
-  };
-
   const targetNamed = (policy: Policy, name: string) => {
     const target = findTarget(policy, name);
     if (!target) {
-      throw new AppError(
-        'TARGET_UNKNOWN',
-        `There is no target called ${name}. Known targets: ${policy.targets.map((t) => t.name).join(', ')}.`,
-      );
+      const unknown = refuseUnknownTarget(policy, name);
+      throw new AppError(unknown.code, unknown.reason);
     }
     return target;
   };
@@ -91,7 +72,7 @@ export function createReviewService(deps: ReviewServiceDeps): ReviewService {
     async start(actor, targetName) {
       const { policy } = await deps.gate.check('list', actor, null);
       const target = targetNamed(policy, targetName);
-      await allow('review', actor, { review: target });
+      await deps.gate.require('review', actor, { review: target });
       return starter.start(target, actor.id);
     },
 
@@ -130,7 +111,11 @@ export function createReviewService(deps: ReviewServiceDeps): ReviewService {
         );
       }
       const own = actor.email.toLowerCase() === line.username;
-      const { policy } = await allow('review-decide', actor, { review: review.target, role: line.role, own });
+      const { policy } = await deps.gate.require('review-decide', actor, {
+        review: review.target,
+        role: line.role,
+        own,
+      });
       const result = await deps.store.decide(reviewId, n, {
         decision,
         by: actor.id,
@@ -153,7 +138,7 @@ export function createReviewService(deps: ReviewServiceDeps): ReviewService {
     async status(actor, targetName) {
       const { policy } = await deps.gate.check('list', actor, null);
       const target = targetNamed(policy, targetName);
-      await allow('review', actor, { review: target });
+      await deps.gate.require('review', actor, { review: target });
       return {
         target,
         reviews: await deps.store.listFor(target, 3),

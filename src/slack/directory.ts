@@ -1,6 +1,6 @@
 import type { WebClient } from '@slack/web-api';
+import type { Actor, Standing } from '../access/actions.js';
 import type { Logger } from '../ops/logger.js';
-import type { Actor, Standing } from '../requests/authorize.js';
 import { createInstallationReader, type Installation } from './install.js';
 
 /** A Slack user as Rolecall needs them: who they are to the workspace, and their email (Atlas username). */

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { WebClient } from '@slack/web-api';
+import type { Actor } from '../access/actions.js';
+import type { People } from '../access/policy-gate.js';
 import { AppError } from '../errors.js';
 import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
 import type { Logger } from '../ops/logger.js';
-import type { Actor } from '../requests/authorize.js';
 import type { HomeData } from '../requests/home.js';
-import type { People } from '../requests/policy-gate.js';
 import { buildHomeView } from './blocks/home-view.js';
 
 /** Publishes a person's Home tab. */

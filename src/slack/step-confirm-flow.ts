@@ -1,7 +1,7 @@
 import type { WebClient } from '@slack/web-api';
+import type { Actor } from '../access/actions.js';
 import { AppError, isAppError } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
-import type { Actor } from '../requests/authorize.js';
 import type { RequestService } from '../requests/request-service.js';
 import type {
   StepConfirmation,

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import type { Action, Actor, Standing } from '../../src/access/actions.js';
+import { authorize } from '../../src/access/authorize.js';
+import { checkRequestLine } from '../../src/access/request-line.js';
 import {
   createMembership,
   type Membership,
   type Policy,
   type PolicyTarget,
 } from '../../src/policy/policy.js';
-import { type Action, type Actor, authorize, type Standing } from '../../src/requests/authorize.js';
 import type { AccessRequest, RequestState } from '../../src/requests/model.js';
 import { accessRequest } from '../support/request-fixture.js';
 
@@ -229,6 +231,46 @@ describe('authorize', () => {
       code: 'DURATION_INVALID',
     });
     expect(check(base)).toMatchObject({ allowed: true, target: { name: 'payments-prod' } });
+  });
+
+  it('refuses a request line in the same words for the request form as authorize does for a request', () => {
+    const base = {
+      roles: ['GROUP_READ_ONLY'],
+      scope: 'project' as const,
+      target: 'payments-prod',
+      durationSeconds: 3600,
+      reason: 'x',
+    };
+    const me = ACTORS.stranger;
+    const lines = [
+      { ...base, target: 'staging' },
+      { ...base, target: 'acme' },
+      { ...base, target: 'acme', scope: 'org' as const, roles: ['ORG_OWNER'] },
+      { ...base, roles: ['GROUP_OWNER'] },
+      { ...base, durationSeconds: 9 * 3600 },
+    ];
+    const refusals = lines.map((line) => checkRequestLine(POLICY, line));
+    expect(refusals).toEqual(
+      lines.map((draft) => authorize('request', me, { draft, grantee: me }, POLICY, NOBODY)),
+    );
+    expect(refusals.slice(0, 2)).toEqual([
+      {
+        allowed: false,
+        code: 'TARGET_UNKNOWN',
+        reason: 'There is no target called staging. Known targets: payments-prod, acme.',
+      },
+      {
+        allowed: false,
+        code: 'ROLE_INVALID',
+        reason: 'acme is an organization: ask for organization roles (ORG_...).',
+      },
+    ]);
+    expect(refusals.slice(2).map((r) => (r.allowed ? '' : r.code))).toEqual([
+      'ROLE_NOT_ALLOWED',
+      'ROLE_NOT_ALLOWED',
+      'DURATION_INVALID',
+    ]);
+    expect(checkRequestLine(POLICY, base)).toEqual({ allowed: true, target: POLICY.targets[0] });
   });
 
   it('re-checks approvals and retries against the policy in force now', () => {

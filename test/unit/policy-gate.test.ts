@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { parsePolicy } from '../../src/policy/read-policy.js';
-import type { Actor } from '../../src/requests/authorize.js';
-import type { AccessRequest } from '../../src/requests/model.js';
+import type { Actor } from '../../src/access/actions.js';
 import {
   createPolicyGate,
   type GroupMembers,
   type UnconfirmedReason,
   type UserGroups,
-} from '../../src/requests/policy-gate.js';
+} from '../../src/access/policy-gate.js';
+import type { Refusal, RefusalLog } from '../../src/access/refusal-log.js';
+import { parsePolicy } from '../../src/policy/read-policy.js';
+import type { AccessRequest } from '../../src/requests/model.js';
+import { appErrorOf } from '../support/errors.js';
 import { accessRequest } from '../support/request-fixture.js';
 
 const PROJECT = '5f1a2b3c4d5e6f7a8b9c0d1e';
@@ -63,7 +65,19 @@ function groupsAnswering(
   return { port, asked };
 }
 
-const gateWith = (groups: UserGroups) => createPolicyGate({ policy: () => POLICY, userGroups: groups });
+/** A refusal log that keeps what it is told, to read back. */
+function refusalsKept() {
+  const kept: Refusal[] = [];
+  const log: RefusalLog = {
+    async record(refusal) {
+      kept.push(refusal);
+    },
+  };
+  return { log, kept };
+}
+
+const gateWith = (groups: UserGroups, refusals: RefusalLog = refusalsKept().log) =>
+  createPolicyGate({ policy: () => POLICY, userGroups: groups, refusals });
 
 describe('createPolicyGate with Slack user groups', () => {
   it('asks for members read within the bound for a decision, the last seen for a view, in the actor’s workspace', async () => {
@@ -162,5 +176,55 @@ describe('createPolicyGate with Slack user groups', () => {
       allowed: true,
       target: null,
     });
+  });
+});
+
+describe('PolicyGate.require', () => {
+  it('records a refusal and throws it in words with who may instead, when the actor may not', async () => {
+    const refusals = refusalsKept();
+    const gate = gateWith(groupsAnswering({ S0DBA: ['U0DAVE'] }).port, refusals.log);
+    const error = await appErrorOf(() =>
+      gate.require('approve', member('U0MALLORY'), { request: request() }),
+    );
+    const reason =
+      'You can’t approve this: only the approvers of GROUP_READ_ONLY on payments-prod can decide on it.';
+    expect({ code: error.code, message: error.message, details: error.details }).toEqual({
+      code: 'NOT_AN_APPROVER',
+      message: reason,
+      details: { refused: 'approve', who: 'S0DBA,S0OPS,U0BOB' },
+    });
+    expect(refusals.kept).toEqual([
+      { action: 'approve', actorId: 'U0MALLORY', requestId: 'AR-0042', code: 'NOT_AN_APPROVER', reason },
+    ]);
+  });
+
+  it('returns the target, membership and policy it decided under, and records nothing, when allowed', async () => {
+    const refusals = refusalsKept();
+    const gate = gateWith(groupsAnswering({ S0DBA: ['U0DAVE'] }).port, refusals.log);
+    const permit = await gate.require('approve', member('U0DAVE'), { request: request() });
+    expect(permit.target?.name).toBe('payments-prod');
+    expect(permit.policy).toBe(POLICY);
+    expect(permit.members.includes(['S0DBA'], 'U0DAVE')).toBe(true);
+    expect(refusals.kept).toEqual([]);
+  });
+
+  it('records a refused offboarding decision against the offboarding', async () => {
+    const refusals = refusalsKept();
+    const gate = gateWith(groupsAnswering({ S0DBA: [], S0OPS: [] }).port, refusals.log);
+    const error = await appErrorOf(() =>
+      gate.require('offboard-decide', member('U0MALLORY'), {
+        offboarding: { id: 'OB-0007', requesterId: 'U0BOB', own: false },
+      }),
+    );
+    expect(error.details).toEqual({ refused: 'offboard-decide', who: 'S0DBA,S0OPS,U0BOB' });
+    expect(refusals.kept).toMatchObject([{ action: 'offboard-decide', requestId: 'OB-0007' }]);
+  });
+
+  it('records nothing when a caller only checks', async () => {
+    const refusals = refusalsKept();
+    const gate = gateWith(groupsAnswering({ S0DBA: ['U0DAVE'] }).port, refusals.log);
+    const { decision } = await gate.check('approve', member('U0MALLORY'), { request: request() });
+    expect(decision).toMatchObject({ allowed: false, code: 'NOT_AN_APPROVER' });
+    expect(refusals.kept).toEqual([]);
   });
 });

@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createRefusalLog } from '../../src/access/refusal-log.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
 import { createLogger } from '../../src/ops/logger.js';
-import { createRefusalLog } from '../../src/requests/refusal-log.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 describe('createRefusalLog', () => {

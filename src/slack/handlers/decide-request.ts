@@ -5,10 +5,10 @@ import type {
   ButtonAction,
   SlackActionMiddlewareArgs,
 } from '@slack/bolt';
+import type { Actor } from '../../access/actions.js';
 import { AppError, isAppError } from '../../errors.js';
 import { parseDuration } from '../../lib/duration.js';
 import { parseId } from '../../lib/ids.js';
-import type { Actor } from '../../requests/authorize.js';
 import { checkReason } from '../../requests/parse-command.js';
 import { ACTIONS, buildDetails } from '../blocks/approval-message.js';
 import { buildDenyModal, buildNoticeModal, DENY_MODAL, DENY_REASON } from '../blocks/deny-modal.js';

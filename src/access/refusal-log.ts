@@ -2,7 +2,7 @@ import type { AuditSink } from '../audit/audit-trail.js';
 import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
 import type { Logger } from '../ops/logger.js';
-import type { Action } from './authorize.js';
+import type { Action } from './actions.js';
 
 /** One refused action: who tried what, on which request, and why (in the words they were told). */
 export interface Refusal {

@@ -1,20 +1,18 @@
+import { AppError } from '../errors.js';
 import {
   createMembership,
+  expandGroups,
   findTarget,
   type Membership,
   type Policy,
+  type PolicyTarget,
   requirementsOf,
   targetOf,
   userGroupsIn,
 } from '../policy/policy.js';
-import {
-  type Action,
-  type Actor,
-  authorize,
-  type Decision,
-  principalsFor,
-  type Subject,
-} from './authorize.js';
+import type { Action, Actor, Decision, Refused, Subject } from './actions.js';
+import { authorize, principalsFor } from './authorize.js';
+import type { RefusalLog } from './refusal-log.js';
 
 /** Why Slack could not confirm the members of a user group. */
 export type UnconfirmedReason =
@@ -93,18 +91,32 @@ function principalsOfSubject(policy: Policy, action: Action, subject: Subject): 
   return target ? principalsFor(action, target, subject.request.roles) : subject.request.approversAtRequest;
 }
 
+/** What an allowed action was decided under: the policy target, the resolved membership, the policy. */
+export interface Permit {
+  readonly target: PolicyTarget | null;
+  /** The user groups resolved for it, to check other people against (unconfirmed = nobody). */
+  readonly members: Membership;
+  readonly policy: Policy;
+}
+
+/** Options of {@link PolicyGate.check} and {@link PolicyGate.require}. */
+export interface GateOptions {
+  /**
+   * The answer decides something although the action is not a decision itself (an automatic
+   * approval of a request or an extension): user groups are then read within the bound too.
+   */
+  readonly decision?: boolean;
+}
+
 /** Asks {@link authorize} under the policy in force now, with the Slack user groups it needs resolved. */
 export interface PolicyGate {
+  /** Only asks: the decision, with what it was made under. A refusal is neither recorded nor thrown. */
+  check(action: Action, actor: Actor, subject: Subject, options?: GateOptions): Promise<GateAnswer>;
   /**
-   * `decision`: the answer decides something although the action is not a decision itself (an
-   * automatic approval of a request or an extension): user groups are then read within the bound too.
+   * The one refusal path: asks as {@link PolicyGate.check} does; a refusal is recorded in the refusal
+   * log and thrown as {@link refusalError}. Returns what an allowed action was decided under.
    */
-  check(
-    action: Action,
-    actor: Actor,
-    subject: Subject,
-    options?: { readonly decision?: boolean },
-  ): Promise<GateAnswer>;
+  require(action: Action, actor: Actor, subject: Subject, options?: GateOptions): Promise<Permit>;
 }
 
 const NO_GROUPS: GroupMembers = { known: new Map(), unconfirmed: new Map() };
@@ -189,6 +201,36 @@ function checkUnconfirmed(
     : refuseUnconfirmed(answer, unconfirmed, { approvers: inDoubt, requestId: subject.request.id });
 }
 
+/** The request or offboarding a refusal is recorded against, if the subject names one. */
+function recordedIdOf(subject: Subject): string | null {
+  if (subject === null) return null;
+  if ('request' in subject) return subject.request.id;
+  if ('offboarding' in subject) return subject.offboarding.id ?? null;
+  return null;
+}
+
+/**
+ * A refusal as the person is told it: its code and words, what was refused, and who may do it
+ * instead with the policy's group names replaced by their members (users and Slack user groups).
+ */
+export function refusalError(action: Action, refused: Refused, policy: Policy): AppError {
+  return new AppError(refused.code, refused.reason, {
+    details: {
+      refused: action,
+      ...(refused.who ? { who: expandGroups(policy, refused.who).join(',') } : {}),
+    },
+  });
+}
+
+/** Dependencies of {@link createPolicyGate}. */
+export interface PolicyGateDeps {
+  /** The policy in force now, read at every question. */
+  readonly policy: () => Policy;
+  readonly userGroups: UserGroups;
+  /** Where {@link PolicyGate.require} records each refusal. */
+  readonly refusals: RefusalLog;
+}
+
 /**
  * The one way into {@link authorize} for the bot and the workers: takes the policy in force at the
  * moment and resolves only the user groups the action's lists name (including those a request
@@ -196,29 +238,39 @@ function checkUnconfirmed(
  * decision uses members read within the bound; one that hangs on a group Slack could not confirm is
  * refused in words.
  */
-export function createPolicyGate(deps: {
-  readonly policy: () => Policy;
-  readonly userGroups: UserGroups;
-}): PolicyGate {
+export function createPolicyGate(deps: PolicyGateDeps): PolicyGate {
+  const check: PolicyGate['check'] = async (action, actor, subject, options = {}) => {
+    const policy = deps.policy();
+    const groups = userGroupsIn(policy, principalsOfSubject(policy, action, subject));
+    const answer =
+      groups.length === 0
+        ? NO_GROUPS
+        : await deps.userGroups.members(groups, {
+            fresh: DECISIONS.includes(action) || options.decision === true,
+            teamId: actor.teamId,
+          });
+    const members = createMembership(policy, answer.known);
+    const decision = authorize(action, actor, subject, policy, members);
+    if (answer.unconfirmed.size === 0) return { decision, policy, members };
+    return {
+      decision: checkUnconfirmed(action, actor, subject, policy, answer, decision) ?? decision,
+      policy,
+      members,
+    };
+  };
   return {
-    async check(action, actor, subject, options = {}) {
-      const policy = deps.policy();
-      const groups = userGroupsIn(policy, principalsOfSubject(policy, action, subject));
-      const answer =
-        groups.length === 0
-          ? NO_GROUPS
-          : await deps.userGroups.members(groups, {
-              fresh: DECISIONS.includes(action) || options.decision === true,
-              teamId: actor.teamId,
-            });
-      const members = createMembership(policy, answer.known);
-      const decision = authorize(action, actor, subject, policy, members);
-      if (answer.unconfirmed.size === 0) return { decision, policy, members };
-      return {
-        decision: checkUnconfirmed(action, actor, subject, policy, answer, decision) ?? decision,
-        policy,
-        members,
-      };
+    check,
+    async require(action, actor, subject, options = {}) {
+      const { decision, policy, members } = await check(action, actor, subject, options);
+      if (decision.allowed) return { target: decision.target, members, policy };
+      await deps.refusals.record({
+        action,
+        actorId: actor.id,
+        requestId: recordedIdOf(subject),
+        code: decision.code,
+        reason: decision.reason,
+      });
+      throw refusalError(action, decision, policy);
     },
   };
 }
