@@ -50,6 +50,12 @@ export interface Actor {
   readonly teamId?: string;
 }
 
+/** Someone in Slack as Rolecall sees them now: who they are to the policy, and their Atlas username. */
+export interface Person extends Actor {
+  /** Lower case (Atlas usernames are); null when Slack does not share it. */
+  readonly email: string | null;
+}
+
 /** The subject of a review action: for `review-decide`, the role on the line and whether it is the actor's own. */
 export interface ReviewSubject {
   readonly review: TargetRef;

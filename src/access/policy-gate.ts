@@ -10,42 +10,10 @@ import {
   targetOf,
   userGroupsIn,
 } from '../policy/policy.js';
+import type { GroupMembers, UserGroups } from '../requests/ports.js';
 import type { Action, Actor, Decision, Refused, Subject } from './actions.js';
 import { authorize, principalsFor } from './authorize.js';
 import type { RefusalLog } from './refusal-log.js';
-
-/** Why Slack could not confirm the members of a user group. */
-export type UnconfirmedReason =
-  /** Slack failed (an outage, a rate limit), and the members seen last are too old or were never seen. */
-  | 'unreachable'
-  /** An org-wide install reads a group within one workspace, and the check came from none (a worker). */
-  | 'no-workspace';
-
-/** The members of the user groups asked for. */
-export interface GroupMembers {
-  /** Each group whose members are known; a disabled or deleted group is here, empty (nobody). */
-  readonly known: ReadonlyMap<string, ReadonlySet<string>>;
-  /** Each group whose members Slack could not confirm, and why: nothing may be decided on it. */
-  readonly unconfirmed: ReadonlyMap<string, UnconfirmedReason>;
-}
-
-/** Slack user groups and their members (implemented with usergroups.users.list). */
-export interface UserGroups {
-  /**
-   * The members of each group. `fresh` (a decision): members read within the configured bound,
-   * else unconfirmed when Slack cannot answer; otherwise the last members seen will do.
-   * `teamId` is the workspace the action came from (an org-wide install reads groups there).
-   */
-  members(
-    groupIds: readonly string[],
-    options: { readonly fresh: boolean; readonly teamId?: string | undefined },
-  ): Promise<GroupMembers>;
-}
-
-/** Who a Slack user is now (implemented with users.info): asked again before anything grants access. */
-export interface People {
-  person(userId: string): Promise<Actor>;
-}
 
 /**
  * A decision with what it was made under, for callers that check more people against it (a user

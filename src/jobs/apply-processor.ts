@@ -23,7 +23,7 @@ import type { Fence } from './user-lock.js';
  * the request at once, saying so.
  */
 export function createApplyProcessor(deps: ProcessorDeps) {
-  const { store, ledgers, atlas, workQueue, logger } = deps;
+  const { store, lifecycle, ledgers, atlas, logger } = deps;
   const now = deps.now ?? Date.now;
   const states = { ready: ['approved'], working: 'applying', done: 'applied', failed: 'failed' } as const;
 
@@ -60,21 +60,13 @@ export function createApplyProcessor(deps: ProcessorDeps) {
     const offboarding = await deps.offboardedBy?.(email);
     if (offboarding) {
       // Approved before the offboarding, applied after it (or an old Retry): cancelled, never applied.
-      const cancelled = await store.transition(request.id, {
-        from: 'applying',
-        to: 'cancelled',
-        actor: 'system',
-        detail: `cancelled: ${email} was offboarded (${offboarding})`,
-        patch: {
-          decision: {
-            by: 'system',
-            at: now(),
-            note: `${email} was offboarded (${offboarding}); Rolecall grants them nothing for 90 days after it`,
-          },
-        },
-      });
+      const cancelled = await lifecycle.withdrawn(
+        request.id,
+        ['applying'],
+        `cancelled: ${email} was offboarded (${offboarding})`,
+        `${email} was offboarded (${offboarding}); Rolecall grants them nothing for 90 days after it`,
+      );
       if (!cancelled.ok) return { skipped: cancelled.current.state };
-      await workQueue.notify(cancelled.request, 'cancelled');
       return { skipped: `offboarded (${offboarding})` };
     }
     const user: ScopedUser = await atlas.readUser(email, scope);
@@ -100,7 +92,7 @@ export function createApplyProcessor(deps: ProcessorDeps) {
       alreadyAdded: request.plan?.added ?? [],
       now: now(),
     });
-    await closeDrift({ store, workQueue, logger, now }, decision.drifted, {
+    await closeDrift({ store, lifecycle, logger, now }, decision.drifted, {
       email,
       target: request.target,
       ledger,
@@ -116,16 +108,8 @@ export function createApplyProcessor(deps: ProcessorDeps) {
       request.plan === null ||
       !sameRoles(plan.added, request.plan.added) ||
       plan.addsToProject !== request.plan.addsToProject;
-    if (deps.durable?.needed() && decision.add.length > 0) {
-      // Written again on its own connection even when unchanged, so WAIT covers this very plan: a
-      // failover after the Atlas write finds it, and the retry converges instead of forgetting it.
-      const saved = await deps.durable.store.patch(request.id, ['applying'], { plan });
-      if (!saved.ok) return { skipped: saved.current.state };
-      await deps.durable.confirm();
-    } else if (changed) {
-      const saved = await store.patch(request.id, ['applying'], { plan });
-      if (!saved.ok) return { skipped: saved.current.state };
-    }
+    const saved = await lifecycle.planned(request.id, plan, changed, decision.add.length > 0);
+    if (saved !== null && !saved.ok) return { skipped: saved.current.state };
     if (decision.add.length > 0) {
       await fence.check();
       if (notInProject && atlas.projectMembership) {
@@ -142,39 +126,38 @@ export function createApplyProcessor(deps: ProcessorDeps) {
     const until = request.durationSeconds === null ? null : revokeAt;
     const ops: LedgerOp[] = decision.hold.map((role) => ({ op: 'hold', role, requestId: request.id, until }));
     if (plan.addsToProject) ops.push({ op: 'membership', requestId: request.id });
-    if (revokeAt !== null) await workQueue.revoke(request.id, request.attempt, revokeAt);
-    const done = await store.transition(request.id, {
-      from: 'applying',
-      to: 'applied',
-      actor: 'system',
-      detail: `${describeApply(
-        decision.add,
-        decision.joined.map((h) => h.role),
-        decision.outside,
-        plan.addsToProject,
-      )}${dryRun ? ` ${dryRunNote(dryRun)}` : ''}`,
-      patch: {
-        grant: {
-          rolesAfter: decision.next,
-          appliedAt,
-          revokeAt,
-          held: decision.hold,
-          joined: decision.joined,
-          outside: decision.outside,
-          addedToProject: plan.addsToProject,
-          ...(dryRun ? { dryRun } : {}),
+    const done = await lifecycle.applied(
+      request,
+      {
+        actor: 'system',
+        detail: `${describeApply(
+          decision.add,
+          decision.joined.map((h) => h.role),
+          decision.outside,
+          plan.addsToProject,
+        )}${dryRun ? ` ${dryRunNote(dryRun)}` : ''}`,
+        patch: {
+          grant: {
+            rolesAfter: decision.next,
+            appliedAt,
+            revokeAt,
+            held: decision.hold,
+            joined: decision.joined,
+            outside: decision.outside,
+            addedToProject: plan.addsToProject,
+            ...(dryRun ? { dryRun } : {}),
+          },
+        },
+        ledger: {
+          email,
+          target: request.target,
+          ops,
+          ...(revokeAt === null ? {} : { ending: { requestId: request.id, at: revokeAt } }),
         },
       },
-      ledger: {
-        email,
-        target: request.target,
-        ops,
-        ...(revokeAt === null ? {} : { ending: { requestId: request.id, at: revokeAt } }),
-      },
-    });
+      revokeAt,
+    );
     if (!done.ok) return { skipped: done.current.state };
-    if (revokeAt !== null) await workQueue.remind(request.id, revokeAt);
-    await workQueue.notify(done.request, 'applied');
     logger.info('request applied', {
       requestId: request.id,
       added: decision.add,
@@ -208,8 +191,7 @@ export function createApplyProcessor(deps: ProcessorDeps) {
       }
       const ledger = await ledgers.read(original.granteeEmail, original.target);
       const candidate = { by: request.id, of: original.id, from: end, to };
-      const moved = await store.note(original.id, {
-        whileIn: ['applied'],
+      const moved = await lifecycle.extend(original.id, {
         actor: 'system',
         detail: `extended by ${request.id}: now ends ${new Date(to).toISOString()} instead of ${new Date(end).toISOString()}`,
         expect: { grant: original.grant, endedEarly: null },
@@ -232,11 +214,7 @@ export function createApplyProcessor(deps: ProcessorDeps) {
       original = moved.ok ? moved.request : moved.current;
       if (moved.ok) extension = candidate;
     }
-    await workQueue.revoke(original.id, original.attempt, extension.to);
-    await workQueue.remind(original.id, extension.to);
-    const done = await store.transition(request.id, {
-      from: 'applying',
-      to: 'applied',
+    const done = await lifecycle.extensionApplied(request, original, extension, {
       actor: 'system',
       detail: `${original.id} now ends ${new Date(extension.to).toISOString()}`,
       patch: {
@@ -253,8 +231,6 @@ export function createApplyProcessor(deps: ProcessorDeps) {
       },
     });
     if (!done.ok) return { skipped: done.current.state };
-    await workQueue.notify(done.request, 'applied');
-    await workQueue.notify(original, 'extended', request.id);
     logger.info('grant extended', {
       requestId: original.id,
       by: request.id,

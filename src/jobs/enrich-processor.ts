@@ -1,13 +1,14 @@
 import type { Job } from 'bullmq';
-import type { People, PolicyGate } from '../access/policy-gate.js';
+import type { PolicyGate } from '../access/policy-gate.js';
 import { isAppError } from '../errors.js';
 import type { LedgerStore } from '../grants/ledger-store.js';
 import type { Logger } from '../ops/logger.js';
 import { autoApprovalNote, type Policy, requirementsOf, targetOf } from '../policy/policy.js';
 import { type Assessment, assessRequest, type GranteeAccess } from '../requests/assess.js';
+import type { AutoApproval, Lifecycle } from '../requests/lifecycle.js';
 import type { AccessRequest } from '../requests/model.js';
 import type { RequestLine } from '../requests/parse-command.js';
-import type { AccessReader, WorkQueue } from '../requests/request-service.js';
+import type { AccessReader, Directory } from '../requests/ports.js';
 import type { RequestStore } from '../requests/request-store.js';
 import type { ProcessorOutcome } from './processor-support.js';
 import type { RequestJob } from './queues.js';
@@ -19,13 +20,12 @@ export interface EnrichDeps {
   /** The decision point: break-glass and auto-approval are checked again before they grant. */
   readonly gate: PolicyGate;
   /** Who the requester is to Slack now. */
-  readonly people: People;
-  /** How long a request may wait for a decision, in ms (REQUEST_TTL), from when it was made. */
-  readonly requestTtlMs: number;
-  readonly store: RequestStore;
+  readonly directory: Directory;
+  /** Reads requests; every write goes through `lifecycle`. */
+  readonly store: Pick<RequestStore, 'get'>;
+  readonly lifecycle: Lifecycle;
   readonly ledgers: LedgerStore;
   readonly access: AccessReader;
-  readonly workQueue: WorkQueue;
   readonly logger: Logger;
   readonly now?: () => number;
 }
@@ -41,15 +41,12 @@ export function createEnrichProcessor(deps: EnrichDeps) {
   const now = deps.now ?? Date.now;
 
   const refuse = async (request: AccessRequest, code: string, message: string): Promise<ProcessorOutcome> => {
-    const moved = await deps.store.transition(request.id, {
-      from: 'submitted',
-      to: 'refused',
+    const moved = await deps.lifecycle.refused(request.id, {
       actor: 'system',
       detail: message,
       patch: { failure: { code, message, at: now() } },
     });
     if (!moved.ok) return { skipped: moved.current.state };
-    await deps.workQueue.notify(moved.request, 'refused');
     deps.logger.info('request refused after reading Atlas', { requestId: request.id, code });
     return { done: 'refused' };
   };
@@ -76,7 +73,7 @@ export function createEnrichProcessor(deps: EnrichDeps) {
       requirementsOf(target, request.roles).autoApprove;
     if (!request.breakGlass && !auto) return 'wait';
     // In the workspace the requester asked from: an org-wide install reads user groups there.
-    const found = await deps.people.person(request.requesterId);
+    const found = await deps.directory.person(request.requesterId);
     const requester =
       request.requesterTeamId === null ? found : { ...found, teamId: request.requesterTeamId };
     const draft: RequestLine = {
@@ -104,36 +101,23 @@ export function createEnrichProcessor(deps: EnrichDeps) {
     return { code: decision.code, reason: decision.reason };
   };
 
-  /**
-   * What follows `pending`: straight to approved (break-glass, auto-approval) and applied, or the
-   * approvers' message and the expiry. Every job id is fixed, so a retry after a crash redoes it safely.
-   */
-  const settle = async (pending: AccessRequest, approveNow: boolean): Promise<ProcessorOutcome> => {
+  /** An approval by policy (or break-glass) for a request that goes ahead without approvers. */
+  const autoApprovalOf = (request: AccessRequest): AutoApproval | null => {
     const policy = deps.policy();
-    const target = targetOf(policy, pending.target);
-    if (approveNow && target) {
-      const by = pending.breakGlass ? pending.requesterId : 'policy';
-      const detail = pending.breakGlass
-        ? 'break-glass: granted at once, without a decision'
-        : autoApprovalNote(target, pending.roles);
-      const approved = await deps.store.transition(pending.id, {
-        from: 'pending',
-        to: 'approved',
-        actor: by,
-        detail,
-        patch: { decision: { by, at: now(), note: detail } },
-        policyVersion: policy.version,
-      });
-      if (approved.ok) {
-        await deps.workQueue.apply(approved.request.id, approved.request.attempt);
-        await deps.workQueue.notify(approved.request, 'pending');
-        return { done: pending.breakGlass ? 'break-glass' : 'auto-approved' };
-      }
-    }
-    await deps.workQueue.expire(pending.id, pending.createdAt + deps.requestTtlMs);
-    await deps.workQueue.notify(pending, 'pending');
-    return { done: 'pending' };
+    const target = targetOf(policy, request.target);
+    if (!target) return null;
+    const by = request.breakGlass ? request.requesterId : 'policy';
+    const detail = request.breakGlass
+      ? 'break-glass: granted at once, without a decision'
+      : autoApprovalNote(target, request.roles);
+    return { by, detail, policyVersion: policy.version };
   };
+
+  /** What a posted request became: approved at once (break-glass, by policy) or waiting for approvers. */
+  const outcomeOf = (request: AccessRequest): ProcessorOutcome =>
+    request.state === 'approved'
+      ? { done: request.breakGlass ? 'break-glass' : 'auto-approved' }
+      : { done: 'pending' };
 
   return async (job: Job<RequestJob>): Promise<ProcessorOutcome> => {
     const request = await deps.store.get(job.data.requestId);
@@ -141,7 +125,8 @@ export function createEnrichProcessor(deps: EnrichDeps) {
     // Read already (a crash after the move to pending): finish what followed it.
     if (request.state === 'pending' && request.extends === null) {
       // A policy refusal now leaves it to the approvers: it may already have been posted to them.
-      return settle(request, request.approvals.length === 0 && (await verdictOf(request)) === 'approve');
+      const approveNow = request.approvals.length === 0 && (await verdictOf(request)) === 'approve';
+      return outcomeOf(await deps.lifecycle.post(request, approveNow ? autoApprovalOf(request) : null));
     }
     if (request.state !== 'submitted') return { skipped: request.state };
     let access: GranteeAccess | null = null;
@@ -194,17 +179,19 @@ export function createEnrichProcessor(deps: EnrichDeps) {
     }
     const checked =
       access === null ? 'current roles unknown: Atlas could not be read' : 'checked against Atlas';
-    const moved = await deps.store.transition(request.id, {
-      from: 'submitted',
-      to: 'pending',
-      actor: 'system',
-      detail:
-        typeof verdict === 'object'
-          ? `${checked}; not approved automatically: ${verdict.unconfirmed}`
-          : checked,
-      patch: assessment,
-    });
+    const moved = await deps.lifecycle.checked(
+      request.id,
+      {
+        actor: 'system',
+        detail:
+          typeof verdict === 'object'
+            ? `${checked}; not approved automatically: ${verdict.unconfirmed}`
+            : checked,
+        patch: assessment,
+      },
+      verdict === 'approve' ? autoApprovalOf(request) : null,
+    );
     if (!moved.ok) return { skipped: moved.current.state };
-    return settle(moved.request, verdict === 'approve');
+    return outcomeOf(moved.request);
   };
 }

@@ -2,7 +2,7 @@ import type { Job } from 'bullmq';
 import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
 import type { Logger } from '../ops/logger.js';
-import type { RequestEvent } from '../requests/request-service.js';
+import type { RequestEvent } from '../requests/ports.js';
 import type { RequestStore } from '../requests/request-store.js';
 import { jobIds } from './job-ids.js';
 import type { ProcessorOutcome } from './processor-support.js';

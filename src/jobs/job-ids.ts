@@ -1,7 +1,6 @@
 import type { TargetRef } from '../lib/scope.js';
-import type { RequestEvent } from '../requests/request-service.js';
+import type { Delivery, RequestEvent } from '../requests/ports.js';
 import { newStartId } from '../reviews/review-starter.js';
-import type { Delivery } from './queues.js';
 
 /** `-round` when the notice belongs to a numbered round (an extension, an escalation), else nothing. */
 function roundPart(round: string | undefined): string {

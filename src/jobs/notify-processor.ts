@@ -1,30 +1,11 @@
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { isAppError } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
-import type { AccessRequest, MessageRef, RequestState } from '../requests/model.js';
-import type { RequestEvent, WorkQueue } from '../requests/request-service.js';
+import type { Lifecycle } from '../requests/lifecycle.js';
+import type { AccessRequest } from '../requests/model.js';
+import type { Notifier } from '../requests/ports.js';
 import type { RequestStore } from '../requests/request-store.js';
-import type { Delivery, NotifyJob } from './queues.js';
-
-/**
- * Posts one notice to Slack (implemented in slack/notifier.ts). Throws AppError: `retryable` false for
- * errors a retry cannot fix, `details.retryAfterMs` when Slack asked to wait.
- */
-export interface Notifier {
-  /** Posts or updates; returns the approval message when it was posted just now (event `pending`). */
-  deliver(request: AccessRequest, event: RequestEvent, delivery: Delivery): Promise<MessageRef | undefined>;
-}
-
-/** Every state a request can be in while its approval message matters. */
-const SHOWN: readonly RequestState[] = [
-  'pending',
-  'approved',
-  'applying',
-  'applied',
-  'denied',
-  'expired',
-  'cancelled',
-];
+import type { NotifyJob } from './queues.js';
 
 /**
  * Delivers notices. A Slack failure retries this job only, never the Atlas change behind it; a 429
@@ -34,20 +15,13 @@ const SHOWN: readonly RequestState[] = [
  * can post it twice (Slack has no idempotency key for chat.postMessage).
  */
 export function createNotifyProcessor(deps: {
-  store: RequestStore;
+  store: Pick<RequestStore, 'get'>;
+  lifecycle: Lifecycle;
   notifier: Notifier;
-  workQueue: WorkQueue;
   logger: Logger;
 }) {
   const withdraw = async (request: AccessRequest, why: string): Promise<void> => {
-    const moved = await deps.store.transition(request.id, {
-      from: 'pending',
-      to: 'cancelled',
-      actor: 'system',
-      detail: why,
-      patch: { decision: { by: 'system', at: Date.now(), note: why } },
-    });
-    if (moved.ok) await deps.workQueue.notify(moved.request, 'cancelled');
+    await deps.lifecycle.withdrawn(request.id, ['pending'], why);
   };
 
   return async (job: Job<NotifyJob>, token?: string): Promise<{ done: string } | { skipped: string }> => {
@@ -56,7 +30,7 @@ export function createNotifyProcessor(deps: {
     if (!request) return { skipped: 'request no longer stored' };
     try {
       const posted = await deps.notifier.deliver(request, event, delivery);
-      if (posted) await deps.store.patch(requestId, SHOWN, { approvalMessage: posted });
+      if (posted) await deps.lifecycle.messagePosted(requestId, posted);
     } catch (error) {
       if (!isAppError(error)) throw error;
       const wait = error.details.retryAfterMs;

@@ -10,9 +10,8 @@ import type { OffboardingStore } from '../offboarding/offboarding-store.js';
 import { withCorrelation } from '../ops/correlation.js';
 import type { DryRunLog } from '../ops/dry-run-log.js';
 import type { Logger } from '../ops/logger.js';
-import { endGrantNow } from '../requests/end-grant.js';
+import type { Lifecycle } from '../requests/lifecycle.js';
 import type { AccessRequest } from '../requests/model.js';
-import type { WorkQueue } from '../requests/request-service.js';
 import type { RequestStore } from '../requests/request-store.js';
 import { jobIds } from './job-ids.js';
 import { lockKeyOf, markDryRun, type ProcessorOutcome, runSlackSteps } from './processor-support.js';
@@ -37,11 +36,12 @@ function outcomeOf(offboarding: Offboarding, target: TargetRef): TargetOutcome |
 /** Dependencies of {@link createOffboardProcessor}. */
 export interface OffboardDeps {
   readonly offboardings: OffboardingStore;
-  readonly store: RequestStore;
+  /** Reads requests; every write goes through `lifecycle`. */
+  readonly store: Pick<RequestStore, 'get' | 'listActive' | 'listByGrantee'>;
+  readonly lifecycle: Lifecycle;
   readonly ledgers: LedgerStore;
   readonly atlas: AtlasRolesApi;
   readonly lock: UserLock;
-  readonly workQueue: WorkQueue;
   readonly notifier: OffboardingNotifier;
   readonly queue: Queue<OffboardJob>;
   readonly logger: Logger;
@@ -127,17 +127,13 @@ export function createOffboardProcessor(deps: OffboardDeps) {
         // A failed request would keep its Retry button: cancel it too.
         if (request.state !== 'pending' && request.state !== 'submitted' && request.state !== 'failed')
           continue;
-        const result = await deps.store.transition(request.id, {
-          from: ['pending', 'submitted', 'failed'],
-          to: 'cancelled',
-          actor: 'system',
-          detail: `cancelled by offboarding ${offboarding.id}`,
-          patch: { decision: { by: 'system', at: now(), note: `offboarded (${offboarding.id})` } },
-        });
-        if (result.ok) {
-          cancelled.push(request.id);
-          await deps.workQueue.notify(result.request, 'cancelled');
-        }
+        const result = await deps.lifecycle.withdrawn(
+          request.id,
+          ['pending', 'submitted', 'failed'],
+          `cancelled by offboarding ${offboarding.id}`,
+          `offboarded (${offboarding.id})`,
+        );
+        if (result.ok) cancelled.push(request.id);
       }
     }
     const ended: string[] = [];
@@ -148,12 +144,10 @@ export function createOffboardProcessor(deps: OffboardDeps) {
         const request = await deps.store.get(requestId);
         if (!request) continue;
         try {
-          await endGrantNow(
-            { store: deps.store, workQueue: deps.workQueue },
-            request,
-            { actor: 'system', detail: `ended by offboarding ${offboarding.id}`, at: now() },
-            (r) => r.state,
-          );
+          await deps.lifecycle.end(request, {
+            actor: 'system',
+            detail: `ended by offboarding ${offboarding.id}`,
+          });
           ended.push(requestId);
         } catch (error) {
           // Ending already, or ended: nothing to do.

@@ -6,34 +6,26 @@ import type { LedgerStore } from '../grants/ledger-store.js';
 import type { TargetRef } from '../lib/scope.js';
 import type { DryRunLog } from '../ops/dry-run-log.js';
 import type { Logger } from '../ops/logger.js';
+import type { Lifecycle } from '../requests/lifecycle.js';
 import type { AccessRequest, Failure, RequestState } from '../requests/model.js';
-import type { RequestEvent, WorkQueue } from '../requests/request-service.js';
+import type { RequestEvent } from '../requests/ports.js';
 import type { RequestStore } from '../requests/request-store.js';
 import type { RequestJob, WithDoneSteps } from './queues.js';
 import type { Fence, UserLock } from './user-lock.js';
 
 /** Dependencies of the apply and revoke processors. */
 export interface ProcessorDeps {
-  store: RequestStore;
+  /** Reads requests; every write goes through `lifecycle`. */
+  store: Pick<RequestStore, 'get' | 'require' | 'listPending'>;
+  /** Moves requests (and queues what follows each move). */
+  lifecycle: Lifecycle;
   ledgers: LedgerStore;
   atlas: AtlasRolesApi;
-  workQueue: WorkQueue;
   /** Serializes the Atlas writes that overlap (see {@link lockKeyOf}), across worker processes. */
   lock: UserLock;
   logger: Logger;
   /** ATLAS_DRY_RUN: the writes not sent, per request; absent when writes are sent. */
   dryRunLog?: DryRunLog;
-  /**
-   * Where a grant's plan is written before its first Atlas write, and how Rolecall waits until Redis
-   * holds it durably (WAIT, WAITAOF: ops/redis-durability.ts); absent when the deployment offers
-   * neither, and the plan goes through `store` as every other write.
-   */
-  durable?: {
-    readonly store: RequestStore;
-    /** Whether anything is to be confirmed now (a replica or the append-only file to wait for). */
-    readonly needed: () => boolean;
-    readonly confirm: () => Promise<void>;
-  };
   /** The approved offboarding of this Atlas username, if any: nothing may be granted to them then. */
   offboardedBy?: (email: string) => Promise<string | null>;
   now?: () => number;
@@ -60,7 +52,7 @@ export interface StepStates {
   /** The states the step starts from (`approved`; `applied` or `revoke_failed`). */
   readonly ready: readonly RequestState[];
   /** The state while it runs (`applying`, `revoking`); a retried job resumes from here. */
-  readonly working: RequestState;
+  readonly working: 'applying' | 'revoking';
   /** Where it ends when it worked (`applied`, `revoked`) and the event that says so. */
   readonly done: RequestState & RequestEvent;
   /** Where it ends when it cannot work (`failed`, `revoke_failed`) and the event that says so. */
@@ -87,20 +79,17 @@ export function createStepProcessor(
   work: (request: AccessRequest, fence: Fence) => Promise<ProcessorOutcome>,
   hooks: StepHooks = {},
 ) {
-  const { store, workQueue, lock, logger, atlas } = deps;
+  const { store, lifecycle, lock, logger, atlas } = deps;
   const now = deps.now ?? Date.now;
 
   const recordFailure =
     hooks.onFailure ??
     (async (request: AccessRequest, failure: Omit<Failure, 'at'>) => {
-      const moved = await store.transition(request.id, {
-        from: states.working,
-        to: states.failed,
+      await lifecycle.failed(request.id, {
         actor: 'system',
         detail: failure.message,
         patch: { failure: { ...failure, at: now() } },
       });
-      if (moved.ok) await workQueue.notify(moved.request, states.failed);
     });
 
   type Start =
@@ -116,9 +105,7 @@ export function createStepProcessor(
       const wait = hooks.notBefore?.(request);
       if (wait !== undefined) return { request, working: false, wait };
       // The grant must be the one just read: an extension that lands first moves the end instead.
-      const moved = await store.transition(id, {
-        from: request.state,
-        to: states.working,
+      const moved = await lifecycle.started(id, request.state, states.working, {
         actor: 'system',
         expect: { grant: request.grant, endedEarly: request.endedEarly },
       });
@@ -138,7 +125,7 @@ export function createStepProcessor(
         throw new DelayedError();
       }
       if (request.state === states.done || request.state === states.failed)
-        await workQueue.notify(request, request.state);
+        await lifecycle.retell(request, request.state);
       return { skipped: request.state };
     }
     try {
@@ -165,7 +152,7 @@ export function createStepProcessor(
  * Runs under the person's lock, before the step that found it writes anything.
  */
 export async function closeDrift(
-  deps: Pick<ProcessorDeps, 'store' | 'workQueue' | 'logger'> & { now: () => number },
+  deps: Pick<ProcessorDeps, 'store' | 'lifecycle' | 'logger'> & { now: () => number },
   drifted: readonly RoleHolder[],
   at: {
     readonly email: string;
@@ -185,8 +172,7 @@ export async function closeDrift(
       ...roles.map((role) => ({ op: 'release' as const, role, requestId })),
       ...(clearMembership ? [{ op: 'membership' as const, requestId: null }] : []),
     ];
-    const noted = await deps.store.note(requestId, {
-      whileIn: ['applied', 'revoking', 'revoke_failed'],
+    const noted = await deps.lifecycle.drifted(requestId, {
       actor: 'system',
       detail: `drift: ${roles.join(', ')} ${roles.length === 1 ? 'was' : 'were'} removed in Atlas outside Rolecall`,
       patch: { drift: [...(request?.drift ?? []), ...roles.map((role) => ({ role, at: when }))] },
@@ -198,7 +184,6 @@ export async function closeDrift(
     }
     clearMembership = false;
     deps.logger.warn('drift: roles removed in Atlas outside Rolecall', { requestId, roles });
-    await deps.workQueue.notify(noted.request, 'drift', String(noted.request.drift.length));
   }
 }
 

@@ -1,16 +1,7 @@
 import { type DefaultJobOptions, Queue, type WorkerOptions } from 'bullmq';
 import type { RedisClient } from '../lib/redis-client.js';
 import type { TargetRef } from '../lib/scope.js';
-import type { RequestEvent } from '../requests/request-service.js';
-
-/** Where a notice about a request goes. */
-export type Delivery =
-  | 'approval-message'
-  | 'thread'
-  | 'requester'
-  | 'grantee'
-  /** The Workflow Builder step that made the request: completed with its outcome. */
-  | 'workflow';
+import type { Delivery, RequestEvent } from '../requests/ports.js';
 
 /** Data of an apply, revoke or expire job: the request is the only input, everything else is read fresh. */
 export interface RequestJob {

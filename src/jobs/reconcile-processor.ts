@@ -5,7 +5,7 @@ import type { LedgerStore } from '../grants/ledger-store.js';
 import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
 import type { Logger } from '../ops/logger.js';
-import type { WorkQueue } from '../requests/request-service.js';
+import type { WorkQueue } from '../requests/ports.js';
 import type { RequestStore } from '../requests/request-store.js';
 import { isFinal } from '../requests/state-machine.js';
 import { jobIds } from './job-ids.js';

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import type { Logger } from '../ops/logger.js';
-import type { WorkQueue } from '../requests/request-service.js';
+import type { Lifecycle } from '../requests/lifecycle.js';
 import type { RequestStore } from '../requests/request-store.js';
 import type { ProcessorOutcome } from './processor-support.js';
 import type { RemindJob } from './queues.js';
@@ -9,7 +9,11 @@ import type { RemindJob } from './queues.js';
  * Sends the grantee a reminder before a grant ends, with Extend and End now. A reminder for an end
  * that no longer holds (the grant was extended, ended early or is gone) is dropped.
  */
-export function createRemindProcessor(deps: { store: RequestStore; workQueue: WorkQueue; logger: Logger }) {
+export function createRemindProcessor(deps: {
+  store: Pick<RequestStore, 'get'>;
+  lifecycle: Lifecycle;
+  logger: Logger;
+}) {
   return async (job: Job<RemindJob>): Promise<ProcessorOutcome> => {
     const { requestId, endsAt } = job.data;
     const request = await deps.store.get(requestId);
@@ -17,7 +21,7 @@ export function createRemindProcessor(deps: { store: RequestStore; workQueue: Wo
     if (request.state !== 'applied' || request.endedEarly !== null || request.grant?.revokeAt !== endsAt) {
       return { skipped: `the grant no longer ends then (${request.state})` };
     }
-    await deps.workQueue.notify(request, 'reminder', String(endsAt));
+    await deps.lifecycle.remind(request, endsAt);
     deps.logger.info('reminder sent', { requestId, endsAt });
     return { done: 'reminded' };
   };

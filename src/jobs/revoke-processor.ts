@@ -30,7 +30,7 @@ export interface RevokeProcessorDeps extends ProcessorDeps {
  * Atlas account, no longer exists ends as revoked at once, saying so: nothing is left to remove.
  */
 export function createRevokeProcessor(deps: RevokeProcessorDeps) {
-  const { store, ledgers, atlas, workQueue, logger } = deps;
+  const { store, lifecycle, ledgers, atlas, logger } = deps;
   const now = deps.now ?? Date.now;
   const states = {
     ready: ['applied', 'revoke_failed'],
@@ -57,31 +57,22 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
       nextTryAt: at + deps.retryIntervalMs,
     };
     const attempt = request.attempt + 1;
-    const moved = await store.transition(request.id, {
-      from: 'revoking',
-      to: 'revoke_failed',
-      actor: 'system',
-      detail: `${failure.message} (failure ${trouble.failures}; next try ${new Date(trouble.nextTryAt).toISOString()})`,
-      patch: { failure: { ...failure, at }, revokeTrouble: trouble, attempt },
-    });
-    if (!moved.ok) return;
-    await workQueue.revoke(request.id, attempt, trouble.nextTryAt);
-    if (escalate) await workQueue.notify(moved.request, 'revoke_failed');
+    await lifecycle.revokeFailed(
+      request.id,
+      {
+        actor: 'system',
+        detail: `${failure.message} (failure ${trouble.failures}; next try ${new Date(trouble.nextTryAt).toISOString()})`,
+        patch: { failure: { ...failure, at }, revokeTrouble: trouble, attempt },
+      },
+      escalate,
+    );
   };
 
   /** Extension requests still waiting for a decision can no longer do anything once the grant ended. */
   const withdrawExtensions = async (request: AccessRequest): Promise<void> => {
     const waiting = (await store.listPending([request.target.id])).filter((r) => r.extends === request.id);
     for (const extension of waiting) {
-      const why = `${request.id} ended before it was decided`;
-      const moved = await store.transition(extension.id, {
-        from: 'pending',
-        to: 'cancelled',
-        actor: 'system',
-        detail: why,
-        patch: { decision: { by: 'system', at: now(), note: why } },
-      });
-      if (moved.ok) await workQueue.notify(moved.request, 'cancelled');
+      await lifecycle.withdrawn(extension.id, ['pending'], `${request.id} ended before it was decided`);
     }
   };
 
@@ -97,9 +88,7 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
     const ops: LedgerOp[] = releaseOps(ledger, request.id, held);
     if (ledger.membershipBy === request.id && !ops.some((op) => op.op === 'membership'))
       ops.push({ op: 'membership', requestId: null });
-    const done = await store.transition(request.id, {
-      from: 'revoking',
-      to: 'revoked',
+    const done = await lifecycle.revoked(request.id, {
       actor: request.endedEarly?.by ?? 'system',
       detail: `${describeMissing(request, missing)}: nothing left to remove${held.length > 0 ? `; released ${held.join(', ')}` : ''}`,
       patch: {
@@ -116,7 +105,6 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
       ledger: { email, target: request.target, ops, ending: { requestId: request.id, at: null } },
     });
     if (!done.ok) return { skipped: done.current.state };
-    await workQueue.notify(done.request, 'revoked');
     await withdrawExtensions(done.request);
     logger.info('request revoked', { requestId: request.id, vanished: missing, released: held });
     return { done: 'revoked' };
@@ -152,7 +140,7 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
       alreadyRemoving: request.revokePlan?.remove ?? [],
       now: now(),
     });
-    await closeDrift({ store, workQueue, logger, now }, decision.drifted, {
+    await closeDrift({ store, lifecycle, logger, now }, decision.drifted, {
       email,
       target: request.target,
       ledger,
@@ -174,7 +162,7 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
         !sameRoles(plan.remove, request.revokePlan.remove) ||
         plan.leaveProject !== request.revokePlan.leaveProject
       ) {
-        const saved = await store.patch(request.id, ['revoking'], { revokePlan: plan });
+        const saved = await lifecycle.revokePlanned(request.id, plan);
         if (!saved.ok) return { skipped: saved.current.state };
       }
       await fence.check();
@@ -196,9 +184,7 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
     if (leftProject && !ops.some((op) => op.op === 'membership'))
       ops.push({ op: 'membership', requestId: null });
     const dryRun = deps.dryRunLog?.take(request.id);
-    const done = await store.transition(request.id, {
-      from: 'revoking',
-      to: 'revoked',
+    const done = await lifecycle.revoked(request.id, {
       actor: request.endedEarly?.by ?? 'system',
       detail: `${describeRevoke(
         decision.removed,
@@ -219,7 +205,6 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
       ledger: { email, target: request.target, ops, ending: { requestId: request.id, at: null } },
     });
     if (!done.ok) return { skipped: done.current.state };
-    await workQueue.notify(done.request, 'revoked');
     await withdrawExtensions(done.request);
     logger.info('request revoked', {
       requestId: request.id,

@@ -1,8 +1,8 @@
 import { isAppError } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import type { AccessRequest } from '../requests/model.js';
+import type { WorkQueue } from '../requests/ports.js';
 import type { Receipt, Receipts } from '../requests/receipts.js';
-import type { WorkQueue } from '../requests/request-service.js';
 import type { RequestStore } from '../requests/request-store.js';
 import { jobIds } from './job-ids.js';
 import { EVENTS_MAX_LEN, type Queues } from './queues.js';

@@ -1,64 +1,7 @@
 import type { Job, Queue } from 'bullmq';
-import type { AccessRequest } from '../requests/model.js';
-import type { RequestEvent, WorkQueue } from '../requests/request-service.js';
+import type { WorkQueue } from '../requests/ports.js';
 import { jobIds } from './job-ids.js';
-import type { Delivery, Queues } from './queues.js';
-
-/** Where each event is told. The approval message always shows the latest state. */
-export function deliveriesFor(
-  event: RequestEvent,
-  request: Pick<AccessRequest, 'requesterId' | 'granteeId' | 'decision' | 'workflow'>,
-): Delivery[] {
-  const places = placesFor(event, request);
-  return request.workflow !== null && WORKFLOW_ENDS.includes(event) ? [...places, 'workflow'] : places;
-}
-
-/** Events that end a Workflow Builder step: the request's decision is final for the workflow. */
-export const WORKFLOW_ENDS: readonly RequestEvent[] = [
-  'applied',
-  'denied',
-  'expired',
-  'cancelled',
-  'failed',
-  'refused',
-];
-
-function placesFor(
-  event: RequestEvent,
-  request: Pick<AccessRequest, 'requesterId' | 'granteeId' | 'decision'>,
-): Delivery[] {
-  const people: Delivery[] =
-    request.granteeId === request.requesterId ? ['requester'] : ['requester', 'grantee'];
-  switch (event) {
-    case 'pending':
-      // On behalf of someone else: they hear about it at once, with Not me / cancel.
-      return request.granteeId === request.requesterId
-        ? ['approval-message', 'requester']
-        : ['approval-message', 'requester', 'grantee'];
-    case 'refused':
-      return ['requester'];
-    case 'approved':
-    case 'approval':
-      return ['approval-message'];
-    case 'acknowledged':
-      return ['approval-message', 'thread'];
-    case 'cancelled':
-      // Withdrawn by Rolecall (not by the person): they did not do it, so they are told.
-      return request.decision?.by === 'system'
-        ? ['approval-message', 'thread', 'requester']
-        : ['approval-message', 'thread'];
-    case 'drift':
-    case 'extended':
-    case 'revoke_failed':
-      return ['approval-message', 'thread'];
-    case 'expired':
-      return ['approval-message', 'thread', 'requester'];
-    case 'reminder':
-      return ['grantee'];
-    default:
-      return ['approval-message', 'thread', ...people];
-  }
-}
+import type { Queues } from './queues.js';
 
 /**
  * Makes sure the job `jobId` will run: adds it when missing, retries it when it already finished. A
@@ -148,9 +91,9 @@ export function createWorkQueue(queues: Queues, options: WorkQueueOptions = {}):
     async forgetReminder(requestId, endsAt) {
       await removeIfDelayed(queues.remind, jobIds.remind(requestId, endsAt));
     },
-    async notify(request, event, round) {
+    async notify(request, event, deliveries, round) {
       await queues.notify.addBulk(
-        deliveriesFor(event, request).map((delivery) => ({
+        deliveries.map((delivery) => ({
           name: event,
           data: { requestId: request.id, event, delivery },
           opts: { jobId: jobIds.notify(request.id, request.attempt, event, delivery, round) },

@@ -1,6 +1,6 @@
+import type { Person } from '../access/actions.js';
 import type { PolicyGate } from '../access/policy-gate.js';
 import { AppError } from '../errors.js';
-import type { Reviewer } from '../reviews/review-service.js';
 import type { Offboarding } from './model.js';
 import { OFFBOARDED_MARK_MS, planTargets } from './model.js';
 import type { OffboardingStore } from './offboarding-store.js';
@@ -16,12 +16,12 @@ export interface OffboardingQueue {
 /** Asking for and deciding offboardings, for the people in Slack. */
 export interface OffboardingService {
   /** An offboarder asks to remove `email` from every target; the approvers are asked in the approvals channel. */
-  ask(actor: Reviewer, email: string, reason: string): Promise<Offboarding>;
+  ask(actor: Person, email: string, reason: string): Promise<Offboarding>;
   /**
    * An offboarding approver approves or denies, once; a second decision is REQUEST_STATE_CONFLICT
    * naming who decided. Never the person being removed nor the one who asked.
    */
-  decide(id: string, approve: boolean, actor: Reviewer): Promise<Offboarding>;
+  decide(id: string, approve: boolean, actor: Person): Promise<Offboarding>;
 }
 
 /** Dependencies of {@link createOffboardingService}. */
@@ -37,7 +37,7 @@ export interface OffboardingServiceDeps {
 export function createOffboardingService(deps: OffboardingServiceDeps): OffboardingService {
   const now = deps.now ?? Date.now;
   // Fail closed: without an email Rolecall cannot tell whether the person is offboarding themselves.
-  const own = (actor: Reviewer, email: string) => {
+  const own = (actor: Person, email: string) => {
     if (actor.email === null) {
       throw new AppError(
         'SLACK_USER_NO_EMAIL',

@@ -5,7 +5,11 @@ import { AppError } from '../errors.js';
 import type { Membership, Policy } from '../policy/policy.js';
 import type { AccessRequest } from './model.js';
 import type { RequestStore } from './request-store.js';
+
 import { isFinal } from './state-machine.js';
+
+/** The reads the Home tab makes. */
+type HomeReads = Pick<RequestStore, 'listPending' | 'listByGrantee' | 'listByRequester' | 'listDecidedBy'>;
 
 /** How far back "Your requests" reaches, in ms: 14 days. */
 export const RECENT_MS = 14 * 24 * 3600 * 1000;
@@ -29,7 +33,7 @@ export interface HomeData {
 
 /** Pending requests `actor` may approve now and has not approved yet, oldest first. */
 export async function listToDecide(
-  store: RequestStore,
+  store: Pick<RequestStore, 'listPending'>,
   actor: Actor,
   policy: Policy,
   members: Membership,
@@ -46,7 +50,7 @@ export async function listToDecide(
  * NOT_ALLOWED). Used by the bot when the tab is opened and by workers when something changed.
  */
 export async function readHome(
-  deps: { readonly store: RequestStore; readonly gate: PolicyGate; readonly now?: () => number },
+  deps: { readonly store: HomeReads; readonly gate: PolicyGate; readonly now?: () => number },
   actor: Actor,
 ): Promise<HomeData> {
   const { decision, policy, members } = await deps.gate.check('list', actor, null);

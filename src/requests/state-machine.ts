@@ -1,4 +1,5 @@
-import type { RequestState } from './model.js';
+import { AppError } from '../errors.js';
+import type { AccessRequest, RequestState } from './model.js';
 
 /**
  * The only moves a request can make. Every write to a request's state goes through the store's atomic
@@ -42,4 +43,33 @@ export function isFinal(state: RequestState): boolean {
 /** True when the table allows `from` -> `to`. */
 export function canTransition(from: RequestState, to: RequestState): boolean {
   return TRANSITIONS[from].includes(to);
+}
+
+/** How each state reads: `label` in a message's status line, `after` following a request id in a refusal. */
+export const STATE_WORDS: Readonly<Record<RequestState, { readonly label: string; readonly after: string }>> =
+  {
+    submitted: { label: 'being checked', after: 'is still being checked' },
+    pending: { label: 'waiting for approval', after: 'is still pending' },
+    approved: { label: 'approved, being applied', after: 'was already approved' },
+    applying: { label: 'approved, being applied', after: 'was already approved and is being applied' },
+    applied: { label: 'active', after: 'was already approved and applied' },
+    revoking: { label: 'ending', after: 'was approved and is being revoked' },
+    revoked: { label: 'ended', after: 'was approved and has since been revoked' },
+    denied: { label: 'denied', after: 'was already denied' },
+    expired: { label: 'expired', after: 'has expired' },
+    cancelled: { label: 'cancelled', after: 'was cancelled' },
+    refused: { label: 'refused', after: 'was refused' },
+    failed: { label: 'failed', after: 'was approved but failed to apply' },
+    revoke_failed: { label: 'ending, retrying', after: 'was approved; its revocation failed' },
+  };
+
+/** Explains why a request can no longer be decided on; `details.decidedBy` names who decided, if anyone. */
+export function conflictError(request: AccessRequest): AppError {
+  const aboutTheDecision = ['approved', 'applying', 'applied', 'denied'].includes(request.state);
+  return new AppError('REQUEST_STATE_CONFLICT', `${request.id} ${STATE_WORDS[request.state].after}.`, {
+    details: {
+      state: request.state,
+      ...(request.decision && aboutTheDecision ? { decidedBy: request.decision.by } : {}),
+    },
+  });
 }

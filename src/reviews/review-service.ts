@@ -1,4 +1,4 @@
-import type { Actor } from '../access/actions.js';
+import type { Actor, Person } from '../access/actions.js';
 import type { PolicyGate } from '../access/policy-gate.js';
 import type { RefusalLog } from '../access/refusal-log.js';
 import { refuseUnknownTarget } from '../access/request-line.js';
@@ -9,10 +9,6 @@ import { createReviewStarter, type ReviewQueue, type ReviewStartOutcome } from '
 import type { ReviewStore } from './review-store.js';
 
 /** A person as the review needs them: who they are to Slack, and their email (an Atlas username). */
-export interface Reviewer extends Actor {
-  readonly email: string | null;
-}
-
 /** Starting reviews and deciding their lines, for the people in Slack. */
 export interface ReviewService {
   /**
@@ -34,7 +30,7 @@ export interface ReviewService {
     reviewId: string,
     n: number,
     decision: LineDecision['decision'],
-    actor: Reviewer,
+    actor: Person,
   ): Promise<{ readonly line: ReviewLine; readonly decision: LineDecision; readonly status: 'ok' | 'taken' }>;
   /** The target's latest reviews and the next scheduled one, for an approver. */
   status(

@@ -1,23 +1,8 @@
 import type { WebClient } from '@slack/web-api';
-import type { Actor, Standing } from '../access/actions.js';
+import type { Person, Standing } from '../access/actions.js';
 import type { Logger } from '../ops/logger.js';
+import type { Directory } from '../requests/ports.js';
 import { createInstallationReader, type Installation } from './install.js';
-
-/** A Slack user as Rolecall needs them: who they are to the workspace, and their email (Atlas username). */
-export interface Person extends Actor {
-  /** Lower case (Atlas usernames are); null when Slack does not share it. */
-  readonly email: string | null;
-}
-
-/** Looks people up in Slack (users.info), cached briefly. */
-export interface Directory {
-  /**
-   * The person behind a user id. `payloadTeamId` is the team the payload came from, kept on the
-   * person as `teamId`: on a workspace install a payload from another team makes the person
-   * `external`. Never throws: a failed lookup is `unknown` (fail closed).
-   */
-  person(userId: string, payloadTeamId?: string): Promise<Person>;
-}
 
 /** Options for {@link createSlackDirectory}. */
 export interface DirectoryOptions {

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { WebClient } from '@slack/web-api';
 import type { Actor } from '../access/actions.js';
-import type { People } from '../access/policy-gate.js';
 import { AppError } from '../errors.js';
 import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
 import type { Logger } from '../ops/logger.js';
 import type { HomeData } from '../requests/home.js';
+import type { Directory } from '../requests/ports.js';
 import { buildHomeView } from './blocks/home-view.js';
 
 /** Publishes a person's Home tab. */
@@ -27,7 +27,7 @@ export interface HomePublisherDeps {
   readonly client: WebClient;
   readonly redis: RedisClient;
   readonly keys: RedisKeys;
-  readonly people: People;
+  readonly directory: Directory;
   /** Reads what the Home shows a person (requests/home.ts). */
   readonly read: (actor: Actor) => Promise<HomeData>;
   readonly logger: Logger;
@@ -40,7 +40,7 @@ export const VIEWER_MS = 7 * 24 * 3600 * 1000;
 export function createHomePublisher(deps: HomePublisherDeps): HomePublisher {
   return {
     async publish(userId, options = {}) {
-      const actor = await deps.people.person(userId);
+      const actor = await deps.directory.person(userId);
       // Slack could not be asked: try again later, keep them as a viewer.
       if (actor.standing === 'unknown') {
         throw new AppError('SLACK_FAILED', `Slack did not say who ${userId} is; the Home tab waits.`, {

@@ -1,10 +1,8 @@
 import type { KnownBlock } from '@slack/types';
 import { ErrorCode, type WebClient } from '@slack/web-api';
 import { AppError } from '../errors.js';
-import type { Notifier } from '../jobs/notify-processor.js';
-import type { Delivery } from '../jobs/queues.js';
 import type { AccessRequest, MessageRef } from '../requests/model.js';
-import type { RequestEvent } from '../requests/request-service.js';
+import type { Delivery, Notifier, RequestEvent } from '../requests/ports.js';
 import { type ApprovalView, buildApprovalMessage, buildGrantActions } from './blocks/approval-message.js';
 import { buildOutcomeText, type OutcomeContext } from './blocks/outcome-message.js';
 import { buildConfirmation, buildOnBehalfNotice } from './blocks/status-message.js';

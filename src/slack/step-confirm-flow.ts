@@ -2,6 +2,7 @@ import type { WebClient } from '@slack/web-api';
 import type { Actor } from '../access/actions.js';
 import { AppError, isAppError } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
+import type { Directory } from '../requests/ports.js';
 import type { RequestService } from '../requests/request-service.js';
 import type {
   StepConfirmation,
@@ -15,7 +16,6 @@ import {
   buildStepConfirmSettled,
   describeStepError,
 } from './blocks/step-confirm-message.js';
-import type { Directory } from './directory.js';
 import { describeErrorForSlack } from './error-reply.js';
 import { classifySlackError } from './notifier.js';
 

@@ -1,6 +1,6 @@
 import type { WebClient } from '@slack/web-api';
-import type { GroupMembers, UnconfirmedReason, UserGroups } from '../access/policy-gate.js';
 import type { Logger } from '../ops/logger.js';
+import type { GroupMembers, UnconfirmedReason, UserGroups } from '../requests/ports.js';
 import { createInstallationReader, type Installation } from './install.js';
 
 /** Options for {@link createSlackUserGroups}. */

@@ -8,9 +8,9 @@ import { CHANNELS, PEOPLE, SANDBOX_POLICY, type Sandbox, startSandbox } from '..
 import { buildCommandPayload } from '../../dev/slack-driver.js';
 import { blockText, waitForApprovalMessage, waitForDm, waitForThreadReply } from '../../dev/slack-flow.js';
 import type { SimulatedMessage } from '../../dev/slack-simulator.js';
+import { type Rolecall, startRolecall } from '../../src/compose/start-rolecall.js';
 import { parseConfig } from '../../src/config.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
-import { type Rolecall, startRolecall } from '../../src/main.js';
 import { CHECKING } from '../../src/slack/handlers/access-command.js';
 import { expectValidMessageBlocks } from '../support/block-kit.js';
 import { ephemeralAfter, type Person, readRequest, requestAs, waitForState } from '../support/grant-flow.js';

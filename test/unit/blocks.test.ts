@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { SANDBOX_POLICY } from '../../dev/sandbox.js';
 import { parsePolicy } from '../../src/policy/read-policy.js';
 import type { AccessRequest, RequestState } from '../../src/requests/model.js';
-import type { RequestEvent } from '../../src/requests/request-service.js';
+import type { RequestEvent } from '../../src/requests/ports.js';
 import {
   buildApprovalMessage,
   buildDetails,

@@ -1,14 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/access/actions.js';
-import {
-  createPolicyGate,
-  type GroupMembers,
-  type UnconfirmedReason,
-  type UserGroups,
-} from '../../src/access/policy-gate.js';
+import { createPolicyGate } from '../../src/access/policy-gate.js';
 import type { Refusal, RefusalLog } from '../../src/access/refusal-log.js';
 import { parsePolicy } from '../../src/policy/read-policy.js';
 import type { AccessRequest } from '../../src/requests/model.js';
+import type { GroupMembers, UnconfirmedReason, UserGroups } from '../../src/requests/ports.js';
 import { appErrorOf } from '../support/errors.js';
 import { accessRequest } from '../support/request-fixture.js';
 

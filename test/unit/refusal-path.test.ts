@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Actor } from '../../src/access/actions.js';
-import { createPolicyGate, type UserGroups } from '../../src/access/policy-gate.js';
+import type { Person } from '../../src/access/actions.js';
+import { createPolicyGate } from '../../src/access/policy-gate.js';
 import { createRefusalLog } from '../../src/access/refusal-log.js';
 import type { AppError } from '../../src/errors.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
@@ -11,12 +11,14 @@ import {
 } from '../../src/offboarding/offboarding-service.js';
 import { createOffboardingStore } from '../../src/offboarding/offboarding-store.js';
 import { createLogger } from '../../src/ops/logger.js';
-import { parsePolicy } from '../../src/policy/load-policy.js';
+import { parsePolicy } from '../../src/policy/read-policy.js';
 import { createExtensionClaims } from '../../src/requests/extension-claims.js';
-import { createRequestService, type Grantee, type WorkQueue } from '../../src/requests/request-service.js';
+import { createLifecycle } from '../../src/requests/lifecycle.js';
+import type { UserGroups, WorkQueue } from '../../src/requests/ports.js';
+import { createRequestService } from '../../src/requests/request-service.js';
 import { createRequestStore } from '../../src/requests/request-store.js';
 import { createSubmissionLimit } from '../../src/requests/submission-limit.js';
-import { createReviewService, type Reviewer } from '../../src/reviews/review-service.js';
+import { createReviewService } from '../../src/reviews/review-service.js';
 import type { ReviewQueue } from '../../src/reviews/review-starter.js';
 import { createReviewStore } from '../../src/reviews/review-store.js';
 import { appErrorOf } from '../support/errors.js';
@@ -73,7 +75,7 @@ const REVIEW_QUEUE: ReviewQueue = {
 const OFFBOARDING_QUEUE: OffboardingQueue = { show: notQueued, run: notQueued };
 
 /** Mallory: a full member of the workspace, in no list of the policy. */
-const MALLORY: Actor & Grantee & Reviewer = {
+const MALLORY: Person = {
   id: 'U0MALLORY',
   standing: 'member',
   email: 'mallory@example.com',
@@ -93,17 +95,17 @@ describe('one refusal path', () => {
     const refusals = createRefusalLog(redis, keys, { logger });
     const gate = createPolicyGate({ policy: () => POLICY, userGroups: USER_GROUPS, refusals });
     const offboardings = createOffboardingStore(redis, keys);
+    const store = createRequestStore(redis, { prefix });
     const services = {
       requests: createRequestService({
-        store: createRequestStore(redis, { prefix }),
+        store,
+        lifecycle: createLifecycle({ store, workQueue: WORK_QUEUE, requestTtlMs: 3_600_000 }),
         policy: () => POLICY,
         gate,
-        people: { person: async (id) => ({ id, standing: 'member' }) },
-        workQueue: WORK_QUEUE,
+        directory: { person: async (id) => ({ id, standing: 'member', email: null }) },
         refusals,
         limit: createSubmissionLimit(redis, keys),
         logger,
-        requestTtlMs: 3_600_000,
         currentRoles: { read: async () => null },
         extensions: createExtensionClaims(redis, keys),
       }),
@@ -134,7 +136,7 @@ describe('one refusal path', () => {
     durationSeconds: 3600,
     reason: 'incident',
   };
-  const submission = (grantee: Grantee) => ({ line, grantee, sourceChannelId: null, replyUrl: null });
+  const submission = (grantee: Person) => ({ line, grantee, sourceChannelId: null, replyUrl: null });
 
   const ROWS: {
     readonly from: string;

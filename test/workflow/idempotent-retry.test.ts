@@ -18,6 +18,7 @@ import { createUserLock } from '../../src/jobs/user-lock.js';
 import { createWorkQueue } from '../../src/jobs/work-queue.js';
 import { createWorkers, type Workers } from '../../src/jobs/workers.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
+import { createLifecycle } from '../../src/requests/lifecycle.js';
 import { createRequestStore, type RequestStore } from '../../src/requests/request-store.js';
 import { createSlackNotifier } from '../../src/slack/notifier.js';
 import { createReplier } from '../../src/slack/respond.js';
@@ -66,11 +67,12 @@ describe('idempotent execution after a crash', () => {
     const workQueue = createWorkQueue(queues);
     const { logger } = createCapturingLogger();
     const client = createAtlasClient(fixtureConfig(atlas, 'atlas-v2', AUTHS.digest), { logger });
+    const lifecycle = createLifecycle({ store: crashing, workQueue, requestTtlMs: 3_600_000 });
     const deps = {
       store: crashing,
+      lifecycle,
       ledgers: createLedgerStore(redis, redisKeys(prefix)),
       atlas: client.roles,
-      workQueue,
       lock: createUserLock(redis, { prefix }),
       logger,
     };
@@ -94,9 +96,9 @@ describe('idempotent execution after a crash', () => {
         offboard: async () => undefined,
         apply: createApplyProcessor(deps),
         revoke: createRevokeProcessor({ ...deps, retryIntervalMs: 60_000, escalateEveryMs: 3_600_000 }),
-        expire: createExpireProcessor({ store, workQueue, logger }),
-        notify: createNotifyProcessor({ store, notifier, workQueue, logger }),
-        remind: createRemindProcessor({ store, workQueue, logger }),
+        expire: createExpireProcessor({ lifecycle, logger }),
+        notify: createNotifyProcessor({ store, notifier, lifecycle, logger }),
+        remind: createRemindProcessor({ store, lifecycle, logger }),
         sweep: async () => undefined,
         reconcile: async () => undefined,
       },

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../dev/http-util.js';
 import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import { requestIdIn, waitForApprovalMessage, waitForDm } from '../../dev/slack-flow.js';
-import { type Rolecall, startRolecall } from '../../src/main.js';
+import { type Rolecall, startRolecall } from '../../src/compose/start-rolecall.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 describe('lost updates', () => {

@@ -3,6 +3,7 @@ import { formatDuration } from '../../lib/duration.js';
 import type { Principal } from '../../policy/policy.js';
 import type { AccessRequest } from '../../requests/model.js';
 import { rolesAfterGrant, rolesToAdd } from '../../requests/role-set.js';
+import { STATE_WORDS } from '../../requests/state-machine.js';
 import {
   escapeMrkdwn,
   formatRoles,
@@ -14,7 +15,6 @@ import {
   truncate,
 } from '../mrkdwn.js';
 import { describeFailure, describeFailureInFull, describeUntil } from './outcome-message.js';
-import { STATE_LABELS } from './state-labels.js';
 
 /** Action ids of the buttons on request messages. */
 export const ACTIONS = {
@@ -312,7 +312,7 @@ export function buildApprovalMessage(request: AccessRequest, view: ApprovalView 
     elements: [{ type: 'mrkdwn', text: truncate(describeStatus(request), 3000) }],
   });
   return {
-    text: `Access request ${request.id}: ${request.extends ? `extends ${request.extends}, ` : ''}${request.roles.join(', ')} on ${escapeMrkdwn(request.target.name)} (${STATE_LABELS[request.state]})`,
+    text: `Access request ${request.id}: ${request.extends ? `extends ${request.extends}, ` : ''}${request.roles.join(', ')} on ${escapeMrkdwn(request.target.name)} (${STATE_WORDS[request.state].label})`,
     blocks,
   };
 }

@@ -1,6 +1,6 @@
 import type { RoleHolder } from '../../grants/ledger.js';
 import type { AccessRequest, Failure } from '../../requests/model.js';
-import type { RequestEvent } from '../../requests/request-service.js';
+import type { RequestEvent } from '../../requests/ports.js';
 import { escapeMrkdwn, formatRoles, inlineUserText, mention, slackDate } from '../mrkdwn.js';
 
 /** Extra facts an outcome text may need that are not part of the request. */

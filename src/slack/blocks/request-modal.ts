@@ -1,7 +1,7 @@
 import type { KnownBlock, ModalView } from '@slack/types';
 import { formatDuration, parseDuration } from '../../lib/duration.js';
 import type { Policy } from '../../policy/policy.js';
-import type { RequestGuide } from '../../requests/request-service.js';
+import type { RequestGuide } from '../../requests/views.js';
 import { escapeMrkdwn, formatRoles, mentionPrincipals, truncate } from '../mrkdwn.js';
 
 /** Callback id of the request modal. */

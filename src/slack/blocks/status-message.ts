@@ -1,10 +1,10 @@
 import type { KnownBlock } from '@slack/types';
 import { formatDuration } from '../../lib/duration.js';
 import type { AccessRequest, AuditEntry } from '../../requests/model.js';
-import type { RequestOverview } from '../../requests/request-service.js';
+import { STATE_WORDS } from '../../requests/state-machine.js';
+import type { RequestOverview } from '../../requests/views.js';
 import { escapeMrkdwn, formatRoles, inlineUserText, mention, slackDate, truncate } from '../mrkdwn.js';
 import { ACTIONS, buildDecisionActions, describeStatus, type SlackMessage } from './approval-message.js';
-import { STATE_LABELS } from './state-labels.js';
 
 /** The direct message a grantee gets when someone asks for access on their behalf: Not me / cancel. */
 export function buildOnBehalfNotice(request: AccessRequest): SlackMessage {
@@ -89,7 +89,7 @@ function summary(request: AccessRequest): string {
   const what = request.extends
     ? `extends ${request.extends} by ${duration}: ${formatRoles(request.roles)}`
     : `${formatRoles(request.roles)}`;
-  return `*${request.id}* ${what} on *${escapeMrkdwn(request.target.name)}*${who}${request.extends ? '' : `, ${duration}`} · _${STATE_LABELS[request.state]}_`;
+  return `*${request.id}* ${what} on *${escapeMrkdwn(request.target.name)}*${who}${request.extends ? '' : `, ${duration}`} · _${STATE_WORDS[request.state].label}_`;
 }
 
 /** `/atlas-access status ID`: where the request stands and its audit trail. */
@@ -115,7 +115,7 @@ export function buildStatusMessage(request: AccessRequest, audit: readonly Audit
   }
   const dropped = lines.length - kept.length;
   return {
-    text: `${request.id}: ${STATE_LABELS[request.state]}`,
+    text: `${request.id}: ${STATE_WORDS[request.state].label}`,
     blocks: [
       {
         type: 'section',

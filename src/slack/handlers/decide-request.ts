@@ -10,6 +10,7 @@ import { AppError, isAppError } from '../../errors.js';
 import { parseDuration } from '../../lib/duration.js';
 import { parseId } from '../../lib/ids.js';
 import { checkReason } from '../../requests/parse-command.js';
+import { STATE_WORDS } from '../../requests/state-machine.js';
 import { ACTIONS, buildDetails } from '../blocks/approval-message.js';
 import { buildDenyModal, buildNoticeModal, DENY_MODAL, DENY_REASON } from '../blocks/deny-modal.js';
 import {
@@ -18,7 +19,6 @@ import {
   EXTEND_MODAL,
   type ExtendModalContext,
 } from '../blocks/extend-modal.js';
-import { STATE_LABELS } from '../blocks/state-labels.js';
 import { buildReceived } from '../blocks/status-message.js';
 import { labelDryRun } from '../dry-run-label.js';
 import { describeClickError } from '../error-reply.js';
@@ -128,7 +128,7 @@ export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
       const { request } = await service.status(id, actor);
       if (request.state !== 'applied' || request.endedEarly !== null) {
         return {
-          text: `:information_source: ${request.id} ${request.state === 'applied' ? 'is ending now' : `is ${STATE_LABELS[request.state]}`}; there is nothing to extend.`,
+          text: `:information_source: ${request.id} ${request.state === 'applied' ? 'is ending now' : `is ${STATE_WORDS[request.state].label}`}; there is nothing to extend.`,
         };
       }
       const end = request.grant?.revokeAt;

@@ -2,11 +2,11 @@ import type { Continuity } from '../../continuity/continuity.js';
 import type { OffboardingService } from '../../offboarding/offboarding-service.js';
 import type { Logger } from '../../ops/logger.js';
 import type { Policy } from '../../policy/policy.js';
+import type { Directory } from '../../requests/ports.js';
 import type { Receipts } from '../../requests/receipts.js';
 import type { RequestService } from '../../requests/request-service.js';
 import type { StepConfirmationStore } from '../../requests/step-confirmations.js';
 import type { ReviewService } from '../../reviews/review-service.js';
-import type { Directory } from '../directory.js';
 import type { Replier } from '../respond.js';
 
 /** Dependencies shared by the Slack handlers: ack, parse, resolve the actor, call the service, reply. */

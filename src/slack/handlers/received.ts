@@ -1,6 +1,6 @@
+import type { Person } from '../../access/actions.js';
 import { isAppError } from '../../errors.js';
 import type { Receipt } from '../../requests/receipts.js';
-import type { Person } from '../directory.js';
 import { describeClickError } from '../error-reply.js';
 import type { EphemeralReply } from '../respond.js';
 import type { HandlerDeps } from './handler-deps.js';

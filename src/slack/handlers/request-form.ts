@@ -1,5 +1,6 @@
 import type { App, ViewStateValue } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
+import type { Person } from '../../access/actions.js';
 import { type AppError, isAppError } from '../../errors.js';
 import { parseDuration } from '../../lib/duration.js';
 import { checkReason, parseRoles, type RequestLine } from '../../requests/parse-command.js';
@@ -13,7 +14,6 @@ import {
   targetOptions,
 } from '../blocks/request-modal.js';
 import { buildReceived } from '../blocks/status-message.js';
-import type { Person } from '../directory.js';
 import { describeErrorForSlack } from '../error-reply.js';
 import type { HandlerDeps } from './handler-deps.js';
 import { keepReceipt, NOT_RECEIVED, workOnReceipt } from './received.js';

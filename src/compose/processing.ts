@@ -1,0 +1,167 @@
+import type { AtlasRolesApi } from '../atlas/roles-api.js';
+import { createApplyProcessor } from '../jobs/apply-processor.js';
+import { createEnrichProcessor } from '../jobs/enrich-processor.js';
+import { createExpireProcessor } from '../jobs/expire-processor.js';
+import { createHomeProcessor } from '../jobs/home-processor.js';
+import { createNotifyProcessor } from '../jobs/notify-processor.js';
+import { createOffboardProcessor } from '../jobs/offboard-processor.js';
+import { createReconcileProcessor } from '../jobs/reconcile-processor.js';
+import { createRemindProcessor } from '../jobs/remind-processor.js';
+import { createReviewProcessor } from '../jobs/review-processor.js';
+import { createRevokeProcessor } from '../jobs/revoke-processor.js';
+import { createSweepProcessor } from '../jobs/sweep-processor.js';
+import { createUserLock } from '../jobs/user-lock.js';
+import { createWorkers, type Workers } from '../jobs/workers.js';
+import type { RedisClient } from '../lib/redis-client.js';
+import type { TargetRef } from '../lib/scope.js';
+import { decidersOf, requirementsOf, targetOf } from '../policy/policy.js';
+import { readHome } from '../requests/home.js';
+import type { Lifecycle } from '../requests/lifecycle.js';
+import { createSlackDirectory } from '../slack/directory.js';
+import { createHomePublisher, VIEWER_MS } from '../slack/home.js';
+import { createSlackNotifier } from '../slack/notifier.js';
+import { createSlackOffboardingNotifier } from '../slack/offboarding-notifier.js';
+import { createOrphanedReceiptAnswer } from '../slack/receipt-answer.js';
+import { createReplier } from '../slack/respond.js';
+import { createSlackReviewNotifier } from '../slack/review-notifier.js';
+import { createAtlasAccessReader } from './atlas-access.js';
+import type { Infrastructure } from './infrastructure.js';
+import { createWebClient } from './slack-clients.js';
+
+/** What the processors need beyond the shared infrastructure. */
+export interface ProcessingParts {
+  readonly atlas: AtlasRolesApi;
+  /** The workers' own connection (BullMQ blocks on it). */
+  readonly workerRedis: RedisClient;
+  /** The lifecycle whose grant plans are written durably. */
+  readonly lifecycle: Lifecycle;
+}
+
+/** Builds every processor and starts one BullMQ worker per queue. */
+export function startProcessing(infra: Infrastructure, parts: ProcessingParts): Workers {
+  const { config, store, ledgers, queues, redis, keys, dryRunLog, gate } = infra;
+  const { atlas, lifecycle } = parts;
+  const policy = () => infra.policy.current();
+  const logger = infra.logger.child({ component: 'worker' });
+  const slackClient = createWebClient(config, infra.slackFetch, { retries: 0, rejectRateLimited: true });
+  const lock = createUserLock(redis, { prefix: config.redis.prefix, ttlMs: config.worker.lockDurationMs });
+  const atlasStep = { store, lifecycle, ledgers, atlas, lock, logger, ...(dryRunLog ? { dryRunLog } : {}) };
+  const directory = createSlackDirectory(slackClient, { logger });
+  const replier = createReplier({
+    client: slackClient,
+    slackApiUrl: config.slack.apiUrl,
+    logger,
+    dryRun: config.dryRun,
+  });
+  const approvalsChannelOf = (target: TargetRef) =>
+    targetOf(policy(), target)?.approvalsChannel ?? policy().approvalsChannel;
+  return createWorkers({
+    connection: parts.workerRedis,
+    prefix: config.redis.prefix,
+    logger,
+    beforeJob: () => infra.foreground.quiet(),
+    concurrency: config.worker.concurrency,
+    lockDurationMs: config.worker.lockDurationMs,
+    processors: {
+      enrich: createEnrichProcessor({
+        policy,
+        gate,
+        directory,
+        store,
+        lifecycle,
+        ledgers,
+        access: createAtlasAccessReader(atlas),
+        logger,
+      }),
+      apply: createApplyProcessor({
+        ...atlasStep,
+        offboardedBy: (email) => infra.offboardings.offboardedBy(email),
+      }),
+      revoke: createRevokeProcessor({
+        ...atlasStep,
+        retryIntervalMs: config.grants.revokeRetryIntervalMs,
+        escalateEveryMs: config.grants.revokeEscalateEveryMs,
+      }),
+      expire: createExpireProcessor({ lifecycle, logger }),
+      remind: createRemindProcessor({ store, lifecycle, logger }),
+      notify: createNotifyProcessor({
+        store,
+        lifecycle,
+        notifier: createSlackNotifier(slackClient, {
+          approvalsChannel: (request) => approvalsChannelOf(request.target),
+          replier,
+          approvalView: (request) => {
+            const target = targetOf(policy(), request.target);
+            if (!target) return {};
+            const needs = requirementsOf(target, request.roles);
+            return { approvalsNeeded: needs.approvals, approvers: decidersOf(policy(), needs.approverLists) };
+          },
+          approversOf: (request) => targetOf(policy(), request.target)?.approvers ?? [],
+        }),
+        logger,
+      }),
+      home: createHomeProcessor({
+        store,
+        redis,
+        keys,
+        queues,
+        home: createHomePublisher({
+          client: slackClient,
+          redis,
+          keys,
+          directory,
+          read: (actor) => readHome({ store, gate }, actor),
+          logger,
+        }),
+        logger,
+        viewerMs: VIEWER_MS,
+      }),
+      review: createReviewProcessor({
+        reviews: infra.reviews,
+        ledgers,
+        atlas,
+        lock,
+        notifier: createSlackReviewNotifier(slackClient, { channelOf: approvalsChannelOf }),
+        policy,
+        queue: queues.review,
+        logger,
+        reviewTtlMs: config.grants.reviewTtlMs,
+        dryRunLog,
+      }),
+      offboard: createOffboardProcessor({
+        offboardings: infra.offboardings,
+        store,
+        lifecycle,
+        ledgers,
+        atlas,
+        lock,
+        notifier: createSlackOffboardingNotifier(slackClient),
+        queue: queues.offboard,
+        logger,
+        dryRunLog,
+      }),
+      sweep: createSweepProcessor({
+        store,
+        queues,
+        workQueue: infra.workQueue,
+        receipts: infra.receipts,
+        answerOrphaned: createOrphanedReceiptAnswer(replier),
+        logger,
+        requestTtlMs: config.requestTtlMs,
+        graceMs: config.worker.sweepIntervalMs,
+      }),
+      reconcile: createReconcileProcessor({
+        store,
+        ledgers,
+        atlas,
+        queues,
+        workQueue: infra.workQueue,
+        redis,
+        keys,
+        logger,
+        graceMs: Math.min(60_000, config.grants.reconcileIntervalMs),
+        auditRetentionMs: config.auditRetentionMs,
+      }),
+    },
+  });
+}

@@ -1,0 +1,98 @@
+import { createAtlasClient } from '../atlas/create-atlas-client.js';
+import type { DryRunWrite } from '../atlas/http-client.js';
+import { createRedisRateLimiter } from '../atlas/rate-limiter.js';
+import type { AtlasRolesApi } from '../atlas/roles-api.js';
+import { AppError } from '../errors.js';
+import { scheduleRecurring } from '../jobs/recurring.js';
+import { syncReviewSchedules } from '../jobs/review-queue.js';
+import type { Workers } from '../jobs/workers.js';
+import { connectRedis } from '../ops/redis.js';
+import {
+  createDurableWrites,
+  type DurableWrites,
+  describeDurability,
+  planDurability,
+} from '../ops/redis-durability.js';
+import { readRedisFacts } from '../ops/redis-settings.js';
+import { createRequestStore } from '../requests/request-store.js';
+import type { Infrastructure } from './infrastructure.js';
+import { startProcessing } from './processing.js';
+
+/** The worker side of a process: the Atlas client, and a BullMQ worker per queue. */
+export interface WorkerSide {
+  /** The Atlas client's role API (the request form may show Atlas's roles in this process). */
+  readonly atlas: AtlasRolesApi;
+  /** One authenticated Atlas read, for /readyz. */
+  readonly probeAtlas: () => Promise<string>;
+  /** What a grant's plan reaches before its Atlas write, for /readyz. */
+  readonly durability: DurableWrites;
+  /** Stops taking jobs (the first moment of a shutdown). */
+  readonly stopTaking: () => void;
+}
+
+/**
+ * Starts the worker side: only workers call Atlas, so only they hold its credentials. Grant plans are
+ * written through a connection of their own and confirmed durable (WAIT, WAITAOF) before Atlas writes.
+ */
+export async function startWorkerSide(infra: Infrastructure): Promise<WorkerSide> {
+  const { config, logger, shutdown, metrics, redis, policy, queues } = infra;
+  const atlasConfig = config.atlas;
+  if (atlasConfig === null) throw new AppError('CONFIG_INVALID', 'A worker needs the Atlas settings.');
+  const dryRunLog = infra.dryRunLog;
+  const atlasClient = createAtlasClient(atlasConfig, {
+    logger: logger.child({ component: 'atlas' }),
+    rateLimiter: createRedisRateLimiter(redis, config.redis.prefix, { buckets: atlasConfig.rateLimits }),
+    onExchange: (event) => metrics.atlasExchange(event),
+    ...(dryRunLog ? { onDryRun: (write: DryRunWrite) => dryRunLog.record(write) } : {}),
+  });
+  shutdown.push('atlas client', () => atlasClient.close());
+  const atlas = atlasClient.roles;
+  const workerRedis = await connectRedis(config.redis, 'worker', logger);
+  shutdown.push('worker redis', async () => {
+    await workerRedis.quit();
+  });
+  const plan = planDurability(config.redisDurability, infra.redisFacts);
+  logger.info('grant plans are made durable before Atlas writes', { durability: describeDurability(plan) });
+  // A connection of its own: WAIT blocks it, and must cover the plan it wrote, not others' work.
+  const durableRedis = await connectRedis(config.redis, 'commands', logger);
+  shutdown.push('durable redis', async () => {
+    await durableRedis.quit();
+  });
+  const durability = createDurableWrites(durableRedis, config.redisDurability, plan, () =>
+    readRedisFacts(redis),
+  );
+  const lifecycle = infra.lifecycleWith({
+    store: createRequestStore(durableRedis, {
+      ...infra.storeOptions,
+      onWrites: (count) => infra.continuity.observeWrites(count, 'durable'),
+    }),
+    needed: () => durability.needed(),
+    confirm: () => durability.confirm(),
+  });
+  const workers: Workers = startProcessing(infra, { atlas, workerRedis, lifecycle });
+  shutdown.push('workers', async () => {
+    await workers.close(config.shutdownGraceMs);
+  });
+  infra.scheduleRecurring = async () => {
+    await syncReviewSchedules(queues.review, policy.current(), { logger });
+    await scheduleRecurring(queues, {
+      sweepEveryMs: config.worker.sweepIntervalMs,
+      reconcileEveryMs: config.grants.reconcileIntervalMs,
+    });
+  };
+  await infra.scheduleRecurring();
+  policy.onChange((next) => syncReviewSchedules(queues.review, next, { logger }));
+  return {
+    atlas,
+    durability,
+    probeAtlas: async () => {
+      const target = policy.current().targets[0];
+      if (!target) return 'no target to check';
+      await atlas.members.probe({ kind: target.kind, id: target.id });
+      return `credentials accepted on ${target.name}`;
+    },
+    stopTaking: () => {
+      void workers.close(config.shutdownGraceMs);
+    },
+  };
+}
