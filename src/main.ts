@@ -206,7 +206,13 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
       // Every write's count: a store found with fewer than this process saw went back in time.
       onWrites: (count) => continuity.observeWrites(count, 'commands'),
       onTransition: (request, from, at) => {
-        metrics.transitioned(request, from, at);
+        metrics.transitioned({
+          from,
+          to: request.state,
+          createdAt: request.createdAt,
+          decidedAt: request.decision?.at,
+          at,
+        });
         // A decided request's expiry job would only find nothing to do: drop it now (~0.7 KB each
         // until REQUEST_TTL). Best effort: when this fails the job runs later and does nothing. Not on
         // `expired`: that is the expiry job itself, whose retry must stay.

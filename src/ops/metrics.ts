@@ -1,5 +1,4 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { AccessRequest, RequestState } from '../requests/model.js';
 
 /**
  * Prometheus metrics of one process (prom-client). Each process exports its own counters; sum them
@@ -23,11 +22,25 @@ export interface AtlasExchangeEvent {
   readonly durationMs: number;
 }
 
+/** One request changing state, in plain values (times in ms since the epoch). */
+export interface StateChange {
+  /** The state left; null for a request just filed. */
+  readonly from: string | null;
+  /** The state entered. */
+  readonly to: string;
+  /** When the request was filed. */
+  readonly createdAt: number;
+  /** When it was approved or denied; undefined while undecided. */
+  readonly decidedAt: number | undefined;
+  /** When the change happened. */
+  readonly at: number;
+}
+
 /** What the rest of Rolecall reports; the registry renders it at GET /metrics. */
 export interface Metrics {
   readonly registry: Registry;
   /** A request changed state: counts it, and times decisions (created → decided) and grants (approved → applied). */
-  transitioned(request: AccessRequest, from: RequestState | null, at: number): void;
+  transitioned(change: StateChange): void;
   atlasExchange(event: AtlasExchangeEvent): void;
   /** A Slack Web API call failed (`error` is Slack's error string, e.g. `channel_not_found`). */
   slackApiError(method: string, error: string): void;
@@ -108,14 +121,13 @@ export function createMetrics(): Metrics {
 
   return {
     registry,
-    transitioned(request, from, at) {
-      if (from === request.state) return;
-      transitions.inc({ to: request.state });
-      const decidedAt = request.decision?.at;
-      if ((request.state === 'approved' || request.state === 'denied') && from === 'pending') {
-        decision.observe(Math.max(0, (decidedAt ?? at) - request.createdAt) / 1000);
+    transitioned({ from, to, createdAt, decidedAt, at }) {
+      if (from === to) return;
+      transitions.inc({ to });
+      if ((to === 'approved' || to === 'denied') && from === 'pending') {
+        decision.observe(Math.max(0, (decidedAt ?? at) - createdAt) / 1000);
       }
-      if (request.state === 'applied' && decidedAt !== undefined) {
+      if (to === 'applied' && decidedAt !== undefined) {
         apply.observe(Math.max(0, at - decidedAt) / 1000);
       }
     },
