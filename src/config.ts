@@ -165,33 +165,6 @@ function readSecretFiles(env: Readonly<Record<string, string | undefined>>): {
 
 /** The parsed variables arranged as the Config (every value is already typed and defaulted). */
 function configOf(env: Env, mode: RunMode): Config {
-  const required = (value: string | undefined): string => {
-    if (value === undefined) throw new AppError('INTERNAL', 'a required variable passed validation unset');
-    return value;
-  };
-  const httpsProxy = env.HTTPS_PROXY ?? env.https_proxy ?? '';
-  const httpProxy = env.HTTP_PROXY ?? env.http_proxy ?? '';
-  const atlas: AtlasConfig = {
-    api: env.ATLAS_API,
-    baseUrl: env.ATLAS_BASE_URL,
-    auth:
-      env.ATLAS_CLIENT_ID === undefined
-        ? {
-            kind: 'digest',
-            publicKey: required(env.ATLAS_PUBLIC_KEY),
-            privateKey: required(env.ATLAS_PRIVATE_KEY),
-          }
-        : { kind: 'oauth', clientId: env.ATLAS_CLIENT_ID, clientSecret: required(env.ATLAS_CLIENT_SECRET) },
-    timeoutMs: env.ATLAS_TIMEOUT_MS,
-    maxRetries: env.ATLAS_MAX_RETRIES,
-    pageSize: env.ATLAS_PAGE_SIZE,
-    dryRun: env.ATLAS_DRY_RUN,
-    // Upper case wins over lower case, as curl does for HTTPS_PROXY.
-    ...(httpsProxy === '' && httpProxy === ''
-      ? {}
-      : { proxy: { httpsProxy, httpProxy, noProxy: env.NO_PROXY ?? env.no_proxy ?? '' } }),
-    rateLimits: { org: env.ATLAS_RATE_ORG, project: env.ATLAS_RATE_PROJECT, user: env.ATLAS_RATE_USER },
-  };
   return {
     mode,
     logLevel: env.LOG_LEVEL,
@@ -211,7 +184,7 @@ function configOf(env: Env, mode: RunMode): Config {
       timeoutMs: env.REDIS_WAIT_TIMEOUT,
     },
     atlasApi: env.ATLAS_API,
-    atlas: mode === 'bot' ? null : atlas,
+    atlas: mode === 'bot' ? null : atlasConfigOf(env),
     policyFile: env.POLICY_FILE,
     worker: {
       concurrency: env.WORKER_CONCURRENCY,
@@ -233,6 +206,39 @@ function configOf(env: Env, mode: RunMode): Config {
       reviewTtlMs: env.REVIEW_TTL,
     },
   };
+}
+
+/** How to call Atlas, for a process that does (the variable rules made sure one credential pair is set). */
+function atlasConfigOf(env: Env): AtlasConfig {
+  const httpsProxy = env.HTTPS_PROXY ?? env.https_proxy ?? '';
+  const httpProxy = env.HTTP_PROXY ?? env.http_proxy ?? '';
+  return {
+    api: env.ATLAS_API,
+    baseUrl: env.ATLAS_BASE_URL,
+    auth:
+      env.ATLAS_CLIENT_ID === undefined
+        ? {
+            kind: 'digest',
+            publicKey: required(env.ATLAS_PUBLIC_KEY),
+            privateKey: required(env.ATLAS_PRIVATE_KEY),
+          }
+        : { kind: 'oauth', clientId: env.ATLAS_CLIENT_ID, clientSecret: required(env.ATLAS_CLIENT_SECRET) },
+    timeoutMs: env.ATLAS_TIMEOUT_MS,
+    maxRetries: env.ATLAS_MAX_RETRIES,
+    pageSize: env.ATLAS_PAGE_SIZE,
+    dryRun: env.ATLAS_DRY_RUN,
+    // Upper case wins over lower case, as curl does for HTTPS_PROXY.
+    ...(httpsProxy === '' && httpProxy === ''
+      ? {}
+      : { proxy: { httpsProxy, httpProxy, noProxy: env.NO_PROXY ?? env.no_proxy ?? '' } }),
+    rateLimits: { org: env.ATLAS_RATE_ORG, project: env.ATLAS_RATE_PROJECT, user: env.ATLAS_RATE_USER },
+  };
+}
+
+/** A variable the rules made sure is set. */
+function required(value: string | undefined): string {
+  if (value === undefined) throw new AppError('INTERNAL', 'a required variable passed validation unset');
+  return value;
 }
 
 /** The Redis settings of the parsed variables. */
