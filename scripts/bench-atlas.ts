@@ -5,8 +5,8 @@
 import { fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { startAtlasSimulator } from '../dev/atlas-simulator.js';
+import type { AtlasAuthConfig } from '../src/atlas/atlas-options.js';
 import { createAtlasClient } from '../src/atlas/create-atlas-client.js';
-import type { AtlasAuthConfig } from '../src/config.js';
 import { createLogger } from '../src/ops/logger.js';
 
 const ORG = '6a0000000000000000000001';

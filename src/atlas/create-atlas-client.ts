@@ -1,5 +1,5 @@
-import type { AtlasConfig } from '../config.js';
 import type { Logger } from '../ops/logger.js';
+import type { AtlasConfig } from './atlas-options.js';
 import { createAtlasV1RolesApi } from './flavors/atlas-v1.js';
 import { createAtlasV2RolesApi } from './flavors/atlas-v2.js';
 import { createAtlasV2025RolesApi } from './flavors/atlas-v2-2025.js';

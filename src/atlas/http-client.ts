@@ -1,8 +1,8 @@
 import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
-import type { AtlasAuthConfig, AtlasProxyConfig } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import { type AtlasErrorBody, toAtlasAppError } from './atlas-error.js';
+import type { AtlasAuthConfig, AtlasProxyConfig } from './atlas-options.js';
 import {
   buildDigestAuthorization,
   createCnonce,

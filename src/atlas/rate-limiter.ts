@@ -1,7 +1,7 @@
-import type { BucketConfig } from '../config.js';
 import type { RedisClient } from '../lib/redis-client.js';
 import { redisKeys } from '../lib/redis-keys.js';
 import { defineRedisScript } from '../lib/redis-script.js';
+import type { BucketConfig } from './atlas-options.js';
 
 /** Which Atlas endpoint set and scope a call counts against (Atlas rate limits, token bucket per set x scope). */
 export interface RateKey {

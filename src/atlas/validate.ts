@@ -1,7 +1,7 @@
-import type { AtlasApiFlavor } from '../config.js';
 import { AppError } from '../errors.js';
 import { ATLAS_ID, ATLAS_PROJECT_ROLE } from '../lib/patterns.js';
 import type { AtlasScope } from '../lib/scope.js';
+import type { AtlasApiFlavor } from './atlas-options.js';
 import {
   ATLAS_ORG_ROLES,
   CLOUD_MANAGER_ORG_ROLES,

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { ATLAS_API_FLAVORS, type AtlasApiFlavor } from '../atlas/atlas-options.js';
 import { invalidRoles } from '../atlas/validate.js';
-import { ATLAS_API_FLAVORS, type AtlasApiFlavor } from '../config.js';
 import { formatProblem, type PolicyApi, readPolicy } from '../policy/read-policy.js';
 
 /** Usage of `rolecall policy check`, shown with every argument error. */

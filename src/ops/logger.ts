@@ -1,6 +1,8 @@
 import { pino } from 'pino';
-import type { LogLevel } from '../config.js';
 import { correlationFields } from './correlation.js';
+
+/** Log verbosity, lowest first. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /** Structured fields attached to a log line. */
 export type LogFields = Readonly<Record<string, unknown>>;

@@ -1,8 +1,19 @@
 import { Cluster } from 'ioredis';
-import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { RedisClient } from '../lib/redis-client.js';
 import { type RedisServerFacts, versionAtLeast } from './redis-settings.js';
+
+/**
+ * What must hold a grant's plan before its first Atlas write, as configured: replicas that
+ * acknowledged it (WAIT) and whether it must be in the append-only file (WAITAOF, Redis 7.2+);
+ * `auto` = what the deployment offers at start-up.
+ */
+export interface RedisDurabilityConfig {
+  readonly replicas: number | 'auto';
+  readonly aof: boolean | 'auto';
+  /** How long to wait for the acknowledgement before the step fails and is retried, in ms. */
+  readonly timeoutMs: number;
+}
 
 /** What a grant's plan must reach before its first Atlas write. */
 export interface DurabilityPlan {
@@ -19,7 +30,7 @@ export interface DurabilityPlan {
  * and knows WAITAOF (7.2+). Asking for more than the servers offer is refused in words at start-up.
  */
 export function planDurability(
-  settings: Config['redisDurability'],
+  settings: RedisDurabilityConfig,
   facts: readonly RedisServerFacts[],
 ): DurabilityPlan {
   const fewestReplicas = Math.min(...facts.map((f) => f.replicas));
@@ -85,7 +96,7 @@ export interface DurableWrites {
  */
 export function createDurableWrites(
   redis: RedisClient,
-  settings: Config['redisDurability'],
+  settings: RedisDurabilityConfig,
   initial: DurabilityPlan,
   readFacts: () => Promise<RedisServerFacts[]>,
 ): DurableWrites {

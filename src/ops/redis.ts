@@ -1,9 +1,26 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import type { RedisConfig } from '../config.js';
 import { AppError } from '../errors.js';
 import type { RedisClient } from '../lib/redis-client.js';
 import type { Logger } from './logger.js';
+
+/** Where Redis is and how to reach it. */
+export interface RedisConfig {
+  /** `redis://` or `rediss://` (TLS), with `user:password@` for a password or an ACL user. */
+  readonly url: string;
+  /** Every Redis key and BullMQ queue lives under this prefix. */
+  readonly prefix: string;
+  /** PEM of the CA that signed the server's certificate (REDIS_TLS_CA), for a private CA. */
+  readonly tlsCa?: string;
+  /** Redis Sentinel: where the sentinels are; the master is asked for by `sentinelName`. */
+  readonly sentinels?: readonly { readonly host: string; readonly port: number }[];
+  readonly sentinelName?: string;
+  /**
+   * Redis Cluster (REDIS_CLUSTER_NODES): the nodes to start from. When set, `prefix` carries a
+   * hash tag (`{rolecall}`) so every key of Rolecall and BullMQ hashes to one slot.
+   */
+  readonly clusterNodes?: readonly { readonly host: string; readonly port: number }[];
+}
 
 /** Which kind of connection: commands fail fast; workers block and wait forever, as BullMQ needs. */
 export type RedisRole = 'commands' | 'worker';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { AtlasApiFlavor } from '../../src/config.js';
+import type { AtlasApiFlavor } from '../../src/atlas/atlas-options.js';
 import type { AtlasScope } from '../../src/lib/scope.js';
 import {
   AUTHS,

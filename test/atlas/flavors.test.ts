@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AtlasSimulator } from '../../dev/atlas-simulator.js';
-import type { AtlasApiFlavor } from '../../src/config.js';
+import type { AtlasApiFlavor } from '../../src/atlas/atlas-options.js';
 import type { AtlasScope } from '../../src/lib/scope.js';
 import { AUTHS, FIXTURE, fixtureClient, startFixtureSimulator } from '../support/atlas-fixture.js';
 

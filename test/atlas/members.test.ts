@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AtlasSimulator } from '../../dev/atlas-simulator.js';
+import type { AtlasApiFlavor } from '../../src/atlas/atlas-options.js';
 import { createAtlasClient } from '../../src/atlas/create-atlas-client.js';
 import { MAX_PAGES, PAGE_SIZE, readAllPages } from '../../src/atlas/flavors/paging.js';
 import type { AtlasCall, AtlasHttp } from '../../src/atlas/http-client.js';
 import { createMemoryRateLimiter, type RateKey } from '../../src/atlas/rate-limiter.js';
-import type { AtlasApiFlavor } from '../../src/config.js';
 import type { AtlasScope } from '../../src/lib/scope.js';
 import {
   AUTHS,

@@ -2,8 +2,8 @@ import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AtlasSimulator } from '../../dev/atlas-simulator.js';
+import type { AtlasProxyConfig } from '../../src/atlas/atlas-options.js';
 import { createAtlasClient } from '../../src/atlas/create-atlas-client.js';
-import type { AtlasProxyConfig } from '../../src/config.js';
 import {
   AUTHS,
   createCapturingLogger,

@@ -2,9 +2,9 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAtlasSimulator } from '../../dev/atlas-simulator.js';
 import { deleteKeys } from '../../dev/sandbox.js';
+import type { AtlasConfig } from '../../src/atlas/atlas-options.js';
 import { createAtlasClient } from '../../src/atlas/create-atlas-client.js';
 import { createMemoryRateLimiter, createRedisRateLimiter, rateKeyOf } from '../../src/atlas/rate-limiter.js';
-import type { AtlasConfig } from '../../src/config.js';
 import { AUTHS, createCapturingLogger, FIXTURE } from '../support/atlas-fixture.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 

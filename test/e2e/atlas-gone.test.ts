@@ -11,7 +11,7 @@ import {
   waitForThreadReply,
 } from '../../dev/slack-flow.js';
 import type { SimulatedMessage } from '../../dev/slack-simulator.js';
-import type { AtlasApiFlavor } from '../../src/config.js';
+import type { AtlasApiFlavor } from '../../src/atlas/atlas-options.js';
 import { createLedgerStore } from '../../src/grants/ledger-store.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
 import type { AtlasScope } from '../../src/lib/scope.js';

@@ -3,9 +3,9 @@ import {
   type AtlasSimulatorOptions,
   startAtlasSimulator,
 } from '../../dev/atlas-simulator.js';
+import type { AtlasApiFlavor, AtlasAuthConfig, AtlasConfig } from '../../src/atlas/atlas-options.js';
 import { createAtlasClient } from '../../src/atlas/create-atlas-client.js';
 import { type AtlasHttpOptions, createAtlasHttp } from '../../src/atlas/http-client.js';
-import type { AtlasApiFlavor, AtlasAuthConfig, AtlasConfig } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/ops/logger.js';
 
 /** Ids and credentials of the Atlas fixture. */
