@@ -1,6 +1,6 @@
 import type { RedisClient } from '../lib/redis-client.js';
 import { redisKeys } from '../lib/redis-keys.js';
-import { defineRedisScript } from '../lib/redis-script.js';
+import { loadRedisScript } from '../lib/redis-script.js';
 import type { BucketConfig } from './atlas-options.js';
 
 /** Which Atlas endpoint set and scope a call counts against (Atlas rate limits, token bucket per set x scope). */
@@ -58,24 +58,6 @@ function effective(config: BucketConfig, headroom: number): { capacity: number; 
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-// KEYS: bucket hash. ARGV: capacity, refill per ms. Uses Redis time so every process shares one clock.
-// Returns 0 when a token was taken, else the ms until one will be there.
-const TAKE = defineRedisScript(`
-local capacity = tonumber(ARGV[1])
-local rate = tonumber(ARGV[2])
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1]) or capacity
-local at = tonumber(state[2]) or now
-tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
-local wait = 0
-if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) / rate) end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate) + 1000)
-return wait
-`);
-
 /** A token bucket in Redis, shared by every worker process on the same prefix. */
 export function createRedisRateLimiter(
   redis: RedisClient,
@@ -84,11 +66,12 @@ export function createRedisRateLimiter(
 ): RateLimiter {
   const sleep = options.sleep ?? defaultSleep;
   const keys = redisKeys(prefix);
+  const takeToken = loadRedisScript(import.meta.url, 'take-token');
   return {
     async take({ key, bucket }) {
       const { capacity, perMs } = effective(options.buckets[bucket], options.headroom ?? 0.1);
       for (;;) {
-        const wait = Number(await TAKE.run(redis, [keys.atlasRate(key)], [capacity, perMs]));
+        const wait = Number(await takeToken.run(redis, [keys.atlasRate(key)], [capacity, perMs]));
         if (wait <= 0) return;
         await sleep(wait + Math.floor(Math.random() * 20));
       }

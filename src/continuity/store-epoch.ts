@@ -1,6 +1,6 @@
 import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
-import { defineRedisScript } from '../lib/redis-script.js';
+import { loadRedisScript } from '../lib/redis-script.js';
 
 /**
  * Which store Rolecall is talking to. Redis does not tell a new, empty store from one that lost its
@@ -23,32 +23,12 @@ export interface StoreEpoch {
 /** Ids below this were issued by counters before lib/ids.ts (plain INCR). */
 const LEGACY_COUNTER_BELOW = 100_000_000;
 
-// KEYS[1]: the store hash; KEYS[2], KEYS[3], KEYS[4]: the id counters (requests, reviews, offboardings).
-// ARGV[1]: LEGACY_COUNTER_BELOW. Returns {found, createdAt}.
-const ENSURE = defineRedisScript(`
-local createdAt = redis.call('HGET', KEYS[1], 'createdAt')
-if createdAt then return {'known', createdAt} end
-local now = redis.call('TIME')
-local ms = string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
-local found = 'empty'
-local counters = {redis.call('GET', KEYS[2]), redis.call('GET', KEYS[3]), redis.call('GET', KEYS[4])}
-for i = 1, 3 do
-  local value = tonumber(counters[i] or '')
-  if value then
-    if value < tonumber(ARGV[1]) then
-      if found == 'empty' then found = 'upgrade' end
-    else
-      found = 'lost'
-    end
-  end
-end
-redis.call('HSET', KEYS[1], 'createdAt', ms, 'origin', found)
-return {found, ms}
-`);
+// The scripts (lua/ensure-epoch.lua, lua/renew-epoch.lua) are read at each call: these run at start-up,
+// at each watch of the store and after a loss, never per request.
 
 /** Reads this store's epoch, creating it (atomically, once) when it is missing. */
 export async function ensureStoreEpoch(redis: RedisClient, keys: RedisKeys): Promise<StoreEpoch> {
-  const [found, createdAt] = (await ENSURE.run(
+  const [found, createdAt] = (await loadRedisScript(import.meta.url, 'ensure-epoch').run(
     redis,
     [keys.store, keys.requestSeq, keys.reviewSeq, keys.offboardingSeq],
     [LEGACY_COUNTER_BELOW],
@@ -69,20 +49,6 @@ export async function claimNotice(
   return (await redis.hsetnx(keys.store, `${notice}NoticeAt`, String(at))) === 1;
 }
 
-// KEYS[1]: the store hash. ARGV[1]: the createdAt the caller knows. When the store is still that one,
-// it gets a new epoch (its data went back in time: what was issued since is gone); returns
-// {'renewed', createdAt} or, when another process renewed it first, {'changed', createdAt}.
-const RENEW = defineRedisScript(`
-local current = redis.call('HGET', KEYS[1], 'createdAt')
-if current ~= ARGV[1] then return {'changed', current or ''} end
-local now = redis.call('TIME')
-local ms = string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
-local writes = redis.call('HGET', KEYS[1], 'writes') or '0'
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'createdAt', ms, 'origin', 'rolled-back', 'writes', writes)
-return {'renewed', ms}
-`);
-
 /**
  * Gives the store a new epoch when it is still the one created at `knownCreatedAt`: it went back in
  * time, so ids and messages from before now belong to an earlier store. Undefined when another
@@ -93,7 +59,8 @@ export async function renewStoreEpoch(
   keys: RedisKeys,
   knownCreatedAt: number,
 ): Promise<StoreEpoch | undefined> {
-  const [status, createdAt] = (await RENEW.run(redis, [keys.store], [String(knownCreatedAt)])) as [
+  const renew = loadRedisScript(import.meta.url, 'renew-epoch');
+  const [status, createdAt] = (await renew.run(redis, [keys.store], [String(knownCreatedAt)])) as [
     string,
     string,
   ];

@@ -1,7 +1,7 @@
 import { AppError } from '../errors.js';
 import type { RedisClient } from '../lib/redis-client.js';
 import { redisKeys } from '../lib/redis-keys.js';
-import { defineRedisScript } from '../lib/redis-script.js';
+import { loadRedisScript } from '../lib/redis-script.js';
 
 /** Proof that the holder still owns the lock; checked right before every Atlas write. */
 export interface Fence {
@@ -31,20 +31,13 @@ export interface UserLockOptions {
   readonly waitMs?: number;
 }
 
-const EXTEND = defineRedisScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-`);
-const RELEASE = defineRedisScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`);
-
 /** A Redis lock (SET NX PX) with a fencing token from INCR, renewal while held and compare-and-delete. */
 export function createUserLock(redis: RedisClient, options: UserLockOptions): UserLock {
   const ttlMs = options.ttlMs ?? 30_000;
   const waitMs = options.waitMs ?? 60_000;
   const keys = redisKeys(options.prefix);
+  const extend = loadRedisScript(import.meta.url, 'extend-lock');
+  const release = loadRedisScript(import.meta.url, 'release-lock');
   return {
     async run(key, work) {
       const lockKey = keys.lock(key);
@@ -65,14 +58,14 @@ export function createUserLock(redis: RedisClient, options: UserLockOptions): Us
       }
       const renew = setInterval(
         () => {
-          EXTEND.run(redis, [lockKey], [String(token), ttlMs]).catch(() => undefined);
+          extend.run(redis, [lockKey], [String(token), ttlMs]).catch(() => undefined);
         },
         Math.max(100, Math.floor(ttlMs / 3)),
       );
       const fence: Fence = {
         token,
         async check() {
-          if (Number(await EXTEND.run(redis, [lockKey], [String(token), ttlMs])) !== 1) {
+          if (Number(await extend.run(redis, [lockKey], [String(token), ttlMs])) !== 1) {
             throw new AppError(
               'ATLAS_UNAVAILABLE',
               'Rolecall lost its lock on this change; it will be retried.',
@@ -87,7 +80,7 @@ export function createUserLock(redis: RedisClient, options: UserLockOptions): Us
         return await work(fence);
       } finally {
         clearInterval(renew);
-        await RELEASE.run(redis, [lockKey], [String(token)]).catch(() => undefined);
+        await release.run(redis, [lockKey], [String(token)]).catch(() => undefined);
       }
     },
   };

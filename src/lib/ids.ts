@@ -1,6 +1,6 @@
 import { AppError } from '../errors.js';
 import type { RedisClient } from './redis-client.js';
-import { defineRedisScript } from './redis-script.js';
+import { loadRedisScript } from './redis-script.js';
 
 /**
  * Ids of requests (`AR-`), access reviews (`RV-`) and offboardings (`OB-`). They are never handed out
@@ -26,22 +26,19 @@ const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const TIME_ORDERED = /^[0-9A-HJKMNP-TV-Z]{7,8}$/;
 const LEGACY = /^\d{1,6}$/;
 
-// KEYS[1]: the kind's counter (string). ARGV[1]: ID_EPOCH_MS, ARGV[2]: ID_TICK_MS.
-// Returns the next number: max(last + 1, ticks since the epoch on the server's clock).
-const NEXT_ID = defineRedisScript(`
-local now = redis.call('TIME')
-local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local floor = math.floor((ms - tonumber(ARGV[1])) / tonumber(ARGV[2]))
-local last = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
-local n = math.max(last + 1, floor)
-redis.call('SET', KEYS[1], string.format('%d', n))
-return n
-`);
+/** Issues the next id of `kind` from its counter key (see the module's doc for why one is never reused). */
+export type IdIssuer = (kind: IdKind, counterKey: string) => Promise<string>;
 
-/** Issues the next id of `kind` from its counter key (see the module's doc for why it is never reused). */
+/** The id issuer a store keeps, over its connection; reads its script (lua/next-id.lua) now. */
+export function createIdIssuer(redis: RedisClient): IdIssuer {
+  const nextId = loadRedisScript(import.meta.url, 'next-id');
+  return async (kind, counterKey) =>
+    formatId(kind, Number(await nextId.run(redis, [counterKey], [ID_EPOCH_MS, ID_TICK_MS])));
+}
+
+/** Issues one id of `kind` (a one-off: it reads the script each call; a store keeps a {@link createIdIssuer}). */
 export async function issueId(redis: RedisClient, kind: IdKind, counterKey: string): Promise<string> {
-  const n = Number(await NEXT_ID.run(redis, [counterKey], [ID_EPOCH_MS, ID_TICK_MS]));
-  return formatId(kind, n);
+  return createIdIssuer(redis)(kind, counterKey);
 }
 
 /** Writes an id number in base32, at least 7 characters. */

@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { AppError } from '../errors.js';
 import type { RedisClient } from './redis-client.js';
 
 /** A Lua script run with EVALSHA, loaded on first use or after a Redis restart (NOSCRIPT). */
@@ -6,8 +9,25 @@ export interface RedisScript {
   run(redis: RedisClient, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
 }
 
-/** Wraps Lua source so callers never think about script caching. */
-export function defineRedisScript(source: string): RedisScript {
+/**
+ * Reads the Lua script `lua/<name>.lua` next to the module at `moduleUrl` (its `import.meta.url`), so
+ * callers never think about script caching. Call it when the store that runs the script is created,
+ * never at import time. The file is found in src/ (tsx, tests) as in dist/: the build copies every
+ * `.lua` file under src/ to the same place under dist/ (package.json, `build`). Each file starts with
+ * a header saying its KEYS, ARGV and result; its text is sent to Redis as it is.
+ */
+export function loadRedisScript(moduleUrl: string, name: string): RedisScript {
+  const file = new URL(`lua/${name}.lua`, moduleUrl);
+  let source: string;
+  try {
+    source = readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new AppError(
+      'INTERNAL',
+      `Rolecall cannot find its Redis script ${fileURLToPath(file)}: the build did not copy it. Run npm run build again.`,
+      { cause },
+    );
+  }
   const sha = createHash('sha1').update(source).digest('hex');
   return {
     async run(redis, keys, args) {

@@ -1,23 +1,10 @@
 import type { AuditSink } from '../audit/audit-trail.js';
 import { AppError } from '../errors.js';
-import { issueId, missingRecordError } from '../lib/ids.js';
+import { createIdIssuer, missingRecordError } from '../lib/ids.js';
 import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
-import { defineRedisScript, luaJson } from '../lib/redis-script.js';
+import { loadRedisScript, luaJson } from '../lib/redis-script.js';
 import type { Offboarding, OffboardingDecision, OffboardingState, TargetOutcome } from './model.js';
-
-// KEYS: offboarding hash, global audit stream. ARGV: from state, to state, decision JSON, patch JSON
-// (field -> JSON), actor, detail, at, id. Moves the state only from `from`, with an audit entry.
-const MOVE = defineRedisScript(`
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return {'missing', ''} end
-if state ~= ARGV[1] then return {'conflict', state} end
-redis.call('HSET', KEYS[1], 'state', ARGV[2])
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'decision', ARGV[3]) end
-for field, value in pairs(cjson.decode(ARGV[4])) do redis.call('HSET', KEYS[1], field, value) end
-redis.call('XADD', KEYS[2], '*', 'kind', 'offboarding', 'offboarding', ARGV[8], 'from', state, 'to', ARGV[2], 'actor', ARGV[5], 'at', ARGV[7], 'detail', ARGV[6])
-return {'ok', state}
-`);
 
 /** Offboardings in Redis: one hash each (JSON fields), every state change and outcome audited. */
 export interface OffboardingStore {
@@ -65,6 +52,8 @@ export function createOffboardingStore(
   options: { readonly retentionMs?: number; readonly onAudit?: AuditSink } = {},
 ): OffboardingStore {
   const retention = options.retentionMs ?? 400 * 24 * 3600 * 1000;
+  const issueId = createIdIssuer(redis);
+  const moveScript = loadRedisScript(import.meta.url, 'move-offboarding');
   const get = async (id: string): Promise<Offboarding | undefined> => {
     const hash = await redis.hgetall(keys.offboarding(id));
     if (hash.data === undefined || hash.state === undefined) return undefined;
@@ -97,7 +86,7 @@ export function createOffboardingStore(
     detail: string,
   ) => {
     const at = String(Date.now());
-    const result = (await MOVE.run(
+    const result = (await moveScript.run(
       redis,
       [keys.offboarding(id), keys.audit],
       [from, to, decision ? luaJson(decision) : '', luaJson(patch), actor, detail, at, id],
@@ -109,7 +98,7 @@ export function createOffboardingStore(
   };
   return {
     async create(draft) {
-      const id = await issueId(redis, 'OB', keys.offboardingSeq);
+      const id = await issueId('OB', keys.offboardingSeq);
       const entry = {
         kind: 'offboarding',
         offboarding: id,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
-import { defineRedisScript } from '../lib/redis-script.js';
+import { loadRedisScript } from '../lib/redis-script.js';
 
 /**
  * At most one extension of a grant open at a time: the grant's slot names the extension request
@@ -24,14 +24,6 @@ export interface ExtensionClaims {
   release(grantId: string, token: string): Promise<void>;
 }
 
-// KEYS[1]: the grant's slot. ARGV: the value expected now ('' = none), the new value ('' = delete),
-// how long the new value lasts (ms). Compare-and-set: 1 when it was set, 0 when someone was first.
-const SWAP = defineRedisScript(`
-if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
-if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
-return 1
-`);
-
 const FILING_MS = 60_000;
 const HELD_MS = 7 * 24 * 3600 * 1000;
 
@@ -44,8 +36,9 @@ export function createExtensionClaims(
   keys: RedisKeys,
   holdMs: number = HELD_MS,
 ): ExtensionClaims {
+  const swapSlot = loadRedisScript(import.meta.url, 'swap-extension-slot');
   const swap = async (grantId: string, expected: string, next: string, ttlMs: number) =>
-    Number(await SWAP.run(redis, [keys.extensionSlot(grantId)], [expected, next, ttlMs])) === 1;
+    Number(await swapSlot.run(redis, [keys.extensionSlot(grantId)], [expected, next, ttlMs])) === 1;
   return {
     async claim(grantId, isOpen) {
       const token = `filing-${randomBytes(6).toString('hex')}`;

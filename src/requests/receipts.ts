@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
-import { defineRedisScript } from '../lib/redis-script.js';
+import { loadRedisScript } from '../lib/redis-script.js';
 
 /**
  * Nothing acknowledged is lost: what Slack delivered is written down before Rolecall answers "got
@@ -48,33 +48,6 @@ export interface Receipts {
   beat(): () => Promise<void>;
 }
 
-// KEYS[1]: receipts hash (id -> JSON), KEYS[2]: their times (zset). ARGV: id, JSON, time.
-const KEEP = defineRedisScript(`
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-return 1
-`);
-
-// KEYS as KEEP. ARGV: id. Returns 1 when this call removed it.
-const SETTLE = defineRedisScript(`
-redis.call('ZREM', KEYS[2], ARGV[1])
-return redis.call('HDEL', KEYS[1], ARGV[1])
-`);
-
-// KEYS as KEEP. ARGV: the ids to take. Returns the JSON of each receipt this call removed.
-const CLAIM = defineRedisScript(`
-local out = {}
-for _, id in ipairs(ARGV) do
-  local value = redis.call('HGET', KEYS[1], id)
-  redis.call('ZREM', KEYS[2], id)
-  if value then
-    redis.call('HDEL', KEYS[1], id)
-    out[#out + 1] = value
-  end
-end
-return out
-`);
-
 const WHAT_MAX = 300;
 const BEAT_EVERY_MS = 5_000;
 const BEAT_LASTS_MS = 15_000;
@@ -88,8 +61,11 @@ export function createReceipts(
   const owner = options.owner ?? randomUUID();
   const now = options.now ?? Date.now;
   const where = [keys.receipts, keys.receiptTimes];
+  const keepReceipt = loadRedisScript(import.meta.url, 'keep-receipt');
+  const settleReceipt = loadRedisScript(import.meta.url, 'settle-receipt');
+  const claimReceipts = loadRedisScript(import.meta.url, 'claim-receipts');
   const store = (receipt: Receipt) =>
-    KEEP.run(redis, where, [receipt.id, JSON.stringify(receipt), receipt.at]);
+    keepReceipt.run(redis, where, [receipt.id, JSON.stringify(receipt), receipt.at]);
   return {
     async keep(receipt) {
       const id = randomUUID();
@@ -97,7 +73,7 @@ export function createReceipts(
       return id;
     },
     async settle(id) {
-      await SETTLE.run(redis, where, [id]);
+      await settleReceipt.run(redis, where, [id]);
     },
     async claimOrphaned(before, limit, abandonedBefore = before - 15 * 60_000) {
       const ids = await redis.zrangebyscore(keys.receiptTimes, '-inf', before, 'LIMIT', 0, limit);
@@ -118,7 +94,7 @@ export function createReceipts(
       // Ids whose receipt is already gone leave the time index too.
       const gone = ids.filter((_id, i) => found[i] == null);
       if (orphaned.length + abandoned.length + gone.length === 0) return { orphaned: [], dropped: 0 };
-      const raw = (await CLAIM.run(redis, where, [...orphaned, ...abandoned, ...gone])) as string[];
+      const raw = (await claimReceipts.run(redis, where, [...orphaned, ...abandoned, ...gone])) as string[];
       const claimed = raw.map((text) => JSON.parse(text) as Receipt);
       const dropped = new Set(abandoned);
       return {

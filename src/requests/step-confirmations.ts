@@ -1,6 +1,6 @@
 import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
-import { defineRedisScript, luaJson } from '../lib/redis-script.js';
+import { loadRedisScript, luaJson } from '../lib/redis-script.js';
 import type { ScopeKind } from '../lib/scope.js';
 
 /**
@@ -97,48 +97,6 @@ export interface StepConfirmationStore {
   finish(executionId: string): Promise<void>;
 }
 
-// KEYS: record, due set. ARGV: execution id, json, ttl ms, due at.
-const OPEN = defineRedisScript(`
-if redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[3]) then
-  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-  return 1
-end
-return 0
-`);
-
-// KEYS: record, due set. ARGV: execution id, allowed from states (comma-separated), new state ('' keeps
-// it), patch json, due ('drop', 'keep' or a time), now, deadline rule ('before', 'after' or '').
-const MOVE = defineRedisScript(`
-local raw = redis.call('GET', KEYS[1])
-if not raw then return {0, false} end
-local record = cjson.decode(raw)
-local allowed = false
-for state in string.gmatch(ARGV[2], '[^,]+') do
-  if record.state == state then allowed = true end
-end
-local now = tonumber(ARGV[6])
-if allowed and ARGV[7] == 'before' and tonumber(record.deadline) <= now then allowed = false end
-if allowed and ARGV[7] == 'after' and tonumber(record.deadline) > now then allowed = false end
-if not allowed then return {0, raw} end
-for field, value in pairs(cjson.decode(ARGV[4])) do record[field] = value end
-if ARGV[3] ~= '' then record.state = ARGV[3] end
-local updated = cjson.encode(record)
-redis.call('SET', KEYS[1], updated, 'KEEPTTL')
-if ARGV[5] == 'drop' then
-  redis.call('ZREM', KEYS[2], ARGV[1])
-elseif ARGV[5] ~= 'keep' then
-  redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
-end
-return {1, updated}
-`);
-
-// KEYS: due set. ARGV: now, lease until, limit.
-const CLAIM_DUE = defineRedisScript(`
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], ARGV[2], id) end
-return ids
-`);
-
 /** A stored record back as a StepConfirmation (cjson writes JSON null as null). */
 function parseConfirmation(raw: string): StepConfirmation {
   const stored = JSON.parse(raw) as StepConfirmation;
@@ -157,6 +115,9 @@ function parseConfirmation(raw: string): StepConfirmation {
 /** The store over one Redis connection; every key is under the prefix's hash tag (one Cluster slot). */
 export function createStepConfirmationStore(redis: RedisClient, keys: RedisKeys): StepConfirmationStore {
   const due = keys.stepConfirmationsDue;
+  const openScript = loadRedisScript(import.meta.url, 'open-step-confirmation');
+  const moveScript = loadRedisScript(import.meta.url, 'move-step-confirmation');
+  const claimDueScript = loadRedisScript(import.meta.url, 'claim-due-step-confirmations');
   return {
     async open(confirmation, keepMs) {
       const record: StepConfirmation = {
@@ -169,7 +130,7 @@ export function createStepConfirmationStore(redis: RedisClient, keys: RedisKeys)
         message: null,
       };
       const ttlMs = Math.max(1, confirmation.deadline - confirmation.askedAt) + keepMs;
-      const opened = await OPEN.run(
+      const opened = await openScript.run(
         redis,
         [keys.stepConfirmation(confirmation.executionId), due],
         [confirmation.executionId, luaJson(record), ttlMs, confirmation.deadline],
@@ -183,7 +144,7 @@ export function createStepConfirmationStore(redis: RedisClient, keys: RedisKeys)
     },
 
     async move(executionId, move) {
-      const [ok, raw] = (await MOVE.run(
+      const [ok, raw] = (await moveScript.run(
         redis,
         [keys.stepConfirmation(executionId), due],
         [
@@ -200,7 +161,7 @@ export function createStepConfirmationStore(redis: RedisClient, keys: RedisKeys)
     },
 
     async claimDue(now, leaseUntil, limit) {
-      return (await CLAIM_DUE.run(redis, [due], [now, Math.round(leaseUntil), limit])) as string[];
+      return (await claimDueScript.run(redis, [due], [now, Math.round(leaseUntil), limit])) as string[];
     },
 
     async finish(executionId) {

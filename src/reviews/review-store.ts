@@ -1,75 +1,9 @@
 import type { AuditSink } from '../audit/audit-trail.js';
-import { issueId, missingRecordError } from '../lib/ids.js';
+import { createIdIssuer, missingRecordError } from '../lib/ids.js';
 import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
-import { defineRedisScript, luaJson } from '../lib/redis-script.js';
+import { loadRedisScript, luaJson } from '../lib/redis-script.js';
 import type { AccessReview, LineDecision } from './model.js';
-
-// KEYS: review hash, decisions hash, global audit stream. ARGV: line number, decision JSON, actor,
-// decision word, policy version, at, review id. Records a decision once per line while
-// the review is open, with its audit entry, in one step; a second click gets the first decision.
-const DECIDE = defineRedisScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing', ''} end
-if redis.call('HEXISTS', KEYS[1], 'closedAt') == 1 then return {'closed', ''} end
-local existing = redis.call('HGET', KEYS[2], ARGV[1])
-if existing then return {'taken', existing} end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('XADD', KEYS[3], '*', 'kind', 'review', 'review', ARGV[7], 'line', ARGV[1], 'actor', ARGV[3], 'at', ARGV[6], 'detail', ARGV[4], 'policy', ARGV[5])
-return {'ok', ARGV[2]}
-`);
-
-// KEYS: decisions hash, global audit stream. ARGV: line, outcome JSON fields, review id, at.
-// Sets a revocation's outcome once.
-const OUTCOME = defineRedisScript(`
-local raw = redis.call('HGET', KEYS[1], ARGV[1])
-if not raw then return 0 end
-local decision = cjson.decode(raw)
-if decision.outcome then return 0 end
-local outcome = cjson.decode(ARGV[2])
-decision.outcome = outcome.outcome
-decision.detail = outcome.detail
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(decision))
-redis.call('XADD', KEYS[2], '*', 'kind', 'review', 'review', ARGV[3], 'line', ARGV[1], 'actor', 'system', 'at', ARGV[4], 'detail', outcome.outcome .. ': ' .. outcome.detail, 'policy', '')
-return 1
-`);
-
-// KEYS: review hash, the target's open-review hash. ARGV: at, closer, review id. Closes the review
-// once and remembers who closed it, so the closer's retry knows it still owes the closing messages;
-// the target is free for its next review from the same moment.
-const CLOSE = defineRedisScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if redis.call('HSETNX', KEYS[1], 'closedAt', ARGV[1]) == 1 then redis.call('HSET', KEYS[1], 'closedBy', ARGV[2]) end
-if redis.call('HGET', KEYS[2], 'review') == ARGV[3] then redis.call('DEL', KEYS[2]) end
-if redis.call('HGET', KEYS[1], 'closedBy') == ARGV[2] then return 1 end
-return 0
-`);
-
-// KEYS: the target's open-review hash. ARGV: token, startedBy, at, a stale token it may replace ('').
-// One review per target at a time: the first claim wins, the same token again is its own (a retry),
-// anyone else gets the holder back.
-const CLAIM = defineRedisScript(`
-local current = redis.call('HGET', KEYS[1], 'token')
-if current == ARGV[1] then return {'ours'} end
-if current and current ~= ARGV[4] then return {'held', unpack(redis.call('HGETALL', KEYS[1]))} end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'token', ARGV[1], 'startedBy', ARGV[2], 'at', ARGV[3])
-return {'new'}
-`);
-
-// KEYS: the target's open-review hash. ARGV: token, review id, retention ms. The claim now names its review.
-const ATTACH = defineRedisScript(`
-if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'review', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1
-`);
-
-// KEYS: the target's open-review hash. ARGV: field (token or review), value. Frees the target if
-// the claim is still that one.
-const RELEASE = defineRedisScript(`
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('DEL', KEYS[1]) end
-return 0
-`);
 
 /** What deciding a line did. */
 export type DecideResult =
@@ -135,6 +69,13 @@ export function createReviewStore(
   options: { readonly retentionMs?: number; readonly onAudit?: AuditSink } = {},
 ): ReviewStore {
   const retention = options.retentionMs ?? 400 * 24 * 3600 * 1000;
+  const issueId = createIdIssuer(redis);
+  const decideLine = loadRedisScript(import.meta.url, 'decide-line');
+  const recordOutcome = loadRedisScript(import.meta.url, 'record-outcome');
+  const closeReview = loadRedisScript(import.meta.url, 'close-review');
+  const claimReview = loadRedisScript(import.meta.url, 'claim-review');
+  const attachClaim = loadRedisScript(import.meta.url, 'attach-claim');
+  const releaseClaim = loadRedisScript(import.meta.url, 'release-claim');
   // A hash: `data` (the review as made, JSON), `messages` (JSON), `closedAt` (ms, once closed).
   const get = async (id: string): Promise<AccessReview | undefined> => {
     const hash = await redis.hgetall(keys.review(id));
@@ -147,7 +88,7 @@ export function createReviewStore(
   };
   return {
     async create(draft) {
-      const id = await issueId(redis, 'RV', keys.reviewSeq);
+      const id = await issueId('RV', keys.reviewSeq);
       const review: AccessReview = { ...draft, id, messages: [], closedAt: null };
       await redis
         .multi()
@@ -168,7 +109,7 @@ export function createReviewStore(
       return new Map(Object.entries(all).map(([n, raw]) => [Number(n), JSON.parse(raw) as LineDecision]));
     },
     async decide(id, n, decision) {
-      const [status, raw] = (await DECIDE.run(
+      const [status, raw] = (await decideLine.run(
         redis,
         [keys.review(id), keys.reviewDecisions(id), keys.audit],
         [
@@ -198,7 +139,7 @@ export function createReviewStore(
     },
     async recordOutcome(id, n, outcome) {
       const at = String(Date.now());
-      const done = await OUTCOME.run(
+      const done = await recordOutcome.run(
         redis,
         [keys.reviewDecisions(id), keys.audit],
         [String(n), luaJson(outcome), id, at],
@@ -222,7 +163,7 @@ export function createReviewStore(
       const review = await get(id);
       if (!review) return false;
       const open = keys.reviewOpen(review.target.kind, review.target.id);
-      return Number(await CLOSE.run(redis, [keys.review(id), open], [String(at), closer, id])) === 1;
+      return Number(await closeReview.run(redis, [keys.review(id), open], [String(at), closer, id])) === 1;
     },
     async discard(id) {
       const review = await get(id);
@@ -232,7 +173,7 @@ export function createReviewStore(
         .del(keys.review(id), keys.reviewDecisions(id))
         .zrem(keys.reviewsOf(review.target.kind, review.target.id), id)
         .exec();
-      await RELEASE.run(redis, [keys.reviewOpen(review.target.kind, review.target.id)], ['review', id]);
+      await releaseClaim.run(redis, [keys.reviewOpen(review.target.kind, review.target.id)], ['review', id]);
     },
     async listFor(target, limit) {
       const ids = await redis.zrevrange(keys.reviewsOf(target.kind, target.id), 0, limit - 1);
@@ -240,7 +181,7 @@ export function createReviewStore(
       return found.filter((r): r is AccessReview => r !== undefined);
     },
     async claim(target, claim, replacing) {
-      const [status, ...fields] = (await CLAIM.run(
+      const [status, ...fields] = (await claimReview.run(
         redis,
         [keys.reviewOpen(target.kind, target.id)],
         [claim.token, claim.startedBy, String(claim.at), replacing ?? ''],
@@ -260,10 +201,10 @@ export function createReviewStore(
       };
     },
     async attachClaim(target, token, reviewId) {
-      await ATTACH.run(redis, [keys.reviewOpen(target.kind, target.id)], [token, reviewId, retention]);
+      await attachClaim.run(redis, [keys.reviewOpen(target.kind, target.id)], [token, reviewId, retention]);
     },
     async releaseClaim(target, token) {
-      await RELEASE.run(redis, [keys.reviewOpen(target.kind, target.id)], ['token', token]);
+      await releaseClaim.run(redis, [keys.reviewOpen(target.kind, target.id)], ['token', token]);
     },
   };
 }

@@ -4,12 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteKeys } from '../../dev/sandbox.js';
 import { isAppError } from '../../src/errors.js';
 import type { AccessRequest, RequestDraft } from '../../src/requests/model.js';
-import {
-  createRequestStore,
-  FLAT_REQUEST_SCHEMA,
-  REQUEST_SCHEMA_VERSION,
-  type RequestStore,
-} from '../../src/requests/request-store.js';
+import { FLAT_REQUEST_SCHEMA, REQUEST_SCHEMA_VERSION } from '../../src/requests/request-codec.js';
+import { createRequestStore, type RequestStore } from '../../src/requests/request-store.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 const DRAFT: RequestDraft = {

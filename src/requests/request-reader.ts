@@ -1,0 +1,132 @@
+import { parseTrailEntry } from '../audit/audit-trail.js';
+import { missingRecordError } from '../lib/ids.js';
+import type { RedisClient } from '../lib/redis-client.js';
+import { type RedisKeys, redisKeys } from '../lib/redis-keys.js';
+import type { AccessRequest, AuditEntry, RequestState } from './model.js';
+import { decodeRequest, parseFlatHash } from './request-codec.js';
+
+/** Reads stored requests, their audit trails and the indexes the request writer keeps; writes nothing but index clean-up. */
+export interface RequestReader {
+  get(id: string): Promise<AccessRequest | undefined>;
+  /** Like get, but a missing request is an AppError the user can read. */
+  require(id: string): Promise<AccessRequest>;
+  audit(id: string): Promise<AuditEntry[]>;
+  /** A person's requests, newest first. */
+  listByRequester(userId: string, limit: number): Promise<AccessRequest[]>;
+  /** Requests that give a person access (made by them or for them), newest first. */
+  listByGrantee(userId: string, limit: number): Promise<AccessRequest[]>;
+  /** Requests a person decided on (approved, denied, an approval of several), latest decision first. */
+  listDecidedBy(userId: string, limit: number): Promise<AccessRequest[]>;
+  /** Pending requests on these targets (Atlas ids), oldest first. */
+  listPending(targetIds: readonly string[]): Promise<AccessRequest[]>;
+  /** Requests the system still has to move, last updated before `before` (ms), oldest first. */
+  listActive(before: number, limit: number): Promise<AccessRequest[]>;
+}
+
+/** Options for {@link createRequestReader}. */
+export interface RequestReaderOptions {
+  /** Every key lives under `${prefix}:`. */
+  readonly prefix: string;
+}
+
+/** Creates the Redis-backed request reader. */
+export function createRequestReader(redis: RedisClient, options: RequestReaderOptions): RequestReader {
+  const keys: RedisKeys = redisKeys(options.prefix);
+
+  const get = async (id: string): Promise<AccessRequest | undefined> => {
+    const hash = await redis.hgetall(keys.request(id));
+    return hash.state === undefined ? undefined : decodeRequest(id, hash);
+  };
+
+  /** Reads requests by id, dropping (and unindexing) those whose retention has run out. */
+  const readMany = async (ids: readonly string[], index: string): Promise<AccessRequest[]> => {
+    if (ids.length === 0) return [];
+    const pipeline = redis.pipeline();
+    for (const id of ids) pipeline.hgetall(keys.request(id));
+    const hashes = (await pipeline.exec()) ?? [];
+    const found: AccessRequest[] = [];
+    const gone: string[] = [];
+    ids.forEach((id, i) => {
+      const hash = hashes[i]?.[1] as Record<string, string> | undefined;
+      if (hash?.state === undefined) gone.push(id);
+      else found.push(decodeRequest(id, hash));
+    });
+    if (gone.length > 0) {
+      await (index.startsWith(keys.pendingIndex(''))
+        ? redis.srem(index, ...gone)
+        : redis.zrem(index, ...gone));
+    }
+    return found;
+  };
+
+  return {
+    get,
+
+    async require(id) {
+      const request = await get(id);
+      if (!request) throw missingRecordError(id);
+      return request;
+    },
+
+    async listByRequester(userId, limit) {
+      const index = keys.requesterIndex(userId);
+      return readMany(await redis.zrevrange(index, 0, limit - 1), index);
+    },
+
+    async listByGrantee(userId, limit) {
+      const index = keys.granteeIndex(userId);
+      return readMany(await redis.zrevrange(index, 0, limit - 1), index);
+    },
+
+    async listDecidedBy(userId, limit) {
+      const index = keys.deciderIndex(userId);
+      return readMany(await redis.zrevrange(index, 0, limit - 1), index);
+    },
+
+    async listPending(targetIds) {
+      const found = await Promise.all(
+        targetIds.map(async (targetId) => {
+          const index = keys.pendingIndex(targetId);
+          return readMany(await redis.smembers(index), index);
+        }),
+      );
+      return found
+        .flat()
+        .sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id, 'en', { numeric: true }));
+    },
+
+    async listActive(before, limit) {
+      const ids = await redis.zrangebyscore(keys.activeIndex, '-inf', before, 'LIMIT', 0, limit);
+      return readMany(ids, keys.activeIndex);
+    },
+
+    async audit(id) {
+      return (await readRequestTrail(redis, keys.requestAudit(id), id)).map((f) => {
+        return {
+          requestId: f.request ?? id,
+          from: (f.from || null) as RequestState | null,
+          to: f.to as RequestState,
+          actor: f.actor ?? 'system',
+          at: Number(f.at),
+          detail: f.detail ?? '',
+          policy: f.policy || null,
+        };
+      });
+    },
+  };
+}
+
+/**
+ * A request's own audit trail, oldest first, as its entries' fields: a list of JSON entries (schema
+ * 2), or the stream a request stored before schema 2 has.
+ */
+export async function readRequestTrail(
+  redis: RedisClient,
+  key: string,
+  requestId: string,
+): Promise<Record<string, string>[]> {
+  if ((await redis.type(key)) === 'stream') {
+    return (await redis.xrange(key, '-', '+')).map(([, flat]) => parseFlatHash(flat));
+  }
+  return (await redis.lrange(key, 0, -1)).map((text) => parseTrailEntry(text, requestId));
+}
