@@ -17,12 +17,12 @@ import { parseArgs } from 'node:util';
 import { App, HTTPReceiver } from '@slack/bolt';
 import { Redis } from 'ioredis';
 import { startAtlasSimulator } from '../dev/atlas-simulator.js';
+import { createRequestStore } from '../dev/request-store.js';
 import { ATLAS, CHANNELS, deleteKeys, PEOPLE, SANDBOX_POLICY, storedRequestIds } from '../dev/sandbox.js';
 import { buildButtonPayload, buildCommandPayload } from '../dev/slack-driver.js';
 import { type SlackSimulator, startSlackSimulator } from '../dev/slack-simulator.js';
 import { createHttpServer } from '../src/ops/http-server.js';
 import { createLogger } from '../src/ops/logger.js';
-import { createRequestStore } from '../src/requests/request-store.js';
 import { buildDecisionActions } from '../src/slack/blocks/approval-message.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

@@ -9,9 +9,9 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { waitUntil } from '../dev/http-util.js';
+import { createRequestStore } from '../dev/request-store.js';
 import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../dev/sandbox.js';
 import { parseInfo, versionAtLeast } from '../src/ops/redis-settings.js';
-import { createRequestStore } from '../src/requests/request-store.js';
 import { startOwnRedis } from '../test/support/own-redis.js';
 
 const quantile = (sorted: readonly number[], q: number) =>

@@ -15,13 +15,13 @@ import { WebClient } from '@slack/web-api';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { startAtlasSimulator } from '../dev/atlas-simulator.js';
+import { createRequestStore } from '../dev/request-store.js';
 import { ATLAS, CHANNELS, deleteKeys, PEOPLE, SANDBOX_POLICY } from '../dev/sandbox.js';
 import { buildButtonPayload, buildCommandPayload, createSlackDriver } from '../dev/slack-driver.js';
 import { type SlackSimulator, startSlackSimulator } from '../dev/slack-simulator.js';
 import { startRolecall } from '../src/compose/start-rolecall.js';
 import { parseConfig } from '../src/config.js';
 import { createLogger } from '../src/ops/logger.js';
-import { createRequestStore } from '../src/requests/request-store.js';
 import { buildDecisionActions } from '../src/slack/blocks/approval-message.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

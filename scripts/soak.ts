@@ -13,11 +13,11 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { startAtlasSimulator } from '../dev/atlas-simulator.js';
 import { waitUntil } from '../dev/http-util.js';
+import { createRequestStore } from '../dev/request-store.js';
 import { ATLAS, CHANNELS, PEOPLE, storedRequestIds } from '../dev/sandbox.js';
 import { createSlackDriver } from '../dev/slack-driver.js';
 import { type SimulatedMessage, startSlackSimulator } from '../dev/slack-simulator.js';
 import type { AtlasScope } from '../src/lib/scope.js';
-import { createRequestStore } from '../src/requests/request-store.js';
 import { startOwnRedis } from '../test/support/own-redis.js';
 
 const ROLE = 'GROUP_DATA_ACCESS_READ_ONLY';

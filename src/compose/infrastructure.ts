@@ -30,11 +30,8 @@ import { openPolicySource, type PolicySource } from '../policy/policy-source.js'
 import { createLifecycle, type Lifecycle, type LifecycleDeps } from '../requests/lifecycle.js';
 import type { WorkQueue } from '../requests/ports.js';
 import { createReceipts, type Receipts } from '../requests/receipts.js';
-import {
-  createRequestStore,
-  type RequestStore,
-  type RequestStoreOptions,
-} from '../requests/request-store.js';
+import { createRequestReader, type RequestReader } from '../requests/request-reader.js';
+import { createRequestWriter, type RequestWriterOptions } from '../requests/request-writer.js';
 import { createReviewStarter } from '../reviews/review-starter.js';
 import { createReviewStore, type ReviewStore } from '../reviews/review-store.js';
 import { createApprovalsAnnouncer } from '../slack/announce.js';
@@ -66,8 +63,9 @@ export interface Infrastructure {
   readonly queues: Queues;
   readonly workQueue: WorkQueue;
   /** Reads requests (the lifecycle writes them). */
-  readonly store: RequestStore;
-  readonly storeOptions: RequestStoreOptions;
+  readonly store: RequestReader;
+  /** How the request store is written (a durable writer on its own connection uses the same). */
+  readonly writerOptions: RequestWriterOptions;
   readonly lifecycle: Lifecycle;
   /** A lifecycle whose grant plans go through `durable` (workers, when Redis can confirm a write). */
   readonly lifecycleWith: (durable: NonNullable<LifecycleDeps['durable']>) => Lifecycle;
@@ -136,16 +134,17 @@ export async function openInfrastructure(
   metrics.watchQueues(queues.all);
   const workQueue = createWorkQueue(queues, { remindBeforeMs: config.grants.remindBeforeMs });
   let continuity: Continuity | undefined;
-  const storeOptions: RequestStoreOptions = {
+  const writerOptions: RequestWriterOptions = {
     prefix: config.redis.prefix,
     onAudit,
     // Every write's count: a store found with fewer than this process saw went back in time.
     onWrites: (count) => continuity?.observeWrites(count, 'commands'),
   };
-  const store = createRequestStore(redis, storeOptions);
+  const store = createRequestReader(redis, { prefix: config.redis.prefix });
+  const writer = createRequestWriter(redis, writerOptions);
   const lifecycleWith = (durable?: NonNullable<LifecycleDeps['durable']>) =>
     createLifecycle({
-      store,
+      writer,
       workQueue,
       requestTtlMs: config.requestTtlMs,
       onMoved: (moved) => metrics.transitioned(moved),
@@ -187,7 +186,7 @@ export async function openInfrastructure(
     queues,
     workQueue,
     store,
-    storeOptions,
+    writerOptions,
     lifecycle: lifecycleWith(),
     lifecycleWith,
     ledgers: createLedgerStore(redis, keys),

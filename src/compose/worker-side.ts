@@ -14,7 +14,7 @@ import {
   planDurability,
 } from '../ops/redis-durability.js';
 import { readRedisFacts } from '../ops/redis-settings.js';
-import { createRequestStore } from '../requests/request-store.js';
+import { createRequestWriter } from '../requests/request-writer.js';
 import type { Infrastructure } from './infrastructure.js';
 import { startProcessing } from './processing.js';
 
@@ -62,8 +62,8 @@ export async function startWorkerSide(infra: Infrastructure): Promise<WorkerSide
     readRedisFacts(redis),
   );
   const lifecycle = infra.lifecycleWith({
-    store: createRequestStore(durableRedis, {
-      ...infra.storeOptions,
+    writer: createRequestWriter(durableRedis, {
+      ...infra.writerOptions,
       onWrites: (count) => infra.continuity.observeWrites(count, 'durable'),
     }),
     needed: () => durability.needed(),

@@ -9,7 +9,7 @@ import type { AutoApproval, Lifecycle } from '../requests/lifecycle.js';
 import type { AccessRequest } from '../requests/model.js';
 import type { RequestLine } from '../requests/parse-command.js';
 import type { AccessReader, Directory } from '../requests/ports.js';
-import type { RequestStore } from '../requests/request-store.js';
+import type { RequestReader } from '../requests/request-reader.js';
 import type { ProcessorOutcome } from './processor-support.js';
 import type { RequestJob } from './queues.js';
 
@@ -22,7 +22,7 @@ export interface EnrichDeps {
   /** Who the requester is to Slack now. */
   readonly directory: Directory;
   /** Reads requests; every write goes through `lifecycle`. */
-  readonly store: Pick<RequestStore, 'get'>;
+  readonly store: Pick<RequestReader, 'get'>;
   readonly lifecycle: Lifecycle;
   readonly ledgers: LedgerStore;
   readonly access: AccessReader;

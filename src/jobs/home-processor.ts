@@ -3,7 +3,7 @@ import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
 import type { Logger } from '../ops/logger.js';
 import type { RequestEvent } from '../requests/ports.js';
-import type { RequestStore } from '../requests/request-store.js';
+import type { RequestReader } from '../requests/request-reader.js';
 import { jobIds } from './job-ids.js';
 import type { ProcessorOutcome } from './processor-support.js';
 import type { HomeJob, Queues } from './queues.js';
@@ -15,7 +15,7 @@ export interface HomeTab {
 
 /** Dependencies of {@link createHomeProcessor}. */
 export interface HomeDeps {
-  readonly store: RequestStore;
+  readonly store: RequestReader;
   readonly redis: RedisClient;
   readonly keys: RedisKeys;
   readonly queues: Pick<Queues, 'home'>;

@@ -4,7 +4,7 @@ import type { Logger } from '../ops/logger.js';
 import type { Lifecycle } from '../requests/lifecycle.js';
 import type { AccessRequest } from '../requests/model.js';
 import type { Notifier } from '../requests/ports.js';
-import type { RequestStore } from '../requests/request-store.js';
+import type { RequestReader } from '../requests/request-reader.js';
 import type { NotifyJob } from './queues.js';
 
 /**
@@ -15,7 +15,7 @@ import type { NotifyJob } from './queues.js';
  * can post it twice (Slack has no idempotency key for chat.postMessage).
  */
 export function createNotifyProcessor(deps: {
-  store: Pick<RequestStore, 'get'>;
+  store: Pick<RequestReader, 'get'>;
   lifecycle: Lifecycle;
   notifier: Notifier;
   logger: Logger;

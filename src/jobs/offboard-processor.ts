@@ -7,26 +7,17 @@ import type { TargetRef } from '../lib/scope.js';
 import { OFFBOARDED_MARK_MS, type Offboarding, type TargetOutcome } from '../offboarding/model.js';
 import type { OffboardingQueue } from '../offboarding/offboarding-service.js';
 import type { OffboardingStore } from '../offboarding/offboarding-store.js';
+import type { OffboardingNotifier } from '../offboarding/ports.js';
 import { withCorrelation } from '../ops/correlation.js';
 import type { DryRunLog } from '../ops/dry-run-log.js';
 import type { Logger } from '../ops/logger.js';
 import type { Lifecycle } from '../requests/lifecycle.js';
 import type { AccessRequest } from '../requests/model.js';
-import type { RequestStore } from '../requests/request-store.js';
+import type { RequestReader } from '../requests/request-reader.js';
 import { jobIds } from './job-ids.js';
 import { lockKeyOf, markDryRun, type ProcessorOutcome, runSlackSteps } from './processor-support.js';
 import type { OffboardJob } from './queues.js';
 import type { UserLock } from './user-lock.js';
-
-/** Where offboardings are shown (implemented over the Slack Web API in slack/offboarding-notifier.ts). */
-export interface OffboardingNotifier {
-  /** Posts the offboarding's message in its channel, or updates it; returns where it is. */
-  show(offboarding: Offboarding): Promise<NonNullable<Offboarding['message']>>;
-  /** A reply in the offboarding's thread. */
-  thread(offboarding: Offboarding, text: string): Promise<void>;
-  /** The Slack user id of the person with this email, or null when Slack does not know them. */
-  userIdOf(email: string): Promise<string | null>;
-}
 
 /** The outcome already recorded for a target, if any. */
 function outcomeOf(offboarding: Offboarding, target: TargetRef): TargetOutcome | undefined {
@@ -37,7 +28,7 @@ function outcomeOf(offboarding: Offboarding, target: TargetRef): TargetOutcome |
 export interface OffboardDeps {
   readonly offboardings: OffboardingStore;
   /** Reads requests; every write goes through `lifecycle`. */
-  readonly store: Pick<RequestStore, 'get' | 'listActive' | 'listByGrantee'>;
+  readonly store: Pick<RequestReader, 'get' | 'listActive' | 'listByGrantee'>;
   readonly lifecycle: Lifecycle;
   readonly ledgers: LedgerStore;
   readonly atlas: AtlasRolesApi;

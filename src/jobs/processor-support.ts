@@ -9,14 +9,14 @@ import type { Logger } from '../ops/logger.js';
 import type { Lifecycle } from '../requests/lifecycle.js';
 import type { AccessRequest, Failure, RequestState } from '../requests/model.js';
 import type { RequestEvent } from '../requests/ports.js';
-import type { RequestStore } from '../requests/request-store.js';
+import type { RequestReader } from '../requests/request-reader.js';
 import type { RequestJob, WithDoneSteps } from './queues.js';
 import type { Fence, UserLock } from './user-lock.js';
 
 /** Dependencies of the apply and revoke processors. */
 export interface ProcessorDeps {
   /** Reads requests; every write goes through `lifecycle`. */
-  store: Pick<RequestStore, 'get' | 'require' | 'listPending'>;
+  store: Pick<RequestReader, 'get' | 'require' | 'listPending'>;
   /** Moves requests (and queues what follows each move). */
   lifecycle: Lifecycle;
   ledgers: LedgerStore;

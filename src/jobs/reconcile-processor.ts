@@ -6,7 +6,7 @@ import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
 import type { Logger } from '../ops/logger.js';
 import type { WorkQueue } from '../requests/ports.js';
-import type { RequestStore } from '../requests/request-store.js';
+import type { RequestReader } from '../requests/request-reader.js';
 import { isFinal } from '../requests/state-machine.js';
 import { jobIds } from './job-ids.js';
 import type { Queues } from './queues.js';
@@ -14,7 +14,7 @@ import { ensureJobRuns } from './work-queue.js';
 
 /** Dependencies of {@link createReconcileProcessor}. */
 export interface ReconcileDeps {
-  readonly store: RequestStore;
+  readonly store: RequestReader;
   readonly ledgers: LedgerStore;
   readonly atlas: AtlasRolesApi;
   readonly queues: Queues;

@@ -1,7 +1,7 @@
 import type { Job } from 'bullmq';
 import type { Logger } from '../ops/logger.js';
 import type { Lifecycle } from '../requests/lifecycle.js';
-import type { RequestStore } from '../requests/request-store.js';
+import type { RequestReader } from '../requests/request-reader.js';
 import type { ProcessorOutcome } from './processor-support.js';
 import type { RemindJob } from './queues.js';
 
@@ -10,7 +10,7 @@ import type { RemindJob } from './queues.js';
  * that no longer holds (the grant was extended, ended early or is gone) is dropped.
  */
 export function createRemindProcessor(deps: {
-  store: Pick<RequestStore, 'get'>;
+  store: Pick<RequestReader, 'get'>;
   lifecycle: Lifecycle;
   logger: Logger;
 }) {

@@ -8,7 +8,7 @@ import type { TargetRef } from '../lib/scope.js';
 import { withCorrelation } from '../ops/correlation.js';
 import type { DryRunLog } from '../ops/dry-run-log.js';
 import type { Logger } from '../ops/logger.js';
-import { expandGroups, type Policy, type Principal, targetOf } from '../policy/policy.js';
+import { expandGroups, type Policy, targetOf } from '../policy/policy.js';
 import {
   type AccessReview,
   classifyMembers,
@@ -19,6 +19,7 @@ import {
   type ReviewLine,
   tally,
 } from '../reviews/model.js';
+import type { ReviewNotifier } from '../reviews/ports.js';
 import { createReviewStarter } from '../reviews/review-starter.js';
 import type { ReviewStore } from '../reviews/review-store.js';
 import { jobIds } from './job-ids.js';
@@ -28,27 +29,6 @@ import { createReviewQueue } from './review-queue.js';
 import type { UserLock } from './user-lock.js';
 
 export { createReviewQueue, schedulerIdOf, syncReviewSchedules } from './review-queue.js';
-
-/** Where reviews are shown (implemented over the Slack Web API in slack/review-notifier.ts). */
-export interface ReviewNotifier {
-  /**
-   * Posts message `index` of the review: the first in the target's approvals channel, the others in
-   * its thread (`review.messages[0]`). @returns where it was posted.
-   */
-  post(
-    review: AccessReview,
-    decisions: ReadonlyMap<number, LineDecision>,
-    index: number,
-  ): Promise<AccessReview['messages'][number]>;
-  /** Shows the decisions again on message `index` of the review. */
-  update(review: AccessReview, decisions: ReadonlyMap<number, LineDecision>, index: number): Promise<void>;
-  /** A reply in the review's thread; `approvers` are mentioned. */
-  thread(review: AccessReview, text: string, approvers?: readonly Principal[]): Promise<void>;
-  /** A direct message to the person whose access a line is, found by email; nothing if Slack does not know them. */
-  tellPerson(email: string, text: string): Promise<void>;
-  /** Says in the target's approvals channel that a review could not be started or posted. */
-  startFailed(target: TargetRef, text: string): Promise<void>;
-}
 
 /** Dependencies of {@link createReviewProcessor}. */
 export interface ReviewDeps {

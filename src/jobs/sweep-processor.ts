@@ -3,7 +3,7 @@ import type { Logger } from '../ops/logger.js';
 import type { AccessRequest } from '../requests/model.js';
 import type { WorkQueue } from '../requests/ports.js';
 import type { Receipt, Receipts } from '../requests/receipts.js';
-import type { RequestStore } from '../requests/request-store.js';
+import type { RequestReader } from '../requests/request-reader.js';
 import { jobIds } from './job-ids.js';
 import { EVENTS_MAX_LEN, type Queues } from './queues.js';
 import { ensureJobRuns } from './work-queue.js';
@@ -13,7 +13,7 @@ const RECEIPT_GRACE_MS = 5_000;
 
 /** Options for {@link createSweepProcessor}. */
 export interface SweepDeps {
-  readonly store: RequestStore;
+  readonly store: RequestReader;
   readonly queues: Queues;
   readonly workQueue: WorkQueue;
   readonly logger: Logger;

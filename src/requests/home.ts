@@ -4,12 +4,12 @@ import type { PolicyGate } from '../access/policy-gate.js';
 import { AppError } from '../errors.js';
 import type { Membership, Policy } from '../policy/policy.js';
 import type { AccessRequest } from './model.js';
-import type { RequestStore } from './request-store.js';
+import type { RequestReader } from './request-reader.js';
 
 import { isFinal } from './state-machine.js';
 
 /** The reads the Home tab makes. */
-type HomeReads = Pick<RequestStore, 'listPending' | 'listByGrantee' | 'listByRequester' | 'listDecidedBy'>;
+type HomeReads = Pick<RequestReader, 'listPending' | 'listByGrantee' | 'listByRequester' | 'listDecidedBy'>;
 
 /** How far back "Your requests" reaches, in ms: 14 days. */
 export const RECENT_MS = 14 * 24 * 3600 * 1000;
@@ -33,7 +33,7 @@ export interface HomeData {
 
 /** Pending requests `actor` may approve now and has not approved yet, oldest first. */
 export async function listToDecide(
-  store: Pick<RequestStore, 'listPending'>,
+  store: Pick<RequestReader, 'listPending'>,
   actor: Actor,
   policy: Policy,
   members: Membership,

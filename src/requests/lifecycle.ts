@@ -10,7 +10,7 @@ import type {
   RevokePlan,
 } from './model.js';
 import type { RequestEvent, WorkQueue } from './ports.js';
-import type { NoteInput, RequestStore, TransitionInput, TransitionResult } from './request-store.js';
+import type { NoteInput, RequestWriter, TransitionInput, TransitionResult } from './request-writer.js';
 import { STATE_WORDS } from './state-machine.js';
 
 /** What a move writes besides the state: who, why, the fields and ledger changes, the optimistic check. */
@@ -30,8 +30,8 @@ export interface Moved {
 
 /** Dependencies of {@link createLifecycle}. */
 export interface LifecycleDeps {
-  /** The request store's writes (reads too, for the follow-ups that need the request as stored). */
-  readonly store: RequestStore;
+  /** The request store's writes: only the lifecycle holds the writer. */
+  readonly writer: RequestWriter;
   readonly workQueue: WorkQueue;
   /** How long a request may wait for a decision, in ms (REQUEST_TTL), from when it was made. */
   readonly requestTtlMs: number;
@@ -40,7 +40,7 @@ export interface LifecycleDeps {
    * (WAIT, WAITAOF: ops/redis-durability.ts); absent when the deployment offers neither.
    */
   readonly durable?: {
-    readonly store: RequestStore;
+    readonly writer: RequestWriter;
     /** Whether anything is to be confirmed now (a replica or the append-only file to wait for). */
     readonly needed: () => boolean;
     readonly confirm: () => Promise<void>;
@@ -70,7 +70,7 @@ export type Lifecycle = ReturnType<typeof createLifecycle>;
 
 /** Creates the lifecycle over the store's writer and the work queue. */
 export function createLifecycle(deps: LifecycleDeps) {
-  const { store, workQueue } = deps;
+  const { writer: store, workQueue } = deps;
   const now = deps.now ?? Date.now;
 
   const tell = (request: AccessRequest, event: RequestEvent, round?: string) =>
@@ -268,7 +268,7 @@ export function createLifecycle(deps: LifecycleDeps) {
       if (durable?.needed() && writes) {
         // Written again on its own connection even when unchanged, so WAIT covers this very plan: a
         // failover after the Atlas write finds it, and the retry converges instead of forgetting it.
-        const saved = await durable.store.patch(id, ['applying'], { plan });
+        const saved = await durable.writer.patch(id, ['applying'], { plan });
         if (saved.ok) await durable.confirm();
         return saved;
       }
@@ -342,7 +342,7 @@ export function createLifecycle(deps: LifecycleDeps) {
       const nothingToEnd = (r: AccessRequest) =>
         new AppError(
           'REQUEST_STATE_CONFLICT',
-          `${r.id} ${r.state === 'applied' ? 'is already ending' : STATE_WORDS[r.state]}; there is nothing to end.`,
+          `${r.id} ${r.state === 'applied' ? 'is already ending' : STATE_WORDS[r.state].after}; there is nothing to end.`,
           { details: { state: r.state } },
         );
       if (request.state !== 'applied' || request.endedEarly !== null) throw nothingToEnd(request);

@@ -104,8 +104,6 @@ export interface RequestWriterOptions {
   onAudit?: AuditSink;
   /** Told the store's write count after every write (continuity/ notices a store that went back in time). */
   onWrites?: (count: number) => void;
-  /** Told after every stored state change (not notes or patches), with the state it left (null when created). */
-  onTransition?: (request: AccessRequest, from: RequestState | null, at: number) => void;
   now?: () => number;
 }
 
@@ -250,9 +248,6 @@ export function createRequestWriter(redis: RedisClient, options: RequestWriterOp
     const request = decodeRequest(id, parseFlatHash(flat));
     if (status === 'conflict') return { ok: false, current: request };
     if (writes !== undefined && writes !== '0') options.onWrites?.(Number(writes));
-    if (spec.to !== null && previous !== spec.to) {
-      options.onTransition?.(request, previous ? (previous as RequestState) : null, Number(at));
-    }
     if (spec.audit) {
       options.onAudit?.({
         kind: 'request',

@@ -7,16 +7,13 @@ import type { ExtensionClaims } from './extension-claims.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { RequestLine } from './parse-command.js';
 import type { CurrentRoles, Directory } from './ports.js';
-import type { RequestStore } from './request-store.js';
+import type { RequestReader } from './request-reader.js';
 import type { SubmissionLimit } from './submission-limit.js';
 
 /** Dependencies of the request service (request-service.ts) and of its parts. */
 export interface RequestServiceDeps {
   /** Reads requests; every write goes through `lifecycle`. */
-  readonly store: Pick<
-    RequestStore,
-    'get' | 'require' | 'audit' | 'listByRequester' | 'listByGrantee' | 'listDecidedBy' | 'listPending'
-  >;
+  readonly store: RequestReader;
   readonly lifecycle: Lifecycle;
   readonly policy: () => Policy;
   /** The decision point under the policy in force, with user groups resolved; records and throws refusals. */

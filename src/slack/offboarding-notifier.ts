@@ -1,6 +1,6 @@
 import type { WebClient } from '@slack/web-api';
 import { AppError } from '../errors.js';
-import type { OffboardingNotifier } from '../jobs/offboard-processor.js';
+import type { OffboardingNotifier } from '../offboarding/ports.js';
 import { buildOffboardingMessage } from './blocks/offboarding-message.js';
 import { classifySlackError } from './notifier.js';
 

@@ -1,7 +1,7 @@
 import type { WebClient } from '@slack/web-api';
 import { AppError } from '../errors.js';
-import type { ReviewNotifier } from '../jobs/review-processor.js';
 import type { TargetRef } from '../lib/scope.js';
+import type { ReviewNotifier } from '../reviews/ports.js';
 import { buildReviewMessage } from './blocks/review-message.js';
 import { mentionPrincipals } from './mrkdwn.js';
 import { classifySlackError } from './notifier.js';

@@ -2,10 +2,10 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../dev/http-util.js';
+import { createRequestStore } from '../../dev/request-store.js';
 import { CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import { blockText, waitForDm, waitForThreadReply } from '../../dev/slack-flow.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
-import { createRequestStore } from '../../src/requests/request-store.js';
 import {
   ephemeralAfter,
   expectOneSpanEnding,

@@ -1,13 +1,13 @@
 import { expect } from 'vitest';
 import type { RoleChange } from '../../dev/atlas-simulator.js';
 import { waitUntil } from '../../dev/http-util.js';
+import { createRequestStore } from '../../dev/request-store.js';
 import { ATLAS, CHANNELS, type PEOPLE, type Sandbox } from '../../dev/sandbox.js';
 import { approvalIdsIn, requestIdIn, waitForApprovalMessage } from '../../dev/slack-flow.js';
 import type { SimulatedMessage } from '../../dev/slack-simulator.js';
 import type { AtlasScope } from '../../src/lib/scope.js';
 import { createRedisClient } from '../../src/ops/redis.js';
 import type { AccessRequest, AuditEntry, RequestState } from '../../src/requests/model.js';
-import { createRequestStore } from '../../src/requests/request-store.js';
 
 /** Someone in the sandbox workspace. */
 export type Person = (typeof PEOPLE)[keyof typeof PEOPLE];

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createRequestStore } from '../../dev/request-store.js';
 import type { Person } from '../../src/access/actions.js';
 import { createPolicyGate } from '../../src/access/policy-gate.js';
 import { createRefusalLog } from '../../src/access/refusal-log.js';
@@ -16,7 +17,6 @@ import { createExtensionClaims } from '../../src/requests/extension-claims.js';
 import { createLifecycle } from '../../src/requests/lifecycle.js';
 import type { UserGroups, WorkQueue } from '../../src/requests/ports.js';
 import { createRequestService } from '../../src/requests/request-service.js';
-import { createRequestStore } from '../../src/requests/request-store.js';
 import { createSubmissionLimit } from '../../src/requests/submission-limit.js';
 import { createReviewService } from '../../src/reviews/review-service.js';
 import type { ReviewQueue } from '../../src/reviews/review-starter.js';
@@ -99,7 +99,7 @@ describe('one refusal path', () => {
     const services = {
       requests: createRequestService({
         store,
-        lifecycle: createLifecycle({ store, workQueue: WORK_QUEUE, requestTtlMs: 3_600_000 }),
+        lifecycle: createLifecycle({ writer: store, workQueue: WORK_QUEUE, requestTtlMs: 3_600_000 }),
         policy: () => POLICY,
         gate,
         directory: { person: async (id) => ({ id, standing: 'member', email: null }) },

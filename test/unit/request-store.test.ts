@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRequestStore, type RequestStore } from '../../dev/request-store.js';
 import { deleteKeys } from '../../dev/sandbox.js';
 import { isAppError } from '../../src/errors.js';
 import type { AccessRequest, RequestDraft } from '../../src/requests/model.js';
 import { FLAT_REQUEST_SCHEMA, REQUEST_SCHEMA_VERSION } from '../../src/requests/request-codec.js';
-import { createRequestStore, type RequestStore } from '../../src/requests/request-store.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 const DRAFT: RequestDraft = {

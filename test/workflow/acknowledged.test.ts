@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../dev/http-util.js';
+import { createRequestStore } from '../../dev/request-store.js';
 import { CHANNELS, PEOPLE, type Sandbox, startSandbox, storedRequestIds } from '../../dev/sandbox.js';
 import { createSlackDriver } from '../../dev/slack-driver.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
 import { createRedisClient } from '../../src/ops/redis.js';
 import { createReceipts } from '../../src/requests/receipts.js';
-import { createRequestStore } from '../../src/requests/request-store.js';
 import { sleep } from '../support/grant-flow.js';
 import { type OwnRedis, startOwnRedis } from '../support/own-redis.js';
 import { type RolecallProcess, spawnRolecall } from '../support/processes.js';

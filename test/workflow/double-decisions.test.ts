@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../dev/http-util.js';
+import { createRequestStore } from '../../dev/request-store.js';
 import { CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import {
   ephemeralTexts,
@@ -11,7 +12,6 @@ import {
 } from '../../dev/slack-flow.js';
 import type { RedisClient } from '../../src/lib/redis-client.js';
 import { createRedisClient } from '../../src/ops/redis.js';
-import { createRequestStore } from '../../src/requests/request-store.js';
 import { buildDenyModal } from '../../src/slack/blocks/deny-modal.js';
 import { uniquePrefix } from '../support/redis.js';
 import { REDIS_BACKENDS, useRedisBackend } from '../support/redis-cluster.js';

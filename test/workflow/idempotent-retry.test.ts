@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AtlasSimulator } from '../../dev/atlas-simulator.js';
 import { waitUntil } from '../../dev/http-util.js';
+import { createRequestStore, type RequestStore } from '../../dev/request-store.js';
 import { deleteKeys } from '../../dev/sandbox.js';
 import { type SlackSimulator, startSlackSimulator } from '../../dev/slack-simulator.js';
 import { createAtlasClient } from '../../src/atlas/create-atlas-client.js';
@@ -19,7 +20,6 @@ import { createWorkQueue } from '../../src/jobs/work-queue.js';
 import { createWorkers, type Workers } from '../../src/jobs/workers.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
 import { createLifecycle } from '../../src/requests/lifecycle.js';
-import { createRequestStore, type RequestStore } from '../../src/requests/request-store.js';
 import { createSlackNotifier } from '../../src/slack/notifier.js';
 import { createReplier } from '../../src/slack/respond.js';
 import {
@@ -67,7 +67,7 @@ describe('idempotent execution after a crash', () => {
     const workQueue = createWorkQueue(queues);
     const { logger } = createCapturingLogger();
     const client = createAtlasClient(fixtureConfig(atlas, 'atlas-v2', AUTHS.digest), { logger });
-    const lifecycle = createLifecycle({ store: crashing, workQueue, requestTtlMs: 3_600_000 });
+    const lifecycle = createLifecycle({ writer: crashing, workQueue, requestTtlMs: 3_600_000 });
     const deps = {
       store: crashing,
       lifecycle,

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../dev/http-util.js';
+import { createRequestStore } from '../../dev/request-store.js';
 import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import {
   blockText,
@@ -11,7 +12,6 @@ import {
   waitForThreadReply,
 } from '../../dev/slack-flow.js';
 import type { SimulatedMessage, SlackEvent } from '../../dev/slack-simulator.js';
-import { createRequestStore } from '../../src/requests/request-store.js';
 import { expectValidMessageBlocks } from '../support/block-kit.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 

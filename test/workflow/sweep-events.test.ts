@@ -1,11 +1,11 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createRequestStore } from '../../dev/request-store.js';
 import { deleteKeys } from '../../dev/sandbox.js';
 import { createQueues, EVENTS_MAX_LEN } from '../../src/jobs/queues.js';
 import { createSweepProcessor } from '../../src/jobs/sweep-processor.js';
 import { createWorkQueue } from '../../src/jobs/work-queue.js';
 import { createLogger } from '../../src/ops/logger.js';
-import { createRequestStore } from '../../src/requests/request-store.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 describe('sweeper', () => {

@@ -1,8 +1,15 @@
-import type { RedisClient } from '../lib/redis-client.js';
-import { createRequestReader, type RequestReader } from './request-reader.js';
-import { createRequestWriter, type RequestWriter, type RequestWriterOptions } from './request-writer.js';
+import type { RedisClient } from '../src/lib/redis-client.js';
+import { createRequestReader, type RequestReader } from '../src/requests/request-reader.js';
+import {
+  createRequestWriter,
+  type RequestWriter,
+  type RequestWriterOptions,
+} from '../src/requests/request-writer.js';
 
-/** Request persistence in Redis: the reader (for everyone) and the writer (for the lifecycle) together. */
+/**
+ * Request persistence in Redis with both halves, for tests and benchmarks that seed and inspect
+ * requests directly. In src/ only requests/lifecycle.ts holds the writer; everyone else reads.
+ */
 export type RequestStore = RequestReader & RequestWriter;
 
 /** Options for {@link createRequestStore}: the writer's, whose prefix the reader shares. */
