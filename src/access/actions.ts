@@ -110,8 +110,8 @@ export interface Refused {
   readonly who?: readonly Principal[];
 }
 
-/** A decision: allowed (with the policy target it was decided under), or refused and why, in words. */
-export type Decision = { readonly allowed: true; readonly target: PolicyTarget | null } | Refused;
+/** authorize's verdict: allowed (with the policy target it was decided under), or refused and why. */
+export type Verdict = { readonly allowed: true; readonly target: PolicyTarget | null } | Refused;
 
 /** Builds a refusal; `who` only when given, so an equal refusal compares equal. */
 export function refuse(code: AppErrorCode, reason: string, who?: readonly Principal[]): Refused {

@@ -5,7 +5,7 @@ import {
   type Principal,
   requirementsOf,
 } from '../policy/policy.js';
-import { type Action, type Actor, type Decision, refuse, type Subject } from './actions.js';
+import { type Action, type Actor, refuse, type Subject, type Verdict } from './actions.js';
 import { authorizeBreakGlass, authorizeDraft } from './draft-rules.js';
 import { refuseStanding } from './identity.js';
 import { authorizeOffboarding } from './offboarding-rules.js';
@@ -61,7 +61,7 @@ export function authorize(
   subject: Subject,
   policy: Policy,
   members: Membership,
-): Decision {
+): Verdict {
   const notAPerson = refuseStanding(action, actor);
   if (notAPerson) return notAPerson;
   if (subject === null) {

@@ -1,6 +1,6 @@
 import { type Membership, type Policy, requirementsOf } from '../policy/policy.js';
 import type { RequestLine } from '../requests/parse-command.js';
-import { type Actor, type Decision, refuse } from './actions.js';
+import { type Actor, refuse, type Verdict } from './actions.js';
 import { mayAsk, STANDING_WORDS } from './identity.js';
 import { checkAgainstPolicy, checkRequestLine, findLineTarget } from './request-line.js';
 
@@ -14,7 +14,7 @@ export function authorizeDraft(
   grantee: Actor,
   policy: Policy,
   members: Membership,
-): Decision {
+): Verdict {
   const checked = checkRequestLine(policy, line);
   if (!checked.allowed) return checked;
   const { target } = checked;
@@ -60,7 +60,7 @@ export function authorizeBreakGlass(
   line: RequestLine,
   policy: Policy,
   members: Membership,
-): Decision {
+): Verdict {
   const found = findLineTarget(policy, line);
   if (!found.allowed) return found;
   const { target } = found;

@@ -1,5 +1,5 @@
 import type { Membership, Policy, Principal } from '../policy/policy.js';
-import { type Action, type Actor, type Decision, type OffboardingSubject, refuse } from './actions.js';
+import { type Action, type Actor, type OffboardingSubject, refuse, type Verdict } from './actions.js';
 
 /** Everyone who approves some target: who decides an offboarding when the policy names nobody. */
 function allApprovers(policy: Policy): Principal[] {
@@ -17,8 +17,8 @@ export function authorizeOffboarding(
   subject: OffboardingSubject['offboarding'],
   policy: Policy,
   members: Membership,
-): Decision {
-  const allowed: Decision = { allowed: true, target: null };
+): Verdict {
+  const allowed: Verdict = { allowed: true, target: null };
   if (action === 'offboard') {
     if (subject.own) return refuse('SELF_APPROVAL', 'You can’t offboard yourself.');
     return members.includes(policy.offboarders, actor.id)

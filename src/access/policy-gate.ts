@@ -11,16 +11,16 @@ import {
   userGroupsIn,
 } from '../policy/policy.js';
 import type { GroupMembers, UserGroups } from '../requests/ports.js';
-import type { Action, Actor, Decision, Refused, Subject } from './actions.js';
+import type { Action, Actor, Refused, Subject, Verdict } from './actions.js';
 import { authorize, principalsFor } from './authorize.js';
 import type { RefusalLog } from './refusal-log.js';
 
 /**
- * A decision with what it was made under, for callers that check more people against it (a user
+ * A verdict with what it was reached under, for callers that check more people against it (a user
  * group Slack could not confirm counts as nobody there).
  */
 export interface GateAnswer {
-  readonly decision: Decision;
+  readonly verdict: Verdict;
   readonly policy: Policy;
   readonly members: Membership;
 }
@@ -67,7 +67,7 @@ export interface Permit {
   readonly policy: Policy;
 }
 
-/** Options of {@link PolicyGate.check} and {@link PolicyGate.require}. */
+/** Options of {@link PolicyGate.ask} and {@link PolicyGate.require}. */
 export interface GateOptions {
   /**
    * The answer decides something although the action is not a decision itself (an automatic
@@ -78,10 +78,10 @@ export interface GateOptions {
 
 /** Asks {@link authorize} under the policy in force now, with the Slack user groups it needs resolved. */
 export interface PolicyGate {
-  /** Only asks: the decision, with what it was made under. A refusal is neither recorded nor thrown. */
-  check(action: Action, actor: Actor, subject: Subject, options?: GateOptions): Promise<GateAnswer>;
+  /** Only asks: the verdict, with what it was reached under. A refusal is neither recorded nor thrown. */
+  ask(action: Action, actor: Actor, subject: Subject, options?: GateOptions): Promise<GateAnswer>;
   /**
-   * The one refusal path: asks as {@link PolicyGate.check} does; a refusal is recorded in the refusal
+   * The one refusal path: asks as {@link PolicyGate.ask} does; a refusal is recorded in the refusal
    * log and thrown as {@link refusalError}. Returns what an allowed action was decided under.
    */
   require(action: Action, actor: Actor, subject: Subject, options?: GateOptions): Promise<Permit>;
@@ -97,7 +97,7 @@ function refuseUnconfirmed(
   answer: GroupMembers,
   groups: readonly string[],
   about: 'you' | 'members' | { readonly approvers: readonly string[]; readonly requestId: string },
-): Decision {
+): Verdict {
   const names = groups.join(', ');
   const noWorkspace = groups.some((g) => answer.unconfirmed.get(g) === 'no-workspace');
   const what =
@@ -114,7 +114,7 @@ function refuseUnconfirmed(
 }
 
 /**
- * When groups are unconfirmed, the decision made with them as nobody stands if nothing in them could
+ * When groups are unconfirmed, the verdict reached with them as nobody stands if nothing in them could
  * change it: a refusal that would still be one with the person in them, or an approval that does not
  * rest on them. Otherwise it is refused in words, never decided on members Slack did not confirm.
  */
@@ -124,8 +124,8 @@ function checkUnconfirmed(
   subject: Subject,
   policy: Policy,
   answer: GroupMembers,
-  decision: Decision,
-): Decision | undefined {
+  verdict: Verdict,
+): Verdict | undefined {
   const unconfirmed = [...answer.unconfirmed.keys()];
   /** The membership with `userIds` in each of `groups` (everyone else as Slack last confirmed). */
   const withIn = (userIds: readonly string[], groups: readonly string[]) =>
@@ -133,7 +133,7 @@ function checkUnconfirmed(
       policy,
       new Map([...answer.known, ...groups.map((g) => [g, new Set(userIds)] as const)]),
     );
-  if (!decision.allowed) {
+  if (!verdict.allowed) {
     const allowsWith = (userIds: readonly string[], groups: readonly string[]) =>
       authorize(action, actor, subject, policy, withIn(userIds, groups)).allowed;
     if (allowsWith([actor.id], unconfirmed)) {
@@ -151,10 +151,10 @@ function checkUnconfirmed(
       : undefined;
   }
   // An approval counts earlier approvals only while their approvers still are: not on a guess.
-  if (action !== 'approve' || subject === null || !('request' in subject) || !decision.target) {
+  if (action !== 'approve' || subject === null || !('request' in subject) || !verdict.target) {
     return undefined;
   }
-  const lists = requirementsOf(decision.target, subject.request.roles).approverLists;
+  const lists = requirementsOf(verdict.target, subject.request.roles).approverLists;
   const confirmed = createMembership(policy, answer.known);
   const inDoubt = subject.request.approvals
     .map((a) => a.by)
@@ -207,7 +207,7 @@ export interface PolicyGateDeps {
  * refused in words.
  */
 export function createPolicyGate(deps: PolicyGateDeps): PolicyGate {
-  const check: PolicyGate['check'] = async (action, actor, subject, options = {}) => {
+  const ask: PolicyGate['ask'] = async (action, actor, subject, options = {}) => {
     const policy = deps.policy();
     const groups = userGroupsIn(policy, principalsOfSubject(policy, action, subject));
     const answer =
@@ -218,27 +218,27 @@ export function createPolicyGate(deps: PolicyGateDeps): PolicyGate {
             teamId: actor.teamId,
           });
     const members = createMembership(policy, answer.known);
-    const decision = authorize(action, actor, subject, policy, members);
-    if (answer.unconfirmed.size === 0) return { decision, policy, members };
+    const verdict = authorize(action, actor, subject, policy, members);
+    if (answer.unconfirmed.size === 0) return { verdict, policy, members };
     return {
-      decision: checkUnconfirmed(action, actor, subject, policy, answer, decision) ?? decision,
+      verdict: checkUnconfirmed(action, actor, subject, policy, answer, verdict) ?? verdict,
       policy,
       members,
     };
   };
   return {
-    check,
+    ask,
     async require(action, actor, subject, options = {}) {
-      const { decision, policy, members } = await check(action, actor, subject, options);
-      if (decision.allowed) return { target: decision.target, members, policy };
+      const { verdict, policy, members } = await ask(action, actor, subject, options);
+      if (verdict.allowed) return { target: verdict.target, members, policy };
       await deps.refusals.record({
         action,
         actorId: actor.id,
         requestId: recordedIdOf(subject),
-        code: decision.code,
-        reason: decision.reason,
+        code: verdict.code,
+        reason: verdict.reason,
       });
-      throw refusalError(action, decision, policy);
+      throw refusalError(action, verdict, policy);
     },
   };
 }

@@ -8,7 +8,7 @@ import {
   targetOf,
 } from '../policy/policy.js';
 import type { AccessRequest } from '../requests/model.js';
-import { type Action, type Actor, type Decision, type Refused, refuse, type Subject } from './actions.js';
+import { type Action, type Actor, type Refused, refuse, type Subject, type Verdict } from './actions.js';
 import { mayAsk, STANDING_WORDS } from './identity.js';
 import { checkAgainstPolicy } from './request-line.js';
 
@@ -64,7 +64,7 @@ export function authorizeRequest(
   subject: RequestSubject,
   policy: Policy,
   members: Membership,
-): Decision {
+): Verdict {
   const { request } = subject;
   const current = targetOf(policy, request.target);
   // A target that left the policy: what takes access away (deny, end, retrying a revocation) stays
@@ -75,13 +75,13 @@ export function authorizeRequest(
   const decidesEveryRole =
     actor.standing === 'member' &&
     requirements.approverLists.every((list) => members.includes(list, actor.id));
-  const allowed: Decision = { allowed: true, target: current ?? null };
+  const allowed: Verdict = { allowed: true, target: current ?? null };
   const gone = refuse(
     'TARGET_UNKNOWN',
     `${request.target.name} is no longer in the policy, so ${request.id} can no longer be granted.`,
   );
   const verb = action === 'deny' ? 'deny' : action === 'retry' ? 'retry' : 'approve';
-  const decider = (): Decision | undefined => {
+  const decider = (): Verdict | undefined => {
     if (isParty) {
       return refuse('SELF_APPROVAL', 'You can’t decide on a request that you made or that gives you access.');
     }
@@ -95,7 +95,7 @@ export function authorizeRequest(
     return undefined;
   };
   /** The grantee must still be someone who may hold access (not deactivated, not gone). */
-  const granteeStillEligible = (): Decision | undefined => {
+  const granteeStillEligible = (): Verdict | undefined => {
     const grantee = subject.grantee;
     if (grantee === undefined || !current || mayAsk(grantee, current, members)) return undefined;
     return refuse(
@@ -105,7 +105,7 @@ export function authorizeRequest(
         : `${request.id} can’t be granted: the Slack account of the person it is for ${STANDING_WORDS[grantee.standing]}.`,
     );
   };
-  const fitsPolicy = (): Decision =>
+  const fitsPolicy = (): Verdict =>
     current
       ? (granteeStillEligible() ??
         checkAgainstPolicy(

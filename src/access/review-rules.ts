@@ -1,5 +1,5 @@
 import { decidersOf, type Membership, type Policy, requirementsOf, targetOf } from '../policy/policy.js';
-import { type Action, type Actor, type Decision, type ReviewSubject, refuse } from './actions.js';
+import { type Action, type Actor, type ReviewSubject, refuse, type Verdict } from './actions.js';
 
 /**
  * Reviews: a member who approves the target (its approvers or any rule's) may start one; a line is
@@ -12,12 +12,12 @@ export function authorizeReview(
   subject: ReviewSubject,
   policy: Policy,
   members: Membership,
-): Decision {
+): Verdict {
   const target = targetOf(policy, subject.review);
   if (!target) {
     return refuse('TARGET_UNKNOWN', `${subject.review.name} is no longer in the policy; its review is over.`);
   }
-  const allowed: Decision = { allowed: true, target };
+  const allowed: Verdict = { allowed: true, target };
   if (action === 'review') {
     const approves =
       members.includes(target.approvers, actor.id) ||

@@ -84,21 +84,21 @@ export function createEnrichProcessor(deps: EnrichDeps) {
       reason: request.reason,
     };
     // It approves by itself: Slack user groups count only as read within USER_GROUP_MAX_AGE.
-    const { decision } = await deps.gate.check(
+    const { verdict } = await deps.gate.ask(
       request.breakGlass ? 'break-glass' : 'request',
       requester,
       { draft, grantee: requester },
       { decision: true },
     );
-    if (decision.allowed) return 'approve';
-    if (decision.code === 'USER_GROUP_UNCONFIRMED' && !request.breakGlass) {
+    if (verdict.allowed) return 'approve';
+    if (verdict.code === 'USER_GROUP_UNCONFIRMED' && !request.breakGlass) {
       deps.logger.warn('an auto-approval could not be confirmed; the request waits for an approver', {
         requestId: request.id,
-        reason: decision.reason,
+        reason: verdict.reason,
       });
-      return { unconfirmed: decision.reason };
+      return { unconfirmed: verdict.reason };
     }
-    return { code: decision.code, reason: decision.reason };
+    return { code: verdict.code, reason: verdict.reason };
   };
 
   /** An approval by policy (or break-glass) for a request that goes ahead without approvers. */

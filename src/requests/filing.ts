@@ -171,7 +171,7 @@ export function createFiling(deps: RequestServiceDeps) {
         needs?.autoApprove === true &&
         actor.id === original.granteeId &&
         (maxMs === undefined || wanted <= startedAt + maxMs) &&
-        (await deps.gate.check('extend', actor, subject, { decision: true })).decision.allowed;
+        (await deps.gate.ask('extend', actor, subject, { decision: true })).verdict.allowed;
       const bounds = maxMs === undefined ? [] : [askedAt + maxMs, ...(automatic ? [startedAt + maxMs] : [])];
       const slot = await deps.extensions.claim(original.id, async (id) => {
         const holder = await store.get(id);

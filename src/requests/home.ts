@@ -53,8 +53,8 @@ export async function readHome(
   deps: { readonly store: HomeReads; readonly gate: PolicyGate; readonly now?: () => number },
   actor: Actor,
 ): Promise<HomeData> {
-  const { decision, policy, members } = await deps.gate.check('list', actor, null);
-  if (!decision.allowed) throw new AppError(decision.code, decision.reason);
+  const { verdict, policy, members } = await deps.gate.ask('list', actor, null);
+  if (!verdict.allowed) throw new AppError(verdict.code, verdict.reason);
   const since = (deps.now ?? Date.now)() - RECENT_MS;
   const [held, asked, toDecide, decided] = await Promise.all([
     deps.store.listByGrantee(actor.id, 100),

@@ -66,19 +66,19 @@ export function createReviewService(deps: ReviewServiceDeps): ReviewService {
 
   return {
     async start(actor, targetName) {
-      const { policy } = await deps.gate.check('list', actor, null);
+      const { policy } = await deps.gate.ask('list', actor, null);
       const target = targetNamed(policy, targetName);
       await deps.gate.require('review', actor, { review: target });
       return starter.start(target, actor.id);
     },
 
     async startAll(actor) {
-      const { policy } = await deps.gate.check('list', actor, null);
+      const { policy } = await deps.gate.ask('list', actor, null);
       const allowed: PolicyTarget[] = [];
       const refused: PolicyTarget[] = [];
       for (const target of policy.targets) {
-        const { decision } = await deps.gate.check('review', actor, { review: target });
-        (decision.allowed ? allowed : refused).push(target);
+        const { verdict } = await deps.gate.ask('review', actor, { review: target });
+        (verdict.allowed ? allowed : refused).push(target);
       }
       if (allowed.length === 0) {
         const reason =
@@ -132,7 +132,7 @@ export function createReviewService(deps: ReviewServiceDeps): ReviewService {
     },
 
     async status(actor, targetName) {
-      const { policy } = await deps.gate.check('list', actor, null);
+      const { policy } = await deps.gate.ask('list', actor, null);
       const target = targetNamed(policy, targetName);
       await deps.gate.require('review', actor, { review: target });
       return {

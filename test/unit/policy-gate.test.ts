@@ -79,8 +79,8 @@ describe('createPolicyGate with Slack user groups', () => {
   it('asks for members read within the bound for a decision, the last seen for a view, in the actor’s workspace', async () => {
     const { port, asked } = groupsAnswering({ S0DBA: ['U0DAVE'], S0ENG: ['U0ALICE'] });
     const gate = gateWith(port);
-    await gate.check('approve', member('U0DAVE', 'T0ONE'), { request: request() });
-    await gate.check('status', member('U0DAVE'), { request: request() });
+    await gate.ask('approve', member('U0DAVE', 'T0ONE'), { request: request() });
+    await gate.ask('status', member('U0DAVE'), { request: request() });
     expect(asked).toEqual([
       { groupIds: ['S0DBA', 'S0OPS', 'S0ENG'], fresh: true, teamId: 'T0ONE' },
       { groupIds: ['S0DBA', 'S0OPS'], fresh: false, teamId: undefined },
@@ -89,8 +89,8 @@ describe('createPolicyGate with Slack user groups', () => {
 
   it('refuses in words a member of a group Slack could not confirm, and names the group', async () => {
     const gate = gateWith(groupsAnswering({ S0ENG: ['U0ALICE'] }, { S0DBA: 'unreachable' }).port);
-    const { decision } = await gate.check('approve', member('U0DAVE'), { request: request() });
-    expect(decision).toEqual({
+    const { verdict } = await gate.ask('approve', member('U0DAVE'), { request: request() });
+    expect(verdict).toEqual({
       allowed: false,
       code: 'USER_GROUP_UNCONFIRMED',
       reason: 'Slack could not confirm that you are in S0DBA; nothing was decided. Try again in a minute.',
@@ -102,27 +102,27 @@ describe('createPolicyGate with Slack user groups', () => {
     const gate = gateWith(
       groupsAnswering({ S0ENG: ['U0ALICE'], S0OPS: ['U0OLGA'] }, { S0DBA: 'unreachable' }).port,
     );
-    const { decision, members } = await gate.check('approve', member('U0BOB'), { request: request() });
-    expect(decision).toMatchObject({ allowed: true });
+    const { verdict, members } = await gate.ask('approve', member('U0BOB'), { request: request() });
+    expect(verdict).toMatchObject({ allowed: true });
     expect(members.includes(['S0DBA'], 'U0DAVE')).toBe(false);
-    expect((await gate.check('approve', member('U0OLGA'), { request: request() })).decision).toMatchObject({
+    expect((await gate.ask('approve', member('U0OLGA'), { request: request() })).verdict).toMatchObject({
       allowed: true,
     });
   });
 
   it('keeps a refusal the unconfirmed group could not change (a self-approval)', async () => {
     const gate = gateWith(groupsAnswering({ S0ENG: ['U0ALICE'] }, { S0DBA: 'unreachable' }).port);
-    const { decision } = await gate.check('approve', member('U0ALICE'), { request: request() });
-    expect(decision).toMatchObject({ allowed: false, code: 'SELF_APPROVAL' });
+    const { verdict } = await gate.ask('approve', member('U0ALICE'), { request: request() });
+    expect(verdict).toMatchObject({ allowed: false, code: 'SELF_APPROVAL' });
   });
 
   it('refuses in words when the person a request is for may hold it only through an unconfirmed group', async () => {
     const gate = gateWith(groupsAnswering({ S0DBA: ['U0DAVE'] }, { S0ENG: 'unreachable' }).port);
-    const { decision } = await gate.check('approve', member('U0BOB'), {
+    const { verdict } = await gate.ask('approve', member('U0BOB'), {
       request: request(),
       grantee: member('U0ALICE'),
     });
-    expect(decision).toMatchObject({
+    expect(verdict).toMatchObject({
       allowed: false,
       code: 'USER_GROUP_UNCONFIRMED',
       reason: 'Slack could not confirm who is in S0ENG; nothing was decided. Try again in a minute.',
@@ -135,8 +135,8 @@ describe('createPolicyGate with Slack user groups', () => {
       roles: ['GROUP_DATA_ACCESS_READ_WRITE'],
       approvals: [{ by: 'U0DAVE', at: 1, note: null }],
     });
-    const { decision } = await gate.check('approve', member('U0BOB'), { request: pending });
-    expect(decision).toMatchObject({
+    const { verdict } = await gate.ask('approve', member('U0BOB'), { request: pending });
+    expect(verdict).toMatchObject({
       allowed: false,
       code: 'USER_GROUP_UNCONFIRMED',
       reason:
@@ -147,7 +147,7 @@ describe('createPolicyGate with Slack user groups', () => {
 
   it('says when an org-wide install cannot read a group because the check came from no workspace', async () => {
     const gate = gateWith(groupsAnswering({}, { S0ENG: 'no-workspace', S0DBA: 'no-workspace' }).port);
-    const { decision } = await gate.check('request', member('U0ALICE'), {
+    const { verdict } = await gate.ask('request', member('U0ALICE'), {
       draft: {
         roles: ['GROUP_READ_ONLY'],
         scope: 'project',
@@ -157,7 +157,7 @@ describe('createPolicyGate with Slack user groups', () => {
       },
       grantee: member('U0ALICE'),
     });
-    expect(decision).toMatchObject({
+    expect(verdict).toMatchObject({
       allowed: false,
       code: 'USER_GROUP_UNCONFIRMED',
       reason:
@@ -168,7 +168,7 @@ describe('createPolicyGate with Slack user groups', () => {
 
   it('lists without asking Slack to confirm anything', async () => {
     const gate = gateWith(groupsAnswering({}, { S0DBA: 'unreachable' }).port);
-    expect((await gate.check('list', member('U0DAVE'), null)).decision).toEqual({
+    expect((await gate.ask('list', member('U0DAVE'), null)).verdict).toEqual({
       allowed: true,
       target: null,
     });
@@ -219,8 +219,8 @@ describe('PolicyGate.require', () => {
   it('records nothing when a caller only checks', async () => {
     const refusals = refusalsKept();
     const gate = gateWith(groupsAnswering({ S0DBA: ['U0DAVE'] }).port, refusals.log);
-    const { decision } = await gate.check('approve', member('U0MALLORY'), { request: request() });
-    expect(decision).toMatchObject({ allowed: false, code: 'NOT_AN_APPROVER' });
+    const { verdict } = await gate.ask('approve', member('U0MALLORY'), { request: request() });
+    expect(verdict).toMatchObject({ allowed: false, code: 'NOT_AN_APPROVER' });
     expect(refusals.kept).toEqual([]);
   });
 });
