@@ -44,7 +44,7 @@ export function createViews(deps: RequestServiceDeps) {
 
   return {
     /** Checks a request line against the policy without storing it (form field errors). */
-    check(line: RequestLine): PolicyTarget {
+    checkLine(line: RequestLine): PolicyTarget {
       const checked = checkRequestLine(deps.policy(), line);
       if (!checked.allowed) throw new AppError(checked.code, checked.reason);
       return checked.target;

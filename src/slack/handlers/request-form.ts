@@ -145,7 +145,7 @@ export function registerRequestForm(app: App, deps: HandlerDeps): void {
       return;
     }
     try {
-      service.check(form.line);
+      service.checkLine(form.line);
     } catch (error) {
       if (!isAppError(error)) throw error;
       await ack({ response_action: 'errors', errors: { [fieldFor(error)]: error.message.slice(0, 150) } });

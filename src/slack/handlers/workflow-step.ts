@@ -65,7 +65,7 @@ export function registerWorkflowStep(app: App, deps: HandlerDeps): StepConfirmat
       };
       if (granteeId !== requesterId) {
         // The workflow's author named someone else: nothing in the runner's name until they confirm.
-        const target = deps.service.check(line);
+        const target = deps.service.checkLine(line);
         await confirmations.ask(
           {
             executionId: event.function_execution_id,
