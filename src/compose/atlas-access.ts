@@ -5,7 +5,7 @@ import type { AccessReader, CurrentRoles } from '../requests/ports.js';
 /** The request workflow's AccessReader over the Atlas client: roles, and whether the person may join. */
 export function createAtlasAccessReader(atlas: AtlasRolesApi): AccessReader {
   return {
-    async read(email, target) {
+    async readAccess(email, target) {
       const { roles } = await atlas.readUser(email, { kind: target.kind, id: target.id });
       if (roles.length > 0 || target.kind === 'org') return { roles, join: null };
       if (!atlas.projectMembership) return { roles, join: 'unsupported' };
@@ -21,7 +21,7 @@ export function createAtlasAccessReader(atlas: AtlasRolesApi): AccessReader {
  */
 export function createCurrentRoles(ledgers: LedgerStore, atlas: AtlasRolesApi | undefined): CurrentRoles {
   return {
-    async read(email, target) {
+    async readRoles(email, target) {
       try {
         if (atlas) {
           const timeout = new Promise<null>((resolve) => setTimeout(() => resolve(null), 2_000).unref());

@@ -131,7 +131,7 @@ export function createEnrichProcessor(deps: EnrichDeps) {
     if (request.state !== 'submitted') return { skipped: request.state };
     let access: GranteeAccess | null = null;
     try {
-      access = await deps.access.read(request.granteeEmail, request.target);
+      access = await deps.access.readAccess(request.granteeEmail, request.target);
     } catch (error) {
       if (!isAppError(error)) throw error;
       // About the person (no Atlas user, not in the organization), or a target Atlas no longer has:

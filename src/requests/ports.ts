@@ -79,10 +79,10 @@ export interface Notifier {
   deliver(request: AccessRequest, event: RequestEvent, delivery: Delivery): Promise<MessageRef | undefined>;
 }
 
-/** Reads a person's Atlas access on a target (adapter: atlas-access-reader, in workers only). */
+/** Reads a person's Atlas access on a target (adapter: compose/atlas-access.ts, in workers only). */
 export interface AccessReader {
   /** Throws AppError: retryable when Atlas cannot be reached, else why the person cannot be found. */
-  read(email: string, target: TargetRef): Promise<GranteeAccess>;
+  readAccess(email: string, target: TargetRef): Promise<GranteeAccess>;
 }
 
 /** A person's roles on a target as the request form shows them, and where they were read. */
@@ -97,7 +97,7 @@ export interface ShownRoles {
  */
 export interface CurrentRoles {
   /** Never throws: null when nothing could be read in time. */
-  read(email: string, target: TargetRef): Promise<ShownRoles | null>;
+  readRoles(email: string, target: TargetRef): Promise<ShownRoles | null>;
 }
 
 /** Who a Slack user is now (adapter: slack/directory.ts, users.info): asked again before anything grants access. */

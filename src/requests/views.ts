@@ -89,7 +89,7 @@ export function createViews(deps: RequestServiceDeps) {
           actor.standing === 'member' && members.includes(target.onBehalf ?? target.approvers, actor.id),
         requirements,
         deciders: decidersOf(policy, requirements.approverLists),
-        currentRoles: actor.email === null ? null : await deps.currentRoles.read(actor.email, target),
+        currentRoles: actor.email === null ? null : await deps.currentRoles.readRoles(actor.email, target),
       };
     },
 

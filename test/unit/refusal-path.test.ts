@@ -106,7 +106,7 @@ describe('one refusal path', () => {
         refusals,
         limit: createSubmissionLimit(redis, keys),
         logger,
-        currentRoles: { read: async () => null },
+        currentRoles: { readRoles: async () => null },
         extensions: createExtensionClaims(redis, keys),
       }),
       reviews: createReviewService({
