@@ -86,7 +86,7 @@ export type RoleStanding =
  * Classifies each requested role against what the person holds in Atlas and in the ledger (`now` in
  * ms: a holder past its end counts as temporary, never as "outside Rolecall").
  */
-export function standingOf(
+export function roleStandingOf(
   roles: readonly string[],
   current: readonly string[],
   ledger: Ledger,

@@ -1,5 +1,11 @@
 import { AppError } from '../errors.js';
-import { holdersOf, type Ledger, type RoleHolder, type RoleStanding, standingOf } from '../grants/ledger.js';
+import {
+  holdersOf,
+  type Ledger,
+  type RoleHolder,
+  type RoleStanding,
+  roleStandingOf,
+} from '../grants/ledger.js';
 import type { TargetRef } from '../lib/scope.js';
 
 /** What a person holds on a target in Atlas right now, and whether a temporary grant could add them to it. */
@@ -53,7 +59,7 @@ export function assessRequest(input: AssessInput): Assessment {
       `${who} is in the project ${target.name} only for the temporary access of ${ledger.membershipBy}. Rolecall adds people to a project only for temporary access: ask again with a duration (e.g. "for 4h"), or have a project owner add them for good.`,
     );
   }
-  const standing = standingOf(input.roles, access.roles, ledger, input.now);
+  const standing = roleStandingOf(input.roles, access.roles, ledger, input.now);
   if (!standing.some((s) => s.kind === 'new' || s.kind === 'temporary')) {
     throw new AppError(
       'NOTHING_TO_GRANT',

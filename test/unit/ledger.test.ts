@@ -6,7 +6,7 @@ import {
   type Ledger,
   type RoleHolder,
   releaseOps,
-  standingOf,
+  roleStandingOf,
 } from '../../src/grants/ledger.js';
 import { decodeLedger, encodeLedgerWrite } from '../../src/grants/ledger-store.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
@@ -218,14 +218,14 @@ describe('decideRevoke', () => {
   });
 });
 
-describe('standingOf', () => {
+describe('roleStandingOf', () => {
   it('counts a role whose only holder is past its end (revocation pending) as temporary, not outside', () => {
-    const [standing] = standingOf([READ], [BASE, READ], ledger([holder(READ, 'AR-1', NOW - HOUR)]), NOW);
+    const [standing] = roleStandingOf([READ], [BASE, READ], ledger([holder(READ, 'AR-1', NOW - HOUR)]), NOW);
     expect(standing?.kind).toBe('temporary');
   });
 
   it('tells new, temporary, permanent and outside roles apart', () => {
-    const standing = standingOf(
+    const standing = roleStandingOf(
       ['GROUP_A', 'GROUP_B', 'GROUP_C', 'GROUP_D'],
       ['GROUP_B', 'GROUP_C', 'GROUP_D'],
       ledger([
