@@ -21,7 +21,7 @@ export function createReviewQueue(queue: Queue<ReviewJob>): ReviewQueue {
       const state = await job.getState();
       return state !== 'completed' && state !== 'failed' && state !== 'unknown';
     },
-    async revoke(reviewId, n) {
+    async revokeLine(reviewId, n) {
       await queue.add('revoke', { kind: 'revoke', reviewId, n }, { jobId: jobIds.reviewRevoke(reviewId, n) });
     },
     async decided(reviewId, n) {

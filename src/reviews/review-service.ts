@@ -125,7 +125,7 @@ export function createReviewService(deps: ReviewServiceDeps): ReviewService {
         );
       }
       if (result.status === 'ok') {
-        if (decision === 'revoke') await deps.queue.revoke(reviewId, n);
+        if (decision === 'revoke') await deps.queue.revokeLine(reviewId, n);
         await deps.queue.decided(reviewId, n);
       }
       return { line, decision: result.decision, status: result.status };

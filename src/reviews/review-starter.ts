@@ -16,7 +16,7 @@ export interface ReviewQueue {
   /** Whether the start `startId` is still queued or running (false once it finished, failed or vanished). */
   isStarting(startId: string): Promise<boolean>;
   /** Removes a line's role in Atlas (lock, plan, audit, outcome in the thread, DM to the person). */
-  revoke(reviewId: string, n: number): Promise<void>;
+  revokeLine(reviewId: string, n: number): Promise<void>;
   /** Shows a line's decision on the review message, and closes the review once everything is decided. */
   decided(reviewId: string, n: number): Promise<void>;
   /** When the target's next scheduled review runs (ms since epoch); null when it has no `review:`. */

@@ -68,7 +68,7 @@ const WORK_QUEUE: WorkQueue = {
 const REVIEW_QUEUE: ReviewQueue = {
   start: notQueued,
   isStarting: notQueued,
-  revoke: notQueued,
+  revokeLine: notQueued,
   decided: notQueued,
   nextDue: notQueued,
 };

@@ -23,7 +23,7 @@ function recordingQueue() {
     async isStarting(startId) {
       return alive.has(startId);
     },
-    async revoke() {},
+    async revokeLine() {},
     async decided() {},
     async nextDue() {
       return null;
