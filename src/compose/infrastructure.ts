@@ -206,7 +206,7 @@ export async function openInfrastructure(
         logger,
       ),
       startReviews: async () => {
-        const outcomes = await createReviewStarter({ store: reviews, queue: reviewQueue }).startAll(
+        const outcomes = await createReviewStarter({ store: reviews, reviewQueue }).startAll(
           policy.current().targets.map((t) => ({ name: t.name, kind: t.kind, id: t.id })),
           'system',
         );

@@ -34,7 +34,7 @@ export interface OffboardDeps {
   readonly atlas: AtlasRolesApi;
   readonly lock: UserLock;
   readonly notifier: OffboardingNotifier;
-  readonly queue: Queue<OffboardJob>;
+  readonly offboardJobs: Queue<OffboardJob>;
   readonly logger: Logger;
   /** ATLAS_DRY_RUN: the writes not sent; a removal's outcome then says it was not carried out. */
   readonly dryRunLog?: DryRunLog | undefined;
@@ -78,7 +78,7 @@ export function createOffboardProcessor(deps: OffboardDeps) {
     const orgs = offboarding.targets.filter((t) => t.kind === 'org');
     const orgsDone = orgs.every((t) => outcomeOf(offboarding, t) !== undefined);
     const next = orgsDone ? offboarding.targets.filter((t) => t.kind === 'project') : orgs;
-    await deps.queue.addBulk(
+    await deps.offboardJobs.addBulk(
       next.map((target) => ({
         name: 'target',
         data: { kind: 'target' as const, offboardingId: offboarding.id, target },
@@ -149,7 +149,7 @@ export function createOffboardProcessor(deps: OffboardDeps) {
     }
     await deps.offboardings.recordCleanup(offboarding.id, cancelled, ended);
     await queueTargets(offboarding);
-    await deps.queue.add('show', { kind: 'show', offboardingId: offboarding.id });
+    await deps.offboardJobs.add('show', { kind: 'show', offboardingId: offboarding.id });
     return {
       done: `${cancelled.length} cancelled, ${ended.length} ended, ${offboarding.targets.length} target(s) queued`,
     };

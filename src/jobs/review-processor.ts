@@ -38,7 +38,7 @@ export interface ReviewDeps {
   readonly lock: UserLock;
   readonly notifier: ReviewNotifier;
   readonly policy: () => Policy;
-  readonly queue: Queue<ReviewJob>;
+  readonly reviewJobs: Queue<ReviewJob>;
   readonly logger: Logger;
   /** How long a review may stay undecided before the approvers hear it is overdue, in ms. */
   readonly reviewTtlMs: number;
@@ -56,7 +56,11 @@ export interface ReviewDeps {
  */
 export function createReviewProcessor(deps: ReviewDeps) {
   const now = deps.now ?? Date.now;
-  const starter = createReviewStarter({ store: deps.reviews, queue: createReviewQueue(deps.queue), now });
+  const starter = createReviewStarter({
+    store: deps.reviews,
+    reviewQueue: createReviewQueue(deps.reviewJobs),
+    now,
+  });
 
   /** Closes the review once every line is decided and done; the job that closed it says so. */
   const closeIfDone = async (job: Job<ReviewJob>, review: AccessReview): Promise<void> => {
@@ -150,7 +154,7 @@ export function createReviewProcessor(deps: ReviewDeps) {
     if (review.lines.length === 0) {
       await closeIfDone(job, review);
     } else {
-      await deps.queue.add(
+      await deps.reviewJobs.add(
         'overdue',
         { kind: 'overdue', reviewId: review.id },
         { jobId: jobIds.reviewOverdue(review.id), delay: deps.reviewTtlMs },

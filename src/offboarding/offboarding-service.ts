@@ -29,7 +29,7 @@ export interface OffboardingServiceDeps {
   readonly store: OffboardingStore;
   /** The decision point; its `require` records and throws every refusal. */
   readonly gate: PolicyGate;
-  readonly queue: OffboardingQueue;
+  readonly offboardingQueue: OffboardingQueue;
   readonly now?: () => number;
 }
 
@@ -59,7 +59,7 @@ export function createOffboardingService(deps: OffboardingServiceDeps): Offboard
         createdAt: now(),
         channelId: policy.approvalsChannel,
       });
-      await deps.queue.show(offboarding.id);
+      await deps.offboardingQueue.show(offboarding.id);
       return offboarding;
     },
 
@@ -82,9 +82,9 @@ export function createOffboardingService(deps: OffboardingServiceDeps): Offboard
       if (approve) {
         // Before anything else: from now on no grant of theirs can be applied (the worker checks).
         await deps.store.markOffboarded(current.email, id, OFFBOARDED_MARK_MS);
-        await deps.queue.run(id);
+        await deps.offboardingQueue.run(id);
       }
-      await deps.queue.show(id);
+      await deps.offboardingQueue.show(id);
       return result.offboarding;
     },
   };

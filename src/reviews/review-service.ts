@@ -46,14 +46,14 @@ export interface ReviewServiceDeps {
   readonly gate: PolicyGate;
   /** For the one refusal the gate does not make: `review all` by someone who approves no target. */
   readonly refusals: RefusalLog;
-  readonly queue: ReviewQueue;
+  readonly reviewQueue: ReviewQueue;
   readonly now?: () => number;
 }
 
 /** Creates the review service; every method asks the one decision point first. */
 export function createReviewService(deps: ReviewServiceDeps): ReviewService {
   const now = deps.now ?? Date.now;
-  const starter = createReviewStarter({ store: deps.store, queue: deps.queue, now });
+  const starter = createReviewStarter({ store: deps.store, reviewQueue: deps.reviewQueue, now });
 
   const targetNamed = (policy: Policy, name: string) => {
     const target = findTarget(policy, name);
@@ -125,8 +125,8 @@ export function createReviewService(deps: ReviewServiceDeps): ReviewService {
         );
       }
       if (result.status === 'ok') {
-        if (decision === 'revoke') await deps.queue.revokeLine(reviewId, n);
-        await deps.queue.decided(reviewId, n);
+        if (decision === 'revoke') await deps.reviewQueue.revokeLine(reviewId, n);
+        await deps.reviewQueue.decided(reviewId, n);
       }
       return { line, decision: result.decision, status: result.status };
     },
@@ -138,7 +138,7 @@ export function createReviewService(deps: ReviewServiceDeps): ReviewService {
       return {
         target,
         reviews: await deps.store.listFor(target, 3),
-        nextDue: await deps.queue.nextDue(target),
+        nextDue: await deps.reviewQueue.nextDue(target),
       };
     },
   };

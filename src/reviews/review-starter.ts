@@ -58,7 +58,7 @@ export interface ReviewStarter {
 /** Dependencies of {@link createReviewStarter}. */
 export interface ReviewStarterDeps {
   readonly store: ReviewStore;
-  readonly queue: ReviewQueue;
+  readonly reviewQueue: ReviewQueue;
   readonly now?: () => number;
   /**
    * How long a fresh claim counts as under way before its job must exist (a claim is taken just
@@ -95,7 +95,7 @@ export function createReviewStarter(deps: ReviewStarterDeps): ReviewStarter {
     // Its review closed or was lost (a closing review frees the slot itself; this is what is left
     // after lost data): nothing is under way.
     if (holder.reviewId !== null && (review === undefined || review.closedAt !== null)) return null;
-    const alive = now() - holder.at < graceMs || (await deps.queue.isStarting(holder.token));
+    const alive = now() - holder.at < graceMs || (await deps.reviewQueue.isStarting(holder.token));
     return alive ? { status: 'starting', startedBy: holder.startedBy, since: holder.at } : null;
   };
 
@@ -131,7 +131,7 @@ export function createReviewStarter(deps: ReviewStarterDeps): ReviewStarter {
     const claimed = await claim(ref, startedBy, token);
     if (claimed.status !== 'claimed') return { ...claimed, target };
     try {
-      await deps.queue.start(ref, startedBy, token);
+      await deps.reviewQueue.start(ref, startedBy, token);
     } catch (error) {
       await deps.store.releaseClaim(ref, token).catch(() => undefined);
       throw error;

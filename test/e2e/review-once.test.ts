@@ -204,7 +204,7 @@ describe('access reviews once per target (end to end)', () => {
     const keys = redisKeys(sandbox.config.redis.prefix);
     const starter = createReviewStarter({
       store: createReviewStore(redis, keys),
-      queue: createReviewQueue(reviewQueue()),
+      reviewQueue: createReviewQueue(reviewQueue()),
     });
     const targets = parsePolicy(withEmpty()).targets;
     const first = await starter.startAll(targets, 'system');

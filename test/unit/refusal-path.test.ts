@@ -113,9 +113,13 @@ describe('one refusal path', () => {
         store: createReviewStore(redis, keys),
         gate,
         refusals,
-        queue: REVIEW_QUEUE,
+        reviewQueue: REVIEW_QUEUE,
       }),
-      offboarding: createOffboardingService({ store: offboardings, gate, queue: OFFBOARDING_QUEUE }),
+      offboarding: createOffboardingService({
+        store: offboardings,
+        gate,
+        offboardingQueue: OFFBOARDING_QUEUE,
+      }),
     };
     /** The refusals in the audit stream, as `action actor request code` lines. */
     const audited = async () =>

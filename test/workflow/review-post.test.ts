@@ -55,7 +55,7 @@ describe('review processor: posting a review in chunks', () => {
     const atlas = { members: { listMembers: async () => members } } as unknown as AtlasRolesApi;
     const ledgers = { read: async () => EMPTY_LEDGER } as unknown as LedgerStore;
     const lock = { run: async (_key: string, fn: () => Promise<unknown>) => fn() } as unknown as UserLock;
-    const queue = { add: async () => undefined } as unknown as Queue<ReviewJob>;
+    const reviewJobs = { add: async () => undefined } as unknown as Queue<ReviewJob>;
     const logger = { warn() {}, info() {}, error() {}, debug() {} } as unknown as Logger;
     const process = createReviewProcessor({
       reviews: createReviewStore(redis, redisKeys(prefix)),
@@ -64,7 +64,7 @@ describe('review processor: posting a review in chunks', () => {
       lock,
       notifier: createSlackReviewNotifier(client, { channelOf: () => 'C0APPROVALS' }),
       policy: () => policy,
-      queue,
+      reviewJobs,
       logger,
       reviewTtlMs: 3_600_000,
     });

@@ -14,7 +14,7 @@ const ORG: TargetRef = { name: ATLAS.org.name, kind: 'org', id: ATLAS.org.id };
 function recordingQueue() {
   const starts: { target: TargetRef; startedBy: string; startId: string }[] = [];
   const alive = new Set<string>();
-  const queue: ReviewQueue = {
+  const reviewQueue: ReviewQueue = {
     async start(target, startedBy, startId) {
       if (startId === undefined) throw new Error('the starter names every start it queues');
       starts.push({ target, startedBy, startId });
@@ -29,7 +29,7 @@ function recordingQueue() {
       return null;
     },
   };
-  return { queue, starts, alive };
+  return { reviewQueue, starts, alive };
 }
 
 /** What the review worker does once a start is claimed: make the review and post its first message. */
@@ -71,8 +71,8 @@ describe('one review per target (the review slot)', () => {
   });
 
   it('starts one review of twenty asked for at once, and tells the others whose start is under way', async () => {
-    const { queue, starts } = recordingQueue();
-    const starter = createReviewStarter({ store, queue });
+    const { reviewQueue, starts } = recordingQueue();
+    const starter = createReviewStarter({ store, reviewQueue });
     const outcomes = await Promise.all(
       Array.from({ length: 20 }, (_, i) => starter.start(PROJECT, `U0P${String(i).padStart(2, '0')}`)),
     );
@@ -91,8 +91,8 @@ describe('one review per target (the review slot)', () => {
   });
 
   it('points to the open review once posted, and starts a new one once it is closed', async () => {
-    const { queue, starts } = recordingQueue();
-    const starter = createReviewStarter({ store, queue });
+    const { reviewQueue, starts } = recordingQueue();
+    const starter = createReviewStarter({ store, reviewQueue });
     expect(await starter.start(PROJECT, 'U0CAROL')).toMatchObject({ status: 'started' });
     const review = await post(store, PROJECT, 'U0CAROL', starts[0]?.startId ?? '');
     const again = await starter.start(PROJECT, 'U0BOB');
@@ -108,9 +108,9 @@ describe('one review per target (the review slot)', () => {
   });
 
   it('takes over a start whose job died, never one still queued, and frees a start that was released', async () => {
-    const { queue, starts, alive } = recordingQueue();
+    const { reviewQueue, starts, alive } = recordingQueue();
     let now = Date.now();
-    const starter = createReviewStarter({ store, queue, now: () => now, graceMs: 60_000 });
+    const starter = createReviewStarter({ store, reviewQueue, now: () => now, graceMs: 60_000 });
     await starter.start(PROJECT, 'U0CAROL');
     now += 5 * 60_000;
     expect(await starter.start(PROJECT, 'U0BOB')).toMatchObject({ status: 'starting', startedBy: 'U0CAROL' });
@@ -122,9 +122,9 @@ describe('one review per target (the review slot)', () => {
   });
 
   it('counts a review posted before the slot existed (or whose slot was lost) as open', async () => {
-    const { queue, starts } = recordingQueue();
+    const { reviewQueue, starts } = recordingQueue();
     const review = await post(store, ORG, 'U0CAROL', 'no-such-claim');
-    const starter = createReviewStarter({ store, queue });
+    const starter = createReviewStarter({ store, reviewQueue });
     expect(await starter.start(ORG, 'U0BOB')).toMatchObject({ status: 'open', review: { id: review.id } });
     expect(starts).toEqual([]);
     // The slot now names it, so it is freed when it closes.
@@ -133,8 +133,8 @@ describe('one review per target (the review slot)', () => {
   });
 
   it('lets Rolecall itself start a review of every target, pointing to the ones already open', async () => {
-    const { queue, starts } = recordingQueue();
-    const starter = createReviewStarter({ store, queue });
+    const { reviewQueue, starts } = recordingQueue();
+    const starter = createReviewStarter({ store, reviewQueue });
     await starter.start(ORG, 'U0CAROL');
     const open = await post(store, ORG, 'U0CAROL', starts[0]?.startId ?? '');
     const outcomes = await starter.startAll([PROJECT, ORG], 'system');
