@@ -27,7 +27,7 @@ type Person = (typeof PEOPLE)[keyof typeof PEOPLE];
 const GRANT_SECONDS = 20;
 const STORY_COMMAND = `request GROUP_DATA_ACCESS_READ_ONLY on ${ATLAS.project.name} for ${GRANT_SECONDS}s because demo`;
 
-const DIRECTORY = {
+const DISPLAY_NAMES = {
   users: Object.fromEntries(Object.values(PEOPLE).map((p) => [p.id, p.name])),
   channels: { [CHANNELS.approvals]: 'approvals', [CHANNELS.general]: 'general' },
 };
@@ -67,7 +67,7 @@ export async function runDemo(argv: readonly string[], write: (line: string) => 
     const transcript = createTranscript({
       slack: sandbox.slack,
       atlas: sandbox.atlas,
-      directory: DIRECTORY,
+      names: DISPLAY_NAMES,
       write,
     });
     write('Rolecall demo');

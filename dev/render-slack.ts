@@ -1,5 +1,5 @@
 /** Names to show instead of Slack ids. */
-export interface Directory {
+export interface DisplayNames {
   readonly users: Readonly<Record<string, string>>;
   readonly channels: Readonly<Record<string, string>>;
 }
@@ -18,10 +18,10 @@ const EMOJI: Readonly<Record<string, string>> = {
 };
 
 /** Renders mrkdwn the way Slack would show it: mentions as names, dates as text, entities decoded. */
-export function renderMrkdwn(text: string, directory: Directory): string {
+export function renderMrkdwn(text: string, names: DisplayNames): string {
   return text
-    .replace(/<@([UW][A-Z0-9]+)>/g, (_, id: string) => `@${directory.users[id] ?? id}`)
-    .replace(/<#([CGD][A-Z0-9]+)(?:\|[^>]*)?>/g, (_, id: string) => `#${directory.channels[id] ?? id}`)
+    .replace(/<@([UW][A-Z0-9]+)>/g, (_, id: string) => `@${names.users[id] ?? id}`)
+    .replace(/<#([CGD][A-Z0-9]+)(?:\|[^>]*)?>/g, (_, id: string) => `#${names.channels[id] ?? id}`)
     .replace(/<!date\^(\d+)\^[^|>]*\|[^>]*>/g, (_, seconds: string) =>
       new Date(Number(seconds) * 1000).toLocaleTimeString('en-GB'),
     )
@@ -45,9 +45,9 @@ interface Block {
 }
 
 /** Renders Block Kit blocks as readable lines; buttons as `[Approve] [Deny]`. */
-export function renderBlocks(blocks: readonly unknown[], directory: Directory): string[] {
+export function renderBlocks(blocks: readonly unknown[], names: DisplayNames): string[] {
   const lines: string[] = [];
-  const md = (text: string) => renderMrkdwn(text, directory);
+  const md = (text: string) => renderMrkdwn(text, names);
   for (const block of blocks as Block[]) {
     switch (block.type) {
       case 'header':

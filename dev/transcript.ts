@@ -1,5 +1,5 @@
 import type { AtlasSimulator } from './atlas-simulator.js';
-import { type Directory, renderBlocks, renderMrkdwn } from './render-slack.js';
+import { type DisplayNames, renderBlocks, renderMrkdwn } from './render-slack.js';
 import type { SlackEvent, SlackSimulator } from './slack-simulator.js';
 
 /** Prints what the people in the story saw, in order, with the Atlas calls in between. */
@@ -16,7 +16,7 @@ export interface Transcript {
 export interface TranscriptOptions {
   readonly slack: SlackSimulator;
   readonly atlas: AtlasSimulator;
-  readonly directory: Directory;
+  readonly names: DisplayNames;
   readonly write: (line: string) => void;
 }
 
@@ -30,23 +30,22 @@ const INDENT = '    ';
 
 /** Creates a transcript printer over the simulators' records. */
 export function createTranscript(options: TranscriptOptions): Transcript {
-  const { slack, atlas, directory, write } = options;
+  const { slack, atlas, names, write } = options;
   let slackSeen = 0;
   let atlasSeen = 0;
   let order = 0;
   let pending: Entry[] = [];
   const shown = new Map<string, string[]>();
-  const userName = (id: string) => directory.users[id] ?? id;
+  const userName = (id: string) => names.users[id] ?? id;
   const place = (channel: string | undefined) => {
     if (channel === undefined) return 'Slack';
     if (channel.startsWith('D')) return `DM with ${userName(`U${channel.slice(1)}`)}`;
-    return `#${directory.channels[channel] ?? channel}`;
+    return `#${names.channels[channel] ?? channel}`;
   };
   const body = (text: string, blocks: unknown[] | undefined) =>
-    (blocks && blocks.length > 0
-      ? renderBlocks(blocks, directory)
-      : renderMrkdwn(text, directory).split('\n')
-    ).map((line) => `${INDENT}${line}`);
+    (blocks && blocks.length > 0 ? renderBlocks(blocks, names) : renderMrkdwn(text, names).split('\n')).map(
+      (line) => `${INDENT}${line}`,
+    );
   const push = (at: number, lines: string[]) => {
     order += 1;
     pending.push({ at, order, lines });
