@@ -70,7 +70,7 @@ export function startProcessing(infra: Infrastructure, parts: ProcessingParts): 
         store,
         lifecycle,
         ledgers,
-        access: createAtlasAccessReader(atlas),
+        accessReader: createAtlasAccessReader(atlas),
         logger,
       }),
       apply: createApplyProcessor({

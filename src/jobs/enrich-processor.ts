@@ -25,7 +25,7 @@ export interface EnrichDeps {
   readonly store: Pick<RequestReader, 'get'>;
   readonly lifecycle: Lifecycle;
   readonly ledgers: LedgerStore;
-  readonly access: AccessReader;
+  readonly accessReader: AccessReader;
   readonly logger: Logger;
   readonly now?: () => number;
 }
@@ -131,7 +131,7 @@ export function createEnrichProcessor(deps: EnrichDeps) {
     if (request.state !== 'submitted') return { skipped: request.state };
     let access: GranteeAccess | null = null;
     try {
-      access = await deps.access.readAccess(request.granteeEmail, request.target);
+      access = await deps.accessReader.readAccess(request.granteeEmail, request.target);
     } catch (error) {
       if (!isAppError(error)) throw error;
       // About the person (no Atlas user, not in the organization), or a target Atlas no longer has:
