@@ -260,7 +260,7 @@ export type RequestPatch = Partial<
 >;
 
 /** One line of a request's audit trail: a state change, or a note (from = to) such as drift or an extension. */
-export interface AuditEntry {
+export interface RequestAuditEntry {
   readonly requestId: string;
   readonly from: RequestState | null;
   readonly to: RequestState;

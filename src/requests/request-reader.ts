@@ -2,7 +2,7 @@ import { parseTrailEntry } from '../audit/audit-trail.js';
 import { missingRecordError } from '../lib/ids.js';
 import type { RedisClient } from '../lib/redis-client.js';
 import { type RedisKeys, redisKeys } from '../lib/redis-keys.js';
-import type { AccessRequest, AuditEntry, RequestState } from './model.js';
+import type { AccessRequest, RequestAuditEntry, RequestState } from './model.js';
 import { decodeRequest, parseFlatHash } from './request-codec.js';
 
 /** Reads stored requests, their audit trails and the indexes the request writer keeps; writes nothing but index clean-up. */
@@ -10,7 +10,7 @@ export interface RequestReader {
   get(id: string): Promise<AccessRequest | undefined>;
   /** Like get, but a missing request is an AppError the user can read. */
   require(id: string): Promise<AccessRequest>;
-  audit(id: string): Promise<AuditEntry[]>;
+  audit(id: string): Promise<RequestAuditEntry[]>;
   /** A person's requests, newest first. */
   listByRequester(userId: string, limit: number): Promise<AccessRequest[]>;
   /** Requests that give a person access (made by them or for them), newest first. */

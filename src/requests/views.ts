@@ -11,7 +11,7 @@ import {
   requirementsOf,
 } from '../policy/policy.js';
 import { type HomeData, listToDecide, readHome } from './home.js';
-import type { AccessRequest, AuditEntry } from './model.js';
+import type { AccessRequest, RequestAuditEntry } from './model.js';
 import type { RequestLine } from './parse-command.js';
 import type { ShownRoles } from './ports.js';
 import type { RequestServiceDeps } from './service-deps.js';
@@ -94,7 +94,7 @@ export function createViews(deps: RequestServiceDeps) {
     },
 
     /** The request and its audit trail, for someone it concerns. */
-    async status(id: string, actor: Actor): Promise<{ request: AccessRequest; audit: AuditEntry[] }> {
+    async status(id: string, actor: Actor): Promise<{ request: AccessRequest; audit: RequestAuditEntry[] }> {
       const request = await store.require(id);
       await gate.require('status', actor, { request });
       return { request, audit: await store.audit(id) };

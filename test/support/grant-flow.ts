@@ -7,7 +7,7 @@ import { approvalIdsIn, requestIdIn, waitForApprovalMessage } from '../../dev/sl
 import type { SimulatedMessage } from '../../dev/slack-simulator.js';
 import type { AtlasScope } from '../../src/lib/scope.js';
 import { createRedisClient } from '../../src/ops/redis.js';
-import type { AccessRequest, AuditEntry, RequestState } from '../../src/requests/model.js';
+import type { AccessRequest, RequestAuditEntry, RequestState } from '../../src/requests/model.js';
 
 /** Someone in the sandbox workspace. */
 export type Person = (typeof PEOPLE)[keyof typeof PEOPLE];
@@ -84,7 +84,7 @@ export async function readRequest(sandbox: Sandbox, id: string): Promise<AccessR
 }
 
 /** A request's audit trail, straight from Redis. */
-export async function readAudit(sandbox: Sandbox, id: string): Promise<AuditEntry[]> {
+export async function readAudit(sandbox: Sandbox, id: string): Promise<RequestAuditEntry[]> {
   const redis = createRedisClient(sandbox.config.redis, 'commands');
   try {
     return await createRequestStore(redis, { prefix: sandbox.config.redis.prefix }).audit(id);

@@ -1,6 +1,6 @@
 import type { KnownBlock } from '@slack/types';
 import { formatDuration } from '../../lib/duration.js';
-import type { AccessRequest, AuditEntry } from '../../requests/model.js';
+import type { AccessRequest, RequestAuditEntry } from '../../requests/model.js';
 import { STATE_WORDS } from '../../requests/state-machine.js';
 import type { RequestOverview } from '../../requests/views.js';
 import { escapeMrkdwn, formatRoles, inlineUserText, mention, slackDate, truncate } from '../mrkdwn.js';
@@ -93,7 +93,10 @@ function summary(request: AccessRequest): string {
 }
 
 /** `/atlas-access status ID`: where the request stands and its audit trail. */
-export function buildStatusMessage(request: AccessRequest, audit: readonly AuditEntry[]): SlackMessage {
+export function buildStatusMessage(
+  request: AccessRequest,
+  audit: readonly RequestAuditEntry[],
+): SlackMessage {
   const lines = audit.map((entry) => {
     const actor = entry.actor === 'system' ? 'Rolecall' : mention(entry.actor);
     // A note (drift, an extension, an early end) keeps the state: the table has no X -> X move.
