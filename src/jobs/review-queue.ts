@@ -3,7 +3,7 @@ import type { TargetRef } from '../lib/scope.js';
 import type { Logger } from '../ops/logger.js';
 import type { Policy } from '../policy/policy.js';
 import { retimedNextRun } from '../reviews/model.js';
-import type { ReviewQueue } from '../reviews/review-starter.js';
+import type { ReviewQueue } from '../reviews/ports.js';
 import { jobIds, REVIEW_SCHEDULER_PREFIX, schedulerIds } from './job-ids.js';
 import type { ReviewJob } from './queues.js';
 

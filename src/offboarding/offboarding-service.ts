@@ -4,14 +4,7 @@ import { AppError } from '../errors.js';
 import type { Offboarding } from './model.js';
 import { OFFBOARDED_MARK_MS, planTargets } from './model.js';
 import type { OffboardingStore } from './offboarding-store.js';
-
-/** Background work of offboardings (implemented with BullMQ in jobs/). */
-export interface OffboardingQueue {
-  /** Posts or updates the offboarding's message (the approval, then the live table). */
-  show(id: string): Promise<void>;
-  /** After approval: cancels the person's requests, ends their grants, removes them target by target. */
-  run(id: string): Promise<void>;
-}
+import type { OffboardingQueue } from './ports.js';
 
 /** Asking for and deciding offboardings, for the people in Slack. */
 export interface OffboardingService {

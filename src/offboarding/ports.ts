@@ -9,3 +9,11 @@ export interface OffboardingNotifier {
   /** The Slack user id of the person with this email, or null when Slack does not know them. */
   userIdOf(email: string): Promise<string | null>;
 }
+
+/** Background work of offboardings (implemented with BullMQ in jobs/). */
+export interface OffboardingQueue {
+  /** Posts or updates the offboarding's message (the approval, then the live table). */
+  show(id: string): Promise<void>;
+  /** After approval: cancels the person's requests, ends their grants, removes them target by target. */
+  run(id: string): Promise<void>;
+}

@@ -159,16 +159,6 @@ export function userGroupsIn(policy: Policy, principals: readonly Principal[]): 
   return [...new Set(expandGroups(policy, principals).filter((p) => p.startsWith('S')))];
 }
 
-/** Every principal a target names anywhere (approvers, rules, requesters, onBehalf, break-glass). */
-export function principalsOf(target: PolicyTarget): Principal[] {
-  return [
-    ...target.approvers,
-    ...(target.requesters ?? []),
-    ...(target.onBehalf ?? []),
-    ...target.rules.flatMap((rule) => [...(rule.approvers ?? []), ...rule.breakGlass]),
-  ];
-}
-
 /** Group names replaced by their members (users and user groups), each once, in order. */
 export function expandGroups(policy: Policy, principals: readonly Principal[]): Principal[] {
   return [...new Set(principals.flatMap((p) => policy.groups[p] ?? [p]))];

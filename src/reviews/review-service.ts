@@ -5,7 +5,8 @@ import { refuseUnknownTarget } from '../access/request-line.js';
 import { AppError } from '../errors.js';
 import { findTarget, type Policy, type PolicyTarget } from '../policy/policy.js';
 import type { AccessReview, LineDecision, ReviewLine } from './model.js';
-import { createReviewStarter, type ReviewQueue, type ReviewStartOutcome } from './review-starter.js';
+import type { ReviewQueue } from './ports.js';
+import { createReviewStarter, type ReviewStartOutcome } from './review-starter.js';
 import type { ReviewStore } from './review-store.js';
 
 /** A person as the review needs them: who they are to Slack, and their email (an Atlas username). */

@@ -2,26 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { AppError } from '../errors.js';
 import type { TargetRef } from '../lib/scope.js';
 import type { AccessReview } from './model.js';
+import type { ReviewQueue } from './ports.js';
 import type { ReviewClaim, ReviewStore } from './review-store.js';
-
-/** Background work of reviews (implemented with BullMQ in jobs/). */
-export interface ReviewQueue {
-  /**
-   * Queues a start (job id `startId`, else a new one): it reads the target's members from Atlas and
-   * posts the review. The worker claims the target's review slot under that id, so a start queued
-   * while a review of the target is open or starting is skipped there; {@link ReviewStarter} claims
-   * it before queuing, to tell the person asking which happened.
-   */
-  start(target: TargetRef, startedBy: string, startId?: string): Promise<void>;
-  /** Whether the start `startId` is still queued or running (false once it finished, failed or vanished). */
-  isStarting(startId: string): Promise<boolean>;
-  /** Removes a line's role in Atlas (lock, plan, audit, outcome in the thread, DM to the person). */
-  revokeLine(reviewId: string, n: number): Promise<void>;
-  /** Shows a line's decision on the review message, and closes the review once everything is decided. */
-  decided(reviewId: string, n: number): Promise<void>;
-  /** When the target's next scheduled review runs (ms since epoch); null when it has no `review:`. */
-  nextDue(target: TargetRef): Promise<number | null>;
-}
 
 /**
  * What asking for a review of a target did: `started` (queued; it appears in the approvals channel),

@@ -6,11 +6,9 @@ import { createPolicyGate } from '../../src/access/policy-gate.js';
 import { createRefusalLog } from '../../src/access/refusal-log.js';
 import type { AppError } from '../../src/errors.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
-import {
-  createOffboardingService,
-  type OffboardingQueue,
-} from '../../src/offboarding/offboarding-service.js';
+import { createOffboardingService } from '../../src/offboarding/offboarding-service.js';
 import { createOffboardingStore } from '../../src/offboarding/offboarding-store.js';
+import type { OffboardingQueue } from '../../src/offboarding/ports.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { parsePolicy } from '../../src/policy/read-policy.js';
 import { createExtensionClaims } from '../../src/requests/extension-claims.js';
@@ -18,8 +16,8 @@ import { createLifecycle } from '../../src/requests/lifecycle.js';
 import type { UserGroups, WorkQueue } from '../../src/requests/ports.js';
 import { createRequestService } from '../../src/requests/request-service.js';
 import { createSubmissionLimit } from '../../src/requests/submission-limit.js';
+import type { ReviewQueue } from '../../src/reviews/ports.js';
 import { createReviewService } from '../../src/reviews/review-service.js';
-import type { ReviewQueue } from '../../src/reviews/review-starter.js';
 import { createReviewStore } from '../../src/reviews/review-store.js';
 import { appErrorOf } from '../support/errors.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';

@@ -3,7 +3,8 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { ATLAS, deleteKeys } from '../../dev/sandbox.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
 import type { TargetRef } from '../../src/lib/scope.js';
-import { createReviewStarter, type ReviewQueue } from '../../src/reviews/review-starter.js';
+import type { ReviewQueue } from '../../src/reviews/ports.js';
+import { createReviewStarter } from '../../src/reviews/review-starter.js';
 import { createReviewStore, type ReviewStore } from '../../src/reviews/review-store.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
