@@ -71,8 +71,8 @@ export interface Infrastructure {
   readonly lifecycleWith: (durable: NonNullable<LifecycleDeps['durable']>) => Lifecycle;
   readonly ledgers: LedgerStore;
   readonly receipts: Receipts;
-  readonly reviews: ReviewStore;
-  readonly offboardings: OffboardingStore;
+  readonly reviewStore: ReviewStore;
+  readonly offboardingStore: OffboardingStore;
   readonly reviewQueue: ReturnType<typeof createReviewQueue>;
   readonly offboardingQueue: ReturnType<typeof createOffboardingQueue>;
   readonly continuity: Continuity;
@@ -191,8 +191,8 @@ export async function openInfrastructure(
     lifecycleWith,
     ledgers: createLedgerStore(redis, keys),
     receipts: createReceipts(receiptsRedis, keys),
-    reviews,
-    offboardings: createOffboardingStore(redis, keys, { onAudit }),
+    reviewStore: reviews,
+    offboardingStore: createOffboardingStore(redis, keys, { onAudit }),
     reviewQueue,
     offboardingQueue: createOffboardingQueue(queues.offboard),
     continuity: createContinuity({

@@ -75,7 +75,7 @@ export function startProcessing(infra: Infrastructure, parts: ProcessingParts): 
       }),
       apply: createApplyProcessor({
         ...atlasStep,
-        offboardedBy: (email) => infra.offboardings.offboardedBy(email),
+        offboardedBy: (email) => infra.offboardingStore.offboardedBy(email),
       }),
       revoke: createRevokeProcessor({
         ...atlasStep,
@@ -117,7 +117,7 @@ export function startProcessing(infra: Infrastructure, parts: ProcessingParts): 
         viewerMs: VIEWER_MS,
       }),
       review: createReviewProcessor({
-        reviews: infra.reviews,
+        reviews: infra.reviewStore,
         ledgers,
         atlas,
         lock,
@@ -129,7 +129,7 @@ export function startProcessing(infra: Infrastructure, parts: ProcessingParts): 
         dryRunLog,
       }),
       offboard: createOffboardProcessor({
-        offboardings: infra.offboardings,
+        offboardings: infra.offboardingStore,
         store,
         lifecycle,
         ledgers,

@@ -47,13 +47,13 @@ export async function startSlackSide(
   const slack = createSlackApp(config.slack, {
     service,
     reviews: createReviewService({
-      store: infra.reviews,
+      store: infra.reviewStore,
       gate,
       refusals: infra.refusals,
       reviewQueue: infra.reviewQueue,
     }),
     offboarding: createOffboardingService({
-      store: infra.offboardings,
+      store: infra.offboardingStore,
       gate,
       offboardingQueue: infra.offboardingQueue,
     }),
