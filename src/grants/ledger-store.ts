@@ -31,7 +31,7 @@ export interface EndedHolding {
   readonly until: number;
 }
 
-/** Reads the ledger (writes go through the request store's transitions). */
+/** Reads the ledger (writes go with a request's own, through requests/lifecycle.ts and the request writer). */
 export interface LedgerStore {
   read(email: string, target: AtlasScope): Promise<Ledger>;
   /** Requests whose temporary grant ended before `before` (ms) and are still in the ending index, oldest first. */

@@ -2,16 +2,11 @@ import type { Job } from 'bullmq';
 import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
 import type { Logger } from '../ops/logger.js';
-import type { RequestEvent } from '../requests/ports.js';
+import type { HomeTab, RequestEvent } from '../requests/ports.js';
 import type { RequestReader } from '../requests/request-reader.js';
 import { jobIds } from './job-ids.js';
 import type { ProcessorOutcome } from './processor-support.js';
 import type { HomeJob, Queues } from './queues.js';
-
-/** Publishes a person's Home tab (implemented over views.publish in slack/home.ts). */
-export interface HomeTab {
-  publish(userId: string): Promise<unknown>;
-}
 
 /** Dependencies of {@link createHomeProcessor}. */
 export interface HomeDeps {

@@ -24,7 +24,6 @@ export interface OffboardingStore {
     targets: Offboarding['targets'],
   ): Promise<{ ok: boolean; offboarding: Offboarding }>;
   setMessage(id: string, message: NonNullable<Offboarding['message']>): Promise<void>;
-  /** Records the requests it cancelled and the grants it ended. */
   /** Adds to the requests cancelled and the grants ended (a retried run keeps what an earlier try did). */
   recordCleanup(id: string, cancelled: readonly string[], ended: readonly string[]): Promise<void>;
   /**

@@ -28,7 +28,7 @@ export type RequestEvent =
   /** An extension request moved this grant's end. */
   | 'extended';
 
-/** Where a notice about a request goes (requests/deliveries.ts decides which for each event). */
+/** Where a notice about a request goes (requests/follow-ups.ts decides which for each event). */
 export type Delivery =
   | 'approval-message'
   | 'thread'
@@ -135,4 +135,9 @@ export interface UserGroups {
     groupIds: readonly string[],
     options: { readonly fresh: boolean; readonly teamId?: string | undefined },
   ): Promise<GroupMembers>;
+}
+
+/** Publishes a person's Home tab (adapter: slack/home.ts, views.publish). */
+export interface HomeTab {
+  publish(userId: string): Promise<unknown>;
 }

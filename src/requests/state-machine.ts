@@ -2,8 +2,8 @@ import { AppError } from '../errors.js';
 import type { AccessRequest, RequestState } from './model.js';
 
 /**
- * The only moves a request can make. Every write to a request's state goes through the store's atomic
- * transition, which checks the current state against this table.
+ * The only moves a request can make. Every write to a request's state is a lifecycle move
+ * (lifecycle.ts), one atomic script of the request writer that checks the current state against this table.
  *
  * | from          | to                                                        |
  * |---------------|-----------------------------------------------------------|

@@ -9,7 +9,6 @@ import type { ReviewQueue } from './ports.js';
 import { createReviewStarter, type ReviewStartOutcome } from './review-starter.js';
 import type { ReviewStore } from './review-store.js';
 
-/** A person as the review needs them: who they are to Slack, and their email (an Atlas username). */
 /** Starting reviews and deciding their lines, for the people in Slack. */
 export interface ReviewService {
   /**
