@@ -6,6 +6,7 @@ import { CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.
 import { blockText, waitForDm, waitForThreadReply } from '../../dev/slack-flow.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
 import { createRequestStore } from '../../src/requests/request-store.js';
+import { FLOW_FLAVORS, isRoleWrite, onRoleWrites } from '../support/flow-flavors.js';
 import {
   ephemeralAfter,
   expectOneSpanEnding,
@@ -21,7 +22,7 @@ import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 const READ = 'GROUP_DATA_ACCESS_READ_ONLY';
 
-describe('revocation (end to end)', () => {
+describe.each(FLOW_FLAVORS)('revocation (end to end) on ATLAS_API=$api', (flavor) => {
   let sandbox: Sandbox;
 
   afterEach(async () => {
@@ -32,6 +33,7 @@ describe('revocation (end to end)', () => {
     sandbox = await startSandbox({
       redisUrl: TEST_REDIS_URL,
       prefix: uniquePrefix(label),
+      atlasApi: flavor.api,
       env: { JOB_BACKOFF_MS: '10', ATLAS_MAX_RETRIES: '0', RECONCILE_INTERVAL: '1h', ...env },
     });
   };
@@ -48,12 +50,13 @@ describe('revocation (end to end)', () => {
     const { id, approval, applied } = await grant(`${READ} on payments-prod for 1s because outage`);
     const end = applied.grant?.revokeAt ?? 0;
     const outageEnds = end + 8_000;
-    sandbox.atlas.inject({
-      method: 'PUT',
-      status: 503,
-      body: { error: 503, errorCode: 'SERVICE_UNAVAILABLE', detail: 'Atlas is down for maintenance.' },
-      untilMs: outageEnds,
-    });
+    sandbox.atlas.inject(
+      onRoleWrites(flavor, {
+        status: 503,
+        body: { error: 503, errorCode: 'SERVICE_UNAVAILABLE', detail: 'Atlas is down for maintenance.' },
+        untilMs: outageEnds,
+      }),
+    );
     const first = await waitForThreadReply(sandbox.slack, approval, /has not been revoked yet/, 10_000);
     expect(first.text).toContain('(Atlas SERVICE_UNAVAILABLE)');
     expect(first.text).not.toContain('Atlas is down for maintenance');
@@ -76,21 +79,24 @@ describe('revocation (end to end)', () => {
     await start('refused', { REVOKE_RETRY_INTERVAL: '1s', REVOKE_ESCALATE_EVERY: '1h' });
     const { id, approval, applied } = await grant(`${READ} on payments-prod for 1s because refused`);
     const fixedAt = (applied.grant?.revokeAt ?? 0) + 3_500;
-    sandbox.atlas.inject({
-      method: 'PUT',
-      status: 403,
-      body: {
-        error: 403,
-        errorCode: 'IP_ADDRESS_NOT_ON_WHITELIST',
-        detail: 'IP address 203.0.113.9 is not allowed to access this resource.',
-      },
-      untilMs: fixedAt,
-    });
+    sandbox.atlas.inject(
+      onRoleWrites(flavor, {
+        status: 403,
+        body: {
+          error: 403,
+          errorCode: 'IP_ADDRESS_NOT_ON_WHITELIST',
+          detail: 'IP address 203.0.113.9 is not allowed to access this resource.',
+        },
+        untilMs: fixedAt,
+      }),
+    );
     const failed = await waitForThreadReply(sandbox.slack, approval, /has not been revoked yet/, 10_000);
     expect(failed.text).toContain("not on the API key's access list");
     // Not retryable: the first failure is reported after one call, not after the job's attempts.
-    const puts = sandbox.atlas.authenticatedCalls().filter((c) => c.method === 'PUT' && c.status === 403);
-    expect(puts.length).toBeLessThanOrEqual(2);
+    const refused = sandbox.atlas
+      .authenticatedCalls()
+      .filter((c) => isRoleWrite(flavor, c) && c.status === 403);
+    expect(refused.length).toBeLessThanOrEqual(2);
     const revoked = await waitForState(sandbox, id, 'revoked', 15_000);
     expect(revoked.revokeTrouble?.failures).toBeGreaterThanOrEqual(2);
     expect(repliesTo(sandbox, approval, /has not been revoked yet/)).toHaveLength(1);
@@ -100,12 +106,13 @@ describe('revocation (end to end)', () => {
   it('runs a failing revocation at once when an approver presses Retry revocation', async () => {
     await start('retrynow', { REVOKE_RETRY_INTERVAL: '1h' });
     const { id, approval, applied } = await grant(`${READ} on payments-prod for 1s because retry`);
-    sandbox.atlas.inject({
-      method: 'PUT',
-      status: 403,
-      body: { error: 403, errorCode: 'ACCESS_FORBIDDEN', detail: 'Access forbidden.' },
-      times: 1,
-    });
+    sandbox.atlas.inject(
+      onRoleWrites(flavor, {
+        status: 403,
+        body: { error: 403, errorCode: 'ACCESS_FORBIDDEN', detail: 'Access forbidden.' },
+        times: 1,
+      }),
+    );
     await waitForState(sandbox, id, 'revoke_failed', 10_000);
     await waitForThreadReply(sandbox.slack, approval, /has not been revoked yet/);
     expect(sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT)).toContain(READ);
@@ -180,12 +187,13 @@ describe('revocation (end to end)', () => {
   it('acts on one of ten concurrent Retry revocation clicks, and tells the approvers how it went', async () => {
     await start('retry-race', { REVOKE_RETRY_INTERVAL: '1h', REVOKE_ESCALATE_EVERY: '1h' });
     const { id, approval } = await grant(`${READ} on payments-prod for 1s because race`);
-    sandbox.atlas.inject({
-      method: 'PUT',
-      status: 403,
-      body: { error: 403, errorCode: 'ACCESS_FORBIDDEN' },
-      times: 2,
-    });
+    sandbox.atlas.inject(
+      onRoleWrites(flavor, {
+        status: 403,
+        body: { error: 403, errorCode: 'ACCESS_FORBIDDEN' },
+        times: 2,
+      }),
+    );
     await waitForState(sandbox, id, 'revoke_failed', 10_000);
     await waitForThreadReply(sandbox.slack, approval, /has not been revoked yet/);
     await Promise.all(
@@ -247,6 +255,12 @@ describe('revocation (end to end)', () => {
     expect(sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT)).toEqual(['GROUP_READ_ONLY']);
 
     const theirs = await grant(`${READ} on payments-prod for 1h because revoke it`);
+    // The approval message is updated after the state is stored: wait for the button, not the state.
+    await waitUntil(
+      () => (blockText(theirs.approval).includes('grant_revoke_now') ? true : undefined),
+      5_000,
+      'the Revoke now button',
+    );
     expect(blockText(theirs.approval)).toContain('grant_revoke_now');
     since = sandbox.slack.events.length;
     await sandbox.driver.clickButton(PEOPLE.mallory, theirs.approval, 'grant_revoke_now');
@@ -256,6 +270,11 @@ describe('revocation (end to end)', () => {
     await waitForState(sandbox, theirs.id, 'revoked', 5_000);
     const reply = await waitForThreadReply(sandbox.slack, theirs.approval, /revoked early/);
     expect(reply.text).toContain(`${theirs.id} was revoked early by <@U0CAROL>`);
+    await waitUntil(
+      () => (blockText(theirs.approval).includes('grant_revoke_now') ? undefined : true),
+      5_000,
+      'the Revoke now button to go',
+    );
     expect(blockText(theirs.approval)).not.toContain('grant_revoke_now');
     since = sandbox.slack.events.length;
     await sandbox.driver.command(PEOPLE.alice, `end ${theirs.id}`, CHANNELS.general);
