@@ -23,36 +23,37 @@ export interface FlowFlavor {
   projectWrites(before: readonly string[], after: readonly string[]): { suffix: string; body: unknown }[];
 }
 
+/** `atlas-v2`: one PUT of the whole role list per change (the tests' timelines were first written against it). */
+export const ATLAS_V2: FlowFlavor = {
+  api: 'atlas-v2',
+  roleWrite: { method: 'PUT', path: /\/users\/[0-9a-f]{24}\/roles$/ },
+  roleRead: { method: 'GET', path: /\/users\/byName\// },
+  lookup: null,
+  mediaType: 'application/vnd.atlas.2023-01-01+json',
+  projectWrites: (_before, after) => [{ suffix: '/roles', body: { groupRoles: [...after] } }],
+};
+
+/** `atlas-v2-2025`, the product's default: one `:addRole` or `:removeRole` POST per role. */
+export const ATLAS_V2_2025: FlowFlavor = {
+  api: 'atlas-v2-2025',
+  roleWrite: { method: 'POST', path: /\/users\/[0-9a-f]{24}:(addRole|removeRole)$/ },
+  roleRead: { method: 'GET', path: /^\/api\/atlas\/v2\/groups\/[0-9a-f]{24}\/users\/[0-9a-f]{24}$/ },
+  lookup: /^\/api\/atlas\/v2\/(groups\/[0-9a-f]{24}|orgs\/[0-9a-f]{24}\/users\?username=[^&]+)$/,
+  mediaType: 'application/vnd.atlas.2025-02-19+json',
+  projectWrites: (before, after) => [
+    ...after.filter((r) => !before.includes(r)).map((r) => ({ suffix: ':addRole', body: { groupRole: r } })),
+    ...before
+      .filter((r) => !after.includes(r))
+      .map((r) => ({ suffix: ':removeRole', body: { groupRole: r } })),
+  ],
+};
+
 /**
  * The flavors every end-to-end flow suite runs on with `describe.each`: the one the tests' timelines
  * were first written against (`atlas-v2`, one PUT per change), and the product's default
  * (`atlas-v2-2025`, one `:addRole` or `:removeRole` POST per role).
  */
-export const FLOW_FLAVORS: readonly FlowFlavor[] = [
-  {
-    api: 'atlas-v2',
-    roleWrite: { method: 'PUT', path: /\/users\/[0-9a-f]{24}\/roles$/ },
-    roleRead: { method: 'GET', path: /\/users\/byName\// },
-    lookup: null,
-    mediaType: 'application/vnd.atlas.2023-01-01+json',
-    projectWrites: (_before, after) => [{ suffix: '/roles', body: { groupRoles: [...after] } }],
-  },
-  {
-    api: 'atlas-v2-2025',
-    roleWrite: { method: 'POST', path: /\/users\/[0-9a-f]{24}:(addRole|removeRole)$/ },
-    roleRead: { method: 'GET', path: /^\/api\/atlas\/v2\/groups\/[0-9a-f]{24}\/users\/[0-9a-f]{24}$/ },
-    lookup: /^\/api\/atlas\/v2\/(groups\/[0-9a-f]{24}|orgs\/[0-9a-f]{24}\/users\?username=[^&]+)$/,
-    mediaType: 'application/vnd.atlas.2025-02-19+json',
-    projectWrites: (before, after) => [
-      ...after
-        .filter((r) => !before.includes(r))
-        .map((r) => ({ suffix: ':addRole', body: { groupRole: r } })),
-      ...before
-        .filter((r) => !after.includes(r))
-        .map((r) => ({ suffix: ':removeRole', body: { groupRole: r } })),
-    ],
-  },
-];
+export const FLOW_FLAVORS: readonly FlowFlavor[] = [ATLAS_V2, ATLAS_V2_2025];
 
 /** A simulator fault on the flavor's role writes: `fault` says how they fail (status, delay, times). */
 export function onRoleWrites(
