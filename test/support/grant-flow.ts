@@ -254,3 +254,22 @@ export async function pendingJobIds(
     redis.disconnect();
   }
 }
+
+/**
+ * Waits until no job about request `id` is left to run in the named queues (default: its notices),
+ * failed jobs included once their attempts are over: what Slack shows after that is final.
+ */
+export async function waitForQueuesDone(
+  sandbox: Sandbox,
+  id: string,
+  queues: readonly string[] = ['notify'],
+  timeoutMs = 15_000,
+  /** Which of its jobs to wait for (a review's overdue notice waits for days). @defaultValue all */
+  which: (jobId: string) => boolean = () => true,
+): Promise<void> {
+  await waitUntil(
+    async () => ((await pendingJobIds(sandbox, queues, id)).filter(which).length === 0 ? true : undefined),
+    timeoutMs,
+    `the ${queues.join(', ')} jobs of ${id} to finish`,
+  );
+}
