@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, type Redis } from 'ioredis';
+import type { AtlasApiFlavor } from '../src/atlas/atlas-options.js';
 import { type Rolecall, type RolecallOverrides, startRolecall } from '../src/compose/start-rolecall.js';
 import { type Config, parseConfig, type RunMode } from '../src/config.js';
 import { redisKeys } from '../src/lib/redis-keys.js';
@@ -102,6 +103,12 @@ export interface SandboxOptions {
    * one workspace is the sandbox's) instead of in the workspace. @defaultValue false
    */
   readonly orgWide?: boolean;
+  /**
+   * ATLAS_API. The flow suites run on both `atlas-v2` and the product's default `atlas-v2-2025`
+   * (test/support/flow-flavors.ts); every flavor is exercised by test/e2e/atlas-flavors.test.ts.
+   * @defaultValue 'atlas-v2' (the 2023-01-01 PUT calls the tests' timelines were first written against)
+   */
+  readonly atlasApi?: AtlasApiFlavor;
   /** Authenticate to Atlas with the sandbox service account (OAuth) instead of the API key (Digest). */
   readonly serviceAccount?: boolean;
   /** Socket Mode instead of HTTP: the WebSocket URL apps.connections.open hands out. */
@@ -222,9 +229,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       ...(options.redisTlsCa ? { REDIS_TLS_CA: join(dir, 'redis-ca.pem') } : {}),
       QUEUE_PREFIX: prefix,
       ATLAS_BASE_URL: atlas.url,
-      // The tests' timelines were written against the 2023-01-01 PUT calls; each flavor, the
-      // default atlas-v2-2025 included, is exercised end to end by test/e2e/atlas-flavors.test.ts.
-      ATLAS_API: 'atlas-v2',
+      ATLAS_API: options.atlasApi ?? 'atlas-v2',
       ...(options.serviceAccount
         ? {
             ATLAS_CLIENT_ID: ATLAS.serviceAccount.clientId,

@@ -19,6 +19,7 @@ import { createRedisClient } from '../../src/ops/redis.js';
 import {
   dmsTo,
   ephemeralAfter,
+  holdRevocations,
   ORG,
   type Person,
   PROJECT,
@@ -68,10 +69,13 @@ describe.each(['atlas-v2-2025', 'atlas-v2'] as AtlasApiFlavor[])(
 
     it('ends a grant on a project deleted in Atlas as revoked, in words, told once, with no revoke_failed and no pings', async () => {
       await start('gone-project');
+      // The grant cannot end before the project is deleted, however slow the run.
+      const hold = await holdRevocations(sandbox);
       const { id, approval, applied } = await grant(`${READ} on payments-prod for 3s because gone project`);
       const deletedAt = Date.now();
       sandbox.atlas.deleteProject(ATLAS.project.id);
       const deleted = Date.now();
+      await hold.release();
       const revoked = await waitForState(sandbox, id, 'revoked', 15_000);
 
       expect(revoked.revocation).toMatchObject({ vanished: 'target', removed: [], gone: [READ] });
@@ -96,8 +100,10 @@ describe.each(['atlas-v2-2025', 'atlas-v2'] as AtlasApiFlavor[])(
 
     it('ends a grant whose grantee’s Atlas account was deleted as revoked, in words, told once', async () => {
       await start('gone-user');
+      const hold = await holdRevocations(sandbox);
       const { id, approval, applied } = await grant(`${READ} on payments-prod for 3s because gone user`);
       sandbox.atlas.deleteUser(PEOPLE.alice.email);
+      await hold.release();
       const revoked = await waitForState(sandbox, id, 'revoked', 15_000);
 
       expect(revoked.revocation).toMatchObject({ vanished: 'user', removed: [], gone: [READ] });
@@ -207,6 +213,7 @@ describe.each(['atlas-v2-2025', 'atlas-v2'] as AtlasApiFlavor[])(
     if (api === 'atlas-v2-2025') {
       it('ends a grant on an organization deleted in Atlas as revoked, saying the organization no longer exists', async () => {
         await start('gone-org');
+        const hold = await holdRevocations(sandbox);
         const { id, approval, applied } = await grant(
           'ORG_READ_ONLY on acme for 3s because gone org',
           PEOPLE.carol,
@@ -214,6 +221,7 @@ describe.each(['atlas-v2-2025', 'atlas-v2'] as AtlasApiFlavor[])(
         // Atlas deletes an organization only once its projects are gone (ORG_NOT_EMPTY).
         sandbox.atlas.deleteProject(ATLAS.project.id);
         sandbox.atlas.deleteOrg(ATLAS.org.id);
+        await hold.release();
         const revoked = await waitForState(sandbox, id, 'revoked', 15_000);
         expect(revoked.revocation).toMatchObject({ vanished: 'target', gone: ['ORG_READ_ONLY'] });
         const reply = await waitForThreadReply(sandbox.slack, approval, new RegExp(`${id} ended`));

@@ -9,19 +9,25 @@ import {
   waitForThreadReply,
 } from '../../dev/slack-flow.js';
 import { expectValidMessageBlocks, expectValidModal } from '../support/block-kit.js';
+import { afterTheGrant } from '../support/faults.js';
+import { ATLAS_V2 } from '../support/flow-flavors.js';
 import {
   dmsTo,
   ephemeralAfter,
   expectOneSpanEnding,
+  holdRevocations,
   PROJECT,
+  pendingJobIds,
   requestAs,
   rolesAt,
-  sleep,
+  scheduledJobs,
   waitForState,
 } from '../support/grant-flow.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 const READ = 'GROUP_DATA_ACCESS_READ_ONLY';
+/** The flavor these tests run on (startSandbox's default). */
+const V2 = ATLAS_V2;
 
 describe('extend, reminders and End now (end to end)', () => {
   let sandbox: Sandbox;
@@ -50,6 +56,8 @@ describe('extend, reminders and End now (end to end)', () => {
 
   it('moves the end of a grant when an extension is approved, across restarts, and removes it at the new end', async () => {
     await start('extend');
+    // The grant's revocation waits until the extension is through both restarts, however slow the run.
+    const hold = await holdRevocations(sandbox);
     const { id, approval, applied } = await grant(3);
     const oldEnd = applied.grant?.revokeAt ?? 0;
     const extension = await requestAs(
@@ -74,14 +82,24 @@ describe('extend, reminders and End now (end to end)', () => {
       PEOPLE.alice.id,
       new RegExp(`${extension.id} approved by <@U0CAROL>: ${id} now ends`),
     );
+    // One revocation, scheduled at the new end (as stored), none at the old one.
+    // (BullMQ counts a delay from when it stores the job: a few ms after the end was computed.)
+    const scheduled = await scheduledJobs(sandbox, 'revoke', id);
+    expect(scheduled).toHaveLength(1);
+    expect(scheduled[0]?.dueAt).toBeGreaterThanOrEqual(oldEnd + 3_000);
+    expect(scheduled[0]?.dueAt).toBeLessThan(oldEnd + 3_250);
+    await hold.release();
     await waitForState(sandbox, id, 'revoked', 10_000);
+    const revokedAt = Date.now();
     const timeline = sandbox.atlas.timeline(PEOPLE.alice.email, PROJECT);
     expect(rolesAt(timeline, oldEnd + 1_000)).toContain(READ);
-    expectOneSpanEnding(timeline, READ, oldEnd + 3_000, oldEnd + 5_000);
+    expectOneSpanEnding(timeline, READ, oldEnd + 3_000, Math.max(oldEnd + 5_000, revokedAt));
   }, 30_000);
 
   it('removes the role at the original end when the extension is denied, and refuses strangers', async () => {
     await start('extend-deny');
+    // The grant cannot end (and withdraw the extension) before the denial, however slow the run.
+    const hold = await holdRevocations(sandbox);
     const { id, applied } = await grant(3);
     const since = sandbox.slack.events.length;
     await sandbox.driver.command(PEOPLE.mallory, `extend ${id} for 1h because mine now`, CHANNELS.general);
@@ -99,9 +117,21 @@ describe('extend, reminders and End now (end to end)', () => {
       },
     );
     await waitForState(sandbox, extension.id, 'denied');
-    await waitForState(sandbox, id, 'revoked', 10_000);
     const end = applied.grant?.revokeAt ?? 0;
-    expectOneSpanEnding(sandbox.atlas.timeline(PEOPLE.alice.email, PROJECT), READ, end, end + 2_000);
+    // The revocation stays at the original end (as stored).
+    const scheduled = await scheduledJobs(sandbox, 'revoke', id);
+    expect(scheduled).toHaveLength(1);
+    expect(scheduled[0]?.dueAt).toBeGreaterThanOrEqual(end);
+    expect(scheduled[0]?.dueAt).toBeLessThan(end + 250);
+    await hold.release();
+    await waitForState(sandbox, id, 'revoked', 10_000);
+    const revokedAt = Date.now();
+    expectOneSpanEnding(
+      sandbox.atlas.timeline(PEOPLE.alice.email, PROJECT),
+      READ,
+      end,
+      Math.max(end + 2_000, revokedAt),
+    );
   }, 30_000);
 
   it('withdraws a pending extension when its grant ends, and tells the person who asked', async () => {
@@ -127,10 +157,14 @@ describe('extend, reminders and End now (end to end)', () => {
 
   it('reports an extension approved while the revocation is already running as too late', async () => {
     await start('extend-race');
+    // The revocation waits until the extension is asked for; its Atlas write (the one after the
+    // grant's, armed by it) takes 1.5 s, so the approval lands while it runs.
+    const hold = await holdRevocations(sandbox);
+    for (const fault of afterTheGrant(V2, { ...V2.roleWrite, delayMs: 1_500, times: 1 }))
+      sandbox.atlas.inject(fault);
     const { id, applied } = await grant(2);
     const extension = await requestAs(sandbox, PEOPLE.alice, `extend ${id} for 1h because racing`);
-    // The revocation's Atlas write takes 1.5 s, so the approval lands while it runs.
-    sandbox.atlas.inject({ method: 'PUT', delayMs: 1_500, times: 1 });
+    await hold.release();
     await waitForState(sandbox, id, 'revoking', 5_000);
     await sandbox.driver.clickButton(PEOPLE.bob, extension.approval, 'request_approve');
     const failed = await waitForState(sandbox, extension.id, 'failed', 10_000);
@@ -141,7 +175,13 @@ describe('extend, reminders and End now (end to end)', () => {
     const original = await waitForState(sandbox, id, 'revoked', 10_000);
     expect(original.extensions).toEqual([]);
     const end = applied.grant?.revokeAt ?? 0;
-    expectOneSpanEnding(sandbox.atlas.timeline(PEOPLE.alice.email, PROJECT), READ, end, end + 3_000);
+    const revokedAt = Date.now();
+    expectOneSpanEnding(
+      sandbox.atlas.timeline(PEOPLE.alice.email, PROJECT),
+      READ,
+      end,
+      Math.max(end + 3_000, revokedAt),
+    );
   }, 30_000);
 
   it('reminds the grantee before the end, with Extend and End now that work', async () => {
@@ -199,7 +239,12 @@ describe('extend, reminders and End now (end to end)', () => {
     await sandbox.driver.clickButton(PEOPLE.alice, applied, 'grant_end');
     await waitForState(sandbox, long.id, 'revoked', 5_000);
     await waitForState(sandbox, short.id, 'revoked', 5_000);
-    await sleep(Math.max(0, (long.applied.grant?.appliedAt ?? 0) + 2_500 - Date.now()));
+    // Read what is stored: no reminder waits or runs for either grant, nor its notice, so none can
+    // come later; and none came.
+    for (const id of [short.id, long.id])
+      expect(
+        (await pendingJobIds(sandbox, ['remind', 'notify'], id)).filter((j) => j.includes('remind')),
+      ).toEqual([]);
     expect(dmsTo(sandbox, PEOPLE.alice, /:alarm_clock:/)).toEqual([]);
   }, 30_000);
 });

@@ -5,9 +5,12 @@ import { ATLAS, CHANNELS, PEOPLE, SANDBOX_POLICY, type Sandbox, startSandbox } f
 import { blockText } from '../../dev/slack-flow.js';
 import type { SimulatedMessage } from '../../dev/slack-simulator.js';
 import { expectValidMessageBlocks } from '../support/block-kit.js';
-import { ephemeralAfter } from '../support/grant-flow.js';
+import { ephemeralAfter, waitForQueuesDone } from '../support/grant-flow.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 import { reviewFlow } from '../support/review-flow.js';
+
+/** The jobs a decision on a review line queues (its message update, its revocation). */
+const isDecisionJob = (jobId: string) => /^review-(decided|revoke)-/.test(jobId);
 
 /** Review16 break-it tests: access reviews. */
 describe('access reviews under failures and abuse', () => {
@@ -81,8 +84,8 @@ describe('access reviews under failures and abuse', () => {
       8_000,
       'all decisions stored',
     );
-    // Let every `decided` job finish its chat.update.
-    await new Promise((r) => setTimeout(r, 3000));
+    // Every `decided` job has finished its chat.update (none waits, is delayed or runs).
+    await waitForQueuesDone(sandbox, review.id, ['review'], 15_000, isDecisionJob);
     const stillWithButtons = buttonsOf(messageOf(review, 0)).filter((id) =>
       lines.includes(Number(id.split(':').pop())),
     );
@@ -108,11 +111,17 @@ describe('access reviews under failures and abuse', () => {
       20_000,
       'the start job to fail for good',
     );
-    await new Promise((r) => setTimeout(r, 500));
-    const told = sandbox.slack.events
-      .slice(since)
-      .map((e) => (e.kind === 'ephemeral' ? e.text : e.kind === 'message' ? e.message.text : ''))
-      .filter((t) => /could not|couldn’t|failed|error|went wrong/i.test(t));
+    const told = await waitUntil(
+      () => {
+        const found = sandbox.slack.events
+          .slice(since)
+          .map((e) => (e.kind === 'ephemeral' ? e.text : e.kind === 'message' ? e.message.text : ''))
+          .filter((t) => /could not|couldn’t|failed|error|went wrong/i.test(t));
+        return found.length > 0 ? found : undefined;
+      },
+      5_000,
+      'the approver to hear that the review failed',
+    );
     // Nobody hears that the review never happened: the approver was told "the review appears in a moment".
     expect(told).not.toEqual([]);
   });
@@ -128,7 +137,8 @@ describe('access reviews under failures and abuse', () => {
       async () => ((await reviews().decisions(review.id)).size === 2 ? true : undefined),
       5_000,
     );
-    await new Promise((r) => setTimeout(r, 500));
+    // The two decisions' jobs are done before the fault below is injected.
+    await waitForQueuesDone(sandbox, review.id, ['review'], 15_000, isDecisionJob);
     // One failed chat.postMessage (the outcome in the thread) right after Atlas removed dana.
     sandbox.slack.fail({ method: 'chat.postMessage', error: 'internal_error', times: 1 });
     await clickLine(PEOPLE.carol, review, 3, 'review_revoke');
@@ -223,8 +233,9 @@ describe('access reviews under failures and abuse', () => {
     await clickLine(PEOPLE.carol, review, own.n, 'review_keep');
     const refusal = await ephemeralAfter(sandbox, PEOPLE.carol, since, /own access/);
     expect(refusal).toContain('If acme has no other, add one to its approvers in the policy');
-    // Nobody decides on their own access, so the review waits for a second approver (and goes overdue).
-    await new Promise((r) => setTimeout(r, 500));
+    // Nobody decides on their own access, so the review waits for a second approver (and goes overdue):
+    // with no review job left to run, the stored review is final.
+    await waitForQueuesDone(sandbox, review.id, ['review'], 15_000, isDecisionJob);
     expect((await reviews().get(review.id))?.closedAt ?? null).toBeNull();
     expect((await reviews().decisions(review.id)).has(own.n)).toBe(false);
   });
@@ -285,7 +296,8 @@ describe('access reviews under failures and abuse', () => {
       async () => ((await reviews().decisions(review.id)).size === 2 ? true : undefined),
       5_000,
     );
-    await new Promise((r) => setTimeout(r, 500));
+    // The two decisions' jobs are done before the fault below is injected.
+    await waitForQueuesDone(sandbox, review.id, ['review'], 15_000, isDecisionJob);
     // Someone deleted the review message: every chat.update on it now fails (a retry cannot fix that).
     sandbox.slack.fail({ method: 'chat.update', error: 'message_not_found', times: 1000 });
     await clickLine(PEOPLE.bob, review, 3, 'review_keep');

@@ -1,3 +1,4 @@
+import { Queue } from 'bullmq';
 import { expect } from 'vitest';
 import type { RoleChange } from '../../dev/atlas-simulator.js';
 import { waitUntil } from '../../dev/http-util.js';
@@ -5,6 +6,7 @@ import { createRequestStore } from '../../dev/request-store.js';
 import { ATLAS, CHANNELS, type PEOPLE, type Sandbox } from '../../dev/sandbox.js';
 import { approvalIdsIn, requestIdIn, waitForApprovalMessage } from '../../dev/slack-flow.js';
 import type { SimulatedMessage } from '../../dev/slack-simulator.js';
+import { isAppError } from '../../src/errors.js';
 import type { AtlasScope } from '../../src/lib/scope.js';
 import { createRedisClient } from '../../src/ops/redis.js';
 import type { AccessRequest, RequestAuditEntry, RequestState } from '../../src/requests/model.js';
@@ -93,7 +95,7 @@ export async function readAudit(sandbox: Sandbox, id: string): Promise<RequestAu
   }
 }
 
-/** Waits until a request exists and reaches `state`, and returns it. */
+/** Waits until a request exists and reaches `state`, and returns it. Only "no such request" is absence: any other error (Redis down) fails the wait. */
 export async function waitForState(
   sandbox: Sandbox,
   id: string,
@@ -102,7 +104,10 @@ export async function waitForState(
 ): Promise<AccessRequest> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const request = await readRequest(sandbox, id).catch(() => undefined);
+    const request = await readRequest(sandbox, id).catch((error: unknown) => {
+      if (isAppError(error, 'REQUEST_NOT_FOUND')) return undefined;
+      throw error;
+    });
     if (request?.state === state) return request;
     if (Date.now() > deadline)
       throw new Error(`${id} is ${request?.state ?? 'not stored'}, not ${state}, after ${timeoutMs} ms`);
@@ -163,4 +168,108 @@ export function repliesTo(sandbox: Sandbox, approval: SimulatedMessage, pattern:
 /** Pauses the test for `ms`. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A job waiting for its time in one of the app's queues, and when it is due (ms since epoch). */
+export interface ScheduledJob {
+  readonly jobId: string;
+  readonly dueAt: number;
+}
+
+/**
+ * The delayed jobs of request `id` in `queue` (`revoke-<id>-<attempt>`, `remind-<id>-<end>`), read
+ * from BullMQ's delayed set as stored: what is scheduled when, without waiting for it to happen.
+ */
+export async function scheduledJobs(
+  sandbox: Sandbox,
+  queue: 'revoke' | 'remind' | 'expire',
+  id: string,
+): Promise<ScheduledJob[]> {
+  const redis = createRedisClient(sandbox.config.redis, 'commands');
+  try {
+    const entries = await redis.zrange(
+      `${sandbox.config.redis.prefix}:${queue}:delayed`,
+      0,
+      -1,
+      'WITHSCORES',
+    );
+    const jobs: ScheduledJob[] = [];
+    for (let i = 0; i + 1 < entries.length; i += 2) {
+      const jobId = entries[i] ?? '';
+      // BullMQ keeps the due time in the score's upper bits, with 12 bits of ordering below.
+      if (jobId.startsWith(`${queue}-${id}`))
+        jobs.push({ jobId, dueAt: Math.floor(Number(entries[i + 1]) / 0x1000) });
+    }
+    return jobs;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** A hold on every revocation of a sandbox, from {@link holdRevocations}. */
+export interface RevocationHold {
+  /** Lets the revocations run again: those whose time has come run at once. */
+  release(): Promise<void>;
+}
+
+/**
+ * Holds every revocation back (BullMQ's pause of the revoke queue) until `release`: a test orders
+ * "the grant ended" after steps of its own, however slow the run, instead of racing a short grant's
+ * end. The grants keep their ends; only the revocation job waits.
+ */
+export async function holdRevocations(sandbox: Sandbox): Promise<RevocationHold> {
+  const redis = createRedisClient(sandbox.config.redis, 'commands');
+  const queue = new Queue('revoke', { connection: redis, prefix: sandbox.config.redis.prefix });
+  await queue.pause();
+  return {
+    async release() {
+      await queue.resume();
+      await queue.close();
+      redis.disconnect();
+    },
+  };
+}
+
+/**
+ * Ids of the jobs about request `id` still to run (waiting, delayed, running) in the named queues:
+ * once none is left, nothing more will happen for it, so what a test reads next is final. How a
+ * "nothing happened" check reads the stored state instead of waiting a while.
+ */
+export async function pendingJobIds(
+  sandbox: Sandbox,
+  queues: readonly string[],
+  id: string,
+): Promise<string[]> {
+  const redis = createRedisClient(sandbox.config.redis, 'commands');
+  const ids: string[] = [];
+  try {
+    for (const name of queues) {
+      const queue = new Queue(name, { connection: redis, prefix: sandbox.config.redis.prefix });
+      const jobs = await queue.getJobs(['wait', 'delayed', 'active', 'prioritized', 'waiting-children']);
+      for (const job of jobs) if (job?.id?.includes(id)) ids.push(job.id);
+      await queue.close();
+    }
+    return ids;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * Waits until no job about request `id` is left to run in the named queues (default: its notices),
+ * failed jobs included once their attempts are over: what Slack shows after that is final.
+ */
+export async function waitForQueuesDone(
+  sandbox: Sandbox,
+  id: string,
+  queues: readonly string[] = ['notify'],
+  timeoutMs = 15_000,
+  /** Which of its jobs to wait for (a review's overdue notice waits for days). @defaultValue all */
+  which: (jobId: string) => boolean = () => true,
+): Promise<void> {
+  await waitUntil(
+    async () => ((await pendingJobIds(sandbox, queues, id)).filter(which).length === 0 ? true : undefined),
+    timeoutMs,
+    `the ${queues.join(', ')} jobs of ${id} to finish`,
+  );
 }

@@ -56,7 +56,11 @@ const NOBODY: Membership = createMembership(POLICY, new Map());
 const member = (id: string): Actor => ({ id, standing: 'member' });
 const as = (id: string, standing: Standing): Actor => ({ id, standing });
 
-/** The cast: alice asked (on behalf of erin, when an approver still could); bob approves payments-prod. */
+/**
+ * The cast: alice asked (on behalf of erin, when an approver still could); bob approves payments-prod.
+ * The identity paths that must fail closed carry the id of someone who may act (bob, alice), so only
+ * their standing can refuse them: a bot or app user, a users.info that failed, a user Slack does not know.
+ */
 const ACTORS = {
   requester: member('U0ALICE'),
   grantee: member('U0ERIN'),
@@ -66,6 +70,11 @@ const ACTORS = {
   guest: as('U0GUEST', 'guest'),
   deactivated: as('U0GONE', 'deactivated'),
   external: as('U0EXT', 'external'),
+  'approver id on a bot': as('U0BOB', 'bot'),
+  'approver whose users.info failed': as('U0BOB', 'unknown'),
+  'approver id Slack does not know': as('U0BOB', 'missing'),
+  'requester whose users.info failed': as('U0ALICE', 'unknown'),
+  'grantee id on a bot': as('U0ERIN', 'bot'),
 } as const;
 type Who = keyof typeof ACTORS;
 
@@ -134,13 +143,14 @@ describe('authorize', () => {
       return;
     }
     expect(decision.allowed).toBe(false);
-    const expected = ['guest', 'deactivated', 'external'].includes(who)
-      ? 'NOT_ALLOWED'
-      : (who === 'requester' || who === 'grantee') && ['approve', 'deny', 'retry'].includes(action)
-        ? 'SELF_APPROVAL'
-        : action === 'acknowledge' && (who === 'requester' || who === 'grantee')
-          ? 'NOT_AN_APPROVER'
-          : code;
+    const expected =
+      ACTORS[who].standing !== 'member'
+        ? 'NOT_ALLOWED'
+        : (who === 'requester' || who === 'grantee') && ['approve', 'deny', 'retry'].includes(action)
+          ? 'SELF_APPROVAL'
+          : action === 'acknowledge' && (who === 'requester' || who === 'grantee')
+            ? 'NOT_AN_APPROVER'
+            : code;
     expect(decision.allowed ? '' : decision.code).toBe(expected);
   });
 
@@ -195,6 +205,10 @@ describe('authorize', () => {
       ACTORS.external,
       as('U0BOT', 'bot'),
       as('U0X', 'unknown'),
+      as('U0NONE', 'missing'),
+      // Someone who may ask there, but whose users.info failed or who is now seen as a bot.
+      as('U0ERIN', 'unknown'),
+      as('U0ERIN', 'bot'),
     ]) {
       const decision = authorize('request', ACTORS.approver, { draft, grantee }, POLICY, NOBODY);
       expect(decision).toMatchObject({ allowed: false, code: 'NOT_ALLOWED' });
@@ -203,6 +217,84 @@ describe('authorize', () => {
       );
     }
   });
+
+  it.each([
+    ['bot', 'is a bot or an app, not a person'],
+    ['unknown', 'could not be looked up in Slack just now; try again in a minute'],
+    ['missing', 'does not exist in this Slack workspace'],
+  ] as const)(
+    'fails closed on an approver whose standing is %s, whatever they try, and says why',
+    (standing, words) => {
+      const bob = as('U0BOB', standing);
+      const subjects = {
+        request: { request: request('pending') },
+        'break-glass': {
+          draft: {
+            roles: ['GROUP_READ_ONLY'],
+            scope: 'project' as const,
+            target: 'payments-prod',
+            durationSeconds: 3600,
+            reason: 'x',
+          },
+          grantee: bob,
+        },
+        review: { review: { name: 'payments-prod', kind: 'project' as const, id: PROJECT } },
+        offboard: { offboarding: { requesterId: null, own: false } },
+      };
+      const tries: [Action, Parameters<typeof authorize>[2]][] = [
+        ['approve', subjects.request],
+        ['deny', subjects.request],
+        ['status', subjects.request],
+        ['list', null],
+        ['request', { ...subjects['break-glass'] }],
+        ['break-glass', subjects['break-glass']],
+        ['review', subjects.review],
+        ['review-decide', { ...subjects.review, role: 'GROUP_READ_ONLY', own: false }],
+        ['offboard', subjects.offboard],
+        ['offboard-decide', subjects.offboard],
+      ];
+      for (const [action, subject] of tries) {
+        expect(authorize(action, bob, subject, POLICY, NOBODY), action).toEqual({
+          allowed: false,
+          code: 'NOT_ALLOWED',
+          reason: `Your Slack account ${words}.`,
+        });
+      }
+    },
+  );
+
+  it.each(['bot', 'unknown', 'missing'] as const)(
+    'refuses to approve or retry for a grantee whose standing is now %s',
+    (standing) => {
+      const grantee = as('U0ERIN', standing);
+      for (const [action, state] of [
+        ['approve', 'pending'],
+        ['retry', 'failed'],
+      ] as const) {
+        const decision = authorize(
+          action,
+          ACTORS.approver,
+          { request: request(state), grantee },
+          POLICY,
+          NOBODY,
+        );
+        expect(decision).toMatchObject({ allowed: false, code: 'NOT_ALLOWED' });
+        expect(decision.allowed ? '' : decision.reason).toMatch(
+          /^AR-0042 can’t be granted: the Slack account of the person it is for /,
+        );
+      }
+      // The same grantee as a member: allowed, so the refusal above is the standing's.
+      expect(
+        authorize(
+          'approve',
+          ACTORS.approver,
+          { request: request('pending'), grantee: member('U0ERIN') },
+          POLICY,
+          NOBODY,
+        ),
+      ).toMatchObject({ allowed: true });
+    },
+  );
 
   it('checks a draft against the policy: target, scope, roles, duration', () => {
     const base = {

@@ -23,6 +23,7 @@ describe('createSlackDirectory', () => {
         { id: 'U0ALICE', name: 'alice', email: 'alice@example.com' },
         { id: 'U0SAM', name: 'sam', email: 'sam@example.com', teamId: 'T0SALES' },
         { id: 'U0PAT', name: 'pat', email: 'pat@partner.example', teamId: 'T0PARTNER' },
+        { id: 'U0DEPLOY', name: 'deploybot', email: 'deploy@example.com', bot: true },
       ],
       channels: [],
       ...(enterprise ? { enterprise } : {}),
@@ -42,6 +43,29 @@ describe('createSlackDirectory', () => {
     expect((await directory.person('U0ALICE', 'T0OTHER')).standing).toBe('external');
     expect((await directory.person('U0SAM')).standing).toBe('external');
     expect(await directory.person('U0ALICE')).not.toHaveProperty('teamId');
+  });
+
+  it('fails closed: a bot user is a bot, a users.info error is unknown (and not remembered), an id Slack does not know is missing', async () => {
+    const directory = await setUp();
+    expect(await directory.person('U0DEPLOY', 'T0ROLECALL')).toMatchObject({
+      id: 'U0DEPLOY',
+      standing: 'bot',
+    });
+    slack.fail({ method: 'users.info', error: 'internal_error' });
+    expect(await directory.person('U0ALICE', 'T0ROLECALL')).toEqual({
+      id: 'U0ALICE',
+      standing: 'unknown',
+      email: null,
+    });
+    slack.fail({ method: 'users.info', error: 'ratelimited', status: 429, retryAfter: 1 });
+    expect((await directory.person('U0ALICE')).standing).toBe('unknown');
+    // The failures were not cached: the next lookup asks Slack again and finds a member.
+    expect((await directory.person('U0ALICE')).standing).toBe('member');
+    expect(await directory.person('U0NOBODY', 'T0ROLECALL')).toEqual({
+      id: 'U0NOBODY',
+      standing: 'missing',
+      email: null,
+    });
   });
 
   it('on an org-wide install, counts everyone of the organization as a member, whatever their workspace', async () => {

@@ -169,7 +169,17 @@ describe('idempotent execution after a crash', () => {
     await applyQueue.close();
     const trail = await store.audit(request.id);
     expect(trail.filter((e) => e.to === 'applied')).toHaveLength(1);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // No notice job for it waits, is delayed or runs: the messages below are all there will be.
+    await waitUntil(
+      async () =>
+        (await queues.notify.getJobs(['wait', 'delayed', 'active', 'prioritized'])).some(
+          (job) => job?.data.requestId === request.id,
+        )
+          ? undefined
+          : true,
+      10_000,
+      'the notices to be sent',
+    );
     expect(
       slack.messagesIn('C0APPROVALS').filter((m) => m.threadTs && m.text.includes('applied')),
     ).toHaveLength(1);

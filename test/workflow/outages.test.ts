@@ -10,6 +10,7 @@ import {
   waitForEphemeral,
   waitForThreadReply,
 } from '../../dev/slack-flow.js';
+import { waitForQueuesDone } from '../support/grant-flow.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 describe('outages', () => {
@@ -33,7 +34,9 @@ describe('outages', () => {
       prefix: uniquePrefix('slack-out'),
       env: { JOB_BACKOFF_MS: '100' },
     });
-    const { approval } = await requestAndWait('GROUP_DATA_ACCESS_READ_ONLY on payments-prod because outage');
+    const { id, approval } = await requestAndWait(
+      'GROUP_DATA_ACCESS_READ_ONLY on payments-prod because outage',
+    );
     const { slack } = sandbox;
     slack.fail({ method: 'chat.postMessage', error: 'ratelimited', status: 429, retryAfter: 1, times: 2 });
     slack.fail({ method: 'conversations.open', error: 'internal_error', times: 2 });
@@ -43,7 +46,8 @@ describe('outages', () => {
     await waitForDm(slack, PEOPLE.alice.id, /applied/, 20_000);
     await waitForThreadReply(slack, approval, /applied/, 20_000);
     await waitUntil(() => (/applied\* in Atlas/.test(blockText(approval)) ? true : undefined), 20_000);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Every notice job has run its course (none waits for a retry): the counts below are final.
+    await waitForQueuesDone(sandbox, id, ['notify'], 20_000);
 
     expect(postedIn(slack, approval.channel, approval.ts).filter((m) => /applied/.test(m.text))).toHaveLength(
       1,
@@ -65,13 +69,14 @@ describe('outages', () => {
       prefix: uniquePrefix('slack-gone'),
       env: { JOB_BACKOFF_MS: '100' },
     });
-    const { approval } = await requestAndWait(
+    const { id, approval } = await requestAndWait(
       'GROUP_DATA_ACCESS_READ_ONLY on payments-prod because deleted message',
     );
     sandbox.slack.fail({ method: 'chat.update', error: 'message_not_found', times: 100 });
     await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
     await waitForDm(sandbox.slack, PEOPLE.alice.id, /applied/);
-    await new Promise((resolve) => setTimeout(resolve, 800));
+    // No notice job is left to retry the update: the calls below are all there will be.
+    await waitForQueuesDone(sandbox, id);
     expect(sandbox.slack.callsTo('chat.update').map((c) => c.error)).toEqual([
       'message_not_found',
       'message_not_found',
