@@ -28,6 +28,7 @@ import { startRolecall } from '../src/main.js';
 import { createLogger } from '../src/ops/logger.js';
 import { createRequestStore } from '../src/requests/request-store.js';
 import { buildDecisionActions } from '../src/slack/blocks/approval-message.js';
+import { NOT_RECEIVED } from '../src/slack/handlers/received.js';
 import { ATLAS_API_OPTION, describeFlavor, readAtlasFlavor } from './bench-flavor.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -41,6 +42,8 @@ const userOf = (i: number) => ({
 
 interface Figures {
   readonly label: string;
+  /** Rolecall only: clicks and commands sent again after Rolecall answered "not done" (see stallWatch). */
+  readonly resent?: number;
   readonly n: number;
   readonly perSecond: number;
   readonly p50: number;
@@ -94,6 +97,12 @@ async function runSimulators(n: number): Promise<void> {
     })),
   });
   process.send?.({ slackUrl: slack.apiUrl, atlasUrl: atlas.url });
+  // Asked at the end of a size: how often Rolecall answered "not written down, nothing done".
+  process.on('message', (asked) => {
+    if (asked !== 'not-received') return;
+    const notReceived = slack.events.filter((e) => e.kind === 'ephemeral' && e.text === NOT_RECEIVED).length;
+    process.send?.({ notReceived });
+  });
   process.on('disconnect', () => {
     void Promise.all([slack.close(), atlas.close()]).then(() => process.exit(0));
   });
@@ -422,6 +431,35 @@ function startSampler(redis: Redis, prefix: string) {
   };
 }
 
+/**
+ * Notices a run that stopped moving: no audit entry for 15 s. Under load Rolecall may answer a click
+ * or command "not done, try again" (its receipt took longer than it may), which the driver cannot see
+ * (the answer goes to the response_url); the run then sends those again, at most 5 times, and counts them.
+ */
+function stallWatch() {
+  let last = Date.now();
+  let rounds = 0;
+  let resent = 0;
+  return {
+    progress() {
+      last = Date.now();
+    },
+    now(): boolean {
+      return Date.now() - last > 15_000;
+    },
+    resend<T>(items: readonly T[]): readonly T[] {
+      rounds += 1;
+      if (items.length === 0 || rounds > 5) {
+        throw new Error(`the run stopped moving (${items.length} left to send again, round ${rounds})`);
+      }
+      resent += items.length;
+      last = Date.now();
+      return items;
+    },
+    resent: () => resent,
+  };
+}
+
 /** Rolecall on a prefix of its own against the simulators, with a driver that signs like Slack. */
 async function startBenchApp(slackUrl: string, atlasUrl: string, flavor: AtlasApiFlavor) {
   const prefix = `rolecall-bench-${randomBytes(3).toString('hex')}`;
@@ -534,7 +572,7 @@ async function benchRolecall(n: number, { slackUrl, atlasUrl, flavor }: Run, red
 
   const sampler = startSampler(redis, prefix);
   const measured = await startMeasuring(redis);
-  await pool(ids, async ({ id, ts }) => {
+  const approve = async ({ id, ts }: { id: string; ts: string }) => {
     const message = {
       channel: CHANNELS.approvals,
       ts,
@@ -545,10 +583,12 @@ async function benchRolecall(n: number, { slackUrl, atlasUrl, flavor }: Run, red
     };
     const payload = buildButtonPayload(app.slackStub, PEOPLE.bob, message, 'request_approve');
     await app.send({ payload: JSON.stringify(payload) }, `approve ${id}`);
-  });
+  };
+  await pool(ids, approve);
 
   const approvedAt = new Map<string, number>();
   const appliedAt = new Map<string, number>();
+  const stalled = stallWatch();
   let cursor = '0';
   while (appliedAt.size < n) {
     const read =
@@ -556,6 +596,7 @@ async function benchRolecall(n: number, { slackUrl, atlasUrl, flavor }: Run, red
     for (const [, entries] of read) {
       for (const [entryId, flat] of entries) {
         cursor = entryId;
+        stalled.progress();
         const fields = Object.fromEntries(
           flat.flatMap((v, i) => (i % 2 === 0 ? [[v, flat[i + 1] ?? '']] : [])),
         );
@@ -564,6 +605,9 @@ async function benchRolecall(n: number, { slackUrl, atlasUrl, flavor }: Run, red
         if (fields.to === 'failed') throw new Error(`${fields.request} failed: ${fields.detail}`);
       }
     }
+    // A click Rolecall could not write down in time is acked with "not done, try again" (under load,
+    // Redis past KEEP_WITHIN_MS): click again, as Bob would, and count it.
+    if (stalled.now()) await pool(stalled.resend(ids.filter(({ id }) => !approvedAt.has(id))), approve);
   }
   const rates = await measured(n);
   const latencies = [...appliedAt].map(([id, at]) => at - (approvedAt.get(id) ?? at));
@@ -579,6 +623,7 @@ async function benchRolecall(n: number, { slackUrl, atlasUrl, flavor }: Run, red
   await app.stop();
   return {
     label: 'Rolecall approve -> applied',
+    resent: stalled.resent(),
     n,
     ...rates,
     ...percentiles(latencies),
@@ -638,12 +683,31 @@ async function benchLifecycle(
       .finally(() => inFlight.delete(running));
     inFlight.add(running);
   };
-  const asking = pool(users, (u) =>
+  const ask = (u: (typeof users)[number]) =>
     command(
       u.slackId,
       `request GROUP_DATA_ACCESS_READ_ONLY on ${ATLAS.project.name} for 1h because lifecycle`,
-    ),
-  );
+    );
+  const approve = async (id: string) => {
+    const message = {
+      channel: CHANNELS.approvals,
+      ts: await approvalTs(id),
+      threadTs: undefined,
+      text: '',
+      blocks: [buildDecisionActions(id)],
+      updates: 0,
+    };
+    const payload = buildButtonPayload(app.slackStub, PEOPLE.bob, message, 'request_approve');
+    await app.send({ payload: JSON.stringify(payload) }, `approve ${id}`);
+  };
+  const end = (id: string) => command(requesters.get(id) ?? '', `end ${id}`);
+  let asked = false;
+  const asking = pool(users, ask).then(() => {
+    asked = true;
+  });
+  /** Each request's latest state, to send again what Rolecall answered "not done" (see stallWatch). */
+  const stateOf = new Map<string, string>();
+  const stalled = stallWatch();
   let cursor = '0';
   const deadline = Date.now() + 600_000;
   while (latencies.length < n) {
@@ -654,27 +718,18 @@ async function benchLifecycle(
     for (const [, entries] of read) {
       for (const [entryId, flat] of entries) {
         cursor = entryId;
+        stalled.progress();
         const f = Object.fromEntries(flat.flatMap((v, i) => (i % 2 === 0 ? [[v, flat[i + 1] ?? '']] : [])));
         const id = f.request ?? '';
         if (f.kind !== undefined && f.kind !== 'request') continue;
+        stateOf.set(id, f.to ?? '');
         if (f.to === 'submitted') {
           requesters.set(id, f.actor ?? '');
           createdAt.set(id, Number(f.at));
         } else if (f.to === 'pending' && f.from === 'submitted') {
-          react(async () => {
-            const message = {
-              channel: CHANNELS.approvals,
-              ts: await approvalTs(id),
-              threadTs: undefined,
-              text: '',
-              blocks: [buildDecisionActions(id)],
-              updates: 0,
-            };
-            const payload = buildButtonPayload(app.slackStub, PEOPLE.bob, message, 'request_approve');
-            await app.send({ payload: JSON.stringify(payload) }, `approve ${id}`);
-          });
+          react(() => approve(id));
         } else if (f.to === 'applied' && f.from === 'applying') {
-          react(() => command(requesters.get(id) ?? '', `end ${id}`));
+          react(() => end(id));
         } else if (f.to === 'revoked') {
           latencies.push(Number(f.at) - (createdAt.get(id) ?? Number(f.at)));
         } else if (
@@ -683,6 +738,27 @@ async function benchLifecycle(
           throw new Error(`${id} ended ${f.to}: ${f.detail}`);
         }
       }
+    }
+    if (asked && inFlight.size === 0 && stalled.now()) {
+      const askedBy = new Set(requesters.values());
+      const again = stalled.resend([
+        ...users.filter((u) => !askedBy.has(u.slackId)).map((u) => () => ask(u)),
+        ...[...stateOf]
+          .filter(([, state]) => state === 'pending')
+          .map(
+            ([id]) =>
+              () =>
+                approve(id),
+          ),
+        ...[...stateOf]
+          .filter(([, state]) => state === 'applied')
+          .map(
+            ([id]) =>
+              () =>
+                end(id),
+          ),
+      ]);
+      await pool(again, (send) => send());
     }
   }
   await asking;
@@ -698,6 +774,7 @@ async function benchLifecycle(
   await app.stop();
   return {
     label: 'Rolecall request -> applied -> ended',
+    resent: stalled.resent(),
     n,
     ...rates,
     ...percentiles(latencies),
@@ -790,6 +867,11 @@ function printKeys(row: Figures): void {
 /** What packing saved, how long the event streams got and what a delayed job holds, for one Rolecall row. */
 function printSamples(row: Figures): void {
   const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+  if (row.resent) {
+    console.log(
+      `${row.label}, N=${row.n}: ${row.resent} clicks or commands sent again after the run stopped moving for 15 s`,
+    );
+  }
   if (row.packing && row.packing.requests > 0) {
     const p = row.packing;
     console.log(
@@ -826,6 +908,7 @@ async function main(): Promise<void> {
   const sizes = values.n === undefined ? [1_000, 10_000] : [Number(values.n)];
   const redis = new Redis(REDIS_URL);
   const rows: Figures[] = [];
+  const notReceivedBySize = new Map<number, number>();
   for (const n of sizes) {
     const child = fork(new URL(import.meta.url).pathname, ['--simulators', '--n', String(n)], {
       execArgv: process.execArgv,
@@ -838,6 +921,11 @@ async function main(): Promise<void> {
     const lifecycle =
       n === sizes.at(-1) ? await benchLifecycle(Math.min(n, LIFECYCLE_MAX), run, redis) : undefined;
     const rolecall = await benchRolecall(n, run, redis);
+    child.send('not-received');
+    const { notReceived } = await new Promise<{ notReceived: number }>((resolve) =>
+      child.once('message', resolve),
+    );
+    notReceivedBySize.set(n, notReceived);
     child.disconnect();
     const bare = await benchBareBullmq(n, redis);
     rows.push(rolecall, bare, ...(lifecycle ? [lifecycle] : []));
@@ -881,6 +969,11 @@ async function main(): Promise<void> {
     printSamples(row);
   }
   console.log('');
+  for (const [n, count] of notReceivedBySize) {
+    console.log(
+      `N=${n}: Rolecall answered ${count} clicks or commands "cannot write down what you sent" (its receipt took longer than it may, under load)`,
+    );
+  }
   for (const ours of rows.filter((r) => r.label === 'Rolecall approve -> applied')) {
     const bare = rows.find((r) => r.label === 'bare BullMQ no-op job' && r.n === ours.n);
     if (!bare) continue;
