@@ -399,11 +399,19 @@ async function main(): Promise<void> {
   }
 
   const refused = await redis.hgetall(`${prefix}:stats:refusals`);
+  // The keys go once Rolecall's processes have exited: one still stopping may write a key (a rate bucket).
+  const exited = [bot.child, ...(worker ? [worker.child] : [])].map(
+    (child) =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) resolve(undefined);
+        else child.once('exit', resolve);
+      }),
+  );
   bot.child.kill('SIGTERM');
   worker?.child.kill('SIGTERM');
   bare.kill();
   simulators.disconnect();
-  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  await Promise.race([Promise.all(exited), new Promise((resolve) => setTimeout(resolve, 30_000))]);
   await redis.quit();
   await deleteKeys(REDIS_URL, prefix);
   await rm(dir, { recursive: true, force: true });
