@@ -6,6 +6,7 @@
 // `--people` different people, round robin (each a real request on a policy target; the per-person
 // limits are raised so none is refused), and then N Approve clicks, at concurrency 1, 10 and 100, to
 // both apps in alternating rounds, and prints ack latency (time to the HTTP answer) p50/p99 side by side.
+// `--atlas-api` picks the Atlas flavor the worker calls (default: the product's default).
 
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
@@ -24,6 +25,7 @@ import { type SlackSimulator, startSlackSimulator } from '../dev/slack-simulator
 import { createHttpServer } from '../src/ops/http-server.js';
 import { createLogger } from '../src/ops/logger.js';
 import { buildDecisionActions } from '../src/slack/blocks/approval-message.js';
+import { ATLAS_API_OPTION, describeFlavor, readAtlasFlavor } from './bench-flavor.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const BOT_TOKEN = 'xoxb-bench';
@@ -245,12 +247,14 @@ async function main(): Promise<void> {
       simulators: { type: 'boolean', default: false },
       bare: { type: 'string' },
       'slack-url': { type: 'string' },
+      ...ATLAS_API_OPTION,
     },
     strict: true,
   });
   if (values.simulators) return runSimulators();
   if (values.bare !== undefined) return runBareBolt(values.bare, values['slack-url'] ?? '');
   const n = Number(values.n);
+  const flavor = readAtlasFlavor(values['atlas-api']);
   const peopleCount = Math.min(PEOPLE_COUNT, Number(values.people));
   const split = values.mode === 'split';
   if (values.mode !== 'all' && !split) throw new Error('--mode must be all or split');
@@ -283,6 +287,7 @@ async function main(): Promise<void> {
     ...env,
     LOG_LEVEL: 'info',
     ATLAS_BASE_URL: atlasUrl,
+    ATLAS_API: flavor,
     ATLAS_PUBLIC_KEY: ATLAS.apiKey.publicKey,
     ATLAS_PRIVATE_KEY: ATLAS.apiKey.privateKey,
     ATLAS_RATE_ORG: '1000000/1000000',
@@ -394,11 +399,19 @@ async function main(): Promise<void> {
   }
 
   const refused = await redis.hgetall(`${prefix}:stats:refusals`);
+  // The keys go once Rolecall's processes have exited: one still stopping may write a key (a rate bucket).
+  const exited = [bot.child, ...(worker ? [worker.child] : [])].map(
+    (child) =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) resolve(undefined);
+        else child.once('exit', resolve);
+      }),
+  );
   bot.child.kill('SIGTERM');
   worker?.child.kill('SIGTERM');
   bare.kill();
   simulators.disconnect();
-  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  await Promise.race([Promise.all(exited), new Promise((resolve) => setTimeout(resolve, 30_000))]);
   await redis.quit();
   await deleteKeys(REDIS_URL, prefix);
   await rm(dir, { recursive: true, force: true });
@@ -430,7 +443,7 @@ async function main(): Promise<void> {
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
   const format = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   console.log(
-    `Ack latency (node ${process.version}, ${availableParallelism()} cores; Rolecall = ${split ? `bot + worker processes, worker ${values.worker} the slash-command measurement` : 'one process with the Slack side and a worker (npm start)'}; commands from ${peopleCount} people; simulators and the bare Bolt app in their own processes)`,
+    `Ack latency (node ${process.version}, ${availableParallelism()} cores; Rolecall = ${split ? `bot + worker processes, worker ${values.worker} the slash-command measurement` : 'one process with the Slack side and a worker (npm start)'}; ATLAS_API ${describeFlavor(flavor)}; commands from ${peopleCount} people; simulators and the bare Bolt app in their own processes)`,
   );
   console.log(
     `Requests Rolecall took: ${[...tally].map(([state, count]) => `${count} ${state}`).join(', ')}; refused before storing: ${Object.values(refused).reduce((sum, n) => sum + Number(n), 0)}`,

@@ -2,12 +2,16 @@
 // with Digest (two round trips per call) and with a service-account bearer token, at concurrency
 // 1, 8 and 64. The simulator runs in a child process so it does not share the client's event loop.
 // No client-side rate limit is applied: this measures the client, not Atlas's buckets.
+// `--atlas-api` picks the flavor (default: the product's default): a change is one PUT on atlas-v2,
+// one :addRole or :removeRole POST on atlas-v2-2025 (each change here adds or removes one role).
 import { fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
 import { startAtlasSimulator } from '../dev/atlas-simulator.js';
-import type { AtlasAuthConfig } from '../src/atlas/atlas-options.js';
+import type { AtlasApiFlavor, AtlasAuthConfig } from '../src/atlas/atlas-options.js';
 import { createAtlasClient } from '../src/atlas/create-atlas-client.js';
 import { createLogger } from '../src/ops/logger.js';
+import { ATLAS_API_OPTION, describeFlavor, readAtlasFlavor } from './bench-flavor.js';
 
 const ORG = '6a0000000000000000000001';
 const USERS = 256;
@@ -43,10 +47,15 @@ interface Row {
   p99: number;
 }
 
-async function measure(url: string, auth: AtlasAuthConfig, concurrency: number): Promise<Row> {
+async function measure(
+  url: string,
+  flavor: AtlasApiFlavor,
+  auth: AtlasAuthConfig,
+  concurrency: number,
+): Promise<Row> {
   const client = createAtlasClient(
     {
-      api: 'atlas-v2',
+      api: flavor,
       baseUrl: url,
       auth,
       timeoutMs: 15_000,
@@ -99,17 +108,22 @@ async function measure(url: string, auth: AtlasAuthConfig, concurrency: number):
 }
 
 async function main(): Promise<void> {
-  if (process.argv.includes('--simulator')) {
+  const { values } = parseArgs({
+    options: { simulator: { type: 'boolean', default: false }, ...ATLAS_API_OPTION },
+    strict: true,
+  });
+  if (values.simulator) {
     await runSimulator();
     return;
   }
+  const flavor = readAtlasFlavor(values['atlas-api']);
   const child = fork(new URL(import.meta.url).pathname, ['--simulator'], { execArgv: process.execArgv });
   const url = await new Promise<string>((resolve) =>
     child.once('message', (m: { url: string }) => resolve(m.url)),
   );
   const rows: Row[] = [];
   for (const auth of [{ kind: 'digest', ...API_KEY } as const, { kind: 'oauth', ...ACCOUNT } as const]) {
-    for (const concurrency of [1, 8, 64]) rows.push(await measure(url, auth, concurrency));
+    for (const concurrency of [1, 8, 64]) rows.push(await measure(url, flavor, auth, concurrency));
   }
   child.disconnect();
   const header = ['auth', 'concurrency', 'changes', 'changes/s', 'p50 ms', 'p99 ms'];
@@ -124,7 +138,7 @@ async function main(): Promise<void> {
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
   const format = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   console.log(
-    `Atlas client, PUT role changes against the local simulator (${SECONDS} s per row, node ${process.version})`,
+    `Atlas client, role changes against the local simulator (ATLAS_API ${describeFlavor(flavor)}; ${SECONDS} s per row, node ${process.version})`,
   );
   console.log(format(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);

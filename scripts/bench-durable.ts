@@ -1,7 +1,7 @@
 // npm run bench:durable [-- --n 100]: what making a grant's plan durable before its Atlas write costs.
 // Starts a Redis master (append-only, fsync every second, as docker-compose.yml runs it) with one
 // replica on this machine, then runs N grants through the real app (signed Approve clicks, the worker,
-// the Atlas simulator on the default atlas-v2-2025 flavor) twice: with REDIS_WAIT_REPLICAS=0 and with
+// the Atlas simulator; `--atlas-api`, default the product's default flavor) twice: with REDIS_WAIT_REPLICAS=0 and with
 // 1 (WAIT). Prints approve-to-applied latency p50/p99 for both, and the WAIT round trip on its own.
 // WAITAOF needs Redis 7.2; the redis-server here is printed, and WAITAOF is measured when it has it.
 
@@ -13,6 +13,7 @@ import { createRequestStore } from '../dev/request-store.js';
 import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../dev/sandbox.js';
 import { parseInfo, versionAtLeast } from '../src/ops/redis-settings.js';
 import { startOwnRedis } from '../test/support/own-redis.js';
+import { ATLAS_API_OPTION, describeFlavor, readAtlasFlavor } from './bench-flavor.js';
 
 const quantile = (sorted: readonly number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0;
@@ -83,8 +84,12 @@ async function grants(
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { n: { type: 'string', default: '100' } }, strict: true });
+  const { values } = parseArgs({
+    options: { n: { type: 'string', default: '100' }, ...ATLAS_API_OPTION },
+    strict: true,
+  });
   const n = Number(values.n);
+  const flavor = readAtlasFlavor(values['atlas-api']);
   const master = await startOwnRedis({ args: ['--appendfsync', 'everysec'] });
   const replica = await startOwnRedis();
   const replicaClient = new Redis(replica.url);
@@ -124,7 +129,7 @@ async function main(): Promise<void> {
   ] as const) {
     const sandbox = await startSandbox({
       redisUrl: master.url,
-      env: { ATLAS_API: 'atlas-v2-2025', REDIS_WAIT_REPLICAS: replicas, LOG_LEVEL: 'error' },
+      env: { ATLAS_API: flavor, REDIS_WAIT_REPLICAS: replicas, LOG_LEVEL: 'error' },
       slackUsers: group,
       atlas: {
         users: group.map((p) => ({
@@ -143,7 +148,7 @@ async function main(): Promise<void> {
   }
   const waitCalls = parseInfo(await client.info('commandstats')).cmdstat_wait ?? 'none';
   console.log(
-    `Durable grant plans: Redis ${version}, master (appendfsync everysec) + 1 replica on this machine; ${n} grants each, approved 8 at a time`,
+    `Durable grant plans: Redis ${version}, master (appendfsync everysec) + 1 replica on this machine; ${n} grants each, approved 8 at a time; ATLAS_API ${describeFlavor(flavor)}`,
   );
   console.log(
     `WAIT 1 after a write, alone: p50 ${quantile(waits, 0.5).toFixed(2)} ms, p99 ${quantile(waits, 0.99).toFixed(2)} ms (1,000 calls)`,

@@ -2,6 +2,7 @@
 // through the real app, against an Atlas simulator that enforces the project bucket like Atlas (429
 // on an empty bucket). Rolecall's client-side bucket is set to the same size. Prints how long it took,
 // the project-bucket tokens used against what the bucket allowed over that time, and the 429s seen.
+// `--atlas-api` picks the Atlas flavor the app calls (default: the product's default, atlas-v2-2025).
 // Needs Redis (REDIS_URL, default redis://127.0.0.1:6379).
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
@@ -11,16 +12,25 @@ import { reviewIdsIn } from '../dev/slack-flow.js';
 import { redisKeys } from '../src/lib/redis-keys.js';
 import { messageCountOf } from '../src/reviews/model.js';
 import { createReviewStore } from '../src/reviews/review-store.js';
+import { ATLAS_API_OPTION, describeFlavor, readAtlasFlavor } from './bench-flavor.js';
 
-const { values } = parseArgs({ options: { n: { type: 'string', default: '200' } }, strict: true });
+const { values } = parseArgs({
+  options: { n: { type: 'string', default: '200' }, ...ATLAS_API_OPTION },
+  strict: true,
+});
 const N = Number(values.n);
+const FLAVOR = readAtlasFlavor(values['atlas-api']);
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 // A small project bucket so the run is bandwidth-bound and short: 40 tokens, refilled at 20 a second.
 const BUCKET = { capacity: 40, refillPerMinute: 1_200 };
 
 const sandbox = await startSandbox({
   redisUrl: REDIS_URL,
-  env: { LOG_LEVEL: 'error', ATLAS_RATE_PROJECT: `${BUCKET.capacity}/${BUCKET.refillPerMinute}` },
+  env: {
+    LOG_LEVEL: 'error',
+    ATLAS_API: FLAVOR,
+    ATLAS_RATE_PROJECT: `${BUCKET.capacity}/${BUCKET.refillPerMinute}`,
+  },
   atlasRateLimits: {
     org: { capacity: 500, refillPerMinute: 250 },
     project: BUCKET,
@@ -79,6 +89,7 @@ try {
   const projectCalls = calls.filter((c) =>
     c.path.startsWith(`/api/atlas/v2/groups/${ATLAS.project.id}/users`),
   );
+  const orgCalls = calls.filter((c) => c.path.startsWith(`/api/atlas/v2/orgs/${ATLAS.org.id}/users`));
   const rejected = calls.filter((c) => c.status === 429).length;
   const outcomes = await reviews.decisions(review.id);
   const revoked = targets.filter((l) => outcomes.get(l.n)?.outcome === 'revoked').length;
@@ -87,13 +98,16 @@ try {
   const rows: [string, string][] = [
     ['revocations', `${revoked} of ${targets.length}`],
     ['seconds', seconds.toFixed(1)],
+    ['Atlas requests in all (Digest counts 2)', String(calls.length)],
+    ['Atlas requests per revocation', (calls.length / Math.max(1, revoked)).toFixed(1)],
+    ['organization-bucket requests', String(orgCalls.length)],
     ['project-bucket requests (Digest counts 2)', String(projectCalls.length)],
     ['project-bucket tokens the bucket allowed', allowed.toFixed(0)],
     ['bucket used', `${((projectCalls.length / allowed) * 100).toFixed(1)} %`],
     ['429 answers from the simulator', String(rejected)],
   ];
   process.stdout.write(
-    `Review bench (node ${process.version}; project bucket ${BUCKET.capacity} tokens, ${BUCKET.refillPerMinute}/min on both sides)\n`,
+    `Review bench (node ${process.version}; ATLAS_API ${describeFlavor(FLAVOR)}; project bucket ${BUCKET.capacity} tokens, ${BUCKET.refillPerMinute}/min on both sides)\n`,
   );
   for (const [label, value] of rows)
     process.stdout.write(`| ${label.padEnd(44)} | ${value.padStart(12)} |\n`);

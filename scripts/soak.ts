@@ -3,6 +3,7 @@
 // as the README asks) and makes Atlas and Slack fail; then checks, from the simulators' own records,
 // that every approved role was granted, nothing else was, every grant ended, and prints how long
 // after its end each role was removed (p50/p99/max). Not part of `npm test`: it takes minutes.
+// `--atlas-api` picks the Atlas flavor the workers call (default: the product's default).
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -19,6 +20,7 @@ import { createSlackDriver } from '../dev/slack-driver.js';
 import { type SimulatedMessage, startSlackSimulator } from '../dev/slack-simulator.js';
 import type { AtlasScope } from '../src/lib/scope.js';
 import { startOwnRedis } from '../test/support/own-redis.js';
+import { ATLAS_API_OPTION, describeFlavor, readAtlasFlavor } from './bench-flavor.js';
 
 const ROLE = 'GROUP_DATA_ACCESS_READ_ONLY';
 const PROJECT: AtlasScope = { kind: 'project', id: ATLAS.project.id };
@@ -69,9 +71,11 @@ async function main(): Promise<void> {
       // Rolecall's client-side Atlas bucket for project user endpoints (ATLAS_RATE_PROJECT); the
       // default is Atlas's own. A larger one shows how much of the revocation lag is the bucket.
       'atlas-rate': { type: 'string', default: '1200/500' },
+      ...ATLAS_API_OPTION,
     },
     strict: true,
   });
+  const flavor = readAtlasFlavor(values['atlas-api']);
   const count = Number(values.grants);
   const chaosMs = Number(values.minutes) * 60_000;
   const people = Array.from({ length: count }, (_, i) => personOf(i));
@@ -129,6 +133,7 @@ targets:
   const workerEnv = {
     ...env,
     ATLAS_BASE_URL: atlas.url,
+    ATLAS_API: flavor,
     ATLAS_PUBLIC_KEY: ATLAS.apiKey.publicKey,
     ATLAS_PRIVATE_KEY: ATLAS.apiKey.privateKey,
     ATLAS_MAX_RETRIES: '2',
@@ -295,7 +300,7 @@ targets:
   for (const state of finalStates.values()) tally.set(state, (tally.get(state) ?? 0) + 1);
 
   console.log(
-    `Soak: ${count} grants, chaos for ${values.minutes} min, bot + 2 workers (killed and replaced), Redis append-only`,
+    `Soak: ${count} grants, chaos for ${values.minutes} min, bot + 2 workers (killed and replaced), Redis append-only; ATLAS_API ${describeFlavor(flavor)}, ATLAS_RATE_PROJECT ${values['atlas-rate']}`,
   );
   for (const line of events) console.log(line);
   console.log(`Final states: ${[...tally].map(([s, n]) => `${n} ${s}`).join(', ')}`);

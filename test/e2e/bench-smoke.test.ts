@@ -9,17 +9,42 @@ const run = promisify(execFile);
 describe('benchmark scripts', () => {
   it('runs bench:ack to its table when the processes log in pino JSON', async () => {
     const { stdout } = await run('npm', ['run', '-s', 'bench:ack', '--', '--n', '2'], { timeout: 120_000 });
+    expect(stdout).toMatch(/ATLAS_API atlas-v2-2025 \(the default\)/);
     expect(stdout).toMatch(/\| slash command \(request\) +\| 1 +\|/);
     expect(stdout).toMatch(/\| button click \(Approve\) +\| 100 +\|/);
   }, 150_000);
 
-  it('runs bench:workflow to its table and the bytes per kind of key', async () => {
+  it('runs bench:workflow to its table, the bytes per kind of key and what BENCHMARKS.md quotes', async () => {
     const { stdout } = await run('npm', ['run', '-s', 'bench:workflow', '--', '--n', '20'], {
       timeout: 120_000,
     });
+    expect(stdout).toMatch(/ATLAS_API atlas-v2-2025 \(the default\)/);
     expect(stdout).toMatch(/\| Rolecall approve -> applied +\| 20 +\|/);
     expect(stdout).toMatch(/\| bare BullMQ no-op job +\| 20 +\|/);
     expect(stdout).toMatch(/\| Rolecall request -> applied -> ended \| 20 +\|/);
-    expect(stdout).toMatch(/B {2}request:<id> \(20 keys\)/);
+    expect(stdout).toMatch(/B {2}request:<id> \(20 keys\), hash of \d+\.\d fields each/);
+    expect(stdout).toMatch(/B {2}request:<id>:audit \(20 keys\), list of \d+\.\d items each/);
+    expect(stdout).toMatch(/Settled requests \(Rolecall approve -> applied, N=20\): 20 request hashes hold/);
+    expect(stdout).toMatch(
+      /Event stream home:events \(Rolecall approve -> applied, N=20\): longest seen \d+/,
+    );
+    expect(stdout).toMatch(
+      /Delayed revoke jobs \(Rolecall request -> applied -> ended, N=20\): \d+ B per job/,
+    );
+  }, 150_000);
+
+  it('runs bench:review on the flavor --atlas-api names, and on the default without it', async () => {
+    const named = await run(
+      'npm',
+      ['run', '-s', 'bench:review', '--', '--n', '3', '--atlas-api', 'atlas-v2'],
+      {
+        timeout: 60_000,
+      },
+    );
+    expect(named.stdout).toMatch(/ATLAS_API atlas-v2;/);
+    expect(named.stdout).toMatch(/\| revocations +\| +3 of 3 \|/);
+    const byDefault = await run('npm', ['run', '-s', 'bench:review', '--', '--n', '3'], { timeout: 60_000 });
+    expect(byDefault.stdout).toMatch(/ATLAS_API atlas-v2-2025 \(the default\);/);
+    expect(byDefault.stdout).toMatch(/\| revocations +\| +3 of 3 \|/);
   }, 150_000);
 });
