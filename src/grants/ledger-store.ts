@@ -21,6 +21,8 @@ export interface EncodedLedgerWrite {
   readonly key: string;
   readonly hset: readonly (readonly [string, string])[];
   readonly hdel: readonly string[];
+  /** Fields set only where they exist already (a holder's end moved, never a released one back). */
+  readonly shorten: readonly (readonly [string, string])[];
   readonly ending?: { readonly member: string; readonly score: string | null };
 }
 
@@ -46,6 +48,7 @@ const PERMANENT = 'permanent';
 export function encodeLedgerWrite(keys: RedisKeys, write: LedgerWrite): EncodedLedgerWrite {
   const hset: [string, string][] = [];
   const hdel: string[] = [];
+  const shorten: [string, string][] = [];
   for (const op of write.ops) {
     switch (op.op) {
       case 'hold':
@@ -53,6 +56,9 @@ export function encodeLedgerWrite(keys: RedisKeys, write: LedgerWrite): EncodedL
         break;
       case 'release':
         hdel.push(`${HOLD}${op.role}:${op.requestId}`);
+        break;
+      case 'end':
+        shorten.push([`${HOLD}${op.role}:${op.requestId}`, String(op.at)]);
         break;
       case 'membership':
         if (op.requestId === null) hdel.push(MEMBERSHIP);
@@ -64,6 +70,7 @@ export function encodeLedgerWrite(keys: RedisKeys, write: LedgerWrite): EncodedL
     key: keys.ledger(write.target.kind, write.target.id, write.email),
     hset,
     hdel,
+    shorten,
     ...(write.ending
       ? {
           ending: {

@@ -33,6 +33,11 @@ export const EMPTY_LEDGER: Ledger = { holders: [], membershipBy: null };
 export type LedgerOp =
   | { readonly op: 'hold'; readonly role: string; readonly requestId: string; readonly until: number | null }
   | { readonly op: 'release'; readonly role: string; readonly requestId: string }
+  /**
+   * Moves a holder's end to `at` (End now, Revoke now): from then on it keeps the role for nobody
+   * else (decideRevoke counts only active holders). A holder already released stays released.
+   */
+  | { readonly op: 'end'; readonly role: string; readonly requestId: string; readonly at: number }
   | { readonly op: 'membership'; readonly requestId: string | null };
 
 /** True while a holder's grant has not ended (permanent holders never end on their own). */

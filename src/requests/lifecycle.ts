@@ -360,11 +360,12 @@ export function createLifecycle(deps: LifecycleDeps) {
         detail: by.detail,
         expect: { grant, endedEarly: null },
         patch: { endedEarly: { by: by.actor, at }, grant: { ...grant, revokeAt: at } },
-        // Only the ending index, so reconciliation catches a lost job; the holders change under the lock.
+        // Its holders end now too (no grant made meanwhile joins them and outlives both, should the
+        // revocation fail), and the ending index, so reconciliation catches a lost job.
         ledger: {
           email: request.granteeEmail,
           target: request.target,
-          ops: [],
+          ops: grant.held.map((role) => ({ op: 'end' as const, role, requestId: request.id, at })),
           ending: { requestId: request.id, at },
         },
       });

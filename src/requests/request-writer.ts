@@ -198,6 +198,7 @@ export function createRequestWriter(redis: RedisClient, options: RequestWriterOp
             ledger: {
               hset: ledger.hset,
               hdel: ledger.hdel,
+              shorten: ledger.shorten,
               ...(ledger.ending
                 ? { ending: { member: ledger.ending.member, score: ledger.ending.score ?? '' } }
                 : {}),

@@ -272,12 +272,9 @@ describe.each(FLOW_FLAVORS)('revocation (end to end) on ATLAS_API=$api', (flavor
     await expectSecondGrantRemovesTheRole(first, second);
   }, 30_000);
 
-  // FINDING (not fixed here): End now moves only the grant's end and the ending index; its holder in
-  // the ledger keeps the original end until its revocation succeeds (src/requests/end-grant.ts, "the
-  // holders change under the lock"). When that revocation fails, a grant made meanwhile joins the
-  // holder "until" the old end and, at its own end, keeps the role "still held by" the ended grant:
-  // the role outlives both grants until the failing revocation's next try. Flip to `it` once fixed.
-  it.fails('removes a role at the later grant’s end even while the revocation of an earlier grant ended early is failing', async () => {
+  // End now ends the grant's holders in the ledger at once (lifecycle.end): a grant made while its
+  // revocation fails joins no holder that outlives it, and removes the role at its own end.
+  it('removes a role at the later grant’s end even while the revocation of an earlier grant ended early is failing', async () => {
     await start('stuck-ended', { REVOKE_RETRY_INTERVAL: '1h' });
     const first = await requestAs(
       sandbox,

@@ -30,7 +30,8 @@
              (bool), actor, at, detail, policy (the policy version of a decision, else ''), id,
              retention (ms, '0' = keep), final (bool), fields {name: JSON}, expect {name: JSON},
              receipt (a create only: the receipt to cross out), ledger {hset (a list of {field,
-             value}), hdel (a list of fields), ending {member, score ('' = remove)}}, who
+             value}), hdel (a list of fields), shorten (a list of {field, value}, set only where
+             the field exists), ending {member, score ('' = remove)}}, who
              {requester, grantee (Slack ids), target (Atlas id)}: the identity the index keys came
              from, checked on every write to an existing request ('stale' when it is not this
              request's)
@@ -120,6 +121,9 @@ end
 if spec.ledger then
   for _, pair in ipairs(spec.ledger.hset) do redis.call('HSET', KEYS[4], pair[1], pair[2]) end
   for _, field in ipairs(spec.ledger.hdel) do redis.call('HDEL', KEYS[4], field) end
+  for _, pair in ipairs(spec.ledger.shorten or {}) do
+    if redis.call('HEXISTS', KEYS[4], pair[1]) == 1 then redis.call('HSET', KEYS[4], pair[1], pair[2]) end
+  end
   local ending = spec.ledger.ending
   if ending then
     if ending.score == '' then
