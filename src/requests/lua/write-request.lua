@@ -49,7 +49,12 @@
     {'receipt-taken', ''}: a create whose receipt the sweeper took first; nothing was stored.
 ]]
 local spec = cjson.decode(ARGV[1])
-local DEFAULTS = cjson.decode(ARGV[2])
+-- Decoded only by a write that needs it (an expectation on a field, or a request being packed).
+local defaults
+local function default(name)
+  if defaults == nil then defaults = cjson.decode(ARGV[2]) end
+  return defaults[name]
+end
 local writes = '0'
 local function reply(status, state)
   local out = {status, state, writes}
@@ -85,7 +90,7 @@ else
   end
   if not allowed then return reply('conflict', current) end
   for name, value in pairs(spec.expect) do
-    if (field(name) or DEFAULTS[name] or 'null') ~= value then return reply('conflict', current) end
+    if (field(name) or default(name) or 'null') ~= value then return reply('conflict', current) end
   end
 end
 if doc then
@@ -160,7 +165,7 @@ else
   local flat = redis.call('HGETALL', KEYS[1])
   for i = 1, #flat, 2 do
     local name, value = flat[i], flat[i + 1]
-    if name ~= 'state' and name ~= 'schema' and DEFAULTS[name] ~= value then settled[name] = value end
+    if name ~= 'state' and name ~= 'schema' and default(name) ~= value then settled[name] = value end
   end
   local ttl = redis.call('PTTL', KEYS[1])
   redis.call('DEL', KEYS[1])
