@@ -134,7 +134,7 @@ export function createLifecycle(deps: LifecycleDeps) {
   ): Promise<TransitionResult> => {
     const result = await store.transition(id, { ...input, from, to });
     if (!result.ok) return result;
-    if (result.from !== to) observe(result.request, result.from, now());
+    if (result.from !== to) observe(result.request, result.from, result.request.updatedAt);
     await followUp(result.request, result.from, options);
     return result;
   };
@@ -198,7 +198,7 @@ export function createLifecycle(deps: LifecycleDeps) {
     async checked(id: string, input: MoveInput, auto: AutoApproval | null): Promise<TransitionResult> {
       const result = await store.transition(id, { ...input, from: 'submitted', to: 'pending' });
       if (!result.ok) return result;
-      observe(result.request, result.from, now());
+      observe(result.request, result.from, result.request.updatedAt);
       return { ...result, request: await post(result.request, auto) };
     },
     /**
@@ -307,7 +307,7 @@ export function createLifecycle(deps: LifecycleDeps) {
       await queue(original, 'remind', extension.to);
       const done = await store.transition(request.id, { ...input, from: 'applying', to: 'applied' });
       if (!done.ok) return done;
-      observe(done.request, done.from, now());
+      observe(done.request, done.from, done.request.updatedAt);
       await tell(done.request, 'applied');
       await tell(original, 'extended', request.id);
       return done;
