@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { freePort, redisAnswers } from '../../dev/local-redis.js';
 
 /** A redis-server of the test's own, with append-only persistence, that can be restarted. */
@@ -31,7 +32,31 @@ export interface OwnRedisOptions {
 
 /** Starts `redis-server` on a free port in a temp dir (append-only, fsync always, unless told otherwise). */
 export async function startOwnRedis(options: OwnRedisOptions = {}): Promise<OwnRedis> {
-  const port = await freePort();
+  // A free port can be taken by another test file's server between freePort() and the bind: then
+  // ours exits and the one answering is not ours. Try again on another port until ours answers.
+  for (let attempt = 1; ; attempt += 1) {
+    const redis = await startOn(await freePort(), options);
+    if (redis) return redis;
+    if (attempt >= 5) throw new Error('could not start a redis-server of our own on a free port');
+  }
+}
+
+/** Whether the server at `url` is the one serving `dir` (not another test's on a reused port). */
+async function servesDir(url: string, dir: string): Promise<boolean> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    const [, served] = (await redis.config('GET', 'dir')) as [string, string];
+    return served === dir || served === (await realpath(dir));
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function startOn(port: number, options: OwnRedisOptions): Promise<OwnRedis | undefined> {
   const dir = await mkdtemp(join(tmpdir(), 'rolecall-redis-'));
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
@@ -65,6 +90,11 @@ export async function startOwnRedis(options: OwnRedisOptions = {}): Promise<OwnR
     await exited;
   };
   await start();
+  if (!(await servesDir(url, dir))) {
+    await halt();
+    await rm(dir, { recursive: true, force: true });
+    return undefined;
+  }
   return {
     url,
     port,
