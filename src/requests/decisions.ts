@@ -2,6 +2,7 @@ import type { Actor } from '../access/actions.js';
 import { AppError } from '../errors.js';
 import { requirementsOf } from '../policy/policy.js';
 import type { AccessRequest, RequestPatch } from './model.js';
+import { requireGrant } from './request-reader.js';
 import type { RequestServiceDeps } from './service-deps.js';
 import { conflictError, STATE_WORDS } from './state-machine.js';
 
@@ -190,8 +191,7 @@ export function createDecisions(deps: RequestServiceDeps) {
 
     /** The grantee (End now) or an approver of the target (Revoke now) ends an active grant at once. */
     async end(id: string, actor: Actor): Promise<AccessRequest> {
-      const found = await store.require(id);
-      const request = found.extends === null ? found : await store.require(found.extends);
+      const request = await requireGrant(store, id);
       await gate.require('end', actor, { request });
       return lifecycle.end(request, {
         actor: actor.id,

@@ -9,6 +9,7 @@ import {
 } from '../policy/policy.js';
 import type { AutoApproval } from './lifecycle.js';
 import type { AccessRequest, RequestDraft, RequestState } from './model.js';
+import { requireGrant } from './request-reader.js';
 import type { ExtensionAsk, RequestServiceDeps, Submission } from './service-deps.js';
 import { STATE_WORDS } from './state-machine.js';
 
@@ -69,12 +70,6 @@ export function createFiling(deps: RequestServiceDeps) {
     approversAtRequest: approversOf(policy, target, submission.line.roles),
   });
 
-  /** An extension's id stands for the grant it extends. */
-  const grantOf = async (id: string): Promise<AccessRequest> => {
-    const request = await store.require(id);
-    return request.extends === null ? request : store.require(request.extends);
-  };
-
   return {
     /** Stores a request as `submitted` and queues the Atlas reading that posts it for approval. */
     async submit(actor: Actor, submission: Submission): Promise<AccessRequest> {
@@ -134,7 +129,7 @@ export function createFiling(deps: RequestServiceDeps) {
 
     /** Files a request to make an active temporary grant end later, posted for approval at once. */
     async extend(actor: Actor, ask: ExtensionAsk): Promise<AccessRequest> {
-      const original = await grantOf(ask.id);
+      const original = await requireGrant(store, ask.id);
       const end = original.grant?.revokeAt ?? null;
       const askedAt = now();
       const grantee = await deps.directory.person(original.granteeId);

@@ -305,11 +305,9 @@ export function createLifecycle(deps: LifecycleDeps) {
     ): Promise<TransitionResult> {
       await queue(original, 'revoke', extension.to);
       await queue(original, 'remind', extension.to);
-      const done = await store.transition(request.id, { ...input, from: 'applying', to: 'applied' });
-      if (!done.ok) return done;
-      observe(done.request, done.from, done.request.updatedAt);
-      await tell(done.request, 'applied');
-      await tell(original, 'extended', request.id);
+      // Its own follow-ups are an applied grant's: no reminder (it holds nothing itself), the notice.
+      const done = await move(request.id, 'applying', 'applied', input);
+      if (done.ok) await tell(original, 'extended', request.id);
       return done;
     },
     /** applying -> failed (or revoking -> revoke_failed without a later try: see {@link revokeFailed}). */

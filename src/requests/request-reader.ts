@@ -23,6 +23,15 @@ export interface RequestReader {
   listActive(before: number, limit: number): Promise<AccessRequest[]>;
 }
 
+/** The grant a request id stands for: the request itself, or for an extension, the grant it extends. */
+export async function requireGrant(
+  reader: Pick<RequestReader, 'require'>,
+  id: string,
+): Promise<AccessRequest> {
+  const request = await reader.require(id);
+  return request.extends === null ? request : reader.require(request.extends);
+}
+
 /** Options for {@link createRequestReader}. */
 export interface RequestReaderOptions {
   /** Every key lives under `${prefix}:`. */
