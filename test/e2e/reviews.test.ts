@@ -159,10 +159,21 @@ describe('access reviews (end to end)', () => {
     );
     expectValidMessageBlocks(first.blocks);
     expect(blockText(first)).toContain('2 kept, 1 revoked, 0 failed');
-    const thread = sandbox.slack
-      .messagesIn(CHANNELS.approvals)
-      .filter((m) => m.threadTs === first.ts)
-      .map((m) => m.text);
+    const threadOf = () =>
+      sandbox.slack
+        .messagesIn(CHANNELS.approvals)
+        .filter((m) => m.threadTs === first.ts)
+        .map((m) => m.text);
+    // The header is updated by one job and the thread's "is closed" reply posted by the next step:
+    // wait for the reply rather than read the thread the moment the header changes.
+    const thread = await waitUntil(
+      () => {
+        const texts = threadOf();
+        return texts.some((t) => t.includes('is closed:')) ? texts : undefined;
+      },
+      5_000,
+      'the thread reply that the review is closed',
+    );
     expect(
       thread.some((t) =>
         t.includes(
