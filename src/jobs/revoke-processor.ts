@@ -9,6 +9,7 @@ import {
   releaseOps,
   rolesHeldBy,
 } from '../grants/ledger.js';
+import { revocationLagOf } from '../requests/lifecycle.js';
 import type { AccessRequest, Failure, RevokePlan, RevokeTrouble } from '../requests/model.js';
 import { sameRoles } from '../requests/role-set.js';
 import { describeMissing, findGone } from './gone.js';
@@ -101,16 +102,17 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
     const ops: LedgerOp[] = releaseOps(ledger, request.id, held);
     if (ledger.membershipBy === request.id && !ops.some((op) => op.op === 'membership'))
       ops.push({ op: 'membership', requestId: null });
+    const revokedAt = now();
     const done = await lifecycle.revoked(request.id, {
       actor: request.endedEarly?.by ?? 'system',
-      detail: `${describeMissing(request, missing)}: nothing left to remove${held.length > 0 ? `; released ${held.join(', ')}` : ''}`,
+      detail: `${describeMissing(request, missing)}: nothing left to remove${held.length > 0 ? `; released ${held.join(', ')}` : ''}${describeLag(request, revokedAt)}`,
       patch: {
         revocation: {
           removed: [],
           kept: [],
           gone: held,
           rolesAfter: [],
-          revokedAt: now(),
+          revokedAt,
           leftProject: false,
           vanished: missing,
         },
@@ -257,6 +259,7 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
     if (leftProject && !ops.some((op) => op.op === 'membership'))
       ops.push({ op: 'membership', requestId: null });
     const dryRun = deps.dryRunLog?.take(request.id);
+    const revokedAt = now();
     const done = await lifecycle.revoked(request.id, {
       actor: request.endedEarly?.by ?? 'system',
       detail: `${describeRevoke(
@@ -264,14 +267,14 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
         decision.kept.map((h) => `${h.role} (${h.requestId})`),
         decision.gone,
         leftProject,
-      )}${dryRun ? ` ${dryRunNote(dryRun)}` : ''}`,
+      )}${describeLag(request, revokedAt)}${dryRun ? ` ${dryRunNote(dryRun)}` : ''}`,
       patch: {
         revocation: {
           removed: decision.removed,
           kept: decision.kept,
           gone: decision.gone,
           rolesAfter: leftProject ? [] : decision.next,
-          revokedAt: now(),
+          revokedAt,
           leftProject,
         },
       },
@@ -317,4 +320,11 @@ function describeRevoke(
   if (kept.length > 0) parts.push(`kept, still held by other grants: ${kept.join(', ')}`);
   if (gone.length > 0) parts.push(`already gone: ${gone.join(', ')}`);
   return parts.join('; ') || 'nothing was held any more';
+}
+
+/** The revocation's lag for its audit entry: "; 0.42 s after its end" (or before it, which would be a bug). */
+function describeLag(request: AccessRequest, removedAt: number): string {
+  const lag = revocationLagOf(request, removedAt);
+  if (lag === undefined) return '';
+  return `; ${(Math.abs(lag) / 1000).toFixed(2)} s ${lag >= 0 ? 'after' : 'BEFORE'} its end`;
 }

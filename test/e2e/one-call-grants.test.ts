@@ -66,6 +66,10 @@ describe('one Atlas call per grant and per revocation (ATLAS_API=atlas-v2-2025)'
     expect(callsSince(atEnd)).toEqual(['POST /api/atlas/v2/groups/{id}/users/{id}:removeRole']);
     expect(revoked.revocation?.removed).toEqual([READ]);
     expect(revoked.revocation?.rolesAfter).toEqual(['GROUP_READ_ONLY']);
+    // The audit entry says how late the removal came.
+    const lag = ((revoked.revocation?.revokedAt ?? 0) - (applied.grant?.revokeAt ?? 0)) / 1000;
+    const entry = (await readAudit(sandbox, asked.id)).find((e) => e.to === 'revoked');
+    expect(entry?.detail).toBe(`removed ${READ}; ${lag.toFixed(2)} s after its end`);
     // Timeline: the role held from the grant to its end, not before and not after.
     const end = applied.grant?.revokeAt ?? 0;
     const timeline = sandbox.atlas.timeline(PEOPLE.alice.email, PROJECT);
