@@ -127,7 +127,7 @@ export interface RecordedAtlasCall {
   readonly challenge?: { readonly nonce: string; readonly stale: boolean };
 }
 
-/** A scripted answer for the next matching calls, checked after authentication. */
+/** A scripted answer for the next matching calls, checked after authentication (`holdMs`: before). */
 export interface AtlasInjection {
   readonly method?: string;
   /** Matches the path (without query). */
@@ -144,6 +144,12 @@ export interface AtlasInjection {
   readonly delayMs?: number;
   /** Drop the connection instead of answering. */
   readonly reset?: boolean;
+  /**
+   * Hold the matching requests this long before looking at them at all (rate limit and authentication
+   * included), so requests sent after them are checked first: the order concurrent requests can
+   * arrive in over a real network. An injection with `holdMs` does nothing else.
+   */
+  readonly holdMs?: number;
 }
 
 /** One moment in a person's roles on one scope: what they held from `at` on ([] = not a member). */
@@ -1162,6 +1168,12 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     return { status: 200, body: { access_token: token, expires_in: lifetime, token_type: 'Bearer' } };
   };
 
+  const matches = (i: AtlasInjection & { left: number }, method: string, path: string) =>
+    i.left > 0 &&
+    (i.untilMs === undefined || Date.now() < i.untilMs) &&
+    (i.method === undefined || i.method === method) &&
+    (i.path === undefined || i.path.test(path));
+
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const uri = req.url ?? '/';
     const url = new URL(uri, 'http://localhost');
@@ -1169,6 +1181,11 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     const method = (req.method ?? 'GET').toUpperCase();
     const raw = await readBody(req);
     received.push({ method, path: uri, at: Date.now() });
+    const hold = injections.find((i) => i.holdMs !== undefined && matches(i, method, path));
+    if (hold) {
+      hold.left -= 1;
+      await new Promise((resolve) => setTimeout(resolve, hold.holdMs));
+    }
     const accept = req.headers.accept;
     const contentType = req.headers['content-type'];
     let body: unknown;
@@ -1225,13 +1242,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     }
     const injection =
       answer === undefined
-        ? injections.find(
-            (i) =>
-              i.left > 0 &&
-              (i.untilMs === undefined || Date.now() < i.untilMs) &&
-              (i.method === undefined || i.method === method) &&
-              (i.path === undefined || i.path.test(path)),
-          )
+        ? injections.find((i) => i.holdMs === undefined && matches(i, method, path))
         : undefined;
     if (injection) {
       injection.left -= 1;
