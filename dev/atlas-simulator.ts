@@ -98,10 +98,12 @@ export interface AtlasSimulatorOptions {
   /**
    * How a Digest nonce count is checked. `replay` (RFC 7616 section 3.4: "if the same nc value is seen
    * twice, then the request is a replay") refuses an nc already used with that nonce, whatever the
-   * order concurrent requests arrive in; `strict` refuses any nc not above the highest seen so far.
+   * order concurrent requests arrive in; `strict` refuses any nc not above the highest seen so far;
+   * `once` takes one request per nonce, as a server that allows no reuse at all would (each call then
+   * needs a challenge of its own, as the official Atlas clients ask for).
    * @defaultValue 'replay'
    */
-  readonly nonceCounting?: 'replay' | 'strict';
+  readonly nonceCounting?: 'replay' | 'strict' | 'once';
   /** @defaultValue 0 (any free port) */
   readonly port?: number;
 }
@@ -392,7 +394,13 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     if (expected !== p.get('response')) return 'invalid';
     if (nonce.expired || Date.now() - nonce.issuedAt > nonceLifetimeMs) return 'stale';
     const nc = Number.parseInt(ncText, 16);
-    const replay = options.nonceCounting === 'strict' ? nc <= nonce.lastNc : nonce.used.has(nc);
+    const counting = options.nonceCounting ?? 'replay';
+    const replay =
+      counting === 'strict'
+        ? nc <= nonce.lastNc
+        : counting === 'once'
+          ? nonce.used.size > 0
+          : nonce.used.has(nc);
     if (replay) return 'invalid';
     nonce.lastNc = Math.max(nonce.lastNc, nc);
     nonce.used.add(nc);

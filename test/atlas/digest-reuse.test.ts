@@ -183,6 +183,31 @@ describe('Digest nonce reuse', () => {
   });
 });
 
+describe('Digest against a server that takes no nonce twice', () => {
+  let simulator: AtlasSimulator;
+  afterEach(async () => {
+    await simulator.close();
+  });
+
+  it('costs two exchanges a call, as it did before nonce reuse, and never fails a call', async () => {
+    simulator = await startFixtureSimulator({ nonceCounting: 'once' });
+    const { http } = fixtureHttp(simulator);
+    for (let i = 0; i < 5; i += 1) expect((await http.send(WRITE)).status).toBe(200);
+    await http.close();
+    // The first call: challenge and signed request. Each later one: the cached nonce refused, then
+    // the nonce of that refusal, at nc 1.
+    expect(simulator.calls.map((c) => [c.auth, c.status, c.digest?.nc])).toEqual([
+      ['none', 401, undefined],
+      ['digest', 200, '00000001'],
+      ...Array.from({ length: 4 }, () => [
+        ['invalid', 401, '00000002'],
+        ['digest', 200, '00000001'],
+      ]).flat(),
+    ]);
+    expect(simulator.calls).toHaveLength(2 * 5);
+  });
+});
+
 describe('Digest with a wrong private key', () => {
   let simulator: AtlasSimulator;
   afterEach(async () => {
