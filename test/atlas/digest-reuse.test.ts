@@ -23,6 +23,13 @@ const WRITE = {
   requiredRole: 'Project Owner',
 } as const;
 
+/**
+ * The HTTP layer against the simulator, with room for a busy machine: these tests count exchanges
+ * exactly, and a timed-out request would be sent again.
+ */
+const httpFor = (simulator: AtlasSimulator, overrides: Parameters<typeof fixtureHttp>[1] = {}) =>
+  fixtureHttp(simulator, { timeoutMs: 10_000, ...overrides });
+
 /** What a test reads off the simulator's record: challenges answered, signed requests, their nonces. */
 const challenges = (calls: readonly RecordedAtlasCall[]) => calls.filter((c) => c.challenge !== undefined);
 const signed = (calls: readonly RecordedAtlasCall[]) => calls.filter((c) => c.digest !== undefined);
@@ -40,7 +47,7 @@ describe('Digest nonce reuse', () => {
 
   it('costs one challenge for 10 calls in a row, then one signed exchange each on the same nonce', async () => {
     await start();
-    const { http } = fixtureHttp(simulator);
+    const { http } = httpFor(simulator);
     for (let i = 0; i < 10; i += 1) expect((await http.send(READ)).status).toBe(200);
     await http.close();
 
@@ -58,7 +65,7 @@ describe('Digest nonce reuse', () => {
 
   it('pays exactly one more exchange when the nonce goes stale in the middle, and goes on with the new nonce', async () => {
     await start();
-    const { http } = fixtureHttp(simulator);
+    const { http } = httpFor(simulator);
     for (let i = 0; i < 4; i += 1) await http.send(READ);
     simulator.expireNonces();
     for (let i = 0; i < 6; i += 1) expect((await http.send(WRITE)).status).toBe(200);
@@ -89,7 +96,7 @@ describe('Digest nonce reuse', () => {
 
   it('uses a nonce until its lifetime ends, then takes the stale answer once and carries on', async () => {
     await start({ nonceLifetimeSeconds: 1 });
-    const { http } = fixtureHttp(simulator);
+    const { http } = httpFor(simulator);
     await http.send(READ);
     await http.send(READ);
     const issuedAt = defined(challenges(simulator.calls)[0]).at;
@@ -121,7 +128,7 @@ describe('Digest nonce reuse', () => {
 
   it('answers 20 concurrent calls on a new client with one challenge, each signed with its own nc', async () => {
     await start();
-    const { http } = fixtureHttp(simulator);
+    const { http } = httpFor(simulator);
     const statuses = await Promise.all(
       Array.from({ length: 20 }, async () => (await http.send(READ)).status),
     );
@@ -145,7 +152,7 @@ describe('Digest nonce reuse', () => {
    * them are checked first, as on a real network.
    */
   const threeRounds = async () => {
-    const { http } = fixtureHttp(simulator);
+    const { http } = httpFor(simulator);
     for (const held of [4, 5, 0]) {
       if (held > 0) simulator.inject({ method: 'GET', holdMs: 300, times: held });
       const statuses = await Promise.all(
@@ -191,7 +198,7 @@ describe('Digest against a server that takes no nonce twice', () => {
 
   it('costs two exchanges a call, as it did before nonce reuse, and never fails a call', async () => {
     simulator = await startFixtureSimulator({ nonceCounting: 'once' });
-    const { http } = fixtureHttp(simulator);
+    const { http } = httpFor(simulator);
     for (let i = 0; i < 5; i += 1) expect((await http.send(WRITE)).status).toBe(200);
     await http.close();
     // The first call: challenge and signed request. Each later one: the cached nonce refused, then
@@ -216,7 +223,7 @@ describe('Digest with a wrong private key', () => {
 
   it('fails with the same error as before, in two exchanges per call, cached nonce or not', async () => {
     simulator = await startFixtureSimulator();
-    const { http } = fixtureHttp(simulator, {
+    const { http } = httpFor(simulator, {
       auth: { kind: 'digest', publicKey: FIXTURE.apiKey.publicKey, privateKey: 'not-the-key' },
     });
     const expected = toAtlasAppError(
@@ -242,7 +249,7 @@ describe('Digest with a wrong private key', () => {
 
   it('fails 20 concurrent first calls in at most two exchanges each, plus the one challenge', async () => {
     simulator = await startFixtureSimulator();
-    const { http } = fixtureHttp(simulator, {
+    const { http } = httpFor(simulator, {
       auth: { kind: 'digest', publicKey: FIXTURE.apiKey.publicKey, privateKey: 'not-the-key' },
     });
     const codes = await Promise.all(
@@ -335,7 +342,7 @@ describe('RateLimit headers', () => {
 
   it('come on 2xx answers with the capacity and the whole tokens left, challenge included', async () => {
     simulator = await startFixtureSimulator({ rateLimits: LIMITS });
-    const { http } = fixtureHttp(simulator);
+    const { http } = httpFor(simulator);
     const first = await http.send(READ);
     const second = await http.send(READ);
     // The challenge and the signed request took one token each, then the next call one.
@@ -346,7 +353,7 @@ describe('RateLimit headers', () => {
     simulator.setBucketTokens(READ.path, 5);
     expect((await http.send(READ)).headers['ratelimit-remaining']).toBe('4');
     simulator.setBucketTokens(READ.path, 0);
-    const { http: once } = fixtureHttp(simulator, { maxRetries: 0 });
+    const { http: once } = httpFor(simulator, { maxRetries: 0 });
     const error = await appErrorOf(() => once.send(READ));
     expect(error.details).toMatchObject({ status: 429 });
     const limited = simulator.calls.at(-1);
@@ -360,7 +367,7 @@ describe('RateLimit headers', () => {
 
   it('are left out when turned off, as Atlas may', async () => {
     simulator = await startFixtureSimulator({ rateLimits: LIMITS, rateLimitHeaders: false });
-    const { http } = fixtureHttp(simulator);
+    const { http } = httpFor(simulator);
     const response = await http.send(READ);
     await http.close();
     expect(response.status).toBe(200);
