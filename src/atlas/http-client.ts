@@ -180,7 +180,7 @@ export function createAtlasHttp(options: AtlasHttpOptions): AtlasHttp {
       ? createDigestSession({ username: options.auth.publicKey, password: options.auth.privateKey })
       : undefined;
 
-  /** The request without Authorization; the Digest challenge of its 401, if any, becomes the session's nonce. */
+  /** The request without Authorization; the Digest challenge its 401 brings becomes the session's nonce. */
   const challengeFor = async (
     digest: DigestSession,
     call: AtlasCall,
