@@ -10,6 +10,7 @@ import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 const BUCKET = { capacity: 100, refillPerMinute: 30_000 };
 const LIMITS = { org: BUCKET, project: BUCKET, user: BUCKET };
+const SLOW_BUCKET = { capacity: 100, refillPerMinute: 600 };
 // For the burst: the capacity/refill ratio is 2 s (Atlas's own is 120 s), so the 10 % headroom
 // absorbs 200 ms of delivery jitter even when CI runs other suites on the same 2 cores.
 const BURST_BUCKET = { capacity: 1_000, refillPerMinute: 30_000 };
@@ -219,7 +220,8 @@ describe('rate limiting', () => {
       users: [
         { id: FIXTURE.alice.id, username: FIXTURE.alice.email, orgRoles: { [FIXTURE.org]: ['ORG_MEMBER'] } },
       ],
-      rateLimits: LIMITS,
+      // Refilled slowly (10 a second), so however slow the run, 400 reads overrun it.
+      rateLimits: { org: SLOW_BUCKET, project: SLOW_BUCKET, user: SLOW_BUCKET },
     });
     const client = createAtlasClient(
       {
