@@ -79,6 +79,39 @@ describe('one Atlas call per grant and per revocation (ATLAS_API=atlas-v2-2025)'
     expect(removal?.at).toBeGreaterThanOrEqual(end);
   }, 30_000);
 
+  it('costs two Atlas exchanges from request to applied and one for the revocation, Digest included', async () => {
+    await start('exchanges');
+    const hold = await holdRevocations(sandbox);
+    // A first grant: the process learns the Digest nonce (one 401 challenge) and the person's id.
+    const first = await requestAs(
+      sandbox,
+      PEOPLE.alice,
+      `request ${READ} on payments-prod for 1h because warm`,
+    );
+    await sandbox.driver.clickButton(PEOPLE.bob, first.approval, 'request_approve');
+    await waitForState(sandbox, first.id, 'applied');
+    // Every HTTP exchange the simulator saw, challenges (401, no Authorization) included.
+    const exchangesSince = (from: number) =>
+      sandbox.atlas.calls.slice(from).map((c) => `${c.status} ${templateOf(c)}`);
+
+    const atRequest = sandbox.atlas.calls.length;
+    const asked = await requestAs(
+      sandbox,
+      PEOPLE.alice,
+      `request ${WRITE} on payments-prod for 2s because counted`,
+    );
+    await sandbox.driver.clickButton(PEOPLE.bob, asked.approval, 'request_approve');
+    await waitForState(sandbox, asked.id, 'applied');
+    expect(exchangesSince(atRequest)).toEqual([
+      '200 GET /api/atlas/v2/groups/{id}/users/{id}',
+      '200 POST /api/atlas/v2/groups/{id}/users/{id}:addRole',
+    ]);
+    const atEnd = sandbox.atlas.calls.length;
+    await hold.release();
+    await waitForState(sandbox, asked.id, 'revoked', 10_000);
+    expect(exchangesSince(atEnd)).toEqual(['200 POST /api/atlas/v2/groups/{id}/users/{id}:removeRole']);
+  }, 30_000);
+
   it('leaves alone a role someone gave by hand between the request and its approval', async () => {
     await start('by-hand');
     const hold = await holdRevocations(sandbox);
