@@ -25,11 +25,11 @@ export function createNotifyProcessor(deps: {
   };
 
   return async (job: Job<NotifyJob>, token?: string): Promise<{ done: string } | { skipped: string }> => {
-    const { requestId, event, delivery } = job.data;
+    const { requestId, event, delivery, round } = job.data;
     const request = await deps.store.get(requestId);
     if (!request) return { skipped: 'request no longer stored' };
     try {
-      const posted = await deps.notifier.deliver(request, event, delivery);
+      const posted = await deps.notifier.deliver(request, event, delivery, round);
       if (posted) await deps.lifecycle.messagePosted(requestId, posted);
     } catch (error) {
       if (!isAppError(error)) throw error;

@@ -13,6 +13,8 @@ export interface NotifyJob {
   readonly requestId: string;
   readonly event: RequestEvent;
   readonly delivery: Delivery;
+  /** What tells repeats of one event apart (for `waiting`, the expected wait in seconds). */
+  readonly round?: string;
 }
 
 /** Data of a reminder: the end it warns about (a grant extended since has another end and is skipped). */

@@ -95,7 +95,7 @@ export function createWorkQueue(queues: Queues, options: WorkQueueOptions = {}):
       await queues.notify.addBulk(
         deliveries.map((delivery) => ({
           name: event,
-          data: { requestId: request.id, event, delivery },
+          data: { requestId: request.id, event, delivery, ...(round === undefined ? {} : { round }) },
           opts: { jobId: jobIds.notify(request.id, request.attempt, event, delivery, round) },
         })),
       );

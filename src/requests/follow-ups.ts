@@ -109,6 +109,7 @@ function placesFor(
         : ['approval-message', 'thread'];
     case 'drift':
     case 'extended':
+    case 'waiting':
     case 'revoke_failed':
       return ['approval-message', 'thread'];
     case 'expired':

@@ -26,7 +26,12 @@ export type RequestEvent =
   /** The grant ends soon (REMIND_BEFORE): Extend or End now. */
   | 'reminder'
   /** An extension request moved this grant's end. */
-  | 'extended';
+  | 'extended'
+  /**
+   * An approved grant waits for Atlas's rate limit while revocations go first; the notice's round is
+   * the expected wait in seconds.
+   */
+  | 'waiting';
 
 /** Where a notice about a request goes (requests/follow-ups.ts decides which for each event). */
 export type Delivery =
@@ -75,8 +80,16 @@ export interface WorkQueue {
  * errors a retry cannot fix, `details.retryAfterMs` when Slack asked to wait.
  */
 export interface Notifier {
-  /** Posts or updates; returns the approval message when it was posted just now (event `pending`). */
-  deliver(request: AccessRequest, event: RequestEvent, delivery: Delivery): Promise<MessageRef | undefined>;
+  /**
+   * Posts or updates; returns the approval message when it was posted just now (event `pending`).
+   * `round` is the notice's round (for `waiting`, the expected wait in seconds).
+   */
+  deliver(
+    request: AccessRequest,
+    event: RequestEvent,
+    delivery: Delivery,
+    round?: string,
+  ): Promise<MessageRef | undefined>;
 }
 
 /** Reads a person's Atlas access on a target (adapter: compose/atlas-access.ts, in workers only). */

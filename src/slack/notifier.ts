@@ -99,10 +99,12 @@ export function createSlackNotifier(client: WebClient, options: SlackNotifierOpt
     request: AccessRequest,
     event: RequestEvent,
     delivery: Delivery,
+    round: string | undefined,
   ): Promise<MessageRef | undefined> => {
     const approval = request.approvalMessage;
     const context: OutcomeContext = {
       audience: delivery === 'grantee' ? 'grantee' : 'channel',
+      ...(round === undefined ? {} : { round }),
       ...(event === 'revoke_failed' ? { approvers: options.approversOf?.(request) ?? [] } : {}),
     };
     switch (delivery) {
@@ -191,9 +193,9 @@ export function createSlackNotifier(client: WebClient, options: SlackNotifierOpt
   };
 
   return {
-    async deliver(request, event, delivery) {
+    async deliver(request, event, delivery, round) {
       try {
-        return await send(request, event, delivery);
+        return await send(request, event, delivery, round);
       } catch (error) {
         if (error instanceof AppError) throw error;
         throw classifySlackError(error, `the ${event} notice (${delivery}) for ${request.id}`);

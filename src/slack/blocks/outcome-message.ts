@@ -13,6 +13,8 @@ export interface OutcomeContext {
    * @defaultValue 'channel'
    */
   readonly audience?: 'channel' | 'grantee' | 'requester';
+  /** The notice's round: for `waiting`, the expected wait in seconds. */
+  readonly round?: string;
 }
 
 /**
@@ -215,6 +217,11 @@ export function buildOutcomeText(
     case 'reminder': {
       const end = request.grant?.revokeAt;
       return `:alarm_clock: Your Atlas access ${request.id} (${formatRoles(request.grant?.held ?? request.roles)} ${on}) ends ${end ? slackDate(end) : 'soon'}. Extend it, or end it now if you are done.`;
+    }
+    case 'waiting': {
+      const seconds = Number(context.round);
+      const about = Number.isFinite(seconds) && seconds > 0 ? `about ${Math.ceil(seconds)} s` : 'a moment';
+      return `:hourglass: Atlas's rate limit is nearly spent and revocations of ended grants go first: ${request.id} waits ${about} for its turn, then it is applied. Nothing is needed from you.`;
     }
     case 'extended': {
       const last = request.extensions[request.extensions.length - 1];
