@@ -4,7 +4,7 @@ import { startAtlasSimulator } from '../../dev/atlas-simulator.js';
 import { deleteKeys } from '../../dev/sandbox.js';
 import type { AtlasConfig } from '../../src/atlas/atlas-options.js';
 import { createAtlasClient } from '../../src/atlas/create-atlas-client.js';
-import { createMemoryRateLimiter, createRedisRateLimiter, rateKeyOf } from '../../src/atlas/rate-limiter.js';
+import { createRedisRateLimiter, rateKeyOf } from '../../src/atlas/rate-limiter.js';
 import { AUTHS, createCapturingLogger, FIXTURE } from '../support/atlas-fixture.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
@@ -76,6 +76,10 @@ describe('rate limiting', () => {
     expect(rateKeyOf(`/api/atlas/v2/groups/${FIXTURE.project}`).key).toBe(
       `projects-group:${FIXTURE.project}`,
     );
+    expect(rateKeyOf(`/api/atlas/v2/orgs/${FIXTURE.org}`)).toEqual({
+      key: `orgs-org:${FIXTURE.org}`,
+      bucket: 'org',
+    });
     expect(rateKeyOf('/api/atlas/v2/users/byName/a%40b.c')).toEqual({ key: 'users-user', bucket: 'user' });
   });
 
@@ -113,34 +117,22 @@ describe('rate limiting', () => {
   });
 
   it('keeps 10% of the bucket unused by default, for network jitter', async () => {
-    let clock = 0;
     const waits: number[] = [];
-    const limiter = createMemoryRateLimiter({
+    const limiter = createRedisRateLimiter(redis, prefix, {
       buckets: { ...LIMITS, user: { capacity: 10, refillPerMinute: 600 } },
-      now: () => clock,
       sleep: async (ms) => {
         waits.push(ms);
-        clock += ms;
+        throw new Error('stop: the bucket is empty');
       },
     });
-    for (let i = 0; i < 10; i += 1) await limiter.take({ key: 'u', bucket: 'user' });
-    expect(waits).toEqual([Math.ceil(1 / (540 / 60_000))]);
-  });
-
-  it('keeps a single-process bucket in memory the same way', async () => {
-    let clock = 0;
-    const waits: number[] = [];
-    const limiter = createMemoryRateLimiter({
-      buckets: { ...LIMITS, user: { capacity: 2, refillPerMinute: 60 } },
-      headroom: 0,
-      now: () => clock,
-      sleep: async (ms) => {
-        waits.push(ms);
-        clock += ms;
-      },
-    });
-    for (let i = 0; i < 4; i += 1) await limiter.take({ key: 'u', bucket: 'user' });
-    expect(waits).toEqual([1_000, 1_000]);
+    const key = { key: 'users-user-headroom', bucket: 'user' } as const;
+    for (let i = 0; i < 9; i += 1) await limiter.take(key);
+    expect(waits).toEqual([]);
+    await expect(limiter.take(key)).rejects.toThrow('stop: the bucket is empty');
+    // 540 a minute refill a token in 112 ms (600 would in 100), plus up to 19 ms of jitter.
+    expect(waits).toHaveLength(1);
+    expect(waits[0]).toBeGreaterThan(100);
+    expect(waits[0]).toBeLessThanOrEqual(112 + 19);
   });
 
   it('runs a burst of 1,000 role changes against one org without exceeding the bucket or a 429', async () => {
