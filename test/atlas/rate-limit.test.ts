@@ -1,11 +1,23 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAtlasSimulator } from '../../dev/atlas-simulator.js';
 import { deleteKeys } from '../../dev/sandbox.js';
 import type { AtlasConfig } from '../../src/atlas/atlas-options.js';
 import { createAtlasClient } from '../../src/atlas/create-atlas-client.js';
-import { createRedisRateLimiter, rateKeyOf } from '../../src/atlas/rate-limiter.js';
+import { createAtlasHttp } from '../../src/atlas/http-client.js';
+import {
+  type AtlasRateWord,
+  createRedisRateLimiter,
+  type RateKey,
+  type RateLimiter,
+  rateKeyOf,
+  rateWordOf,
+} from '../../src/atlas/rate-limiter.js';
+import { redisKeys } from '../../src/lib/redis-keys.js';
 import { AUTHS, createCapturingLogger, FIXTURE } from '../support/atlas-fixture.js';
+import { appErrorOf } from '../support/errors.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 const BUCKET = { capacity: 100, refillPerMinute: 30_000 };
@@ -229,5 +241,163 @@ describe('rate limiting', () => {
     await client.close();
     expect(simulator.calls.filter((c) => c.status === 429).length).toBeGreaterThan(0);
     await simulator.close();
+  });
+});
+
+/** How many tokens `limiter` (whose sleep throws) hands out before it would wait. */
+async function takesBeforeWaiting(limiter: RateLimiter, key: RateKey, most = 200): Promise<number> {
+  for (let i = 0; i < most; i += 1) {
+    try {
+      await limiter.take(key);
+    } catch {
+      return i;
+    }
+  }
+  return most;
+}
+
+/** A 429 as Atlas sends it when a token bucket is empty (NOTES.md section 9). */
+function tokenBucket429(retryAfter: number, capacity: number, refillRate: number, refillSeconds: number) {
+  return JSON.stringify({
+    detail: `Rate limit exceeded for api/atlas/v2/groups. Please retry after ${retryAfter} seconds.`,
+    error: 429,
+    errorCode: 'RATE_LIMITED_TOKEN_BUCKET',
+    parameters: ['api/atlas/v2/groups', retryAfter, capacity, refillRate, refillSeconds],
+    reason: 'Too Many Requests',
+  });
+}
+
+describe('rate bucket corrected from Atlas', () => {
+  const prefix = uniquePrefix('rate-word');
+  const keys = redisKeys(prefix);
+  const SLOW = { capacity: 100, refillPerMinute: 60 };
+  const SLOW_LIMITS = { org: SLOW, project: SLOW, user: SLOW };
+  let redis: Redis;
+  const waits: number[] = [];
+  /** The bucket the tests correct: 100 tokens, 1 a second, 10 % kept back; a wait throws. */
+  const limiter = (headroom = 0.1) =>
+    createRedisRateLimiter(redis, prefix, {
+      buckets: SLOW_LIMITS,
+      headroom,
+      sleep: async (ms) => {
+        waits.push(ms);
+        throw new Error('stop: the bucket is empty');
+      },
+    });
+
+  beforeAll(() => {
+    redis = new Redis(TEST_REDIS_URL);
+  });
+
+  afterAll(async () => {
+    await deleteKeys(TEST_REDIS_URL, prefix);
+    await redis.quit();
+  });
+
+  it("reads Atlas's word from its headers and a 429's token bucket parameters, and nothing when it said nothing", () => {
+    expect(rateWordOf(200, {}, '{}')).toBeUndefined();
+    expect(rateWordOf(200, { 'ratelimit-limit': '1200', 'ratelimit-remaining': '37' }, '')).toEqual({
+      limit: 1200,
+      remaining: 37,
+    });
+    expect(
+      rateWordOf(200, { 'ratelimit-limit': '100, 100;w=60', 'ratelimit-remaining': 'soon' }, ''),
+    ).toEqual({
+      limit: 100,
+    });
+    expect(rateWordOf(429, { 'retry-after': '55' }, tokenBucket429(55, 10, 5, 60))).toEqual({
+      limit: 10,
+      refill: { tokens: 5, perSeconds: 60 },
+      empty: true,
+    });
+    // Cloud Manager's RATE_LIMITED is a quota, not Atlas's bucket: nothing to correct from.
+    const quota = JSON.stringify({ error: 429, errorCode: 'RATE_LIMITED', parameters: ['/x', 100, 1] });
+    expect(rateWordOf(429, {}, quota)).toBeUndefined();
+    expect(rateWordOf(429, {}, 'not json')).toBeUndefined();
+  });
+
+  it("lowers and raises the bucket's tokens from RateLimit-Remaining, keeping the headroom of RateLimit-Limit", async () => {
+    const bucket = limiter();
+    const key = { key: 'users-group:headers', bucket: 'project' } as const;
+    // Remaining 15 of 100, 10 kept back: 5 tokens, where the configured bucket still had 90.
+    await bucket.correct?.(key, { limit: 100, remaining: 15 });
+    expect(await takesBeforeWaiting(bucket, key)).toBe(5);
+    await bucket.correct?.(key, { limit: 100, remaining: 50 });
+    expect(await takesBeforeWaiting(bucket, key)).toBe(40);
+    await bucket.correct?.(key, { limit: 20, remaining: 20 });
+    expect(await redis.hget(keys.atlasRate(key.key), 'capacity')).toBe('18');
+    expect(await takesBeforeWaiting(bucket, key)).toBe(18);
+    await bucket.correct?.(key, { limit: 100, remaining: 5 });
+    expect(await takesBeforeWaiting(bucket, key)).toBe(0);
+    expect(await redis.zcard(keys.atlasRateWaiters(key.key))).toBe(0);
+  });
+
+  it("sets capacity and refill from a 429's parameters and empties the bucket", async () => {
+    const bucket = limiter(0);
+    const key = { key: 'users-group:429', bucket: 'project' } as const;
+    const word = rateWordOf(429, {}, tokenBucket429(1, 3, 3, 1)) as AtlasRateWord;
+    waits.length = 0;
+    await bucket.correct?.(key, word);
+    expect(await takesBeforeWaiting(bucket, key)).toBe(0);
+    // The next token in a third of a second (3 a second), not in the configured one second.
+    expect(waits[0]).toBeGreaterThan(300);
+    expect(waits[0]).toBeLessThan(334 + 20);
+    const emptiedAt = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    // 1.2 s later: full at Atlas's capacity of 3 (the configured refill would have given one token).
+    expect(await takesBeforeWaiting(bucket, key)).toBe(3);
+    expect(Date.now() - emptiedAt).toBeLessThan(1_200 + 300);
+  });
+
+  it('corrects the bucket after each exchange whose answer carries the headers, and leaves it alone when not', async () => {
+    const answers: { status: number; headers: Record<string, string>; body: string }[] = [
+      { status: 200, headers: { 'RateLimit-Limit': '100', 'RateLimit-Remaining': '12' }, body: '[]' },
+      { status: 200, headers: {}, body: '[]' },
+      { status: 429, headers: { 'Retry-After': '30' }, body: tokenBucket429(30, 5, 5, 60) },
+    ];
+    const seen: IncomingHttpHeaders[] = [];
+    const server: Server = createServer((req, res) => {
+      seen.push(req.headers);
+      const answer = answers.shift() ?? { status: 500, headers: {}, body: '' };
+      res
+        .writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers })
+        .end(answer.body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const bucket = limiter();
+    const words: AtlasRateWord[] = [];
+    const http = createAtlasHttp({
+      baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      auth: AUTHS.digest,
+      logger: createCapturingLogger().logger,
+      maxRetries: 0,
+      rateLimiter: {
+        take: (key) => bucket.take(key),
+        async correct(key, word) {
+          words.push(word);
+          await bucket.correct?.(key, word);
+        },
+      },
+    });
+    const first = `/api/atlas/v2/groups/${FIXTURE.project}/users`;
+    const other = '/api/atlas/v2/groups/6b0000000000000000000002/users';
+    const call = (path: string) =>
+      http.send({ method: 'GET', path, mediaType: 'application/json', operation: 'listing members' });
+    await call(first);
+    await call(first);
+    const refused = await appErrorOf(() => call(other));
+    await http.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+
+    expect(seen).toHaveLength(3);
+    expect(words).toEqual([
+      { limit: 100, remaining: 12 },
+      { limit: 5, refill: { tokens: 5, perSeconds: 60 }, empty: true },
+    ]);
+    // 12 left, 10 kept back: 2 tokens, of which the second exchange (no headers) took one.
+    const key = rateKeyOf(first);
+    expect(await takesBeforeWaiting(bucket, key)).toBe(1);
+    expect(refused.code).toBe('ATLAS_UNAVAILABLE');
+    expect(await takesBeforeWaiting(bucket, rateKeyOf(other))).toBe(0);
   });
 });
