@@ -73,12 +73,37 @@ export interface AtlasSimulatorOptions {
   readonly invitations?: readonly SimulatedInvitation[];
   /** Which product answers under /api/public/v1.0 (their org roles differ). @defaultValue 'cloud-manager' */
   readonly publicApiProduct?: 'cloud-manager' | 'ops-manager';
-  /** Enforce rate limits like Atlas: every request takes a token; an empty bucket answers 429. */
+  /**
+   * Enforce rate limits like Atlas (NOTES.md section 9): every request takes a token, Digest
+   * challenges included; an empty bucket answers 429.
+   */
   readonly rateLimits?: {
     readonly org: SimulatedBucket;
     readonly project: SimulatedBucket;
     readonly user: SimulatedBucket;
   };
+  /**
+   * `RateLimit-Limit` (the bucket's capacity) and `RateLimit-Remaining` (whole tokens left) on the 2xx
+   * answers of calls that took a token. Atlas "might not always return" them (NOTES.md section 9): turn
+   * them off to see a client cope without.
+   * @defaultValue true
+   */
+  readonly rateLimitHeaders?: boolean;
+  /**
+   * How long a Digest nonce is good for; a correct request with an older one is answered 401 with a new
+   * challenge saying `stale=true` (RFC 7616 section 3.3).
+   * @defaultValue 60
+   */
+  readonly nonceLifetimeSeconds?: number;
+  /**
+   * How a Digest nonce count is checked. `replay` (RFC 7616 section 3.4: "if the same nc value is seen
+   * twice, then the request is a replay") refuses an nc already used with that nonce, whatever the
+   * order concurrent requests arrive in; `strict` refuses any nc not above the highest seen so far;
+   * `once` takes one request per nonce, as a server that allows no reuse at all would (each call then
+   * needs a challenge of its own, as the official Atlas clients ask for).
+   * @defaultValue 'replay'
+   */
+  readonly nonceCounting?: 'replay' | 'strict' | 'once';
   /** @defaultValue 0 (any free port) */
   readonly port?: number;
 }
@@ -98,9 +123,13 @@ export interface RecordedAtlasCall {
   /** The body answered (undefined for none, e.g. a 204). */
   readonly response: unknown;
   readonly at: number;
+  /** The nonce and count of a request signed with Digest (valid or not); absent for any other. */
+  readonly digest?: { readonly nonce: string; readonly nc: string };
+  /** The Digest challenge answered (a 401 with `WWW-Authenticate: Digest`): its new nonce, and whether it said stale. */
+  readonly challenge?: { readonly nonce: string; readonly stale: boolean };
 }
 
-/** A scripted answer for the next matching calls, checked after authentication. */
+/** A scripted answer for the next matching calls, checked after authentication (`holdMs`: before). */
 export interface AtlasInjection {
   readonly method?: string;
   /** Matches the path (without query). */
@@ -117,6 +146,12 @@ export interface AtlasInjection {
   readonly delayMs?: number;
   /** Drop the connection instead of answering. */
   readonly reset?: boolean;
+  /**
+   * Hold the matching requests this long before looking at them at all (rate limit and authentication
+   * included), so requests sent after them are checked first: the order concurrent requests can
+   * arrive in over a real network. An injection with `holdMs` does nothing else.
+   */
+  readonly holdMs?: number;
 }
 
 /** One moment in a person's roles on one scope: what they held from `at` on ([] = not a member). */
@@ -184,6 +219,13 @@ export interface AtlasSimulator {
    * endpoint is not behind it ("the token can be created from any IP address", NOTES.md section 8b).
    */
   restrictApiAccess(allowed: readonly string[] | null): void;
+  /** Makes every Digest nonce issued so far stale now: their next correct use gets 401 with `stale=true`. */
+  expireNonces(): void;
+  /**
+   * Sets the tokens left in the bucket `path` counts against (the one a call to it would take from),
+   * as if another client of the same key had spent them; refills from now. Needs `rateLimits`.
+   */
+  setBucketTokens(path: string, tokens: number): void;
   close(): Promise<void>;
 }
 
@@ -254,7 +296,9 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
   // Deleted accounts: gone for the API, kept so their timelines stay readable.
   const deletedUsers = new Map<string, UserState>();
   let accessList: ReadonlySet<string> | null = null;
-  const nonces = new Map<string, { issuedAt: number; lastNc: number }>();
+  // Every nonce issued: when, whether expireNonces() made it stale, the counts used with it.
+  const nonces = new Map<string, { issuedAt: number; expired: boolean; lastNc: number; used: Set<number> }>();
+  const nonceLifetimeMs = (options.nonceLifetimeSeconds ?? 60) * 1000;
   const accessTokens = new Map<string, number>();
   const tokenCounts = { issued: 0, revoked: 0 };
   const buckets = new Map<string, { tokens: number; at: number }>();
@@ -313,37 +357,54 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
   };
   const orgOfScope = (scope: AtlasScope) => (scope.kind === 'org' ? scope.id : projects.get(scope.id)?.orgId);
 
-  const challenge = (): Answer => {
+  /** A 401 with a new nonce; `stale` when the request was right but its nonce too old (RFC 7616 section 3.3). */
+  const challenge = (stale: boolean): { answer: Answer; nonce: string } => {
     const nonce = randomBytes(24).toString('base64');
-    nonces.set(nonce, { issuedAt: Date.now(), lastNc: 0 });
-    return {
+    nonces.set(nonce, { issuedAt: Date.now(), expired: false, lastNc: 0, used: new Set() });
+    const answer = {
       ...error(401, 'UNAUTHORIZED', 'You are not authorized for this resource.'),
       headers: {
-        'www-authenticate': `Digest realm="${REALM}", domain="", nonce="${nonce}", algorithm=MD5, qop="auth", stale=false`,
+        'www-authenticate': `Digest realm="${REALM}", domain="", nonce="${nonce}", algorithm=MD5, qop="auth", stale=${stale}`,
       },
     };
+    return { answer, nonce };
   };
 
-  /** Checks a Digest Authorization header the way a server must (RFC 7616 section 3.4). */
-  const verifyDigest = (header: string, method: string, uri: string): boolean => {
+  /**
+   * Checks a Digest Authorization header the way a server must (RFC 7616 section 3.4): `stale` for a
+   * correct response on a known nonce past its lifetime, `invalid` for anything else wrong (an unknown
+   * nonce, a wrong response, a count already used).
+   */
+  const verifyDigest = (header: string, method: string, uri: string): 'digest' | 'stale' | 'invalid' => {
     const p = parseAuthParams(header.replace(/^Digest\s+/i, ''));
     const username = p.get('username') ?? '';
     const password = keys.get(username);
     const nonce = nonces.get(p.get('nonce') ?? '');
-    const nc = Number.parseInt(p.get('nc') ?? '', 16);
+    const ncText = p.get('nc') ?? '';
     const algorithm = (p.get('algorithm') ?? 'MD5').toUpperCase();
-    if (password === undefined || !nonce || Date.now() - nonce.issuedAt > 60_000) return false;
-    if (p.get('uri') !== uri || p.get('realm') !== REALM || p.get('qop') !== 'auth') return false;
-    if (!Number.isInteger(nc) || nc <= nonce.lastNc) return false;
+    if (password === undefined || !nonce) return 'invalid';
+    if (p.get('uri') !== uri || p.get('realm') !== REALM || p.get('qop') !== 'auth') return 'invalid';
+    if (!/^[0-9a-f]{8}$/i.test(ncText)) return 'invalid';
     const hashName = algorithm === 'SHA-256' ? 'sha256' : algorithm === 'MD5' ? 'md5' : undefined;
-    if (!hashName) return false;
+    if (!hashName) return 'invalid';
     const h = (s: string) => createHash(hashName).update(s).digest('hex');
     const expected = h(
-      `${h(`${username}:${REALM}:${password}`)}:${p.get('nonce')}:${p.get('nc')}:${p.get('cnonce')}:auth:${h(`${method}:${uri}`)}`,
+      `${h(`${username}:${REALM}:${password}`)}:${p.get('nonce')}:${ncText}:${p.get('cnonce')}:auth:${h(`${method}:${uri}`)}`,
     );
-    if (expected !== p.get('response')) return false;
-    nonce.lastNc = nc;
-    return true;
+    if (expected !== p.get('response')) return 'invalid';
+    if (nonce.expired || Date.now() - nonce.issuedAt > nonceLifetimeMs) return 'stale';
+    const nc = Number.parseInt(ncText, 16);
+    const counting = options.nonceCounting ?? 'replay';
+    const replay =
+      counting === 'strict'
+        ? nc <= nonce.lastNc
+        : counting === 'once'
+          ? nonce.used.size > 0
+          : nonce.used.has(nc);
+    if (replay) return 'invalid';
+    nonce.lastNc = Math.max(nonce.lastNc, nc);
+    nonce.used.add(nc);
+    return 'digest';
   };
 
   const verifyBearer = (header: string): boolean => {
@@ -351,47 +412,67 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     return expires !== undefined && Date.now() < expires;
   };
 
-  /** Takes a token from the Atlas bucket this path counts against; returns a 429 when it is empty. */
-  const rateLimit = (path: string): Answer | undefined => {
+  /** The Atlas bucket a path counts against: its key here and its size; undefined without rateLimits. */
+  const bucketOf = (path: string): { key: string; config: SimulatedBucket } | undefined => {
     const limits = options.rateLimits;
     if (!limits) return undefined;
     const org = /\/orgs\/([^/:]+)\/users/.exec(path);
     const group = /\/groups\/([^/:]+)\/users/.exec(path);
     const project = /\/groups\/([^/:]+)$/.exec(path);
-    const [key, config] = org
-      ? [`org:${org[1]}`, limits.org]
-      : group
-        ? [`group:${group[1]}`, limits.project]
-        : project
-          ? [`project:${project[1]}`, limits.project]
-          : ['user', limits.user];
+    if (org) return { key: `org:${org[1]}`, config: limits.org };
+    if (group) return { key: `group:${group[1]}`, config: limits.project };
+    if (project) return { key: `project:${project[1]}`, config: limits.project };
+    return { key: 'user', config: limits.user };
+  };
+
+  /**
+   * Takes a token from the Atlas bucket this path counts against: a 429 when it is empty, else the
+   * RateLimit headers for a 2xx answer (none without rateLimits). Every request takes one, a Digest
+   * challenge's unsigned request included: whether Atlas counts those is undocumented (NOTES.md
+   * section 9), and counting them is the side a client must be ready for.
+   */
+  const rateLimit = (path: string): { limited: Answer } | { headers: Record<string, string> } => {
+    const bucket = bucketOf(path);
+    if (!bucket) return { headers: {} };
+    const { key, config } = bucket;
     const now = Date.now();
     const rate = config.refillPerMinute / 60_000;
     const state = buckets.get(key) ?? { tokens: config.capacity, at: now };
     const tokens = Math.min(config.capacity, state.tokens + (now - state.at) * rate);
     if (tokens >= 1) {
       buckets.set(key, { tokens: tokens - 1, at: now });
-      return undefined;
+      if (options.rateLimitHeaders === false) return { headers: {} };
+      return {
+        headers: {
+          'ratelimit-limit': String(config.capacity),
+          'ratelimit-remaining': String(Math.floor(tokens - 1)),
+        },
+      };
     }
     buckets.set(key, { tokens, at: now });
     const retryAfter = Math.max(1, Math.ceil((1 - tokens) / rate / 1000));
     if (path.startsWith('/api/public/')) {
       // Cloud Manager / Ops Manager answer with the older RATE_LIMITED body: a quota, no wait.
       const limit = config.refillPerMinute;
-      return error(429, 'RATE_LIMITED', `Resource ${path} is limited to ${limit} requests every 1 minutes.`, [
-        path,
-        limit,
-        1,
-      ]);
+      return {
+        limited: error(
+          429,
+          'RATE_LIMITED',
+          `Resource ${path} is limited to ${limit} requests every 1 minutes.`,
+          [path, limit, 1],
+        ),
+      };
     }
     return {
-      ...error(
-        429,
-        'RATE_LIMITED_TOKEN_BUCKET',
-        `Rate limit exceeded for ${path}. Please retry after ${retryAfter} seconds.`,
-        [path, retryAfter, config.capacity, config.refillPerMinute, 60],
-      ),
-      headers: { 'retry-after': String(retryAfter) },
+      limited: {
+        ...error(
+          429,
+          'RATE_LIMITED_TOKEN_BUCKET',
+          `Rate limit exceeded for ${path}. Please retry after ${retryAfter} seconds.`,
+          [path, retryAfter, config.capacity, config.refillPerMinute, 60],
+        ),
+        headers: { 'retry-after': String(retryAfter) },
+      },
     };
   };
 
@@ -1095,6 +1176,12 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     return { status: 200, body: { access_token: token, expires_in: lifetime, token_type: 'Bearer' } };
   };
 
+  const matches = (i: AtlasInjection & { left: number }, method: string, path: string) =>
+    i.left > 0 &&
+    (i.untilMs === undefined || Date.now() < i.untilMs) &&
+    (i.method === undefined || i.method === method) &&
+    (i.path === undefined || i.path.test(path));
+
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const uri = req.url ?? '/';
     const url = new URL(uri, 'http://localhost');
@@ -1102,6 +1189,11 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     const method = (req.method ?? 'GET').toUpperCase();
     const raw = await readBody(req);
     received.push({ method, path: uri, at: Date.now() });
+    const hold = injections.find((i) => i.holdMs !== undefined && matches(i, method, path));
+    if (hold) {
+      hold.left -= 1;
+      await new Promise((resolve) => setTimeout(resolve, hold.holdMs));
+    }
     const accept = req.headers.accept;
     const contentType = req.headers['content-type'];
     let body: unknown;
@@ -1113,16 +1205,26 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     const authorization = req.headers.authorization;
     let auth: RecordedAtlasCall['auth'] = 'none';
     let answer: Answer | undefined;
+    let rateHeaders: Record<string, string> = {};
+    let digest: RecordedAtlasCall['digest'];
+    let challenged: RecordedAtlasCall['challenge'];
     if (path.startsWith('/api/oauth/')) {
       answer =
         method === 'POST' ? oauth(path, authorization, raw) : error(405, 'METHOD_NOT_ALLOWED', 'POST only.');
     } else {
-      answer = rateLimit(path);
+      const taken = rateLimit(path);
+      if ('limited' in taken) answer = taken.limited;
+      else rateHeaders = taken.headers;
       if (!answer) {
+        let stale = false;
         if (authorization?.startsWith('Bearer ')) {
           auth = verifyBearer(authorization) ? 'bearer' : 'invalid';
         } else if (authorization?.startsWith('Digest ')) {
-          auth = verifyDigest(authorization, method, uri) ? 'digest' : 'invalid';
+          const verdict = verifyDigest(authorization, method, uri);
+          const p = parseAuthParams(authorization.replace(/^Digest\s+/i, ''));
+          digest = { nonce: p.get('nonce') ?? '', nc: p.get('nc') ?? '' };
+          auth = verdict === 'digest' ? 'digest' : 'invalid';
+          stale = verdict === 'stale';
         }
         const caller = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
         if ((auth === 'digest' || auth === 'bearer') && accessList !== null && !accessList.has(caller)) {
@@ -1133,24 +1235,22 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
             [caller],
           );
         } else if (auth === 'none' || auth === 'invalid') {
-          answer = authorization?.startsWith('Bearer ')
-            ? {
-                ...error(401, 'UNAUTHORIZED', 'Invalid or expired access token.'),
-                headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
-              }
-            : challenge();
+          if (authorization?.startsWith('Bearer ')) {
+            answer = {
+              ...error(401, 'UNAUTHORIZED', 'Invalid or expired access token.'),
+              headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
+            };
+          } else {
+            const issued = challenge(stale);
+            answer = issued.answer;
+            challenged = { nonce: issued.nonce, stale };
+          }
         }
       }
     }
     const injection =
       answer === undefined
-        ? injections.find(
-            (i) =>
-              i.left > 0 &&
-              (i.untilMs === undefined || Date.now() < i.untilMs) &&
-              (i.method === undefined || i.method === method) &&
-              (i.path === undefined || i.path.test(path)),
-          )
+        ? injections.find((i) => i.holdMs === undefined && matches(i, method, path))
         : undefined;
     if (injection) {
       injection.left -= 1;
@@ -1167,6 +1267,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
           body,
           response: undefined,
           at: Date.now(),
+          ...(digest ? { digest } : {}),
         });
         req.socket.destroy();
         return;
@@ -1195,6 +1296,9 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
           answer = { ...answer, headers: { 'content-type': route.mediaType, ...answer.headers } };
       }
     }
+    if (answer.status >= 200 && answer.status < 300) {
+      answer = { ...answer, headers: { ...rateHeaders, ...answer.headers } };
+    }
     calls.push({
       method,
       path: uri,
@@ -1206,6 +1310,8 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
       body,
       response: answer.body,
       at: Date.now(),
+      ...(digest ? { digest } : {}),
+      ...(challenged ? { challenge: challenged } : {}),
     });
     if (!res.destroyed) sendJson(res, answer.status, answer.body, answer.headers ?? {});
   };
@@ -1312,6 +1418,14 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     },
     restrictApiAccess(allowed) {
       accessList = allowed === null ? null : new Set(allowed);
+    },
+    expireNonces() {
+      for (const nonce of nonces.values()) nonce.expired = true;
+    },
+    setBucketTokens(path, tokens) {
+      const bucket = bucketOf(path);
+      if (!bucket) throw new Error('setBucketTokens needs the rateLimits option');
+      buckets.set(bucket.key, { tokens: Math.min(bucket.config.capacity, tokens), at: Date.now() });
     },
     inject: (injection) =>
       injections.push({

@@ -1,5 +1,5 @@
 // npm run bench:atlas: role changes per second through the Atlas client against the local simulator,
-// with Digest (two round trips per call) and with a service-account bearer token, at concurrency
+// with Digest (one challenge, then the nonce reused) and with a service-account bearer token, at concurrency
 // 1, 8 and 64. The simulator runs in a child process so it does not share the client's event loop.
 // No client-side rate limit is applied: this measures the client, not Atlas's buckets.
 // `--atlas-api` picks the flavor (default: the product's default): a change is one PUT on atlas-v2,
@@ -98,7 +98,7 @@ async function measure(
   const pick = (q: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
   return {
-    auth: auth.kind === 'digest' ? 'Digest (2 round trips)' : 'Bearer token (1 round trip)',
+    auth: auth.kind === 'digest' ? 'Digest (nonce reused)' : 'Bearer token (1 round trip)',
     concurrency,
     changes: latencies.length,
     perSecond: latencies.length / elapsed,

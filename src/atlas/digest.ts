@@ -101,3 +101,90 @@ export function createCnonce(): string {
 export function formatNonceCount(nc: number): string {
   return nc.toString(16).padStart(8, '0');
 }
+
+/** The largest `nc` 8 hex digits hold; a nonce used that often is dropped for a new handshake. */
+const MAX_NONCE_COUNT = 0xffffffff;
+/** How many nonces keep their count: the current one and those of recent resends. */
+const COUNTED_NONCES = 32;
+
+/** One signed request: its Authorization header, and the nonce and count it used. */
+export interface DigestSigned {
+  readonly authorization: string;
+  readonly nonce: string;
+  readonly nc: number;
+  readonly cnonce: string;
+}
+
+/**
+ * One client's Digest state, so that a nonce serves many requests (RFC 7616 section 3.4: the same
+ * nonce with an increasing nc and a fresh cnonce) instead of a challenge per request.
+ */
+export interface DigestSession {
+  /** Signs a request with the cached nonce (the next nc, a fresh cnonce); undefined when there is none. */
+  sign(method: string, uri: string): DigestSigned | undefined;
+  /** Signs a request with `challenge`'s nonce (the next nc for that nonce), without caching it. */
+  signWith(challenge: DigestChallenge, method: string, uri: string): DigestSigned;
+  /** Caches `challenge`'s nonce for the requests that follow; a nonce seen before keeps its count. */
+  accept(challenge: DigestChallenge): void;
+  /** True when no other request signed with `signed`'s nonce: its 401 cannot be a neighbour's doing. */
+  usedAlone(signed: DigestSigned): boolean;
+  /**
+   * Runs `run` (the request whose 401 brings a challenge) unless another caller's is under way, in
+   * which case it waits for that one and resolves undefined: concurrent first calls share one challenge.
+   */
+  handshake<T>(run: () => Promise<T>): Promise<{ readonly value: T } | undefined>;
+}
+
+/** Creates the Digest session of one client (one API key). */
+export function createDigestSession(credentials: {
+  readonly username: string;
+  readonly password: string;
+}): DigestSession {
+  let current: DigestChallenge | undefined;
+  // The last nc given out per nonce, oldest first; bounded, and never dropping the current nonce.
+  const counts = new Map<string, number>();
+  let running: Promise<unknown> | undefined;
+
+  const nextCount = (nonce: string): number => {
+    const nc = (counts.get(nonce) ?? 0) + 1;
+    counts.delete(nonce);
+    counts.set(nonce, nc);
+    if (counts.size > COUNTED_NONCES) {
+      const oldest = [...counts.keys()].find((n) => n !== current?.nonce);
+      if (oldest !== undefined) counts.delete(oldest);
+    }
+    return nc;
+  };
+
+  const signWith = (challenge: DigestChallenge, method: string, uri: string): DigestSigned => {
+    const nc = nextCount(challenge.nonce);
+    const cnonce = createCnonce();
+    const authorization = buildDigestAuthorization({ ...credentials, method, uri, challenge, cnonce, nc });
+    return { authorization, nonce: challenge.nonce, nc, cnonce };
+  };
+
+  return {
+    sign(method, uri) {
+      if (current && (counts.get(current.nonce) ?? 0) >= MAX_NONCE_COUNT) current = undefined;
+      return current && signWith(current, method, uri);
+    },
+    signWith,
+    accept(challenge) {
+      current = challenge;
+    },
+    usedAlone: (signed) => signed.nc === 1 && counts.get(signed.nonce) === 1,
+    async handshake<T>(run: () => Promise<T>) {
+      if (running) {
+        await running.catch(() => undefined);
+        return undefined;
+      }
+      const mine = run();
+      running = mine;
+      try {
+        return { value: await mine };
+      } finally {
+        if (running === mine) running = undefined;
+      }
+    },
+  };
+}

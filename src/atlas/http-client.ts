@@ -4,9 +4,9 @@ import type { Logger } from '../ops/logger.js';
 import { type AtlasErrorBody, toAtlasAppError } from './atlas-error.js';
 import type { AtlasAuthConfig, AtlasProxyConfig } from './atlas-options.js';
 import {
-  buildDigestAuthorization,
-  createCnonce,
+  createDigestSession,
   type DigestChallenge,
+  type DigestSession,
   parseDigestChallenge,
 } from './digest.js';
 import { createTokenSource, type TokenSource } from './oauth-token.js';
@@ -194,20 +194,63 @@ export function createAtlasHttp(options: AtlasHttpOptions): AtlasHttp {
     }
   };
 
-  const digest = (call: AtlasCall, uri: string, challenge: DigestChallenge) => {
-    if (options.auth.kind !== 'digest') throw new AppError('INTERNAL', 'digest auth without an API key');
-    return buildDigestAuthorization({
-      username: options.auth.publicKey,
-      password: options.auth.privateKey,
-      method: call.method,
-      uri,
-      challenge,
-      cnonce: createCnonce(),
-      nc: 1,
-    });
+  const session: DigestSession | undefined =
+    options.auth.kind === 'digest'
+      ? createDigestSession({ username: options.auth.publicKey, password: options.auth.privateKey })
+      : undefined;
+
+  /** The request without Authorization; the Digest challenge its 401 brings becomes the session's nonce. */
+  const challengeFor = async (
+    digest: DigestSession,
+    call: AtlasCall,
+    uri: string,
+    payload: string | undefined,
+  ) => {
+    const response = await exchange(call, uri, payload);
+    const challenge = response.status === 401 ? challengeIn(response.headers) : undefined;
+    if (challenge) digest.accept(challenge);
+    return { response, challenge };
   };
 
-  /** One authenticated attempt: Digest answers the 401 challenge; OAuth retries once with a fresh token. */
+  /**
+   * Digest: signed at once with the session's nonce (one exchange). Without one, a single request
+   * asks for a challenge and concurrent callers wait for it. A 401 to a signed request is answered
+   * once more, with that 401's own challenge, when its nonce was stale or not this request's alone (a
+   * cached nonce Atlas forgot, or a neighbour's count arriving first); else the key is refused.
+   */
+  const attemptDigest = async (
+    digest: DigestSession,
+    call: AtlasCall,
+    uri: string,
+    payload: string | undefined,
+  ): Promise<Exchange> => {
+    let signed = digest.sign(call.method, uri);
+    if (!signed) {
+      const led = await digest.handshake(() => challengeFor(digest, call, uri, payload));
+      if (led && !led.value.challenge) return led.value.response;
+      signed = digest.sign(call.method, uri);
+      if (!signed) {
+        // The shared handshake brought no challenge (it failed, or was answered without one): ask alone.
+        const own = await challengeFor(digest, call, uri, payload);
+        if (!own.challenge) return own.response;
+        signed = digest.signWith(own.challenge, call.method, uri);
+      }
+    }
+    const response = await exchange(call, uri, payload, signed.authorization);
+    if (response.status !== 401) return response;
+    const challenge = challengeIn(response.headers);
+    if (!challenge || (!challenge.stale && digest.usedAlone(signed))) return response;
+    const resent = await exchange(
+      call,
+      uri,
+      payload,
+      digest.signWith(challenge, call.method, uri).authorization,
+    );
+    if (resent.status !== 401) digest.accept(challenge);
+    return resent;
+  };
+
+  /** One authenticated attempt: Digest as above; OAuth retries once with a fresh token. */
   const attempt = async (call: AtlasCall, uri: string, payload: string | undefined): Promise<Exchange> => {
     if (tokens) {
       const token = await tokens.token();
@@ -216,13 +259,8 @@ export function createAtlasHttp(options: AtlasHttpOptions): AtlasHttp {
       tokens.invalidate(token);
       return exchange(call, uri, payload, `Bearer ${await tokens.token()}`);
     }
-    let response = await exchange(call, uri, payload);
-    for (let round = 0; round < 2 && response.status === 401; round += 1) {
-      const challenge = challengeIn(response.headers);
-      if (!challenge || (round === 1 && !challenge.stale)) break;
-      response = await exchange(call, uri, payload, digest(call, uri, challenge));
-    }
-    return response;
+    if (!session) throw new AppError('INTERNAL', 'digest auth without an API key');
+    return attemptDigest(session, call, uri, payload);
   };
 
   const warnIfDeprecated = (call: AtlasCall, headers: Exchange['headers']) => {

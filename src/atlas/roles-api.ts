@@ -65,6 +65,25 @@ export interface AtlasMembersApi {
   removeFromOrg?(orgId: string, userId: string): Promise<void>;
 }
 
+/** What one single-role call did, and the person's roles in the scope after it. */
+export type RoleChange =
+  /** Atlas made the change and answered with the roles after it (null when the answer had none: a dry run). */
+  | { readonly changed: true; readonly roles: readonly string[] | null }
+  /** Atlas answered 409: the person already held the role (add), or no longer held it (remove). */
+  | { readonly changed: false };
+
+/**
+ * One role added or removed with one call, answered with the person's roles after it: the
+ * 2025-02-19 `:addRole` / `:removeRole` ("This operation is atomic"). Nothing needs reading first,
+ * so a grant is one call and a revocation one call. Absent on the flavors whose write replaces the
+ * whole list (PUT, PATCH), which must read before they write.
+ */
+export interface SingleRoleApi {
+  addRole(scope: AtlasScope, userId: string, role: string): Promise<RoleChange>;
+  /** Atlas refuses to remove a person's last role in a scope: AppError WOULD_REMOVE_ALL_ROLES. */
+  removeRole(scope: AtlasScope, userId: string, role: string): Promise<RoleChange>;
+}
+
 /** What no longer exists in Atlas: the organization or project itself, or the person's account. */
 export type Missing = 'target' | 'user';
 
@@ -90,7 +109,9 @@ export interface AtlasRolesApi {
   readonly projectMembership?: ProjectMembershipApi;
   /** Listing and removing members (access reviews, offboarding). */
   readonly members: AtlasMembersApi;
-  /** Finds a user by username (their email) and reads their roles in `scope`. */
+  /** Present on atlas-v2-2025: a role changed with one call, no read before it. */
+  readonly singleRole?: SingleRoleApi;
+  /** Finds a user by username (their email) and reads their roles in `scope` (one call where the flavor can). */
   readUser(username: string, scope: AtlasScope): Promise<ScopedUser>;
   /**
    * After a call failed with a 404 or found the person gone: asks Atlas about the organization or

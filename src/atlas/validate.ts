@@ -88,6 +88,12 @@ export function withValidation(flavor: AtlasApiFlavor, api: AtlasRolesApi): Atla
     );
   };
   const membership = api.projectMembership;
+  const single = api.singleRole;
+  const checkChange = (scope: AtlasScope, userId: string, role: string): void => {
+    checkAtlasId(scope.id, scope.kind === 'org' ? 'orgId' : 'groupId');
+    checkAtlasId(userId, 'userId');
+    checkRoles(scope.kind, [role]);
+  };
   return {
     writeScope: api.writeScope,
     members: membersWithValidation(api.members),
@@ -113,6 +119,20 @@ export function withValidation(flavor: AtlasApiFlavor, api: AtlasRolesApi): Atla
               checkAtlasId(groupId, 'groupId');
               checkAtlasId(userId, 'userId');
               return membership.removeFromProject(groupId, userId);
+            },
+          },
+        }
+      : {}),
+    ...(single
+      ? {
+          singleRole: {
+            async addRole(scope, userId, role) {
+              checkChange(scope, userId, role);
+              return single.addRole(scope, userId, role);
+            },
+            async removeRole(scope, userId, role) {
+              checkChange(scope, userId, role);
+              return single.removeRole(scope, userId, role);
             },
           },
         }

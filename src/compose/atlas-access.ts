@@ -6,11 +6,11 @@ import type { AccessReader, CurrentRoles } from '../requests/ports.js';
 export function createAtlasAccessReader(atlas: AtlasRolesApi): AccessReader {
   return {
     async readAccess(email, target) {
-      const { roles } = await atlas.readUser(email, { kind: target.kind, id: target.id });
-      if (roles.length > 0 || target.kind === 'org') return { roles, join: null };
-      if (!atlas.projectMembership) return { roles, join: 'unsupported' };
+      const { roles, userId } = await atlas.readUser(email, { kind: target.kind, id: target.id });
+      if (roles.length > 0 || target.kind === 'org') return { roles, userId, join: null };
+      if (!atlas.projectMembership) return { roles, userId, join: 'unsupported' };
       const status = await atlas.projectMembership.orgStatus(email, target.id);
-      return { roles, join: status === 'ACTIVE' ? 'possible' : 'not-org-member' };
+      return { roles, userId, join: status === 'ACTIVE' ? 'possible' : 'not-org-member' };
     },
   };
 }

@@ -1,9 +1,17 @@
-import type { ScopedUser } from '../atlas/roles-api.js';
+import type { ScopedUser, SingleRoleApi } from '../atlas/roles-api.js';
 import { AppError, isAppError } from '../errors.js';
-import { decideApply, type LedgerOp, rolesHeldBy } from '../grants/ledger.js';
+import {
+  type ApplyDecision,
+  decideApply,
+  holdersOf,
+  type Ledger,
+  type LedgerOp,
+  rolesHeldBy,
+} from '../grants/ledger.js';
 import type { AccessRequest, ChangePlan } from '../requests/model.js';
 import { sameRoles } from '../requests/role-set.js';
 import { findGone, goneError } from './gone.js';
+import { addEach } from './one-call-writes.js';
 import {
   closeDrift,
   createStepProcessor,
@@ -18,7 +26,9 @@ import type { Fence } from './user-lock.js';
  * what to write into Atlas and what Rolecall already holds through other requests; it stores that plan
  * before the first write (so a retry after a crash neither adds twice nor forgets what it added), then
  * records the request's holders and its state change in one script. A person who is not in the
- * project is added to it for a temporary grant (Atlas v2 flavors). An extension request moves the end
+ * project is added to it for a temporary grant (Atlas v2 flavors). On atlas-v2-2025, for someone
+ * already in the scope, it writes first and reads nothing: one `:addRole` per role, decided from
+ * Atlas's answers (`writeFirst`). An extension request moves the end
  * of the grant it extends instead. A target or grantee account that no longer exists in Atlas fails
  * the request at once, saying so.
  */
@@ -52,23 +62,92 @@ export function createApplyProcessor(deps: ProcessorDeps) {
     }
   };
 
-  const grant = async (request: AccessRequest, fence: Fence): Promise<ProcessorOutcome> => {
+  /** What a grant wrote (or found held), whichever way it reached Atlas. */
+  type Landed = { skipped: string } | { decision: ApplyDecision; plan: ChangePlan; finalPlan?: ChangePlan };
+
+  /**
+   * The one-call way (atlas-v2-2025): the person was in the scope when the request was checked and
+   * their Atlas id is known, so each role is one `:addRole`, answered with the roles after it; no
+   * read first. Elsewhere (other flavors, a dry run, someone joining the project, ids unknown): null.
+   */
+  const oneCallGrant = (request: AccessRequest) => {
+    const single = atlas.singleRole;
+    const userId = request.plan?.atlasUserId ?? request.atlasUserId;
+    const wasIn = (request.rolesAtRequest?.length ?? 0) > 0 && !(request.plan?.addsToProject ?? false);
+    if (!single || deps.dryRunLog || !userId || !wasIn) return null;
+    return { single, userId };
+  };
+
+  /**
+   * Plans, writes, then decides from Atlas's answers. The plan stored before the write names every
+   * role that may be added (not held at request time, no other holder), so a crash after the write
+   * still ends with the grant; a role Atlas says was already there (409) on the first try is left
+   * alone as outside Rolecall. On a retry after such a crash a 409 for a planned role counts as this
+   * grant's, so it is removed at the end (fail closed).
+   */
+  const writeFirst = async (
+    request: AccessRequest,
+    { single, userId }: { single: SingleRoleApi; userId: string },
+    fence: Fence,
+  ): Promise<Landed> => {
+    const email = request.granteeEmail;
+    const ledger = await ledgers.read(email, request.target);
+    refusePermanentOnMembership(request, ledger, true);
+    const earlier = request.plan?.added ?? [];
+    const candidates = request.roles.filter(
+      (role) =>
+        !(request.rolesAtRequest ?? []).includes(role) && holdersOf(ledger, role, request.id).length === 0,
+    );
+    const plan: ChangePlan = {
+      atlasUserId: userId,
+      rolesBefore: request.plan?.rolesBefore ?? request.rolesAtRequest ?? [],
+      added: [...new Set([...earlier, ...candidates])],
+      addsToProject: false,
+    };
+    const changed = request.plan === null || !sameRoles(plan.added, request.plan.added);
+    const saved = await lifecycle.planned(request.id, plan, changed, true);
+    if (saved !== null && !saved.ok) return { skipped: saved.current.state };
+    await fence.check();
+    const answers = await addEach(single, request.target, userId, request.roles);
+    if (answers.failed !== null) {
+      const { error, refused, role } = answers.failed;
+      // Atlas refused the call: its role and those after it were not added; the plan says so.
+      const landed = {
+        ...plan,
+        added: plan.added.filter(
+          (r) => earlier.includes(r) || answers.changed.includes(r) || (!refused && r === role),
+        ),
+      };
+      if (!sameRoles(landed.added, plan.added)) await lifecycle.planned(request.id, landed, true, false);
+      // No longer in the scope since the request was checked: the read-first way (joining the
+      // project) decides, with what landed, so a role added before the refusal stays this grant's.
+      if (isAppError(error, 'ATLAS_NOT_A_MEMBER')) return readFirst({ ...request, plan: landed }, fence);
+      throw error;
+    }
+    // Every role was there already (409s): one read for the roles shown and for drift.
+    const before = answers.before ?? (await atlas.readUser(email, request.target)).roles;
+    const decision = decideApply({
+      requestId: request.id,
+      roles: request.roles,
+      current: before,
+      ledger,
+      alreadyAdded: earlier,
+      now: now(),
+    });
+    await closeDrift({ store, lifecycle, logger, now }, decision.drifted, {
+      email,
+      target: request.target,
+      ledger,
+      inScope: true,
+    });
+    const finalPlan = { ...plan, added: [...new Set([...earlier, ...decision.add])] };
+    return { decision, plan: finalPlan, finalPlan };
+  };
+
+  /** The read-then-write way: reads the person's roles, plans, then writes what is missing. */
+  const readFirst = async (request: AccessRequest, fence: Fence): Promise<Landed> => {
     const scope = request.target;
     const email = request.granteeEmail;
-    // A retried attempt reports only its own writes, not a failed attempt's as well.
-    deps.dryRunLog?.take(request.id);
-    const offboarding = await deps.offboardedBy?.(email);
-    if (offboarding) {
-      // Approved before the offboarding, applied after it (or an old Retry): cancelled, never applied.
-      const cancelled = await lifecycle.withdrawn(
-        request.id,
-        ['applying'],
-        `cancelled: ${email} was offboarded (${offboarding})`,
-        `${email} was offboarded (${offboarding}); Rolecall grants them nothing for 90 days after it`,
-      );
-      if (!cancelled.ok) return { skipped: cancelled.current.state };
-      return { skipped: `offboarded (${offboarding})` };
-    }
     const user: ScopedUser = await atlas.readUser(email, scope);
     const notInProject = user.roles.length === 0;
     if (notInProject) {
@@ -78,12 +157,7 @@ export function createApplyProcessor(deps: ProcessorDeps) {
     }
     const ledger = await ledgers.read(email, request.target);
     if (notInProject && !request.plan?.addsToProject) await checkCanJoin(request);
-    if (!notInProject && request.durationSeconds === null && ledger.membershipBy !== null) {
-      throw new AppError(
-        'ATLAS_NOT_A_MEMBER',
-        `${email} is in ${request.target.name} only for the temporary access of ${ledger.membershipBy}; a permanent grant would keep them there. Ask for temporary access, or have a project owner add them for good.`,
-      );
-    }
+    refusePermanentOnMembership(request, ledger, !notInProject);
     const decision = decideApply({
       requestId: request.id,
       roles: request.roles,
@@ -118,6 +192,38 @@ export function createApplyProcessor(deps: ProcessorDeps) {
         await atlas.setRoles(scope, user.userId, user.roles, decision.next);
       }
     }
+    return { decision, plan };
+  };
+
+  /** A permanent grant would keep someone in a project Rolecall added them to only for a while. */
+  const refusePermanentOnMembership = (request: AccessRequest, ledger: Ledger, inScope: boolean): void => {
+    if (!inScope || request.durationSeconds !== null || ledger.membershipBy === null) return;
+    throw new AppError(
+      'ATLAS_NOT_A_MEMBER',
+      `${request.granteeEmail} is in ${request.target.name} only for the temporary access of ${ledger.membershipBy}; a permanent grant would keep them there. Ask for temporary access, or have a project owner add them for good.`,
+    );
+  };
+
+  const grant = async (request: AccessRequest, fence: Fence): Promise<ProcessorOutcome> => {
+    const email = request.granteeEmail;
+    // A retried attempt reports only its own writes, not a failed attempt's as well.
+    deps.dryRunLog?.take(request.id);
+    const offboarding = await deps.offboardedBy?.(email);
+    if (offboarding) {
+      // Approved before the offboarding, applied after it (or an old Retry): cancelled, never applied.
+      const cancelled = await lifecycle.withdrawn(
+        request.id,
+        ['applying'],
+        `cancelled: ${email} was offboarded (${offboarding})`,
+        `${email} was offboarded (${offboarding}); Rolecall grants them nothing for 90 days after it`,
+      );
+      if (!cancelled.ok) return { skipped: cancelled.current.state };
+      return { skipped: `offboarded (${offboarding})` };
+    }
+    const oneCall = oneCallGrant(request);
+    const landed = oneCall ? await writeFirst(request, oneCall, fence) : await readFirst(request, fence);
+    if ('skipped' in landed) return landed;
+    const { decision, plan } = landed;
     const appliedAt = now();
     const dryRun = deps.dryRunLog?.take(request.id);
     const holds = decision.hold.length > 0;
@@ -137,6 +243,7 @@ export function createApplyProcessor(deps: ProcessorDeps) {
           plan.addsToProject,
         )}${dryRun ? ` ${dryRunNote(dryRun)}` : ''}`,
         patch: {
+          ...(landed.finalPlan ? { plan: landed.finalPlan } : {}),
           grant: {
             rolesAfter: decision.next,
             appliedAt,

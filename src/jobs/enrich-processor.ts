@@ -152,8 +152,11 @@ export function createEnrichProcessor(deps: EnrichDeps) {
         error,
       });
     }
-    let assessment: Assessment | { rolesAtRequest: null; holdersAtRequest: []; addsToProject: false } = {
+    let assessment:
+      | Assessment
+      | { rolesAtRequest: null; atlasUserId: null; holdersAtRequest: []; addsToProject: false } = {
       rolesAtRequest: null,
+      atlasUserId: null,
       holdersAtRequest: [],
       addsToProject: false,
     };

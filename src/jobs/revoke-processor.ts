@@ -1,9 +1,19 @@
 import type { Missing } from '../atlas/roles-api.js';
 import { AppError, isAppError } from '../errors.js';
-import { decideRevoke, type LedgerOp, releaseOps, rolesHeldBy } from '../grants/ledger.js';
+import {
+  decideRevoke,
+  holdersOf,
+  isActive,
+  type Ledger,
+  type LedgerOp,
+  releaseOps,
+  rolesHeldBy,
+} from '../grants/ledger.js';
+import { revocationLagOf } from '../requests/lifecycle.js';
 import type { AccessRequest, Failure, RevokePlan, RevokeTrouble } from '../requests/model.js';
 import { sameRoles } from '../requests/role-set.js';
 import { describeMissing, findGone } from './gone.js';
+import { removeEach } from './one-call-writes.js';
 import {
   closeDrift,
   createStepProcessor,
@@ -12,6 +22,9 @@ import {
   type ProcessorOutcome,
 } from './processor-support.js';
 import type { Fence } from './user-lock.js';
+
+/** Answers to a `:removeRole` that the read-first way handles: their last role there, gone from the organization. */
+const READ_FIRST_ON = ['WOULD_REMOVE_ALL_ROLES', 'ATLAS_NOT_A_MEMBER', 'ATLAS_USER_NOT_FOUND'];
 
 /** Dependencies of {@link createRevokeProcessor}. */
 export interface RevokeProcessorDeps extends ProcessorDeps {
@@ -23,7 +36,8 @@ export interface RevokeProcessorDeps extends ProcessorDeps {
 
 /**
  * Ends a grant under the person's lock: releases the request's holders in the ledger and removes from
- * Atlas only the roles no other holder keeps (and the person from the project Rolecall added them to).
+ * Atlas only the roles no other holder keeps (and the person from the project Rolecall added them to):
+ * on atlas-v2-2025 one `:removeRole` per such role with no read before it (`removeFirst`).
  * It never gives up: after the job's attempts, or at once on an error a retry cannot fix, it records
  * revoke_failed, tries again every REVOKE_RETRY_INTERVAL, and tells the approvers when it first fails
  * and every REVOKE_ESCALATE_EVERY after that. A grant whose organization or project, or whose grantee's
@@ -88,16 +102,17 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
     const ops: LedgerOp[] = releaseOps(ledger, request.id, held);
     if (ledger.membershipBy === request.id && !ops.some((op) => op.op === 'membership'))
       ops.push({ op: 'membership', requestId: null });
+    const revokedAt = now();
     const done = await lifecycle.revoked(request.id, {
       actor: request.endedEarly?.by ?? 'system',
-      detail: `${describeMissing(request, missing)}: nothing left to remove${held.length > 0 ? `; released ${held.join(', ')}` : ''}`,
+      detail: `${describeMissing(request, missing)}: nothing left to remove${held.length > 0 ? `; released ${held.join(', ')}` : ''}${describeLag(request, revokedAt)}`,
       patch: {
         revocation: {
           removed: [],
           kept: [],
           gone: held,
           rolesAfter: [],
-          revokedAt: now(),
+          revokedAt,
           leftProject: false,
           vanished: missing,
         },
@@ -110,28 +125,88 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
     return { done: 'revoked' };
   };
 
-  const revoke = async (request: AccessRequest, fence: Fence): Promise<ProcessorOutcome> => {
+  /**
+   * The one-call way (atlas-v2-2025, the person's Atlas id known from the grant): each role this
+   * grant was the last active holder of is one `:removeRole`, answered with the roles after it; no
+   * read first. The plan is stored before the calls, as on the read-first way. `before` is null when
+   * the read-first way must decide: another flavor, a dry run, a grant that added the person to the
+   * project (leaving it needs their whole role list), nothing to remove, every answer a 409, or an
+   * answer it cannot act on (their last role, gone from the organization); it then gets the request
+   * with the stored plan.
+   */
+  const removeFirst = async (
+    request: AccessRequest,
+    fence: Fence,
+  ): Promise<
+    { skipped: string } | { before: readonly string[] | null; request: AccessRequest; ledger?: Ledger }
+  > => {
+    const single = atlas.singleRole;
+    const userId = request.plan?.atlasUserId;
+    if (!single || deps.dryRunLog || !userId) return { before: null, request };
+    const ledger = await ledgers.read(request.granteeEmail, request.target);
+    if (ledger.membershipBy === request.id) return { before: null, request };
+    const at = now();
+    const candidates = rolesHeldBy(ledger, request.id).filter(
+      (role) => !holdersOf(ledger, role, request.id).some((h) => isActive(h, at)),
+    );
+    if (candidates.length === 0) return { before: null, request };
+    const plan: RevokePlan = {
+      remove: [...new Set([...(request.revokePlan?.remove ?? []), ...candidates])],
+      leaveProject: request.revokePlan?.leaveProject ?? false,
+    };
+    if (request.revokePlan === null || !sameRoles(plan.remove, request.revokePlan.remove)) {
+      const saved = await lifecycle.revokePlanned(request.id, plan);
+      if (!saved.ok) return { skipped: saved.current.state };
+    }
+    await fence.check();
+    const answers = await removeEach(single, request.target, userId, candidates);
+    if (answers.failed === null) return { before: answers.before, request, ledger };
+    const { error, refused, role } = answers.failed;
+    // Atlas refused the call: its role and those after it were not removed; the plan says so.
+    const earlier = request.revokePlan?.remove ?? [];
+    const landed: RevokePlan = {
+      ...plan,
+      remove: [...new Set([...earlier, ...answers.changed, ...(refused ? [] : [role])])],
+    };
+    if (!sameRoles(landed.remove, plan.remove)) await lifecycle.revokePlanned(request.id, landed);
+    // Their last role there, or gone from the organization: the read-first way knows what to do.
+    if (isAppError(error) && READ_FIRST_ON.includes(error.code))
+      return { before: null, request: { ...request, revokePlan: landed } };
+    throw error;
+  };
+
+  const revoke = async (original: AccessRequest, fence: Fence): Promise<ProcessorOutcome> => {
+    let request = original;
     // A retried attempt reports only its own writes, not a failed attempt's as well.
     deps.dryRunLog?.take(request.id);
     const scope = request.target;
     const email = request.granteeEmail;
+    const oneCall = await removeFirst(request, fence);
+    if ('skipped' in oneCall) return oneCall;
     let userId = request.plan?.atlasUserId ?? '';
     let current: readonly string[];
-    try {
-      const user = await atlas.readUser(email, scope);
-      userId = user.userId;
-      current = user.roles;
-    } catch (error) {
-      // Gone from the organization (or Atlas altogether): nothing of this grant is left to remove.
-      if (!isAppError(error, 'ATLAS_NOT_A_MEMBER') && !isAppError(error, 'ATLAS_USER_NOT_FOUND')) throw error;
-      current = [];
+    if (oneCall.before !== null) {
+      current = oneCall.before;
+    } else {
+      try {
+        const user = await atlas.readUser(email, scope);
+        userId = user.userId;
+        current = user.roles;
+      } catch (error) {
+        // Gone from the organization (or Atlas altogether): nothing of this grant is left to remove.
+        if (!isAppError(error, 'ATLAS_NOT_A_MEMBER') && !isAppError(error, 'ATLAS_USER_NOT_FOUND'))
+          throw error;
+        current = [];
+      }
+      // Holding nothing there is how a deleted project or account looks on some calls: ask.
+      if (current.length === 0) {
+        const missing = await findGone(atlas, request, logger);
+        if (missing) return endVanished(request, missing);
+      }
     }
-    // Holding nothing there is how a deleted project or account looks on some calls: ask.
-    if (current.length === 0) {
-      const missing = await findGone(atlas, request, logger);
-      if (missing) return endVanished(request, missing);
-    }
-    const ledger = await ledgers.read(email, request.target);
+    const written = oneCall.before !== null;
+    request = oneCall.request;
+    const ledger = (written ? oneCall.ledger : undefined) ?? (await ledgers.read(email, request.target));
     const decision = decideRevoke({
       requestId: request.id,
       kind: request.target.kind,
@@ -146,13 +221,13 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
       ledger,
       inScope: current.length > 0,
     });
-    if (decision.remove.length > 0 && decision.next.length === 0 && !decision.leaveProject) {
+    if (!written && decision.remove.length > 0 && decision.next.length === 0 && !decision.leaveProject) {
       throw new AppError(
         'WOULD_REMOVE_ALL_ROLES',
         `Removing ${decision.remove.join(', ')} would leave ${email} with no role on ${request.target.name}; Atlas requires one. Give them another role there or remove them from ${request.target.name} in Atlas, and Rolecall will finish on its next try.`,
       );
     }
-    if (decision.remove.length > 0) {
+    if (!written && decision.remove.length > 0) {
       const plan: RevokePlan = {
         remove: [...new Set([...(request.revokePlan?.remove ?? []), ...decision.remove])],
         leaveProject: decision.leaveProject || (request.revokePlan?.leaveProject ?? false),
@@ -184,6 +259,7 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
     if (leftProject && !ops.some((op) => op.op === 'membership'))
       ops.push({ op: 'membership', requestId: null });
     const dryRun = deps.dryRunLog?.take(request.id);
+    const revokedAt = now();
     const done = await lifecycle.revoked(request.id, {
       actor: request.endedEarly?.by ?? 'system',
       detail: `${describeRevoke(
@@ -191,14 +267,14 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
         decision.kept.map((h) => `${h.role} (${h.requestId})`),
         decision.gone,
         leftProject,
-      )}${dryRun ? ` ${dryRunNote(dryRun)}` : ''}`,
+      )}${describeLag(request, revokedAt)}${dryRun ? ` ${dryRunNote(dryRun)}` : ''}`,
       patch: {
         revocation: {
           removed: decision.removed,
           kept: decision.kept,
           gone: decision.gone,
           rolesAfter: leftProject ? [] : decision.next,
-          revokedAt: now(),
+          revokedAt,
           leftProject,
         },
       },
@@ -244,4 +320,11 @@ function describeRevoke(
   if (kept.length > 0) parts.push(`kept, still held by other grants: ${kept.join(', ')}`);
   if (gone.length > 0) parts.push(`already gone: ${gone.join(', ')}`);
   return parts.join('; ') || 'nothing was held any more';
+}
+
+/** The revocation's lag for its audit entry: "; 0.42 s after its end" (or before it, which would be a bug). */
+function describeLag(request: AccessRequest, removedAt: number): string {
+  const lag = revocationLagOf(request, removedAt);
+  if (lag === undefined) return '';
+  return `; ${(Math.abs(lag) / 1000).toFixed(2)} s ${lag >= 0 ? 'after' : 'BEFORE'} its end`;
 }

@@ -34,12 +34,17 @@ export interface StateChange {
   readonly decidedAt: number | undefined;
   /** When the change happened. */
   readonly at: number;
+  /** For a revocation: when the roles were removed minus when the grant ended, in ms. */
+  readonly revocationLagMs?: number | undefined;
 }
 
 /** What the rest of Rolecall reports; the registry renders it at GET /metrics. */
 export interface Metrics {
   readonly registry: Registry;
-  /** A request changed state: counts it, and times decisions (created → decided) and grants (approved → applied). */
+  /**
+   * A request changed state: counts it, and times decisions (created → decided), grants (approved →
+   * applied) and revocations (end → removed).
+   */
   transitioned(change: StateChange): void;
   atlasExchange(event: AtlasExchangeEvent): void;
   /** A Slack Web API call failed (`error` is Slack's error string, e.g. `channel_not_found`). */
@@ -72,6 +77,12 @@ export function createMetrics(): Metrics {
     name: 'rolecall_apply_duration_seconds',
     help: 'From a request being approved to its roles being applied in Atlas, in seconds',
     buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [registry],
+  });
+  const revocationLag = new Histogram({
+    name: 'rolecall_revocation_lag_seconds',
+    help: "From a grant's end to its roles being removed in Atlas (the revocation), in seconds",
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900],
     registers: [registry],
   });
   const atlasRequests = new Counter({
@@ -121,7 +132,7 @@ export function createMetrics(): Metrics {
 
   return {
     registry,
-    transitioned({ from, to, createdAt, decidedAt, at }) {
+    transitioned({ from, to, createdAt, decidedAt, at, revocationLagMs }) {
       if (from === to) return;
       transitions.inc({ to });
       if ((to === 'approved' || to === 'denied') && from === 'pending') {
@@ -130,6 +141,7 @@ export function createMetrics(): Metrics {
       if (to === 'applied' && decidedAt !== undefined) {
         apply.observe(Math.max(0, at - decidedAt) / 1000);
       }
+      if (to === 'revoked' && revocationLagMs !== undefined) revocationLag.observe(revocationLagMs / 1000);
     },
     atlasExchange(event) {
       atlasRequests.inc({ operation: event.operation, status: String(event.status) });

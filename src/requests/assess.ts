@@ -12,6 +12,8 @@ import type { TargetRef } from '../lib/scope.js';
 export interface GranteeAccess {
   /** Their roles there; [] when they are not a member. */
   readonly roles: readonly string[];
+  /** Their Atlas user id, where the read gave it. */
+  readonly userId: string | null;
   /**
    * For a project they are not in: `possible` (an active organization member, on an Atlas v2 API),
    * `not-org-member`, or `unsupported` (this Atlas API cannot add people to projects). Else null.
@@ -22,6 +24,7 @@ export interface GranteeAccess {
 /** What a request would do for its grantee, fixed when it is shown to approvers. */
 export interface Assessment {
   readonly rolesAtRequest: readonly string[];
+  readonly atlasUserId: string | null;
   /** Rolecall's holders of the grantee's current roles (temporary grants, "asking again"). */
   readonly holdersAtRequest: readonly RoleHolder[];
   /** The grantee is not in the project: approving adds them to it for the grant's duration. */
@@ -67,7 +70,7 @@ export function assessRequest(input: AssessInput): Assessment {
     );
   }
   const holdersAtRequest = access.roles.flatMap((role) => holdersOf(ledger, role).slice(0, 1));
-  return { rolesAtRequest: access.roles, holdersAtRequest, addsToProject };
+  return { rolesAtRequest: access.roles, atlasUserId: access.userId, holdersAtRequest, addsToProject };
 }
 
 /** Refuses a request for someone who is not in the target, unless a temporary grant can add them. */

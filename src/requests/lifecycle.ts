@@ -26,6 +26,8 @@ export interface Moved {
   readonly createdAt: number;
   readonly decidedAt: number | undefined;
   readonly at: number;
+  /** For a revocation: when the roles were removed minus when the grant ended, in ms. */
+  readonly revocationLagMs: number | undefined;
 }
 
 /** Dependencies of {@link createLifecycle}. */
@@ -122,6 +124,10 @@ export function createLifecycle(deps: LifecycleDeps) {
       createdAt: request.createdAt,
       decidedAt: request.decision?.at,
       at,
+      revocationLagMs:
+        request.state === 'revoked' && request.revocation
+          ? revocationLagOf(request, request.revocation.revokedAt)
+          : undefined,
     });
 
   /** One state change: the write, then its follow-ups. */
@@ -373,4 +379,17 @@ export function createLifecycle(deps: LifecycleDeps) {
       return result.request;
     },
   };
+}
+
+/**
+ * How long after its end a grant's roles were removed, in ms: `removedAt` (taken right after Atlas
+ * answered) minus the end (an early end's time, else the grant's end); undefined for a grant that
+ * had no end. Negative would mean removed early.
+ */
+export function revocationLagOf(
+  request: Pick<AccessRequest, 'endedEarly' | 'grant'>,
+  removedAt: number,
+): number | undefined {
+  const end = request.endedEarly?.at ?? request.grant?.revokeAt ?? null;
+  return end === null ? undefined : removedAt - end;
 }

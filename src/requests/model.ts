@@ -152,6 +152,11 @@ export interface AccessRequest {
   readonly replyUrl: string | null;
   /** The grantee's roles on the target when the request was made; null when Atlas could not be read. */
   readonly rolesAtRequest: readonly string[] | null;
+  /**
+   * The grantee's Atlas user id, read with their roles when the request was checked; null when Atlas
+   * could not be read. Lets the grant be one call where the API allows it (atlas-v2-2025).
+   */
+  readonly atlasUserId: string | null;
   /** Rolecall's temporary holders of the requested roles when the request was made ("asking again"). */
   readonly holdersAtRequest: readonly RoleHolder[];
   /** The grantee was not in the project: approving adds them to it for the grant's duration. */
@@ -238,6 +243,7 @@ export type RequestPatch = Partial<
   Pick<
     AccessRequest,
     | 'rolesAtRequest'
+    | 'atlasUserId'
     | 'holdersAtRequest'
     | 'addsToProject'
     | 'approvalMessage'

@@ -32,6 +32,7 @@ const JSON_FIELDS = [
   'sourceChannelId',
   'replyUrl',
   'rolesAtRequest',
+  'atlasUserId',
   'holdersAtRequest',
   'addsToProject',
   'extends',

@@ -281,6 +281,7 @@ export function createRequestWriter(redis: RedisClient, options: RequestWriterOp
         fields: {
           schema: FLAT_REQUEST_SCHEMA,
           rolesAtRequest: null,
+          atlasUserId: null,
           holdersAtRequest: [],
           addsToProject: false,
           workflow: null,

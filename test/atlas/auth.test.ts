@@ -77,7 +77,7 @@ describe('API key (Digest) auth', () => {
     await simulator.close();
   });
 
-  it('answers each challenge once and replays the body with the signed request', async () => {
+  it('answers the challenge once, replays the body with the signed request, and signs the next call at once', async () => {
     const client = fixtureClient(simulator, 'atlas-v2', AUTHS.digest);
     await client.roles.setRoles(
       PROJECT,
@@ -85,9 +85,16 @@ describe('API key (Digest) auth', () => {
       ['GROUP_READ_ONLY'],
       ['GROUP_READ_ONLY', 'GROUP_OWNER'],
     );
-    expect(simulator.calls.map((c) => [c.status, c.auth, JSON.stringify(c.body)])).toEqual([
-      [401, 'none', '{"groupRoles":["GROUP_READ_ONLY","GROUP_OWNER"]}'],
-      [200, 'digest', '{"groupRoles":["GROUP_READ_ONLY","GROUP_OWNER"]}'],
+    await client.roles.setRoles(
+      PROJECT,
+      FIXTURE.alice.id,
+      ['GROUP_READ_ONLY', 'GROUP_OWNER'],
+      ['GROUP_READ_ONLY'],
+    );
+    expect(simulator.calls.map((c) => [c.status, c.auth, JSON.stringify(c.body), c.digest?.nc])).toEqual([
+      [401, 'none', '{"groupRoles":["GROUP_READ_ONLY","GROUP_OWNER"]}', undefined],
+      [200, 'digest', '{"groupRoles":["GROUP_READ_ONLY","GROUP_OWNER"]}', '00000001'],
+      [200, 'digest', '{"groupRoles":["GROUP_READ_ONLY"]}', '00000002'],
     ]);
     await client.close();
   });

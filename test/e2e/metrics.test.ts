@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../dev/http-util.js';
-import { PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
+import { CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import { requestAs, waitForState } from '../support/grant-flow.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
@@ -96,6 +96,22 @@ describe('GET /metrics', () => {
     const policyLines = after.split('\n').filter((l) => l.startsWith('rolecall_policy_info{'));
     expect(policyLines).toHaveLength(1);
     expect(policyLines[0]).toMatch(/^rolecall_policy_info\{version="[0-9a-f]{12}"\} 1$/);
+    expect(sample(after, 'rolecall_revocation_lag_seconds_count')).toBe(0);
+
+    // Ended now: its revocation's lag (removal minus the early end) is timed.
+    await sandbox.driver.command(PEOPLE.alice, `end ${id}`, CHANNELS.general);
+    const revoked = await waitForState(sandbox, id, 'revoked');
+    const ended = await waitUntil(
+      async () => {
+        const text = await scrape();
+        return sample(text, 'rolecall_revocation_lag_seconds_count') === 1 ? text : undefined;
+      },
+      5_000,
+      'the revocation lag to be timed',
+    );
+    const lag = ((revoked.revocation?.revokedAt ?? 0) - (revoked.endedEarly?.at ?? 0)) / 1000;
+    expect(lag).toBeGreaterThanOrEqual(0);
+    expect(sample(ended, 'rolecall_revocation_lag_seconds_sum')).toBeCloseTo(lag, 3);
   });
 
   it('serves /metrics only on METRICS_PORT when it is set', async () => {

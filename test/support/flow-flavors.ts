@@ -10,10 +10,17 @@ export interface FlowFlavor {
   /** The call that reads a person's roles on a project before a change. */
   readonly roleRead: { readonly method: string; readonly path: RegExp };
   /**
+   * The first call a revocation makes: the read on a flavor that reads before it writes, the
+   * `:removeRole` itself on one that changes a role with one call.
+   */
+  readonly revocationCall: { readonly method: string; readonly path: RegExp };
+  /**
    * The look-ups a process makes once and remembers (the project's org, the person's user id), or
    * null when the flavor makes none: a flow that reads and writes roles makes no other call.
    */
   readonly lookup: RegExp | null;
+  /** What one grant of a role the person lacks costs once look-ups are done: `read` and `write` calls, in order. */
+  readonly grantCalls: readonly ('read' | 'write')[];
   /** The media type (version) of its user calls. */
   readonly mediaType: string;
   /**
@@ -28,17 +35,24 @@ export const ATLAS_V2: FlowFlavor = {
   api: 'atlas-v2',
   roleWrite: { method: 'PUT', path: /\/users\/[0-9a-f]{24}\/roles$/ },
   roleRead: { method: 'GET', path: /\/users\/byName\// },
+  revocationCall: { method: 'GET', path: /\/users\/byName\// },
   lookup: null,
+  grantCalls: ['read', 'write'],
   mediaType: 'application/vnd.atlas.2023-01-01+json',
   projectWrites: (_before, after) => [{ suffix: '/roles', body: { groupRoles: [...after] } }],
 };
 
-/** `atlas-v2-2025`, the product's default: one `:addRole` or `:removeRole` POST per role. */
+/**
+ * `atlas-v2-2025`, the product's default: one `:addRole` or `:removeRole` POST per role, and no read
+ * before it where the grant's person and roles are known (a grant is one call, a revocation one).
+ */
 export const ATLAS_V2_2025: FlowFlavor = {
   api: 'atlas-v2-2025',
   roleWrite: { method: 'POST', path: /\/users\/[0-9a-f]{24}:(addRole|removeRole)$/ },
   roleRead: { method: 'GET', path: /^\/api\/atlas\/v2\/groups\/[0-9a-f]{24}\/users\/[0-9a-f]{24}$/ },
-  lookup: /^\/api\/atlas\/v2\/(groups\/[0-9a-f]{24}|orgs\/[0-9a-f]{24}\/users\?username=[^&]+)$/,
+  revocationCall: { method: 'POST', path: /\/users\/[0-9a-f]{24}:removeRole$/ },
+  lookup: /^\/api\/atlas\/v2\/(groups\/[0-9a-f]{24}|(orgs|groups)\/[0-9a-f]{24}\/users\?username=[^&]+)$/,
+  grantCalls: ['write'],
   mediaType: 'application/vnd.atlas.2025-02-19+json',
   projectWrites: (before, after) => [
     ...after.filter((r) => !before.includes(r)).map((r) => ({ suffix: ':addRole', body: { groupRole: r } })),

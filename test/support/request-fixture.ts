@@ -18,6 +18,7 @@ export function accessRequest(
     sourceChannelId: null,
     replyUrl: null,
     rolesAtRequest: [],
+    atlasUserId: null,
     holdersAtRequest: [],
     addsToProject: false,
     extends: null,

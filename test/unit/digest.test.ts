@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   buildDigestAuthorization,
   computeDigestResponse,
+  createDigestSession,
+  type DigestChallenge,
   parseAuthParams,
   parseDigestChallenge,
 } from '../../src/atlas/digest.js';
@@ -69,5 +71,104 @@ describe('digest', () => {
     expect(buildDigestAuthorization({ ...RFC_INPUT, challenge })).toBe(
       'Digest username="Mufasa", realm="http-auth@example.org", nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", uri="/dir/index.html", response="8ca523f5e9506fed4657c9700eebdbec", algorithm=MD5, opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS", qop=auth, nc=00000001, cnonce="f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ"',
     );
+  });
+});
+
+const challengeWith = (nonce: string, stale = false): DigestChallenge => ({
+  realm: 'MMS Public API',
+  nonce,
+  algorithm: 'MD5',
+  qop: 'auth',
+  opaque: undefined,
+  stale,
+});
+
+describe('digest session', () => {
+  const credentials = { username: RFC_INPUT.username, password: RFC_INPUT.password };
+
+  it('signs nothing before it has a nonce', () => {
+    expect(createDigestSession(credentials).sign('GET', '/a')).toBeUndefined();
+  });
+
+  it('counts nc up from 00000001 on one nonce, with a fresh cnonce each time, when it signs request after request', () => {
+    const session = createDigestSession(credentials);
+    session.accept(challengeWith('n1'));
+    const signed = Array.from({ length: 5 }, (_, i) => defined(session.sign('GET', `/a/${i}`)));
+    expect(signed.map((s) => [s.nonce, s.nc])).toEqual([
+      ['n1', 1],
+      ['n1', 2],
+      ['n1', 3],
+      ['n1', 4],
+      ['n1', 5],
+    ]);
+    expect(new Set(signed.map((s) => s.cnonce)).size).toBe(5);
+    expect(signed[2]?.authorization).toContain('nc=00000003');
+    // Each header is the RFC 7616 response for exactly that nc and cnonce.
+    const third = defined(signed[2]);
+    expect(third.authorization).toContain(
+      `response="${computeDigestResponse({ ...credentials, method: 'GET', uri: '/a/2', challenge: challengeWith('n1'), cnonce: third.cnonce, nc: 3 })}"`,
+    );
+  });
+
+  it('starts nc over at 1 when a new challenge brings a new nonce, and keeps counting when the same nonce comes again', () => {
+    const session = createDigestSession(credentials);
+    session.accept(challengeWith('n1'));
+    session.sign('GET', '/a');
+    session.sign('GET', '/a');
+    session.accept(challengeWith('n2', true));
+    expect(defined(session.sign('GET', '/a'))).toMatchObject({ nonce: 'n2', nc: 1 });
+    session.accept(challengeWith('n2'));
+    expect(defined(session.sign('GET', '/a'))).toMatchObject({ nonce: 'n2', nc: 2 });
+    session.accept(challengeWith('n1'));
+    expect(defined(session.sign('GET', '/a'))).toMatchObject({ nonce: 'n1', nc: 3 });
+  });
+
+  it('gives concurrent signers distinct counts, and a resend with its own challenge does not move the cached nonce', () => {
+    const session = createDigestSession(credentials);
+    session.accept(challengeWith('n1'));
+    const first = defined(session.sign('GET', '/a'));
+    const resend = session.signWith(challengeWith('n9', true), 'GET', '/a');
+    const second = defined(session.sign('GET', '/a'));
+    expect([first.nc, second.nc, second.nonce]).toEqual([1, 2, 'n1']);
+    expect(resend).toMatchObject({ nonce: 'n9', nc: 1 });
+    expect(session.signWith(challengeWith('n9'), 'GET', '/a').nc).toBe(2);
+  });
+
+  it('tells a nonce one request used alone from one others signed with too', () => {
+    const session = createDigestSession(credentials);
+    session.accept(challengeWith('n1'));
+    const alone = defined(session.sign('GET', '/a'));
+    expect(session.usedAlone(alone)).toBe(true);
+    const next = defined(session.sign('GET', '/a'));
+    expect(session.usedAlone(alone)).toBe(false);
+    expect(session.usedAlone(next)).toBe(false);
+  });
+
+  it('runs one handshake at a time: callers that arrive while it runs wait for it and get nothing back', async () => {
+    const session = createDigestSession(credentials);
+    let runs = 0;
+    let finish: (value: string) => void = () => undefined;
+    const run = () => {
+      runs += 1;
+      return new Promise<string>((resolve) => {
+        finish = resolve;
+      });
+    };
+    const leader = session.handshake(run);
+    const waiters = Array.from({ length: 5 }, () => session.handshake(run));
+    finish('challenge');
+    expect(await leader).toEqual({ value: 'challenge' });
+    expect(await Promise.all(waiters)).toEqual([undefined, undefined, undefined, undefined, undefined]);
+    expect(runs).toBe(1);
+    // Once it is over, the next caller leads a new one.
+    expect(await session.handshake(async () => 'second')).toEqual({ value: 'second' });
+  });
+
+  it('lets waiters go when the handshake fails, and hands the failure to its leader only', async () => {
+    const session = createDigestSession(credentials);
+    const leader = session.handshake(() => Promise.reject(new Error('reset')));
+    const waiter = session.handshake(async () => 'never');
+    await expect(leader).rejects.toThrow('reset');
+    await expect(waiter).resolves.toBeUndefined();
   });
 });
