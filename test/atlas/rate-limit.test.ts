@@ -16,7 +16,13 @@ import {
   rateWordOf,
 } from '../../src/atlas/rate-limiter.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
-import { AUTHS, createCapturingLogger, FIXTURE } from '../support/atlas-fixture.js';
+import {
+  AUTHS,
+  createCapturingLogger,
+  FIXTURE,
+  fixtureConfig,
+  startFixtureSimulator,
+} from '../support/atlas-fixture.js';
 import { appErrorOf } from '../support/errors.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
@@ -27,6 +33,7 @@ const SLOW_BUCKET = { capacity: 100, refillPerMinute: 600 };
 // absorbs 200 ms of delivery jitter even when CI runs other suites on the same 2 cores.
 const BURST_BUCKET = { capacity: 1_000, refillPerMinute: 30_000 };
 const BURST_LIMITS = { org: BURST_BUCKET, project: BURST_BUCKET, user: BURST_BUCKET };
+const QUIET = { capacity: 10_000, refillPerMinute: 600_000 };
 
 /** The most tokens taken in any window, minus what the bucket allows in it; <= 0 means never exceeded. */
 function worstExcess(
@@ -410,4 +417,56 @@ describe('rate bucket corrected from Atlas', () => {
     expect(refused.code).toBe('ATLAS_UNAVAILABLE');
     expect(await takesBeforeWaiting(bucket, rateKeyOf(other))).toBe(0);
   });
+
+  /**
+   * Reads Alice's org roles 40 times, 8 at once, through a client whose bucket matches the
+   * simulator's (100, 10 a second) after another client of the same key spent 85 of its tokens;
+   * `corrected: false` hides Atlas's word from the limiter. Returns the simulator's 429s and the
+   * failed reads.
+   */
+  const readAfterTheBucketWasSpent = async (corrected: boolean) => {
+    const bucket = { capacity: 100, refillPerMinute: 600 };
+    const simulator = await startFixtureSimulator({
+      rateLimits: { org: bucket, project: QUIET, user: QUIET },
+    });
+    const scope = { kind: 'org', id: FIXTURE.org } as const;
+    const real = createRedisRateLimiter(redis, `${prefix}-${corrected ? 'corrected' : 'blind'}`, {
+      buckets: { org: bucket, project: QUIET, user: QUIET },
+    });
+    const client = createAtlasClient(
+      { ...fixtureConfig(simulator, 'atlas-v2-2025', AUTHS.digest), maxRetries: 0 },
+      {
+        logger: createCapturingLogger().logger,
+        rateLimiter: corrected ? real : { take: (key) => real.take(key) },
+      },
+    );
+    await client.roles.readUser(FIXTURE.alice.email, scope);
+    simulator.setBucketTokens(`/api/atlas/v2/orgs/${FIXTURE.org}/users`, 15);
+    const failures: unknown[] = [];
+    await pool(Array.from({ length: 40 }), 8, async () => {
+      await client.roles.readUser(FIXTURE.alice.email, scope).catch((error: unknown) => failures.push(error));
+    });
+    await client.close();
+    await simulator.close();
+    const limited = simulator.calls.filter((c) => c.status === 429);
+    const answered = simulator.calls.filter((c) => c.status === 200);
+    return { limited, answered, failures };
+  };
+
+  it("follows the simulator's bucket lowered behind the client's back, from its headers, without a 429", async () => {
+    const { limited, answered, failures } = await readAfterTheBucketWasSpent(true);
+    expect(limited).toEqual([]);
+    expect(failures).toEqual([]);
+    expect(answered).toHaveLength(41);
+    // 41 reads where 15 tokens were left and 10 come a second: the reads past the first 15 or so
+    // waited for Atlas's refill (the client keeps 10 of 100 back, so about 3.5 s).
+    const span = (answered.at(-1)?.at ?? 0) - (answered[1]?.at ?? 0);
+    expect(span).toBeGreaterThan(2_500);
+  }, 30_000);
+
+  it('does meet 429s in the same reads when the limiter does not hear Atlas, so the test above has teeth', async () => {
+    const { limited, failures } = await readAfterTheBucketWasSpent(false);
+    expect(limited.length).toBeGreaterThan(5);
+    expect(failures.length).toBe(limited.length);
+  }, 30_000);
 });
