@@ -10,7 +10,7 @@ import {
   parseDigestChallenge,
 } from './digest.js';
 import { createTokenSource, type TokenSource } from './oauth-token.js';
-import { type RateLimiter, rateKeyOf } from './rate-limiter.js';
+import { type AtlasRateWord, type RateKey, type RateLimiter, rateKeyOf, rateWordOf } from './rate-limiter.js';
 import {
   type BackoffOptions,
   backoffDelay,
@@ -65,7 +65,11 @@ export interface AtlasHttpOptions {
   readonly baseUrl: string;
   readonly auth: AtlasAuthConfig;
   readonly logger: Logger;
-  /** Takes a token per HTTP exchange (challenges included); omit to send unthrottled. */
+  /**
+   * Takes a token per HTTP exchange (challenges included), and is corrected after each from Atlas's
+   * `RateLimit-Limit` / `RateLimit-Remaining` headers and a 429's bucket parameters; omit to send
+   * unthrottled.
+   */
   readonly rateLimiter?: RateLimiter;
   /**
    * Time allowed for one HTTP exchange, in ms.
@@ -142,13 +146,27 @@ export function createAtlasHttp(options: AtlasHttpOptions): AtlasHttp {
       : undefined;
   const warnedDeprecated = new Set<string>();
 
+  /** Atlas's word on its bucket wins over the configured one; a failure to record it fails no call. */
+  const correctBucket = async (key: RateKey, word: AtlasRateWord | undefined) => {
+    if (word === undefined || !options.rateLimiter?.correct) return;
+    try {
+      await options.rateLimiter.correct(key, word);
+    } catch (error) {
+      logger.warn('atlas rate bucket not corrected from Atlas headers', {
+        key: key.key,
+        error: describe(error),
+      });
+    }
+  };
+
   const exchange = async (
     call: AtlasCall,
     uri: string,
     payload: string | undefined,
     authorization?: string,
   ) => {
-    await options.rateLimiter?.take(rateKeyOf(call.path));
+    const rateKey = rateKeyOf(call.path);
+    await options.rateLimiter?.take(rateKey);
     const headers: Record<string, string> = { accept: call.mediaType, 'user-agent': 'rolecall' };
     if (payload !== undefined) headers['content-type'] = call.mediaType;
     if (authorization !== undefined) headers.authorization = authorization;
@@ -168,6 +186,7 @@ export function createAtlasHttp(options: AtlasHttpOptions): AtlasHttp {
         status: response.statusCode,
         durationMs: performance.now() - started,
       });
+      await correctBucket(rateKey, rateWordOf(response.statusCode, response.headers, text));
       return { status: response.statusCode, headers: response.headers, text } satisfies Exchange;
     } catch (error) {
       options.onExchange?.({ operation, status: 'error', durationMs: performance.now() - started });

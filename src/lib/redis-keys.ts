@@ -39,6 +39,7 @@ import type { ScopeKind } from './scope.js';
  * | `stats:reconcile` | hash | reconciliation counters |
  * | `lock:<name>`, `lock-fence` | string | per-user Atlas write locks and their fencing counter |
  * | `atlas-rate:<bucket>` | hash | client-side Atlas token buckets |
+ * | `atlas-rate:<bucket>:waiters` | zset | callers waiting for a token of that bucket, by deadline (their expiries: `w:<id>` fields of the bucket's hash) |
  * | `extension:<grant id>` | string | the one extension request open for a grant (or a filing token) |
  * | `receipts`, `receipts:at` | hash, zset | what Slack delivered and was acknowledged, until its work is done (requests/receipts.ts) |
  * | `process:<id>` | string | a running process's heartbeat (expires 15 s after its last beat): its receipts are still being worked on |
@@ -85,6 +86,8 @@ export interface RedisKeys {
   lock(name: string): string;
   readonly lockFence: string;
   atlasRate(bucket: string): string;
+  /** Who waits for a token of that bucket, by deadline (atlas/lua/take-token.lua); same hash slot as the bucket. */
+  atlasRateWaiters(bucket: string): string;
   /** The open extension of a grant (requests/extension-claims.ts). */
   extensionSlot(grantId: string): string;
   /** Acknowledged Slack deliveries not yet done (requests/receipts.ts): id -> JSON, and id -> time. */
@@ -135,6 +138,7 @@ export function redisKeys(prefix: string): RedisKeys {
     lock: (name) => `${prefix}:lock:${name}`,
     lockFence: `${prefix}:lock-fence`,
     atlasRate: (bucket) => `${prefix}:atlas-rate:${bucket}`,
+    atlasRateWaiters: (bucket) => `${prefix}:atlas-rate:${bucket}:waiters`,
     store: `${prefix}:store`,
     storeNoticeLease: (notice) => `${prefix}:store:notice-lease:${notice}`,
     receipts: `${prefix}:receipts`,
