@@ -1,3 +1,4 @@
+import { withCallPriority } from '../atlas/call-priority.js';
 import type { ScopedUser, SingleRoleApi } from '../atlas/roles-api.js';
 import { AppError, isAppError } from '../errors.js';
 import {
@@ -350,7 +351,16 @@ export function createApplyProcessor(deps: ProcessorDeps) {
   return createStepProcessor(deps, states, async (request, fence) => {
     if (request.extends !== null) return extend(request);
     try {
-      return await grant(request, fence);
+      // When Atlas's rate limit is short, revocations go first: the thread hears once how long this waits.
+      let told = false;
+      const onWait = (ms: number) => {
+        if (told) return;
+        told = true;
+        lifecycle.waiting(request, ms / 1000).catch((error: unknown) => {
+          logger.warn('could not tell the thread a grant waits for Atlas', { requestId: request.id, error });
+        });
+      };
+      return await withCallPriority({ kind: 'normal', onWait }, () => grant(request, fence));
     } catch (error) {
       // A target or account deleted in Atlas: fail at once, in words, not after every attempt.
       const missing =

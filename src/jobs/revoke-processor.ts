@@ -1,3 +1,4 @@
+import { withCallPriority } from '../atlas/call-priority.js';
 import type { Missing } from '../atlas/roles-api.js';
 import { AppError, isAppError } from '../errors.js';
 import {
@@ -296,7 +297,10 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
     states,
     async (request, fence) => {
       try {
-        return await revoke(request, fence);
+        // Access that must end goes first when Atlas's rate limit is short, the earliest end first.
+        const end = request.endedEarly?.at ?? request.grant?.revokeAt ?? now();
+        const due = Math.min(end, now());
+        return await withCallPriority({ kind: 'revocation', due }, () => revoke(request, fence));
       } catch (error) {
         // A 404 (the project deleted since the read, say): gone things end the grant, never loop.
         const missing = await findGone(atlas, request, logger, error);

@@ -333,7 +333,8 @@ export function createLifecycle(deps: LifecycleDeps) {
      * Tells the thread an approved grant waits `seconds` for Atlas's rate limit (revocations go
      * first); once per attempt.
      */
-    waiting: (request: AccessRequest, seconds: number) => tell(request, 'waiting', String(Math.ceil(seconds))),
+    waiting: (request: AccessRequest, seconds: number) =>
+      tell(request, 'waiting', String(Math.ceil(seconds))),
     /** Tells the grantee their grant ends soon (REMIND_BEFORE). */
     remind: (request: AccessRequest, endsAt: number) => tell(request, 'reminder', String(endsAt)),
     /** Tells again the outcome of a step a job found done already (the notices are deduplicated). */
