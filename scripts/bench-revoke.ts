@@ -14,7 +14,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
@@ -251,6 +251,7 @@ ${projects
     });
     const store = createRequestStore(redisClient, { prefix });
     const started = Date.now();
+    const loadBefore = loadavg()[0] ?? 0;
     const callsBefore = atlas.calls.length;
     const log = (text: string) =>
       console.log(`${((Date.now() - started) / 1000).toFixed(1).padStart(7)} s  ${text}`);
@@ -528,6 +529,10 @@ ${projects
         `  | ${endpoint.padEnd(width)} | ${String(row.grant).padStart(5)} | ${String(row.grant401).padStart(11)} | ${String(row.revoke).padStart(10)} | ${String(row.revoke401).padStart(11)} | ${String(row.other).padStart(10)} | ${String(row.other401).padStart(11)} | ${String(row.r429).padStart(3)} |`,
       );
     }
+    const loadAfter = loadavg()[0] ?? 0;
+    console.log(
+      `Machine: ${availableParallelism()} cores; 1-minute load average ${loadBefore.toFixed(2)} at the start, ${loadAfter.toFixed(2)} at the end`,
+    );
     console.log(problems.length === 0 ? 'Checks: all passed' : `Checks: ${problems.length} problem(s)`);
     for (const problem of problems.slice(0, 30)) console.log(`  - ${problem}`);
     failed ||= problems.length > 0;
@@ -558,6 +563,7 @@ ${projects
         exchangesPerGrantInAll: per(all, N),
         atlas429: totals.r429,
         problems: problems.length,
+        load: { start: Number(loadBefore.toFixed(2)), end: Number(loadAfter.toFixed(2)) },
       }),
     );
   } catch (error) {
