@@ -486,7 +486,7 @@ ${projects
       `Requests: ${N} sent${resentCommands > 0 ? ` (${resentCommands} sent again after "did nothing")` : ''}; Bob's Approve clicks ${seconds(firstClick - started)} to ${seconds(Math.max(...grants.map((g) => g.clickedAt)) - started)} after the first request${resentClicks > 0 ? ` (${resentClicks} clicked again)` : ''}${releasedAt === null ? '' : `; apply queue paused until all were approved, resumed at ${seconds(releasedAt - started)}`}`,
     );
     console.log(
-      `Ends (grant.revokeAt), ${ends.length} grants: spread ${seconds((ends.at(-1) ?? 0) - (ends[0] ?? 0))} (max end - min end)${SINGLE > 0 ? `; closest two ${Math.min(...endGaps)} ms apart` : ''}`,
+      `Ends (grant.revokeAt), ${ends.length} grants: spread ${seconds((ends.at(-1) ?? 0) - (ends[0] ?? 0))} (max end - min end)${SINGLE > 0 ? `; closest two ${Math.min(...endGaps)} ms apart; ${lastAdded < (ends[0] ?? 0) ? 'every apply was done before the first end' : 'applies and ends overlapped (K x (apply + 1 s) is more than a grant)'}` : ''}`,
     );
     console.log(
       `Apply time: first Approve click to the last role added in Atlas ${seconds(lastAdded - firstClick)}${releasedAt === null ? '' : `; apply queue resumed to the last role added ${seconds(lastAdded - releasedAt)}`}`,
