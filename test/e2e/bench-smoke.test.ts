@@ -4,8 +4,9 @@ import { describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 
-// The README names these commands; a tiny N shows they still run to their table (no figures are
-// checked: a benchmark prints, it is not a timed test).
+// The README names these commands; a tiny N shows they still run to their table (no timings are
+// held to a bound: a benchmark prints, it is not a timed test; bench:revoke's JSON line is checked
+// for sane figures and no early revocation).
 describe('benchmark scripts', () => {
   it('runs bench:ack to its table when the processes log in pino JSON', async () => {
     const { stdout } = await run('npm', ['run', '-s', 'bench:ack', '--', '--n', '2'], { timeout: 120_000 });
