@@ -4,8 +4,9 @@ import { describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 
-// The README names these commands; a tiny N shows they still run to their table (no figures are
-// checked: a benchmark prints, it is not a timed test).
+// The README names these commands; a tiny N shows they still run to their table (no timings are
+// held to a bound: a benchmark prints, it is not a timed test; bench:revoke's JSON line is checked
+// for sane figures and no early revocation).
 describe('benchmark scripts', () => {
   it('runs bench:ack to its table when the processes log in pino JSON', async () => {
     const { stdout } = await run('npm', ['run', '-s', 'bench:ack', '--', '--n', '2'], { timeout: 120_000 });
@@ -47,4 +48,45 @@ describe('benchmark scripts', () => {
     expect(byDefault.stdout).toMatch(/ATLAS_API atlas-v2-2025 \(the default\);/);
     expect(byDefault.stdout).toMatch(/\| revocations +\| +3 of 3 \|/);
   }, 150_000);
+
+  it('runs bench:revoke to one JSON line of non-zero figures, every role removed at or after its end', async () => {
+    const { stdout } = await run('npm', ['run', '-s', 'bench:revoke', '--', '--n', '6', '--seconds', '3'], {
+      timeout: 60_000,
+    });
+    expect(stdout).toMatch(/ATLAS_API atlas-v2-2025 \(the default\)/);
+    expect(stdout).toMatch(
+      /\| POST \/api\/atlas\/v2\/groups\/\{groupId\}\/users\/\{userId\}:removeRole +\| +0 \|/,
+    );
+    const figures = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as {
+      n: number;
+      applied: number;
+      revoked: number;
+      early: number;
+      problems: number;
+      endsSpreadMs: number;
+      applyMs: number;
+      clickToAtlasMs: { p50: number; p99: number };
+      lagMs: { p50: number; p99: number; max: number };
+      exchangesPerGrant: number;
+      challengesPerGrant: number;
+      exchangesPerRevocation: number;
+      challengesPerRevocation: number;
+    };
+    expect(figures).toMatchObject({ n: 6, applied: 6, revoked: 6, early: 0, problems: 0 });
+    // The six ends lie within one grant's length of each other: they ended together.
+    expect(figures.endsSpreadMs).toBeLessThan(3_000);
+    expect(figures.applyMs).toBeGreaterThan(0);
+    expect(figures.clickToAtlasMs.p50).toBeGreaterThan(0);
+    expect(figures.clickToAtlasMs.p99).toBeGreaterThanOrEqual(figures.clickToAtlasMs.p50);
+    // Removed in Atlas after the stored end (no early one), and well within a minute of it.
+    expect(figures.lagMs.p50).toBeGreaterThan(0);
+    expect(figures.lagMs.max).toBeGreaterThanOrEqual(figures.lagMs.p99);
+    expect(figures.lagMs.max).toBeLessThan(60_000);
+    // Each grant and each revocation took Atlas calls, Digest challenges among them (at most half).
+    expect(figures.exchangesPerGrant).toBeGreaterThan(0);
+    expect(figures.challengesPerGrant).toBeGreaterThan(0);
+    expect(figures.challengesPerGrant).toBeLessThanOrEqual(figures.exchangesPerGrant / 2);
+    expect(figures.exchangesPerRevocation).toBeGreaterThan(0);
+    expect(figures.challengesPerRevocation).toBeLessThanOrEqual(figures.exchangesPerRevocation / 2);
+  }, 90_000);
 });
