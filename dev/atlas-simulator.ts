@@ -419,9 +419,12 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     const org = /\/orgs\/([^/:]+)\/users/.exec(path);
     const group = /\/groups\/([^/:]+)\/users/.exec(path);
     const project = /\/groups\/([^/:]+)$/.exec(path);
+    // GET /orgs/{orgId}: the "Organizations" endpoint set, ORGANIZATION scope (NOTES.md section 9).
+    const organization = /\/orgs\/([^/:]+)$/.exec(path);
     if (org) return { key: `org:${org[1]}`, config: limits.org };
     if (group) return { key: `group:${group[1]}`, config: limits.project };
     if (project) return { key: `project:${project[1]}`, config: limits.project };
+    if (organization) return { key: `organization:${organization[1]}`, config: limits.org };
     return { key: 'user', config: limits.user };
   };
 
