@@ -161,8 +161,11 @@ describe('rate bucket priority', () => {
     );
     const after = taken.slice(before.length + 1);
     // Only revocations due before its deadline went first; the revocations still arriving came later.
-    expect(before.every((t) => (dues.get(t.name) ?? Number.NaN) <= deadline + 5)).toBe(true);
-    expect(after.filter((t) => (dues.get(t.name) ?? 0) > deadline + 5).length).toBeGreaterThan(5);
+    // Its deadline is its first try on Redis's clock, which a loaded run reaches some ms after
+    // `normalStarted`: up to one token's time of slack.
+    const slack = everyMs;
+    expect(before.every((t) => (dues.get(t.name) ?? Number.NaN) <= deadline + slack)).toBe(true);
+    expect(after.filter((t) => (dues.get(t.name) ?? 0) > deadline + slack).length).toBeGreaterThan(5);
     // Its wait: the deadline, then the revocations due before it that were still waiting then (a
     // fifth more per token for the pollers' lateness: a one-token bucket loses what a late taker misses).
     const dueBefore = [...dues.values()].filter((due) => due <= deadline).length;

@@ -37,6 +37,8 @@ describe('Lua scripts', () => {
 
   it('finds the scripts it checks (request store, locks, limits, reviews, offboarding, rate limiter, step confirmations, ids, store epoch, extension slots, receipts)', () => {
     expect(scripts).toEqual([
+      'src/atlas/lua/correct-bucket.lua',
+      'src/atlas/lua/leave-queue.lua',
       'src/atlas/lua/take-token.lua',
       'src/continuity/lua/ensure-epoch.lua',
       'src/continuity/lua/renew-epoch.lua',
