@@ -110,6 +110,19 @@ describe('one Atlas call per grant and per revocation (ATLAS_API=atlas-v2-2025)'
     await hold.release();
     await waitForState(sandbox, asked.id, 'revoked', 10_000);
     expect(exchangesSince(atEnd)).toEqual(['200 POST /api/atlas/v2/groups/{id}/users/{id}:removeRole']);
+
+    // Atlas lets the nonce go stale between two grants: one 401 (stale=true), then the new nonce.
+    sandbox.atlas.expireNonces();
+    const atStale = sandbox.atlas.calls.length;
+    const again = await requestAs(sandbox, PEOPLE.alice, `request ${WRITE} on payments-prod for 1h because stale`);
+    await sandbox.driver.clickButton(PEOPLE.bob, again.approval, 'request_approve');
+    await waitForState(sandbox, again.id, 'applied');
+    expect(exchangesSince(atStale)).toEqual([
+      '401 GET /api/atlas/v2/groups/{id}/users/{id}',
+      '200 GET /api/atlas/v2/groups/{id}/users/{id}',
+      '200 POST /api/atlas/v2/groups/{id}/users/{id}:addRole',
+    ]);
+    expect(sandbox.atlas.calls.slice(atStale)[0]?.challenge?.stale).toBe(true);
   }, 30_000);
 
   it('leaves alone a role someone gave by hand between the request and its approval', async () => {
