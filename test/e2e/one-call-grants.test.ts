@@ -114,7 +114,11 @@ describe('one Atlas call per grant and per revocation (ATLAS_API=atlas-v2-2025)'
     // Atlas lets the nonce go stale between two grants: one 401 (stale=true), then the new nonce.
     sandbox.atlas.expireNonces();
     const atStale = sandbox.atlas.calls.length;
-    const again = await requestAs(sandbox, PEOPLE.alice, `request ${WRITE} on payments-prod for 1h because stale`);
+    const again = await requestAs(
+      sandbox,
+      PEOPLE.alice,
+      `request ${WRITE} on payments-prod for 1h because stale`,
+    );
     await sandbox.driver.clickButton(PEOPLE.bob, again.approval, 'request_approve');
     await waitForState(sandbox, again.id, 'applied');
     expect(exchangesSince(atStale)).toEqual([
