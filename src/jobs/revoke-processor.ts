@@ -10,8 +10,8 @@ import {
   releaseOps,
   rolesHeldBy,
 } from '../grants/ledger.js';
-import { revocationLagOf } from '../requests/lifecycle.js';
 import type { AccessRequest, Failure, RevokePlan, RevokeTrouble } from '../requests/model.js';
+import { revocationLagOf } from '../requests/revocation-lag.js';
 import { sameRoles } from '../requests/role-set.js';
 import { describeMissing, findGone } from './gone.js';
 import { removeEach } from './one-call-writes.js';

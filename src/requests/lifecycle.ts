@@ -11,6 +11,7 @@ import type {
 } from './model.js';
 import type { RequestEvent, WorkQueue } from './ports.js';
 import type { NoteInput, RequestWriter, TransitionInput, TransitionResult } from './request-writer.js';
+import { revocationLagOf } from './revocation-lag.js';
 import { STATE_WORDS } from './state-machine.js';
 
 /** What a move writes besides the state: who, why, the fields and ledger changes, the optimistic check. */
@@ -385,17 +386,4 @@ export function createLifecycle(deps: LifecycleDeps) {
       return result.request;
     },
   };
-}
-
-/**
- * How long after its end a grant's roles were removed, in ms: `removedAt` (taken right after Atlas
- * answered) minus the end (an early end's time, else the grant's end); undefined for a grant that
- * had no end. Negative would mean removed early.
- */
-export function revocationLagOf(
-  request: Pick<AccessRequest, 'endedEarly' | 'grant'>,
-  removedAt: number,
-): number | undefined {
-  const end = request.endedEarly?.at ?? request.grant?.revokeAt ?? null;
-  return end === null ? undefined : removedAt - end;
 }
