@@ -98,10 +98,10 @@ try {
   const rows: [string, string][] = [
     ['revocations', `${revoked} of ${targets.length}`],
     ['seconds', seconds.toFixed(1)],
-    ['Atlas requests in all (Digest counts 2)', String(calls.length)],
+    ['Atlas requests in all (Digest challenges included)', String(calls.length)],
     ['Atlas requests per revocation', (calls.length / Math.max(1, revoked)).toFixed(1)],
     ['organization-bucket requests', String(orgCalls.length)],
-    ['project-bucket requests (Digest counts 2)', String(projectCalls.length)],
+    ['project-bucket requests (Digest challenges included)', String(projectCalls.length)],
     ['project-bucket tokens the bucket allowed', allowed.toFixed(0)],
     ['bucket used', `${((projectCalls.length / allowed) * 100).toFixed(1)} %`],
     ['429 answers from the simulator', String(rejected)],

@@ -288,12 +288,16 @@ export function createAtlasHttp(options: AtlasHttpOptions): AtlasHttp {
         options.dryRun(write);
         return { status: call.method === 'DELETE' ? 204 : 200, body: undefined as T, headers: {} };
       }
+      // A write whose answer was lost (a timeout, a reset, a 5xx) may have been carried out: a
+      // later 409 may then be this very call's own work, and the error says so (`afterLostAnswer`).
+      let lostAnswer = false;
       for (let retry = 0; ; retry += 1) {
         let response: Exchange;
         try {
           response = await attempt(call, uri, payload);
         } catch (cause) {
           if (cause instanceof AppError) throw cause;
+          if (call.method !== 'GET') lostAnswer = true;
           if (isRetryableNetworkError(cause) && retry < maxRetries) {
             logger.debug('atlas call failed on the network; retrying', {
               path: call.path,
@@ -316,6 +320,7 @@ export function createAtlasHttp(options: AtlasHttpOptions): AtlasHttp {
         }
         const error = body as AtlasErrorBody | undefined;
         if (isRetryableStatus(response.status) && retry < maxRetries) {
+          if (call.method !== 'GET' && response.status !== 429) lostAnswer = true;
           const asked = retryAfterMs(response.headers['retry-after'], error);
           const wait = asked ?? backoffDelay(retry, options.backoff);
           if (wait > maxRetryWaitMs) {
@@ -329,7 +334,13 @@ export function createAtlasHttp(options: AtlasHttpOptions): AtlasHttp {
           await sleep(wait + (asked === undefined ? 0 : Math.floor(Math.random() * 250)));
           continue;
         }
-        const failure = toAtlasAppError(response.status, error, call);
+        const refused = toAtlasAppError(response.status, error, call);
+        const failure = lostAnswer
+          ? new AppError(refused.code, refused.message, {
+              retryable: refused.retryable,
+              details: { ...refused.details, afterLostAnswer: true },
+            })
+          : refused;
         logger.warn('atlas call failed', {
           method: call.method,
           path: call.path,

@@ -69,8 +69,12 @@ export interface AtlasMembersApi {
 export type RoleChange =
   /** Atlas made the change and answered with the roles after it (null when the answer had none: a dry run). */
   | { readonly changed: true; readonly roles: readonly string[] | null }
-  /** Atlas answered 409: the person already held the role (add), or no longer held it (remove). */
-  | { readonly changed: false };
+  /**
+   * Atlas answered 409: the person already held the role (add), or no longer held it (remove).
+   * `afterLostAnswer`: an earlier try of this very call lost its answer (a timeout, a 5xx), so the
+   * 409 may be that try's own work.
+   */
+  | { readonly changed: false; readonly afterLostAnswer: boolean };
 
 /**
  * One role added or removed with one call, answered with the person's roles after it: the

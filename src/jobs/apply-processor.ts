@@ -1,18 +1,12 @@
-import { withCallPriority } from '../atlas/call-priority.js';
+import { type CallPriority, withCallPriority } from '../atlas/call-priority.js';
 import type { ScopedUser, SingleRoleApi } from '../atlas/roles-api.js';
 import { AppError, isAppError } from '../errors.js';
-import {
-  type ApplyDecision,
-  decideApply,
-  holdersOf,
-  type Ledger,
-  type LedgerOp,
-  rolesHeldBy,
-} from '../grants/ledger.js';
+import { type ApplyDecision, decideApply, holdersOf, type Ledger, type LedgerOp } from '../grants/ledger.js';
 import type { AccessRequest, ChangePlan } from '../requests/model.js';
 import { sameRoles } from '../requests/role-set.js';
+import { createExtendGrant } from './extend-grant.js';
 import { findGone, goneError } from './gone.js';
-import { addEach } from './one-call-writes.js';
+import { addEach, type EachResult } from './one-call-writes.js';
 import {
   closeDrift,
   createStepProcessor,
@@ -37,6 +31,7 @@ export function createApplyProcessor(deps: ProcessorDeps) {
   const { store, lifecycle, ledgers, atlas, logger } = deps;
   const now = deps.now ?? Date.now;
   const states = { ready: ['approved'], working: 'applying', done: 'applied', failed: 'failed' } as const;
+  const extend = createExtendGrant(deps);
 
   /** Refuses (or allows) adding someone who is not in the project, saying why in words. */
   const checkCanJoin = async (request: AccessRequest): Promise<void> => {
@@ -110,29 +105,23 @@ export function createApplyProcessor(deps: ProcessorDeps) {
     if (saved !== null && !saved.ok) return { skipped: saved.current.state };
     await fence.check();
     const answers = await addEach(single, request.target, userId, request.roles);
-    if (answers.failed !== null) {
-      const { error, refused, role } = answers.failed;
-      // Atlas refused the call: its role and those after it were not added; the plan says so.
-      const landed = {
-        ...plan,
-        added: plan.added.filter(
-          (r) => earlier.includes(r) || answers.changed.includes(r) || (!refused && r === role),
-        ),
-      };
-      if (!sameRoles(landed.added, plan.added)) await lifecycle.planned(request.id, landed, true, false);
-      // No longer in the scope since the request was checked: the read-first way (joining the
-      // project) decides, with what landed, so a role added before the refusal stays this grant's.
-      if (isAppError(error, 'ATLAS_NOT_A_MEMBER')) return readFirst({ ...request, plan: landed }, fence);
-      throw error;
-    }
+    if (answers.failed !== null) return landPartly(request, plan, answers, fence);
+    // A 409 after a try that lost its answer is most likely that try's work: a planned role is ours.
+    const ours = [...new Set([...earlier, ...answers.afterLostAnswer.filter((r) => plan.added.includes(r))])];
     // Every role was there already (409s): one read for the roles shown and for drift.
     const before = answers.before ?? (await atlas.readUser(email, request.target)).roles;
+    if (before.length === 0 && request.target.kind === 'project' && atlas.projectMembership) {
+      // She had left the project since the request was checked, and Atlas let :addRole bring her
+      // back: undone, and the read-first way decides whether she may join it (temporary only).
+      await atlas.projectMembership.removeFromProject(request.target.id, userId);
+      return readFirst(request, fence);
+    }
     const decision = decideApply({
       requestId: request.id,
       roles: request.roles,
       current: before,
       ledger,
-      alreadyAdded: earlier,
+      alreadyAdded: ours,
       now: now(),
     });
     await closeDrift({ store, lifecycle, logger, now }, decision.drifted, {
@@ -141,8 +130,50 @@ export function createApplyProcessor(deps: ProcessorDeps) {
       ledger,
       inScope: true,
     });
-    const finalPlan = { ...plan, added: [...new Set([...earlier, ...decision.add])] };
+    const finalPlan = { ...plan, added: [...new Set([...ours, ...decision.add])] };
     return { decision, plan: finalPlan, finalPlan };
+  };
+
+  /**
+   * One `:addRole` failed part way. Refused for good (a role Atlas does not take, say): what this
+   * attempt added is removed again, so a failed grant leaves nothing behind. Otherwise (an outage:
+   * the job tries again) the plan keeps what landed, and a role whose answer was lost. Someone no
+   * longer in the scope goes the read-first way (joining the project), with what landed.
+   */
+  const landPartly = async (
+    request: AccessRequest,
+    plan: ChangePlan,
+    answers: EachResult,
+    fence: Fence,
+  ): Promise<Landed> => {
+    const failed = answers.failed;
+    if (failed === null) throw new AppError('INTERNAL', 'landPartly without a failure');
+    const earlier = request.plan?.added ?? [];
+    const { error, refused, role } = failed;
+    let kept = answers.changed;
+    const final = isAppError(error) && !error.retryable && !isAppError(error, 'ATLAS_NOT_A_MEMBER');
+    if (final && atlas.singleRole) {
+      kept = [];
+      for (const added of answers.changed) {
+        try {
+          await atlas.singleRole.removeRole(request.target, plan.atlasUserId, added);
+        } catch (undo) {
+          logger.error('could not take back a role of a grant that failed', {
+            requestId: request.id,
+            role: added,
+            error: undo,
+          });
+          kept = [...kept, added];
+        }
+      }
+    }
+    const landed = {
+      ...plan,
+      added: plan.added.filter((r) => earlier.includes(r) || kept.includes(r) || (!refused && r === role)),
+    };
+    if (!sameRoles(landed.added, plan.added)) await lifecycle.planned(request.id, landed, true, false);
+    if (isAppError(error, 'ATLAS_NOT_A_MEMBER')) return readFirst({ ...request, plan: landed }, fence);
+    throw error;
   };
 
   /** The read-then-write way: reads the person's roles, plans, then writes what is missing. */
@@ -275,79 +306,6 @@ export function createApplyProcessor(deps: ProcessorDeps) {
     return { done: 'applied' };
   };
 
-  /** Moves the end of the grant an approved extension request extends, atomically with its ledger. */
-  const extend = async (request: AccessRequest): Promise<ProcessorOutcome> => {
-    const originalId = request.extends ?? '';
-    let original = await store.require(originalId);
-    let extension = original.extensions.find((e) => e.by === request.id);
-    for (let round = 0; extension === undefined; round += 1) {
-      const end = original.grant?.revokeAt ?? null;
-      if (original.state !== 'applied' || end === null || original.endedEarly !== null || round > 3) {
-        throw new AppError(
-          'EXTENSION_TOO_LATE',
-          `${original.id} ${original.endedEarly ? 'was ended early' : original.state === 'applied' ? 'is no longer temporary' : 'had already ended or was being revoked'}, so ${request.id} came too late. Ask for the access again.`,
-        );
-      }
-      const to = end + (request.durationSeconds ?? 0) * 1000;
-      // Checked against the end as it stands now, in the same optimistic write that moves it: two
-      // extensions approved together cannot both fit under the bound.
-      if (request.endsNoLaterThan !== null && to > request.endsNoLaterThan) {
-        throw new AppError(
-          'DURATION_INVALID',
-          `${request.id} would make ${original.id} end at ${new Date(to).toISOString()}, past ${new Date(request.endsNoLaterThan).toISOString()}, the latest its roles may be held (maxDuration from when it was asked${original.extensions.length > 0 ? `; ${original.id} was extended since` : ''}). Ask again for less.`,
-        );
-      }
-      const ledger = await ledgers.read(original.granteeEmail, original.target);
-      const candidate = { by: request.id, of: original.id, from: end, to };
-      const moved = await lifecycle.extend(original.id, {
-        actor: 'system',
-        detail: `extended by ${request.id}: now ends ${new Date(to).toISOString()} instead of ${new Date(end).toISOString()}`,
-        expect: { grant: original.grant, endedEarly: null },
-        patch: {
-          grant: original.grant ? { ...original.grant, revokeAt: to } : null,
-          extensions: [...original.extensions, candidate],
-        },
-        ledger: {
-          email: original.granteeEmail,
-          target: original.target,
-          ops: rolesHeldBy(ledger, original.id).map((role) => ({
-            op: 'hold' as const,
-            role,
-            requestId: original.id,
-            until: to,
-          })),
-          ending: { requestId: original.id, at: to },
-        },
-      });
-      original = moved.ok ? moved.request : moved.current;
-      if (moved.ok) extension = candidate;
-    }
-    const done = await lifecycle.extensionApplied(request, original, extension, {
-      actor: 'system',
-      detail: `${original.id} now ends ${new Date(extension.to).toISOString()}`,
-      patch: {
-        extension,
-        grant: {
-          rolesAfter: original.grant?.rolesAfter ?? [],
-          appliedAt: now(),
-          revokeAt: null,
-          held: [],
-          joined: [],
-          outside: [],
-          addedToProject: false,
-        },
-      },
-    });
-    if (!done.ok) return { skipped: done.current.state };
-    logger.info('grant extended', {
-      requestId: original.id,
-      by: request.id,
-      from: extension.from,
-      to: extension.to,
-    });
-    return { done: 'extended' };
-  };
-
   return createStepProcessor(deps, states, async (request, fence) => {
     if (request.extends !== null) return extend(request);
     try {
@@ -360,7 +318,18 @@ export function createApplyProcessor(deps: ProcessorDeps) {
           logger.warn('could not tell the thread a grant waits for Atlas', { requestId: request.id, error });
         });
       };
-      return await withCallPriority({ kind: 'normal', onWait }, () => grant(request, fence));
+      // It holds the person's lock while it waits: a revocation of theirs that is due waits behind it,
+      // so the grant then takes that revocation's place in the queue.
+      const ledger = await ledgers.read(request.granteeEmail, request.target);
+      const at = now();
+      const overdue = ledger.holders
+        .filter((h) => h.requestId !== request.id && h.until !== null && h.until <= at)
+        .map((h) => h.until ?? at);
+      const priority: CallPriority =
+        overdue.length > 0
+          ? { kind: 'revocation', due: Math.min(...overdue), onWait }
+          : { kind: 'normal', onWait };
+      return await withCallPriority(priority, () => grant(request, fence));
     } catch (error) {
       // A target or account deleted in Atlas: fail at once, in words, not after every attempt.
       const missing =

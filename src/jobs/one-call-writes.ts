@@ -10,6 +10,8 @@ export interface EachResult {
   readonly changed: readonly string[];
   /** Roles Atlas left as they were (409: already held when adding, no longer held when removing). */
   readonly unchanged: readonly string[];
+  /** Of `unchanged`, those whose 409 came after a try that lost its answer: most likely this call's work. */
+  readonly afterLostAnswer: readonly string[];
   /**
    * The call that failed, if one did (the calls stop there): `refused` when Atlas answered it with an
    * error status, so its role surely did not change; false when the answer was lost (it may have).
@@ -52,20 +54,23 @@ async function each(
 ): Promise<EachResult> {
   const changed: string[] = [];
   const unchanged: string[] = [];
+  const afterLostAnswer: string[] = [];
   let after: readonly string[] | null = null;
   for (const role of roles) {
     try {
       const answer = await call(role);
       if (!answer.changed) {
         unchanged.push(role);
+        if (answer.afterLostAnswer) afterLostAnswer.push(role);
         continue;
       }
       changed.push(role);
       if (answer.roles !== null) after = answer.roles;
     } catch (error) {
       const refused = isAppError(error) && typeof error.details.status === 'number';
-      return { before: null, changed, unchanged, failed: { role, error, refused } };
+      return { before: null, changed, unchanged, afterLostAnswer, failed: { role, error, refused } };
     }
   }
-  return { before: after === null ? null : beforeOf(after, changed), changed, unchanged, failed: null };
+  const before = after === null ? null : beforeOf(after, changed);
+  return { before, changed, unchanged, afterLostAnswer, failed: null };
 }

@@ -161,7 +161,12 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
     }
     await fence.check();
     const answers = await removeEach(single, request.target, userId, candidates);
-    if (answers.failed === null) return { before: answers.before, request, ledger };
+    if (answers.failed === null) {
+      // A 409 after a try that lost its answer is most likely that try's removal: removed, not gone.
+      const removedBefore = [...(request.revokePlan?.remove ?? []), ...answers.afterLostAnswer];
+      const tried: RevokePlan = { ...plan, remove: [...new Set(removedBefore)] };
+      return { before: answers.before, request: { ...request, revokePlan: tried }, ledger };
+    }
     const { error, refused, role } = answers.failed;
     // Atlas refused the call: its role and those after it were not removed; the plan says so.
     const earlier = request.revokePlan?.remove ?? [];

@@ -77,7 +77,8 @@ export function createAtlasV2025RolesApi(http: AtlasHttp, options: MembersOption
       return { changed: true, roles: body === undefined ? null : rolesOf(scope, body) };
     } catch (error) {
       // A retried :addRole whose first try landed, or a role someone removed meanwhile: already done.
-      if (isAppError(error) && error.details.status === 409) return { changed: false };
+      if (isAppError(error) && error.details.status === 409)
+        return { changed: false, afterLostAnswer: error.details.afterLostAnswer === true };
       throw error;
     }
   };

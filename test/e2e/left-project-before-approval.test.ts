@@ -1,0 +1,63 @@
+// the one-call grant (atlas-v2-2025) for someone removed from the project between
+// the request and its approval.
+import { afterEach, describe, expect, it } from 'vitest';
+import { waitUntil } from '../../dev/http-util.js';
+import { PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
+import type { AccessRequest, RequestState } from '../../src/requests/model.js';
+import { ATLAS_V2_2025 } from '../support/flow-flavors.js';
+import { holdRevocations, PROJECT, readRequest, requestAs } from '../support/grant-flow.js';
+import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
+
+const READ = 'GROUP_DATA_ACCESS_READ_ONLY';
+
+/** The request once it is in one of `states`. */
+const settle = (sandbox: Sandbox, id: string, states: readonly RequestState[]): Promise<AccessRequest> =>
+  waitUntil(
+    async () => {
+      const request = await readRequest(sandbox, id);
+      return states.includes(request.state) ? request : undefined;
+    },
+    10_000,
+    `${id} in ${states.join(' or ')}`,
+  );
+
+describe('one-call grant for someone who left the project after asking', () => {
+  let sandbox: Sandbox;
+
+  afterEach(async () => {
+    await sandbox.stop();
+  });
+
+  it('takes her out of the project again at the end when the grant put her back in', async () => {
+    sandbox = await startSandbox({
+      redisUrl: TEST_REDIS_URL,
+      prefix: uniquePrefix('left-project'),
+      env: { JOB_BACKOFF_MS: '50', RECONCILE_INTERVAL: '1h' },
+      atlasApi: ATLAS_V2_2025.api,
+    });
+    const hold = await holdRevocations(sandbox);
+    const asked = await requestAs(
+      sandbox,
+      PEOPLE.alice,
+      `request ${READ} on payments-prod for 2s because left`,
+    );
+    // A project owner removes her from the project in the Atlas UI before Bob approves.
+    sandbox.atlas.setRoles(PEOPLE.alice.email, PROJECT, []);
+    await sandbox.driver.clickButton(PEOPLE.bob, asked.approval, 'request_approve');
+    const settled = await settle(sandbox, asked.id, ['applied', 'failed']);
+    const inProject = sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT);
+    if (settled.state === 'applied' && inProject.length > 0) {
+      // Rolecall put her (back) in the project: its end must take her out again.
+      await hold.release();
+      const ended = await settle(sandbox, asked.id, ['revoked', 'revoke_failed']);
+      expect({
+        state: ended.state,
+        failure: ended.failure?.code,
+        addedToProject: settled.grant?.addedToProject,
+        roles: sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT),
+      }).toEqual({ state: 'revoked', failure: undefined, addedToProject: true, roles: [] });
+    } else {
+      expect(settled.state).toBe('applied');
+    }
+  }, 30_000);
+});
