@@ -74,9 +74,18 @@ describe('revocations first when the grantee has a grant waiting for tokens', ()
       .filter((c) => c.status === 200)
       .map((c) => `${c.path.split(':')[1]} ${c.path.includes(ATLAS.userIds.alice) ? 'alice' : 'dana'}`);
     // Alice's new grant holds her lock while it waits, so her own revocation cannot queue: the grant
-    // waits in that revocation's place (her grant ended first), and her revocation follows it at once,
-    // still before dana's, which ended later. Without that, the grant waits its normal 20 s behind
-    // them and alice's ended grant waits with it.
-    expect(order).toEqual(['addRole alice', 'removeRole alice', 'removeRole dana', 'removeRole dana']);
+    // waits in that revocation's place (her grant ended first), and her revocation follows it at once.
+    // At most one of dana's removals comes first: the one that finds a token while the grant sleeps
+    // out the 429's Retry-After (it is not queued then). Without that place, the grant waits its
+    // normal 20 s behind both of dana's removals, and alice's ended grant waits with it.
+    expect([...order].sort()).toEqual([
+      'addRole alice',
+      'removeRole alice',
+      'removeRole dana',
+      'removeRole dana',
+    ]);
+    const added = order.indexOf('addRole alice');
+    expect(added).toBeLessThanOrEqual(1);
+    expect(order[added + 1]).toBe('removeRole alice');
   }, 60_000);
 });
