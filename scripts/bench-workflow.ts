@@ -5,8 +5,8 @@
 // A third row follows the whole life of a temporary grant through the real commands (request, approve,
 // applied, `end`, revoked; at most 1,000 of them), for what a typical finished request leaves behind.
 // With each Rolecall row: the bytes by kind of key (and entries per key), what packing a settled
-// request saves, how long BullMQ's event streams got, and what a delayed job holds (sampled each
-// second during the run). `--atlas-api` picks the Atlas flavor (default: the product's default).
+// request saves, how long BullMQ's event streams got, and what a delayed job holds (sampled four
+// times a second during the run). `--atlas-api` picks the Atlas flavor (default: the product's default).
 
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -351,7 +351,7 @@ async function readStreams(
 }
 
 /**
- * Samples every second, until `finish`: how long each queue's event stream is (BullMQ trims it on most
+ * Samples four times a second, until `finish`: how long each queue's event stream is (BullMQ trims it on most
  * writes, not on all: bursts grow it past its cap until the sweeper trims it) and the bytes of up to
  * 20 delayed jobs per queue not seen before (a revocation waiting for a grant's end, a reminder, an
  * expiry). `finish` is called once the queues have drained and again after the sweeper ran.
@@ -393,9 +393,10 @@ function startSampler(redis: Redis, prefix: string) {
       failure ??= error;
     });
   let running = sampleSafely();
+  // Four times a second: a small run's grants can hold their delayed revocation for under a second.
   const timer = setInterval(() => {
     running = running.then(sampleSafely);
-  }, 1_000);
+  }, 250);
   let drained: Map<string, { length: number; bytes: number }> | undefined;
   return {
     /** The streams once the queues have drained (before the sweeper's next trim). */
