@@ -24,8 +24,17 @@ import {
 } from './processor-support.js';
 import type { Fence } from './user-lock.js';
 
-/** Answers to a `:removeRole` that the read-first way handles: their last role there, gone from the organization. */
-const READ_FIRST_ON = ['WOULD_REMOVE_ALL_ROLES', 'ATLAS_NOT_A_MEMBER', 'ATLAS_USER_NOT_FOUND'];
+/**
+ * Answers to a `:removeRole` that the read-first way handles: their last role there, gone from the
+ * organization, or a 400 (the spec declares no 409 for an organization role that is already gone:
+ * Atlas may answer 400 instead, and the read then finds it gone).
+ */
+const READ_FIRST_ON = [
+  'WOULD_REMOVE_ALL_ROLES',
+  'ATLAS_NOT_A_MEMBER',
+  'ATLAS_USER_NOT_FOUND',
+  'ATLAS_REJECTED',
+];
 
 /** Dependencies of {@link createRevokeProcessor}. */
 export interface RevokeProcessorDeps extends ProcessorDeps {

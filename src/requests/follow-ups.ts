@@ -107,9 +107,11 @@ function placesFor(
       return request.decision?.by === 'system'
         ? ['approval-message', 'thread', 'requester']
         : ['approval-message', 'thread'];
+    case 'waiting':
+      // Nothing on the approval message changes: a line in its thread only.
+      return ['thread'];
     case 'drift':
     case 'extended':
-    case 'waiting':
     case 'revoke_failed':
       return ['approval-message', 'thread'];
     case 'expired':

@@ -91,6 +91,7 @@ const EVENTS: RequestEvent[] = [
   'drift',
   'reminder',
   'extended',
+  'waiting',
 ];
 
 describe('Block Kit builders', () => {
@@ -259,6 +260,13 @@ describe('Block Kit builders', () => {
     const text = buildOutcomeText(request('applied'), event);
     expect(text).toContain('AR-0042');
     expect(text).not.toMatch(/<!channel>|<!here>|<https:\/\/evil/);
+  });
+
+  it('says how long a grant waits for Atlas when the notice carries the wait, and only the id otherwise', () => {
+    const waiting = buildOutcomeText(request('applying'), 'waiting', { round: '12' });
+    expect(waiting).toContain('AR-0042 waits about 12 s for its turn');
+    expect(buildOutcomeText(request('applying'), 'waiting', { round: 'x' })).toContain('waits a moment');
+    expect(waiting).not.toContain('<@');
   });
 
   it('builds valid modals and help', () => {
