@@ -327,7 +327,16 @@ export function createAtlasHttp(options: AtlasHttpOptions): AtlasHttp {
             throw new AppError(
               'ATLAS_UNAVAILABLE',
               `Atlas is rate limiting ${call.operation} and asked to wait ${Math.ceil(wait / 1000)} s; Rolecall will try again later.`,
-              { retryable: true, details: { status: response.status, retryAfterMs: wait } },
+              {
+                retryable: true,
+                details: {
+                  status: response.status,
+                  retryAfterMs: wait,
+                  ...(lostAnswer || (call.method !== 'GET' && response.status !== 429)
+                    ? { afterLostAnswer: true }
+                    : {}),
+                },
+              },
             );
           }
           logger.debug('atlas asked to retry', { path: call.path, status: response.status, retry, wait });

@@ -107,14 +107,17 @@ export function createApplyProcessor(deps: ProcessorDeps) {
     const answers = await addEach(single, request.target, userId, request.roles);
     if (answers.failed !== null) return landPartly(request, plan, answers, fence);
     // A 409 after a try that lost its answer is most likely that try's work: a planned role is ours.
-    const ours = [...new Set([...earlier, ...answers.afterLostAnswer.filter((r) => plan.added.includes(r))])];
+    const lostButOurs = answers.afterLostAnswer.filter((r) => plan.added.includes(r));
+    const ours = [...new Set([...earlier, ...lostButOurs])];
     // Every role was there already (409s): one read for the roles shown and for drift.
-    const before = answers.before ?? (await atlas.readUser(email, request.target)).roles;
-    if (before.length === 0 && request.target.kind === 'project' && atlas.projectMembership) {
-      // She had left the project since the request was checked, and Atlas let :addRole bring her
-      // back: undone, and the read-first way decides whether she may join it (temporary only).
-      await atlas.projectMembership.removeFromProject(request.target.id, userId);
-      return readFirst(request, fence);
+    const read = answers.before ?? (await atlas.readUser(email, request.target)).roles;
+    const before = read.filter((r) => !lostButOurs.includes(r));
+    if (request.target.kind === 'project' && before.every((r) => ours.includes(r))) {
+      // Nothing but this grant's roles: she had left the project since the request was checked, and
+      // Atlas let :addRole bring her back. Stored first, so a retry knows it too.
+      const joined = { ...plan, added: [...new Set([...ours, ...answers.changed])], addsToProject: true };
+      await lifecycle.planned(request.id, joined, true, true);
+      if (request.durationSeconds === null) return refuseJoining({ ...request, plan: joined }, userId);
     }
     const decision = decideApply({
       requestId: request.id,
@@ -130,8 +133,22 @@ export function createApplyProcessor(deps: ProcessorDeps) {
       ledger,
       inScope: true,
     });
-    const finalPlan = { ...plan, added: [...new Set([...ours, ...decision.add])] };
+    const addsToProject = request.target.kind === 'project' && before.every((r) => ours.includes(r));
+    const finalPlan = { ...plan, added: [...new Set([...ours, ...decision.add])], addsToProject };
     return { decision, plan: finalPlan, finalPlan };
+  };
+
+  /**
+   * A permanent grant that found its person outside the project (Atlas's :addRole brought them
+   * back): Rolecall adds people to a project only for a while, so they are taken out again and the
+   * request fails in words. Used on a retry too (the stored plan says so).
+   */
+  const refuseJoining = async (request: AccessRequest, userId: string): Promise<never> => {
+    if (atlas.projectMembership) await atlas.projectMembership.removeFromProject(request.target.id, userId);
+    throw new AppError(
+      'ATLAS_NOT_A_MEMBER',
+      `${request.granteeEmail} is no longer in ${request.target.name}. Rolecall adds people to a project only for temporary access; ask again with a duration, or have a project owner add them.`,
+    );
   };
 
   /**
@@ -150,11 +167,22 @@ export function createApplyProcessor(deps: ProcessorDeps) {
     if (failed === null) throw new AppError('INTERNAL', 'landPartly without a failure');
     const earlier = request.plan?.added ?? [];
     const { error, refused, role } = failed;
-    let kept = answers.changed;
-    const final = isAppError(error) && !error.retryable && !isAppError(error, 'ATLAS_NOT_A_MEMBER');
+    // What may be in Atlas because of this grant: earlier tries' roles, this try's, and a planned
+    // role whose answer was lost (a 409 after it, or the failing call itself).
+    const mayBeOurs = [
+      ...new Set([
+        ...earlier,
+        ...answers.changed,
+        ...answers.afterLostAnswer.filter((r) => plan.added.includes(r)),
+        ...(!refused && plan.added.includes(role) ? [role] : []),
+      ]),
+    ];
+    let kept = mayBeOurs;
+    const refusal = isAppError(error) ? error : null;
+    const final = refusal !== null && !refusal.retryable && refusal.code !== 'ATLAS_NOT_A_MEMBER';
     if (final && atlas.singleRole) {
       kept = [];
-      for (const added of answers.changed) {
+      for (const added of mayBeOurs) {
         try {
           await atlas.singleRole.removeRole(request.target, plan.atlasUserId, added);
         } catch (undo) {
@@ -167,12 +195,16 @@ export function createApplyProcessor(deps: ProcessorDeps) {
         }
       }
     }
-    const landed = {
-      ...plan,
-      added: plan.added.filter((r) => earlier.includes(r) || kept.includes(r) || (!refused && r === role)),
-    };
+    const landed = { ...plan, added: plan.added.filter((r) => kept.includes(r)) };
     if (!sameRoles(landed.added, plan.added)) await lifecycle.planned(request.id, landed, true, false);
     if (isAppError(error, 'ATLAS_NOT_A_MEMBER')) return readFirst({ ...request, plan: landed }, fence);
+    if (final && kept.length > 0 && refusal !== null) {
+      throw new AppError(
+        refusal.code,
+        `${refusal.message} Rolecall had added ${kept.join(', ')} and could not take it back: remove it in Atlas, or press Retry.`,
+        { retryable: false, details: refusal.details },
+      );
+    }
     throw error;
   };
 
@@ -181,6 +213,10 @@ export function createApplyProcessor(deps: ProcessorDeps) {
     const scope = request.target;
     const email = request.granteeEmail;
     const user: ScopedUser = await atlas.readUser(email, scope);
+    // A permanent grant whose first try found them outside the project (stored in its plan).
+    if (request.durationSeconds === null && request.plan?.addsToProject) {
+      return refuseJoining(request, user.userId);
+    }
     const notInProject = user.roles.length === 0;
     if (notInProject) {
       // A deleted project (or account) looks like "not a member" on some calls: ask before inviting.

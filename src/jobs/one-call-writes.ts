@@ -67,7 +67,15 @@ async function each(
       changed.push(role);
       if (answer.roles !== null) after = answer.roles;
     } catch (error) {
-      const refused = isAppError(error) && typeof error.details.status === 'number';
+      // Refused: Atlas answered with a 4xx and no earlier try of the call lost its answer. A 5xx (or a
+      // lost answer before it) leaves open whether the call landed.
+      const status = isAppError(error) ? error.details.status : undefined;
+      const refused =
+        isAppError(error) &&
+        typeof status === 'number' &&
+        status >= 400 &&
+        status < 500 &&
+        error.details.afterLostAnswer !== true;
       return { before: null, changed, unchanged, afterLostAnswer, failed: { role, error, refused } };
     }
   }

@@ -181,7 +181,9 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
     const earlier = request.revokePlan?.remove ?? [];
     const landed: RevokePlan = {
       ...plan,
-      remove: [...new Set([...earlier, ...answers.changed, ...(refused ? [] : [role])])],
+      remove: [
+        ...new Set([...earlier, ...answers.changed, ...answers.afterLostAnswer, ...(refused ? [] : [role])]),
+      ],
     };
     if (!sameRoles(landed.remove, plan.remove)) await lifecycle.revokePlanned(request.id, landed);
     // Their last role there, or gone from the organization: the read-first way knows what to do.

@@ -45,19 +45,37 @@ describe('one-call grant for someone who left the project after asking', () => {
     sandbox.atlas.setRoles(PEOPLE.alice.email, PROJECT, []);
     await sandbox.driver.clickButton(PEOPLE.bob, asked.approval, 'request_approve');
     const settled = await settle(sandbox, asked.id, ['applied', 'failed']);
-    const inProject = sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT);
-    if (settled.state === 'applied' && inProject.length > 0) {
-      // Rolecall put her (back) in the project: its end must take her out again.
-      await hold.release();
-      const ended = await settle(sandbox, asked.id, ['revoked', 'revoke_failed']);
-      expect({
-        state: ended.state,
-        failure: ended.failure?.code,
-        addedToProject: settled.grant?.addedToProject,
-        roles: sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT),
-      }).toEqual({ state: 'revoked', failure: undefined, addedToProject: true, roles: [] });
-    } else {
-      expect(settled.state).toBe('applied');
-    }
+    // The simulator's :addRole puts an organization member back in the project: the grant says so,
+    // holds her membership, and its end takes her out again.
+    expect(settled.state).toBe('applied');
+    expect(settled.grant?.addedToProject).toBe(true);
+    expect(sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT)).toEqual([READ]);
+    await hold.release();
+    const ended = await settle(sandbox, asked.id, ['revoked', 'revoke_failed']);
+    expect({
+      state: ended.state,
+      failure: ended.failure?.code,
+      roles: sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT),
+    }).toEqual({
+      state: 'revoked',
+      failure: undefined,
+      roles: [],
+    });
+  }, 30_000);
+
+  it('refuses a permanent grant for someone who left the project, and leaves her out of it', async () => {
+    sandbox = await startSandbox({
+      redisUrl: TEST_REDIS_URL,
+      prefix: uniquePrefix('left-project-permanent'),
+      env: { JOB_BACKOFF_MS: '50', RECONCILE_INTERVAL: '1h' },
+      atlasApi: ATLAS_V2_2025.api,
+    });
+    const asked = await requestAs(sandbox, PEOPLE.alice, `request ${READ} on payments-prod because for good`);
+    sandbox.atlas.setRoles(PEOPLE.alice.email, PROJECT, []);
+    await sandbox.driver.clickButton(PEOPLE.bob, asked.approval, 'request_approve');
+    const settled = await settle(sandbox, asked.id, ['applied', 'failed']);
+    expect(settled.state).toBe('failed');
+    expect(settled.failure?.message).toContain('is no longer in payments-prod');
+    expect(sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT)).toEqual([]);
   }, 30_000);
 });
