@@ -1,25 +1,12 @@
-// the one-call grant (atlas-v2-2025) for someone removed from the project between
-// the request and its approval.
+// The one-call grant (atlas-v2-2025) for someone removed from the project between the request and
+// its approval.
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitUntil } from '../../dev/http-util.js';
 import { PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
-import type { AccessRequest, RequestState } from '../../src/requests/model.js';
 import { ATLAS_V2_2025 } from '../support/flow-flavors.js';
-import { holdRevocations, PROJECT, readRequest, requestAs } from '../support/grant-flow.js';
+import { holdRevocations, PROJECT, requestAs, waitForState } from '../support/grant-flow.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 const READ = 'GROUP_DATA_ACCESS_READ_ONLY';
-
-/** The request once it is in one of `states`. */
-const settle = (sandbox: Sandbox, id: string, states: readonly RequestState[]): Promise<AccessRequest> =>
-  waitUntil(
-    async () => {
-      const request = await readRequest(sandbox, id);
-      return states.includes(request.state) ? request : undefined;
-    },
-    10_000,
-    `${id} in ${states.join(' or ')}`,
-  );
 
 describe('one-call grant for someone who left the project after asking', () => {
   let sandbox: Sandbox;
@@ -44,14 +31,14 @@ describe('one-call grant for someone who left the project after asking', () => {
     // A project owner removes her from the project in the Atlas UI before Bob approves.
     sandbox.atlas.setRoles(PEOPLE.alice.email, PROJECT, []);
     await sandbox.driver.clickButton(PEOPLE.bob, asked.approval, 'request_approve');
-    const settled = await settle(sandbox, asked.id, ['applied', 'failed']);
+    const settled = await waitForState(sandbox, asked.id, ['applied', 'failed'], 10_000);
     // The simulator's :addRole puts an organization member back in the project: the grant says so,
     // holds her membership, and its end takes her out again.
     expect(settled.state).toBe('applied');
     expect(settled.grant?.addedToProject).toBe(true);
     expect(sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT)).toEqual([READ]);
     await hold.release();
-    const ended = await settle(sandbox, asked.id, ['revoked', 'revoke_failed']);
+    const ended = await waitForState(sandbox, asked.id, ['revoked', 'revoke_failed'], 10_000);
     expect({
       state: ended.state,
       failure: ended.failure?.code,
@@ -73,7 +60,7 @@ describe('one-call grant for someone who left the project after asking', () => {
     const asked = await requestAs(sandbox, PEOPLE.alice, `request ${READ} on payments-prod because for good`);
     sandbox.atlas.setRoles(PEOPLE.alice.email, PROJECT, []);
     await sandbox.driver.clickButton(PEOPLE.bob, asked.approval, 'request_approve');
-    const settled = await settle(sandbox, asked.id, ['applied', 'failed']);
+    const settled = await waitForState(sandbox, asked.id, ['applied', 'failed'], 10_000);
     expect(settled.state).toBe('failed');
     expect(settled.failure?.message).toContain('is no longer in payments-prod');
     expect(sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT)).toEqual([]);

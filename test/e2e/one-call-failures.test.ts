@@ -1,71 +1,24 @@
 // The one-call grant (atlas-v2-2025) when Atlas's answer to a write is lost, when an undo fails,
 // or when both meet: no role Rolecall added outlives its grant, and nothing is left by a failed one.
-import { createServer, request as httpRequest, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitUntil } from '../../dev/http-util.js';
-import { freePort } from '../../dev/local-redis.js';
-import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
-import type { AccessRequest, RequestState } from '../../src/requests/model.js';
+import { ATLAS, CHANNELS, PEOPLE, type Sandbox } from '../../dev/sandbox.js';
+import type { AccessRequest } from '../../src/requests/model.js';
+import { type AtlasGateway, startSandboxBehindGateway } from '../support/atlas-gateway.js';
 import { ATLAS_V2_2025 } from '../support/flow-flavors.js';
-import { holdRevocations, PROJECT, readRequest, requestAs } from '../support/grant-flow.js';
+import {
+  holdRevocations,
+  PROJECT,
+  type RevocationHold,
+  requestAs,
+  rolesAt,
+  waitForState,
+} from '../support/grant-flow.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 const READ = 'GROUP_DATA_ACCESS_READ_ONLY';
+const WRITE = 'GROUP_DATA_ACCESS_READ_WRITE';
+// A typo in the policy: Rolecall takes any GROUP_[A-Z_]+ on Atlas (README), Atlas answers 400.
 const TYPO = 'GROUP_SEARCH_INDEX_EDITORR';
-
-/**
- * A gateway in front of the simulator. `lose`: forwards, lets Atlas carry the call out, answers 502
- * (answer lost). `refuse`: answers 503 without forwarding (the call surely did not land).
- */
-async function startGateway(target: number, port: number) {
-  let rule: { path: RegExp; method: string; times: number; forward: boolean } | null = null;
-  const server: Server = createServer((req, res) => {
-    const matches =
-      rule !== null && rule.times > 0 && rule.method === req.method && rule.path.test(req.url ?? '');
-    if (matches && rule && !rule.forward && req.headers.authorization !== undefined) {
-      rule.times -= 1;
-      req.resume();
-      res.writeHead(503, { 'content-type': 'text/plain' }).end('unavailable');
-      return;
-    }
-    const upstream = httpRequest(
-      { host: '127.0.0.1', port: target, path: req.url, method: req.method, headers: req.headers },
-      (answer) => {
-        const chunks: Buffer[] = [];
-        answer.on('data', (c: Buffer) => chunks.push(c));
-        answer.on('end', () => {
-          if (matches && rule?.forward && rule.times > 0 && answer.statusCode !== 401) {
-            rule.times -= 1;
-            res.writeHead(502, { 'content-type': 'text/plain' }).end('bad gateway');
-            return;
-          }
-          res.writeHead(answer.statusCode ?? 502, answer.headers).end(Buffer.concat(chunks));
-        });
-      },
-    );
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return {
-    lose: (method: string, path: RegExp, times = 1) => {
-      rule = { method, path, times, forward: true };
-    },
-    refuse: (method: string, path: RegExp, times = 1) => {
-      rule = { method, path, times, forward: false };
-    },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
-const settle = (sandbox: Sandbox, id: string, states: readonly RequestState[], ms = 20_000) =>
-  waitUntil(
-    async () => {
-      const request = await readRequest(sandbox, id);
-      return states.includes(request.state) ? request : undefined;
-    },
-    ms,
-    `${id} in ${states.join(' or ')}`,
-  );
 
 const TYPO_POLICY = `approvalsChannel: ${CHANNELS.approvals}
 targets:
@@ -75,9 +28,10 @@ targets:
     roles: [GROUP_READ_ONLY, ${READ}, ${TYPO}]
 `;
 
-describe('one-call grants when answers are lost and undos fail', () => {
+describe('one-call grants when answers are lost and calls are refused (atlas-v2-2025)', () => {
   let sandbox: Sandbox;
-  let gateway: Awaited<ReturnType<typeof startGateway>>;
+  let gateway: AtlasGateway;
+  let hold: RevocationHold;
 
   afterEach(async () => {
     await sandbox.stop();
@@ -85,31 +39,39 @@ describe('one-call grants when answers are lost and undos fail', () => {
   });
 
   const start = async (label: string, env: Record<string, string> = {}, policy?: string) => {
-    const atlasPort = await freePort();
-    const gatewayPort = await freePort();
-    gateway = await startGateway(atlasPort, gatewayPort);
-    sandbox = await startSandbox({
+    ({ sandbox, gateway } = await startSandboxBehindGateway({
       redisUrl: TEST_REDIS_URL,
       prefix: uniquePrefix(label),
-      atlasPort,
-      env: {
-        JOB_BACKOFF_MS: '50',
-        RECONCILE_INTERVAL: '1h',
-        ATLAS_BASE_URL: `http://127.0.0.1:${gatewayPort}`,
-        ...env,
-      },
+      env: { JOB_BACKOFF_MS: '50', RECONCILE_INTERVAL: '1h', ...env },
       atlasApi: ATLAS_V2_2025.api,
       ...(policy ? { policy } : {}),
-    });
+    }));
+  };
+
+  /** A grant that found her outside the project: it held her membership, and its end took her out. */
+  const expectJoinedThenLeft = async (id: string) => {
+    const settled = await waitForState(sandbox, id, ['applied', 'failed'], 20_000);
+    await hold.release();
+    const ended: AccessRequest =
+      settled.state === 'applied'
+        ? await waitForState(sandbox, id, ['revoked', 'revoke_failed'], 20_000)
+        : settled;
+    expect({
+      applied: settled.state,
+      addedToProject: settled.grant?.addedToProject,
+      ended: ended.state,
+      failure: ended.failure?.code,
+      roles: sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT),
+    }).toEqual({ applied: 'applied', addedToProject: true, ended: 'revoked', failure: undefined, roles: [] });
   };
 
   it('ends a role whose :addRole landed when every one of the client tries lost its answer', async () => {
-    await start('r24b-a', { ATLAS_MAX_RETRIES: '1' });
+    await start('lost-every-answer', { ATLAS_MAX_RETRIES: '1' });
     const asked = await requestAs(sandbox, PEOPLE.alice, `request ${READ} on payments-prod for 2s because a`);
     // The first :addRole lands, its answer and the retry's (a 409) are both lost: the client gives up with a 502.
-    gateway.lose('POST', /:addRole$/, 2);
+    gateway.lose(/:addRole$/, { method: 'POST', times: 2 });
     await sandbox.driver.clickButton(PEOPLE.bob, asked.approval, 'request_approve');
-    const applied = await settle(sandbox, asked.id, ['applied', 'failed']);
+    const applied = await waitForState(sandbox, asked.id, ['applied', 'failed'], 20_000);
     expect({
       state: applied.state,
       held: applied.grant?.held,
@@ -118,17 +80,35 @@ describe('one-call grants when answers are lost and undos fail', () => {
     }).toEqual({ state: 'applied', held: [READ], outside: [], revokeAt: 'number' });
   }, 40_000);
 
+  it('leaves no role it added behind when Atlas refuses a later role of the request', async () => {
+    await start('partial-grant', {}, TYPO_POLICY);
+    const asked = await requestAs(
+      sandbox,
+      PEOPLE.alice,
+      `request ${READ},${TYPO} on payments-prod for 1h because partial`,
+    );
+    await sandbox.driver.clickButton(PEOPLE.bob, asked.approval, 'request_approve');
+    const failed = await waitForState(sandbox, asked.id, ['failed', 'applied']);
+    // Atlas refused the second role: the request fails, as it should, and the first role it added
+    // is taken back, so nothing is left in Atlas that no grant ends.
+    expect(failed.state).toBe('failed');
+    expect({
+      roles: sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT),
+      planned: failed.plan?.added,
+    }).toEqual({ roles: ['GROUP_READ_ONLY'], planned: [] });
+  }, 30_000);
+
   it('takes back a role an earlier try added when a later role is refused for good', async () => {
-    await start('r24b-b', {}, TYPO_POLICY);
+    await start('take-back', {}, TYPO_POLICY);
     const asked = await requestAs(
       sandbox,
       PEOPLE.alice,
       `request ${READ},${TYPO} on payments-prod for 1h because b`,
     );
     // READ's :addRole lands, its answer is lost; the retry meets 409 (afterLostAnswer); then Atlas refuses TYPO.
-    gateway.lose('POST', /:addRole$/, 1);
+    gateway.lose(/:addRole$/, { method: 'POST' });
     await sandbox.driver.clickButton(PEOPLE.bob, asked.approval, 'request_approve');
-    const failed = await settle(sandbox, asked.id, ['applied', 'failed']);
+    const failed = await waitForState(sandbox, asked.id, ['applied', 'failed'], 20_000);
     expect({
       state: failed.state,
       roles: sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT),
@@ -136,43 +116,73 @@ describe('one-call grants when answers are lost and undos fail', () => {
   }, 40_000);
 
   it('someone who left the project, brought back by an :addRole whose answer was lost, leaves at the end', async () => {
-    await start('r24b-c');
-    const hold = await holdRevocations(sandbox);
+    await start('left-lost-answer');
+    hold = await holdRevocations(sandbox);
     const asked = await requestAs(sandbox, PEOPLE.alice, `request ${READ} on payments-prod for 2s because c`);
     sandbox.atlas.setRoles(PEOPLE.alice.email, PROJECT, []);
-    gateway.lose('POST', /:addRole$/, 1);
+    gateway.lose(/:addRole$/, { method: 'POST' });
     await sandbox.driver.clickButton(PEOPLE.bob, asked.approval, 'request_approve');
-    const settled = await settle(sandbox, asked.id, ['applied', 'failed']);
-    await hold.release();
-    const ended: AccessRequest =
-      settled.state === 'applied' ? await settle(sandbox, asked.id, ['revoked', 'revoke_failed']) : settled;
-    expect({
-      applied: settled.state,
-      addedToProject: settled.grant?.addedToProject,
-      ended: ended.state,
-      failure: ended.failure?.code,
-      roles: sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT),
-    }).toEqual({ applied: 'applied', addedToProject: true, ended: 'revoked', failure: undefined, roles: [] });
+    await expectJoinedThenLeft(asked.id);
   }, 40_000);
 
-  it('someone who left the project is taken out at the end when the first undo (removeGroupUser) fails', async () => {
-    await start('r24b-d', { ATLAS_MAX_RETRIES: '0' });
-    const hold = await holdRevocations(sandbox);
+  it('someone who left the project is taken out at the end even when the first removal from it fails', async () => {
+    await start('left-refused-removal', { ATLAS_MAX_RETRIES: '0' });
+    hold = await holdRevocations(sandbox);
     const asked = await requestAs(sandbox, PEOPLE.alice, `request ${READ} on payments-prod for 2s because d`);
     sandbox.atlas.setRoles(PEOPLE.alice.email, PROJECT, []);
-    // The undo's DELETE never reaches Atlas once (503); the job tries again.
-    gateway.refuse('DELETE', /\/groups\/[^/]+\/users\/[^/:]+$/, 1);
+    // The first DELETE of her from the project never reaches Atlas (503); the job tries again.
+    gateway.refuse(/\/groups\/[^/]+\/users\/[^/:]+$/, { method: 'DELETE' });
     await sandbox.driver.clickButton(PEOPLE.bob, asked.approval, 'request_approve');
-    const settled = await settle(sandbox, asked.id, ['applied', 'failed']);
+    await expectJoinedThenLeft(asked.id);
+  }, 40_000);
+  it('removes the role at the grant end when the :addRole landed but its answer was lost', async () => {
+    await start('lost-add');
+    hold = await holdRevocations(sandbox);
+    const asked = await requestAs(
+      sandbox,
+      PEOPLE.alice,
+      `request ${READ} on payments-prod for 2s because lost`,
+    );
+    // Atlas carries out the first :addRole but its answer never reaches Rolecall (a 502 instead).
+    gateway.lose(/:addRole$/);
+    const clickedAt = Date.now();
+    await sandbox.driver.clickButton(PEOPLE.bob, asked.approval, 'request_approve');
+    const applied = await waitForState(sandbox, asked.id, 'applied', 15_000);
+    const statuses = sandbox.atlas.calls
+      .filter((c) => c.path.endsWith(':addRole') && c.auth === 'digest')
+      .map((c) => c.status);
+    // The retried :addRole met the role the first one added.
+    expect(statuses).toContain(409);
+    expect(rolesAt(sandbox.atlas.timeline(PEOPLE.alice.email, PROJECT), clickedAt)).not.toContain(READ);
+    // Rolecall added this role: the grant must hold it, not call it "held outside Rolecall".
+    expect({ held: applied.grant?.held, outside: applied.grant?.outside }).toEqual({
+      held: [READ],
+      outside: [],
+    });
     await hold.release();
-    const ended: AccessRequest =
-      settled.state === 'applied' ? await settle(sandbox, asked.id, ['revoked', 'revoke_failed']) : settled;
-    expect({
-      applied: settled.state,
-      addedToProject: settled.grant?.addedToProject,
-      ended: ended.state,
-      failure: ended.failure?.code,
-      roles: sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT),
-    }).toEqual({ applied: 'applied', addedToProject: true, ended: 'revoked', failure: undefined, roles: [] });
+    if (applied.grant?.revokeAt !== null) await waitForState(sandbox, asked.id, 'revoked', 10_000);
+    // The role Rolecall added must not outlive the grant.
+    expect(sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT)).not.toContain(READ);
+  }, 40_000);
+
+  it('removes the role when the :removeRole landed but its answer was lost, without calling it drift', async () => {
+    await start('lost-remove');
+    hold = await holdRevocations(sandbox);
+    const asked = await requestAs(
+      sandbox,
+      PEOPLE.alice,
+      `request ${WRITE} on payments-prod for 2s because lost remove`,
+    );
+    await sandbox.driver.clickButton(PEOPLE.bob, asked.approval, 'request_approve');
+    await waitForState(sandbox, asked.id, 'applied', 10_000);
+    gateway.lose(/:removeRole$/);
+    await hold.release();
+    const revoked = await waitForState(sandbox, asked.id, 'revoked', 15_000);
+    expect(sandbox.atlas.rolesOf(PEOPLE.alice.email, PROJECT)).not.toContain(WRITE);
+    // Rolecall removed it itself; "already gone" tells the approvers someone removed it by hand.
+    expect({ removed: revoked.revocation?.removed, gone: revoked.revocation?.gone }).toEqual({
+      removed: [WRITE],
+      gone: [],
+    });
   }, 40_000);
 });

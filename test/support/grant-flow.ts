@@ -95,22 +95,28 @@ export async function readAudit(sandbox: Sandbox, id: string): Promise<RequestAu
   }
 }
 
-/** Waits until a request exists and reaches `state`, and returns it. Only "no such request" is absence: any other error (Redis down) fails the wait. */
+/**
+ * Waits until a request exists and reaches `state` (or one of several), and returns it. Only "no such
+ * request" is absence: any other error (Redis down) fails the wait.
+ */
 export async function waitForState(
   sandbox: Sandbox,
   id: string,
-  state: RequestState,
+  state: RequestState | readonly RequestState[],
   timeoutMs = 15_000,
 ): Promise<AccessRequest> {
+  const states: readonly RequestState[] = typeof state === 'string' ? [state] : state;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const request = await readRequest(sandbox, id).catch((error: unknown) => {
       if (isAppError(error, 'REQUEST_NOT_FOUND')) return undefined;
       throw error;
     });
-    if (request?.state === state) return request;
+    if (request && states.includes(request.state)) return request;
     if (Date.now() > deadline)
-      throw new Error(`${id} is ${request?.state ?? 'not stored'}, not ${state}, after ${timeoutMs} ms`);
+      throw new Error(
+        `${id} is ${request?.state ?? 'not stored'}, not ${states.join(' or ')}, after ${timeoutMs} ms`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
