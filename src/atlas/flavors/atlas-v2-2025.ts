@@ -33,30 +33,6 @@ export function createAtlasV2025RolesApi(http: AtlasHttp, options: MembersOption
   const orgOf = (scope: AtlasScope): Promise<string> =>
     scope.kind === 'org' ? Promise.resolve(scope.id) : projectOrg(scope.id);
 
-  const resolve = async (orgId: string, username: string): Promise<string> => {
-    // An Atlas account's id is the same in every organization and project.
-    const key = username.toLowerCase();
-    const known = userIds.get(key);
-    if (known) return known;
-    const { body } = await http.send<{ results?: readonly OrgUser[] }>({
-      method: 'GET',
-      path: `/api/atlas/v2/orgs/${orgId}/users`,
-      query: { username },
-      mediaType: ATLAS_V2_2025,
-      operation: `looking up the Atlas user ${username}`,
-      requiredRole: 'Organization Member',
-    });
-    const user = body.results?.find((u) => u.username.toLowerCase() === username.toLowerCase());
-    if (!user) {
-      throw new AppError(
-        'ATLAS_NOT_A_MEMBER',
-        `${username} is not a member of the Atlas organization ${orgId}; invite them first.`,
-      );
-    }
-    userIds.set(key, user.id);
-    return user.id;
-  };
-
   /** One :addRole / :removeRole; a 409 (already held, or no longer held) is `changed: false`. */
   const change = async (
     scope: AtlasScope,
@@ -120,14 +96,18 @@ export function createAtlasV2025RolesApi(http: AtlasHttp, options: MembersOption
           userIds.set(cacheKey, found.userId);
           return found;
         }
-        if (scope.kind === 'org') {
+        // Not in the project: their id, from the organization that owns it.
+        const orgId = await orgOf(scope);
+        const member = scope.kind === 'project' ? await lookUp(username, { kind: 'org', id: orgId }) : null;
+        if (!member) {
           throw new AppError(
             'ATLAS_NOT_A_MEMBER',
-            `${username} is not a member of the Atlas organization ${scope.id}; invite them first.`,
+            `${username} is not a member of the Atlas organization ${orgId}; invite them first.`,
           );
         }
-        // Not in the project: their id in the organization that owns it (throws when not a member).
-        return { userId: await resolve(await orgOf(scope), username), roles: [] };
+        // An Atlas account's id is the same in every organization and project.
+        userIds.set(cacheKey, member.userId);
+        return { userId: member.userId, roles: [] };
       }
       try {
         const segment = scope.kind === 'org' ? 'orgs' : 'groups';
