@@ -52,6 +52,19 @@ export function holdersOf(ledger: Ledger, role: string, except?: string): RoleHo
     .sort((a, b) => (b.until ?? Number.POSITIVE_INFINITY) - (a.until ?? Number.POSITIVE_INFINITY));
 }
 
+/**
+ * The holder that keeps `role` once `requestId` lets it go: another holder still inside its time,
+ * the longest-lasting one; undefined when `requestId` was its last active holder (it goes).
+ */
+export function keeperOf(
+  ledger: Ledger,
+  role: string,
+  requestId: string,
+  now: number,
+): RoleHolder | undefined {
+  return holdersOf(ledger, role, requestId).find((h) => isActive(h, now));
+}
+
 /** The roles `requestId` holds in the ledger. */
 export function rolesHeldBy(ledger: Ledger, requestId: string): string[] {
   return unique(ledger.holders.filter((h) => h.requestId === requestId).map((h) => h.role));
@@ -215,9 +228,9 @@ export function decideRevoke(input: RevokeInput): RevokeDecision {
       continue;
     }
     // Only holders still inside their time keep a role; one past its end is being revoked itself.
-    const others = holdersOf(ledger, role, requestId).filter((h) => isActive(h, now));
-    if (others.length > 0) {
-      kept.push(others[0] as RoleHolder);
+    const keeper = keeperOf(ledger, role, requestId, now);
+    if (keeper) {
+      kept.push(keeper);
     } else {
       remove.push(role);
       removed.push(role);

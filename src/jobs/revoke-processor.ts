@@ -3,8 +3,7 @@ import type { Missing } from '../atlas/roles-api.js';
 import { AppError, isAppError } from '../errors.js';
 import {
   decideRevoke,
-  holdersOf,
-  isActive,
+  keeperOf,
   type Ledger,
   type LedgerOp,
   releaseOps,
@@ -157,7 +156,7 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
     if (ledger.membershipBy === request.id) return { before: null, request };
     const at = now();
     const candidates = rolesHeldBy(ledger, request.id).filter(
-      (role) => !holdersOf(ledger, role, request.id).some((h) => isActive(h, at)),
+      (role) => !keeperOf(ledger, role, request.id, at),
     );
     if (candidates.length === 0) return { before: null, request };
     const plan: RevokePlan = {
