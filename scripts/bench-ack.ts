@@ -25,6 +25,7 @@ import { type SlackSimulator, startSlackSimulator } from '../dev/slack-simulator
 import { createHttpServer } from '../src/ops/http-server.js';
 import { createLogger } from '../src/ops/logger.js';
 import { buildDecisionActions } from '../src/slack/blocks/approval-message.js';
+import { quantile } from './app-processes.js';
 import { ATLAS_API_OPTION, describeFlavor, readAtlasFlavor } from './bench-flavor.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -107,9 +108,6 @@ function sign(secret: string, body: string): Record<string, string> {
     'x-slack-signature': `v0=${signature}`,
   };
 }
-
-const quantile = (sorted: readonly number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? 0;
 
 /** Sends the bodies with `concurrency` in flight; returns each one's ack latency in ms. */
 async function load(

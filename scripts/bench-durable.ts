@@ -13,10 +13,8 @@ import { createRequestStore } from '../dev/request-store.js';
 import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../dev/sandbox.js';
 import { parseInfo, versionAtLeast } from '../src/ops/redis-settings.js';
 import { startOwnRedis } from '../test/support/own-redis.js';
+import { quantile } from './app-processes.js';
 import { ATLAS_API_OPTION, describeFlavor, readAtlasFlavor } from './bench-flavor.js';
-
-const quantile = (sorted: readonly number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0;
 
 const personOf = (i: number) => ({
   id: `U0D${i.toString(36).toUpperCase().padStart(5, '0')}`,

@@ -11,7 +11,6 @@
 // `--single K`: K grants one at a time instead (see runSingle). The figures end as one JSON line.
 // `--atlas-api` picks the Atlas flavor; `--atlas-rate` Rolecall's project bucket (ATLAS_RATE_PROJECT).
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -28,6 +27,7 @@ import { type SimulatedMessage, startSlackSimulator } from '../dev/slack-simulat
 import type { AccessRequest } from '../src/requests/model.js';
 import { NOT_RECEIVED } from '../src/slack/handlers/received.js';
 import { startOwnRedis } from '../test/support/own-redis.js';
+import { quantile, startRolecallProcess } from './app-processes.js';
 import { ATLAS_API_OPTION, describeFlavor, readAtlasFlavor } from './bench-flavor.js';
 
 const ROLE = 'GROUP_DATA_ACCESS_READ_ONLY';
@@ -93,35 +93,8 @@ const byAtlasId = new Map(people.map((p) => [p.atlasId, p]));
 const byEmail = new Map(people.map((p) => [p.email, p]));
 const bySlackId = new Map(people.map((p) => [p.id, p]));
 
-const quantile = (sorted: readonly number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-
-/** A Rolecall process from source, with its output kept for the report when it fails. */
-function startProcess(mode: 'bot' | 'worker', env: Record<string, string>) {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', mode], {
-    cwd: new URL('..', import.meta.url),
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-20_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const ready = waitUntil(
-    () => {
-      if (child.exitCode !== null) throw new Error(`${mode} exited ${child.exitCode}: ${output}`);
-      const line = output.split('\n').find((l) => l.includes('"rolecall started"'));
-      return line ? (JSON.parse(line) as { port: number }).port : undefined;
-    },
-    60_000,
-    `${mode} to start`,
-  );
-  return { child, ready };
-}
 
 /** The approval message of each request id, once it carries its Approve button. */
 function approvalMessages(messages: readonly SimulatedMessage[]): Map<string, SimulatedMessage> {
@@ -235,8 +208,8 @@ ${projects
     ATLAS_PRIVATE_KEY: ATLAS.apiKey.privateKey,
     ATLAS_RATE_PROJECT: ATLAS_RATE,
   };
-  const bot = startProcess('bot', env);
-  const workers = Array.from({ length: WORKERS }, () => startProcess('worker', workerEnv));
+  const bot = startRolecallProcess('bot', env);
+  const workers = Array.from({ length: WORKERS }, () => startRolecallProcess('worker', workerEnv));
   const redisClient = new Redis(redis.url);
   redisClient.on('error', () => undefined);
   const applyQueue = new Queue('apply', { connection: redisClient, prefix });

@@ -5,7 +5,6 @@
 // after its end each role was removed (p50/p99/max). Not part of `npm test`: it takes minutes.
 // `--atlas-api` picks the Atlas flavor the workers call (default: the product's default).
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,6 +19,7 @@ import { createSlackDriver } from '../dev/slack-driver.js';
 import { type SimulatedMessage, startSlackSimulator } from '../dev/slack-simulator.js';
 import type { AtlasScope } from '../src/lib/scope.js';
 import { startOwnRedis } from '../test/support/own-redis.js';
+import { quantile, startRolecallProcess } from './app-processes.js';
 import { ATLAS_API_OPTION, describeFlavor, readAtlasFlavor } from './bench-flavor.js';
 
 const ROLE = 'GROUP_DATA_ACCESS_READ_ONLY';
@@ -33,34 +33,7 @@ const personOf = (i: number) => ({
   atlasId: `6e${i.toString(16).padStart(22, '0')}`,
 });
 
-const quantile = (sorted: readonly number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A Rolecall process from source, with its output kept for the report when it fails. */
-function startProcess(mode: 'bot' | 'worker', env: Record<string, string>) {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', mode], {
-    cwd: new URL('..', import.meta.url),
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-20_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const ready = waitUntil(
-    () => {
-      if (child.exitCode !== null) throw new Error(`${mode} exited ${child.exitCode}: ${output}`);
-      const line = output.split('\n').find((l) => l.includes('"rolecall started"'));
-      return line ? (JSON.parse(line) as { port: number }).port : undefined;
-    },
-    30_000,
-    `${mode} to start`,
-  );
-  return { child, ready, output: () => output };
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -139,9 +112,12 @@ targets:
     ATLAS_MAX_RETRIES: '2',
     ATLAS_RATE_PROJECT: values['atlas-rate'],
   };
-  const bot = startProcess('bot', env);
+  const bot = startRolecallProcess('bot', env, 30_000);
   const botPort = await bot.ready;
-  const workers = [startProcess('worker', workerEnv), startProcess('worker', workerEnv)];
+  const workers = [
+    startRolecallProcess('worker', workerEnv, 30_000),
+    startRolecallProcess('worker', workerEnv, 30_000),
+  ];
   await Promise.all(workers.map((w) => w.ready));
   const driver = createSlackDriver({
     eventsUrl: () => `http://127.0.0.1:${botPort}/slack/events`,
@@ -164,7 +140,7 @@ targets:
       if (round % 2 === 0) {
         const victim = workers.shift();
         victim?.child.kill('SIGKILL');
-        const next = startProcess('worker', workerEnv);
+        const next = startRolecallProcess('worker', workerEnv, 30_000);
         workers.push(next);
         await next.ready.catch((error: unknown) => note(`a worker did not start: ${String(error)}`));
         note('killed a worker (SIGKILL), started another');
