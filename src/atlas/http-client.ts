@@ -332,9 +332,7 @@ export function createAtlasHttp(options: AtlasHttpOptions): AtlasHttp {
                 details: {
                   status: response.status,
                   retryAfterMs: wait,
-                  ...(lostAnswer || (call.method !== 'GET' && response.status !== 429)
-                    ? { afterLostAnswer: true }
-                    : {}),
+                  ...(lostAnswer ? { afterLostAnswer: true } : {}),
                 },
               },
             );

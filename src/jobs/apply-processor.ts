@@ -112,7 +112,8 @@ export function createApplyProcessor(deps: ProcessorDeps) {
     // Every role was there already (409s): one read for the roles shown and for drift.
     const read = answers.before ?? (await atlas.readUser(email, request.target)).roles;
     const before = read.filter((r) => !lostButOurs.includes(r));
-    if (request.target.kind === 'project' && before.every((r) => ours.includes(r))) {
+    const addsToProject = request.target.kind === 'project' && before.every((r) => ours.includes(r));
+    if (addsToProject) {
       // Nothing but this grant's roles: she had left the project since the request was checked, and
       // Atlas let :addRole bring her back. Stored first, so a retry knows it too.
       const joined = { ...plan, added: [...new Set([...ours, ...answers.changed])], addsToProject: true };
@@ -133,7 +134,6 @@ export function createApplyProcessor(deps: ProcessorDeps) {
       ledger,
       inScope: true,
     });
-    const addsToProject = request.target.kind === 'project' && before.every((r) => ours.includes(r));
     const finalPlan = { ...plan, added: [...new Set([...ours, ...decision.add])], addsToProject };
     return { decision, plan: finalPlan, finalPlan };
   };
