@@ -10,6 +10,7 @@ import {
   OPS_MANAGER_ORG_ROLES,
 } from '../src/atlas/role-names.js';
 import type { AtlasScope } from '../src/lib/scope.js';
+import type { SimAnswer, SimModule, SimModuleContext, SimRoute } from './atlas-sim/module.js';
 import { readBody, sendJson } from './http-util.js';
 
 /** A user in the simulated Atlas, with roles per org and per project. */
@@ -253,7 +254,7 @@ interface InvitationState {
   createdAt: number;
 }
 
-type Answer = { status: number; body?: unknown; headers?: Record<string, string> };
+type Answer = SimAnswer;
 
 /** A 24-hex id from a number, under a two-character prefix (`5e…` users, `5f…` invitations). */
 function simulatedId(prefix: string, n: number): string {
@@ -267,12 +268,7 @@ const toState = (u: SimulatedAtlasUser): UserState => ({
   groupRoles: new Map(Object.entries(u.groupRoles ?? {}).map(([k, v]) => [k, new Set(v)])),
 });
 
-interface Route {
-  readonly method: string;
-  readonly pattern: RegExp;
-  readonly mediaType: string;
-  readonly handle: (match: RegExpExecArray, body: unknown, query: URLSearchParams) => Answer;
-}
+type Route = SimRoute;
 
 const REASONS: Readonly<Record<number, string>> = {
   400: 'Bad Request',
@@ -421,6 +417,14 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     const project = /\/groups\/([^/:]+)$/.exec(path);
     // GET /orgs/{orgId}: the "Organizations" endpoint set, ORGANIZATION scope (NOTES.md section 9).
     const organization = /\/orgs\/([^/:]+)$/.exec(path);
+    for (const { pattern, scope } of modules.flatMap((m) => m.buckets ?? [])) {
+      const hit = pattern.exec(path);
+      if (hit) {
+        return scope === 'org'
+          ? { key: `org:${hit[1]}`, config: limits.org }
+          : { key: `group:${hit[1]}`, config: limits.project };
+      }
+    }
     if (org) return { key: `org:${org[1]}`, config: limits.org };
     if (group) return { key: `group:${group[1]}`, config: limits.project };
     if (project) return { key: `project:${project[1]}`, config: limits.project };
@@ -1148,6 +1152,26 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
       handle: (m, body) => patchV1(m[1] as string, body),
     },
   ];
+
+  /** What the modules (teams, federation, database access) may use of the core simulator. */
+  const moduleContext: SimModuleContext = {
+    error,
+    scopeMissing,
+    orgOfProject: (groupId) => projects.get(groupId)?.orgId,
+    projectsOf: (orgId) => [...projects.values()].filter((p) => p.orgId === orgId).map((p) => p.id),
+    userById: (id) => users.get(id),
+    userByUsername: (username) => byUsername(username),
+    isMember: (userId, scope) => {
+      const user = users.get(userId);
+      return user !== undefined && isMember(user, scope);
+    },
+    newId: (prefix) => simulatedId(prefix, nextId++),
+    page,
+  };
+  // Each module keeps its own state; its routes answer after the core's.
+  const moduleFactories: ((context: SimModuleContext) => SimModule)[] = [];
+  const modules = moduleFactories.map((create) => create(moduleContext));
+  for (const module of modules) routes.push(...module.routes);
 
   /** POST /api/oauth/token and /api/oauth/revoke, Basic-authenticated with the service account. */
   const oauth = (path: string, authorization: string | undefined, raw: string): Answer => {
