@@ -3,7 +3,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { parse } from 'yaml';
 
-// The official Atlas Admin API v2 spec, users/orgs/projects subset (test/fixtures/atlas/SOURCE.txt).
+// The official Atlas Admin API v2 spec, in two subsets (test/fixtures/atlas/SOURCE.txt).
 interface Parameter {
   readonly name: string;
   readonly in: 'path' | 'query' | 'header';
@@ -36,12 +36,23 @@ export interface WireRequest {
   readonly body: unknown;
 }
 
-const spec = parse(
-  readFileSync(
-    new URL('../fixtures/atlas/atlas-admin-api-v2.users-orgs-groups.subset.yaml', import.meta.url),
-    'utf8',
+const readSubset = (file: string): Spec =>
+  parse(readFileSync(new URL(`../fixtures/atlas/${file}`, import.meta.url), 'utf8')) as Spec;
+// The users/orgs/projects subset, and the teams/federation/database access subset beside it.
+const subsets = [
+  readSubset('atlas-admin-api-v2.users-orgs-groups.subset.yaml'),
+  readSubset('atlas-admin-api-v2.access.subset.yaml'),
+];
+const spec = {
+  paths: Object.assign({}, ...subsets.map((s) => s.paths)),
+  // Every section (schemas, parameters, responses, headers, …), the two subsets' entries together.
+  components: Object.fromEntries(
+    [...new Set(subsets.flatMap((s) => Object.keys(s.components)))].map((section) => [
+      section,
+      Object.assign({}, ...subsets.map((s) => (s.components as Record<string, object>)[section] ?? {})),
+    ]),
   ),
-) as Spec;
+} as Spec;
 
 const ajv = new Ajv({ strict: false, allErrors: true });
 addFormats.default(ajv);
