@@ -1,10 +1,16 @@
 import type { AtlasScope } from '../lib/scope.js';
+import type { AtlasTeamsApi } from './teams-api.js';
 
 /** A user's identity and roles in one scope, as read from Atlas. */
 export interface ScopedUser {
   readonly userId: string;
   /** [] when the user is not a member of the scope. */
   readonly roles: readonly string[];
+  /**
+   * The ids of the teams the person is in, in the organization (org scope only; absent for a project,
+   * and where the read did not say). Read in the same answer as the roles: no extra call.
+   */
+  readonly teamIds?: readonly string[];
 }
 
 /** A person's membership in the organization that owns a project (spec `OrgUserResponse.orgMembershipStatus`). */
@@ -35,6 +41,8 @@ export interface ScopeMember {
   readonly username: string;
   /** Their roles in that organization or project (never empty for a member). */
   readonly roles: readonly string[];
+  /** The ids of the teams they are in (org scope only; absent for a project). */
+  readonly teamIds?: readonly string[];
 }
 
 /**
@@ -113,6 +121,8 @@ export interface AtlasRolesApi {
   readonly projectMembership?: ProjectMembershipApi;
   /** Listing and removing members (access reviews, offboarding). */
   readonly members: AtlasMembersApi;
+  /** Teams of the organization and their members (team grants, roles through teams). */
+  readonly teams?: AtlasTeamsApi;
   /** Present on atlas-v2-2025: a role changed with one call, no read before it. */
   readonly singleRole?: SingleRoleApi;
   /** Finds a user by username (their email) and reads their roles in `scope` (one call where the flavor can). */
