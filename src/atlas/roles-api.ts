@@ -1,3 +1,4 @@
+import type { RoleThroughTeam } from '../lib/access-items.js';
 import type { AtlasScope } from '../lib/scope.js';
 import type { AtlasTeamsApi } from './teams-api.js';
 
@@ -123,6 +124,12 @@ export interface AtlasRolesApi {
   readonly members: AtlasMembersApi;
   /** Teams of the organization and their members (team grants, roles through teams). */
   readonly teams?: AtlasTeamsApi;
+  /**
+   * The project roles the person holds through teams they are in (not their own roles): listGroupTeams
+   * (cached), and when a team has roles there, one read of their organization membership. Present
+   * where `teams` is.
+   */
+  rolesThroughTeams?(username: string, groupId: string): Promise<RoleThroughTeam[]>;
   /** Present on atlas-v2-2025: a role changed with one call, no read before it. */
   readonly singleRole?: SingleRoleApi;
   /** Finds a user by username (their email) and reads their roles in `scope` (one call where the flavor can). */

@@ -1,16 +1,53 @@
 import type { AtlasRolesApi } from '../atlas/roles-api.js';
 import type { LedgerStore } from '../grants/ledger-store.js';
+import { isTeamItem, type TeamProjectAccess, teamOfItem } from '../lib/access-items.js';
+import type { TargetRef } from '../lib/scope.js';
 import type { AccessReader, CurrentRoles } from '../requests/ports.js';
 
-/** The request workflow's AccessReader over the Atlas client: roles, and whether the person may join. */
-export function createAtlasAccessReader(atlas: AtlasRolesApi): AccessReader {
+/**
+ * The request workflow's AccessReader over the Atlas client: roles (and on a project, those held
+ * through teams), whether the person may join, and what the teams asked for give on the policy's
+ * projects (`projects`: the project targets of the policy in force).
+ */
+export function createAtlasAccessReader(
+  atlas: AtlasRolesApi,
+  projects: () => readonly TargetRef[],
+): AccessReader {
+  /** What each team asked for gives on the policy's projects (listGroupTeams, cached by the client). */
+  const teamAccessOf = async (orgId: string, items: readonly string[]): Promise<TeamProjectAccess[]> => {
+    const asked = items.filter(isTeamItem);
+    const teams = atlas.teams;
+    if (asked.length === 0 || !teams) return [];
+    const known = await teams.listTeams(orgId);
+    const idOf = (item: string) => {
+      const named = teamOfItem(item) ?? '';
+      return known.find((t) => t.id === named || t.name.toLowerCase() === named.toLowerCase())?.id;
+    };
+    const access: TeamProjectAccess[] = [];
+    for (const project of projects()) {
+      const given = await teams.projectTeams(project.id);
+      for (const item of asked) {
+        const roles = given.find((t) => t.teamId === idOf(item))?.roles ?? [];
+        if (roles.length > 0) access.push({ team: item, project: project.name, roles });
+      }
+    }
+    return access;
+  };
+
   return {
-    async readAccess(email, target) {
-      const { roles, userId } = await atlas.readUser(email, { kind: target.kind, id: target.id });
-      if (roles.length > 0 || target.kind === 'org') return { roles, userId, join: null };
-      if (!atlas.projectMembership) return { roles, userId, join: 'unsupported' };
+    async readAccess(email, target, items) {
+      const scope = { kind: target.kind, id: target.id };
+      const { roles, userId } = await atlas.readUser(email, scope);
+      const teamAccess = target.kind === 'org' ? await teamAccessOf(target.id, items) : [];
+      const throughTeams =
+        target.kind === 'project' && atlas.rolesThroughTeams
+          ? await atlas.rolesThroughTeams(email, target.id)
+          : [];
+      const read = { roles, userId, throughTeams, teamAccess };
+      if (roles.length > 0 || target.kind === 'org') return { ...read, join: null };
+      if (!atlas.projectMembership) return { ...read, join: 'unsupported' };
       const status = await atlas.projectMembership.orgStatus(email, target.id);
-      return { roles, userId, join: status === 'ACTIVE' ? 'possible' : 'not-org-member' };
+      return { ...read, join: status === 'ACTIVE' ? 'possible' : 'not-org-member' };
     },
   };
 }

@@ -70,7 +70,9 @@ export function startProcessing(infra: Infrastructure, parts: ProcessingParts): 
         store,
         lifecycle,
         ledgers,
-        accessReader: createAtlasAccessReader(atlas),
+        accessReader: createAtlasAccessReader(atlas, () =>
+          policy().targets.filter((t) => t.kind === 'project'),
+        ),
         logger,
       }),
       apply: createApplyProcessor({

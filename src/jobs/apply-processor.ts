@@ -2,6 +2,7 @@ import { type CallPriority, withCallPriority } from '../atlas/call-priority.js';
 import type { ScopedUser, SingleRoleApi } from '../atlas/roles-api.js';
 import { AppError, isAppError } from '../errors.js';
 import { type ApplyDecision, decideApply, holdersOf, type Ledger, type LedgerOp } from '../grants/ledger.js';
+import { isTeamItem } from '../lib/access-items.js';
 import type { AccessRequest, ChangePlan } from '../requests/model.js';
 import { sameRoles } from '../requests/role-set.js';
 import { createExtendGrant } from './extend-grant.js';
@@ -70,7 +71,9 @@ export function createApplyProcessor(deps: ProcessorDeps) {
     const single = atlas.singleRole;
     const userId = request.plan?.atlasUserId ?? request.atlasUserId;
     const wasIn = (request.rolesAtRequest?.length ?? 0) > 0 && !(request.plan?.addsToProject ?? false);
-    if (!single || deps.dryRunLog || !userId || !wasIn) return null;
+    // A team's answer carries no roles to decide from: a request for a team reads first.
+    const teams = request.roles.some(isTeamItem);
+    if (!single || deps.dryRunLog || !userId || !wasIn || teams) return null;
     return { single, userId };
   };
 

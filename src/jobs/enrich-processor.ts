@@ -131,7 +131,7 @@ export function createEnrichProcessor(deps: EnrichDeps) {
     if (request.state !== 'submitted') return { skipped: request.state };
     let access: GranteeAccess | null = null;
     try {
-      access = await deps.accessReader.readAccess(request.granteeEmail, request.target);
+      access = await deps.accessReader.readAccess(request.granteeEmail, request.target, request.roles);
     } catch (error) {
       if (!isAppError(error)) throw error;
       // About the person (no Atlas user, not in the organization), or a target Atlas no longer has:
@@ -154,11 +154,19 @@ export function createEnrichProcessor(deps: EnrichDeps) {
     }
     let assessment:
       | Assessment
-      | { rolesAtRequest: null; atlasUserId: null; holdersAtRequest: []; addsToProject: false } = {
+      | (Pick<
+          Assessment,
+          'holdersAtRequest' | 'addsToProject' | 'rolesThroughTeamsAtRequest' | 'teamAccess'
+        > & {
+          rolesAtRequest: null;
+          atlasUserId: null;
+        }) = {
       rolesAtRequest: null,
       atlasUserId: null,
       holdersAtRequest: [],
       addsToProject: false,
+      rolesThroughTeamsAtRequest: [],
+      teamAccess: [],
     };
     if (access !== null) {
       try {

@@ -9,6 +9,7 @@ import {
   releaseOps,
   rolesHeldBy,
 } from '../grants/ledger.js';
+import { isTeamItem } from '../lib/access-items.js';
 import type { AccessRequest, Failure, RevokePlan, RevokeTrouble } from '../requests/model.js';
 import { revocationLagOf } from '../requests/revocation-lag.js';
 import { sameRoles } from '../requests/role-set.js';
@@ -158,7 +159,8 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
     const candidates = rolesHeldBy(ledger, request.id).filter(
       (role) => !keeperOf(ledger, role, request.id, at),
     );
-    if (candidates.length === 0) return { before: null, request };
+    // A team's answer carries no roles to decide from: a grant of a team reads first.
+    if (candidates.length === 0 || candidates.some(isTeamItem)) return { before: null, request };
     const plan: RevokePlan = {
       remove: [...new Set([...(request.revokePlan?.remove ?? []), ...candidates])],
       leaveProject: request.revokePlan?.leaveProject ?? false,

@@ -1,6 +1,10 @@
 import { z } from 'zod';
+import { TEAM_NAME, teamItem } from '../lib/access-items.js';
 import { parseDuration } from '../lib/duration.js';
 import { ATLAS_ID, ROLE_NAME, SLACK_CHANNEL_ID } from '../lib/patterns.js';
+
+/** A role name, or `team:NAME` for one of the target's teams: what a rule may name. */
+const ROLE_OR_TEAM = new RegExp(`^(${ROLE_NAME.source.slice(1, -1)}|team:${TEAM_NAME.source.slice(1, -1)})$`);
 
 /** A user (`U…`, `W…`), a user group (`S…`) or a group name from `groups:`. */
 const PRINCIPAL = /^([UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}|[a-z][a-z0-9_-]{0,63})$/;
@@ -44,11 +48,21 @@ const ruleSchema = z
   .object(
     {
       roles: z
-        .array(z.string().regex(ROLE_NAME, 'roles must be Atlas role names such as GROUP_OWNER'), {
-          error: 'a rule needs roles: the roles it is about',
-        })
+        .array(
+          z
+            .string()
+            .regex(
+              ROLE_OR_TEAM,
+              'roles must be Atlas role names such as GROUP_OWNER, or team:NAME for one of the target’s teams',
+            ),
+          {
+            error: 'a rule needs roles: the roles it is about',
+          },
+        )
         .min(1, 'a rule needs at least one role')
-        .describe('The roles this rule is about; each must be one of the target’s roles.'),
+        .describe(
+          'The roles this rule is about; each must be one of the target’s roles, or team:NAME for one of its teams.',
+        ),
       autoApprove: z
         .boolean()
         .optional()
@@ -129,6 +143,21 @@ const targetSchema = z
         )
         .min(1, 'roles needs at least one role')
         .describe('Atlas roles that may be requested here: GROUP_ roles on a project, ORG_ roles on an org.'),
+      teams: z
+        .array(
+          z
+            .string({ error: 'teams must list team names (or 24-hex team ids)' })
+            .regex(
+              TEAM_NAME,
+              'a team is named by its Atlas name (letters, digits, ".", "_", "-") or its 24-hex id',
+            ),
+          { error: 'teams must be a list of team names' },
+        )
+        .min(1, 'teams needs at least one team, or leave it out')
+        .describe(
+          'Teams of this organization people may ask to join for a while (/atlas-access request team:NAME on TARGET), by Atlas name or 24-hex id; org targets only. Rules name them as team:NAME.',
+        )
+        .optional(),
       maxDuration: purpose(
         duration('maxDuration'),
         'Longest grant here; when set, every grant must be temporary. Default: no limit, permanent grants allowed.',
@@ -168,14 +197,22 @@ const targetSchema = z
         });
       }
     });
+    if (t.teams !== undefined && t.project !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['teams'],
+        message: 'teams belong to an organization: offer them on the org target, not on a project',
+      });
+    }
+    const offered = [...t.roles, ...(t.teams ?? []).map(teamItem)];
     const governedBy = new Map<string, number>();
     (t.rules ?? []).forEach((rule, r) => {
       rule.roles.forEach((role, index) => {
-        if (!t.roles.includes(role)) {
+        if (!offered.includes(role)) {
           ctx.addIssue({
             code: 'custom',
             path: ['rules', r, 'roles', index],
-            message: `${role} is not one of this target's roles; a rule may only name roles the target offers`,
+            message: `${role} is not one of this target's roles or teams; a rule may only name what the target offers`,
           });
         }
         const earlier = governedBy.get(role);

@@ -30,7 +30,10 @@ export interface RoleRule {
 export interface PolicyTarget extends TargetRef {
   /** Who approves: users, user groups, group names. */
   readonly approvers: readonly Principal[];
-  /** Roles that may be requested on this target. */
+  /**
+   * What may be requested on this target: Atlas roles, and on an organization its teams as `team:NAME`
+   * items (lib/access-items.ts), which rules, approvers and maxDuration treat like roles.
+   */
   readonly roles: readonly string[];
   /** Longest temporary grant, in seconds; undefined = no limit and permanent grants allowed. */
   readonly maxDurationSeconds: number | undefined;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import { AppError } from '../errors.js';
+import { teamItem } from '../lib/access-items.js';
 import { parseDuration } from '../lib/duration.js';
 import type { ScopeKind } from '../lib/scope.js';
 import type { Policy, PolicyTarget, Principal, RoleRule } from './policy.js';
@@ -96,7 +97,7 @@ export function readPolicy(text: string, api?: PolicyApi): PolicyReading {
           kind: t.project === undefined ? 'org' : 'project',
           id: t.project ?? t.org ?? '',
           approvers: t.approvers,
-          roles: [...new Set(t.roles)],
+          roles: [...new Set([...t.roles, ...(t.teams ?? []).map(teamItem)])],
           maxDurationSeconds: t.maxDuration === undefined ? undefined : parseDuration(t.maxDuration),
           approvalsChannel: t.approvalsChannel ?? data.approvalsChannel,
           requesters: t.requesters,

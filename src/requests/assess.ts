@@ -6,6 +6,7 @@ import {
   type RoleStanding,
   roleStandingOf,
 } from '../grants/ledger.js';
+import type { RoleThroughTeam, TeamProjectAccess } from '../lib/access-items.js';
 import type { TargetRef } from '../lib/scope.js';
 
 /** What a person holds on a target in Atlas right now, and whether a temporary grant could add them to it. */
@@ -19,6 +20,10 @@ export interface GranteeAccess {
    * `not-org-member`, or `unsupported` (this Atlas API cannot add people to projects). Else null.
    */
   readonly join: 'possible' | 'not-org-member' | 'unsupported' | null;
+  /** On a project: the roles they hold there through teams (not their own). */
+  readonly throughTeams: readonly RoleThroughTeam[];
+  /** For teams asked for: what each gives on the policy's projects. */
+  readonly teamAccess: readonly TeamProjectAccess[];
 }
 
 /** What a request would do for its grantee, fixed when it is shown to approvers. */
@@ -29,6 +34,8 @@ export interface Assessment {
   readonly holdersAtRequest: readonly RoleHolder[];
   /** The grantee is not in the project: approving adds them to it for the grant's duration. */
   readonly addsToProject: boolean;
+  readonly rolesThroughTeamsAtRequest: readonly RoleThroughTeam[];
+  readonly teamAccess: readonly TeamProjectAccess[];
 }
 
 /** Inputs of {@link assessRequest}. */
@@ -62,15 +69,24 @@ export function assessRequest(input: AssessInput): Assessment {
       `${who} is in the project ${target.name} only for the temporary access of ${ledger.membershipBy}. Rolecall adds people to a project only for temporary access: ask again with a duration (e.g. "for 4h"), or have a project owner add them for good.`,
     );
   }
-  const standing = roleStandingOf(input.roles, access.roles, ledger, input.now);
+  // A role held through a team counts as held: the request would add nothing the person lacks.
+  const viaTeams = access.throughTeams.map((t) => t.role);
+  const standing = roleStandingOf(input.roles, [...access.roles, ...viaTeams], ledger, input.now);
   if (!standing.some((s) => s.kind === 'new' || s.kind === 'temporary')) {
     throw new AppError(
       'NOTHING_TO_GRANT',
-      `${who} already has ${describeHeld(standing)} on ${target.name}; there is nothing to request.`,
+      `${who} already has ${describeHeld(standing, access.throughTeams)} on ${target.name}; there is nothing to request.`,
     );
   }
   const holdersAtRequest = access.roles.flatMap((role) => holdersOf(ledger, role).slice(0, 1));
-  return { rolesAtRequest: access.roles, atlasUserId: access.userId, holdersAtRequest, addsToProject };
+  return {
+    rolesAtRequest: access.roles,
+    atlasUserId: access.userId,
+    holdersAtRequest,
+    addsToProject,
+    rolesThroughTeamsAtRequest: access.throughTeams,
+    teamAccess: access.teamAccess,
+  };
 }
 
 /** Refuses a request for someone who is not in the target, unless a temporary grant can add them. */
@@ -103,8 +119,10 @@ function refuseOutsider(input: AssessInput): void {
 }
 
 /** "GROUP_READ_ONLY (held outside Rolecall), GROUP_OWNER (permanently, through AR-0003)". */
-function describeHeld(standing: readonly RoleStanding[]): string {
+function describeHeld(standing: readonly RoleStanding[], throughTeams: readonly RoleThroughTeam[]): string {
   const words = (s: RoleStanding): string => {
+    const teams = throughTeams.filter((t) => t.role === s.role).map((t) => t.team);
+    if (s.kind === 'outside' && teams.length > 0) return `${s.role} (through ${teams.join(', ')})`;
     if (s.kind === 'outside') return `${s.role} (held outside Rolecall)`;
     if (s.kind === 'permanent') {
       const holder = s.holders.find((h) => h.until === null) ?? s.holders[0];

@@ -1,4 +1,5 @@
 import type { RoleHolder } from '../grants/ledger.js';
+import type { RoleThroughTeam, TeamProjectAccess } from '../lib/access-items.js';
 import type { TargetRef } from '../lib/scope.js';
 
 /** Where a request is in its life; see TRANSITIONS in state-machine.ts. */
@@ -159,6 +160,10 @@ export interface AccessRequest {
   readonly atlasUserId: string | null;
   /** Rolecall's temporary holders of the requested roles when the request was made ("asking again"). */
   readonly holdersAtRequest: readonly RoleHolder[];
+  /** On a project: the roles the grantee held there through teams when the request was checked. */
+  readonly rolesThroughTeamsAtRequest: readonly RoleThroughTeam[];
+  /** For the teams a request asks to join: what each gives on the policy's projects, read when it was checked. */
+  readonly teamAccess: readonly TeamProjectAccess[];
   /** The grantee was not in the project: approving adds them to it for the grant's duration. */
   readonly addsToProject: boolean;
   /** The grant this request extends; null for an ordinary request. */
@@ -216,6 +221,8 @@ export type RequestDraft = Partial<
     AccessRequest,
     | 'rolesAtRequest'
     | 'holdersAtRequest'
+    | 'rolesThroughTeamsAtRequest'
+    | 'teamAccess'
     | 'addsToProject'
     | 'breakGlass'
     | 'approversAtRequest'
@@ -245,6 +252,8 @@ export type RequestPatch = Partial<
     | 'rolesAtRequest'
     | 'atlasUserId'
     | 'holdersAtRequest'
+    | 'rolesThroughTeamsAtRequest'
+    | 'teamAccess'
     | 'addsToProject'
     | 'approvalMessage'
     | 'approvals'

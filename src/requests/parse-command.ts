@@ -1,4 +1,5 @@
 import { AppError, isAppError } from '../errors.js';
+import { isTeamItem, TEAM_ITEM_PREFIX, TEAM_NAME, teamItem, teamOfItem } from '../lib/access-items.js';
 import { parseDuration } from '../lib/duration.js';
 import { parseId } from '../lib/ids.js';
 import { ROLE_NAME } from '../lib/patterns.js';
@@ -114,7 +115,7 @@ export function parseOffboardLine(text: string): { email: string; reason: string
   return { email, reason: checkReason(match[2] ?? '') };
 }
 
-/** Parses `ROLE[,ROLE...] on TARGET [for DURATION] because REASON`. */
+/** Parses `ROLE[,ROLE...] on TARGET [for DURATION] because REASON` (a role may be `team:NAME`). */
 export function parseRequestLine(text: string): RequestLine {
   const match =
     /^(?<roles>.*?)\s+on\s+(?<target>\S+)(?:\s+for\s+(?<duration>\S+))?\s+because\s+(?<reason>[\s\S]+)$/i.exec(
@@ -153,26 +154,39 @@ export function parseExtendLine(text: string): ExtendLine {
   return { id, durationSeconds, reason: checkReason(reason) };
 }
 
-/** Parses a comma-separated role list and the one scope all its roles share. */
+/**
+ * Parses a comma-separated list of roles and team memberships (`team:NAME`) and the one scope they all
+ * share. Role names are upper-cased; a team keeps its name as typed (the policy matches it).
+ */
 export function parseRoles(text: string): { roles: string[]; scope: ScopeKind } {
   const roles = [
     ...new Set(
       text
         .split(/[\s,]+/)
-        .map((r) => r.trim().toUpperCase())
-        .filter((r) => r !== ''),
+        .map((r) => r.trim())
+        .filter((r) => r !== '')
+        .map((r) => (/^team:/i.test(r) ? teamItem(r.slice(TEAM_ITEM_PREFIX.length)) : r.toUpperCase())),
     ),
   ];
   if (roles.length === 0) throw invalid('Name at least one role, e.g. GROUP_READ_ONLY.');
-  const bad = roles.filter((r) => !ROLE_NAME.test(r));
+  const badTeams = roles.filter((r) => isTeamItem(r) && !TEAM_NAME.test(teamOfItem(r) ?? ''));
+  if (badTeams.length > 0) {
+    throw invalid(
+      `${badTeams.join(', ')}: name a team as team:NAME, with the name the policy gives it (letters, digits, ".", "_", "-").`,
+    );
+  }
+  const bad = roles.filter((r) => !isTeamItem(r) && !ROLE_NAME.test(r));
   if (bad.length > 0) {
     throw invalid(
-      `${bad.join(', ')} ${bad.length === 1 ? 'is not an Atlas role name' : 'are not Atlas role names'}: roles start with ORG_ (organization) or GROUP_ (project).`,
+      `${bad.join(', ')} ${bad.length === 1 ? 'is not an Atlas role name' : 'are not Atlas role names'}: roles start with ORG_ (organization) or GROUP_ (project); a team is team:NAME.`,
     );
   }
   const scopes = new Set(roles.map(scopeOfRole));
-  if (scopes.size > 1)
-    throw invalid('Ask for organization (ORG_) and project (GROUP_) roles in separate requests.');
+  if (scopes.size > 1) {
+    throw invalid(
+      'Ask for organization things (ORG_ roles, teams) and project (GROUP_) roles in separate requests.',
+    );
+  }
   return { roles, scope: scopeOfRole(roles[0] as string) as ScopeKind };
 }
 

@@ -95,7 +95,11 @@ export interface Notifier {
 /** Reads a person's Atlas access on a target (adapter: compose/atlas-access.ts, in workers only). */
 export interface AccessReader {
   /** Throws AppError: retryable when Atlas cannot be reached, else why the person cannot be found. */
-  readAccess(email: string, target: TargetRef): Promise<GranteeAccess>;
+  /**
+   * `items`: what the request asks for; for the teams among them, what each gives on the policy's
+   * projects is read too.
+   */
+  readAccess(email: string, target: TargetRef, items: readonly string[]): Promise<GranteeAccess>;
 }
 
 /** A person's roles on a target as the request form shows them, and where they were read. */

@@ -34,6 +34,8 @@ const JSON_FIELDS = [
   'rolesAtRequest',
   'atlasUserId',
   'holdersAtRequest',
+  'rolesThroughTeamsAtRequest',
+  'teamAccess',
   'addsToProject',
   'extends',
   'endsNoLaterThan',
@@ -60,6 +62,8 @@ const JSON_FIELDS = [
 /** Defaults for fields that requests stored before they existed do not have. */
 const FIELD_DEFAULTS: Partial<Record<(typeof JSON_FIELDS)[number], unknown>> = {
   holdersAtRequest: [],
+  rolesThroughTeamsAtRequest: [],
+  teamAccess: [],
   addsToProject: false,
   replyUrl: null,
   breakGlass: false,

@@ -283,6 +283,8 @@ export function createRequestWriter(redis: RedisClient, options: RequestWriterOp
           rolesAtRequest: null,
           atlasUserId: null,
           holdersAtRequest: [],
+          rolesThroughTeamsAtRequest: [],
+          teamAccess: [],
           addsToProject: false,
           workflow: null,
           ...draft,

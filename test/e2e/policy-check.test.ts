@@ -45,7 +45,7 @@ describe('rolecall policy check', () => {
     expect(result.stdout.trim().split('\n')).toEqual([
       `${file}:6:14 targets[0].project: project must be a 24-character lowercase hex Atlas project id`,
       `${file}:7:22 targets[0].approvers[1]: dbas is not a group under groups:`,
-      `${file}:10:17 targets[0].rules[0].roles[0]: GROUP_OWNER is not one of this target's roles; a rule may only name roles the target offers`,
+      `${file}:10:17 targets[0].rules[0].roles[0]: GROUP_OWNER is not one of this target's roles or teams; a rule may only name what the target offers`,
     ]);
   });
 

@@ -20,6 +20,8 @@ export function accessRequest(
     rolesAtRequest: [],
     atlasUserId: null,
     holdersAtRequest: [],
+    rolesThroughTeamsAtRequest: [],
+    teamAccess: [],
     addsToProject: false,
     extends: null,
     requesterTeamId: null,

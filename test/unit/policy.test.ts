@@ -181,7 +181,7 @@ targets:
     const lines = reading.ok ? [] : reading.problems.map((p) => `${p.line}:${p.col} ${p.message}`);
     expect(lines).toEqual(
       expect.arrayContaining([
-        "10:17 targets[0].rules[0].roles[0]: GROUP_OWNER is not one of this target's roles; a rule may only name roles the target offers",
+        "10:17 targets[0].rules[0].roles[0]: GROUP_OWNER is not one of this target's roles or teams; a rule may only name what the target offers",
         '14:20 targets[0].rules[1].approvals: a rule cannot both approve automatically and need several approvals',
         '15:17 targets[0].rules[2].roles[0]: GROUP_READ_ONLY is already governed by rule 2; the first rule naming a role applies, so this one never would',
         '16:22 targets[0].rules[2].breakGlass[0]: oncall is not a group under groups:',

@@ -15,6 +15,7 @@ import {
   truncate,
 } from '../mrkdwn.js';
 import { describeFailure, describeFailureInFull, describeUntil } from './outcome-message.js';
+import { buildTeamAccessBlock, describeRolesThroughTeams } from './team-access.js';
 
 /** Action ids of the buttons on request messages. */
 export const ACTIONS = {
@@ -143,6 +144,7 @@ export function buildDetails(request: AccessRequest, options: { readonly approve
   const text = [
     `*${request.id}*: ${escapeMrkdwn(request.granteeEmail)} on *${escapeMrkdwn(request.target.name)}* when it was asked`,
     `*Current roles*: ${describeCurrentRoles(request)}`,
+    ...(describeRolesThroughTeams(request) ? [`*Through teams*: ${describeRolesThroughTeams(request)}`] : []),
     `*Roles after approval*: ${formatRoles(after)}`,
     ...(request.failure && options.approver
       ? [`*What Atlas said*: ${describeFailureInFull(request.failure)}`]
@@ -220,6 +222,8 @@ export function buildApprovalMessage(request: AccessRequest, view: ApprovalView 
       },
     });
   }
+  const teamAccess = buildTeamAccessBlock(request);
+  if (teamAccess) blocks.push(teamAccess);
   blocks.push({
     type: 'section',
     text: {
