@@ -11,6 +11,12 @@ import {
 } from '../src/atlas/role-names.js';
 import type { AtlasScope } from '../src/lib/scope.js';
 import type { SimAnswer, SimModule, SimModuleContext, SimRoute } from './atlas-sim/module.js';
+import {
+  createTeamsModule,
+  type SimulatedTeam,
+  type TeamMembershipChange,
+  type TeamsSimHooks,
+} from './atlas-sim/teams.js';
 import { readBody, sendJson } from './http-util.js';
 
 /** A user in the simulated Atlas, with roles per org and per project. */
@@ -72,6 +78,8 @@ export interface AtlasSimulatorOptions {
   readonly users: readonly SimulatedAtlasUser[];
   /** Invitations not accepted yet (listed by the v2 list calls as PENDING, …). */
   readonly invitations?: readonly SimulatedInvitation[];
+  /** Teams of the organizations, with their members (usernames) and project roles (dev/atlas-sim/teams.ts). */
+  readonly teams?: readonly SimulatedTeam[];
   /** Which product answers under /api/public/v1.0 (their org roles differ). @defaultValue 'cloud-manager' */
   readonly publicApiProduct?: 'cloud-manager' | 'ops-manager';
   /**
@@ -191,6 +199,15 @@ export interface AtlasSimulator {
    */
   timeline(username: string, scope: AtlasScope): RoleChange[];
   inject(injection: AtlasInjection): void;
+  /** The usernames in a team, sorted. */
+  teamMembers(teamId: string): string[];
+  /** Sets a team's members by hand, as an owner would in the Atlas UI (recorded in the team timelines). */
+  setTeamMembers(teamId: string, usernames: readonly string[]): void;
+  /**
+   * Every state of a person's membership of a team, with when: the first entry is the state at start-up,
+   * then one per change (by the API, by hand, or by leaving the organization).
+   */
+  teamTimeline(teamId: string, username: string): TeamMembershipChange[];
   /**
    * Deletes a project, as its owner would in Atlas: its members lose their roles there (recorded in
    * their timelines) and from then on every call naming it answers 404 GROUP_NOT_FOUND "No group with
@@ -350,6 +367,8 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     const after = [...next].sort();
     if (before.join() !== after.join())
       changes.push({ userId: user.id, key: `${scope.kind}:${scope.id}`, at: Date.now(), roles: after });
+    // Out of the organization is out of its teams.
+    if (scope.kind === 'org' && next.size === 0) teams.leaveOrg(user.id, scope.id);
   };
   const orgOfScope = (scope: AtlasScope) => (scope.kind === 'org' ? scope.id : projects.get(scope.id)?.orgId);
 
@@ -644,6 +663,8 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
         [...roles].map((roleName) => ({ groupId, roleName })),
       ),
     ],
+    // Spec `CloudAppUser.teamIds`: every team of the account, whatever the organization.
+    teamIds: teams.teamIdsOf(user.id),
     links: [],
   });
 
@@ -672,6 +693,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
 
   const pendingOrgUser = (invitation: InvitationState) => ({
     ...invited(invitation),
+    teamIds: teams.teamIdsOf(invitation.id, invitation.orgId),
     roles: {
       orgRoles: [...invitation.orgRoles],
       groupRoleAssignments: [...invitation.groupRoles].map(([groupId, groupRoles]) => ({
@@ -691,6 +713,8 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     username: user.username,
     orgMembershipStatus: 'ACTIVE',
     ...profile(user),
+    // Spec `OrgUserResponse.teamIds`: the teams of this organization the person is in.
+    teamIds: teams.teamIdsOf(user.id, orgId),
     roles: {
       orgRoles: [...heldIn(user, { kind: 'org', id: orgId })],
       groupRoleAssignments: [...user.groupRoles]
@@ -802,6 +826,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     const invitation = invitations.get(userId);
     if (invitation?.orgId === orgId) {
       invitations.delete(userId);
+      teams.leaveOrg(userId, orgId);
       return { status: 204 };
     }
     const user = users.get(userId);
@@ -1168,8 +1193,27 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     newId: (prefix) => simulatedId(prefix, nextId++),
     page,
   };
+  /** What the teams module reads of the core: the people and invitations, in the spec's shapes. */
+  const teamHooks: TeamsSimHooks = {
+    orgUserOf: (userId, orgId) => {
+      const user = users.get(userId);
+      if (user) return orgUser(user, orgId);
+      const invitation = invitations.get(userId);
+      return invitation ? pendingOrgUser(invitation) : undefined;
+    },
+    cloudAppUserOf: (userId) => {
+      const user = users.get(userId);
+      return user ? cloudAppUser(user) : undefined;
+    },
+    invitationOf: (id) => invitations.get(id),
+    invitationFor: (username, orgId) =>
+      [...invitations.values()].find(
+        (i) => i.orgId === orgId && i.username.toLowerCase() === username.toLowerCase(),
+      ),
+  };
+  const teams = createTeamsModule(moduleContext, teamHooks, options.teams ?? []);
   // Each module keeps its own state; its routes answer after the core's.
-  const moduleFactories: ((context: SimModuleContext) => SimModule)[] = [];
+  const moduleFactories: ((context: SimModuleContext) => SimModule)[] = [() => teams];
   const modules = moduleFactories.map((create) => create(moduleContext));
   for (const module of modules) routes.push(...module.routes);
 
@@ -1430,6 +1474,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
         );
       }
       orgs.delete(orgId);
+      teams.dropOrg(orgId);
       const scope: AtlasScope = { kind: 'org', id: orgId };
       for (const user of users.values()) if (isMember(user, scope)) writeRoles(user, scope, []);
       for (const [id, invitation] of invitations) if (invitation.orgId === orgId) invitations.delete(id);
@@ -1454,6 +1499,9 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
       if (!bucket) throw new Error('setBucketTokens needs the rateLimits option');
       buckets.set(bucket.key, { tokens: Math.min(bucket.config.capacity, tokens), at: Date.now() });
     },
+    teamMembers: (teamId) => teams.teamMembers(teamId),
+    setTeamMembers: (teamId, usernames) => teams.setTeamMembers(teamId, usernames),
+    teamTimeline: (teamId, username) => teams.teamTimeline(teamId, username),
     inject: (injection) =>
       injections.push({
         ...injection,

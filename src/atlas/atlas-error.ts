@@ -84,6 +84,10 @@ const USER_GONE = fixed('ATLAS_USER_NOT_FOUND', 'The Atlas user does not exist (
 const NO_SUCH_EMAIL = fixed('ATLAS_USER_NOT_FOUND', 'No Atlas user has this email address.');
 const NOT_IN_ORG = fixed('ATLAS_NOT_A_MEMBER', 'The user is not a member of this organization.');
 const NOT_IN_PROJECT = fixed('ATLAS_NOT_A_MEMBER', 'The user is not a member of this project.');
+const TEAM_GONE = fixed(
+  'ATLAS_REJECTED',
+  'The team does not exist in this Atlas organization (any more): it was deleted, or the policy names a wrong team id.',
+);
 
 /** What to tell a person when Atlas refuses to remove or demote the last owner (not retryable). */
 const LAST_ORG_OWNER = fixed(
@@ -156,9 +160,16 @@ const KNOWN: Readonly<Record<string, Meaning>> = {
   USER_NOT_IN_ORG: NOT_IN_ORG,
   USER_NOT_IN_GROUP: NOT_IN_PROJECT,
   BAD_USERNAME_IN_GROUP_REF: NOT_IN_PROJECT,
+  // Teams (api-errors catalogue, mongodb/docs content/atlas/source/reference/api-errors.txt).
+  TEAM_NOT_FOUND: TEAM_GONE,
+  INVALID_TEAM_ID: TEAM_GONE,
+  TEAM_NOT_IN_ORG: TEAM_GONE,
+  USER_ALREADY_IN_TEAM: fixed('ATLAS_REJECTED', 'The user is already in this team.'),
+  MAX_USERS_PER_TEAM_EXCEEDED: fixed('ATLAS_REJECTED', 'The team has as many users as Atlas allows.'),
+  MAX_TEAMS_PER_USER_EXCEEDED: fixed('ATLAS_REJECTED', 'The user belongs to as many teams as Atlas allows.'),
   CANNOT_ADD_PENDING_USER: fixed(
     'ATLAS_NOT_A_MEMBER',
-    'The user has not accepted the invitation to the organization yet; Atlas adds them to projects once they have.',
+    'The user has not accepted the invitation to the organization yet; Atlas adds them to projects and teams once they have.',
   ),
   ATLAS_GROUP: fixed(
     'ATLAS_REJECTED',

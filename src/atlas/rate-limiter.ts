@@ -42,12 +42,18 @@ export interface RateLimiter {
 const ID = '[a-f0-9]{24}|[^/]+';
 
 /**
- * Maps a path of any flavor (v2, v1.0, public v1.0) to its endpoint set and scope:
- * org users endpoints per org, project users endpoints per project, the organization and project
- * themselves per org and project, user endpoints per API principal. Each key is one bucket of Atlas's,
+ * Maps a path of any flavor (v2, v1.0, public v1.0) to its endpoint set and scope: the Teams set
+ * (`/orgs/{id}/teams…`, `:addUser` / `:removeUser` included) per org (NOTES.md section 9: Teams,
+ * ORGANIZATION scope) and a project's teams (`/groups/{id}/teams`) per project, org users endpoints
+ * per org, project users endpoints per project, the organization and project themselves per org and
+ * project, user endpoints per API principal. Each key is one bucket of Atlas's,
  * so what Atlas says about a call's bucket (its headers) is said about that key.
  */
 export function rateKeyOf(path: string): RateKey {
+  const orgTeams = new RegExp(`/orgs/(${ID})/teams`).exec(path);
+  if (orgTeams) return { key: `teams-org:${orgTeams[1]}`, bucket: 'org' };
+  const groupTeams = new RegExp(`/groups/(${ID})/teams`).exec(path);
+  if (groupTeams) return { key: `teams-group:${groupTeams[1]}`, bucket: 'project' };
   const org = new RegExp(`/orgs/(${ID})/users`).exec(path);
   if (org) return { key: `users-org:${org[1]}`, bucket: 'org' };
   const group = new RegExp(`/groups/(${ID})/users`).exec(path);

@@ -9,6 +9,7 @@ import {
   OPS_MANAGER_ORG_ROLES,
 } from './role-names.js';
 import type { AtlasMembersApi, AtlasRolesApi } from './roles-api.js';
+import type { AtlasTeamsApi } from './teams-api.js';
 
 /** Throws unless `value` is a 24-hex Atlas id (orgId, groupId, userId). */
 export function checkAtlasId(value: string, what: string): void {
@@ -73,6 +74,33 @@ function membersWithValidation(members: AtlasMembersApi): AtlasMembersApi {
   };
 }
 
+/** Wraps a flavor's team calls so every orgId, groupId, teamId and userId is 24 hex before it reaches a path. */
+function teamsWithValidation(teams: AtlasTeamsApi): AtlasTeamsApi {
+  const checkMembership = (orgId: string, teamId: string, userId: string): void => {
+    checkAtlasId(orgId, 'orgId');
+    checkAtlasId(teamId, 'teamId');
+    checkAtlasId(userId, 'userId');
+  };
+  return {
+    async listTeams(orgId) {
+      checkAtlasId(orgId, 'orgId');
+      return teams.listTeams(orgId);
+    },
+    async projectTeams(groupId) {
+      checkAtlasId(groupId, 'groupId');
+      return teams.projectTeams(groupId);
+    },
+    async addMember(orgId, teamId, userId) {
+      checkMembership(orgId, teamId, userId);
+      return teams.addMember(orgId, teamId, userId);
+    },
+    async removeMember(orgId, teamId, userId) {
+      checkMembership(orgId, teamId, userId);
+      return teams.removeMember(orgId, teamId, userId);
+    },
+  };
+}
+
 /**
  * Wraps a flavor so nothing malformed reaches Atlas: ids are 24 hex, roles belong to the flavor and
  * scope, and no change leaves a user with zero roles in a scope.
@@ -97,6 +125,7 @@ export function withValidation(flavor: AtlasApiFlavor, api: AtlasRolesApi): Atla
   return {
     writeScope: api.writeScope,
     members: membersWithValidation(api.members),
+    ...(api.teams ? { teams: teamsWithValidation(api.teams) } : {}),
     ...(membership
       ? {
           projectMembership: {

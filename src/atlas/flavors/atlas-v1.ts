@@ -2,7 +2,8 @@ import type { AtlasHttp } from '../http-client.js';
 import type { AtlasRolesApi, ScopedUser } from '../roles-api.js';
 import { createFindMissing, userByName } from './existence.js';
 import { createV1MembersApi, type MembersOptions } from './members.js';
-import { type CloudAppUser, rolesIn } from './shared.js';
+import { type CloudAppUser, rolesIn, teamIdsFor } from './shared.js';
+import { createTeamsV1Api } from './teams-v1.js';
 
 type RoleAssignment = NonNullable<CloudAppUser['roles']>[number];
 
@@ -49,9 +50,19 @@ export function createAtlasV1RolesApi(http: AtlasHttp, options: MembersOptions =
       },
       options,
     ),
+    teams: createTeamsV1Api(
+      http,
+      {
+        base: '/api/atlas/v1.0',
+        readRole: { org: 'Organization Member', project: 'Project Read Only' },
+        writeRole: 'Organization Owner',
+      },
+      options,
+    ),
     async readUser(username, scope): Promise<ScopedUser> {
       const user = await read(`/api/atlas/v1.0/users/byName/${encodeURIComponent(username)}`, username);
-      return { userId: user.id, roles: rolesIn(user, scope) };
+      // teamIds: every team of the account (the by-name document does not say which organization's).
+      return { userId: user.id, roles: rolesIn(user, scope), ...teamIdsFor(scope, user.teamIds) };
     },
 
     async setRoles(scope, userId, _current, next) {

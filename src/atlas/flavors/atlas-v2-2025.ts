@@ -5,12 +5,15 @@ import type { AtlasRolesApi, RoleChange, ScopedUser } from '../roles-api.js';
 import { ATLAS_V2_TARGETS, createFindMissing, userById } from './existence.js';
 import { createAtlasV2MembersApi, type MembersOptions } from './members.js';
 import { createProjectMembershipApi, createProjectOrgLookup } from './project-membership.js';
-import { ATLAS_V2_2025 } from './shared.js';
+import { ATLAS_V2_2025, teamIdsFor } from './shared.js';
+import { createTeamsV2Api } from './teams-v2.js';
 
 interface OrgUser {
   readonly id: string;
   readonly username: string;
   readonly roles?: { readonly orgRoles?: readonly string[] };
+  /** The teams of this organization the person is in (spec `OrgUserResponse.teamIds`). */
+  readonly teamIds?: readonly string[];
 }
 
 interface GroupUser {
@@ -24,7 +27,7 @@ interface GroupUser {
  * the id and the roles; after that by id (`GET …/users/{userId}`). Changes one role with one
  * `:addRole` / `:removeRole` call, answered with the roles after it (`singleRole`); `setRoles` adds
  * first, then removes, so the user never has zero roles. Members: listOrgUsers / listGroupUsers, removeGroupUser,
- * removeOrgUser (members.ts).
+ * removeOrgUser (members.ts). Teams: teams-v2.ts; an organization read carries the person's `teamIds`.
  */
 export function createAtlasV2025RolesApi(http: AtlasHttp, options: MembersOptions = {}): AtlasRolesApi {
   const projectOrg = createProjectOrgLookup(http);
@@ -77,13 +80,14 @@ export function createAtlasV2025RolesApi(http: AtlasHttp, options: MembersOption
       requiredRole: scope.kind === 'org' ? 'Organization Member' : 'Project Read Only',
     });
     const user = body.results?.find((u) => u.username.toLowerCase() === username.toLowerCase());
-    return user ? { userId: user.id, roles: rolesOf(scope, user) } : null;
+    return user ? { userId: user.id, roles: rolesOf(scope, user), ...teamIdsFor(scope, user.teamIds) } : null;
   };
 
   return {
     writeScope: 'scope',
     projectMembership: createProjectMembershipApi(http, projectOrg),
     members: createAtlasV2MembersApi(http, options),
+    teams: createTeamsV2Api(http, options),
     // The account by id (getOrgUser): listOrgUsers `?username=` cannot tell deleted from gone elsewhere.
     findMissing: createFindMissing(http, ATLAS_V2_TARGETS, userById(http, orgOf)),
     async readUser(username, scope): Promise<ScopedUser> {
@@ -118,7 +122,11 @@ export function createAtlasV2025RolesApi(http: AtlasHttp, options: MembersOption
           operation: `reading the ${scope.kind === 'org' ? 'organization' : 'project'} roles of ${username}`,
           requiredRole: scope.kind === 'org' ? 'Organization Member' : 'Project Read Only',
         });
-        return { userId: known, roles: rolesOf(scope, body) };
+        return {
+          userId: known,
+          roles: rolesOf(scope, body),
+          ...teamIdsFor(scope, (body as OrgUser).teamIds),
+        };
       } catch (error) {
         // A remembered id of an account deleted since: look the username up again next time.
         if (isAppError(error, 'ATLAS_USER_NOT_FOUND')) userIds.delete(cacheKey);

@@ -3,7 +3,7 @@ import type { AtlasHttp } from '../http-client.js';
 import type { AtlasMembersApi, ScopeMember } from '../roles-api.js';
 import { readAllPages } from './paging.js';
 import { removeGroupUser } from './project-membership.js';
-import { ATLAS_V2_2025, type CloudAppUser, isAlreadyGone, rolesIn } from './shared.js';
+import { ATLAS_V2_2025, type CloudAppUser, isAlreadyGone, rolesIn, teamIdsFor } from './shared.js';
 
 /** An entry of listOrgUsers 2025-02-19 (`PaginatedOrgUserView.results`, spec `OrgUserResponse`). */
 interface OrgUserEntry {
@@ -11,6 +11,8 @@ interface OrgUserEntry {
   readonly username: string;
   readonly orgMembershipStatus?: string;
   readonly roles?: { readonly orgRoles?: readonly string[] };
+  /** Spec `OrgUserResponse.teamIds`: the teams of this organization the person is in. */
+  readonly teamIds?: readonly string[];
 }
 
 /** An entry of listGroupUsers 2025-02-19 (`PaginatedGroupUserView.results`, spec `GroupUserResponse`). */
@@ -21,10 +23,20 @@ interface GroupUserEntry {
   readonly roles?: readonly string[];
 }
 
-/** A member as the interface promises it: username lower case, roles once each; undefined without roles. */
-function member(userId: string, username: string, roles: readonly string[]): ScopeMember | undefined {
+/**
+ * A member as the interface promises it: username lower case, roles once each, `teamIds` on an
+ * organization's list when the answer had them; undefined without roles.
+ */
+function member(
+  userId: string,
+  username: string,
+  roles: readonly string[],
+  teams: { readonly teamIds?: readonly string[] } = {},
+): ScopeMember | undefined {
   const unique = [...new Set(roles)];
-  return unique.length === 0 ? undefined : { userId, username: username.toLowerCase(), roles: unique };
+  return unique.length === 0
+    ? undefined
+    : { userId, username: username.toLowerCase(), roles: unique, ...teams };
 }
 
 function present<T>(value: T | undefined): value is T {
@@ -61,7 +73,9 @@ export function createAtlasV2MembersApi(http: AtlasHttp, options: MembersOptions
         );
         return entries
           .filter((entry) => entry.orgMembershipStatus === 'ACTIVE')
-          .map((entry) => member(entry.id, entry.username, entry.roles?.orgRoles ?? []))
+          .map((entry) =>
+            member(entry.id, entry.username, entry.roles?.orgRoles ?? [], teamIdsFor(scope, entry.teamIds)),
+          )
           .filter(present);
       }
       const entries = await readAllPages<GroupUserEntry>(
@@ -147,7 +161,10 @@ export function createV1MembersApi(
         (user) => user.id,
         options.pageSize,
       );
-      return users.map((user) => member(user.id, user.username, rolesIn(user, scope))).filter(present);
+      // teamIds (organization lists only): every team of the account, as the v1.0 user document lists them.
+      return users
+        .map((user) => member(user.id, user.username, rolesIn(user, scope), teamIdsFor(scope, user.teamIds)))
+        .filter(present);
     },
 
     async probe(scope: AtlasScope) {

@@ -2,6 +2,7 @@ import type { AtlasHttp } from '../http-client.js';
 import type { AtlasRolesApi } from '../roles-api.js';
 import { createV1MembersApi, type MembersOptions } from './members.js';
 import { createPutRolesApi } from './put-roles.js';
+import { createTeamsV1Api } from './teams-v1.js';
 
 /**
  * `cloud-manager` and `ops-manager`: the public API v1.0 (`/api/public/v1.0`). Members are listed with
@@ -17,5 +18,7 @@ export function createPublicApiRolesApi(http: AtlasHttp, options: MembersOptions
     ...createPutRolesApi(http, { base, mediaType: 'application/json', readRole, writeRole }),
     // No removeFromOrg: the v1.0 public API has no "remove one user from one organization" call.
     members: createV1MembersApi(http, { base, readRole, removeRole: writeRole.project }, options),
+    // Team members change with Organization Owner (Cloud Manager and Ops Manager "Add Users to Team"; unverified).
+    teams: createTeamsV1Api(http, { base, readRole, writeRole: 'Organization Owner' }, options),
   };
 }

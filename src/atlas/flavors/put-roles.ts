@@ -1,7 +1,7 @@
 import type { AtlasHttp } from '../http-client.js';
 import type { AtlasRolesApi, ScopedUser } from '../roles-api.js';
 import { createFindMissing, userByName } from './existence.js';
-import { type CloudAppUser, rolesIn } from './shared.js';
+import { type CloudAppUser, rolesIn, teamIdsFor } from './shared.js';
 
 /** What differs between the APIs that replace a scope's roles with one PUT. */
 export interface PutRolesApiShape {
@@ -31,7 +31,8 @@ export function createPutRolesApi(http: AtlasHttp, shape: PutRolesApiShape): Omi
         operation: `looking up the user ${username}`,
         requiredRole: shape.readRole[scope.kind],
       });
-      return { userId: body.id, roles: rolesIn(body, scope) };
+      // teamIds: every team of the account (the by-name document does not say which organization's).
+      return { userId: body.id, roles: rolesIn(body, scope), ...teamIdsFor(scope, body.teamIds) };
     },
 
     async setRoles(scope, userId, _current, next) {

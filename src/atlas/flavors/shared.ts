@@ -16,6 +16,8 @@ export interface CloudAppUser {
     readonly groupId?: string;
     readonly roleName: string;
   }[];
+  /** Every team the account is in (spec `CloudAppUser.teamIds`; the v1.0 user document has it too). */
+  readonly teamIds?: readonly string[];
 }
 
 /** The user's roles in one scope, from the role assignments of a CloudAppUser. */
@@ -33,4 +35,15 @@ export function rolesIn(user: CloudAppUser, scope: AtlasScope): string[] {
  */
 export function isAlreadyGone(error: unknown): boolean {
   return isAppError(error, 'ATLAS_NOT_A_MEMBER') || isAppError(error, 'ATLAS_USER_NOT_FOUND');
+}
+
+/**
+ * The `teamIds` a ScopedUser or ScopeMember carries (roles-api.ts): organization scope only, and only
+ * when the answer said. Read from the same answer as the roles, never with a call of its own.
+ */
+export function teamIdsFor(
+  scope: AtlasScope,
+  teamIds: readonly string[] | undefined,
+): { readonly teamIds?: readonly string[] } {
+  return scope.kind === 'org' && teamIds !== undefined ? { teamIds: [...new Set(teamIds)] } : {};
 }
