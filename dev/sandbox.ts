@@ -89,6 +89,7 @@ export interface SandboxOptions {
     readonly orgs?: AtlasSimulatorOptions['orgs'];
     readonly projects?: AtlasSimulatorOptions['projects'];
     readonly users?: AtlasSimulatorOptions['users'];
+    readonly teams?: AtlasSimulatorOptions['teams'];
   };
   /** Make the Atlas simulator enforce rate limits like Atlas (429 on an empty bucket). @defaultValue none */
   readonly atlasRateLimits?: AtlasSimulatorOptions['rateLimits'];
@@ -187,6 +188,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       },
       ...(options.atlas?.users ?? []),
     ],
+    ...(options.atlas?.teams ? { teams: options.atlas.teams } : {}),
     ...(options.atlasPort === undefined ? {} : { port: options.atlasPort }),
     ...(options.atlasRateLimits === undefined ? {} : { rateLimits: options.atlasRateLimits }),
   });

@@ -3,11 +3,14 @@ import type { AtlasConfig } from './atlas-options.js';
 import { createAtlasV1RolesApi } from './flavors/atlas-v1.js';
 import { createAtlasV2RolesApi } from './flavors/atlas-v2.js';
 import { createAtlasV2025RolesApi } from './flavors/atlas-v2-2025.js';
+import { createProjectOrgLookup } from './flavors/project-membership.js';
 import { createPublicApiRolesApi } from './flavors/public-api.js';
+import { ATLAS_V2_2023 } from './flavors/shared.js';
 import { type AtlasHttp, type AtlasHttpOptions, createAtlasHttp, type DryRunWrite } from './http-client.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type { BackoffOptions } from './retry.js';
 import type { AtlasRolesApi } from './roles-api.js';
+import { withTeamMemberships } from './team-memberships.js';
 import { withValidation } from './validate.js';
 
 /** The Atlas client the worker uses, and its HTTP layer (for shutdown). */
@@ -25,6 +28,8 @@ export function createAtlasClient(
     rateLimiter?: RateLimiter;
     backoff?: BackoffOptions;
     onExchange?: AtlasHttpOptions['onExchange'];
+    /** The teams the policy names by 24-hex id (their items are `team:<id>`, team-memberships.ts). */
+    teamsNamedById?: () => ReadonlySet<string>;
     /** Told each write a dry run (config.dryRun) did not send. */
     onDryRun?: (write: DryRunWrite) => void;
   },
@@ -48,6 +53,19 @@ export function createAtlasClient(
     'ops-manager': createPublicApiRolesApi,
     'atlas-v1': createAtlasV1RolesApi,
   } as const;
-  const roles = flavors[config.api](http, { pageSize: config.pageSize });
-  return { roles: withValidation(config.api, roles), http, close: () => http.close() };
+  const validated = withValidation(config.api, flavors[config.api](http, { pageSize: config.pageSize }));
+  const v1Base = config.api === 'atlas-v1' ? '/api/atlas/v1.0' : '/api/public/v1.0';
+  const roles = validated.teams
+    ? withTeamMemberships(validated, {
+        teams: validated.teams,
+        orgOfProject: createProjectOrgLookup(
+          http,
+          config.api.startsWith('atlas-v2')
+            ? { base: '/api/atlas/v2', mediaType: ATLAS_V2_2023 }
+            : { base: v1Base, mediaType: 'application/json' },
+        ),
+        ...(deps.teamsNamedById ? { namedById: deps.teamsNamedById } : {}),
+      })
+    : validated;
+  return { roles, http, close: () => http.close() };
 }

@@ -6,6 +6,8 @@ import { AppError } from '../errors.js';
 import { scheduleRecurring } from '../jobs/recurring.js';
 import { syncReviewSchedules } from '../jobs/review-queue.js';
 import type { Workers } from '../jobs/workers.js';
+import { teamOfItem } from '../lib/access-items.js';
+import { ATLAS_ID } from '../lib/patterns.js';
 import { connectRedis } from '../ops/redis.js';
 import {
   createDurableWrites,
@@ -43,6 +45,13 @@ export async function startWorkerSide(infra: Infrastructure): Promise<WorkerSide
     logger: logger.child({ component: 'atlas' }),
     rateLimiter: createRedisRateLimiter(redis, config.redis.prefix, { buckets: atlasConfig.rateLimits }),
     onExchange: (event) => metrics.atlasExchange(event),
+    teamsNamedById: () =>
+      new Set(
+        policy
+          .current()
+          .targets.flatMap((t) => t.roles.map(teamOfItem))
+          .filter((team): team is string => team !== undefined && ATLAS_ID.test(team)),
+      ),
     ...(dryRunLog ? { onDryRun: (write: DryRunWrite) => dryRunLog.record(write) } : {}),
   });
   shutdown.push('atlas client', () => atlasClient.close());

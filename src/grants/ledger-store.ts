@@ -44,7 +44,7 @@ const HOLD = 'hold:';
 const MEMBERSHIP = 'membership';
 const PERMANENT = 'permanent';
 
-/** Hash layout: `hold:<ROLE>:<request id>` = end in ms or `permanent`; `membership` = request id. */
+/** Hash layout: `hold:<ROLE or team:NAME>:<request id>` = end in ms or `permanent`; `membership` = request id. */
 export function encodeLedgerWrite(keys: RedisKeys, write: LedgerWrite): EncodedLedgerWrite {
   const hset: [string, string][] = [];
   const hdel: string[] = [];
@@ -87,7 +87,11 @@ export function decodeLedger(hash: Readonly<Record<string, string>>): Ledger {
   const holders: RoleHolder[] = [];
   for (const [field, value] of Object.entries(hash)) {
     if (!field.startsWith(HOLD)) continue;
-    const [role = '', requestId = ''] = field.slice(HOLD.length).split(':');
+    // The request id is after the last ':' (an item such as `team:oncall` has one of its own).
+    const rest = field.slice(HOLD.length);
+    const cut = rest.lastIndexOf(':');
+    const role = rest.slice(0, cut);
+    const requestId = rest.slice(cut + 1);
     holders.push({ role, requestId, until: value === PERMANENT ? null : Number(value) });
   }
   holders.sort((a, b) => a.role.localeCompare(b.role) || a.requestId.localeCompare(b.requestId));

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../dev/http-util.js';
-import { ATLAS, CHANNELS, PEOPLE, type Sandbox, SANDBOX_POLICY, startSandbox } from '../../dev/sandbox.js';
+import { ATLAS, CHANNELS, PEOPLE, SANDBOX_POLICY, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import { waitForThreadReply } from '../../dev/slack-flow.js';
 import type { FlowFlavor } from '../support/flow-flavors.js';
 import { FLOW_FLAVORS } from '../support/flow-flavors.js';
@@ -80,15 +80,16 @@ describe('team grants (end to end)', () => {
       );
       // The approval message says what the team gives, read from Atlas when the request was checked.
       const gives = await waitUntil(
-        () =>
-          sandbox.slack.messages
-            .filter((m) => m.channel === CHANNELS.approvals && m.ts === short.approval.ts)
-            .map((m) => JSON.stringify(m.blocks))
-            .find((b) => b.includes('gives')),
+        () => {
+          const blocks = JSON.stringify(sandbox.slack.message(CHANNELS.approvals, short.approval.ts)?.blocks);
+          return blocks?.includes('gives') ? blocks : undefined;
+        },
         5_000,
         'the team line of the approval message',
       );
-      expect(gives).toContain('`team:platform-oncall` gives `GROUP_DATA_ACCESS_READ_ONLY` on *payments-prod*');
+      expect(gives).toContain(
+        '`team:platform-oncall` gives `GROUP_DATA_ACCESS_READ_ONLY` on *payments-prod*',
+      );
       const long = await requestAs(
         sandbox,
         PEOPLE.alice,
@@ -142,14 +143,21 @@ describe('team grants (end to end)', () => {
       ]);
       // Asking only for the team she is in adds nothing: refused in words.
       const since = sandbox.slack.events.length;
-      await sandbox.driver.command(PEOPLE.mallory, `request team:${ONCALL.name} on acme for 1h because x`, CHANNELS.general);
+      await sandbox.driver.command(
+        PEOPLE.mallory,
+        `request team:${ONCALL.name} on acme for 1h because x`,
+        CHANNELS.general,
+      );
       const refusal = await ephemeralAfter(sandbox, PEOPLE.mallory, since, /nothing to request/);
       expect(refusal).toContain(`team:${ONCALL.name} (held outside Rolecall)`);
     }, 30_000);
   });
 
   it('shows a role held through a team, refuses asking for it, and never removes it per person', async () => {
-    await start('team-roles', FLOW_FLAVORS.find((f) => f.api === 'atlas-v2-2025'));
+    await start(
+      'team-roles',
+      FLOW_FLAVORS.find((f) => f.api === 'atlas-v2-2025'),
+    );
     const since = sandbox.slack.events.length;
     await sandbox.driver.command(
       PEOPLE.dana,
@@ -172,7 +180,9 @@ describe('team grants (end to end)', () => {
     await sandbox.driver.clickButton(PEOPLE.bob, mixed.approval, 'request_approve');
     await waitForState(sandbox, mixed.id, 'revoked', 15_000);
     // Her own roles are back to what they were; the team's role was never hers to remove.
-    expect(sandbox.atlas.rolesOf(PEOPLE.dana.email.toLowerCase(), PROJECT).sort()).toEqual(['GROUP_READ_ONLY']);
+    expect(sandbox.atlas.rolesOf(PEOPLE.dana.email.toLowerCase(), PROJECT).sort()).toEqual([
+      'GROUP_READ_ONLY',
+    ]);
     expect(sandbox.atlas.teamMembers(READERS.id)).toContain(PEOPLE.dana.email.toLowerCase());
   }, 30_000);
 });

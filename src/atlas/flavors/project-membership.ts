@@ -6,16 +6,25 @@ import { ATLAS_V2_2023, ATLAS_V2_2025, isAlreadyGone } from './shared.js';
 /** Finds the organization that owns a project (getGroup, 2023-01-01), cached: it never changes. */
 export type ProjectOrgLookup = (groupId: string) => Promise<string>;
 
-/** Creates a cached project -> organization lookup. */
-export function createProjectOrgLookup(http: AtlasHttp): ProjectOrgLookup {
+/**
+ * Creates a cached project -> organization lookup: getGroup on the v2 API, or `GET {base}/groups/{id}`
+ * on a v1.0 API (`api`: its base path and media type), which answers with `orgId` too.
+ */
+export function createProjectOrgLookup(
+  http: AtlasHttp,
+  api: { readonly base: string; readonly mediaType: string } = {
+    base: '/api/atlas/v2',
+    mediaType: ATLAS_V2_2023,
+  },
+): ProjectOrgLookup {
   const known = new Map<string, string>();
   return async (groupId) => {
     const cached = known.get(groupId);
     if (cached) return cached;
     const { body } = await http.send<{ orgId: string }>({
       method: 'GET',
-      path: `/api/atlas/v2/groups/${groupId}`,
-      mediaType: ATLAS_V2_2023,
+      path: `${api.base}/groups/${groupId}`,
+      mediaType: api.mediaType,
       operation: 'reading the project',
       requiredRole: 'Project Read Only',
     });
