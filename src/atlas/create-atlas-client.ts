@@ -1,8 +1,10 @@
 import type { Logger } from '../ops/logger.js';
 import type { AtlasConfig } from './atlas-options.js';
+import type { AtlasFederationApi } from './federation-api.js';
 import { createAtlasV1RolesApi } from './flavors/atlas-v1.js';
 import { createAtlasV2RolesApi } from './flavors/atlas-v2.js';
 import { createAtlasV2025RolesApi } from './flavors/atlas-v2-2025.js';
+import { createAtlasV2FederationApi } from './flavors/federation-v2.js';
 import { createPublicApiRolesApi } from './flavors/public-api.js';
 import { type AtlasHttp, type AtlasHttpOptions, createAtlasHttp, type DryRunWrite } from './http-client.js';
 import type { RateLimiter } from './rate-limiter.js';
@@ -13,6 +15,8 @@ import { withValidation } from './validate.js';
 /** The Atlas client the worker uses, and its HTTP layer (for shutdown). */
 export interface AtlasClient {
   readonly roles: AtlasRolesApi;
+  /** Role mappings and federated-login events: the Atlas v2 flavors only (atlas-v2, atlas-v2-2025). */
+  readonly federation?: AtlasFederationApi;
   readonly http: AtlasHttp;
   close(): Promise<void>;
 }
@@ -49,5 +53,11 @@ export function createAtlasClient(
     'atlas-v1': createAtlasV1RolesApi,
   } as const;
   const roles = flavors[config.api](http, { pageSize: config.pageSize });
-  return { roles: withValidation(config.api, roles), http, close: () => http.close() };
+  const federated = config.api === 'atlas-v2' || config.api === 'atlas-v2-2025';
+  return {
+    roles: withValidation(config.api, roles),
+    ...(federated ? { federation: createAtlasV2FederationApi(http, { pageSize: config.pageSize }) } : {}),
+    http,
+    close: () => http.close(),
+  };
 }
