@@ -168,7 +168,8 @@ export function createFederationModule(
       )
       .filter((e) => types.length === 0 || types.includes(e.eventTypeName))
       .filter((e) => (min === undefined || e.at >= min) && (max === undefined || e.at <= max))
-      .sort((a, b) => b.at - a.at)
+      // Newest first; events of the same millisecond, the later recorded first.
+      .sort((a, b) => b.at - a.at || events.indexOf(b) - events.indexOf(a))
       .map(eventBody);
     return context.page(chosen, path, query);
   };
