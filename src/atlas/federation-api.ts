@@ -22,7 +22,7 @@ export interface AtlasFederationApi {
   readRoleMappings(orgId: string): Promise<OrgRoleMappings | null>;
   /**
    * When Atlas's events say it changed or removed this person's roles in the scope because of a
-   * federated login (the person's own USER_ROLES_CHANGED_AUDIT, or REMOVED_FROM_GROUP on a project; see
+   * federated login (the person's own USER_ROLES_CHANGED_AUDIT, REMOVED_FROM_GROUP or REMOVED_FROM_ORG; see
    * flavors/federation-v2.ts) at or after `since` (ms since epoch): the time of the first such event;
    * else null.
    */

@@ -274,6 +274,34 @@ describe('roles a federated login took back (ssoLogin, removedAtLogin)', () => {
     );
   });
 
+  it('finds a login whose mappings give no organization role (REMOVED_FROM_ORG)', async () => {
+    const simulator = await start([
+      {
+        ...ACME,
+        roleMappings: [
+          {
+            externalGroupName: 'project-only',
+            assignments: [{ groupId: FIXTURE.project, role: 'GROUP_OWNER' }],
+          },
+        ],
+      },
+    ]);
+    const since = Date.now();
+    simulator.ssoLogin(FIXTURE.alice.email, FIXTURE.org, ['project-only']);
+    expect(simulator.rolesOf(FIXTURE.alice.email, ORG)).toEqual([]);
+    const at = await federationOf(simulator).removedAtLogin(
+      ORG,
+      FIXTURE.alice.id,
+      FIXTURE.alice.email,
+      since,
+    );
+    expect(at).toBeGreaterThanOrEqual(since);
+    const eventTypes = simulator
+      .authenticatedCalls()
+      .map((c) => new URL(c.path, 'http://x').searchParams.get('eventType'));
+    expect(eventTypes).toEqual(['USER_ROLES_CHANGED_AUDIT', 'REMOVED_FROM_ORG']);
+  });
+
   it('changes nothing at a login without role mappings in force', async () => {
     const simulator = await start([{ ...ACME, identityProviderStatus: 'INACTIVE' }]);
     simulator.ssoLogin(FIXTURE.alice.email, FIXTURE.org, []);

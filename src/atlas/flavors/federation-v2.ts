@@ -52,14 +52,14 @@ interface UserEvent {
  * says "at login": its federation types (ROLE_MAPPING_CREATED/UPDATED/DELETED, IDENTITY_PROVIDER_…,
  * FEDERATION_SETTINGS_…) record changes to the settings, not to a person. The nearest documented ones
  * are the user event types (`UserEventTypeViewForOrg`, `UserEventTypeViewForNdsGroup`):
- * USER_ROLES_CHANGED_AUDIT (the person's roles in the organization or project changed) and, on a
- * project, REMOVED_FROM_GROUP (the mappings gave no role there any more). Which of those a login caused
+ * USER_ROLES_CHANGED_AUDIT (the person's roles in the organization or project changed),
+ * REMOVED_FROM_GROUP and REMOVED_FROM_ORG (the mappings gave no role there any more). Which of those a login caused
  * is inferred: Atlas applies the mappings in the person's own sign-in, so the event targets them
  * (`targetUsername`) and was triggered by them (`userId` / `username`), never by an API key or service
  * account (`apiKeyId` / `publicKey`: Rolecall's own writes, or another tool's).
  */
 export const LOGIN_EVENT_TYPES: Readonly<Record<AtlasScope['kind'], readonly string[]>> = {
-  org: ['USER_ROLES_CHANGED_AUDIT'],
+  org: ['USER_ROLES_CHANGED_AUDIT', 'REMOVED_FROM_ORG'],
   project: ['USER_ROLES_CHANGED_AUDIT', 'REMOVED_FROM_GROUP'],
 };
 
