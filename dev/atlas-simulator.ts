@@ -10,6 +10,7 @@ import {
   OPS_MANAGER_ORG_ROLES,
 } from '../src/atlas/role-names.js';
 import type { AtlasScope } from '../src/lib/scope.js';
+import { createFederationModule, type SimFederation, type SimRoleMapping } from './atlas-sim/federation.js';
 import type { SimAnswer, SimModule, SimModuleContext, SimRoute } from './atlas-sim/module.js';
 import {
   createTeamsModule,
@@ -113,6 +114,8 @@ export interface AtlasSimulatorOptions {
    * @defaultValue 'replay'
    */
   readonly nonceCounting?: 'replay' | 'strict' | 'once';
+  /** Organizations with federated authentication and their role mappings (atlas-sim/federation.ts). */
+  readonly federation?: readonly SimFederation[];
   /** @defaultValue 0 (any free port) */
   readonly port?: number;
 }
@@ -244,6 +247,13 @@ export interface AtlasSimulator {
    * as if another client of the same key had spent them; refills from now. Needs `rateLimits`.
    */
   setBucketTokens(path: string, tokens: number): void;
+  /** Replaces an organization's federation role mappings (atlas-sim/federation.ts). */
+  setRoleMappings(orgId: string, mappings: readonly SimRoleMapping[]): void;
+  /**
+   * A federated login: with role mappings in force, the person's roles in the organization and its
+   * projects become exactly what the mappings give `idpGroups`, recorded in timelines and as events.
+   */
+  ssoLogin(username: string, orgId: string, idpGroups: readonly string[]): void;
   close(): Promise<void>;
 }
 
@@ -1190,6 +1200,13 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
       const user = users.get(userId);
       return user !== undefined && isMember(user, scope);
     },
+    setRolesOf: (userId, scope, roles) => {
+      const user = users.get(userId);
+      if (!user) throw new Error(`no simulated user ${userId}`);
+      const before = [...heldIn(user, scope)];
+      writeRoles(user, scope, roles);
+      return before;
+    },
     newId: (prefix) => simulatedId(prefix, nextId++),
     page,
   };
@@ -1215,6 +1232,9 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
   // Each module keeps its own state; its routes answer after the core's.
   const moduleFactories: ((context: SimModuleContext) => SimModule)[] = [() => teams];
   const modules = moduleFactories.map((create) => create(moduleContext));
+  // Federation: its control (setRoleMappings, ssoLogin) is the simulator's too.
+  const federation = createFederationModule(moduleContext, options.federation ?? []);
+  modules.push(federation);
   for (const module of modules) routes.push(...module.routes);
 
   /** POST /api/oauth/token and /api/oauth/revoke, Basic-authenticated with the service account. */
@@ -1502,6 +1522,8 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     teamMembers: (teamId) => teams.teamMembers(teamId),
     setTeamMembers: (teamId, usernames) => teams.setTeamMembers(teamId, usernames),
     teamTimeline: (teamId, username) => teams.teamTimeline(teamId, username),
+    setRoleMappings: (orgId, mappings) => federation.setRoleMappings(orgId, mappings),
+    ssoLogin: (username, orgId, idpGroups) => federation.ssoLogin(username, orgId, idpGroups),
     inject: (injection) =>
       injections.push({
         ...injection,

@@ -28,6 +28,7 @@ export type AppErrorCode =
   | 'ATLAS_AUTH_FAILED'
   | 'ATLAS_INVALID_INPUT'
   | 'WOULD_REMOVE_ALL_ROLES'
+  | 'FEDERATED_ROLES'
   | 'STORAGE_UNAVAILABLE'
   /** A click names a record this store should have and does not: Redis lost data (see continuity/). */
   | 'STORE_LOST'

@@ -38,6 +38,11 @@ export interface SimModuleContext {
   userByUsername(username: string): SimPerson | undefined;
   /** Holds at least one role in the scope (an active member). */
   isMember(userId: string, scope: AtlasScope): boolean;
+  /**
+   * Sets a person's roles in one scope through the core's one role write (so their timeline records
+   * it; [] removes them from the scope) and returns the roles they held before.
+   */
+  setRolesOf(userId: string, scope: AtlasScope, roles: readonly string[]): string[];
   /** A fresh 24-hex id under a two-character prefix. */
   newId(prefix: string): string;
   /** One page of a list answer, as the core list calls page (itemsPerPage, pageNum, links, totalCount). */

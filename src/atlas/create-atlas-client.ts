@@ -1,8 +1,10 @@
 import type { Logger } from '../ops/logger.js';
 import type { AtlasConfig } from './atlas-options.js';
+import type { AtlasFederationApi } from './federation-api.js';
 import { createAtlasV1RolesApi } from './flavors/atlas-v1.js';
 import { createAtlasV2RolesApi } from './flavors/atlas-v2.js';
 import { createAtlasV2025RolesApi } from './flavors/atlas-v2-2025.js';
+import { createAtlasV2FederationApi } from './flavors/federation-v2.js';
 import { createProjectOrgLookup } from './flavors/project-membership.js';
 import { createPublicApiRolesApi } from './flavors/public-api.js';
 import { ATLAS_V2_2023 } from './flavors/shared.js';
@@ -16,6 +18,8 @@ import { withValidation } from './validate.js';
 /** The Atlas client the worker uses, and its HTTP layer (for shutdown). */
 export interface AtlasClient {
   readonly roles: AtlasRolesApi;
+  /** Role mappings and federated-login events: the Atlas v2 flavors only (atlas-v2, atlas-v2-2025). */
+  readonly federation?: AtlasFederationApi;
   readonly http: AtlasHttp;
   close(): Promise<void>;
 }
@@ -67,5 +71,11 @@ export function createAtlasClient(
         ...(deps.teamsNamedById ? { namedById: deps.teamsNamedById } : {}),
       })
     : validated;
-  return { roles, http, close: () => http.close() };
+  const federated = config.api === 'atlas-v2' || config.api === 'atlas-v2-2025';
+  return {
+    roles,
+    ...(federated ? { federation: createAtlasV2FederationApi(http, { pageSize: config.pageSize }) } : {}),
+    http,
+    close: () => http.close(),
+  };
 }
