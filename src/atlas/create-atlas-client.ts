@@ -20,6 +20,8 @@ export interface AtlasClient {
   readonly roles: AtlasRolesApi;
   /** Role mappings and federated-login events: the Atlas v2 flavors only (atlas-v2, atlas-v2-2025). */
   readonly federation?: AtlasFederationApi;
+  /** The organization that owns a project (cached: it never changes). */
+  readonly orgOfProject: (groupId: string) => Promise<string>;
   readonly http: AtlasHttp;
   close(): Promise<void>;
 }
@@ -59,21 +61,23 @@ export function createAtlasClient(
   } as const;
   const validated = withValidation(config.api, flavors[config.api](http, { pageSize: config.pageSize }));
   const v1Base = config.api === 'atlas-v1' ? '/api/atlas/v1.0' : '/api/public/v1.0';
+  const orgOfProject = createProjectOrgLookup(
+    http,
+    config.api.startsWith('atlas-v2')
+      ? { base: '/api/atlas/v2', mediaType: ATLAS_V2_2023 }
+      : { base: v1Base, mediaType: 'application/json' },
+  );
   const roles = validated.teams
     ? withTeamMemberships(validated, {
         teams: validated.teams,
-        orgOfProject: createProjectOrgLookup(
-          http,
-          config.api.startsWith('atlas-v2')
-            ? { base: '/api/atlas/v2', mediaType: ATLAS_V2_2023 }
-            : { base: v1Base, mediaType: 'application/json' },
-        ),
+        orgOfProject,
         ...(deps.teamsNamedById ? { namedById: deps.teamsNamedById } : {}),
       })
     : validated;
   const federated = config.api === 'atlas-v2' || config.api === 'atlas-v2-2025';
   return {
     roles,
+    orgOfProject,
     ...(federated ? { federation: createAtlasV2FederationApi(http, { pageSize: config.pageSize }) } : {}),
     http,
     close: () => http.close(),

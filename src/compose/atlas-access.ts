@@ -1,3 +1,4 @@
+import type { FederationCache } from '../atlas/federation-cache.js';
 import type { AtlasRolesApi } from '../atlas/roles-api.js';
 import type { LedgerStore } from '../grants/ledger-store.js';
 import { isTeamItem, type TeamProjectAccess, teamOfItem } from '../lib/access-items.js';
@@ -12,6 +13,10 @@ import type { AccessReader, CurrentRoles } from '../requests/ports.js';
 export function createAtlasAccessReader(
   atlas: AtlasRolesApi,
   projects: () => readonly TargetRef[],
+  federation?: {
+    readonly mappings: FederationCache;
+    readonly orgOfProject: (groupId: string) => Promise<string>;
+  },
 ): AccessReader {
   /** What each team asked for gives on the policy's projects (listGroupTeams, cached by the client). */
   const teamAccessOf = async (orgId: string, items: readonly string[]): Promise<TeamProjectAccess[]> => {
@@ -43,7 +48,20 @@ export function createAtlasAccessReader(
         target.kind === 'project' && atlas.rolesThroughTeams
           ? await atlas.rolesThroughTeams(email, target.id)
           : [];
-      const read = { roles, userId, throughTeams, teamAccess };
+      const orgId = federation
+        ? target.kind === 'org'
+          ? target.id
+          : await federation.orgOfProject(target.id)
+        : undefined;
+      const roleMappings =
+        federation && orgId !== undefined ? await federation.mappings.roleMappings(orgId) : undefined;
+      const read = {
+        roles,
+        userId,
+        throughTeams,
+        teamAccess,
+        ...(roleMappings === undefined ? {} : { roleMappings }),
+      };
       if (roles.length > 0 || target.kind === 'org') return { ...read, join: null };
       if (!atlas.projectMembership) return { ...read, join: 'unsupported' };
       const status = await atlas.projectMembership.orgStatus(email, target.id);

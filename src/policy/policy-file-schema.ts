@@ -158,6 +158,13 @@ const targetSchema = z
           'Teams of this organization people may ask to join for a while (/atlas-access request team:NAME on TARGET), by Atlas name or 24-hex id; org targets only. Rules name them as team:NAME.',
         )
         .optional(),
+      federatedTeam: z
+        .string({ error: 'federatedTeam must be a team name' })
+        .regex(TEAM_NAME, 'federatedTeam is a team name (letters, digits, ".", "_", "-") or a 24-hex team id')
+        .describe(
+          "Where the organization maps identity-provider groups to roles (Atlas federation), Atlas undoes one person's roles at their next SSO login, so Rolecall refuses per-person roles here and points to this team instead (ask for team:NAME on the org target).",
+        )
+        .optional(),
       maxDuration: purpose(
         duration('maxDuration'),
         'Longest grant here; when set, every grant must be temporary. Default: no limit, permanent grants allowed.',

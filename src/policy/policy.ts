@@ -46,6 +46,8 @@ export interface PolicyTarget extends TargetRef {
   readonly rules: readonly RoleRule[];
   /** How often an access review runs here, in seconds (`review:`); undefined = only on demand. */
   readonly reviewEverySeconds: number | undefined;
+  /** The team to ask for instead of per-person roles where Atlas federation maps roles (`federatedTeam:`). */
+  readonly federatedTeam?: string | undefined;
 }
 
 /** The validated policy file. */

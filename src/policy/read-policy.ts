@@ -103,6 +103,7 @@ export function readPolicy(text: string, api?: PolicyApi): PolicyReading {
           requesters: t.requesters,
           onBehalf: t.onBehalf,
           reviewEverySeconds: t.review === undefined ? undefined : parseDuration(t.review),
+          federatedTeam: t.federatedTeam,
           rules: (t.rules ?? []).map(
             (rule, index): RoleRule => ({
               position: index + 1,

@@ -7,6 +7,7 @@ import {
   roleStandingOf,
 } from '../grants/ledger.js';
 import type { RoleThroughTeam, TeamProjectAccess } from '../lib/access-items.js';
+import type { OrgRoleMappings } from '../lib/role-mappings.js';
 import type { TargetRef } from '../lib/scope.js';
 
 /** What a person holds on a target in Atlas right now, and whether a temporary grant could add them to it. */
@@ -24,6 +25,11 @@ export interface GranteeAccess {
   readonly throughTeams: readonly RoleThroughTeam[];
   /** For teams asked for: what each gives on the policy's projects. */
   readonly teamAccess: readonly TeamProjectAccess[];
+  /**
+   * The identity-provider role mappings in force in the target's organization (Atlas federation);
+   * null when none are, undefined where this Atlas API has no federation.
+   */
+  readonly roleMappings?: OrgRoleMappings | null;
 }
 
 /** What a request would do for its grantee, fixed when it is shown to approvers. */
