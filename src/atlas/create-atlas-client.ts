@@ -1,8 +1,10 @@
 import type { Logger } from '../ops/logger.js';
 import type { AtlasConfig } from './atlas-options.js';
+import type { AtlasDatabaseAccessApi } from './database-access-api.js';
 import { createAtlasV1RolesApi } from './flavors/atlas-v1.js';
 import { createAtlasV2RolesApi } from './flavors/atlas-v2.js';
 import { createAtlasV2025RolesApi } from './flavors/atlas-v2-2025.js';
+import { createDatabaseAccessV2Api } from './flavors/database-access-v2.js';
 import { createPublicApiRolesApi } from './flavors/public-api.js';
 import { type AtlasHttp, type AtlasHttpOptions, createAtlasHttp, type DryRunWrite } from './http-client.js';
 import type { RateLimiter } from './rate-limiter.js';
@@ -14,6 +16,8 @@ import { withValidation } from './validate.js';
 export interface AtlasClient {
   readonly roles: AtlasRolesApi;
   readonly http: AtlasHttp;
+  /** Temporary database users and IP access-list entries: atlas-v2 and atlas-v2-2025 only. */
+  readonly database?: AtlasDatabaseAccessApi;
   close(): Promise<void>;
 }
 
@@ -49,5 +53,14 @@ export function createAtlasClient(
     'atlas-v1': createAtlasV1RolesApi,
   } as const;
   const roles = flavors[config.api](http, { pageSize: config.pageSize });
-  return { roles: withValidation(config.api, roles), http, close: () => http.close() };
+  const database =
+    config.api === 'atlas-v2' || config.api === 'atlas-v2-2025'
+      ? createDatabaseAccessV2Api(http, { pageSize: config.pageSize })
+      : undefined;
+  return {
+    roles: withValidation(config.api, roles),
+    http,
+    ...(database ? { database } : {}),
+    close: () => http.close(),
+  };
 }
