@@ -64,7 +64,9 @@ describe('databaseUsername', () => {
     expect((await appErrorOf(() => databaseUsername('@example.com', 'read', 'AR-1'))).code).toBe(
       'SLACK_USER_NO_EMAIL',
     );
-    expect((await appErrorOf(() => databaseUsername('alice@example.com', 'read', '--'))).code).toBe('INTERNAL');
+    expect((await appErrorOf(() => databaseUsername('alice@example.com', 'read', '--'))).code).toBe(
+      'INTERNAL',
+    );
   });
 });
 
@@ -109,7 +111,9 @@ describe('awsIamUsername', () => {
   });
 
   it('refuses a local part IAM does not allow in a name', async () => {
-    const error = await appErrorOf(() => awsIamUsername('arn:aws:iam::123456789012:role/{user}', 'a/b@example.com'));
+    const error = await appErrorOf(() =>
+      awsIamUsername('arn:aws:iam::123456789012:role/{user}', 'a/b@example.com'),
+    );
     expect(error.code).toBe('CONFIG_INVALID');
     expect(error.message).toContain('IAM allows');
   });
