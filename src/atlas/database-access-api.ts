@@ -56,8 +56,15 @@ export interface AtlasDatabaseAccessApi {
   listUsers(groupId: string): Promise<DatabaseUser[]>;
   /** The user, or null when Atlas has none of that name (deleted, or past its deleteAfterDate). */
   readUser(groupId: string, auth: DatabaseAuth, username: string): Promise<DatabaseUser | null>;
-  /** Creates the user; `created: false` when one of that name was already there (409). */
-  createUser(groupId: string, spec: DatabaseUserSpec): Promise<{ created: boolean }>;
+  /**
+   * Creates the user; `created: false` when one of that name was already there (409), with
+   * `afterLostAnswer` when an earlier try of this very call lost its answer: then the user there may
+   * well be this call's own, with this spec's password.
+   */
+  createUser(
+    groupId: string,
+    spec: DatabaseUserSpec,
+  ): Promise<{ created: boolean; afterLostAnswer?: boolean }>;
   /** Moves its deleteAfterDate (an extension) or sets a new password; throws when the user is gone. */
   updateUser(
     groupId: string,

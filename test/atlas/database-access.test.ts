@@ -220,6 +220,28 @@ describe('database access (atlas-v2 flavors)', () => {
     await client.close();
   });
 
+  it('says when "already there" may be its own earlier try, whose answer was lost', async () => {
+    const sim = await start();
+    const config = { ...fixtureConfig(sim, 'atlas-v2-2025', AUTHS.oauth), timeoutMs: 200 };
+    const client = createAtlasClient(config, {
+      logger: createCapturingLogger().logger,
+      backoff: { baseMs: 10, capMs: 50 },
+    });
+    // The first try is carried out but answered too late; the retry, held until then, finds the user.
+    sim.inject({ method: 'POST', path: /\/databaseUsers$/, delayMs: 400 });
+    const spec = passwordUser();
+    const created = client.database?.createUser(GROUP, spec);
+    const isCreate = (c: { method: string; path: string }) =>
+      c.method === 'POST' && c.path.endsWith('/databaseUsers');
+    await waitUntil(() => (sim.received.some(isCreate) ? true : undefined), 2_000, 'the first try');
+    sim.inject({ method: 'POST', path: /\/databaseUsers$/, holdMs: 600 });
+    expect(await created).toEqual({ created: false, afterLostAnswer: true });
+    expect(sim.received.filter(isCreate).length).toBeGreaterThanOrEqual(2);
+    expect(sim.databaseUsers(GROUP)).toHaveLength(1);
+    expect(sim.canLogIn(GROUP, spec.username, spec.password ?? '')).toBe(true);
+    await client.close();
+  });
+
   it('refuses the 101st database user of a project clearly, and lists all 100 across pages', async () => {
     const sim = await start();
     const config = { ...fixtureConfig(sim, 'atlas-v2', AUTHS.digest), pageSize: 30 };

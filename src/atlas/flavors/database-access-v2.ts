@@ -245,7 +245,11 @@ export function createDatabaseAccessV2Api(
         return { created: true };
       } catch (error) {
         // 409 USER_ALREADY_EXISTS "A user with username %s already exists." (docs api-errors).
-        if (isAppError(error) && error.details.status === 409) return { created: false };
+        if (isAppError(error) && error.details.status === 409) {
+          return error.details.afterLostAnswer === true
+            ? { created: false, afterLostAnswer: true }
+            : { created: false };
+        }
         throw error;
       }
     },
