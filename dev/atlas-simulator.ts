@@ -10,6 +10,11 @@ import {
   OPS_MANAGER_ORG_ROLES,
 } from '../src/atlas/role-names.js';
 import type { AtlasScope } from '../src/lib/scope.js';
+import {
+  createDatabaseAccessModule,
+  type DatabaseSimControl,
+  type DatabaseSimOptions,
+} from './atlas-sim/database.js';
 import { createFederationModule, type SimFederation, type SimRoleMapping } from './atlas-sim/federation.js';
 import type { SimAnswer, SimModule, SimModuleContext, SimRoute } from './atlas-sim/module.js';
 import {
@@ -66,8 +71,8 @@ export interface SimulatedBucket {
   readonly refillPerMinute: number;
 }
 
-/** Options for {@link startAtlasSimulator}. */
-export interface AtlasSimulatorOptions {
+/** Options for {@link startAtlasSimulator} (database access: `clusters`, `databaseUserLimit`). */
+export interface AtlasSimulatorOptions extends DatabaseSimOptions {
   /** Programmatic API keys (HTTP Digest). */
   readonly apiKeys?: readonly { readonly publicKey: string; readonly privateKey: string }[];
   /** Service accounts (OAuth 2.0 client credentials). */
@@ -172,8 +177,11 @@ export interface RoleChange {
   readonly roles: readonly string[];
 }
 
-/** A local stand-in for the Atlas Admin API, Cloud/Ops Manager and the OAuth token endpoint. */
-export interface AtlasSimulator {
+/**
+ * A local stand-in for the Atlas Admin API, Cloud/Ops Manager and the OAuth token endpoint (database
+ * access: `databaseUsers`, `accessList`, `databaseUserTimeline`, `canLogIn`).
+ */
+export interface AtlasSimulator extends DatabaseSimControl {
   /** Base URL to use as ATLAS_BASE_URL. */
   readonly url: string;
   readonly calls: readonly RecordedAtlasCall[];
@@ -1230,7 +1238,8 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
   };
   const teams = createTeamsModule(moduleContext, teamHooks, options.teams ?? []);
   // Each module keeps its own state; its routes answer after the core's.
-  const moduleFactories: ((context: SimModuleContext) => SimModule)[] = [() => teams];
+  const database = createDatabaseAccessModule(moduleContext, options);
+  const moduleFactories: ((context: SimModuleContext) => SimModule)[] = [() => teams, () => database];
   const modules = moduleFactories.map((create) => create(moduleContext));
   // Federation: its control (setRoleMappings, ssoLogin) is the simulator's too.
   const federation = createFederationModule(moduleContext, options.federation ?? []);
@@ -1529,8 +1538,10 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
         ...injection,
         left: injection.times ?? (injection.untilMs === undefined ? 1 : Number.POSITIVE_INFINITY),
       }),
+    ...database.control,
     close: () =>
       new Promise((resolve) => {
+        database.stop();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

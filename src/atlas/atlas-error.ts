@@ -258,6 +258,36 @@ const KNOWN: Readonly<Record<string, Meaning>> = {
     code: 'ATLAS_REJECTED',
     say: (call) => `Atlas refused ${call.operation} while a live migration is running.`,
   },
+  // Temporary database users and IP access-list entries (docs api-errors catalogue; the spec names no
+  // codes for these operations). The catalogue ties no code to deleteAfterDate: EXPIRATION_DATE_IN_PAST
+  // and EXPIRATION_DATE_EXCEEDS_MAX ("at most %d days in the future") are the most plausible, our pick.
+  GROUP_USERS_LIMIT_EXCEEDED: fixed(
+    'ATLAS_REJECTED',
+    'This project already has 100 database users, the most Atlas allows in one project, so Rolecall cannot create one for this grant. An Atlas project owner can delete database users nobody needs any more (or ask MongoDB Support for a higher limit); then ask again.',
+  ),
+  CLUSTER_NOT_FOUND: fixed(
+    'ATLAS_REJECTED',
+    'Atlas has no cluster of that name in this project: the policy names a cluster that does not exist (any more).',
+  ),
+  EXPIRATION_DATE_EXCEEDS_MAX: fixed(
+    'ATLAS_REJECTED',
+    'Atlas refused the end date: a temporary database user or IP access list entry may last at most one week from now.',
+  ),
+  EXPIRATION_DATE_IN_PAST: fixed('ATLAS_REJECTED', 'Atlas refused the end date: it has already passed.'),
+  INVALID_IP_ADDRESS_OR_CIDR_NOTATION: fixed(
+    'ATLAS_REJECTED',
+    'Atlas does not accept this address for the IP access list: it is not an IP address or CIDR block.',
+  ),
+  ATLAS_NETWORK_PERMISSION_ENTRY_NOT_FOUND: fixed(
+    'ATLAS_REJECTED',
+    "This address is not on the project's IP access list (any more).",
+  ),
+  ATLAS_WHITELIST_NOT_FOUND: fixed(
+    'ATLAS_REJECTED',
+    "This address is not on the project's IP access list (any more).",
+  ),
+  DATABASE_NAME_INVALID_ADMIN: MALFORMED,
+  DATABASE_NAME_INVALID_EXTERNAL: MALFORMED,
 };
 
 /** Every errorCode with words of its own (the rest get words from their HTTP status). */

@@ -1,9 +1,11 @@
 import type { Logger } from '../ops/logger.js';
 import type { AtlasConfig } from './atlas-options.js';
+import type { AtlasDatabaseAccessApi } from './database-access-api.js';
 import type { AtlasFederationApi } from './federation-api.js';
 import { createAtlasV1RolesApi } from './flavors/atlas-v1.js';
 import { createAtlasV2RolesApi } from './flavors/atlas-v2.js';
 import { createAtlasV2025RolesApi } from './flavors/atlas-v2-2025.js';
+import { createDatabaseAccessV2Api } from './flavors/database-access-v2.js';
 import { createAtlasV2FederationApi } from './flavors/federation-v2.js';
 import { createProjectOrgLookup } from './flavors/project-membership.js';
 import { createPublicApiRolesApi } from './flavors/public-api.js';
@@ -23,6 +25,8 @@ export interface AtlasClient {
   /** The organization that owns a project (cached: it never changes). */
   readonly orgOfProject: (groupId: string) => Promise<string>;
   readonly http: AtlasHttp;
+  /** Temporary database users and IP access-list entries: atlas-v2 and atlas-v2-2025 only. */
+  readonly database?: AtlasDatabaseAccessApi;
   close(): Promise<void>;
 }
 
@@ -74,11 +78,13 @@ export function createAtlasClient(
         ...(deps.teamsNamedById ? { namedById: deps.teamsNamedById } : {}),
       })
     : validated;
-  const federated = config.api === 'atlas-v2' || config.api === 'atlas-v2-2025';
+  // Federation and database users: the Atlas Admin API v2 only.
+  const v2 = config.api === 'atlas-v2' || config.api === 'atlas-v2-2025';
   return {
     roles,
     orgOfProject,
-    ...(federated ? { federation: createAtlasV2FederationApi(http, { pageSize: config.pageSize }) } : {}),
+    ...(v2 ? { federation: createAtlasV2FederationApi(http, { pageSize: config.pageSize }) } : {}),
+    ...(v2 ? { database: createDatabaseAccessV2Api(http, { pageSize: config.pageSize }) } : {}),
     http,
     close: () => http.close(),
   };

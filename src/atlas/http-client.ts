@@ -11,6 +11,7 @@ import {
 } from './digest.js';
 import { createTokenSource, type TokenSource } from './oauth-token.js';
 import { type AtlasRateWord, type RateKey, type RateLimiter, rateKeyOf, rateWordOf } from './rate-limiter.js';
+import { redactFields, redactSecretsIn } from './redact.js';
 import {
   type BackoffOptions,
   backoffDelay,
@@ -35,6 +36,8 @@ export interface AtlasCall {
   readonly operation: string;
   /** The Atlas role the API key or service account needs for this call, named in 401/403 messages. */
   readonly requiredRole?: string;
+  /** Body fields holding a secret (`['password']`): sent intact, "[redacted]" in logs, dry-run records and errors. */
+  readonly secretFields?: readonly string[];
 }
 
 /** A write that a dry run did not send. */
@@ -283,7 +286,7 @@ export function createAtlasHttp(options: AtlasHttpOptions): AtlasHttp {
       const uri = search === '' ? call.path : `${call.path}?${search}`;
       const payload = call.body === undefined ? undefined : JSON.stringify(call.body);
       if (options.dryRun && call.method !== 'GET') {
-        const write = { method: call.method, path: uri, body: call.body };
+        const write = { method: call.method, path: uri, body: redactFields(call.body, call.secretFields) };
         logger.warn('atlas dry run: write not sent', { ...write, operation: call.operation });
         options.dryRun(write);
         return { status: call.method === 'DELETE' ? 204 : 200, body: undefined as T, headers: {} };
@@ -318,7 +321,7 @@ export function createAtlasHttp(options: AtlasHttpOptions): AtlasHttp {
           warnIfDeprecated(call, response.headers);
           return { status: response.status, body: body as T, headers: response.headers };
         }
-        const error = body as AtlasErrorBody | undefined;
+        const error = redactSecretsIn(body, call.body, call.secretFields) as AtlasErrorBody | undefined;
         if (isRetryableStatus(response.status) && retry < maxRetries) {
           if (call.method !== 'GET' && response.status !== 429) lostAnswer = true;
           const asked = retryAfterMs(response.headers['retry-after'], error);

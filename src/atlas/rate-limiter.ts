@@ -56,6 +56,10 @@ export function rateKeyOf(path: string): RateKey {
   if (groupTeams) return { key: `teams-group:${groupTeams[1]}`, bucket: 'project' };
   const org = new RegExp(`/orgs/(${ID})/users`).exec(path);
   if (org) return { key: `users-org:${org[1]}`, bucket: 'org' };
+  // Database users and the project IP access list: one bucket each per project (GROUP scope, like the
+  // project sets of NOTES.md section 9, whose table does not list these two sets).
+  const access = new RegExp(`/groups/(${ID})/(databaseUsers|accessList)`).exec(path);
+  if (access) return { key: `${access[2]}-group:${access[1]}`, bucket: 'project' };
   const group = new RegExp(`/groups/(${ID})/users`).exec(path);
   if (group) return { key: `users-group:${group[1]}`, bucket: 'project' };
   const project = new RegExp(`/groups/(${ID})$`).exec(path);

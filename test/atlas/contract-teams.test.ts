@@ -80,6 +80,10 @@ describe('Atlas v2 team calls against the official OpenAPI spec', () => {
         `POST 200 ${V2025} /api/atlas/v2/orgs/{id}/teams/{id}:addUser`,
         `POST 409 ${V2025} /api/atlas/v2/orgs/{id}/teams/{id}:addUser`,
         `POST 200 ${V2025} /api/atlas/v2/orgs/{id}/teams/{id}:addUser`,
+        // The client's read names Alice's teams as items (team:NAME): the organization's teams, read once.
+        ...[1, 2, 3, 4].map(
+          (n) => `GET 200 ${V2023} /api/atlas/v2/orgs/{id}/teams?itemsPerPage=1&pageNum=${n}`,
+        ),
         `POST 200 ${V2025} /api/atlas/v2/orgs/{id}/teams/{id}:removeUser`,
         `POST 404 ${V2025} /api/atlas/v2/orgs/{id}/teams/{id}:removeUser`,
       ]);

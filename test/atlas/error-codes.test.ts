@@ -108,6 +108,16 @@ const EXPECTED: Readonly<Record<string, readonly [AppErrorCode, boolean, RegExp]
     /does not allow updating project roles/,
   ],
   CANNOT_DELETE_ORG_ACTIVE_LIVE_MIGRATION_ATLAS_ORG_LINK: [REJECTED, false, /live migration/],
+  // Temporary database users and IP access-list entries.
+  GROUP_USERS_LIMIT_EXCEEDED: [REJECTED, false, /already has 100 database users, the most Atlas allows/],
+  CLUSTER_NOT_FOUND: [REJECTED, false, /no cluster of that name in this project/],
+  EXPIRATION_DATE_EXCEEDS_MAX: [REJECTED, false, /at most one week from now/],
+  EXPIRATION_DATE_IN_PAST: [REJECTED, false, /end date: it has already passed/],
+  INVALID_IP_ADDRESS_OR_CIDR_NOTATION: [REJECTED, false, /not an IP address or CIDR block/],
+  ATLAS_NETWORK_PERMISSION_ENTRY_NOT_FOUND: [REJECTED, false, /not on the project's IP access list/],
+  ATLAS_WHITELIST_NOT_FOUND: [REJECTED, false, /not on the project's IP access list/],
+  DATABASE_NAME_INVALID_ADMIN: [REJECTED, false, /malformed/],
+  DATABASE_NAME_INVALID_EXTERNAL: [REJECTED, false, /malformed/],
 };
 
 const DETAIL =

@@ -140,8 +140,12 @@ describe.each(FLAVORS)('Atlas teams on %s', (flavor) => {
     expect((await client.roles.readUser(FIXTURE.alice.email, PROJECT)).teamIds).toBeUndefined();
     expect((await client.roles.readUser(FIXTURE.alice.email, ORG)).teamIds).toEqual([]);
     await client.close();
-    // One call per read (atlas-v1 and the PUT flavors read by name, atlas-v2-2025 lists then reads by id).
-    expect(simulator.authenticatedCalls()).toHaveLength(4);
+    // One call per read (atlas-v1 and the PUT flavors read by name, atlas-v2-2025 lists then reads by id),
+    // and one list of the organization's teams, read once for the items' names.
+    expect(simulator.authenticatedCalls()).toHaveLength(5);
+    expect(
+      simulator.authenticatedCalls().filter((c) => /\/orgs\/[^/]+\/teams$/.test(c.path.split('?')[0] ?? '')),
+    ).toHaveLength(1);
   });
 
   it("lists the members of the organization with their team ids, and a project's without", async () => {
