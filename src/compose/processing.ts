@@ -1,3 +1,4 @@
+import type { FederationCache } from '../atlas/federation-cache.js';
 import type { AtlasRolesApi } from '../atlas/roles-api.js';
 import { createApplyProcessor } from '../jobs/apply-processor.js';
 import { createEnrichProcessor } from '../jobs/enrich-processor.js';
@@ -13,7 +14,7 @@ import { createSweepProcessor } from '../jobs/sweep-processor.js';
 import { createUserLock } from '../jobs/user-lock.js';
 import { createWorkers, type Workers } from '../jobs/workers.js';
 import type { RedisClient } from '../lib/redis-client.js';
-import type { TargetRef } from '../lib/scope.js';
+import type { AtlasScope, TargetRef } from '../lib/scope.js';
 import { decidersOf, requirementsOf, targetOf } from '../policy/policy.js';
 import { readHome } from '../requests/home.js';
 import type { Lifecycle } from '../requests/lifecycle.js';
@@ -31,6 +32,18 @@ import { createWebClient } from './slack-clients.js';
 /** What the processors need beyond the shared infrastructure. */
 export interface ProcessingParts {
   readonly atlas: AtlasRolesApi;
+  /** Atlas federation's role mappings per organization (Atlas v2 only), for the check at request time. */
+  readonly federation?: {
+    readonly mappings: FederationCache;
+    readonly orgOfProject: (groupId: string) => Promise<string>;
+    /** When Atlas's events show an SSO login took the person's roles in the scope back (role mappings). */
+    readonly ssoRemovedAt: (
+      scope: AtlasScope,
+      email: string,
+      userId: string,
+      since: number,
+    ) => Promise<number | null>;
+  };
   /** The workers' own connection (BullMQ blocks on it). */
   readonly workerRedis: RedisClient;
   /** The lifecycle whose grant plans are written durably. */
@@ -45,7 +58,17 @@ export function startProcessing(infra: Infrastructure, parts: ProcessingParts): 
   const logger = infra.logger.child({ component: 'worker' });
   const slackClient = createWebClient(config, infra.slackFetch, { retries: 0, rejectRateLimited: true });
   const lock = createUserLock(redis, { prefix: config.redis.prefix, ttlMs: config.worker.lockDurationMs });
-  const atlasStep = { store, lifecycle, ledgers, atlas, lock, logger, ...(dryRunLog ? { dryRunLog } : {}) };
+  const federation = parts.federation;
+  const atlasStep = {
+    store,
+    lifecycle,
+    ledgers,
+    atlas,
+    lock,
+    logger,
+    ...(dryRunLog ? { dryRunLog } : {}),
+    ...(federation ? { ssoRemovedAt: federation.ssoRemovedAt } : {}),
+  };
   const directory = createSlackDirectory(slackClient, { logger });
   const replier = createReplier({
     client: slackClient,
@@ -70,8 +93,10 @@ export function startProcessing(infra: Infrastructure, parts: ProcessingParts): 
         store,
         lifecycle,
         ledgers,
-        accessReader: createAtlasAccessReader(atlas, () =>
-          policy().targets.filter((t) => t.kind === 'project'),
+        accessReader: createAtlasAccessReader(
+          atlas,
+          () => policy().targets.filter((t) => t.kind === 'project'),
+          parts.federation,
         ),
         logger,
       }),

@@ -1,4 +1,5 @@
 import { createAtlasClient } from '../atlas/create-atlas-client.js';
+import { createFederationCache } from '../atlas/federation-cache.js';
 import type { DryRunWrite } from '../atlas/http-client.js';
 import { createRedisRateLimiter } from '../atlas/rate-limiter.js';
 import type { AtlasRolesApi } from '../atlas/roles-api.js';
@@ -8,6 +9,7 @@ import { syncReviewSchedules } from '../jobs/review-queue.js';
 import type { Workers } from '../jobs/workers.js';
 import { teamOfItem } from '../lib/access-items.js';
 import { ATLAS_ID } from '../lib/patterns.js';
+import type { AtlasScope } from '../lib/scope.js';
 import { connectRedis } from '../ops/redis.js';
 import {
   createDurableWrites,
@@ -31,6 +33,9 @@ export interface WorkerSide {
   /** Stops taking jobs (the first moment of a shutdown). */
   readonly stopTaking: () => void;
 }
+
+/** How long an organization's role mappings are used before they are read again. */
+const FEDERATION_REFRESH_MS = 10 * 60_000;
 
 /**
  * Starts the worker side: only workers call Atlas, so only they hold its credentials. Grant plans are
@@ -78,7 +83,35 @@ export async function startWorkerSide(infra: Infrastructure): Promise<WorkerSide
     needed: () => durability.needed(),
     confirm: () => durability.confirm(),
   });
-  const workers: Workers = startProcessing(infra, { atlas, workerRedis, lifecycle });
+  // Role mappings are read per organization at most every 10 minutes, and refreshed on that schedule.
+  const federationApi = atlasClient.federation;
+  const mappings =
+    federationApi &&
+    createFederationCache(federationApi, {
+      ttlMs: FEDERATION_REFRESH_MS,
+      logger: logger.child({ component: 'federation' }),
+    });
+  const federation =
+    federationApi && mappings
+      ? {
+          mappings,
+          orgOfProject: atlasClient.orgOfProject,
+          // Drift is rare: its events are read whatever the cached mappings say (they may be new).
+          ssoRemovedAt: (scope: AtlasScope, email: string, userId: string, since: number) =>
+            federationApi.removedAtLogin(scope, userId, email, since),
+        }
+      : undefined;
+  if (federation) {
+    const timer = setInterval(() => void federation.mappings.refreshAll(), FEDERATION_REFRESH_MS);
+    timer.unref();
+    shutdown.push('federation refresh', async () => clearInterval(timer));
+  }
+  const workers: Workers = startProcessing(infra, {
+    atlas,
+    workerRedis,
+    lifecycle,
+    ...(federation ? { federation } : {}),
+  });
   shutdown.push('workers', async () => {
     await workers.close(config.shutdownGraceMs);
   });

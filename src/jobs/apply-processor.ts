@@ -29,7 +29,7 @@ import type { Fence } from './user-lock.js';
  * the request at once, saying so.
  */
 export function createApplyProcessor(deps: ProcessorDeps) {
-  const { store, lifecycle, ledgers, atlas, logger } = deps;
+  const { lifecycle, ledgers, atlas, logger } = deps;
   const now = deps.now ?? Date.now;
   const states = { ready: ['approved'], working: 'applying', done: 'applied', failed: 'failed' } as const;
   const extend = createExtendGrant(deps);
@@ -131,7 +131,7 @@ export function createApplyProcessor(deps: ProcessorDeps) {
       alreadyAdded: ours,
       now: now(),
     });
-    await closeDrift({ store, lifecycle, logger, now }, decision.drifted, {
+    await closeDrift({ ...deps, now }, decision.drifted, {
       email,
       target: request.target,
       ledger,
@@ -237,7 +237,7 @@ export function createApplyProcessor(deps: ProcessorDeps) {
       alreadyAdded: request.plan?.added ?? [],
       now: now(),
     });
-    await closeDrift({ store, lifecycle, logger, now }, decision.drifted, {
+    await closeDrift({ ...deps, now }, decision.drifted, {
       email,
       target: request.target,
       ledger,

@@ -1,4 +1,5 @@
 import type { Job } from 'bullmq';
+import { checkFederatedGrant } from '../access/federation-check.js';
 import type { PolicyGate } from '../access/policy-gate.js';
 import { isAppError } from '../errors.js';
 import type { LedgerStore } from '../grants/ledger-store.js';
@@ -101,6 +102,30 @@ export function createEnrichProcessor(deps: EnrichDeps) {
     return { code: verdict.code, reason: verdict.reason };
   };
 
+  /**
+   * Where the organization maps identity-provider groups to roles, Atlas undoes one person's roles at
+   * their next SSO login: such a grant is refused now, in words that say what to ask for instead.
+   */
+  const refuseFederated = (request: AccessRequest, access: GranteeAccess): void => {
+    if (!access.roleMappings) return;
+    const policy = deps.policy();
+    const orgName =
+      policy.targets.find((t) => t.kind === 'org' && t.id === access.roleMappings?.orgId)?.name ??
+      access.roleMappings.orgId;
+    const team = targetOf(policy, request.target)?.federatedTeam;
+    checkFederatedGrant(
+      access.roleMappings,
+      {
+        scope: request.target,
+        targetName: request.target.name,
+        orgName,
+        roles: request.roles,
+        granteeEmail: request.granteeEmail,
+      },
+      team === undefined ? {} : { team },
+    );
+  };
+
   /** An approval by policy (or break-glass) for a request that goes ahead without approvers. */
   const autoApprovalOf = (request: AccessRequest): AutoApproval | null => {
     const policy = deps.policy();
@@ -170,6 +195,7 @@ export function createEnrichProcessor(deps: EnrichDeps) {
     };
     if (access !== null) {
       try {
+        refuseFederated(request, access);
         assessment = assessRequest({
           granteeEmail: request.granteeEmail,
           target: request.target,

@@ -1,9 +1,10 @@
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+import { describeSsoRemoval } from '../access/federation-check.js';
 import type { AtlasRolesApi } from '../atlas/roles-api.js';
 import { isAppError } from '../errors.js';
 import type { Ledger, RoleHolder } from '../grants/ledger.js';
 import type { LedgerStore } from '../grants/ledger-store.js';
-import type { TargetRef } from '../lib/scope.js';
+import type { AtlasScope, TargetRef } from '../lib/scope.js';
 import type { DryRunLog } from '../ops/dry-run-log.js';
 import type { Logger } from '../ops/logger.js';
 import type { Lifecycle } from '../requests/lifecycle.js';
@@ -26,6 +27,11 @@ export interface ProcessorDeps {
   logger: Logger;
   /** ATLAS_DRY_RUN: the writes not sent, per request; absent when writes are sent. */
   dryRunLog?: DryRunLog;
+  /**
+   * When Atlas's events show a federated SSO login took the person's roles in the scope back since
+   * `since` (ms); null when they do not (or Atlas has no federation). Drift says so in its words.
+   */
+  ssoRemovedAt?: (scope: AtlasScope, email: string, userId: string, since: number) => Promise<number | null>;
   /** The approved offboarding of this Atlas username, if any: nothing may be granted to them then. */
   offboardedBy?: (email: string) => Promise<string | null>;
   now?: () => number;
@@ -152,7 +158,7 @@ export function createStepProcessor(
  * Runs under the person's lock, before the step that found it writes anything.
  */
 export async function closeDrift(
-  deps: Pick<ProcessorDeps, 'store' | 'lifecycle' | 'logger'> & { now: () => number },
+  deps: Pick<ProcessorDeps, 'store' | 'lifecycle' | 'logger' | 'ssoRemovedAt'> & { now: () => number },
   drifted: readonly RoleHolder[],
   at: {
     readonly email: string;
@@ -168,14 +174,23 @@ export async function closeDrift(
   for (const [requestId, roles] of byRequest) {
     const request = await deps.store.get(requestId);
     const when = deps.now();
+    const sso = await ssoLoginOf(deps, request, at.target);
     const ops = [
       ...roles.map((role) => ({ op: 'release' as const, role, requestId })),
       ...(clearMembership ? [{ op: 'membership' as const, requestId: null }] : []),
     ];
     const noted = await deps.lifecycle.drifted(requestId, {
       actor: 'system',
-      detail: `drift: ${roles.join(', ')} ${roles.length === 1 ? 'was' : 'were'} removed in Atlas outside Rolecall`,
-      patch: { drift: [...(request?.drift ?? []), ...roles.map((role) => ({ role, at: when }))] },
+      detail:
+        sso === null
+          ? `drift: ${roles.join(', ')} ${roles.length === 1 ? 'was' : 'were'} removed in Atlas outside Rolecall`
+          : `drift: ${describeSsoRemoval(roles.join(', '), sso)}`,
+      patch: {
+        drift: [
+          ...(request?.drift ?? []),
+          ...roles.map((role) => ({ role, at: when, ...(sso === null ? {} : { ssoLoginAt: sso }) })),
+        ],
+      },
       ledger: { email: at.email, target: at.target, ops },
     });
     if (!noted.ok) {
@@ -184,6 +199,23 @@ export async function closeDrift(
     }
     clearMembership = false;
     deps.logger.warn('drift: roles removed in Atlas outside Rolecall', { requestId, roles });
+  }
+}
+
+/** When an SSO login took the request's roles back, from Atlas's events; null when unknown or not. */
+async function ssoLoginOf(
+  deps: Pick<ProcessorDeps, 'logger' | 'ssoRemovedAt'>,
+  request: AccessRequest | undefined,
+  target: TargetRef,
+): Promise<number | null> {
+  const userId = request?.plan?.atlasUserId;
+  const since = request?.grant?.appliedAt ?? request?.createdAt;
+  if (!deps.ssoRemovedAt || !request || !userId || since === undefined) return null;
+  try {
+    return await deps.ssoRemovedAt(target, request.granteeEmail, userId, since);
+  } catch (error) {
+    deps.logger.warn('could not read whether an SSO login took roles back', { requestId: request.id, error });
+    return null;
   }
 }
 

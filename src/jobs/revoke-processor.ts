@@ -233,7 +233,7 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
       alreadyRemoving: request.revokePlan?.remove ?? [],
       now: now(),
     });
-    await closeDrift({ store, lifecycle, logger, now }, decision.drifted, {
+    await closeDrift({ ...deps, now }, decision.drifted, {
       email,
       target: request.target,
       ledger,

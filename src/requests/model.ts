@@ -113,6 +113,8 @@ export interface RevokeTrouble {
 export interface Drift {
   readonly role: string;
   readonly at: number;
+  /** When Atlas's events show a federated SSO login took it back (role mappings); absent otherwise. */
+  readonly ssoLoginAt?: number;
 }
 
 /** Why a request ended in failed or revoke_failed, in words for Slack. */

@@ -1,3 +1,4 @@
+import { describeSsoRemoval } from '../../access/federation-check.js';
 import type { RoleHolder } from '../../grants/ledger.js';
 import type { AccessRequest, Failure } from '../../requests/model.js';
 import type { RequestEvent } from '../../requests/ports.js';
@@ -212,6 +213,9 @@ export function buildOutcomeText(
     case 'drift': {
       const latest = request.drift[request.drift.length - 1];
       const roles = [...new Set(request.drift.filter((d) => d.at === latest?.at).map((d) => d.role))];
+      if (latest?.ssoLoginAt !== undefined) {
+        return `:mag: ${escapeMrkdwn(describeSsoRemoval(roles.join(', '), latest.ssoLoginAt))} ${request.id} no longer holds it; ask for the team or IdP group the mappings read instead.`;
+      }
       return `:mag: ${formatRoles(roles)} was removed from ${user} ${on} in Atlas outside Rolecall${latest ? ` (noticed ${slackDate(latest.at)})` : ''}. ${request.id} no longer holds it: Rolecall will neither put it back nor keep it alive for later grants.`;
     }
     case 'reminder': {
