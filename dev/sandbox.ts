@@ -90,6 +90,9 @@ export interface SandboxOptions {
     readonly projects?: AtlasSimulatorOptions['projects'];
     readonly users?: AtlasSimulatorOptions['users'];
     readonly teams?: AtlasSimulatorOptions['teams'];
+    readonly federation?: AtlasSimulatorOptions['federation'];
+    readonly clusters?: AtlasSimulatorOptions['clusters'];
+    readonly databaseUserLimit?: AtlasSimulatorOptions['databaseUserLimit'];
   };
   /** Make the Atlas simulator enforce rate limits like Atlas (429 on an empty bucket). @defaultValue none */
   readonly atlasRateLimits?: AtlasSimulatorOptions['rateLimits'];
@@ -189,6 +192,11 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       ...(options.atlas?.users ?? []),
     ],
     ...(options.atlas?.teams ? { teams: options.atlas.teams } : {}),
+    ...(options.atlas?.federation ? { federation: options.atlas.federation } : {}),
+    ...(options.atlas?.clusters ? { clusters: options.atlas.clusters } : {}),
+    ...(options.atlas?.databaseUserLimit === undefined
+      ? {}
+      : { databaseUserLimit: options.atlas.databaseUserLimit }),
     ...(options.atlasPort === undefined ? {} : { port: options.atlasPort }),
     ...(options.atlasRateLimits === undefined ? {} : { rateLimits: options.atlasRateLimits }),
   });
