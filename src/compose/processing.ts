@@ -1,3 +1,4 @@
+import type { AtlasDatabaseAccessApi } from '../atlas/database-access-api.js';
 import type { FederationCache } from '../atlas/federation-cache.js';
 import type { AtlasRolesApi } from '../atlas/roles-api.js';
 import { createApplyProcessor } from '../jobs/apply-processor.js';
@@ -32,6 +33,8 @@ import { createWebClient } from './slack-clients.js';
 /** What the processors need beyond the shared infrastructure. */
 export interface ProcessingParts {
   readonly atlas: AtlasRolesApi;
+  /** Temporary database users and IP access-list entries (Atlas v2 only). */
+  readonly database?: AtlasDatabaseAccessApi;
   /** Atlas federation's role mappings per organization (Atlas v2 only), for the check at request time. */
   readonly federation?: {
     readonly mappings: FederationCache;
@@ -68,6 +71,7 @@ export function startProcessing(infra: Infrastructure, parts: ProcessingParts): 
     logger,
     ...(dryRunLog ? { dryRunLog } : {}),
     ...(federation ? { ssoRemovedAt: federation.ssoRemovedAt } : {}),
+    ...(parts.database ? { database: parts.database } : {}),
   };
   const directory = createSlackDirectory(slackClient, { logger });
   const replier = createReplier({
@@ -98,6 +102,7 @@ export function startProcessing(infra: Infrastructure, parts: ProcessingParts): 
           () => policy().targets.filter((t) => t.kind === 'project'),
           parts.federation,
         ),
+        ...(parts.database ? { database: parts.database } : {}),
         logger,
       }),
       apply: createApplyProcessor({

@@ -111,6 +111,7 @@ export async function startWorkerSide(infra: Infrastructure): Promise<WorkerSide
     workerRedis,
     lifecycle,
     ...(federation ? { federation } : {}),
+    ...(atlasClient.database ? { database: atlasClient.database } : {}),
   });
   shutdown.push('workers', async () => {
     await workers.close(config.shutdownGraceMs);

@@ -5,6 +5,7 @@ import { type ApplyDecision, decideApply, holdersOf, type Ledger, type LedgerOp 
 import { isTeamItem } from '../lib/access-items.js';
 import type { AccessRequest, ChangePlan } from '../requests/model.js';
 import { sameRoles } from '../requests/role-set.js';
+import { createDatabaseGrants } from './database-grants.js';
 import { createExtendGrant } from './extend-grant.js';
 import { findGone, goneError } from './gone.js';
 import { addEach, type EachResult } from './one-call-writes.js';
@@ -32,7 +33,8 @@ export function createApplyProcessor(deps: ProcessorDeps) {
   const { lifecycle, ledgers, atlas, logger } = deps;
   const now = deps.now ?? Date.now;
   const states = { ready: ['approved'], working: 'applying', done: 'applied', failed: 'failed' } as const;
-  const extend = createExtendGrant(deps);
+  const databaseGrants = createDatabaseGrants(deps);
+  const extend = createExtendGrant(deps, databaseGrants.extend);
 
   /** Refuses (or allows) adding someone who is not in the project, saying why in words. */
   const checkCanJoin = async (request: AccessRequest): Promise<void> => {
@@ -291,6 +293,7 @@ export function createApplyProcessor(deps: ProcessorDeps) {
       if (!cancelled.ok) return { skipped: cancelled.current.state };
       return { skipped: `offboarded (${offboarding})` };
     }
+    if (request.database !== null) return databaseGrants.apply(request, fence);
     const oneCall = oneCallGrant(request);
     const landed = oneCall ? await writeFirst(request, oneCall, fence) : await readFirst(request, fence);
     if ('skipped' in landed) return landed;

@@ -1,16 +1,19 @@
 import type { Job } from 'bullmq';
 import { checkFederatedGrant } from '../access/federation-check.js';
 import type { PolicyGate } from '../access/policy-gate.js';
+import type { AtlasDatabaseAccessApi } from '../atlas/database-access-api.js';
 import { isAppError } from '../errors.js';
 import type { LedgerStore } from '../grants/ledger-store.js';
+import { isDatabaseItem } from '../lib/access-items.js';
 import type { Logger } from '../ops/logger.js';
 import { autoApprovalNote, type Policy, requirementsOf, targetOf } from '../policy/policy.js';
 import { type Assessment, assessRequest, type GranteeAccess } from '../requests/assess.js';
 import type { AutoApproval, Lifecycle } from '../requests/lifecycle.js';
-import type { AccessRequest } from '../requests/model.js';
+import type { AccessRequest, DatabaseGrant } from '../requests/model.js';
 import type { RequestLine } from '../requests/parse-command.js';
 import type { AccessReader, Directory } from '../requests/ports.js';
 import type { RequestReader } from '../requests/request-reader.js';
+import { checkDatabaseRequest } from './database-check.js';
 import type { ProcessorOutcome } from './processor-support.js';
 import type { RequestJob } from './queues.js';
 
@@ -27,6 +30,8 @@ export interface EnrichDeps {
   readonly lifecycle: Lifecycle;
   readonly ledgers: LedgerStore;
   readonly accessReader: AccessReader;
+  /** Temporary database users (Atlas v2 only): a `db:` request is checked against them. */
+  readonly database?: AtlasDatabaseAccessApi;
   readonly logger: Logger;
   readonly now?: () => number;
 }
@@ -126,6 +131,35 @@ export function createEnrichProcessor(deps: EnrichDeps) {
     );
   };
 
+  /**
+   * A `db:LEVEL` request: the grantee needs no Atlas account, only what checkDatabaseRequest reads;
+   * when Atlas cannot be read after the job's attempts it is refused (nothing unchecked is granted).
+   */
+  const checkDatabase = async (request: AccessRequest, job: Job<RequestJob>): Promise<ProcessorOutcome> => {
+    let database: DatabaseGrant;
+    try {
+      database = await checkDatabaseRequest(request, { ...deps, now });
+    } catch (error) {
+      if (!isAppError(error)) throw error;
+      if (error.retryable && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) throw error;
+      return refuse(request, error.code, error.message);
+    }
+    const verdict = await verdictOf(request);
+    if (typeof verdict === 'object' && 'code' in verdict)
+      return refuse(request, verdict.code, verdict.reason);
+    const moved = await deps.lifecycle.checked(
+      request.id,
+      {
+        actor: 'system',
+        detail: `checked against Atlas: database user ${database.username} (${database.auth})`,
+        patch: { database, rolesAtRequest: [], holdersAtRequest: [], addsToProject: false },
+      },
+      verdict === 'approve' ? autoApprovalOf(request) : null,
+    );
+    if (!moved.ok) return { skipped: moved.current.state };
+    return outcomeOf(moved.request);
+  };
+
   /** An approval by policy (or break-glass) for a request that goes ahead without approvers. */
   const autoApprovalOf = (request: AccessRequest): AutoApproval | null => {
     const policy = deps.policy();
@@ -154,6 +188,7 @@ export function createEnrichProcessor(deps: EnrichDeps) {
       return outcomeOf(await deps.lifecycle.post(request, approveNow ? autoApprovalOf(request) : null));
     }
     if (request.state !== 'submitted') return { skipped: request.state };
+    if (request.roles.some(isDatabaseItem)) return checkDatabase(request, job);
     let access: GranteeAccess | null = null;
     try {
       access = await deps.accessReader.readAccess(request.granteeEmail, request.target, request.roles);

@@ -10,6 +10,8 @@ import type { ProcessorDeps, ProcessorOutcome } from './processor-support.js';
  */
 export function createExtendGrant(
   deps: Pick<ProcessorDeps, 'store' | 'lifecycle' | 'ledgers' | 'logger' | 'now'>,
+  /** Moves the end Atlas keeps itself (a database user's deleteAfterDate) of an extended grant. */
+  extendInAtlas?: (grant: AccessRequest, to: number) => Promise<void>,
 ) {
   const { store, lifecycle, ledgers, logger } = deps;
   const now = deps.now ?? Date.now;
@@ -58,6 +60,15 @@ export function createExtendGrant(
       });
       original = moved.ok ? moved.request : moved.current;
       if (moved.ok) extension = candidate;
+    }
+    if (original.database !== null) {
+      if (!extendInAtlas)
+        throw new AppError(
+          'ATLAS_REJECTED',
+          `${original.id} is database access, which this Atlas API cannot extend.`,
+        );
+      // Done again on a retry: it sets the same end.
+      await extendInAtlas(original, extension.to);
     }
     const done = await lifecycle.extensionApplied(request, original, extension, {
       actor: 'system',

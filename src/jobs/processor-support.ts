@@ -1,5 +1,6 @@
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { describeSsoRemoval } from '../access/federation-check.js';
+import type { AtlasDatabaseAccessApi } from '../atlas/database-access-api.js';
 import type { AtlasRolesApi } from '../atlas/roles-api.js';
 import { isAppError } from '../errors.js';
 import type { Ledger, RoleHolder } from '../grants/ledger.js';
@@ -22,6 +23,8 @@ export interface ProcessorDeps {
   lifecycle: Lifecycle;
   ledgers: LedgerStore;
   atlas: AtlasRolesApi;
+  /** Temporary database users and IP access-list entries (Atlas v2 only); absent elsewhere. */
+  database?: AtlasDatabaseAccessApi;
   /** Serializes the Atlas writes that overlap (see {@link lockKeyOf}), across worker processes. */
   lock: UserLock;
   logger: Logger;

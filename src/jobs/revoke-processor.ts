@@ -13,6 +13,7 @@ import { isTeamItem } from '../lib/access-items.js';
 import type { AccessRequest, Failure, RevokePlan, RevokeTrouble } from '../requests/model.js';
 import { revocationLagOf } from '../requests/revocation-lag.js';
 import { sameRoles } from '../requests/role-set.js';
+import { createDatabaseGrants } from './database-grants.js';
 import { describeMissing, findGone } from './gone.js';
 import { removeEach } from './one-call-writes.js';
 import {
@@ -56,6 +57,7 @@ export interface RevokeProcessorDeps extends ProcessorDeps {
 export function createRevokeProcessor(deps: RevokeProcessorDeps) {
   const { store, lifecycle, ledgers, atlas, logger } = deps;
   const now = deps.now ?? Date.now;
+  const databaseGrants = createDatabaseGrants(deps);
   const states = {
     ready: ['applied', 'revoke_failed'],
     working: 'revoking',
@@ -195,6 +197,7 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
 
   const revoke = async (original: AccessRequest, fence: Fence): Promise<ProcessorOutcome> => {
     let request = original;
+    if (request.database !== null) return databaseGrants.revoke(request, withdrawExtensions);
     // A retried attempt reports only its own writes, not a failed attempt's as well.
     deps.dryRunLog?.take(request.id);
     const scope = request.target;

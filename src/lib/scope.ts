@@ -13,10 +13,10 @@ export interface TargetRef extends AtlasScope {
   readonly name: string;
 }
 
-/** The scope a role name (or a `team:` item, lib/access-items.ts) belongs to, from its prefix; undefined for anything else. */
+/** The scope a role name (or a `team:` / `db:` item, lib/access-items.ts) belongs to, from its prefix; undefined for anything else. */
 export function scopeOfRole(role: string): ScopeKind | undefined {
   if (role.startsWith('ORG_') || role.startsWith('team:')) return 'org';
-  if (role.startsWith('GROUP_')) return 'project';
+  if (role.startsWith('GROUP_') || role.startsWith('db:')) return 'project';
   return undefined;
 }
 

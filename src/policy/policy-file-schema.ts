@@ -1,10 +1,13 @@
 import { z } from 'zod';
-import { TEAM_NAME, teamItem } from '../lib/access-items.js';
+import { DATABASE_ITEM_PREFIX, DATABASE_LEVEL, TEAM_NAME, teamItem } from '../lib/access-items.js';
 import { parseDuration } from '../lib/duration.js';
 import { ATLAS_ID, ROLE_NAME, SLACK_CHANNEL_ID } from '../lib/patterns.js';
+import { databaseSchema } from './database-schema.js';
 
 /** A role name, or `team:NAME` for one of the target's teams: what a rule may name. */
-const ROLE_OR_TEAM = new RegExp(`^(${ROLE_NAME.source.slice(1, -1)}|team:${TEAM_NAME.source.slice(1, -1)})$`);
+const ROLE_OR_TEAM = new RegExp(
+  `^(${ROLE_NAME.source.slice(1, -1)}|team:${TEAM_NAME.source.slice(1, -1)}|db:${DATABASE_LEVEL.source.slice(1, -1)})$`,
+);
 
 /** A user (`U…`, `W…`), a user group (`S…`) or a group name from `groups:`. */
 const PRINCIPAL = /^([UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}|[a-z][a-z0-9_-]{0,63})$/;
@@ -158,6 +161,7 @@ const targetSchema = z
           'Teams of this organization people may ask to join for a while (/atlas-access request team:NAME on TARGET), by Atlas name or 24-hex id; org targets only. Rules name them as team:NAME.',
         )
         .optional(),
+      database: databaseSchema.optional(),
       federatedTeam: z
         .string({ error: 'federatedTeam must be a team name' })
         .regex(TEAM_NAME, 'federatedTeam is a team name (letters, digits, ".", "_", "-") or a 24-hex team id')
@@ -211,7 +215,15 @@ const targetSchema = z
         message: 'teams belong to an organization: offer them on the org target, not on a project',
       });
     }
-    const offered = [...t.roles, ...(t.teams ?? []).map(teamItem)];
+    if (t.database !== undefined && t.project === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['database'],
+        message: 'database access belongs to a project: offer it on a project target',
+      });
+    }
+    const levels = Object.keys(t.database?.levels ?? {}).map((name) => `${DATABASE_ITEM_PREFIX}${name}`);
+    const offered = [...t.roles, ...(t.teams ?? []).map(teamItem), ...levels];
     const governedBy = new Map<string, number>();
     (t.rules ?? []).forEach((rule, r) => {
       rule.roles.forEach((role, index) => {

@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import { isDatabaseItem } from '../lib/access-items.js';
 import { formatDuration } from '../lib/duration.js';
 import { ATLAS_ID } from '../lib/patterns.js';
 import type { TargetRef } from '../lib/scope.js';
@@ -26,6 +27,26 @@ export interface RoleRule {
   readonly breakGlass: readonly Principal[];
 }
 
+/** One database access level of a project (`database.levels`): MongoDB roles on the clusters named. */
+export interface DatabaseLevel {
+  readonly roles: readonly {
+    readonly role: string;
+    readonly db: string;
+    readonly collection?: string | undefined;
+  }[];
+  readonly clusters: readonly string[];
+}
+
+/** What a project offers as temporary database access (`database:`). */
+export interface DatabaseOffer {
+  readonly levels: Readonly<Record<string, DatabaseLevel>>;
+  readonly auth: 'password' | 'oidc' | 'aws-iam';
+  readonly oidcIdentityProvider?: string;
+  readonly awsIamPrincipal?: string;
+  /** `ask`: the grantee gives an address for the project's IP access list; `none`: managed elsewhere. */
+  readonly accessList: 'ask' | 'none';
+}
+
 /** One org or project people may ask for roles on, and who decides. */
 export interface PolicyTarget extends TargetRef {
   /** Who approves: users, user groups, group names. */
@@ -46,6 +67,8 @@ export interface PolicyTarget extends TargetRef {
   readonly rules: readonly RoleRule[];
   /** How often an access review runs here, in seconds (`review:`); undefined = only on demand. */
   readonly reviewEverySeconds: number | undefined;
+  /** Temporary database access (`database:`, project targets); its levels are `db:LEVEL` items in `roles`. */
+  readonly database?: DatabaseOffer | undefined;
   /** The team to ask for instead of per-person roles where Atlas federation maps roles (`federatedTeam:`). */
   readonly federatedTeam?: string | undefined;
 }
@@ -135,6 +158,7 @@ export function checkRequestAllowed(
       `${notAllowed.join(', ')} cannot be requested on ${target.name}. Allowed there: ${target.roles.join(', ')}.`,
     );
   }
+  checkDatabaseAsk(target, roles, durationSeconds);
   const max = requirementsOf(target, roles).maxDurationSeconds;
   if (max !== undefined) {
     if (durationSeconds === undefined) {
@@ -149,6 +173,31 @@ export function checkRequestAllowed(
         `Access to ${roles.join(', ')} on ${target.name} may last at most ${formatDuration(max)}; you asked for ${formatDuration(durationSeconds)}.`,
       );
     }
+  }
+}
+
+/** The longest database grant: Atlas takes a `deleteAfterDate` at most one week ahead. */
+const DATABASE_MAX_SECONDS = 7 * 24 * 3600;
+
+/** Database access is asked alone, one level at a time, and always for at most 7 days. */
+function checkDatabaseAsk(
+  target: PolicyTarget,
+  roles: readonly string[],
+  durationSeconds: number | undefined,
+): void {
+  const levels = roles.filter(isDatabaseItem);
+  if (levels.length === 0) return;
+  if (levels.length > 1 || levels.length !== roles.length) {
+    throw new AppError(
+      'ROLE_NOT_ALLOWED',
+      `Ask for database access on ${target.name} on its own, one level at a time (e.g. ${levels[0]}); ask for roles in another request.`,
+    );
+  }
+  if (durationSeconds === undefined || durationSeconds > DATABASE_MAX_SECONDS) {
+    throw new AppError(
+      'DURATION_INVALID',
+      `Database access on ${target.name} is always temporary and lasts at most 7d (Atlas deletes the database user itself then): ${durationSeconds === undefined ? 'add a duration, e.g. "for 2h"' : `you asked for ${formatDuration(durationSeconds)}`}.`,
+    );
   }
 }
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import { AppError } from '../errors.js';
-import { teamItem } from '../lib/access-items.js';
+import { DATABASE_ITEM_PREFIX, teamItem } from '../lib/access-items.js';
 import { parseDuration } from '../lib/duration.js';
 import type { ScopeKind } from '../lib/scope.js';
 import type { Policy, PolicyTarget, Principal, RoleRule } from './policy.js';
@@ -97,7 +97,25 @@ export function readPolicy(text: string, api?: PolicyApi): PolicyReading {
           kind: t.project === undefined ? 'org' : 'project',
           id: t.project ?? t.org ?? '',
           approvers: t.approvers,
-          roles: [...new Set([...t.roles, ...(t.teams ?? []).map(teamItem)])],
+          roles: [
+            ...new Set([
+              ...t.roles,
+              ...(t.teams ?? []).map(teamItem),
+              ...Object.keys(t.database?.levels ?? {}).map((level) => `${DATABASE_ITEM_PREFIX}${level}`),
+            ]),
+          ],
+          database:
+            t.database === undefined
+              ? undefined
+              : {
+                  levels: t.database.levels,
+                  auth: t.database.auth,
+                  accessList: t.database.accessList ?? 'none',
+                  ...(t.database.oidcIdentityProvider
+                    ? { oidcIdentityProvider: t.database.oidcIdentityProvider }
+                    : {}),
+                  ...(t.database.awsIamPrincipal ? { awsIamPrincipal: t.database.awsIamPrincipal } : {}),
+                },
           maxDurationSeconds: t.maxDuration === undefined ? undefined : parseDuration(t.maxDuration),
           approvalsChannel: t.approvalsChannel ?? data.approvalsChannel,
           requesters: t.requesters,

@@ -330,6 +330,8 @@ export function createLifecycle(deps: LifecycleDeps) {
       if (result.ok) await tell(result.request, 'drift', String(result.request.drift.length));
       return result;
     },
+    /** Audits what happened to a database grant (a password shown, an address added); no state change. */
+    databaseNoted: (id: string, input: NoteInput) => store.note(id, input),
     /**
      * Tells the thread an approved grant waits `seconds` for Atlas's rate limit (revocations go
      * first); once per attempt.

@@ -127,6 +127,30 @@ export interface Failure {
   readonly detail?: string;
 }
 
+/**
+ * Temporary database access a request asks for (`db:LEVEL`), fixed when the request is checked so the
+ * approvers approve exactly this: the database user Rolecall creates and what it may do.
+ */
+export interface DatabaseGrant {
+  readonly level: string;
+  /** MongoDB roles, each on a database (and optionally one collection). */
+  readonly roles: readonly {
+    readonly role: string;
+    readonly db: string;
+    readonly collection?: string | undefined;
+  }[];
+  /** The clusters of the project it may reach (its scopes). */
+  readonly clusters: readonly string[];
+  /** How the grantee signs in: a password shown once to them, or an identity with no secret. */
+  readonly auth: 'password' | 'oidc' | 'aws-iam';
+  /** The database user's name (for oidc and aws-iam, the grantee's identity). */
+  readonly username: string;
+  /** `ask`: the grantee's address goes on the project's IP access list for the grant. */
+  readonly accessList: 'ask' | 'none';
+  /** The addresses (CIDR) on the access list for this grant, each with the grant's end as its deleteAfterDate. */
+  readonly addresses: readonly string[];
+}
+
 /** One access request, as stored in Redis. */
 export interface AccessRequest {
   readonly id: string;
@@ -166,6 +190,8 @@ export interface AccessRequest {
   readonly rolesThroughTeamsAtRequest: readonly RoleThroughTeam[];
   /** For the teams a request asks to join: what each gives on the policy's projects, read when it was checked. */
   readonly teamAccess: readonly TeamProjectAccess[];
+  /** For `db:LEVEL`: the database user it grants, fixed when it was checked; null for anything else. */
+  readonly database: DatabaseGrant | null;
   /** The grantee was not in the project: approving adds them to it for the grant's duration. */
   readonly addsToProject: boolean;
   /** The grant this request extends; null for an ordinary request. */
@@ -256,6 +282,7 @@ export type RequestPatch = Partial<
     | 'holdersAtRequest'
     | 'rolesThroughTeamsAtRequest'
     | 'teamAccess'
+    | 'database'
     | 'addsToProject'
     | 'approvalMessage'
     | 'approvals'

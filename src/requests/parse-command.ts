@@ -1,5 +1,15 @@
 import { AppError, isAppError } from '../errors.js';
-import { isTeamItem, TEAM_ITEM_PREFIX, TEAM_NAME, teamItem, teamOfItem } from '../lib/access-items.js';
+import {
+  DATABASE_ITEM_PREFIX,
+  DATABASE_LEVEL,
+  isDatabaseItem,
+  isTeamItem,
+  levelOfItem,
+  TEAM_ITEM_PREFIX,
+  TEAM_NAME,
+  teamItem,
+  teamOfItem,
+} from '../lib/access-items.js';
 import { parseDuration } from '../lib/duration.js';
 import { parseId } from '../lib/ids.js';
 import { ROLE_NAME } from '../lib/patterns.js';
@@ -165,7 +175,13 @@ export function parseRoles(text: string): { roles: string[]; scope: ScopeKind } 
         .split(/[\s,]+/)
         .map((r) => r.trim())
         .filter((r) => r !== '')
-        .map((r) => (/^team:/i.test(r) ? teamItem(r.slice(TEAM_ITEM_PREFIX.length)) : r.toUpperCase())),
+        .map((r) =>
+          /^team:/i.test(r)
+            ? teamItem(r.slice(TEAM_ITEM_PREFIX.length))
+            : /^db:/i.test(r)
+              ? `${DATABASE_ITEM_PREFIX}${r.slice(DATABASE_ITEM_PREFIX.length).toLowerCase()}`
+              : r.toUpperCase(),
+        ),
     ),
   ];
   if (roles.length === 0) throw invalid('Name at least one role, e.g. GROUP_READ_ONLY.');
@@ -175,10 +191,16 @@ export function parseRoles(text: string): { roles: string[]; scope: ScopeKind } 
       `${badTeams.join(', ')}: name a team as team:NAME, with the name the policy gives it (letters, digits, ".", "_", "-").`,
     );
   }
-  const bad = roles.filter((r) => !isTeamItem(r) && !ROLE_NAME.test(r));
+  const badLevels = roles.filter((r) => isDatabaseItem(r) && !DATABASE_LEVEL.test(levelOfItem(r) ?? ''));
+  if (badLevels.length > 0) {
+    throw invalid(
+      `${badLevels.join(', ')}: name database access as db:LEVEL, with a level the policy gives the project (e.g. db:orders-read).`,
+    );
+  }
+  const bad = roles.filter((r) => !isTeamItem(r) && !isDatabaseItem(r) && !ROLE_NAME.test(r));
   if (bad.length > 0) {
     throw invalid(
-      `${bad.join(', ')} ${bad.length === 1 ? 'is not an Atlas role name' : 'are not Atlas role names'}: roles start with ORG_ (organization) or GROUP_ (project); a team is team:NAME.`,
+      `${bad.join(', ')} ${bad.length === 1 ? 'is not an Atlas role name' : 'are not Atlas role names'}: roles start with ORG_ (organization) or GROUP_ (project); a team is team:NAME, database access db:LEVEL.`,
     );
   }
   const scopes = new Set(roles.map(scopeOfRole));

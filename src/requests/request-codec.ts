@@ -36,6 +36,7 @@ const JSON_FIELDS = [
   'holdersAtRequest',
   'rolesThroughTeamsAtRequest',
   'teamAccess',
+  'database',
   'addsToProject',
   'extends',
   'endsNoLaterThan',

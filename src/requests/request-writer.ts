@@ -285,6 +285,7 @@ export function createRequestWriter(redis: RedisClient, options: RequestWriterOp
           holdersAtRequest: [],
           rolesThroughTeamsAtRequest: [],
           teamAccess: [],
+          database: null,
           addsToProject: false,
           workflow: null,
           ...draft,

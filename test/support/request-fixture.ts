@@ -22,6 +22,7 @@ export function accessRequest(
     holdersAtRequest: [],
     rolesThroughTeamsAtRequest: [],
     teamAccess: [],
+    database: null,
     addsToProject: false,
     extends: null,
     requesterTeamId: null,
