@@ -138,8 +138,11 @@ export interface Sandbox {
   readonly driver: SlackDriver;
   readonly eventsUrl: string;
   readonly signingSecret: string;
-  /** Stops the application and starts a new one on the same Redis prefix and simulators. */
-  restart(): Promise<void>;
+  /**
+   * Stops the application and starts a new one on the same Redis prefix and simulators, after
+   * `downMs` with nothing running (a Rolecall that was down for a while).
+   */
+  restart(downMs?: number): Promise<void>;
   /** Stops Rolecall and the simulators and deletes every Redis key under the prefix. */
   stop(): Promise<void>;
 }
@@ -280,8 +283,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     },
     signingSecret,
     driver: createSlackDriver({ eventsUrl, signingSecret, slack }),
-    async restart() {
+    async restart(downMs = 0) {
       await rolecall.stop();
+      if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
       rolecall = await startRolecall(config, overridesFor(config));
     },
     async stop() {

@@ -263,7 +263,7 @@ const KNOWN: Readonly<Record<string, Meaning>> = {
   // and EXPIRATION_DATE_EXCEEDS_MAX ("at most %d days in the future") are the most plausible, our pick.
   GROUP_USERS_LIMIT_EXCEEDED: fixed(
     'ATLAS_REJECTED',
-    'This project already has 100 database users, the most Atlas allows in one project, so Rolecall cannot create one for this grant. An Atlas project owner can delete database users nobody needs any more (or ask MongoDB Support for a higher limit); then ask again.',
+    'This project already has as many database users as Atlas allows in one project (100 unless MongoDB Support raised it), so Rolecall cannot create one for this grant. An Atlas project owner can delete database users nobody needs any more (or ask MongoDB Support for a higher limit); then ask again.',
   ),
   CLUSTER_NOT_FOUND: fixed(
     'ATLAS_REJECTED',

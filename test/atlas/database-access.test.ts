@@ -262,7 +262,7 @@ describe('database access (atlas-v2 flavors)', () => {
     expect(refused).toMatchObject({ code: 'ATLAS_REJECTED', retryable: false });
     expect(refused.details).toMatchObject({ status: 403, errorCode: 'GROUP_USERS_LIMIT_EXCEEDED' });
     expect(refused.message).toBe(
-      'This project already has 100 database users, the most Atlas allows in one project, so Rolecall cannot create one for this grant. An Atlas project owner can delete database users nobody needs any more (or ask MongoDB Support for a higher limit); then ask again. (Atlas GROUP_USERS_LIMIT_EXCEEDED)',
+      'This project already has as many database users as Atlas allows in one project (100 unless MongoDB Support raised it), so Rolecall cannot create one for this grant. An Atlas project owner can delete database users nobody needs any more (or ask MongoDB Support for a higher limit); then ask again. (Atlas GROUP_USERS_LIMIT_EXCEEDED)',
     );
     await client.close();
   });
