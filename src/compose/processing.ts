@@ -32,6 +32,8 @@ import { createWebClient } from './slack-clients.js';
 /** What the processors need beyond the shared infrastructure. */
 export interface ProcessingParts {
   readonly atlas: AtlasRolesApi;
+  /** The organization that owns a project (the client's cached lookup), for roles held through teams in reviews. */
+  readonly orgOfProject?: (groupId: string) => Promise<string>;
   /** Atlas federation's role mappings per organization (Atlas v2 only), for the check at request time. */
   readonly federation?: {
     readonly mappings: FederationCache;
@@ -147,6 +149,7 @@ export function startProcessing(infra: Infrastructure, parts: ProcessingParts): 
         reviews: infra.reviewStore,
         ledgers,
         atlas,
+        orgOfProject: parts.orgOfProject,
         lock,
         notifier: createSlackReviewNotifier(slackClient, { channelOf: approvalsChannelOf }),
         policy,
