@@ -58,7 +58,8 @@ export interface ReviewDeps {
  * Access reviews in workers: `start` lists the target's members from Atlas (every page), sorts each
  * (person, role) into held through a Rolecall grant or standing, stores the review and posts it;
  * `revoke` removes one standing role under the person's lock (and the person from the project when
- * it was their last role), records the outcome once, tells the thread and the person; `decided`
+ * it was their last role; for a role held through a team, the person from the team instead, never a
+ * role of their own: review-teams.ts), records the outcome once, tells the thread and the person; `decided`
  * shows a decision and closes the review when nothing is left; `overdue` reminds the approvers.
  */
 export function createReviewProcessor(deps: ReviewDeps) {

@@ -141,6 +141,26 @@ describe('access reviews and teams (end to end)', () => {
       );
       expect((await reviews().decisions(review.id)).has(4)).toBe(false);
 
+      // Line 5 has no Revoke: a forged one is refused in words, and nothing is decided.
+      since = sandbox.slack.events.length;
+      const forged = {
+        type: 'actions',
+        block_id: `review:${review.id}:5`,
+        elements: [
+          {
+            type: 'button',
+            action_id: 'review_revoke',
+            text: { type: 'plain_text', text: 'Revoke' },
+            value: `${review.id}:5`,
+          },
+        ],
+      };
+      await sandbox.driver.clickButton(PEOPLE.carol, { ...message, blocks: [forged] }, 'review_revoke');
+      expect(await ephemeralAfter(sandbox, PEOPLE.carol, since, /not offered/)).toContain(
+        `team:${ONCALL.name} is not offered on an organization target of the policy`,
+      );
+      expect((await reviews().decisions(review.id)).has(5)).toBe(false);
+
       since = sandbox.slack.events.length;
       await clickLine(PEOPLE.carol, review, 4, 'review_revoke');
       expect(await ephemeralAfter(sandbox, PEOPLE.carol, since, /Removing/)).toContain(
