@@ -35,6 +35,8 @@ export interface ProcessingParts {
   readonly atlas: AtlasRolesApi;
   /** Temporary database users and IP access-list entries (Atlas v2 only). */
   readonly database?: AtlasDatabaseAccessApi;
+  /** The organization that owns a project (the client's cached lookup), for roles held through teams in reviews. */
+  readonly orgOfProject?: (groupId: string) => Promise<string>;
   /** Atlas federation's role mappings per organization (Atlas v2 only), for the check at request time. */
   readonly federation?: {
     readonly mappings: FederationCache;
@@ -152,6 +154,7 @@ export function startProcessing(infra: Infrastructure, parts: ProcessingParts): 
         reviews: infra.reviewStore,
         ledgers,
         atlas,
+        orgOfProject: parts.orgOfProject,
         lock,
         notifier: createSlackReviewNotifier(slackClient, { channelOf: approvalsChannelOf }),
         policy,

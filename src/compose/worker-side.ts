@@ -108,6 +108,7 @@ export async function startWorkerSide(infra: Infrastructure): Promise<WorkerSide
   }
   const workers: Workers = startProcessing(infra, {
     atlas,
+    orgOfProject: atlasClient.orgOfProject,
     workerRedis,
     lifecycle,
     ...(federation ? { federation } : {}),

@@ -3,6 +3,7 @@ import type { AtlasRolesApi } from '../atlas/roles-api.js';
 import { isAppError } from '../errors.js';
 import { holdersOf, isActive, type Ledger } from '../grants/ledger.js';
 import type { LedgerStore } from '../grants/ledger-store.js';
+import { isTeamItem, rolesAmong } from '../lib/access-items.js';
 import { formatDuration } from '../lib/duration.js';
 import type { TargetRef } from '../lib/scope.js';
 import { withCorrelation } from '../ops/correlation.js';
@@ -26,6 +27,7 @@ import { jobIds } from './job-ids.js';
 import { lockKeyOf, markDryRun, type ProcessorOutcome, runSlackSteps } from './processor-support.js';
 import type { ReviewJob } from './queues.js';
 import { createReviewQueue } from './review-queue.js';
+import { leaveTeamOfLine, readTeamContext } from './review-teams.js';
 import type { UserLock } from './user-lock.js';
 
 export { createReviewQueue, schedulerIdOf, syncReviewSchedules } from './review-queue.js';
@@ -35,6 +37,11 @@ export interface ReviewDeps {
   readonly reviews: ReviewStore;
   readonly ledgers: LedgerStore;
   readonly atlas: AtlasRolesApi;
+  /**
+   * The organization that owns a project (the client's cached lookup): a project review then shows
+   * the roles people hold there through teams. Without it, only their own roles.
+   */
+  readonly orgOfProject?: ((groupId: string) => Promise<string>) | undefined;
   readonly lock: UserLock;
   readonly notifier: ReviewNotifier;
   readonly policy: () => Policy;
@@ -51,7 +58,8 @@ export interface ReviewDeps {
  * Access reviews in workers: `start` lists the target's members from Atlas (every page), sorts each
  * (person, role) into held through a Rolecall grant or standing, stores the review and posts it;
  * `revoke` removes one standing role under the person's lock (and the person from the project when
- * it was their last role), records the outcome once, tells the thread and the person; `decided`
+ * it was their last role; for a role held through a team, the person from the team instead, never a
+ * role of their own: review-teams.ts), records the outcome once, tells the thread and the person; `decided`
  * shows a decision and closes the review when nothing is left; `overdue` reminds the approvers.
  */
 export function createReviewProcessor(deps: ReviewDeps) {
@@ -123,7 +131,8 @@ export function createReviewProcessor(deps: ReviewDeps) {
             members.map(async (m) => [m.username, await deps.ledgers.read(m.username, target)] as const),
           ),
         );
-        const { lines, counts } = classifyMembers(target.roles, members, ledgers, now());
+        const teams = await readTeamContext(deps, policy, ref);
+        const { lines, counts } = classifyMembers(target.roles, members, ledgers, now(), teams.context);
         review = await deps.reviews.create({
           target: ref,
           startedBy: data.startedBy,
@@ -131,6 +140,7 @@ export function createReviewProcessor(deps: ReviewDeps) {
           policy: policy.version,
           counts,
           lines,
+          ...(teams.note === undefined ? {} : { teamsNote: teams.note }),
         });
         await deps.reviews.attachClaim(ref, token, review.id);
         // A retry after a crash posts this review, not a second one.
@@ -192,6 +202,8 @@ export function createReviewProcessor(deps: ReviewDeps) {
     review: AccessReview,
     line: ReviewLine,
   ): Promise<Pick<LineDecision, 'outcome' | 'detail'>> => {
+    const { team } = line;
+    if (team) return leaveTeamOfLine({ ...deps, now }, deps.policy(), review.target, { ...line, team });
     const scope = { kind: review.target.kind, id: review.target.id };
     return deps.lock.run(lockKeyOf(deps.atlas, review.target, line.username), async () => {
       let current: readonly string[];
@@ -218,7 +230,16 @@ export function createReviewProcessor(deps: ReviewDeps) {
         };
       }
       const next = current.filter((role) => role !== line.role);
-      if (next.length > 0) {
+      // A team membership (`team:NAME` on an organization) is left through the client's team call;
+      // the person's organization roles stay. Their last role is judged on roles alone: teams are no role.
+      if (isTeamItem(line.role)) {
+        await deps.atlas.setRoles(scope, userId, current, next);
+        return {
+          outcome: 'revoked',
+          detail: `removed ${line.username} from ${line.role}; their organization roles are untouched`,
+        };
+      }
+      if (rolesAmong(next).length > 0) {
         await deps.atlas.setRoles(scope, userId, current, next);
         return { outcome: 'revoked', detail: `removed ${line.role} from ${line.username}` };
       }
@@ -284,7 +305,7 @@ export function createReviewProcessor(deps: ReviewDeps) {
           deps.notifier.thread(
             review,
             outcome === 'failed'
-              ? `:x: ${review.id} line ${line.n}: could not revoke ${line.role} from ${line.username}: ${detail}.`
+              ? `:x: ${review.id} line ${line.n}: could not ${line.team ? `remove ${line.username} from ${line.team.item}` : `revoke ${line.role} from ${line.username}`}: ${detail}.`
               : `:lock: ${review.id} line ${line.n}: ${detail}.`,
           ),
       ],
@@ -294,7 +315,9 @@ export function createReviewProcessor(deps: ReviewDeps) {
           if (outcome !== 'revoked' && outcome !== 'left') return;
           await deps.notifier.tellPerson(
             line.username,
-            `:lock: An access review of *${review.target.name}* (${review.id}) revoked your standing ${line.role} there${outcome === 'left' ? '; it was your last role, so you are no longer a member' : ''}. Ask with /atlas-access when you need it again.`,
+            line.team || isTeamItem(line.role)
+              ? `:lock: An access review of *${review.target.name}* (${review.id}) removed you from ${line.team?.item ?? line.role}${line.team ? `, through which you held ${line.role} there` : ''}. Ask with /atlas-access when you need it again.`
+              : `:lock: An access review of *${review.target.name}* (${review.id}) revoked your standing ${line.role} there${outcome === 'left' ? '; it was your last role, so you are no longer a member' : ''}. Ask with /atlas-access when you need it again.`,
           );
         },
       ],

@@ -1,5 +1,6 @@
 import { isActive, type Ledger } from '../grants/ledger.js';
 import type { TargetRef } from '../lib/scope.js';
+import type { TeamHolding } from './team-holdings.js';
 
 /**
  * Access reviews: who holds what on a target, and what no Rolecall grant explains. Pure model and
@@ -16,6 +17,24 @@ export interface ReviewLine {
   readonly role: string;
   /** Not one of the roles the policy lets people request on the target. */
   readonly outsidePolicy: boolean;
+  /**
+   * Set when the role is held on the project through a team the person is in, not as their own: the
+   * line never removes the role from the person, only the person from the team (where the policy offers it).
+   */
+  readonly team?: ReviewTeam;
+}
+
+/** The team a review line's role is held through. */
+export interface ReviewTeam {
+  /** The team as an item (`team:NAME`), spelled as the policy offers it, else as Atlas names it. */
+  readonly item: string;
+  /** The organization the team belongs to (the project's). */
+  readonly orgId: string;
+  /**
+   * The policy's org target that offers the team, when the review started: Revoke then removes the
+   * person from the team; null when no target offers it (only an organization owner can).
+   */
+  readonly offeredOn: string | null;
 }
 
 /** What an approver decided on a line, and, for a revocation, how it went. */
@@ -46,6 +65,8 @@ export interface AccessReview {
   /** The review's messages: the first in the channel, the rest in its thread (a chunk of lines each). */
   readonly messages: readonly { readonly channelId: string; readonly ts: string }[];
   readonly closedAt: number | null;
+  /** Why the roles people hold through teams are not in the review (Atlas could not say); absent when they are. */
+  readonly teamsNote?: string;
 }
 
 /** A member of the target and their roles there. */
@@ -55,37 +76,79 @@ export interface Member {
   readonly roles: readonly string[];
 }
 
+/** The roles held on a project through teams, and what explains or offers them (project reviews only). */
+export interface TeamContext {
+  readonly orgId: string;
+  /** Who holds which role through which team (team-holdings.ts). */
+  readonly holdings: readonly TeamHolding[];
+  /** The people's ledgers on the organization: an active Rolecall grant of the team explains its roles. */
+  readonly orgLedgers: ReadonlyMap<string, Ledger>;
+  /** The policy's org target of that organization, if any: the teams it offers can be left from a review. */
+  readonly orgTarget: { readonly name: string; readonly roles: readonly string[] } | undefined;
+}
+
+/** The item as the org target offers it (case-insensitive, as Atlas team names compare), else undefined. */
+export function offeredItem(orgTarget: TeamContext['orgTarget'], item: string): string | undefined {
+  return orgTarget?.roles.find((r) => r.toLowerCase() === item.toLowerCase());
+}
+
 /**
  * Sorts every (person, role) into held through an active Rolecall grant (temporary or permanent,
- * counted) or standing (a line: nothing in the ledger explains it), in a stable order.
+ * counted) or standing (a line: nothing in the ledger explains it), in a stable order. With `teams`
+ * (a project), each role someone holds through a team is a line of its own after theirs, unless a
+ * Rolecall grant of that team explains it; people who are on the project only through teams count.
  */
 export function classifyMembers(
   requestable: readonly string[],
   members: readonly Member[],
   ledgers: ReadonlyMap<string, Ledger>,
   now: number,
+  teams?: TeamContext,
 ): { lines: ReviewLine[]; counts: AccessReview['counts'] } {
   const lines: Omit<ReviewLine, 'n'>[] = [];
   let temporary = 0;
-  for (const member of [...members].sort((a, b) => a.username.localeCompare(b.username))) {
-    const ledger = ledgers.get(member.username);
+  const people = new Map<string, { userId: string; roles: readonly string[] }>();
+  for (const m of members) people.set(m.username, { userId: m.userId, roles: m.roles });
+  for (const h of teams?.holdings ?? []) {
+    if (!people.has(h.username)) people.set(h.username, { userId: h.userId, roles: [] });
+  }
+  const explained = (ledger: Ledger | undefined, item: string) =>
+    ledger?.holders.some((h) => h.role.toLowerCase() === item.toLowerCase() && isActive(h, now)) ?? false;
+  for (const [username, member] of [...people].sort(([a], [b]) => a.localeCompare(b))) {
+    const ledger = ledgers.get(username);
     for (const role of [...member.roles].sort()) {
-      const granted = ledger?.holders.some((h) => h.role === role && isActive(h, now)) ?? false;
-      if (granted) {
+      if (explained(ledger, role)) {
         temporary += 1;
         continue;
       }
+      lines.push({ atlasUserId: member.userId, username, role, outsidePolicy: !requestable.includes(role) });
+    }
+    if (!teams) continue;
+    const held = teams.holdings
+      .filter((h) => h.username === username)
+      .sort((a, b) => a.team.localeCompare(b.team) || a.role.localeCompare(b.role));
+    for (const h of held) {
+      if (explained(teams.orgLedgers.get(username), h.team)) {
+        temporary += 1;
+        continue;
+      }
+      const offered = offeredItem(teams.orgTarget, h.team);
       lines.push({
         atlasUserId: member.userId,
-        username: member.username,
-        role,
-        outsidePolicy: !requestable.includes(role),
+        username,
+        role: h.role,
+        outsidePolicy: !requestable.includes(h.role),
+        team: {
+          item: offered ?? h.team,
+          orgId: teams.orgId,
+          offeredOn: offered === undefined ? null : (teams.orgTarget?.name ?? null),
+        },
       });
     }
   }
   return {
     lines: lines.map((line, i) => ({ ...line, n: i + 1 })),
-    counts: { people: members.length, temporary, standing: lines.length },
+    counts: { people: people.size, temporary, standing: lines.length },
   };
 }
 

@@ -6,7 +6,7 @@ import type { AccessReview, LineDecision } from './model.js';
  * (person, role) with the decision taken on it. Pure; the CLI reads Redis and writes the rows.
  */
 
-/** The export's columns, in order; the CSV header. Times are ISO 8601 UTC; empty when not set. */
+/** The export's columns, in order; the CSV header (`through_team`: the team a role is held through). Times are ISO 8601 UTC; empty when not set. */
 export const REVIEW_EXPORT_COLUMNS = [
   'review',
   'target',
@@ -27,6 +27,7 @@ export const REVIEW_EXPORT_COLUMNS = [
   'decided_under_policy',
   'outcome',
   'detail',
+  'through_team',
 ] as const;
 
 /** One row of the export, keyed by column. */
@@ -66,6 +67,7 @@ export function reviewExportRows(
       decided_under_policy: d?.policy ?? '',
       outcome: d === undefined ? '' : d.decision === 'keep' ? 'kept' : (d.outcome ?? 'running'),
       detail: d?.detail ?? '',
+      through_team: line.team?.item ?? '',
     };
   });
 }

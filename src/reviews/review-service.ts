@@ -4,7 +4,7 @@ import type { RefusalLog } from '../access/refusal-log.js';
 import { refuseUnknownTarget } from '../access/request-line.js';
 import { AppError } from '../errors.js';
 import { findTarget, type Policy, type PolicyTarget } from '../policy/policy.js';
-import type { AccessReview, LineDecision, ReviewLine } from './model.js';
+import { type AccessReview, type LineDecision, offeredItem, type ReviewLine } from './model.js';
 import type { ReviewQueue } from './ports.js';
 import { createReviewStarter, type ReviewStartOutcome } from './review-starter.js';
 import type { ReviewStore } from './review-store.js';
@@ -64,6 +64,28 @@ export function createReviewService(deps: ReviewServiceDeps): ReviewService {
     return target;
   };
 
+  /**
+   * Revoking a role held through a team takes the person out of the team, which changes their access
+   * across the organization: only where the policy's org target offers the team, and only by someone
+   * who also approves that team there (refused through the gate, so it is recorded).
+   */
+  const requireTeamRemoval = async (
+    policy: Policy,
+    team: NonNullable<ReviewLine['team']>,
+    actor: Person,
+    own: boolean,
+  ): Promise<void> => {
+    const org = policy.targets.find((t) => t.kind === 'org' && t.id === team.orgId);
+    const offered = offeredItem(org, team.item);
+    if (!org || offered === undefined) {
+      throw new AppError(
+        'NOT_ALLOWED',
+        `${team.item} is not offered on an organization target of the policy, so Rolecall does not change who is in it: ask an organization owner to remove the person from the team, and keep the line here.`,
+      );
+    }
+    await deps.gate.require('review-decide', actor, { review: org, role: offered, own });
+  };
+
   return {
     async start(actor, targetName) {
       const { policy } = await deps.gate.ask('list', actor, null);
@@ -112,6 +134,7 @@ export function createReviewService(deps: ReviewServiceDeps): ReviewService {
         role: line.role,
         own,
       });
+      if (line.team && decision === 'revoke') await requireTeamRemoval(policy, line.team, actor, own);
       const result = await deps.store.decide(reviewId, n, {
         decision,
         by: actor.id,

@@ -109,7 +109,11 @@ const EXPECTED: Readonly<Record<string, readonly [AppErrorCode, boolean, RegExp]
   ],
   CANNOT_DELETE_ORG_ACTIVE_LIVE_MIGRATION_ATLAS_ORG_LINK: [REJECTED, false, /live migration/],
   // Temporary database users and IP access-list entries.
-  GROUP_USERS_LIMIT_EXCEEDED: [REJECTED, false, /already has as many database users as Atlas allows in one project/],
+  GROUP_USERS_LIMIT_EXCEEDED: [
+    REJECTED,
+    false,
+    /already has as many database users as Atlas allows in one project/,
+  ],
   CLUSTER_NOT_FOUND: [REJECTED, false, /no cluster of that name in this project/],
   EXPIRATION_DATE_EXCEEDS_MAX: [REJECTED, false, /at most one week from now/],
   EXPIRATION_DATE_IN_PAST: [REJECTED, false, /end date: it has already passed/],

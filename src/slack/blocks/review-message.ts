@@ -1,4 +1,5 @@
-import type { KnownBlock } from '@slack/types';
+import type { Button, KnownBlock } from '@slack/types';
+import { isTeamItem } from '../../lib/access-items.js';
 import { parseId } from '../../lib/ids.js';
 import {
   type AccessReview,
@@ -23,17 +24,51 @@ export function parseReviewLineValue(value: unknown): { reviewId: string; n: num
   return match && reviewId ? { reviewId, n: Number(match[2]) } : undefined;
 }
 
-function describeDecision(decision: LineDecision): string {
+function describeDecision(decision: LineDecision, line: ReviewLine): string {
   const who = `${mention(decision.by)} ${slackDate(decision.at)}`;
   if (decision.decision === 'keep') return `:white_check_mark: Kept by ${who}`;
+  const [verb, done] = line.team ? ['Remove from the team', 'Removed from the team'] : ['Revoke', 'Revoked'];
   switch (decision.outcome) {
     case undefined:
-      return `:hourglass_flowing_sand: Revoke by ${who} · removing it in Atlas…`;
+      return `:hourglass_flowing_sand: ${verb} by ${who} · removing it in Atlas…`;
     case 'failed':
-      return `:x: Revoke by ${who} · *failed*: ${escapeMrkdwn(decision.detail ?? '')}`;
+      return `:x: ${verb} by ${who} · *failed*: ${escapeMrkdwn(decision.detail ?? '')}`;
     default:
-      return `:lock: Revoked by ${who} · ${escapeMrkdwn(decision.detail ?? '')}`;
+      return `:lock: ${done} by ${who} · ${escapeMrkdwn(decision.detail ?? '')}`;
   }
+}
+
+/** What a line says after the person and role: held through a team, and whether Rolecall may remove them from it. */
+function teamWords(line: ReviewLine): string {
+  if (!line.team) return '';
+  const through = ` through \`${escapeMrkdwn(line.team.item)}\``;
+  return line.team.offeredOn === null
+    ? `${through} · _not offered on an organization target of the policy: only an organization owner can take them out of the team_`
+    : through;
+}
+
+/** The danger button of an undecided line: Revoke the role, or, for a role held through a team, leave the team. */
+function revokeButton(review: AccessReview, line: ReviewLine, value: string): Button | undefined {
+  const team = line.team;
+  if (team && team.offeredOn === null) return undefined;
+  const text = team
+    ? `Rolecall removes ${line.username} from ${team.item} in ${team.offeredOn} now: they lose ${line.role} on ${review.target.name} and whatever else the team gives. Their own roles stay.`
+    : isTeamItem(line.role)
+      ? `Rolecall removes ${line.username} from ${line.role} now; their organization roles stay.`
+      : `Rolecall removes ${line.role} from ${line.username} on ${review.target.name} now.`;
+  return {
+    type: 'button',
+    action_id: ACTIONS.reviewRevoke,
+    text: { type: 'plain_text', text: truncate(team ? `Remove from ${team.item}` : 'Revoke', 75) },
+    style: 'danger',
+    value,
+    confirm: {
+      title: { type: 'plain_text', text: team ? 'Remove from the team?' : 'Revoke this role?' },
+      text: { type: 'plain_text', text: truncate(text, 300) },
+      confirm: { type: 'plain_text', text: team ? 'Remove' : 'Revoke' },
+      deny: { type: 'plain_text', text: 'Cancel' },
+    },
+  };
 }
 
 function lineBlocks(
@@ -48,7 +83,7 @@ function lineBlocks(
       text: {
         type: 'mrkdwn',
         text: truncate(
-          `*${line.n}.* ${escapeMrkdwn(line.username)} · \`${escapeMrkdwn(line.role)}\`${outside}`,
+          `*${line.n}.* ${escapeMrkdwn(line.username)} · \`${escapeMrkdwn(line.role)}\`${teamWords(line)}${outside}`,
           3000,
         ),
       },
@@ -57,34 +92,17 @@ function lineBlocks(
   if (decision) {
     blocks.push({
       type: 'context',
-      elements: [{ type: 'mrkdwn', text: truncate(describeDecision(decision), 3000) }],
+      elements: [{ type: 'mrkdwn', text: truncate(describeDecision(decision, line), 3000) }],
     });
   } else if (review.closedAt === null) {
     const value = reviewLineValue(review.id, line.n);
+    const revoke = revokeButton(review, line, value);
     blocks.push({
       type: 'actions',
       block_id: `review:${value}`,
       elements: [
         { type: 'button', action_id: ACTIONS.reviewKeep, text: { type: 'plain_text', text: 'Keep' }, value },
-        {
-          type: 'button',
-          action_id: ACTIONS.reviewRevoke,
-          text: { type: 'plain_text', text: 'Revoke' },
-          style: 'danger',
-          value,
-          confirm: {
-            title: { type: 'plain_text', text: 'Revoke this role?' },
-            text: {
-              type: 'plain_text',
-              text: truncate(
-                `Rolecall removes ${line.role} from ${line.username} on ${review.target.name} now.`,
-                300,
-              ),
-            },
-            confirm: { type: 'plain_text', text: 'Revoke' },
-            deny: { type: 'plain_text', text: 'Cancel' },
-          },
-        },
+        ...(revoke ? [revoke] : []),
       ],
     });
   } else {
@@ -124,7 +142,10 @@ export function buildReviewMessage(
         type: 'section',
         text: {
           type: 'mrkdwn',
-          text: `Who holds what on ${kind} *${escapeMrkdwn(review.target.name)}*, started ${by} ${slackDate(review.createdAt)}: *${review.counts.people}* people, *${review.counts.standing}* standing role(s) that no Rolecall grant explains, *${review.counts.temporary}* held through Rolecall grants. Keep or revoke each standing role; nobody decides on their own access.`,
+          text: truncate(
+            `Who holds what on ${kind} *${escapeMrkdwn(review.target.name)}*, started ${by} ${slackDate(review.createdAt)}: *${review.counts.people}* people, *${review.counts.standing}* standing role(s) that no Rolecall grant explains, *${review.counts.temporary}* held through Rolecall grants. Keep or revoke each standing role; a role held through a team is removed only by taking the person out of the team; nobody decides on their own access.${review.teamsNote === undefined ? '' : ` Roles held through teams are not listed: ${escapeMrkdwn(review.teamsNote)}`}`,
+            3000,
+          ),
         },
       },
       {

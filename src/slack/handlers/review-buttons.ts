@@ -28,7 +28,8 @@ export function registerReviewButtons(app: App, deps: HandlerDeps): void {
         },
         async (line, actor) => {
           const result = await deps.reviews.decide(line.reviewId, line.n, decision, actor);
-          const what = `${escapeMrkdwn(result.line.username)} · \`${escapeMrkdwn(result.line.role)}\``;
+          const team = result.line.team;
+          const what = `${escapeMrkdwn(result.line.username)} · \`${escapeMrkdwn(result.line.role)}\`${team ? ` through \`${escapeMrkdwn(team.item)}\`` : ''}`;
           if (result.status === 'taken') {
             return {
               text: `:information_source: Line ${line.n} of ${line.reviewId} (${what}) was already decided by ${mention(result.decision.by)}: ${result.decision.decision === 'keep' ? 'kept' : 'revoked'}.`,
@@ -38,7 +39,9 @@ export function registerReviewButtons(app: App, deps: HandlerDeps): void {
             text:
               decision === 'keep'
                 ? `:white_check_mark: Kept ${what} (${line.reviewId} line ${line.n}); it is in the audit trail.`
-                : `:lock: Revoking ${what} now (${line.reviewId} line ${line.n}); the outcome follows in the thread.`,
+                : team
+                  ? `:lock: Removing ${escapeMrkdwn(result.line.username)} from \`${escapeMrkdwn(team.item)}\` now (${line.reviewId} line ${line.n}); the outcome follows in the thread.`
+                  : `:lock: Revoking ${what} now (${line.reviewId} line ${line.n}); the outcome follows in the thread.`,
           };
         },
       ),
