@@ -34,6 +34,8 @@ export interface DatabaseUser {
   readonly clusters: readonly string[];
   /** Its `deleteAfterDate` (ms since epoch), or null for a permanent user. */
   readonly deleteAfter: number | null;
+  /** Its description (Rolecall's users say which grant made them: `Rolecall AR-… (level) until …`). */
+  readonly description?: string;
 }
 
 /** A temporary entry of a project's IP access list. */

@@ -196,6 +196,7 @@ export function startProcessing(infra: Infrastructure, parts: ProcessingParts): 
         logger,
         graceMs: Math.min(60_000, config.grants.reconcileIntervalMs),
         auditRetentionMs: config.auditRetentionMs,
+        ...(parts.database ? { database: { database: parts.database, policy } } : {}),
       }),
     },
   });

@@ -8,6 +8,7 @@ import type { Logger } from '../ops/logger.js';
 import type { WorkQueue } from '../requests/ports.js';
 import type { RequestReader } from '../requests/request-reader.js';
 import { isFinal } from '../requests/state-machine.js';
+import { type DatabaseReconcileDeps, reconcileDatabaseUsers } from './database-reconcile.js';
 import { jobIds } from './job-ids.js';
 import type { Queues } from './queues.js';
 import { ensureJobRuns } from './work-queue.js';
@@ -22,6 +23,8 @@ export interface ReconcileDeps {
   readonly redis: RedisClient;
   readonly keys: RedisKeys;
   readonly logger: Logger;
+  /** Database users (Atlas v2) and the policy's projects that offer them: none may outlive its grant. */
+  readonly database?: Omit<DatabaseReconcileDeps, 'store' | 'logger'>;
   /**
    * A grant this long past its end, with no revocation running, counts as missed.
    * @defaultValue 60_000
@@ -47,6 +50,8 @@ export interface ReconcileFindings {
   readonly stale: number;
   /** Audit entries older than the retention, trimmed. */
   readonly auditTrimmed: number;
+  /** Database users of Rolecall's grants found past their grant (and deleted). */
+  readonly outlivedDatabaseUsers: number;
 }
 
 /**
@@ -71,7 +76,8 @@ export function createReconcileProcessor(deps: ReconcileDeps) {
         stale += 1;
         continue;
       }
-      if (request.state === 'applied') {
+      // A database grant's user is checked below, with every other database user Rolecall made.
+      if (request.state === 'applied' && request.database === null) {
         const roles = rolesHeldBy(await deps.ledgers.read(request.granteeEmail, request.target), requestId);
         const current = await deps.atlas
           .readUser(request.granteeEmail, request.target)
@@ -108,7 +114,21 @@ export function createReconcileProcessor(deps: ReconcileDeps) {
       deps.auditRetentionMs ?? 400 * 24 * 3600 * 1000,
       at,
     );
-    const findings: ReconcileFindings = { overdue: ended.length, stillHeld, requeued, stale, auditTrimmed };
+    const databaseUsers = deps.database
+      ? await reconcileDatabaseUsers(
+          { ...deps.database, store: deps.store, logger: deps.logger },
+          at,
+          graceMs,
+        )
+      : { outlived: 0, deleted: [] };
+    const findings: ReconcileFindings = {
+      overdue: ended.length,
+      stillHeld,
+      requeued,
+      stale,
+      auditTrimmed,
+      outlivedDatabaseUsers: databaseUsers.outlived,
+    };
     await deps.redis
       .multi()
       .hincrby(deps.keys.reconcileStats, 'runs', 1)
@@ -117,7 +137,7 @@ export function createReconcileProcessor(deps: ReconcileDeps) {
       .hincrby(deps.keys.reconcileStats, 'requeued', requeued.length)
       .hincrby(deps.keys.reconcileStats, 'stale', stale)
       .exec();
-    if (requeued.length > 0 || stale > 0)
+    if (requeued.length > 0 || stale > 0 || databaseUsers.outlived > 0)
       deps.logger.warn('reconciliation repaired grants past their end', { ...findings });
     else deps.logger.debug('reconciliation found nothing to repair', { ...findings });
     return findings;

@@ -1,6 +1,9 @@
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitUntil } from '../../dev/http-util.js';
 import { ATLAS, CHANNELS, PEOPLE, SANDBOX_POLICY, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import { waitForThreadReply } from '../../dev/slack-flow.js';
+import { redisKeys } from '../../src/lib/redis-keys.js';
 import { ephemeralAfter, readAudit, requestAs, waitForState } from '../support/grant-flow.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
@@ -38,11 +41,15 @@ describe('temporary database access (end to end)', () => {
     await sandbox.stop();
   });
 
-  const start = async (label: string, policy: string, options: { limit?: number; api?: 'atlas-v1' } = {}) => {
+  const start = async (
+    label: string,
+    policy: string,
+    options: { limit?: number; api?: 'atlas-v1'; reconcile?: string } = {},
+  ) => {
     sandbox = await startSandbox({
       redisUrl: TEST_REDIS_URL,
       prefix: uniquePrefix(label),
-      env: { JOB_BACKOFF_MS: '50', RECONCILE_INTERVAL: '1h' },
+      env: { JOB_BACKOFF_MS: '50', RECONCILE_INTERVAL: options.reconcile ?? '1h' },
       policy,
       atlasApi: options.api ?? 'atlas-v2-2025',
       atlas: {
@@ -147,6 +154,31 @@ describe('temporary database access (end to end)', () => {
     expect(revoked.revocation?.gone).toEqual(['db:orders-read']);
     const audit = (await readAudit(sandbox, asked.id)).map((e) => e.detail).join('\n');
     expect(audit).toContain(`database user ${username} was already gone`);
+  }, 30_000);
+
+  it('deletes a database user whose grant Redis lost, at the next reconciliation', async () => {
+    await start('db-reconcile', PASSWORD_POLICY, { reconcile: '1s' });
+    const asked = await requestAs(
+      sandbox,
+      PEOPLE.alice,
+      'request db:orders-read on payments-prod for 1h because lost',
+    );
+    await sandbox.driver.clickButton(PEOPLE.bob, asked.approval, 'request_approve');
+    const applied = await waitForState(sandbox, asked.id, 'applied');
+    const username = applied.database?.username ?? '';
+    expect(usersNow()).toContain(username);
+    // The request's record is lost (an eviction, a failover to a replica that never got it).
+    const redis = new Redis(TEST_REDIS_URL);
+    try {
+      await redis.del(redisKeys(sandbox.config.redis.prefix).request(asked.id));
+    } finally {
+      redis.disconnect();
+    }
+    await waitUntil(() => (usersNow().includes(username) ? undefined : true), 8_000, 'the orphan deleted');
+    const timeline = sandbox.atlas.databaseUserTimeline(GROUP, username);
+    expect(timeline.map((e) => e.kind)).toEqual(['created', 'deleted']);
+    // Deleted long before the hour the grant was for (and Atlas's own end).
+    expect(timeline[1]?.at ?? 0).toBeLessThan(applied.grant?.revokeAt ?? 0);
   }, 30_000);
 
   it('refuses a second database grant while one is active, and asks for an OIDC identity without a password', async () => {

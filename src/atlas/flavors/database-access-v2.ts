@@ -93,6 +93,7 @@ function toDatabaseUser(user: CloudDatabaseUser): DatabaseUser | undefined {
     })),
     clusters: (user.scopes ?? []).filter((s) => s.type === 'CLUSTER').map((s) => s.name),
     deleteAfter: toMs(user.deleteAfterDate),
+    ...(user.description === undefined ? {} : { description: user.description }),
   };
 }
 
