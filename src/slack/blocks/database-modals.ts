@@ -110,7 +110,7 @@ export function buildAddressModal(requestId: string, targetName: string): ModalV
           type: 'plain_text',
           text: truncate(
             `The address you connect from (e.g. 203.0.113.7, or a block such as 203.0.113.0/24): it goes on the IP access list of ${targetName} until ${requestId} ends.`,
-            150,
+            2000,
           ),
         },
         element: {
