@@ -2,6 +2,8 @@ import type { AtlasDatabaseAccessApi } from '../atlas/database-access-api.js';
 import type { FederationCache } from '../atlas/federation-cache.js';
 import type { AtlasRolesApi } from '../atlas/roles-api.js';
 import { createApplyProcessor } from '../jobs/apply-processor.js';
+import { createDatabaseGrants } from '../jobs/database-grants.js';
+import { createDatabaseProcessor } from '../jobs/database-processor.js';
 import { createEnrichProcessor } from '../jobs/enrich-processor.js';
 import { createExpireProcessor } from '../jobs/expire-processor.js';
 import { createHomeProcessor } from '../jobs/home-processor.js';
@@ -19,6 +21,7 @@ import type { AtlasScope, TargetRef } from '../lib/scope.js';
 import { decidersOf, requirementsOf, targetOf } from '../policy/policy.js';
 import { readHome } from '../requests/home.js';
 import type { Lifecycle } from '../requests/lifecycle.js';
+import { createSlackDatabaseNotifier } from '../slack/database-notifier.js';
 import { createSlackDirectory } from '../slack/directory.js';
 import { createHomePublisher, VIEWER_MS } from '../slack/home.js';
 import { createSlackNotifier } from '../slack/notifier.js';
@@ -162,6 +165,15 @@ export function startProcessing(infra: Infrastructure, parts: ProcessingParts): 
         logger,
         reviewTtlMs: config.grants.reviewTtlMs,
         dryRunLog,
+      }),
+      // Its own client: the password goes through it, and its logger never writes a body or an answer.
+      database: createDatabaseProcessor({
+        grants: createDatabaseGrants(atlasStep),
+        notifier: createSlackDatabaseNotifier(
+          createWebClient(config, infra.slackFetch, { retries: 0, rejectRateLimited: true, logger }),
+          { logger },
+        ),
+        logger,
       }),
       offboard: createOffboardProcessor({
         offboardings: infra.offboardingStore,

@@ -1,4 +1,5 @@
 import type { AtlasRolesApi } from '../atlas/roles-api.js';
+import { createDatabaseJobs } from '../jobs/database-processor.js';
 import { createOffboardingService } from '../offboarding/offboarding-service.js';
 import { createExtensionClaims } from '../requests/extension-claims.js';
 import { readHome } from '../requests/home.js';
@@ -62,6 +63,7 @@ export async function startSlackSide(
     continuity: infra.continuity,
     foreground: infra.foreground,
     stepConfirmations: createStepConfirmationStore(redis, keys),
+    databaseJobs: createDatabaseJobs(infra.queues.database),
     receipts: infra.receipts,
     home: createHomePublisher({
       client: slackClient,

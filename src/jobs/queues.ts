@@ -57,6 +57,20 @@ export type OffboardJob = (
 ) &
   WithDoneSteps;
 
+/**
+ * Data of a database access job, for the grantee of a `db:` grant: `reveal` sets a new password and
+ * shows it in the modal `viewId` (the job carries no password, ever: it is made in the worker and
+ * goes only to that modal); `address` puts their IP address or CIDR block on the project's access list.
+ */
+export type DatabaseJob =
+  | { readonly kind: 'reveal'; readonly requestId: string; readonly userId: string; readonly viewId: string }
+  | {
+      readonly kind: 'address';
+      readonly requestId: string;
+      readonly userId: string;
+      readonly address: string;
+    };
+
 const DAY_SECONDS = 24 * 3600;
 
 /**
@@ -142,6 +156,17 @@ export const QUEUES = {
   }),
   offboard: defineQueue<OffboardJob>({
     jobOptions: (base) => ({ attempts: 8, backoff: exponential(base * 2), ...keep }),
+  }),
+  // A person waits on each one (a modal, a DM): two tries, then their words; nothing kept after,
+  // done or failed (a reveal's job holds no secret, but nothing in it is worth keeping either).
+  database: defineQueue<DatabaseJob>({
+    jobOptions: (base) => ({
+      attempts: 2,
+      backoff: exponential(base),
+      removeOnComplete: true,
+      removeOnFail: true,
+    }),
+    worker: { concurrency: 2 },
   }),
 } as const;
 

@@ -20,6 +20,7 @@ import type { ReviewService } from '../reviews/review-service.js';
 import { createBoltLogger } from './bolt-logger.js';
 import { describeErrorForSlack } from './error-reply.js';
 import { registerAccessCommand } from './handlers/access-command.js';
+import { type DatabaseJobs, registerDatabaseButtons } from './handlers/database-buttons.js';
 import { registerDecisionHandlers } from './handlers/decide-request.js';
 import { registerHomeTab } from './handlers/home-tab.js';
 import { registerOffboardingButtons } from './handlers/offboarding-buttons.js';
@@ -52,6 +53,8 @@ export interface SlackAppDeps {
   readonly logger: Logger;
   /** Workflow Builder steps' on-behalf requests waiting for the runner's confirmation. */
   readonly stepConfirmations: StepConfirmationStore;
+  /** The grantee's database steps (Show password, Add my IP address), run by the workers. */
+  readonly databaseJobs: DatabaseJobs;
 }
 
 /** The request, review or offboarding id a Slack payload names (a button's value, the command text). */
@@ -138,6 +141,7 @@ export function createSlackApp(config: Config['slack'], deps: SlackAppDeps): Sla
   const workflowSteps = registerWorkflowStep(app, handlerDeps);
   registerReviewButtons(app, handlerDeps);
   registerOffboardingButtons(app, handlerDeps);
+  registerDatabaseButtons(app, handlerDeps);
 
   app.error(async ({ error, body }: { error: Error & { original?: unknown }; body?: unknown }) => {
     const text = describeErrorForSlack(error.original ?? error, logger);

@@ -4,6 +4,7 @@ import { AppError } from '../errors.js';
 import type { AccessRequest, MessageRef } from '../requests/model.js';
 import type { Delivery, Notifier, RequestEvent } from '../requests/ports.js';
 import { type ApprovalView, buildApprovalMessage, buildGrantActions } from './blocks/approval-message.js';
+import { buildDatabaseGrantBlocks } from './blocks/database-access.js';
 import { buildOutcomeText, type OutcomeContext } from './blocks/outcome-message.js';
 import { buildConfirmation, buildOnBehalfNotice } from './blocks/status-message.js';
 import type { Replier } from './respond.js';
@@ -91,6 +92,7 @@ export function createSlackNotifier(client: WebClient, options: SlackNotifierOpt
     offersGrantActions(request, event)
       ? directMessage(request.granteeId, text, [
           { type: 'section', text: { type: 'mrkdwn', text } },
+          ...(event === 'applied' ? buildDatabaseGrantBlocks(request) : []),
           buildGrantActions(request.id),
         ])
       : directMessage(request.granteeId, text);

@@ -33,6 +33,10 @@ const EXPECTED = {
   },
   review: { jobs: { attempts: 8, backoff: exponential(100), ...keep }, concurrency: 3 },
   offboard: { jobs: { attempts: 8, backoff: exponential(100), ...keep }, concurrency: 3 },
+  database: {
+    jobs: { attempts: 2, backoff: exponential(50), removeOnComplete: true, removeOnFail: true },
+    concurrency: 2,
+  },
 };
 
 describe('QUEUES (the queue table)', () => {
@@ -59,6 +63,7 @@ describe('QUEUES (the queue table)', () => {
       home: idle,
       review: idle,
       offboard: idle,
+      database: idle,
     };
     workers = createWorkers({
       connection: workerRedis,

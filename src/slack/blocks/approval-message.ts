@@ -14,6 +14,7 @@ import {
   slackDate,
   truncate,
 } from '../mrkdwn.js';
+import { buildDatabaseApprovalBlock } from './database-access.js';
 import { describeFailure, describeFailureInFull, describeUntil } from './outcome-message.js';
 import { buildTeamAccessBlock, describeRolesThroughTeams } from './team-access.js';
 
@@ -224,6 +225,8 @@ export function buildApprovalMessage(request: AccessRequest, view: ApprovalView 
   }
   const teamAccess = buildTeamAccessBlock(request);
   if (teamAccess) blocks.push(teamAccess);
+  const database = buildDatabaseApprovalBlock(request);
+  if (database) blocks.push(database);
   blocks.push({
     type: 'section',
     text: {

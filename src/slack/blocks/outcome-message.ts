@@ -3,6 +3,7 @@ import type { RoleHolder } from '../../grants/ledger.js';
 import type { AccessRequest, Failure } from '../../requests/model.js';
 import type { RequestEvent } from '../../requests/ports.js';
 import { escapeMrkdwn, formatRoles, inlineUserText, mention, slackDate } from '../mrkdwn.js';
+import { describeDatabaseApplied } from './database-access.js';
 
 /** Extra facts an outcome text may need that are not part of the request. */
 export interface OutcomeContext {
@@ -118,7 +119,7 @@ function describeRevoked(request: AccessRequest, user: string, on: string, grant
   const what = parts.length > 0 ? `: ${parts.join('; ')}.` : '.';
   const roles = revocation?.leftProject
     ? ` ${user} is no longer in ${place(request)}.`
-    : grantee
+    : grantee && request.database === null
       ? ` Roles now: ${formatRoles(revocation?.rolesAfter ?? null)}.`
       : '';
   const trouble = request.revokeTrouble
@@ -186,7 +187,9 @@ export function buildOutcomeText(
     case 'acknowledged':
       return `:eyes: The break-glass grant ${request.id} was acknowledged by ${request.acknowledged ? mention(request.acknowledged.by) : 'an approver'}.`;
     case 'applied':
-      return describeApplied(request, by, user, on, context.audience === 'grantee');
+      return request.database !== null && request.extension === null && !request.grant?.dryRun
+        ? describeDatabaseApplied(request, request.database, by)
+        : describeApplied(request, by, user, on, context.audience === 'grantee');
     case 'failed': {
       const retry =
         request.failure?.code === 'EXTENSION_TOO_LATE' || request.failure?.code === 'ATLAS_TARGET_GONE'

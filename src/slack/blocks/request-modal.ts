@@ -3,6 +3,7 @@ import { formatDuration, parseDuration } from '../../lib/duration.js';
 import type { Policy } from '../../policy/policy.js';
 import type { RequestGuide } from '../../requests/views.js';
 import { escapeMrkdwn, formatRoles, mentionPrincipals, truncate } from '../mrkdwn.js';
+import { buildDatabaseFormHint } from './database-access.js';
 
 /** Callback id of the request modal. */
 export const REQUEST_MODAL = 'request_access';
@@ -226,6 +227,8 @@ export function buildRequestModal(
         options: durationOptions(max),
       },
     });
+    const databaseHint = buildDatabaseFormHint(guide.target.database, guide.chosenRoles);
+    if (databaseHint) blocks.push(databaseHint);
     blocks.push({
       type: 'context',
       elements: [{ type: 'mrkdwn', text: truncate(describeDecision(guide), 3000) }],
