@@ -77,6 +77,7 @@ describe('database access (atlas-v2 flavors)', () => {
       roles: [{ roleName: 'read', databaseName: 'orders' }],
       clusters: ['orders'],
       deleteAfter: new Date(spec.deleteAfter).getTime(),
+      description: spec.description,
     });
     expect(await database.listUsers(GROUP)).toEqual([read]);
 

@@ -47,8 +47,19 @@ describe('one Atlas call per grant and per revocation (ATLAS_API=atlas-v2-2025)'
       PEOPLE.alice,
       `request ${READ} on payments-prod for 2s because one call`,
     );
-    // The person is looked up once, by username, in the project: the answer has her id and roles.
-    expect(callsSince(atRequest)).toEqual(['GET /api/atlas/v2/groups/{id}/users']);
+    // The person is looked up once, by username, in the project: the answer has her id and roles. The
+    // first request on a project also reads what the client then keeps: the teams with roles there
+    // (5 minutes), the project's organization (for good) and its federation settings (10 minutes).
+    expect(callsSince(atRequest)).toEqual([
+      'GET /api/atlas/v2/groups/{id}/users',
+      'GET /api/atlas/v2/groups/{id}/teams',
+      'GET /api/atlas/v2/groups/{id}',
+      'GET /api/atlas/v2/orgs/{id}/federationSettings',
+    ]);
+    // The next request there reads the person, and nothing else.
+    const atSecond = sandbox.atlas.authenticatedCalls().length;
+    await requestAs(sandbox, PEOPLE.dana, `request ${READ} on payments-prod for 1h because a second one`);
+    expect(callsSince(atSecond)).toEqual(['GET /api/atlas/v2/groups/{id}/users']);
 
     const atApprove = sandbox.atlas.authenticatedCalls().length;
     const clickedAt = Date.now();
