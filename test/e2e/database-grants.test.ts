@@ -71,9 +71,16 @@ describe('temporary database access (end to end)', () => {
     const pending = await waitForState(sandbox, asked.id, 'pending');
     const username = pending.database?.username ?? '';
     expect(username).toMatch(/^rc-alice-orders-read-/);
+    const atApprove = sandbox.atlas.authenticatedCalls().length;
     await sandbox.driver.clickButton(PEOPLE.bob, asked.approval, 'request_approve');
     const applied = await waitForState(sandbox, asked.id, 'applied');
     const end = applied.grant?.revokeAt ?? 0;
+    // One Atlas call grants it: the database user, created with its end.
+    const applyCalls = sandbox.atlas.authenticatedCalls().slice(atApprove);
+    expect(applyCalls.map((c) => `${c.method} ${c.path.replace(/[a-f0-9]{24}/g, '{id}')}`)).toEqual([
+      'POST /api/atlas/v2/groups/{id}/databaseUsers',
+    ]);
+    const atApplied = sandbox.atlas.authenticatedCalls().length;
     const user = sandbox.atlas.databaseUsers(GROUP).find((u) => u.username === username);
     // What Atlas holds: the roles and clusters of the level, and Atlas's own end at the grant's.
     expect(user).toMatchObject({
@@ -88,6 +95,9 @@ describe('temporary database access (end to end)', () => {
     const revoked = await waitForState(sandbox, asked.id, 'revoked', 15_000);
     // Two clocks end it together: Rolecall's revocation, and Atlas's own deleteAfterDate (the same
     // time); whichever comes first deletes it, the other finds it gone.
+    // One Atlas call ends it: the database user deleted (or found gone, if Atlas's clock came first).
+    const revokeCalls = sandbox.atlas.authenticatedCalls().slice(atApplied);
+    expect(revokeCalls.map((c) => c.method)).toEqual(['DELETE']);
     const outcome = [...(revoked.revocation?.removed ?? []), ...(revoked.revocation?.gone ?? [])];
     expect(outcome).toEqual(['db:orders-read']);
     // What held when: created at apply, deleted at the end (by either clock), once.
