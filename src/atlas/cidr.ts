@@ -48,3 +48,22 @@ export function normalizeCidr(text: string): string | undefined {
   const bits = prefix === undefined ? 128 : Number(prefix);
   return bits <= 128 ? `${v6}/${bits}` : undefined;
 }
+
+/**
+ * The widest block a grantee may give for their own address (IPv4 /16, IPv6 /48). The project's IP
+ * access list lets in every database user of the project, and nobody approves the address, so a
+ * wider block (`0.0.0.0/0`, `::/0`: the whole internet) would open the project to networks nobody
+ * approved.
+ */
+export const GRANTEE_PREFIX_MIN = { ipv4: 16, ipv6: 48 } as const;
+
+/** Whether a block in the form {@link normalizeCidr} gives is wider than a grantee may ask for. */
+export function isTooWideForGrantee(cidr: string): boolean {
+  const bits = Number(cidr.slice(cidr.indexOf('/') + 1));
+  return bits < (cidr.includes(':') ? GRANTEE_PREFIX_MIN.ipv6 : GRANTEE_PREFIX_MIN.ipv4);
+}
+
+/** What a grantee is told when their block is too wide. */
+export function describeTooWide(cidr: string): string {
+  return `${cidr} is wider than Rolecall adds for one person: give your own address, or a block of at most /${GRANTEE_PREFIX_MIN.ipv4} (IPv4) or /${GRANTEE_PREFIX_MIN.ipv6} (IPv6).`;
+}

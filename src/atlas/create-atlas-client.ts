@@ -40,6 +40,8 @@ export function createAtlasClient(
     onExchange?: AtlasHttpOptions['onExchange'];
     /** The teams the policy names by 24-hex id (their items are `team:<id>`, team-memberships.ts). */
     teamsNamedById?: () => ReadonlySet<string>;
+    /** The team names the policy writes, in its spelling (team-memberships.ts `namedByName`). */
+    teamsNamedByName?: () => readonly string[];
     /** Told each write a dry run (config.dryRun) did not send. */
     onDryRun?: (write: DryRunWrite) => void;
   },
@@ -76,6 +78,7 @@ export function createAtlasClient(
         teams: validated.teams,
         orgOfProject,
         ...(deps.teamsNamedById ? { namedById: deps.teamsNamedById } : {}),
+        ...(deps.teamsNamedByName ? { namedByName: deps.teamsNamedByName } : {}),
       })
     : validated;
   // Federation and database users: the Atlas Admin API v2 only.

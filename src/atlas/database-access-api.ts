@@ -43,6 +43,8 @@ export interface AccessListEntry {
   /** IPv4 `a.b.c.d/n` or IPv6 with its eight groups (cidr.ts). */
   readonly cidrBlock: string;
   readonly deleteAfter: number | null;
+  /** Its comment (Rolecall's entries say which grant made them: `Rolecall AR-… until …`). */
+  readonly comment?: string;
 }
 
 /**

@@ -24,6 +24,12 @@ export interface TeamMembershipOptions {
    */
   readonly namedById?: () => ReadonlySet<string>;
   /**
+   * The team names the policy writes, in its spelling: Atlas team names compare without letter case,
+   * so a team read back is `team:<the policy's spelling>` and matches the item it was granted as.
+   * @defaultValue none (Atlas's spelling)
+   */
+  readonly namedByName?: () => readonly string[];
+  /**
    * How long an organization's team list and a project's teams are used before they are read again.
    * @defaultValue 300_000
    */
@@ -56,10 +62,11 @@ export function withTeamMemberships(inner: AtlasRolesApi, options: TeamMembershi
     return read;
   };
 
-  const itemOf = (team: OrgTeam): string =>
-    (options.namedById?.().has(team.id) ?? false) || !TEAM_NAME.test(team.name)
-      ? teamItem(team.id)
-      : teamItem(team.name);
+  const itemOf = (team: OrgTeam): string => {
+    if ((options.namedById?.().has(team.id) ?? false) || !TEAM_NAME.test(team.name)) return teamItem(team.id);
+    const lower = team.name.toLowerCase();
+    return teamItem(options.namedByName?.().find((name) => name.toLowerCase() === lower) ?? team.name);
+  };
 
   /** The items of the teams with these ids; an id the list does not know yet reads it again once. */
   const itemsOf = async (orgId: string, teamIds: readonly string[]): Promise<string[]> => {

@@ -1,5 +1,6 @@
 import type { FederationCache } from '../atlas/federation-cache.js';
 import type { AtlasRolesApi } from '../atlas/roles-api.js';
+import { isAppError } from '../errors.js';
 import type { LedgerStore } from '../grants/ledger-store.js';
 import { isTeamItem, type TeamProjectAccess, teamOfItem } from '../lib/access-items.js';
 import type { TargetRef } from '../lib/scope.js';
@@ -39,6 +40,20 @@ export function createAtlasAccessReader(
     return access;
   };
 
+  /**
+   * The organization's role mappings; unknown (undefined: no federation check) when the key may not
+   * read them (403: getOrgFederationSettings needs Organization Owner, which a key that changes only
+   * project roles lacks), so that read never costs the person's roles, the diff and the other checks.
+   */
+  const mappingsOf = async (cache: FederationCache, orgId: string) => {
+    try {
+      return await cache.roleMappings(orgId);
+    } catch (error) {
+      if (isAppError(error) && error.details.status === 403) return undefined;
+      throw error;
+    }
+  };
+
   return {
     async readAccess(email, target, items) {
       const scope = { kind: target.kind, id: target.id };
@@ -54,7 +69,7 @@ export function createAtlasAccessReader(
           : await federation.orgOfProject(target.id)
         : undefined;
       const roleMappings =
-        federation && orgId !== undefined ? await federation.mappings.roleMappings(orgId) : undefined;
+        federation && orgId !== undefined ? await mappingsOf(federation.mappings, orgId) : undefined;
       const read = {
         roles,
         userId,

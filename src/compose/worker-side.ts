@@ -57,6 +57,11 @@ export async function startWorkerSide(infra: Infrastructure): Promise<WorkerSide
           .targets.flatMap((t) => t.roles.map(teamOfItem))
           .filter((team): team is string => team !== undefined && ATLAS_ID.test(team)),
       ),
+    teamsNamedByName: () =>
+      policy
+        .current()
+        .targets.flatMap((t) => t.roles.map(teamOfItem))
+        .filter((team): team is string => team !== undefined && !ATLAS_ID.test(team)),
     ...(dryRunLog ? { onDryRun: (write: DryRunWrite) => dryRunLog.record(write) } : {}),
   });
   shutdown.push('atlas client', () => atlasClient.close());

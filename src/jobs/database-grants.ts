@@ -1,4 +1,4 @@
-import { normalizeCidr } from '../atlas/cidr.js';
+import { describeTooWide, isTooWideForGrantee, normalizeCidr } from '../atlas/cidr.js';
 import type { AtlasDatabaseAccessApi, DatabaseUserSpec } from '../atlas/database-access-api.js';
 import { generatePassword } from '../database-access/credentials.js';
 import { AppError } from '../errors.js';
@@ -11,6 +11,9 @@ import type { Fence } from './user-lock.js';
 export type DatabaseGrantsDeps = ProcessorDeps;
 
 const iso = (ms: number) => new Date(ms).toISOString();
+
+/** How the comment of every access-list entry a grant makes starts: it names the grant. */
+const entryTag = (request: AccessRequest) => `Rolecall ${request.id} `;
 
 /** The grant's database access, or an error saying the request was never checked for it. */
 function grantOf(request: AccessRequest): DatabaseGrant {
@@ -57,9 +60,23 @@ export function createDatabaseGrants(deps: DatabaseGrantsDeps) {
       await api(request).addAccessListEntry(request.target.id, {
         cidrBlock,
         deleteAfter: end,
-        comment: `Rolecall ${request.id} until ${iso(end)}`,
+        comment: `${entryTag(request)}until ${iso(end)}`,
       });
     }
+  };
+
+  /**
+   * The grant's addresses whose entry this grant made (its comment names the request). An entry that
+   * was there before (someone's permanent office range, another grant's) was left alone when it was
+   * given, so it is never removed or made temporary on this grant's behalf either.
+   */
+  const ownAddresses = async (request: AccessRequest, addresses: readonly string[]) => {
+    const own: string[] = [];
+    for (const cidr of addresses) {
+      const entry = await api(request).readAccessListEntry(request.target.id, cidr);
+      if (entry?.comment?.startsWith(entryTag(request))) own.push(cidr);
+    }
+    return own;
   };
 
   /** The apply step of a `db:` request, under the person's lock. */
@@ -130,12 +147,13 @@ export function createDatabaseGrants(deps: DatabaseGrantsDeps) {
     const grant = grantOf(request);
     const item = request.roles[0] ?? `db:${grant.level}`;
     const deleted = await api(request).deleteUser(request.target.id, grant.auth, grant.username);
-    for (const cidr of grant.addresses) await api(request).removeAccessListEntry(request.target.id, cidr);
+    const own = await ownAddresses(request, grant.addresses);
+    for (const cidr of own) await api(request).removeAccessListEntry(request.target.id, cidr);
     const revokedAt = now();
     const lag = revocationLagOf(request, revokedAt);
     const done = await lifecycle.revoked(request.id, {
       actor: request.endedEarly?.by ?? 'system',
-      detail: `${deleted.deleted ? `deleted database user ${grant.username}` : `database user ${grant.username} was already gone (Atlas deletes it at its deleteAfterDate)`}${grant.addresses.length > 0 ? `; removed ${grant.addresses.join(', ')} from the IP access list` : ''}${lag === undefined ? '' : `; ${lag.toFixed(2)} s after its end`}`,
+      detail: `${deleted.deleted ? `deleted database user ${grant.username}` : `database user ${grant.username} was already gone (Atlas deletes it at its deleteAfterDate)`}${own.length > 0 ? `; removed ${own.join(', ')} from the IP access list` : ''}${lag === undefined ? '' : `; ${lag.toFixed(2)} s after its end`}`,
       patch: {
         revocation: {
           removed: deleted.deleted ? [item] : [],
@@ -165,11 +183,12 @@ export function createDatabaseGrants(deps: DatabaseGrantsDeps) {
     await api(grantRequest).updateUser(grantRequest.target.id, grant.auth, grant.username, {
       deleteAfter: to,
     });
-    for (const cidr of grant.addresses) {
+    const own = await ownAddresses(grantRequest, grant.addresses);
+    for (const cidr of own) {
       // An entry's end cannot be changed in place: it is added again with the new one.
       await api(grantRequest).removeAccessListEntry(grantRequest.target.id, cidr);
     }
-    await addAddresses(grantRequest, grant.addresses, to);
+    await addAddresses(grantRequest, own, to);
   };
 
   /** A grant the grantee may act on now: theirs, applied and not ended. */
@@ -238,6 +257,7 @@ export function createDatabaseGrants(deps: DatabaseGrantsDeps) {
         `"${address.slice(0, 60)}" is not an IP address or CIDR block (e.g. 203.0.113.7 or 203.0.113.0/24).`,
       );
     }
+    if (isTooWideForGrantee(cidr)) throw new AppError('COMMAND_INVALID', describeTooWide(cidr));
     if (grant.addresses.includes(cidr)) return request;
     return deps.lock.run(lockKeyOf(deps.atlas, request.target, request.granteeEmail), async (fence) => {
       const current = await store.require(requestId);

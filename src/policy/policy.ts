@@ -121,15 +121,21 @@ export function ruleFor(target: PolicyTarget, role: string): RoleRule | undefine
   return target.rules.find((rule) => rule.roles.includes(role));
 }
 
+/** The longest database grant: Atlas takes a `deleteAfterDate` at most one week ahead. */
+const DATABASE_MAX_SECONDS = 7 * 24 * 3600;
+
 /**
  * Combines the rules of every requested role: auto-approved only if every role is; the largest
- * `approvals`; the smallest maxDuration; a decider must be an approver of every role.
+ * `approvals`; the smallest maxDuration (database access: at most 7 days, extensions included); a
+ * decider must be an approver of every role.
  */
 export function requirementsOf(target: PolicyTarget, roles: readonly string[]): Requirements {
   const rules = roles.map((role) => ruleFor(target, role));
   const durations = rules
     .map((rule) => rule?.maxDurationSeconds ?? target.maxDurationSeconds)
     .filter((d): d is number => d !== undefined);
+  // Database access never lasts longer than Atlas keeps a deleteAfterDate ahead: an extension too.
+  if (roles.some(isDatabaseItem)) durations.push(DATABASE_MAX_SECONDS);
   return {
     autoApprove: rules.length > 0 && rules.every((rule) => rule?.autoApprove === true),
     approvals: Math.max(1, ...rules.map((rule) => rule?.approvals ?? 1)),
@@ -175,9 +181,6 @@ export function checkRequestAllowed(
     }
   }
 }
-
-/** The longest database grant: Atlas takes a `deleteAfterDate` at most one week ahead. */
-const DATABASE_MAX_SECONDS = 7 * 24 * 3600;
 
 /** Database access is asked alone, one level at a time, and always for at most 7 days. */
 function checkDatabaseAsk(

@@ -282,6 +282,7 @@ describe('database access (atlas-v2 flavors)', () => {
     expect(await client.database?.readAccessListEntry(GROUP, '203.0.113.9/32')).toEqual({
       cidrBlock: '203.0.113.9/32',
       deleteAfter,
+      comment: 'Rolecall AR-2Q8ZK4M alice',
     });
     expect(await add('203.0.113.9/32')).toEqual({ created: false });
     expect(await add('2001:db8::1')).toEqual({ created: true });
@@ -303,6 +304,7 @@ describe('database access (atlas-v2 flavors)', () => {
     expect(await client.database?.readAccessListEntry(GROUP, '198.51.100.0/24')).toEqual({
       cidrBlock: '198.51.100.0/24',
       deleteAfter: null,
+      comment: 'office',
     });
     await http.close();
 

@@ -33,6 +33,7 @@ interface NetworkPermissionEntry {
   readonly cidrBlock?: string;
   readonly ipAddress?: string;
   readonly deleteAfterDate?: string;
+  readonly comment?: string;
 }
 
 const BASE = '/api/atlas/v2/groups';
@@ -181,7 +182,11 @@ export function createDatabaseAccessV2Api(
         requiredRole: READ_ROLE,
       });
       const reported = body.cidrBlock ?? body.ipAddress ?? cidrBlock;
-      return { cidrBlock: normalizeCidr(reported) ?? reported, deleteAfter: toMs(body.deleteAfterDate) };
+      return {
+        cidrBlock: normalizeCidr(reported) ?? reported,
+        deleteAfter: toMs(body.deleteAfterDate),
+        ...(body.comment === undefined ? {} : { comment: body.comment }),
+      };
     } catch (error) {
       if (saysCode(error, ...ENTRY_MISSING)) return null;
       throw error;

@@ -1,7 +1,7 @@
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
 import type { ModalView } from '@slack/types';
 import type { Actor } from '../../access/actions.js';
-import { normalizeCidr } from '../../atlas/cidr.js';
+import { describeTooWide, isTooWideForGrantee, normalizeCidr } from '../../atlas/cidr.js';
 import { AppError, isAppError } from '../../errors.js';
 import { parseId } from '../../lib/ids.js';
 import type { AccessRequest, DatabaseGrant } from '../../requests/model.js';
@@ -136,6 +136,10 @@ export function registerDatabaseButtons(app: App, deps: DatabaseHandlerDeps): vo
     const cidr = normalizeCidr(typed);
     if (cidr === undefined) {
       await ack({ response_action: 'errors', errors: { [ADDRESS_FIELD]: NOT_AN_ADDRESS } });
+      return;
+    }
+    if (isTooWideForGrantee(cidr)) {
+      await ack({ response_action: 'errors', errors: { [ADDRESS_FIELD]: describeTooWide(cidr) } });
       return;
     }
     try {
