@@ -214,6 +214,8 @@ export interface AtlasSimulator extends DatabaseSimControl {
   teamMembers(teamId: string): string[];
   /** Sets a team's members by hand, as an owner would in the Atlas UI (recorded in the team timelines). */
   setTeamMembers(teamId: string, usernames: readonly string[]): void;
+  /** Renames a team, as an owner would in the Atlas UI: its id and members stay. */
+  renameTeam(teamId: string, name: string): void;
   /**
    * Every state of a person's membership of a team, with when: the first entry is the state at start-up,
    * then one per change (by the API, by hand, or by leaving the organization).
@@ -1530,6 +1532,7 @@ export async function startAtlasSimulator(options: AtlasSimulatorOptions): Promi
     },
     teamMembers: (teamId) => teams.teamMembers(teamId),
     setTeamMembers: (teamId, usernames) => teams.setTeamMembers(teamId, usernames),
+    renameTeam: (teamId, name) => teams.renameTeam(teamId, name),
     teamTimeline: (teamId, username) => teams.teamTimeline(teamId, username),
     setRoleMappings: (orgId, mappings) => federation.setRoleMappings(orgId, mappings),
     ssoLogin: (username, orgId, idpGroups) => federation.ssoLogin(username, orgId, idpGroups),

@@ -44,13 +44,15 @@ export interface TeamsSimModule extends SimModule {
   teamMembers(teamId: string): string[];
   /** Sets the team's members by hand, as an owner would in the Atlas UI. */
   setTeamMembers(teamId: string, usernames: readonly string[]): void;
+  /** Renames a team, as an owner would in the Atlas UI (renameOrgTeam): its id and members stay. */
+  renameTeam(teamId: string, name: string): void;
   /** Every state of a person's membership of the team, start state first. */
   teamTimeline(teamId: string, username: string): TeamMembershipChange[];
 }
 
 interface TeamState {
   readonly id: string;
-  readonly name: string;
+  name: string;
   readonly orgId: string;
   readonly members: Set<string>;
   readonly projectRoles: Map<string, string[]>;
@@ -357,6 +359,9 @@ export function createTeamsModule(
         .map((id) => nameOf(id))
         .filter((name): name is string => name !== undefined)
         .sort(),
+    renameTeam(teamId, name) {
+      teamOf(teamId).name = name;
+    },
     setTeamMembers(teamId, usernames) {
       const team = teamOf(teamId);
       const next = new Set(

@@ -130,6 +130,11 @@ export interface AtlasRolesApi {
    * where `teams` is.
    */
   rolesThroughTeams?(username: string, groupId: string): Promise<RoleThroughTeam[]>;
+  /**
+   * Whether a `team:NAME` item still names a team of the organization (by its name or 24-hex id, or
+   * the id it had when this process last used it); false for a team renamed or deleted in Atlas.
+   */
+  teamExists?(orgId: string, item: string): Promise<boolean>;
   /** Present on atlas-v2-2025: a role changed with one call, no read before it. */
   readonly singleRole?: SingleRoleApi;
   /** Finds a user by username (their email) and reads their roles in `scope` (one call where the flavor can). */

@@ -1,4 +1,4 @@
-import { AppError } from '../errors.js';
+import { AppError, isAppError } from '../errors.js';
 import {
   isTeamItem,
   type RoleThroughTeam,
@@ -79,10 +79,15 @@ export function withTeamMemberships(inner: AtlasRolesApi, options: TeamMembershi
     });
   };
 
-  /** The Atlas team id of an item: its id, or its name looked up (read again once when unknown). */
+  // The id each item was resolved to in this process: a team renamed in Atlas since is still found.
+  const resolved = new Map<string, string>();
+
+  /** The Atlas team id of an item: its id, the id it had, or its name looked up (read again once when unknown). */
   const teamIdOf = async (orgId: string, item: string): Promise<string> => {
     const named = teamOfItem(item) ?? '';
     if (ATLAS_ID.test(named)) return named;
+    const known = resolved.get(`${orgId}|${item}`);
+    if (known !== undefined) return known;
     const find = (list: readonly OrgTeam[]) =>
       list.find((t) => t.name === named) ?? list.find((t) => t.name.toLowerCase() === named.toLowerCase());
     const found = find(await directory(orgId)) ?? find(await directory(orgId, true));
@@ -92,6 +97,7 @@ export function withTeamMemberships(inner: AtlasRolesApi, options: TeamMembershi
         `The Atlas organization ${orgId} has no team named ${named}: it may have been renamed or deleted. Fix the policy's teams: (or name the team by its 24-hex id).`,
       );
     }
+    resolved.set(`${orgId}|${item}`, found.id);
     return found.id;
   };
 
@@ -102,7 +108,13 @@ export function withTeamMemberships(inner: AtlasRolesApi, options: TeamMembershi
     read: T,
   ): Promise<T> => {
     if (scope.kind !== 'org' || read.teamIds === undefined || read.teamIds.length === 0) return read;
-    return { ...read, roles: [...read.roles, ...(await itemsOf(scope.id, read.teamIds))] };
+    const items = await itemsOf(scope.id, read.teamIds);
+    // A team this process joined someone to under another name (renamed since): still that item.
+    for (const [key, id] of resolved) {
+      const [orgId, item = ''] = key.split('|');
+      if (orgId === scope.id && read.teamIds.includes(id) && !items.includes(item)) items.push(item);
+    }
+    return { ...read, roles: [...read.roles, ...items] };
   };
 
   const refuseProjectTeams = (scope: AtlasScope, items: readonly string[]): void => {
@@ -162,6 +174,15 @@ export function withTeamMemberships(inner: AtlasRolesApi, options: TeamMembershi
           },
         }
       : {}),
+    async teamExists(orgId, item) {
+      try {
+        await teamIdOf(orgId, item);
+        return true;
+      } catch (error) {
+        if (isAppError(error, 'ATLAS_REJECTED')) return false;
+        throw error;
+      }
+    },
     async rolesThroughTeams(username, groupId): Promise<RoleThroughTeam[]> {
       const cached = projectTeams.get(groupId);
       const fresh = cached && now() - cached.at < cacheMs ? cached : null;

@@ -195,6 +195,20 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
     throw error;
   };
 
+  /**
+   * A team the grant held that the person no longer seems to be in, whose name no longer names a team
+   * (renamed or deleted in Atlas): Rolecall cannot tell whether they left it, so it fails closed.
+   */
+  const refuseUnknownTeams = async (request: AccessRequest, missing: readonly string[]): Promise<void> => {
+    for (const item of missing.filter(isTeamItem)) {
+      if (!atlas.teamExists || (await atlas.teamExists(request.target.id, item))) continue;
+      throw new AppError(
+        'ATLAS_REJECTED',
+        `${item} no longer names a team of ${request.target.name} in Atlas (renamed or deleted), so Rolecall cannot tell whether ${request.granteeEmail} is still in it. Check the team in Atlas and remove them by hand if it was renamed; put its new name (or its 24-hex id) in the policy's teams:.`,
+      );
+    }
+  };
+
   const revoke = async (original: AccessRequest, fence: Fence): Promise<ProcessorOutcome> => {
     let request = original;
     if (request.database !== null) return databaseGrants.revoke(request, withdrawExtensions);
@@ -236,6 +250,7 @@ export function createRevokeProcessor(deps: RevokeProcessorDeps) {
       alreadyRemoving: request.revokePlan?.remove ?? [],
       now: now(),
     });
+    await refuseUnknownTeams(request, [...decision.gone, ...decision.drifted.map((h) => h.role)]);
     await closeDrift({ ...deps, now }, decision.drifted, {
       email,
       target: request.target,
