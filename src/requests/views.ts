@@ -2,6 +2,7 @@ import type { Actor, Person } from '../access/actions.js';
 import { authorize } from '../access/authorize.js';
 import { checkRequestLine } from '../access/request-line.js';
 import { AppError } from '../errors.js';
+import { isDatabaseItem } from '../lib/access-items.js';
 import {
   decidersOf,
   findTarget,
@@ -62,12 +63,15 @@ export function createViews(deps: RequestServiceDeps) {
       }
       const chosen = roles.filter((role) => target.roles.includes(role));
       const asked = chosen.length > 0 ? chosen : target.roles;
+      // Database access is asked alone, one level at a time: whether the person may ask here at all
+      // is checked on one item then (the submission says what is wrong with a mix, on its field).
+      const checked = asked.some(isDatabaseItem) && asked.length > 1 ? asked.slice(0, 1) : asked;
       const draft: RequestLine = {
-        roles: asked,
+        roles: checked,
         scope: target.kind,
         target: target.name,
         // A duration is what the form asks next: it must not decide whether the person may ask.
-        durationSeconds: requirementsOf(target, asked).maxDurationSeconds,
+        durationSeconds: requirementsOf(target, checked).maxDurationSeconds,
         reason: 'form',
       };
       const { members } = await gate.require('request', actor, { draft, grantee: actor });
