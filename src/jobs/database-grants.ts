@@ -4,7 +4,7 @@ import { generatePassword } from '../database-access/credentials.js';
 import { AppError } from '../errors.js';
 import type { AccessRequest, DatabaseGrant } from '../requests/model.js';
 import { revocationLagOf } from '../requests/revocation-lag.js';
-import { lockKeyOf, type ProcessorDeps, type ProcessorOutcome } from './processor-support.js';
+import { dryRunNote, lockKeyOf, type ProcessorDeps, type ProcessorOutcome } from './processor-support.js';
 import type { Fence } from './user-lock.js';
 
 /** Dependencies of {@link createDatabaseGrants}: a processor's, with the client's database calls when it has them. */
@@ -109,13 +109,16 @@ export function createDatabaseGrants(deps: DatabaseGrantsDeps) {
     }
     await addAddresses(request, grant.addresses, end);
     const where = grant.addresses.length > 0 ? `; ${grant.addresses.join(', ')} on the IP access list` : '';
+    // ATLAS_DRY_RUN: the writes not sent (the password in them redacted), as a role grant records them.
+    const dryRun = deps.dryRunLog?.take(request.id);
     const done = await lifecycle.applied(
       request,
       {
         actor: 'system',
-        detail: `created database user ${grant.username} (${grant.level}: ${grant.roles.map((r) => `${r.role} on ${r.db}`).join(', ')}; clusters ${grant.clusters.join(', ')}), which Atlas deletes at ${iso(end)}${where}`,
+        detail: `created database user ${grant.username} (${grant.level}: ${grant.roles.map((r) => `${r.role} on ${r.db}`).join(', ')}; clusters ${grant.clusters.join(', ')}), which Atlas deletes at ${iso(end)}${where}${dryRun ? ` ${dryRunNote(dryRun)}` : ''}`,
         patch: {
           grant: {
+            ...(dryRun ? { dryRun } : {}),
             rolesAfter: [],
             appliedAt,
             revokeAt: end,
@@ -146,14 +149,17 @@ export function createDatabaseGrants(deps: DatabaseGrantsDeps) {
   ): Promise<ProcessorOutcome> => {
     const grant = grantOf(request);
     const item = request.roles[0] ?? `db:${grant.level}`;
+    // A retried attempt reports only its own writes, not a failed attempt's as well.
+    deps.dryRunLog?.take(request.id);
     const deleted = await api(request).deleteUser(request.target.id, grant.auth, grant.username);
     const own = await ownAddresses(request, grant.addresses);
     for (const cidr of own) await api(request).removeAccessListEntry(request.target.id, cidr);
     const revokedAt = now();
     const lag = revocationLagOf(request, revokedAt);
+    const dryRun = deps.dryRunLog?.take(request.id);
     const done = await lifecycle.revoked(request.id, {
       actor: request.endedEarly?.by ?? 'system',
-      detail: `${deleted.deleted ? `deleted database user ${grant.username}` : `database user ${grant.username} was already gone (Atlas deletes it at its deleteAfterDate)`}${own.length > 0 ? `; removed ${own.join(', ')} from the IP access list` : ''}${lag === undefined ? '' : `; ${lag.toFixed(2)} s after its end`}`,
+      detail: `${deleted.deleted ? `deleted database user ${grant.username}` : `database user ${grant.username} was already gone (Atlas deletes it at its deleteAfterDate)`}${own.length > 0 ? `; removed ${own.join(', ')} from the IP access list` : ''}${lag === undefined ? '' : `; ${lag.toFixed(2)} s after its end`}${dryRun ? ` ${dryRunNote(dryRun)}` : ''}`,
       patch: {
         revocation: {
           removed: deleted.deleted ? [item] : [],
@@ -183,12 +189,20 @@ export function createDatabaseGrants(deps: DatabaseGrantsDeps) {
     await api(grantRequest).updateUser(grantRequest.target.id, grant.auth, grant.username, {
       deleteAfter: to,
     });
-    const own = await ownAddresses(grantRequest, grant.addresses);
-    for (const cidr of own) {
-      // An entry's end cannot be changed in place: it is added again with the new one.
-      await api(grantRequest).removeAccessListEntry(grantRequest.target.id, cidr);
+    // An entry's end cannot be changed in place: the grant's own are removed and added again with the
+    // new one. An address of the grant missing from the list is added again too: a try that removed
+    // it and then failed to add it back (its job is retried) must not leave the grantee without it.
+    const again: string[] = [];
+    for (const cidr of grant.addresses) {
+      const entry = await api(grantRequest).readAccessListEntry(grantRequest.target.id, cidr);
+      if (entry === null) {
+        again.push(cidr);
+      } else if (entry.comment?.startsWith(entryTag(grantRequest))) {
+        await api(grantRequest).removeAccessListEntry(grantRequest.target.id, cidr);
+        again.push(cidr);
+      }
     }
-    await addAddresses(grantRequest, own, to);
+    await addAddresses(grantRequest, again, to);
   };
 
   /** A grant the grantee may act on now: theirs, applied and not ended. */
