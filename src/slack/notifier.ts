@@ -7,6 +7,7 @@ import { type ApprovalView, buildApprovalMessage, buildGrantActions } from './bl
 import { buildDatabaseGrantBlocks } from './blocks/database-access.js';
 import { buildOutcomeText, type OutcomeContext } from './blocks/outcome-message.js';
 import { buildConfirmation, buildOnBehalfNotice } from './blocks/status-message.js';
+import { truncate } from './mrkdwn.js';
 import type { Replier } from './respond.js';
 
 /** Slack errors that a later retry can fix; every other platform error is final. */
@@ -91,7 +92,8 @@ export function createSlackNotifier(client: WebClient, options: SlackNotifierOpt
   const toGrantee = (request: AccessRequest, event: RequestEvent, text: string): Promise<void> =>
     offersGrantActions(request, event)
       ? directMessage(request.granteeId, text, [
-          { type: 'section', text: { type: 'mrkdwn', text } },
+          // A section holds at most 3000 characters (a database level with many roles says more).
+          { type: 'section', text: { type: 'mrkdwn', text: truncate(text, 3000) } },
           ...(event === 'applied' ? buildDatabaseGrantBlocks(request) : []),
           buildGrantActions(request.id),
         ])

@@ -73,6 +73,8 @@ export function describeDatabaseApplied(request: AccessRequest, grant: DatabaseG
 export function buildDatabaseGrantBlocks(request: AccessRequest): KnownBlock[] {
   const grant = request.database;
   if (grant === null || request.state !== 'applied' || request.endedEarly !== null) return [];
+  // A dry run made no database user: there is nothing to sign in as, no password to set.
+  if (request.grant?.dryRun !== undefined) return [];
   const lines: string[] = [
     grant.auth === 'password'
       ? `:key: Sign in as \`${escapeMrkdwn(grant.username)}\`. Press *Show password* to get its password: Rolecall sets a new one and shows it once, to you only; pressing it again replaces it.`
