@@ -151,7 +151,18 @@ export function createDatabaseGrants(deps: DatabaseGrantsDeps) {
     const item = request.roles[0] ?? `db:${grant.level}`;
     // A retried attempt reports only its own writes, not a failed attempt's as well.
     deps.dryRunLog?.take(request.id);
+    // Stored before the delete: a retry that finds the user gone knows an earlier try may have deleted it.
+    const retried = request.revokePlan !== null;
+    if (!retried) {
+      const saved = await lifecycle.revokePlanned(request.id, { remove: [item], leaveProject: false });
+      if (!saved.ok) return { skipped: saved.current.state };
+    }
     const deleted = await api(request).deleteUser(request.target.id, grant.auth, grant.username);
+    const gone = deleted.deleted
+      ? `deleted database user ${grant.username}`
+      : retried
+        ? `database user ${grant.username} was gone on this try (deleted by an earlier try whose answer was lost, or by Atlas at its deleteAfterDate)`
+        : `database user ${grant.username} was already gone (Atlas deletes it at its deleteAfterDate)`;
     const own = await ownAddresses(request, grant.addresses);
     for (const cidr of own) await api(request).removeAccessListEntry(request.target.id, cidr);
     const revokedAt = now();
@@ -159,7 +170,7 @@ export function createDatabaseGrants(deps: DatabaseGrantsDeps) {
     const dryRun = deps.dryRunLog?.take(request.id);
     const done = await lifecycle.revoked(request.id, {
       actor: request.endedEarly?.by ?? 'system',
-      detail: `${deleted.deleted ? `deleted database user ${grant.username}` : `database user ${grant.username} was already gone (Atlas deletes it at its deleteAfterDate)`}${own.length > 0 ? `; removed ${own.join(', ')} from the IP access list` : ''}${lag === undefined ? '' : `; ${lag.toFixed(2)} s after its end`}${dryRun ? ` ${dryRunNote(dryRun)}` : ''}`,
+      detail: `${gone}${own.length > 0 ? `; removed ${own.join(', ')} from the IP access list` : ''}${lag === undefined ? '' : `; ${lag.toFixed(2)} s after its end`}${dryRun ? ` ${dryRunNote(dryRun)}` : ''}`,
       patch: {
         revocation: {
           removed: deleted.deleted ? [item] : [],

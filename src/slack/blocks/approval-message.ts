@@ -72,7 +72,7 @@ export function buildGrantActions(requestId: string): KnownBlock {
         value: requestId,
         confirm: {
           title: { type: 'plain_text', text: 'End this access now?' },
-          text: { type: 'plain_text', text: `Rolecall removes the roles of ${requestId} right away.` },
+          text: { type: 'plain_text', text: `Rolecall ends the access of ${requestId} right away.` },
           confirm: { type: 'plain_text', text: 'End now' },
           deny: { type: 'plain_text', text: 'Keep it' },
         },
@@ -306,7 +306,7 @@ export function buildApprovalMessage(request: AccessRequest, view: ApprovalView 
           value: request.id,
           confirm: {
             title: { type: 'plain_text', text: 'Revoke this access now?' },
-            text: { type: 'plain_text', text: `Rolecall removes the roles of ${request.id} right away.` },
+            text: { type: 'plain_text', text: `Rolecall ends the access of ${request.id} right away.` },
             confirm: { type: 'plain_text', text: 'Revoke now' },
             deny: { type: 'plain_text', text: 'Cancel' },
           },

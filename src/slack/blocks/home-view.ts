@@ -57,7 +57,7 @@ function grantBlocks(request: AccessRequest): KnownBlock[] {
         title: { type: 'plain_text' as const, text: 'End this access now?' },
         text: {
           type: 'plain_text' as const,
-          text: `Rolecall removes the roles of ${request.id} right away.`,
+          text: `Rolecall ends the access of ${request.id} right away.`,
         },
         confirm: { type: 'plain_text' as const, text: 'End now' },
         deny: { type: 'plain_text' as const, text: 'Keep it' },
