@@ -38,6 +38,8 @@ export interface AtlasCall {
   readonly requiredRole?: string;
   /** Body fields holding a secret (`['password']`): sent intact, "[redacted]" in logs, dry-run records and errors. */
   readonly secretFields?: readonly string[];
+  /** Error statuses that are an answer here, not a failure (a 404 "no federation"): logged at debug. */
+  readonly expected?: readonly number[];
 }
 
 /** A write that a dry run did not send. */
@@ -351,7 +353,7 @@ export function createAtlasHttp(options: AtlasHttpOptions): AtlasHttp {
               details: { ...refused.details, afterLostAnswer: true },
             })
           : refused;
-        logger.warn('atlas call failed', {
+        logger[call.expected?.includes(response.status) ? 'debug' : 'warn']('atlas call failed', {
           method: call.method,
           path: call.path,
           status: response.status,

@@ -104,10 +104,15 @@ describe('federation role mappings (readRoleMappings)', () => {
 
   it('answers null for an organization without federation (404 RESOURCE_NOT_FOUND), not an error', async () => {
     const simulator = await start();
-    expect(await federationOf(simulator).readRoleMappings(FIXTURE.org)).toBeNull();
+    const { logger, lines } = createCapturingLogger();
+    const client = fixtureClient(simulator, 'atlas-v2-2025', AUTHS.digest, logger);
+    expect(await defined(client.federation, 'client.federation').readRoleMappings(FIXTURE.org)).toBeNull();
     const [call] = simulator.authenticatedCalls();
     expect(call?.status).toBe(404);
     expect(call?.response).toMatchObject({ errorCode: 'RESOURCE_NOT_FOUND' });
+    // An answer, not a failure: nothing at warn level.
+    const failed = lines.map((line) => JSON.parse(line) as { level: string; msg: string });
+    expect(failed.filter((l) => l.msg === 'atlas call failed').map((l) => l.level)).toEqual(['debug']);
   });
 
   it('throws when the organization itself does not exist (404 ORG_NOT_FOUND)', async () => {

@@ -173,6 +173,7 @@ export function createAtlasV2FederationApi(
           operation:
             "reading the organization's federation settings (whether identity-provider groups set people's roles)",
           requiredRole: FEDERATION_ROLE,
+          expected: [404],
         }));
       } catch (error) {
         if (isNoSuchResource(error)) return null;
