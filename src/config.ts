@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { AtlasApiFlavor, AtlasConfig } from './atlas/atlas-options.js';
 import { checkedEnv, type Env, envFields, REDIS_FIELDS } from './env-schema.js';
 import { AppError } from './errors.js';
+import type { OnCallConfig } from './oncall/on-call-options.js';
 import type { LogLevel } from './ops/logger.js';
 import type { RedisConfig } from './ops/redis.js';
 import type { RedisDurabilityConfig } from './ops/redis-durability.js';
@@ -44,6 +45,11 @@ export interface Config {
    */
   readonly atlas: AtlasConfig | null;
   readonly policyFile: string;
+  /**
+   * Where on-call schedules are read (PagerDuty, Opsgenie) and with which credential; a provider
+   * without one answers "not on call" for its schedules.
+   */
+  readonly onCall: OnCallConfig;
   readonly worker: {
     readonly concurrency: number;
     /** BullMQ job lock; a dead worker's job moves to another worker after this. */
@@ -130,6 +136,8 @@ export const SECRET_VARIABLES = [
   'ATLAS_CLIENT_ID',
   'ATLAS_CLIENT_SECRET',
   'REDIS_URL',
+  'PAGERDUTY_TOKEN',
+  'OPSGENIE_API_KEY',
 ] as const;
 
 /**
@@ -186,6 +194,10 @@ function configOf(env: Env, mode: RunMode): Config {
     atlasApi: env.ATLAS_API,
     atlas: mode === 'bot' ? null : atlasConfigOf(env),
     policyFile: env.POLICY_FILE,
+    onCall: {
+      pagerduty: { apiUrl: env.PAGERDUTY_API_URL, token: env.PAGERDUTY_TOKEN },
+      opsgenie: { apiUrl: env.OPSGENIE_API_URL, apiKey: env.OPSGENIE_API_KEY },
+    },
     worker: {
       concurrency: env.WORKER_CONCURRENCY,
       lockDurationMs: env.WORKER_LOCK_MS,

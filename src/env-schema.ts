@@ -11,6 +11,7 @@ import {
   DEFAULT_ATLAS_API,
 } from './atlas/atlas-options.js';
 import { parseDuration } from './lib/duration.js';
+import { DEFAULT_OPSGENIE_API_URL, DEFAULT_PAGERDUTY_API_URL } from './oncall/on-call-options.js';
 import type { LogLevel } from './ops/logger.js';
 
 const PREFIX_CHARS = /^[A-Za-z0-9_-]+$/;
@@ -147,6 +148,18 @@ export const envFields = z.object({
     (v) => (isHttpUrl(v) ? v.replace(/\/+$/, '') : undefined),
     'ATLAS_BASE_URL must be an http(s) URL such as https://cloud.mongodb.com',
     'https://cloud.mongodb.com',
+  ),
+  PAGERDUTY_TOKEN: optionalText,
+  PAGERDUTY_API_URL: variable(
+    (v) => (isHttpUrl(v) ? v.replace(/\/+$/, '') : undefined),
+    'PAGERDUTY_API_URL must be an http(s) URL such as https://api.pagerduty.com',
+    DEFAULT_PAGERDUTY_API_URL,
+  ),
+  OPSGENIE_API_KEY: optionalText,
+  OPSGENIE_API_URL: variable(
+    (v) => (isHttpUrl(v) ? v.replace(/\/+$/, '') : undefined),
+    'OPSGENIE_API_URL must be an http(s) URL such as https://api.opsgenie.com (https://api.eu.opsgenie.com on the EU instance)',
+    DEFAULT_OPSGENIE_API_URL,
   ),
   ATLAS_PUBLIC_KEY: optionalText,
   ATLAS_PRIVATE_KEY: optionalText,

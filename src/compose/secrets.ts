@@ -8,6 +8,8 @@ export function secretsOf(config: Config): string[] {
     config.slack.signingSecret ?? '',
     config.slack.appToken ?? '',
     auth === undefined ? '' : auth.kind === 'digest' ? auth.privateKey : auth.clientSecret,
+    config.onCall.pagerduty.token ?? '',
+    config.onCall.opsgenie.apiKey ?? '',
     // The Redis password, as written in REDIS_URL (and decoded).
     ...redisPasswordsOf(config.redis.url),
   ];

@@ -2,8 +2,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { secretsOf } from '../../src/compose/secrets.js';
 import { loadStoreSettings, parseConfig } from '../../src/config.js';
 import { AppError } from '../../src/errors.js';
+import { createLogger } from '../../src/ops/logger.js';
 
 const VALID = {
   SLACK_BOT_TOKEN: 'xoxb-1',
@@ -211,6 +213,57 @@ describe('parseConfig', () => {
     expect(parseConfig({ ...VALID, SLACK_SIGNING_SECRET: undefined }, { mode: 'worker' }).mode).toBe(
       'worker',
     );
+  });
+
+  it('reads the on-call providers: public API hosts by default, no credential unless set', () => {
+    expect(parseConfig(VALID).onCall).toEqual({
+      pagerduty: { apiUrl: 'https://api.pagerduty.com', token: undefined },
+      opsgenie: { apiUrl: 'https://api.opsgenie.com', apiKey: undefined },
+    });
+    const config = parseConfig({
+      ...VALID,
+      PAGERDUTY_TOKEN: ' u+pd-token-1 ',
+      PAGERDUTY_API_URL: 'http://127.0.0.1:4010/',
+      OPSGENIE_API_KEY: 'genie-key-2',
+      OPSGENIE_API_URL: 'https://api.eu.opsgenie.com',
+    });
+    expect(config.onCall).toEqual({
+      pagerduty: { apiUrl: 'http://127.0.0.1:4010', token: 'u+pd-token-1' },
+      opsgenie: { apiUrl: 'https://api.eu.opsgenie.com', apiKey: 'genie-key-2' },
+    });
+    const message = problemsOf({
+      ...VALID,
+      PAGERDUTY_API_URL: 'api.pagerduty.com',
+      OPSGENIE_API_URL: 'ftp://x',
+    });
+    expect(message).toContain('PAGERDUTY_API_URL must be an http(s) URL such as https://api.pagerduty.com');
+    expect(message).toContain('OPSGENIE_API_URL must be an http(s) URL such as https://api.opsgenie.com');
+  });
+
+  it('reads PAGERDUTY_TOKEN and OPSGENIE_API_KEY from NAME_FILE, never printing them, and keeps them out of logs', () => {
+    const config = parseConfig({
+      ...VALID,
+      PAGERDUTY_TOKEN_FILE: secretFile('pd', 'u+pd-from-file\n'),
+      OPSGENIE_API_KEY_FILE: secretFile('og', 'og-from-file'),
+    });
+    expect(config.onCall.pagerduty.token).toBe('u+pd-from-file');
+    expect(config.onCall.opsgenie.apiKey).toBe('og-from-file');
+    const message = problemsOf({
+      ...VALID,
+      PAGERDUTY_TOKEN: 'u+pd-inline-secret',
+      PAGERDUTY_TOKEN_FILE: secretFile('pd2', 'u+pd-file-secret'),
+      OPSGENIE_API_KEY_FILE: join(dir, 'missing-og'),
+    });
+    expect(message).toContain('PAGERDUTY_TOKEN and PAGERDUTY_TOKEN_FILE are both set; keep one');
+    expect(message).toContain(`OPSGENIE_API_KEY_FILE ${join(dir, 'missing-og')} cannot be read (ENOENT)`);
+    expect(message).not.toContain('u+pd-inline-secret');
+    expect(message).not.toContain('u+pd-file-secret');
+    const lines: string[] = [];
+    const logger = createLogger({ secrets: secretsOf(config), write: (line) => lines.push(line) });
+    logger.warn('provider said', { detail: `token u+pd-from-file and key og-from-file` });
+    expect(lines.join('\n')).not.toContain('u+pd-from-file');
+    expect(lines.join('\n')).not.toContain('og-from-file');
+    expect(lines.join('\n')).toContain('[redacted]');
   });
 
   it('adds the trailing slash Slack API URLs need and trims the Atlas one', () => {
