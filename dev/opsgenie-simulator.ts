@@ -3,8 +3,9 @@
  * (`GET /v2/schedules/{identifier}/on-calls`), as docs.opsgenie.com/docs/who-is-on-call-api and
  * opsgenie/opsgenie-oas (paths/whoIsOnCall.yaml, operationId getOnCalls) describe it:
  * - auth: `Authorization: GenieKey <apiKey>`; anything else is 401 "apiKey is invalid or integration
- *   is disabled" (docs.opsgenie.com/docs/response), whose body on the wire reads
- *   `{"message":"Could not authenticate","took":…,"requestId":…}`;
+ *   is disabled" (docs.opsgenie.com/docs/response), whose body reads
+ *   `{"message":"Could not authenticate","took":…,"requestId":…}` (as captured from the live API in
+ *   github.com/streaak/keyhacks pull 124; the docs give no example body);
  * - a key whose team may not access the schedule: 403 with internal code 40301 (who-is-on-call page;
  *   the message text is not documented for this case and is chosen here);
  * - `scheduleIdentifierType`: `id` (default) or `name`; an unknown schedule: 404 "Entity cannot be
