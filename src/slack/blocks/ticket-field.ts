@@ -20,17 +20,31 @@ export function describeTicketField(request: AccessRequest): string | null {
     : `*Ticket*\n<${escapeMrkdwn(request.ticketUrl)}|${ticket}>`;
 }
 
+/** " It must match …." for a requirement with patterns; empty without. */
+function describeShape(patterns: readonly string[]): string {
+  return patterns.length === 0 ? '' : ` It must match ${patterns.join(' and ')}.`;
+}
+
 /**
- * What the form says under its Ticket field: required or not for the roles chosen (before any is
- * chosen, whether some roles of the target need one) and the shape it must have.
+ * What the form says under its Ticket field: required or not for the roles chosen, and the shape it
+ * must have. Before any role is chosen: whether every role, some or none here need one, and the shape
+ * only when every role asks the same.
  */
 export function describeTicketHint(target: PolicyTarget | undefined, chosenRoles: readonly string[]): string {
+  const optional = 'Optional: a change or incident ticket, such as OPS-123.';
   if (target === undefined) return 'A change or incident ticket, such as OPS-123, if you have one.';
   const chosen = chosenRoles.filter((role) => target.roles.includes(role));
-  const needs = requirementsOf(target, chosen.length > 0 ? chosen : target.roles).ticket;
-  const shape = needs.patterns.length === 0 ? '' : ` It must match ${needs.patterns.join(' and ')}.`;
-  if (!needs.required) return `Optional: a change or incident ticket, such as OPS-123.${shape}`;
-  return chosen.length > 0 ? `Required for these roles.${shape}` : `Required for some roles here.${shape}`;
+  if (chosen.length > 0) {
+    const needs = requirementsOf(target, chosen).ticket;
+    return `${needs.required ? 'Required for these roles.' : optional}${describeShape(needs.patterns)}`;
+  }
+  const each = target.roles.map((role) => requirementsOf(target, [role]).ticket);
+  const first = each[0]?.patterns ?? [];
+  const shape = each.every((t) => t.patterns.join('\n') === first.join('\n')) ? describeShape(first) : '';
+  const required = each.filter((t) => t.required).length;
+  const said =
+    required === 0 ? optional : required === each.length ? 'Required here.' : 'Required for some roles here.';
+  return `${said}${shape}`;
 }
 
 /** The request form's Ticket input: optional to Slack, checked against the policy on submit. */
