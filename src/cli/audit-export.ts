@@ -34,8 +34,9 @@ type AuditCommand =
  * REDIS_URL and QUEUE_PREFIX like the app and writing nothing.
  * - `--since DATE [--until DATE] [--request ID] [--format jsonl|csv]`: the audit trail, oldest first
  *   (the global stream, or one request's own trail with --request), each entry of a request with the
- *   ticket its "requested" entry notes (CSV `ticket`, `ticket_url`; JSON `ticket`, `ticketUrl`). DATE is ISO 8601 (`2026-11-01`,
- *   `2026-11-01T09:00:00Z`); a bare `--until` date includes that whole day (UTC). Default jsonl.
+ *   ticket its "requested" entry notes (CSV `ticket`, `ticket_url`; JSON `ticket`, `ticketUrl`).
+ *   DATE is ISO 8601 (`2026-11-01`, `2026-11-01T09:00:00Z`); a bare `--until` date includes that
+ *   whole day (UTC). Default jsonl.
  * - `--review ID [--format csv|json]`: an access review's signed-off list, one row per standing
  *   (person, role) with who decided what, when, under which policy, and how it went. Default csv.
  * CSV cells that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`) get a leading `'`
