@@ -7,6 +7,8 @@ export type AppErrorCode =
   | 'ROLE_NOT_ALLOWED'
   | 'ROLE_INVALID'
   | 'DURATION_INVALID'
+  /** A request lacks the ticket its policy requires, or names one that does not match its pattern. */
+  | 'TICKET_INVALID'
   | 'NOTHING_TO_GRANT'
   | 'EXTENSION_TOO_LATE'
   | 'REQUEST_NOT_FOUND'

@@ -1,6 +1,8 @@
-import { type Membership, type Policy, requirementsOf } from '../policy/policy.js';
+import { isAppError } from '../errors.js';
+import { type Membership, type Policy, type PolicyTarget, requirementsOf } from '../policy/policy.js';
+import { checkTicketAllowed, type TicketCheckOptions } from '../policy/ticket-check.js';
 import type { RequestLine } from '../requests/parse-command.js';
-import { type Actor, refuse, type Verdict } from './actions.js';
+import { type Actor, type Refused, refuse, type Verdict } from './actions.js';
 import { mayAsk, STANDING_WORDS } from './identity.js';
 import { checkAgainstPolicy, checkRequestLine, findLineTarget } from './request-line.js';
 
@@ -88,4 +90,22 @@ export function authorizeBreakGlass(
     );
   }
   return checkAgainstPolicy(target, line.roles, line.durationSeconds, '') ?? { allowed: true, target };
+}
+
+/**
+ * The ticket a new request names, against what its items need (`ticket:`; see checkTicketAllowed):
+ * the refusal in words, or undefined when it fits. Break-glass waives `required`.
+ */
+export function checkLineTicket(
+  target: PolicyTarget,
+  line: Pick<RequestLine, 'roles' | 'ticket'>,
+  options: TicketCheckOptions = {},
+): Refused | undefined {
+  try {
+    checkTicketAllowed(target, line.roles, line.ticket, options);
+    return undefined;
+  } catch (error) {
+    if (!isAppError(error)) throw error;
+    return refuse(error.code, error.message);
+  }
 }

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { stringify } from 'csv-stringify/sync';
-import { AUDIT_COLUMNS, auditRow, readAuditTrail } from '../audit/audit-trail.js';
+import { AUDIT_COLUMNS, type AuditEntry, auditRow, readAuditTrail } from '../audit/audit-trail.js';
+import { readTicketNote } from '../audit/ticket-note.js';
 import { loadStoreSettings } from '../config.js';
 import { AppError } from '../errors.js';
 import { parseId } from '../lib/ids.js';
@@ -32,8 +33,10 @@ type AuditCommand =
  * `rolecall audit …` (and `npm run audit -- …`): prints audit data from Redis to stdout, reading
  * REDIS_URL and QUEUE_PREFIX like the app and writing nothing.
  * - `--since DATE [--until DATE] [--request ID] [--format jsonl|csv]`: the audit trail, oldest first
- *   (the global stream, or one request's own trail with --request). DATE is ISO 8601 (`2026-11-01`,
- *   `2026-11-01T09:00:00Z`); a bare `--until` date includes that whole day (UTC). Default jsonl.
+ *   (the global stream, or one request's own trail with --request), each entry of a request with the
+ *   ticket its "requested" entry notes (CSV `ticket`, `ticket_url`; JSON `ticket`, `ticketUrl`).
+ *   DATE is ISO 8601 (`2026-11-01`, `2026-11-01T09:00:00Z`); a bare `--until` date includes that
+ *   whole day (UTC). Default jsonl.
  * - `--review ID [--format csv|json]`: an access review's signed-off list, one row per standing
  *   (person, role) with who decided what, when, under which policy, and how it went. Default csv.
  * CSV cells that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`) get a leading `'`
@@ -66,6 +69,37 @@ export async function runAuditExport(
   } finally {
     redis?.disconnect();
   }
+}
+
+/** The trail's CSV columns: every audit column, then the request's ticket and its link. */
+export const TRAIL_COLUMNS = [...AUDIT_COLUMNS, 'ticket', 'ticket_url'] as const;
+
+/** How many requests' tickets one export remembers (oldest forgotten first). */
+const TICKETS_REMEMBERED = 100_000;
+
+/**
+ * The tickets of the requests an export has seen filed: a request's "requested" entry (its first,
+ * from no state) notes its ticket and link (audit/ticket-note.ts); every later entry of the request
+ * in the same export carries them too. A request filed before the window has none.
+ */
+function createTicketMemory() {
+  const tickets = new Map<string, { ticket: string; url: string | null }>();
+  return {
+    /** The ticket of the entry's request, learning it from the entry that filed it. */
+    of(entry: AuditEntry): { ticket: string; url: string | null } | undefined {
+      const request = entry.fields.request;
+      if (entry.kind !== 'request' || !request) return undefined;
+      const filed = (entry.fields.from ?? '') === '' && (entry.fields.detail ?? '').startsWith('requested');
+      if (filed) {
+        const noted = readTicketNote(entry.fields.detail ?? '');
+        if (noted) {
+          if (tickets.size >= TICKETS_REMEMBERED) tickets.delete(tickets.keys().next().value ?? '');
+          tickets.set(request, noted);
+        }
+      }
+      return tickets.get(request);
+    },
+  };
 }
 
 const csv = (rows: readonly Record<string, string>[], columns: readonly string[], header: boolean) =>
@@ -101,7 +135,9 @@ async function exportTrail(
   output: CheckOutput,
 ): Promise<number> {
   let count = 0;
+  const tickets = createTicketMemory();
   for await (const entry of readAuditTrail(redis, keys, command)) {
+    const ticket = tickets.of(entry);
     if (command.format === 'jsonl') {
       output.out(
         JSON.stringify({
@@ -109,14 +145,16 @@ async function exportTrail(
           time: new Date(entry.at).toISOString(),
           kind: entry.kind,
           ...entry.fields,
+          ...(ticket ? { ticket: ticket.ticket, ticketUrl: ticket.url } : {}),
         }),
       );
     } else {
-      output.out(csv([auditRow(entry)], AUDIT_COLUMNS, count === 0));
+      const row = { ...auditRow(entry), ticket: ticket?.ticket ?? '', ticket_url: ticket?.url ?? '' };
+      output.out(csv([row], TRAIL_COLUMNS, count === 0));
     }
     count += 1;
   }
-  if (count === 0 && command.format === 'csv') output.out(csv([], AUDIT_COLUMNS, true));
+  if (count === 0 && command.format === 'csv') output.out(csv([], TRAIL_COLUMNS, true));
   if (count === 0 && command.requestId !== undefined) {
     output.err(
       `No audit entries for ${command.requestId} in that window (request trails expire with the request).`,

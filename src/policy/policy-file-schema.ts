@@ -3,6 +3,7 @@ import { DATABASE_ITEM_PREFIX, DATABASE_LEVEL, TEAM_NAME, teamItem } from '../li
 import { parseDuration } from '../lib/duration.js';
 import { ATLAS_ID, ROLE_NAME, SLACK_CHANNEL_ID } from '../lib/patterns.js';
 import { databaseSchema } from './database-schema.js';
+import { ticketSchema } from './ticket-schema.js';
 
 /** A role name, or `team:NAME` for one of the target's teams: what a rule may name. */
 const ROLE_OR_TEAM = new RegExp(
@@ -89,6 +90,7 @@ const ruleSchema = z
         principals('breakGlass'),
         'Who may grant themselves these roles at once in an emergency (/atlas-access breakglass).',
       ).optional(),
+      ticket: ticketSchema.optional(),
     },
     {
       error: (issue) => objectError(issue, 'each rule must be a mapping with roles and what applies to them'),
@@ -181,6 +183,7 @@ const targetSchema = z
         duration('review'),
         'How often Rolecall reviews who holds what here (an access review in the approvals channel).',
       ).optional(),
+      ticket: ticketSchema.optional(),
     },
     {
       error: (issue) =>

@@ -3,6 +3,7 @@ import { isDatabaseItem } from '../lib/access-items.js';
 import { formatDuration } from '../lib/duration.js';
 import { ATLAS_ID } from '../lib/patterns.js';
 import type { TargetRef } from '../lib/scope.js';
+import { combineTicketRules, mergeTicketRules, type TicketRequirement, type TicketRule } from './tickets.js';
 
 /**
  * Someone the policy names: a Slack user id (`U…`, `W…`), a Slack user group id (`S…`), or the name
@@ -25,6 +26,8 @@ export interface RoleRule {
   readonly maxDurationSeconds: number | undefined;
   /** Who may grant themselves these roles in an emergency (`/atlas-access breakglass`). */
   readonly breakGlass: readonly Principal[];
+  /** What these roles need of a ticket (`ticket:`), its keys over the target's; undefined = the target's. */
+  readonly ticket?: TicketRule | undefined;
 }
 
 /** One database access level of a project (`database.levels`): MongoDB roles on the clusters named. */
@@ -71,6 +74,8 @@ export interface PolicyTarget extends TargetRef {
   readonly database?: DatabaseOffer | undefined;
   /** The team to ask for instead of per-person roles where Atlas federation maps roles (`federatedTeam:`). */
   readonly federatedTeam?: string | undefined;
+  /** What a request here needs of a ticket (`ticket:`); undefined = nothing. */
+  readonly ticket?: TicketRule | undefined;
 }
 
 /** The validated policy file. */
@@ -114,6 +119,8 @@ export interface Requirements {
   readonly breakGlassLists: readonly (readonly Principal[])[];
   /** The rules that applied, by position. */
   readonly rules: readonly number[];
+  /** Its ticket: required if any item's rule or target requires one; every pattern must match. */
+  readonly ticket: TicketRequirement;
 }
 
 /** The rule that governs `role` on `target`: the first one naming it. */
@@ -143,6 +150,7 @@ export function requirementsOf(target: PolicyTarget, roles: readonly string[]): 
     approverLists: rules.map((rule) => rule?.approvers ?? target.approvers),
     breakGlassLists: rules.map((rule) => rule?.breakGlass ?? []),
     rules: [...new Set(rules.flatMap((rule) => (rule ? [rule.position] : [])))],
+    ticket: combineTicketRules(rules.map((rule) => mergeTicketRules(target.ticket, rule?.ticket))),
   };
 }
 

@@ -122,6 +122,7 @@ export function readPolicy(text: string, api?: PolicyApi): PolicyReading {
           onBehalf: t.onBehalf,
           reviewEverySeconds: t.review === undefined ? undefined : parseDuration(t.review),
           federatedTeam: t.federatedTeam,
+          ticket: t.ticket,
           rules: (t.rules ?? []).map(
             (rule, index): RoleRule => ({
               position: index + 1,
@@ -132,6 +133,7 @@ export function readPolicy(text: string, api?: PolicyApi): PolicyReading {
               maxDurationSeconds:
                 rule.maxDuration === undefined ? undefined : parseDuration(rule.maxDuration),
               breakGlass: rule.breakGlass ?? [],
+              ticket: rule.ticket,
             }),
           ),
         }),

@@ -1,4 +1,6 @@
 import type { Actor } from '../access/actions.js';
+import { checkLineTicket } from '../access/draft-rules.js';
+import { refusalError } from '../access/policy-gate.js';
 import { AppError, isAppError } from '../errors.js';
 import {
   autoApprovalNote,
@@ -7,8 +9,10 @@ import {
   type PolicyTarget,
   requirementsOf,
 } from '../policy/policy.js';
+import { ticketUrlOf } from '../policy/tickets.js';
 import type { AutoApproval } from './lifecycle.js';
 import type { AccessRequest, RequestDraft, RequestState } from './model.js';
+import type { RequestLine } from './parse-command.js';
 import { requireGrant } from './request-reader.js';
 import type { ExtensionAsk, RequestServiceDeps, Submission } from './service-deps.js';
 import { STATE_WORDS } from './state-machine.js';
@@ -48,6 +52,29 @@ export function createFiling(deps: RequestServiceDeps) {
     }
   };
 
+  /**
+   * The ticket the line names, against the policy (break-glass: checked if given, never required);
+   * a refusal is recorded like any other and thrown in words.
+   */
+  const requireTicketFits = async (
+    action: 'request' | 'break-glass',
+    actor: Actor,
+    target: PolicyTarget,
+    policy: Policy,
+    line: RequestLine,
+  ): Promise<void> => {
+    const refused = checkLineTicket(target, line, { waiveRequired: action === 'break-glass' });
+    if (refused === undefined) return;
+    await deps.refusals.record({
+      action,
+      actorId: actor.id,
+      requestId: null,
+      code: refused.code,
+      reason: refused.reason,
+    });
+    throw refusalError(action, refused, policy);
+  };
+
   /** The draft of a new request (or break-glass grant) on `target`, as the person asked for it. */
   const draftOf = (
     actor: Actor,
@@ -64,6 +91,11 @@ export function createFiling(deps: RequestServiceDeps) {
     roles: submission.line.roles,
     durationSeconds: submission.line.durationSeconds ?? null,
     reason: submission.line.reason,
+    ticket: submission.line.ticket ?? null,
+    ticketUrl: ticketUrlOf(
+      requirementsOf(target, submission.line.roles).ticket.url,
+      submission.line.ticket ?? null,
+    ),
     sourceChannelId: submission.sourceChannelId,
     replyUrl: submission.replyUrl,
     extends: null,
@@ -78,6 +110,7 @@ export function createFiling(deps: RequestServiceDeps) {
         grantee: submission.grantee,
       });
       if (!target) throw new AppError('INTERNAL', 'a request was allowed without a target');
+      await requireTicketFits('request', actor, target, policy, submission.line);
       const email = submission.grantee.email;
       if (!email) {
         throw new AppError(
@@ -107,6 +140,7 @@ export function createFiling(deps: RequestServiceDeps) {
         grantee: actor,
       });
       if (!target) throw new AppError('INTERNAL', 'break-glass was allowed without a target');
+      await requireTicketFits('break-glass', actor, target, policy, submission.line);
       const email = submission.grantee.email;
       if (!email) {
         throw new AppError(
@@ -189,6 +223,9 @@ export function createFiling(deps: RequestServiceDeps) {
         roles: held,
         durationSeconds: ask.durationSeconds,
         reason: ask.reason,
+        // An extension goes on under the grant's ticket.
+        ticket: original.ticket,
+        ticketUrl: original.ticketUrl,
         sourceChannelId: ask.sourceChannelId,
         replyUrl: ask.replyUrl,
         rolesAtRequest: original.grant?.rolesAfter ?? null,

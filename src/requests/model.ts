@@ -168,6 +168,10 @@ export interface AccessRequest {
   /** null = permanent. */
   readonly durationSeconds: number | null;
   readonly reason: string;
+  /** The change or incident ticket the requester named (`ticket OPS-123`); null = none. */
+  readonly ticket: string | null;
+  /** Where that ticket is read, from the policy's `ticket.url` when the request was filed; null = none. */
+  readonly ticketUrl: string | null;
   readonly createdAt: number;
   readonly updatedAt: number;
   /** The channel the request was typed in, if any. */
@@ -257,6 +261,8 @@ export type RequestDraft = Partial<
     | 'workflow'
     | 'endsNoLaterThan'
     | 'requesterTeamId'
+    | 'ticket'
+    | 'ticketUrl'
   >
 > &
   Pick<

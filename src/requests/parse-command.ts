@@ -14,6 +14,7 @@ import { parseDuration } from '../lib/duration.js';
 import { parseId } from '../lib/ids.js';
 import { ROLE_NAME } from '../lib/patterns.js';
 import { type ScopeKind, scopeOfRole } from '../lib/scope.js';
+import { MAX_TICKET_LENGTH, TICKET_TEXT } from '../policy/tickets.js';
 
 /** The longest reason Rolecall stores; longer text is refused, not cut. */
 export const MAX_REASON_LENGTH = 500;
@@ -30,6 +31,8 @@ export interface RequestLine {
   readonly target: string;
   readonly durationSeconds: number | undefined;
   readonly reason: string;
+  /** The change or incident ticket it names (`ticket OPS-123`); absent = none. */
+  readonly ticket?: string | undefined;
 }
 
 /** What `/atlas-access <text>` asks for. */
@@ -125,19 +128,24 @@ export function parseOffboardLine(text: string): { email: string; reason: string
   return { email, reason: checkReason(match[2] ?? '') };
 }
 
-/** Parses `ROLE[,ROLE...] on TARGET [for DURATION] because REASON` (a role may be `team:NAME`). */
+/**
+ * Parses `ROLE[,ROLE...] on TARGET [for DURATION] [ticket TICKET] because REASON` (a role may be
+ * `team:NAME`).
+ */
 export function parseRequestLine(text: string): RequestLine {
   const match =
-    /^(?<roles>.*?)\s+on\s+(?<target>\S+)(?:\s+for\s+(?<duration>\S+))?\s+because\s+(?<reason>[\s\S]+)$/i.exec(
+    /^(?<roles>.*?)\s+on\s+(?<target>\S+)(?:\s+for\s+(?<duration>\S+))?(?:\s+ticket\s+(?<ticket>\S+))?\s+because\s+(?<reason>[\s\S]+)$/i.exec(
       text.trim(),
     );
   if (!match?.groups) {
     if (!/\son\s/i.test(` ${text} `))
       throw invalid('Say which org or project the roles are for: "on TARGET".');
     if (!/\sbecause\s/i.test(` ${text} `)) throw invalid('Say why you need access: "because REASON".');
-    throw invalid('The request must read: ROLE[,ROLE...] on TARGET [for DURATION] because REASON.');
+    throw invalid(
+      'The request must read: ROLE[,ROLE...] on TARGET [for DURATION] [ticket TICKET] because REASON.',
+    );
   }
-  const { roles: roleText = '', target = '', duration, reason = '' } = match.groups;
+  const { roles: roleText = '', target = '', duration, ticket, reason = '' } = match.groups;
   const roles = parseRoles(roleText);
   let durationSeconds: number | undefined;
   if (duration !== undefined) {
@@ -146,7 +154,29 @@ export function parseRequestLine(text: string): RequestLine {
       throw invalid(`"${duration}" is not a duration. Use a number and a unit: 30m, 4h, 2d (or 45s).`);
     }
   }
-  return { ...roles, target, durationSeconds, reason: checkReason(reason) };
+  return {
+    ...roles,
+    target,
+    durationSeconds,
+    ...(ticket === undefined ? {} : { ticket: checkTicket(ticket) }),
+    reason: checkReason(reason),
+  };
+}
+
+/**
+ * Trims a ticket and checks it is one word of at most 100 characters; empty means none (undefined).
+ * Whether the policy requires one, or what it must look like, is the policy's to say.
+ */
+export function checkTicket(text: string): string | undefined {
+  const ticket = text.trim();
+  if (ticket === '') return undefined;
+  if (ticket.length > MAX_TICKET_LENGTH) {
+    throw invalid(
+      `The ticket is ${ticket.length} characters long; a ticket is at most ${MAX_TICKET_LENGTH}.`,
+    );
+  }
+  if (!TICKET_TEXT.test(ticket)) throw invalid('A ticket is one word without spaces, such as OPS-123.');
+  return ticket;
 }
 
 /** Parses `ID for DURATION because REASON`. */

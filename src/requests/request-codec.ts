@@ -27,6 +27,8 @@ const JSON_FIELDS = [
   'roles',
   'durationSeconds',
   'reason',
+  'ticket',
+  'ticketUrl',
   'createdAt',
   'updatedAt',
   'sourceChannelId',
@@ -74,6 +76,8 @@ const FIELD_DEFAULTS: Partial<Record<(typeof JSON_FIELDS)[number], unknown>> = {
   acknowledged: null,
   extensions: [],
   drift: [],
+  ticket: null,
+  ticketUrl: null,
 };
 
 /**

@@ -1,4 +1,5 @@
 import type { AuditSink } from '../audit/audit-trail.js';
+import { withTicketNote } from '../audit/ticket-note.js';
 import { AppError } from '../errors.js';
 import { encodeLedgerWrite, type LedgerWrite } from '../grants/ledger-store.js';
 import { createIdIssuer, missingRecordError } from '../lib/ids.js';
@@ -273,11 +274,15 @@ export function createRequestWriter(redis: RedisClient, options: RequestWriterOp
         audit: true,
         actor,
         receipt: receiptId,
-        detail: draft.extends
-          ? `requested (extends ${draft.extends})`
-          : draft.workflow
-            ? 'requested through a Workflow Builder step'
-            : 'requested',
+        detail: withTicketNote(
+          draft.extends
+            ? `requested (extends ${draft.extends})`
+            : draft.workflow
+              ? 'requested through a Workflow Builder step'
+              : 'requested',
+          draft.ticket ?? null,
+          draft.ticketUrl ?? null,
+        ),
         fields: {
           schema: FLAT_REQUEST_SCHEMA,
           rolesAtRequest: null,
@@ -288,6 +293,8 @@ export function createRequestWriter(redis: RedisClient, options: RequestWriterOp
           database: null,
           addsToProject: false,
           workflow: null,
+          ticket: null,
+          ticketUrl: null,
           ...draft,
           createdAt: now(),
           approvalMessage: null,

@@ -226,7 +226,7 @@ describe('rolecall audit --since (the audit trail of a real run)', () => {
     );
     expect(empty.code).toBe(0);
     expect(empty.stdout.trim()).toBe(
-      'id,time,kind,request,review,offboarding,line,from,to,action,actor,code,detail,policy',
+      'id,time,kind,request,review,offboarding,line,from,to,action,actor,code,detail,policy,ticket,ticket_url',
     );
     const bad = await runRolecall(['audit', '--since', 'yesterday'], env);
     expect(bad.code).toBe(2);

@@ -13,6 +13,8 @@ export function accessRequest(
     roles: ['GROUP_READ_ONLY'],
     durationSeconds: 3600,
     reason: 'incident',
+    ticket: null,
+    ticketUrl: null,
     createdAt: 1,
     updatedAt: 1,
     sourceChannelId: null,

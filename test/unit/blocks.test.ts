@@ -340,6 +340,7 @@ describe('Home tab and guided form', () => {
         approverLists: [['U0BOB']],
         breakGlassLists: [[]],
         rules: [],
+        ticket: { required: false, patterns: [], url: undefined },
       },
       deciders: ['U0BOB'],
       currentRoles: null,

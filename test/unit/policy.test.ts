@@ -63,6 +63,7 @@ targets:
       approverLists: [['U0BOB']],
       breakGlassLists: [[]],
       rules: [],
+      ticket: { required: false, patterns: [], url: undefined },
     });
   });
 
@@ -334,6 +335,7 @@ describe('requirementsOf', () => {
       approverLists,
       breakGlassLists,
       rules,
+      ticket: { required: false, patterns: [], url: undefined },
     });
   });
 

@@ -17,6 +17,7 @@ import {
 import { buildDatabaseApprovalBlock } from './database-access.js';
 import { describeFailure, describeFailureInFull, describeUntil } from './outcome-message.js';
 import { buildTeamAccessBlock, describeRolesThroughTeams } from './team-access.js';
+import { describeTicketField } from './ticket-field.js';
 
 /** Action ids of the buttons on request messages. */
 export const ACTIONS = {
@@ -194,6 +195,7 @@ export function buildApprovalMessage(request: AccessRequest, view: ApprovalView 
     `*Atlas user*\n${escapeMrkdwn(request.granteeEmail)}`,
     `*Roles requested*\n${formatRoles(request.roles)}`,
     `*Duration*\n${duration}`,
+    ...[describeTicketField(request)].filter((field) => field !== null),
   ];
   if (request.extends) {
     const end = request.holdersAtRequest[0];

@@ -4,6 +4,7 @@ import type { Policy } from '../../policy/policy.js';
 import type { RequestGuide } from '../../requests/views.js';
 import { escapeMrkdwn, formatRoles, mentionPrincipals, truncate } from '../mrkdwn.js';
 import { buildDatabaseFormHint } from './database-access.js';
+import { buildTicketInput, describeTicketHint, TICKET_FIELD } from './ticket-field.js';
 
 /** Callback id of the request modal. */
 export const REQUEST_MODAL = 'request_access';
@@ -15,6 +16,7 @@ export const REQUEST_FIELDS = {
   roles: 'roles',
   duration: 'duration',
   reason: 'reason',
+  ticket: TICKET_FIELD,
 } as const;
 
 /** Context the modal carries from the slash command to its submission. */
@@ -234,6 +236,7 @@ export function buildRequestModal(
       elements: [{ type: 'mrkdwn', text: truncate(describeDecision(guide), 3000) }],
     });
   }
+  blocks.push(buildTicketInput(describeTicketHint(guide?.target, guide?.chosenRoles ?? [])));
   blocks.push({
     type: 'input',
     block_id: REQUEST_FIELDS.reason,

@@ -3,7 +3,8 @@ import type { WebClient } from '@slack/web-api';
 import type { Person } from '../../access/actions.js';
 import { type AppError, isAppError } from '../../errors.js';
 import { parseDuration } from '../../lib/duration.js';
-import { checkReason, parseRoles, type RequestLine } from '../../requests/parse-command.js';
+import { checkTicketAllowed } from '../../policy/ticket-check.js';
+import { checkReason, checkTicket, parseRoles, type RequestLine } from '../../requests/parse-command.js';
 import { ACTIONS } from '../blocks/approval-message.js';
 import {
   buildRequestModal,
@@ -145,7 +146,8 @@ export function registerRequestForm(app: App, deps: HandlerDeps): void {
       return;
     }
     try {
-      service.checkLine(form.line);
+      const target = service.checkLine(form.line);
+      checkTicketAllowed(target, form.line.roles, form.line.ticket, { source: 'form' });
     } catch (error) {
       if (!isAppError(error)) throw error;
       await ack({ response_action: 'errors', errors: { [fieldFor(error)]: error.message.slice(0, 150) } });
@@ -235,9 +237,13 @@ export function readRequestForm(values: Values, userId: string): FormResult {
     errors[REQUEST_FIELDS.duration] = 'Use a number and a unit: 30m, 4h, 2d.';
   }
   const reason = attempt(REQUEST_FIELDS.reason, () => checkReason(value(REQUEST_FIELDS.reason)?.value ?? ''));
+  const ticket = attempt(REQUEST_FIELDS.ticket, () => checkTicket(value(REQUEST_FIELDS.ticket)?.value ?? ''));
   if (Object.keys(errors).length > 0 || !target || !granteeId || !roles || reason === undefined)
     return { errors };
-  return { line: { ...roles, target, durationSeconds, reason }, granteeId };
+  return {
+    line: { ...roles, target, durationSeconds, reason, ...(ticket === undefined ? {} : { ticket }) },
+    granteeId,
+  };
 }
 
 function fieldFor(error: AppError): string {
@@ -246,6 +252,8 @@ function fieldFor(error: AppError): string {
       return REQUEST_FIELDS.duration;
     case 'TARGET_UNKNOWN':
       return REQUEST_FIELDS.target;
+    case 'TICKET_INVALID':
+      return REQUEST_FIELDS.ticket;
     default:
       return REQUEST_FIELDS.roles;
   }
