@@ -3,6 +3,7 @@ import { DATABASE_ITEM_PREFIX, DATABASE_LEVEL, TEAM_NAME, teamItem } from '../li
 import { parseDuration } from '../lib/duration.js';
 import { ATLAS_ID, ROLE_NAME, SLACK_CHANNEL_ID } from '../lib/patterns.js';
 import { databaseSchema } from './database-schema.js';
+import { onCallApprovesSchema, onCallSchema } from './on-call-schema.js';
 import { ticketSchema } from './ticket-schema.js';
 
 /** A role name, or `team:NAME` for one of the target's teams: what a rule may name. */
@@ -86,6 +87,8 @@ const ruleSchema = z
         duration('maxDuration'),
         "Longest grant of these roles, replacing the target's maxDuration (longer or shorter).",
       ).optional(),
+      onCall: onCallSchema.optional(),
+      onCallApproves: onCallApprovesSchema.optional(),
       breakGlass: purpose(
         principals('breakGlass'),
         'Who may grant themselves these roles at once in an emergency (/atlas-access breakglass).',

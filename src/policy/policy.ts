@@ -11,6 +11,12 @@ import { combineTicketRules, mergeTicketRules, type TicketRequirement, type Tick
  */
 export type Principal = string;
 
+/** An on-call schedule a rule names (`onCall:`): a PagerDuty or Opsgenie schedule id. */
+export interface OnCallSchedule {
+  readonly provider: 'pagerduty' | 'opsgenie';
+  readonly id: string;
+}
+
 /** Per-role rules of a target (policy `rules:`); for each role the first rule naming it applies. */
 export interface RoleRule {
   /** 1-based position in the target's `rules:`, for messages and the audit ("rule 2"). */
@@ -26,6 +32,10 @@ export interface RoleRule {
   readonly maxDurationSeconds: number | undefined;
   /** Who may grant themselves these roles in an emergency (`/atlas-access breakglass`). */
   readonly breakGlass: readonly Principal[];
+  /** Schedules whose person on call now is let through (`onCall:`); [] = none. */
+  readonly onCall?: readonly OnCallSchedule[];
+  /** Who being on call lets through: the requester (approved at once) or an approver (alone). */
+  readonly onCallApproves?: 'requester' | 'approver';
   /** What these roles need of a ticket (`ticket:`), its keys over the target's; undefined = the target's. */
   readonly ticket?: TicketRule | undefined;
 }
@@ -152,6 +162,27 @@ export function requirementsOf(target: PolicyTarget, roles: readonly string[]): 
     rules: [...new Set(rules.flatMap((rule) => (rule ? [rule.position] : [])))],
     ticket: combineTicketRules(rules.map((rule) => mergeTicketRules(target.ticket, rule?.ticket))),
   };
+}
+
+/**
+ * The on-call schedules that let a request through in `mode` (onCallApproves): one list per rule its
+ * items fall under, where the person must be on call for a schedule of every list; null when an item's
+ * rule names no schedules, or lets the other party through.
+ */
+export function onCallListsOf(
+  target: PolicyTarget,
+  items: readonly string[],
+  mode: 'requester' | 'approver',
+): OnCallSchedule[][] | null {
+  const rules = [...new Set(items.map((item) => ruleFor(target, item)))];
+  if (rules.length === 0) return null;
+  const lists: OnCallSchedule[][] = [];
+  for (const rule of rules) {
+    const schedules = rule?.onCall ?? [];
+    if (schedules.length === 0 || (rule?.onCallApproves ?? 'requester') !== mode) return null;
+    lists.push([...schedules]);
+  }
+  return lists;
 }
 
 /** The audit detail of an approval by the policy: which rules of which target approved it. */
