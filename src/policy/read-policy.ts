@@ -5,6 +5,7 @@ import { AppError } from '../errors.js';
 import { DATABASE_ITEM_PREFIX, teamItem } from '../lib/access-items.js';
 import { parseDuration } from '../lib/duration.js';
 import type { ScopeKind } from '../lib/scope.js';
+import { approverChaseOf } from './approval-schema.js';
 import type { Policy, PolicyTarget, Principal, RoleRule } from './policy.js';
 import { type PolicyFileTarget, policyFileSchema } from './policy-file-schema.js';
 import { formatPath, locateFirstAlias, locateKey, locatePath, type YamlDocument } from './yaml-positions.js';
@@ -122,6 +123,7 @@ export function readPolicy(text: string, api?: PolicyApi): PolicyReading {
           onBehalf: t.onBehalf,
           reviewEverySeconds: t.review === undefined ? undefined : parseDuration(t.review),
           federatedTeam: t.federatedTeam,
+          ...approverChaseOf(t),
           rules: (t.rules ?? []).map(
             (rule, index): RoleRule => ({
               position: index + 1,
@@ -132,6 +134,7 @@ export function readPolicy(text: string, api?: PolicyApi): PolicyReading {
               maxDurationSeconds:
                 rule.maxDuration === undefined ? undefined : parseDuration(rule.maxDuration),
               breakGlass: rule.breakGlass ?? [],
+              ...approverChaseOf(rule),
             }),
           ),
         }),
