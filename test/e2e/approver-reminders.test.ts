@@ -83,7 +83,9 @@ describe('approver reminders, escalation and nudge (end to end)', () => {
       expect(postedAt(m)).toBeLessThan(due + 3_000);
     });
     expect(reminders[0]?.text).toContain(`<@${PEOPLE.bob.id}>`);
-    expect(dmsTo(sandbox, PEOPLE.bob, new RegExp(`${id} is still waiting for your decision`))).toHaveLength(4);
+    expect(dmsTo(sandbox, PEOPLE.bob, new RegExp(`${id} is still waiting for your decision`))).toHaveLength(
+      4,
+    );
     expect(dmsTo(sandbox, PEOPLE.alice, /waiting for your decision/)).toHaveLength(0);
     const notes = (await readAudit(sandbox, id)).filter((e) => e.detail.startsWith('reminded the approvers'));
     expect(notes.map((e) => e.detail)).toEqual(
@@ -184,7 +186,9 @@ describe('approver reminders, escalation and nudge (end to end)', () => {
     );
     await sleep(500);
     expect(repliesTo(sandbox, approval, /nudged the approvers/)).toHaveLength(1);
-    const notes = (await readAudit(sandbox, id)).filter((e) => e.detail === 'the requester nudged the approvers');
+    const notes = (await readAudit(sandbox, id)).filter(
+      (e) => e.detail === 'the requester nudged the approvers',
+    );
     expect(notes.map((e) => e.actor)).toEqual([PEOPLE.alice.id]);
     // Decided: nothing left to nudge.
     await sandbox.driver.clickButton(PEOPLE.bob, approval, 'request_approve');
