@@ -18,7 +18,8 @@ import { authorizeReview } from './review-rules.js';
  */
 export function principalsFor(action: Action, target: PolicyTarget, roles: readonly string[]): Principal[] {
   const needs = requirementsOf(target, roles);
-  const approvers = needs.approverLists.flat();
+  // With the fallback approvers (escalate:), whose user groups an escalated decision needs resolved.
+  const approvers = [...needs.approverLists.flat(), ...(needs.escalation?.to ?? [])];
   switch (action) {
     case 'request':
       return [...(target.requesters ?? []), ...(target.onBehalf ?? target.approvers)];

@@ -4,11 +4,13 @@ import {
   type Membership,
   type Policy,
   type PolicyTarget,
+  requirementsAt,
   requirementsOf,
   targetOf,
 } from '../policy/policy.js';
 import type { AccessRequest } from '../requests/model.js';
 import { type Action, type Actor, type Refused, refuse, type Subject, type Verdict } from './actions.js';
+import { refuseBeforeEscalation } from './escalation-rules.js';
 import { mayAsk, STANDING_WORDS } from './identity.js';
 import { checkAgainstPolicy } from './request-line.js';
 
@@ -71,7 +73,9 @@ export function authorizeRequest(
   // possible for the approvers it had when the request was made; granting does not.
   const target = current ?? ghostOf(request);
   const isParty = actor.id === request.requesterId || actor.id === request.granteeId;
-  const requirements = requirementsOf(target, request.roles);
+  // Escalated (escalate: in the policy): its fallback approvers decide too while it still waits.
+  const at = Date.now();
+  const requirements = requirementsAt(target, request, at);
   const decidesEveryRole =
     actor.standing === 'member' &&
     requirements.approverLists.every((list) => members.includes(list, actor.id));
@@ -86,6 +90,8 @@ export function authorizeRequest(
       return refuse('SELF_APPROVAL', 'You can’t decide on a request that you made or that gives you access.');
     }
     if (!decidesEveryRole) {
+      const early = refuseBeforeEscalation(request, requirements, members, actor.id, at);
+      if (early) return early;
       return refuse(
         'NOT_AN_APPROVER',
         `You can’t ${verb} this: only the approvers of ${request.roles.join(', ')} on ${target.name} can decide on it.`,

@@ -7,6 +7,7 @@ import type { Config } from '../config.js';
 import { type Continuity, createContinuity } from '../continuity/continuity.js';
 import { AppError } from '../errors.js';
 import { createLedgerStore, type LedgerStore } from '../grants/ledger-store.js';
+import { createApproverChaseQueue } from '../jobs/approver-chase-queue.js';
 import { createOffboardingQueue } from '../jobs/offboard-processor.js';
 import { createQueues, type Queues } from '../jobs/queues.js';
 import { createReviewQueue } from '../jobs/review-queue.js';
@@ -147,6 +148,7 @@ export async function openInfrastructure(
       writer,
       workQueue,
       requestTtlMs: config.requestTtlMs,
+      chase: createApproverChaseQueue(queues.approvers, () => policy.current()),
       onMoved: (moved) => metrics.transitioned(moved),
       onDropFailed: (requestId, _job, error) =>
         logger.warn('could not drop the expiry job of a decided request; it will run and do nothing', {

@@ -2,6 +2,7 @@ import type { AtlasDatabaseAccessApi } from '../atlas/database-access-api.js';
 import type { FederationCache } from '../atlas/federation-cache.js';
 import type { AtlasRolesApi } from '../atlas/roles-api.js';
 import { createApplyProcessor } from '../jobs/apply-processor.js';
+import { createApproversProcessor } from '../jobs/approvers-processor.js';
 import { createDatabaseGrants } from '../jobs/database-grants.js';
 import { createDatabaseProcessor } from '../jobs/database-processor.js';
 import { createEnrichProcessor } from '../jobs/enrich-processor.js';
@@ -18,9 +19,10 @@ import { createUserLock } from '../jobs/user-lock.js';
 import { createWorkers, type Workers } from '../jobs/workers.js';
 import type { RedisClient } from '../lib/redis-client.js';
 import type { AtlasScope, TargetRef } from '../lib/scope.js';
-import { decidersOf, requirementsOf, targetOf } from '../policy/policy.js';
+import { decidersOf, requirementsAt, targetOf } from '../policy/policy.js';
 import { readHome } from '../requests/home.js';
 import type { Lifecycle } from '../requests/lifecycle.js';
+import { escalationViewOf } from '../slack/blocks/escalation-block.js';
 import { createSlackDatabaseNotifier } from '../slack/database-notifier.js';
 import { createSlackDirectory } from '../slack/directory.js';
 import { createHomePublisher, VIEWER_MS } from '../slack/home.js';
@@ -121,6 +123,7 @@ export function startProcessing(infra: Infrastructure, parts: ProcessingParts): 
       }),
       expire: createExpireProcessor({ lifecycle, logger }),
       remind: createRemindProcessor({ store, lifecycle, logger }),
+      approvers: createApproversProcessor({ store, lifecycle, policy, logger }),
       notify: createNotifyProcessor({
         store,
         lifecycle,
@@ -130,8 +133,14 @@ export function startProcessing(infra: Infrastructure, parts: ProcessingParts): 
           approvalView: (request) => {
             const target = targetOf(policy(), request.target);
             if (!target) return {};
-            const needs = requirementsOf(target, request.roles);
-            return { approvalsNeeded: needs.approvals, approvers: decidersOf(policy(), needs.approverLists) };
+            // Escalated (escalate:): its fallback approvers decide too, and the message says so.
+            const now = Date.now();
+            const needs = requirementsAt(target, request, now);
+            return {
+              approvalsNeeded: needs.approvals,
+              approvers: decidersOf(policy(), needs.approverLists),
+              ...escalationViewOf(request, needs.escalation, now),
+            };
           },
           approversOf: (request) => targetOf(policy(), request.target)?.approvers ?? [],
         }),

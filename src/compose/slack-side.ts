@@ -3,6 +3,7 @@ import { createDatabaseJobs } from '../jobs/database-processor.js';
 import { createOffboardingService } from '../offboarding/offboarding-service.js';
 import { createExtensionClaims } from '../requests/extension-claims.js';
 import { readHome } from '../requests/home.js';
+import { createNudgeClaims } from '../requests/nudge-claims.js';
 import { createRequestService } from '../requests/request-service.js';
 import { createStepConfirmationStore } from '../requests/step-confirmations.js';
 import { createSubmissionLimit } from '../requests/submission-limit.js';
@@ -44,6 +45,7 @@ export async function startSlackSide(
     logger,
     currentRoles: createCurrentRoles(infra.ledgers, atlas),
     extensions: createExtensionClaims(redis, keys, config.requestTtlMs + 24 * 3600 * 1000),
+    nudges: createNudgeClaims(redis, keys, config.requestTtlMs + 24 * 3600 * 1000),
   });
   const slack = createSlackApp(config.slack, {
     service,

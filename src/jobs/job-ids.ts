@@ -18,6 +18,10 @@ export const jobIds = {
   revoke: (requestId: string, attempt: number) => `revoke-${requestId}-${attempt}`,
   expire: (requestId: string) => `expire-${requestId}`,
   remind: (requestId: string, endsAt: number) => `remind-${requestId}-${endsAt}`,
+  /** Reminder `round` (1-4) to the approvers of a pending request. */
+  approversRemind: (requestId: string, round: number) => `approvers-remind-${requestId}-${round}`,
+  /** The escalation of a pending request to its fallback approvers. */
+  approversEscalate: (requestId: string) => `approvers-escalate-${requestId}`,
   notify: (requestId: string, attempt: number, event: RequestEvent, delivery: Delivery, round?: string) =>
     `notify-${requestId}-${attempt}-${event}${roundPart(round)}-${delivery}`,
   /** The Home tab fan-out after a request's event. */

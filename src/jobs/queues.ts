@@ -25,6 +25,15 @@ export interface RemindJob {
 }
 
 /**
+ * Data of an approvers job, for a request waiting for a decision: `remind` its approvers (round 1-4),
+ * or `escalate` it to its fallback approvers. Each reads the request again and does nothing unless it
+ * is still pending.
+ */
+export type ApproversJob =
+  | { readonly kind: 'remind'; readonly requestId: string; readonly round: number }
+  | { readonly kind: 'escalate'; readonly requestId: string };
+
+/**
  * Data of a Home tab job: `requestId` fans out to the people whose Home it changes (who asked, who
  * it is for, who decided, and, when the pending requests changed, every recent viewer); `userId`
  * republishes one person's Home.
@@ -136,6 +145,11 @@ export const QUEUES = {
   }),
   remind: defineQueue<RemindJob>({
     jobOptions: (base) => ({ attempts: 5, backoff: exponential(base), ...finished }),
+  }),
+  // Kept like reviews (30 days, past REQUEST_TTL): their ids keep a request's reminders and escalation
+  // from running twice when it is scheduled again (a crash re-posting it, a retry).
+  approvers: defineQueue<ApproversJob>({
+    jobOptions: (base) => ({ attempts: 5, backoff: exponential(base), ...keep }),
   }),
   sweep: defineQueue<Record<string, never>>({ jobOptions: () => periodic, worker: { concurrency: 1 } }),
   reconcile: defineQueue<Record<string, never>>({ jobOptions: () => periodic, worker: { concurrency: 1 } }),

@@ -113,7 +113,7 @@ export function createWorkQueue(queues: Queues, options: WorkQueueOptions = {}):
 }
 
 /** Removes the job `jobId` while it still waits for its time; one already running is left alone. */
-async function removeIfDelayed(queue: Queue, jobId: string): Promise<void> {
+export async function removeIfDelayed(queue: Queue, jobId: string): Promise<void> {
   const job = await queue.getJob(jobId);
   if (job && (await job.getState()) === 'delayed') await job.remove().catch(() => undefined);
 }

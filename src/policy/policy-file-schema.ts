@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DATABASE_ITEM_PREFIX, DATABASE_LEVEL, TEAM_NAME, teamItem } from '../lib/access-items.js';
 import { parseDuration } from '../lib/duration.js';
 import { ATLAS_ID, ROLE_NAME, SLACK_CHANNEL_ID } from '../lib/patterns.js';
+import { approvalKeys } from './approval-schema.js';
 import { databaseSchema } from './database-schema.js';
 import { onCallApprovesSchema, onCallSchema } from './on-call-schema.js';
 import { ticketSchema } from './ticket-schema.js';
@@ -94,6 +95,7 @@ const ruleSchema = z
         'Who may grant themselves these roles at once in an emergency (/atlas-access breakglass).',
       ).optional(),
       ticket: ticketSchema.optional(),
+      ...approvalKeys,
     },
     {
       error: (issue) => objectError(issue, 'each rule must be a mapping with roles and what applies to them'),
@@ -187,6 +189,7 @@ const targetSchema = z
         'How often Rolecall reviews who holds what here (an access review in the approvals channel).',
       ).optional(),
       ticket: ticketSchema.optional(),
+      ...approvalKeys,
     },
     {
       error: (issue) =>
@@ -349,8 +352,10 @@ export const policyFileSchema = z
       check(t.approvers, ['approvers']);
       check(t.requesters, ['requesters']);
       check(t.onBehalf, ['onBehalf']);
+      check(t.escalate?.to, ['escalate', 'to']);
       (t.rules ?? []).forEach((rule, r) => {
         check(rule.approvers, ['rules', r, 'approvers']);
+        check(rule.escalate?.to, ['rules', r, 'escalate', 'to']);
         check(rule.breakGlass, ['rules', r, 'breakGlass']);
       });
     });

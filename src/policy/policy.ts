@@ -3,6 +3,7 @@ import { isDatabaseItem } from '../lib/access-items.js';
 import { formatDuration } from '../lib/duration.js';
 import { ATLAS_ID } from '../lib/patterns.js';
 import type { TargetRef } from '../lib/scope.js';
+import { type ApproverChase, combineChases, type Escalation, isEscalated } from './approver-chase.js';
 import { combineTicketRules, mergeTicketRules, type TicketRequirement, type TicketRule } from './tickets.js';
 
 /**
@@ -18,7 +19,7 @@ export interface OnCallSchedule {
 }
 
 /** Per-role rules of a target (policy `rules:`); for each role the first rule naming it applies. */
-export interface RoleRule {
+export interface RoleRule extends ApproverChase {
   /** 1-based position in the target's `rules:`, for messages and the audit ("rule 2"). */
   readonly position: number;
   readonly roles: readonly string[];
@@ -60,8 +61,8 @@ export interface DatabaseOffer {
   readonly accessList: 'ask' | 'none';
 }
 
-/** One org or project people may ask for roles on, and who decides. */
-export interface PolicyTarget extends TargetRef {
+/** One org or project people may ask for roles on, and who decides (reminders, escalation: ApproverChase). */
+export interface PolicyTarget extends TargetRef, ApproverChase {
   /** Who approves: users, user groups, group names. */
   readonly approvers: readonly Principal[];
   /**
@@ -131,6 +132,10 @@ export interface Requirements {
   readonly rules: readonly number[];
   /** Its ticket: required if any item's rule or target requires one; every pattern must match. */
   readonly ticket: TicketRequirement;
+  /** The shortest `remindApprovers` of its roles, in seconds; undefined = no reminders. */
+  readonly remindApproversSeconds?: number | undefined;
+  /** The earliest escalation of its roles; its people are in `approverLists` only once `escalated`. */
+  readonly escalation?: Escalation | undefined;
 }
 
 /** The rule that governs `role` on `target`: the first one naming it. */
@@ -146,8 +151,20 @@ const DATABASE_MAX_SECONDS = 7 * 24 * 3600;
  * `approvals`; the smallest maxDuration (database access: at most 7 days, extensions included); a
  * decider must be an approver of every role.
  */
-export function requirementsOf(target: PolicyTarget, roles: readonly string[]): Requirements {
+export function requirementsOf(
+  target: PolicyTarget,
+  roles: readonly string[],
+  options: { readonly escalated?: boolean } = {},
+): Requirements {
   const rules = roles.map((role) => ruleFor(target, role));
+  const chase = combineChases(
+    rules.map((rule) => ({
+      remindApproversSeconds: target.remindApproversSeconds,
+      escalation: target.escalation,
+      ...pickChase(rule),
+    })),
+  );
+  const fallback = options.escalated ? (chase.escalation?.to ?? []) : [];
   const durations = rules
     .map((rule) => rule?.maxDurationSeconds ?? target.maxDurationSeconds)
     .filter((d): d is number => d !== undefined);
@@ -157,11 +174,37 @@ export function requirementsOf(target: PolicyTarget, roles: readonly string[]): 
     autoApprove: rules.length > 0 && rules.every((rule) => rule?.autoApprove === true),
     approvals: Math.max(1, ...rules.map((rule) => rule?.approvals ?? 1)),
     maxDurationSeconds: durations.length > 0 ? Math.min(...durations) : undefined,
-    approverLists: rules.map((rule) => rule?.approvers ?? target.approvers),
+    approverLists: rules.map((rule) => [...(rule?.approvers ?? target.approvers), ...fallback]),
     breakGlassLists: rules.map((rule) => rule?.breakGlass ?? []),
     rules: [...new Set(rules.flatMap((rule) => (rule ? [rule.position] : [])))],
     ticket: combineTicketRules(rules.map((rule) => mergeTicketRules(target.ticket, rule?.ticket))),
+    ...chase,
   };
+}
+
+/** A rule's own chase settings (each replaces the target's when set). */
+function pickChase(rule: RoleRule | undefined): ApproverChase {
+  return {
+    ...(rule?.remindApproversSeconds === undefined
+      ? {}
+      : { remindApproversSeconds: rule.remindApproversSeconds }),
+    ...(rule?.escalation === undefined ? {} : { escalation: rule.escalation }),
+  };
+}
+
+/**
+ * What a stored request needs at `at`: {@link requirementsOf} its roles, with the escalation's people
+ * among the approvers once it has waited long enough undecided (approver-chase.ts `isEscalated`).
+ */
+export function requirementsAt(
+  target: PolicyTarget,
+  request: { readonly roles: readonly string[]; readonly state: string; readonly createdAt: number },
+  at: number,
+): Requirements {
+  const plain = requirementsOf(target, request.roles);
+  return isEscalated(request, plain.escalation, at)
+    ? requirementsOf(target, request.roles, { escalated: true })
+    : plain;
 }
 
 /**

@@ -5,6 +5,7 @@ import { AppError } from '../errors.js';
 import { DATABASE_ITEM_PREFIX, teamItem } from '../lib/access-items.js';
 import { parseDuration } from '../lib/duration.js';
 import type { ScopeKind } from '../lib/scope.js';
+import { approverChaseOf } from './approval-schema.js';
 import type { Policy, PolicyTarget, Principal, RoleRule } from './policy.js';
 import { type PolicyFileTarget, policyFileSchema } from './policy-file-schema.js';
 import { formatPath, locateFirstAlias, locateKey, locatePath, type YamlDocument } from './yaml-positions.js';
@@ -123,6 +124,7 @@ export function readPolicy(text: string, api?: PolicyApi): PolicyReading {
           reviewEverySeconds: t.review === undefined ? undefined : parseDuration(t.review),
           federatedTeam: t.federatedTeam,
           ticket: t.ticket,
+          ...approverChaseOf(t),
           rules: (t.rules ?? []).map(
             (rule, index): RoleRule => ({
               position: index + 1,
@@ -139,6 +141,7 @@ export function readPolicy(text: string, api?: PolicyApi): PolicyReading {
                 ...(rule.onCall?.opsgenie ?? []).map((id) => ({ provider: 'opsgenie' as const, id })),
               ],
               onCallApproves: rule.onCallApproves ?? 'requester',
+              ...approverChaseOf(rule),
             }),
           ),
         }),

@@ -1,7 +1,8 @@
 import type { Actor } from '../access/actions.js';
 import { AppError } from '../errors.js';
-import { requirementsOf } from '../policy/policy.js';
+import { requirementsAt } from '../policy/policy.js';
 import type { AccessRequest, RequestPatch } from './model.js';
+import { nudgeApprovers } from './nudge.js';
 import { requireGrant } from './request-reader.js';
 import type { RequestServiceDeps } from './service-deps.js';
 import { conflictError, STATE_WORDS } from './state-machine.js';
@@ -42,7 +43,8 @@ export function createDecisions(deps: RequestServiceDeps) {
         ...(endsAt === null ? {} : { extendFrom: { endsAt, at: now() } }),
       });
       if (!target) throw conflictError(first);
-      const needs = requirementsOf(target, first.roles);
+      // Once escalated (escalate:), its fallback approvers decide too.
+      const needs = requirementsAt(target, first, now());
       // Only approvals by people who may decide now count: someone removed from the approvers (or
       // their group) since their click no longer does.
       const stillDecides = (userId: string) =>
@@ -171,6 +173,9 @@ export function createDecisions(deps: RequestServiceDeps) {
       }
       return result.request;
     },
+
+    /** The requester reminds the approvers of their pending request now, once (nudge.ts). */
+    nudge: (id: string, actor: Actor) => nudgeApprovers(deps, id, actor),
 
     /** The requester, or the grantee ("Not me"), withdraws a request not decided yet. */
     async cancel(id: string, actor: Actor): Promise<AccessRequest> {

@@ -12,7 +12,9 @@ export type Job =
   /** Remind the grantee REMIND_BEFORE ahead of the grant's end. */
   | 'remind'
   /** Revoke at the end (a grant), at the next try (a failed revocation), or now (End now). */
-  | 'revoke';
+  | 'revoke'
+  /** Remind the approvers and escalate while nobody decides (`remindApprovers:`, `escalate:`). */
+  | 'chase';
 
 /** What follows a request's arrival in a state: jobs queued, jobs dropped, then the notice. */
 export interface FollowUps {
@@ -37,11 +39,11 @@ const follow = (queue: readonly Job[], drop: readonly Job[], tell: RequestEvent 
  * | enters        | queue          | drop    | tell          |
  * |---------------|----------------|---------|---------------|
  * | submitted     | enrich         |         |               |
- * | pending       | expire         |         | pending       |
- * | approved      | apply          | expire  | approved      |
- * | denied        |                | expire  | denied        |
- * | cancelled     |                | expire  | cancelled     |
- * | expired       |                |         | expired       |
+ * | pending       | expire, chase  |         | pending       |
+ * | approved      | apply          | expire, chase | approved |
+ * | denied        |                | expire, chase | denied   |
+ * | cancelled     |                | expire, chase | cancelled |
+ * | expired       |                | chase   | expired       |
  * | refused       |                |         | refused       |
  * | applying      |                |         |               |
  * | applied       | remind         |         | applied       |
@@ -52,11 +54,11 @@ const follow = (queue: readonly Job[], drop: readonly Job[], tell: RequestEvent 
  */
 export const FOLLOW_UPS: Readonly<Record<RequestState, FollowUps>> = {
   submitted: follow(['enrich'], [], null),
-  pending: follow(['expire'], [], 'pending'),
-  approved: follow(['apply'], ['expire'], 'approved'),
-  denied: follow([], ['expire'], 'denied'),
-  cancelled: follow([], ['expire'], 'cancelled'),
-  expired: follow([], [], 'expired'),
+  pending: follow(['expire', 'chase'], [], 'pending'),
+  approved: follow(['apply'], ['expire', 'chase'], 'approved'),
+  denied: follow([], ['expire', 'chase'], 'denied'),
+  cancelled: follow([], ['expire', 'chase'], 'cancelled'),
+  expired: follow([], ['chase'], 'expired'),
   refused: follow([], [], 'refused'),
   applying: follow([], [], null),
   applied: follow(['remind'], [], 'applied'),
@@ -118,6 +120,12 @@ function placesFor(
       return ['approval-message', 'thread', 'requester'];
     case 'reminder':
       return ['grantee'];
+    case 'approvers-reminded':
+    case 'nudged':
+      // Each approver who is a user id is also told by DM (lifecycle.ts `chased`).
+      return ['thread'];
+    case 'escalated':
+      return ['approval-message', 'thread'];
     default:
       return ['approval-message', 'thread', ...people];
   }

@@ -9,7 +9,7 @@ import type {
   RequestState,
   RevokePlan,
 } from './model.js';
-import type { RequestEvent, WorkQueue } from './ports.js';
+import type { ApproverChaseQueue, Delivery, RequestEvent, WorkQueue } from './ports.js';
 import type { NoteInput, RequestWriter, TransitionInput, TransitionResult } from './request-writer.js';
 import { revocationLagOf } from './revocation-lag.js';
 import { STATE_WORDS } from './state-machine.js';
@@ -48,6 +48,8 @@ export interface LifecycleDeps {
     readonly needed: () => boolean;
     readonly confirm: () => Promise<void>;
   };
+  /** Reminders and escalation of requests waiting for a decision; absent = none. */
+  readonly chase?: ApproverChaseQueue;
   /** Told every stored state change, in plain values (metrics). */
   readonly onMoved?: (moved: Moved) => void;
   /** Told when a best-effort follow-up (dropping a job) failed: it then runs later and does nothing. */
@@ -76,8 +78,8 @@ export function createLifecycle(deps: LifecycleDeps) {
   const { writer: store, workQueue } = deps;
   const now = deps.now ?? Date.now;
 
-  const tell = (request: AccessRequest, event: RequestEvent, round?: string) =>
-    workQueue.notify(request, event, deliveriesFor(event, request), round);
+  const tell = (request: AccessRequest, event: RequestEvent, round?: string, dms: readonly Delivery[] = []) =>
+    workQueue.notify(request, event, [...deliveriesFor(event, request), ...dms], round);
 
   const queue = async (request: AccessRequest, job: Job, at?: number): Promise<void> => {
     switch (job) {
@@ -93,15 +95,15 @@ export function createLifecycle(deps: LifecycleDeps) {
       }
       case 'revoke':
         return workQueue.revoke(request.id, request.attempt, at ?? request.revokeTrouble?.nextTryAt);
+      case 'chase':
+        return deps.chase?.start(request);
     }
   };
 
   /** Drops a job that would only find nothing to do; best effort, never awaited by the mover. */
   const drop = (request: AccessRequest, job: Job): void => {
-    if (job !== 'expire') return;
-    workQueue.forgetExpiry(request.id).catch((error: unknown) => {
-      deps.onDropFailed?.(request.id, job, error as Error);
-    });
+    const stop = job === 'expire' ? workQueue.forgetExpiry : job === 'chase' ? deps.chase?.stop : undefined;
+    stop?.(request.id).catch((error: unknown) => deps.onDropFailed?.(request.id, job, error as Error));
   };
 
   /** Runs what follows entering `request.state` (or told as `as`); `quiet` sends no notice. */
@@ -153,9 +155,10 @@ export function createLifecycle(deps: LifecycleDeps) {
     input: NoteWrite,
     event: RequestEvent | null,
     round?: string,
+    dms?: readonly Delivery[],
   ): Promise<TransitionResult> => {
     const result = await store.note(id, { ...input, whileIn });
-    if (result.ok && event !== null) await tell(result.request, event, round);
+    if (result.ok && event !== null) await tell(result.request, event, round, dms);
     return result;
   };
 
@@ -338,6 +341,9 @@ export function createLifecycle(deps: LifecycleDeps) {
      */
     waiting: (request: AccessRequest, seconds: number) =>
       tell(request, 'waiting', String(Math.ceil(seconds))),
+    /** Audits a reminder, escalation or nudge of a pending request; tells its thread and DMs (`dms`). */
+    chased: (id: string, input: NoteWrite, event: RequestEvent, round: string, dms: readonly Delivery[]) =>
+      noted(id, ['pending'], input, event, round, dms),
     /** Tells the grantee their grant ends soon (REMIND_BEFORE). */
     remind: (request: AccessRequest, endsAt: number) => tell(request, 'reminder', String(endsAt)),
     /** Tells again the outcome of a step a job found done already (the notices are deduplicated). */

@@ -41,6 +41,8 @@ export type Command =
   | { kind: 'help' }
   | { kind: 'list' }
   | { kind: 'cancel' | 'status' | 'end'; id: string }
+  /** `nudge ID`: the requester reminds the approvers of their pending request now, once. */
+  | { kind: 'nudge'; id: string }
   | ({ kind: 'extend' } & ExtendLine)
   | ({ kind: 'request' | 'breakglass' } & RequestLine)
   /** `review TARGET`: start an access review now; `status TARGET`: its latest reviews and the next. */
@@ -98,7 +100,8 @@ export function parseCommand(text: string): Command {
       return { kind: 'offboard', ...withExample(OFFBOARD_EXAMPLE, () => parseOffboardLine(rest.join(' '))) };
     case 'cancel':
     case 'status':
-    case 'end': {
+    case 'end':
+    case 'nudge': {
       // `status TARGET`: a target's reviews rather than a request.
       if (word.toLowerCase() === 'status' && rest.length === 1 && parseId('AR', rest[0]) === undefined) {
         return { kind: 'review-status', target: rest[0] ?? '' };
@@ -107,7 +110,7 @@ export function parseCommand(text: string): Command {
       if (id === undefined || rest.length > 1) {
         throw invalid(`Say which request: /atlas-access ${word.toLowerCase()} AR-0042.`);
       }
-      return { kind: word.toLowerCase() as 'cancel' | 'status' | 'end', id };
+      return { kind: word.toLowerCase() as 'cancel' | 'status' | 'end' | 'nudge', id };
     }
     case 'extend':
       return { kind: 'extend', ...withExample(EXTEND_EXAMPLE, () => parseExtendLine(rest.join(' '))) };

@@ -31,7 +31,13 @@ export type RequestEvent =
    * An approved grant waits for Atlas's rate limit while revocations go first; the notice's round is
    * the expected wait in seconds.
    */
-  | 'waiting';
+  | 'waiting'
+  /** A pending request's approvers reminded (`remindApprovers:`); the round is the reminder's number. */
+  | 'approvers-reminded'
+  /** A pending request escalated to its fallback approvers (`escalate:`): they may decide now. */
+  | 'escalated'
+  /** The requester nudged the approvers of their pending request (`/atlas-access nudge`), once. */
+  | 'nudged';
 
 /** Where a notice about a request goes (requests/follow-ups.ts decides which for each event). */
 export type Delivery =
@@ -40,7 +46,34 @@ export type Delivery =
   | 'requester'
   | 'grantee'
   /** The Workflow Builder step that made the request: completed with its outcome. */
-  | 'workflow';
+  | 'workflow'
+  /** A direct message to one approver, by user id (reminders, escalation, nudges). */
+  | ApproverDelivery;
+
+/** A direct message to the approver `approver-<user id>` (no `:`: it is part of a BullMQ job id). */
+export type ApproverDelivery = `approver-${string}`;
+
+/** The delivery that DMs approver `userId`. */
+export function approverDelivery(userId: string): ApproverDelivery {
+  return `approver-${userId}`;
+}
+
+/** Whether a delivery DMs one approver (and which: the user id after `approver-`). */
+export function isApproverDelivery(delivery: Delivery): delivery is ApproverDelivery {
+  return delivery.startsWith('approver-');
+}
+
+/**
+ * Schedules and drops the reminders and the escalation of a request waiting for a decision (adapter:
+ * jobs/approver-chase-queue.ts); job ids are fixed per request and round, so scheduling twice (a
+ * retry, a restart) never doubles one.
+ */
+export interface ApproverChaseQueue {
+  /** Schedules what the policy says for `request`, now pending: reminders and the escalation. */
+  start(request: AccessRequest): Promise<void>;
+  /** Drops what still waits for a request decided, expired or withdrawn. */
+  stop(requestId: string): Promise<void>;
+}
 
 /**
  * Queues background work (adapter: jobs/work-queue.ts, on BullMQ); every call is idempotent for the

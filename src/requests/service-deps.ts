@@ -5,6 +5,7 @@ import type { Logger } from '../ops/logger.js';
 import type { Policy } from '../policy/policy.js';
 import type { ExtensionClaims } from './extension-claims.js';
 import type { Lifecycle } from './lifecycle.js';
+import type { NudgeClaims } from './nudge-claims.js';
 import type { RequestLine } from './parse-command.js';
 import type { CurrentRoles, Directory } from './ports.js';
 import type { RequestReader } from './request-reader.js';
@@ -27,6 +28,8 @@ export interface RequestServiceDeps {
   readonly currentRoles: CurrentRoles;
   /** One extension of a grant open at a time. */
   readonly extensions: ExtensionClaims;
+  /** One nudge of a request's approvers by its requester (nudge.ts); absent = nudges refused. */
+  readonly nudges?: NudgeClaims;
   readonly now?: () => number;
 }
 

@@ -2,9 +2,10 @@ import type { KnownBlock } from '@slack/types';
 import { ErrorCode, type WebClient } from '@slack/web-api';
 import { AppError } from '../errors.js';
 import type { AccessRequest, MessageRef } from '../requests/model.js';
-import type { Delivery, Notifier, RequestEvent } from '../requests/ports.js';
+import { type Delivery, isApproverDelivery, type Notifier, type RequestEvent } from '../requests/ports.js';
 import { type ApprovalView, buildApprovalMessage, buildGrantActions } from './blocks/approval-message.js';
 import { buildDatabaseGrantBlocks } from './blocks/database-access.js';
+import { buildApproverDm } from './blocks/escalation-block.js';
 import { buildOutcomeText, type OutcomeContext } from './blocks/outcome-message.js';
 import { buildConfirmation, buildOnBehalfNotice } from './blocks/status-message.js';
 import { truncate } from './mrkdwn.js';
@@ -63,6 +64,9 @@ export interface SlackNotifierOptions {
 /** Events the requester hears about right after filing: through the form's response_url when it still works. */
 const RIGHT_AFTER_FILING: readonly RequestEvent[] = ['pending', 'refused', 'cancelled'];
 
+/** Reminders, escalation and nudges: their thread reply names who may decide now. */
+const CHASES: readonly RequestEvent[] = ['approvers-reminded', 'escalated', 'nudged'];
+
 /** True when a DM about `event` should carry Extend and End now: the grantee holds a temporary grant. */
 function offersGrantActions(request: AccessRequest, event: RequestEvent): boolean {
   const active = request.state === 'applied' && request.endedEarly === null && request.extension === null;
@@ -106,10 +110,16 @@ export function createSlackNotifier(client: WebClient, options: SlackNotifierOpt
     round: string | undefined,
   ): Promise<MessageRef | undefined> => {
     const approval = request.approvalMessage;
+    const view = CHASES.includes(event) ? (options.approvalView?.(request) ?? {}) : {};
+    if (isApproverDelivery(delivery)) {
+      await directMessage(delivery.slice('approver-'.length), buildApproverDm(request, event, view));
+      return undefined;
+    }
     const context: OutcomeContext = {
       audience: delivery === 'grantee' ? 'grantee' : 'channel',
       ...(round === undefined ? {} : { round }),
       ...(event === 'revoke_failed' ? { approvers: options.approversOf?.(request) ?? [] } : {}),
+      ...(CHASES.includes(event) ? { ...view, approvers: view.approvers ?? [] } : {}),
     };
     switch (delivery) {
       case 'approval-message': {

@@ -95,6 +95,7 @@ describe('idempotent execution after a crash', () => {
         review: async () => undefined,
         offboard: async () => undefined,
         database: async () => undefined,
+        approvers: async () => undefined,
         apply: createApplyProcessor(deps),
         revoke: createRevokeProcessor({ ...deps, retryIntervalMs: 60_000, escalateEveryMs: 3_600_000 }),
         expire: createExpireProcessor({ lifecycle, logger }),

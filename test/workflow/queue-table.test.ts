@@ -25,6 +25,7 @@ const EXPECTED = {
   expire: { jobs: { attempts: 10, backoff: exponential(50), ...finished }, concurrency: 3 },
   notify: { jobs: { attempts: 12, backoff: exponential(50), ...finished }, concurrency: 3 },
   remind: { jobs: { attempts: 5, backoff: exponential(50), ...finished }, concurrency: 3 },
+  approvers: { jobs: { attempts: 5, backoff: exponential(50), ...keep }, concurrency: 3 },
   sweep: { jobs: periodic, concurrency: 1 },
   reconcile: { jobs: periodic, concurrency: 1 },
   home: {
@@ -58,6 +59,7 @@ describe('QUEUES (the queue table)', () => {
       expire: idle,
       notify: idle,
       remind: idle,
+      approvers: idle,
       sweep: idle,
       reconcile: idle,
       home: idle,

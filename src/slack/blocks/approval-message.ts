@@ -15,6 +15,7 @@ import {
   truncate,
 } from '../mrkdwn.js';
 import { buildDatabaseApprovalBlock } from './database-access.js';
+import { buildEscalationBlock, type EscalationView } from './escalation-block.js';
 import { describeFailure, describeFailureInFull, describeUntil } from './outcome-message.js';
 import { buildTeamAccessBlock, describeRolesThroughTeams } from './team-access.js';
 import { describeTicketField } from './ticket-field.js';
@@ -159,7 +160,7 @@ export function buildDetails(request: AccessRequest, options: { readonly approve
 }
 
 /** What the policy says about deciding a request, for its approval message (computed where the policy is). */
-export interface ApprovalView {
+export interface ApprovalView extends EscalationView {
   /** Distinct approvals it needs (a rule's `approvals`). @defaultValue 1 */
   readonly approvalsNeeded?: number;
   /** Who may decide on every one of its roles. */
@@ -253,6 +254,8 @@ export function buildApprovalMessage(request: AccessRequest, view: ApprovalView 
   }
   const progress = describeProgress(request, view);
   if (progress) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(progress, 3000) } });
+  const escalation = buildEscalationBlock(request, view);
+  if (escalation) blocks.push(escalation);
   if (request.state === 'pending') blocks.push(buildDecisionActions(request.id));
   if (
     request.breakGlass &&

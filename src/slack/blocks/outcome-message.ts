@@ -4,10 +4,11 @@ import type { AccessRequest, Failure } from '../../requests/model.js';
 import type { RequestEvent } from '../../requests/ports.js';
 import { escapeMrkdwn, formatRoles, inlineUserText, mention, slackDate } from '../mrkdwn.js';
 import { describeDatabaseApplied } from './database-access.js';
+import { buildChaseText, type EscalationView } from './escalation-block.js';
 
 /** Extra facts an outcome text may need that are not part of the request. */
-export interface OutcomeContext {
-  /** The target's approvers, mentioned when a revocation keeps failing. */
+export interface OutcomeContext extends EscalationView {
+  /** The target's approvers, mentioned when a revocation keeps failing (and reminders: who may decide). */
   readonly approvers?: readonly string[];
   /**
    * Who reads it: the approvals channel (which may hold more people than the approvers), the grantee,
@@ -236,5 +237,9 @@ export function buildOutcomeText(
         ? `:hourglass_flowing_sand: ${request.id} was extended by ${last.by}: access now ends ${slackDate(last.to)} instead of ${slackDate(last.from)}.`
         : `:hourglass_flowing_sand: ${request.id} was extended.`;
     }
+    case 'approvers-reminded':
+    case 'escalated':
+    case 'nudged':
+      return buildChaseText(request, event, context);
   }
 }

@@ -118,6 +118,13 @@ export function registerAccessCommand(app: App, deps: HandlerDeps): void {
               await reply({ text: `:wastebasket: ${request.id} is cancelled; nothing was changed.` });
               return;
             }
+            case 'nudge': {
+              const request = await service.nudge(parsed.id, actor);
+              await reply({
+                text: `:bell: The approvers of ${request.id} were reminded; a request can be nudged once.`,
+              });
+              return;
+            }
             case 'status': {
               const { request, audit } = await service.status(parsed.id, actor);
               await reply(buildStatusMessage(request, audit));
