@@ -197,6 +197,7 @@ function configOf(env: Env, mode: RunMode): Config {
     onCall: {
       pagerduty: { apiUrl: env.PAGERDUTY_API_URL, token: env.PAGERDUTY_TOKEN },
       opsgenie: { apiUrl: env.OPSGENIE_API_URL, apiKey: env.OPSGENIE_API_KEY },
+      cacheTtlMs: env.ON_CALL_CACHE,
     },
     worker: {
       concurrency: env.WORKER_CONCURRENCY,

@@ -155,6 +155,7 @@ export const envFields = z.object({
     'PAGERDUTY_API_URL must be an http(s) URL such as https://api.pagerduty.com',
     DEFAULT_PAGERDUTY_API_URL,
   ),
+  ON_CALL_CACHE: duration('ON_CALL_CACHE', '30s'),
   OPSGENIE_API_KEY: optionalText,
   OPSGENIE_API_URL: variable(
     (v) => (isHttpUrl(v) ? v.replace(/\/+$/, '') : undefined),

@@ -19,6 +19,7 @@ import { createUserLock } from '../jobs/user-lock.js';
 import { createWorkers, type Workers } from '../jobs/workers.js';
 import type { RedisClient } from '../lib/redis-client.js';
 import type { AtlasScope, TargetRef } from '../lib/scope.js';
+import { createOnCallSchedules } from '../oncall/create-on-call.js';
 import { decidersOf, requirementsAt, targetOf } from '../policy/policy.js';
 import { readHome } from '../requests/home.js';
 import type { Lifecycle } from '../requests/lifecycle.js';
@@ -110,6 +111,7 @@ export function startProcessing(infra: Infrastructure, parts: ProcessingParts): 
           parts.federation,
         ),
         ...(parts.database ? { database: parts.database } : {}),
+        onCall: createOnCallSchedules(config.onCall, { logger: logger.child({ component: 'on-call' }) }),
         logger,
       }),
       apply: createApplyProcessor({

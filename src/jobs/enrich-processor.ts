@@ -6,7 +6,15 @@ import { isAppError } from '../errors.js';
 import type { LedgerStore } from '../grants/ledger-store.js';
 import { isDatabaseItem } from '../lib/access-items.js';
 import type { Logger } from '../ops/logger.js';
-import { autoApprovalNote, type Policy, requirementsOf, targetOf } from '../policy/policy.js';
+import {
+  autoApprovalNote,
+  type OnCallSchedule,
+  onCallListsOf,
+  type Policy,
+  type PolicyTarget,
+  requirementsOf,
+  targetOf,
+} from '../policy/policy.js';
 import { type Assessment, assessRequest, type GranteeAccess } from '../requests/assess.js';
 import type { AutoApproval, Lifecycle } from '../requests/lifecycle.js';
 import type { AccessRequest, DatabaseGrant } from '../requests/model.js';
@@ -30,6 +38,19 @@ export interface EnrichDeps {
   readonly lifecycle: Lifecycle;
   readonly ledgers: LedgerStore;
   readonly accessReader: AccessReader;
+  /**
+   * Who is on call now for a rule's schedules (PagerDuty, Opsgenie; adapter: oncall/); never throws,
+   * answers "not on call" when a provider cannot answer. Absent: on-call rules approve nobody.
+   */
+  readonly onCall?: {
+    isOnCall(
+      email: string,
+      schedules: readonly OnCallSchedule[],
+    ): Promise<
+      | { readonly onCall: true; readonly schedule: OnCallSchedule & { readonly name?: string } }
+      | { readonly onCall: false }
+    >;
+  };
   /** Temporary database users (Atlas v2 only): a `db:` request is checked against them. */
   readonly database?: AtlasDatabaseAccessApi;
   readonly logger: Logger;
@@ -69,14 +90,18 @@ export function createEnrichProcessor(deps: EnrichDeps) {
   const verdictOf = async (
     request: AccessRequest,
   ): Promise<
-    'approve' | 'wait' | { readonly unconfirmed: string } | { readonly code: string; readonly reason: string }
+    | { readonly approve: string | null }
+    | 'wait'
+    | { readonly unconfirmed: string }
+    | { readonly code: string; readonly reason: string }
   > => {
     const target = targetOf(deps.policy(), request.target);
     if (!target) return 'wait';
-    const auto =
-      !request.breakGlass &&
-      request.requesterId === request.granteeId &&
-      requirementsOf(target, request.roles).autoApprove;
+    const forSelf = !request.breakGlass && request.requesterId === request.granteeId;
+    const byRule = forSelf && requirementsOf(target, request.roles).autoApprove;
+    // A rule that lets whoever is on call through: asked of the providers now, failing closed.
+    const onCall = forSelf && !byRule ? await onCallNoteOf(request, target) : null;
+    const auto = byRule || onCall !== null;
     if (!request.breakGlass && !auto) return 'wait';
     // In the workspace the requester asked from: an org-wide install reads user groups there.
     const found = await deps.directory.person(request.requesterId);
@@ -96,7 +121,7 @@ export function createEnrichProcessor(deps: EnrichDeps) {
       { draft, grantee: requester },
       { decision: true },
     );
-    if (verdict.allowed) return 'approve';
+    if (verdict.allowed) return { approve: onCall };
     if (verdict.code === 'USER_GROUP_UNCONFIRMED' && !request.breakGlass) {
       deps.logger.warn('an auto-approval could not be confirmed; the request waits for an approver', {
         requestId: request.id,
@@ -154,21 +179,44 @@ export function createEnrichProcessor(deps: EnrichDeps) {
         detail: `checked against Atlas: database user ${database.username} (${database.auth})`,
         patch: { database, rolesAtRequest: [], holdersAtRequest: [], addsToProject: false },
       },
-      verdict === 'approve' ? autoApprovalOf(request) : null,
+      autoApprovalOf(request, verdict),
     );
     if (!moved.ok) return { skipped: moved.current.state };
     return outcomeOf(moved.request);
   };
 
+  /**
+   * "<@U…> is on call for payments-primary (PagerDuty)" when the requester is on call now for a
+   * schedule of every on-call rule their items fall under; null otherwise (or with no providers).
+   */
+  const onCallNoteOf = async (request: AccessRequest, target: PolicyTarget): Promise<string | null> => {
+    const lists = onCallListsOf(target, request.roles);
+    if (!lists || !deps.onCall) return null;
+    const found: string[] = [];
+    for (const schedules of lists) {
+      const answer = await deps.onCall.isOnCall(request.granteeEmail, schedules);
+      if (!answer.onCall) return null;
+      const name = (answer.schedule.name ?? answer.schedule.id).replace(/[<>&*_~`]/g, '');
+      found.push(`${name} (${answer.schedule.provider === 'pagerduty' ? 'PagerDuty' : 'Opsgenie'})`);
+    }
+    return `<@${request.requesterId}> is on call for ${[...new Set(found)].join(' and ')}`;
+  };
+
   /** An approval by policy (or break-glass) for a request that goes ahead without approvers. */
-  const autoApprovalOf = (request: AccessRequest): AutoApproval | null => {
+  const autoApprovalOf = (
+    request: AccessRequest,
+    verdict: Awaited<ReturnType<typeof verdictOf>>,
+  ): AutoApproval | null => {
+    if (typeof verdict !== 'object' || !('approve' in verdict)) return null;
     const policy = deps.policy();
     const target = targetOf(policy, request.target);
     if (!target) return null;
     const by = request.breakGlass ? request.requesterId : 'policy';
     const detail = request.breakGlass
       ? 'break-glass: granted at once, without a decision'
-      : autoApprovalNote(target, request.roles);
+      : verdict.approve !== null
+        ? `approved: ${verdict.approve}`
+        : autoApprovalNote(target, request.roles);
     return { by, detail, policyVersion: policy.version };
   };
 
@@ -184,8 +232,8 @@ export function createEnrichProcessor(deps: EnrichDeps) {
     // Read already (a crash after the move to pending): finish what followed it.
     if (request.state === 'pending' && request.extends === null) {
       // A policy refusal now leaves it to the approvers: it may already have been posted to them.
-      const approveNow = request.approvals.length === 0 && (await verdictOf(request)) === 'approve';
-      return outcomeOf(await deps.lifecycle.post(request, approveNow ? autoApprovalOf(request) : null));
+      const verdict = request.approvals.length === 0 ? await verdictOf(request) : 'wait';
+      return outcomeOf(await deps.lifecycle.post(request, autoApprovalOf(request, verdict)));
     }
     if (request.state !== 'submitted') return { skipped: request.state };
     if (request.roles.some(isDatabaseItem)) return checkDatabase(request, job);
@@ -256,12 +304,12 @@ export function createEnrichProcessor(deps: EnrichDeps) {
       {
         actor: 'system',
         detail:
-          typeof verdict === 'object'
+          typeof verdict === 'object' && 'unconfirmed' in verdict
             ? `${checked}; not approved automatically: ${verdict.unconfirmed}`
             : checked,
         patch: assessment,
       },
-      verdict === 'approve' ? autoApprovalOf(request) : null,
+      autoApprovalOf(request, verdict),
     );
     if (!moved.ok) return { skipped: moved.current.state };
     return outcomeOf(moved.request);

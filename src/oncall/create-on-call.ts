@@ -38,6 +38,8 @@ export function createOnCallSchedules(config: OnCallConfig, options: CreateOnCal
   return createOnCallCheck({
     readers,
     logger: options.logger,
-    ...(options.cacheTtlMs === undefined ? {} : { cacheTtlMs: options.cacheTtlMs }),
+    ...((options.cacheTtlMs ?? config.cacheTtlMs) === undefined
+      ? {}
+      : { cacheTtlMs: options.cacheTtlMs ?? config.cacheTtlMs }),
   });
 }

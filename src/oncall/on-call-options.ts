@@ -16,4 +16,6 @@ export const DEFAULT_OPSGENIE_API_URL = 'https://api.opsgenie.com';
 export interface OnCallConfig {
   readonly pagerduty: { readonly apiUrl: string; readonly token: string | undefined };
   readonly opsgenie: { readonly apiUrl: string; readonly apiKey: string | undefined };
+  /** How long who is on call for a schedule is used before it is read again (ON_CALL_CACHE), in ms. */
+  readonly cacheTtlMs?: number;
 }

@@ -25,14 +25,7 @@ export const onCallSchema = z
   .strict()
   .refine((o) => o.pagerduty !== undefined || o.opsgenie !== undefined, 'onCall needs pagerduty or opsgenie')
   .describe(
-    'Being on call now for one of these schedules is reason enough: the requester is approved without a decision (onCallApproves: requester), or an approver who is on call may approve alone (onCallApproves: approver).',
-  );
-
-/** Who being on call lets through: the requester (approved at once) or an approver (alone). */
-export const onCallApprovesSchema = z
-  .enum(['requester', 'approver'], { error: 'onCallApproves is requester or approver' })
-  .describe(
-    'requester (default): the person on call is approved at once; approver: an approver on call approves alone.',
+    'Being on call now for one of these schedules is reason enough: a requester asking for themselves is approved without a decision (still posted, audited and revoked on time; never on behalf of someone else).',
   );
 
 /** `onCall:` as the schema hands it over. */

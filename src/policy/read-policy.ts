@@ -136,11 +136,14 @@ export function readPolicy(text: string, api?: PolicyApi): PolicyReading {
                 rule.maxDuration === undefined ? undefined : parseDuration(rule.maxDuration),
               breakGlass: rule.breakGlass ?? [],
               ticket: rule.ticket,
-              onCall: [
-                ...(rule.onCall?.pagerduty ?? []).map((id) => ({ provider: 'pagerduty' as const, id })),
-                ...(rule.onCall?.opsgenie ?? []).map((id) => ({ provider: 'opsgenie' as const, id })),
-              ],
-              onCallApproves: rule.onCallApproves ?? 'requester',
+              ...(rule.onCall
+                ? {
+                    onCall: [
+                      ...(rule.onCall.pagerduty ?? []).map((id) => ({ provider: 'pagerduty' as const, id })),
+                      ...(rule.onCall.opsgenie ?? []).map((id) => ({ provider: 'opsgenie' as const, id })),
+                    ],
+                  }
+                : {}),
               ...approverChaseOf(rule),
             }),
           ),

@@ -219,6 +219,7 @@ describe('parseConfig', () => {
     expect(parseConfig(VALID).onCall).toEqual({
       pagerduty: { apiUrl: 'https://api.pagerduty.com', token: undefined },
       opsgenie: { apiUrl: 'https://api.opsgenie.com', apiKey: undefined },
+      cacheTtlMs: 30_000,
     });
     const config = parseConfig({
       ...VALID,
@@ -230,6 +231,7 @@ describe('parseConfig', () => {
     expect(config.onCall).toEqual({
       pagerduty: { apiUrl: 'http://127.0.0.1:4010', token: 'u+pd-token-1' },
       opsgenie: { apiUrl: 'https://api.eu.opsgenie.com', apiKey: 'genie-key-2' },
+      cacheTtlMs: 30_000,
     });
     const message = problemsOf({
       ...VALID,

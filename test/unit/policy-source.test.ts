@@ -53,7 +53,7 @@ describe('openPolicySource', () => {
     const source = await open();
     expect(source.current().approvalsChannel).toBe('C0APPROVALS');
     expect(source.current().targets.map((t) => t.name)).toEqual(['payments-prod', 'acme']);
-    expect(logs).toEqual([expect.objectContaining({ msg: 'policy loaded', targets: 2, rules: 4 })]);
+    expect(logs).toEqual([expect.objectContaining({ msg: 'policy loaded', targets: 2, rules: 5 })]);
     expect(loaded).toEqual([source.current().version]);
   });
 

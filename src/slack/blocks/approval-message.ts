@@ -329,11 +329,17 @@ export function buildApprovalMessage(request: AccessRequest, view: ApprovalView 
   };
 }
 
+/** ": <@U…> is on call for payments-primary (PagerDuty)" for an on-call approval; '' for any other. */
+function onCallNoteOf(request: AccessRequest): string {
+  const note = request.decision?.note ?? '';
+  return note.startsWith('approved: ') && note.includes(' is on call for ') ? `: ${note.slice(10)}` : '';
+}
+
 /** One line saying where the request stands, who decided and what happened (failures in words and code). */
 export function describeStatus(request: AccessRequest): string {
   const by =
     request.decision?.by === 'policy'
-      ? ' by the policy'
+      ? ` by the policy${onCallNoteOf(request)}`
       : request.breakGlass
         ? ` by break-glass (${mention(request.requesterId)})${request.acknowledged ? `, acknowledged by ${mention(request.acknowledged.by)}` : ', not acknowledged yet'}`
         : request.decision
