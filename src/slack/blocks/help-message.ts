@@ -8,6 +8,7 @@ function describeRole(target: PolicyTarget, role: string): string {
   const rule = ruleFor(target, role);
   const notes = [
     ...(rule?.autoApprove ? ['approved automatically'] : []),
+    ...((rule?.onCall?.length ?? 0) > 0 ? ['approved at once when you are on call'] : []),
     ...(rule && rule.approvals > 1 ? [`${rule.approvals} approvals`] : []),
   ];
   return `\`${role}\`${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`;
@@ -28,13 +29,15 @@ export function buildHelpMessage(policy: Policy): { text: string; blocks: KnownB
     '`/atlas-access request ROLE[,ROLE...] on TARGET [for DURATION] because REASON` asks in one line, for example:',
     `\`${REQUEST_EXAMPLE}\``,
     '',
-    '• *ROLE*: ORG_... roles for an organization, GROUP_... roles for a project.',
+    '• *ROLE*: ORG_... roles for an organization, GROUP_... roles for a project; `team:NAME` joins a team of an organization for a while; `db:LEVEL` is temporary database access on a project (asked alone, at most 7d).',
+    '• *ticket KEY* before `because` names the ticket behind the request, where the target asks for one (e.g. `… for 2h ticket OPS-123 because …`).',
     '• *TARGET*: a name below, or the 24-character Atlas id.',
     '• *DURATION*: 30m, 4h, 2d (or 45s). Without it, access is permanent. Temporary access is revoked on time; you get a reminder with *Extend* and *End now* before it ends.',
     '• Not in the project yet? Ask for temporary access: Rolecall adds you for its duration and takes you out again.',
     '• `/atlas-access list` shows your open requests and, for approvers, what waits for you.',
     '• `/atlas-access status AR-0042` shows a request and its audit trail.',
     '• `/atlas-access cancel AR-0042` withdraws your pending request.',
+    '• `/atlas-access nudge AR-0042` reminds the approvers of your pending request (once).',
     '• `/atlas-access extend AR-0042 for 2h because REASON` asks for a temporary grant to end later (approved like a request).',
     '• `/atlas-access end AR-0042` ends your access now (approvers can end any grant on their targets).',
     `• \`/atlas-access breakglass ROLE on TARGET for DURATION because REASON\` grants you access at once in an emergency, if the policy lists you for it; the approvers are alerted. Example: \`${BREAKGLASS_EXAMPLE}\``,
