@@ -1,0 +1,58 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
+import { ephemeralAfter, readRequest, repliesTo, requestAs, sleep } from '../support/grant-flow.js';
+import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
+
+const READ = 'GROUP_DATA_ACCESS_READ_ONLY';
+
+/**
+ * payments-prod where GROUP_READ_ONLY escalates to Mallory after 2s, and READ is decided by Bob alone
+ * (its rule names no escalation).
+ */
+const POLICY = `approvalsChannel: ${CHANNELS.approvals}
+targets:
+  - name: ${ATLAS.project.name}
+    project: ${ATLAS.project.id}
+    approvers: [${PEOPLE.bob.id}]
+    roles: [GROUP_READ_ONLY, ${READ}]
+    rules:
+      - roles: [GROUP_READ_ONLY]
+        escalate: {after: 2s, to: [${PEOPLE.mallory.id}]}
+      - roles: [${READ}]
+        approvers: [${PEOPLE.bob.id}]
+`;
+
+describe('escalation over several roles (end to end, review of issue 26)', () => {
+  let sandbox: Sandbox;
+
+  afterEach(async () => {
+    await sandbox.stop();
+  });
+
+  it('refuses a fallback approver of one role who clicks on a request that also asks for a role they may not decide', async () => {
+    sandbox = await startSandbox({
+      redisUrl: TEST_REDIS_URL,
+      prefix: uniquePrefix('escalate-mixed'),
+      env: { JOB_BACKOFF_MS: '50', RECONCILE_INTERVAL: '1h' },
+      policy: POLICY,
+    });
+    const { id, approval } = await requestAs(
+      sandbox,
+      PEOPLE.alice,
+      `request GROUP_READ_ONLY,${READ} on payments-prod for 1h because audit`,
+    );
+    // Past GROUP_READ_ONLY's escalation: READ is still Bob's alone, so Mallory decides nothing.
+    const { createdAt } = await readRequest(sandbox, id);
+    await sleep(Math.max(0, createdAt + 3_000 - Date.now()));
+    const since = sandbox.slack.events.length;
+    await sandbox.driver.clickButton(PEOPLE.mallory, approval, 'request_approve');
+    expect(await ephemeralAfter(sandbox, PEOPLE.mallory, since, /can decide on it/)).toContain(
+      `only the approvers of GROUP_READ_ONLY, ${READ} on payments-prod can decide on it`,
+    );
+    await sleep(500);
+    const request = await readRequest(sandbox, id);
+    expect(request.state).toBe('pending');
+    expect(request.approvals).toEqual([]);
+    expect(repliesTo(sandbox, approval, /was escalated to/)).toEqual([]);
+  }, 30_000);
+});
