@@ -1,6 +1,15 @@
+import { writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
-import { ephemeralAfter, readRequest, repliesTo, requestAs, sleep } from '../support/grant-flow.js';
+import { waitForDm, waitForThreadReply } from '../../dev/slack-flow.js';
+import {
+  ephemeralAfter,
+  readAudit,
+  readRequest,
+  repliesTo,
+  requestAs,
+  sleep,
+} from '../support/grant-flow.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 const READ = 'GROUP_DATA_ACCESS_READ_ONLY';
@@ -22,7 +31,7 @@ targets:
         approvers: [${PEOPLE.bob.id}]
 `;
 
-describe('escalation over several roles (end to end, review of issue 26)', () => {
+describe('escalation (end to end, review of issue 26)', () => {
   let sandbox: Sandbox;
 
   afterEach(async () => {
@@ -54,5 +63,38 @@ describe('escalation over several roles (end to end, review of issue 26)', () =>
     expect(request.state).toBe('pending');
     expect(request.approvals).toEqual([]);
     expect(repliesTo(sandbox, approval, /was escalated to/)).toEqual([]);
+  }, 30_000);
+
+  it('escalates at the new time when a policy reload makes escalate.after longer before it is due', async () => {
+    const policy = (after: string) => `approvalsChannel: ${CHANNELS.approvals}
+targets:
+  - name: ${ATLAS.project.name}
+    project: ${ATLAS.project.id}
+    approvers: [${PEOPLE.bob.id}]
+    roles: [GROUP_READ_ONLY, ${READ}]
+    escalate: {after: ${after}, to: [${PEOPLE.carol.id}]}
+`;
+    sandbox = await startSandbox({
+      redisUrl: TEST_REDIS_URL,
+      prefix: uniquePrefix('escalate-reload'),
+      env: { JOB_BACKOFF_MS: '50', RECONCILE_INTERVAL: '1h' },
+      policy: policy('2s'),
+    });
+    const { id, approval } = await requestAs(
+      sandbox,
+      PEOPLE.alice,
+      `request ${READ} on payments-prod for 1h because audit`,
+    );
+    await writeFile(sandbox.config.policyFile, policy('5s'));
+    await sandbox.rolecall.reloadPolicy();
+    const { createdAt } = await readRequest(sandbox, id);
+    const notice = await waitForThreadReply(sandbox.slack, approval, /was escalated to/, 12_000);
+    expect(Math.round(Number(notice.ts) * 1000)).toBeGreaterThanOrEqual(createdAt + 5_000 - 50);
+    expect(notice.text).toContain(`${id} was escalated to <@${PEOPLE.carol.id}> after 5s without a decision`);
+    await waitForDm(sandbox.slack, PEOPLE.carol.id, new RegExp(`${id} was escalated to you after 5s`));
+    const audit = await readAudit(sandbox, id);
+    expect(audit.filter((e) => e.detail.startsWith('escalated to')).map((e) => e.detail)).toEqual([
+      `escalated to ${PEOPLE.carol.id} after 5s without a decision`,
+    ]);
   }, 30_000);
 });
