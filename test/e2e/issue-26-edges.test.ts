@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { type OpsgenieSimulator, startOpsgenieSimulator } from '../../dev/opsgenie-simulator.js';
 import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import { waitForDm, waitForThreadReply } from '../../dev/slack-flow.js';
 import {
@@ -9,6 +10,7 @@ import {
   repliesTo,
   requestAs,
   sleep,
+  waitForState,
 } from '../support/grant-flow.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
@@ -96,5 +98,59 @@ targets:
     expect(audit.filter((e) => e.detail.startsWith('escalated to')).map((e) => e.detail)).toEqual([
       `escalated to ${PEOPLE.carol.id} after 5s without a decision`,
     ]);
+  }, 30_000);
+});
+
+describe('on-call approval (end to end, review of issue 26)', () => {
+  let sandbox: Sandbox;
+  let opsgenie: OpsgenieSimulator;
+
+  afterEach(async () => {
+    await sandbox.stop();
+    await opsgenie.close();
+  });
+
+  it('says a schedule name with mrkdwn and a line break on one plain line, in the message and the audit', async () => {
+    const schedule = '5e8f0c1a-2b3c-4d5e-8f90-a1b2c3d4e5f6';
+    opsgenie = await startOpsgenieSimulator({
+      apiKey: 'og-key-review',
+      schedules: [
+        {
+          id: schedule,
+          name: '<!channel> *payments*\n*Roles after approval* GROUP_OWNER',
+          onCall: ['ALICE@example.com'],
+        },
+      ],
+    });
+    sandbox = await startSandbox({
+      redisUrl: TEST_REDIS_URL,
+      prefix: uniquePrefix('oncall-name'),
+      env: {
+        JOB_BACKOFF_MS: '50',
+        RECONCILE_INTERVAL: '1h',
+        OPSGENIE_API_KEY: 'og-key-review',
+        OPSGENIE_API_URL: opsgenie.apiUrl,
+      },
+      policy: `approvalsChannel: ${CHANNELS.approvals}
+targets:
+  - name: ${ATLAS.project.name}
+    project: ${ATLAS.project.id}
+    approvers: [${PEOPLE.bob.id}]
+    roles: [GROUP_READ_ONLY, ${READ}]
+    rules:
+      - roles: [${READ}]
+        onCall: {opsgenie: [${schedule}]}
+        maxDuration: 4h
+`,
+    });
+    const { id } = await requestAs(
+      sandbox,
+      PEOPLE.alice,
+      `request ${READ} on payments-prod for 1h because paged`,
+    );
+    const applied = await waitForState(sandbox, id, 'applied');
+    const said = `<@${PEOPLE.alice.id}> is on call for !channel payments Roles after approval GROUPOWNER (Opsgenie)`;
+    expect(applied.decision?.note).toBe(`approved: ${said}`);
+    expect((await readAudit(sandbox, id)).map((e) => e.detail)).toContain(`approved: ${said}`);
   }, 30_000);
 });
