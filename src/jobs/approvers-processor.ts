@@ -1,7 +1,7 @@
-import type { Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import { formatDuration } from '../lib/duration.js';
 import type { Logger } from '../ops/logger.js';
-import { isEscalated, MAX_APPROVER_REMINDERS } from '../policy/approver-chase.js';
+import { escalationDueAt, isEscalated, MAX_APPROVER_REMINDERS } from '../policy/approver-chase.js';
 import { type Policy, requirementsOf, targetOf } from '../policy/policy.js';
 import { approversToTell, escalatedToTell } from '../requests/approver-chase.js';
 import type { Lifecycle } from '../requests/lifecycle.js';
@@ -14,7 +14,8 @@ import type { ApproversJob } from './queues.js';
  * Reminds the approvers of a request nobody has decided, or escalates it to its fallback approvers:
  * each job reads the request and the policy in force again and does nothing unless it still waits
  * (a decision, an expiry or a withdrawal stops them), then audits it and tells the thread and, by DM,
- * each approver who is a user id.
+ * each approver who is a user id. An escalation that a policy reload put later waits, same job, for
+ * its new time.
  */
 export function createApproversProcessor(deps: {
   store: Pick<RequestReader, 'get'>;
@@ -24,7 +25,7 @@ export function createApproversProcessor(deps: {
   now?: () => number;
 }) {
   const now = deps.now ?? Date.now;
-  return async (job: Job<ApproversJob>): Promise<ProcessorOutcome> => {
+  return async (job: Job<ApproversJob>, token?: string): Promise<ProcessorOutcome> => {
     const data = job.data;
     const request = await deps.store.get(data.requestId);
     if (!request) return { skipped: 'request no longer stored' };
@@ -54,6 +55,16 @@ export function createApproversProcessor(deps: {
       return { done: `reminded ${data.round}` };
     }
     const escalation = needs.escalation;
+    const due = escalationDueAt(request.createdAt, escalation);
+    if (due !== undefined && at < due && token !== undefined) {
+      // A reload made `after` longer since it was queued: the same job waits for the new time.
+      deps.logger.info('escalation deferred: the policy escalates it later now', {
+        requestId: request.id,
+        due,
+      });
+      await job.moveToDelayed(due, token);
+      throw new DelayedError();
+    }
     if (escalation === undefined || !isEscalated(request, escalation, at)) {
       return { skipped: 'the policy does not escalate it now' };
     }

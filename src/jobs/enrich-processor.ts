@@ -196,7 +196,11 @@ export function createEnrichProcessor(deps: EnrichDeps) {
     for (const schedules of lists) {
       const answer = await deps.onCall.isOnCall(request.granteeEmail, schedules);
       if (!answer.onCall) return null;
-      const name = (answer.schedule.name ?? answer.schedule.id).replace(/[<>&*_~`]/g, '');
+      // The provider's name, on one plain line: no mrkdwn, and no line break to start a line of its own.
+      const name = (answer.schedule.name ?? answer.schedule.id)
+        .replace(/[<>&*_~`]/g, '')
+        .replace(/\s+/g, ' ')
+        .trim();
       found.push(`${name} (${answer.schedule.provider === 'pagerduty' ? 'PagerDuty' : 'Opsgenie'})`);
     }
     return `<@${request.requesterId}> is on call for ${[...new Set(found)].join(' and ')}`;

@@ -18,19 +18,24 @@ export const MAX_APPROVER_REMINDERS = 4;
 
 /**
  * Combines the chase settings of every requested item (each its rule's, else its target's): the
- * shortest `remindApprovers` and the earliest escalation (on a tie, everyone any of them names).
+ * shortest `remindApprovers`, and an escalation only when every item escalates, at the latest `after`
+ * (everyone any of them names; each item's own people join only its own approvers, policy.ts), so a
+ * cheap role's fallback approvers never come to decide a role whose rule does not escalate to them.
  */
 export function combineChases(chases: readonly ApproverChase[]): Required<ApproverChase> {
   const reminds = chases.flatMap((c) =>
     c.remindApproversSeconds === undefined ? [] : [c.remindApproversSeconds],
   );
   const escalations = chases.flatMap((c) => (c.escalation === undefined ? [] : [c.escalation]));
-  const earliest = Math.min(...escalations.map((e) => e.afterSeconds));
-  const first = escalations.filter((e) => e.afterSeconds === earliest);
+  const every = escalations.length > 0 && escalations.length === chases.length;
   return {
     remindApproversSeconds: reminds.length > 0 ? Math.min(...reminds) : undefined,
-    escalation:
-      first.length > 0 ? { afterSeconds: earliest, to: [...new Set(first.flatMap((e) => e.to))] } : undefined,
+    escalation: every
+      ? {
+          afterSeconds: Math.max(...escalations.map((e) => e.afterSeconds)),
+          to: [...new Set(escalations.flatMap((e) => e.to))],
+        }
+      : undefined,
   };
 }
 

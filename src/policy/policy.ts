@@ -132,7 +132,7 @@ export interface Requirements {
   readonly ticket: TicketRequirement;
   /** The shortest `remindApprovers` of its roles, in seconds; undefined = no reminders. */
   readonly remindApproversSeconds?: number | undefined;
-  /** The earliest escalation of its roles; its people are in `approverLists` only once `escalated`. */
+  /** Its escalation when every role escalates (the latest `after`); each role's `to` joins its list once `escalated`. */
   readonly escalation?: Escalation | undefined;
 }
 
@@ -155,14 +155,15 @@ export function requirementsOf(
   options: { readonly escalated?: boolean } = {},
 ): Requirements {
   const rules = roles.map((role) => ruleFor(target, role));
-  const chase = combineChases(
-    rules.map((rule) => ({
-      remindApproversSeconds: target.remindApproversSeconds,
-      escalation: target.escalation,
-      ...pickChase(rule),
-    })),
-  );
-  const fallback = options.escalated ? (chase.escalation?.to ?? []) : [];
+  const chases = rules.map((rule) => ({
+    remindApproversSeconds: target.remindApproversSeconds,
+    escalation: target.escalation,
+    ...pickChase(rule),
+  }));
+  const chase = combineChases(chases);
+  // Escalated (every item escalates, and the latest is due): each item's own fallback approvers.
+  const fallback = (i: number) =>
+    options.escalated && chase.escalation !== undefined ? (chases[i]?.escalation?.to ?? []) : [];
   const durations = rules
     .map((rule) => rule?.maxDurationSeconds ?? target.maxDurationSeconds)
     .filter((d): d is number => d !== undefined);
@@ -172,7 +173,7 @@ export function requirementsOf(
     autoApprove: rules.length > 0 && rules.every((rule) => rule?.autoApprove === true),
     approvals: Math.max(1, ...rules.map((rule) => rule?.approvals ?? 1)),
     maxDurationSeconds: durations.length > 0 ? Math.min(...durations) : undefined,
-    approverLists: rules.map((rule) => [...(rule?.approvers ?? target.approvers), ...fallback]),
+    approverLists: rules.map((rule, i) => [...(rule?.approvers ?? target.approvers), ...fallback(i)]),
     breakGlassLists: rules.map((rule) => rule?.breakGlass ?? []),
     rules: [...new Set(rules.flatMap((rule) => (rule ? [rule.position] : [])))],
     ticket: combineTicketRules(rules.map((rule) => mergeTicketRules(target.ticket, rule?.ticket))),

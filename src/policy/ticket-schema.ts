@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { repeatsRepetition } from './nested-repetition.js';
 
 /** Where a ticket is read: http(s), no spaces or Slack link characters, with `{ticket}` in it. */
 const TICKET_URL = /^https?:\/\/[^\s<>|]+$/;
@@ -31,6 +32,10 @@ export const ticketSchema = z
         .min(1, 'pattern must not be empty')
         .max(200, 'pattern is at most 200 characters')
         .refine(compiles, 'pattern is not a valid regular expression')
+        .refine(
+          (pattern) => !repeatsRepetition(pattern),
+          'pattern repeats a group that itself repeats (such as (a+)+), which can take a ticket minutes to check; write it without nesting',
+        )
         .describe(
           'A regular expression the whole ticket must match (it is anchored at both ends), e.g. [A-Z]+-[0-9]+.',
         )

@@ -64,22 +64,23 @@ describe('requirementsOf (reminders and escalation)', () => {
     expect(needs.approverLists).toEqual([['U0BOB']]);
   });
 
-  it('takes the shortest reminder and the earliest escalation of every requested item', () => {
+  it('takes the shortest reminder and the latest escalation of every requested item', () => {
     const needs = requirementsOf(target(), ['GROUP_DATA_ACCESS_READ_ONLY', 'GROUP_DATA_ACCESS_READ_WRITE']);
     expect(needs.remindApproversSeconds).toBe(15 * 60);
-    expect(needs.escalation).toEqual({ afterSeconds: 3_600, to: ['leads'] });
+    expect(needs.escalation).toEqual({ afterSeconds: 7_200, to: ['U0CAROL', 'leads'] });
   });
 
-  it('adds the escalation’s people to every item’s approvers only once it has waited long enough', () => {
+  it('adds each item’s own escalation people to its approvers only once every item is due', () => {
     const t = target();
     const request = {
       roles: ['GROUP_READ_ONLY', 'GROUP_DATA_ACCESS_READ_WRITE'],
       state: 'pending',
       createdAt: 0,
     };
-    expect(requirementsAt(t, request, 3_600_000 - 1).approverLists).toEqual([['U0BOB'], ['U0DBA']]);
-    expect(requirementsAt(t, request, 3_600_000).approverLists).toEqual([
-      ['U0BOB', 'leads'],
+    // GROUP_DATA_ACCESS_READ_WRITE alone would escalate after 1h; GROUP_READ_ONLY only after 2h.
+    expect(requirementsAt(t, request, 7_200_000 - 1).approverLists).toEqual([['U0BOB'], ['U0DBA']]);
+    expect(requirementsAt(t, request, 7_200_000).approverLists).toEqual([
+      ['U0BOB', 'U0CAROL'],
       ['U0DBA', 'leads'],
     ]);
     // A decided request is never escalated: its fallback approvers decide only what still waits.
@@ -89,15 +90,18 @@ describe('requirementsOf (reminders and escalation)', () => {
     ]);
   });
 
-  it('merges the people of escalations that come at the same time', () => {
+  it('escalates only when every item does, at the latest after, merging their people', () => {
     expect(
       combineChases([
         { escalation: { afterSeconds: 60, to: ['U0A'] } },
         { escalation: { afterSeconds: 60, to: ['U0B', 'U0A'] } },
         { escalation: { afterSeconds: 30, to: ['U0C'] }, remindApproversSeconds: 600 },
-        {},
       ]),
-    ).toEqual({ remindApproversSeconds: 600, escalation: { afterSeconds: 30, to: ['U0C'] } });
+    ).toEqual({ remindApproversSeconds: 600, escalation: { afterSeconds: 60, to: ['U0A', 'U0B', 'U0C'] } });
+    // An item that does not escalate keeps the request from escalating.
+    expect(
+      combineChases([{ escalation: { afterSeconds: 30, to: ['U0C'] }, remindApproversSeconds: 600 }, {}]),
+    ).toEqual({ remindApproversSeconds: 600, escalation: undefined });
     expect(combineChases([{}, {}])).toEqual({ remindApproversSeconds: undefined, escalation: undefined });
   });
 });
