@@ -33,7 +33,7 @@ targets:
         approvers: [${PEOPLE.bob.id}]
 `;
 
-describe('escalation (end to end, review of issue 26)', () => {
+describe('escalation (end to end)', () => {
   let sandbox: Sandbox;
 
   afterEach(async () => {
@@ -101,7 +101,7 @@ targets:
   }, 30_000);
 });
 
-describe('on-call approval (end to end, review of issue 26)', () => {
+describe('on-call approval (end to end)', () => {
   let sandbox: Sandbox;
   let opsgenie: OpsgenieSimulator;
 

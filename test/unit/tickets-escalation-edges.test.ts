@@ -17,7 +17,7 @@ targets:
         approvers: [U0SECURITY]
 `;
 
-describe('ticket patterns (review of issue 26)', () => {
+describe('ticket patterns', () => {
   it('refuses at load a pattern whose nested repetition backtracks catastrophically', () => {
     for (const pattern of ['([A-Z]+)+-[0-9]+', '(?:[A-Z0-9]+-?)*', '(\\w+\\d*){2,}X']) {
       const reading = readPolicy(POLICY.replace('"[A-Z]+-[0-9]+"', JSON.stringify(pattern)));
@@ -43,7 +43,7 @@ describe('ticket patterns (review of issue 26)', () => {
   });
 });
 
-describe('escalation over several roles (review of issue 26)', () => {
+describe('escalation over several roles', () => {
   const targetOf = (text: string) => {
     const reading = readPolicy(text);
     if (!reading.ok) throw new Error('the test policy is valid');
