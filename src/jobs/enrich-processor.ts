@@ -190,7 +190,7 @@ export function createEnrichProcessor(deps: EnrichDeps) {
    * schedule of every on-call rule their items fall under; null otherwise (or with no providers).
    */
   const onCallNoteOf = async (request: AccessRequest, target: PolicyTarget): Promise<string | null> => {
-    const lists = onCallListsOf(target, request.roles);
+    const lists = onCallListsOf(target, request.roles, 'requester');
     if (!lists || !deps.onCall) return null;
     const found: string[] = [];
     for (const schedules of lists) {

@@ -25,7 +25,14 @@ export const onCallSchema = z
   .strict()
   .refine((o) => o.pagerduty !== undefined || o.opsgenie !== undefined, 'onCall needs pagerduty or opsgenie')
   .describe(
-    'Being on call now for one of these schedules is reason enough: a requester asking for themselves is approved without a decision (still posted, audited and revoked on time; never on behalf of someone else).',
+    'Being on call now for one of these schedules is reason enough: a requester asking for themselves is approved without a decision (onCallApproves: requester; still posted, audited and revoked on time; never on behalf of someone else), or an approver who is on call may approve alone (onCallApproves: approver).',
+  );
+
+/** A rule's `onCallApproves:`: who being on call lets through, the requester (approved at once) or an approver (alone). */
+export const onCallApprovesSchema = z
+  .enum(['requester', 'approver'], { error: 'onCallApproves is requester or approver' })
+  .describe(
+    'Who being on call (onCall:) lets through: requester (default), approved at once; approver, an approver on call approves alone, whatever approvals the rule needs.',
   );
 
 /** `onCall:` as the schema hands it over. */

@@ -4,7 +4,7 @@ import { parseDuration } from '../lib/duration.js';
 import { ATLAS_ID, ROLE_NAME, SLACK_CHANNEL_ID } from '../lib/patterns.js';
 import { approvalKeys } from './approval-schema.js';
 import { databaseSchema } from './database-schema.js';
-import { onCallSchema } from './on-call-schema.js';
+import { onCallApprovesSchema, onCallSchema } from './on-call-schema.js';
 import { ticketSchema } from './ticket-schema.js';
 
 /** A role name, or `team:NAME` for one of the target's teams: what a rule may name. */
@@ -89,6 +89,7 @@ const ruleSchema = z
         "Longest grant of these roles, replacing the target's maxDuration (longer or shorter).",
       ).optional(),
       onCall: onCallSchema.optional(),
+      onCallApproves: onCallApprovesSchema.optional(),
       breakGlass: purpose(
         principals('breakGlass'),
         'Who may grant themselves these roles at once in an emergency (/atlas-access breakglass).',

@@ -35,6 +35,8 @@ export interface RoleRule extends ApproverChase {
   readonly breakGlass: readonly Principal[];
   /** Schedules whose person on call now is approved at once when asking for themselves (`onCall:`). */
   readonly onCall?: readonly OnCallSchedule[];
+  /** Who being on call lets through (`onCallApproves:`): the requester (approved at once) or an approver (alone). */
+  readonly onCallApproves?: 'requester' | 'approver';
   /** What these roles need of a ticket (`ticket:`), its keys over the target's; undefined = the target's. */
   readonly ticket?: TicketRule | undefined;
 }
@@ -207,16 +209,21 @@ export function requirementsAt(
 }
 
 /**
- * The on-call schedules that approve a request at once: one list per rule its items fall under, where
- * the requester must be on call for a schedule of every list; null when an item's rule names none.
+ * The on-call schedules that let a request through in `mode` (onCallApproves): one list per rule its
+ * items fall under, where the person must be on call for a schedule of every list; null when an item's
+ * rule names none, or lets the other party through.
  */
-export function onCallListsOf(target: PolicyTarget, items: readonly string[]): OnCallSchedule[][] | null {
+export function onCallListsOf(
+  target: PolicyTarget,
+  items: readonly string[],
+  mode: 'requester' | 'approver',
+): OnCallSchedule[][] | null {
   const rules = [...new Set(items.map((item) => ruleFor(target, item)))];
   if (rules.length === 0) return null;
   const lists: OnCallSchedule[][] = [];
   for (const rule of rules) {
     const schedules = rule?.onCall ?? [];
-    if (schedules.length === 0) return null;
+    if (schedules.length === 0 || (rule?.onCallApproves ?? 'requester') !== mode) return null;
     lists.push([...schedules]);
   }
   return lists;

@@ -142,6 +142,7 @@ export function readPolicy(text: string, api?: PolicyApi): PolicyReading {
                       ...(rule.onCall.pagerduty ?? []).map((id) => ({ provider: 'pagerduty' as const, id })),
                       ...(rule.onCall.opsgenie ?? []).map((id) => ({ provider: 'opsgenie' as const, id })),
                     ],
+                    onCallApproves: rule.onCallApproves ?? 'requester',
                   }
                 : {}),
               ...approverChaseOf(rule),

@@ -8,7 +8,9 @@ function describeRole(target: PolicyTarget, role: string): string {
   const rule = ruleFor(target, role);
   const notes = [
     ...(rule?.autoApprove ? ['approved automatically'] : []),
-    ...((rule?.onCall?.length ?? 0) > 0 ? ['approved at once when you are on call'] : []),
+    ...((rule?.onCall?.length ?? 0) > 0 && rule?.onCallApproves !== 'approver'
+      ? ['approved at once when you are on call']
+      : []),
     ...(rule && rule.approvals > 1 ? [`${rule.approvals} approvals`] : []),
   ];
   return `\`${role}\`${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`;
