@@ -1,6 +1,7 @@
 import type { AtlasRolesApi } from '../atlas/roles-api.js';
 import { createDatabaseJobs } from '../jobs/database-processor.js';
 import { createOffboardingService } from '../offboarding/offboarding-service.js';
+import { createOnCallSchedules } from '../oncall/create-on-call.js';
 import { createExtensionClaims } from '../requests/extension-claims.js';
 import { readHome } from '../requests/home.js';
 import { createNudgeClaims } from '../requests/nudge-claims.js';
@@ -46,6 +47,8 @@ export async function startSlackSide(
     currentRoles: createCurrentRoles(infra.ledgers, atlas),
     extensions: createExtensionClaims(redis, keys, config.requestTtlMs + 24 * 3600 * 1000),
     nudges: createNudgeClaims(redis, keys, config.requestTtlMs + 24 * 3600 * 1000),
+    // onCallApproves: approver: whether the approver clicking is on call now (fails closed).
+    onCall: createOnCallSchedules(config.onCall, { logger: logger.child({ component: 'on-call' }) }),
   });
   const slack = createSlackApp(config.slack, {
     service,

@@ -3,6 +3,7 @@ import { AppError } from '../errors.js';
 import { requirementsAt } from '../policy/policy.js';
 import type { AccessRequest, RequestPatch } from './model.js';
 import { nudgeApprovers } from './nudge.js';
+import { approverOnCallNote } from './on-call-approver.js';
 import { requireGrant } from './request-reader.js';
 import type { RequestServiceDeps } from './service-deps.js';
 import { conflictError, STATE_WORDS } from './state-machine.js';
@@ -51,13 +52,17 @@ export function createDecisions(deps: RequestServiceDeps) {
         userId !== first.requesterId &&
         userId !== first.granteeId &&
         needs.approverLists.every((list) => members.includes(list, userId));
+      // onCallApproves: approver: an approver on call now approves alone (asked once, before the rounds).
+      const alone = stillDecides(actor.id)
+        ? await approverOnCallNote(deps, target, first.roles, actor)
+        : null;
       for (let round = 0; round < 20; round += 1) {
         const request = round === 0 ? first : await store.require(id);
         if (request.state !== 'pending') throw conflictError(request);
         const counted = request.approvals.filter((a) => stillDecides(a.by));
         const dropped = request.approvals.filter((a) => !stillDecides(a.by)).map((a) => a.by);
         const mine = counted.find((a) => a.by === actor.id);
-        if (mine && counted.length < needs.approvals) {
+        if (mine && alone === null && counted.length < needs.approvals) {
           throw new AppError(
             'REQUEST_STATE_CONFLICT',
             `You have already approved ${id}; it needs ${needs.approvals} approvals from different people (${counted.length} so far).`,
@@ -67,7 +72,8 @@ export function createDecisions(deps: RequestServiceDeps) {
         const approval = mine ?? { by: actor.id, at: now(), note: null };
         const approvals = mine ? counted : [...counted, approval];
         const detail = [
-          needs.approvals > 1 ? `approval ${approvals.length} of ${needs.approvals}` : '',
+          alone ?? '',
+          alone === null && needs.approvals > 1 ? `approval ${approvals.length} of ${needs.approvals}` : '',
           dropped.length > 0 ? `no longer counted (not an approver now): ${dropped.join(', ')}` : '',
         ]
           .filter((part) => part !== '')
@@ -79,7 +85,7 @@ export function createDecisions(deps: RequestServiceDeps) {
           policyVersion: policy.version,
         };
         const result =
-          approvals.length >= needs.approvals
+          alone !== null || approvals.length >= needs.approvals
             ? await lifecycle.approve(id, {
                 ...write,
                 patch: {

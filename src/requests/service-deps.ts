@@ -2,7 +2,7 @@ import type { Person } from '../access/actions.js';
 import type { PolicyGate } from '../access/policy-gate.js';
 import type { RefusalLog } from '../access/refusal-log.js';
 import type { Logger } from '../ops/logger.js';
-import type { Policy } from '../policy/policy.js';
+import type { OnCallSchedule, Policy } from '../policy/policy.js';
 import type { ExtensionClaims } from './extension-claims.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { NudgeClaims } from './nudge-claims.js';
@@ -30,6 +30,19 @@ export interface RequestServiceDeps {
   readonly extensions: ExtensionClaims;
   /** One nudge of a request's approvers by its requester (nudge.ts); absent = nudges refused. */
   readonly nudges?: NudgeClaims;
+  /**
+   * Who is on call now for a rule's schedules (adapter: oncall/); never throws, answers "not on call"
+   * when a provider cannot answer. Absent: `onCallApproves: approver` lets nobody approve alone.
+   */
+  readonly onCall?: {
+    isOnCall(
+      email: string,
+      schedules: readonly OnCallSchedule[],
+    ): Promise<
+      | { readonly onCall: true; readonly schedule: OnCallSchedule & { readonly name?: string } }
+      | { readonly onCall: false }
+    >;
+  };
   readonly now?: () => number;
 }
 
