@@ -18,6 +18,7 @@ import {
 import { type Assessment, assessRequest, type GranteeAccess } from '../requests/assess.js';
 import type { AutoApproval, Lifecycle } from '../requests/lifecycle.js';
 import type { AccessRequest, DatabaseGrant } from '../requests/model.js';
+import { onCallSchedulesOf } from '../requests/on-call-approver.js';
 import type { RequestLine } from '../requests/parse-command.js';
 import type { AccessReader, Directory } from '../requests/ports.js';
 import type { RequestReader } from '../requests/request-reader.js';
@@ -192,18 +193,8 @@ export function createEnrichProcessor(deps: EnrichDeps) {
   const onCallNoteOf = async (request: AccessRequest, target: PolicyTarget): Promise<string | null> => {
     const lists = onCallListsOf(target, request.roles, 'requester');
     if (!lists || !deps.onCall) return null;
-    const found: string[] = [];
-    for (const schedules of lists) {
-      const answer = await deps.onCall.isOnCall(request.granteeEmail, schedules);
-      if (!answer.onCall) return null;
-      // The provider's name, on one plain line: no mrkdwn, and no line break to start a line of its own.
-      const name = (answer.schedule.name ?? answer.schedule.id)
-        .replace(/[<>&*_~`]/g, '')
-        .replace(/\s+/g, ' ')
-        .trim();
-      found.push(`${name} (${answer.schedule.provider === 'pagerduty' ? 'PagerDuty' : 'Opsgenie'})`);
-    }
-    return `<@${request.requesterId}> is on call for ${[...new Set(found)].join(' and ')}`;
+    const schedules = await onCallSchedulesOf(deps.onCall, request.granteeEmail, lists);
+    return schedules === null ? null : `<@${request.requesterId}> is on call for ${schedules}`;
   };
 
   /** An approval by policy (or break-glass) for a request that goes ahead without approvers. */
