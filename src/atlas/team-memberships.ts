@@ -49,18 +49,22 @@ export function withTeamMemberships(inner: AtlasRolesApi, options: TeamMembershi
   const { teams } = options;
   const now = options.now ?? Date.now;
   const cacheMs = options.cacheMs ?? 300_000;
-  const directories = new Map<string, { at: number; teams: Promise<OrgTeam[]> }>();
-  const projectTeams = new Map<string, { at: number; teams: ReturnType<AtlasTeamsApi['projectTeams']> }>();
-
-  /** The organization's teams, read at most once per cacheMs (or again at once when `fresh`). */
-  const directory = (orgId: string, fresh = false): Promise<OrgTeam[]> => {
-    const cached = directories.get(orgId);
-    if (cached && !fresh && now() - cached.at < cacheMs) return cached.teams;
-    const read = teams.listTeams(orgId);
-    directories.set(orgId, { at: now(), teams: read });
-    read.catch(() => directories.delete(orgId));
-    return read;
+  /** A read kept per key for cacheMs, one at a time; a failed read is not kept (`fresh` reads again now). */
+  const cachedReads = <T>(read: (key: string) => Promise<T>) => {
+    const kept = new Map<string, { at: number; value: Promise<T> }>();
+    return (key: string, fresh = false): Promise<T> => {
+      const cached = kept.get(key);
+      if (cached && !fresh && now() - cached.at < cacheMs) return cached.value;
+      const value = read(key);
+      kept.set(key, { at: now(), value });
+      value.catch(() => kept.delete(key));
+      return value;
+    };
   };
+  /** The organization's teams, read at most once per cacheMs (or again at once when `fresh`). */
+  const directory = cachedReads((orgId) => teams.listTeams(orgId));
+  /** The teams with roles on a project, read at most once per cacheMs. */
+  const projectTeams = cachedReads((groupId) => teams.projectTeams(groupId));
 
   const itemOf = (team: OrgTeam): string => {
     if ((options.namedById?.().has(team.id) ?? false) || !TEAM_NAME.test(team.name)) return teamItem(team.id);
@@ -184,14 +188,7 @@ export function withTeamMemberships(inner: AtlasRolesApi, options: TeamMembershi
       }
     },
     async rolesThroughTeams(username, groupId): Promise<RoleThroughTeam[]> {
-      const cached = projectTeams.get(groupId);
-      const fresh = cached && now() - cached.at < cacheMs ? cached : null;
-      const read = fresh?.teams ?? teams.projectTeams(groupId);
-      if (!fresh) {
-        projectTeams.set(groupId, { at: now(), teams: read });
-        read.catch(() => projectTeams.delete(groupId));
-      }
-      const withRoles = (await read).filter((t) => t.roles.length > 0);
+      const withRoles = (await projectTeams(groupId)).filter((t) => t.roles.length > 0);
       // No team has roles here: nobody holds any through one, and nothing else needs reading.
       if (withRoles.length === 0) return [];
       const orgId = await options.orgOfProject(groupId);
