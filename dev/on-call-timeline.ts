@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 /** From `from` (ms since epoch) until the next shift's `from`, these people are on call. */
 export interface Shift {
@@ -98,4 +99,75 @@ export async function answeredByOutage(
     return true;
   }
   return res.writableEnded;
+}
+
+/** What both provider simulators give a test: their URL, what they were asked, their timeline, failures. */
+export interface OnCallSimulator {
+  /** Base URL to use as PAGERDUTY_API_URL / OPSGENIE_API_URL. */
+  readonly apiUrl: string;
+  readonly calls: readonly RecordedOnCallCall[];
+  /** Puts these people on call for the schedule from now (or `at`) on; earlier shifts are kept. */
+  setOnCall(scheduleId: string, emails: readonly string[], at?: number): void;
+  /** Every shift of a schedule, oldest first. */
+  history(scheduleId: string): readonly TimedShift[];
+  /** The next `times` calls are answered 429, saying to wait `seconds` (each provider its own way). */
+  rateLimit(times?: number, seconds?: number): void;
+  /** An outage until set back to undefined: 500s (`error`) or dropped connections (`drop`). */
+  outage: Outage | undefined;
+  /** Every answer is delayed this long (a slow provider). */
+  delayMs: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves a provider simulator's `handle` on a local port (`fail` answers a request it threw on) and
+ * gives the controls both providers share; `setRetrySeconds` receives the wait a 429 announces.
+ */
+export async function serveOnCallSimulator(
+  port: number | undefined,
+  handle: (req: IncomingMessage, res: ServerResponse, base: string) => Promise<void>,
+  fail: (res: ServerResponse, message: string) => void,
+  parts: {
+    readonly calls: readonly RecordedOnCallCall[];
+    readonly timeline: OnCallTimeline;
+    readonly script: FailureScript;
+    readonly setRetrySeconds: (seconds: number) => void;
+  },
+): Promise<OnCallSimulator> {
+  let base = '';
+  const server = createServer((req, res) => {
+    handle(req, res, base).catch((err: unknown) => {
+      if (!res.headersSent) fail(res, String(err));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port ?? 0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { calls, timeline, script } = parts;
+  return {
+    apiUrl: base,
+    calls,
+    setOnCall: (scheduleId, emails, at) => timeline.set(scheduleId, emails, at),
+    history: (scheduleId) => timeline.history(scheduleId),
+    rateLimit: (times = 1, seconds = 1) => {
+      parts.setRetrySeconds(seconds);
+      script.rateLimit(times);
+    },
+    get outage() {
+      return script.outage;
+    },
+    set outage(value) {
+      script.outage = value;
+    },
+    get delayMs() {
+      return script.delayMs;
+    },
+    set delayMs(value) {
+      script.delayMs = value;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }

@@ -21,17 +21,16 @@
  *   "Time of throttle in seconds" (message text chosen here).
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendJson } from './http-util.js';
 import {
   answeredByOutage,
   FailureScript,
+  type OnCallSimulator,
   OnCallTimeline,
-  type Outage,
   queryOf,
   type RecordedOnCallCall,
-  type TimedShift,
+  serveOnCallSimulator,
 } from './on-call-timeline.js';
 
 /** A schedule in the simulated account. */
@@ -53,18 +52,7 @@ export interface OpsgenieSimulatorOptions {
 }
 
 /** The simulated Opsgenie API, with its timeline and scripted failures. */
-export interface OpsgenieSimulator {
-  /** Base URL to use as OPSGENIE_API_URL. */
-  readonly apiUrl: string;
-  readonly calls: readonly RecordedOnCallCall[];
-  setOnCall(scheduleId: string, emails: readonly string[], at?: number): void;
-  history(scheduleId: string): readonly TimedShift[];
-  /** The next `times` calls are answered 429 with `X-RateLimit-Period-In-Sec: periodSeconds`. */
-  rateLimit(times?: number, periodSeconds?: number): void;
-  outage: Outage | undefined;
-  delayMs: number;
-  close(): Promise<void>;
-}
+export type OpsgenieSimulator = OnCallSimulator;
 
 const ON_CALLS = /^\/v2\/schedules\/([^/]+)\/on-calls$/;
 
@@ -76,7 +64,6 @@ export async function startOpsgenieSimulator(options: OpsgenieSimulatorOptions):
   const script = new FailureScript();
   let periodSeconds = 1;
   const calls: RecordedOnCallCall[] = [];
-  let base = '';
 
   const answer = (
     res: ServerResponse,
@@ -93,7 +80,7 @@ export async function startOpsgenieSimulator(options: OpsgenieSimulatorOptions):
     );
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse, base: string) => {
     const url = new URL(req.url ?? '/', base);
     const record = (status: number) =>
       calls.push({
@@ -148,39 +135,12 @@ export async function startOpsgenieSimulator(options: OpsgenieSimulatorOptions):
     });
   };
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      if (!res.headersSent) answer(res, 500, { message: String(err) });
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-
-  return {
-    apiUrl: base,
+  return serveOnCallSimulator(options.port, handle, (res, message) => answer(res, 500, { message }), {
     calls,
-    setOnCall: (scheduleId, emails, at) => timeline.set(scheduleId, emails, at),
-    history: (scheduleId) => timeline.history(scheduleId),
-    rateLimit: (times = 1, seconds = 1) => {
+    timeline,
+    script,
+    setRetrySeconds: (seconds) => {
       periodSeconds = seconds;
-      script.rateLimit(times);
     },
-    get outage() {
-      return script.outage;
-    },
-    set outage(value) {
-      script.outage = value;
-    },
-    get delayMs() {
-      return script.delayMs;
-    },
-    set delayMs(value) {
-      script.delayMs = value;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  });
 }

@@ -20,17 +20,16 @@
  * The spec does not say how an unknown schedule id is answered: here, with no on-calls.
  */
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendJson } from './http-util.js';
 import {
   answeredByOutage,
   FailureScript,
+  type OnCallSimulator,
   OnCallTimeline,
-  type Outage,
   queryOf,
   type RecordedOnCallCall,
-  type TimedShift,
+  serveOnCallSimulator,
 } from './on-call-timeline.js';
 
 /** A schedule in the simulated account. */
@@ -51,22 +50,7 @@ export interface PagerDutySimulatorOptions {
 }
 
 /** The simulated PagerDuty REST API, with its timeline and scripted failures. */
-export interface PagerDutySimulator {
-  /** Base URL to use as PAGERDUTY_API_URL. */
-  readonly apiUrl: string;
-  readonly calls: readonly RecordedOnCallCall[];
-  /** Puts these people on call for the schedule from now (or `at`) on; earlier shifts are kept. */
-  setOnCall(scheduleId: string, emails: readonly string[], at?: number): void;
-  /** Every shift of a schedule, oldest first. */
-  history(scheduleId: string): readonly TimedShift[];
-  /** The next `times` calls are answered 429, with `ratelimit-reset: resetSeconds`. */
-  rateLimit(times?: number, resetSeconds?: number): void;
-  /** An outage until set back to undefined: 500s (`error`) or dropped connections (`drop`). */
-  outage: Outage | undefined;
-  /** Every answer is delayed this long (a slow PagerDuty). */
-  delayMs: number;
-  close(): Promise<void>;
-}
+export type PagerDutySimulator = OnCallSimulator;
 
 const ESCALATION_POLICY = {
   id: 'PESCPOL',
@@ -88,12 +72,11 @@ export async function startPagerDutySimulator(
   const script = new FailureScript();
   let resetSeconds = 1;
   const calls: RecordedOnCallCall[] = [];
-  let base = '';
 
   const error = (res: ServerResponse, status: number, body: Record<string, unknown>, headers = {}) =>
     sendJson(res, status, { error: body }, headers);
 
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse, base: string) => {
     const url = new URL(req.url ?? '/', base);
     const record = (status: number) =>
       calls.push({
@@ -189,41 +172,14 @@ export async function startPagerDutySimulator(
     };
   };
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      if (!res.headersSent) error(res, 500, { message: String(err) });
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-
-  return {
-    apiUrl: base,
+  return serveOnCallSimulator(options.port, handle, (res, message) => error(res, 500, { message }), {
     calls,
-    setOnCall: (scheduleId, emails, at) => timeline.set(scheduleId, emails, at),
-    history: (scheduleId) => timeline.history(scheduleId),
-    rateLimit: (times = 1, seconds = 1) => {
+    timeline,
+    script,
+    setRetrySeconds: (seconds) => {
       resetSeconds = seconds;
-      script.rateLimit(times);
     },
-    get outage() {
-      return script.outage;
-    },
-    set outage(value) {
-      script.outage = value;
-    },
-    get delayMs() {
-      return script.delayMs;
-    },
-    set delayMs(value) {
-      script.delayMs = value;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  });
 }
 
 /** A stable PagerDuty-looking user id (`P` and six characters) for an email. */
