@@ -1,4 +1,4 @@
-import type { RoleThroughTeam } from '../lib/access-items.js';
+import type { RoleThroughTeam, TeamProjectAccess } from '../lib/access-items.js';
 import type { AtlasScope } from '../lib/scope.js';
 import type { AtlasTeamsApi } from './teams-api.js';
 
@@ -130,6 +130,15 @@ export interface AtlasRolesApi {
    * where `teams` is.
    */
   rolesThroughTeams?(username: string, groupId: string): Promise<RoleThroughTeam[]>;
+  /**
+   * What the `team:` items among `items` give on these projects (listGroupTeams, kept like the reads
+   * above); a team the organization does not have gives nothing. Present where `teams` is.
+   */
+  teamAccess?(
+    orgId: string,
+    items: readonly string[],
+    projects: readonly { readonly id: string; readonly name: string }[],
+  ): Promise<TeamProjectAccess[]>;
   /**
    * Whether a `team:NAME` item still names a team of the organization (by its name or 24-hex id, or
    * the id it had when this process last used it); false for a team renamed or deleted in Atlas.

@@ -4,6 +4,7 @@ import {
   type RoleThroughTeam,
   rolesAmong,
   TEAM_NAME,
+  type TeamProjectAccess,
   teamItem,
   teamOfItem,
 } from '../lib/access-items.js';
@@ -186,6 +187,27 @@ export function withTeamMemberships(inner: AtlasRolesApi, options: TeamMembershi
         if (isAppError(error, 'ATLAS_REJECTED')) return false;
         throw error;
       }
+    },
+    async teamAccess(orgId, items, projects): Promise<TeamProjectAccess[]> {
+      const ids = new Map<string, string>();
+      for (const item of items.filter(isTeamItem)) {
+        try {
+          ids.set(item, await teamIdOf(orgId, item));
+        } catch (error) {
+          // A team the organization does not have gives nothing anywhere.
+          if (!isAppError(error, 'ATLAS_REJECTED')) throw error;
+        }
+      }
+      if (ids.size === 0) return [];
+      const access: TeamProjectAccess[] = [];
+      for (const project of projects) {
+        const given = await projectTeams(project.id);
+        for (const [item, id] of ids) {
+          const roles = given.find((t) => t.teamId === id)?.roles ?? [];
+          if (roles.length > 0) access.push({ team: item, project: project.name, roles });
+        }
+      }
+      return access;
     },
     async rolesThroughTeams(username, groupId): Promise<RoleThroughTeam[]> {
       const withRoles = (await projectTeams(groupId)).filter((t) => t.roles.length > 0);

@@ -2,7 +2,6 @@ import type { FederationCache } from '../atlas/federation-cache.js';
 import type { AtlasRolesApi } from '../atlas/roles-api.js';
 import { isAppError } from '../errors.js';
 import type { LedgerStore } from '../grants/ledger-store.js';
-import { isTeamItem, type TeamProjectAccess, teamOfItem } from '../lib/access-items.js';
 import type { TargetRef } from '../lib/scope.js';
 import type { AccessReader, CurrentRoles } from '../requests/ports.js';
 
@@ -19,27 +18,6 @@ export function createAtlasAccessReader(
     readonly orgOfProject: (groupId: string) => Promise<string>;
   },
 ): AccessReader {
-  /** What each team asked for gives on the policy's projects (listGroupTeams, cached by the client). */
-  const teamAccessOf = async (orgId: string, items: readonly string[]): Promise<TeamProjectAccess[]> => {
-    const asked = items.filter(isTeamItem);
-    const teams = atlas.teams;
-    if (asked.length === 0 || !teams) return [];
-    const known = await teams.listTeams(orgId);
-    const idOf = (item: string) => {
-      const named = teamOfItem(item) ?? '';
-      return known.find((t) => t.id === named || t.name.toLowerCase() === named.toLowerCase())?.id;
-    };
-    const access: TeamProjectAccess[] = [];
-    for (const project of projects()) {
-      const given = await teams.projectTeams(project.id);
-      for (const item of asked) {
-        const roles = given.find((t) => t.teamId === idOf(item))?.roles ?? [];
-        if (roles.length > 0) access.push({ team: item, project: project.name, roles });
-      }
-    }
-    return access;
-  };
-
   /**
    * The organization's role mappings; unknown (undefined: no federation check) when the key may not
    * read them (403: getOrgFederationSettings needs Organization Owner, which a key that changes only
@@ -58,7 +36,8 @@ export function createAtlasAccessReader(
     async readAccess(email, target, items) {
       const scope = { kind: target.kind, id: target.id };
       const { roles, userId } = await atlas.readUser(email, scope);
-      const teamAccess = target.kind === 'org' ? await teamAccessOf(target.id, items) : [];
+      const teamAccess =
+        target.kind === 'org' && atlas.teamAccess ? await atlas.teamAccess(target.id, items, projects()) : [];
       const throughTeams =
         target.kind === 'project' && atlas.rolesThroughTeams
           ? await atlas.rolesThroughTeams(email, target.id)
