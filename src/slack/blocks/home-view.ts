@@ -5,7 +5,8 @@ import type { HomeData } from '../../requests/home.js';
 import type { AccessRequest } from '../../requests/model.js';
 import { STATE_WORDS } from '../../requests/state-machine.js';
 import { escapeMrkdwn, formatRoles, inlineUserText, mention, slackDate, truncate } from '../mrkdwn.js';
-import { ACTIONS, buildDecisionActions } from './approval-message.js';
+import { ACTIONS } from './actions.js';
+import { buildDecisionActions } from './approval-message.js';
 
 /** Slack's limit on blocks in a Home tab view (https://docs.slack.dev/reference/views/home-tab-views). */
 export const HOME_MAX_BLOCKS = 100;
