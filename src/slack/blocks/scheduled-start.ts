@@ -1,6 +1,7 @@
 import type { KnownBlock } from '@slack/types';
 import type { AccessRequest } from '../../requests/model.js';
 import { endOfGrant } from '../../requests/scheduled-start.js';
+import { STATE_WORDS } from '../../requests/state-machine.js';
 import { slackDate } from '../mrkdwn.js';
 import { ACTIONS } from './actions.js';
 
@@ -43,4 +44,11 @@ export function buildCancelBeforeStart(request: AccessRequest): KnownBlock | und
       },
     ],
   };
+}
+
+/** How a request's state reads in a list: an approved grant waiting for its start says when it starts. */
+export function describeStateLabel(request: AccessRequest): string {
+  return isWaitingForStart(request) && request.startsAt !== null
+    ? `approved, starts ${slackDate(request.startsAt)}`
+    : STATE_WORDS[request.state].label;
 }

@@ -1,12 +1,11 @@
 import type { KnownBlock } from '@slack/types';
 import { formatDuration } from '../../lib/duration.js';
 import type { AccessRequest, RequestAuditEntry } from '../../requests/model.js';
-import { STATE_WORDS } from '../../requests/state-machine.js';
 import type { RequestOverview } from '../../requests/views.js';
 import { escapeMrkdwn, formatRoles, inlineUserText, mention, slackDate, truncate } from '../mrkdwn.js';
 import { ACTIONS } from './actions.js';
 import { buildDecisionActions, describeStatus, type SlackMessage } from './approval-message.js';
-import { isWaitingForStart, startPhrase } from './scheduled-start.js';
+import { describeStateLabel, isWaitingForStart, startPhrase } from './scheduled-start.js';
 
 /** The direct message a grantee gets when someone asks for access on their behalf: Not me / cancel. */
 export function buildOnBehalfNotice(request: AccessRequest): SlackMessage {
@@ -88,7 +87,7 @@ function summary(request: AccessRequest): string {
   const what = request.extends
     ? `extends ${request.extends} by ${duration}: ${formatRoles(request.roles)}`
     : `${formatRoles(request.roles)}`;
-  return `*${request.id}* ${what} on *${escapeMrkdwn(request.target.name)}*${who}${request.extends ? '' : `, ${duration}`} · _${STATE_WORDS[request.state].label}_`;
+  return `*${request.id}* ${what} on *${escapeMrkdwn(request.target.name)}*${who}${request.extends ? '' : `, ${duration}`} · _${describeStateLabel(request)}_`;
 }
 
 /** `/atlas-access status ID`: where the request stands and its audit trail. */
@@ -117,7 +116,7 @@ export function buildStatusMessage(
   }
   const dropped = lines.length - kept.length;
   return {
-    text: `${request.id}: ${STATE_WORDS[request.state].label}`,
+    text: `${request.id}: ${describeStateLabel(request)}`,
     blocks: [
       {
         type: 'section',
