@@ -6,7 +6,8 @@ import type { ReadinessReport } from './readiness.js';
  * across processes in the query (`sum by (to) (rate(rolecall_request_transitions_total[5m]))`). The
  * queue and overdue-grant gauges read Redis at scrape time, so every process reports the same shared
  * figure: take `max`, not `sum`. A gauge whose read fails or takes longer than {@link READ_TIMEOUT_MS}
- * reports no series for that scrape, so the rest (readiness above all) still gets through.
+ * reports no series for that scrape (NaN when it has no labels), so the rest (readiness above all)
+ * still gets through.
  * deploy/prometheus/alerts.yml and deploy/grafana/rolecall.json use these names; test/deploy checks them.
  */
 
@@ -250,9 +251,8 @@ function watchReadinessGauges(registry: Registry): { watch(report: () => Promise
     help: 'Whether /readyz answers 200 (1) or 503 (0: a check failing, or stopping)',
     registers: [registry],
     async collect() {
-      this.reset();
-      if (!source) return;
-      this.set(((await current())?.ready ?? false) ? 1 : 0);
+      // Unlabelled, it always has a value: NaN (unknown) until a readiness is watched.
+      this.set(source ? (((await current())?.ready ?? false) ? 1 : 0) : Number.NaN);
     },
   });
   new Gauge({
@@ -316,9 +316,9 @@ function watchOverdueGauges(registry: Registry): {
     help: 'Revocations failing now (revoke_failed), retried every REVOKE_RETRY_INTERVAL',
     registers: [registry],
     async collect() {
-      this.reset();
+      // Unlabelled, it always has a value: NaN (unknown) when the read failed, never a reassuring 0.
       const reading = await current();
-      if (reading) this.set(reading.failing.count);
+      this.set(reading ? reading.failing.count : Number.NaN);
     },
   });
   new Gauge({
@@ -326,9 +326,8 @@ function watchOverdueGauges(registry: Registry): {
     help: 'How long the oldest failing revocation has been failing, in seconds (0 when none)',
     registers: [registry],
     async collect() {
-      this.reset();
       const reading = await current();
-      if (reading) this.set(ageOf(reading.failing.oldestSince));
+      this.set(reading ? ageOf(reading.failing.oldestSince) : Number.NaN);
     },
   });
   return {
