@@ -29,6 +29,7 @@ import {
 import type { ShutdownStack } from '../ops/shutdown.js';
 import { openPolicySource, type PolicySource } from '../policy/policy-source.js';
 import { createLifecycle, type Lifecycle, type LifecycleDeps } from '../requests/lifecycle.js';
+import { readOverdueGrants } from '../requests/overdue-grants.js';
 import type { WorkQueue } from '../requests/ports.js';
 import { createReceipts, type Receipts } from '../requests/receipts.js';
 import { createRequestReader, type RequestReader } from '../requests/request-reader.js';
@@ -92,7 +93,7 @@ export async function openInfrastructure(
   logger: Logger,
   auditLogger: Logger,
 ): Promise<Infrastructure> {
-  const metrics = createMetrics();
+  const metrics = createMetrics({ revokeEscalateEveryMs: config.grants.revokeEscalateEveryMs });
   const slackFetch = createSlackFetch((method, error) => metrics.slackApiError(method, error), {
     dryRun: config.dryRun,
   });
@@ -142,6 +143,8 @@ export async function openInfrastructure(
     onWrites: (count) => continuity?.observeWrites(count, 'commands'),
   };
   const store = createRequestReader(redis, { prefix: config.redis.prefix });
+  const ledgers = createLedgerStore(redis, keys);
+  metrics.watchOverdueGrants(() => readOverdueGrants({ ledgers, store }, Date.now()));
   const writer = createRequestWriter(redis, writerOptions);
   const lifecycleWith = (durable?: NonNullable<LifecycleDeps['durable']>) =>
     createLifecycle({
@@ -191,7 +194,7 @@ export async function openInfrastructure(
     writerOptions,
     lifecycle: lifecycleWith(),
     lifecycleWith,
-    ledgers: createLedgerStore(redis, keys),
+    ledgers,
     receipts: createReceipts(receiptsRedis, keys),
     reviewStore: reviews,
     offboardingStore: createOffboardingStore(redis, keys, { onAudit }),
