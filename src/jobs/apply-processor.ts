@@ -3,8 +3,11 @@ import type { ScopedUser, SingleRoleApi } from '../atlas/roles-api.js';
 import { AppError, isAppError } from '../errors.js';
 import { type ApplyDecision, decideApply, holdersOf, type Ledger, type LedgerOp } from '../grants/ledger.js';
 import { isTeamItem } from '../lib/access-items.js';
+import { bundleEndOf } from '../requests/bundle.js';
 import type { AccessRequest, ChangePlan } from '../requests/model.js';
 import { sameRoles } from '../requests/role-set.js';
+import { describeApply } from './apply-words.js';
+import { checkBundleOpen, endWithBundle } from './bundle-parts.js';
 import { createDatabaseGrants } from './database-grants.js';
 import { createExtendGrant } from './extend-grant.js';
 import { findGone, goneError } from './gone.js';
@@ -301,8 +304,11 @@ export function createApplyProcessor(deps: ProcessorDeps) {
     const appliedAt = now();
     const dryRun = deps.dryRunLog?.take(request.id);
     const holds = decision.hold.length > 0;
+    // A bundle's parts all end at its decision time plus the duration, however late each is applied.
     const revokeAt =
-      request.durationSeconds !== null && holds ? appliedAt + request.durationSeconds * 1000 : null;
+      request.durationSeconds !== null && holds
+        ? (bundleEndOf(request) ?? appliedAt + request.durationSeconds * 1000)
+        : null;
     const until = request.durationSeconds === null ? null : revokeAt;
     const ops: LedgerOp[] = decision.hold.map((role) => ({ op: 'hold', role, requestId: request.id, until }));
     if (plan.addsToProject) ops.push({ op: 'membership', requestId: request.id });
@@ -339,6 +345,7 @@ export function createApplyProcessor(deps: ProcessorDeps) {
       revokeAt,
     );
     if (!done.ok) return { skipped: done.current.state };
+    await endWithBundle(deps, done.request);
     logger.info('request applied', {
       requestId: request.id,
       added: decision.add,
@@ -350,6 +357,7 @@ export function createApplyProcessor(deps: ProcessorDeps) {
 
   return createStepProcessor(deps, states, async (request, fence) => {
     if (request.extends !== null) return extend(request);
+    await checkBundleOpen(deps, request, now());
     try {
       // When Atlas's rate limit is short, revocations go first: the thread hears once how long this waits.
       let told = false;
@@ -381,18 +389,4 @@ export function createApplyProcessor(deps: ProcessorDeps) {
       throw missing ? goneError(request, missing) : error;
     }
   });
-}
-
-function describeApply(
-  added: readonly string[],
-  joined: readonly string[],
-  outside: readonly string[],
-  joinedProject: boolean,
-): string {
-  const parts: string[] = [];
-  if (joinedProject) parts.push('added to the project');
-  if (added.length > 0) parts.push(`added ${added.join(', ')}`);
-  if (joined.length > 0) parts.push(`already held through Rolecall: ${joined.join(', ')}`);
-  if (outside.length > 0) parts.push(`held outside Rolecall, left alone: ${outside.join(', ')}`);
-  return parts.join('; ') || 'nothing to change';
 }

@@ -6,6 +6,7 @@ import { DATABASE_ITEM_PREFIX, teamItem } from '../lib/access-items.js';
 import { parseDuration } from '../lib/duration.js';
 import type { ScopeKind } from '../lib/scope.js';
 import { approverChaseOf } from './approval-schema.js';
+import { withBundles } from './bundle-parts.js';
 import type { Policy, PolicyTarget, Principal, RoleRule } from './policy.js';
 import { type PolicyFileTarget, policyFileSchema } from './policy-file-schema.js';
 import { formatPath, locateFirstAlias, locateKey, locatePath, type YamlDocument } from './yaml-positions.js';
@@ -84,7 +85,7 @@ export function readPolicy(text: string, api?: PolicyApi): PolicyReading {
   const apiProblems = api === undefined ? [] : rolesMissingFrom(api, data.targets, doc, lineCounter);
   if (apiProblems.length > 0) return { ok: false, problems: apiProblems };
   const version = createHash('sha256').update(text).digest('hex').slice(0, 12);
-  return {
+  return withBundles(data.bundles, {
     ok: true,
     policy: {
       approvalsChannel: data.approvalsChannel,
@@ -151,7 +152,7 @@ export function readPolicy(text: string, api?: PolicyApi): PolicyReading {
         }),
       ),
     },
-  };
+  });
 }
 
 function rolesMissingFrom(

@@ -60,6 +60,7 @@ const JSON_FIELDS = [
   'drift',
   'failure',
   'attempt',
+  'bundle',
 ] as const;
 
 /** Defaults for fields that requests stored before they existed do not have. */
@@ -78,6 +79,7 @@ const FIELD_DEFAULTS: Partial<Record<(typeof JSON_FIELDS)[number], unknown>> = {
   drift: [],
   ticket: null,
   ticketUrl: null,
+  bundle: null,
 };
 
 /**

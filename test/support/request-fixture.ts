@@ -47,6 +47,7 @@ export function accessRequest(
     drift: [],
     failure: null,
     attempt: 1,
+    bundle: null,
     ...fields,
   };
 }
