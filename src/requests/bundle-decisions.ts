@@ -62,7 +62,7 @@ export function createBundleDecisions(deps: RequestServiceDeps, plain: Plain) {
       const ref = bundle.parts.find((p) => p.id === part.id);
       throw new AppError(
         error.code,
-        `${part.id} is part of bundle ${bundle.name}, decided as a whole: you need to be allowed on every part. ${ref ? partWords(ref) : part.id}: ${error.message}`,
+        `Bundle ${bundle.name} is decided as a whole, so only someone allowed on every part may. Part ${ref ? partWords(ref) : part.id}: ${error.message}`,
         { details: error.details },
       );
     }
