@@ -2,8 +2,10 @@ import { writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../dev/http-util.js';
 import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
+import type { ViewValues } from '../../dev/slack-driver.js';
 import { blockText, waitForApprovalMessage } from '../../dev/slack-flow.js';
 import type { SimulatedMessage } from '../../dev/slack-simulator.js';
+import { expectValidMessageBlocks, expectValidModal } from '../support/block-kit.js';
 import {
   ephemeralAfter,
   ORG,
@@ -229,5 +231,67 @@ describe('bundles (end to end)', () => {
     expect(await refused('request bundle:incident-responder for 1h because x', /no bundle/)).toContain(
       'There is no bundle called incident-responder in the policy, which names no bundles.',
     );
+  });
+
+  it('files a bundle from the request form: picked in the target menu, with the durations every part allows', async () => {
+    await start('bundle-form');
+    await sandbox.driver.command(PEOPLE.alice, '', CHANNELS.general);
+    const view = await waitUntil(
+      () => sandbox.slack.events.find((e) => e.kind === 'view' && e.user !== undefined),
+      5_000,
+      'the modal',
+    ).then((event) => (event.kind === 'view' ? event.view : {}));
+    expect(JSON.stringify(view)).toContain('"value":"bundle:incident-responder"');
+    const choice: ViewValues[string] = {
+      value: {
+        type: 'static_select',
+        selected_option: {
+          text: { type: 'plain_text', text: 'bundle:incident-responder' },
+          value: 'bundle:incident-responder',
+        },
+      },
+    };
+    await sandbox.driver.chooseInView(PEOPLE.alice, view, 'target', { target: choice });
+    const viewId = String(view.id);
+    const guided = await waitUntil(
+      () =>
+        sandbox.slack.callsTo('views.update').some((c) => c.args.view_id === viewId)
+          ? sandbox.slack.viewById(viewId)
+          : undefined,
+      5_000,
+      'the bundle form',
+    );
+    const { id: _id, hash: _hash, state: _state, ...asSent } = guided ?? {};
+    expectValidModal(asSent);
+    const text = JSON.stringify(guided);
+    expect(text).toContain('`ORG_READ_ONLY` on *acme*');
+    // acme allows 4h: the menu stops there, and offers no permanent access.
+    expect(text).toContain('"value":"4h"');
+    expect(text).not.toContain('"value":"8h"');
+    expect(text).not.toContain('"value":"permanent"');
+    expect(text).toContain('One decision for every part, by someone allowed on each: <@U0CAROL>');
+    const duration = (value: string): ViewValues[string] => ({
+      value: { type: 'static_select', selected_option: { text: { type: 'plain_text', text: value }, value } },
+    });
+    const accepted = await sandbox.driver.submitView(PEOPLE.alice, guided ?? view, {
+      target: choice,
+      duration: duration('2h'),
+      reason: { value: { type: 'plain_text_input', value: 'incident 11' } },
+    });
+    expect(accepted.status).toBe(200);
+    const filed = await ephemeralAfter(sandbox, PEOPLE.alice, 0, /Bundle \*incident-responder\* is filed/);
+    const ids = [...filed.matchAll(/AR-[0-9A-Z]+/g)].map((m) => m[0]);
+    expect(ids).toHaveLength(2);
+    for (const id of ids) {
+      const part = await waitForState(sandbox, id, 'pending');
+      expect(part).toMatchObject({
+        durationSeconds: 7200,
+        reason: 'incident 11',
+        granteeId: PEOPLE.alice.id,
+      });
+      expect(part.bundle?.parts.map((p) => p.id)).toEqual(ids);
+      const message = await waitForApprovalMessage(sandbox.slack, id);
+      expectValidMessageBlocks(message.blocks);
+    }
   });
 });
