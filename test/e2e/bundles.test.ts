@@ -159,16 +159,37 @@ describe('bundles (end to end)', () => {
     );
   });
 
-  it('ends every part at once when the grantee presses End now on one of them', async () => {
+  /** Someone's Home tab once it shows `pattern`. */
+  const homeOf = async (person: (typeof PEOPLE)[keyof typeof PEOPLE], pattern: RegExp) => {
+    await sandbox.driver.openHome(person);
+    return waitUntil(
+      () => {
+        const view = sandbox.slack.homeOf(person.id);
+        return view && pattern.test(JSON.stringify(view)) ? view : undefined;
+      },
+      8_000,
+      `${person.name}'s home tab matching ${pattern}`,
+    );
+  };
+
+  it('approves every part from the Home tab and ends every part at once when the grantee presses End now on one', async () => {
     await start('bundle-end');
     const [projectPart, orgPart] = await askForBundle(
       'request bundle:incident-responder for 1h because incident 7',
     );
     if (!projectPart || !orgPart) throw new Error('two parts expected');
+    await postedForDecision(projectPart);
     await postedForDecision(orgPart);
-    await sandbox.driver.clickButton(PEOPLE.carol, await postedForDecision(projectPart), 'request_approve');
+    // Carol's Home tab lists both parts, each saying which bundle it belongs to; one Approve decides both.
+    const waiting = await homeOf(PEOPLE.carol, new RegExp(`"value":"${orgPart}"`));
+    expect(JSON.stringify(waiting)).toContain(':package: bundle *incident-responder*');
+    await sandbox.driver.clickInView(PEOPLE.carol, waiting, 'request_approve', orgPart);
     await waitForState(sandbox, projectPart, 'applied');
     await waitForState(sandbox, orgPart, 'applied');
+    // Alice's access: both parts, End now on each, no Extend (a bundle's parts end together).
+    const access = await homeOf(PEOPLE.alice, new RegExp(`home-grant:${orgPart}`));
+    expect(JSON.stringify(access)).toContain(`home-grant:${projectPart}`);
+    expect(JSON.stringify(access)).not.toContain('grant_extend');
     const since = sandbox.slack.events.length;
     await sandbox.driver.command(PEOPLE.alice, `end ${orgPart}`, CHANNELS.general);
     await ephemeralAfter(sandbox, PEOPLE.alice, since, new RegExp(`Ending ${orgPart} now`));

@@ -55,18 +55,22 @@ export const ACTIONS = {
   stepCancel: 'workflow_cancel',
 } as const;
 
-/** The Extend and End now buttons the grantee gets with a temporary grant. */
-export function buildGrantActions(requestId: string): KnownBlock {
+/** The Extend and End now buttons the grantee gets with a temporary grant (no Extend on a bundle's part). */
+export function buildGrantActions(requestId: string, extendable = true): KnownBlock {
   return {
     type: 'actions',
     block_id: `grant:${requestId}`,
     elements: [
-      {
-        type: 'button',
-        action_id: ACTIONS.extend,
-        text: { type: 'plain_text', text: 'Extend' },
-        value: requestId,
-      },
+      ...(extendable
+        ? [
+            {
+              type: 'button' as const,
+              action_id: ACTIONS.extend,
+              text: { type: 'plain_text' as const, text: 'Extend' },
+              value: requestId,
+            },
+          ]
+        : []),
       {
         type: 'button',
         action_id: ACTIONS.end,

@@ -38,3 +38,8 @@ export function buildBundleFiled(parts: readonly AccessRequest[]): { text: strin
   );
   return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] };
 }
+
+/** " · :package: bundle *incident-responder*" after a part's line (Home tab); '' for a request of its own. */
+export function bundleTag(request: Pick<AccessRequest, 'bundle'>): string {
+  return request.bundle === null ? '' : ` · :package: bundle *${escapeMrkdwn(request.bundle.name)}*`;
+}
