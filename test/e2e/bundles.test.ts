@@ -315,4 +315,64 @@ describe('bundles (end to end)', () => {
       expectValidMessageBlocks(message.blocks);
     }
   });
+
+  it('keeps counting approvals per part until every part has what it needs, and stops every part when one is refused after reading Atlas', async () => {
+    await start(
+      'bundle-strict',
+      POLICY.replace(
+        '    maxDuration: 4h\n',
+        `    maxDuration: 4h\n    rules:\n      - roles: [ORG_READ_ONLY]\n        approvals: 2\n        approvers: [${PEOPLE.bob.id}, ${PEOPLE.carol.id}]\n`,
+      ),
+    );
+    const [projectPart, orgPart] = await askForBundle(
+      'request bundle:incident-responder for 1h because incident 5',
+    );
+    if (!projectPart || !orgPart) throw new Error('two parts expected');
+    const projectMessage = await postedForDecision(projectPart);
+    await postedForDecision(orgPart);
+    // Carol's approval would do for the project, not for acme (2 needed): neither part moves.
+    await sandbox.driver.clickButton(PEOPLE.carol, projectMessage, 'request_approve');
+    await waitUntil(
+      async () => ((await readRequest(sandbox, orgPart)).approvals.length === 1 ? true : undefined),
+      5_000,
+      'the first approval on the org part',
+    );
+    expect((await readRequest(sandbox, projectPart)).state).toBe('pending');
+    let since = sandbox.slack.events.length;
+    await sandbox.driver.clickButton(PEOPLE.carol, projectMessage, 'request_approve');
+    expect(await ephemeralAfter(sandbox, PEOPLE.carol, since, /already approved/)).toContain(
+      'You have already approved bundle incident-responder; it needs 2 approvals from different people on every part.',
+    );
+    // Bob's makes two on every part: both approved, with one decision time.
+    await sandbox.driver.clickButton(PEOPLE.bob, projectMessage, 'request_approve');
+    const project = await waitForState(sandbox, projectPart, 'applied');
+    const org = await waitForState(sandbox, orgPart, 'applied');
+    expect(org.approvals.map((a) => a.by)).toEqual([PEOPLE.carol.id, PEOPLE.bob.id]);
+    expect(project.decision?.at).toBe(org.decision?.at);
+    expect(project.grant?.revokeAt).toBe(org.grant?.revokeAt);
+
+    // Mallory holds ORG_READ_ONLY already, outside Rolecall: that part is refused after reading Atlas
+    // ("nothing to request"), and the project part is withdrawn with it.
+    sandbox.atlas.setRoles(PEOPLE.mallory.email, ORG, ['ORG_MEMBER', 'ORG_READ_ONLY']);
+    since = sandbox.slack.events.length;
+    await sandbox.driver.command(
+      PEOPLE.mallory,
+      'request bundle:incident-responder for 1h because testing',
+      CHANNELS.general,
+    );
+    const filed = await ephemeralAfter(
+      sandbox,
+      PEOPLE.mallory,
+      since,
+      /Bundle \*incident-responder\* is filed/,
+    );
+    const [first, second] = [...filed.matchAll(/AR-[0-9A-Z]+/g)].map((m) => m[0]);
+    if (!first || !second) throw new Error('two parts expected');
+    const refused = await waitForState(sandbox, second, 'refused');
+    const withdrawn = await waitForState(sandbox, first, 'cancelled');
+    expect(refused.failure?.code).toBe('NOTHING_TO_GRANT');
+    expect(withdrawn.decision?.note).toBe(
+      `cancelled: part ${second} of bundle incident-responder was refused (${refused.failure?.message}); a bundle goes ahead only as a whole`,
+    );
+  });
 });
