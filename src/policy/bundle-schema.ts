@@ -163,3 +163,60 @@ export function checkBundles(
   }
   return issues;
 }
+
+/** What a target of the file says about who decides its items: its approvers and its rules. */
+export interface BundleTargetDeciders {
+  readonly approvers: readonly string[];
+  readonly rules?:
+    | readonly { readonly roles: readonly string[]; readonly approvers?: readonly string[] | undefined }[]
+    | undefined;
+}
+
+/**
+ * A bundle is decided by one person allowed on every part: when every approver list of its items names
+ * only users (no user group, which may hold anyone) and no user is in all of them, nobody could ever
+ * decide it. Group names are read through `groups`.
+ */
+export function checkBundleDeciders(
+  bundles: Readonly<Record<string, readonly string[]>> | undefined,
+  targets: readonly BundleTargetOffer[],
+  deciders: readonly BundleTargetDeciders[],
+  groups: Readonly<Record<string, readonly string[]>>,
+): BundleIssue[] {
+  const issues: BundleIssue[] = [];
+  for (const [name, entries] of Object.entries(bundles ?? {})) {
+    const lists: string[][] = [];
+    for (const entry of entries) {
+      const resolved = resolveBundleEntry(entry, targets);
+      const target = resolved.ok ? deciders[resolved.target] : undefined;
+      if (!resolved.ok || !target) return issues;
+      const rule = target.rules?.find((r) => r.roles.includes(resolved.item));
+      lists.push([...new Set((rule?.approvers ?? target.approvers).flatMap((p) => groups[p] ?? [p]))]);
+    }
+    if (lists.some((list) => list.some((p) => !/^[UW]/.test(p)))) continue;
+    const common = (lists[0] ?? []).filter((p) => lists.every((list) => list.includes(p)));
+    if (common.length === 0) {
+      issues.push({
+        path: ['bundles', name],
+        message: `nobody named may approve every part of bundle ${name}, and one person allowed on every part decides a bundle: name a common approver, or split it`,
+      });
+    }
+  }
+  return issues;
+}
+
+/**
+ * Every problem of the file's `bundles:` (see {@link checkBundles}), then, once every entry resolves,
+ * bundles nobody named could decide ({@link checkBundleDeciders}).
+ */
+export function bundleIssuesOf(file: {
+  readonly bundles?: Readonly<Record<string, readonly string[]>> | undefined;
+  readonly groups?: Readonly<Record<string, readonly string[]>> | undefined;
+  readonly targets: readonly (Parameters<typeof offersOf>[0][number] & BundleTargetDeciders)[];
+}): BundleIssue[] {
+  const offers = offersOf(file.targets);
+  const issues = checkBundles(file.bundles, offers);
+  return issues.length > 0
+    ? issues
+    : checkBundleDeciders(file.bundles, offers, file.targets, file.groups ?? {});
+}

@@ -3,7 +3,7 @@ import { DATABASE_ITEM_PREFIX, DATABASE_LEVEL, TEAM_NAME, teamItem } from '../li
 import { parseDuration } from '../lib/duration.js';
 import { ATLAS_ID, ROLE_NAME, SLACK_CHANNEL_ID } from '../lib/patterns.js';
 import { approvalKeys } from './approval-schema.js';
-import { bundlesSchema, checkBundles, offersOf } from './bundle-schema.js';
+import { bundleIssuesOf, bundlesSchema } from './bundle-schema.js';
 import { databaseSchema } from './database-schema.js';
 import { onCallApprovesSchema, onCallSchema } from './on-call-schema.js';
 import { ticketSchema } from './ticket-schema.js';
@@ -361,8 +361,7 @@ export const policyFileSchema = z
         check(rule.breakGlass, ['rules', r, 'breakGlass']);
       });
     });
-    for (const issue of checkBundles(p.bundles, offersOf(p.targets)))
-      ctx.addIssue({ code: 'custom', ...issue });
+    for (const issue of bundleIssuesOf(p)) ctx.addIssue({ code: 'custom', ...issue });
     for (const key of ['offboarders', 'offboardApprovers'] as const) {
       p[key]?.forEach((principal, i) => {
         if (/^[a-z]/.test(principal) && !groups.has(principal)) {

@@ -74,7 +74,12 @@ export function readPolicy(text: string, api?: PolicyApi): PolicyReading {
               return { line: at?.line, col: at?.col, message: `${where}unknown key ${key}` };
             });
           }
-          const at = locatePath(doc, lineCounter, issue.path);
+          // A key that is not allowed (a bundle's name) is reported where the key is written.
+          const key = issue.code === 'invalid_key' ? issue.path.at(-1) : undefined;
+          const at =
+            (typeof key === 'string'
+              ? locateKey(doc, lineCounter, issue.path.slice(0, -1), key)
+              : undefined) ?? locatePath(doc, lineCounter, issue.path);
           return [{ line: at?.line, col: at?.col, message: `${where}${issue.message}` }];
         })
         // In file order, as a reader goes through it.
