@@ -204,6 +204,13 @@ describe('bundles (end to end)', () => {
 
   it('refuses an approver who may not approve every part, and bundles that are unknown, malformed or too long, in words', async () => {
     await start('bundle-refuse');
+    // help lists the bundles with their parts.
+    const help = await sandbox.driver.command(PEOPLE.alice, 'help', CHANNELS.general);
+    const helpBlocks = (help.json as { blocks?: unknown[] }).blocks;
+    expectValidMessageBlocks(helpBlocks);
+    expect(JSON.stringify(helpBlocks)).toContain(
+      '• `bundle:incident-responder`: `GROUP_DATA_ACCESS_READ_ONLY` on *payments-prod*; `ORG_READ_ONLY` on *acme*',
+    );
     const [projectPart, orgPart] = await askForBundle(
       'request bundle:incident-responder for 1h because incident 9',
     );
