@@ -1,4 +1,3 @@
-import type { BundleRef } from './bundle-ref.js';
 import type { AccessRequest, RequestState } from './model.js';
 
 /** States of a part that was approved as the bundle's decision (whatever became of its grant since). */
@@ -24,12 +23,6 @@ export function bundleEndOf(
 ): number | null {
   if (request.bundle === null || request.decision === null || request.durationSeconds === null) return null;
   return request.decision.at + request.durationSeconds * 1000;
-}
-
-/** "bundle incident-responder (AR-1 GROUP_READ_ONLY on payments-prod; AR-2 ORG_READ_ONLY on acme)". */
-export function describeBundle(bundle: BundleRef): string {
-  const parts = bundle.parts.map((p) => `${p.id} ${p.items.join(', ')} on ${p.target}`);
-  return `bundle ${bundle.name} (${parts.join('; ')})`;
 }
 
 /** The other parts' ids of the bundle `request` belongs to ([] for a request of its own). */

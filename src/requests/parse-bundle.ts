@@ -1,5 +1,6 @@
 import { AppError } from '../errors.js';
 import { parseDuration } from '../lib/duration.js';
+import { BUNDLE_NAME } from '../policy/bundle-schema.js';
 import { type Command, checkReason, checkTicket, parseCommand } from './parse-command.js';
 
 /** A correct bundle request, shown next to its parse errors. */
@@ -53,7 +54,7 @@ export function parseBundleLine(text: string): BundleLine {
     );
   }
   const { name = '', duration, ticket, reason = '' } = match.groups;
-  if (!/^[a-z0-9][a-z0-9_-]{0,63}$/i.test(name)) {
+  if (!BUNDLE_NAME.test(name.toLowerCase())) {
     throw invalid(
       `"bundle:${name}" is not a bundle name: letters, digits, "_" or "-", as the policy names it.`,
     );
