@@ -5,7 +5,7 @@ import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/s
 import type { ViewValues } from '../../dev/slack-driver.js';
 import { blockText, waitForApprovalMessage } from '../../dev/slack-flow.js';
 import type { SimulatedMessage } from '../../dev/slack-simulator.js';
-import { expectValidMessageBlocks, expectValidModal } from '../support/block-kit.js';
+import { expectValidHomeView, expectValidMessageBlocks, expectValidModal } from '../support/block-kit.js';
 import {
   ephemeralAfter,
   ORG,
@@ -188,6 +188,7 @@ describe('bundles (end to end)', () => {
     await waitForState(sandbox, orgPart, 'applied');
     // Alice's access: both parts, End now on each, no Extend (a bundle's parts end together).
     const access = await homeOf(PEOPLE.alice, new RegExp(`home-grant:${orgPart}`));
+    expectValidHomeView(access);
     expect(JSON.stringify(access)).toContain(`home-grant:${projectPart}`);
     expect(JSON.stringify(access)).not.toContain('grant_extend');
     const since = sandbox.slack.events.length;
@@ -381,5 +382,37 @@ describe('bundles (end to end)', () => {
     expect(withdrawn.decision?.note).toBe(
       `cancelled: part ${second} of bundle incident-responder was refused (${refused.failure?.message}); a bundle goes ahead only as a whole`,
     );
+  });
+
+  it('refuses to retry a failed part once the bundle was ended early, saying why', async () => {
+    await start('bundle-retry-ended');
+    sandbox.atlas.inject({
+      ...ORG_ROLE_WRITE,
+      status: 400,
+      body: {
+        error: 400,
+        errorCode: 'INVALID_ATTRIBUTE',
+        detail: 'simulated refusal',
+        reason: 'Bad Request',
+      },
+      times: 1,
+    });
+    const [projectPart, orgPart] = await askForBundle(
+      'request bundle:incident-responder for 1h because incident 3',
+    );
+    if (!projectPart || !orgPart) throw new Error('two parts expected');
+    const orgMessage = await postedForDecision(orgPart);
+    await sandbox.driver.clickButton(PEOPLE.carol, await postedForDecision(projectPart), 'request_approve');
+    await waitForState(sandbox, projectPart, 'applied');
+    await waitForState(sandbox, orgPart, 'failed');
+    await sandbox.driver.command(PEOPLE.alice, `end ${projectPart}`, CHANNELS.general);
+    await waitForState(sandbox, projectPart, 'revoked');
+    const since = sandbox.slack.events.length;
+    await sandbox.driver.clickButton(PEOPLE.carol, orgMessage, 'request_retry');
+    expect(await ephemeralAfter(sandbox, PEOPLE.carol, since, /ended early/)).toContain(
+      `${orgPart} is part of bundle incident-responder, whose access was ended early; a retry would grant what the bundle no longer holds.`,
+    );
+    expect((await readRequest(sandbox, orgPart)).state).toBe('failed');
+    expect(sandbox.atlas.rolesOf(PEOPLE.alice.email, ORG)).not.toContain('ORG_READ_ONLY');
   });
 });
