@@ -9,6 +9,10 @@ export type AppErrorCode =
   | 'DURATION_INVALID'
   /** A request lacks the ticket its policy requires, or names one that does not match its pattern. */
   | 'TICKET_INVALID'
+  /** `bundle:NAME` names no bundle of the policy in force. */
+  | 'BUNDLE_UNKNOWN'
+  /** A part of a bundle can no longer be granted: the bundle's access ended (on time or early). */
+  | 'BUNDLE_ENDED'
   | 'NOTHING_TO_GRANT'
   | 'EXTENSION_TOO_LATE'
   /** A scheduled grant's whole time passed before it could be applied: nothing was granted. */

@@ -15,7 +15,7 @@ export interface CheckOutput {
 
 /**
  * `rolecall policy check FILE [--api FLAVOR]` (and `npm run policy:check -- FILE`): validates a policy
- * file offline, with no Redis, Slack or Atlas. Prints `FILE is valid: N targets, M rules` and returns
+ * file offline, with no Redis, Slack or Atlas. Prints `FILE is valid: N targets, M rules[, B bundles]` and returns
  * 0, or prints every problem as `FILE:LINE:COL message` and returns 1; returns 2 for a usage error.
  * With `--api`, roles that Atlas API flavor does not have are problems too (as at start-up).
  */
@@ -62,10 +62,11 @@ export async function runPolicyCheck(args: readonly string[], output: CheckOutpu
     for (const problem of reading.problems) output.out(formatProblem(file, problem));
     return 1;
   }
-  const { targets } = reading.policy;
+  const { targets, bundles = [] } = reading.policy;
   const rules = targets.reduce((sum, t) => sum + t.rules.length, 0);
+  const bundled = bundles.length === 0 ? '' : `, ${bundles.length} bundle${bundles.length === 1 ? '' : 's'}`;
   output.out(
-    `${file} is valid: ${targets.length} target${targets.length === 1 ? '' : 's'}, ${rules} rule${rules === 1 ? '' : 's'}`,
+    `${file} is valid: ${targets.length} target${targets.length === 1 ? '' : 's'}, ${rules} rule${rules === 1 ? '' : 's'}${bundled}`,
   );
   return 0;
 }

@@ -3,9 +3,12 @@ import type { ScopedUser, SingleRoleApi } from '../atlas/roles-api.js';
 import { AppError, isAppError } from '../errors.js';
 import { type ApplyDecision, decideApply, holdersOf, type Ledger, type LedgerOp } from '../grants/ledger.js';
 import { isTeamItem } from '../lib/access-items.js';
+import { bundleEndOf } from '../requests/bundle.js';
 import type { AccessRequest, ChangePlan } from '../requests/model.js';
 import { sameRoles } from '../requests/role-set.js';
 import { endOfGrant, windowPassedError } from '../requests/scheduled-start.js';
+import { describeApply } from './apply-words.js';
+import { checkBundleOpen, endWithBundle } from './bundle-parts.js';
 import { createDatabaseGrants } from './database-grants.js';
 import { createExtendGrant } from './extend-grant.js';
 import { findGone, goneError } from './gone.js';
@@ -304,7 +307,8 @@ export function createApplyProcessor(deps: ProcessorDeps) {
     const appliedAt = now();
     const dryRun = deps.dryRunLog?.take(request.id);
     const holds = decision.hold.length > 0;
-    const revokeAt = holds ? endOfGrant(request, appliedAt) : null;
+    // A bundle's parts all end at its decision time plus the duration; a scheduled grant its start plus it.
+    const revokeAt = holds ? (bundleEndOf(request) ?? endOfGrant(request, appliedAt)) : null;
     const until = request.durationSeconds === null ? null : revokeAt;
     const ops: LedgerOp[] = decision.hold.map((role) => ({ op: 'hold', role, requestId: request.id, until }));
     if (plan.addsToProject) ops.push({ op: 'membership', requestId: request.id });
@@ -341,6 +345,7 @@ export function createApplyProcessor(deps: ProcessorDeps) {
       revokeAt,
     );
     if (!done.ok) return { skipped: done.current.state };
+    await endWithBundle(deps, done.request);
     logger.info('request applied', {
       requestId: request.id,
       added: decision.add,
@@ -358,6 +363,7 @@ export function createApplyProcessor(deps: ProcessorDeps) {
     states,
     async (request, fence) => {
       if (request.extends !== null) return extend(request);
+      await checkBundleOpen(deps, request, now());
       try {
         // When Atlas's rate limit is short, revocations go first: the thread hears once how long this waits.
         let told = false;
@@ -394,18 +400,4 @@ export function createApplyProcessor(deps: ProcessorDeps) {
     },
     { notBefore },
   );
-}
-
-function describeApply(
-  added: readonly string[],
-  joined: readonly string[],
-  outside: readonly string[],
-  joinedProject: boolean,
-): string {
-  const parts: string[] = [];
-  if (joinedProject) parts.push('added to the project');
-  if (added.length > 0) parts.push(`added ${added.join(', ')}`);
-  if (joined.length > 0) parts.push(`already held through Rolecall: ${joined.join(', ')}`);
-  if (outside.length > 0) parts.push(`held outside Rolecall, left alone: ${outside.join(', ')}`);
-  return parts.join('; ') || 'nothing to change';
 }

@@ -22,6 +22,7 @@ import { onCallSchedulesOf } from '../requests/on-call-approver.js';
 import type { RequestLine } from '../requests/parse-command.js';
 import type { AccessReader, Directory } from '../requests/ports.js';
 import type { RequestReader } from '../requests/request-reader.js';
+import { withdrawOtherParts } from './bundle-parts.js';
 import { checkDatabaseRequest } from './database-check.js';
 import type { ProcessorOutcome } from './processor-support.js';
 import type { RequestJob } from './queues.js';
@@ -76,6 +77,7 @@ export function createEnrichProcessor(deps: EnrichDeps) {
     });
     if (!moved.ok) return { skipped: moved.current.state };
     deps.logger.info('request refused after reading Atlas', { requestId: request.id, code });
+    await withdrawOtherParts(deps, request, message);
     return { done: 'refused' };
   };
 
@@ -97,7 +99,8 @@ export function createEnrichProcessor(deps: EnrichDeps) {
     | { readonly code: string; readonly reason: string }
   > => {
     const target = targetOf(deps.policy(), request.target);
-    if (!target) return 'wait';
+    // A bundle is decided once, by a person who may approve every part: never automatically.
+    if (!target || request.bundle !== null) return 'wait';
     const forSelf = !request.breakGlass && request.requesterId === request.granteeId;
     const byRule = forSelf && requirementsOf(target, request.roles).autoApprove;
     // A rule that lets whoever is on call through: asked of the providers now, failing closed.

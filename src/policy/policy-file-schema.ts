@@ -3,6 +3,7 @@ import { DATABASE_ITEM_PREFIX, DATABASE_LEVEL, TEAM_NAME, teamItem } from '../li
 import { parseDuration } from '../lib/duration.js';
 import { ATLAS_ID, ROLE_NAME, SLACK_CHANNEL_ID } from '../lib/patterns.js';
 import { approvalKeys } from './approval-schema.js';
+import { bundleIssuesOf, bundlesSchema } from './bundle-schema.js';
 import { databaseSchema } from './database-schema.js';
 import { onCallApprovesSchema, onCallSchema } from './on-call-schema.js';
 import { ticketSchema } from './ticket-schema.js';
@@ -309,6 +310,7 @@ export const policyFileSchema = z
         principals('offboardApprovers'),
         "Who approves an offboarding; default: every target's approvers.",
       ).optional(),
+      bundles: bundlesSchema.optional(),
     },
     {
       error: (issue) => objectError(issue, 'the policy must be a mapping with approvalsChannel and targets'),
@@ -359,6 +361,7 @@ export const policyFileSchema = z
         check(rule.breakGlass, ['rules', r, 'breakGlass']);
       });
     });
+    for (const issue of bundleIssuesOf(p)) ctx.addIssue({ code: 'custom', ...issue });
     for (const key of ['offboarders', 'offboardApprovers'] as const) {
       p[key]?.forEach((principal, i) => {
         if (/^[a-z]/.test(principal) && !groups.has(principal)) {

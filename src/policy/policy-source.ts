@@ -70,11 +70,17 @@ export async function openPolicySource(options: PolicySourceOptions): Promise<Po
 }
 
 /** The log fields that say which policy is in force. */
-function describePolicy(policy: Policy): { version: string; targets: number; rules: number } {
+function describePolicy(policy: Policy): {
+  version: string;
+  targets: number;
+  rules: number;
+  bundles: number;
+} {
   return {
     version: policy.version,
     targets: policy.targets.length,
     rules: policy.targets.reduce((sum, t) => sum + t.rules.length, 0),
+    bundles: policy.bundles?.length ?? 0,
   };
 }
 

@@ -101,6 +101,27 @@ export interface Policy {
   readonly offboarders: readonly Principal[];
   /** Who approves an offboarding (`offboardApprovers:`); undefined = every target's approvers. */
   readonly offboardApprovers: readonly Principal[] | undefined;
+  /** Named bundles of items across targets (`bundles:`), in file order; absent = none. */
+  readonly bundles?: readonly PolicyBundle[];
+}
+
+/** One part of a bundle: the items it asks for on one target (the file's entries grouped by target). */
+export interface PolicyBundlePart {
+  readonly target: PolicyTarget;
+  readonly items: readonly string[];
+}
+
+/** A named bundle (`bundles:`): one request for items on several targets, decided once, ended together. */
+export interface PolicyBundle {
+  readonly name: string;
+  /** One part per target, in the order the file first names each target. */
+  readonly parts: readonly PolicyBundlePart[];
+}
+
+/** Looks a bundle up by name (case-insensitive). */
+export function findBundle(policy: Policy, name: string): PolicyBundle | undefined {
+  const key = name.trim().toLowerCase();
+  return (policy.bundles ?? []).find((b) => b.name === key);
 }
 
 /** Looks a target up by its policy name (case-insensitive) or its 24-hex Atlas id. */

@@ -6,6 +6,7 @@ import { DATABASE_ITEM_PREFIX, teamItem } from '../lib/access-items.js';
 import { parseDuration } from '../lib/duration.js';
 import type { ScopeKind } from '../lib/scope.js';
 import { approverChaseOf } from './approval-schema.js';
+import { withBundles } from './bundle-parts.js';
 import type { Policy, PolicyTarget, Principal, RoleRule } from './policy.js';
 import { type PolicyFileTarget, policyFileSchema } from './policy-file-schema.js';
 import { formatPath, locateFirstAlias, locateKey, locatePath, type YamlDocument } from './yaml-positions.js';
@@ -73,7 +74,12 @@ export function readPolicy(text: string, api?: PolicyApi): PolicyReading {
               return { line: at?.line, col: at?.col, message: `${where}unknown key ${key}` };
             });
           }
-          const at = locatePath(doc, lineCounter, issue.path);
+          // A key that is not allowed (a bundle's name) is reported where the key is written.
+          const key = issue.code === 'invalid_key' ? issue.path.at(-1) : undefined;
+          const at =
+            (typeof key === 'string'
+              ? locateKey(doc, lineCounter, issue.path.slice(0, -1), key)
+              : undefined) ?? locatePath(doc, lineCounter, issue.path);
           return [{ line: at?.line, col: at?.col, message: `${where}${issue.message}` }];
         })
         // In file order, as a reader goes through it.
@@ -84,7 +90,7 @@ export function readPolicy(text: string, api?: PolicyApi): PolicyReading {
   const apiProblems = api === undefined ? [] : rolesMissingFrom(api, data.targets, doc, lineCounter);
   if (apiProblems.length > 0) return { ok: false, problems: apiProblems };
   const version = createHash('sha256').update(text).digest('hex').slice(0, 12);
-  return {
+  return withBundles(data.bundles, {
     ok: true,
     policy: {
       approvalsChannel: data.approvalsChannel,
@@ -151,7 +157,7 @@ export function readPolicy(text: string, api?: PolicyApi): PolicyReading {
         }),
       ),
     },
-  };
+  });
 }
 
 function rolesMissingFrom(

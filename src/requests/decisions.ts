@@ -1,6 +1,7 @@
 import type { Actor } from '../access/actions.js';
 import { AppError } from '../errors.js';
 import { requirementsAt } from '../policy/policy.js';
+import { countApproval, deciderCheck } from './approval-count.js';
 import type { AccessRequest, RequestPatch } from './model.js';
 import { nudgeApprovers } from './nudge.js';
 import { approverOnCallNote } from './on-call-approver.js';
@@ -49,10 +50,7 @@ export function createDecisions(deps: RequestServiceDeps) {
       const needs = requirementsAt(target, first, now());
       // Only approvals by people who may decide now count: someone removed from the approvers (or
       // their group) since their click no longer does.
-      const stillDecides = (userId: string) =>
-        userId !== first.requesterId &&
-        userId !== first.granteeId &&
-        needs.approverLists.every((list) => members.includes(list, userId));
+      const stillDecides = deciderCheck(first, needs, members);
       // onCallApproves: approver: an approver on call now approves alone (asked once, before the rounds).
       const alone = stillDecides(actor.id)
         ? await approverOnCallNote(deps, target, first.roles, actor)
@@ -60,42 +58,36 @@ export function createDecisions(deps: RequestServiceDeps) {
       for (let round = 0; round < 20; round += 1) {
         const request = round === 0 ? first : await store.require(id);
         if (request.state !== 'pending') throw conflictError(request);
-        const counted = request.approvals.filter((a) => stillDecides(a.by));
-        const dropped = request.approvals.filter((a) => !stillDecides(a.by)).map((a) => a.by);
-        const mine = counted.find((a) => a.by === actor.id);
-        if (mine && alone === null && counted.length < needs.approvals) {
+        const count = countApproval(
+          request,
+          actor.id,
+          { needed: needs.approvals, stillDecides, alone },
+          now(),
+        );
+        // A click by someone who approved already finishes a request that needs fewer approvals now.
+        if (count.mine && !count.complete) {
           throw new AppError(
             'REQUEST_STATE_CONFLICT',
-            `You have already approved ${id}; it needs ${needs.approvals} approvals from different people (${counted.length} so far).`,
+            `You have already approved ${id}; it needs ${needs.approvals} approvals from different people (${count.counted.length} so far).`,
           );
         }
-        // A click by someone who approved already finishes a request that needs fewer approvals now.
-        const approval = mine ?? { by: actor.id, at: now(), note: null };
-        const approvals = mine ? counted : [...counted, approval];
-        const detail = [
-          alone ?? '',
-          alone === null && needs.approvals > 1 ? `approval ${approvals.length} of ${needs.approvals}` : '',
-          dropped.length > 0 ? `no longer counted (not an approver now): ${dropped.join(', ')}` : '',
-        ]
-          .filter((part) => part !== '')
-          .join('; ');
         const write = {
           actor: actor.id,
-          detail,
+          detail: count.detail,
           expect: { approvals: request.approvals },
           policyVersion: policy.version,
         };
-        const result =
-          alone !== null || approvals.length >= needs.approvals
-            ? await lifecycle.approve(id, {
-                ...write,
-                patch: {
-                  approvals,
-                  decision: approval,
-                  ...boundAt(request, needs.maxDurationSeconds, now()),
-                },
-              })
-            : await lifecycle.approval(id, { ...write, patch: { approvals } }, approvals.length);
+        const { approvals } = count;
+        const result = count.complete
+          ? await lifecycle.approve(id, {
+              ...write,
+              patch: {
+                approvals,
+                decision: count.approval,
+                ...boundAt(request, needs.maxDurationSeconds, now()),
+              },
+            })
+          : await lifecycle.approval(id, { ...write, patch: { approvals } }, approvals.length);
         if (result.ok) return result.request;
       }
       throw new AppError('STORAGE_UNAVAILABLE', `Too many approvals of ${id} at once; press Approve again.`, {

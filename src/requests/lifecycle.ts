@@ -197,9 +197,9 @@ export function createLifecycle(deps: LifecycleDeps) {
   };
 
   return {
-    /** Stores a new request as `submitted`; a worker reads the grantee's Atlas access next. */
-    async submitted(draft: RequestDraft, actor: string, receiptId?: string): Promise<AccessRequest> {
-      const request = await store.create(draft, actor, 'submitted', receiptId);
+    /** Stores a new request as `submitted` (under `id`, when issued already); a worker reads Atlas next. */
+    async submitted(draft: RequestDraft, actor: string, receiptId?: string, id?: string) {
+      const request = await store.create(draft, actor, 'submitted', receiptId, id);
       observe(request, null, request.createdAt);
       await followUp(request, null);
       return request;
@@ -213,6 +213,8 @@ export function createLifecycle(deps: LifecycleDeps) {
       observe(request, null, request.createdAt);
       return request;
     },
+    /** A new request id, for a request {@link submitted} later (a bundle's parts name each other). */
+    issueId: () => store.issueId(),
     /** Claims a Workflow Builder execution for a new request: false when it filed one already. */
     claimWorkflow: (executionId: string) => store.claimWorkflow(executionId),
     /** submitted -> pending, checked against Atlas; then {@link post}. */

@@ -1,6 +1,7 @@
 import type { RoleHolder } from '../grants/ledger.js';
 import type { RoleThroughTeam, TeamProjectAccess } from '../lib/access-items.js';
 import type { TargetRef } from '../lib/scope.js';
+import type { BundleRef } from './bundle-ref.js';
 
 /** Where a request is in its life; see TRANSITIONS in state-machine.ts. */
 export type RequestState =
@@ -247,6 +248,8 @@ export interface AccessRequest {
    * part of job ids so a retry is new work.
    */
   readonly attempt: number;
+  /** The bundle it is a part of (`request bundle:NAME`); null for a request of its own. */
+  readonly bundle: BundleRef | null;
 }
 
 /**
@@ -269,6 +272,7 @@ export type RequestDraft = Partial<
     | 'ticket'
     | 'ticketUrl'
     | 'startsAt'
+    | 'bundle'
   >
 > &
   Pick<

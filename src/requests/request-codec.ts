@@ -61,6 +61,7 @@ const JSON_FIELDS = [
   'drift',
   'failure',
   'attempt',
+  'bundle',
 ] as const;
 
 /** Defaults for fields that requests stored before they existed do not have. */
@@ -80,6 +81,7 @@ const FIELD_DEFAULTS: Partial<Record<(typeof JSON_FIELDS)[number], unknown>> = {
   ticket: null,
   ticketUrl: null,
   startsAt: null,
+  bundle: null,
 };
 
 /**

@@ -80,7 +80,11 @@ export interface RequestWriter {
      * stored and this throws RECEIPT_TAKEN.
      */
     receiptId?: string,
+    /** An id from {@link RequestWriter.issueId} (a bundle's parts know each other's); default: a new one. */
+    id?: string,
   ): Promise<AccessRequest>;
+  /** Hands out a new request id (`AR-…`), never given before, for {@link RequestWriter.create}. */
+  issueId(): Promise<string>;
   transition(id: string, input: TransitionInput): Promise<TransitionResult>;
   /** Records an audit entry and changes fields (and the ledger) without changing state. */
   note(id: string, input: NoteInput): Promise<TransitionResult>;
@@ -267,8 +271,10 @@ export function createRequestWriter(redis: RedisClient, options: RequestWriterOp
   };
 
   return {
-    async create(draft, actor, state = 'submitted', receiptId) {
-      const id = await issueId('AR', keys.requestSeq);
+    issueId: () => issueId('AR', keys.requestSeq),
+
+    async create(draft, actor, state = 'submitted', receiptId, given) {
+      const id = given ?? (await issueId('AR', keys.requestSeq));
       const result = await write(id, {
         from: null,
         to: state,
@@ -279,9 +285,11 @@ export function createRequestWriter(redis: RedisClient, options: RequestWriterOp
           `${
             draft.extends
               ? `requested (extends ${draft.extends})`
-              : draft.workflow
-                ? 'requested through a Workflow Builder step'
-                : 'requested'
+              : draft.bundle
+                ? `requested as part of bundle ${draft.bundle.name} (${draft.bundle.parts.map((p) => p.id).join(', ')})`
+                : draft.workflow
+                  ? 'requested through a Workflow Builder step'
+                  : 'requested'
           }${draft.startsAt == null ? '' : ` to start at ${describeInstant(draft.startsAt)}`}`,
           draft.ticket ?? null,
           draft.ticketUrl ?? null,
@@ -299,6 +307,7 @@ export function createRequestWriter(redis: RedisClient, options: RequestWriterOp
           ticket: null,
           ticketUrl: null,
           startsAt: null,
+          bundle: null,
           ...draft,
           createdAt: now(),
           approvalMessage: null,

@@ -99,7 +99,7 @@ export function createSlackNotifier(client: WebClient, options: SlackNotifierOpt
           // A section holds at most 3000 characters (a database level with many roles says more).
           { type: 'section', text: { type: 'mrkdwn', text: truncate(text, 3000) } },
           ...(event === 'applied' ? buildDatabaseGrantBlocks(request) : []),
-          buildGrantActions(request.id),
+          buildGrantActions(request.id, request.bundle === null),
         ])
       : directMessage(request.granteeId, text);
 

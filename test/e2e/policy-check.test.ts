@@ -32,7 +32,7 @@ describe('rolecall policy check', () => {
     const result = await rolecall('policy', 'check', 'policy.example.yml');
     expect(result).toEqual({
       code: 0,
-      stdout: 'policy.example.yml is valid: 2 targets, 5 rules\n',
+      stdout: 'policy.example.yml is valid: 2 targets, 5 rules, 1 bundle\n',
       stderr: '',
     });
   });
@@ -74,6 +74,9 @@ describe('rolecall policy check', () => {
 
   it('runs as npm run policy:check -- FILE, as the README says', async () => {
     const result = await runCommand('npm', ['run', '-s', 'policy:check', '--', 'policy.example.yml']);
-    expect(result).toMatchObject({ code: 0, stdout: 'policy.example.yml is valid: 2 targets, 5 rules\n' });
+    expect(result).toMatchObject({
+      code: 0,
+      stdout: 'policy.example.yml is valid: 2 targets, 5 rules, 1 bundle\n',
+    });
   });
 });

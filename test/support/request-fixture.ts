@@ -48,6 +48,7 @@ export function accessRequest(
     drift: [],
     failure: null,
     attempt: 1,
+    bundle: null,
     ...fields,
   };
 }

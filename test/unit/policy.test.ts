@@ -39,6 +39,7 @@ targets:
       version: expect.stringMatching(/^[0-9a-f]{12}$/),
       offboarders: [],
       offboardApprovers: undefined,
+      bundles: [],
       targets: [
         {
           name: 'payments-prod',

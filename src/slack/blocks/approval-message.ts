@@ -7,7 +7,6 @@ import { STATE_WORDS } from '../../requests/state-machine.js';
 import {
   escapeMrkdwn,
   formatRoles,
-  inlineUserText,
   mention,
   mentionPrincipals,
   quoteUserText,
@@ -15,25 +14,31 @@ import {
   truncate,
 } from '../mrkdwn.js';
 import { ACTIONS } from './actions.js';
+import { buildBundleBlock } from './bundle-block.js';
 import { buildDatabaseApprovalBlock } from './database-access.js';
 import { buildEscalationBlock, type EscalationView } from './escalation-block.js';
-import { describeFailure, describeFailureInFull, describeUntil } from './outcome-message.js';
-import { buildCancelBeforeStart, describeWaitingForStart, startPhrase } from './scheduled-start.js';
+import { describeFailureInFull, describeUntil } from './outcome-message.js';
+import { describeStatus } from './request-status-line.js';
+import { buildCancelBeforeStart, startPhrase } from './scheduled-start.js';
 import { buildTeamAccessBlock, describeRolesThroughTeams } from './team-access.js';
 import { describeTicketField } from './ticket-field.js';
 
-/** The Extend and End now buttons the grantee gets with a temporary grant. */
-export function buildGrantActions(requestId: string): KnownBlock {
+/** The Extend and End now buttons the grantee gets with a temporary grant (no Extend on a bundle's part). */
+export function buildGrantActions(requestId: string, extendable = true): KnownBlock {
   return {
     type: 'actions',
     block_id: `grant:${requestId}`,
     elements: [
-      {
-        type: 'button',
-        action_id: ACTIONS.extend,
-        text: { type: 'plain_text', text: 'Extend' },
-        value: requestId,
-      },
+      ...(extendable
+        ? [
+            {
+              type: 'button' as const,
+              action_id: ACTIONS.extend,
+              text: { type: 'plain_text' as const, text: 'Extend' },
+              value: requestId,
+            },
+          ]
+        : []),
       {
         type: 'button',
         action_id: ACTIONS.end,
@@ -194,6 +199,8 @@ export function buildApprovalMessage(request: AccessRequest, view: ApprovalView 
       },
     });
   }
+  const bundle = buildBundleBlock(request);
+  if (bundle) blocks.push(bundle);
   const teamAccess = buildTeamAccessBlock(request);
   if (teamAccess) blocks.push(teamAccess);
   const database = buildDatabaseApprovalBlock(request);
@@ -252,6 +259,7 @@ export function buildApprovalMessage(request: AccessRequest, view: ApprovalView 
     (request.state === 'failed' &&
       request.failure?.code !== 'EXTENSION_TOO_LATE' &&
       request.failure?.code !== 'DURATION_INVALID' &&
+      request.failure?.code !== 'BUNDLE_ENDED' &&
       request.failure?.code !== 'ATLAS_TARGET_GONE');
   if (retryable) {
     blocks.push({
@@ -296,72 +304,4 @@ export function buildApprovalMessage(request: AccessRequest, view: ApprovalView 
     text: `Access request ${request.id}: ${request.extends ? `extends ${request.extends}, ` : ''}${request.roles.join(', ')} on ${escapeMrkdwn(request.target.name)} (${STATE_WORDS[request.state].label})`,
     blocks,
   };
-}
-
-/** ": <@U…> is on call for payments-primary (PagerDuty)" for an on-call approval; '' for any other. */
-function onCallNoteOf(request: AccessRequest): string {
-  const note = request.decision?.note ?? '';
-  return note.startsWith('approved: ') && note.includes(' is on call for ') ? `: ${note.slice(10)}` : '';
-}
-
-/** One line saying where the request stands, who decided and what happened (failures in words and code). */
-export function describeStatus(request: AccessRequest): string {
-  const by =
-    request.decision?.by === 'policy'
-      ? ` by the policy${onCallNoteOf(request)}`
-      : request.breakGlass
-        ? ` by break-glass (${mention(request.requesterId)})${request.acknowledged ? `, acknowledged by ${mention(request.acknowledged.by)}` : ', not acknowledged yet'}`
-        : request.decision
-          ? ` by ${mention(request.decision.by)}`
-          : '';
-  switch (request.state) {
-    case 'submitted':
-      return `:mag: Being checked against Atlas · requested ${slackDate(request.createdAt)}`;
-    case 'pending':
-      return `:hourglass_flowing_sand: Waiting for an approver · requested ${slackDate(request.createdAt)}`;
-    case 'refused':
-      return `:no_entry_sign: *Refused*: ${describeFailure(request.failure)}`;
-    case 'approved':
-    case 'applying':
-      return describeWaitingForStart(request, by) ?? `:white_check_mark: Approved${by} · applying in Atlas…`;
-    case 'applied': {
-      if (request.extension) {
-        return `:white_check_mark: Approved${by} · ${request.extension.of} now ends ${slackDate(request.extension.to)}`;
-      }
-      if (request.endedEarly)
-        return `:white_check_mark: Approved${by} · applied · ending now (${mention(request.endedEarly.by)})…`;
-      const extended =
-        request.extensions.length > 0
-          ? ` (extended by ${request.extensions.map((e) => e.by).join(', ')})`
-          : '';
-      const until = request.grant?.revokeAt
-        ? ` · revoked automatically ${slackDate(request.grant.revokeAt)}${extended}`
-        : '';
-      return `:white_check_mark: Approved${by} · *applied* in Atlas${until}`;
-    }
-    case 'revoking':
-      return `:white_check_mark: Approved${by} · applied · revoking now…`;
-    case 'revoked': {
-      const early = request.endedEarly ? ` early by ${mention(request.endedEarly.by)}` : '';
-      const vanished = request.revocation?.vanished;
-      const why = vanished
-        ? ` · ${vanished === 'user' ? 'the user' : `the ${request.target.kind === 'org' ? 'organization' : 'project'}`} no longer exists in Atlas`
-        : '';
-      return `:white_check_mark: Approved${by} · applied · :lock: *revoked*${early} ${slackDate(request.revocation?.revokedAt ?? request.updatedAt)}${why}`;
-    }
-    case 'denied':
-      return `:no_entry: *Denied*${by}${request.decision?.note ? `: ${inlineUserText(request.decision.note)}` : ''}`;
-    case 'failed':
-      return `:x: Approved${by} · *failed*: ${describeFailure(request.failure)}`;
-    case 'revoke_failed': {
-      const next = request.revokeTrouble ? ` · next try ${slackDate(request.revokeTrouble.nextTryAt)}` : '';
-      return `:rotating_light: Approved${by} · applied · *revocation failing*: ${describeFailure(request.failure)}${next}`;
-    }
-    case 'expired':
-      return ':hourglass: *Expired* before anyone decided';
-    case 'cancelled':
-      return request.decision?.by === 'system'
-        ? `:wastebasket: *Cancelled by Rolecall*: ${escapeMrkdwn(request.decision.note ?? '')}`
-        : `:wastebasket: *Cancelled*${by}`;
-  }
 }

@@ -1,5 +1,6 @@
 import type { KnownBlock } from '@slack/types';
 import { type Policy, type PolicyTarget, ruleFor } from '../../policy/policy.js';
+import { BUNDLE_EXAMPLE } from '../../requests/parse-bundle.js';
 import { BREAKGLASS_EXAMPLE, REQUEST_EXAMPLE } from '../../requests/parse-command.js';
 import { escapeMrkdwn, truncate } from '../mrkdwn.js';
 
@@ -48,11 +49,29 @@ export function buildHelpMessage(policy: Policy): { text: string; blocks: KnownB
     '• `/atlas-access offboard EMAIL because REASON` (the policy’s offboarders) removes a leaving person from every target, once approved.',
     '• `/atlas-access help` shows this.',
   ].join('\n');
+  const bundles = (policy.bundles ?? []).map(
+    (b) =>
+      `• \`bundle:${escapeMrkdwn(b.name)}\`: ${b.parts.map((p) => `${p.items.map((i) => `\`${i}\``).join(', ')} on *${escapeMrkdwn(p.target.name)}*`).join('; ')}`,
+  );
   return {
     text: 'How to use /atlas-access',
     blocks: [
       { type: 'section', text: { type: 'mrkdwn', text: usage } },
       { type: 'section', text: { type: 'mrkdwn', text: truncate(`*Targets*\n${targets}`, 3000) } },
+      ...(bundles.length === 0
+        ? []
+        : [
+            {
+              type: 'section' as const,
+              text: {
+                type: 'mrkdwn' as const,
+                text: truncate(
+                  `*Bundles*: access on several targets in one request, decided once by someone allowed on every part, ended together: \`${BUNDLE_EXAMPLE}\`\n${bundles.join('\n')}`,
+                  3000,
+                ),
+              },
+            },
+          ]),
     ],
   };
 }

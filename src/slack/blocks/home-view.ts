@@ -6,6 +6,7 @@ import type { AccessRequest } from '../../requests/model.js';
 import { escapeMrkdwn, formatRoles, inlineUserText, mention, slackDate, truncate } from '../mrkdwn.js';
 import { ACTIONS } from './actions.js';
 import { buildDecisionActions } from './approval-message.js';
+import { bundleTag } from './bundle-block.js';
 import { describeStateLabel } from './scheduled-start.js';
 
 /** Slack's limit on blocks in a Home tab view (https://docs.slack.dev/reference/views/home-tab-views). */
@@ -35,12 +36,13 @@ function grantBlocks(request: AccessRequest): KnownBlock[] {
   const state = request.state === 'applied' ? ends(request) : describeStateLabel(request);
   const blocks: KnownBlock[] = [
     section(
-      `${formatRoles(request.grant?.held ?? request.roles)} on ${kind} *${escapeMrkdwn(request.target.name)}* · ${state}${membership} · ${request.id}`,
+      `${formatRoles(request.grant?.held ?? request.roles)} on ${kind} *${escapeMrkdwn(request.target.name)}* · ${state}${membership}${bundleTag(request)} · ${request.id}`,
     ),
   ];
   if (request.state === 'applied' && request.endedEarly === null) {
     const elements = [];
-    if (request.grant?.revokeAt) {
+    // A bundle's parts end together: no Extend on one part.
+    if (request.grant?.revokeAt && request.bundle === null) {
       elements.push({
         type: 'button' as const,
         action_id: ACTIONS.extend,
@@ -79,7 +81,7 @@ function requestLine(request: AccessRequest, userId: string): string {
       : request.requesterId === userId
         ? ` for ${mention(request.granteeId)}`
         : ` for you, asked by ${mention(request.requesterId)}`;
-  return `*${request.id}* ${what}${forWhom} · _${describeStateLabel(request)}_ · asked ${slackDate(request.createdAt)}`;
+  return `*${request.id}* ${what}${bundleTag(request)}${forWhom} · _${describeStateLabel(request)}_ · asked ${slackDate(request.createdAt)}`;
 }
 
 function requestBlock(request: AccessRequest, userId: string): KnownBlock {
@@ -115,7 +117,9 @@ function waitingBlocks(request: AccessRequest, data: HomeData): KnownBlock[] {
     ? `extend ${request.extends} (${formatRoles(request.roles)} on *${escapeMrkdwn(request.target.name)}*) by ${duration}`
     : `${formatRoles(request.roles)} on *${escapeMrkdwn(request.target.name)}*, ${duration}`;
   return [
-    section(`*${request.id}* ${who}: ${what}\n${inlineUserText(request.reason)}${progress}`),
+    section(
+      `*${request.id}* ${who}: ${what}${bundleTag(request)}\n${inlineUserText(request.reason)}${progress}`,
+    ),
     buildDecisionActions(request.id),
   ];
 }

@@ -3,6 +3,7 @@ import { formatDuration, parseDuration } from '../../lib/duration.js';
 import type { Policy } from '../../policy/policy.js';
 import type { RequestGuide } from '../../requests/views.js';
 import { escapeMrkdwn, formatRoles, mentionPrincipals, truncate } from '../mrkdwn.js';
+import { bundleOptions } from './bundle-choice.js';
 import { buildDatabaseFormHint } from './database-access.js';
 import { buildTicketInput, describeTicketHint, TICKET_FIELD } from './ticket-field.js';
 
@@ -52,14 +53,15 @@ export function targetMenu(
       .map(option);
   const orgs = byKind('org');
   const projects = byKind('project');
-  if (orgs.length === 0 || projects.length === 0)
+  const bundles = bundleOptions(policy);
+  if ((orgs.length === 0 || projects.length === 0) && bundles.length === 0)
     return { options: [...orgs, ...projects].slice(0, MAX_OPTIONS) };
-  return {
-    option_groups: [
-      { label: { type: 'plain_text', text: 'Organizations' }, options: orgs },
-      { label: { type: 'plain_text', text: 'Projects' }, options: projects },
-    ],
-  };
+  const groups = [
+    { label: { type: 'plain_text' as const, text: 'Organizations' }, options: orgs },
+    { label: { type: 'plain_text' as const, text: 'Projects' }, options: projects },
+    { label: { type: 'plain_text' as const, text: 'Bundles (several targets)' }, options: bundles },
+  ];
+  return { option_groups: groups.filter((group) => group.options.length > 0) };
 }
 
 /** Durations the form offers, within what the chosen roles allow; "permanent" only where allowed. */
@@ -98,7 +100,8 @@ function compactDuration(seconds: number): string {
   return `${seconds}s`;
 }
 
-function durationOptions(max: number | undefined): Option[] {
+/** The duration menu's options up to `max` ("Permanent" only without one). */
+export function durationOptions(max: number | undefined): Option[] {
   const choices = DURATION_CHOICES.filter((d) => max === undefined || (parseDuration(d) ?? 0) <= max).map(
     option,
   );
@@ -269,8 +272,8 @@ export function buildRequestModal(
 /** Options for the external target menu: names containing what was typed, at most 100. */
 export function targetOptions(policy: Policy, typed: string): Option[] {
   const query = typed.trim().toLowerCase();
-  return policy.targets
-    .filter((t) => t.name.toLowerCase().includes(query))
-    .slice(0, MAX_OPTIONS)
-    .map((t) => option(t.name));
+  return [
+    ...policy.targets.filter((t) => t.name.toLowerCase().includes(query)).map((t) => option(t.name)),
+    ...bundleOptions(policy).filter((o) => o.value.includes(query)),
+  ].slice(0, MAX_OPTIONS);
 }

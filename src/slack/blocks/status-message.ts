@@ -4,7 +4,8 @@ import type { AccessRequest, RequestAuditEntry } from '../../requests/model.js';
 import type { RequestOverview } from '../../requests/views.js';
 import { escapeMrkdwn, formatRoles, inlineUserText, mention, slackDate, truncate } from '../mrkdwn.js';
 import { ACTIONS } from './actions.js';
-import { buildDecisionActions, describeStatus, type SlackMessage } from './approval-message.js';
+import { buildDecisionActions, type SlackMessage } from './approval-message.js';
+import { describeStatus } from './request-status-line.js';
 import { describeStateLabel, isWaitingForStart, startPhrase } from './scheduled-start.js';
 
 /** The direct message a grantee gets when someone asks for access on their behalf: Not me / cancel. */

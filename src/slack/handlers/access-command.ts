@@ -1,5 +1,6 @@
 import type { App } from '@slack/bolt';
-import { parseCommand } from '../../requests/parse-command.js';
+import { parseAccessCommand } from '../../requests/parse-bundle.js';
+import { buildBundleFiled } from '../blocks/bundle-block.js';
 import { buildHelpMessage } from '../blocks/help-message.js';
 import { buildReviewStatus } from '../blocks/review-message.js';
 import { buildReviewAllReply, buildReviewStartReply } from '../blocks/review-start-message.js';
@@ -36,9 +37,9 @@ export function registerAccessCommand(app: App, deps: HandlerDeps): void {
     // ATLAS_DRY_RUN: the ack's message says so too, like every message sent through the Web API.
     const ack: typeof ackCommand = (response) =>
       ackCommand(deps.dryRun && typeof response === 'object' ? labelDryRun(response) : response);
-    let parsed: ReturnType<typeof parseCommand>;
+    let parsed: ReturnType<typeof parseAccessCommand>;
     try {
-      parsed = parseCommand(decodeSlackText(command.text));
+      parsed = parseAccessCommand(decodeSlackText(command.text));
     } catch (error) {
       await ack({ response_type: 'ephemeral', text: describeErrorForSlack(error, logger) });
       return;
@@ -47,7 +48,11 @@ export function registerAccessCommand(app: App, deps: HandlerDeps): void {
       await ack({ response_type: 'ephemeral', ...buildHelpMessage(deps.policy()) });
       return;
     }
-    const files = parsed.kind === 'request' || parsed.kind === 'extend' || parsed.kind === 'breakglass';
+    const files =
+      parsed.kind === 'request' ||
+      parsed.kind === 'extend' ||
+      parsed.kind === 'breakglass' ||
+      parsed.kind === 'bundle';
     // Written down before the ack, so a process that dies after it still ends in an answer (the
     // sweeper's). Opening the modal changes nothing, and its trigger_id cannot wait.
     const receiptId =
@@ -95,6 +100,18 @@ export function registerAccessCommand(app: App, deps: HandlerDeps): void {
               await (kind === 'request'
                 ? service.submit(actor, submission)
                 : service.breakGlass(actor, submission));
+              return;
+            }
+            case 'bundle': {
+              const { kind: _, ...line } = parsed;
+              const parts = await service.submitBundle(actor, {
+                line,
+                grantee: actor,
+                sourceChannelId: command.channel_id,
+                replyUrl: command.response_url,
+                ...(receiptId === undefined ? {} : { receiptId }),
+              });
+              await reply(buildBundleFiled(parts));
               return;
             }
             case 'extend': {

@@ -7,6 +7,7 @@ import { checkTicketAllowed } from '../../policy/ticket-check.js';
 import { checkReason, checkTicket, parseRoles, type RequestLine } from '../../requests/parse-command.js';
 import { resolveStart } from '../../requests/scheduled-start.js';
 import { ACTIONS } from '../blocks/actions.js';
+import { isBundleChoice } from '../blocks/bundle-choice.js';
 import {
   buildRequestModal,
   PERMANENT,
@@ -17,6 +18,7 @@ import {
 } from '../blocks/request-modal.js';
 import { buildReceived } from '../blocks/status-message.js';
 import { describeErrorForSlack } from '../error-reply.js';
+import { buildBundleForm, submitBundleForm } from './bundle-form.js';
 import type { HandlerDeps } from './handler-deps.js';
 import { keepReceipt, NOT_RECEIVED, workOnReceipt } from './received.js';
 
@@ -105,12 +107,14 @@ export function registerRequestForm(app: App, deps: HandlerDeps): void {
     if (latestPick.size > 1_000) latestPick.delete(latestPick.keys().next().value ?? '');
     try {
       const actor = await directory.person(payload.user.id, payload.team?.id ?? payload.user.team_id);
-      const guide = await service.guide(actor, target, roles);
+      const context = parseContext(view.private_metadata);
+      const next = isBundleChoice(target)
+        ? await buildBundleForm(deps, actor, target, context)
+        : buildRequestModal(deps.policy(), actor.id, context, {
+            ...(await service.guide(actor, target, roles)),
+            chosenRoles: roles,
+          });
       if (latestPick.get(view.id) !== pickedAt) return;
-      const next = buildRequestModal(deps.policy(), actor.id, parseContext(view.private_metadata), {
-        ...guide,
-        chosenRoles: roles,
-      });
       try {
         await client.views.update({
           view_id: view.id,
@@ -141,6 +145,20 @@ export function registerRequestForm(app: App, deps: HandlerDeps): void {
   );
 
   app.view(REQUEST_MODAL, async ({ ack, view, body }) => {
+    const choice = chosenIn(view.state.values).target;
+    if (isBundleChoice(choice)) {
+      const teamId = body.team?.id ?? body.user.team_id;
+      const context = parseContext(view.private_metadata);
+      await submitBundleForm(deps, {
+        ack,
+        values: view.state.values,
+        choice,
+        userId: body.user.id,
+        teamId,
+        context,
+      });
+      return;
+    }
     const form = readRequestForm(view.state.values, body.user.id);
     if ('errors' in form) {
       await ack({ response_action: 'errors', errors: form.errors });
