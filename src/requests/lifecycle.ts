@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import { createFollowUpJobs } from './follow-up-jobs.js';
 import { deliveriesFor, FOLLOW_UPS, type Job } from './follow-ups.js';
 import type {
   AccessRequest,
@@ -12,7 +13,6 @@ import type {
 import type { ApproverChaseQueue, Delivery, RequestEvent, WorkQueue } from './ports.js';
 import type { NoteInput, RequestWriter, TransitionInput, TransitionResult } from './request-writer.js';
 import { revocationLagOf } from './revocation-lag.js';
-import { decideBy } from './scheduled-start.js';
 import { STATE_WORDS } from './state-machine.js';
 
 /** What a move writes besides the state: who, why, the fields and ledger changes, the optimistic check. */
@@ -82,38 +82,7 @@ export function createLifecycle(deps: LifecycleDeps) {
   const tell = (request: AccessRequest, event: RequestEvent, round?: string, dms: readonly Delivery[] = []) =>
     workQueue.notify(request, event, [...deliveriesFor(event, request), ...dms], round);
 
-  const queue = async (request: AccessRequest, job: Job, at?: number): Promise<void> => {
-    switch (job) {
-      case 'enrich':
-        return workQueue.enrich(request.id);
-      case 'expire':
-        return workQueue.expire(request.id, decideBy(request, deps.requestTtlMs));
-      case 'apply':
-        // A scheduled grant waits for its start (a delayed job); the rest is applied now.
-        return workQueue.apply(request.id, request.attempt, request.startsAt ?? undefined);
-      case 'remind': {
-        const end = at ?? request.grant?.revokeAt ?? null;
-        return end === null ? undefined : workQueue.remind(request.id, end);
-      }
-      case 'revoke':
-        return workQueue.revoke(request.id, request.attempt, at ?? request.revokeTrouble?.nextTryAt);
-      case 'chase':
-        return deps.chase?.start(request);
-    }
-  };
-
-  /** Drops a job that would only find nothing to do; best effort, never awaited by the mover. */
-  const drop = (request: AccessRequest, job: Job): void => {
-    const stop =
-      job === 'expire'
-        ? workQueue.forgetExpiry
-        : job === 'chase'
-          ? deps.chase?.stop
-          : job === 'apply'
-            ? (id: string) => workQueue.forgetApply(id, request.attempt)
-            : undefined;
-    stop?.(request.id).catch((error: unknown) => deps.onDropFailed?.(request.id, job, error as Error));
-  };
+  const { queue, drop } = createFollowUpJobs(deps);
 
   /** Runs what follows entering `request.state` (or told as `as`); `quiet` sends no notice. */
   const followUp = async (
