@@ -20,6 +20,7 @@ import {
   type ProcessorDeps,
   type ProcessorOutcome,
 } from './processor-support.js';
+import { checkCanJoin } from './project-join.js';
 import type { Fence } from './user-lock.js';
 
 /**
@@ -39,31 +40,6 @@ export function createApplyProcessor(deps: ProcessorDeps) {
   const states = { ready: ['approved'], working: 'applying', done: 'applied', failed: 'failed' } as const;
   const databaseGrants = createDatabaseGrants(deps);
   const extend = createExtendGrant(deps, databaseGrants.extend);
-
-  /** Refuses (or allows) adding someone who is not in the project, saying why in words. */
-  const checkCanJoin = async (request: AccessRequest): Promise<void> => {
-    const where = request.target.name;
-    const kind = request.target.kind === 'org' ? 'organization' : 'project';
-    if (request.target.kind === 'org' || !atlas.projectMembership) {
-      throw new AppError(
-        'ATLAS_NOT_A_MEMBER',
-        `${request.granteeEmail} is not a member of the ${kind} ${where} in Atlas; invite them first.`,
-      );
-    }
-    if (request.durationSeconds === null) {
-      throw new AppError(
-        'ATLAS_NOT_A_MEMBER',
-        `${request.granteeEmail} is not in ${where}. Rolecall adds people to a project only for temporary access; ask for a duration, or have a project owner add them.`,
-      );
-    }
-    const status = await atlas.projectMembership.orgStatus(request.granteeEmail, request.target.id);
-    if (status !== 'ACTIVE') {
-      throw new AppError(
-        'ATLAS_NOT_A_MEMBER',
-        `${request.granteeEmail} is not an active member of the organization that owns ${where} (${status === 'NONE' ? 'not a member' : status.toLowerCase().replace(/_/g, ' ')}); invite them to the organization first.`,
-      );
-    }
-  };
 
   /** What a grant wrote (or found held), whichever way it reached Atlas. */
   type Landed = { skipped: string } | { decision: ApplyDecision; plan: ChangePlan; finalPlan?: ChangePlan };
@@ -233,7 +209,7 @@ export function createApplyProcessor(deps: ProcessorDeps) {
       if (missing) throw goneError(request, missing);
     }
     const ledger = await ledgers.read(email, request.target);
-    if (notInProject && !request.plan?.addsToProject) await checkCanJoin(request);
+    if (notInProject && !request.plan?.addsToProject) await checkCanJoin(atlas, request);
     refusePermanentOnMembership(request, ledger, !notInProject);
     const decision = decideApply({
       requestId: request.id,
