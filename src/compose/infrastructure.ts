@@ -152,7 +152,10 @@ export async function openInfrastructure(
   const store = createRequestReader(redis, {
     prefix: config.redis.prefix,
     ...(tracing.enabled
-      ? { onRead: (r) => tracing.noteRequest({ requestId: r.id, target: r.target.name, roles: r.roles }) }
+      ? {
+          onRead: (r) =>
+            tracing.noteRequest({ requestId: r.id, target: r.target.name, roles: r.roles }, 'read'),
+        }
       : {}),
   });
   const writer = createRequestWriter(redis, writerOptions);
@@ -164,7 +167,7 @@ export async function openInfrastructure(
       chase: createApproverChaseQueue(queues.approvers, () => policy.current()),
       onMoved: (moved) => {
         metrics.transitioned(moved);
-        tracing.noteRequest(moved);
+        tracing.noteRequest(moved, moved.from === null ? 'filed' : 'moved');
       },
       onDropFailed: (requestId, _job, error) =>
         logger.warn('could not drop the expiry job of a decided request; it will run and do nothing', {

@@ -209,16 +209,18 @@ export function startOpenTelemetry(options: TracingOptions & { readonly endpoint
   return {
     enabled: true,
     bullmq: new BullMQOtel({ tracerName: 'bullmq' }),
-    noteRequest(subject) {
+    noteRequest(subject, how) {
       const unit = workSubject();
       const named = unit?.requestId !== undefined;
+      // A request read while working on none, or on another one, is not what the work is about.
+      if (how === 'read' && unit?.requestId !== subject.requestId) return;
       if (unit === undefined || !noteWorkSubject(subject)) return;
       const attributes = attributesOf(subject);
       trace.getActiveSpan()?.setAttributes(attributes);
       const slack = slackUnits.get(unit);
       if (slack === undefined) return;
       slack.span.setAttributes(attributes);
-      if (named) return;
+      if (named || how !== 'filed') return;
       // This Slack request filed the request: its decision, another Slack request, joins this trace.
       const carrier: Record<string, string> = {};
       propagation.inject(trace.setSpan(ROOT_CONTEXT, slack.span), carrier);

@@ -55,8 +55,12 @@ export interface Tracing {
   readonly enabled: boolean;
   /** BullMQ's `telemetry` option for every queue and worker (the context rides in the job); off: undefined. */
   readonly bullmq: Telemetry | undefined;
-  /** Notes the request the work in progress is about: its id, target and roles go on its spans. */
-  noteRequest(subject: WorkSubject): void;
+  /**
+   * Notes a request the work in progress `filed` (its first state), `moved` or `read`: the request
+   * it is about goes on its spans (a read only completes a request the work already names), and a
+   * Slack request that filed one keeps its trace for the request's decision ({@link TraceLinks}).
+   */
+  noteRequest(subject: WorkSubject, how: 'filed' | 'moved' | 'read'): void;
   /** The Slack middleware's runner: a span per Slack request, in the trace of the request it names. */
   slackRequests(links: TraceLinks): SlackRequestRunner;
   /** Exports what is left (within a few seconds) and removes every hook. */

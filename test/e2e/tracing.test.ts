@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from '../../dev/otlp-receiver.js';
 import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import { createSlackDriver } from '../../dev/slack-driver.js';
 import { requestIdIn, waitForApprovalMessage, waitForDm, waitForEphemeral } from '../../dev/slack-flow.js';
 import { waitForState } from '../support/grant-flow.js';
-import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from '../support/otlp-receiver.js';
 import { type RolecallProcess, spawnRolecall } from '../support/processes.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 

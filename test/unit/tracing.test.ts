@@ -2,12 +2,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { type OtlpReceiver, startOtlpReceiver } from '../../dev/otlp-receiver.js';
 import { parseConfig } from '../../src/config.js';
 import { correlationFields } from '../../src/ops/correlation.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { startTracing } from '../../src/ops/tracing.js';
 import type { TraceLinks, Tracing } from '../../src/ops/tracing-types.js';
-import { type OtlpReceiver, startOtlpReceiver } from '../support/otlp-receiver.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 const SECRET = 'xoxb-unit-secret-token';
@@ -80,7 +80,7 @@ describe('startTracing', () => {
     await tracing.slackRequests(links)(
       { kind: 'block_actions', action: 'x', requestId: 'AR-1' },
       async () => {
-        tracing?.noteRequest({ requestId: 'AR-1', target: 't', roles: ['R'] });
+        tracing?.noteRequest({ requestId: 'AR-1', target: 't', roles: ['R'] }, 'moved');
         seen = correlationFields();
       },
     );
@@ -109,7 +109,12 @@ describe('startTracing', () => {
     const run = tracing.slackRequests(links);
 
     await run({ kind: 'slash_command', action: '/rolecall', requestId: undefined }, async () => {
-      tracing?.noteRequest({ requestId: 'AR-7', target: 'payments-prod', roles: ['GROUP_READ_ONLY'] });
+      // Another request read first (a duplicate check) is not what this Slack request is about.
+      tracing?.noteRequest({ requestId: 'AR-6', target: 'other', roles: ['R'] }, 'read');
+      tracing?.noteRequest(
+        { requestId: 'AR-7', target: 'payments-prod', roles: ['GROUP_READ_ONLY'] },
+        'filed',
+      );
       await fetch(`${base}/api/chat.postMessage`, {
         method: 'POST',
         headers: { authorization: `Bearer ${SECRET}` },
@@ -118,6 +123,15 @@ describe('startTracing', () => {
       await redis?.set(`${prefix}:secret`, SECRET);
     });
     expect([...links.kept.keys()]).toEqual(['AR-7']);
+    const kept = links.kept.get('AR-7');
+    // A modal naming no request that moves one: named on its span, but it keeps no trace of its own.
+    await run({ kind: 'view_submission', action: 'deny_modal', requestId: undefined }, async () => {
+      tracing?.noteRequest(
+        { requestId: 'AR-7', target: 'payments-prod', roles: ['GROUP_READ_ONLY'] },
+        'moved',
+      );
+    });
+    expect(links.kept.get('AR-7')).toBe(kept);
     await expect(
       run({ kind: 'block_actions', action: 'request_approve', requestId: 'AR-7' }, async () => {
         throw new Error(`refused with ${SECRET}`);
@@ -131,6 +145,10 @@ describe('startTracing', () => {
     const spans = receiver.spans();
     const filed = spans.find((s) => s.name === 'slack slash_command');
     const decided = spans.find((s) => s.name === 'slack block_actions');
+    const denied = spans.find((s) => s.name === 'slack view_submission');
+    expect(denied?.attributes).toMatchObject({ 'rolecall.request_id': 'AR-7' });
+    expect(denied?.traceId).not.toBe(filed?.traceId);
+    expect(spans.filter((s) => s.attributes['rolecall.request_id'] === 'AR-6')).toEqual([]);
     expect(filed).toMatchObject({ service: 'unit', kind: 2, parentSpanId: '' });
     expect(decided).toMatchObject({ traceId: filed?.traceId, parentSpanId: filed?.spanId });
     const named = { 'rolecall.request_id': 'AR-7', 'rolecall.target': 'payments-prod' };

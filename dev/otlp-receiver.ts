@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readBody, sendJson } from '../../dev/http-util.js';
+import { readBody, sendJson } from './http-util.js';
 
 /** One exported span, as decoded from an OTLP/HTTP JSON export. */
 export interface ReceivedSpan {
@@ -17,7 +17,7 @@ export interface ReceivedSpan {
   readonly attributes: Readonly<Record<string, unknown>>;
 }
 
-/** An in-process OTLP/HTTP collector: what the processes under test export, kept in memory. */
+/** An in-process OTLP/HTTP collector (tests, benchmarks): what the processes export, kept in memory. */
 export interface OtlpReceiver {
   /** What to set OTEL_EXPORTER_OTLP_ENDPOINT to (the exporter posts to `<url>/v1/traces`). */
   readonly url: string;
