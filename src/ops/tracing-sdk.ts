@@ -258,7 +258,13 @@ export function startOpenTelemetry(options: TracingOptions & { readonly endpoint
     async stop() {
       let timer: NodeJS.Timeout | undefined;
       const flushed = await Promise.race([
-        provider.shutdown().then(() => true),
+        provider.shutdown().then(
+          () => true,
+          (error: unknown) => {
+            logger.warn('tracing: the last spans could not be exported', { error });
+            return true;
+          },
+        ),
         new Promise<false>((resolve) => {
           timer = setTimeout(() => resolve(false), FLUSH_DEADLINE_MS);
           timer.unref();

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../../dev/local-redis.js';
 import { type OtlpReceiver, startOtlpReceiver } from '../../dev/otlp-receiver.js';
 import { parseConfig } from '../../src/config.js';
 import { correlationFields } from '../../src/ops/correlation.js';
@@ -169,4 +170,33 @@ describe('startTracing', () => {
     expect(exported).toContain('refused with [redacted]');
     expect(exported).not.toContain(SECRET);
   });
+
+  it('costs a warning, never a failure, when the collector cannot be reached, and stops within its deadline', async () => {
+    const lines: string[] = [];
+    tracing = await startTracing({
+      endpoint: `http://127.0.0.1:${await freePort()}`,
+      serviceName: 'unit',
+      secrets: [],
+      fullUrlsUnder: [],
+      redisPrefix: 'p',
+      logger: createLogger({ level: 'warn', write: (line) => lines.push(line) }),
+    });
+    await tracing.slackRequests(memoryLinks())(
+      { kind: 'slash_command', action: undefined, requestId: undefined },
+      async () => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      },
+    );
+    const started = Date.now();
+    await expect(tracing.stop()).resolves.toBeUndefined();
+    tracing = undefined;
+    expect(Date.now() - started).toBeLessThan(6_000);
+    const warned = lines.map((line) => JSON.parse(line) as { msg: string; error?: { code?: string } });
+    expect(warned).toContainEqual(
+      expect.objectContaining({
+        msg: 'tracing: the last spans could not be exported',
+        error: expect.objectContaining({ code: 'ECONNREFUSED' }),
+      }),
+    );
+  }, 15_000);
 });
