@@ -184,6 +184,12 @@ export const QUEUES = {
   }),
 } as const;
 
+/**
+ * A job scheduler's jobs carry no trace context (tracing on, ops/tracing.ts): each run starts a trace
+ * of its own, instead of every run for the scheduler's life joining the trace that created it.
+ */
+export const UNTRACED_SCHEDULE = { telemetry: { omitContext: true } } as const;
+
 /** The name of a queue in {@link QUEUES}. */
 export type QueueName = keyof typeof QUEUES;
 

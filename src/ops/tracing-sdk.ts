@@ -44,7 +44,7 @@ import { noteWorkSubject, type WorkSubject, withUnitOfWork, workSubject } from '
 import type { TraceLinks, Tracing, TracingOptions } from './tracing-types.js';
 
 /** How long a shutdown waits for the last spans to reach the collector, in ms. */
-const FLUSH_DEADLINE_MS = 5_000;
+const FLUSH_DEADLINE_MS = 3_000;
 const REDACTED = '[redacted]';
 
 /** The span attributes of what a piece of work is about. */

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitUntil } from '../../dev/http-util.js';
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from '../../dev/otlp-receiver.js';
 import { ATLAS, CHANNELS, PEOPLE, type Sandbox, startSandbox } from '../../dev/sandbox.js';
 import { createSlackDriver } from '../../dev/slack-driver.js';
@@ -38,8 +39,9 @@ describe('tracing (end to end, a bot and a worker process)', () => {
 
   /**
    * Starts the simulators (with an idle in-process bot that takes no traffic), then `main.js bot` and
-   * `main.js worker` as processes with `env` added, runs request -> approve -> applied through them,
-   * and stops them (SIGTERM: what they buffered is flushed). @returns the request id.
+   * `main.js worker` as processes with `env` added, and runs request -> approve -> applied through
+   * them. @returns the request id, the processes, and how to stop them (SIGTERM: what they buffered
+   * is flushed).
    */
   const runGrantThroughProcesses = async (label: string, env: Record<string, string>) => {
     sandbox = await startSandbox({ redisUrl: TEST_REDIS_URL, prefix: uniquePrefix(label), mode: 'bot' });
@@ -68,15 +70,25 @@ describe('tracing (end to end, a bot and a worker process)', () => {
     expect((await driver.clickButton(PEOPLE.bob, approval, 'request_approve')).status).toBe(200);
     await waitForState(sandbox, id, 'applied');
     expect((await waitForDm(slack, PEOPLE.alice.id, /applied/)).text).toContain(`${id} approved by`);
-    await Promise.all([bot.kill('SIGTERM'), worker.kill('SIGTERM')]);
-    return { id, bot, worker };
+    const stop = async () => {
+      await Promise.all([bot.kill('SIGTERM'), worker.kill('SIGTERM')]);
+    };
+    return { id, bot, worker, stop };
   };
 
   it('exports one connected trace from the Slack request through the jobs to Atlas and Redis, named by the request and free of secrets', async () => {
     receiver = await startOtlpReceiver();
-    const { id, bot, worker } = await runGrantThroughProcesses('otel-on', {
+    const { id, bot, worker, stop } = await runGrantThroughProcesses('otel-on', {
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      // The sweeper runs several times meanwhile: a scheduled job starts a trace of its own.
+      SWEEP_INTERVAL: '2s',
     });
+    await waitUntil(
+      () => (receiver?.spans().filter((s) => s.name === 'process sweep').length ?? 0) >= 2 || undefined,
+      20_000,
+      'two sweeps exported',
+    );
+    await stop();
     const spans = receiver.spans();
     const ofRequest = spans.filter((s) => s.attributes['rolecall.request_id'] === id);
 
@@ -137,13 +149,19 @@ describe('tracing (end to end, a bot and a worker process)', () => {
       expect(exported).not.toContain(secret);
     }
     expect(spans.filter((s) => String(s.attributes['url.full']).includes('/response/'))).toEqual([]);
+    // Each run of a schedule is a trace of its own, not a child of the start-up that scheduled it.
+    const sweeps = spans.filter((s) => s.name === 'process sweep');
+    expect(sweeps.length).toBeGreaterThanOrEqual(2);
+    expect(sweeps.map((s) => s.parentSpanId)).toEqual(sweeps.map(() => ''));
+    expect(new Set(sweeps.map((s) => s.traceId)).size).toBe(sweeps.length);
     // Both processes loaded the SDK (what the next test's processes must not do).
     expect(bot.output()).toContain('module-watch: ');
     expect(worker.output()).toMatch(/module-watch: .*@opentelemetry\/sdk-trace-node/);
   }, 60_000);
 
   it('loads no OpenTelemetry module at all when OTEL_EXPORTER_OTLP_ENDPOINT is unset', async () => {
-    const { bot, worker } = await runGrantThroughProcesses('otel-off', {});
+    const { bot, worker, stop } = await runGrantThroughProcesses('otel-off', {});
+    await stop();
     expect(bot.output()).toContain('"rolecall started"');
     expect(bot.output()).not.toContain('module-watch: ');
     expect(worker.output()).toContain('"rolecall started"');
