@@ -37,7 +37,12 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
     const tracing = await startTracing({
       ...config.tracing,
       secrets: secretsOf(config),
-      fullUrlsUnder: [config.slack.apiUrl, ...(config.atlas === null ? [] : [config.atlas.baseUrl])],
+      fullUrlsUnder: [
+        config.slack.apiUrl,
+        config.onCall.pagerduty.apiUrl,
+        config.onCall.opsgenie.apiUrl,
+        ...(config.atlas === null ? [] : [config.atlas.baseUrl]),
+      ],
       redisPrefix: config.redis.prefix,
       logger,
     });

@@ -19,8 +19,9 @@ export interface TracingOptions extends TracingConfig {
   /** Values no exported span may contain (tokens, keys, passwords): cut out of every span's text. */
   readonly secrets: readonly string[];
   /**
-   * URL prefixes (ATLAS_BASE_URL, SLACK_API_URL) whose calls keep their path and query in spans; a
-   * call anywhere else (a response_url, whose path is its credential) shows its origin only.
+   * URL prefixes (ATLAS_BASE_URL, SLACK_API_URL, the on-call APIs) whose calls keep their path and
+   * query in spans; a call anywhere else (a response_url, whose path is its credential) shows its
+   * origin only.
    */
   readonly fullUrlsUnder: readonly string[];
   /** The key prefix as in keys (QUEUE_PREFIX, `{…}` on a cluster): a Redis span names a key under it. */
