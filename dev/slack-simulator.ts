@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { DateTime } from 'luxon';
 import { readBody, sendJson } from './http-util.js';
 
 /** A person in the simulated workspace. */
@@ -16,6 +17,8 @@ export interface SimulatedSlackUser {
   readonly bot?: boolean;
   /** The person's own workspace, when it is not the app's (Slack Connect). */
   readonly teamId?: string;
+  /** Their time zone (users.info `tz`). @defaultValue 'America/Los_Angeles' (Slack's documented example) */
+  readonly timeZone?: string;
 }
 
 /** One Web API call as the simulator received and answered it. */
@@ -288,6 +291,10 @@ export async function startSlackSimulator(options: SlackSimulatorOptions): Promi
           is_restricted: user.guest !== undefined,
           is_ultra_restricted: user.guest === 'ultra',
           real_name: user.name,
+          // https://api.slack.com/types/user: tz, tz_label, tz_offset (seconds east of UTC, now).
+          tz: user.timeZone ?? 'America/Los_Angeles',
+          tz_label: user.timeZone ?? 'America/Los_Angeles',
+          tz_offset: DateTime.now().setZone(user.timeZone ?? 'America/Los_Angeles').offset * 60,
           profile: {
             real_name: user.name,
             display_name: user.name,

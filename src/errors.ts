@@ -11,6 +11,8 @@ export type AppErrorCode =
   | 'TICKET_INVALID'
   | 'NOTHING_TO_GRANT'
   | 'EXTENSION_TOO_LATE'
+  /** A scheduled grant's whole time passed before it could be applied: nothing was granted. */
+  | 'REQUEST_WINDOW_PASSED'
   | 'REQUEST_NOT_FOUND'
   | 'REQUEST_STATE_CONFLICT'
   | 'NOT_AN_APPROVER'

@@ -54,6 +54,8 @@ export interface Actor {
 export interface Person extends Actor {
   /** Lower case (Atlas usernames are); null when Slack does not share it. */
   readonly email: string | null;
+  /** Their time zone (IANA, Slack's `tz`), for a start they type as a time of day; absent = unknown. */
+  readonly timeZone?: string;
 }
 
 /** The subject of a review action: for `review-decide`, the role on the line and whether it is the actor's own. */

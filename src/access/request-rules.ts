@@ -144,7 +144,8 @@ export function authorizeRequest(
             'Only an approver of its roles (not the person who used it) can acknowledge a break-glass grant.',
           );
     case 'cancel':
-      return isParty
+      // A grant approved ahead of its start: an approver of every role may call it off too.
+      return isParty || (decidesEveryRole && request.state === 'approved' && request.startsAt !== null)
         ? allowed
         : refuse(
             'NOT_ALLOWED',

@@ -30,6 +30,7 @@ import type { ShutdownStack } from '../ops/shutdown.js';
 import type { Tracing } from '../ops/tracing-types.js';
 import { openPolicySource, type PolicySource } from '../policy/policy-source.js';
 import { createLifecycle, type Lifecycle, type LifecycleDeps } from '../requests/lifecycle.js';
+import { readOverdueGrants } from '../requests/overdue-grants.js';
 import type { WorkQueue } from '../requests/ports.js';
 import { createReceipts, type Receipts } from '../requests/receipts.js';
 import { createRequestReader, type RequestReader } from '../requests/request-reader.js';
@@ -96,7 +97,7 @@ export async function openInfrastructure(
   auditLogger: Logger,
   tracing: Tracing,
 ): Promise<Infrastructure> {
-  const metrics = createMetrics();
+  const metrics = createMetrics({ revokeEscalateEveryMs: config.grants.revokeEscalateEveryMs });
   const slackFetch = createSlackFetch((method, error) => metrics.slackApiError(method, error), {
     dryRun: config.dryRun,
   });
@@ -158,6 +159,8 @@ export async function openInfrastructure(
         }
       : {}),
   });
+  const ledgers = createLedgerStore(redis, keys);
+  metrics.watchOverdueGrants(() => readOverdueGrants({ ledgers, store }, Date.now()));
   const writer = createRequestWriter(redis, writerOptions);
   const lifecycleWith = (durable?: NonNullable<LifecycleDeps['durable']>) =>
     createLifecycle({
@@ -211,7 +214,7 @@ export async function openInfrastructure(
     writerOptions,
     lifecycle: lifecycleWith(),
     lifecycleWith,
-    ledgers: createLedgerStore(redis, keys),
+    ledgers,
     receipts: createReceipts(receiptsRedis, keys),
     reviewStore: reviews,
     offboardingStore: createOffboardingStore(redis, keys, { onAudit }),

@@ -63,6 +63,7 @@ export async function startServing(
     ],
     { intervalMs: config.readyCheckIntervalMs, ...(config.dryRun ? { extra: { dryRun: true } } : {}) },
   );
+  metrics.watchReadiness(() => readiness.report());
   await readiness.start();
   shutdown.push('readiness checks', async () => readiness.close());
   const renderMetrics = async () => ({

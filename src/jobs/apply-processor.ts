@@ -5,6 +5,7 @@ import { type ApplyDecision, decideApply, holdersOf, type Ledger, type LedgerOp 
 import { isTeamItem } from '../lib/access-items.js';
 import type { AccessRequest, ChangePlan } from '../requests/model.js';
 import { sameRoles } from '../requests/role-set.js';
+import { endOfGrant, windowPassedError } from '../requests/scheduled-start.js';
 import { createDatabaseGrants } from './database-grants.js';
 import { createExtendGrant } from './extend-grant.js';
 import { findGone, goneError } from './gone.js';
@@ -293,6 +294,8 @@ export function createApplyProcessor(deps: ProcessorDeps) {
       if (!cancelled.ok) return { skipped: cancelled.current.state };
       return { skipped: `offboarded (${offboarding})` };
     }
+    const windowEnd = request.startsAt === null ? null : endOfGrant(request, request.startsAt);
+    if (windowEnd !== null && windowEnd <= now()) throw windowPassedError(request, windowEnd);
     if (request.database !== null) return databaseGrants.apply(request, fence);
     const oneCall = oneCallGrant(request);
     const landed = oneCall ? await writeFirst(request, oneCall, fence) : await readFirst(request, fence);
@@ -301,8 +304,7 @@ export function createApplyProcessor(deps: ProcessorDeps) {
     const appliedAt = now();
     const dryRun = deps.dryRunLog?.take(request.id);
     const holds = decision.hold.length > 0;
-    const revokeAt =
-      request.durationSeconds !== null && holds ? appliedAt + request.durationSeconds * 1000 : null;
+    const revokeAt = holds ? endOfGrant(request, appliedAt) : null;
     const until = request.durationSeconds === null ? null : revokeAt;
     const ops: LedgerOp[] = decision.hold.map((role) => ({ op: 'hold', role, requestId: request.id, until }));
     if (plan.addsToProject) ops.push({ op: 'membership', requestId: request.id });
@@ -348,39 +350,50 @@ export function createApplyProcessor(deps: ProcessorDeps) {
     return { done: 'applied' };
   };
 
-  return createStepProcessor(deps, states, async (request, fence) => {
-    if (request.extends !== null) return extend(request);
-    try {
-      // When Atlas's rate limit is short, revocations go first: the thread hears once how long this waits.
-      let told = false;
-      const onWait = (ms: number) => {
-        if (told) return;
-        told = true;
-        lifecycle.waiting(request, ms / 1000).catch((error: unknown) => {
-          logger.warn('could not tell the thread a grant waits for Atlas', { requestId: request.id, error });
-        });
-      };
-      // It holds the person's lock while it waits: a revocation of theirs that is due waits behind it,
-      // so the grant then takes that revocation's place in the queue.
-      const ledger = await ledgers.read(request.granteeEmail, request.target);
-      const at = now();
-      const overdue = ledger.holders
-        .filter((h) => h.requestId !== request.id && h.until !== null && h.until <= at)
-        .map((h) => h.until ?? at);
-      const priority: CallPriority =
-        overdue.length > 0
-          ? { kind: 'revocation', due: Math.min(...overdue), onWait }
-          : { kind: 'normal', onWait };
-      return await withCallPriority(priority, () => grant(request, fence));
-    } catch (error) {
-      // A target or account deleted in Atlas: fail at once, in words, not after every attempt.
-      const missing =
-        isAppError(error) && error.details.missing !== undefined
-          ? null
-          : await findGone(atlas, request, logger, error);
-      throw missing ? goneError(request, missing) : error;
-    }
-  });
+  // A scheduled grant's job run early (a sweep's re-queue) waits for its start.
+  const notBefore = (request: AccessRequest) =>
+    request.startsAt !== null && request.startsAt > now() ? request.startsAt : undefined;
+  return createStepProcessor(
+    deps,
+    states,
+    async (request, fence) => {
+      if (request.extends !== null) return extend(request);
+      try {
+        // When Atlas's rate limit is short, revocations go first: the thread hears once how long this waits.
+        let told = false;
+        const onWait = (ms: number) => {
+          if (told) return;
+          told = true;
+          lifecycle.waiting(request, ms / 1000).catch((error: unknown) => {
+            logger.warn('could not tell the thread a grant waits for Atlas', {
+              requestId: request.id,
+              error,
+            });
+          });
+        };
+        // It holds the person's lock while it waits: a revocation of theirs that is due waits behind it,
+        // so the grant then takes that revocation's place in the queue.
+        const ledger = await ledgers.read(request.granteeEmail, request.target);
+        const at = now();
+        const overdue = ledger.holders
+          .filter((h) => h.requestId !== request.id && h.until !== null && h.until <= at)
+          .map((h) => h.until ?? at);
+        const priority: CallPriority =
+          overdue.length > 0
+            ? { kind: 'revocation', due: Math.min(...overdue), onWait }
+            : { kind: 'normal', onWait };
+        return await withCallPriority(priority, () => grant(request, fence));
+      } catch (error) {
+        // A target or account deleted in Atlas: fail at once, in words, not after every attempt.
+        const missing =
+          isAppError(error) && error.details.missing !== undefined
+            ? null
+            : await findGone(atlas, request, logger, error);
+        throw missing ? goneError(request, missing) : error;
+      }
+    },
+    { notBefore },
+  );
 }
 
 function describeApply(

@@ -4,6 +4,7 @@ import { generatePassword } from '../database-access/credentials.js';
 import { AppError } from '../errors.js';
 import type { AccessRequest, DatabaseGrant } from '../requests/model.js';
 import { revocationLagOf } from '../requests/revocation-lag.js';
+import { endOfGrant } from '../requests/scheduled-start.js';
 import { dryRunNote, lockKeyOf, type ProcessorDeps, type ProcessorOutcome } from './processor-support.js';
 import type { Fence } from './user-lock.js';
 
@@ -84,7 +85,7 @@ export function createDatabaseGrants(deps: DatabaseGrantsDeps) {
     const grant = grantOf(request);
     const item = request.roles[0] ?? `db:${grant.level}`;
     const appliedAt = now();
-    const end = appliedAt + (request.durationSeconds ?? 0) * 1000;
+    const end = endOfGrant(request, appliedAt) ?? appliedAt;
     const first = request.plan === null;
     // The plan is stored before the write, so a retry knows the database user may be its own.
     const saved = await lifecycle.planned(

@@ -114,12 +114,18 @@ export function createOffboardProcessor(deps: OffboardDeps) {
     }
     for (const request of theirs.values()) {
       {
-        // A failed request would keep its Retry button: cancel it too.
-        if (request.state !== 'pending' && request.state !== 'submitted' && request.state !== 'failed')
+        // A failed request would keep its Retry button, a scheduled one its start: cancel them too.
+        const scheduled = request.state === 'approved' && request.startsAt !== null;
+        if (
+          request.state !== 'pending' &&
+          request.state !== 'submitted' &&
+          request.state !== 'failed' &&
+          !scheduled
+        )
           continue;
         const result = await deps.lifecycle.withdrawn(
           request.id,
-          ['pending', 'submitted', 'failed'],
+          scheduled ? ['approved'] : ['pending', 'submitted', 'failed'],
           `cancelled by offboarding ${offboarding.id}`,
           `offboarded (${offboarding.id})`,
         );

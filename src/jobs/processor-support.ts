@@ -70,7 +70,7 @@ export interface StepStates {
 
 /** Ways a step differs from the plain "ready -> working -> done | failed". */
 export interface StepHooks {
-  /** When a job came too early (the grant was extended), the time to run instead (ms since epoch). */
+  /** When a job came too early (the grant was extended, or waits for its start), the time to run instead (ms since epoch). */
   readonly notBefore?: (request: AccessRequest) => number | undefined;
   /** After the last attempt: records the failure. Default: working -> failed, and Slack is told. */
   readonly onFailure?: (request: AccessRequest, failure: Omit<Failure, 'at'>) => Promise<void>;
@@ -129,7 +129,7 @@ export function createStepProcessor(
     const { request } = started;
     if (!started.working) {
       if (started.wait !== undefined && token !== undefined) {
-        logger.info(`${states.working} deferred: the grant was extended`, { requestId, until: started.wait });
+        logger.info(`${states.working} deferred: it is not due yet`, { requestId, until: started.wait });
         await job.moveToDelayed(started.wait, token);
         throw new DelayedError();
       }

@@ -4,6 +4,7 @@ import type { AccessRequest } from '../requests/model.js';
 import type { WorkQueue } from '../requests/ports.js';
 import type { Receipt, Receipts } from '../requests/receipts.js';
 import type { RequestReader } from '../requests/request-reader.js';
+import { decideBy } from '../requests/scheduled-start.js';
 import { jobIds } from './job-ids.js';
 import { EVENTS_MAX_LEN, type Queues } from './queues.js';
 import { ensureJobRuns } from './work-queue.js';
@@ -44,17 +45,18 @@ export function createSweepProcessor(deps: SweepDeps) {
     const { queues, workQueue } = deps;
     switch (request.state) {
       case 'submitted':
-        return at >= request.createdAt + deps.requestTtlMs
+        return at >= decideBy(request, deps.requestTtlMs)
           ? ensureJobRuns(queues.expire, jobIds.expire(request.id), () => workQueue.expire(request.id, at))
           : ensureJobRuns(queues.enrich, jobIds.enrich(request.id), () => workQueue.enrich(request.id));
       case 'pending':
-        return at >= request.createdAt + deps.requestTtlMs
+        return at >= decideBy(request, deps.requestTtlMs)
           ? ensureJobRuns(queues.expire, jobIds.expire(request.id), () => workQueue.expire(request.id, at))
           : Promise.resolve(false);
       case 'approved':
       case 'applying':
+        // A scheduled grant's job waits for its start (one run early defers itself to it).
         return ensureJobRuns(queues.apply, jobIds.apply(request.id, request.attempt), () =>
-          workQueue.apply(request.id, request.attempt),
+          workQueue.apply(request.id, request.attempt, request.startsAt ?? undefined),
         );
       case 'revoking':
         return ensureJobRuns(queues.revoke, jobIds.revoke(request.id, request.attempt), () =>

@@ -52,8 +52,16 @@ export function createWorkQueue(queues: Queues, options: WorkQueueOptions = {}):
     async enrich(requestId) {
       await queues.enrich.add('enrich', { requestId }, { jobId: jobIds.enrich(requestId) });
     },
-    async apply(requestId, attempt) {
-      await queues.apply.add('apply', { requestId }, { jobId: jobIds.apply(requestId, attempt) });
+    async apply(requestId, attempt, at) {
+      const delay = Math.max(0, (at ?? 0) - Date.now());
+      await queues.apply.add(
+        'apply',
+        { requestId },
+        { jobId: jobIds.apply(requestId, attempt), ...(delay > 0 ? { delay } : {}) },
+      );
+    },
+    async forgetApply(requestId, attempt) {
+      await removeIfDelayed(queues.apply, jobIds.apply(requestId, attempt));
     },
     async revoke(requestId, attempt, at) {
       const jobId = jobIds.revoke(requestId, attempt);

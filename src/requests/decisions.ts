@@ -5,6 +5,7 @@ import type { AccessRequest, RequestPatch } from './model.js';
 import { nudgeApprovers } from './nudge.js';
 import { approverOnCallNote } from './on-call-approver.js';
 import { requireGrant } from './request-reader.js';
+import { waitsForStart } from './scheduled-start.js';
 import type { RequestServiceDeps } from './service-deps.js';
 import { conflictError, STATE_WORDS } from './state-machine.js';
 
@@ -183,19 +184,34 @@ export function createDecisions(deps: RequestServiceDeps) {
     /** The requester reminds the approvers of their pending request now, once (nudge.ts). */
     nudge: (id: string, actor: Actor) => nudgeApprovers(deps, id, actor),
 
-    /** The requester, or the grantee ("Not me"), withdraws a request not decided yet. */
+    /**
+     * The requester, or the grantee ("Not me"), withdraws a request not decided yet; a grant approved
+     * ahead of its start may be cancelled until then by them or by an approver of every role.
+     */
     async cancel(id: string, actor: Actor): Promise<AccessRequest> {
       const request = await store.require(id);
       await gate.require('cancel', actor, { request });
-      if (request.state !== 'pending' && request.state !== 'submitted') throw conflictError(request);
-      const result = await lifecycle.cancel(id, {
-        actor: actor.id,
-        detail:
-          actor.id === request.requesterId
-            ? 'cancelled by the requester'
-            : 'cancelled by the grantee: not me',
-        patch: { decision: { by: actor.id, at: now(), note: null } },
-      });
+      const scheduled = waitsForStart(request, now());
+      if (request.state !== 'pending' && request.state !== 'submitted' && !scheduled) {
+        throw conflictError(request);
+      }
+      const who =
+        actor.id === request.requesterId
+          ? 'the requester'
+          : actor.id === request.granteeId
+            ? 'the grantee: not me'
+            : 'an approver';
+      const result = await lifecycle.cancel(
+        id,
+        {
+          actor: actor.id,
+          detail: scheduled
+            ? `cancelled before its start by ${who.replace(': not me', '')}`
+            : `cancelled by ${who}`,
+          patch: { decision: { by: actor.id, at: now(), note: null } },
+        },
+        scheduled,
+      );
       if (!result.ok) throw conflictError(result.current);
       return result.request;
     },

@@ -1,4 +1,4 @@
-import type { Actor } from '../access/actions.js';
+import type { Actor, Person } from '../access/actions.js';
 import { checkLineTicket } from '../access/draft-rules.js';
 import { refusalError } from '../access/policy-gate.js';
 import { AppError, isAppError } from '../errors.js';
@@ -14,6 +14,7 @@ import type { AutoApproval } from './lifecycle.js';
 import type { AccessRequest, RequestDraft, RequestState } from './model.js';
 import type { RequestLine } from './parse-command.js';
 import { requireGrant } from './request-reader.js';
+import { resolveStart } from './scheduled-start.js';
 import type { ExtensionAsk, RequestServiceDeps, Submission } from './service-deps.js';
 import { STATE_WORDS } from './state-machine.js';
 
@@ -104,7 +105,7 @@ export function createFiling(deps: RequestServiceDeps) {
 
   return {
     /** Stores a request as `submitted` and queues the Atlas reading that posts it for approval. */
-    async submit(actor: Actor, submission: Submission): Promise<AccessRequest> {
+    async submit(actor: Actor & Pick<Person, 'timeZone'>, submission: Submission): Promise<AccessRequest> {
       const { target, policy } = await deps.gate.require('request', actor, {
         draft: submission.line,
         grantee: submission.grantee,
@@ -126,9 +127,11 @@ export function createFiling(deps: RequestServiceDeps) {
           { details: { duplicate: true } },
         );
       }
+      const start = submission.line.start;
       const draft: RequestDraft = {
         ...draftOf(actor, submission, email, target, policy),
         workflow: execution === undefined ? null : { executionId: execution },
+        startsAt: start === undefined ? null : resolveStart(start, actor.timeZone ?? null, now()),
       };
       return withinLimits(actor, () => lifecycle.submitted(draft, actor.id, submission.receiptId));
     },

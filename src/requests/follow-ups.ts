@@ -81,7 +81,7 @@ export const WORKFLOW_ENDS: readonly RequestEvent[] = [
 /** Who is told each event. The approval message always shows the latest state. */
 export function deliveriesFor(
   event: RequestEvent,
-  request: Pick<AccessRequest, 'requesterId' | 'granteeId' | 'decision' | 'workflow'>,
+  request: Pick<AccessRequest, 'requesterId' | 'granteeId' | 'decision' | 'workflow' | 'startsAt'>,
 ): Delivery[] {
   const places = placesFor(event, request);
   return request.workflow !== null && WORKFLOW_ENDS.includes(event) ? [...places, 'workflow'] : places;
@@ -89,7 +89,7 @@ export function deliveriesFor(
 
 function placesFor(
   event: RequestEvent,
-  request: Pick<AccessRequest, 'requesterId' | 'granteeId' | 'decision'>,
+  request: Pick<AccessRequest, 'requesterId' | 'granteeId' | 'decision' | 'startsAt'>,
 ): Delivery[] {
   const people: Delivery[] =
     request.granteeId === request.requesterId ? ['requester'] : ['requester', 'grantee'];
@@ -100,6 +100,8 @@ function placesFor(
     case 'refused':
       return ['requester'];
     case 'approved':
+      // A grant approved ahead of its start: the people hear when it starts, and that it can be cancelled.
+      return request.startsAt === null ? ['approval-message'] : ['approval-message', 'thread', ...people];
     case 'approval':
       return ['approval-message'];
     case 'acknowledged':

@@ -12,6 +12,7 @@ import type {
 import type { ApproverChaseQueue, Delivery, RequestEvent, WorkQueue } from './ports.js';
 import type { NoteInput, RequestWriter, TransitionInput, TransitionResult } from './request-writer.js';
 import { revocationLagOf } from './revocation-lag.js';
+import { decideBy } from './scheduled-start.js';
 import { STATE_WORDS } from './state-machine.js';
 
 /** What a move writes besides the state: who, why, the fields and ledger changes, the optimistic check. */
@@ -90,9 +91,10 @@ export function createLifecycle(deps: LifecycleDeps) {
       case 'enrich':
         return workQueue.enrich(request.id);
       case 'expire':
-        return workQueue.expire(request.id, request.createdAt + deps.requestTtlMs);
+        return workQueue.expire(request.id, decideBy(request, deps.requestTtlMs));
       case 'apply':
-        return workQueue.apply(request.id, request.attempt);
+        // A scheduled grant waits for its start (a delayed job); the rest is applied now.
+        return workQueue.apply(request.id, request.attempt, request.startsAt ?? undefined);
       case 'remind': {
         const end = at ?? request.grant?.revokeAt ?? null;
         return end === null ? undefined : workQueue.remind(request.id, end);
@@ -106,7 +108,14 @@ export function createLifecycle(deps: LifecycleDeps) {
 
   /** Drops a job that would only find nothing to do; best effort, never awaited by the mover. */
   const drop = (request: AccessRequest, job: Job): void => {
-    const stop = job === 'expire' ? workQueue.forgetExpiry : job === 'chase' ? deps.chase?.stop : undefined;
+    const stop =
+      job === 'expire'
+        ? workQueue.forgetExpiry
+        : job === 'chase'
+          ? deps.chase?.stop
+          : job === 'apply'
+            ? (id: string) => workQueue.forgetApply(id, request.attempt)
+            : undefined;
     stop?.(request.id).catch((error: unknown) => deps.onDropFailed?.(request.id, job, error as Error));
   };
 
@@ -119,6 +128,8 @@ export function createLifecycle(deps: LifecycleDeps) {
     const next = FOLLOW_UPS[request.state];
     // A decided request's expiry would only find nothing to do (~0.7 KB each until REQUEST_TTL).
     if (from === 'pending' || from === 'submitted') for (const job of next.drop) drop(request, job);
+    // Cancelled before its scheduled start: its apply would only find nothing to do.
+    if (from === 'approved' && request.state === 'cancelled') drop(request, 'apply');
     for (const job of next.queue) await queue(request, job, options.at);
     const event = options.as ?? next.tell;
     if (event !== null && !options.quiet) await tell(request, event);
@@ -232,8 +243,17 @@ export function createLifecycle(deps: LifecycleDeps) {
       noted(id, ['pending'], input, 'approval', String(count)),
     /** pending -> denied. */
     deny: (id: string, input: MoveInput) => move(id, 'pending', 'denied', input),
-    /** The requester or the grantee ("Not me") withdraws a request not decided yet. */
-    cancel: (id: string, input: MoveInput) => move(id, ['pending', 'submitted'], 'cancelled', input),
+    /**
+     * The requester or the grantee ("Not me") withdraws a request not decided yet, or (`scheduled`)
+     * one approved that waits for its start; a start that comes first wins (one atomic write each).
+     */
+    cancel: (id: string, input: MoveInput, scheduled = false) =>
+      move(
+        id,
+        scheduled ? ['pending', 'submitted', 'approved'] : ['pending', 'submitted'],
+        'cancelled',
+        input,
+      ),
     /** Rolecall withdraws a request that can no longer go ahead (offboarded, its grant ended, not postable). */
     withdrawn: (id: string, from: readonly RequestState[], why: string, note = why) =>
       move(id, from, 'cancelled', {

@@ -167,6 +167,11 @@ export interface AccessRequest {
   readonly roles: readonly string[];
   /** null = permanent. */
   readonly durationSeconds: number | null;
+  /**
+   * When the grant is to start (`from 22:00`), ms since epoch: applied then, ended its duration after
+   * it (scheduled-start.ts); null = at approval.
+   */
+  readonly startsAt: number | null;
   readonly reason: string;
   /** The change or incident ticket the requester named (`ticket OPS-123`); null = none. */
   readonly ticket: string | null;
@@ -263,6 +268,7 @@ export type RequestDraft = Partial<
     | 'requesterTeamId'
     | 'ticket'
     | 'ticketUrl'
+    | 'startsAt'
   >
 > &
   Pick<

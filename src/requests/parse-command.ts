@@ -15,6 +15,7 @@ import { parseId } from '../lib/ids.js';
 import { ROLE_NAME } from '../lib/patterns.js';
 import { type ScopeKind, scopeOfRole } from '../lib/scope.js';
 import { MAX_TICKET_LENGTH, TICKET_TEXT } from '../policy/tickets.js';
+import { parseStart, type StartAt } from './scheduled-start.js';
 
 /** The longest reason Rolecall stores; longer text is refused, not cut. */
 export const MAX_REASON_LENGTH = 500;
@@ -33,6 +34,8 @@ export interface RequestLine {
   readonly reason: string;
   /** The change or incident ticket it names (`ticket OPS-123`); absent = none. */
   readonly ticket?: string | undefined;
+  /** When the grant is to start (`from 22:00`), resolved in the requester's time zone when filed; absent = at approval. */
+  readonly start?: StartAt | undefined;
 }
 
 /** What `/atlas-access <text>` asks for. */
@@ -79,11 +82,15 @@ export function parseCommand(text: string): Command {
       return { kind: 'help' };
     case 'request':
       return { kind: 'request', ...withExample(REQUEST_EXAMPLE, () => parseRequestLine(rest.join(' '))) };
-    case 'breakglass':
-      return {
-        kind: 'breakglass',
-        ...withExample(BREAKGLASS_EXAMPLE, () => parseRequestLine(rest.join(' '))),
-      };
+    case 'breakglass': {
+      const line = withExample(BREAKGLASS_EXAMPLE, () => parseRequestLine(rest.join(' ')));
+      if (line.start !== undefined) {
+        throw invalid(
+          'Break-glass access starts now; leave "from" out, or ask for a scheduled grant with /atlas-access request.',
+        );
+      }
+      return { kind: 'breakglass', ...line };
+    }
     case 'list':
       return { kind: 'list' };
     case 'review': {
@@ -132,12 +139,12 @@ export function parseOffboardLine(text: string): { email: string; reason: string
 }
 
 /**
- * Parses `ROLE[,ROLE...] on TARGET [for DURATION] [ticket TICKET] because REASON` (a role may be
- * `team:NAME`).
+ * Parses `ROLE[,ROLE...] on TARGET [from START] [for DURATION] [ticket TICKET] because REASON` (a
+ * role may be `team:NAME`; `from` may also follow the duration).
  */
 export function parseRequestLine(text: string): RequestLine {
   const match =
-    /^(?<roles>.*?)\s+on\s+(?<target>\S+)(?:\s+for\s+(?<duration>\S+))?(?:\s+ticket\s+(?<ticket>\S+))?\s+because\s+(?<reason>[\s\S]+)$/i.exec(
+    /^(?<roles>.*?)\s+on\s+(?<target>\S+)(?:\s+from\s+(?<start>\S+))?(?:\s+for\s+(?<duration>\S+))?(?:\s+from\s+(?<startAfter>\S+))?(?:\s+ticket\s+(?<ticket>\S+))?\s+because\s+(?<reason>[\s\S]+)$/i.exec(
       text.trim(),
     );
   if (!match?.groups) {
@@ -145,10 +152,14 @@ export function parseRequestLine(text: string): RequestLine {
       throw invalid('Say which org or project the roles are for: "on TARGET".');
     if (!/\sbecause\s/i.test(` ${text} `)) throw invalid('Say why you need access: "because REASON".');
     throw invalid(
-      'The request must read: ROLE[,ROLE...] on TARGET [for DURATION] [ticket TICKET] because REASON.',
+      'The request must read: ROLE[,ROLE...] on TARGET [from START] [for DURATION] [ticket TICKET] because REASON.',
     );
   }
   const { roles: roleText = '', target = '', duration, ticket, reason = '' } = match.groups;
+  const startText = match.groups.start ?? match.groups.startAfter;
+  if (match.groups.start !== undefined && match.groups.startAfter !== undefined) {
+    throw invalid('Say one start: "from 22:00".');
+  }
   const roles = parseRoles(roleText);
   let durationSeconds: number | undefined;
   if (duration !== undefined) {
@@ -161,6 +172,7 @@ export function parseRequestLine(text: string): RequestLine {
     ...roles,
     target,
     durationSeconds,
+    ...(startText === undefined ? {} : { start: parseStart(startText) }),
     ...(ticket === undefined ? {} : { ticket: checkTicket(ticket) }),
     reason: checkReason(reason),
   };

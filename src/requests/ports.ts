@@ -82,7 +82,10 @@ export interface ApproverChaseQueue {
 export interface WorkQueue {
   /** Reads the grantee's Atlas access for a submitted request, then posts it, refuses it, or approves it by policy. */
   enrich(requestId: string): Promise<void>;
-  apply(requestId: string, attempt: number): Promise<void>;
+  /** Changes Atlas for this attempt, at `at` (ms since epoch: a scheduled start) or now. */
+  apply(requestId: string, attempt: number, at?: number): Promise<void>;
+  /** Drops a scheduled apply that still waits for its start (the request was cancelled before it). */
+  forgetApply(requestId: string, attempt: number): Promise<void>;
   /**
    * Revokes at `at` (ms since epoch), or now. A revocation already scheduled for the same attempt is
    * moved (an extension, End now), never doubled.

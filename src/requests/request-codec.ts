@@ -26,6 +26,7 @@ const JSON_FIELDS = [
   'target',
   'roles',
   'durationSeconds',
+  'startsAt',
   'reason',
   'ticket',
   'ticketUrl',
@@ -78,6 +79,7 @@ const FIELD_DEFAULTS: Partial<Record<(typeof JSON_FIELDS)[number], unknown>> = {
   drift: [],
   ticket: null,
   ticketUrl: null,
+  startsAt: null,
 };
 
 /**

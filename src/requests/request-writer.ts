@@ -18,6 +18,7 @@ import {
   type RequestIdentity,
   STORED_DEFAULTS,
 } from './request-codec.js';
+import { describeInstant } from './scheduled-start.js';
 import { canTransition, isFinal } from './state-machine.js';
 
 /** Fields a write can be made conditional on: it happens only while they still hold these values. */
@@ -275,11 +276,13 @@ export function createRequestWriter(redis: RedisClient, options: RequestWriterOp
         actor,
         receipt: receiptId,
         detail: withTicketNote(
-          draft.extends
-            ? `requested (extends ${draft.extends})`
-            : draft.workflow
-              ? 'requested through a Workflow Builder step'
-              : 'requested',
+          `${
+            draft.extends
+              ? `requested (extends ${draft.extends})`
+              : draft.workflow
+                ? 'requested through a Workflow Builder step'
+                : 'requested'
+          }${draft.startsAt == null ? '' : ` to start at ${describeInstant(draft.startsAt)}`}`,
           draft.ticket ?? null,
           draft.ticketUrl ?? null,
         ),
@@ -295,6 +298,7 @@ export function createRequestWriter(redis: RedisClient, options: RequestWriterOp
           workflow: null,
           ticket: null,
           ticketUrl: null,
+          startsAt: null,
           ...draft,
           createdAt: now(),
           approvalMessage: null,

@@ -9,7 +9,7 @@ import type { AccessRequest, RequestState } from './model.js';
  * |---------------|-----------------------------------------------------------|
  * | submitted     | pending, refused, expired, cancelled                      |
  * | pending       | approved, denied, expired, cancelled                      |
- * | approved      | applying                                                  |
+ * | approved      | applying, cancelled (before its scheduled start)          |
  * | applying      | applied, failed, cancelled (the grantee was offboarded)   |
  * | applied       | revoking                                                  |
  * | revoking      | revoked, revoke_failed                                    |
@@ -22,7 +22,7 @@ import type { AccessRequest, RequestState } from './model.js';
 export const TRANSITIONS: Readonly<Record<RequestState, readonly RequestState[]>> = {
   submitted: ['pending', 'refused', 'expired', 'cancelled'],
   pending: ['approved', 'denied', 'expired', 'cancelled'],
-  approved: ['applying'],
+  approved: ['applying', 'cancelled'],
   applying: ['applied', 'failed', 'cancelled'],
   applied: ['revoking'],
   revoking: ['revoked', 'revoke_failed'],

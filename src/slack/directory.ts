@@ -29,6 +29,8 @@ interface SlackUser {
   /** Set for members of an Enterprise Grid organization (api.slack.com/types/user). */
   readonly enterprise_user?: { readonly enterprise_id?: string };
   readonly profile?: { readonly email?: string };
+  /** The person's time zone, e.g. `Europe/Amsterdam` (api.slack.com/types/user). */
+  readonly tz?: string;
 }
 
 /**
@@ -77,6 +79,7 @@ export function createSlackDirectory(client: WebClient, options: DirectoryOption
             id: userId,
             standing: standingOf(user, install),
             email: user.profile?.email?.trim().toLowerCase() || null,
+            ...(user.tz ? { timeZone: user.tz } : {}),
           };
           cache.set(userId, { person, at: now() });
         }

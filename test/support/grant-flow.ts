@@ -188,7 +188,7 @@ export interface ScheduledJob {
  */
 export async function scheduledJobs(
   sandbox: Sandbox,
-  queue: 'revoke' | 'remind' | 'expire',
+  queue: 'revoke' | 'remind' | 'expire' | 'apply',
   id: string,
 ): Promise<ScheduledJob[]> {
   const redis = createRedisClient(sandbox.config.redis, 'commands');

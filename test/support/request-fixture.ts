@@ -12,6 +12,7 @@ export function accessRequest(
   return {
     roles: ['GROUP_READ_ONLY'],
     durationSeconds: 3600,
+    startsAt: null,
     reason: 'incident',
     ticket: null,
     ticketUrl: null,

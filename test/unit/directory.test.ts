@@ -38,6 +38,8 @@ describe('createSlackDirectory', () => {
       id: 'U0ALICE',
       standing: 'member',
       email: 'alice@example.com',
+      // Slack's tz for her (the simulator answers its documented example when a user names none).
+      timeZone: 'America/Los_Angeles',
       teamId: 'T0ROLECALL',
     });
     expect((await directory.person('U0ALICE', 'T0OTHER')).standing).toBe('external');

@@ -56,6 +56,7 @@ const notQueued = async (): Promise<never> => {
 const WORK_QUEUE: WorkQueue = {
   enrich: notQueued,
   apply: notQueued,
+  forgetApply: notQueued,
   revoke: notQueued,
   expire: notQueued,
   forgetExpiry: notQueued,

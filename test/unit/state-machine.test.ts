@@ -14,7 +14,7 @@ import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 const ALLOWED: Readonly<Record<RequestState, readonly RequestState[]>> = {
   submitted: ['pending', 'refused', 'expired', 'cancelled'],
   pending: ['approved', 'denied', 'expired', 'cancelled'],
-  approved: ['applying'],
+  approved: ['applying', 'cancelled'],
   applying: ['applied', 'failed', 'cancelled'],
   applied: ['revoking'],
   revoking: ['revoked', 'revoke_failed'],

@@ -48,6 +48,13 @@ const at = Date.now() + HOUR;
 const ROWS: readonly Row[] = [
   { method: 'enrich', call: (work, id) => work.enrich(id), jobs: { enrich: 1 } },
   { method: 'apply', call: (work, id) => work.apply(id, 1), jobs: { apply: 1 } },
+  {
+    method: 'forgetApply',
+    // A scheduled apply dropped before its start.
+    before: (work, id) => work.apply(id, 1, at),
+    call: (work, id) => work.forgetApply(id, 1),
+    jobs: { apply: 0 },
+  },
   { method: 'revoke', call: (work, id) => work.revoke(id, 1, at), jobs: { revoke: 1 } },
   { method: 'expire', call: (work, id) => work.expire(id, at), jobs: { expire: 1 } },
   {

@@ -14,45 +14,13 @@ import {
   slackDate,
   truncate,
 } from '../mrkdwn.js';
+import { ACTIONS } from './actions.js';
 import { buildDatabaseApprovalBlock } from './database-access.js';
 import { buildEscalationBlock, type EscalationView } from './escalation-block.js';
 import { describeFailure, describeFailureInFull, describeUntil } from './outcome-message.js';
+import { buildCancelBeforeStart, describeWaitingForStart, startPhrase } from './scheduled-start.js';
 import { buildTeamAccessBlock, describeRolesThroughTeams } from './team-access.js';
 import { describeTicketField } from './ticket-field.js';
-
-/** Action ids of the buttons on request messages. */
-export const ACTIONS = {
-  approve: 'request_approve',
-  deny: 'request_deny',
-  retry: 'request_retry',
-  cancel: 'request_cancel',
-  /** Opens the Extend modal (reminder, DM). */
-  extend: 'grant_extend',
-  /** The grantee ends their grant now (reminder, DM). */
-  end: 'grant_end',
-  /** An approver ends a grant now (applied approval message). */
-  revokeNow: 'grant_revoke_now',
-  /** The grantee of a request made for them: "Not me / cancel" (DM). */
-  notMe: 'request_not_me',
-  /** Shows the grantee's current roles (and, to approvers, Atlas's detail of a failure), ephemerally. */
-  details: 'request_details',
-  /** An approver acknowledges a break-glass grant. */
-  acknowledge: 'breakglass_acknowledge',
-  /** Opens the request modal (Home tab). */
-  homeRequest: 'home_request_access',
-  /** Keeps a standing role on an access review. */
-  reviewKeep: 'review_keep',
-  /** Revokes a standing role on an access review. */
-  reviewRevoke: 'review_revoke',
-  /** Approves an offboarding. */
-  offboardApprove: 'offboard_approve',
-  /** Denies an offboarding. */
-  offboardDeny: 'offboard_deny',
-  /** The person who ran a workflow confirms the on-behalf request its step would file in their name (DM). */
-  stepConfirm: 'workflow_confirm',
-  /** …or cancels it: nothing is filed and the step ends with an error (DM). */
-  stepCancel: 'workflow_cancel',
-} as const;
 
 /** The Extend and End now buttons the grantee gets with a temporary grant. */
 export function buildGrantActions(requestId: string): KnownBlock {
@@ -190,7 +158,7 @@ export function buildApprovalMessage(request: AccessRequest, view: ApprovalView 
       ? 'permanent'
       : request.extends
         ? `${formatDuration(request.durationSeconds)} more`
-        : `${formatDuration(request.durationSeconds)}, then revoked automatically`;
+        : `${formatDuration(request.durationSeconds)}${startPhrase(request)}, then revoked automatically`;
   const fields = [
     `*Target*\n${kind} *${escapeMrkdwn(request.target.name)}* (\`${request.target.id}\`)`,
     `*Atlas user*\n${escapeMrkdwn(request.granteeEmail)}`,
@@ -257,6 +225,7 @@ export function buildApprovalMessage(request: AccessRequest, view: ApprovalView 
   const escalation = buildEscalationBlock(request, view);
   if (escalation) blocks.push(escalation);
   if (request.state === 'pending') blocks.push(buildDecisionActions(request.id));
+  blocks.push(...[buildCancelBeforeStart(request)].filter((block) => block !== undefined));
   if (
     request.breakGlass &&
     request.acknowledged === null &&
@@ -354,7 +323,7 @@ export function describeStatus(request: AccessRequest): string {
       return `:no_entry_sign: *Refused*: ${describeFailure(request.failure)}`;
     case 'approved':
     case 'applying':
-      return `:white_check_mark: Approved${by} · applying in Atlas…`;
+      return describeWaitingForStart(request, by) ?? `:white_check_mark: Approved${by} · applying in Atlas…`;
     case 'applied': {
       if (request.extension) {
         return `:white_check_mark: Approved${by} · ${request.extension.of} now ends ${slackDate(request.extension.to)}`;

@@ -33,6 +33,7 @@ export function buildHelpMessage(policy: Policy): { text: string; blocks: KnownB
     '',
     '• *ROLE*: ORG_... roles for an organization, GROUP_... roles for a project; `team:NAME` joins a team of an organization for a while; `db:LEVEL` is temporary database access on a project (asked alone, at most 7d).',
     '• *ticket KEY* before `because` names the ticket behind the request, where the target asks for one (e.g. `… for 2h ticket OPS-123 because …`).',
+    '• *from START* starts it later: `… from 22:00 for 2h because …` (the next 22:00 in your Slack time zone) or `from 2026-12-08T22:00`. It can be approved ahead, is applied at the start, ends its duration after it, and can be cancelled until then.',
     '• *TARGET*: a name below, or the 24-character Atlas id.',
     '• *DURATION*: 30m, 4h, 2d (or 45s). Without it, access is permanent. Temporary access is revoked on time; you get a reminder with *Extend* and *End now* before it ends.',
     '• Not in the project yet? Ask for temporary access: Rolecall adds you for its duration and takes you out again.',

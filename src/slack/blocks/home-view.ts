@@ -3,9 +3,10 @@ import { formatDuration } from '../../lib/duration.js';
 import { requirementsOf, targetOf } from '../../policy/policy.js';
 import type { HomeData } from '../../requests/home.js';
 import type { AccessRequest } from '../../requests/model.js';
-import { STATE_WORDS } from '../../requests/state-machine.js';
 import { escapeMrkdwn, formatRoles, inlineUserText, mention, slackDate, truncate } from '../mrkdwn.js';
-import { ACTIONS, buildDecisionActions } from './approval-message.js';
+import { ACTIONS } from './actions.js';
+import { buildDecisionActions } from './approval-message.js';
+import { describeStateLabel } from './scheduled-start.js';
 
 /** Slack's limit on blocks in a Home tab view (https://docs.slack.dev/reference/views/home-tab-views). */
 export const HOME_MAX_BLOCKS = 100;
@@ -31,7 +32,7 @@ function ends(request: AccessRequest): string {
 function grantBlocks(request: AccessRequest): KnownBlock[] {
   const kind = request.target.kind === 'org' ? 'organization' : 'project';
   const membership = request.grant?.addedToProject ? ' · :door: in the project for this grant only' : '';
-  const state = request.state === 'applied' ? ends(request) : STATE_WORDS[request.state].label;
+  const state = request.state === 'applied' ? ends(request) : describeStateLabel(request);
   const blocks: KnownBlock[] = [
     section(
       `${formatRoles(request.grant?.held ?? request.roles)} on ${kind} *${escapeMrkdwn(request.target.name)}* · ${state}${membership} · ${request.id}`,
@@ -78,7 +79,7 @@ function requestLine(request: AccessRequest, userId: string): string {
       : request.requesterId === userId
         ? ` for ${mention(request.granteeId)}`
         : ` for you, asked by ${mention(request.requesterId)}`;
-  return `*${request.id}* ${what}${forWhom} · _${STATE_WORDS[request.state].label}_ · asked ${slackDate(request.createdAt)}`;
+  return `*${request.id}* ${what}${forWhom} · _${describeStateLabel(request)}_ · asked ${slackDate(request.createdAt)}`;
 }
 
 function requestBlock(request: AccessRequest, userId: string): KnownBlock {
@@ -125,7 +126,7 @@ function decidedLine(request: AccessRequest, userId: string): string {
     : request.decision?.by === userId && request.state === 'denied'
       ? 'denied'
       : 'decided';
-  return `• ${request.id} ${formatRoles(request.roles)} on *${escapeMrkdwn(request.target.name)}* for ${mention(request.granteeId)}: you ${mine} · now _${STATE_WORDS[request.state].label}_`;
+  return `• ${request.id} ${formatRoles(request.roles)} on *${escapeMrkdwn(request.target.name)}* for ${mention(request.granteeId)}: you ${mine} · now _${describeStateLabel(request)}_`;
 }
 
 /**

@@ -1,7 +1,8 @@
 import type { KnownBlock } from '@slack/types';
 import type { Offboarding, TargetOutcome } from '../../offboarding/model.js';
 import { escapeMrkdwn, formatRoles, mention, quoteUserText, slackDate, truncate } from '../mrkdwn.js';
-import { ACTIONS, type SlackMessage } from './approval-message.js';
+import { ACTIONS } from './actions.js';
+import type { SlackMessage } from './approval-message.js';
 
 const ROWS_PER_SECTION = 10;
 

@@ -5,6 +5,7 @@ import type { RequestEvent } from '../../requests/ports.js';
 import { escapeMrkdwn, formatRoles, inlineUserText, mention, slackDate } from '../mrkdwn.js';
 import { describeDatabaseApplied } from './database-access.js';
 import { buildChaseText, type EscalationView } from './escalation-block.js';
+import { describeScheduledApproval } from './scheduled-start.js';
 
 /** Extra facts an outcome text may need that are not part of the request. */
 export interface OutcomeContext extends EscalationView {
@@ -182,7 +183,9 @@ export function buildOutcomeText(
     case 'refused':
       return `:no_entry_sign: ${request.id} was not filed: ${describeFailure(request.failure)}`;
     case 'approved':
-      return `:white_check_mark: ${request.id} was approved by ${by}; applying it in Atlas now.`;
+      return request.startsAt === null
+        ? `:white_check_mark: ${request.id} was approved by ${by}; applying it in Atlas now.`
+        : describeScheduledApproval(request, by);
     case 'approval':
       return `:ballot_box_with_check: ${request.id} has ${request.approvals.length} approval${request.approvals.length === 1 ? '' : 's'} so far (${request.approvals.map((a) => mention(a.by)).join(', ')}).`;
     case 'acknowledged':

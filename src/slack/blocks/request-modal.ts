@@ -15,6 +15,7 @@ export const REQUEST_FIELDS = {
   grantee: 'grantee',
   roles: 'roles',
   duration: 'duration',
+  start: 'start',
   reason: 'reason',
   ticket: TICKET_FIELD,
 } as const;
@@ -236,6 +237,17 @@ export function buildRequestModal(
       elements: [{ type: 'mrkdwn', text: truncate(describeDecision(guide), 3000) }],
     });
   }
+  blocks.push({
+    type: 'input',
+    block_id: REQUEST_FIELDS.start,
+    optional: true,
+    label: { type: 'plain_text', text: 'Start later (optional)' },
+    hint: {
+      type: 'plain_text',
+      text: 'Empty: access starts once approved. A start is in your time zone; it may be approved ahead and cancelled until then, and the duration counts from it.',
+    },
+    element: { type: 'datetimepicker', action_id: 'value' },
+  });
   blocks.push(buildTicketInput(describeTicketHint(guide?.target, guide?.chosenRoles ?? [])));
   blocks.push({
     type: 'input',

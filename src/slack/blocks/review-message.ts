@@ -9,7 +9,8 @@ import {
   tally,
 } from '../../reviews/model.js';
 import { escapeMrkdwn, mention, slackDate, truncate } from '../mrkdwn.js';
-import { ACTIONS, type SlackMessage } from './approval-message.js';
+import { ACTIONS } from './actions.js';
+import type { SlackMessage } from './approval-message.js';
 import { describeStarter } from './review-start-message.js';
 
 /** The value a Keep or Revoke button carries: `RV-0001:12`. */

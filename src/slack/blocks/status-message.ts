@@ -1,15 +1,15 @@
 import type { KnownBlock } from '@slack/types';
 import { formatDuration } from '../../lib/duration.js';
 import type { AccessRequest, RequestAuditEntry } from '../../requests/model.js';
-import { STATE_WORDS } from '../../requests/state-machine.js';
 import type { RequestOverview } from '../../requests/views.js';
 import { escapeMrkdwn, formatRoles, inlineUserText, mention, slackDate, truncate } from '../mrkdwn.js';
-import { ACTIONS, buildDecisionActions, describeStatus, type SlackMessage } from './approval-message.js';
+import { ACTIONS } from './actions.js';
+import { buildDecisionActions, describeStatus, type SlackMessage } from './approval-message.js';
+import { describeStateLabel, isWaitingForStart, startPhrase } from './scheduled-start.js';
 
 /** The direct message a grantee gets when someone asks for access on their behalf: Not me / cancel. */
 export function buildOnBehalfNotice(request: AccessRequest): SlackMessage {
-  const duration =
-    request.durationSeconds === null ? 'permanently' : `for ${formatDuration(request.durationSeconds)}`;
+  const duration = `${request.durationSeconds === null ? 'permanently' : `for ${formatDuration(request.durationSeconds)}`}${startPhrase(request)}`;
   const text = `:bust_in_silhouette: ${mention(request.requesterId)} asked for Atlas access for you (${request.id}): ${formatRoles(request.roles)} on *${escapeMrkdwn(request.target.name)}* ${duration}, because ${inlineUserText(request.reason)}. If you did not expect this, press *Not me*: the request is cancelled and nothing changes.`;
   return {
     text,
@@ -34,8 +34,7 @@ export function buildOnBehalfNotice(request: AccessRequest): SlackMessage {
 
 /** What the requester sees at once, before a worker has checked the request against Atlas. */
 export function buildReceived(request: AccessRequest): SlackMessage {
-  const duration =
-    request.durationSeconds === null ? 'permanently' : `for ${formatDuration(request.durationSeconds)}`;
+  const duration = `${request.durationSeconds === null ? 'permanently' : `for ${formatDuration(request.durationSeconds)}`}${startPhrase(request)}`;
   const text = request.extends
     ? `:inbox_tray: Request *${request.id}* received, to extend ${request.extends} (${formatRoles(request.roles)} on *${escapeMrkdwn(request.target.name)}*) by ${formatDuration(request.durationSeconds ?? 0)}. It goes to the approvers now.`
     : `:inbox_tray: Request *${request.id}* received: ${formatRoles(request.roles)} on *${escapeMrkdwn(request.target.name)}* ${duration}. Rolecall is checking it against Atlas; you will hear here in a moment.`;
@@ -59,8 +58,7 @@ function cancelActions(requestId: string): KnownBlock {
 
 /** The confirmation a requester sees, with a button to withdraw the request. */
 export function buildConfirmation(request: AccessRequest, approvalsChannel: string): SlackMessage {
-  const duration =
-    request.durationSeconds === null ? 'permanently' : `for ${formatDuration(request.durationSeconds)}`;
+  const duration = `${request.durationSeconds === null ? 'permanently' : `for ${formatDuration(request.durationSeconds)}`}${startPhrase(request)}`;
   const what = request.extends
     ? `to extend ${request.extends} (${formatRoles(request.roles)} on *${escapeMrkdwn(request.target.name)}*) by ${formatDuration(request.durationSeconds ?? 0)}`
     : `${formatRoles(request.roles)} on *${escapeMrkdwn(request.target.name)}* ${duration}`;
@@ -69,12 +67,12 @@ export function buildConfirmation(request: AccessRequest, approvalsChannel: stri
     : '';
   const text =
     request.decision?.by === 'policy'
-      ? `:robot_face: Request *${request.id}* was approved by the policy, no decision needed: ${what}. Rolecall is applying it in Atlas now; <#${approvalsChannel}> can see it.`
+      ? `:robot_face: Request *${request.id}* was approved by the policy, no decision needed: ${what}. ${request.startsAt === null ? 'Rolecall is applying it in Atlas now' : 'Rolecall applies it in Atlas at its start; until then you can cancel it'}; <#${approvalsChannel}> can see it.`
       : request.breakGlass
         ? `:rotating_light: Break-glass *${request.id}*: ${what}. Rolecall is applying it now, without a decision; the approvers in <#${approvalsChannel}> have been told.`
         : `:inbox_tray: Request *${request.id}* is waiting for approval in <#${approvalsChannel}>: ${what}.${joins} You will get a message when it is decided.`;
   const blocks: KnownBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text } }];
-  if (request.state === 'pending') blocks.push(cancelActions(request.id));
+  if (request.state === 'pending' || isWaitingForStart(request)) blocks.push(cancelActions(request.id));
   return { text, blocks };
 }
 
@@ -85,11 +83,11 @@ function withSlackDates(text: string): string {
 
 function summary(request: AccessRequest): string {
   const who = request.granteeId === request.requesterId ? '' : ` for ${mention(request.granteeId)}`;
-  const duration = request.durationSeconds === null ? 'permanent' : formatDuration(request.durationSeconds);
+  const duration = `${request.durationSeconds === null ? 'permanent' : formatDuration(request.durationSeconds)}${startPhrase(request)}`;
   const what = request.extends
     ? `extends ${request.extends} by ${duration}: ${formatRoles(request.roles)}`
     : `${formatRoles(request.roles)}`;
-  return `*${request.id}* ${what} on *${escapeMrkdwn(request.target.name)}*${who}${request.extends ? '' : `, ${duration}`} · _${STATE_WORDS[request.state].label}_`;
+  return `*${request.id}* ${what} on *${escapeMrkdwn(request.target.name)}*${who}${request.extends ? '' : `, ${duration}`} · _${describeStateLabel(request)}_`;
 }
 
 /** `/atlas-access status ID`: where the request stands and its audit trail. */
@@ -118,7 +116,7 @@ export function buildStatusMessage(
   }
   const dropped = lines.length - kept.length;
   return {
-    text: `${request.id}: ${STATE_WORDS[request.state].label}`,
+    text: `${request.id}: ${describeStateLabel(request)}`,
     blocks: [
       {
         type: 'section',

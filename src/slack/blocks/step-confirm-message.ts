@@ -2,7 +2,8 @@ import type { KnownBlock } from '@slack/types';
 import { formatDuration } from '../../lib/duration.js';
 import type { StepConfirmation } from '../../requests/step-confirmations.js';
 import { escapeMrkdwn, formatRoles, mention, quoteUserText, slackDate, truncate } from '../mrkdwn.js';
-import { ACTIONS, type SlackMessage } from './approval-message.js';
+import { ACTIONS } from './actions.js';
+import type { SlackMessage } from './approval-message.js';
 
 /** Slack's limit for a section's text (Block Kit reference). */
 const SECTION_MAX = 3000;

@@ -11,7 +11,8 @@ import { parseDuration } from '../../lib/duration.js';
 import { parseId } from '../../lib/ids.js';
 import { checkReason } from '../../requests/parse-command.js';
 import { STATE_WORDS } from '../../requests/state-machine.js';
-import { ACTIONS, buildDetails } from '../blocks/approval-message.js';
+import { ACTIONS } from '../blocks/actions.js';
+import { buildDetails } from '../blocks/approval-message.js';
 import { buildDenyModal, buildNoticeModal, DENY_MODAL, DENY_REASON } from '../blocks/deny-modal.js';
 import {
   buildExtendModal,
@@ -97,6 +98,11 @@ export function registerDecisionHandlers(app: App, deps: HandlerDeps): void {
   button(ACTIONS.cancel, 'Cancel', async (id, actor) => {
     const request = await service.cancel(id, actor);
     return { text: `:wastebasket: ${request.id} is cancelled; nothing was changed.`, replaceOriginal: true };
+  });
+
+  button(ACTIONS.cancelScheduled, 'Cancel before start', async (id, actor) => {
+    const request = await service.cancel(id, actor);
+    return { text: `:wastebasket: ${request.id} is cancelled before its start; nothing was applied.` };
   });
 
   button(ACTIONS.notMe, 'Not me', async (id, actor) => {

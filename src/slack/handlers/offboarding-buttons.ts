@@ -1,6 +1,6 @@
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
 import { parseId } from '../../lib/ids.js';
-import { ACTIONS } from '../blocks/approval-message.js';
+import { ACTIONS } from '../blocks/actions.js';
 import { escapeMrkdwn } from '../mrkdwn.js';
 import type { HandlerDeps } from './handler-deps.js';
 import { handleClick } from './received.js';

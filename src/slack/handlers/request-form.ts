@@ -5,7 +5,8 @@ import { type AppError, isAppError } from '../../errors.js';
 import { parseDuration } from '../../lib/duration.js';
 import { checkTicketAllowed } from '../../policy/ticket-check.js';
 import { checkReason, checkTicket, parseRoles, type RequestLine } from '../../requests/parse-command.js';
-import { ACTIONS } from '../blocks/approval-message.js';
+import { resolveStart } from '../../requests/scheduled-start.js';
+import { ACTIONS } from '../blocks/actions.js';
 import {
   buildRequestModal,
   PERMANENT,
@@ -238,10 +239,27 @@ export function readRequestForm(values: Values, userId: string): FormResult {
   }
   const reason = attempt(REQUEST_FIELDS.reason, () => checkReason(value(REQUEST_FIELDS.reason)?.value ?? ''));
   const ticket = attempt(REQUEST_FIELDS.ticket, () => checkTicket(value(REQUEST_FIELDS.ticket)?.value ?? ''));
+  // Slack's date and time picker answers an instant (seconds), chosen in the person's own time zone.
+  const picked = value(REQUEST_FIELDS.start)?.selected_date_time;
+  const start =
+    typeof picked === 'number'
+      ? attempt(REQUEST_FIELDS.start, () => {
+          const at = picked * 1000;
+          resolveStart({ kind: 'instant', at }, null, Date.now());
+          return { kind: 'instant' as const, at };
+        })
+      : undefined;
   if (Object.keys(errors).length > 0 || !target || !granteeId || !roles || reason === undefined)
     return { errors };
   return {
-    line: { ...roles, target, durationSeconds, reason, ...(ticket === undefined ? {} : { ticket }) },
+    line: {
+      ...roles,
+      target,
+      durationSeconds,
+      reason,
+      ...(ticket === undefined ? {} : { ticket }),
+      ...(start === undefined ? {} : { start }),
+    },
     granteeId,
   };
 }

@@ -1,5 +1,5 @@
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
-import { ACTIONS } from '../blocks/approval-message.js';
+import { ACTIONS } from '../blocks/actions.js';
 import { parseReviewLineValue } from '../blocks/review-message.js';
 import { escapeMrkdwn, mention } from '../mrkdwn.js';
 import type { HandlerDeps } from './handler-deps.js';

@@ -1,7 +1,7 @@
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import type { StepConfirmation } from '../../requests/step-confirmations.js';
-import { ACTIONS } from '../blocks/approval-message.js';
+import { ACTIONS } from '../blocks/actions.js';
 import { buildStepConfirmSettled, describeStepConfirmation } from '../blocks/step-confirm-message.js';
 import { describeErrorForSlack } from '../error-reply.js';
 import { mention } from '../mrkdwn.js';
