@@ -31,6 +31,7 @@ suites=(
   test/workflow/graceful-shutdown.test.ts
   test/e2e/request-flow.test.ts
   test/e2e/redis-modes.test.ts
+  test/e2e/tracing.test.ts
 )
 files=()
 flags=()

@@ -6,6 +6,7 @@ import type { OnCallConfig } from './oncall/on-call-options.js';
 import type { LogLevel } from './ops/logger.js';
 import type { RedisConfig } from './ops/redis.js';
 import type { RedisDurabilityConfig } from './ops/redis-durability.js';
+import type { TracingConfig } from './ops/tracing-types.js';
 
 /** What one process runs: the Slack bot with a worker (`npm start`), only a worker (`npm run worker`), or only the bot. */
 export type RunMode = 'all' | 'worker' | 'bot';
@@ -59,6 +60,8 @@ export interface Config {
     /** First retry delay of a failed job; doubles every attempt. */
     readonly backoffMs: number;
   };
+  /** OpenTelemetry traces: OTEL_EXPORTER_OTLP_ENDPOINT (unset: off) and OTEL_SERVICE_NAME. */
+  readonly tracing: TracingConfig;
   /** How long a request waits for a decision before it expires. */
   readonly requestTtlMs: number;
   /** How long a shutdown waits for running jobs before leaving them to stalled-job recovery, in ms. */
@@ -171,6 +174,13 @@ function readSecretFiles(env: Readonly<Record<string, string | undefined>>): {
   return { env: out, problems };
 }
 
+/** Each run mode's `service.name` in traces when OTEL_SERVICE_NAME is unset. */
+const SERVICE_NAMES: Readonly<Record<RunMode, string>> = {
+  all: 'rolecall',
+  bot: 'rolecall-slack',
+  worker: 'rolecall-worker',
+};
+
 /** The parsed variables arranged as the Config (every value is already typed and defaulted). */
 function configOf(env: Env, mode: RunMode): Config {
   return {
@@ -204,6 +214,10 @@ function configOf(env: Env, mode: RunMode): Config {
       lockDurationMs: env.WORKER_LOCK_MS,
       sweepIntervalMs: env.SWEEP_INTERVAL,
       backoffMs: env.JOB_BACKOFF_MS,
+    },
+    tracing: {
+      endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
+      serviceName: env.OTEL_SERVICE_NAME ?? SERVICE_NAMES[mode],
     },
     requestTtlMs: env.REQUEST_TTL,
     auditRetentionMs: env.AUDIT_RETENTION,

@@ -232,6 +232,12 @@ export const envFields = z.object({
     'REMIND_BEFORE must be a duration such as 15m, or 0 to turn reminders off',
     '15m',
   ),
+  // OpenTelemetry traces (ops/tracing.ts): off unless an OTLP/HTTP endpoint is set.
+  OTEL_EXPORTER_OTLP_ENDPOINT: variable(
+    (v) => (isHttpUrl(v) ? v.replace(/\/+$/, '') : undefined),
+    'OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL such as http://otel-collector:4318',
+  ),
+  OTEL_SERVICE_NAME: optionalText,
   USER_GROUP_MAX_AGE: variable(
     millisecondsOrZero,
     'USER_GROUP_MAX_AGE must be a duration such as 60s or 5m, or 0 to ask Slack every time',

@@ -27,6 +27,7 @@ import {
   readRedisFacts,
 } from '../ops/redis-settings.js';
 import type { ShutdownStack } from '../ops/shutdown.js';
+import type { Tracing } from '../ops/tracing-types.js';
 import { openPolicySource, type PolicySource } from '../policy/policy-source.js';
 import { createLifecycle, type Lifecycle, type LifecycleDeps } from '../requests/lifecycle.js';
 import { readOverdueGrants } from '../requests/overdue-grants.js';
@@ -46,6 +47,8 @@ export interface Infrastructure {
   readonly config: Config;
   readonly logger: Logger;
   readonly shutdown: ShutdownStack;
+  /** OpenTelemetry when OTEL_EXPORTER_OTLP_ENDPOINT is set, else a handle that does nothing. */
+  readonly tracing: Tracing;
   readonly metrics: Metrics;
   /** Every Slack Web API client's fetch (counts failed calls for the metrics; ATLAS_DRY_RUN labels). */
   readonly slackFetch: FetchFunction;
@@ -92,6 +95,7 @@ export async function openInfrastructure(
   shutdown: ShutdownStack,
   logger: Logger,
   auditLogger: Logger,
+  tracing: Tracing,
 ): Promise<Infrastructure> {
   const metrics = createMetrics({ revokeEscalateEveryMs: config.grants.revokeEscalateEveryMs });
   const slackFetch = createSlackFetch((method, error) => metrics.slackApiError(method, error), {
@@ -131,7 +135,10 @@ export async function openInfrastructure(
   const keys = redisKeys(config.redis.prefix);
   // Every audit entry is also one JSON log line ("msg":"audit"), for log pipelines and SIEMs.
   const onAudit: AuditSink = (entry) => auditLogger.info('audit', entry);
-  const queues = createQueues(redis, config.redis.prefix, { backoffMs: config.worker.backoffMs });
+  const queues = createQueues(redis, config.redis.prefix, {
+    backoffMs: config.worker.backoffMs,
+    telemetry: tracing.bullmq,
+  });
   shutdown.push('queues', () => queues.close());
   metrics.watchQueues(queues.all);
   const workQueue = createWorkQueue(queues, { remindBeforeMs: config.grants.remindBeforeMs });
@@ -142,7 +149,16 @@ export async function openInfrastructure(
     // Every write's count: a store found with fewer than this process saw went back in time.
     onWrites: (count) => continuity?.observeWrites(count, 'commands'),
   };
-  const store = createRequestReader(redis, { prefix: config.redis.prefix });
+  // With tracing on, the request a piece of work reads or moves is named on its spans.
+  const store = createRequestReader(redis, {
+    prefix: config.redis.prefix,
+    ...(tracing.enabled
+      ? {
+          onRead: (r) =>
+            tracing.noteRequest({ requestId: r.id, target: r.target.name, roles: r.roles }, 'read'),
+        }
+      : {}),
+  });
   const ledgers = createLedgerStore(redis, keys);
   metrics.watchOverdueGrants(() => readOverdueGrants({ ledgers, store }, Date.now()));
   const writer = createRequestWriter(redis, writerOptions);
@@ -152,7 +168,10 @@ export async function openInfrastructure(
       workQueue,
       requestTtlMs: config.requestTtlMs,
       chase: createApproverChaseQueue(queues.approvers, () => policy.current()),
-      onMoved: (moved) => metrics.transitioned(moved),
+      onMoved: (moved) => {
+        metrics.transitioned(moved);
+        tracing.noteRequest(moved, moved.from === null ? 'filed' : 'moved');
+      },
       onDropFailed: (requestId, _job, error) =>
         logger.warn('could not drop the expiry job of a decided request; it will run and do nothing', {
           requestId,
@@ -173,6 +192,7 @@ export async function openInfrastructure(
     config,
     logger,
     shutdown,
+    tracing,
     metrics,
     slackFetch,
     dryRunLog: config.dryRun ? createDryRunLog() : undefined,

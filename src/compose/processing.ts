@@ -97,6 +97,7 @@ export function startProcessing(infra: Infrastructure, parts: ProcessingParts): 
     beforeJob: () => infra.foreground.quiet(),
     concurrency: config.worker.concurrency,
     lockDurationMs: config.worker.lockDurationMs,
+    telemetry: infra.tracing.bullmq,
     processors: {
       enrich: createEnrichProcessor({
         policy,

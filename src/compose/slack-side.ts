@@ -2,6 +2,7 @@ import type { AtlasRolesApi } from '../atlas/roles-api.js';
 import { createDatabaseJobs } from '../jobs/database-processor.js';
 import { createOffboardingService } from '../offboarding/offboarding-service.js';
 import { createOnCallSchedules } from '../oncall/create-on-call.js';
+import { createTraceLinks } from '../ops/trace-links.js';
 import { createExtensionClaims } from '../requests/extension-claims.js';
 import { readHome } from '../requests/home.js';
 import { createNudgeClaims } from '../requests/nudge-claims.js';
@@ -81,6 +82,9 @@ export async function startSlackSide(
     logger,
     slackFetch: infra.slackFetch,
     dryRun: config.dryRun,
+    ...(infra.tracing.enabled
+      ? { traceRequests: infra.tracing.slackRequests(createTraceLinks(redis, keys, config.requestTtlMs)) }
+      : {}),
   });
   // Receipts this process takes are worked on while its heartbeat lasts (then the sweeper answers them).
   shutdown.push('receipts heartbeat', infra.receipts.beat());

@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import { createLogger, type Logger } from '../ops/logger.js';
 import { createShutdownStack } from '../ops/shutdown.js';
+import { startTracing } from '../ops/tracing.js';
 import { createAuditLogger, openInfrastructure } from './infrastructure.js';
 import { secretsOf } from './secrets.js';
 import { startServing } from './serving.js';
@@ -23,7 +24,8 @@ export interface RolecallOverrides {
 }
 
 /**
- * The composition root: shared infrastructure (logs, Redis, policy, queues, stores) -> the worker
+ * The composition root: tracing (when OTEL_EXPORTER_OTLP_ENDPOINT is set) -> shared infrastructure
+ * (logs, Redis, policy, queues, stores) -> the worker
  * side (all, worker) -> the Slack side (all, bot) -> readiness and HTTP. Everything is built here and
  * passed down; nothing is created at import time.
  */
@@ -31,11 +33,26 @@ export async function startRolecall(config: Config, overrides: RolecallOverrides
   const logger = overrides.logger ?? createLogger({ level: config.logLevel, secrets: secretsOf(config) });
   const shutdown = createShutdownStack(logger);
   try {
+    // First, before Redis, Bolt or undici is used; stopped last, so the spans of shutdown go out too.
+    const tracing = await startTracing({
+      ...config.tracing,
+      secrets: secretsOf(config),
+      fullUrlsUnder: [
+        config.slack.apiUrl,
+        config.onCall.pagerduty.apiUrl,
+        config.onCall.opsgenie.apiUrl,
+        ...(config.atlas === null ? [] : [config.atlas.baseUrl]),
+      ],
+      redisPrefix: config.redis.prefix,
+      logger,
+    });
+    shutdown.push('tracing', () => tracing.stop());
     const infra = await openInfrastructure(
       config,
       shutdown,
       logger,
       createAuditLogger(config, overrides.logger),
+      tracing,
     );
     const worker: WorkerSide | undefined = config.mode === 'bot' ? undefined : await startWorkerSide(infra);
     // After the workers' schedules exist: a loss found now re-creates nothing twice.

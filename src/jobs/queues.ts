@@ -1,4 +1,4 @@
-import { type DefaultJobOptions, Queue, type WorkerOptions } from 'bullmq';
+import { type DefaultJobOptions, Queue, type Telemetry, type WorkerOptions } from 'bullmq';
 import type { RedisClient } from '../lib/redis-client.js';
 import type { TargetRef } from '../lib/scope.js';
 import type { Delivery, RequestEvent } from '../requests/ports.js';
@@ -184,6 +184,12 @@ export const QUEUES = {
   }),
 } as const;
 
+/**
+ * A job scheduler's jobs carry no trace context (tracing on, ops/tracing.ts): each run starts a trace
+ * of its own, instead of every run for the scheduler's life joining the trace that created it.
+ */
+export const UNTRACED_SCHEDULE = { telemetry: { omitContext: true } } as const;
+
 /** The name of a queue in {@link QUEUES}. */
 export type QueueName = keyof typeof QUEUES;
 
@@ -218,14 +224,22 @@ export type Queues = { readonly [N in QueueName]: Queue<JobData[N]> } & {
 export function createQueues(
   connection: RedisClient,
   prefix: string,
-  options: { backoffMs?: number } = {},
+  options: { backoffMs?: number; telemetry?: Telemetry | undefined } = {},
 ): Queues {
   const base = options.backoffMs ?? 2_000;
   // Nothing reads BullMQ's event streams (no QueueEvents): keep them short instead of 10,000 a queue.
   const streams = { events: { maxLen: EVENTS_MAX_LEN } };
+  // Tracing on (ops/tracing.ts): each job carries the trace context it was added in.
+  const telemetry = options.telemetry === undefined ? {} : { telemetry: options.telemetry };
   const queues = perQueue<{ [N in QueueName]: Queue<JobData[N]> }>(
     (name) =>
-      new Queue(name, { connection, prefix, streams, defaultJobOptions: QUEUES[name].jobOptions(base) }),
+      new Queue(name, {
+        connection,
+        prefix,
+        streams,
+        defaultJobOptions: QUEUES[name].jobOptions(base),
+        ...telemetry,
+      }),
   );
   const all: Queue[] = QUEUE_NAMES.map((name) => queues[name]);
   return {

@@ -1,5 +1,5 @@
 import { schedulerIds } from './job-ids.js';
-import type { Queues } from './queues.js';
+import { type Queues, UNTRACED_SCHEDULE } from './queues.js';
 
 /** How often the recurring jobs run, for {@link scheduleRecurring}. */
 export interface RecurringOptions {
@@ -21,11 +21,11 @@ export async function scheduleRecurring(
   await queues.sweep.upsertJobScheduler(
     schedulerIds.sweep,
     { every: options.sweepEveryMs },
-    { name: 'sweep' },
+    { name: 'sweep', opts: UNTRACED_SCHEDULE },
   );
   await queues.reconcile.upsertJobScheduler(
     schedulerIds.reconcile,
     { every: options.reconcileEveryMs },
-    { name: 'reconcile' },
+    { name: 'reconcile', opts: UNTRACED_SCHEDULE },
   );
 }

@@ -5,7 +5,7 @@ import type { Policy } from '../policy/policy.js';
 import { retimedNextRun } from '../reviews/model.js';
 import type { ReviewQueue } from '../reviews/ports.js';
 import { jobIds, REVIEW_SCHEDULER_PREFIX, schedulerIds } from './job-ids.js';
-import type { ReviewJob } from './queues.js';
+import { type ReviewJob, UNTRACED_SCHEDULE } from './queues.js';
 
 /** The review queue port over BullMQ; job ids make every call idempotent. */
 export function createReviewQueue(queue: Queue<ReviewJob>): ReviewQueue {
@@ -94,6 +94,7 @@ export async function syncReviewSchedules(
           target: { name: target.name, kind: target.kind, id: target.id },
           startedBy: 'schedule',
         },
+        opts: UNTRACED_SCHEDULE,
       },
     );
   }

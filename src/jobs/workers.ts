@@ -1,4 +1,4 @@
-import { type Job, Worker } from 'bullmq';
+import { type Job, type Telemetry, Worker } from 'bullmq';
 import type { RedisClient } from '../lib/redis-client.js';
 import { withCorrelation } from '../ops/correlation.js';
 import type { Logger } from '../ops/logger.js';
@@ -28,6 +28,8 @@ export interface WorkersOptions {
   lockDurationMs?: number;
   /** One processor per queue of QUEUES. */
   processors: Processors;
+  /** BullMQ's telemetry (ops/tracing.ts): each job runs in the trace it was added in. @defaultValue none */
+  telemetry?: Telemetry | undefined;
 }
 
 /** One processor per queue of {@link QUEUES}, each typed by its queue's job data. */
@@ -78,6 +80,7 @@ export function createWorkers(options: WorkersOptions): Workers {
       concurrency: own?.concurrency ?? options.concurrency ?? 4,
       lockDuration,
       stalledInterval: lockDuration,
+      ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry }),
     });
     worker.on('failed', (job, error) => {
       logger.warn('job attempt failed', {

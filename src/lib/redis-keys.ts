@@ -42,6 +42,7 @@ import type { ScopeKind } from './scope.js';
  * | `atlas-rate:<bucket>:waiters` | zset | callers waiting for a token of that bucket, by deadline (their expiries: `w:<id>` fields of the bucket's hash) |
  * | `extension:<grant id>` | string | the one extension request open for a grant (or a filing token) |
  * | `nudge:<request id>` | string | the requester nudged this request's approvers (once per request; requests/nudge-claims.ts) |
+ * | `trace:<request id>` | string | with tracing on, the trace context of the Slack request that filed it, so its decision joins that trace (ops/trace-links.ts; expires after REQUEST_TTL) |
  * | `receipts`, `receipts:at` | hash, zset | what Slack delivered and was acknowledged, until its work is done (requests/receipts.ts) |
  * | `process:<id>` | string | a running process's heartbeat (expires 15 s after its last beat): its receipts are still being worked on |
  * | `store:notice-lease:<started\|loss>` | string | who is posting a store notice now (30 s) |
@@ -93,6 +94,8 @@ export interface RedisKeys {
   extensionSlot(grantId: string): string;
   /** A request whose approvers were nudged (requests/nudge-claims.ts). */
   nudge(requestId: string): string;
+  /** The trace a request was filed in (ops/trace-links.ts), with tracing on. */
+  traceLink(requestId: string): string;
   /** Acknowledged Slack deliveries not yet done (requests/receipts.ts): id -> JSON, and id -> time. */
   readonly receipts: string;
   readonly receiptTimes: string;
@@ -149,5 +152,6 @@ export function redisKeys(prefix: string): RedisKeys {
     processBeat: (owner) => `${prefix}:process:${owner}`,
     extensionSlot: (grantId) => `${prefix}:extension:${grantId}`,
     nudge: (requestId) => `${prefix}:nudge:${requestId}`,
+    traceLink: (requestId) => `${prefix}:trace:${requestId}`,
   };
 }

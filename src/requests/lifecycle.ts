@@ -21,8 +21,12 @@ export type MoveInput = Omit<TransitionInput, 'from' | 'to'>;
 /** What a note writes (an audit entry without a state change). */
 export type NoteWrite = Omit<NoteInput, 'whileIn'>;
 
-/** A request that entered (or left) a state, in plain values, for metrics. */
+/** A request that entered (or left) a state, in plain values, for metrics and traces. */
 export interface Moved {
+  readonly requestId: string;
+  /** The target's name in the policy. */
+  readonly target: string;
+  readonly roles: readonly string[];
   readonly from: RequestState | null;
   readonly to: RequestState;
   readonly createdAt: number;
@@ -102,6 +106,9 @@ export function createLifecycle(deps: LifecycleDeps) {
 
   const observe = (request: AccessRequest, from: RequestState | null, at: number) =>
     deps.onMoved?.({
+      requestId: request.id,
+      target: request.target.name,
+      roles: request.roles,
       from,
       to: request.state,
       createdAt: request.createdAt,

@@ -36,6 +36,8 @@ export async function requireGrant(
 export interface RequestReaderOptions {
   /** Every key lives under `${prefix}:`. */
   readonly prefix: string;
+  /** Told every request read by id (get, require): what the work reading it is about, for traces. */
+  readonly onRead?: (request: AccessRequest) => void;
 }
 
 /** Creates the Redis-backed request reader. */
@@ -44,7 +46,10 @@ export function createRequestReader(redis: RedisClient, options: RequestReaderOp
 
   const get = async (id: string): Promise<AccessRequest | undefined> => {
     const hash = await redis.hgetall(keys.request(id));
-    return hash.state === undefined ? undefined : decodeRequest(id, hash);
+    if (hash.state === undefined) return undefined;
+    const request = decodeRequest(id, hash);
+    options.onRead?.(request);
+    return request;
   };
 
   /** Reads requests by id, dropping (and unindexing) those whose retention has run out. */

@@ -11,6 +11,7 @@ import type { OffboardingService } from '../offboarding/offboarding-service.js';
 import { withCorrelation } from '../ops/correlation.js';
 import type { Foreground } from '../ops/foreground.js';
 import type { Logger } from '../ops/logger.js';
+import type { SlackRequestInfo, SlackRequestRunner } from '../ops/tracing-types.js';
 import type { Policy } from '../policy/policy.js';
 import type { Directory } from '../requests/ports.js';
 import type { Receipts } from '../requests/receipts.js';
@@ -55,6 +56,8 @@ export interface SlackAppDeps {
   readonly stepConfirmations: StepConfirmationStore;
   /** The grantee's database steps (Show password, Add my IP address), run by the workers. */
   readonly databaseJobs: DatabaseJobs;
+  /** Tracing on: runs each Slack request in a span of its own (ops/tracing.ts). @defaultValue none */
+  readonly traceRequests?: SlackRequestRunner;
 }
 
 /** The request, review or offboarding id a Slack payload names (a button's value, the command text). */
@@ -62,6 +65,29 @@ function correlationIdIn(body: unknown): string | undefined {
   const payload = body as { actions?: { value?: unknown }[]; text?: unknown } | undefined;
   const text = [payload?.actions?.[0]?.value, payload?.text].find((v) => typeof v === 'string');
   return typeof text === 'string' ? ANY_ID.exec(text)?.[0]?.toUpperCase() : undefined;
+}
+
+/** What a payload is, for its span: its kind and its command, action, callback or event. */
+function requestInfoOf(body: unknown): SlackRequestInfo {
+  const payload = body as
+    | {
+        type?: unknown;
+        command?: unknown;
+        actions?: { action_id?: unknown }[];
+        view?: { callback_id?: unknown };
+        callback_id?: unknown;
+        event?: { type?: unknown };
+      }
+    | undefined;
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  const kind = text(payload?.type) ?? (payload?.command === undefined ? 'unknown' : 'slash_command');
+  const action =
+    text(payload?.command) ??
+    text(payload?.actions?.[0]?.action_id) ??
+    text(payload?.view?.callback_id) ??
+    text(payload?.callback_id) ??
+    text(payload?.event?.type);
+  return { kind, action, requestId: correlationIdIn(body) };
 }
 
 /** How many handlers may be past their ack at once; more wait their turn (see HandlerDeps.afterAck). */
@@ -130,9 +156,13 @@ export function createSlackApp(config: Config['slack'], deps: SlackAppDeps): Sla
         }),
       ),
   };
-  // Every log line about a payload that names a request, review or offboarding carries its id.
+  // Every log line about a payload that names a request, review or offboarding carries its id;
+  // with tracing on, each Slack request is a span (in the trace of the request it names).
+  const traceRequests = deps.traceRequests;
   app.use(async ({ body, next }) => {
-    await withCorrelation(correlationIdIn(body), next);
+    await (traceRequests
+      ? traceRequests(requestInfoOf(body), next)
+      : withCorrelation(correlationIdIn(body), next));
   });
   registerAccessCommand(app, handlerDeps);
   registerDecisionHandlers(app, handlerDeps);

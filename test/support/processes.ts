@@ -10,12 +10,16 @@ export interface RolecallProcess {
   kill(signal: NodeJS.Signals): Promise<void>;
 }
 
-/** Spawns `node --import tsx src/main.ts <args>` with exactly `env` (no inherited secrets). */
+/**
+ * Spawns `node --import tsx <nodeArgs> src/main.ts <args>` with exactly `env` (no inherited secrets);
+ * `nodeArgs` are Node's own options (another `--import`).
+ */
 export function spawnRolecall(
   args: readonly string[],
   env: Readonly<Record<string, string>>,
+  nodeArgs: readonly string[] = [],
 ): RolecallProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, 'src/main.ts', ...args], {
     cwd: new URL('../..', import.meta.url),
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
