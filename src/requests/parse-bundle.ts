@@ -49,6 +49,11 @@ export function parseBundleLine(text: string): BundleLine {
       );
     }
     if (!/\sbecause\s/i.test(` ${text} `)) throw invalid('Say why you need access: "because REASON".');
+    if (/^bundle:\S*\s+(?:for\s+\S+\s+)?from\s/i.test(text.trim())) {
+      throw invalid(
+        'A bundle starts once it is decided: leave out "from" (request bundle:NAME for 2h because …).',
+      );
+    }
     throw invalid(
       'A bundle request must read: request bundle:NAME [for DURATION] [ticket TICKET] because REASON.',
     );

@@ -131,6 +131,7 @@ describe('parseAccessCommand (bundles)', () => {
   it.each([
     ['request bundle:incident-responder on acme for 2h because x', 'A bundle names its own targets'],
     ['request bundle:incident-responder for 2h', 'Say why you need access'],
+    ['request bundle:incident-responder from 22:00 for 2h because x', 'A bundle starts once it is decided'],
     ['request bundle:incident-responder for ever because x', '"ever" is not a duration'],
     ['request bundle: for 2h because x', '"bundle:" is not a bundle name'],
   ])('refuses %s in words, with an example', (text, words) => {
