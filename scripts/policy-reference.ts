@@ -88,7 +88,7 @@ export function renderPolicyReference(schema: SchemaNode): string {
     'Every key of `policy.yml` (`POLICY_FILE`), generated from [`policy.schema.json`](../policy.schema.json),',
     'which is itself generated from the zod schema Rolecall validates the file with',
     '(`src/policy/policy-file-schema.ts`, `npm run policy:schema`). [`policy.example.yml`](../policy.example.yml)',
-    'shows the keys in use, and the README’s [policy file](../README.md#the-policy-file) section explains them.',
+    'shows the keys in use, and [The policy file](policy.md) explains them.',
     'Some checks are not in the JSON Schema and are Rolecall’s own: a target has exactly one of `project`',
     'and `org`, a rule names only roles (and `team:`, `db:` items) its target offers, a group name exists',
     'under `groups:`, a duration is more than 0, a name does not look like a 24-hex id.',
