@@ -124,17 +124,18 @@ const helmArgs = (options: RenderOptions): string[] => [
   ...(options.set ?? []).flatMap((value) => ['--set', value]),
 ];
 
-/** Runs helm; a failure is an Error carrying helm's own words (stderr). */
+/** Runs helm; a failure is an Error carrying helm's own words. */
 async function runHelm(args: readonly string[]): Promise<string> {
   const helm = await ensureHelm();
   try {
     const { stdout } = await run(helm, [...args], { env: helmEnv(), maxBuffer: 32 * 1024 * 1024 });
     return stdout;
   } catch (error) {
+    // helm template says why on stderr; helm lint lists its [ERROR] lines on stdout and sums up on stderr.
     const { stderr, stdout } = error as { stderr?: string; stdout?: string };
-    throw new Error(
-      `helm ${args.slice(0, 2).join(' ')} failed: ${(stderr || stdout || String(error)).trim()}`,
-    );
+    const found = (stdout ?? '').split('\n').filter((line) => line.includes('[ERROR]'));
+    const words = [...found, stderr?.trim() || String(error)].join('\n');
+    throw new Error(`helm ${args.slice(0, 2).join(' ')} failed: ${words}`);
   }
 }
 

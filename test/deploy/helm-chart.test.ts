@@ -288,7 +288,16 @@ describe('Helm chart deploy/helm/rolecall', () => {
     );
     await expect(
       renderChart({ set: ['worker.keda.enabled=true', 'worker.keda.minReplicas=0'] }),
-    ).rejects.toThrow(/minReplicas must be at least 1/);
+    ).rejects.toThrow(/minReplicas/);
+  });
+
+  it('refuses a misspelt value, through values.schema.json, instead of ignoring it', async () => {
+    await expect(renderChart({ set: ['worker.kedaa.enabled=true'] })).rejects.toThrow(
+      /additional properties 'kedaa' not allowed/,
+    );
+    await expect(lintChart({ set: ['bot.replica=3'] })).rejects.toThrow(
+      /additional properties 'replica' not allowed/,
+    );
   });
 
   it('leaves the worker replica count to KEDA when KEDA scales them', () => {
