@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IContainer } from 'kubernetes-models/v1/Container';
@@ -12,7 +15,7 @@ import {
   renderChart,
   validateObject,
 } from '../../scripts/helm-chart.js';
-import { SECRET_VARIABLES } from '../../src/config.js';
+import { parseConfig, SECRET_VARIABLES } from '../../src/config.js';
 import { envFields } from '../../src/env-schema.js';
 import { createQueues, QUEUE_NAMES } from '../../src/jobs/queues.js';
 import { parseDuration } from '../../src/lib/duration.js';
@@ -230,6 +233,42 @@ describe('Helm chart deploy/helm/rolecall', () => {
         expect(names.filter((n) => !known.has(n))).toEqual([]);
         expect(names).toEqual(expect.arrayContaining(['POLICY_FILE', 'SHUTDOWN_DRAIN', 'SHUTDOWN_GRACE']));
       }
+    }
+  });
+
+  it("gives each side an environment Rolecall's configuration accepts in that side's run mode", async () => {
+    // The pod's files, laid out in a temp dir: the Secret's keys and the policy ConfigMap.
+    const dir = await mkdtemp(join(tmpdir(), 'rolecall-chart-env-'));
+    try {
+      const secrets: Record<string, string> = {
+        SLACK_BOT_TOKEN: 'xoxb-chart',
+        SLACK_SIGNING_SECRET: 'chart-signing-secret',
+        REDIS_URL: 'redis://redis.rolecall.svc:6379/0',
+        ATLAS_PUBLIC_KEY: 'chartpub',
+        ATLAS_PRIVATE_KEY: 'chart-private-key',
+      };
+      for (const [name, value] of Object.entries(secrets)) await writeFile(join(dir, name), `${value}\n`);
+      const configMap = named(defaults, 'ConfigMap', 'rolecall-policy') as KubeObject & {
+        data: Record<string, string>;
+      };
+      await writeFile(join(dir, 'policy.yml'), defined(configMap.data['policy.yml'], 'policy.yml'));
+      for (const side of ['bot', 'worker'] as const) {
+        const env = Object.fromEntries(
+          [...envOf(deploymentOf(defaults, side))].map(([name, value]) => [
+            name,
+            value
+              ?.replace('/var/run/secrets/rolecall/', `${dir}/`)
+              .replace('/etc/rolecall/policy/', `${dir}/`),
+          ]),
+        );
+        const config = parseConfig(env, { mode: side });
+        expect(config.slack.botToken).toBe('xoxb-chart');
+        expect(config.http).toEqual({ port: 3000, metricsPort: 9464 });
+        expect(config.shutdownDrainMs + config.shutdownGraceMs).toBe(30_000);
+        expect(config.atlas === null).toBe(side === 'bot');
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
