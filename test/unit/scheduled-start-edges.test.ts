@@ -127,7 +127,11 @@ describe('parseCommand: `from` inside other words', () => {
     const line = parseCommand(
       'request GROUP_READ_ONLY on payments-prod for 2h because restore from 22:00 backup',
     );
-    expect(line).toMatchObject({ kind: 'request', reason: 'restore from 22:00 backup', durationSeconds: 7200 });
+    expect(line).toMatchObject({
+      kind: 'request',
+      reason: 'restore from 22:00 backup',
+      durationSeconds: 7200,
+    });
     expect(line).not.toHaveProperty('start');
   });
 
