@@ -166,6 +166,18 @@ export function decideBy(
   return end === null ? ttl : Math.min(ttl, end);
 }
 
+/**
+ * Refuses what only an active grant allows (`doing`: "extend it", "end it") on one still waiting for
+ * its start, saying so and how to call it off instead.
+ */
+export function notStartedError(request: Pick<AccessRequest, 'id' | 'startsAt'>, doing: string): AppError {
+  return new AppError(
+    'REQUEST_STATE_CONFLICT',
+    `${request.id} has not started yet (it starts at ${describeInstant(request.startsAt ?? 0)}), so there is nothing to ${doing}. To call it off before its start: /atlas-access cancel ${request.id}.`,
+    { details: { state: 'approved' } },
+  );
+}
+
 /** True while an approved request still waits for its scheduled start (it may be cancelled then). */
 export function waitsForStart(request: Pick<AccessRequest, 'state' | 'startsAt'>, now: number): boolean {
   return request.state === 'approved' && request.startsAt !== null && request.startsAt > now;
