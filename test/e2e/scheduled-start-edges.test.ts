@@ -12,8 +12,8 @@ import {
   type SandboxOptions,
   startSandbox,
 } from '../../dev/sandbox.js';
-import { blockText, offboardingIdIn } from '../../dev/slack-flow.js';
 import type { ViewValues } from '../../dev/slack-driver.js';
+import { blockText, offboardingIdIn } from '../../dev/slack-flow.js';
 import type { SimulatedMessage, SimulatedSlackUser } from '../../dev/slack-simulator.js';
 import { createRedisClient } from '../../src/ops/redis.js';
 import { expectValidMessageBlocks } from '../support/block-kit.js';
@@ -48,6 +48,24 @@ const until = (at: number, plusMs = 0) => sleep(Math.max(0, at - Date.now()) + p
 /** The approval message as it stands now. */
 const current = (sandbox: Sandbox, approval: SimulatedMessage): SimulatedMessage =>
   sandbox.slack.message(CHANNELS.approvals, approval.ts) ?? approval;
+
+/**
+ * What `person` was told that matches: a DM, or a reply where they asked (an ephemeral message, while
+ * Slack's response_url still takes it); the first such text, once there is one.
+ */
+function heardBy(sandbox: Sandbox, person: { readonly id: string }, pattern: RegExp): Promise<string> {
+  return waitUntil(
+    () =>
+      [
+        ...sandbox.slack.messagesIn(sandbox.slack.dmChannelOf(person.id)).map((m) => m.text),
+        ...sandbox.slack.events.flatMap((e) =>
+          e.kind === 'ephemeral' && e.user === person.id ? [e.text] : [],
+        ),
+      ].find((text) => pattern.test(text)),
+    5_000,
+    `${person.id} told ${pattern}`,
+  ).catch(() => 'nothing');
+}
 
 /** One of the app's BullMQ queues, opened on its own connection; `close` when done. */
 function openQueue(sandbox: Sandbox, name: string) {
@@ -95,7 +113,12 @@ describe('scheduled start, attacked (end to end)', { timeout: 60_000 }, () => {
       email: 'erik@example.com',
       timeZone: 'Europe/Amsterdam',
     };
-    const zed: SimulatedSlackUser = { id: 'U0ZED', name: 'zed', email: 'zed@example.com', timeZone: 'Mars/Base' };
+    const zed: SimulatedSlackUser = {
+      id: 'U0ZED',
+      name: 'zed',
+      email: 'zed@example.com',
+      timeZone: 'Mars/Base',
+    };
     const member = (id: string, username: string) => ({
       id,
       username,
@@ -257,18 +280,14 @@ describe('scheduled start, attacked (end to end)', { timeout: 60_000 }, () => {
     );
     const cancelled = await waitForState(sandbox, asked.id, 'cancelled');
     expect(cancelled.decision?.by).toBe(PEOPLE.carol.id);
-    expect((await readAudit(sandbox, asked.id)).at(-1)?.detail).toBe('cancelled before its start by an approver');
+    expect((await readAudit(sandbox, asked.id)).at(-1)?.detail).toBe(
+      'cancelled before its start by an approver',
+    );
     // Alice was told by DM that her grant starts later; she must hear that it will not (a DM, or a
     // reply where she asked while Slack's response_url still works).
-    const heard = () =>
-      [
-        ...dmsTo(sandbox, PEOPLE.alice, /was cancelled/).map((m) => m.text),
-        ...sandbox.slack.events.flatMap((e) =>
-          e.kind === 'ephemeral' && e.user === PEOPLE.alice.id && /was cancelled/.test(e.text) ? [e.text] : [],
-        ),
-      ][0];
-    const told = await waitUntil(heard, 5_000, 'the requester told of the cancellation').catch(() => 'nothing');
-    expect(told).toContain(`${asked.id} was cancelled by <@${PEOPLE.carol.id}>`);
+    expect(await heardBy(sandbox, PEOPLE.alice, /was cancelled/)).toContain(
+      `${asked.id} was cancelled by <@${PEOPLE.carol.id}>`,
+    );
     await until(begin.at, 1_000);
     expect(spansOf(sandbox.atlas.timeline(PEOPLE.alice.email, PROJECT), READ)).toEqual([]);
   });
@@ -315,8 +334,14 @@ describe('scheduled start, attacked (end to end)', { timeout: 60_000 }, () => {
     await ephemeralAfter(sandbox, PEOPLE.alice, since, /cancelled/).catch(() => '');
     const cancelled = await waitForState(sandbox, asked.id, 'cancelled');
     expect(cancelled.decision?.by).toBe(PEOPLE.alice.id);
-    expect((await readAudit(sandbox, asked.id)).at(-1)?.detail).toBe('cancelled before its start by the grantee');
+    expect((await readAudit(sandbox, asked.id)).at(-1)?.detail).toBe(
+      'cancelled before its start by the grantee',
+    );
     expect(await scheduledJobs(sandbox, 'apply', asked.id)).toEqual([]);
+    // Bob was told by DM that it starts later; he hears that Alice called it off.
+    expect(await heardBy(sandbox, PEOPLE.bob, /was cancelled/)).toContain(
+      `${asked.id} was cancelled by <@${PEOPLE.alice.id}>`,
+    );
     await until(begin.at, 1_000);
     expect((await readRequest(sandbox, asked.id)).state).toBe('cancelled');
     expect(spansOf(sandbox.atlas.timeline(PEOPLE.alice.email, PROJECT), READ)).toEqual([]);
@@ -378,11 +403,7 @@ describe('scheduled start, attacked (end to end)', { timeout: 60_000 }, () => {
     const begin = isoIn(60_000);
     const asked = await approvedAhead(begin);
     let since = sandbox.slack.events.length;
-    await sandbox.driver.command(
-      PEOPLE.alice,
-      `extend ${asked.id} for 1h because longer`,
-      CHANNELS.general,
-    );
+    await sandbox.driver.command(PEOPLE.alice, `extend ${asked.id} for 1h because longer`, CHANNELS.general);
     const extend = await ephemeralAfter(sandbox, PEOPLE.alice, since, new RegExp(asked.id));
     since = sandbox.slack.events.length;
     await sandbox.driver.command(PEOPLE.alice, `end ${asked.id}`, CHANNELS.general);
@@ -414,7 +435,11 @@ describe('scheduled start, attacked (end to end)', { timeout: 60_000 }, () => {
     await sandbox.driver.clickButton(PEOPLE.bob, asked.approval, 'request_approve');
     await waitForState(sandbox, asked.id, 'approved');
     const since = sandbox.slack.events.length;
-    await sandbox.driver.command(PEOPLE.carol, 'offboard dana.smith@example.com because she left', CHANNELS.general);
+    await sandbox.driver.command(
+      PEOPLE.carol,
+      'offboard dana.smith@example.com because she left',
+      CHANNELS.general,
+    );
     const offboardingId = offboardingIdIn(
       await ephemeralAfter(sandbox, PEOPLE.carol, since, /Offboarding \*OB-[0-9A-Z]+\*/),
     );
@@ -422,7 +447,9 @@ describe('scheduled start, attacked (end to end)', { timeout: 60_000 }, () => {
       () =>
         sandbox.slack
           .messagesIn(CHANNELS.approvals)
-          .find((m) => m.text.includes(offboardingId) && JSON.stringify(m.blocks).includes('offboard_approve')),
+          .find(
+            (m) => m.text.includes(offboardingId) && JSON.stringify(m.blocks).includes('offboard_approve'),
+          ),
       5_000,
       'the offboarding message',
     );
@@ -580,7 +607,11 @@ targets:
     await writeFile(sandbox.config.policyFile, SANDBOX_POLICY.replace(`${READ}, `, ''));
     await sandbox.rolecall.reloadPolicy();
     const since = sandbox.slack.events.length;
-    await sandbox.driver.command(PEOPLE.dana, `request ${READ} on payments-prod for 1h because now`, CHANNELS.general);
+    await sandbox.driver.command(
+      PEOPLE.dana,
+      `request ${READ} on payments-prod for 1h because now`,
+      CHANNELS.general,
+    );
     // A new request for it is refused now…
     expect(await ephemeralAfter(sandbox, PEOPLE.dana, since, new RegExp(READ))).toMatch(/not|no longer/);
     await until(begin.at, 3_000);
