@@ -1,5 +1,7 @@
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
+import { SANDBOX_POLICY } from '../../dev/sandbox.js';
+import { parsePolicy } from '../../src/policy/read-policy.js';
 import type { AccessRequest, RequestState } from '../../src/requests/model.js';
 import { parseCommand } from '../../src/requests/parse-command.js';
 import {
@@ -11,6 +13,7 @@ import {
   type StartAt,
 } from '../../src/requests/scheduled-start.js';
 import { buildApprovalMessage } from '../../src/slack/blocks/approval-message.js';
+import { buildHomeView } from '../../src/slack/blocks/home-view.js';
 import { buildOutcomeText } from '../../src/slack/blocks/outcome-message.js';
 import { describeScheduledApproval } from '../../src/slack/blocks/scheduled-start.js';
 import {
@@ -19,7 +22,8 @@ import {
   buildOnBehalfNotice,
   buildStatusMessage,
 } from '../../src/slack/blocks/status-message.js';
-import { expectValidMessageBlocks } from '../support/block-kit.js';
+import { readRequestForm } from '../../src/slack/handlers/request-form.js';
+import { expectValidHomeView, expectValidMessageBlocks } from '../support/block-kit.js';
 import { accessRequest } from '../support/request-fixture.js';
 
 const AMSTERDAM = 'Europe/Amsterdam';
@@ -218,5 +222,42 @@ describe('scheduled messages', () => {
     });
     expect(JSON.stringify(buildApprovalMessage(failed).blocks)).not.toContain('request_retry');
     expect(buildOutcomeText(failed, 'failed')).not.toContain('Retry');
+  });
+});
+
+describe('scheduled start on the Home tab and the form', () => {
+  it('builds a valid Home tab saying when an approved grant starts', () => {
+    const approved = scheduled('approved');
+    const view = buildHomeView(
+      {
+        grants: [],
+        requests: [approved],
+        toDecide: [scheduled('pending', { id: 'AR-2QKJ5TY', durationSeconds: null })],
+        decided: [approved],
+        policy: parsePolicy(SANDBOX_POLICY),
+      },
+      'U0BOB',
+    );
+    expectValidHomeView(view);
+    expect(JSON.stringify(view)).toContain(
+      `approved, starts <!date^${Math.floor((approved.startsAt ?? 0) / 1000)}^`,
+    );
+  });
+
+  it('refuses a past start on the form’s field in the form’s words (there is no "from" to leave out)', () => {
+    const option = (value: string) => ({ text: { type: 'plain_text' as const, text: value }, value });
+    const pick = (seconds: number): Parameters<typeof readRequestForm>[0] => ({
+      target: { value: { type: 'static_select', selected_option: option('payments-prod') } },
+      roles: { value: { type: 'checkboxes', selected_options: [option('GROUP_READ_ONLY')] } },
+      duration: { value: { type: 'static_select', selected_option: option('1h') } },
+      reason: { value: { type: 'plain_text_input', value: 'migration' } },
+      start: { value: { type: 'datetimepicker', selected_date_time: seconds } },
+    });
+    const result = readRequestForm(pick(Math.floor(Date.now() / 1000) - 60), 'U0ALICE');
+    expect(result).toHaveProperty('errors.start');
+    const words = 'errors' in result ? (result.errors.start ?? '') : '';
+    expect(words).toMatch(/has passed/);
+    expect(words).not.toContain('"from"');
+    expect(words.length).toBeLessThanOrEqual(150);
   });
 });
