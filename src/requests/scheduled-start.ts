@@ -68,7 +68,13 @@ export function parseStart(text: string): StartAt {
  * Slack does not say) at `now`: a time of day is its next occurrence. Throws COMMAND_INVALID when
  * it is not at least 10 seconds ahead, or more than {@link MAX_START_AHEAD_DAYS} days ahead.
  */
-export function resolveStart(start: StartAt, timeZone: string | null, now: number): number {
+export function resolveStart(
+  start: StartAt,
+  timeZone: string | null,
+  now: number,
+  /** How to start at approval instead, in the words of where the start was given. */
+  startNow = 'leave "from" out',
+): number {
   const zone = timeZone !== null && DateTime.local().setZone(timeZone).isValid ? timeZone : 'UTC';
   const here = DateTime.fromMillis(now, { zone });
   let at: number;
@@ -96,7 +102,7 @@ export function resolveStart(start: StartAt, timeZone: string | null, now: numbe
   if (at < now + MIN_START_AHEAD_MS) {
     throw new AppError(
       'COMMAND_INVALID',
-      `That start (${describeInstant(at, zone)}) has passed or is less than 10 seconds away; leave "from" out to start at approval.`,
+      `That start (${describeInstant(at, zone)}) has passed or is less than 10 seconds away; ${startNow} to start at approval.`,
     );
   }
   if (at > now + MAX_START_AHEAD_DAYS * 86_400_000) {
