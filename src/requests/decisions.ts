@@ -6,7 +6,7 @@ import type { AccessRequest, RequestPatch } from './model.js';
 import { nudgeApprovers } from './nudge.js';
 import { approverOnCallNote } from './on-call-approver.js';
 import { requireGrant } from './request-reader.js';
-import { waitsForStart } from './scheduled-start.js';
+import { notStartedError, waitsForStart } from './scheduled-start.js';
 import type { RequestServiceDeps } from './service-deps.js';
 import { conflictError, STATE_WORDS } from './state-machine.js';
 
@@ -212,6 +212,7 @@ export function createDecisions(deps: RequestServiceDeps) {
     async end(id: string, actor: Actor): Promise<AccessRequest> {
       const request = await requireGrant(store, id);
       await gate.require('end', actor, { request });
+      if (waitsForStart(request, now())) throw notStartedError(request, 'end');
       return lifecycle.end(request, {
         actor: actor.id,
         detail:

@@ -14,7 +14,7 @@ import type { AutoApproval } from './lifecycle.js';
 import type { AccessRequest, RequestDraft, RequestState } from './model.js';
 import type { RequestLine } from './parse-command.js';
 import { requireGrant } from './request-reader.js';
-import { resolveStart } from './scheduled-start.js';
+import { notStartedError, resolveStart, waitsForStart } from './scheduled-start.js';
 import type { ExtensionAsk, RequestServiceDeps, Submission } from './service-deps.js';
 import { STATE_WORDS } from './state-machine.js';
 
@@ -177,6 +177,7 @@ export function createFiling(deps: RequestServiceDeps) {
         grantee,
       };
       const { target, policy } = await deps.gate.require('extend', actor, subject);
+      if (waitsForStart(original, askedAt)) throw notStartedError(original, 'extend');
       if (original.state !== 'applied' || original.endedEarly !== null) {
         throw new AppError(
           'REQUEST_STATE_CONFLICT',

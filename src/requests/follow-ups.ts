@@ -106,11 +106,18 @@ function placesFor(
       return ['approval-message'];
     case 'acknowledged':
       return ['approval-message', 'thread'];
-    case 'cancelled':
+    case 'cancelled': {
       // Withdrawn by Rolecall (not by the person): they did not do it, so they are told.
-      return request.decision?.by === 'system'
-        ? ['approval-message', 'thread', 'requester']
-        : ['approval-message', 'thread'];
+      const by = request.decision?.by;
+      if (by === 'system') return ['approval-message', 'thread', 'requester'];
+      // A scheduled grant was promised to them by DM: whoever did not call it off hears of it too.
+      const others = people.filter(
+        (p) => (p === 'requester' ? request.requesterId : request.granteeId) !== by,
+      );
+      return request.startsAt === null
+        ? ['approval-message', 'thread']
+        : ['approval-message', 'thread', ...others];
+    }
     case 'waiting':
       // Nothing on the approval message changes: a line in its thread only.
       return ['thread'];

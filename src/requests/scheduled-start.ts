@@ -32,6 +32,8 @@ export const START_EXAMPLE =
 const CLOCK = /^(?<hour>[01]?\d|2[0-3]):(?<minute>[0-5]\d)$/;
 const LOCAL = /^(?<year>\d{4})-(?<month>\d{2})-(?<day>\d{2})T(?<hour>\d{2}):(?<minute>\d{2})$/;
 const ZONED = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:\d{2})$/;
+/** The furthest a real time zone is from UTC (Kiribati, UTC+14:00), in minutes. */
+const MAX_OFFSET_MINUTES = 14 * 60;
 
 /** Reads the word after `from`; throws COMMAND_INVALID in words when it is not a start. */
 export function parseStart(text: string): StartAt {
@@ -51,7 +53,9 @@ export function parseStart(text: string): StartAt {
   }
   if (ZONED.test(word)) {
     const at = DateTime.fromISO(word, { setZone: true });
-    if (at.isValid) return { kind: 'instant', at: at.toMillis() };
+    // No time zone is more than 14 hours from UTC: +25:00 is a typo, not an instant.
+    if (at.isValid && Math.abs(at.offset) <= MAX_OFFSET_MINUTES)
+      return { kind: 'instant', at: at.toMillis() };
   }
   throw new AppError(
     'COMMAND_INVALID',
@@ -64,25 +68,41 @@ export function parseStart(text: string): StartAt {
  * Slack does not say) at `now`: a time of day is its next occurrence. Throws COMMAND_INVALID when
  * it is not at least 10 seconds ahead, or more than {@link MAX_START_AHEAD_DAYS} days ahead.
  */
-export function resolveStart(start: StartAt, timeZone: string | null, now: number): number {
+export function resolveStart(
+  start: StartAt,
+  timeZone: string | null,
+  now: number,
+  /** How to start at approval instead, in the words of where the start was given. */
+  startNow = 'leave "from" out',
+): number {
   const zone = timeZone !== null && DateTime.local().setZone(timeZone).isValid ? timeZone : 'UTC';
   const here = DateTime.fromMillis(now, { zone });
   let at: number;
   if (start.kind === 'instant') at = start.at;
   else if (start.kind === 'local') {
     // A wall time the clock skips (a DST gap) moves forward, as luxon does; one it repeats is the first.
-    at = DateTime.fromObject(
-      { year: start.year, month: start.month, day: start.day, hour: start.hour, minute: start.minute },
-      { zone },
-    ).toMillis();
+    at = firstOf(
+      occurrencesOf(
+        { year: start.year, month: start.month, day: start.day, hour: start.hour, minute: start.minute },
+        zone,
+      ),
+    );
   } else {
-    const today = here.set({ hour: start.hour, minute: start.minute, second: 0, millisecond: 0 });
-    at = (today.toMillis() > now + MIN_START_AHEAD_MS ? today : today.plus({ days: 1 })).toMillis();
+    // The next time the clock shows it: today's (either one, on a day the hour repeats), else
+    // tomorrow's. One a few seconds away is still today's, and refused below as too close.
+    const wall = { hour: start.hour, minute: start.minute };
+    const today = occurrencesOf({ year: here.year, month: here.month, day: here.day, ...wall }, zone);
+    const tomorrow = here.plus({ days: 1 });
+    const next = occurrencesOf(
+      { year: tomorrow.year, month: tomorrow.month, day: tomorrow.day, ...wall },
+      zone,
+    );
+    at = firstOf([...today, ...next].filter((instant) => instant > now));
   }
   if (at < now + MIN_START_AHEAD_MS) {
     throw new AppError(
       'COMMAND_INVALID',
-      `That start (${describeInstant(at, zone)}) has passed or is less than 10 seconds away; leave "from" out to start at approval.`,
+      `That start (${describeInstant(at, zone)}) has passed or is less than 10 seconds away; ${startNow} to start at approval.`,
     );
   }
   if (at > now + MAX_START_AHEAD_DAYS * 86_400_000) {
@@ -92,6 +112,26 @@ export function resolveStart(start: StartAt, timeZone: string | null, now: numbe
     );
   }
   return at;
+}
+
+/**
+ * Every instant a wall time has in `zone`, earliest first: one, two when the clock repeats that hour
+ * (a DST fall-back), and for one it skips (a spring-forward gap) the instant luxon moves it to.
+ */
+function occurrencesOf(
+  wall: { year: number; month: number; day: number; hour: number; minute: number },
+  zone: string,
+): number[] {
+  const dt = DateTime.fromObject(wall, { zone });
+  if (!dt.isValid) return [];
+  return [...new Set(dt.getPossibleOffsets().map((d) => d.toMillis()))].sort((a, b) => a - b);
+}
+
+/** The earliest of some instants; a wall time with none (never: it is checked first) is an internal error. */
+function firstOf(instants: readonly number[]): number {
+  const [first] = instants;
+  if (first === undefined) throw new AppError('INTERNAL', 'a start resolved to no instant');
+  return first;
 }
 
 /** `2026-12-08 22:00 Europe/Amsterdam`: an instant in words for one time zone (errors, logs, audit). */
@@ -130,6 +170,18 @@ export function decideBy(
   const ttl = request.createdAt + requestTtlMs;
   const end = request.startsAt === null ? null : endOfGrant(request, request.startsAt);
   return end === null ? ttl : Math.min(ttl, end);
+}
+
+/**
+ * Refuses what only an active grant allows (`doing`: "extend it", "end it") on one still waiting for
+ * its start, saying so and how to call it off instead.
+ */
+export function notStartedError(request: Pick<AccessRequest, 'id' | 'startsAt'>, doing: string): AppError {
+  return new AppError(
+    'REQUEST_STATE_CONFLICT',
+    `${request.id} has not started yet (it starts at ${describeInstant(request.startsAt ?? 0)}), so there is nothing to ${doing}. To call it off before its start: /atlas-access cancel ${request.id}.`,
+    { details: { state: 'approved' } },
+  );
 }
 
 /** True while an approved request still waits for its scheduled start (it may be cancelled then). */

@@ -160,7 +160,7 @@ export function buildApprovalMessage(request: AccessRequest, view: ApprovalView 
   const kind = request.target.kind === 'org' ? 'organization' : 'project';
   const duration =
     request.durationSeconds === null
-      ? 'permanent'
+      ? `permanent${startPhrase(request)}`
       : request.extends
         ? `${formatDuration(request.durationSeconds)} more`
         : `${formatDuration(request.durationSeconds)}${startPhrase(request)}, then revoked automatically`;
@@ -252,15 +252,16 @@ export function buildApprovalMessage(request: AccessRequest, view: ApprovalView 
       ],
     });
   }
-  // A retry cannot bring back an extension that came too late or ends past its bound, or a project
-  // that was deleted.
+  // A retry cannot bring back an extension that came too late or ends past its bound, a project
+  // that was deleted, or a scheduled grant whose whole time has passed.
   const retryable =
     request.state === 'revoke_failed' ||
     (request.state === 'failed' &&
       request.failure?.code !== 'EXTENSION_TOO_LATE' &&
       request.failure?.code !== 'DURATION_INVALID' &&
       request.failure?.code !== 'BUNDLE_ENDED' &&
-      request.failure?.code !== 'ATLAS_TARGET_GONE');
+      request.failure?.code !== 'ATLAS_TARGET_GONE' &&
+      request.failure?.code !== 'REQUEST_WINDOW_PASSED');
   if (retryable) {
     blocks.push({
       type: 'actions',

@@ -196,7 +196,9 @@ export function buildOutcomeText(
         : describeApplied(request, by, user, on, context.audience === 'grantee');
     case 'failed': {
       const retry =
-        request.failure?.code === 'EXTENSION_TOO_LATE' || request.failure?.code === 'ATLAS_TARGET_GONE'
+        request.failure?.code === 'EXTENSION_TOO_LATE' ||
+        request.failure?.code === 'ATLAS_TARGET_GONE' ||
+        request.failure?.code === 'REQUEST_WINDOW_PASSED'
           ? ''
           : ' An approver can press Retry on the request.';
       return `:x: ${request.id} was approved by ${by} but could not be applied: ${describeFailure(request.failure)}${retry}`;

@@ -263,7 +263,7 @@ export function readRequestForm(values: Values, userId: string): FormResult {
     typeof picked === 'number'
       ? attempt(REQUEST_FIELDS.start, () => {
           const at = picked * 1000;
-          resolveStart({ kind: 'instant', at }, null, Date.now());
+          resolveStart({ kind: 'instant', at }, null, Date.now(), 'leave Start later empty');
           return { kind: 'instant' as const, at };
         })
       : undefined;
