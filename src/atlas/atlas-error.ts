@@ -218,11 +218,11 @@ const KNOWN: Readonly<Record<string, Meaning>> = {
   MISSING_ATTRIBUTE: MALFORMED,
   INVALID_VERSION_DATE: fixed(
     'ATLAS_REJECTED',
-    'Atlas did not accept the API version Rolecall asked for; check ATLAS_API (README, Atlas API flavors).',
+    'Atlas did not accept the API version Rolecall asked for; check ATLAS_API (docs/getting-started.md, Atlas API flavors).',
   ),
   VERSION_GONE: fixed(
     'ATLAS_REJECTED',
-    'Atlas has retired the API version this call uses; set ATLAS_API=atlas-v2-2025 (README, Atlas API flavors).',
+    'Atlas has retired the API version this call uses; set ATLAS_API=atlas-v2-2025 (docs/getting-started.md, Atlas API flavors).',
   ),
   // Limits.
   MAX_USERS_PER_ORG_EXCEEDED: fixed('ATLAS_REJECTED', 'The organization has as many users as Atlas allows.'),

@@ -14,6 +14,7 @@ import { createReconcileProcessor } from '../jobs/reconcile-processor.js';
 import { createRemindProcessor } from '../jobs/remind-processor.js';
 import { createReviewProcessor } from '../jobs/review-processor.js';
 import { createRevokeProcessor } from '../jobs/revoke-processor.js';
+import { createStartCheck } from '../jobs/start-check.js';
 import { createSweepProcessor } from '../jobs/sweep-processor.js';
 import { createUserLock } from '../jobs/user-lock.js';
 import { createWorkers, type Workers } from '../jobs/workers.js';
@@ -118,6 +119,7 @@ export function startProcessing(infra: Infrastructure, parts: ProcessingParts): 
       apply: createApplyProcessor({
         ...atlasStep,
         offboardedBy: (email) => infra.offboardingStore.offboardedBy(email),
+        checkAtStart: createStartCheck({ policy, gate, directory }),
       }),
       revoke: createRevokeProcessor({
         ...atlasStep,

@@ -275,6 +275,8 @@ export function createApplyProcessor(deps: ProcessorDeps) {
     }
     const windowEnd = request.startsAt === null ? null : endOfGrant(request, request.startsAt);
     if (windowEnd !== null && windowEnd <= now()) throw windowPassedError(request, windowEnd);
+    // Up to 30 days after its approval: the policy of now must still allow it as it was filed.
+    if (request.startsAt !== null && request.extends === null) await deps.checkAtStart?.(request);
     if (request.database !== null) return databaseGrants.apply(request, fence);
     const oneCall = oneCallGrant(request);
     const landed = oneCall ? await writeFirst(request, oneCall, fence) : await readFirst(request, fence);

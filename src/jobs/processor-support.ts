@@ -37,6 +37,11 @@ export interface ProcessorDeps {
   ssoRemovedAt?: (scope: AtlasScope, email: string, userId: string, since: number) => Promise<number | null>;
   /** The approved offboarding of this Atlas username, if any: nothing may be granted to them then. */
   offboardedBy?: (email: string) => Promise<string | null>;
+  /**
+   * A scheduled grant at its start: throws in words when the policy in force refuses it now
+   * (start-check.ts); absent = not asked again.
+   */
+  checkAtStart?: (request: AccessRequest) => Promise<void>;
   now?: () => number;
 }
 

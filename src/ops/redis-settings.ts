@@ -78,7 +78,7 @@ export function evictionProblem(facts: readonly RedisServerFacts[]): string | un
 export function persistenceWarning(facts: readonly RedisServerFacts[]): string | undefined {
   const volatile = facts.filter((f) => !f.appendonly);
   if (volatile.length === 0) return undefined;
-  return `append-only persistence is off on ${volatile.map((f) => f.node).join(', ')}: a Redis restart loses what was written since its last snapshot, or everything without snapshots (a running Rolecall notices and announces it; see README, Operations: after Redis loses data). Set appendonly yes.`;
+  return `append-only persistence is off on ${volatile.map((f) => f.node).join(', ')}: a Redis restart loses what was written since its last snapshot, or everything without snapshots (a running Rolecall notices and announces it; see docs/operations.md, After Redis loses data). Set appendonly yes.`;
 }
 
 /** True when `version` is at least `major.minor`. */

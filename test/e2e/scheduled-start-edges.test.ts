@@ -619,8 +619,11 @@ targets:
     expect(await ephemeralAfter(sandbox, PEOPLE.dana, since, new RegExp(READ))).toMatch(/not|no longer/);
     await until(begin.at, 3_000);
     // …and the one approved under the old policy must not be granted at its start either.
-    const settled = await readRequest(sandbox, asked.id);
-    expect(settled.state).not.toBe('applied');
+    const settled = await waitForState(sandbox, asked.id, 'failed');
+    expect(settled.failure).toMatchObject({ code: 'ROLE_NOT_ALLOWED' });
+    expect(settled.failure?.message).toContain('but the policy in force now refuses it');
+    expect(settled.failure?.message).toContain('Nothing was granted.');
+    expect(settled.grant).toBeNull();
     expect(spansOf(sandbox.atlas.timeline(PEOPLE.alice.email, PROJECT), READ)).toEqual([]);
   });
 });
