@@ -17,14 +17,9 @@ import {
   waitForState,
 } from '../support/grant-flow.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
+import { isoIn } from '../support/scheduled-flow.js';
 
 const READ = 'GROUP_DATA_ACCESS_READ_ONLY';
-
-/** An instant `ms` from now, as typed after `from` (ISO 8601 with seconds and Z). */
-function isoIn(ms: number): { at: number; text: string } {
-  const at = Math.ceil((Date.now() + ms) / 1000) * 1000;
-  return { at, text: new Date(at).toISOString().replace('.000Z', 'Z') };
-}
 
 describe('scheduled start (end to end)', () => {
   let sandbox: Sandbox;
