@@ -166,11 +166,12 @@ export function createBundleDecisions(deps: RequestServiceDeps, plain: Plain) {
         // first, or a decision cut short) keeps its decider and time, so every part ends together.
         const earlier = decided?.decision ?? null;
         const byOther = earlier !== null && earlier.by !== actor.id;
+        const at = now();
         let lost = false;
         for (const [i, part] of pending.entries()) {
           const count = counts[i];
           if (!count) continue;
-          const decision = earlier ?? { ...count.approval, at: now() };
+          const decision = earlier ?? { ...count.approval, at };
           const approvals = byOther
             ? [...count.counted.filter((a) => a.by !== earlier.by), earlier]
             : count.approvals;

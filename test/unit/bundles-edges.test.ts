@@ -15,8 +15,11 @@ import type { UserGroups, WorkQueue } from '../../src/requests/ports.js';
 import { createRequestService } from '../../src/requests/request-service.js';
 import type { RequestWriter } from '../../src/requests/request-writer.js';
 import { createSubmissionLimit } from '../../src/requests/submission-limit.js';
+import { buildBundleBlock, buildBundleFiled } from '../../src/slack/blocks/bundle-block.js';
+import { expectValidMessageBlocks } from '../support/block-kit.js';
 import { appErrorOf } from '../support/errors.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
+import { accessRequest } from '../support/request-fixture.js';
 
 const PROJECT = '5f1a2b3c4d5e6f7a8b9c0d1e';
 const ORG = '5f1a2b3c4d5e6f7a8b9c0d10';
@@ -93,7 +96,9 @@ describe('bundle decisions that race (real store and lifecycle, held at chosen w
   });
 
   /** The request service as the app composes it, over a writer that runs `hooks` before each move. */
-  const compose = (options: { readonly policy?: Policy; readonly maxOpen?: number } = {}) => {
+  const compose = (
+    options: { readonly policy?: Policy; readonly maxOpen?: number; readonly storesAtMost?: number } = {},
+  ) => {
     const policy = options.policy ?? POLICY;
     const prefix = uniquePrefix('bundle-edges');
     const keys = redisKeys(prefix);
@@ -102,8 +107,17 @@ describe('bundle decisions that race (real store and lifecycle, held at chosen w
     const gate = createPolicyGate({ policy: () => policy, userGroups: NO_GROUPS, refusals });
     const store = createRequestStore(redis, { prefix });
     const hooks: Hook[] = [];
+    let stored = 0;
     const writer: RequestWriter = {
       ...store,
+      async create(...args) {
+        // The process dies after `storesAtMost` requests are stored: the rest of the filing never runs.
+        if (options.storesAtMost !== undefined && stored >= options.storesAtMost) {
+          throw new Error('the process stopped while filing');
+        }
+        stored += 1;
+        return store.create(...args);
+      },
       async transition(id, input) {
         for (const hook of hooks) await hook(id, input.to);
         return store.transition(id, input);
@@ -155,7 +169,7 @@ describe('bundle decisions that race (real store and lifecycle, held at chosen w
     };
     /** How many requests of Alice's wait (submitted or pending): what the open-request limit counts. */
     const openOfAlice = () => redis.scard(keys.openIndex(ALICE.id));
-    return { service, store, file, states, holdMove, openOfAlice };
+    return { service, store, lifecycle, file, states, holdMove, openOfAlice };
   };
 
   it('does not cancel the rest of a bundle an approver has begun to approve (all or nothing)', async () => {
@@ -260,6 +274,31 @@ describe('bundle decisions that race (real store and lifecycle, held at chosen w
     held.release();
   });
 
+  it('withdraws, in words, the part stored before filing stopped, when someone decides it', async () => {
+    const { service, store, lifecycle } = compose({ storesAtMost: 1 });
+    await expect(
+      service.submitBundle(ALICE, {
+        line: { name: 'incident-responder', durationSeconds: 3600, reason: 'x' },
+        grantee: ALICE,
+        sourceChannelId: null,
+        replyUrl: null,
+      }),
+    ).rejects.toThrow('the process stopped while filing');
+    const [first] = await store.listByRequester(ALICE.id, 10);
+    if (!first) throw new Error('the first part was stored');
+    const missing = first.bundle?.parts[1]?.id ?? '';
+    expect((await store.get(missing)) ?? null).toBeNull();
+    await lifecycle.checked(first.id, { actor: 'system', detail: 'checked' }, null);
+    // Carol approves the part she sees: the bundle cannot go ahead; that part is withdrawn, saying why.
+    const refused = await appErrorOf(() => service.approve(first.id, CAROL));
+    expect(refused.message).toBe(
+      `Bundle incident-responder cannot go ahead: part ${missing} (ORG_READ_ONLY on acme) was never stored (Rolecall stopped while filing it). Nothing was approved; ask for the bundle again.`,
+    );
+    const withdrawn = await store.require(first.id);
+    expect(withdrawn.state).toBe('cancelled');
+    expect(withdrawn.decision?.note).toContain('goes ahead only as a whole');
+  });
+
   it('counts every part of a bundle against the open-request limit, not the bundle as one', async () => {
     const { service, openOfAlice } = compose({ maxOpen: 1 });
     // Alice may have one request waiting; the bundle is filed as two (one per target).
@@ -316,5 +355,70 @@ bundles:
         ),
       ),
     ).toEqual([]);
+  });
+});
+
+describe('a bundle of many parts on a message', () => {
+  // 24 projects with 64-character names, four roles each: more than one 3000-character section holds.
+  const parts = Array.from({ length: 24 }, (_, i) => ({
+    id: `AR-2QK${String(i).padStart(4, '0')}`,
+    target: `p${String(i).padStart(2, '0')}-${'x'.repeat(60)}`,
+    items: [
+      'GROUP_READ_ONLY',
+      'GROUP_DATA_ACCESS_READ_ONLY',
+      'GROUP_CLUSTER_MANAGER',
+      'GROUP_DATA_ACCESS_READ_WRITE',
+    ],
+  }));
+  const bundle = { name: 'wide', parts };
+  const partRequest = (index: number): AccessRequest => {
+    const part = parts[index];
+    if (!part) throw new Error(`no part ${index}`);
+    return accessRequest({
+      id: part.id,
+      state: 'pending',
+      requesterId: 'U0ALICE',
+      granteeId: 'U0ALICE',
+      granteeEmail: 'alice@example.com',
+      target: { name: part.target, kind: 'project', id: PROJECT },
+      roles: part.items,
+      bundle,
+    });
+  };
+
+  it('shows the approver every part the decision decides, within Block Kit’s limits, on every part’s message', () => {
+    for (const index of [0, 23]) {
+      const block = buildBundleBlock(partRequest(index));
+      expectValidMessageBlocks([block]);
+      const text = JSON.stringify(block);
+      for (const part of parts) expect(text).toContain(part.id);
+      expect(text).toContain(`${parts[index]?.id} \``);
+      expect(text).toContain('(this message)');
+    }
+  });
+
+  it('counts, within the limits, the parts of a bundle too large to list whole', () => {
+    const many = Array.from({ length: 150 }, (_, i) => ({
+      ...parts[0],
+      id: `AR-2QK${String(i).padStart(4, '0')}`,
+      target: `p${i}-${'x'.repeat(60)}`,
+      items: parts[0]?.items ?? [],
+    }));
+    const block = buildBundleBlock({
+      ...partRequest(0),
+      id: 'AR-2QK0000',
+      bundle: { name: 'huge', parts: many },
+    });
+    expectValidMessageBlocks([block]);
+    const text = JSON.stringify(block);
+    expect(text).toContain('AR-2QK0000 `');
+    expect(text).toMatch(/…and \d+ more parts/);
+  });
+
+  it('tells the requester every part filed', () => {
+    const filed = buildBundleFiled(parts.map((_, i) => partRequest(i)));
+    expectValidMessageBlocks(filed.blocks);
+    const text = JSON.stringify(filed.blocks);
+    for (const part of parts) expect(text).toContain(part.id);
   });
 });
