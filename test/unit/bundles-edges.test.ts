@@ -1,9 +1,12 @@
+import type { Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRequestStore } from '../../dev/request-store.js';
 import type { Person } from '../../src/access/actions.js';
 import { createPolicyGate } from '../../src/access/policy-gate.js';
 import { createRefusalLog } from '../../src/access/refusal-log.js';
+import { createExpireProcessor } from '../../src/jobs/expire-processor.js';
+import type { RequestJob } from '../../src/jobs/queues.js';
 import { redisKeys } from '../../src/lib/redis-keys.js';
 import { createLogger } from '../../src/ops/logger.js';
 import type { Policy } from '../../src/policy/policy.js';
@@ -272,6 +275,23 @@ describe('bundle decisions that race (real store and lifecycle, held at chosen w
     expect(finished.state).toBe('approved');
     expect(finished.decision).toEqual(firstDecision);
     held.release();
+  });
+
+  it('does not let the rest of a bundle expire once one part is approved (a decision cut short, or racing the expiry)', async () => {
+    const { service, store, lifecycle, file, holdMove } = compose();
+    const [first, second] = await file();
+    if (!first || !second) throw new Error('two parts expected');
+    const held = holdMove(second.id, 'approved');
+    void service.approve(first.id, CAROL).catch(() => undefined);
+    await held.reached;
+    // REQUEST_TTL passes for the second part before its approval is written (or ever is).
+    const expire = createExpireProcessor({ lifecycle, logger: createLogger({ write: () => undefined }) });
+    // A BullMQ job as the worker hands it over: only its data is read.
+    await expire({ data: { requestId: second.id } } as Job<RequestJob>);
+    held.release();
+    const parts = await Promise.all([store.require(first.id), store.require(second.id)]);
+    // All or nothing: the first part approved and applied alone would be half the bundle.
+    expect(parts.map((p) => p.state)).toEqual(['approved', 'approved']);
   });
 
   it('withdraws, in words, the part stored before filing stopped, when someone decides it', async () => {
