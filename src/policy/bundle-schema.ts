@@ -168,14 +168,19 @@ export function checkBundles(
 export interface BundleTargetDeciders {
   readonly approvers: readonly string[];
   readonly rules?:
-    | readonly { readonly roles: readonly string[]; readonly approvers?: readonly string[] | undefined }[]
+    | readonly {
+        readonly roles: readonly string[];
+        readonly approvers?: readonly string[] | undefined;
+        readonly approvals?: number | undefined;
+      }[]
     | undefined;
 }
 
 /**
  * A bundle is decided by one person allowed on every part: when every approver list of its items names
  * only users (no user group, which may hold anyone) and no user is in all of them, nobody could ever
- * decide it. Group names are read through `groups`.
+ * decide it; nor when a part's rule needs more approvals than there are users in all of them (each
+ * approval of a bundle comes from someone allowed on every part). Group names are read through `groups`.
  */
 export function checkBundleDeciders(
   bundles: Readonly<Record<string, readonly string[]>> | undefined,
@@ -186,11 +191,13 @@ export function checkBundleDeciders(
   const issues: BundleIssue[] = [];
   for (const [name, entries] of Object.entries(bundles ?? {})) {
     const lists: string[][] = [];
+    let needed = 1;
     for (const entry of entries) {
       const resolved = resolveBundleEntry(entry, targets);
       const target = resolved.ok ? deciders[resolved.target] : undefined;
       if (!resolved.ok || !target) return issues;
       const rule = target.rules?.find((r) => r.roles.includes(resolved.item));
+      needed = Math.max(needed, rule?.approvals ?? 1);
       lists.push([...new Set((rule?.approvers ?? target.approvers).flatMap((p) => groups[p] ?? [p]))]);
     }
     if (lists.some((list) => list.some((p) => !/^[UW]/.test(p)))) continue;
@@ -199,6 +206,11 @@ export function checkBundleDeciders(
       issues.push({
         path: ['bundles', name],
         message: `nobody named may approve every part of bundle ${name}, and one person allowed on every part decides a bundle: name a common approver, or split it`,
+      });
+    } else if (common.length < needed) {
+      issues.push({
+        path: ['bundles', name],
+        message: `bundle ${name} needs ${needed} approvals on a part, but only ${common.length === 1 ? '1 person' : `${common.length} people`} named may approve every part (${common.join(', ')}), and each approval of a bundle must come from someone allowed on every part: name more common approvers, or split it`,
       });
     }
   }

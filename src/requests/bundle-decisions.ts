@@ -94,6 +94,15 @@ export function createBundleDecisions(deps: RequestServiceDeps, plain: Plain) {
     );
   };
 
+  /**
+   * A part approved already means the bundle was decided (a concurrent Approve, or one cut short that
+   * the next Approve finishes): the rest can no longer be denied or cancelled, or it would go half.
+   */
+  const requireUndecided = (parts: readonly StoredPart[]): void => {
+    const decided = parts.find((p) => p.request && DECIDED_APPROVED.includes(p.request.state))?.request;
+    if (decided) throw conflictError(decided);
+  };
+
   /** Every part waiting for the decision, once none is still being checked against Atlas. */
   const pendingParts = (bundle: BundleRef, parts: readonly StoredPart[]): AccessRequest[] => {
     const checking = parts.find((p) => p.request?.state === 'submitted');
@@ -153,26 +162,35 @@ export function createBundleDecisions(deps: RequestServiceDeps, plain: Plain) {
       const detailOf = (detail: string) =>
         [`bundle ${bundle.name}, decided as a whole`, detail].filter((d) => d !== '').join('; ');
       if (decided !== undefined || counts.every((c) => c.complete)) {
-        // Every part gets the same decision time: the bundle's parts end at it plus the duration.
-        const at = decided?.decision?.at ?? now();
+        // One decision on every part: a bundle decided already (a concurrent click that wrote a part
+        // first, or a decision cut short) keeps its decider and time, so every part ends together.
+        const earlier = decided?.decision ?? null;
+        const byOther = earlier !== null && earlier.by !== actor.id;
+        const at = now();
         let lost = false;
         for (const [i, part] of pending.entries()) {
           const count = counts[i];
           if (!count) continue;
+          const decision = earlier ?? { ...count.approval, at };
+          const approvals = byOther
+            ? [...count.counted.filter((a) => a.by !== earlier.by), earlier]
+            : count.approvals;
           const moved = await lifecycle.approve(part.id, {
             actor: actor.id,
-            detail: detailOf(count.detail),
+            detail: detailOf(byOther ? `completes the decision of ${earlier.by}` : count.detail),
             expect: { approvals: part.approvals },
             policyVersion: version,
-            patch: { approvals: count.approvals, decision: { ...count.approval, at } },
+            patch: { approvals, decision },
           });
           if (!moved.ok) {
             lost = true;
             break;
           }
         }
-        if (!lost) return store.require(first.id);
-        continue;
+        if (lost) continue;
+        // Decided by someone else first: told so, as for a request of its own.
+        if (byOther && decided) throw conflictError(decided);
+        return store.require(first.id);
       }
       if (noted) return store.require(first.id);
       if (counts.every((c) => c.mine)) {
@@ -222,6 +240,7 @@ export function createBundleDecisions(deps: RequestServiceDeps, plain: Plain) {
     action: 'deny',
   ) => {
     const parts = await partsOf(first, bundle);
+    requireUndecided(parts);
     await stopIfBroken(bundle, parts);
     const open = pendingParts(bundle, parts);
     if (open.length === 0) throw conflictError(first);
@@ -273,13 +292,17 @@ export function createBundleDecisions(deps: RequestServiceDeps, plain: Plain) {
       );
       if (open.length === 0) throw conflictError(first);
       for (const part of open) await gate.require('cancel', actor, { request: part });
+      requireUndecided(parts);
       const by = actor.id === first.requesterId ? 'the requester' : 'the grantee: not me';
       for (const part of open) {
-        await lifecycle.cancel(part.id, {
+        const result = await lifecycle.cancel(part.id, {
           actor: actor.id,
           detail: `cancelled by ${by} (bundle ${first.bundle.name}, every part)`,
           patch: { decision: { by: actor.id, at: now(), note: null } },
         });
+        // Approved meanwhile (the parts are written in one order, so it is the first part written):
+        // the bundle was decided, and no later part is cancelled.
+        if (!result.ok && result.current.state !== 'cancelled') throw conflictError(result.current);
       }
       return store.require(id);
     },

@@ -3,6 +3,7 @@ import { formatDuration } from '../../lib/duration.js';
 import type { Policy } from '../../policy/policy.js';
 import type { BundleGuide } from '../../requests/bundle-views.js';
 import { escapeMrkdwn, formatRoles, mentionPrincipals, truncate } from '../mrkdwn.js';
+import { buildPartsSection } from './bundle-block.js';
 import { BUNDLE_CHOICE } from './bundle-choice.js';
 import {
   durationOptions,
@@ -57,16 +58,10 @@ export function buildBundleModal(
             initial_option: chosen,
           },
     },
-    {
-      type: 'section',
-      text: {
-        type: 'mrkdwn',
-        text: truncate(
-          `:package: Bundle *${escapeMrkdwn(guide.bundle.name)}* asks for, one request per target:\n${parts.join('\n')}`,
-          3000,
-        ),
-      },
-    },
+    buildPartsSection(
+      `:package: Bundle *${escapeMrkdwn(guide.bundle.name)}* asks for, one request per target:`,
+      parts,
+    ),
     {
       type: 'input',
       block_id: REQUEST_FIELDS.duration,
