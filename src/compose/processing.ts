@@ -126,7 +126,7 @@ export function startProcessing(infra: Infrastructure, parts: ProcessingParts): 
         retryIntervalMs: config.grants.revokeRetryIntervalMs,
         escalateEveryMs: config.grants.revokeEscalateEveryMs,
       }),
-      expire: createExpireProcessor({ lifecycle, logger }),
+      expire: createExpireProcessor({ store, lifecycle, logger }),
       remind: createRemindProcessor({ store, lifecycle, logger }),
       approvers: createApproversProcessor({ store, lifecycle, policy, logger }),
       notify: createNotifyProcessor({

@@ -1,7 +1,7 @@
 import { AppError, isAppError } from '../errors.js';
 import { formatDuration } from '../lib/duration.js';
 import type { Logger } from '../ops/logger.js';
-import { bundleEndOf, siblingIdsOf } from '../requests/bundle.js';
+import { bundleEndOf, DECIDED_APPROVED, siblingIdsOf } from '../requests/bundle.js';
 import type { Lifecycle } from '../requests/lifecycle.js';
 import type { AccessRequest } from '../requests/model.js';
 import type { RequestReader } from '../requests/request-reader.js';
@@ -82,4 +82,27 @@ export async function endWithBundle(deps: BundleStepDeps, part: AccessRequest): 
     }
     return;
   }
+}
+
+/**
+ * Before a part of a bundle expires: when another part was approved already (a decision cut short
+ * between parts, or an Approve that landed as this expiry came due), the bundle was decided, so this
+ * part is approved with that same decision instead of expiring and leaving half the bundle applied.
+ * @returns true when the part was approved so.
+ */
+export async function completeBundleDecision(deps: BundleStepDeps, part: AccessRequest): Promise<boolean> {
+  if (part.bundle === null || part.state !== 'pending') return false;
+  for (const id of siblingIdsOf(part)) {
+    const sibling = await deps.store.get(id);
+    const decision = sibling?.decision ?? null;
+    if (!sibling || decision === null || !DECIDED_APPROVED.includes(sibling.state)) continue;
+    const moved = await deps.lifecycle.approve(part.id, {
+      actor: decision.by,
+      detail: `bundle ${part.bundle.name}, decided as a whole; completes the decision of ${decision.by} on ${id} (it came before this part's expiry)`,
+      expect: { approvals: part.approvals },
+      patch: { approvals: [...part.approvals.filter((a) => a.by !== decision.by), decision], decision },
+    });
+    return moved.ok;
+  }
+  return false;
 }

@@ -93,7 +93,8 @@ export function createBundleFiling(deps: RequestServiceDeps) {
       }
       let hold: { release(): Promise<void> };
       try {
-        hold = await deps.limit.take(actor.id);
+        // One open-request slot per part: a bundle files one request per target.
+        hold = await deps.limit.take(actor.id, bundle.parts.length);
       } catch (error) {
         if (isAppError(error, 'RATE_LIMITED')) throw await refused(actor, error.code, error.message);
         throw error;

@@ -9,9 +9,10 @@ export interface SubmissionLimit {
    * Counts one submission and holds a slot among the person's open requests until `release` is
    * called (once the request is stored, or was not); throws AppError RATE_LIMITED, in words, when the
    * person has too many requests waiting (submitted or pending) or filed too many in the last minute.
-   * Concurrent submissions cannot all slip through: the count and the hold are one script.
+   * Concurrent submissions cannot all slip through: the count and the hold are one script. A
+   * submission that files several requests (a bundle's parts) holds `slots` of them.
    */
-  take(userId: string): Promise<{ release(): Promise<void> }>;
+  take(userId: string, slots?: number): Promise<{ release(): Promise<void> }>;
 }
 
 /** Options for {@link createSubmissionLimit}. */
@@ -41,17 +42,19 @@ export function createSubmissionLimit(
   const takeSubmission = loadRedisScript(import.meta.url, 'take-submission');
   const releaseSubmission = loadRedisScript(import.meta.url, 'release-submission');
   return {
-    async take(userId) {
+    async take(userId, slots = 1) {
       const held = keys.submitHeld(userId);
       const [open, wait] = (await takeSubmission.run(
         redis,
         [keys.submitLimit(userId), keys.openIndex(userId), held],
-        [now(), 60_000, perMinute, maxOpen],
+        [now(), 60_000, perMinute, maxOpen, slots],
       )) as [number, number];
       if (wait < 0) {
         throw new AppError(
           'RATE_LIMITED',
-          `You have ${open} requests waiting for a decision, the most Rolecall takes from one person. Cancel some (/atlas-access list) or wait for the approvers.`,
+          slots > 1
+            ? `You have ${open} requests waiting for a decision and this files ${slots} more; Rolecall takes at most ${maxOpen} from one person. Cancel some (/atlas-access list) or wait for the approvers.`
+            : `You have ${open} requests waiting for a decision, the most Rolecall takes from one person. Cancel some (/atlas-access list) or wait for the approvers.`,
         );
       }
       if (wait > 0) {
@@ -62,7 +65,7 @@ export function createSubmissionLimit(
       }
       return {
         async release() {
-          await releaseSubmission.run(redis, [held], []);
+          await releaseSubmission.run(redis, [held], [slots]);
         },
       };
     },

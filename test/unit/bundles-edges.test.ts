@@ -285,7 +285,11 @@ describe('bundle decisions that race (real store and lifecycle, held at chosen w
     void service.approve(first.id, CAROL).catch(() => undefined);
     await held.reached;
     // REQUEST_TTL passes for the second part before its approval is written (or ever is).
-    const expire = createExpireProcessor({ lifecycle, logger: createLogger({ write: () => undefined }) });
+    const expire = createExpireProcessor({
+      store,
+      lifecycle,
+      logger: createLogger({ write: () => undefined }),
+    });
     // A BullMQ job as the worker hands it over: only its data is read.
     await expire({ data: { requestId: second.id } } as Job<RequestJob>);
     held.release();

@@ -98,7 +98,7 @@ describe('idempotent execution after a crash', () => {
         approvers: async () => undefined,
         apply: createApplyProcessor(deps),
         revoke: createRevokeProcessor({ ...deps, retryIntervalMs: 60_000, escalateEveryMs: 3_600_000 }),
-        expire: createExpireProcessor({ lifecycle, logger }),
+        expire: createExpireProcessor({ store, lifecycle, logger }),
         notify: createNotifyProcessor({ store, notifier, lifecycle, logger }),
         remind: createRemindProcessor({ store, lifecycle, logger }),
         sweep: async () => undefined,

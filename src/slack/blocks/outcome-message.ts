@@ -229,7 +229,11 @@ export function buildOutcomeText(
     }
     case 'reminder': {
       const end = request.grant?.revokeAt;
-      return `:alarm_clock: Your Atlas access ${request.id} (${formatRoles(request.grant?.held ?? request.roles)} ${on}) ends ${end ? slackDate(end) : 'soon'}. Extend it, or end it now if you are done.`;
+      const what = `:alarm_clock: Your Atlas access ${request.id} (${formatRoles(request.grant?.held ?? request.roles)} ${on}) ends ${end ? slackDate(end) : 'soon'}.`;
+      // A bundle's parts end together: none is extended on its own.
+      return request.bundle === null
+        ? `${what} Extend it, or end it now if you are done.`
+        : `${what} It ends with every part of bundle ${escapeMrkdwn(request.bundle.name)}; end it now if you are done (that ends every part), or ask for the bundle again.`;
     }
     case 'waiting': {
       const seconds = Number(context.round);
