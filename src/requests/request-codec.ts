@@ -1,14 +1,25 @@
 import { AppError } from '../errors.js';
 import { luaJson } from '../lib/redis-script.js';
 import type { AccessRequest } from './model.js';
+import { COMPRESSED_REQUEST_SCHEMA, expandSettled } from './settled-record.js';
 
 /**
  * The newest shape of stored requests this release reads and writes (the hash field `schema`). 1:
  * every request stored before the field existed (read with FIELD_DEFAULTS); 2: the same fields,
  * versioned; 3: a settled request (nothing left for the system to do) keeps every field but `state`
- * and `schema` in one JSON field `packed`, without those equal to their default.
+ * and `schema` in one JSON field `packed`, without those equal to their default; 4: the same,
+ * compressed, in the binary field `z` (settled-record.ts).
  */
-export const REQUEST_SCHEMA_VERSION = 3;
+export const REQUEST_SCHEMA_VERSION = COMPRESSED_REQUEST_SCHEMA;
+
+/**
+ * How long a finished request stays in Redis: 90 days. Its trail is the global stream's entries it
+ * names, so the stream keeps at least that much (jobs/reconcile-processor.ts).
+ */
+export const REQUEST_RETENTION_MS = 90 * 24 * 3600 * 1000;
+
+/** What a packed request says it is (the write script packs; the writer compresses it next). */
+export const PACKED_REQUEST_SCHEMA = 3;
 
 /**
  * What a request hash with a field per field says it is: 2, which the previous release reads too, so
@@ -100,6 +111,29 @@ export function encodeFields(values: Readonly<Record<string, unknown>>): Record<
   return encoded;
 }
 
+/**
+ * A request hash as read with Buffers (HGETALL): text fields as text, and a compressed request's
+ * binary `z` expanded into the `packed` field it was made from, so it decodes as a packed one does.
+ */
+export function readStoredHash(id: string, raw: Readonly<Record<string, Buffer>>): Record<string, string> {
+  const hash: Record<string, string> = {};
+  for (const [field, value] of Object.entries(raw)) {
+    if (field !== 'z') hash[field] = value.toString('utf8');
+  }
+  if (raw.z !== undefined && hash.packed === undefined) hash.packed = expandSettled(id, raw.z);
+  return hash;
+}
+
+/**
+ * The ids of a request's entries in the global audit stream, oldest first: its `trail` field (flat,
+ * or inside `packed`); empty for a request stored before trails were ids (it has its own trail key).
+ */
+export function decodeTrailIds(hash: Readonly<Record<string, string>>): string[] {
+  const fields: Record<string, string | undefined> =
+    hash.packed === undefined ? hash : (JSON.parse(hash.packed) as Record<string, string>);
+  return fields.trail === undefined ? [] : (JSON.parse(fields.trail) as string[]);
+}
+
 /** A stored request hash (flat, packed or from before schemas) read back as an AccessRequest. */
 export function decodeRequest(id: string, hash: Record<string, string>): AccessRequest {
   const schema = hash.schema === undefined ? 1 : Number(hash.schema);
@@ -128,17 +162,22 @@ export interface RequestIdentity {
   readonly targetId: string;
 }
 
-/** The hash fields {@link decodeIdentity} reads, in its order (a settled request keeps them in `packed`). */
-export const IDENTITY_FIELDS = ['requesterId', 'granteeId', 'target', 'packed'] as const;
+/**
+ * The hash fields {@link decodeIdentity} reads, in its order (a settled request keeps them in `packed`,
+ * or compressed in `z`).
+ */
+export const IDENTITY_FIELDS = ['requesterId', 'granteeId', 'target', 'packed', 'z'] as const;
 
-/** Who a stored request is about, from its {@link IDENTITY_FIELDS}; undefined when any is missing. */
-export function decodeIdentity(stored: readonly (string | null)[]): RequestIdentity | undefined {
-  const [requester, grantee, target, packed] = stored;
-  // A settled request (schema 3) keeps these inside its 'packed' field.
-  const settled = packed == null ? undefined : (JSON.parse(packed) as Record<string, string | undefined>);
+/** Who a stored request is about, from its {@link IDENTITY_FIELDS} (HMGET with Buffers); undefined when any is missing. */
+export function decodeIdentity(id: string, stored: readonly (Buffer | null)[]): RequestIdentity | undefined {
+  const [requester, grantee, target, packedField, z] = stored.map((value) => value ?? undefined);
+  const packed = packedField?.toString('utf8') ?? (z === undefined ? undefined : expandSettled(id, z));
+  // A settled request (schema 3, or 4 compressed) keeps these inside its 'packed' field.
+  const settled =
+    packed === undefined ? undefined : (JSON.parse(packed) as Record<string, string | undefined>);
   const fields = settled
     ? [settled.requesterId, settled.granteeId, settled.target]
-    : [requester, grantee, target];
+    : [requester, grantee, target].map((value) => value?.toString('utf8'));
   const [requesterJson, granteeJson, targetJson] = fields;
   if (requesterJson == null || granteeJson == null || targetJson == null) return undefined;
   return {

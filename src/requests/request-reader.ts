@@ -1,9 +1,9 @@
-import { parseTrailEntry } from '../audit/audit-trail.js';
+import { type AuditEntry, readAuditEntries, readOwnTrail } from '../audit/audit-trail.js';
 import { missingRecordError } from '../lib/ids.js';
 import type { RedisClient } from '../lib/redis-client.js';
 import { type RedisKeys, redisKeys } from '../lib/redis-keys.js';
 import type { AccessRequest, RequestAuditEntry, RequestState } from './model.js';
-import { decodeRequest, parseFlatHash } from './request-codec.js';
+import { decodeRequest, decodeTrailIds, readStoredHash } from './request-codec.js';
 
 /** Reads stored requests, their audit trails and the indexes the request writer keeps; writes nothing but index clean-up. */
 export interface RequestReader {
@@ -11,6 +11,12 @@ export interface RequestReader {
   /** Like get, but a missing request is an AppError the user can read. */
   require(id: string): Promise<AccessRequest>;
   audit(id: string): Promise<RequestAuditEntry[]>;
+  /**
+   * A request's audit trail as the global stream holds it (ids, every field), oldest first: the
+   * entries its stored ids name, after those of its own trail key if it was stored before trails
+   * were ids. Empty once the request is gone.
+   */
+  trail(id: string): Promise<AuditEntry[]>;
   /** A person's requests, newest first. */
   listByRequester(userId: string, limit: number): Promise<AccessRequest[]>;
   /** Requests that give a person access (made by them or for them), newest first. */
@@ -42,21 +48,38 @@ export interface RequestReaderOptions {
 export function createRequestReader(redis: RedisClient, options: RequestReaderOptions): RequestReader {
   const keys: RedisKeys = redisKeys(options.prefix);
 
+  /** The stored hash, a compressed request expanded (request-codec.ts); undefined when there is none. */
+  const read = async (id: string): Promise<Record<string, string> | undefined> => {
+    const hash = readStoredHash(id, await redis.hgetallBuffer(keys.request(id)));
+    return hash.state === undefined ? undefined : hash;
+  };
+
   const get = async (id: string): Promise<AccessRequest | undefined> => {
-    const hash = await redis.hgetall(keys.request(id));
-    return hash.state === undefined ? undefined : decodeRequest(id, hash);
+    const hash = await read(id);
+    return hash === undefined ? undefined : decodeRequest(id, hash);
+  };
+
+  const trail = async (id: string): Promise<AuditEntry[]> => {
+    const hash = await read(id);
+    const [own, byId] = await Promise.all([
+      readOwnTrail(redis, keys, id),
+      readAuditEntries(redis, keys, hash === undefined ? [] : decodeTrailIds(hash)),
+    ]);
+    // Both only while a rolling upgrade mixes releases: in time order (a stable sort).
+    return own.length === 0 ? byId : [...own, ...byId].sort((a, b) => a.at - b.at);
   };
 
   /** Reads requests by id, dropping (and unindexing) those whose retention has run out. */
   const readMany = async (ids: readonly string[], index: string): Promise<AccessRequest[]> => {
     if (ids.length === 0) return [];
     const pipeline = redis.pipeline();
-    for (const id of ids) pipeline.hgetall(keys.request(id));
+    for (const id of ids) pipeline.hgetallBuffer(keys.request(id));
     const hashes = (await pipeline.exec()) ?? [];
     const found: AccessRequest[] = [];
     const gone: string[] = [];
     ids.forEach((id, i) => {
-      const hash = hashes[i]?.[1] as Record<string, string> | undefined;
+      const raw = hashes[i]?.[1] as Record<string, Buffer> | undefined;
+      const hash = raw === undefined ? undefined : readStoredHash(id, raw);
       if (hash?.state === undefined) gone.push(id);
       else found.push(decodeRequest(id, hash));
     });
@@ -109,33 +132,18 @@ export function createRequestReader(redis: RedisClient, options: RequestReaderOp
       return readMany(ids, keys.activeIndex);
     },
 
+    trail,
+
     async audit(id) {
-      return (await readRequestTrail(redis, keys.requestAudit(id), id)).map((f) => {
-        return {
-          requestId: f.request ?? id,
-          from: (f.from || null) as RequestState | null,
-          to: f.to as RequestState,
-          actor: f.actor ?? 'system',
-          at: Number(f.at),
-          detail: f.detail ?? '',
-          policy: f.policy || null,
-        };
-      });
+      return (await trail(id)).map(({ at, fields: f }) => ({
+        requestId: f.request ?? id,
+        from: (f.from || null) as RequestState | null,
+        to: f.to as RequestState,
+        actor: f.actor ?? 'system',
+        at,
+        detail: f.detail ?? '',
+        policy: f.policy || null,
+      }));
     },
   };
-}
-
-/**
- * A request's own audit trail, oldest first, as its entries' fields: a list of JSON entries (schema
- * 2), or the stream a request stored before schema 2 has.
- */
-export async function readRequestTrail(
-  redis: RedisClient,
-  key: string,
-  requestId: string,
-): Promise<Record<string, string>[]> {
-  if ((await redis.type(key)) === 'stream') {
-    return (await redis.xrange(key, '-', '+')).map(([, flat]) => parseFlatHash(flat));
-  }
-  return (await redis.lrange(key, 0, -1)).map((text) => parseTrailEntry(text, requestId));
 }

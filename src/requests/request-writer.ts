@@ -13,11 +13,13 @@ import {
   encodeFields,
   FLAT_REQUEST_SCHEMA,
   IDENTITY_FIELDS,
+  PACKED_REQUEST_SCHEMA,
   parseFlatHash,
-  REQUEST_SCHEMA_VERSION,
+  REQUEST_RETENTION_MS,
   type RequestIdentity,
   STORED_DEFAULTS,
 } from './request-codec.js';
+import { createSettledRecords, type ExpandedRecord } from './settled-record.js';
 import { canTransition, isFinal } from './state-machine.js';
 
 /** Fields a write can be made conditional on: it happens only while they still hold these values. */
@@ -96,10 +98,7 @@ export interface RequestWriter {
 export interface RequestWriterOptions {
   /** Every key lives under `${prefix}:`. */
   prefix: string;
-  /**
-   * How long a finished request and its trail stay in Redis, in ms.
-   * @defaultValue 90 days
-   */
+  /** How long a finished request stays in Redis, in ms. @defaultValue {@link REQUEST_RETENTION_MS} */
   retentionMs?: number;
   /** Told every audit entry this store writes (transitions and notes), with its fields. */
   onAudit?: AuditSink;
@@ -123,18 +122,19 @@ interface WriteSpec {
   readonly receipt?: string | undefined;
 }
 
-/** Creates the Redis-backed request writer; reads its script (lua/write-request.lua) now. */
+/** Creates the Redis-backed request writer; reads its scripts (lua/write-request.lua, lua/compress-request.lua) now. */
 export function createRequestWriter(redis: RedisClient, options: RequestWriterOptions): RequestWriter {
   const keys: RedisKeys = redisKeys(options.prefix);
-  const retentionMs = options.retentionMs ?? 90 * 24 * 3600 * 1000;
+  const retentionMs = options.retentionMs ?? REQUEST_RETENTION_MS;
   const now = options.now ?? Date.now;
   const writeScript = loadRedisScript(import.meta.url, 'write-request');
+  const settled = createSettledRecords(redis);
   const issueId = createIdIssuer(redis);
   // What the script needs from this release besides the write: ARGV[2..4] (see the script's header).
   const shared = [
     JSON.stringify(STORED_DEFAULTS),
     String(FLAT_REQUEST_SCHEMA),
-    String(REQUEST_SCHEMA_VERSION),
+    String(PACKED_REQUEST_SCHEMA),
   ];
 
   // Who a request is about never changes after it is created, so the index keys a write touches are
@@ -157,14 +157,20 @@ export function createRequestWriter(redis: RedisClient, options: RequestWriterOp
     }
     const known = identities.get(id);
     if (known) return known;
-    const found = decodeIdentity(await redis.hmget(keys.request(id), ...IDENTITY_FIELDS));
+    const found = decodeIdentity(id, await redis.hmgetBuffer(keys.request(id), ...IDENTITY_FIELDS));
     if (!found) return undefined;
     if (identities.size >= 10_000) identities.delete(identities.keys().next().value ?? id);
     identities.set(id, found);
     return found;
   };
 
-  const write = async (id: string, spec: WriteSpec, retried = false): Promise<TransitionResult> => {
+  const write = async (
+    id: string,
+    spec: WriteSpec,
+    retried = false,
+    expanded?: ExpandedRecord,
+    expansions = 0,
+  ): Promise<TransitionResult> => {
     const at = String(now());
     const fields = encodeFields(spec.fields);
     const expect = encodeFields(spec.expect ?? {});
@@ -226,9 +232,19 @@ export function createRequestWriter(redis: RedisClient, options: RequestWriterOp
         keys.store,
       ],
       // cjson decodes an empty array as an empty object; both iterate the same way in the script.
-      [luaJson(payload), ...shared],
+      [luaJson(payload), ...shared, expanded?.packed ?? '', expanded?.digest ?? ''],
     )) as string[];
     const [status, previous, writes, ...flat] = reply;
+    if (status === 'compressed') {
+      // Compressed: the script cannot read it. Expand it and write again (a few rounds: the digest
+      // tells when another process changed it meanwhile).
+      if (expansions >= 5) {
+        throw new AppError('STORAGE_UNAVAILABLE', `Request ${id} kept changing while being written.`, {
+          retryable: true,
+        });
+      }
+      return write(id, spec, retried, await settled.expand(id, keys.request(id)), expansions + 1);
+    }
     if (status === 'receipt-taken') {
       throw new AppError(
         'RECEIPT_TAKEN',
@@ -237,7 +253,7 @@ export function createRequestWriter(redis: RedisClient, options: RequestWriterOp
     }
     if (status === 'missing' || status === 'stale') identities.delete(id);
     if (status === 'stale') {
-      if (!retried) return write(id, spec, true);
+      if (!retried) return write(id, spec, true, expanded, expansions);
       throw new AppError(
         'STORAGE_UNAVAILABLE',
         `Request ${id} changed who it is about while being written.`,
@@ -247,8 +263,13 @@ export function createRequestWriter(redis: RedisClient, options: RequestWriterOp
       );
     }
     if (status === 'missing') throw missingRecordError(id);
-    const request = decodeRequest(id, parseFlatHash(flat));
+    const stored = parseFlatHash(flat);
+    const request = decodeRequest(id, stored);
     if (status === 'conflict') return { ok: false, current: request };
+    if (stored.packed !== undefined && stored.schema === String(PACKED_REQUEST_SCHEMA)) {
+      // Only saves memory: a failure leaves it packed, which reads the same, and the write stands.
+      await settled.compress(keys.request(id), stored.packed).catch(() => undefined);
+    }
     if (writes !== undefined && writes !== '0') options.onWrites?.(Number(writes));
     if (spec.audit) {
       options.onAudit?.({

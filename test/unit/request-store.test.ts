@@ -6,6 +6,7 @@ import { deleteKeys } from '../../dev/sandbox.js';
 import { isAppError } from '../../src/errors.js';
 import type { AccessRequest, RequestDraft } from '../../src/requests/model.js';
 import { FLAT_REQUEST_SCHEMA, REQUEST_SCHEMA_VERSION } from '../../src/requests/request-codec.js';
+import { COMPRESSED_REQUEST_SCHEMA } from '../../src/requests/settled-record.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 const DRAFT: RequestDraft = {
@@ -121,21 +122,29 @@ describe('request store (real Redis)', () => {
     expect((await context.store.require(request.id)).state).toBe('pending');
   });
 
-  it('writes an audit entry per transition, to the request trail and the global stream', async () => {
+  it('writes an audit entry per transition once, to the global stream, and reads the request trail from there', async () => {
     const request = await context.store.create(DRAFT, 'U0ALICE', 'pending');
     await context.store.transition(request.id, {
       from: 'pending',
       to: 'denied',
       actor: 'U0BOB',
       detail: 'not today',
+      policyVersion: 'c107cc2d043a',
     });
     const trail = await context.store.audit(request.id);
-    expect(trail.map(({ from, to, actor, detail }) => ({ from, to, actor, detail }))).toEqual([
-      { from: null, to: 'pending', actor: 'U0ALICE', detail: 'requested' },
-      { from: 'pending', to: 'denied', actor: 'U0BOB', detail: 'not today' },
-    ]);
+    expect(trail.map(({ from, to, actor, detail, policy }) => ({ from, to, actor, detail, policy }))).toEqual(
+      [
+        { from: null, to: 'pending', actor: 'U0ALICE', detail: 'requested', policy: null },
+        { from: 'pending', to: 'denied', actor: 'U0BOB', detail: 'not today', policy: 'c107cc2d043a' },
+      ],
+    );
     const global = await context.redis.xrange(`${context.prefix}:audit`, '-', '+');
-    expect(global.filter(([, fields]) => fields.includes(request.id))).toHaveLength(2);
+    const entries = global.filter(([, fields]) => fields.includes(request.id));
+    expect(entries).toHaveLength(2);
+    // One copy: the request keeps the ids of its entries, no trail of its own.
+    expect(await context.redis.exists(`${context.prefix}:request:${request.id}:audit`)).toBe(0);
+    expect((await context.store.trail(request.id)).map((e) => e.id)).toEqual(entries.map(([id]) => id));
+    expect(trail.map((e) => e.at)).toEqual(entries.map(([, f]) => Number(f[f.indexOf('at') + 1])));
     expect(await context.redis.pttl(`${context.prefix}:request:${request.id}`)).toBeGreaterThan(0);
   });
 
@@ -212,22 +221,27 @@ describe('request store: settled requests', () => {
     return { id: created.id, applying, grant };
   };
 
-  it('keeps a settled request in one packed field, reads it back unchanged, and unpacks it on the next write', async () => {
+  it('keeps a settled request compressed in one field, reads it back unchanged, and unpacks it on the next write', async () => {
     const { id, applying, grant } = await applyPermanent();
     const key = `${context.prefix}:request:${id}`;
-    expect(Object.keys(await context.redis.hgetall(key)).sort()).toEqual(['packed', 'schema', 'state']);
-    expect(await context.redis.hget(key, 'schema')).toBe(String(REQUEST_SCHEMA_VERSION));
+    expect(Object.keys(await context.redis.hgetall(key)).sort()).toEqual(['schema', 'state', 'z']);
+    expect(await context.redis.hget(key, 'schema')).toBe(String(COMPRESSED_REQUEST_SCHEMA));
+    expect(COMPRESSED_REQUEST_SCHEMA).toBe(REQUEST_SCHEMA_VERSION);
     const settled = await context.store.require(id);
     expect(settled).toEqual({ ...applying, state: 'applied', grant, updatedAt: settled.updatedAt });
-    // What packing is for: a settled request costs well under the ~3 KB of the field-per-field hash.
-    expect(Number(await context.redis.memory('USAGE', key))).toBeLessThan(1_500);
+    // What compressing is for: a settled request costs well under the ~1.3 KB it took packed, and
+    // the ~3 KB of the field-per-field hash.
+    expect(Number(await context.redis.memory('USAGE', key, 'SAMPLES', '0'))).toBeLessThan(800);
 
-    // Ending the grant early moves it on: the fields are back, one per hash field, unchanged, and
-    // the hash says schema 2 again (the previous release can read it).
-    const moved = await context.store.transition(id, { from: 'applied', to: 'revoking', actor: 'U0BOB' });
+    // Ending the grant early moves it on, from a process that never saw it (who it is about comes
+    // from the compressed field too): the fields are back, one per hash field, unchanged, and the
+    // hash says schema 2 again (the previous release can read it).
+    const other = createRequestStore(context.redis, { prefix: context.prefix });
+    const moved = await other.transition(id, { from: 'applied', to: 'revoking', actor: 'U0BOB' });
     expect(moved.ok).toBe(true);
     expect(await context.redis.hget(key, 'schema')).toBe(String(FLAT_REQUEST_SCHEMA));
     expect(await context.redis.hexists(key, 'packed')).toBe(0);
+    expect(await context.redis.hexists(key, 'z')).toBe(0);
     expect(await context.redis.hget(key, 'grant')).toBe(JSON.stringify(grant));
     expect(await context.store.require(id)).toEqual({
       ...settled,
@@ -235,9 +249,9 @@ describe('request store: settled requests', () => {
       updatedAt: expect.any(Number),
     });
 
-    // A final state packs again and keeps the retention TTL.
+    // A final state compresses again and keeps the retention TTL.
     await context.store.transition(id, { from: 'revoking', to: 'revoked', actor: 'system' });
-    expect(await context.redis.hexists(key, 'packed')).toBe(1);
+    expect(await context.redis.hexists(key, 'z')).toBe(1);
     expect(await context.redis.pttl(key)).toBeGreaterThan(0);
     expect((await context.store.audit(id)).map((e) => [e.from, e.to, e.actor])).toEqual([
       [null, 'pending', 'U0ALICE'],
@@ -249,7 +263,7 @@ describe('request store: settled requests', () => {
     ]);
   });
 
-  it('checks expectations against a packed request, a field left out as its default included', async () => {
+  it('checks expectations against a compressed request, a field left out as its default included', async () => {
     const { id } = await applyPermanent();
     const stale = await context.store.transition(id, {
       from: 'applied',
@@ -258,7 +272,8 @@ describe('request store: settled requests', () => {
       expect: { attempt: 99 },
     });
     expect(stale.ok).toBe(false);
-    expect(await context.redis.hexists(`${context.prefix}:request:${id}`, 'packed')).toBe(1);
+    expect(!stale.ok && stale.current).toEqual(await context.store.require(id));
+    expect(await context.redis.hexists(`${context.prefix}:request:${id}`, 'z')).toBe(1);
     // `extensions: []` and `endedEarly: null` are their defaults, so packing left them out.
     const current = await context.store.transition(id, {
       from: 'applied',
@@ -411,7 +426,7 @@ describe('request store: stored format across releases', () => {
     await context.store.transition('AR-0001', { from: 'revoking', to: 'revoked', actor: 'system' });
     const key = `${context.prefix}:request:AR-0001`;
     expect(await context.redis.hget(key, 'schema')).toBe(String(REQUEST_SCHEMA_VERSION));
-    expect(await context.redis.hexists(key, 'packed')).toBe(1);
+    expect(await context.redis.hexists(key, 'z')).toBe(1);
     expect(await context.store.require('AR-0001')).toEqual({
       ...applied,
       state: 'revoked',
@@ -437,5 +452,120 @@ describe('request store: stored format across releases', () => {
     const error = await context.store.get(created.id).catch((e: unknown) => e);
     expect(isAppError(error, 'STORAGE_UNAVAILABLE')).toBe(true);
     expect((error as Error).message).toContain('stored by a newer Rolecall (schema 99)');
+  });
+});
+
+/** A captured request: its hash (a compressed `z` in base64), its own trail if any, its global stream entries. */
+interface CapturedRequest {
+  readonly id: string;
+  readonly hash: Record<string, string>;
+  readonly trail?: readonly string[];
+  readonly stream: readonly [string, string[]][];
+}
+
+/** Stores a captured request under `prefix` as the release that wrote it left it. */
+async function storeCaptured(redis: Redis, prefix: string, captured: CapturedRequest): Promise<void> {
+  const { z, ...text } = captured.hash;
+  const key = `${prefix}:request:${captured.id}`;
+  await redis.hset(key, { ...text, ...(z === undefined ? {} : { z: Buffer.from(z, 'base64') }) });
+  if (captured.trail) await redis.rpush(`${key}:audit`, ...captured.trail);
+  for (const [id, fields] of captured.stream) await redis.xadd(`${prefix}:audit`, id, ...fields);
+  await redis.set(`${prefix}:request:seq`, '1');
+}
+
+const captured = (file: string) =>
+  JSON.parse(readFileSync(new URL(`../fixtures/stored/${file}`, import.meta.url), 'utf8')) as CapturedRequest;
+
+describe('request store: a settled request stored packed by the previous release (schema 3)', () => {
+  const context = useStore('stored-packed');
+  const fixture = captured('request-packed-2026-12-07.json');
+
+  it('reads it and its own trail (once, though the global stream has the entries too), and compresses it on its next write', async () => {
+    expect(fixture.hash.schema).toBe('3');
+    await storeCaptured(context.redis, context.prefix, fixture);
+    const request = await context.store.require(fixture.id);
+    expect(request).toMatchObject({
+      state: 'revoked',
+      requesterId: 'U0ALICE',
+      reason: 'capture "end" ✓',
+      ticket: 'OPS-7',
+      durationSeconds: null,
+      decision: { by: 'U0BOB', note: null },
+      endedEarly: { by: 'U0ALICE' },
+      revocation: { removed: ['GROUP_DATA_ACCESS_READ_ONLY'], leftProject: false },
+      extensions: [],
+      attempt: 1,
+    });
+    const trail = await context.store.audit(fixture.id);
+    expect(trail.map((e) => [e.from, e.to, e.actor])).toEqual([
+      [null, 'submitted', 'U0ALICE'],
+      ['submitted', 'pending', 'system'],
+      ['pending', 'approved', 'U0BOB'],
+      ['approved', 'applying', 'system'],
+      ['applying', 'applied', 'system'],
+      ['applied', 'applied', 'U0ALICE'],
+      ['applied', 'revoking', 'system'],
+      ['revoking', 'revoked', 'U0ALICE'],
+    ]);
+    expect(trail[0]?.detail).toBe('requested with ticket OPS-7');
+    expect(trail[2]?.policy).toBe('c107cc2d043a');
+
+    // A note on it (the only kind of write a revoked request takes) goes on the trail it has.
+    const noted = await context.store.note(fixture.id, {
+      whileIn: ['revoked'],
+      actor: 'system',
+      detail: 'a note after the upgrade',
+    });
+    expect(noted.ok).toBe(true);
+    expect(await context.redis.llen(`${context.prefix}:request:${fixture.id}:audit`)).toBe(9);
+    expect((await context.store.audit(fixture.id)).at(-1)?.detail).toBe('a note after the upgrade');
+    const key = `${context.prefix}:request:${fixture.id}`;
+    expect(Object.keys(await context.redis.hgetall(key)).sort()).toEqual(['schema', 'state', 'z']);
+    expect(await context.store.require(fixture.id)).toEqual({ ...request, updatedAt: expect.any(Number) });
+  });
+});
+
+describe('request store: a settled request stored compressed (schema 4)', () => {
+  const context = useStore('stored-compressed');
+  const fixture = captured('request-compressed-2026-12-07.json');
+
+  it('reads a captured compressed request and its trail from the global stream, as stored', async () => {
+    expect(fixture.hash.schema).toBe(String(COMPRESSED_REQUEST_SCHEMA));
+    await storeCaptured(context.redis, context.prefix, fixture);
+    expect(await context.store.require(fixture.id)).toMatchObject({
+      state: 'revoked',
+      granteeEmail: 'alice@example.com',
+      target: { kind: 'project', id: '5f1a2b3c4d5e6f7a8b9c0d1e', name: 'payments-prod' },
+      roles: ['GROUP_DATA_ACCESS_READ_ONLY'],
+      reason: 'capture "end" ✓',
+      ticket: 'OPS-7',
+      approversAtRequest: ['U0BOB', 'U0CAROL'],
+      plan: { atlasUserId: '64b000000000000000000a11', added: ['GROUP_DATA_ACCESS_READ_ONLY'] },
+      grant: { held: ['GROUP_DATA_ACCESS_READ_ONLY'], revokeAt: expect.any(Number) },
+      revocation: { removed: ['GROUP_DATA_ACCESS_READ_ONLY'], rolesAfter: ['GROUP_READ_ONLY'] },
+      holdersAtRequest: [],
+      failure: null,
+    });
+    const trail = await context.store.trail(fixture.id);
+    expect(trail.map((e) => e.id)).toEqual(fixture.stream.map(([id]) => id));
+    expect(trail.map((e) => e.fields.detail)).toEqual(
+      fixture.stream.map(([, fields]) => fields[fields.indexOf('detail') + 1]),
+    );
+
+    // A write to it expands it (the script cannot), adds to its trail and compresses it again.
+    const before = await context.store.require(fixture.id);
+    const noted = await context.store.note(fixture.id, {
+      whileIn: ['revoked'],
+      actor: 'system',
+      detail: 'a note after capture',
+    });
+    expect(noted.ok && noted.request).toEqual({ ...before, updatedAt: expect.any(Number) });
+    expect((await context.store.trail(fixture.id)).map((e) => e.fields.detail)).toHaveLength(9);
+    expect((await context.store.audit(fixture.id)).at(-1)).toMatchObject({
+      from: 'revoked',
+      to: 'revoked',
+      detail: 'a note after capture',
+    });
+    expect(await context.redis.hget(`${context.prefix}:request:${fixture.id}`, 'schema')).toBe('4');
   });
 });

@@ -6,13 +6,21 @@
   the decisions of a person, pending requests per target and open requests per requester (sets),
   and requests the system still has to move (zset by last update), for the sweeper. A settled
   request (nothing left for the system to do) is packed: every field but the state in one JSON
-  field, 'packed'. Every key is passed, none is derived in Lua, so the script runs on a Redis
-  Cluster (all under the prefix's hash tag).
+  field, 'packed' (schema 3); the writer then compresses that field into 'z' (schema 4,
+  lua/compress-request.lua), which this script cannot read: for a write to a compressed request
+  the writer sends the expanded field (ARGV[5]) and the digest of the 'z' it expanded (ARGV[6]).
+  Every key is passed, none is derived in Lua, so the script runs on a Redis Cluster (all under
+  the prefix's hash tag).
+
+  Audit entries go to the global stream; the request's own trail is the ids of its entries there,
+  a JSON array in the hash field 'trail' (packed with the rest once settled). A request stored
+  before that keeps its own trail key (a list of JSON entries, or a stream before schema 2).
 
   Input:
     KEYS[1]  the request hash
     KEYS[2]  the global audit stream
-    KEYS[3]  the request's own audit trail (a list of JSON entries; a stream before schema 2)
+    KEYS[3]  the request's own audit trail of a request stored before trails were kept as ids (a
+             list of JSON entries; a stream before schema 2); absent for newer requests
     KEYS[4]  the grant ledger hash (the request hash again when the write has no ledger change)
     KEYS[5]  grants ending (zset)
     KEYS[6]  the active index (zset: requests the system still has to move, by last update)
@@ -38,7 +46,10 @@
     ARGV[2]  what each field holds when it is absent, as stored: JSON {name: JSON} (a settled
              request leaves these out; an expectation on an absent field compares with it)
     ARGV[3]  the schema version of a request with a hash field per field (FLAT_REQUEST_SCHEMA)
-    ARGV[4]  the schema version of a packed request (REQUEST_SCHEMA_VERSION)
+    ARGV[4]  the schema version of a packed request (PACKED_REQUEST_SCHEMA)
+    ARGV[5]  a compressed request's 'packed' field, expanded by the writer from its 'z'; '' when
+             the writer has not read it
+    ARGV[6]  the SHA-1 (hex) of the 'z' ARGV[5] came from
 
   Output:
     {status, state, write count, field, value, ...} with the request's hash after the write:
@@ -47,6 +58,8 @@
       is '0' unless the write happened.
     {'missing', ''}: no such request. {'stale', ''}: the id names another request than `who`.
     {'receipt-taken', ''}: a create whose receipt the sweeper took first; nothing was stored.
+    {'compressed', ''}: the request is compressed and ARGV[5] is not its expanded field (not sent,
+      or 'z' changed since): nothing was written; the writer reads 'z' and tries again.
 ]]
 local spec = cjson.decode(ARGV[1])
 -- Decoded only by a write that needs it (an expectation on a field, or a request being packed).
@@ -56,14 +69,29 @@ local function default(name)
   return defaults[name]
 end
 local writes = '0'
+local current = redis.call('HGET', KEYS[1], 'state')
+-- A settled request keeps its fields in one JSON field, 'packed' (see pack below), or compressed in
+-- 'z', which the writer expanded (ARGV[5]) when it is still the 'z' stored.
+local packed = redis.call('HGET', KEYS[1], 'packed')
+local compressed = false
+if not packed then
+  local z = redis.call('HGET', KEYS[1], 'z')
+  if z then
+    if ARGV[5] == '' or redis.sha1hex(z) ~= ARGV[6] then return {'compressed', ''} end
+    packed = ARGV[5]
+    compressed = true
+  end
+end
+-- The request after the write; a compressed one that was not written is replied packed ('z' is binary).
 local function reply(status, state)
   local out = {status, state, writes}
+  if compressed then
+    for _, v in ipairs({'state', current, 'schema', ARGV[4], 'packed', packed}) do out[#out + 1] = v end
+    return out
+  end
   for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do out[#out + 1] = v end
   return out
 end
-local current = redis.call('HGET', KEYS[1], 'state')
--- A settled request keeps its fields in one JSON field, 'packed' (see pack below).
-local packed = redis.call('HGET', KEYS[1], 'packed')
 local doc = packed and cjson.decode(packed) or nil
 local function field(name)
   if doc then return doc[name] end
@@ -95,9 +123,10 @@ else
 end
 if doc then
   for name, value in pairs(doc) do redis.call('HSET', KEYS[1], name, value) end
-  redis.call('HDEL', KEYS[1], 'packed')
+  redis.call('HDEL', KEYS[1], 'packed', 'z')
   redis.call('HSET', KEYS[1], 'schema', ARGV[3])
   doc = nil
+  compressed = false
 end
 for name, value in pairs(spec.fields) do redis.call('HSET', KEYS[1], name, value) end
 redis.call('HSET', KEYS[1], 'updatedAt', spec.at)
@@ -108,10 +137,16 @@ if spec.to ~= '' then
   state = spec.to
 end
 if spec.audit then
-  redis.call('XADD', KEYS[2], '*', 'request', spec.id, 'from', from, 'to', state, 'actor', spec.actor, 'at', spec.at, 'detail', spec.detail, 'policy', spec.policy)
-  -- The request's own trail: a list of JSON entries (a stream costs ~4 KB a request); requests
-  -- stored before schema 2 keep their stream.
-  if redis.call('TYPE', KEYS[3])['ok'] == 'stream' then
+  local entry_id = redis.call('XADD', KEYS[2], '*', 'request', spec.id, 'from', from, 'to', state, 'actor', spec.actor, 'at', spec.at, 'detail', spec.detail, 'policy', spec.policy)
+  -- The request's own trail. Since trails are ids, the ids of its entries in the global stream (one
+  -- copy of each entry); a request stored before keeps adding to its own key: a list of JSON entries
+  -- (schema 2), or a stream (before schema 2, ~4 KB a request).
+  local own = redis.call('TYPE', KEYS[3])['ok']
+  if own == 'none' then
+    local trail = cjson.decode(redis.call('HGET', KEYS[1], 'trail') or '[]')
+    trail[#trail + 1] = entry_id
+    redis.call('HSET', KEYS[1], 'trail', cjson.encode(trail))
+  elseif own == 'stream' then
     redis.call('XADD', KEYS[3], '*', 'request', spec.id, 'from', from, 'to', state, 'actor', spec.actor, 'at', spec.at, 'detail', spec.detail, 'policy', spec.policy)
   else
     -- Compact: the key names the request; empty fields and actor 'system' are left out (parseTrailEntry).
