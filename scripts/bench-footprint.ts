@@ -1,11 +1,12 @@
-// npm run bench:footprint [-- --n 100]: what a finished request leaves in Redis, measured from outside.
+// npm run bench:footprint [-- --n 100 --warm-up 20]: what a finished request leaves in Redis, measured from outside.
 // The real app (bot and worker in one process, the composition root of `npm start`) against the Slack
 // and Atlas simulators, on a private redis-server nobody else writes to. N people each ask for a
 // permanent grant through the real commands (`/atlas-access request … because …`), Bob approves it,
 // it is applied, and its requester ends it (`/atlas-access end ID`); then N others ask for a 20 s
 // grant, which ends by itself. After each batch the run waits until it has settled (every job of it
-// done and removed per its retention, every short-lived key of it expired, the sweeper run once
-// more), and reads the whole store: every key (SCAN), its MEMORY USAGE, its type and its TTL. A warm-up
+// done and removed per its retention, the sweeper run once more), and reads the whole store: every
+// key (SCAN), its MEMORY USAGE, its type and its TTL; a key that expires within 10 minutes (rate-limit
+// entries, Atlas token buckets) is counted as gone, as it soon is. A warm-up
 // batch goes first, so the queues' own keys and their capped event streams are there already and
 // what is measured is what one more request adds. Prints the keys and bytes each finished request
 // added, by kind of key, and how long each kind is kept; the queues' own keys whose size does not
@@ -29,9 +30,7 @@ import { ATLAS_API_OPTION, describeFlavor, readAtlasFlavor } from './bench-flavo
 const CONCURRENCY = 8;
 /** The length of a temporary grant: it ends by itself. */
 const TEMPORARY = '20s';
-/** Requests of the warm-up batch (half permanent, half temporary), left out of the figures. */
-const WARM_UP = 20;
-/** A key that expires within this is short-lived: the run waits for it to go before reading the store. */
+/** A key that expires within this is short-lived: a reading leaves it out, as gone. */
 const SHORT_LIVED_MS = 10 * 60_000;
 /** The queues that run every few seconds whatever happens; the others hold only the requests' jobs. */
 const PERIODIC = new Set(['sweep', 'reconcile']);
@@ -69,7 +68,10 @@ interface KeyReading {
   readonly ttlMs: number;
 }
 
-/** Every key of the store: MEMORY USAGE (every element counted), TYPE and PTTL (SCAN, never KEYS). */
+/**
+ * Every key of the store: MEMORY USAGE (every element counted), TYPE and PTTL (SCAN, never KEYS); a
+ * key that expires within SHORT_LIVED_MS is left out.
+ */
 async function readStore(redis: Redis): Promise<Map<string, KeyReading>> {
   const store = new Map<string, KeyReading>();
   let cursor = '0';
@@ -81,12 +83,9 @@ async function readStore(redis: Redis): Promise<Map<string, KeyReading>> {
     const read = (await reading.exec()) ?? [];
     keys.forEach((key, i) => {
       const type = String(read[3 * i + 1]?.[1] ?? 'none');
-      if (type === 'none') return;
-      store.set(key, {
-        bytes: Number(read[3 * i]?.[1] ?? 0),
-        type,
-        ttlMs: Number(read[3 * i + 2]?.[1] ?? -1),
-      });
+      const ttlMs = Number(read[3 * i + 2]?.[1] ?? -1);
+      if (type === 'none' || (ttlMs >= 0 && ttlMs < SHORT_LIVED_MS)) return;
+      store.set(key, { bytes: Number(read[3 * i]?.[1] ?? 0), type, ttlMs });
     });
   } while (cursor !== '0');
   return store;
@@ -251,40 +250,36 @@ async function lifecycle(
 }
 
 /**
- * Waits until a batch has settled: no job waiting, running or delayed in the request queues, no key
- * new since `before` that expires within SHORT_LIVED_MS (rate-limit entries, receipts, locks), then
+ * Waits until a batch has settled: no job waiting, running or delayed in the request queues, then
  * one more sweep (it trims the queues' event streams).
  */
-async function settle(sandbox: Sandbox, redis: Redis, before: ReadonlySet<string>): Promise<void> {
+async function settle(sandbox: Sandbox, redis: Redis): Promise<void> {
   const prefix = sandbox.config.redis.prefix;
   const queues = QUEUE_NAMES.filter((name) => !PERIODIC.has(name)).map(
     (name) => new Queue(name, { connection: redis, prefix }),
   );
+  let left = '';
   try {
     await waitUntil(
       async () => {
         const counts = await Promise.all(
           queues.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'prioritized')),
         );
-        return counts.every((c) => Object.values(c).every((n) => n === 0)) ? true : undefined;
+        left = counts
+          .map((c, i) => [queues[i]?.name, Object.values(c).reduce((a, b) => a + b, 0)] as const)
+          .filter(([, jobs]) => jobs > 0)
+          .map(([name, jobs]) => `${name} ${jobs}`)
+          .join(', ');
+        return left === '' ? true : undefined;
       },
       300_000,
       'the request queues to drain',
-    );
+    ).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message} (jobs left: ${left})`);
+    });
   } finally {
     await Promise.all(queues.map((q) => q.close()));
   }
-  await waitUntil(
-    async () => {
-      const store = await readStore(redis);
-      const shortLived = [...store].filter(
-        ([key, k]) => !before.has(key) && k.ttlMs >= 0 && k.ttlMs < SHORT_LIVED_MS,
-      );
-      return shortLived.length === 0 ? true : undefined;
-    },
-    300_000,
-    'the short-lived keys to expire',
-  );
   await new Promise((resolve) => setTimeout(resolve, 6_000));
 }
 
@@ -303,14 +298,13 @@ interface BatchFigures {
 
 /** The warm-up batch: half permanent, half temporary, left to settle; nothing is measured. */
 async function warmUp(sandbox: Sandbox, redis: Redis, people: readonly Person[]): Promise<void> {
-  const before = await readStore(redis);
   await pool(
     people.map((person, i) => ({ person, temporary: i % 2 === 1 })),
     async ({ person, temporary }) => {
       await lifecycle(sandbox, redis, person, temporary);
     },
   );
-  await settle(sandbox, redis, new Set(before.keys()));
+  await settle(sandbox, redis);
 }
 
 /** Runs one batch and reads the store before and after it has settled. */
@@ -326,7 +320,7 @@ async function measureBatch(
   await pool(people, async (person) => {
     await lifecycle(sandbox, redis, person, temporary);
   });
-  await settle(sandbox, redis, new Set(before.keys()));
+  await settle(sandbox, redis);
   const after = await readStore(redis);
   const kinds = growth(sandbox.config.redis.prefix, before, after);
   const counted = kinds.filter((k) => !isBounded(k.kind));
@@ -366,20 +360,30 @@ function printBatch(batch: BatchFigures): void {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { n: { type: 'string', default: '100' }, ...ATLAS_API_OPTION },
+    options: {
+      n: { type: 'string', default: '100' },
+      // Requests of the warm-up batch (half permanent, half temporary), left out of the figures.
+      'warm-up': { type: 'string', default: '20' },
+      // The product's default QUEUE_PREFIX: every key's name holds it, so its length is in every figure.
+      prefix: { type: 'string', default: 'rolecall' },
+      ...ATLAS_API_OPTION,
+    },
     strict: true,
   });
   const n = Number(values.n);
+  const warmUps = Number(values['warm-up']);
   if (!Number.isInteger(n) || n < 1) throw new Error('--n must be a whole number, at least 1');
+  if (!Number.isInteger(warmUps) || warmUps < 0) throw new Error('--warm-up must be a whole number');
   const flavor = readAtlasFlavor(values['atlas-api']);
   const server = await startPrivateRedis();
   if (!server) throw new Error('bench:footprint needs redis-server on the PATH (a private store to measure)');
-  const people = Array.from({ length: WARM_UP + 2 * n }, (_, i) => personOf(i));
+  const people = Array.from({ length: warmUps + 2 * n }, (_, i) => personOf(i));
   let sandbox: Sandbox | undefined;
   const redis = new Redis(server.url);
   try {
     sandbox = await startSandbox({
       redisUrl: server.url,
+      prefix: values.prefix,
       atlasApi: flavor,
       slackUsers: people,
       atlas: {
@@ -393,23 +397,23 @@ async function main(): Promise<void> {
       // The sweeper trims the queues' event streams: every 5 s here instead of 60 s.
       env: { SWEEP_INTERVAL: '5s', LOG_LEVEL: 'error' },
     });
-    await warmUp(sandbox, redis, people.slice(0, WARM_UP));
+    await warmUp(sandbox, redis, people.slice(0, warmUps));
     const permanent = await measureBatch(
       sandbox,
       redis,
       'Permanent grants, ended by their requester',
-      people.slice(WARM_UP, WARM_UP + n),
+      people.slice(warmUps, warmUps + n),
       false,
     );
     const temporary = await measureBatch(
       sandbox,
       redis,
       `Temporary grants (${TEMPORARY}), ended by themselves`,
-      people.slice(WARM_UP + n),
+      people.slice(warmUps + n),
       true,
     );
     console.log(
-      `Redis footprint per finished request (node ${process.version}, ATLAS_API ${describeFlavor(flavor)}, private redis-server, after a warm-up of ${WARM_UP})`,
+      `Redis footprint per finished request (node ${process.version}, ATLAS_API ${describeFlavor(flavor)}, private redis-server, QUEUE_PREFIX ${values.prefix}, after a warm-up of ${warmUps})`,
     );
     for (const batch of [permanent, temporary]) printBatch(batch);
     const line = Object.fromEntries(

@@ -4,8 +4,8 @@ import type { RedisKeys } from '../lib/redis-keys.js';
 /**
  * The audit trail as compliance reads it: the global stream `<prefix>:audit` (every request
  * transition, refusal, review decision and offboarding step), read in time order and trimmed by age;
- * a request's own trail is the ids of its entries there (requests/request-reader.ts reads it), or for a
- * request stored before, its own key.
+ * and each request's own trail (kept in its record, requests/request-reader.ts; for a request stored
+ * before, its own key), in the same compact entries.
  */
 
 /**
@@ -69,28 +69,9 @@ export async function* readAuditTrail(
 }
 
 /**
- * Entries of the global stream by id, in the order given (a request's trail: the ids it keeps); an
- * entry trimmed away since is left out.
- */
-export async function readAuditEntries(
-  redis: RedisClient,
-  keys: RedisKeys,
-  ids: readonly string[],
-): Promise<AuditEntry[]> {
-  if (ids.length === 0) return [];
-  const pipeline = redis.pipeline();
-  for (const id of ids) pipeline.xrange(keys.audit, id, id);
-  const pages = (await pipeline.exec()) ?? [];
-  return pages.flatMap(([error, page]) => {
-    if (error) throw error;
-    return (page as [string, string[]][]).map(([id, flat]) => toEntry(id, flat));
-  });
-}
-
-/**
- * The own trail key of request `requestId` stored before trails were ids, oldest first: a list of
- * JSON entries (schema 2; each given the id `<at>-<position>`), or a stream before that. Empty when
- * it has none.
+ * The own trail key of request `requestId` stored before trails were kept in its record, oldest
+ * first: a list of compact entries (schema 2; each given the id `<at>-<position>`), or a stream before
+ * that. Empty when it has none.
  */
 export async function readOwnTrail(
   redis: RedisClient,
@@ -101,22 +82,27 @@ export async function readOwnTrail(
   const type = await redis.type(key);
   if (type === 'stream') return (await redis.xrange(key, '-', '+')).map(([id, flat]) => toEntry(id, flat));
   if (type !== 'list') return [];
-  return (await redis.lrange(key, 0, -1)).map((text, i) => {
-    const fields = parseTrailEntry(text, requestId);
-    const at = Number(fields.at);
-    return { id: `${at}-${i}`, at, kind: fields.kind ?? 'request', fields };
-  });
+  return (await redis.lrange(key, 0, -1)).map((text, i) => trailEntryOf(JSON.parse(text), requestId, i));
 }
 
 /**
- * One entry of request `requestId`'s own trail as stored in schema 2 (a JSON object), its fields
- * as strings. Entries leave out what the reader can fill in: `request` (the key names it), empty
- * `from`, `detail` and `policy`, and `actor` when it is `system`.
+ * One compact entry of request `requestId`'s own trail (a list item, or an item of the `trail` its
+ * record keeps) at position `position`, as an AuditEntry with the id `<at>-<position>`. Entries leave
+ * out what the reader fills in: `request` (the key names it), empty `from`, `detail` and `policy`,
+ * and `actor` when it is `system`.
  */
-export function parseTrailEntry(text: string, requestId: string): Record<string, string> {
-  const entry = JSON.parse(text) as Record<string, unknown>;
-  const stored = Object.fromEntries(Object.entries(entry).map(([k, v]) => [k, String(v ?? '')]));
-  return { request: requestId, from: '', actor: 'system', detail: '', policy: '', ...stored };
+export function trailEntryOf(entry: unknown, requestId: string, position: number): AuditEntry {
+  const written = Object.entries(entry as Record<string, unknown>).map(([k, v]) => [k, String(v ?? '')]);
+  const fields: Record<string, string> = {
+    request: requestId,
+    from: '',
+    actor: 'system',
+    detail: '',
+    policy: '',
+    ...Object.fromEntries(written),
+  };
+  const at = Number(fields.at);
+  return { id: `${at}-${position}`, at, kind: fields.kind ?? 'request', fields };
 }
 
 /** Drops entries of the global stream older than `retentionMs` (XTRIM MINID). @returns how many. */

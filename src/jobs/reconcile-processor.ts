@@ -6,7 +6,6 @@ import type { RedisClient } from '../lib/redis-client.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
 import type { Logger } from '../ops/logger.js';
 import type { WorkQueue } from '../requests/ports.js';
-import { REQUEST_RETENTION_MS } from '../requests/request-codec.js';
 import type { RequestReader } from '../requests/request-reader.js';
 import { isFinal } from '../requests/state-machine.js';
 import { type DatabaseReconcileDeps, reconcileDatabaseUsers } from './database-reconcile.js';
@@ -32,8 +31,7 @@ export interface ReconcileDeps {
    */
   readonly graceMs?: number;
   /**
-   * Global audit entries older than this are trimmed on every run (AUDIT_RETENTION), in ms; never less
-   * than REQUEST_RETENTION_MS (a finished request's trail is its entries there).
+   * Global audit entries older than this are trimmed on every run (AUDIT_RETENTION), in ms.
    * @defaultValue 400 days
    */
   readonly auditRetentionMs?: number;
@@ -110,11 +108,10 @@ export function createReconcileProcessor(deps: ReconcileDeps) {
       );
       if (repaired) requeued.push(requestId);
     }
-    // A finished request's trail is the ids of its entries in the stream: keep them as long as it.
     const auditTrimmed = await trimAuditTrail(
       deps.redis,
       deps.keys,
-      Math.max(deps.auditRetentionMs ?? 400 * 24 * 3600 * 1000, REQUEST_RETENTION_MS),
+      deps.auditRetentionMs ?? 400 * 24 * 3600 * 1000,
       at,
     );
     const databaseUsers = deps.database

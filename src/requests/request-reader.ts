@@ -1,9 +1,9 @@
-import { type AuditEntry, readAuditEntries, readOwnTrail } from '../audit/audit-trail.js';
+import { type AuditEntry, readOwnTrail, trailEntryOf } from '../audit/audit-trail.js';
 import { missingRecordError } from '../lib/ids.js';
 import type { RedisClient } from '../lib/redis-client.js';
 import { type RedisKeys, redisKeys } from '../lib/redis-keys.js';
 import type { AccessRequest, RequestAuditEntry, RequestState } from './model.js';
-import { decodeRequest, decodeTrailIds, readStoredHash } from './request-codec.js';
+import { decodeRequest, decodeTrail, readStoredHash } from './request-codec.js';
 
 /** Reads stored requests, their audit trails and the indexes the request writer keeps; writes nothing but index clean-up. */
 export interface RequestReader {
@@ -12,16 +12,19 @@ export interface RequestReader {
   require(id: string): Promise<AccessRequest>;
   audit(id: string): Promise<RequestAuditEntry[]>;
   /**
-   * A request's audit trail as the global stream holds it (ids, every field), oldest first: the
-   * entries its stored ids name, after those of its own trail key if it was stored before trails
-   * were ids. Empty once the request is gone.
+   * A request's own audit trail with every field, oldest first: the one its record keeps, after the
+   * entries of its own trail key if it was stored before trails were kept in the record (a rolling
+   * upgrade may write to both). Each has the id `<at>-<position>`. Empty once the request is gone.
    */
   trail(id: string): Promise<AuditEntry[]>;
   /** A person's requests, newest first. */
   listByRequester(userId: string, limit: number): Promise<AccessRequest[]>;
   /** Requests that give a person access (made by them or for them), newest first. */
   listByGrantee(userId: string, limit: number): Promise<AccessRequest[]>;
-  /** Requests a person decided on (approved, denied, an approval of several), latest decision first. */
+  /**
+   * Requests a person decided on (approved, denied, an approval of several), latest decision first:
+   * at most their latest DECISIONS_KEPT.
+   */
   listDecidedBy(userId: string, limit: number): Promise<AccessRequest[]>;
   /** Pending requests on these targets (Atlas ids), oldest first. */
   listPending(targetIds: readonly string[]): Promise<AccessRequest[]>;
@@ -37,6 +40,10 @@ export async function requireGrant(
   const request = await reader.require(id);
   return request.extends === null ? request : reader.require(request.extends);
 }
+
+/** Newest first: by creation, then by id (ids of one length sort by issue). */
+const newestFirst = (a: AccessRequest, b: AccessRequest) =>
+  b.createdAt - a.createdAt || b.id.localeCompare(a.id, 'en', { numeric: true });
 
 /** Options for {@link createRequestReader}. */
 export interface RequestReaderOptions {
@@ -60,13 +67,11 @@ export function createRequestReader(redis: RedisClient, options: RequestReaderOp
   };
 
   const trail = async (id: string): Promise<AuditEntry[]> => {
-    const hash = await read(id);
-    const [own, byId] = await Promise.all([
-      readOwnTrail(redis, keys, id),
-      readAuditEntries(redis, keys, hash === undefined ? [] : decodeTrailIds(hash)),
-    ]);
+    const [hash, own] = await Promise.all([read(id), readOwnTrail(redis, keys, id)]);
+    const kept = hash === undefined ? [] : decodeTrail(hash);
+    const entries = [...own, ...kept.map((entry, i) => trailEntryOf(entry, id, own.length + i))];
     // Both only while a rolling upgrade mixes releases: in time order (a stable sort).
-    return own.length === 0 ? byId : [...own, ...byId].sort((a, b) => a.at - b.at);
+    return own.length === 0 ? entries : entries.sort((a, b) => a.at - b.at);
   };
 
   /** Reads requests by id, dropping (and unindexing) those whose retention has run out. */
@@ -106,8 +111,18 @@ export function createRequestReader(redis: RedisClient, options: RequestReaderOp
     },
 
     async listByGrantee(userId, limit) {
-      const index = keys.granteeIndex(userId);
-      return readMany(await redis.zrevrange(index, 0, limit - 1), index);
+      // Requests others made for them (the grantee's index; before, it had their own too), and their
+      // own requests for themselves (the requester's index).
+      const [forThem, theirs] = await Promise.all(
+        [keys.granteeIndex(userId), keys.requesterIndex(userId)].map(async (index) =>
+          readMany(await redis.zrevrange(index, 0, limit - 1), index),
+        ),
+      );
+      const found = new Map<string, AccessRequest>();
+      for (const request of [...(forThem ?? []), ...(theirs ?? [])]) {
+        if (request.granteeId === userId) found.set(request.id, request);
+      }
+      return [...found.values()].sort(newestFirst).slice(0, limit);
     },
 
     async listDecidedBy(userId, limit) {

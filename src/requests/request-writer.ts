@@ -8,15 +8,15 @@ import { type RedisKeys, redisKeys } from '../lib/redis-keys.js';
 import { loadRedisScript, luaJson } from '../lib/redis-script.js';
 import type { AccessRequest, RequestDraft, RequestPatch, RequestState } from './model.js';
 import {
+  DECISIONS_KEPT,
   decodeIdentity,
   decodeRequest,
   encodeFields,
   FLAT_REQUEST_SCHEMA,
-  IDENTITY_FIELDS,
   PACKED_REQUEST_SCHEMA,
   parseFlatHash,
-  REQUEST_RETENTION_MS,
   type RequestIdentity,
+  readStoredHash,
   STORED_DEFAULTS,
 } from './request-codec.js';
 import { createSettledRecords, type ExpandedRecord } from './settled-record.js';
@@ -98,7 +98,7 @@ export interface RequestWriter {
 export interface RequestWriterOptions {
   /** Every key lives under `${prefix}:`. */
   prefix: string;
-  /** How long a finished request stays in Redis, in ms. @defaultValue {@link REQUEST_RETENTION_MS} */
+  /** How long a finished request and its trail stay in Redis, in ms. @defaultValue 90 days */
   retentionMs?: number;
   /** Told every audit entry this store writes (transitions and notes), with its fields. */
   onAudit?: AuditSink;
@@ -121,6 +121,9 @@ interface WriteSpec {
   /** A create only: the receipt it crosses out. */
   readonly receipt?: string | undefined;
 }
+
+/** How long a finished request and its trail stay in Redis unless told otherwise: 90 days. */
+const REQUEST_RETENTION_MS = 90 * 24 * 3600 * 1000;
 
 /** Creates the Redis-backed request writer; reads its scripts (lua/write-request.lua, lua/compress-request.lua) now. */
 export function createRequestWriter(redis: RedisClient, options: RequestWriterOptions): RequestWriter {
@@ -157,7 +160,7 @@ export function createRequestWriter(redis: RedisClient, options: RequestWriterOp
     }
     const known = identities.get(id);
     if (known) return known;
-    const found = decodeIdentity(id, await redis.hmgetBuffer(keys.request(id), ...IDENTITY_FIELDS));
+    const found = decodeIdentity(readStoredHash(id, await redis.hgetallBuffer(keys.request(id))));
     if (!found) return undefined;
     if (identities.size >= 10_000) identities.delete(identities.keys().next().value ?? id);
     identities.set(id, found);
@@ -232,17 +235,14 @@ export function createRequestWriter(redis: RedisClient, options: RequestWriterOp
         keys.store,
       ],
       // cjson decodes an empty array as an empty object; both iterate the same way in the script.
-      [luaJson(payload), ...shared, expanded?.packed ?? '', expanded?.digest ?? ''],
+      [luaJson(payload), ...shared, expanded?.packed ?? '', expanded?.digest ?? '', String(DECISIONS_KEPT)],
     )) as string[];
     const [status, previous, writes, ...flat] = reply;
     if (status === 'compressed') {
       // Compressed: the script cannot read it. Expand it and write again (a few rounds: the digest
       // tells when another process changed it meanwhile).
-      if (expansions >= 5) {
-        throw new AppError('STORAGE_UNAVAILABLE', `Request ${id} kept changing while being written.`, {
-          retryable: true,
-        });
-      }
+      const again = { retryable: true };
+      if (expansions >= 5) throw new AppError('STORAGE_UNAVAILABLE', `Request ${id} kept changing.`, again);
       return write(id, spec, retried, await settled.expand(id, keys.request(id)), expansions + 1);
     }
     if (status === 'receipt-taken') {
@@ -266,10 +266,7 @@ export function createRequestWriter(redis: RedisClient, options: RequestWriterOp
     const stored = parseFlatHash(flat);
     const request = decodeRequest(id, stored);
     if (status === 'conflict') return { ok: false, current: request };
-    if (stored.packed !== undefined && stored.schema === String(PACKED_REQUEST_SCHEMA)) {
-      // Only saves memory: a failure leaves it packed, which reads the same, and the write stands.
-      await settled.compress(keys.request(id), stored.packed).catch(() => undefined);
-    }
+    // Told at once, in the order the script's replies came (continuity/ reads the counts in order).
     if (writes !== undefined && writes !== '0') options.onWrites?.(Number(writes));
     if (spec.audit) {
       options.onAudit?.({
@@ -282,6 +279,10 @@ export function createRequestWriter(redis: RedisClient, options: RequestWriterOp
         detail: spec.detail,
         policy: spec.policyVersion ?? '',
       });
+    }
+    if (stored.packed !== undefined && stored.schema === String(PACKED_REQUEST_SCHEMA)) {
+      // Only saves memory: a failure leaves it packed, which reads the same, and the write stands.
+      await settled.compress(keys.request(id), stored.packed).catch(() => undefined);
     }
     return { ok: true, request, from: (previous || 'pending') as RequestState };
   };

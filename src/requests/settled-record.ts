@@ -8,23 +8,26 @@ import { loadRedisScript, luaJson } from '../lib/redis-script.js';
 export const COMPRESSED_REQUEST_SCHEMA = 4;
 
 /**
- * The compressed form of a settled request (schema 4): the hash field `z` holds what a packed request
- * (schema 3) keeps in `packed`, the fields besides `state` and `schema` without those equal to their
- * default, as one JSON object of values, compressed. The write script packs a request when it settles
- * (Redis's Lua has no compression); the writer then compresses the packed field in a second, checked
- * write (lua/compress-request.lua). Readers expand `z` back into `packed`, so every reader of a
- * packed request reads a compressed one the same way.
+ * The compressed form of a settled request (schema 4): `z`, what a packed request (schema 3) keeps in
+ * `packed` (the fields besides `state` and `schema`, without those equal to their default), as one
+ * JSON object of values, compressed. The write script packs a request when it settles (Redis's Lua
+ * has no compression); the writer then compresses the packed field in a second, checked write
+ * (lua/compress-request.lua). Readers expand `z` back into `packed`, so every reader of a packed
+ * request reads a compressed one the same way.
  *
  * `z` is one format byte, then the data: format 1 is raw DEFLATE (RFC 1951, level 9) primed with
- * {@link DICTIONARY_1}. A settled request of ~1.4 KB of JSON compresses to about 300 bytes with it
- * (about 500 without: most of a record is its field names and the shapes of its values).
+ * {@link DICTIONARY_1}. A settled request of ~2 KB of JSON, its trail included, compresses to about
+ * 350 bytes with it (about 650 without: most of a record is its field names and the shapes of its
+ * values). It is stored in the hash fields `z0`, `z1`, … of at most {@link CHUNK_BYTES} each, so Redis
+ * keeps the hash in its compact encoding (listpack: a few bytes a field) instead of a table of
+ * separate allocations (about 150 bytes more for a request).
  */
 const FORMAT_DEFLATE_1 = 1;
 
 /**
  * The preset dictionary of format 1: a typical settled request in the order the compressor writes
- * fields (FIELD_ORDER), so the field names, the shapes of the values and common role names are
- * matched instead of stored. Never edit it: every record of format 1 is read with these exact bytes;
+ * fields (FIELD_ORDER), so the field names, the shapes of the values, common role names and the
+ * usual audit entries are matched instead of stored. Never edit it: every record of format 1 is read with these exact bytes;
  * a better dictionary is a new format byte (and a new schema, so an older release refuses it).
  */
 const DICTIONARY_1 =
@@ -51,7 +54,14 @@ const DICTIONARY_1 =
   '"joined":[],"outside":[],"addedToProject":false},"endedEarly":{"by":"U0","at":17},"revokePlan":' +
   '{"remove":["GROUP_DATA_ACCESS_READ_ONLY"],"leaveProject":false},"revocation":{"removed":' +
   '["GROUP_DATA_ACCESS_READ_ONLY"],"kept":[],"gone":[],"rolesAfter":["GROUP_READ_ONLY"],"revokedAt":17,' +
-  '"leftProject":false},"attempt":1,"trail":["17"]}';
+  '"leftProject":false},"attempt":1,"trail":[{"at":"17","actor":"U0","to":"submitted","detail":"requested"},' +
+  '{"at":"17","detail":"checked against Atlas","to":"pending","from":"submitted"},{"at":"17","actor":"U0",' +
+  '"to":"denied","from":"pending","detail":"","policy":""},{"at":"17","to":"expired","from":"pending",' +
+  '"detail":"nobody decided in time"},{"at":"17","actor":"U0","to":"approved","from":"pending","policy":""},' +
+  '{"at":"17","to":"applying","from":"approved"},{"at":"17","detail":"added GROUP_DATA_ACCESS_READ_ONLY",' +
+  '"to":"applied","from":"applying"},{"at":"17","actor":"U0","to":"applied","from":"applied","detail":' +
+  '"ended early by the grantee"},{"at":"17","to":"revoking","from":"applied"},{"at":"17","actor":"U0",' +
+  '"to":"revoked","from":"revoking","detail":"removed GROUP_DATA_ACCESS_READ_ONLY; 0.01 s after its end"}]}';
 
 /** Dictionary bytes by format; made on first use. */
 const dictionaries = new Map<number, Buffer>();
@@ -116,6 +126,33 @@ export function compressSettled(packed: string): Buffer {
   return Buffer.concat([Buffer.from([FORMAT_DEFLATE_1]), data]);
 }
 
+/**
+ * The longest value Redis keeps in a listpack hash by default (`hash-max-listpack-value`); a server
+ * set lower keeps the hash as a table, which reads the same.
+ */
+const CHUNK_BYTES = 64;
+
+/** `z` as the hash fields that hold it: `z0`, `z1`, … of CHUNK_BYTES each, the last one shorter. */
+export function chunksOf(z: Buffer): Record<string, Buffer> {
+  const chunks: Record<string, Buffer> = {};
+  for (let i = 0; i * CHUNK_BYTES < z.length; i += 1) {
+    chunks[`z${i}`] = z.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES);
+  }
+  return chunks;
+}
+
+/** `z` put back together from a hash's fields (read with Buffers); undefined when it has none. */
+export function joinChunks(hash: Readonly<Record<string, Buffer>>): Buffer | undefined {
+  const chunks: Buffer[] = [];
+  for (let i = 0; hash[`z${i}`] !== undefined; i += 1) chunks.push(hash[`z${i}`] as Buffer);
+  return chunks.length === 0 ? undefined : Buffer.concat(chunks);
+}
+
+/** Whether a hash field is one of `z`'s chunks. */
+export function isChunk(field: string): boolean {
+  return /^z\d+$/.test(field);
+}
+
 /** A compressed request's `z` back as the `packed` field it was made from (field -> JSON text). */
 export function expandSettled(id: string, z: Buffer): string {
   const format = z[0];
@@ -143,7 +180,7 @@ export interface ExpandedRecord {
 
 /** The writer's side of compressed requests: compress a packed one, expand one for the write script. */
 export interface SettledRecords {
-  /** Replaces the packed field of request hash `key` by `z`, unless a write changed it since (lua/compress-request.lua). */
+  /** Replaces the packed field of request hash `key` by `z`'s chunks, unless a write changed it since (lua/compress-request.lua). */
   compress(key: string, packed: string): Promise<void>;
   /** The request `id` at `key` expanded; undefined when it is not compressed (any more). */
   expand(id: string, key: string): Promise<ExpandedRecord | undefined>;
@@ -154,11 +191,12 @@ export function createSettledRecords(redis: RedisClient): SettledRecords {
   const script = loadRedisScript(import.meta.url, 'compress-request');
   return {
     async compress(key, packed) {
-      await script.run(redis, [key], [packed, compressSettled(packed), String(COMPRESSED_REQUEST_SCHEMA)]);
+      const chunks = Object.values(chunksOf(compressSettled(packed)));
+      await script.run(redis, [key], [packed, String(COMPRESSED_REQUEST_SCHEMA), ...chunks]);
     },
     async expand(id, key) {
-      const z = await redis.hgetBuffer(key, 'z');
-      if (z === null) return undefined;
+      const z = joinChunks(await redis.hgetallBuffer(key));
+      if (z === undefined) return undefined;
       return { packed: expandSettled(id, z), digest: createHash('sha1').update(z).digest('hex') };
     },
   };

@@ -5,7 +5,11 @@ import { createRequestStore, type RequestStore } from '../../dev/request-store.j
 import { deleteKeys } from '../../dev/sandbox.js';
 import { isAppError } from '../../src/errors.js';
 import type { AccessRequest, RequestDraft } from '../../src/requests/model.js';
-import { FLAT_REQUEST_SCHEMA, REQUEST_SCHEMA_VERSION } from '../../src/requests/request-codec.js';
+import {
+  DECISIONS_KEPT,
+  FLAT_REQUEST_SCHEMA,
+  REQUEST_SCHEMA_VERSION,
+} from '../../src/requests/request-codec.js';
 import { COMPRESSED_REQUEST_SCHEMA } from '../../src/requests/settled-record.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
@@ -46,6 +50,12 @@ async function applyThrough(store: RequestStore, id: string, grant: Grant) {
   await store.transition(id, { from: 'pending', to: 'approved', actor: 'U0BOB' });
   await store.transition(id, { from: 'approved', to: 'applying', actor: 'system' });
   return store.transition(id, { from: 'applying', to: 'applied', actor: 'system', patch: { grant } });
+}
+
+/** The fields of a stored request hash, sorted; the chunks of a compressed one (`z0`, `z1`, …) as `z…`. */
+async function storedFields(redis: Redis, key: string): Promise<string[]> {
+  const fields = (await redis.hkeys(key)).map((field) => (/^z\d+$/.test(field) ? 'z…' : field));
+  return [...new Set(fields)].sort();
 }
 
 /** A store on real Redis under a prefix of its own, cleaned up after the suite. */
@@ -122,7 +132,7 @@ describe('request store (real Redis)', () => {
     expect((await context.store.require(request.id)).state).toBe('pending');
   });
 
-  it('writes an audit entry per transition once, to the global stream, and reads the request trail from there', async () => {
+  it('writes an audit entry per transition to the global stream and to the trail the request keeps', async () => {
     const request = await context.store.create(DRAFT, 'U0ALICE', 'pending');
     await context.store.transition(request.id, {
       from: 'pending',
@@ -141,10 +151,13 @@ describe('request store (real Redis)', () => {
     const global = await context.redis.xrange(`${context.prefix}:audit`, '-', '+');
     const entries = global.filter(([, fields]) => fields.includes(request.id));
     expect(entries).toHaveLength(2);
-    // One copy: the request keeps the ids of its entries, no trail of its own.
+    // The request keeps its trail in its own hash, no key of its own; the same entries, field for field.
     expect(await context.redis.exists(`${context.prefix}:request:${request.id}:audit`)).toBe(0);
-    expect((await context.store.trail(request.id)).map((e) => e.id)).toEqual(entries.map(([id]) => id));
-    expect(trail.map((e) => e.at)).toEqual(entries.map(([, f]) => Number(f[f.indexOf('at') + 1])));
+    const fields = (flat: string[]) =>
+      Object.fromEntries(flat.flatMap((v, i) => (i % 2 === 0 ? [[v, flat[i + 1] ?? '']] : [])));
+    expect((await context.store.trail(request.id)).map((e) => e.fields)).toEqual(
+      entries.map(([, flat]) => fields(flat)),
+    );
     expect(await context.redis.pttl(`${context.prefix}:request:${request.id}`)).toBeGreaterThan(0);
   });
 
@@ -188,6 +201,63 @@ describe('request store indexes (real Redis)', () => {
     expect(active.map((r) => r.id).sort()).toEqual([second.id, third.id].sort());
   });
 
+  it('lists what gives a person access (their own requests for themselves, and those others made for them), newest first', async () => {
+    const own = await context.store.create(
+      { ...DRAFT, requesterId: 'U0ERIN', granteeId: 'U0ERIN' },
+      'U0ERIN',
+      'pending',
+    );
+    const forErin = await context.store.create(
+      { ...DRAFT, requesterId: 'U0FRANK', granteeId: 'U0ERIN' },
+      'U0FRANK',
+      'pending',
+    );
+    const forOthers = await context.store.create(
+      { ...DRAFT, requesterId: 'U0ERIN', granteeId: 'U0GINA' },
+      'U0ERIN',
+      'pending',
+    );
+    const ownAgain = await context.store.create(
+      { ...DRAFT, requesterId: 'U0ERIN', granteeId: 'U0ERIN' },
+      'U0ERIN',
+      'pending',
+    );
+    expect((await context.store.listByGrantee('U0ERIN', 10)).map((r) => r.id)).toEqual([
+      ownAgain.id,
+      forErin.id,
+      own.id,
+    ]);
+    expect((await context.store.listByGrantee('U0ERIN', 2)).map((r) => r.id)).toEqual([
+      ownAgain.id,
+      forErin.id,
+    ]);
+    expect((await context.store.listByGrantee('U0GINA', 10)).map((r) => r.id)).toEqual([forOthers.id]);
+    // A request for oneself is in one index, not two; one for someone else in both.
+    expect(await context.redis.zrange(`${context.prefix}:index:grantee:U0ERIN`, 0, -1)).toEqual([forErin.id]);
+    expect(await context.redis.zrange(`${context.prefix}:index:requester:U0ERIN`, 0, -1)).toEqual([
+      own.id,
+      forOthers.id,
+      ownAgain.id,
+    ]);
+  });
+
+  it("keeps a person's latest DECISIONS_KEPT decisions, newest first", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < DECISIONS_KEPT + 3; i += 1) {
+      const request = await context.store.create({ ...DRAFT, requesterId: 'U0HAL' }, 'U0HAL', 'pending');
+      await context.store.transition(request.id, {
+        from: 'pending',
+        to: 'denied',
+        actor: 'U0IVY',
+        policyVersion: 'c107cc2d043a',
+      });
+      ids.push(request.id);
+    }
+    const decided = await context.store.listDecidedBy('U0IVY', 500);
+    expect(decided.map((r) => r.id)).toEqual(ids.slice(3).reverse());
+    expect(await context.redis.object('ENCODING', `${context.prefix}:index:decider:U0IVY`)).toBe('listpack');
+  });
+
   it('keeps an applied grant active only while it has a revocation ahead', async () => {
     const temporary = await context.store.create(DRAFT, 'U0ALICE', 'pending');
     const permanent = await context.store.create({ ...DRAFT, durationSeconds: null }, 'U0ALICE', 'pending');
@@ -224,14 +294,15 @@ describe('request store: settled requests', () => {
   it('keeps a settled request compressed in one field, reads it back unchanged, and unpacks it on the next write', async () => {
     const { id, applying, grant } = await applyPermanent();
     const key = `${context.prefix}:request:${id}`;
-    expect(Object.keys(await context.redis.hgetall(key)).sort()).toEqual(['schema', 'state', 'z']);
+    expect(await storedFields(context.redis, key)).toEqual(['schema', 'state', 'z…']);
     expect(await context.redis.hget(key, 'schema')).toBe(String(COMPRESSED_REQUEST_SCHEMA));
     expect(COMPRESSED_REQUEST_SCHEMA).toBe(REQUEST_SCHEMA_VERSION);
     const settled = await context.store.require(id);
     expect(settled).toEqual({ ...applying, state: 'applied', grant, updatedAt: settled.updatedAt });
-    // What compressing is for: a settled request costs well under the ~1.3 KB it took packed, and
-    // the ~3 KB of the field-per-field hash.
-    expect(Number(await context.redis.memory('USAGE', key, 'SAMPLES', '0'))).toBeLessThan(800);
+    // What compressing is for: a settled request, its trail included, costs well under the ~1.3 KB it
+    // took packed (its trail another ~900 B in a list of its own), and the ~3 KB of a hash field per field.
+    expect(await context.redis.object('ENCODING', key)).toBe('listpack');
+    expect(Number(await context.redis.memory('USAGE', key, 'SAMPLES', '0'))).toBeLessThan(600);
 
     // Ending the grant early moves it on, from a process that never saw it (who it is about comes
     // from the compressed field too): the fields are back, one per hash field, unchanged, and the
@@ -240,8 +311,8 @@ describe('request store: settled requests', () => {
     const moved = await other.transition(id, { from: 'applied', to: 'revoking', actor: 'U0BOB' });
     expect(moved.ok).toBe(true);
     expect(await context.redis.hget(key, 'schema')).toBe(String(FLAT_REQUEST_SCHEMA));
+    expect(await storedFields(context.redis, key)).not.toContain('z…');
     expect(await context.redis.hexists(key, 'packed')).toBe(0);
-    expect(await context.redis.hexists(key, 'z')).toBe(0);
     expect(await context.redis.hget(key, 'grant')).toBe(JSON.stringify(grant));
     expect(await context.store.require(id)).toEqual({
       ...settled,
@@ -251,7 +322,7 @@ describe('request store: settled requests', () => {
 
     // A final state compresses again and keeps the retention TTL.
     await context.store.transition(id, { from: 'revoking', to: 'revoked', actor: 'system' });
-    expect(await context.redis.hexists(key, 'z')).toBe(1);
+    expect(await storedFields(context.redis, key)).toEqual(['schema', 'state', 'z…']);
     expect(await context.redis.pttl(key)).toBeGreaterThan(0);
     expect((await context.store.audit(id)).map((e) => [e.from, e.to, e.actor])).toEqual([
       [null, 'pending', 'U0ALICE'],
@@ -261,6 +332,31 @@ describe('request store: settled requests', () => {
       ['applied', 'revoking', 'U0BOB'],
       ['revoking', 'revoked', 'system'],
     ]);
+  });
+
+  it('tells the write counts in the order of the writes while settling requests are being compressed', async () => {
+    const counts: number[] = [];
+    const counting = createRequestStore(context.redis, {
+      prefix: context.prefix,
+      onWrites: (count) => counts.push(count),
+    });
+    const created = await Promise.all(
+      Array.from({ length: 20 }, () => counting.create(DRAFT, 'U0ALICE', 'pending')),
+    );
+    // Every other request settles (denied: compressed after its write), the others only get a note.
+    await Promise.all(
+      created.map((request, i) =>
+        i % 2 === 0
+          ? counting.transition(request.id, { from: 'pending', to: 'denied', actor: 'U0BOB' })
+          : counting.note(request.id, { whileIn: ['pending'], actor: 'U0BOB', detail: 'looking' }),
+      ),
+    );
+    expect(counts).toHaveLength(40);
+    expect(counts).toEqual([...counts].sort((a, b) => a - b));
+    for (const [i, request] of created.entries()) {
+      const fields = await storedFields(context.redis, `${context.prefix}:request:${request.id}`);
+      expect(fields.includes('z…')).toBe(i % 2 === 0);
+    }
   });
 
   it('checks expectations against a compressed request, a field left out as its default included', async () => {
@@ -273,7 +369,7 @@ describe('request store: settled requests', () => {
     });
     expect(stale.ok).toBe(false);
     expect(!stale.ok && stale.current).toEqual(await context.store.require(id));
-    expect(await context.redis.hexists(`${context.prefix}:request:${id}`, 'z')).toBe(1);
+    expect(await storedFields(context.redis, `${context.prefix}:request:${id}`)).toContain('z…');
     // `extensions: []` and `endedEarly: null` are their defaults, so packing left them out.
     const current = await context.store.transition(id, {
       from: 'applied',
@@ -426,7 +522,7 @@ describe('request store: stored format across releases', () => {
     await context.store.transition('AR-0001', { from: 'revoking', to: 'revoked', actor: 'system' });
     const key = `${context.prefix}:request:AR-0001`;
     expect(await context.redis.hget(key, 'schema')).toBe(String(REQUEST_SCHEMA_VERSION));
-    expect(await context.redis.hexists(key, 'z')).toBe(1);
+    expect(await storedFields(context.redis, key)).toEqual(['schema', 'state', 'z…']);
     expect(await context.store.require('AR-0001')).toEqual({
       ...applied,
       state: 'revoked',
@@ -455,7 +551,7 @@ describe('request store: stored format across releases', () => {
   });
 });
 
-/** A captured request: its hash (a compressed `z` in base64), its own trail if any, its global stream entries. */
+/** A captured request: its hash (a compressed one's chunks in base64), its own trail key if any, its global stream entries. */
 interface CapturedRequest {
   readonly id: string;
   readonly hash: Record<string, string>;
@@ -465,9 +561,16 @@ interface CapturedRequest {
 
 /** Stores a captured request under `prefix` as the release that wrote it left it. */
 async function storeCaptured(redis: Redis, prefix: string, captured: CapturedRequest): Promise<void> {
-  const { z, ...text } = captured.hash;
   const key = `${prefix}:request:${captured.id}`;
-  await redis.hset(key, { ...text, ...(z === undefined ? {} : { z: Buffer.from(z, 'base64') }) });
+  await redis.hset(
+    key,
+    Object.fromEntries(
+      Object.entries(captured.hash).map(([field, value]) => [
+        field,
+        /^z\d+$/.test(field) ? Buffer.from(value, 'base64') : value,
+      ]),
+    ),
+  );
   if (captured.trail) await redis.rpush(`${key}:audit`, ...captured.trail);
   for (const [id, fields] of captured.stream) await redis.xadd(`${prefix}:audit`, id, ...fields);
   await redis.set(`${prefix}:request:seq`, '1');
@@ -520,7 +623,7 @@ describe('request store: a settled request stored packed by the previous release
     expect(await context.redis.llen(`${context.prefix}:request:${fixture.id}:audit`)).toBe(9);
     expect((await context.store.audit(fixture.id)).at(-1)?.detail).toBe('a note after the upgrade');
     const key = `${context.prefix}:request:${fixture.id}`;
-    expect(Object.keys(await context.redis.hgetall(key)).sort()).toEqual(['schema', 'state', 'z']);
+    expect(await storedFields(context.redis, key)).toEqual(['schema', 'state', 'z…']);
     expect(await context.store.require(fixture.id)).toEqual({ ...request, updatedAt: expect.any(Number) });
   });
 });
@@ -529,7 +632,7 @@ describe('request store: a settled request stored compressed (schema 4)', () => 
   const context = useStore('stored-compressed');
   const fixture = captured('request-compressed-2026-12-07.json');
 
-  it('reads a captured compressed request and its trail from the global stream, as stored', async () => {
+  it('reads a captured compressed request and the trail it keeps, as stored', async () => {
     expect(fixture.hash.schema).toBe(String(COMPRESSED_REQUEST_SCHEMA));
     await storeCaptured(context.redis, context.prefix, fixture);
     expect(await context.store.require(fixture.id)).toMatchObject({
@@ -546,10 +649,11 @@ describe('request store: a settled request stored compressed (schema 4)', () => 
       holdersAtRequest: [],
       failure: null,
     });
-    const trail = await context.store.trail(fixture.id);
-    expect(trail.map((e) => e.id)).toEqual(fixture.stream.map(([id]) => id));
-    expect(trail.map((e) => e.fields.detail)).toEqual(
-      fixture.stream.map(([, fields]) => fields[fields.indexOf('detail') + 1]),
+    // Its trail is the global stream's entries for it, field for field.
+    const fields = (flat: readonly string[]) =>
+      Object.fromEntries(flat.flatMap((v, i) => (i % 2 === 0 ? [[v, flat[i + 1] ?? '']] : [])));
+    expect((await context.store.trail(fixture.id)).map((e) => e.fields)).toEqual(
+      fixture.stream.map(([, flat]) => fields(flat)),
     );
 
     // A write to it expands it (the script cannot), adds to its trail and compresses it again.
@@ -560,12 +664,14 @@ describe('request store: a settled request stored compressed (schema 4)', () => 
       detail: 'a note after capture',
     });
     expect(noted.ok && noted.request).toEqual({ ...before, updatedAt: expect.any(Number) });
-    expect((await context.store.trail(fixture.id)).map((e) => e.fields.detail)).toHaveLength(9);
+    expect(await context.store.trail(fixture.id)).toHaveLength(9);
     expect((await context.store.audit(fixture.id)).at(-1)).toMatchObject({
       from: 'revoked',
       to: 'revoked',
       detail: 'a note after capture',
     });
-    expect(await context.redis.hget(`${context.prefix}:request:${fixture.id}`, 'schema')).toBe('4');
+    const key = `${context.prefix}:request:${fixture.id}`;
+    expect(await context.redis.hget(key, 'schema')).toBe('4');
+    expect(await storedFields(context.redis, key)).toEqual(['schema', 'state', 'z…']);
   });
 });
