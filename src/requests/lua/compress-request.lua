@@ -9,7 +9,8 @@
     ARGV[2]     the schema version of a compressed request (COMPRESSED_REQUEST_SCHEMA)
     ARGV[3..]   'z', compressed, in chunks: stored as 'z0', 'z1', … (binary)
 
-  Output: 1 when replaced, 0 when the request had changed (or was gone).
+  Output:
+    1 when replaced, 0 when the request had changed (or was gone).
 ]]
 if redis.call('HGET', KEYS[1], 'packed') ~= ARGV[1] then return 0 end
 local state = redis.call('HGET', KEYS[1], 'state')
