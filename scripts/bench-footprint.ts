@@ -1,17 +1,18 @@
-// npm run bench:footprint [-- --n 100 --warm-up 20]: what a finished request leaves in Redis, measured from outside.
-// The real app (bot and worker in one process, the composition root of `npm start`) against the Slack
-// and Atlas simulators, on a private redis-server nobody else writes to. N people each ask for a
-// permanent grant through the real commands (`/atlas-access request … because …`), Bob approves it,
-// it is applied, and its requester ends it (`/atlas-access end ID`); then N others ask for a 20 s
-// grant, which ends by itself. After each batch the run waits until it has settled (every job of it
-// done and removed per its retention, the sweeper run once more), and reads the whole store: every
-// key (SCAN), its MEMORY USAGE, its type and its TTL; a key that expires within 10 minutes (rate-limit
-// entries, Atlas token buckets) is counted as gone, as it soon is. A warm-up
-// batch goes first, so the queues' own keys and their capped event streams are there already and
-// what is measured is what one more request adds. Prints the keys and bytes each finished request
-// added, by kind of key, and how long each kind is kept; the queues' own keys whose size does not
-// follow the number of requests (event streams capped at 100 entries, the periodic jobs' last 100
-// runs) are shown but not counted. `--atlas-api` picks the Atlas flavor.
+// npm run bench:footprint [-- --n 100 --warm-up 20]: what a finished request leaves in Redis,
+// measured from outside. The real app (bot and worker in one process, the composition root of
+// `npm start`) against the Slack and Atlas simulators, on a private redis-server nobody else writes
+// to, under the product's default QUEUE_PREFIX. N people each ask for a permanent grant through the
+// real commands (`/atlas-access request … because …`), Bob approves it, it is applied, and its
+// requester ends it (`/atlas-access end ID`); then N others ask for a 20 s grant, which ends by
+// itself. A warm-up batch goes first, so the queues' own keys are there already and what is
+// measured is what one more request adds. After each batch the run waits until it has settled (every
+// job of it done and removed per its retention, the sweeper run once more) and reads the whole
+// store: every key (SCAN), its MEMORY USAGE, its type and its TTL; a key that expires within 10
+// minutes (rate-limit entries, Atlas token buckets) counts as gone, as it soon is. Prints the keys
+// and bytes each finished request added, by kind of key, and how long each kind is kept; the
+// queues' own keys whose size does not follow the number of requests (event streams capped at about
+// 100 entries, the periodic jobs' last 100 runs) are shown but not counted. Ends with one JSON line.
+// `--atlas-api` picks the Atlas flavor, `--prefix` the QUEUE_PREFIX.
 
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
