@@ -42,6 +42,15 @@ export async function redisAnswers(url: string): Promise<boolean> {
  */
 export async function obtainRedis(url: string): Promise<DemoRedis | undefined> {
   if (await redisAnswers(url)) return { url, private: false, stop: async () => undefined };
+  return startPrivateRedis();
+}
+
+/**
+ * Starts a private `redis-server` (no persistence) on a free port in a temporary directory, when one
+ * is on the PATH: a store nobody else writes to, so what it holds can be measured as a whole.
+ * Returns undefined when it cannot.
+ */
+export async function startPrivateRedis(): Promise<DemoRedis | undefined> {
   if (spawnSync('redis-server', ['--version']).status !== 0) return undefined;
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'rolecall-redis-'));

@@ -4,9 +4,10 @@
 // Redis memory per request, next to the same figures for bare BullMQ no-op jobs in the same run.
 // A third row follows the whole life of a temporary grant through the real commands (request, approve,
 // applied, `end`, revoked; at most 1,000 of them), for what a typical finished request leaves behind.
-// With each Rolecall row: the bytes by kind of key (and entries per key), what packing a settled
-// request saves, how long BullMQ's event streams got, and what a delayed job holds (sampled four
-// times a second during the run). `--atlas-api` picks the Atlas flavor (default: the product's default).
+// With each Rolecall row: the bytes by kind of key (and entries per key), what packing and
+// compressing a settled request save, how long BullMQ's event streams got, and what a delayed job
+// holds (sampled four times a second during the run). `--atlas-api` picks the Atlas flavor (default:
+// the product's default). What a finished request leaves, measured alone: npm run bench:footprint.
 
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -28,6 +29,7 @@ import { startRolecall } from '../src/compose/start-rolecall.js';
 import { parseConfig } from '../src/config.js';
 import { redisKeys } from '../src/lib/redis-keys.js';
 import { createLogger } from '../src/ops/logger.js';
+import { readStoredHash } from '../src/requests/request-codec.js';
 import { buildDecisionActions } from '../src/slack/blocks/approval-message.js';
 import { NOT_RECEIVED } from '../src/slack/handlers/received.js';
 import { ATLAS_API_OPTION, describeFlavor, readAtlasFlavor } from './bench-flavor.js';
@@ -239,7 +241,10 @@ async function keyBreakdown(redis: Redis, prefix: string, n: number): Promise<Ke
     .sort((a, b) => b.bytesPerRequest - a.bytesPerRequest);
 }
 
-/** Settled request hashes (schema 3, one packed JSON field) against the same fields one per hash field. */
+/**
+ * Settled request hashes (schema 4: compressed; schema 3: one packed JSON field) against the same
+ * fields one per hash field.
+ */
 interface Packing {
   readonly requests: number;
   readonly packedBytes: number;
@@ -249,8 +254,9 @@ interface Packing {
 }
 
 /**
- * What packing saves: each settled `request:<id>` hash, and a scratch copy of it unpacked the way the
- * store unpacks one (the packed fields one per hash field, with `state` and `schema`). The copy holds
+ * What packing and compressing save: each settled `request:<id>` hash, and a scratch copy of it
+ * unpacked the way the store unpacks one (the packed fields one per hash field, with `state` and
+ * `schema`; a compressed one expanded first). The copy holds
  * only what the packed field holds: fields equal to their default (which a request stored field by
  * field also keeps) are left out, so the flat figure is a lower bound.
  */
@@ -266,12 +272,12 @@ async function packingCost(redis: Redis, prefix: string): Promise<Packing> {
     cursor = next;
     const keys = found.filter((key) => /^AR-[0-9A-Z]+$/.test(key.slice(requestKey.length)));
     const reading = redis.pipeline();
-    for (const key of keys) reading.hgetall(key).memory('USAGE', key, 'SAMPLES', '0');
+    for (const key of keys) reading.hgetallBuffer(key).memory('USAGE', key, 'SAMPLES', '0');
     const read = (await reading.exec()) ?? [];
     const copying = redis.pipeline();
     const scratch: string[] = [];
-    keys.forEach((_, i) => {
-      const hash = (read[2 * i]?.[1] ?? {}) as Record<string, string>;
+    keys.forEach((key, i) => {
+      const hash = readStoredHash(key, (read[2 * i]?.[1] ?? {}) as Record<string, Buffer>);
       if (hash.packed === undefined) return;
       const flat: Record<string, string> = {
         ...(JSON.parse(hash.packed) as Record<string, string>),
@@ -877,7 +883,7 @@ function printSamples(row: Figures): void {
   if (row.packing && row.packing.requests > 0) {
     const p = row.packing;
     console.log(
-      `Settled requests (${row.label}, N=${row.n}): ${p.requests} request hashes hold ${mb(p.packedBytes)} packed (${(p.packedBytes / p.requests).toFixed(0)} B each); the same fields one per hash field (${p.fields.toFixed(1)} fields, defaults left out) ${mb(p.flatBytes)} (${(p.flatBytes / p.requests).toFixed(0)} B each, ${((p.flatBytes - p.packedBytes) / p.requests / p.fields).toFixed(0)} B more a field)`,
+      `Settled requests (${row.label}, N=${row.n}): ${p.requests} request hashes hold ${mb(p.packedBytes)} packed and compressed (${(p.packedBytes / p.requests).toFixed(0)} B each); the same fields one per hash field (${p.fields.toFixed(1)} fields, defaults left out) ${mb(p.flatBytes)} (${(p.flatBytes / p.requests).toFixed(0)} B each, ${((p.flatBytes - p.packedBytes) / p.requests / p.fields).toFixed(0)} B more a field)`,
     );
   }
   if (!row.samples) return;

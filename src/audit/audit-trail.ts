@@ -3,8 +3,9 @@ import type { RedisKeys } from '../lib/redis-keys.js';
 
 /**
  * The audit trail as compliance reads it: the global stream `<prefix>:audit` (every request
- * transition, refusal, review decision and offboarding step) or one request's own stream, read in
- * time order and trimmed by age.
+ * transition, refusal, review decision and offboarding step), read in time order and trimmed by age;
+ * and each request's own trail (kept in its record, requests/request-reader.ts; for a request stored
+ * before, its own key), in the same compact entries.
  */
 
 /**
@@ -42,33 +43,20 @@ export const AUDIT_COLUMNS = [
   'policy',
 ] as const;
 
-/** What to read: a time window (ms, both inclusive) and, optionally, one request's trail only. */
+/** What to read: a time window (ms, both inclusive). */
 export interface AuditQuery {
   readonly sinceMs: number;
   readonly untilMs?: number | undefined;
-  /** Reads `<prefix>:request:<id>:audit`, the request's complete trail, instead of the global stream. */
-  readonly requestId?: string | undefined;
 }
 
-/** Reads entries oldest first, `pageSize` at a time (XRANGE … COUNT), so any size streams out. */
+/** Reads the global stream oldest first, `pageSize` at a time (XRANGE … COUNT), so any size streams out. */
 export async function* readAuditTrail(
   redis: RedisClient,
   keys: RedisKeys,
   query: AuditQuery,
   pageSize = 1_000,
 ): AsyncGenerator<AuditEntry> {
-  if (query.requestId !== undefined && (await redis.type(keys.requestAudit(query.requestId))) === 'list') {
-    // A request's own trail (schema 2) is a list of JSON entries.
-    const raw = await redis.lrange(keys.requestAudit(query.requestId), 0, -1);
-    for (const [i, text] of raw.entries()) {
-      const fields = parseTrailEntry(text, query.requestId);
-      const at = Number(fields.at);
-      if (at < query.sinceMs || (query.untilMs !== undefined && at > query.untilMs)) continue;
-      yield { id: `${at}-${i}`, at, kind: fields.kind ?? 'request', fields };
-    }
-    return;
-  }
-  const key = query.requestId === undefined ? keys.audit : keys.requestAudit(query.requestId);
+  const key = keys.audit;
   const end = query.untilMs === undefined ? '+' : `${query.untilMs}-18446744073709551615`;
   let start = `${Math.max(0, query.sinceMs)}-0`;
   for (;;) {
@@ -81,14 +69,40 @@ export async function* readAuditTrail(
 }
 
 /**
- * One entry of request `requestId`'s own trail as stored since schema 2 (a JSON object), its fields
- * as strings. Entries leave out what the reader can fill in: `request` (the key names it), empty
- * `from`, `detail` and `policy`, and `actor` when it is `system`.
+ * The own trail key of request `requestId` stored before trails were kept in its record, oldest
+ * first: a list of compact entries (schema 2; each given the id `<at>-<position>`), or a stream before
+ * that. Empty when it has none.
  */
-export function parseTrailEntry(text: string, requestId: string): Record<string, string> {
-  const entry = JSON.parse(text) as Record<string, unknown>;
-  const stored = Object.fromEntries(Object.entries(entry).map(([k, v]) => [k, String(v ?? '')]));
-  return { request: requestId, from: '', actor: 'system', detail: '', policy: '', ...stored };
+export async function readOwnTrail(
+  redis: RedisClient,
+  keys: RedisKeys,
+  requestId: string,
+): Promise<AuditEntry[]> {
+  const key = keys.requestAudit(requestId);
+  const type = await redis.type(key);
+  if (type === 'stream') return (await redis.xrange(key, '-', '+')).map(([id, flat]) => toEntry(id, flat));
+  if (type !== 'list') return [];
+  return (await redis.lrange(key, 0, -1)).map((text, i) => trailEntryOf(JSON.parse(text), requestId, i));
+}
+
+/**
+ * One compact entry of request `requestId`'s own trail (a list item, or an item of the `trail` its
+ * record keeps) at position `position`, as an AuditEntry with the id `<at>-<position>`. Entries leave
+ * out what the reader fills in: `request` (the key names it), empty `from`, `detail` and `policy`,
+ * and `actor` when it is `system`.
+ */
+export function trailEntryOf(entry: unknown, requestId: string, position: number): AuditEntry {
+  const written = Object.entries(entry as Record<string, unknown>).map(([k, v]) => [k, String(v ?? '')]);
+  const fields: Record<string, string> = {
+    request: requestId,
+    from: '',
+    actor: 'system',
+    detail: '',
+    policy: '',
+    ...Object.fromEntries(written),
+  };
+  const at = Number(fields.at);
+  return { id: `${at}-${position}`, at, kind: fields.kind ?? 'request', fields };
 }
 
 /** Drops entries of the global stream older than `retentionMs` (XTRIM MINID). @returns how many. */

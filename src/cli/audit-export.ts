@@ -9,6 +9,7 @@ import type { RedisClient } from '../lib/redis-client.js';
 import { type RedisKeys, redisKeys } from '../lib/redis-keys.js';
 import { createLogger } from '../ops/logger.js';
 import { connectRedis } from '../ops/redis.js';
+import { createRequestReader } from '../requests/request-reader.js';
 import { isReviewId, REVIEW_EXPORT_COLUMNS, reviewExportRows } from '../reviews/review-export.js';
 import { createReviewStore } from '../reviews/review-store.js';
 import type { CheckOutput } from './policy-check.js';
@@ -62,7 +63,7 @@ export async function runAuditExport(
     redis = await connectRedis(store, 'commands', createLogger({ level: 'error', write: output.err }));
     const keys = redisKeys(store.prefix);
     if ('review' in command) return await exportReview(redis, keys, command, store.prefix, output);
-    return await exportTrail(redis, keys, command, output);
+    return await exportTrail(redis, keys, store.prefix, command, output);
   } catch (error) {
     output.err(error instanceof AppError ? `${error.code}: ${error.message}` : (error as Error).message);
     return 1;
@@ -128,15 +129,37 @@ async function exportReview(
   return 0;
 }
 
+/**
+ * The entries to export: the global stream in the window, or one request's trail (the entries of
+ * the global stream it names, or its own key if stored before) in the window.
+ */
+async function* trailEntries(
+  redis: RedisClient,
+  keys: RedisKeys,
+  prefix: string,
+  command: Extract<AuditCommand, { sinceMs: number }>,
+): AsyncGenerator<AuditEntry> {
+  if (command.requestId === undefined) {
+    yield* readAuditTrail(redis, keys, command);
+    return;
+  }
+  for (const entry of await createRequestReader(redis, { prefix }).trail(command.requestId)) {
+    if (entry.at >= command.sinceMs && (command.untilMs === undefined || entry.at <= command.untilMs)) {
+      yield entry;
+    }
+  }
+}
+
 async function exportTrail(
   redis: RedisClient,
   keys: RedisKeys,
+  prefix: string,
   command: Extract<AuditCommand, { sinceMs: number }>,
   output: CheckOutput,
 ): Promise<number> {
   let count = 0;
   const tickets = createTicketMemory();
-  for await (const entry of readAuditTrail(redis, keys, command)) {
+  for await (const entry of trailEntries(redis, keys, prefix, command)) {
     const ticket = tickets.of(entry);
     if (command.format === 'jsonl') {
       output.out(

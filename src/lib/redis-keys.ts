@@ -8,13 +8,13 @@ import type { ScopeKind } from './scope.js';
  *
  * | key | type | what |
  * |---|---|---|
- * | `request:<id>` | hash | one access request (JSON fields) |
- * | `request:<id>:audit` | list (JSON entries; a stream before schema 2) | that request's audit trail |
+ * | `request:<id>` | hash | one access request (JSON fields, its audit trail in `trail`; settled: compressed in `z0`, `z1`, …) |
+ * | `request:<id>:audit` | list (JSON entries; a stream before schema 2) | the audit trail of a request stored before trails were kept in its hash |
  * | `request:seq` | string | last request number (lib/ids.ts: never below the clock) |
  * | `audit` | stream | every audit entry of every request |
  * | `index:requester:<user>` | zset | a person's requests, by creation time |
- * | `index:grantee:<user>` | zset | requests that give a person access, by creation time |
- * | `index:decider:<user>` | zset | requests a person decided on, by the time of their decision |
+ * | `index:grantee:<user>` | zset | requests made for a person by someone else (and, stored before, by them), by creation time |
+ * | `index:decider:<user>` | zset | the latest 100 requests a person decided on, by the time of their decision |
  * | `review:<id>` | hash | an access review: `data` (JSON: target, lines), `messages`, `closedAt` |
  * | `review:<id>:decisions` | hash | line number -> the decision on it (JSON), written once |
  * | `review:seq` | string | last review number |

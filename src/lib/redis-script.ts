@@ -6,7 +6,11 @@ import type { RedisClient } from './redis-client.js';
 
 /** A Lua script run with EVALSHA, loaded on first use or after a Redis restart (NOSCRIPT). */
 export interface RedisScript {
-  run(redis: RedisClient, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
+  run(
+    redis: RedisClient,
+    keys: readonly string[],
+    args: readonly (string | number | Buffer)[],
+  ): Promise<unknown>;
 }
 
 /**

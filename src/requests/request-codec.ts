@@ -1,14 +1,25 @@
 import { AppError } from '../errors.js';
 import { luaJson } from '../lib/redis-script.js';
 import type { AccessRequest } from './model.js';
+import { COMPRESSED_REQUEST_SCHEMA, expandSettled, isChunk, joinChunks } from './settled-record.js';
 
 /**
  * The newest shape of stored requests this release reads and writes (the hash field `schema`). 1:
  * every request stored before the field existed (read with FIELD_DEFAULTS); 2: the same fields,
  * versioned; 3: a settled request (nothing left for the system to do) keeps every field but `state`
- * and `schema` in one JSON field `packed`, without those equal to their default.
+ * and `schema` in one JSON field `packed`, without those equal to their default; 4: the same,
+ * compressed, in the binary fields `z0`, `z1`, … (settled-record.ts).
  */
-export const REQUEST_SCHEMA_VERSION = 3;
+export const REQUEST_SCHEMA_VERSION = COMPRESSED_REQUEST_SCHEMA;
+
+/**
+ * How many of a person's latest decisions their index keeps (the Home tab shows 10): a busy
+ * approver's index stays one small allocation (Redis keeps a sorted set of up to 128 members compact).
+ */
+export const DECISIONS_KEPT = 100;
+
+/** What a packed request says it is (the write script packs; the writer compresses it next). */
+export const PACKED_REQUEST_SCHEMA = 3;
 
 /**
  * What a request hash with a field per field says it is: 2, which the previous release reads too, so
@@ -104,6 +115,31 @@ export function encodeFields(values: Readonly<Record<string, unknown>>): Record<
   return encoded;
 }
 
+/**
+ * A request hash as read with Buffers (HGETALL): text fields as text, and a compressed request's
+ * binary chunks expanded into the `packed` field they were made from, so it decodes as a packed one.
+ */
+export function readStoredHash(id: string, raw: Readonly<Record<string, Buffer>>): Record<string, string> {
+  const hash: Record<string, string> = {};
+  for (const [field, value] of Object.entries(raw)) {
+    if (!isChunk(field)) hash[field] = value.toString('utf8');
+  }
+  const z = joinChunks(raw);
+  if (z !== undefined && hash.packed === undefined) hash.packed = expandSettled(id, z);
+  return hash;
+}
+
+/**
+ * A request's own audit trail, oldest first, as stored in its `trail` field (flat, or inside
+ * `packed`): compact entries (audit/audit-trail.ts, trailEntryOf). Empty for a request stored
+ * before trails were kept in the hash (it has its own trail key).
+ */
+export function decodeTrail(hash: Readonly<Record<string, string>>): Record<string, unknown>[] {
+  const fields: Record<string, string | undefined> =
+    hash.packed === undefined ? hash : (JSON.parse(hash.packed) as Record<string, string>);
+  return fields.trail === undefined ? [] : (JSON.parse(fields.trail) as Record<string, unknown>[]);
+}
+
 /** A stored request hash (flat, packed or from before schemas) read back as an AccessRequest. */
 export function decodeRequest(id: string, hash: Record<string, string>): AccessRequest {
   const schema = hash.schema === undefined ? 1 : Number(hash.schema);
@@ -132,23 +168,17 @@ export interface RequestIdentity {
   readonly targetId: string;
 }
 
-/** The hash fields {@link decodeIdentity} reads, in its order (a settled request keeps them in `packed`). */
-export const IDENTITY_FIELDS = ['requesterId', 'granteeId', 'target', 'packed'] as const;
-
-/** Who a stored request is about, from its {@link IDENTITY_FIELDS}; undefined when any is missing. */
-export function decodeIdentity(stored: readonly (string | null)[]): RequestIdentity | undefined {
-  const [requester, grantee, target, packed] = stored;
-  // A settled request (schema 3) keeps these inside its 'packed' field.
-  const settled = packed == null ? undefined : (JSON.parse(packed) as Record<string, string | undefined>);
-  const fields = settled
-    ? [settled.requesterId, settled.granteeId, settled.target]
-    : [requester, grantee, target];
-  const [requesterJson, granteeJson, targetJson] = fields;
-  if (requesterJson == null || granteeJson == null || targetJson == null) return undefined;
+/** Who a stored request is about, from its hash (readStoredHash); undefined when any of it is missing. */
+export function decodeIdentity(hash: Readonly<Record<string, string>>): RequestIdentity | undefined {
+  // A settled request (schema 3, or 4 expanded) keeps these inside its 'packed' field.
+  const fields: Record<string, string | undefined> =
+    hash.packed === undefined ? hash : (JSON.parse(hash.packed) as Record<string, string>);
+  const { requesterId, granteeId, target } = fields;
+  if (requesterId === undefined || granteeId === undefined || target === undefined) return undefined;
   return {
-    requesterId: JSON.parse(requesterJson) as string,
-    granteeId: JSON.parse(granteeJson) as string,
-    targetId: (JSON.parse(targetJson) as { id: string }).id,
+    requesterId: JSON.parse(requesterId) as string,
+    granteeId: JSON.parse(granteeId) as string,
+    targetId: (JSON.parse(target) as { id: string }).id,
   };
 }
 

@@ -1,24 +1,25 @@
 import type { AuditSink } from '../audit/audit-trail.js';
-import { withTicketNote } from '../audit/ticket-note.js';
 import { AppError } from '../errors.js';
 import { encodeLedgerWrite, type LedgerWrite } from '../grants/ledger-store.js';
 import { createIdIssuer, missingRecordError } from '../lib/ids.js';
 import type { RedisClient } from '../lib/redis-client.js';
 import { type RedisKeys, redisKeys } from '../lib/redis-keys.js';
 import { loadRedisScript, luaJson } from '../lib/redis-script.js';
+import { describeFiled } from './filed-note.js';
 import type { AccessRequest, RequestDraft, RequestPatch, RequestState } from './model.js';
 import {
+  DECISIONS_KEPT,
   decodeIdentity,
   decodeRequest,
   encodeFields,
   FLAT_REQUEST_SCHEMA,
-  IDENTITY_FIELDS,
+  PACKED_REQUEST_SCHEMA,
   parseFlatHash,
-  REQUEST_SCHEMA_VERSION,
   type RequestIdentity,
+  readStoredHash,
   STORED_DEFAULTS,
 } from './request-codec.js';
-import { describeInstant } from './scheduled-start.js';
+import { createSettledRecords, type ExpandedRecord } from './settled-record.js';
 import { canTransition, isFinal } from './state-machine.js';
 
 /** Fields a write can be made conditional on: it happens only while they still hold these values. */
@@ -101,10 +102,7 @@ export interface RequestWriter {
 export interface RequestWriterOptions {
   /** Every key lives under `${prefix}:`. */
   prefix: string;
-  /**
-   * How long a finished request and its trail stay in Redis, in ms.
-   * @defaultValue 90 days
-   */
+  /** How long a finished request and its trail stay in Redis, in ms. @defaultValue 90 days */
   retentionMs?: number;
   /** Told every audit entry this store writes (transitions and notes), with its fields. */
   onAudit?: AuditSink;
@@ -128,18 +126,22 @@ interface WriteSpec {
   readonly receipt?: string | undefined;
 }
 
-/** Creates the Redis-backed request writer; reads its script (lua/write-request.lua) now. */
+/** How long a finished request and its trail stay in Redis unless told otherwise: 90 days. */
+const REQUEST_RETENTION_MS = 90 * 24 * 3600 * 1000;
+
+/** Creates the Redis-backed request writer; reads its scripts (lua/write-request.lua, lua/compress-request.lua) now. */
 export function createRequestWriter(redis: RedisClient, options: RequestWriterOptions): RequestWriter {
   const keys: RedisKeys = redisKeys(options.prefix);
-  const retentionMs = options.retentionMs ?? 90 * 24 * 3600 * 1000;
+  const retentionMs = options.retentionMs ?? REQUEST_RETENTION_MS;
   const now = options.now ?? Date.now;
   const writeScript = loadRedisScript(import.meta.url, 'write-request');
+  const settled = createSettledRecords(redis);
   const issueId = createIdIssuer(redis);
   // What the script needs from this release besides the write: ARGV[2..4] (see the script's header).
   const shared = [
     JSON.stringify(STORED_DEFAULTS),
     String(FLAT_REQUEST_SCHEMA),
-    String(REQUEST_SCHEMA_VERSION),
+    String(PACKED_REQUEST_SCHEMA),
   ];
 
   // Who a request is about never changes after it is created, so the index keys a write touches are
@@ -162,14 +164,20 @@ export function createRequestWriter(redis: RedisClient, options: RequestWriterOp
     }
     const known = identities.get(id);
     if (known) return known;
-    const found = decodeIdentity(await redis.hmget(keys.request(id), ...IDENTITY_FIELDS));
+    const found = decodeIdentity(readStoredHash(id, await redis.hgetallBuffer(keys.request(id))));
     if (!found) return undefined;
     if (identities.size >= 10_000) identities.delete(identities.keys().next().value ?? id);
     identities.set(id, found);
     return found;
   };
 
-  const write = async (id: string, spec: WriteSpec, retried = false): Promise<TransitionResult> => {
+  const write = async (
+    id: string,
+    spec: WriteSpec,
+    retried = false,
+    expanded?: ExpandedRecord,
+    expansions = 0,
+  ): Promise<TransitionResult> => {
     const at = String(now());
     const fields = encodeFields(spec.fields);
     const expect = encodeFields(spec.expect ?? {});
@@ -231,9 +239,16 @@ export function createRequestWriter(redis: RedisClient, options: RequestWriterOp
         keys.store,
       ],
       // cjson decodes an empty array as an empty object; both iterate the same way in the script.
-      [luaJson(payload), ...shared],
+      [luaJson(payload), ...shared, expanded?.packed ?? '', expanded?.digest ?? '', String(DECISIONS_KEPT)],
     )) as string[];
     const [status, previous, writes, ...flat] = reply;
+    if (status === 'compressed') {
+      // Compressed: the script cannot read it. Expand it and write again (a few rounds: the digest
+      // tells when another process changed it meanwhile).
+      const again = { retryable: true };
+      if (expansions >= 5) throw new AppError('STORAGE_UNAVAILABLE', `Request ${id} kept changing.`, again);
+      return write(id, spec, retried, await settled.expand(id, keys.request(id)), expansions + 1);
+    }
     if (status === 'receipt-taken') {
       throw new AppError(
         'RECEIPT_TAKEN',
@@ -242,7 +257,7 @@ export function createRequestWriter(redis: RedisClient, options: RequestWriterOp
     }
     if (status === 'missing' || status === 'stale') identities.delete(id);
     if (status === 'stale') {
-      if (!retried) return write(id, spec, true);
+      if (!retried) return write(id, spec, true, expanded, expansions);
       throw new AppError(
         'STORAGE_UNAVAILABLE',
         `Request ${id} changed who it is about while being written.`,
@@ -252,8 +267,10 @@ export function createRequestWriter(redis: RedisClient, options: RequestWriterOp
       );
     }
     if (status === 'missing') throw missingRecordError(id);
-    const request = decodeRequest(id, parseFlatHash(flat));
+    const stored = parseFlatHash(flat);
+    const request = decodeRequest(id, stored);
     if (status === 'conflict') return { ok: false, current: request };
+    // Told at once, in the order the script's replies came (continuity/ reads the counts in order).
     if (writes !== undefined && writes !== '0') options.onWrites?.(Number(writes));
     if (spec.audit) {
       options.onAudit?.({
@@ -266,6 +283,10 @@ export function createRequestWriter(redis: RedisClient, options: RequestWriterOp
         detail: spec.detail,
         policy: spec.policyVersion ?? '',
       });
+    }
+    if (stored.packed !== undefined && stored.schema === String(PACKED_REQUEST_SCHEMA)) {
+      // Only saves memory: a failure leaves it packed, which reads the same, and the write stands.
+      await settled.compress(keys.request(id), stored.packed).catch(() => undefined);
     }
     return { ok: true, request, from: (previous || 'pending') as RequestState };
   };
@@ -281,19 +302,7 @@ export function createRequestWriter(redis: RedisClient, options: RequestWriterOp
         audit: true,
         actor,
         receipt: receiptId,
-        detail: withTicketNote(
-          `${
-            draft.extends
-              ? `requested (extends ${draft.extends})`
-              : draft.bundle
-                ? `requested as part of bundle ${draft.bundle.name} (${draft.bundle.parts.map((p) => p.id).join(', ')})`
-                : draft.workflow
-                  ? 'requested through a Workflow Builder step'
-                  : 'requested'
-          }${draft.startsAt == null ? '' : ` to start at ${describeInstant(draft.startsAt)}`}`,
-          draft.ticket ?? null,
-          draft.ticketUrl ?? null,
-        ),
+        detail: describeFiled(draft),
         fields: {
           schema: FLAT_REQUEST_SCHEMA,
           rolesAtRequest: null,

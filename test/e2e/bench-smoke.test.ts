@@ -24,7 +24,8 @@ describe('benchmark scripts', () => {
     expect(stdout).toMatch(/\| bare BullMQ no-op job +\| 20 +\|/);
     expect(stdout).toMatch(/\| Rolecall request -> applied -> ended \| 20 +\|/);
     expect(stdout).toMatch(/B {2}request:<id> \(20 keys\), hash of \d+\.\d fields each/);
-    expect(stdout).toMatch(/B {2}request:<id>:audit \(20 keys\), list of \d+\.\d items each/);
+    // A request keeps its trail in its own hash: no trail key of its own.
+    expect(stdout).not.toMatch(/request:<id>:audit/);
     expect(stdout).toMatch(/Settled requests \(Rolecall approve -> applied, N=20\): 20 request hashes hold/);
     expect(stdout).toMatch(
       /Event stream home:events \(Rolecall approve -> applied, N=20\): longest seen \d+/,
@@ -32,6 +33,32 @@ describe('benchmark scripts', () => {
     expect(stdout).toMatch(
       /Delayed revoke jobs \(Rolecall request -> applied -> ended, N=20\): \d+ B per job/,
     );
+  }, 150_000);
+
+  it('runs bench:footprint to its tables of keys and bytes per finished request, and a JSON line of them', async () => {
+    const { stdout } = await run(
+      'npm',
+      ['run', '-s', 'bench:footprint', '--', '--n', '2', '--warm-up', '2'],
+      {
+        timeout: 120_000,
+      },
+    );
+    expect(stdout).toMatch(
+      /ATLAS_API atlas-v2-2025 \(the default\), private redis-server, QUEUE_PREFIX rolecall/,
+    );
+    expect(stdout).toMatch(
+      /Permanent grants, ended by their requester, N=2: [\d.]+ keys and \d+ B per request/,
+    );
+    expect(stdout).toMatch(/\| `request:<id>` \| hash \| 2 \| \d+ \| 90 d \|/);
+    const figures = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as Record<
+      'permanent' | 'temporary',
+      { n: number; keysPerRequest: number; bytesPerRequest: number }
+    >;
+    for (const kind of ['permanent', 'temporary'] as const) {
+      expect(figures[kind].n).toBe(2);
+      expect(figures[kind].keysPerRequest).toBeGreaterThanOrEqual(1);
+      expect(figures[kind].bytesPerRequest).toBeGreaterThan(0);
+    }
   }, 150_000);
 
   it('runs bench:review on the flavor --atlas-api names, and on the default without it', async () => {

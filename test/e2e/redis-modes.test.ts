@@ -258,7 +258,6 @@ describe('Redis as operators run it', () => {
       expect(keys).toEqual(
         expect.arrayContaining([
           `{${prefix}}:request:${id}`,
-          `{${prefix}}:request:${id}:audit`,
           `{${prefix}}:audit`,
           `{${prefix}}:grants:ending`,
           `{${prefix}}:revoke:delayed`,

@@ -48,6 +48,7 @@ describe('Lua scripts', () => {
       'src/offboarding/lua/move-offboarding.lua',
       'src/requests/lua/claim-due-step-confirmations.lua',
       'src/requests/lua/claim-receipts.lua',
+      'src/requests/lua/compress-request.lua',
       'src/requests/lua/keep-receipt.lua',
       'src/requests/lua/move-step-confirmation.lua',
       'src/requests/lua/open-step-confirmation.lua',

@@ -5,7 +5,12 @@ import { createRequestStore, type RequestStore } from '../../dev/request-store.j
 import { deleteKeys } from '../../dev/sandbox.js';
 import { isAppError } from '../../src/errors.js';
 import type { AccessRequest, RequestDraft } from '../../src/requests/model.js';
-import { FLAT_REQUEST_SCHEMA, REQUEST_SCHEMA_VERSION } from '../../src/requests/request-codec.js';
+import {
+  DECISIONS_KEPT,
+  FLAT_REQUEST_SCHEMA,
+  REQUEST_SCHEMA_VERSION,
+} from '../../src/requests/request-codec.js';
+import { COMPRESSED_REQUEST_SCHEMA } from '../../src/requests/settled-record.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 const DRAFT: RequestDraft = {
@@ -45,6 +50,12 @@ async function applyThrough(store: RequestStore, id: string, grant: Grant) {
   await store.transition(id, { from: 'pending', to: 'approved', actor: 'U0BOB' });
   await store.transition(id, { from: 'approved', to: 'applying', actor: 'system' });
   return store.transition(id, { from: 'applying', to: 'applied', actor: 'system', patch: { grant } });
+}
+
+/** The fields of a stored request hash, sorted; the chunks of a compressed one (`z0`, `z1`, …) as `z…`. */
+async function storedFields(redis: Redis, key: string): Promise<string[]> {
+  const fields = (await redis.hkeys(key)).map((field) => (/^z\d+$/.test(field) ? 'z…' : field));
+  return [...new Set(fields)].sort();
 }
 
 /** A store on real Redis under a prefix of its own, cleaned up after the suite. */
@@ -121,21 +132,32 @@ describe('request store (real Redis)', () => {
     expect((await context.store.require(request.id)).state).toBe('pending');
   });
 
-  it('writes an audit entry per transition, to the request trail and the global stream', async () => {
+  it('writes an audit entry per transition to the global stream and to the trail the request keeps', async () => {
     const request = await context.store.create(DRAFT, 'U0ALICE', 'pending');
     await context.store.transition(request.id, {
       from: 'pending',
       to: 'denied',
       actor: 'U0BOB',
       detail: 'not today',
+      policyVersion: 'c107cc2d043a',
     });
     const trail = await context.store.audit(request.id);
-    expect(trail.map(({ from, to, actor, detail }) => ({ from, to, actor, detail }))).toEqual([
-      { from: null, to: 'pending', actor: 'U0ALICE', detail: 'requested' },
-      { from: 'pending', to: 'denied', actor: 'U0BOB', detail: 'not today' },
-    ]);
+    expect(trail.map(({ from, to, actor, detail, policy }) => ({ from, to, actor, detail, policy }))).toEqual(
+      [
+        { from: null, to: 'pending', actor: 'U0ALICE', detail: 'requested', policy: null },
+        { from: 'pending', to: 'denied', actor: 'U0BOB', detail: 'not today', policy: 'c107cc2d043a' },
+      ],
+    );
     const global = await context.redis.xrange(`${context.prefix}:audit`, '-', '+');
-    expect(global.filter(([, fields]) => fields.includes(request.id))).toHaveLength(2);
+    const entries = global.filter(([, fields]) => fields.includes(request.id));
+    expect(entries).toHaveLength(2);
+    // The request keeps its trail in its own hash, no key of its own; the same entries, field for field.
+    expect(await context.redis.exists(`${context.prefix}:request:${request.id}:audit`)).toBe(0);
+    const fields = (flat: string[]) =>
+      Object.fromEntries(flat.flatMap((v, i) => (i % 2 === 0 ? [[v, flat[i + 1] ?? '']] : [])));
+    expect((await context.store.trail(request.id)).map((e) => e.fields)).toEqual(
+      entries.map(([, flat]) => fields(flat)),
+    );
     expect(await context.redis.pttl(`${context.prefix}:request:${request.id}`)).toBeGreaterThan(0);
   });
 
@@ -179,6 +201,63 @@ describe('request store indexes (real Redis)', () => {
     expect(active.map((r) => r.id).sort()).toEqual([second.id, third.id].sort());
   });
 
+  it('lists what gives a person access (their own requests for themselves, and those others made for them), newest first', async () => {
+    const own = await context.store.create(
+      { ...DRAFT, requesterId: 'U0ERIN', granteeId: 'U0ERIN' },
+      'U0ERIN',
+      'pending',
+    );
+    const forErin = await context.store.create(
+      { ...DRAFT, requesterId: 'U0FRANK', granteeId: 'U0ERIN' },
+      'U0FRANK',
+      'pending',
+    );
+    const forOthers = await context.store.create(
+      { ...DRAFT, requesterId: 'U0ERIN', granteeId: 'U0GINA' },
+      'U0ERIN',
+      'pending',
+    );
+    const ownAgain = await context.store.create(
+      { ...DRAFT, requesterId: 'U0ERIN', granteeId: 'U0ERIN' },
+      'U0ERIN',
+      'pending',
+    );
+    expect((await context.store.listByGrantee('U0ERIN', 10)).map((r) => r.id)).toEqual([
+      ownAgain.id,
+      forErin.id,
+      own.id,
+    ]);
+    expect((await context.store.listByGrantee('U0ERIN', 2)).map((r) => r.id)).toEqual([
+      ownAgain.id,
+      forErin.id,
+    ]);
+    expect((await context.store.listByGrantee('U0GINA', 10)).map((r) => r.id)).toEqual([forOthers.id]);
+    // A request for oneself is in one index, not two; one for someone else in both.
+    expect(await context.redis.zrange(`${context.prefix}:index:grantee:U0ERIN`, 0, -1)).toEqual([forErin.id]);
+    expect(await context.redis.zrange(`${context.prefix}:index:requester:U0ERIN`, 0, -1)).toEqual([
+      own.id,
+      forOthers.id,
+      ownAgain.id,
+    ]);
+  });
+
+  it("keeps a person's latest DECISIONS_KEPT decisions, newest first", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < DECISIONS_KEPT + 3; i += 1) {
+      const request = await context.store.create({ ...DRAFT, requesterId: 'U0HAL' }, 'U0HAL', 'pending');
+      await context.store.transition(request.id, {
+        from: 'pending',
+        to: 'denied',
+        actor: 'U0IVY',
+        policyVersion: 'c107cc2d043a',
+      });
+      ids.push(request.id);
+    }
+    const decided = await context.store.listDecidedBy('U0IVY', 500);
+    expect(decided.map((r) => r.id)).toEqual(ids.slice(3).reverse());
+    expect(await context.redis.object('ENCODING', `${context.prefix}:index:decider:U0IVY`)).toBe('listpack');
+  });
+
   it('keeps an applied grant active only while it has a revocation ahead', async () => {
     const temporary = await context.store.create(DRAFT, 'U0ALICE', 'pending');
     const permanent = await context.store.create({ ...DRAFT, durationSeconds: null }, 'U0ALICE', 'pending');
@@ -212,21 +291,27 @@ describe('request store: settled requests', () => {
     return { id: created.id, applying, grant };
   };
 
-  it('keeps a settled request in one packed field, reads it back unchanged, and unpacks it on the next write', async () => {
+  it('keeps a settled request compressed in one field, reads it back unchanged, and unpacks it on the next write', async () => {
     const { id, applying, grant } = await applyPermanent();
     const key = `${context.prefix}:request:${id}`;
-    expect(Object.keys(await context.redis.hgetall(key)).sort()).toEqual(['packed', 'schema', 'state']);
-    expect(await context.redis.hget(key, 'schema')).toBe(String(REQUEST_SCHEMA_VERSION));
+    expect(await storedFields(context.redis, key)).toEqual(['schema', 'state', 'z…']);
+    expect(await context.redis.hget(key, 'schema')).toBe(String(COMPRESSED_REQUEST_SCHEMA));
+    expect(COMPRESSED_REQUEST_SCHEMA).toBe(REQUEST_SCHEMA_VERSION);
     const settled = await context.store.require(id);
     expect(settled).toEqual({ ...applying, state: 'applied', grant, updatedAt: settled.updatedAt });
-    // What packing is for: a settled request costs well under the ~3 KB of the field-per-field hash.
-    expect(Number(await context.redis.memory('USAGE', key))).toBeLessThan(1_500);
+    // What compressing is for: a settled request, its trail included, costs well under the ~1.3 KB it
+    // took packed (its trail another ~900 B in a list of its own), and the ~3 KB of a hash field per field.
+    expect(await context.redis.object('ENCODING', key)).toBe('listpack');
+    expect(Number(await context.redis.memory('USAGE', key, 'SAMPLES', '0'))).toBeLessThan(600);
 
-    // Ending the grant early moves it on: the fields are back, one per hash field, unchanged, and
-    // the hash says schema 2 again (the previous release can read it).
-    const moved = await context.store.transition(id, { from: 'applied', to: 'revoking', actor: 'U0BOB' });
+    // Ending the grant early moves it on, from a process that never saw it (who it is about comes
+    // from the compressed field too): the fields are back, one per hash field, unchanged, and the
+    // hash says schema 2 again (the previous release can read it).
+    const other = createRequestStore(context.redis, { prefix: context.prefix });
+    const moved = await other.transition(id, { from: 'applied', to: 'revoking', actor: 'U0BOB' });
     expect(moved.ok).toBe(true);
     expect(await context.redis.hget(key, 'schema')).toBe(String(FLAT_REQUEST_SCHEMA));
+    expect(await storedFields(context.redis, key)).not.toContain('z…');
     expect(await context.redis.hexists(key, 'packed')).toBe(0);
     expect(await context.redis.hget(key, 'grant')).toBe(JSON.stringify(grant));
     expect(await context.store.require(id)).toEqual({
@@ -235,9 +320,9 @@ describe('request store: settled requests', () => {
       updatedAt: expect.any(Number),
     });
 
-    // A final state packs again and keeps the retention TTL.
+    // A final state compresses again and keeps the retention TTL.
     await context.store.transition(id, { from: 'revoking', to: 'revoked', actor: 'system' });
-    expect(await context.redis.hexists(key, 'packed')).toBe(1);
+    expect(await storedFields(context.redis, key)).toEqual(['schema', 'state', 'z…']);
     expect(await context.redis.pttl(key)).toBeGreaterThan(0);
     expect((await context.store.audit(id)).map((e) => [e.from, e.to, e.actor])).toEqual([
       [null, 'pending', 'U0ALICE'],
@@ -249,7 +334,32 @@ describe('request store: settled requests', () => {
     ]);
   });
 
-  it('checks expectations against a packed request, a field left out as its default included', async () => {
+  it('tells the write counts in the order of the writes while settling requests are being compressed', async () => {
+    const counts: number[] = [];
+    const counting = createRequestStore(context.redis, {
+      prefix: context.prefix,
+      onWrites: (count) => counts.push(count),
+    });
+    const created = await Promise.all(
+      Array.from({ length: 20 }, () => counting.create(DRAFT, 'U0ALICE', 'pending')),
+    );
+    // Every other request settles (denied: compressed after its write), the others only get a note.
+    await Promise.all(
+      created.map((request, i) =>
+        i % 2 === 0
+          ? counting.transition(request.id, { from: 'pending', to: 'denied', actor: 'U0BOB' })
+          : counting.note(request.id, { whileIn: ['pending'], actor: 'U0BOB', detail: 'looking' }),
+      ),
+    );
+    expect(counts).toHaveLength(40);
+    expect(counts).toEqual([...counts].sort((a, b) => a - b));
+    for (const [i, request] of created.entries()) {
+      const fields = await storedFields(context.redis, `${context.prefix}:request:${request.id}`);
+      expect(fields.includes('z…')).toBe(i % 2 === 0);
+    }
+  });
+
+  it('checks expectations against a compressed request, a field left out as its default included', async () => {
     const { id } = await applyPermanent();
     const stale = await context.store.transition(id, {
       from: 'applied',
@@ -258,7 +368,8 @@ describe('request store: settled requests', () => {
       expect: { attempt: 99 },
     });
     expect(stale.ok).toBe(false);
-    expect(await context.redis.hexists(`${context.prefix}:request:${id}`, 'packed')).toBe(1);
+    expect(!stale.ok && stale.current).toEqual(await context.store.require(id));
+    expect(await storedFields(context.redis, `${context.prefix}:request:${id}`)).toContain('z…');
     // `extensions: []` and `endedEarly: null` are their defaults, so packing left them out.
     const current = await context.store.transition(id, {
       from: 'applied',
@@ -411,7 +522,7 @@ describe('request store: stored format across releases', () => {
     await context.store.transition('AR-0001', { from: 'revoking', to: 'revoked', actor: 'system' });
     const key = `${context.prefix}:request:AR-0001`;
     expect(await context.redis.hget(key, 'schema')).toBe(String(REQUEST_SCHEMA_VERSION));
-    expect(await context.redis.hexists(key, 'packed')).toBe(1);
+    expect(await storedFields(context.redis, key)).toEqual(['schema', 'state', 'z…']);
     expect(await context.store.require('AR-0001')).toEqual({
       ...applied,
       state: 'revoked',
@@ -437,5 +548,130 @@ describe('request store: stored format across releases', () => {
     const error = await context.store.get(created.id).catch((e: unknown) => e);
     expect(isAppError(error, 'STORAGE_UNAVAILABLE')).toBe(true);
     expect((error as Error).message).toContain('stored by a newer Rolecall (schema 99)');
+  });
+});
+
+/** A captured request: its hash (a compressed one's chunks in base64), its own trail key if any, its global stream entries. */
+interface CapturedRequest {
+  readonly id: string;
+  readonly hash: Record<string, string>;
+  readonly trail?: readonly string[];
+  readonly stream: readonly [string, string[]][];
+}
+
+/** Stores a captured request under `prefix` as the release that wrote it left it. */
+async function storeCaptured(redis: Redis, prefix: string, captured: CapturedRequest): Promise<void> {
+  const key = `${prefix}:request:${captured.id}`;
+  await redis.hset(
+    key,
+    Object.fromEntries(
+      Object.entries(captured.hash).map(([field, value]) => [
+        field,
+        /^z\d+$/.test(field) ? Buffer.from(value, 'base64') : value,
+      ]),
+    ),
+  );
+  if (captured.trail) await redis.rpush(`${key}:audit`, ...captured.trail);
+  for (const [id, fields] of captured.stream) await redis.xadd(`${prefix}:audit`, id, ...fields);
+  await redis.set(`${prefix}:request:seq`, '1');
+}
+
+const captured = (file: string) =>
+  JSON.parse(readFileSync(new URL(`../fixtures/stored/${file}`, import.meta.url), 'utf8')) as CapturedRequest;
+
+describe('request store: a settled request stored packed by the previous release (schema 3)', () => {
+  const context = useStore('stored-packed');
+  const fixture = captured('request-packed-2026-12-07.json');
+
+  it('reads it and its own trail (once, though the global stream has the entries too), and compresses it on its next write', async () => {
+    expect(fixture.hash.schema).toBe('3');
+    await storeCaptured(context.redis, context.prefix, fixture);
+    const request = await context.store.require(fixture.id);
+    expect(request).toMatchObject({
+      state: 'revoked',
+      requesterId: 'U0ALICE',
+      reason: 'capture "end" ✓',
+      ticket: 'OPS-7',
+      durationSeconds: null,
+      decision: { by: 'U0BOB', note: null },
+      endedEarly: { by: 'U0ALICE' },
+      revocation: { removed: ['GROUP_DATA_ACCESS_READ_ONLY'], leftProject: false },
+      extensions: [],
+      attempt: 1,
+    });
+    const trail = await context.store.audit(fixture.id);
+    expect(trail.map((e) => [e.from, e.to, e.actor])).toEqual([
+      [null, 'submitted', 'U0ALICE'],
+      ['submitted', 'pending', 'system'],
+      ['pending', 'approved', 'U0BOB'],
+      ['approved', 'applying', 'system'],
+      ['applying', 'applied', 'system'],
+      ['applied', 'applied', 'U0ALICE'],
+      ['applied', 'revoking', 'system'],
+      ['revoking', 'revoked', 'U0ALICE'],
+    ]);
+    expect(trail[0]?.detail).toBe('requested with ticket OPS-7');
+    expect(trail[2]?.policy).toBe('c107cc2d043a');
+
+    // A note on it (the only kind of write a revoked request takes) goes on the trail it has.
+    const noted = await context.store.note(fixture.id, {
+      whileIn: ['revoked'],
+      actor: 'system',
+      detail: 'a note after the upgrade',
+    });
+    expect(noted.ok).toBe(true);
+    expect(await context.redis.llen(`${context.prefix}:request:${fixture.id}:audit`)).toBe(9);
+    expect((await context.store.audit(fixture.id)).at(-1)?.detail).toBe('a note after the upgrade');
+    const key = `${context.prefix}:request:${fixture.id}`;
+    expect(await storedFields(context.redis, key)).toEqual(['schema', 'state', 'z…']);
+    expect(await context.store.require(fixture.id)).toEqual({ ...request, updatedAt: expect.any(Number) });
+  });
+});
+
+describe('request store: a settled request stored compressed (schema 4)', () => {
+  const context = useStore('stored-compressed');
+  const fixture = captured('request-compressed-2026-12-07.json');
+
+  it('reads a captured compressed request and the trail it keeps, as stored', async () => {
+    expect(fixture.hash.schema).toBe(String(COMPRESSED_REQUEST_SCHEMA));
+    await storeCaptured(context.redis, context.prefix, fixture);
+    expect(await context.store.require(fixture.id)).toMatchObject({
+      state: 'revoked',
+      granteeEmail: 'alice@example.com',
+      target: { kind: 'project', id: '5f1a2b3c4d5e6f7a8b9c0d1e', name: 'payments-prod' },
+      roles: ['GROUP_DATA_ACCESS_READ_ONLY'],
+      reason: 'capture "end" ✓',
+      ticket: 'OPS-7',
+      approversAtRequest: ['U0BOB', 'U0CAROL'],
+      plan: { atlasUserId: '64b000000000000000000a11', added: ['GROUP_DATA_ACCESS_READ_ONLY'] },
+      grant: { held: ['GROUP_DATA_ACCESS_READ_ONLY'], revokeAt: expect.any(Number) },
+      revocation: { removed: ['GROUP_DATA_ACCESS_READ_ONLY'], rolesAfter: ['GROUP_READ_ONLY'] },
+      holdersAtRequest: [],
+      failure: null,
+    });
+    // Its trail is the global stream's entries for it, field for field.
+    const fields = (flat: readonly string[]) =>
+      Object.fromEntries(flat.flatMap((v, i) => (i % 2 === 0 ? [[v, flat[i + 1] ?? '']] : [])));
+    expect((await context.store.trail(fixture.id)).map((e) => e.fields)).toEqual(
+      fixture.stream.map(([, flat]) => fields(flat)),
+    );
+
+    // A write to it expands it (the script cannot), adds to its trail and compresses it again.
+    const before = await context.store.require(fixture.id);
+    const noted = await context.store.note(fixture.id, {
+      whileIn: ['revoked'],
+      actor: 'system',
+      detail: 'a note after capture',
+    });
+    expect(noted.ok && noted.request).toEqual({ ...before, updatedAt: expect.any(Number) });
+    expect(await context.store.trail(fixture.id)).toHaveLength(9);
+    expect((await context.store.audit(fixture.id)).at(-1)).toMatchObject({
+      from: 'revoked',
+      to: 'revoked',
+      detail: 'a note after capture',
+    });
+    const key = `${context.prefix}:request:${fixture.id}`;
+    expect(await context.redis.hget(key, 'schema')).toBe('4');
+    expect(await storedFields(context.redis, key)).toEqual(['schema', 'state', 'z…']);
   });
 });
