@@ -175,7 +175,8 @@ describe('rate limiting', () => {
       api: 'atlas-v2',
       baseUrl: simulator.url,
       auth: AUTHS.digest,
-      timeoutMs: 5_000,
+      // Generous: a timeout under a loaded CI would retry a call and spend a token the count below expects.
+      timeoutMs: 30_000,
       maxRetries: 4,
       pageSize: 500,
       dryRun: false,
