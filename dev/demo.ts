@@ -165,7 +165,7 @@ function printNextSteps(write: (line: string) => void): void {
     'Next steps, to run Rolecall for real:',
     '  1. Create the Slack app from manifest.yml (api.slack.com/apps → Create New App → From a manifest).',
     '  2. Copy policy.example.yml to policy.yml and fill in your approvals channel, projects and approvers.',
-    '  3. Set SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, ATLAS_PUBLIC_KEY, ATLAS_PRIVATE_KEY (see README.md).',
+    '  3. Set SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, ATLAS_PUBLIC_KEY, ATLAS_PRIVATE_KEY (see docs/getting-started.md, Configuration).',
     '  4. npm start',
     'Run it again with `npm run demo -- --keep` to leave it running and try commands yourself.',
   ].forEach((line) => {

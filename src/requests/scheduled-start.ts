@@ -134,9 +134,11 @@ function firstOf(instants: readonly number[]): number {
   return first;
 }
 
-/** `2026-12-08 22:00 Europe/Amsterdam`: an instant in words for one time zone (errors, logs, audit). */
+/** `2026-12-08 22:00 Europe/Amsterdam` (with seconds when it has any): an instant in words for one time zone (errors, logs, audit). */
 export function describeInstant(at: number, timeZone = 'UTC'): string {
-  return `${DateTime.fromMillis(at, { zone: timeZone }).toFormat('yyyy-MM-dd HH:mm')} ${timeZone}`;
+  const local = DateTime.fromMillis(at, { zone: timeZone });
+  // Seconds only when there are any: a start a few seconds away must not read as one just passed.
+  return `${local.toFormat(local.second === 0 ? 'yyyy-MM-dd HH:mm' : 'yyyy-MM-dd HH:mm:ss')} ${timeZone}`;
 }
 
 /**

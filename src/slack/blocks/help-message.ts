@@ -29,7 +29,7 @@ export function buildHelpMessage(policy: Policy): { text: string; blocks: KnownB
     '*Ask for MongoDB Atlas roles.* The approvers of the target decide (some roles are approved automatically, some need two people); Rolecall then changes the roles in Atlas and tells you.',
     '',
     '`/atlas-access` opens a form.',
-    '`/atlas-access request ROLE[,ROLE...] on TARGET [for DURATION] because REASON` asks in one line, for example:',
+    '`/atlas-access request ROLE[,ROLE...] on TARGET [from START] [for DURATION] [ticket KEY] because REASON` asks in one line, for example:',
     `\`${REQUEST_EXAMPLE}\``,
     '',
     '• *ROLE*: ORG_... roles for an organization, GROUP_... roles for a project; `team:NAME` joins a team of an organization for a while; `db:LEVEL` is temporary database access on a project (asked alone, at most 7d).',
