@@ -329,7 +329,9 @@ describe.each(RUNS)(
       expect(ack.json?.response_type).toBe('ephemeral');
       expectValidMessageBlocks(ack.json?.blocks);
       const text = JSON.stringify(ack.json?.blocks);
-      expect(text).toContain('/atlas-access request ROLE[,ROLE...] on TARGET [for DURATION] because REASON');
+      expect(text).toContain(
+        '/atlas-access request ROLE[,ROLE...] on TARGET [from START] [for DURATION] [ticket KEY] because REASON',
+      );
       expect(text).toContain('*payments-prod* (project)');
     });
 
