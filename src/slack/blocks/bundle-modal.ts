@@ -6,10 +6,10 @@ import { escapeMrkdwn, formatRoles, mentionPrincipals, truncate } from '../mrkdw
 import { buildPartsSection } from './bundle-block.js';
 import { BUNDLE_CHOICE } from './bundle-choice.js';
 import {
+  buildRequestView,
   durationOptions,
   EXTERNAL_SELECT_ABOVE,
   REQUEST_FIELDS,
-  REQUEST_MODAL,
   type RequestModalContext,
   targetMenu,
 } from './request-modal.js';
@@ -82,20 +82,6 @@ export function buildBundleModal(
     },
     { type: 'context', elements: [{ type: 'mrkdwn', text: truncate(decides, 3000) }] },
     buildTicketInput('A change or incident ticket, such as OPS-123, if a part needs one.'),
-    {
-      type: 'input',
-      block_id: REQUEST_FIELDS.reason,
-      label: { type: 'plain_text', text: 'Reason' },
-      element: { type: 'plain_text_input', action_id: 'value', multiline: true, max_length: 500 },
-    },
   ];
-  return {
-    type: 'modal',
-    callback_id: REQUEST_MODAL,
-    private_metadata: JSON.stringify(context),
-    title: { type: 'plain_text', text: 'Request Atlas access' },
-    submit: { type: 'plain_text', text: 'Request' },
-    close: { type: 'plain_text', text: 'Cancel' },
-    blocks,
-  };
+  return buildRequestView(context, blocks);
 }

@@ -252,12 +252,14 @@ export function buildRequestModal(
     element: { type: 'datetimepicker', action_id: 'value' },
   });
   blocks.push(buildTicketInput(describeTicketHint(guide?.target, guide?.chosenRoles ?? [])));
-  blocks.push({
-    type: 'input',
-    block_id: REQUEST_FIELDS.reason,
-    label: { type: 'plain_text', text: 'Reason' },
-    element: { type: 'plain_text_input', action_id: 'value', multiline: true, max_length: 500 },
-  });
+  return buildRequestView(context, blocks);
+}
+
+/**
+ * The request modal around its inputs (`blocks`), ending with the Reason input: one view for a
+ * request and for a bundle (bundle-modal.ts), so both submit to the same handler.
+ */
+export function buildRequestView(context: RequestModalContext, blocks: readonly KnownBlock[]): ModalView {
   return {
     type: 'modal',
     callback_id: REQUEST_MODAL,
@@ -265,7 +267,15 @@ export function buildRequestModal(
     title: { type: 'plain_text', text: 'Request Atlas access' },
     submit: { type: 'plain_text', text: 'Request' },
     close: { type: 'plain_text', text: 'Cancel' },
-    blocks,
+    blocks: [
+      ...blocks,
+      {
+        type: 'input',
+        block_id: REQUEST_FIELDS.reason,
+        label: { type: 'plain_text', text: 'Reason' },
+        element: { type: 'plain_text_input', action_id: 'value', multiline: true, max_length: 500 },
+      },
+    ],
   };
 }
 

@@ -1,4 +1,4 @@
-import type { AckFn, ViewResponseAction, ViewStateValue } from '@slack/bolt';
+import type { AckFn, ViewResponseAction } from '@slack/bolt';
 import type { ModalView } from '@slack/types';
 import type { Person } from '../../access/actions.js';
 import { isAppError } from '../../errors.js';
@@ -10,10 +10,9 @@ import { BUNDLE_CHOICE } from '../blocks/bundle-choice.js';
 import { buildBundleModal } from '../blocks/bundle-modal.js';
 import { PERMANENT, REQUEST_FIELDS, type RequestModalContext } from '../blocks/request-modal.js';
 import { describeErrorForSlack } from '../error-reply.js';
+import { readFields, type Values } from './form-fields.js';
 import type { HandlerDeps } from './handler-deps.js';
 import { keepReceipt, NOT_RECEIVED, workOnReceipt } from './received.js';
-
-type Values = Record<string, Record<string, ViewStateValue>>;
 
 /** What a view submission's ack takes: nothing (close the form) or errors on its fields. */
 type FormAck = AckFn<void> | AckFn<ViewResponseAction>;
@@ -34,16 +33,7 @@ export function readBundleForm(
   values: Values,
   choice: string,
 ): BundleLine | { errors: Record<string, string> } {
-  const value = (block: string) => values[block]?.value;
-  const errors: Record<string, string> = {};
-  const attempt = <T>(block: string, read: () => T): T | undefined => {
-    try {
-      return read();
-    } catch (error) {
-      errors[block] = error instanceof Error ? error.message.slice(0, 150) : 'Invalid value';
-      return undefined;
-    }
-  };
+  const { value, errors, attempt } = readFields(values);
   const chosen = value(REQUEST_FIELDS.duration)?.selected_option?.value ?? '';
   const durationSeconds = chosen === '' || chosen === PERMANENT ? undefined : parseDuration(chosen);
   if (chosen === '') errors[REQUEST_FIELDS.duration] = 'Choose how long you need it.';

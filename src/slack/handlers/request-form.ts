@@ -1,4 +1,4 @@
-import type { App, ViewStateValue } from '@slack/bolt';
+import type { App } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import type { Person } from '../../access/actions.js';
 import { type AppError, isAppError } from '../../errors.js';
@@ -19,6 +19,7 @@ import {
 import { buildReceived } from '../blocks/status-message.js';
 import { describeErrorForSlack } from '../error-reply.js';
 import { buildBundleForm, submitBundleForm } from './bundle-form.js';
+import { readFields, type Values } from './form-fields.js';
 import type { HandlerDeps } from './handler-deps.js';
 import { keepReceipt, NOT_RECEIVED, workOnReceipt } from './received.js';
 
@@ -42,8 +43,6 @@ export async function openRequestModal(
     view: buildRequestModal(deps.policy(), actor.id, context),
   });
 }
-
-type Values = Record<string, Record<string, ViewStateValue>>;
 
 /** The target and roles chosen so far in an open request modal. */
 function chosenIn(values: Values): { target: string | undefined; roles: string[] } {
@@ -221,16 +220,7 @@ type FormResult = { line: RequestLine; granteeId: string } | { errors: Record<st
  * "Who needs access" is shown only to people who may ask for others: without it, it is the person.
  */
 export function readRequestForm(values: Values, userId: string): FormResult {
-  const value = (block: string) => values[block]?.value;
-  const errors: Record<string, string> = {};
-  const attempt = <T>(block: string, read: () => T): T | undefined => {
-    try {
-      return read();
-    } catch (error) {
-      errors[block] = error instanceof Error ? error.message.slice(0, 150) : 'Invalid value';
-      return undefined;
-    }
-  };
+  const { value, errors, attempt } = readFields(values);
   const target = value(REQUEST_FIELDS.target)?.selected_option?.value;
   if (!target) errors[REQUEST_FIELDS.target] = 'Choose an organization or project.';
   const granteeId =
