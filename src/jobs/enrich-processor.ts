@@ -8,7 +8,6 @@ import { isDatabaseItem } from '../lib/access-items.js';
 import type { Logger } from '../ops/logger.js';
 import {
   autoApprovalNote,
-  type OnCallSchedule,
   onCallListsOf,
   type Policy,
   type PolicyTarget,
@@ -19,13 +18,14 @@ import { type Assessment, assessRequest, type GranteeAccess } from '../requests/
 import type { AutoApproval, Lifecycle } from '../requests/lifecycle.js';
 import type { AccessRequest, DatabaseGrant } from '../requests/model.js';
 import { onCallSchedulesOf } from '../requests/on-call-approver.js';
-import type { RequestLine } from '../requests/parse-command.js';
 import type { AccessReader, Directory } from '../requests/ports.js';
 import type { RequestReader } from '../requests/request-reader.js';
+import type { RequestServiceDeps } from '../requests/service-deps.js';
 import { withdrawOtherParts } from './bundle-parts.js';
 import { checkDatabaseRequest } from './database-check.js';
 import type { ProcessorOutcome } from './processor-support.js';
 import type { RequestJob } from './queues.js';
+import { asFiled } from './start-check.js';
 
 /** Dependencies of {@link createEnrichProcessor}. */
 export interface EnrichDeps {
@@ -44,15 +44,7 @@ export interface EnrichDeps {
    * Who is on call now for a rule's schedules (PagerDuty, Opsgenie; adapter: oncall/); never throws,
    * answers "not on call" when a provider cannot answer. Absent: on-call rules approve nobody.
    */
-  readonly onCall?: {
-    isOnCall(
-      email: string,
-      schedules: readonly OnCallSchedule[],
-    ): Promise<
-      | { readonly onCall: true; readonly schedule: OnCallSchedule & { readonly name?: string } }
-      | { readonly onCall: false }
-    >;
-  };
+  readonly onCall?: RequestServiceDeps['onCall'];
   /** Temporary database users (Atlas v2 only): a `db:` request is checked against them. */
   readonly database?: AtlasDatabaseAccessApi;
   readonly logger: Logger;
@@ -107,17 +99,7 @@ export function createEnrichProcessor(deps: EnrichDeps) {
     const onCall = forSelf && !byRule ? await onCallNoteOf(request, target) : null;
     const auto = byRule || onCall !== null;
     if (!request.breakGlass && !auto) return 'wait';
-    // In the workspace the requester asked from: an org-wide install reads user groups there.
-    const found = await deps.directory.person(request.requesterId);
-    const requester =
-      request.requesterTeamId === null ? found : { ...found, teamId: request.requesterTeamId };
-    const draft: RequestLine = {
-      roles: request.roles,
-      scope: target.kind,
-      target: target.id,
-      durationSeconds: request.durationSeconds ?? undefined,
-      reason: request.reason,
-    };
+    const { requester, draft } = await asFiled(deps.directory, request, target);
     // It approves by itself: Slack user groups count only as read within USER_GROUP_MAX_AGE.
     const { verdict } = await deps.gate.ask(
       request.breakGlass ? 'break-glass' : 'request',

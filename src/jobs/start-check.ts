@@ -1,6 +1,7 @@
+import type { Person } from '../access/actions.js';
 import type { PolicyGate } from '../access/policy-gate.js';
 import { AppError } from '../errors.js';
-import type { Policy } from '../policy/policy.js';
+import type { Policy, PolicyTarget } from '../policy/policy.js';
 import { targetOf } from '../policy/policy.js';
 import type { AccessRequest } from '../requests/model.js';
 import type { RequestLine } from '../requests/parse-command.js';
@@ -30,19 +31,9 @@ export function createStartCheck(deps: StartCheckDeps) {
         `${request.id} was approved to start at ${start}, but ${request.target.name} is no longer in the policy; nothing was granted.`,
       );
     }
-    const found = await deps.directory.person(request.requesterId);
-    const requester =
-      request.requesterTeamId === null ? found : { ...found, teamId: request.requesterTeamId };
+    const { requester, draft } = await asFiled(deps.directory, request, target);
     const grantee =
       request.granteeId === request.requesterId ? requester : await deps.directory.person(request.granteeId);
-    const draft: RequestLine = {
-      roles: request.roles,
-      scope: target.kind,
-      target: target.id,
-      durationSeconds: request.durationSeconds ?? undefined,
-      reason: request.reason,
-      ...(request.ticket === null ? {} : { ticket: request.ticket }),
-    };
     const { verdict } = await deps.gate.ask('request', requester, { draft, grantee });
     if (verdict.allowed) return;
     throw new AppError(
@@ -50,5 +41,28 @@ export function createStartCheck(deps: StartCheckDeps) {
       `${request.id} was approved to start at ${start}, but the policy in force now refuses it: ${verdict.reason} Nothing was granted.`,
       { retryable: verdict.code === 'USER_GROUP_UNCONFIRMED' },
     );
+  };
+}
+
+/**
+ * A stored request as its requester filed it, for asking the gate again (the start check, an
+ * automatic approval): the requester now, in the workspace they asked from (an org-wide install
+ * reads user groups there), and the line they asked for.
+ */
+export async function asFiled(
+  directory: Directory,
+  request: AccessRequest,
+  target: PolicyTarget,
+): Promise<{ readonly requester: Person; readonly draft: RequestLine }> {
+  const found = await directory.person(request.requesterId);
+  return {
+    requester: request.requesterTeamId === null ? found : { ...found, teamId: request.requesterTeamId },
+    draft: {
+      roles: request.roles,
+      scope: target.kind,
+      target: target.id,
+      durationSeconds: request.durationSeconds ?? undefined,
+      reason: request.reason,
+    },
   };
 }
